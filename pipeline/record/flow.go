@@ -1,0 +1,127 @@
+// Package record defines sluice's canonical flow record: the one struct every
+// stage fills or reads, and the single table of its columns (columns.go) from
+// which the ClickHouse DDL, the writer's columns and the protobuf wire schema
+// are all derived.
+//
+// A Flow holds only fixed-size values (addresses are 16-byte IPv6, IPv4
+// mapped) so that records can live in reused slices and the hot path never
+// allocates.
+package record
+
+import "net/netip"
+
+// FlowType says which export protocol produced a record.
+type FlowType uint8
+
+// Flow types. The numbers are stored in ClickHouse (as an Enum8) and on the
+// wire: never renumber them.
+const (
+	FlowTypeUnknown   FlowType = 0
+	FlowTypeNetFlowV5 FlowType = 1
+	FlowTypeNetFlowV9 FlowType = 2
+	FlowTypeIPFIX     FlowType = 3
+	FlowTypeSFlowV5   FlowType = 4
+)
+
+// String returns the name used in ClickHouse's enum and in logs.
+func (t FlowType) String() string {
+	switch t {
+	case FlowTypeNetFlowV5:
+		return "NetFlowV5"
+	case FlowTypeNetFlowV9:
+		return "NetFlowV9"
+	case FlowTypeIPFIX:
+		return "IPFIX"
+	case FlowTypeSFlowV5:
+		return "SFlowV5"
+	default:
+		return "Unknown"
+	}
+}
+
+// Addr is an IPv6 address, or an IPv4 address mapped into IPv6
+// (::ffff:a.b.c.d), as ClickHouse's IPv6 type stores it.
+type Addr [16]byte
+
+// AddrFrom4 maps an IPv4 address into an Addr.
+func AddrFrom4(b [4]byte) Addr {
+	return Addr{10: 0xff, 11: 0xff, 12: b[0], 13: b[1], 14: b[2], 15: b[3]}
+}
+
+// AddrFromSlice converts a 4- or 16-byte address; any other length gives the
+// zero Addr (::), which is what ClickHouse shows for "unknown".
+func AddrFromSlice(b []byte) Addr {
+	switch len(b) {
+	case 4:
+		return AddrFrom4([4]byte(b))
+	case 16:
+		return Addr(b)
+	}
+	return Addr{}
+}
+
+// Netip returns the address as a netip.Addr, unmapping IPv4.
+func (a Addr) Netip() netip.Addr { return netip.AddrFrom16(a).Unmap() }
+
+// IsZero reports whether the address is unset (::).
+func (a Addr) IsZero() bool { return a == Addr{} }
+
+// String formats the address (IPv4 unmapped).
+func (a Addr) String() string { return a.Netip().String() }
+
+// Flow is one canonical flow record. Field names are the ClickHouse column
+// names (Akvorado's where the field is the same), see columns.go.
+type Flow struct {
+	// TimeReceived is when the collector received the datagram, in Unix
+	// nanoseconds.
+	TimeReceived int64
+	// TimeFlowStart and TimeFlowEnd are the flow's first and last packet, in
+	// Unix milliseconds; 0 when the protocol does not carry them (sFlow).
+	TimeFlowStart int64
+	TimeFlowEnd   int64
+
+	FlowType            FlowType
+	ExporterAddress     Addr
+	ObservationDomainID uint32 // NetFlow v9 source ID, IPFIX observation domain, sFlow sub-agent ID
+	SamplerID           uint64
+	SamplingRate        uint64 // 1 in N; 1 when unknown (counted by the collector)
+
+	SrcAddr    Addr
+	DstAddr    Addr
+	SrcNetMask uint8
+	DstNetMask uint8
+	SrcAS      uint32
+	DstAS      uint32
+	NextHop    Addr
+	BGPNextHop Addr
+
+	SrcPort uint16
+	DstPort uint16
+	Proto   uint8
+	EType   uint16 // 0x0800 IPv4, 0x86dd IPv6
+
+	TCPFlags         uint16
+	IPTos            uint8
+	IPTTL            uint8
+	IPv6FlowLabel    uint32
+	IPFragmentID     uint32
+	IPFragmentOffset uint16
+	ICMPType         uint8
+	ICMPCode         uint8
+
+	InIfIndex  uint32
+	OutIfIndex uint32
+	SrcVlan    uint16
+	DstVlan    uint16
+	SrcMAC     uint64 // 48-bit MAC in the low bits, as Akvorado stores it
+	DstMAC     uint64
+
+	ForwardingStatus uint8
+	FlowDirection    uint8 // 0 unknown, 1 ingress, 2 egress (IPFIX IE 61 value + 1)
+
+	Bytes   uint64 // as exported, not scaled by SamplingRate
+	Packets uint64
+}
+
+// Reset clears a record for reuse.
+func (f *Flow) Reset() { *f = Flow{} }
