@@ -1,0 +1,91 @@
+// Package queue is the in-process hand-off between the collector and the
+// pipeline in the all-in-one deployment (`sluice run`): a bounded channel of
+// record batches. When it is full, Put blocks, so back-pressure reaches the
+// collector's workers, whose own bounded queues then drop and count; memory
+// stays bounded and nothing is lost silently.
+package queue
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/pipeline/record"
+)
+
+// Config sizes the queue.
+type Config struct {
+	// Batches is how many batches may wait for the pipeline.
+	Batches int `yaml:"batches"`
+}
+
+// DefaultConfig holds 64 batches (with 8192-record batches, 512k records).
+func DefaultConfig() Config { return Config{Batches: 64} }
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Batches < 1 {
+		return fmt.Errorf("batches: must be at least 1, got %d", c.Batches)
+	}
+	return nil
+}
+
+// Queue is a bounded FIFO of batches with one or more producers and one
+// consumer.
+type Queue struct {
+	ch        chan *record.Batch
+	closeOnce sync.Once
+
+	batches prometheus.Counter
+	records prometheus.Counter
+}
+
+// New creates a queue and registers its metrics.
+func New(cfg Config, reg prometheus.Registerer) (*Queue, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	q := &Queue{
+		ch: make(chan *record.Batch, cfg.Batches),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "batches_total", Help: "Batches put into the in-process queue.",
+		}),
+		records: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "records_total", Help: "Records put into the in-process queue.",
+		}),
+	}
+	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "depth_batches", Help: "Batches waiting in the in-process queue.",
+	}, func() float64 { return float64(len(q.ch)) })
+	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "capacity_batches", Help: "Capacity of the in-process queue.",
+	}, func() float64 { return float64(cap(q.ch)) })
+	for _, c := range []prometheus.Collector{q.batches, q.records, depth, capacity} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register queue metrics: %w", err)
+		}
+	}
+	return q, nil
+}
+
+// Put hands a batch to the consumer, waiting for room. If ctx ends first,
+// the batch is not queued and the caller still owns it.
+func (q *Queue) Put(ctx context.Context, b *record.Batch) error {
+	select {
+	case q.ch <- b:
+		q.batches.Inc()
+		q.records.Add(float64(b.Len()))
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue put: %w", ctx.Err())
+	}
+}
+
+// Batches is the consumer's side. It is closed by Close once producers are
+// done, after the batches already queued.
+func (q *Queue) Batches() <-chan *record.Batch { return q.ch }
+
+// Close ends the stream. Call it only after every producer has stopped.
+func (q *Queue) Close() { q.closeOnce.Do(func() { close(q.ch) }) }
