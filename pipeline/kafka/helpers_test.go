@@ -1,0 +1,184 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/pipeline/record"
+	"sluice/pipeline/recordpb"
+	"sluice/reporter"
+)
+
+func newTestReporter(t testing.TB) *reporter.Reporter {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return reporter.New(logger).Sub("pipeline/kafka")
+}
+
+// metricValue sums a metric's series whose labels include the given
+// name=value pairs.
+func metricValue(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range families {
+		if !strings.HasSuffix(mf.GetName(), name) {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+// testConfig points at brokers with a topic and group of the test's own, so
+// tests never see each other's records.
+func testConfig(t testing.TB, brokers []string, partitions int) Config {
+	cfg := DefaultConfig()
+	cfg.Brokers = brokers
+	suffix := fmt.Sprintf("%s-%d", strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()), time.Now().UnixNano())
+	cfg.Topic = "sluice-test-" + suffix
+	cfg.Consumer.GroupID = "sluice-test-" + suffix
+	cfg.TopicPartitions = partitions
+	cfg.Producer.BatchTimeout = 20 * time.Millisecond
+	// Fail fast on a group member that went away between tests.
+	cfg.Consumer.SessionTimeout = 10 * time.Second
+	cfg.Consumer.HeartbeatInterval = time.Second
+	cfg.Consumer.MaxWait = 200 * time.Millisecond
+	return cfg
+}
+
+// randomFlows makes n records with every field set, spread over the given
+// number of exporters.
+func randomFlows(seed uint64, n, exporters int) []record.Flow {
+	r := rand.New(rand.NewPCG(seed, seed))
+	addrs := make([]record.Addr, exporters)
+	for i := range addrs {
+		addrs[i] = recordpb.RandomFlow(r).ExporterAddress
+	}
+	flows := make([]record.Flow, n)
+	for i := range flows {
+		flows[i] = recordpb.RandomFlow(r)
+		flows[i].ExporterAddress = addrs[r.IntN(exporters)]
+	}
+	return flows
+}
+
+// produceAll sends flows in chunks of chunk records and waits for every
+// done callback; it fails the test on any delivery error.
+func produceAll(t testing.TB, ctx context.Context, p *Producer, flows []record.Flow, chunk int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for start := 0; start < len(flows); start += chunk {
+		wg.Add(1)
+		err := p.Send(ctx, flows[start:min(start+chunk, len(flows))], func(err error) {
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("delivery: %v", err)
+	}
+}
+
+// consumeExactly fetches until want records arrived, committing each message,
+// then checks that nothing more comes within quiet. It returns the records in
+// arrival order.
+func consumeExactly(t testing.TB, ctx context.Context, c *Consumer, want int, quiet time.Duration) []record.Flow {
+	t.Helper()
+	var got []record.Flow
+	var flows []record.Flow
+	for len(got) < want {
+		msg, err := c.Fetch(ctx, flows[:0])
+		if err != nil {
+			t.Fatalf("Fetch after %d of %d records: %v", len(got), want, err)
+		}
+		for i := range msg.Flows {
+			if msg.Flows[i].ExporterAddress != msg.Exporter {
+				t.Fatalf("message keyed %s holds a record of exporter %s", msg.Exporter, msg.Flows[i].ExporterAddress)
+			}
+		}
+		got = append(got, msg.Flows...)
+		flows = msg.Flows
+		if err := c.Commit(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quietCtx, cancel := context.WithTimeout(ctx, quiet)
+	defer cancel()
+	if msg, err := c.Fetch(quietCtx, flows[:0]); err == nil {
+		t.Fatalf("got %d records more than the %d produced (partition %d offset %d)", len(msg.Flows), want, msg.Partition, msg.Offset)
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Fetch for extras: %v", err)
+	}
+	if len(got) != want {
+		t.Fatalf("consumed %d records, want %d", len(got), want)
+	}
+	return got
+}
+
+// checkSameRecords asserts that got holds exactly the records of want: each
+// record's encoding byte for byte and its decoded value, and, for each
+// exporter, the order in which they were produced.
+func checkSameRecords(t testing.TB, want, got []record.Flow) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	byEncoding := make(map[string][]int, len(want))
+	for i := range want {
+		key := string(recordpb.AppendFlow(nil, &want[i]))
+		byEncoding[key] = append(byEncoding[key], i)
+	}
+	lastIndex := map[record.Addr]int{}
+	for i := range got {
+		key := string(recordpb.AppendFlow(nil, &got[i]))
+		indexes := byEncoding[key]
+		if len(indexes) == 0 {
+			t.Fatalf("record %d was not produced (or came twice): %+v", i, got[i])
+		}
+		j := indexes[0]
+		byEncoding[key] = indexes[1:]
+		if got[i] != want[j] {
+			t.Fatalf("record %d decodes to\n%+v\nwant\n%+v", i, got[i], want[j])
+		}
+		exporter := got[i].ExporterAddress
+		if last, ok := lastIndex[exporter]; ok && j < last {
+			t.Fatalf("exporter %s: record %d arrived after record %d", exporter, j, last)
+		}
+		lastIndex[exporter] = j
+	}
+}
