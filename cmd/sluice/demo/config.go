@@ -1,0 +1,159 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+)
+
+// Config configures the demo exporter. Flag names in validation errors are those of
+// `sluice demo`.
+type Config struct {
+	// Target is where NetFlow v5, NetFlow v9 and IPFIX datagrams go, as host:port (--target).
+	Target string
+	// SFlowTarget is where sFlow datagrams go (--sflow-target); empty means Target.
+	SFlowTarget string
+	// Rate is the number of flows sent per second, over all protocols (--rate).
+	Rate int
+	// Duration stops the run after this long (--duration); 0 means no time limit.
+	Duration time.Duration
+	// Count stops the run after this many flows (--count); 0 means no count limit. With neither
+	// a Duration nor a Count, Run stops only when its context is cancelled.
+	Count uint64
+	// Protocols to send, among netflow9, ipfix, sflow5 and netflow5 (--protocols). Flows are
+	// shared round-robin between all exporters of all protocols.
+	Protocols []string
+	// Exporters is the number of simulated exporters per protocol (--exporters), each with its
+	// own address, observation domain (source ID, engine ID, sub-agent ID), sequence numbers,
+	// uptime and sampling rate.
+	Exporters int
+	// Interfaces is the number of interfaces of each exporter (--interfaces).
+	Interfaces int
+	// Seed makes the traffic reproducible (--seed): the same seed and the same sequence of
+	// Generate calls give the same datagrams.
+	Seed uint64
+	// TemplateRefresh resends NetFlow v9 and IPFIX templates this often (--template-refresh);
+	// 0 disables time-based refresh. Templates always go in an exporter's first datagram.
+	TemplateRefresh time.Duration
+	// TemplateRefreshDatagrams resends templates every this many datagrams of an exporter
+	// (--template-refresh-datagrams); 0 disables it.
+	TemplateRefreshDatagrams int
+	// FlushInterval is the longest a flow waits in a datagram that is not full
+	// (--flush-interval), like an exporter's export timer; 0 sends every datagram at the end of
+	// each pacing step, usually with a single flow at low rates.
+	FlushInterval time.Duration
+	// MaxDatagramSize bounds the UDP payload of a datagram (--max-datagram-size).
+	MaxDatagramSize int
+	// IPv6Share is the fraction of flows between IPv6 addresses (--ipv6-share); NetFlow v5 is
+	// IPv4-only and ignores it.
+	IPv6Share float64
+	// BindSources sends each exporter's datagrams from its own address, 127.0.X.Y
+	// (--bind-sources). It needs a loopback target; Linux answers the whole of 127.0.0.0/8 on
+	// the loopback interface. By default every socket binds the wildcard address, so all
+	// exporters share the address the kernel picks, and observation domains tell them apart.
+	BindSources bool
+	// ProgressInterval is how often Run reports progress (--progress-interval).
+	ProgressInterval time.Duration
+}
+
+// DefaultConfig returns the configuration `sluice demo` starts from: 1000 flows/s of all four
+// protocols for 10 s, from 4 exporters each, to a collector on this machine.
+func DefaultConfig() Config {
+	return Config{
+		Target:           "127.0.0.1:2055",
+		Rate:             1000,
+		Duration:         10 * time.Second,
+		Protocols:        []string{NetFlow9, IPFIX, SFlow5, NetFlow5},
+		Exporters:        4,
+		Interfaces:       8,
+		Seed:             1,
+		TemplateRefresh:  30 * time.Second,
+		FlushInterval:    100 * time.Millisecond,
+		MaxDatagramSize:  1400,
+		IPv6Share:        0.2,
+		ProgressInterval: time.Second,
+	}
+}
+
+// Limits of the configuration.
+const (
+	maxExporters  = 64
+	maxInterfaces = 64
+	// minDatagramSize fits a datagram of any protocol holding templates and one flow.
+	minDatagramSize = 512
+	// maxDatagramSize is the largest UDP payload over IPv4.
+	maxDatagramSize = 65507
+)
+
+// Validate reports every invalid setting, each naming its flag.
+func (c *Config) Validate() error {
+	errs := []error{c.validateTraffic()}
+	if err := validateTarget("--target", c.Target); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SFlowTarget != "" {
+		if err := validateTarget("--sflow-target", c.SFlowTarget); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Rate <= 0 {
+		errs = append(errs, fmt.Errorf("--rate must be > 0 flows per second, got %d", c.Rate))
+	}
+	if c.Duration < 0 {
+		errs = append(errs, fmt.Errorf("--duration must be >= 0, got %s", c.Duration))
+	}
+	if c.ProgressInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--progress-interval must be > 0, got %s", c.ProgressInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// validateTraffic checks the settings the Generator uses.
+func (c *Config) validateTraffic() error {
+	var errs []error
+	if len(c.Protocols) == 0 {
+		errs = append(errs, fmt.Errorf("--protocols must name at least one of %v", protocolNames))
+	}
+	for i, p := range c.Protocols {
+		if !slices.Contains(protocolNames[:], p) {
+			errs = append(errs, fmt.Errorf("--protocols: unknown protocol %q, want some of %v", p, protocolNames))
+		} else if slices.Contains(c.Protocols[:i], p) {
+			errs = append(errs, fmt.Errorf("--protocols: %q is listed twice", p))
+		}
+	}
+	if c.Exporters < 1 || c.Exporters > maxExporters {
+		errs = append(errs, fmt.Errorf("--exporters must be between 1 and %d, got %d", maxExporters, c.Exporters))
+	}
+	if c.Interfaces < 2 || c.Interfaces > maxInterfaces {
+		errs = append(errs, fmt.Errorf("--interfaces must be between 2 and %d, got %d", maxInterfaces, c.Interfaces))
+	}
+	if c.TemplateRefresh < 0 {
+		errs = append(errs, fmt.Errorf("--template-refresh must be >= 0, got %s", c.TemplateRefresh))
+	}
+	if c.TemplateRefreshDatagrams < 0 {
+		errs = append(errs, fmt.Errorf("--template-refresh-datagrams must be >= 0, got %d", c.TemplateRefreshDatagrams))
+	}
+	if c.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("--flush-interval must be >= 0, got %s", c.FlushInterval))
+	}
+	if c.MaxDatagramSize < minDatagramSize || c.MaxDatagramSize > maxDatagramSize {
+		errs = append(errs, fmt.Errorf("--max-datagram-size must be between %d and %d bytes, got %d", minDatagramSize, maxDatagramSize, c.MaxDatagramSize))
+	}
+	if !(c.IPv6Share >= 0 && c.IPv6Share <= 1) { // also rejects NaN
+		errs = append(errs, fmt.Errorf("--ipv6-share must be between 0 and 1, got %v", c.IPv6Share))
+	}
+	return errors.Join(errs...)
+}
+
+func validateTarget(flag, target string) error {
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return fmt.Errorf("%s must be host:port, got %q: %w", flag, target, err)
+	}
+	if host == "" || port == "" {
+		return fmt.Errorf("%s must be host:port with both parts, got %q", flag, target)
+	}
+	return nil
+}

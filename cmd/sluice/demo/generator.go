@@ -1,0 +1,315 @@
+package demo
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Generator simulates a set of exporters and produces their datagrams, without sockets. It is
+// not safe for concurrent use.
+type Generator struct {
+	cfg       Config
+	model     *model
+	exporters []*exporter
+	next      int  // round-robin position in exporters
+	scratch   Flow // the flow being drawn
+	dgram     Datagram
+	stats     Stats
+}
+
+// exporter is one simulated exporter and the state its protocol keeps.
+type exporter struct {
+	protocol     string
+	index        int
+	addr         netip.Addr
+	domain       uint32
+	boot         time.Time
+	samplingRate uint32
+	ifaces       []iface
+	uplinks      int // ifaces[:uplinks] are uplinks, the rest access ports
+
+	// sequence is the header's sequence number: export packets sent (NetFlow v9), data records
+	// sent (IPFIX), flows sent (NetFlow v5) or datagrams sent (sFlow).
+	sequence uint32
+	// Template state (NetFlow v9, IPFIX).
+	templatesSent  bool
+	lastTemplates  time.Time
+	sinceTemplates int // datagrams sent since (and including) the last one with templates
+	withTemplates  bool
+	// Per-interface flow_sample state (sFlow): the source ID is the input interface.
+	sampleSequence []uint32
+	samplePool     []uint32
+
+	// The datagram being filled: flows in encoding order (IPv4 then IPv6 for NetFlow v9 and
+	// IPFIX, which send one data set per template), and its encoded length so far.
+	pending  []Flow
+	pending6 []Flow
+	length   int
+	opened   time.Time // when the datagram's first flow was drawn
+	out      []Flow
+	buf      []byte
+}
+
+func (e *exporter) uplinkInterfaces() []iface { return e.ifaces[:e.uplinks] }
+func (e *exporter) accessInterfaces() []iface { return e.ifaces[e.uplinks:] }
+
+// ExporterInfo describes one simulated exporter.
+type ExporterInfo struct {
+	Protocol string
+	// Address is the sFlow agent address, and the UDP source address when Config.BindSources.
+	Address netip.Addr
+	// ObservationDomain is the NetFlow v9 source ID, IPFIX observation domain ID, NetFlow v5
+	// engine ID or sFlow sub-agent ID.
+	ObservationDomain uint32
+	SamplingRate      uint32
+	Boot              time.Time // sysUptime origin
+	Interfaces        []uint32  // ifIndexes
+}
+
+// Sampling rates the exporters cycle through: flow exporters include unsampled ones (firewalls,
+// IPFIX probes), sFlow agents always sample.
+var (
+	flowSamplingRates  = []uint32{1, 1000, 100, 10}
+	sflowSamplingRates = []uint32{1000, 2048, 512, 4096}
+	// observationDomainBase keeps the domains of different protocols apart.
+	observationDomainBase = map[string]uint32{NetFlow9: 100, IPFIX: 200, SFlow5: 0, NetFlow5: 0}
+)
+
+// NewGenerator builds the exporters of cfg (only its traffic settings are used: protocols,
+// exporters, interfaces, seed, template refresh, datagram size and IPv6 share). Exporters
+// booted between 1 hour and 30 days before start.
+func NewGenerator(cfg Config, start time.Time) (*Generator, error) {
+	if err := cfg.validateTraffic(); err != nil {
+		return nil, fmt.Errorf("demo: invalid configuration: %w", err)
+	}
+	g := &Generator{cfg: cfg, model: newModel(cfg.Seed, cfg.IPv6Share)}
+	start = start.Truncate(time.Millisecond)
+	for _, proto := range protocolNames { // a fixed order, whatever the order of cfg.Protocols
+		if !slices.Contains(cfg.Protocols, proto) {
+			continue
+		}
+		for i := range cfg.Exporters {
+			k := len(g.exporters)
+			uptime := time.Hour + time.Duration(g.model.rng.Int64N(int64(29*24*time.Hour/time.Millisecond)))*time.Millisecond
+			e := &exporter{
+				protocol:     proto,
+				index:        k,
+				addr:         exporterAddress(k),
+				domain:       observationDomainBase[proto] + uint32(i),
+				boot:         start.Add(-uptime),
+				samplingRate: flowSamplingRates[i%len(flowSamplingRates)],
+				ifaces:       newInterfaces(k, cfg.Interfaces),
+				uplinks:      max(1, cfg.Interfaces/4),
+				buf:          make([]byte, 0, cfg.MaxDatagramSize),
+			}
+			if proto == SFlow5 {
+				e.samplingRate = sflowSamplingRates[i%len(sflowSamplingRates)]
+				e.sampleSequence = make([]uint32, cfg.Interfaces)
+				e.samplePool = make([]uint32, cfg.Interfaces)
+			}
+			g.exporters = append(g.exporters, e)
+		}
+	}
+	return g, nil
+}
+
+// exporterAddress is the address of exporter number k: 127.0.1.1, 127.0.1.2, …, away from
+// 127.0.0.1 so that a bound source is told apart from the default one.
+func exporterAddress(k int) netip.Addr {
+	return netip.AddrFrom4([4]byte{127, 0, byte(1 + k/250), byte(1 + k%250)})
+}
+
+// Exporters describes the simulated exporters; Datagram.Exporter indexes this slice.
+func (g *Generator) Exporters() []ExporterInfo {
+	infos := make([]ExporterInfo, len(g.exporters))
+	for i, e := range g.exporters {
+		infos[i] = ExporterInfo{
+			Protocol:          e.protocol,
+			Address:           e.addr,
+			ObservationDomain: e.domain,
+			SamplingRate:      e.samplingRate,
+			Boot:              e.boot,
+		}
+		for _, ifc := range e.ifaces {
+			infos[i].Interfaces = append(infos[i].Interfaces, ifc.index)
+		}
+	}
+	return infos
+}
+
+// Stats counts every datagram the generator has encoded and handed to a callback.
+func (g *Generator) Stats() Stats { return g.stats }
+
+// Generate draws n flows, shared round-robin between the exporters, as of now, and hands each
+// datagram to emit once it is full or, like an exporter's export timer, once it has been open
+// for Config.FlushInterval (with 0, every open datagram is sent before Generate returns).
+// Export times are the sending call's now truncated to the second; flows end at or before it.
+// An error from emit stops Generate and is returned as is.
+func (g *Generator) Generate(now time.Time, n int, emit func(*Datagram) error) error {
+	export := now.Truncate(time.Second)
+	for range n {
+		e := g.exporters[g.next]
+		g.next = (g.next + 1) % len(g.exporters)
+		if err := g.add(e, now, export, emit); err != nil {
+			return err
+		}
+	}
+	return g.flushOpen(now, g.cfg.FlushInterval, emit)
+}
+
+// Flush sends every open datagram, so that every flow drawn so far has been emitted.
+func (g *Generator) Flush(now time.Time, emit func(*Datagram) error) error {
+	return g.flushOpen(now, 0, emit)
+}
+
+// flushOpen sends the datagrams open for at least age.
+func (g *Generator) flushOpen(now time.Time, age time.Duration, emit func(*Datagram) error) error {
+	for _, e := range g.exporters {
+		if e.length > 0 && now.Sub(e.opened) >= age {
+			if err := g.flush(e, now.Truncate(time.Second), emit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// add draws one flow for e and adds it to e's datagram, sending the datagram first if the flow
+// would not fit.
+func (g *Generator) add(e *exporter, now, export time.Time, emit func(*Datagram) error) error {
+	f := &g.scratch
+	g.model.fill(f, e, export)
+	f.Protocol = e.protocol
+	f.Exporter = e.addr
+	f.ObservationDomain = e.domain
+	f.SamplingRate = e.samplingRate
+	f.SampleSequence, f.SamplePool, f.SampleDrops = 0, 0, 0
+
+	if e.length > 0 && g.lengthWith(e, f) > g.cfg.MaxDatagramSize {
+		if err := g.flush(e, export, emit); err != nil {
+			return err
+		}
+	}
+	if e.length == 0 {
+		e.withTemplates = g.templatesDue(e, export)
+		e.opened = now
+	}
+	if e.protocol == SFlow5 {
+		// Sample numbering is per source ID (the input interface); the pool counts the packets
+		// that could have been sampled, about samplingRate per sample.
+		j := int(f.InIf) - int(e.ifaces[0].index)
+		e.sampleSequence[j]++
+		e.samplePool[j] += 1 + uint32(g.model.rng.Int64N(2*int64(e.samplingRate)))
+		f.SampleSequence, f.SamplePool = e.sampleSequence[j], e.samplePool[j]
+	}
+	e.length = g.lengthWith(e, f)
+	if f.SrcAddr.Is6() && (e.protocol == NetFlow9 || e.protocol == IPFIX) {
+		e.pending6 = append(e.pending6, *f)
+	} else {
+		e.pending = append(e.pending, *f)
+	}
+	return nil
+}
+
+// lengthWith is the length of e's datagram once f is added to it.
+func (g *Generator) lengthWith(e *exporter, f *Flow) int {
+	n4, n6 := len(e.pending), len(e.pending6)
+	if f.SrcAddr.Is6() {
+		n6++
+	} else {
+		n4++
+	}
+	withTemplates := e.withTemplates // decided when the datagram's first flow was added
+	switch e.protocol {
+	case NetFlow9:
+		return netflow9Length(withTemplates, n4, n6)
+	case IPFIX:
+		return ipfixLength(withTemplates, n4, n6)
+	case NetFlow5:
+		if n4 > NetFlow5MaxFlows {
+			return g.cfg.MaxDatagramSize + 1
+		}
+		return netflow5HeaderLength + n4*netflow5RecordLength
+	default: // SFlow5
+		if e.length == 0 {
+			return sflowDatagramHeaderV4 + sflowSampleLength(f)
+		}
+		return e.length + sflowSampleLength(f)
+	}
+}
+
+// templatesDue tells whether e's next datagram should carry its templates.
+func (g *Generator) templatesDue(e *exporter, now time.Time) bool {
+	if e.protocol != NetFlow9 && e.protocol != IPFIX {
+		return false
+	}
+	switch {
+	case !e.templatesSent:
+		return true
+	case g.cfg.TemplateRefreshDatagrams > 0 && e.sinceTemplates >= g.cfg.TemplateRefreshDatagrams:
+		return true
+	case g.cfg.TemplateRefresh > 0 && now.Sub(e.lastTemplates) >= g.cfg.TemplateRefresh:
+		return true
+	}
+	return false
+}
+
+// flush encodes e's pending flows into one datagram, hands it to emit and advances e's
+// sequence numbers.
+func (g *Generator) flush(e *exporter, export time.Time, emit func(*Datagram) error) error {
+	if e.protocol == SFlow5 {
+		// sFlow samples carry no time: a collector stamps them on receipt, at about export.
+		for i := range e.pending {
+			e.pending[i].Start, e.pending[i].End = export, export
+		}
+	}
+	flows := e.pending
+	if len(e.pending6) > 0 {
+		e.out = append(append(e.out[:0], e.pending...), e.pending6...)
+		flows = e.out
+	}
+	templates := 0
+	switch e.protocol {
+	case NetFlow9:
+		e.buf = AppendNetFlow9(e.buf[:0], NetFlow9Header{
+			Boot: e.boot, ExportTime: export, Sequence: e.sequence, SourceID: e.domain,
+		}, e.withTemplates, flows)
+		e.sequence++
+	case IPFIX:
+		e.buf = AppendIPFIX(e.buf[:0], IPFIXHeader{
+			ExportTime: export, Sequence: e.sequence, ObservationDomain: e.domain,
+		}, e.withTemplates, flows)
+		e.sequence += uint32(len(flows))
+	case NetFlow5:
+		e.buf = AppendNetFlow5(e.buf[:0], NetFlow5Header{
+			Boot: e.boot, ExportTime: export, FlowSequence: e.sequence,
+			EngineID: uint8(e.domain), SamplingInterval: uint16(e.samplingRate),
+		}, flows)
+		e.sequence += uint32(len(flows))
+	case SFlow5:
+		e.buf = AppendSFlow5(e.buf[:0], SFlow5Header{
+			Agent: e.addr, SubAgentID: e.domain, Sequence: e.sequence,
+			Boot: e.boot, ExportTime: export, RouterAS: routerAS,
+		}, flows)
+		e.sequence++
+	}
+	if e.withTemplates {
+		templates = 2
+		e.templatesSent, e.lastTemplates, e.sinceTemplates = true, export, 0
+	}
+	e.sinceTemplates++
+
+	g.dgram = Datagram{
+		Protocol:  e.protocol,
+		Exporter:  e.index,
+		Source:    e.addr,
+		Payload:   e.buf,
+		Flows:     flows,
+		Templates: templates,
+	}
+	g.stats.record(&g.dgram)
+	e.pending, e.pending6, e.length, e.withTemplates = e.pending[:0], e.pending6[:0], 0, false
+	return emit(&g.dgram)
+}

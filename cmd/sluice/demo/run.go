@@ -1,0 +1,157 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// pacingInterval is how often Run sends the flows that have come due: small bursts keep the
+// rate smooth at high rates, and at low rates a tick simply has nothing to send.
+const pacingInterval = 10 * time.Millisecond
+
+// Run sends the configured traffic to cfg.Target (and cfg.SFlowTarget) until cfg.Duration has
+// passed, cfg.Count flows have been sent, or ctx is cancelled, calling progress (when not nil)
+// every cfg.ProgressInterval and once at the end. Flows are paced so that, at any moment, the
+// number sent is Rate × elapsed time. Each simulated exporter sends from its own UDP socket.
+//
+// The returned Stats count only datagrams the kernel accepted, with the flows they carried.
+// A send error stops the run and is returned with the Stats so far; cancellation returns an
+// error wrapping ctx.Err().
+func Run(ctx context.Context, cfg Config, progress func(Stats)) (Stats, error) {
+	if err := cfg.Validate(); err != nil {
+		return Stats{}, fmt.Errorf("demo: invalid configuration: %w", err)
+	}
+	target, err := resolveTarget("--target", cfg.Target)
+	if err != nil {
+		return Stats{}, err
+	}
+	sflowTarget := target
+	if cfg.SFlowTarget != "" {
+		if sflowTarget, err = resolveTarget("--sflow-target", cfg.SFlowTarget); err != nil {
+			return Stats{}, err
+		}
+	}
+	if cfg.BindSources && (!target.Addr().Is4() || !target.Addr().IsLoopback() ||
+		!sflowTarget.Addr().Is4() || !sflowTarget.Addr().IsLoopback()) {
+		return Stats{}, errors.New("demo: --bind-sources needs IPv4 loopback targets (127.0.0.0/8)")
+	}
+
+	start := time.Now()
+	gen, err := NewGenerator(cfg, start)
+	if err != nil {
+		return Stats{}, err
+	}
+	sockets, err := openSockets(gen.Exporters(), cfg.BindSources)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer func() {
+		for _, s := range sockets {
+			s.Close()
+		}
+	}()
+
+	var stats Stats
+	send := func(d *Datagram) error {
+		to := target
+		if d.Protocol == SFlow5 {
+			to = sflowTarget
+		}
+		if _, err := sockets[d.Exporter].WriteToUDPAddrPort(d.Payload, to); err != nil {
+			return fmt.Errorf("demo: send %s datagram of exporter %s to %s: %w", d.Protocol, d.Source, to, err)
+		}
+		stats.record(d)
+		return nil
+	}
+	report := func() {
+		if progress != nil {
+			progress(stats)
+		}
+	}
+
+	pace := time.NewTicker(pacingInterval)
+	defer pace.Stop()
+	reportTicker := time.NewTicker(cfg.ProgressInterval)
+	defer reportTicker.Stop()
+
+	var generated uint64
+	for {
+		now := time.Now()
+		elapsed, done := now.Sub(start), false
+		if cfg.Duration > 0 && elapsed >= cfg.Duration {
+			elapsed, done = cfg.Duration, true
+		}
+		due := flowsDue(cfg.Rate, elapsed)
+		if cfg.Count > 0 && due >= cfg.Count {
+			due, done = cfg.Count, true
+		}
+		if due > generated {
+			if err := gen.Generate(now, int(due-generated), send); err != nil {
+				report()
+				return stats, err
+			}
+			generated = due
+		}
+		if done {
+			err := gen.Flush(now, send)
+			report()
+			return stats, err
+		}
+		select {
+		case <-ctx.Done():
+			// Send what was drawn: it is already late, not lost.
+			if err := gen.Flush(time.Now(), send); err != nil {
+				report()
+				return stats, err
+			}
+			report()
+			return stats, fmt.Errorf("demo: stopped after %d flows: %w", stats.Flows, ctx.Err())
+		case <-reportTicker.C:
+			report()
+		case <-pace.C:
+		}
+	}
+}
+
+// flowsDue is how many flows rate flows/s makes in elapsed, in integer arithmetic so that a
+// run of d at rate r sends exactly r×d flows.
+func flowsDue(rate int, elapsed time.Duration) uint64 {
+	hi, lo := bits.Mul64(uint64(rate), uint64(max(elapsed, 0)))
+	q, _ := bits.Div64(hi, lo, uint64(time.Second))
+	return q
+}
+
+func resolveTarget(flag, target string) (netip.AddrPort, error) {
+	a, err := net.ResolveUDPAddr("udp", target)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("demo: %s %q: %w", flag, target, err)
+	}
+	ap := a.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+// openSockets opens one UDP socket per exporter, as each real exporter has its own source
+// port: bound to the exporter's address when bind is set, else to the wildcard address.
+func openSockets(exporters []ExporterInfo, bind bool) ([]*net.UDPConn, error) {
+	sockets := make([]*net.UDPConn, 0, len(exporters))
+	for _, e := range exporters {
+		network, local := "udp", &net.UDPAddr{}
+		if bind {
+			network, local = "udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.Address, 0))
+		}
+		s, err := net.ListenUDP(network, local)
+		if err != nil {
+			for _, o := range sockets {
+				o.Close()
+			}
+			return nil, fmt.Errorf("demo: open socket for %s exporter %s: %w", e.Protocol, e.Address, err)
+		}
+		sockets = append(sockets, s)
+	}
+	return sockets, nil
+}
