@@ -1,0 +1,288 @@
+// Package collector receives flow exports over UDP, decodes them and hands
+// batches of canonical records to the next stage. It wires three layers
+// that know nothing of each other: collector/udp (sockets), the protocol
+// decoders (collector/netflow, collector/sflow) and the Output.
+//
+// Every datagram of one exporter goes to the same worker, so a template is
+// always handled before the data that follows it; a worker owns the batch it
+// fills, so the per-record path takes no lock and allocates nothing.
+package collector
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sluice/collector/udp"
+	"sluice/pipeline/record"
+	"sluice/reporter"
+)
+
+// Output receives full batches and owns them from then on (it calls
+// Release). Put blocks while the next stage is saturated; it fails only when
+// ctx ends.
+type Output interface {
+	Put(ctx context.Context, b *record.Batch) error
+}
+
+// Collector is the collector component: New builds it, Start binds the
+// sockets, Stop drains it.
+type Collector struct {
+	r       *reporter.Reporter
+	cfg     Config
+	out     Output
+	metrics metrics
+	limiter *reporter.Limiter
+
+	netflow flowDecoder
+	sflow   flowDecoder
+
+	listeners []*udp.Listener
+	workers   []*worker
+	wg        sync.WaitGroup
+	ready     atomic.Bool
+}
+
+// New checks the configuration and builds the decoders; it binds nothing.
+func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Collector{
+		r:       r,
+		cfg:     cfg,
+		out:     out,
+		limiter: reporter.NewLimiter(5, 10*time.Second),
+	}
+	var err error
+	if c.metrics, err = newMetrics(r.Registerer()); err != nil {
+		return nil, err
+	}
+	c.netflow = newNetFlowDecoder(cfg, &c.metrics)
+	c.sflow = newSFlowDecoder(cfg, &c.metrics)
+	return c, nil
+}
+
+// Start binds every input and starts the workers. A bind error names the
+// address and leaves nothing running.
+func (c *Collector) Start(ctx context.Context) error {
+	for i := 0; i < c.cfg.Workers; i++ {
+		w := newWorker(c, i)
+		c.workers = append(c.workers, w)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			w.run()
+		}()
+	}
+	for _, in := range []InputConfig{c.cfg.NetFlow, c.cfg.SFlow} {
+		for _, address := range in.Listen {
+			l, err := udp.Listen(ctx, udp.Config{Listen: address, Sockets: in.Sockets, ReceiveBuffer: in.ReceiveBuffer})
+			if err != nil {
+				c.Stop()
+				return err
+			}
+			c.listeners = append(c.listeners, l)
+			if err := c.metrics.registerListener(c.r.Registerer(), l); err != nil {
+				c.Stop()
+				return err
+			}
+			c.r.Info("listening", "address", l.Addr().String(), "sockets", in.Sockets,
+				"receive_buffer", l.ReceiveBuffer())
+		}
+	}
+	for _, l := range c.listeners {
+		l.Serve(c.dispatch, func(err error) {
+			c.metrics.readErrors.Inc()
+			c.limiter.Log(c.r.Logger, "read", "UDP read error", "err", err)
+		})
+	}
+	c.ready.Store(true)
+	return nil
+}
+
+// Ready reports whether every listener is bound and serving.
+func (c *Collector) Ready() bool { return c.ready.Load() }
+
+// Addrs lists the bound addresses (port 0 resolved), in configuration order:
+// NetFlow inputs first, then sFlow.
+func (c *Collector) Addrs() []netip.AddrPort {
+	addrs := make([]netip.AddrPort, 0, len(c.listeners))
+	for _, l := range c.listeners {
+		addrs = append(addrs, l.Addr())
+	}
+	return addrs
+}
+
+// Stop closes the sockets, lets every worker decode what it has queued and
+// hands the last partial batches to the Output before returning.
+func (c *Collector) Stop() {
+	c.ready.Store(false)
+	for _, l := range c.listeners {
+		l.Close()
+	}
+	c.listeners = nil
+	for _, w := range c.workers {
+		close(w.in)
+	}
+	c.wg.Wait()
+	c.workers = nil
+}
+
+// dispatch runs on a socket reader: pick the exporter's worker, never block.
+func (c *Collector) dispatch(d *udp.Datagram) {
+	w := c.workers[workerIndex(d.Source.Addr(), len(c.workers))]
+	select {
+	case w.in <- d:
+	default:
+		c.metrics.droppedQueueFull.Inc()
+		c.limiter.Log(c.r.Logger, "queue_full", "worker queue full, datagram dropped",
+			"exporter", d.Source.Addr().String(), "worker", w.id)
+		d.Release()
+	}
+}
+
+func workerIndex(addr netip.Addr, n int) int {
+	a := addr.As16()
+	h := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(a[8:])
+	h *= 0x9e3779b97f4a7c15 // spread nearby addresses over the workers
+	return int((h >> 32) % uint64(n))
+}
+
+// worker decodes the datagrams of the exporters hashed to it and fills a
+// batch that it alone touches.
+type worker struct {
+	c        *Collector
+	id       int
+	in       chan *udp.Datagram
+	batch    *record.Batch
+	started  time.Time // when the current batch got its first record
+	emitFunc func(*record.Flow)
+	flows    *protocolCounters
+}
+
+func newWorker(c *Collector, id int) *worker {
+	w := &worker{c: c, id: id, in: make(chan *udp.Datagram, c.cfg.WorkerQueue)}
+	w.emitFunc = w.emit // bind once: a method value allocates
+	return w
+}
+
+func (w *worker) run() {
+	tick := time.NewTicker(w.c.cfg.FlushInterval / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case d, ok := <-w.in:
+			if !ok {
+				w.flush()
+				return
+			}
+			w.handle(d)
+			d.Release()
+		case now := <-tick.C:
+			if w.batch != nil && now.Sub(w.started) >= w.c.cfg.FlushInterval {
+				w.flush()
+			}
+		}
+	}
+}
+
+func (w *worker) handle(d *udp.Datagram) {
+	m := &w.c.metrics
+	exporter := record.AddrFromSlice(d.Source.Addr().AsSlice())
+	var (
+		dec      flowDecoder
+		protocol *protocolCounters
+	)
+	switch sniff(d.Payload) {
+	case protocolNetFlow:
+		dec, protocol = w.c.netflow, &m.netflow
+	case protocolSFlow:
+		dec, protocol = w.c.sflow, &m.sflow
+	default:
+		m.unknown.datagrams.Inc()
+		m.decodeError("unknown", reasonUnknownVersion).Inc()
+		w.c.limiter.Log(w.c.r.Logger, reasonUnknownVersion, "datagram of unknown protocol dropped",
+			"exporter", d.Source.String(), "size", len(d.Payload))
+		return
+	}
+	protocol.datagrams.Inc()
+	w.flows = protocol
+	err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc)
+	if err != nil {
+		reason := errorReason(err)
+		m.decodeError(protocol.name, reason).Inc()
+		w.c.limiter.Log(w.c.r.Logger, protocol.name+"/"+reason, "cannot decode datagram",
+			"protocol", protocol.name, "reason", reason, "exporter", d.Source.String(),
+			"size", len(d.Payload), "err", err)
+	}
+}
+
+func (w *worker) emit(f *record.Flow) {
+	if w.batch == nil {
+		w.batch = record.GetBatch()
+		w.started = time.Now()
+	}
+	*w.batch.Next() = *f
+	w.flows.flows.Inc()
+	if w.batch.Len() >= w.c.cfg.BatchSize {
+		w.flush()
+	}
+}
+
+func (w *worker) flush() {
+	if w.batch == nil {
+		return
+	}
+	b := w.batch
+	w.batch = nil
+	// Shutdown drains through here too: the Output is stopped after the
+	// collector, so waiting without a deadline loses nothing.
+	if err := w.c.out.Put(context.Background(), b); err != nil {
+		w.c.metrics.droppedOutput.Add(float64(b.Len()))
+		w.c.limiter.Log(w.c.r.Logger, "output", "cannot hand batch on, records dropped",
+			"records", b.Len(), "err", err)
+		b.Release()
+	}
+}
+
+type protocol int
+
+const (
+	protocolUnknown protocol = iota
+	protocolNetFlow          // NetFlow v5, v9, IPFIX: 16-bit version first
+	protocolSFlow            // sFlow v5: 32-bit version first
+)
+
+// sniff tells the protocols apart by their leading version field, so that
+// any input accepts any of them.
+func sniff(p []byte) protocol {
+	if len(p) < 4 {
+		if len(p) >= 2 && p[0] == 0 && (p[1] == 5 || p[1] == 9 || p[1] == 10) {
+			return protocolNetFlow // too short, but let the decoder say "truncated"
+		}
+		return protocolUnknown
+	}
+	switch {
+	case p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 5:
+		return protocolSFlow
+	case p[0] == 0 && (p[1] == 5 || p[1] == 9 || p[1] == 10):
+		return protocolNetFlow
+	}
+	return protocolUnknown
+}
+
+const reasonUnknownVersion = "unknown_version"
+
+// errorReason maps a decoder error to a short, stable metric label.
+func errorReason(err error) string {
+	var re interface{ ErrorReason() string }
+	if errors.As(err, &re) {
+		return re.ErrorReason()
+	}
+	return "malformed"
+}

@@ -1,0 +1,78 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"sluice/collector/udp"
+)
+
+// Config is the collector's configuration (the `collector:` section).
+type Config struct {
+	// NetFlow lists the UDP inputs for NetFlow v5, v9 and IPFIX. Every input
+	// also accepts sFlow: datagrams are told apart by their version field.
+	NetFlow InputConfig `yaml:"netflow"`
+	// SFlow lists the UDP inputs for sFlow v5 (and, likewise, NetFlow).
+	SFlow InputConfig `yaml:"sflow"`
+	// Workers decode datagrams; each exporter always goes to the same worker,
+	// so its templates and data are handled in arrival order.
+	Workers int `yaml:"workers"`
+	// WorkerQueue is how many datagrams may wait for each worker; beyond that
+	// datagrams are dropped and counted (reason "queue_full").
+	WorkerQueue int `yaml:"worker-queue"`
+	// BatchSize is how many records a worker gathers before handing them on.
+	BatchSize int `yaml:"batch-size"`
+	// FlushInterval bounds how long a partial batch waits.
+	FlushInterval time.Duration `yaml:"flush-interval"`
+	// DefaultSamplingRate applies when an exporter announces none; 0 or 1
+	// means unsampled. Flows without a known rate are counted.
+	DefaultSamplingRate uint64 `yaml:"default-sampling-rate"`
+}
+
+// InputConfig is a set of listen addresses sharing socket settings.
+type InputConfig struct {
+	// Listen holds addresses such as ":2055" or "127.0.0.1:6343".
+	Listen []string `yaml:"listen"`
+	// Sockets per address (SO_REUSEPORT).
+	Sockets int `yaml:"sockets"`
+	// ReceiveBuffer is SO_RCVBUF per socket in bytes.
+	ReceiveBuffer int `yaml:"receive-buffer"`
+}
+
+// DefaultConfig listens on all addresses on the standard ports: 2055
+// (NetFlow v5/v9, IPFIX), 4739 (IPFIX) and 6343 (sFlow).
+func DefaultConfig() Config {
+	return Config{
+		NetFlow:       InputConfig{Listen: []string{":2055", ":4739"}, Sockets: 1, ReceiveBuffer: udp.DefaultReceiveBuffer},
+		SFlow:         InputConfig{Listen: []string{":6343"}, Sockets: 1, ReceiveBuffer: udp.DefaultReceiveBuffer},
+		Workers:       runtime.GOMAXPROCS(0),
+		WorkerQueue:   4096,
+		BatchSize:     8192,
+		FlushInterval: time.Second,
+	}
+}
+
+// Validate reports every invalid key, by its path under `collector:`.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+		}
+	}
+	for _, in := range []struct {
+		name string
+		cfg  InputConfig
+	}{{"netflow", c.NetFlow}, {"sflow", c.SFlow}} {
+		check(in.cfg.Sockets >= 1, in.name+".sockets", "must be at least 1, got %d", in.cfg.Sockets)
+		check(in.cfg.ReceiveBuffer >= 0, in.name+".receive-buffer", "must not be negative, got %d", in.cfg.ReceiveBuffer)
+	}
+	check(len(c.NetFlow.Listen)+len(c.SFlow.Listen) > 0, "netflow.listen", "no input: set netflow.listen or sflow.listen")
+	check(c.Workers >= 1, "workers", "must be at least 1, got %d", c.Workers)
+	check(c.WorkerQueue >= 1, "worker-queue", "must be at least 1, got %d", c.WorkerQueue)
+	check(c.BatchSize >= 1, "batch-size", "must be at least 1, got %d", c.BatchSize)
+	check(c.FlushInterval > 0, "flush-interval", "must be positive, got %s", c.FlushInterval)
+	return errors.Join(errs...)
+}

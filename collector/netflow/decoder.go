@@ -1,0 +1,137 @@
+// Package netflow decodes NetFlow v5, NetFlow v9 and IPFIX datagrams into
+// sluice's canonical record.
+//
+// goflow2's decoders (decoders/netflowlegacy and decoders/netflow) parse the
+// datagram structure and keep templates; the extraction of fields into
+// record.Flow is ours (fields.go), so that it allocates nothing per record
+// and reads exactly the fields sluice stores. goflow2's producer layer is not
+// used.
+//
+// Template and sampling state lives in a templates.Store, keyed by exporter
+// address and observation domain, never by UDP source port.
+package netflow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/netsampler/goflow2/v2/decoders/netflow"
+	"github.com/netsampler/goflow2/v2/decoders/netflowlegacy"
+
+	"sluice/collector/templates"
+	"sluice/pipeline/record"
+)
+
+// Config configures a Decoder.
+type Config struct {
+	// DefaultSamplingRate is used for flows whose sampling rate is neither
+	// in the record, the v5 header nor in options data. 0 leaves it at 1.
+	DefaultSamplingRate uint64
+	// Templates bounds the per-exporter template and sampling state.
+	Templates templates.Config
+}
+
+// DefaultConfig returns the default configuration.
+func DefaultConfig() Config {
+	return Config{Templates: templates.DefaultConfig()}
+}
+
+// Stats describes what Decode found in one datagram.
+type Stats struct {
+	Version             uint16 // 5, 9 or 10; 0 when unreadable
+	Flows               int    // records emitted
+	Templates           int    // template records received (data and options)
+	OptionsRecords      int    // options data records read
+	MissingTemplateSets int    // data sets skipped because their template is unknown
+	SamplingDefaulted   int    // emitted flows whose sampling rate came from DefaultSamplingRate (or 1)
+}
+
+// Decoder decodes NetFlow v5, v9 and IPFIX datagrams. It is safe for
+// concurrent use; a given exporter's datagrams should still be decoded in
+// arrival order (templates before the data that uses them).
+type Decoder struct {
+	cfg     Config
+	store   *templates.Store
+	scratch sync.Pool
+	panics  atomic.Uint64
+}
+
+// scratch is the per-call working memory, pooled so that a busy worker
+// reuses it instead of allocating a record and packet structs per datagram.
+type scratch struct {
+	flow  record.Flow
+	v5    netflowlegacy.PacketNetFlowV5
+	v9    netflow.NFv9Packet
+	ipfix netflow.IPFIXPacket
+}
+
+// New returns a decoder with an empty template store.
+func New(cfg Config) *Decoder {
+	d := &Decoder{cfg: cfg, store: templates.NewStore(cfg.Templates)}
+	d.scratch.New = func() any { return new(scratch) }
+	return d
+}
+
+// Templates returns the decoder's template and sampling state, to snapshot,
+// restore or report.
+func (d *Decoder) Templates() *templates.Store { return d.store }
+
+// Panics returns how many panics Decode has recovered from.
+func (d *Decoder) Panics() uint64 { return d.panics.Load() }
+
+// Decode decodes one datagram received from exporter (the UDP source
+// address) at receivedNanos (Unix nanoseconds) and calls emit once per flow
+// record. The *record.Flow passed to emit is reused: it is only valid during
+// the call.
+//
+// Records that could be decoded are emitted even when an error is returned;
+// the error's Reason (see DecodeError) says what was lost. In particular,
+// data sets whose template is unknown are counted in
+// Stats.MissingTemplateSets and reported as ReasonTemplateNotFound after the
+// rest of the datagram has been emitted.
+func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) (stats Stats, err error) {
+	s := d.scratch.Get().(*scratch)
+	defer func() {
+		// goflow2 is meant never to panic; if it does on some input, one
+		// datagram is lost and counted, not the collector.
+		if r := recover(); r != nil {
+			d.panics.Add(1)
+			err = &DecodeError{Reason: ReasonPanic, Err: fmt.Errorf("recovered: %v", r)}
+			s = new(scratch) // the pooled one may be half-written
+		}
+		d.scratch.Put(s)
+	}()
+	if len(payload) < 2 {
+		return stats, &DecodeError{Reason: ReasonTruncated, Err: errors.New("no version field")}
+	}
+	stats.Version = binary.BigEndian.Uint16(payload)
+	switch stats.Version {
+	case 5:
+		err = d.decodeV5(s, exporter, receivedNanos, payload, emit, &stats)
+	case 9, 10:
+		err = d.decodeTemplated(s, exporter, receivedNanos, payload, emit, &stats)
+	default:
+		err = &DecodeError{Reason: ReasonUnknownVersion, Err: fmt.Errorf("version %d", stats.Version)}
+	}
+	return stats, err
+}
+
+// samplingRateOrDefault applies the configured default to a flow whose rate
+// is unknown.
+func (d *Decoder) samplingRateOrDefault(rate uint64, stats *Stats) uint64 {
+	if rate != 0 {
+		return rate
+	}
+	stats.SamplingDefaulted++
+	if d.cfg.DefaultSamplingRate != 0 {
+		return d.cfg.DefaultSamplingRate
+	}
+	return 1
+}
+
+// newBuffer wraps payload for goflow2 without copying.
+func newBuffer(payload []byte) *bytes.Buffer { return bytes.NewBuffer(payload) }

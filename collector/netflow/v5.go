@@ -1,0 +1,87 @@
+package netflow
+
+import (
+	"fmt"
+
+	"github.com/netsampler/goflow2/v2/decoders/netflowlegacy"
+
+	"sluice/pipeline/record"
+)
+
+const (
+	v5HeaderLen = 24
+	v5RecordLen = 48
+)
+
+// decodeV5 decodes a NetFlow v5 datagram. A v5 datagram has a fixed layout,
+// so its count must fit in its length: a datagram that claims more records
+// than it holds is rejected whole (ReasonTruncated), because its contents
+// cannot be trusted and because goflow2 would allocate for the claimed count
+// first. Trailing bytes after the counted records are ignored.
+func (d *Decoder) decodeV5(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), stats *Stats) error {
+	if len(payload) < v5HeaderLen {
+		return &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("v5 header: %d bytes", len(payload))}
+	}
+	count := int(payload[2])<<8 | int(payload[3])
+	if fits := (len(payload) - v5HeaderLen) / v5RecordLen; count > fits {
+		return &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("v5 count %d but room for %d records", count, fits)}
+	}
+	p := &s.v5
+	p.Records = p.Records[:0]
+	if err := netflowlegacy.DecodeMessageVersion(newBuffer(payload), p); err != nil {
+		return &DecodeError{Reason: ReasonMalformed, Err: err}
+	}
+
+	// The low 14 bits are the interval; the top two the mode (0 none,
+	// 1 deterministic, 2 random), which does not change the arithmetic.
+	rate := uint64(p.SamplingInterval & 0x3fff)
+	exportMillis := int64(p.UnixSecs)*1000 + int64(p.UnixNSecs)/1_000_000
+
+	f := &s.flow
+	for i := range p.Records {
+		r := &p.Records[i]
+		f.Reset()
+		f.TimeReceived = receivedNanos
+		f.TimeFlowStart = uptimeToUnixMillis(exportMillis, p.SysUptime, r.First)
+		f.TimeFlowEnd = uptimeToUnixMillis(exportMillis, p.SysUptime, r.Last)
+		f.FlowType = record.FlowTypeNetFlowV5
+		f.ExporterAddress = exporter
+		// v5 has no observation domain; engine type and ID identify the
+		// flow-switching engine in the same role.
+		f.ObservationDomainID = uint32(p.EngineType)<<8 | uint32(p.EngineId)
+		f.SamplingRate = d.samplingRateOrDefault(rate, stats)
+		f.SrcAddr = addrFromUint32(uint32(r.SrcAddr))
+		f.DstAddr = addrFromUint32(uint32(r.DstAddr))
+		f.NextHop = addrFromUint32(uint32(r.NextHop))
+		f.SrcNetMask = r.SrcMask
+		f.DstNetMask = r.DstMask
+		f.SrcAS = uint32(r.SrcAS)
+		f.DstAS = uint32(r.DstAS)
+		f.SrcPort = r.SrcPort
+		f.DstPort = r.DstPort
+		f.Proto = r.Proto
+		f.EType = etherTypeIPv4
+		f.TCPFlags = uint16(r.TCPFlags)
+		f.IPTos = r.Tos
+		f.InIfIndex = uint32(r.Input)
+		f.OutIfIndex = uint32(r.Output)
+		f.Packets = uint64(r.DPkts)
+		f.Bytes = uint64(r.DOctets)
+		icmpFromDstPort(f)
+		emit(f)
+		stats.Flows++
+	}
+	return nil
+}
+
+func addrFromUint32(v uint32) record.Addr {
+	return record.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// uptimeToUnixMillis converts a router uptime in milliseconds to Unix
+// milliseconds, given the export time and the uptime at export. The
+// difference is taken modulo 2^32 so that uptime wrap-around (every 49.7
+// days) between the flow and the export does not throw the time off.
+func uptimeToUnixMillis(exportMillis int64, uptimeAtExport, uptime uint32) int64 {
+	return exportMillis - int64(int32(uptimeAtExport-uptime))
+}

@@ -1,0 +1,9 @@
+package pcap
+
+import (
+	"testing"
+
+	"sluice/internal/testenv"
+)
+
+func corpusDir(tb testing.TB) string { return testenv.CorpusDir(tb) }

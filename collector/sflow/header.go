@@ -1,0 +1,203 @@
+package sflow
+
+import (
+	"encoding/binary"
+
+	"sluice/pipeline/record"
+)
+
+// Header protocols of a sampled header record (sFlow v5 header_protocol).
+const (
+	headerProtocolEthernet = 1
+	headerProtocolIPv4     = 11
+	headerProtocolIPv6     = 12
+)
+
+const (
+	etherTypeIPv4  = 0x0800
+	etherTypeIPv6  = 0x86dd
+	etherTypeVLAN  = 0x8100
+	etherTypeQinQ  = 0x88a8
+	etherTypeQinQ2 = 0x9100 // pre-standard QinQ
+	etherTypeMPLS  = 0x8847
+
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoICMPv6 = 58
+)
+
+// parseSampledHeader fills f from the first bytes of a sampled packet and
+// returns its layer-3 length (0 when unknown). ok is false when the header
+// could not be parsed down to IP.
+func parseSampledHeader(protocol uint32, data []byte, f *record.Flow) (l3Length uint64, ok bool) {
+	switch protocol {
+	case headerProtocolEthernet:
+		return parseEthernet(data, f)
+	case headerProtocolIPv4:
+		return parseIPv4(data, f)
+	case headerProtocolIPv6:
+		return parseIPv6(data, f)
+	}
+	return 0, false
+}
+
+// parseEthernet reads MACs, VLAN tags (the innermost tag of a QinQ stack is
+// kept, as Akvorado does: it is the customer VLAN the flow belongs to) and
+// an MPLS label stack, then the IP header.
+func parseEthernet(data []byte, f *record.Flow) (uint64, bool) {
+	if len(data) < 14 {
+		return 0, false
+	}
+	f.DstMAC = macToUint64(data[0:6])
+	f.SrcMAC = macToUint64(data[6:12])
+	etherType := binary.BigEndian.Uint16(data[12:14])
+	data = data[14:]
+	for etherType == etherTypeVLAN || etherType == etherTypeQinQ || etherType == etherTypeQinQ2 {
+		if len(data) < 4 {
+			return 0, false
+		}
+		if vlan := binary.BigEndian.Uint16(data[0:2]) & 0x0fff; vlan != 0 {
+			f.SrcVlan = vlan
+		}
+		etherType = binary.BigEndian.Uint16(data[2:4])
+		data = data[4:]
+	}
+	if etherType == etherTypeMPLS {
+		// Skip the label stack; the payload's version nibble says IPv4
+		// or IPv6. Labels are not stored (no record field yet).
+		for {
+			if len(data) < 5 {
+				return 0, false
+			}
+			bottom := data[2]&1 == 1
+			data = data[4:]
+			if bottom {
+				break
+			}
+		}
+		switch data[0] >> 4 {
+		case 4:
+			etherType = etherTypeIPv4
+		case 6:
+			etherType = etherTypeIPv6
+		default:
+			return 0, false
+		}
+	}
+	switch etherType {
+	case etherTypeIPv4:
+		return parseIPv4(data, f)
+	case etherTypeIPv6:
+		return parseIPv6(data, f)
+	}
+	f.EType = etherType
+	return 0, false
+}
+
+func parseIPv4(data []byte, f *record.Flow) (uint64, bool) {
+	if len(data) < 20 || data[0]>>4 != 4 {
+		return 0, false
+	}
+	f.EType = etherTypeIPv4
+	f.IPTos = data[1]
+	f.IPFragmentID = uint32(binary.BigEndian.Uint16(data[4:6]))
+	f.IPFragmentOffset = binary.BigEndian.Uint16(data[6:8]) & 0x1fff
+	f.IPTTL = data[8]
+	f.Proto = data[9]
+	f.SrcAddr = record.AddrFrom4([4]byte(data[12:16]))
+	f.DstAddr = record.AddrFrom4([4]byte(data[16:20]))
+	l3Length := uint64(binary.BigEndian.Uint16(data[2:4]))
+	headerLen := int(data[0]&0x0f) * 4
+	// Only the first fragment carries the transport header.
+	if f.IPFragmentOffset == 0 && headerLen >= 20 && len(data) >= headerLen {
+		parseTransport(data[headerLen:], f)
+	}
+	return l3Length, true
+}
+
+// IPv6 extension headers walked to reach the transport header.
+const (
+	ipv6HopByHop    = 0
+	ipv6Routing     = 43
+	ipv6Fragment    = 44
+	ipv6DestOptions = 60
+)
+
+func parseIPv6(data []byte, f *record.Flow) (uint64, bool) {
+	if len(data) < 40 || data[0]>>4 != 6 {
+		return 0, false
+	}
+	f.EType = etherTypeIPv6
+	first := binary.BigEndian.Uint32(data[0:4])
+	f.IPTos = uint8(first >> 20)
+	f.IPv6FlowLabel = first & 0xfffff
+	f.IPTTL = data[7]
+	f.SrcAddr = record.Addr(data[8:24])
+	f.DstAddr = record.Addr(data[24:40])
+	l3Length := uint64(binary.BigEndian.Uint16(data[4:6])) + 40
+	next := data[6]
+	data = data[40:]
+	for range 8 { // bound the walk: a real packet has few extension headers
+		switch next {
+		case ipv6HopByHop, ipv6Routing, ipv6DestOptions:
+			if len(data) < 8 {
+				f.Proto = next
+				return l3Length, true
+			}
+			extLen := int(data[1])*8 + 8
+			next = data[0]
+			if len(data) < extLen {
+				f.Proto = next
+				return l3Length, true
+			}
+			data = data[extLen:]
+			continue
+		case ipv6Fragment:
+			if len(data) < 8 {
+				f.Proto = next
+				return l3Length, true
+			}
+			next = data[0]
+			f.IPFragmentOffset = binary.BigEndian.Uint16(data[2:4]) >> 3
+			f.IPFragmentID = binary.BigEndian.Uint32(data[4:8])
+			data = data[8:]
+			if f.IPFragmentOffset != 0 {
+				f.Proto = next
+				return l3Length, true
+			}
+			continue
+		}
+		break
+	}
+	f.Proto = next
+	parseTransport(data, f)
+	return l3Length, true
+}
+
+func parseTransport(data []byte, f *record.Flow) {
+	switch f.Proto {
+	case protoTCP:
+		if len(data) >= 14 {
+			f.TCPFlags = uint16(data[13])
+		}
+		fallthrough
+	case protoUDP:
+		if len(data) >= 4 {
+			f.SrcPort = binary.BigEndian.Uint16(data[0:2])
+			f.DstPort = binary.BigEndian.Uint16(data[2:4])
+		}
+	case protoICMP, protoICMPv6:
+		if len(data) >= 2 {
+			f.ICMPType, f.ICMPCode = data[0], data[1]
+		}
+	}
+}
+
+// macToUint64 packs a 6-byte MAC address into the low 48 bits.
+func macToUint64(b []byte) uint64 {
+	if len(b) != 6 {
+		return 0
+	}
+	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
+}
