@@ -1,0 +1,260 @@
+// Package clickhouse builds the columns of a batch of flow records once, with
+// clickhouse-go/v2, for both storage targets: encoded as ClickHouse Native
+// format for the embedded engine, or handed column by column to a server
+// batch (driver.Batch.Column(i).Append). Columns and their types come from
+// record.Columns, so a column added there is written without a change here.
+//
+// This package must not import chDB: binaries and tests that only encode
+// should not need libchdb.
+package clickhouse
+
+import (
+	"fmt"
+	"strings"
+
+	chproto "github.com/ClickHouse/ch-go/proto"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+
+	"sluice/pipeline/record"
+)
+
+// nativeRevision is the protocol revision at which a block encodes as plain
+// Native format: no block info, no custom serialization flags.
+const nativeRevision = 0
+
+// BlockBuilder collects flows into one typed Go slice per column, then hands
+// each slice to clickhouse-go in a single columnar Append per batch, so the
+// per-record path only copies fixed-size values and never boxes them into
+// interfaces. The slices are kept across Reset, so a builder reused for
+// batches of similar size stops allocating.
+//
+// A BlockBuilder is not safe for concurrent use.
+type BlockBuilder struct {
+	columns []columnBuffer
+	rows    int
+
+	// block holds clickhouse-go columns created from the ClickHouse type
+	// strings of record.Columns; it is filled from the slices at encode time.
+	block  *proto.Block
+	filled bool
+}
+
+// columnBuffer holds one column's values for the batch in the Go type that
+// clickhouse-go's columnar Append accepts for its ClickHouse type.
+type columnBuffer struct {
+	name  string
+	kind  record.Kind
+	uint  func(*record.Flow) uint64
+	addr  func(*record.Flow) *record.Addr
+	enums *[256]bool // valid Enum8 values; others are stored as 0
+
+	u8    []uint8
+	u16   []uint16
+	u32   []uint32
+	u64   []uint64
+	i8    []int8     // Enum8
+	i64   []int64    // DateTime in seconds, DateTime64(3) in milliseconds
+	addrs [][16]byte // IPv6
+}
+
+// NewBlockBuilder returns a builder for the columns of record.Columns.
+func NewBlockBuilder() (*BlockBuilder, error) {
+	return newBlockBuilder(record.Columns)
+}
+
+func newBlockBuilder(columns []record.Column) (*BlockBuilder, error) {
+	b := &BlockBuilder{
+		columns: make([]columnBuffer, len(columns)),
+		block:   proto.NewBlock(),
+	}
+	for i, c := range columns {
+		if err := checkKind(c); err != nil {
+			return nil, err
+		}
+		if err := b.block.AddColumn(c.Name, column.Type(c.Type)); err != nil {
+			return nil, fmt.Errorf("column %s: type %q: %w", c.Name, c.Type, err)
+		}
+		b.columns[i] = columnBuffer{name: c.Name, kind: c.Kind, uint: c.Uint, addr: c.Addr}
+		if c.Kind == record.KindEnum8 {
+			enums, err := enumValues(c)
+			if err != nil {
+				return nil, err
+			}
+			b.columns[i].enums = enums
+		}
+	}
+	return b, nil
+}
+
+// checkKind refuses a column whose Kind and ClickHouse type disagree: the
+// builder's conversions (nanoseconds to seconds, milliseconds as-is) are only
+// right for the types listed here.
+func checkKind(c record.Column) error {
+	want := map[record.Kind]string{
+		record.KindUInt8:        "UInt8",
+		record.KindUInt16:       "UInt16",
+		record.KindUInt32:       "UInt32",
+		record.KindUInt64:       "UInt64",
+		record.KindIPv6:         "IPv6",
+		record.KindDateTime:     "DateTime",
+		record.KindDateTime64ms: "DateTime64(3)",
+	}
+	switch {
+	case c.Kind == record.KindEnum8:
+		if !strings.HasPrefix(c.Type, "Enum8(") {
+			return fmt.Errorf("column %s: kind Enum8 needs an Enum8 type, not %q", c.Name, c.Type)
+		}
+	case want[c.Kind] == "":
+		return fmt.Errorf("column %s: unsupported kind %d", c.Name, c.Kind)
+	case want[c.Kind] != c.Type:
+		return fmt.Errorf("column %s: kind wants type %s, not %q", c.Name, want[c.Kind], c.Type)
+	}
+	if (c.Kind == record.KindIPv6) != (c.Addr != nil) || (c.Kind != record.KindIPv6) != (c.Uint != nil) {
+		return fmt.Errorf("column %s: accessors do not match kind %d", c.Name, c.Kind)
+	}
+	return nil
+}
+
+// enumValues asks clickhouse-go which of the 256 Enum8 values the column's
+// type defines, so that an out-of-range value in one record is stored as 0
+// instead of failing the whole batch at encode time.
+func enumValues(c record.Column) (*[256]bool, error) {
+	col, err := column.Type(c.Type).Column(c.Name, &column.ServerContext{})
+	if err != nil {
+		return nil, fmt.Errorf("column %s: type %q: %w", c.Name, c.Type, err)
+	}
+	var valid [256]bool
+	for v := range valid {
+		valid[v] = col.AppendRow(int8(v)) == nil
+	}
+	if !valid[0] {
+		return nil, fmt.Errorf("column %s: enum has no value 0 for unknown values", c.Name)
+	}
+	return &valid, nil
+}
+
+// Append adds one flow to the batch.
+func (b *BlockBuilder) Append(f *record.Flow) {
+	for i := range b.columns {
+		c := &b.columns[i]
+		switch c.kind {
+		case record.KindUInt8:
+			c.u8 = append(c.u8, uint8(c.uint(f)))
+		case record.KindUInt16:
+			c.u16 = append(c.u16, uint16(c.uint(f)))
+		case record.KindUInt32:
+			c.u32 = append(c.u32, uint32(c.uint(f)))
+		case record.KindUInt64:
+			c.u64 = append(c.u64, c.uint(f))
+		case record.KindEnum8:
+			v := uint8(c.uint(f))
+			if !c.enums[v] {
+				v = 0
+			}
+			c.i8 = append(c.i8, int8(v))
+		case record.KindIPv6:
+			c.addrs = append(c.addrs, *c.addr(f))
+		case record.KindDateTime:
+			// Floor division: a (theoretical) negative time must not round
+			// toward the epoch.
+			ns := int64(c.uint(f))
+			s := ns / 1e9
+			if ns%1e9 < 0 {
+				s--
+			}
+			c.i64 = append(c.i64, s)
+		case record.KindDateTime64ms:
+			c.i64 = append(c.i64, int64(c.uint(f)))
+		}
+	}
+	b.rows++
+	b.filled = false
+}
+
+// AppendFlows adds every flow of a batch.
+func (b *BlockBuilder) AppendFlows(flows []record.Flow) {
+	for i := range flows {
+		b.Append(&flows[i])
+	}
+}
+
+// Rows returns the number of flows in the batch.
+func (b *BlockBuilder) Rows() int { return b.rows }
+
+// Reset empties the batch, keeping the slices' capacity.
+func (b *BlockBuilder) Reset() {
+	for i := range b.columns {
+		c := &b.columns[i]
+		c.u8, c.u16, c.u32, c.u64 = c.u8[:0], c.u16[:0], c.u32[:0], c.u64[:0]
+		c.i8, c.i64, c.addrs = c.i8[:0], c.i64[:0], c.addrs[:0]
+	}
+	b.rows = 0
+	b.block.Reset()
+	b.filled = false
+}
+
+// values returns the column's slice for the batch, as any: the one boxing per
+// column per batch.
+func (c *columnBuffer) values() any {
+	switch c.kind {
+	case record.KindUInt8:
+		return c.u8
+	case record.KindUInt16:
+		return c.u16
+	case record.KindUInt32:
+		return c.u32
+	case record.KindUInt64:
+		return c.u64
+	case record.KindEnum8:
+		return c.i8
+	case record.KindIPv6:
+		return c.addrs
+	case record.KindDateTime, record.KindDateTime64ms:
+		return c.i64
+	}
+	panic("unreachable: kinds are checked in NewBlockBuilder")
+}
+
+// EachColumn calls fn once per column, in table order, with the column's name
+// and the batch's values as the typed slice clickhouse-go's columnar Append
+// takes: []uint8/16/32/64, []int8 for Enum8, [][16]byte for IPv6, []int64 of
+// seconds for DateTime and of milliseconds for DateTime64(3). A server writer
+// passes them to driver.Batch.Column(i).Append. The slices are only valid
+// until the next Append or Reset.
+func (b *BlockBuilder) EachColumn(fn func(name string, values any) error) error {
+	for i := range b.columns {
+		if err := fn(b.columns[i].name, b.columns[i].values()); err != nil {
+			return fmt.Errorf("column %s: %w", b.columns[i].name, err)
+		}
+	}
+	return nil
+}
+
+// fill copies the batch into the clickhouse-go block, once per batch.
+func (b *BlockBuilder) fill() error {
+	if b.filled {
+		return nil
+	}
+	b.block.Reset()
+	for i := range b.columns {
+		if _, err := b.block.Columns[i].Append(b.columns[i].values()); err != nil {
+			return fmt.Errorf("column %s: %w", b.columns[i].name, err)
+		}
+	}
+	b.filled = true
+	return nil
+}
+
+// EncodeNative appends the batch, encoded as ClickHouse Native format (one
+// block), to dst and returns the extended slice.
+func (b *BlockBuilder) EncodeNative(dst []byte) ([]byte, error) {
+	if err := b.fill(); err != nil {
+		return dst, fmt.Errorf("fill block: %w", err)
+	}
+	buf := chproto.Buffer{Buf: dst}
+	if err := b.block.Encode(&buf, nativeRevision); err != nil {
+		return dst, fmt.Errorf("encode native block: %w", err)
+	}
+	return buf.Buf, nil
+}

@@ -1,0 +1,257 @@
+// Package embedded owns the process's embedded ClickHouse engine (chDB): the
+// all-in-one deployment stores and queries flows with it, using the same DDL
+// and SQL as a ClickHouse server.
+//
+// libchdb keeps a single session per process, so exactly one Engine may be
+// open at a time, and this package is the only one that imports chDB:
+// chdb-go loads libchdb in an init function and panics when it cannot, so
+// every binary or test that imports this package needs CHDB_LIB_PATH to
+// point at libchdb.so (the Makefile sets it).
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	chdb "github.com/chdb-io/chdb-go/chdb-purego"
+
+	"sluice/storage/clickhouse"
+)
+
+// Directories under the data directory.
+const (
+	sessionDirName = "clickhouse" // chDB's databases
+	spoolDirName   = "spool"      // Native files waiting to be inserted
+)
+
+// sessionMu guards sessionOpen: libchdb has one session per process, and
+// opening a second connection would silently close the first.
+var (
+	sessionMu   sync.Mutex
+	sessionOpen bool
+)
+
+// ErrClosed is returned by calls on a closed Engine.
+var ErrClosed = errors.New("embedded engine is closed")
+
+// Engine is the embedded ClickHouse engine. chDB is not known to be safe for
+// concurrent use, so every call into it is serialized by one mutex: a long
+// query delays inserts. Methods check their context before they start, but a
+// statement that has started runs to its end.
+type Engine struct {
+	logger     *slog.Logger
+	sessionDir string
+	spoolDir   string
+	spoolSeq   atomic.Uint64
+
+	mu   sync.Mutex // serializes chDB calls and guards conn
+	conn chdb.ChdbConn
+}
+
+// Open starts the embedded engine with its databases under
+// dataDir/clickhouse; data written there survives a restart. Only one Engine
+// may be open in a process.
+func Open(dataDir string, logger *slog.Logger) (*Engine, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: data directory: %w", err)
+	}
+	e := &Engine{
+		logger:     logger,
+		sessionDir: filepath.Join(dataDir, sessionDirName),
+		spoolDir:   filepath.Join(dataDir, spoolDirName),
+	}
+	for _, dir := range []string{e.sessionDir, e.spoolDir} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("embedded: create %s: %w", dir, err)
+		}
+	}
+	// A file left in the spool by a crash was never acknowledged: its batch
+	// is still upstream (Kafka, or lost with the process's memory) and will
+	// be written again, deduplicated by its token.
+	if err := e.cleanSpool(); err != nil {
+		return nil, err
+	}
+
+	sessionMu.Lock()
+	defer sessionMu.Unlock()
+	if sessionOpen {
+		return nil, errors.New("embedded: an engine is already open in this process (libchdb allows one session)")
+	}
+	conn, err := chdb.NewConnectionFromConnString(e.sessionDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open chDB session in %s: %w", e.sessionDir, err)
+	}
+	e.conn = conn
+	sessionOpen = true
+	logger.Info("embedded engine open", "path", e.sessionDir)
+	return e, nil
+}
+
+func (e *Engine) cleanSpool() error {
+	stale, err := filepath.Glob(filepath.Join(e.spoolDir, "*.native"))
+	if err != nil {
+		return fmt.Errorf("embedded: list spool: %w", err)
+	}
+	for _, path := range stale {
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("embedded: clean spool: %w", err)
+		}
+		e.logger.Warn("removed unacknowledged spool file", "path", path)
+	}
+	return nil
+}
+
+// Close ends the chDB session. The engine cannot be used afterwards, but a
+// new one can be opened on the same data directory.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == nil {
+		return nil
+	}
+	e.conn.Close()
+	e.conn = nil
+	sessionMu.Lock()
+	sessionOpen = false
+	sessionMu.Unlock()
+	e.logger.Info("embedded engine closed", "path", e.sessionDir)
+	return nil
+}
+
+// Exec runs a statement and discards its output.
+func (e *Engine) Exec(ctx context.Context, sql string) error {
+	_, err := e.query(ctx, sql, "TSV", false)
+	return err
+}
+
+// Query runs a statement and returns its output in the given ClickHouse
+// format (TSV, JSONEachRow, CSVWithNames, ...).
+func (e *Engine) Query(ctx context.Context, sql, format string) ([]byte, error) {
+	if err := checkFormat(format); err != nil {
+		return nil, err
+	}
+	return e.query(ctx, sql, format, true)
+}
+
+// query runs one statement under the engine's lock. The result buffer is
+// owned by libchdb, so it is copied out before being freed.
+func (e *Engine) query(ctx context.Context, sql, format string, keep bool) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+	}
+	if strings.IndexByte(sql, 0) >= 0 {
+		// chDB takes C strings: everything after a NUL would be dropped.
+		return nil, fmt.Errorf("embedded: %s: statement contains a NUL byte", abbreviate(sql))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn == nil {
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), ErrClosed)
+	}
+	// The lock may have been held by a long statement: check again.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+	}
+	res, err := e.conn.Query(sql, format)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+	}
+	if res == nil {
+		return nil, nil
+	}
+	defer res.Free()
+	if err := res.Error(); err != nil {
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+	}
+	if !keep {
+		return nil, nil
+	}
+	return append([]byte(nil), res.Buf()...), nil
+}
+
+// InsertNative inserts data, ClickHouse Native format, into table (such as
+// sluice.flows). A non-empty dedupToken makes a replay of the same batch
+// insert nothing, within the table's non_replicated_deduplication_window.
+//
+// chDB reads the data from a file: it is written to the spool directory and
+// removed afterwards, whether the insert succeeded or not, since the caller
+// keeps the batch to retry it.
+func (e *Engine) InsertNative(ctx context.Context, table, dedupToken string, data []byte) error {
+	quotedTable, err := quoteTableName(table)
+	if err != nil {
+		return fmt.Errorf("embedded: insert: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("embedded: insert into %s: %w", table, err)
+	}
+	path := filepath.Join(e.spoolDir, fmt.Sprintf("insert-%d-%d.native", os.Getpid(), e.spoolSeq.Add(1)))
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		return fmt.Errorf("embedded: insert into %s: spool: %w", table, err)
+	}
+	defer os.Remove(path)
+
+	// chDB 26.7 accepts SETTINGS only between FROM INFILE and FORMAT.
+	// async_insert is on by default in chDB; asynchronous inserts
+	// deduplicate differently, and the caller already batches.
+	settings := "async_insert = 0"
+	if dedupToken != "" {
+		settings = "insert_deduplication_token = " + clickhouse.QuoteString(dedupToken) + ", " + settings
+	}
+	sql := "INSERT INTO " + quotedTable + " FROM INFILE " + clickhouse.QuoteString(path) +
+		" SETTINGS " + settings + " FORMAT Native"
+	if err := e.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("embedded: insert %d bytes into %s: %w", len(data), table, err)
+	}
+	return nil
+}
+
+// quoteTableName quotes a table name, optionally qualified by its database.
+func quoteTableName(table string) (string, error) {
+	parts := strings.Split(table, ".")
+	if len(parts) > 2 {
+		return "", fmt.Errorf("table name %q: want table or database.table", table)
+	}
+	for i, p := range parts {
+		if p == "" {
+			return "", fmt.Errorf("table name %q: empty part", table)
+		}
+		parts[i] = clickhouse.QuoteIdentifier(p)
+	}
+	return strings.Join(parts, "."), nil
+}
+
+// checkFormat accepts ClickHouse format names, which are plain identifiers;
+// anything else would end up in the statement.
+func checkFormat(format string) error {
+	if format == "" {
+		return errors.New("embedded: empty output format")
+	}
+	for _, c := range format {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return fmt.Errorf("embedded: invalid output format %q", format)
+		}
+	}
+	return nil
+}
+
+// abbreviate shortens a statement for error messages: INSERT ... VALUES can
+// be long.
+func abbreviate(sql string) string {
+	const limit = 160
+	sql = strings.Join(strings.Fields(sql), " ")
+	if len(sql) > limit {
+		return sql[:limit] + "…"
+	}
+	return sql
+}

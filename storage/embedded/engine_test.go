@@ -1,0 +1,349 @@
+package embedded_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/pipeline/record"
+	"sluice/storage/clickhouse"
+	"sluice/storage/embedded"
+	"sluice/storage/migrate"
+	"sluice/storage/writer"
+)
+
+// writeCtx bounds a write: the writer retries failed inserts for as long as
+// its context lives.
+func writeCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func migrateSchema(t testing.TB) {
+	t.Helper()
+	m, err := migrate.New(migrate.DefaultConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Migrate(t.Context(), engine.Exec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func query(t testing.TB, sql string) string {
+	t.Helper()
+	out, err := engine.Query(t.Context(), sql, "TSVRaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func count(t testing.TB, table string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(query(t, "SELECT count() FROM "+table)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func truncate(t testing.TB) {
+	t.Helper()
+	if err := engine.Exec(t.Context(), "TRUNCATE TABLE "+migrate.FlowsTable); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newWriter(t testing.TB, reg prometheus.Registerer) *writer.Writer {
+	t.Helper()
+	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{
+		Inserter: engine, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Metrics: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestMigrateTwice(t *testing.T) {
+	migrateSchema(t)
+	migrateSchema(t)
+
+	var want strings.Builder
+	for i, c := range record.Columns {
+		fmt.Fprintf(&want, "%d\t%s\t%s\t%s\n", i+1, c.Name, c.Type, c.Doc)
+	}
+	got := query(t, "SELECT position, name, type, comment FROM system.columns WHERE database = 'sluice' AND table = 'flows' ORDER BY position")
+	if got != want.String() {
+		t.Errorf("sluice.flows columns:\n%s\nwant (record.Columns):\n%s", got, want.String())
+	}
+	got = query(t, "SELECT name, engine FROM system.tables WHERE database = 'sluice' ORDER BY name")
+	if want := "flows\tMergeTree\nschema_migrations\tReplacingMergeTree\n"; got != want {
+		t.Errorf("tables:\n%s\nwant:\n%s", got, want)
+	}
+	got = query(t, "SELECT version, description FROM sluice.schema_migrations")
+	if want := fmt.Sprintf("%d\tcreate flows table\n", migrate.LatestVersion()); got != want {
+		t.Errorf("schema_migrations after two runs:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestInsertRoundTrip writes generated flows through the writer (columns
+// built by clickhouse-go, Native into chDB) and reads every field of every
+// row back with SQL.
+func TestInsertRoundTrip(t *testing.T) {
+	migrateSchema(t)
+	truncate(t)
+	reg := prometheus.NewRegistry()
+	w := newWriter(t, reg)
+	_ = w
+
+	var all []record.Flow
+	for batch := range 3 {
+		flows := clickhouse.GenerateFlows(2000+batch, uint64(batch))
+		if err := w.Write(writeCtx(t), flows, fmt.Sprintf("roundtrip-%d", batch)); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, flows...)
+	}
+
+	var exprs []string
+	for _, c := range record.Columns {
+		name := clickhouse.QuoteIdentifier(c.Name)
+		switch c.Kind {
+		case record.KindDateTime:
+			exprs = append(exprs, "toUnixTimestamp("+name+")")
+		case record.KindDateTime64ms:
+			exprs = append(exprs, "toUnixTimestamp64Milli("+name+")")
+		default:
+			exprs = append(exprs, name)
+		}
+	}
+	got := strings.Split(strings.TrimSuffix(query(t, "SELECT "+strings.Join(exprs, ", ")+" FROM sluice.flows"), "\n"), "\n")
+	want := make([]string, len(all))
+	for i := range all {
+		want[i] = tsvRow(&all[i])
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(got) != len(want) {
+		t.Fatalf("read %d rows, wrote %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("row differs:\n got: %s\nwant: %s", got[i], want[i])
+		}
+	}
+
+	if got := counterValue(t, reg, "rows_inserted_total"); got != float64(len(all)) {
+		t.Errorf("rows_inserted_total = %v, want %d", got, len(all))
+	}
+}
+
+// tsvRow formats a flow as the round-trip query's TSV output: times as Unix
+// seconds and milliseconds, the enum by name, addresses as ClickHouse
+// prints them (IPv4 mapped as ::ffff:a.b.c.d).
+func tsvRow(f *record.Flow) string {
+	fields := make([]string, len(record.Columns))
+	for i, c := range record.Columns {
+		switch c.Kind {
+		case record.KindDateTime:
+			fields[i] = strconv.FormatInt(int64(c.Uint(f))/1e9, 10)
+		case record.KindDateTime64ms:
+			fields[i] = strconv.FormatInt(int64(c.Uint(f)), 10)
+		case record.KindEnum8:
+			fields[i] = record.FlowType(c.Uint(f)).String()
+		case record.KindIPv6:
+			a := *c.Addr(f)
+			if ip := netip.AddrFrom16(a); ip.Is4In6() {
+				fields[i] = "::ffff:" + ip.Unmap().String()
+			} else {
+				fields[i] = ip.String()
+			}
+		default:
+			fields[i] = strconv.FormatUint(c.Uint(f), 10)
+		}
+	}
+	return strings.Join(fields, "\t")
+}
+
+func counterValue(t testing.TB, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+func TestReplayedBatchInsertsNothing(t *testing.T) {
+	migrateSchema(t)
+	truncate(t)
+	w := newWriter(t, nil)
+	flows := clickhouse.GenerateFlows(1000, 42)
+	for range 3 {
+		if err := w.Write(writeCtx(t), flows, "partition-3-offsets-100-1099"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, migrate.FlowsTable); n != len(flows) {
+		t.Errorf("after three writes with one token: %d rows, want %d", n, len(flows))
+	}
+	if err := w.Write(writeCtx(t), flows, "partition-3-offsets-1100-2099"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, migrate.FlowsTable); n != 2*len(flows) {
+		t.Errorf("after a write with a new token: %d rows, want %d", n, 2*len(flows))
+	}
+}
+
+func TestQueryReadOnly(t *testing.T) {
+	migrateSchema(t)
+	truncate(t)
+	if err := newWriter(t, nil).Write(writeCtx(t), clickhouse.GenerateFlows(10, 1), ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	allowed := map[string]string{
+		"SELECT count() FROM sluice.flows":                                 "10\n",
+		"  select count() from sluice.flows ; ":                            "10\n",
+		"WITH x AS (SELECT 1 AS a) SELECT a FROM x UNION ALL SELECT 2":     "1\n2\n",
+		"SELECT 1 EXCEPT SELECT 2":                                         "1\n",
+		"SELECT count() FROM (SELECT * FROM sluice.flows) -- comment":      "10\n",
+		"SHOW TABLES FROM sluice":                                          "flows\nschema_migrations\n",
+		"EXISTS TABLE sluice.flows":                                        "1\n",
+		"DESCRIBE TABLE sluice.schema_migrations":                          "",
+		"SHOW CREATE TABLE sluice.schema_migrations":                       "",
+		"EXPLAIN SELECT count() FROM sluice.flows":                         "",
+		"SELECT name FROM system.tables WHERE database = 'sluice' LIMIT 1": "flows\n",
+	}
+	for q, want := range allowed {
+		out, err := engine.QueryReadOnly(ctx, q, "TSV")
+		if err != nil {
+			t.Errorf("%q refused: %v", q, err)
+			continue
+		}
+		if want != "" && string(out) != want {
+			t.Errorf("%q = %q, want %q", q, out, want)
+		}
+	}
+
+	refused := []string{
+		"INSERT INTO sluice.flows (SrcPort) VALUES (1)",
+		"INSERT INTO sluice.flows SELECT * FROM sluice.flows",
+		"ALTER TABLE sluice.flows DELETE WHERE 1",
+		"ALTER TABLE sluice.flows DROP COLUMN SrcPort",
+		"DROP TABLE sluice.flows",
+		"TRUNCATE TABLE sluice.flows",
+		"CREATE TABLE sluice.x (a UInt8) ENGINE = Memory",
+		"RENAME TABLE sluice.flows TO sluice.y",
+		"SYSTEM STOP MERGES",
+		"SET readonly = 0",
+		"OPTIMIZE TABLE sluice.flows FINAL",
+		"SELECT 1; DROP TABLE sluice.flows",
+		"SELECT 1 SETTINGS readonly = 0",
+		"SELECT * FROM (SELECT * FROM file('/etc/hostname', 'LineAsString') SETTINGS readonly = 0)",
+		"SELECT * FROM file('/etc/hostname', 'LineAsString')",
+		"SELECT file('/etc/hostname')",
+		"SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')",
+		"SELECT * FROM executable('true', 'TSV', 'a String')",
+		"SELECT 1,2 UNION ALL SELECT * FROM file('/etc/hostname', 'CSV')",
+		"DESCRIBE TABLE file('/etc/hostname', 'CSVWithNames')",
+		"SELECT 1 INTO OUTFILE '" + dataDir + "/leak.tsv'",
+		"EXPLAIN SELECT 1 INTO OUTFILE '" + dataDir + "/leak2.tsv'",
+		"SHOW TABLES INTO OUTFILE '" + dataDir + "/leak3.tsv'",
+		"EXPLAIN indexes = 1 SELECT 1",
+		"KILL QUERY WHERE 1",
+		"",
+		";",
+	}
+	for _, q := range refused {
+		_, err := engine.QueryReadOnly(ctx, q, "TSV")
+		if err == nil {
+			t.Errorf("%q was run", q)
+			continue
+		}
+		t.Logf("%q refused: %.150s", q, err)
+	}
+	// The refusals changed nothing.
+	if n := count(t, migrate.FlowsTable); n != 10 {
+		t.Errorf("sluice.flows has %d rows after refused statements, want 10", n)
+	}
+	if got := query(t, "EXISTS TABLE sluice.x"); got != "0\n" {
+		t.Error("CREATE TABLE was run")
+	}
+	// And the session is still writable.
+	if err := engine.Exec(ctx, "CREATE TABLE IF NOT EXISTS sluice.rw_check (a UInt8) ENGINE = Memory"); err != nil {
+		t.Errorf("session became read-only: %v", err)
+	}
+	_ = engine.Exec(ctx, "DROP TABLE IF EXISTS sluice.rw_check")
+
+	if _, err := engine.QueryReadOnly(ctx, "DROP TABLE sluice.flows", "TSV"); !errors.Is(err, embedded.ErrNotReadOnly) {
+		t.Errorf("DROP refused with %v, want ErrNotReadOnly", err)
+	}
+	if _, err := engine.QueryReadOnly(ctx, "SELECT 1", "TSV FORMAT JSON"); err == nil {
+		t.Error("bad format accepted")
+	}
+}
+
+// TestReopen closes the engine and opens it again on the same directory, in
+// the same process: the data survives.
+func TestReopen(t *testing.T) {
+	migrateSchema(t)
+	truncate(t)
+	if err := newWriter(t, nil).Write(writeCtx(t), clickhouse.GenerateFlows(123, 7), "reopen"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := embedded.Open(t.TempDir(), nil); err == nil {
+		t.Fatal("a second engine opened while one is open")
+	}
+	if err := engine.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Exec(t.Context(), "SELECT 1"); !errors.Is(err, embedded.ErrClosed) {
+		t.Errorf("Exec after Close: %v, want ErrClosed", err)
+	}
+	var err error
+	engine, err = embedded.Open(dataDir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, migrate.FlowsTable); n != 123 {
+		t.Errorf("after reopening: %d rows, want 123", n)
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := engine.Exec(ctx, "SELECT 1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Exec: %v, want context.Canceled", err)
+	}
+	if err := engine.InsertNative(ctx, migrate.FlowsTable, "", nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("InsertNative: %v, want context.Canceled", err)
+	}
+}
+
+func TestInsertNativeRefusesBadTable(t *testing.T) {
+	for _, table := range []string{"", "a.b.c", "sluice."} {
+		if err := engine.InsertNative(t.Context(), table, "", nil); err == nil {
+			t.Errorf("table %q accepted", table)
+		}
+	}
+}

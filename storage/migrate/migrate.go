@@ -1,0 +1,93 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"sluice/storage/clickhouse"
+)
+
+// ExecFunc runs one SQL statement that returns no rows. The embedded engine's
+// Exec and a server connection's Exec both fit.
+type ExecFunc func(ctx context.Context, sql string) error
+
+// migration is one schema version: statements that are each idempotent, so
+// that a run interrupted half-way can simply be run again.
+type migration struct {
+	version     uint32
+	description string
+	statements  func(Config) []string
+}
+
+// migrations lists every schema version in order. Never edit an applied
+// version: add a new one (ALTER ... IF NOT EXISTS) instead.
+var migrations = []migration{
+	{
+		version:     1,
+		description: "create flows table",
+		statements:  func(cfg Config) []string { return []string{CreateFlowsTable(cfg)} },
+	},
+}
+
+// LatestVersion is the schema version Migrate brings the database to.
+func LatestVersion() uint32 { return migrations[len(migrations)-1].version }
+
+// Migrator creates and upgrades the schema.
+type Migrator struct {
+	cfg    Config
+	logger *slog.Logger
+}
+
+// New returns a migrator; it runs nothing.
+func New(cfg Config, logger *slog.Logger) (*Migrator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Migrator{cfg: cfg, logger: logger}, nil
+}
+
+// Statements returns every statement Migrate runs, in order.
+func (m *Migrator) Statements() []string {
+	stmts := []string{CreateDatabase(), createMigrationsTable()}
+	for _, mg := range migrations {
+		stmts = append(stmts, mg.statements(m.cfg)...)
+		stmts = append(stmts, recordVersion(mg))
+	}
+	return stmts
+}
+
+// Migrate brings the schema to LatestVersion. Every statement is idempotent,
+// so running it again changes nothing and returns no error; it needs no
+// query results, so any engine that can execute SQL can run it.
+func (m *Migrator) Migrate(ctx context.Context, exec ExecFunc) error {
+	for _, stmt := range []string{CreateDatabase(), createMigrationsTable()} {
+		if err := exec(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate: bootstrap: %w", err)
+		}
+	}
+	for _, mg := range migrations {
+		for _, stmt := range mg.statements(m.cfg) {
+			if err := exec(ctx, stmt); err != nil {
+				return fmt.Errorf("migrate: version %d (%s): %w", mg.version, mg.description, err)
+			}
+		}
+		if err := exec(ctx, recordVersion(mg)); err != nil {
+			return fmt.Errorf("migrate: record version %d: %w", mg.version, err)
+		}
+	}
+	m.logger.Info("schema migrated", "version", LatestVersion())
+	return nil
+}
+
+// recordVersion returns the insert recording a version. Its deduplication
+// token makes a second run insert nothing; async_insert is off because
+// asynchronous inserts deduplicate differently (and chDB enables them).
+func recordVersion(mg migration) string {
+	token := fmt.Sprintf("sluice-schema-version-%d", mg.version)
+	return fmt.Sprintf("INSERT INTO %s (version, description) SETTINGS insert_deduplication_token = %s, async_insert = 0 VALUES (%d, %s)",
+		MigrationsTable, clickhouse.QuoteString(token), mg.version, clickhouse.QuoteString(mg.description))
+}

@@ -1,0 +1,138 @@
+// Package writer stores batches of flow records: it builds each batch's
+// columns once (storage/clickhouse), encodes them as ClickHouse Native
+// format, and inserts them through an Inserter, retrying until the insert
+// succeeds or the caller gives up, so that storage being briefly unavailable
+// loses nothing. The embedded engine (storage/embedded) is the Inserter of
+// the all-in-one deployment.
+package writer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/pipeline/record"
+	"sluice/storage/clickhouse"
+)
+
+// Inserter inserts Native-format data into a table. A non-empty dedupToken
+// makes a replay of the same data insert nothing.
+type Inserter interface {
+	InsertNative(ctx context.Context, table, dedupToken string, data []byte) error
+}
+
+// Dependencies are the writer's collaborators.
+type Dependencies struct {
+	Inserter Inserter
+	Logger   *slog.Logger          // default slog.Default()
+	Metrics  prometheus.Registerer // default: a private registry
+}
+
+// Writer is the batch writer. Write may be called from several goroutines;
+// batches are encoded and inserted one at a time, reusing one set of column
+// buffers.
+type Writer struct {
+	cfg     Config
+	deps    Dependencies
+	metrics *metrics
+
+	// tokenPrefix and tokenSeq name batches that come without a
+	// deduplication token, so that the writer's own retries stay idempotent.
+	tokenPrefix string
+	tokenSeq    atomic.Uint64
+
+	mu      sync.Mutex // guards builder and native
+	builder *clickhouse.BlockBuilder
+	native  []byte
+}
+
+// New returns a writer; it starts nothing.
+func New(cfg Config, deps Dependencies) (*Writer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	if deps.Inserter == nil {
+		return nil, fmt.Errorf("writer: no inserter")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(deps.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	builder, err := clickhouse.NewBlockBuilder()
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	return &Writer{
+		cfg:         cfg,
+		deps:        deps,
+		metrics:     m,
+		tokenPrefix: fmt.Sprintf("sluice-writer-%d-", time.Now().UnixNano()),
+		builder:     builder,
+	}, nil
+}
+
+// Write stores a batch of flows. dedupToken identifies the batch (for a
+// batch read from Kafka: its partition and offsets), so that writing it again
+// after a crash stores nothing twice; when empty, the writer makes one up for
+// its own retries. Write returns once the batch is stored, or with the last
+// insert error when ctx ends first.
+func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken string) error {
+	if len(flows) == 0 {
+		return nil
+	}
+	if dedupToken == "" {
+		dedupToken = fmt.Sprintf("%s%d", w.tokenPrefix, w.tokenSeq.Add(1))
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	w.builder.Reset()
+	w.builder.AppendFlows(flows)
+	native, err := w.builder.EncodeNative(w.native[:0])
+	if err != nil {
+		// Not retried: the same flows would fail the same way.
+		return fmt.Errorf("writer: encode %d flows: %w", len(flows), err)
+	}
+	w.native = native
+
+	wait := w.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := w.deps.Inserter.InsertNative(ctx, w.cfg.Table, dedupToken, native)
+		w.metrics.insertDuration.Observe(time.Since(start).Seconds())
+		if err == nil {
+			w.metrics.rowsInserted.Add(float64(len(flows)))
+			w.metrics.batchesInserted.Inc()
+			if attempt > 1 {
+				w.deps.Logger.Info("insert succeeded after retries", "table", w.cfg.Table, "attempts", attempt)
+			}
+			return nil
+		}
+		w.metrics.insertErrors.Inc()
+		if ctx.Err() != nil {
+			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", len(flows), w.cfg.Table, attempt, err)
+		}
+		// One line per attempt: the growing wait already limits the rate.
+		w.deps.Logger.Warn("insert failed, retrying", "table", w.cfg.Table, "rows", len(flows),
+			"attempt", attempt, "retry_in", wait, "error", err)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", len(flows), w.cfg.Table, attempt, err)
+		case <-timer.C:
+		}
+		wait = min(2*wait, w.cfg.RetryMax)
+	}
+}

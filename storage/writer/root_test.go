@@ -1,0 +1,146 @@
+package writer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/storage/clickhouse"
+)
+
+// insertFunc adapts a function to Inserter. The writer's storage path is
+// tested against the real engine in storage/embedded; these tests cover its
+// retry logic, which needs an insert that fails on demand.
+type insertFunc func(ctx context.Context, table, token string, data []byte) error
+
+func (f insertFunc) InsertNative(ctx context.Context, table, token string, data []byte) error {
+	return f(ctx, table, token, data)
+}
+
+func newTestWriter(t *testing.T, ins Inserter) (*Writer, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg := DefaultConfig()
+	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 4*time.Millisecond
+	w, err := New(cfg, Dependencies{Inserter: ins, Logger: slog.New(slog.DiscardHandler), Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, reg
+}
+
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			m := f.GetMetric()[0]
+			if h := m.GetHistogram(); h != nil {
+				return float64(h.GetSampleCount())
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+func TestWriteRetriesUntilStored(t *testing.T) {
+	var attempts int
+	var seen [][]byte
+	var tokens []string
+	w, reg := newTestWriter(t, insertFunc(func(_ context.Context, table, token string, data []byte) error {
+		attempts++
+		seen = append(seen, bytes.Clone(data))
+		tokens = append(tokens, token)
+		if table != "sluice.flows" {
+			t.Errorf("table %q", table)
+		}
+		if attempts < 3 {
+			return errors.New("storage unavailable")
+		}
+		return nil
+	}))
+	flows := clickhouse.GenerateFlows(100, 1)
+	if err := w.Write(t.Context(), flows, ""); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 3 {
+		t.Fatalf("%d attempts, want 3", attempts)
+	}
+	for i := 1; i < len(seen); i++ {
+		if !bytes.Equal(seen[i], seen[0]) || tokens[i] != tokens[0] {
+			t.Errorf("attempt %d sent other data or token than the first", i+1)
+		}
+	}
+	if tokens[0] == "" {
+		t.Error("no token made up for a batch without one")
+	}
+	for name, want := range map[string]float64{
+		"rows_inserted_total":     100,
+		"batches_inserted_total":  1,
+		"insert_errors_total":     2,
+		"insert_duration_seconds": 3,
+	} {
+		if got := metricValue(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+
+	// The next batch without a token gets another one.
+	if err := w.Write(t.Context(), flows, ""); err != nil {
+		t.Fatal(err)
+	}
+	if tokens[len(tokens)-1] == tokens[0] {
+		t.Error("two batches got the same made-up token")
+	}
+}
+
+func TestWriteGivesUpWithContext(t *testing.T) {
+	cause := errors.New("storage unavailable")
+	w, reg := newTestWriter(t, insertFunc(func(context.Context, string, string, []byte) error { return cause }))
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	err := w.Write(ctx, clickhouse.GenerateFlows(10, 1), "token")
+	if !errors.Is(err, cause) {
+		t.Fatalf("Write = %v, want the insert error", err)
+	}
+	if got := metricValue(t, reg, "insert_errors_total"); got < 2 {
+		t.Errorf("insert_errors_total = %v, want several attempts", got)
+	}
+	if got := metricValue(t, reg, "rows_inserted_total"); got != 0 {
+		t.Errorf("rows_inserted_total = %v, want 0", got)
+	}
+}
+
+func TestWriteEmptyBatch(t *testing.T) {
+	w, _ := newTestWriter(t, insertFunc(func(context.Context, string, string, []byte) error {
+		t.Error("empty batch inserted")
+		return nil
+	}))
+	if err := w.Write(t.Context(), nil, "token"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("default config: %v", err)
+	}
+	bad := DefaultConfig()
+	bad.RetryMax = bad.RetryMin / 2
+	if err := bad.Validate(); err == nil {
+		t.Error("retry-max below retry-min accepted")
+	}
+	if _, err := New(DefaultConfig(), Dependencies{}); err == nil {
+		t.Error("writer without inserter accepted")
+	}
+}
