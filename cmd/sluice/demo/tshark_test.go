@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"sluice/internal/testenv"
 	"time"
 )
 
@@ -45,17 +47,7 @@ var tsharkFields = []string{
 }
 
 // requireTshark returns tshark's path, or skips the test (fails it in CI).
-func requireTshark(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tshark is required in CI: %v", err)
-		}
-		t.Skipf("tshark not installed: %v", err)
-	}
-	return path
-}
+func requireTshark(t *testing.T) string { return testenv.Tshark(t) }
 
 // runTshark decodes the capture and returns each frame's fields, every occurrence in order.
 func runTshark(t *testing.T, tshark, pcap string) []map[string][]string {

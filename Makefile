@@ -1,0 +1,59 @@
+# sluice's two entry points for a fresh machine (see README.md):
+#   make run    install what is missing, build, run `sluice run` fed by `sluice demo`
+#   make test   install what is missing, then every check CI runs
+# Everything fetched goes to $(SLUICE_CACHE); nothing is installed by hand.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+SLUICE_CACHE ?= $(HOME)/.cache/sluice
+export SLUICE_CACHE
+GO ?= go
+BIN := bin/sluice
+# Fuzz each decoder this long in `make test`.
+FUZZTIME ?= 10s
+
+.PHONY: help
+help:
+	@echo "make run    - build and run sluice with the demo exporter (Ctrl-C stops)"
+	@echo "make test   - every test, vet and format check, as CI runs them"
+	@echo "make build  - build $(BIN)"
+
+.PHONY: build
+build:
+	$(GO) build -o $(BIN) ./cmd/sluice
+
+.PHONY: deps-run
+deps-run:
+	deploy/dev/deps.sh go
+	deploy/dev/deps.sh chdb >/dev/null
+
+.PHONY: run
+run: deps-run build
+	CHDB_LIB_PATH=$$(deploy/dev/deps.sh chdb) deploy/dev/demo.sh $(BIN)
+
+.PHONY: deps-test
+deps-test:
+	deploy/dev/deps.sh go
+	deploy/dev/deps.sh chdb >/dev/null
+	deploy/dev/deps.sh debian
+	deploy/dev/deps.sh kafka
+
+.PHONY: lint
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# The real Kafka broker runs for the length of the test run only.
+.PHONY: test
+test: deps-test lint build
+	export CHDB_LIB_PATH=$$(deploy/dev/deps.sh chdb); \
+	export SLUICE_KAFKA_BROKERS=$$(deploy/dev/kafka.sh start); \
+	trap 'deploy/dev/kafka.sh stop' EXIT; \
+	$(GO) test -race -count=1 -timeout 30m ./...; \
+	for target in collector/netflow:FuzzDecode collector/sflow:FuzzDecode; do \
+		pkg=$${target%%:*}; fn=$${target##*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"sluice/cmd/sluice/demo"
+)
+
+// cmdDemo runs the built-in exporter and prints a live line of what it sent
+// (and, with --sluice, how much of it is stored).
+func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
+	def := demo.DefaultConfig()
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	target := fs.String("target", def.Target, "collector address for NetFlow v5/v9 and IPFIX")
+	sflowTarget := fs.String("sflow-target", "", "collector address for sFlow (default: --target)")
+	rate := fs.Int("rate", def.Rate, "flows per second, all protocols together")
+	duration := fs.Duration("duration", def.Duration, "stop after this long (0: no limit)")
+	count := fs.Uint64("count", 0, "stop after this many flows (0: no limit)")
+	protocols := fs.String("protocols", strings.Join(def.Protocols, ","), "protocols to send: netflow9, ipfix, sflow5, netflow5")
+	exporters := fs.Int("exporters", def.Exporters, "simulated exporters per protocol")
+	interfaces := fs.Int("interfaces", def.Interfaces, "interfaces per exporter")
+	seed := fs.Uint64("seed", def.Seed, "random seed: the same seed sends the same traffic")
+	bindSources := fs.Bool("bind-sources", false, "send each exporter from its own 127.0.X.Y address (loopback targets only)")
+	ipv6Share := fs.Float64("ipv6-share", def.IPv6Share, "fraction of flows between IPv6 addresses")
+	sluiceURL := fs.String("sluice", "", "URL of the receiving sluice's HTTP endpoint, to show how many flows are stored")
+	quiet := fs.Bool("quiet", false, "no live line, only the final totals")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := def
+	cfg.Target, cfg.SFlowTarget = *target, *sflowTarget
+	cfg.Rate, cfg.Duration, cfg.Count = *rate, *duration, *count
+	cfg.Protocols = splitList(*protocols)
+	cfg.Exporters, cfg.Interfaces, cfg.Seed = *exporters, *interfaces, *seed
+	cfg.BindSources, cfg.IPv6Share = *bindSources, *ipv6Share
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	stored := newStoredCounter(*sluiceURL)
+	start := time.Now()
+	progress := func(s demo.Stats) {
+		if *quiet {
+			return
+		}
+		elapsed := time.Since(start).Seconds()
+		line := fmt.Sprintf("sent %d flows (%.0f/s) in %d datagrams, %s", s.Flows, float64(s.Flows)/elapsed, s.Datagrams, humanBytes(s.Bytes))
+		if n, ok := stored.Count(ctx); ok {
+			line += fmt.Sprintf(" | stored %d", n)
+		}
+		fmt.Fprintf(stderr, "\r\033[K%s", line)
+	}
+	stored.Count(ctx) // the baseline: flows stored before this demo
+	stats, err := demo.Run(ctx, cfg, progress)
+	if !*quiet {
+		fmt.Fprintln(stderr)
+	}
+	fmt.Fprintf(stderr, "sent %d flows in %d datagrams: %d bytes, %d packets (netflow9 %d, ipfix %d, sflow5 %d, netflow5 %d flows)\n",
+		stats.Flows, stats.Datagrams, stats.Bytes, stats.Packets,
+		stats.NetFlow9.Flows, stats.IPFIX.Flows, stats.SFlow5.Flows, stats.NetFlow5.Flows)
+	if errors.Is(err, context.Canceled) {
+		return nil // Ctrl-C is how a demo ends
+	}
+	return err
+}
+
+// storedCounter asks a running sluice how many flows it has stored since
+// the demo started.
+type storedCounter struct {
+	url      string
+	baseline int64
+	ready    bool
+}
+
+func newStoredCounter(base string) *storedCounter {
+	if base == "" {
+		return &storedCounter{}
+	}
+	return &storedCounter{url: strings.TrimRight(base, "/") + "/api/v1/sql?format=TSV&query=" +
+		url.QueryEscape("SELECT count() FROM sluice.flows")}
+}
+
+func (c *storedCounter) Count(ctx context.Context) (int64, bool) {
+	if c.url == "" {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return 0, false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(body)), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if !c.ready {
+		c.baseline, c.ready = n, true
+	}
+	return n - c.baseline, true
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"sluice/reporter"
+)
+
+// sqlFormats maps the short format names of `sluice sql --format` to
+// ClickHouse output formats; any other name is passed through as is.
+var sqlFormats = map[string]string{
+	"table": "PrettyCompactMonoBlock",
+	"csv":   "CSVWithNames",
+	"tsv":   "TSVWithNames",
+	"json":  "JSON",
+	"jsonl": "JSONEachRow",
+}
+
+// maxQueryBytes bounds a query's text.
+const maxQueryBytes = 1 << 20
+
+// SQLRunner answers read-only SQL; the embedded engine implements it.
+type SQLRunner interface {
+	QueryReadOnly(ctx context.Context, sql, format string) ([]byte, error)
+}
+
+// httpServer serves the operational endpoints and the SQL endpoint.
+type httpServer struct {
+	r      *reporter.Reporter
+	srv    *http.Server
+	ln     net.Listener
+	ready  func() error
+	sql    SQLRunner
+	served chan struct{}
+}
+
+func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql SQLRunner) (*httpServer, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w", listen, err)
+	}
+	s := &httpServer{r: r, ln: ln, ready: ready, sql: sql, served: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.Gatherer(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("/api/v1/sql", s.handleSQL)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+func (s *httpServer) Addr() string { return s.ln.Addr().String() }
+
+func (s *httpServer) Start() {
+	go func() {
+		defer close(s.served)
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.r.Error("HTTP server stopped", "err", err)
+		}
+	}()
+}
+
+func (s *httpServer) Stop(ctx context.Context) {
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.r.Warn("HTTP shutdown", "err", err)
+	}
+	<-s.served
+}
+
+// handleSQL runs one read-only statement: the query comes in the body of a
+// POST or in ?query= of a GET, the format in ?format= (default table).
+func (s *httpServer) handleSQL(w http.ResponseWriter, req *http.Request) {
+	var query string
+	switch req.Method {
+	case http.MethodGet:
+		query = req.URL.Query().Get("query")
+	case http.MethodPost:
+		body, err := io.ReadAll(io.LimitReader(req.Body, maxQueryBytes+1))
+		if err != nil {
+			http.Error(w, "read query: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(body) > maxQueryBytes {
+			http.Error(w, "query too long", http.StatusRequestEntityTooLarge)
+			return
+		}
+		query = string(body)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "use GET ?query= or POST", http.StatusMethodNotAllowed)
+		return
+	}
+	query = strings.TrimSpace(query)
+	if query == "" {
+		http.Error(w, "empty query", http.StatusBadRequest)
+		return
+	}
+	format := req.URL.Query().Get("format")
+	if format == "" {
+		format = "table"
+	}
+	if f, ok := sqlFormats[format]; ok {
+		format = f
+	}
+	out, err := s.sql.QueryReadOnly(req.Context(), query, format)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if strings.HasPrefix(format, "JSON") {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Write(out)
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"sluice/collector"
+	"sluice/pipeline"
+	"sluice/pipeline/queue"
+	"sluice/reporter"
+	"sluice/storage/embedded"
+	"sluice/storage/migrate"
+	"sluice/storage/writer"
+)
+
+// shutdownTimeout bounds how long a stopping sluice keeps trying to store
+// what it holds when storage does not answer.
+const shutdownTimeout = 2 * time.Minute
+
+// commonFlags are the flags every long-running command shares; each
+// overrides its configuration key.
+type commonFlags struct {
+	fs       *flag.FlagSet
+	config   *string
+	data     *string
+	logLevel *string
+}
+
+func newCommonFlags(name string) *commonFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	return &commonFlags{
+		fs:       fs,
+		config:   fs.String("config", "", "YAML configuration file (every key is optional)"),
+		data:     fs.String("data", "", "state directory: embedded database, spool (key data, default ./data)"),
+		logLevel: fs.String("log-level", "", "debug, info, warn or error (key log.level)"),
+	}
+}
+
+// load reads the configuration file, then applies the flags that were set.
+func (c *commonFlags) load(apply func(*Config)) (Config, error) {
+	cfg := DefaultConfig()
+	if *c.config != "" {
+		var err error
+		if cfg, err = LoadConfig(*c.config); err != nil {
+			return cfg, err
+		}
+	}
+	if *c.data != "" {
+		cfg.Data = *c.data
+	}
+	if *c.logLevel != "" {
+		cfg.Log.Level = *c.logLevel
+	}
+	if apply != nil {
+		apply(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// cmdRun is the all-in-one deployment: collector → in-process queue →
+// pipeline → embedded ClickHouse, plus the HTTP endpoints.
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	cf := newCommonFlags("run")
+	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
+	netflowListen := cf.fs.String("netflow-listen", "", "comma-separated NetFlow/IPFIX UDP addresses (key collector.netflow.listen, default :2055,:4739)")
+	sflowListen := cf.fs.String("sflow-listen", "", "comma-separated sFlow UDP addresses (key collector.sflow.listen, default :6343)")
+	if err := cf.fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.load(func(c *Config) {
+		if *httpListen != "" {
+			c.HTTP.Listen = *httpListen
+		}
+		if *netflowListen != "" {
+			c.Collector.NetFlow.Listen = splitList(*netflowListen)
+		}
+		if *sflowListen != "" {
+			c.Collector.SFlow.Listen = splitList(*sflowListen)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r := reporter.New(newLogger(cfg.Log, stderr))
+	r.Info("starting sluice", "version", version(), "data", cfg.Data)
+
+	// Construction, in dependency order; each error names its component.
+	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	defer engine.Close()
+	migrator, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
+	if err != nil {
+		return fmt.Errorf("storage.schema: %w", err)
+	}
+	if err := migrator.Migrate(ctx, engine.Exec); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	// Analysts write FROM flows, not FROM sluice.flows.
+	if err := engine.Exec(ctx, "USE "+migrate.Database); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	wr := r.Sub("storage/writer")
+	store, err := writer.New(cfg.Storage.Writer, writer.Dependencies{Inserter: engine, Logger: wr.Logger, Metrics: wr.Registerer()})
+	if err != nil {
+		return fmt.Errorf("storage.writer: %w", err)
+	}
+	q, err := queue.New(cfg.Queue, r.Sub("pipeline/queue").Registerer())
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	pipe, err := pipeline.New(r.Sub("pipeline"), cfg.Pipeline, q.Batches(), store)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	coll, err := collector.New(r.Sub("collector"), cfg.Collector, q)
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	var storageErr error
+	ready := func() error {
+		if !coll.Ready() {
+			return errors.New("collector listeners not bound")
+		}
+		if storageErr != nil {
+			return storageErr
+		}
+		return nil
+	}
+	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, engine)
+	if err != nil {
+		return err
+	}
+
+	// Start: the pipeline first, so the collector always has somewhere to
+	// put records; stop in reverse.
+	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrites()
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- pipe.Run(writeCtx) }()
+	httpSrv.Start()
+	if err := coll.Start(ctx); err != nil {
+		q.Close()
+		<-pipeDone
+		httpSrv.Stop(context.Background())
+		return fmt.Errorf("collector: %w", err)
+	}
+	r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
+		"sql", "sluice sql --addr http://"+httpSrv.Addr()+" \"SELECT count() FROM flows\"")
+
+	status := startStatus(ctx, r, cfg.Status)
+	select {
+	case <-ctx.Done():
+		r.Info("stopping: draining the collector and storing what it holds")
+	case err := <-pipeDone:
+		// The pipeline ends on its own only when storage failed for good.
+		storageErr = err
+		coll.Stop()
+		q.Close()
+		httpSrv.Stop(context.Background())
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	status()
+	coll.Stop() // flushes the workers' partial batches into the queue
+	q.Close()
+	timer := time.AfterFunc(shutdownTimeout, func() {
+		r.Error("storage did not take the last records in time; giving up on them", "timeout", shutdownTimeout)
+		cancelWrites()
+	})
+	err = <-pipeDone
+	timer.Stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	httpSrv.Stop(shutdownCtx)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	r.Info("stopped cleanly")
+	return nil
+}
+
+// cmdMigrate creates or upgrades the schema in the embedded engine.
+func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
+	cf := newCommonFlags("migrate")
+	if err := cf.fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.load(nil)
+	if err != nil {
+		return err
+	}
+	r := reporter.New(newLogger(cfg.Log, stderr))
+	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	defer engine.Close()
+	migrator, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
+	if err != nil {
+		return fmt.Errorf("storage.schema: %w", err)
+	}
+	return migrator.Migrate(ctx, engine.Exec)
+}

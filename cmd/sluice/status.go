@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/reporter"
+)
+
+// startStatus logs, every interval, what came in and what was stored, so an
+// operator watching the log sees flows arrive. It returns a stop function.
+func startStatus(ctx context.Context, r *reporter.Reporter, interval time.Duration) func() {
+	if interval <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		var lastFlows float64
+		last := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				g := r.Gatherer()
+				flows := counterSum(g, "sluice_collector_flows_total")
+				r.Info("status",
+					"flows_per_s", int((flows-lastFlows)/now.Sub(last).Seconds()),
+					"flows_received", uint64(flows),
+					"flows_stored", uint64(counterSum(g, "sluice_pipeline_records_written_total")),
+					"decode_errors", uint64(counterSum(g, "sluice_collector_decode_errors_total")),
+					"dropped", uint64(counterSum(g, "sluice_collector_dropped_total")))
+				lastFlows, last = flows, now
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// counterSum adds up every series of a counter (all label values).
+func counterSum(g prometheus.Gatherer, name string) float64 {
+	families, err := g.Gather()
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				sum += c.GetValue()
+			}
+		}
+	}
+	return sum
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# deps.sh installs, when missing, what building and testing sluice needs on a
+# fresh Debian machine, using only the package managers, by package name:
+#
+#   deploy/dev/deps.sh chdb     the embedded ClickHouse engine (libchdb.so, from npm);
+#                               prints the library's path and, as root, links it
+#                               as /usr/local/lib/libchdb.so, where chdb-go looks
+#   deploy/dev/deps.sh debian   Debian packages the tests use (tshark)
+#   deploy/dev/deps.sh go       Go modules
+#   deploy/dev/deps.sh kafka    Apache Kafka jars (deploy/dev/kafka.sh install)
+#
+# Environment: SLUICE_CACHE (default ~/.cache/sluice) holds what is fetched.
+set -euo pipefail
+
+readonly script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly repo=$(cd "$script_dir/../.." && pwd)
+readonly cache=${SLUICE_CACHE:-$HOME/.cache/sluice}
+# The engine version pinned by the architecture (chdb-go v1.11.0 loads it).
+readonly chdb_package="@chdb/lib-linux-x64-gnu@26.7.3-stable.1"
+readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
+readonly debian_packages=(tshark)
+
+log() { echo "deps.sh: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+chdb() {
+	local lib="$chdb_dir/package/libchdb.so"
+	if [[ ! -s "$lib" ]]; then
+		command -v npm >/dev/null || die "npm not found: it fetches libchdb ($chdb_package)"
+		log "fetching $chdb_package (about 180 MB)"
+		local staging="$chdb_dir.tmp.$$"
+		rm -rf "$staging"
+		mkdir -p "$staging"
+		(cd "$staging" && npm pack --silent "$chdb_package" >/dev/null 2>&1) || {
+			rm -rf "$staging"
+			die "npm pack $chdb_package failed"
+		}
+		tar -xzf "$staging"/*.tgz -C "$staging" || die "cannot unpack $chdb_package"
+		rm -f "$staging"/*.tgz
+		rm -rf "$chdb_dir"
+		mv "$staging" "$chdb_dir"
+	fi
+	# chdb-go looks for /usr/local/lib/libchdb.so when CHDB_LIB_PATH is unset:
+	# linking it there lets an operator run `sluice sql` or `sluice demo`
+	# without setting anything. Only where we may write, and never over a
+	# library someone else installed.
+	local system=/usr/local/lib/libchdb.so
+	if [[ -w /usr/local/lib && (! -e "$system" || -L "$system") ]]; then
+		ln -sfn "$lib" "$system"
+	fi
+	echo "$lib"
+}
+
+debian() {
+	local missing=()
+	for p in "${debian_packages[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return 0
+	command -v apt-get >/dev/null || die "apt-get not found; install: ${missing[*]}"
+	local sudo=()
+	((EUID == 0)) || sudo=(sudo)
+	log "installing Debian packages: ${missing[*]}"
+	"${sudo[@]}" apt-get update -q >&2
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2
+}
+
+gomod() {
+	(cd "$repo" && go mod download)
+}
+
+case "${1:-}" in
+chdb) chdb ;;
+debian) debian ;;
+go) gomod ;;
+kafka) "$script_dir/kafka.sh" install ;;
+*)
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac
