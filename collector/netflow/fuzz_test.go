@@ -2,12 +2,12 @@ package netflow
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"sluice/collector/pcap"
+	"sluice/internal/testenv"
 	"sluice/pipeline/record"
 )
 
@@ -15,18 +15,7 @@ import (
 // corpus, or nil when the corpus is absent (fuzzing then starts from the
 // built-in seeds).
 func corpusPayloads(tb testing.TB) [][]byte {
-	dir := ""
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "corpus")
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
+	dir := filepath.Join(testenv.RepoRoot(tb), "..", "shared", "corpus")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap"))
 	var payloads [][]byte
 	for _, file := range files {
@@ -55,13 +44,18 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0, 9, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add(ipfixMessage(set(2, 1, 0, 0, 1, 0, 8, 0, 4), set(256, 192, 0, 2, 10)))
 
+	// Each input starts from the templates the seeds announce, so mutated
+	// data sets reach the field extraction; restoring a snapshot is much
+	// cheaper than replaying the corpus for every input.
+	primed := New(Config{})
+	for _, p := range payloads {
+		primed.Decode(testExporter, 1, p, noEmit)
+	}
+	snapshot := primed.Templates().Snapshot()
+
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		// Each input starts from the templates the seeds announce, so
-		// mutated data sets reach the field extraction.
 		d := New(Config{})
-		for _, p := range payloads {
-			d.Decode(testExporter, 1, p, noEmit)
-		}
+		d.Templates().Restore(snapshot)
 		_, err := d.Decode(testExporter, 1, payload, func(f *record.Flow) {
 			if f.SamplingRate == 0 {
 				t.Fatal("flow with zero sampling rate")
