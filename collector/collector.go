@@ -149,8 +149,14 @@ func (c *Collector) dispatch(d *udp.Datagram) {
 func workerIndex(addr netip.Addr, n int) int {
 	a := addr.As16()
 	h := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(a[8:])
-	h *= 0x9e3779b97f4a7c15 // spread nearby addresses over the workers
-	return int((h >> 32) % uint64(n))
+	// MurmurHash3's finalizer: every input bit reaches every output bit, so
+	// exporters that differ only in their last octets still spread out.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return int(h % uint64(n))
 }
 
 // worker decodes the datagrams of the exporters hashed to it and fills a

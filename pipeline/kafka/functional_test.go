@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"sluice/internal/testenv"
 	"time"
 )
 
@@ -19,10 +21,7 @@ func brokersForTest(t *testing.T) []string {
 	}
 	brokers := os.Getenv("SLUICE_KAFKA_BROKERS")
 	if brokers == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SLUICE_KAFKA_BROKERS is not set: start the broker with deploy/dev/kafka.sh start")
-		}
-		t.Skip("SLUICE_KAFKA_BROKERS is not set (export SLUICE_KAFKA_BROKERS=$(deploy/dev/kafka.sh start))")
+		testenv.Missing(t, "the Kafka broker (SLUICE_KAFKA_BROKERS; export SLUICE_KAFKA_BROKERS=$(deploy/dev/kafka.sh start))")
 	}
 	return strings.Split(brokers, ",")
 }

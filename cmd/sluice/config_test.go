@@ -1,0 +1,85 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/config")
+
+// TestConfigGolden loads testdata/config/<case>/in.yaml and compares the
+// resulting configuration (expected.yaml) or the error (error.txt, with the
+// file's path written as in.yaml) with the golden file.
+func TestConfigGolden(t *testing.T) {
+	// Workers defaults to GOMAXPROCS: pin it so the defaults are stable.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	cases, err := filepath.Glob("testdata/config/*/in.yaml")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no config cases: %v", err)
+	}
+	for _, in := range cases {
+		dir := filepath.Dir(in)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			cfg, err := LoadConfig(in)
+			var got, golden string
+			if err != nil {
+				golden = filepath.Join(dir, "error.txt")
+				got = strings.ReplaceAll(err.Error(), in, "in.yaml") + "\n"
+			} else {
+				golden = filepath.Join(dir, "expected.yaml")
+				out, err := yaml.Marshal(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = string(out)
+			}
+			if *update {
+				os.Remove(filepath.Join(dir, "error.txt"))
+				os.Remove(filepath.Join(dir, "expected.yaml"))
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("%s differs:\n got:\n%s\nwant:\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// A loaded configuration round-trips: what `expected.yaml` says is what
+// loading it again gives, so the golden files are valid configurations.
+func TestConfigGoldenFilesLoad(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	files, _ := filepath.Glob("testdata/config/*/expected.yaml")
+	for _, f := range files {
+		if _, err := LoadConfig(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestConfigCheckCommand(t *testing.T) {
+	var out strings.Builder
+	if err := dispatch(t.Context(), []string{"config", "check", "testdata/config/full/in.yaml"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "ok") {
+		t.Fatalf("output %q", out.String())
+	}
+	err := dispatch(t.Context(), []string{"config", "check", "testdata/config/unknown-keys/in.yaml"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "collector.netflow.lisen") {
+		t.Fatalf("err = %v, want the unknown key's path", err)
+	}
+}

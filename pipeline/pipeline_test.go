@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"sluice/pipeline/record"
+	"sluice/reporter"
+)
+
+// recordingSink keeps the size of every write; the storage writer's own
+// tests, and the end-to-end tests, cover the real sink.
+type recordingSink struct {
+	mu     sync.Mutex
+	writes []int
+	total  uint64
+	fail   error
+}
+
+func (s *recordingSink) Write(_ context.Context, flows []record.Flow, _ string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.writes = append(s.writes, len(flows))
+	for _, f := range flows {
+		s.total += f.Bytes
+	}
+	return nil
+}
+
+func (s *recordingSink) snapshot() ([]int, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.writes...), s.total
+}
+
+func batchOf(n int, bytes uint64) *record.Batch {
+	b := record.GetBatch()
+	for range n {
+		b.Next().Bytes = bytes
+	}
+	return b
+}
+
+func newPipeline(t *testing.T, cfg Config, sink Sink) (chan *record.Batch, chan error) {
+	t.Helper()
+	src := make(chan *record.Batch)
+	p, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, src, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	return src, done
+}
+
+func TestPipelineGathersBySize(t *testing.T) {
+	sink := &recordingSink{}
+	src, done := newPipeline(t, Config{BatchRows: 250, FlushInterval: time.Hour}, sink)
+	for range 10 {
+		src <- batchOf(100, 1)
+	}
+	close(src) // the rest goes out at shutdown
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	writes, total := sink.snapshot()
+	if want := []int{300, 300, 300, 100}; len(writes) != len(want) || writes[0] != 300 || writes[3] != 100 {
+		t.Fatalf("writes %v, want %v", writes, want)
+	}
+	if total != 1000 {
+		t.Fatalf("wrote %d records, want 1000", total)
+	}
+}
+
+func TestPipelineFlushesByTime(t *testing.T) {
+	sink := &recordingSink{}
+	src, done := newPipeline(t, Config{BatchRows: 1_000_000, FlushInterval: 20 * time.Millisecond}, sink)
+	src <- batchOf(5, 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if writes, _ := sink.snapshot(); len(writes) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a partial batch was not written after the flush interval")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(src)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPipelineStopsOnSinkFailure(t *testing.T) {
+	sink := &recordingSink{fail: errors.New("storage gone")}
+	src, done := newPipeline(t, Config{BatchRows: 10, FlushInterval: time.Hour}, sink)
+	src <- batchOf(10, 1)
+	if err := <-done; err == nil {
+		t.Fatal("a failed write must end Run with its error")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := (Config{}).Validate(); err == nil {
+		t.Fatal("zero config accepted")
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
