@@ -31,7 +31,7 @@ deps-run:
 
 .PHONY: run
 run: deps-run build
-	CHDB_LIB_PATH=$$(deploy/dev/deps.sh chdb) deploy/dev/demo.sh $(BIN)
+	lib=$$(deploy/dev/deps.sh chdb); CHDB_LIB_PATH=$$lib deploy/dev/demo.sh $(BIN)
 
 .PHONY: deps-test
 deps-test:
@@ -42,16 +42,19 @@ deps-test:
 
 .PHONY: lint
 lint:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	@unformatted=$$(gofmt -l .); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# The real Kafka broker runs for the length of the test run only.
+# The real Kafka broker runs for the length of the test run only. Every
+# dependency is installed above, so a test that finds one missing fails
+# (SLUICE_REQUIRE_DEPS) rather than skips, here as in CI.
 .PHONY: test
 test: deps-test lint build
-	export CHDB_LIB_PATH=$$(deploy/dev/deps.sh chdb); \
-	export SLUICE_KAFKA_BROKERS=$$(deploy/dev/kafka.sh start); \
+	lib=$$(deploy/dev/deps.sh chdb); export CHDB_LIB_PATH=$$lib; \
+	brokers=$$(deploy/dev/kafka.sh start); export SLUICE_KAFKA_BROKERS=$$brokers; \
 	trap 'deploy/dev/kafka.sh stop' EXIT; \
+	export SLUICE_REQUIRE_DEPS=1; \
 	$(GO) test -race -count=1 -timeout 30m ./...; \
 	for target in collector/netflow:FuzzDecode collector/sflow:FuzzDecode; do \
 		pkg=$${target%%:*}; fn=$${target##*:}; \

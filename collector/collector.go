@@ -45,6 +45,12 @@ type Collector struct {
 	workers   []*worker
 	wg        sync.WaitGroup
 	ready     atomic.Bool
+
+	// flushCtx bounds the workers' hand-offs to the Output: it ends only
+	// when Stop's deadline passes, so back-pressure waits while running
+	// and shutdown cannot hang on a stage that no longer consumes.
+	flushCtx    context.Context
+	cancelFlush context.CancelFunc
 }
 
 // New checks the configuration and builds the decoders; it binds nothing.
@@ -62,8 +68,13 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	if c.metrics, err = newMetrics(r.Registerer()); err != nil {
 		return nil, err
 	}
-	c.netflow = newNetFlowDecoder(cfg, &c.metrics)
-	c.sflow = newSFlowDecoder(cfg, &c.metrics)
+	c.flushCtx, c.cancelFlush = context.WithCancel(context.Background())
+	if c.netflow, err = newNetFlowDecoder(cfg, &c.metrics, r.Registerer()); err != nil {
+		return nil, err
+	}
+	if c.sflow, err = newSFlowDecoder(cfg, &c.metrics, r.Registerer()); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -83,12 +94,12 @@ func (c *Collector) Start(ctx context.Context) error {
 		for _, address := range in.Listen {
 			l, err := udp.Listen(ctx, udp.Config{Listen: address, Sockets: in.Sockets, ReceiveBuffer: in.ReceiveBuffer})
 			if err != nil {
-				c.Stop()
+				c.Stop(ctx)
 				return err
 			}
 			c.listeners = append(c.listeners, l)
 			if err := c.metrics.registerListener(c.r.Registerer(), l); err != nil {
-				c.Stop()
+				c.Stop(ctx)
 				return err
 			}
 			c.r.Info("listening", "address", l.Addr().String(), "sockets", in.Sockets,
@@ -119,8 +130,10 @@ func (c *Collector) Addrs() []netip.AddrPort {
 }
 
 // Stop closes the sockets, lets every worker decode what it has queued and
-// hands the last partial batches to the Output before returning.
-func (c *Collector) Stop() {
+// hands the last partial batches to the Output before returning. If ctx
+// ends first, whatever the Output has not taken by then is dropped and
+// counted (reason "shutdown"), so Stop always returns.
+func (c *Collector) Stop(ctx context.Context) {
 	c.ready.Store(false)
 	for _, l := range c.listeners {
 		l.Close()
@@ -129,7 +142,16 @@ func (c *Collector) Stop() {
 	for _, w := range c.workers {
 		close(w.in)
 	}
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.cancelFlush()
+		case <-stopped:
+		}
+	}()
 	c.wg.Wait()
+	close(stopped)
 	c.workers = nil
 }
 
@@ -140,8 +162,10 @@ func (c *Collector) dispatch(d *udp.Datagram) {
 	case w.in <- d:
 	default:
 		c.metrics.droppedQueueFull.Inc()
-		c.limiter.Log(c.r.Logger, "queue_full", "worker queue full, datagram dropped",
-			"exporter", d.Source.Addr().String(), "worker", w.id)
+		if ok, suppressed := c.limiter.Allow("queue_full"); ok {
+			c.r.Warn("worker queue full, datagram dropped", "exporter", d.Source.Addr(),
+				"worker", w.id, "suppressed", suppressed)
+		}
 		d.Release()
 	}
 }
@@ -168,7 +192,7 @@ type worker struct {
 	batch    *record.Batch
 	started  time.Time // when the current batch got its first record
 	emitFunc func(*record.Flow)
-	flows    *protocolCounters
+	emitted  int // records of the datagram being decoded, counted once after it
 }
 
 func newWorker(c *Collector, id int) *worker {
@@ -212,19 +236,27 @@ func (w *worker) handle(d *udp.Datagram) {
 	default:
 		m.unknown.datagrams.Inc()
 		m.decodeError("unknown", reasonUnknownVersion).Inc()
-		w.c.limiter.Log(w.c.r.Logger, reasonUnknownVersion, "datagram of unknown protocol dropped",
-			"exporter", d.Source.String(), "size", len(d.Payload))
+		if ok, suppressed := w.c.limiter.Allow("unknown/" + reasonUnknownVersion); ok {
+			w.c.r.Warn("datagram of unknown protocol dropped", "exporter", d.Source,
+				"size", len(d.Payload), "suppressed", suppressed)
+		}
 		return
 	}
 	protocol.datagrams.Inc()
-	w.flows = protocol
+	w.emitted = 0
 	err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc)
+	if w.emitted > 0 {
+		protocol.flows.Add(float64(w.emitted))
+	}
 	if err != nil {
+		// Keys and labels are the decoders' constant reasons: a flood of
+		// bad datagrams costs a counter and a map lookup, not a log line.
 		reason := errorReason(err)
 		m.decodeError(protocol.name, reason).Inc()
-		w.c.limiter.Log(w.c.r.Logger, protocol.name+"/"+reason, "cannot decode datagram",
-			"protocol", protocol.name, "reason", reason, "exporter", d.Source.String(),
-			"size", len(d.Payload), "err", err)
+		if ok, suppressed := w.c.limiter.Allow(reason); ok {
+			w.c.r.Warn("cannot decode datagram", "protocol", protocol.name, "reason", reason,
+				"exporter", d.Source, "size", len(d.Payload), "err", err, "suppressed", suppressed)
+		}
 	}
 }
 
@@ -234,7 +266,7 @@ func (w *worker) emit(f *record.Flow) {
 		w.started = time.Now()
 	}
 	*w.batch.Next() = *f
-	w.flows.flows.Inc()
+	w.emitted++
 	if w.batch.Len() >= w.c.cfg.BatchSize {
 		w.flush()
 	}
@@ -246,12 +278,14 @@ func (w *worker) flush() {
 	}
 	b := w.batch
 	w.batch = nil
-	// Shutdown drains through here too: the Output is stopped after the
-	// collector, so waiting without a deadline loses nothing.
-	if err := w.c.out.Put(context.Background(), b); err != nil {
-		w.c.metrics.droppedOutput.Add(float64(b.Len()))
-		w.c.limiter.Log(w.c.r.Logger, "output", "cannot hand batch on, records dropped",
-			"records", b.Len(), "err", err)
+	// While running this waits as long as the next stage is saturated
+	// (back-pressure); only Stop's deadline makes it give up.
+	if err := w.c.out.Put(w.c.flushCtx, b); err != nil {
+		w.c.metrics.droppedShutdown.Add(float64(b.Len()))
+		if ok, _ := w.c.limiter.Allow("shutdown"); ok {
+			w.c.r.Error("stop deadline passed before the next stage took a batch; records dropped",
+				"records", b.Len(), "err", err)
+		}
 		b.Release()
 	}
 }

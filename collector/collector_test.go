@@ -47,7 +47,7 @@ func startCollector(t *testing.T, mutate func(*Config)) (*Collector, *queue.Queu
 
 // drain collects every record queued until Stop closes the stream.
 func drain(c *Collector, q *queue.Queue) []record.Flow {
-	c.Stop()
+	c.Stop(context.Background())
 	q.Close()
 	var flows []record.Flow
 	for b := range q.Batches() {
@@ -200,23 +200,35 @@ func TestCollectorDropsWhenWorkerQueueFull(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	gen, err := demo.NewGenerator(func() demo.Config {
-		d := demo.DefaultConfig()
-		d.Protocols, d.Exporters = []string{demo.NetFlow5}, 1
-		return d
-	}(), time.Now())
+	payloads := netflow5Payloads(t, 600)
+	send(t, c.Addrs()[0], netip.MustParseAddr("127.0.0.1"), payloads...)
+	waitFor(t, "queue_full drops", func() float64 { return testutil.ToFloat64(c.metrics.droppedQueueFull) }, 1)
+	close(blocked)
+	c.Stop(context.Background())
+}
+
+// netflow5Payloads returns demo NetFlow v5 datagrams of one exporter
+// carrying n flows in all.
+func netflow5Payloads(t *testing.T, n int) [][]byte {
+	t.Helper()
+	cfg := demo.DefaultConfig()
+	cfg.Protocols, cfg.Exporters = []string{demo.NetFlow5}, 1
+	gen, err := demo.NewGenerator(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var payloads [][]byte
-	gen.Generate(time.Now(), 600, func(d *demo.Datagram) error {
+	collect := func(d *demo.Datagram) error {
 		payloads = append(payloads, append([]byte(nil), d.Payload...))
 		return nil
-	})
-	send(t, c.Addrs()[0], netip.MustParseAddr("127.0.0.1"), payloads...)
-	waitFor(t, "queue_full drops", func() float64 { return testutil.ToFloat64(c.metrics.droppedQueueFull) }, 1)
-	close(blocked)
-	c.Stop()
+	}
+	if err := gen.Generate(time.Now(), n, collect); err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.Flush(time.Now(), collect); err != nil {
+		t.Fatal(err)
+	}
+	return payloads
 }
 
 // blockingOutput holds the first batch until release is closed, standing
@@ -281,5 +293,54 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Stop returns by its deadline even when the next stage never takes the
+// last batches, and counts what it had to drop.
+func TestCollectorStopDeadlineWithStalledOutput(t *testing.T) {
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	cfg := DefaultConfig()
+	cfg.NetFlow.Listen = []string{"127.0.0.1:0"}
+	cfg.SFlow.Listen = nil
+	cfg.Workers = 1
+	cfg.BatchSize = 1000
+	never := make(chan struct{})
+	defer close(never)
+	c, err := New(r.Sub("collector"), cfg, stalledOutput{never})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	payloads := netflow5Payloads(t, 100)
+	send(t, c.Addrs()[0], netip.MustParseAddr("127.0.0.1"), payloads...)
+	waitFor(t, "flows decoded", func() float64 { return testutil.ToFloat64(c.metrics.netflow.flows) }, 100)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { c.Stop(ctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return after its deadline")
+	}
+	if got := testutil.ToFloat64(c.metrics.droppedShutdown); got != 100 {
+		t.Fatalf("dropped at shutdown = %v, want 100", got)
+	}
+}
+
+// stalledOutput never takes a batch until its context ends.
+type stalledOutput struct{ never chan struct{} }
+
+func (o stalledOutput) Put(ctx context.Context, b *record.Batch) error {
+	select {
+	case <-o.never:
+		b.Release()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

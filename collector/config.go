@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"sluice/collector/templates"
 	"sluice/collector/udp"
 )
 
@@ -29,6 +30,8 @@ type Config struct {
 	// DefaultSamplingRate applies when an exporter announces none; 0 or 1
 	// means unsampled. Flows without a known rate are counted.
 	DefaultSamplingRate uint64 `yaml:"default-sampling-rate"`
+	// Templates bounds the NetFlow v9/IPFIX template and sampling state.
+	Templates templates.Config `yaml:"templates"`
 }
 
 // InputConfig is a set of listen addresses sharing socket settings.
@@ -51,6 +54,7 @@ func DefaultConfig() Config {
 		WorkerQueue:   4096,
 		BatchSize:     8192,
 		FlushInterval: time.Second,
+		Templates:     templates.DefaultConfig(),
 	}
 }
 
@@ -74,5 +78,14 @@ func (c Config) Validate() error {
 	check(c.WorkerQueue >= 1, "worker-queue", "must be at least 1, got %d", c.WorkerQueue)
 	check(c.BatchSize >= 1, "batch-size", "must be at least 1, got %d", c.BatchSize)
 	check(c.FlushInterval > 0, "flush-interval", "must be positive, got %s", c.FlushInterval)
+	if err := c.Templates.Validate(); err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				errs = append(errs, fmt.Errorf("templates.%w", e))
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("templates.%w", err))
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -1,12 +1,15 @@
 package collector
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"sluice/collector/netflow"
 	"sluice/collector/sflow"
 	"sluice/pipeline/record"
 )
 
-// flowDecoder is one protocol decoder as the workers see it.
+// flowDecoder is one protocol decoder as the workers see it. Its errors
+// are *decodeerr.Error, whose ErrorReason method gives the metric label.
 type flowDecoder interface {
 	decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error
 }
@@ -15,53 +18,60 @@ type flowDecoder interface {
 type netflowDecoder struct {
 	d *netflow.Decoder
 	m *metrics
+	c *netflowCounters
 }
 
-func newNetFlowDecoder(cfg Config, m *metrics) *netflowDecoder {
+// newNetFlowDecoder builds the NetFlow decoder and registers its metrics
+// (decoder_metrics.go) with reg.
+func newNetFlowDecoder(cfg Config, m *metrics, reg prometheus.Registerer) (*netflowDecoder, error) {
 	nc := netflow.DefaultConfig()
 	nc.DefaultSamplingRate = cfg.DefaultSamplingRate
-	return &netflowDecoder{d: netflow.New(nc), m: m}
+	nc.Templates = cfg.Templates
+	d := netflow.New(nc)
+	c, err := registerNetFlowMetrics(reg, d)
+	if err != nil {
+		return nil, err
+	}
+	return &netflowDecoder{d: d, m: m, c: c}, nil
 }
 
 func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error {
 	stats, err := n.d.Decode(exporter, receivedNanos, payload, emit)
-	if stats.Templates > 0 {
-		n.m.templates.Add(float64(stats.Templates))
-	}
-	if stats.SamplingDefaulted > 0 {
-		n.m.samplingDefaulted.Add(float64(stats.SamplingDefaulted))
-	}
-	if err != nil {
-		return reasonError{reason: netflow.Reason(err), err: err}
-	}
-	return nil
+	add(n.m.templates, stats.Templates)
+	add(n.m.samplingDefaulted, stats.SamplingDefaulted)
+	add(n.c.optionsRecords, stats.OptionsRecords)
+	add(n.c.missingTemplateSets, stats.MissingTemplateSets)
+	add(n.c.headerCountMismatches, stats.HeaderCountMismatch)
+	return err
 }
 
 // sflowDecoder decodes sFlow v5.
 type sflowDecoder struct {
 	d *sflow.Decoder
 	m *metrics
+	c *sflowCounters
 }
 
-func newSFlowDecoder(cfg Config, m *metrics) *sflowDecoder {
+// newSFlowDecoder builds the sFlow decoder and registers its metrics
+// (decoder_metrics.go) with reg.
+func newSFlowDecoder(cfg Config, m *metrics, reg prometheus.Registerer) (*sflowDecoder, error) {
 	sc := sflow.DefaultConfig()
-	return &sflowDecoder{d: sflow.New(sc), m: m}
+	sc.DefaultSamplingRate = cfg.DefaultSamplingRate
+	c, err := registerSFlowMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &sflowDecoder{d: sflow.New(sc), m: m, c: c}, nil
 }
 
 func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error {
-	_, err := s.d.Decode(exporter, receivedNanos, payload, emit)
-	if err != nil {
-		return reasonError{reason: sflow.Reason(err), err: err}
-	}
-	return nil
+	stats, err := s.d.Decode(exporter, receivedNanos, payload, emit)
+	add(s.m.samplingDefaulted, stats.SamplingDefaulted)
+	add(s.c.flowSamples, stats.FlowSamples)
+	add(s.c.counterSamples, stats.CounterSamples)
+	add(s.c.dropSamples, stats.DropSamples)
+	add(s.c.headersUnknownProtocol, stats.HeadersUnknownProtocol)
+	add(s.c.headersNonIP, stats.HeadersNonIP)
+	add(s.c.headersTruncated, stats.HeadersTruncated)
+	return err
 }
-
-// reasonError carries a decoder's metric reason to the worker.
-type reasonError struct {
-	reason string
-	err    error
-}
-
-func (e reasonError) Error() string       { return e.err.Error() }
-func (e reasonError) Unwrap() error       { return e.err }
-func (e reasonError) ErrorReason() string { return e.reason }

@@ -20,7 +20,7 @@ type metrics struct {
 
 	decodeErrors     *prometheus.CounterVec
 	droppedQueueFull prometheus.Counter
-	droppedOutput    prometheus.Counter
+	droppedShutdown  prometheus.Counter
 	readErrors       prometheus.Counter
 
 	templates         prometheus.Counter
@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		Name: "flows_total", Help: "Flow records decoded, by protocol.",
 	}, []string{"protocol"})
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "dropped_total", Help: "Datagrams (queue_full) or records (output) dropped by the collector, by reason.",
+		Name: "dropped_total", Help: "Datagrams (queue_full: a worker's queue was full) or records (shutdown: the next stage did not take them before the stop deadline) dropped by the collector.",
 	}, []string{"reason"})
 	m := metrics{
 		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		*p.c = protocolCounters{name: p.name, datagrams: datagrams.WithLabelValues(p.name), flows: flows.WithLabelValues(p.name)}
 	}
 	m.droppedQueueFull = dropped.WithLabelValues("queue_full")
-	m.droppedOutput = dropped.WithLabelValues("output")
+	m.droppedShutdown = dropped.WithLabelValues("shutdown")
 	for _, c := range []prometheus.Collector{datagrams, flows, dropped, m.decodeErrors, m.readErrors, m.templates, m.samplingDefaulted} {
 		if err := reg.Register(c); err != nil {
 			return metrics{}, fmt.Errorf("register collector metrics: %w", err)

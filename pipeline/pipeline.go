@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,9 @@ type Pipeline struct {
 	sinks   []Sink
 	pending []record.Flow
 	since   time.Time
+	// pendingCount mirrors len(pending) for the metrics scrape, which runs
+	// on another goroutine.
+	pendingCount atomic.Int64
 
 	received prometheus.Counter
 	written  prometheus.Counter
@@ -90,7 +94,7 @@ func New(r *reporter.Reporter, cfg Config, source <-chan *record.Batch, sinks ..
 	}
 	pendingGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "records_pending", Help: "Records gathered and not yet written.",
-	}, func() float64 { return float64(len(p.pending)) })
+	}, func() float64 { return float64(p.pendingCount.Load()) })
 	for _, c := range []prometheus.Collector{p.received, p.written, p.failed, p.flushes, pendingGauge} {
 		if err := r.Registerer().Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
@@ -115,6 +119,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				p.since = time.Now()
 			}
 			p.pending = append(p.pending, b.Flows...)
+			p.pendingCount.Store(int64(len(p.pending)))
 			b.Release()
 			if len(p.pending) >= p.cfg.BatchRows {
 				if err := p.flush(ctx, "size"); err != nil {
@@ -145,5 +150,6 @@ func (p *Pipeline) flush(ctx context.Context, trigger string) error {
 	p.written.Add(float64(len(p.pending)))
 	p.flushes.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
 	p.pending = p.pending[:0]
+	p.pendingCount.Store(0)
 	return nil
 }

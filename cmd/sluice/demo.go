@@ -53,7 +53,7 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 			return
 		}
 		elapsed := time.Since(start).Seconds()
-		line := fmt.Sprintf("sent %d flows (%.0f/s) in %d datagrams, %s", s.Flows, float64(s.Flows)/elapsed, s.Datagrams, humanBytes(s.Bytes))
+		line := fmt.Sprintf("sent %d flows (%.0f/s) in %d datagrams, describing %s of traffic", s.Flows, float64(s.Flows)/elapsed, s.Datagrams, humanBytes(s.Bytes))
 		if n, ok := stored.Count(ctx); ok {
 			line += fmt.Sprintf(" | stored %d", n)
 		}

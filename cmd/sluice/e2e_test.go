@@ -64,7 +64,11 @@ func sluiceBinary(t *testing.T) string {
 			return
 		}
 		builtBin = filepath.Join(dir, "sluice")
-		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
+		args := []string{"build", "-o", builtBin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -107,6 +111,7 @@ type instance struct {
 	log     *bytes.Buffer
 	logMu   *sync.Mutex
 	exited  chan error
+	reaped  bool // exited has been received from
 }
 
 type syncWriter struct {
@@ -121,8 +126,22 @@ func (w syncWriter) Write(p []byte) (int, error) {
 }
 
 // startSluice starts `sluice run` on free loopback ports over data and waits
-// until /readyz answers.
+// until /readyz answers. A port found free can be taken by another test
+// process before sluice binds it: then it tries again with other ports.
 func startSluice(t *testing.T, data string, extra ...string) *instance {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		in, err := trySluice(t, data, extra...)
+		if err == nil {
+			return in
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func trySluice(t *testing.T, data string, extra ...string) (*instance, error) {
 	t.Helper()
 	in := &instance{
 		t:       t,
@@ -144,7 +163,7 @@ func startSluice(t *testing.T, data string, extra ...string) *instance {
 	}
 	go func() { in.exited <- in.cmd.Wait() }()
 	t.Cleanup(func() {
-		if in.cmd.ProcessState == nil {
+		if !in.reaped {
 			in.cmd.Process.Kill()
 			<-in.exited
 		}
@@ -156,20 +175,20 @@ func startSluice(t *testing.T, data string, extra ...string) *instance {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-in.exited:
-			t.Fatalf("sluice exited before being ready: %v\n%s", err, in.logText())
+			in.reaped = true
+			return nil, fmt.Errorf("sluice exited before being ready: %v\n%s", err, in.logText())
 		default:
 		}
 		resp, err := http.Get("http://" + in.http + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return in
+				return in, nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("sluice not ready after 90 s:\n%s", in.logText())
-	return nil
+	return nil, fmt.Errorf("sluice not ready after 90 s:\n%s", in.logText())
 }
 
 func (in *instance) logText() string {
@@ -186,6 +205,7 @@ func (in *instance) stop() {
 	}
 	select {
 	case err := <-in.exited:
+		in.reaped = true
 		if err != nil {
 			in.t.Fatalf("sluice exited with %v after SIGTERM:\n%s", err, in.logText())
 		}
@@ -366,11 +386,11 @@ func TestRunEndToEnd(t *testing.T) {
 	cfg.Protocols = []string{demo.NetFlow9, demo.IPFIX, demo.SFlow5, demo.NetFlow5}
 	cfg.Exporters = 3
 	cfg.Seed = 42
+	cfg.BindSources = true // each exporter from its own 127.0.1.N
 	gen, err := demo.NewGenerator(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	loopback := netip.MustParseAddr("127.0.0.1")
 	var want []string
 	s := newSender(t)
 	datagrams := 0
@@ -379,18 +399,17 @@ func TestRunEndToEnd(t *testing.T) {
 		if d.Protocol == demo.SFlow5 {
 			target = in.sflow
 		}
-		s.send(loopback, target, d.Payload)
+		s.send(d.Source, target, d.Payload)
 		for i := range d.Flows {
-			exporter := loopback // NetFlow and IPFIX: the UDP source
-			if d.Protocol == demo.SFlow5 {
-				exporter = d.Flows[i].Exporter // sFlow: the agent address
-			}
-			want = append(want, expectedRow(&d.Flows[i], exporter))
+			// NetFlow and IPFIX: the UDP source; sFlow: the agent address.
+			// Both are the simulated exporter's own address.
+			want = append(want, expectedRow(&d.Flows[i], d.Source))
 		}
-		// Every fifth datagram, a bad one, on either port.
+		// Every fifth datagram, a bad one from the same exporter, on either
+		// port: good datagrams around it must not suffer.
 		if datagrams++; datagrams%5 == 0 {
 			bad := malformed[(datagrams/5)%len(malformed)]
-			s.send(loopback, []string{in.netflow, in.sflow}[datagrams%2], bad.payload)
+			s.send(d.Source, []string{in.netflow, in.sflow}[datagrams%2], bad.payload)
 		}
 		return nil
 	}
@@ -402,7 +421,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range malformed { // each kind at least once
-		s.send(loopback, in.netflow, bad.payload)
+		s.send(netip.MustParseAddr("127.0.0.1"), in.netflow, bad.payload)
 	}
 	stats := gen.Stats()
 	if stats.Flows != flows || len(want) != flows {
@@ -646,6 +665,49 @@ func TestSQLEndpointIsReadOnly(t *testing.T) {
 	resp.Body.Close()
 	if !regexp.MustCompile(`"one":\s*1`).Match(body) {
 		t.Fatalf("GET json answer: %s", body)
+	}
+	in.stop()
+}
+
+// TestDemoScript runs README's run command as `make run` does
+// (deploy/dev/demo.sh: sluice run fed by sluice demo), for a few seconds on
+// free ports, then checks that every flow the demo sent was stored.
+func TestDemoScript(t *testing.T) {
+	requireChdb(t)
+	data := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(testenv.RepoRoot(t), "deploy/dev/demo.sh"), sluiceBinary(t))
+	cmd.Env = append(os.Environ(),
+		"SLUICE_DATA="+data,
+		fmt.Sprintf("SLUICE_HTTP=127.0.0.1:%d", freePort(t, "tcp")),
+		fmt.Sprintf("SLUICE_NETFLOW=127.0.0.1:%d", freePort(t, "udp")),
+		fmt.Sprintf("SLUICE_SFLOW=127.0.0.1:%d", freePort(t, "udp")),
+		"SLUICE_DEMO_RATE=1000",
+		"SLUICE_DEMO_DURATION=4s",
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(data, "sluice.log"))
+		t.Fatalf("demo.sh: %v\n%s\nsluice log:\n%s", err, out, log)
+	}
+	m := regexp.MustCompile(`(?m)^sent (\d+) flows in \d+ datagrams`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no final count in the output:\n%s", out)
+	}
+	sent, _ := strconv.ParseUint(string(m[1]), 10, 64)
+	if sent < 3000 {
+		t.Fatalf("the demo sent only %d flows in 4 s at 1000/s:\n%s", sent, out)
+	}
+	if !strings.Contains(string(out), "stored ") {
+		t.Fatalf("the live line never showed stored flows:\n%s", out)
+	}
+	in := startSluice(t, data)
+	if got := in.count(""); got != sent {
+		t.Fatalf("stored %d flows, the demo sent %d", got, sent)
+	}
+	if got := in.count("ExporterAddress = toIPv6('::ffff:127.0.0.1')"); got != 0 {
+		t.Fatalf("%d flows from 127.0.0.1: the demo exporters should send from their own addresses", got)
 	}
 	in.stop()
 }

@@ -32,6 +32,12 @@ var errUsage = errors.New("usage")
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, the default behaviour returns: a second
+	// Ctrl-C or SIGTERM ends a shutdown that takes too long.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	switch {
 	case err == nil:

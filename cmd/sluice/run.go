@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"sluice/collector"
@@ -119,6 +120,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("storage: %w", err)
 	}
 	defer engine.Close()
+	engine.SetQueryLimits(cfg.Storage.SQL)
 	migrator, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
 	if err != nil {
 		return fmt.Errorf("storage.schema: %w", err)
@@ -147,15 +149,15 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	var storageErr error
+	var pipelineErr atomic.Pointer[error] // set once the pipeline has died
 	ready := func() error {
 		if !coll.Ready() {
 			return errors.New("collector listeners not bound")
 		}
-		if storageErr != nil {
-			return storageErr
+		if p := pipelineErr.Load(); p != nil {
+			return *p
 		}
-		return nil
+		return store.Err() // nil unless inserts are failing right now
 	}
 	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, engine)
 	if err != nil {
@@ -169,41 +171,49 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipe.Run(writeCtx) }()
 	httpSrv.Start()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		httpSrv.Stop(shutdownCtx)
+	}()
 	if err := coll.Start(ctx); err != nil {
 		q.Close()
 		<-pipeDone
-		httpSrv.Stop(context.Background())
 		return fmt.Errorf("collector: %w", err)
 	}
 	r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
 		"sql", "sluice sql --addr http://"+httpSrv.Addr()+" \"SELECT count() FROM flows\"")
 
 	status := startStatus(ctx, r, cfg.Status)
+	defer status()
 	select {
 	case <-ctx.Done():
-		r.Info("stopping: draining the collector and storing what it holds")
 	case err := <-pipeDone:
-		// The pipeline ends on its own only when storage failed for good.
-		storageErr = err
-		coll.Stop()
+		// The pipeline ends on its own only when storage failed for good:
+		// nothing consumes the queue any more, so what the collector holds
+		// is dropped (and counted) at once.
+		err = fmt.Errorf("pipeline: %w", err)
+		pipelineErr.Store(&err)
+		expired, cancel := context.WithCancel(context.Background())
+		cancel()
+		coll.Stop(expired)
 		q.Close()
-		httpSrv.Stop(context.Background())
-		return fmt.Errorf("pipeline: %w", err)
+		return err
 	}
-	status()
-	coll.Stop() // flushes the workers' partial batches into the queue
+
+	// Shutdown within one deadline: stop intake, decode what is queued,
+	// store what is held; past the deadline, drop and count what is left.
+	r.Info("stopping: draining the collector and storing what it holds", "deadline", shutdownTimeout)
+	deadline, cancelDeadline := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancelDeadline()
+	go func() {
+		<-deadline.Done()
+		cancelWrites() // gives up on storage: the pipeline returns its error
+	}()
+	coll.Stop(deadline) // flushes the workers' partial batches into the queue
 	q.Close()
-	timer := time.AfterFunc(shutdownTimeout, func() {
-		r.Error("storage did not take the last records in time; giving up on them", "timeout", shutdownTimeout)
-		cancelWrites()
-	})
-	err = <-pipeDone
-	timer.Stop()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	httpSrv.Stop(shutdownCtx)
-	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+	if err := <-pipeDone; err != nil {
+		return fmt.Errorf("stopping: records not stored before the %s deadline: %w", shutdownTimeout, err)
 	}
 	r.Info("stopped cleanly")
 	return nil

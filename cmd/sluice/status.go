@@ -35,7 +35,8 @@ func startStatus(ctx context.Context, r *reporter.Reporter, interval time.Durati
 					"flows_received", uint64(flows),
 					"flows_stored", uint64(counterSum(g, "sluice_pipeline_records_written_total")),
 					"decode_errors", uint64(counterSum(g, "sluice_collector_decode_errors_total")),
-					"dropped", uint64(counterSum(g, "sluice_collector_dropped_total")))
+					"datagrams_dropped", uint64(counterValue(g, "sluice_collector_dropped_total", "reason", "queue_full")),
+					"kernel_drops", uint64(counterSum(g, "sluice_collector_socket_drops_total")))
 				lastFlows, last = flows, now
 			}
 		}
@@ -61,4 +62,25 @@ func counterSum(g prometheus.Gatherer, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// counterValue is one series of a counter, chosen by one label.
+func counterValue(g prometheus.Gatherer, name, label, value string) float64 {
+	families, err := g.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -41,28 +41,35 @@ func BenchmarkDecodeNetFlowV9(b *testing.B) { benchmarkFile(b, "logstash__nf9-ci
 func BenchmarkDecodeIPFIX(b *testing.B) { benchmarkFile(b, "logstash__ipfix-openbsd-pflow.pcap") }
 
 // BenchmarkExtract measures our field extraction alone on one v9 record,
-// which must not allocate.
+// which must not allocate (TestAllocsExtract pins it).
 func BenchmarkExtract(b *testing.B) {
-	d, payloads := primed(b, "akvorado__nfv9-template-data.pcap")
-	s := new(scratch)
+	d, ctx, values := extractFixture(b)
+	var f record.Flow
 	var stats Stats
-	if err := d.decodeTemplated(s, testExporter, 1, payloads[1], noEmit, &stats); err != nil {
-		b.Fatal(err)
-	}
-	ctx := packetContext{version: 9, exporter: testExporter, state: d.store.Exporter(testExporter)}
-	var data [][]netflow.DataField
-	for _, fs := range s.v9.FlowSets {
-		if fs, ok := fs.(netflow.DataFlowSet); ok {
-			for _, r := range fs.Records {
-				data = append(data, r.Values)
-			}
-		}
-	}
-	if len(data) == 0 {
-		b.Fatal("no data records")
-	}
 	b.ReportAllocs()
 	for b.Loop() {
-		d.extract(&ctx, data[0], &s.flow, &stats)
+		d.extract(ctx, values, &f, &stats)
 	}
+}
+
+// extractFixture returns a decoder that knows the templates of
+// akvorado__nfv9-template-data.pcap, the context of its data datagram and
+// the values of its first data record.
+func extractFixture(tb testing.TB) (*Decoder, *packetContext, []netflow.DataField) {
+	tb.Helper()
+	d, payloads := primed(tb, "akvorado__nfv9-template-data.pcap")
+	ctx := &packetContext{version: 9, exporter: testExporter}
+	h := d.store.Handle(testExporter, 1)
+	ctx.state = &h
+	flowSets, err := netflow.DecodeMessageCommon(newBuffer(payloads[1][v9HeaderLen:]), ctx.state, 0, 0xffff, 9)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, fs := range flowSets {
+		if fs, ok := fs.(netflow.DataFlowSet); ok && len(fs.Records) > 0 {
+			return d, ctx, fs.Records[0].Values
+		}
+	}
+	tb.Fatal("no data records")
+	return nil, nil, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"sluice/internal/testenv"
 
+	"sluice/collector/decodeerr"
 	"sluice/collector/pcap"
 	"sluice/pipeline/record"
 )
@@ -45,12 +46,13 @@ func decodeFile(tb testing.TB, d *Decoder, name string) fileResult {
 		res.stats.OptionsRecords += st.OptionsRecords
 		res.stats.MissingTemplateSets += st.MissingTemplateSets
 		res.stats.SamplingDefaulted += st.SamplingDefaulted
+		res.stats.HeaderCountMismatch += st.HeaderCountMismatch
 		if err != nil {
-			var de *DecodeError
+			var de *decodeerr.Error
 			if !errors.As(err, &de) {
-				tb.Errorf("error %v is not a *DecodeError", err)
+				tb.Errorf("error %v is not a *decodeerr.Error", err)
 			}
-			res.reasons = append(res.reasons, Reason(err))
+			res.reasons = append(res.reasons, decodeerr.Reason(err))
 		}
 	}
 	return res

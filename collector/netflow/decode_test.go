@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"sluice/collector/decodeerr"
 	"sluice/pipeline/record"
 )
 
@@ -37,7 +38,7 @@ func TestCorpusCounts(t *testing.T) {
 		{file: "akvorado__nfv5.pcap", flows: 29},
 		// The first data set precedes its template in the same datagram;
 		// tshark skips it too.
-		{file: "akvorado__nfv9-data+templates.pcap", flows: 10, options: 1, reasons: []string{ReasonTemplateNotFound}},
+		{file: "akvorado__nfv9-data+templates.pcap", flows: 10, options: 1, reasons: []string{decodeerr.TemplateNotFound}},
 		{file: "akvorado__nfv9-options-sampling.pcap", flows: 4, options: 4},
 		{file: "akvorado__nfv9-template-data.pcap", flows: 4},
 		{file: "akvorado__physicalinterfaces.pcap", flows: 8, options: 1},
@@ -46,12 +47,12 @@ func TestCorpusCounts(t *testing.T) {
 		{file: "logstash__ipfix-generic.pcap", flows: 6, options: 1},
 		{file: "logstash__ipfix-juniper-mx240.pcap", options: 1},
 		// Template 280 is never sent; tshark skips that set as well.
-		{file: "logstash__ipfix-netscaler-varlen.pcap", flows: 3, reasons: []string{ReasonTemplateNotFound}},
+		{file: "logstash__ipfix-netscaler-varlen.pcap", flows: 3, reasons: []string{decodeerr.TemplateNotFound}},
 		{file: "logstash__ipfix-openbsd-pflow.pcap", flows: 26},
 		{file: "logstash__ipfix-viptela.pcap", flows: 1},
 		{file: "logstash__ipfix-yaf.pcap", flows: 2, options: 1},
 		{
-			file: "logstash__nf5-invalid.pcap", flows: 0, reasons: []string{ReasonTruncated, ReasonTruncated},
+			file: "logstash__nf5-invalid.pcap", flows: 0, reasons: []string{decodeerr.Truncated, decodeerr.Truncated},
 			why: "tshark: 60. The headers claim 55582 and 163 records in room for 30; we reject such v5 datagrams whole, tshark decodes the 30 that fit",
 		},
 		{file: "logstash__nf5-mikrotik.pcap", flows: 30},
@@ -65,7 +66,10 @@ func TestCorpusCounts(t *testing.T) {
 			file: "logstash__nf9-h3c.pcap", flows: 16,
 			why: "tshark: 1. tshark stops at the first record (\"Malformed: IPv4 address with length 2\", IE 43 ipv4RouterSc of length 2); the datagram holds 16 data sets of 1 record (count 16)",
 		},
-		{file: "logstash__nf9-invalid01.pcap"},
+		{
+			file: "logstash__nf9-invalid01.pcap", flows: 2, options: 1,
+			why: "tshark: 0. The header counts 2 but the datagram holds 6 sets (2 templates, an options template, options data, 2 data sets); tshark stops after 2 sets, we decode every set up to the end of the datagram and count the mismatch",
+		},
 		{file: "logstash__nf9-juniper-srx-optstpl.pcap", options: 1},
 		{file: "logstash__nf9-macaddr.pcap", flows: 29, options: 1},
 		{file: "logstash__nf9-paloalto-81.pcap", flows: 1},
@@ -76,7 +80,7 @@ func TestCorpusCounts(t *testing.T) {
 		{file: "telegraf__ipfix-options.pcap", options: 126},
 		{file: "telegraf__ipfix-pen35632-ntop.pcap", flows: 2},
 		{
-			file: "telegraf__issue14370.pcap", flows: 1, reasons: []string{ReasonTruncated},
+			file: "telegraf__issue14370.pcap", flows: 1, reasons: []string{decodeerr.Truncated},
 			why: "tshark: 2. The IPFIX message length (290) ends 2 bytes before the last set (292); we stop at the message length (RFC 7011 §3.1), tshark reads to the end of the UDP payload",
 		},
 		{file: "telegraf__nf5-example.pcap", flows: 8},

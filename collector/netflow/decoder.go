@@ -8,7 +8,8 @@
 // used.
 //
 // Template and sampling state lives in a templates.Store, keyed by exporter
-// address and observation domain, never by UDP source port.
+// address and observation domain, never by UDP source port, and bounded
+// against floods from spoofed sources (see package templates).
 package netflow
 
 import (
@@ -19,9 +20,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/netsampler/goflow2/v2/decoders/netflow"
 	"github.com/netsampler/goflow2/v2/decoders/netflowlegacy"
 
+	"sluice/collector/decodeerr"
 	"sluice/collector/templates"
 	"sluice/pipeline/record"
 )
@@ -31,7 +32,8 @@ type Config struct {
 	// DefaultSamplingRate is used for flows whose sampling rate is neither
 	// in the record, the v5 header nor in options data. 0 leaves it at 1.
 	DefaultSamplingRate uint64
-	// Templates bounds the per-exporter template and sampling state.
+	// Templates bounds the template and sampling state, per exporter and
+	// in total, and sets how long an idle exporter's state is kept.
 	Templates templates.Config
 }
 
@@ -48,6 +50,7 @@ type Stats struct {
 	OptionsRecords      int    // options data records read
 	MissingTemplateSets int    // data sets skipped because their template is unknown
 	SamplingDefaulted   int    // emitted flows whose sampling rate came from DefaultSamplingRate (or 1)
+	HeaderCountMismatch int    // 1 when a v9 header counts fewer records than the datagram has sets
 }
 
 // Decoder decodes NetFlow v5, v9 and IPFIX datagrams. It is safe for
@@ -63,10 +66,9 @@ type Decoder struct {
 // scratch is the per-call working memory, pooled so that a busy worker
 // reuses it instead of allocating a record and packet structs per datagram.
 type scratch struct {
-	flow  record.Flow
-	v5    netflowlegacy.PacketNetFlowV5
-	v9    netflow.NFv9Packet
-	ipfix netflow.IPFIXPacket
+	flow   record.Flow
+	v5     netflowlegacy.PacketNetFlowV5
+	handle templates.Handle // the exporter's templates, handed to goflow2
 }
 
 // New returns a decoder with an empty template store.
@@ -89,10 +91,10 @@ func (d *Decoder) Panics() uint64 { return d.panics.Load() }
 // the call.
 //
 // Records that could be decoded are emitted even when an error is returned;
-// the error's Reason (see DecodeError) says what was lost. In particular,
-// data sets whose template is unknown are counted in
-// Stats.MissingTemplateSets and reported as ReasonTemplateNotFound after the
-// rest of the datagram has been emitted.
+// the error is a *decodeerr.Error whose Reason says what was lost. In
+// particular, data sets whose template is unknown are counted in
+// Stats.MissingTemplateSets and reported as decodeerr.TemplateNotFound after
+// the rest of the datagram has been emitted.
 func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) (stats Stats, err error) {
 	s := d.scratch.Get().(*scratch)
 	defer func() {
@@ -100,13 +102,14 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 		// datagram is lost and counted, not the collector.
 		if r := recover(); r != nil {
 			d.panics.Add(1)
-			err = &DecodeError{Reason: ReasonPanic, Err: fmt.Errorf("recovered: %v", r)}
+			err = decodeerr.Recovered("netflow", r)
 			s = new(scratch) // the pooled one may be half-written
 		}
+		s.handle = templates.Handle{} // let an expired exporter's state go
 		d.scratch.Put(s)
 	}()
 	if len(payload) < 2 {
-		return stats, &DecodeError{Reason: ReasonTruncated, Err: errors.New("no version field")}
+		return stats, newError(decodeerr.Truncated, errors.New("no version field"))
 	}
 	stats.Version = binary.BigEndian.Uint16(payload)
 	switch stats.Version {
@@ -115,7 +118,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 	case 9, 10:
 		err = d.decodeTemplated(s, exporter, receivedNanos, payload, emit, &stats)
 	default:
-		err = &DecodeError{Reason: ReasonUnknownVersion, Err: fmt.Errorf("version %d", stats.Version)}
+		err = newError(decodeerr.UnknownVersion, fmt.Errorf("version %d", stats.Version))
 	}
 	return stats, err
 }

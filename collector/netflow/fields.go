@@ -7,16 +7,11 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
 	"sluice/collector/templates"
+	"sluice/collector/wire"
 	"sluice/pipeline/record"
 )
 
 const (
-	etherTypeIPv4 = 0x0800
-	etherTypeIPv6 = 0x86dd
-
-	protoICMP   = 1
-	protoICMPv6 = 58
-
 	// ntpEpochOffset is the number of seconds from 1900-01-01 (NTP era 0)
 	// to 1970-01-01.
 	ntpEpochOffset = 2208988800
@@ -213,13 +208,13 @@ func (d *Decoder) extract(ctx *packetContext, values []netflow.DataField, f *rec
 		case netflow.IPFIX_FIELD_postDot1qVlanId:
 			postDot1qVlan = uint16(beUint(v)) & 0x0fff
 		case netflow.IPFIX_FIELD_sourceMacAddress:
-			f.SrcMAC = macToUint64(v)
+			f.SrcMAC = wire.MACToUint64(v)
 		case netflow.IPFIX_FIELD_destinationMacAddress:
-			f.DstMAC = macToUint64(v)
+			f.DstMAC = wire.MACToUint64(v)
 		case netflow.IPFIX_FIELD_postSourceMacAddress:
-			postSrcMAC = macToUint64(v)
+			postSrcMAC = wire.MACToUint64(v)
 		case netflow.IPFIX_FIELD_postDestinationMacAddress:
-			postDstMAC = macToUint64(v)
+			postDstMAC = wire.MACToUint64(v)
 		case netflow.IPFIX_FIELD_octetDeltaCount:
 			f.Bytes = beUint(v)
 		case netflow.IPFIX_FIELD_packetDeltaCount:
@@ -304,13 +299,13 @@ func (d *Decoder) extract(ctx *packetContext, values []netflow.DataField, f *rec
 	case etherType != 0:
 		f.EType = etherType
 	case ipVersion == 4:
-		f.EType = etherTypeIPv4
+		f.EType = wire.EtherTypeIPv4
 	case ipVersion == 6:
-		f.EType = etherTypeIPv6
+		f.EType = wire.EtherTypeIPv6
 	case v6:
-		f.EType = etherTypeIPv6
+		f.EType = wire.EtherTypeIPv6
 	case v4:
-		f.EType = etherTypeIPv4
+		f.EType = wire.EtherTypeIPv4
 	}
 	if !haveICMP {
 		icmpFromDstPort(f)
@@ -403,14 +398,6 @@ func addrFromSlice(b []byte, current record.Addr) record.Addr {
 	return current
 }
 
-// macToUint64 packs a 6-byte MAC address into the low 48 bits.
-func macToUint64(b []byte) uint64 {
-	if len(b) != 6 {
-		return 0
-	}
-	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
-}
-
 // ntpToUnixMillis converts an NTP-format timestamp (RFC 7011 §6.1.9/6.1.10:
 // 32-bit seconds since 1900, 32-bit binary fraction), the encoding of both
 // dateTimeMicroseconds and dateTimeNanoseconds, to Unix milliseconds.
@@ -424,7 +411,7 @@ func ntpToUnixMillis(v uint64) int64 {
 // carry them in dedicated fields: NetFlow v5 and many v9/IPFIX exporters
 // encode them in the destination port as type<<8 | code.
 func icmpFromDstPort(f *record.Flow) {
-	if f.Proto == protoICMP || f.Proto == protoICMPv6 {
+	if f.Proto == wire.ProtoICMP || f.Proto == wire.ProtoICMPv6 {
 		f.ICMPType, f.ICMPCode = uint8(f.DstPort>>8), uint8(f.DstPort)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"sluice/collector/decodeerr"
 	"sluice/collector/pcap"
 	"sluice/internal/testenv"
 	"sluice/pipeline/record"
@@ -62,9 +63,9 @@ func FuzzDecode(f *testing.F) {
 			}
 		})
 		if err != nil {
-			var de *DecodeError
+			var de *decodeerr.Error
 			if !errors.As(err, &de) {
-				t.Fatalf("error %v is not a *DecodeError", err)
+				t.Fatalf("error %v is not a *decodeerr.Error", err)
 			}
 		}
 		if d.Panics() != 0 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/collector/decodeerr"
 	"sluice/pipeline/record"
 )
 
@@ -44,8 +45,8 @@ func TestTruncatedPrefixes(t *testing.T) {
 			if st.Flows > full.Flows {
 				t.Fatalf("v%d prefix %d/%d: %d flows, more than the whole datagram's %d", full.Version, n, len(payload), st.Flows, full.Flows)
 			}
-			if n < headerLen && Reason(err) != ReasonTruncated {
-				t.Fatalf("v%d prefix %d: reason %q, want truncated", full.Version, n, Reason(err))
+			if n < headerLen && decodeerr.Reason(err) != decodeerr.Truncated {
+				t.Fatalf("v%d prefix %d: reason %q, want truncated", full.Version, n, decodeerr.Reason(err))
 			}
 			if full.Version == 5 && n < len(payload) && err == nil && st.Flows != 0 {
 				// A v5 prefix either fits its count or is refused.
@@ -62,17 +63,17 @@ func TestUnknownVersion(t *testing.T) {
 	d := New(Config{})
 	for _, payload := range [][]byte{{0, 1, 0, 0}, {0, 7}, {0xff, 0xff, 1, 2, 3}, {0, 0, 0, 5, 0, 0, 0, 1}} {
 		st, err := d.Decode(testExporter, 1, payload, noEmit)
-		if Reason(err) != ReasonUnknownVersion || st.Flows != 0 {
-			t.Errorf("% x: reason %q, flows %d", payload, Reason(err), st.Flows)
+		if decodeerr.Reason(err) != decodeerr.UnknownVersion || st.Flows != 0 {
+			t.Errorf("% x: reason %q, flows %d", payload, decodeerr.Reason(err), st.Flows)
 		}
-		var de *DecodeError
-		if !errors.As(err, &de) || de.Reason != ReasonUnknownVersion {
+		var de *decodeerr.Error
+		if !errors.As(err, &de) || de.Reason != decodeerr.UnknownVersion {
 			t.Errorf("errors.As failed for %v", err)
 		}
 	}
 	for _, payload := range [][]byte{nil, {0}} {
-		if _, err := d.Decode(testExporter, 1, payload, noEmit); Reason(err) != ReasonTruncated {
-			t.Errorf("% x: reason %q, want truncated", payload, Reason(err))
+		if _, err := d.Decode(testExporter, 1, payload, noEmit); decodeerr.Reason(err) != decodeerr.Truncated {
+			t.Errorf("% x: reason %q, want truncated", payload, decodeerr.Reason(err))
 		}
 	}
 }
@@ -82,7 +83,7 @@ func TestUnknownVersion(t *testing.T) {
 func TestGarbage(t *testing.T) {
 	d, _ := primed(t, "akvorado__nfv9-template-data.pcap", "akvorado__ipfixprobe.pcap")
 	rng := rand.New(rand.NewPCG(1, 2))
-	known := map[string]bool{"": true, ReasonTruncated: true, ReasonUnknownVersion: true, ReasonTemplateNotFound: true, ReasonMalformed: true}
+	known := map[string]bool{"": true, decodeerr.Truncated: true, decodeerr.UnknownVersion: true, decodeerr.TemplateNotFound: true, decodeerr.Malformed: true}
 	for i := range 20000 {
 		payload := make([]byte, rng.IntN(1500))
 		for j := range payload {
@@ -92,8 +93,8 @@ func TestGarbage(t *testing.T) {
 			binary.BigEndian.PutUint16(payload, []uint16{5, 9, 10, uint16(rng.UintN(65536))}[i%4])
 		}
 		_, err := d.Decode(testExporter, 1, payload, noEmit)
-		if !known[Reason(err)] {
-			t.Fatalf("unexpected reason %q (%v)", Reason(err), err)
+		if !known[decodeerr.Reason(err)] {
+			t.Fatalf("unexpected reason %q (%v)", decodeerr.Reason(err), err)
 		}
 	}
 	if d.Panics() != 0 {
@@ -108,16 +109,16 @@ func TestDataBeforeTemplate(t *testing.T) {
 	template, data := datagrams[0].Payload, datagrams[1].Payload
 	d := New(Config{})
 	st, err := d.Decode(testExporter, 1, data, noEmit)
-	if Reason(err) != ReasonTemplateNotFound || st.Flows != 0 || st.MissingTemplateSets != 1 {
-		t.Fatalf("before template: reason %q flows %d missing %d", Reason(err), st.Flows, st.MissingTemplateSets)
+	if decodeerr.Reason(err) != decodeerr.TemplateNotFound || st.Flows != 0 || st.MissingTemplateSets != 1 {
+		t.Fatalf("before template: reason %q flows %d missing %d", decodeerr.Reason(err), st.Flows, st.MissingTemplateSets)
 	}
 	if st, err := d.Decode(testExporter, 1, template, noEmit); err != nil || st.Templates != 1 {
 		t.Fatalf("template: %v, %d templates", err, st.Templates)
 	}
 	// Another exporter does not share the template.
 	other := record.AddrFrom4([4]byte{192, 0, 2, 2})
-	if _, err := d.Decode(other, 1, data, noEmit); Reason(err) != ReasonTemplateNotFound {
-		t.Errorf("other exporter: reason %q", Reason(err))
+	if _, err := d.Decode(other, 1, data, noEmit); decodeerr.Reason(err) != decodeerr.TemplateNotFound {
+		t.Errorf("other exporter: reason %q", decodeerr.Reason(err))
 	}
 	if st, err := d.Decode(testExporter, 1, data, noEmit); err != nil || st.Flows != 4 {
 		t.Fatalf("after template: %v, %d flows", err, st.Flows)
@@ -153,8 +154,8 @@ func TestZeroLengthTemplate(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if Reason(err) != ReasonTemplateNotFound {
-			t.Errorf("reason %q, want template_not_found", Reason(err))
+		if decodeerr.Reason(err) != decodeerr.TemplateNotFound {
+			t.Errorf("reason %q, want template_not_found", decodeerr.Reason(err))
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("decoding hung")
@@ -178,14 +179,14 @@ func TestTemplateBound(t *testing.T) {
 	)
 	var srcs []record.Addr
 	st, err := d.Decode(testExporter, 1, msg, func(f *record.Flow) { srcs = append(srcs, f.SrcAddr) })
-	if Reason(err) != ReasonTemplateNotFound || st.Flows != 1 || st.MissingTemplateSets != 1 {
-		t.Errorf("reason %q flows %d missing %d", Reason(err), st.Flows, st.MissingTemplateSets)
+	if decodeerr.Reason(err) != decodeerr.TemplateNotFound || st.Flows != 1 || st.MissingTemplateSets != 1 {
+		t.Errorf("reason %q flows %d missing %d", decodeerr.Reason(err), st.Flows, st.MissingTemplateSets)
 	}
 	if len(srcs) != 1 || srcs[0] != record.AddrFrom4([4]byte{192, 0, 2, 10}) {
 		t.Errorf("sources %v", srcs)
 	}
-	if ts := d.Templates().Stats(); ts.TemplatesRefused != 1 {
-		t.Errorf("refused = %d", ts.TemplatesRefused)
+	if ts := d.Templates().Stats(); ts.TemplatesRefusedPerExporter != 1 {
+		t.Errorf("refused = %d", ts.TemplatesRefusedPerExporter)
 	}
 }
 
@@ -199,13 +200,15 @@ func TestZeroPadding(t *testing.T) {
 		t.Errorf("padded: %v, %d flows", err, st.Flows)
 	}
 	padded[len(padded)-1] = 1
-	if st, err := d.Decode(testExporter, 1, padded, noEmit); Reason(err) != ReasonMalformed || st.Flows != 4 {
-		t.Errorf("non-zero tail: reason %q, %d flows", Reason(err), st.Flows)
+	if st, err := d.Decode(testExporter, 1, padded, noEmit); decodeerr.Reason(err) != decodeerr.Malformed || st.Flows != 4 {
+		t.Errorf("non-zero tail: reason %q, %d flows", decodeerr.Reason(err), st.Flows)
 	}
 }
 
 // TestConcurrentDecode runs several workers on one decoder, one exporter
-// each, as the collector does (run with -race).
+// each, as the collector does (run with -race). The receive time is the
+// same for all: the captures' own times are years apart, and the store
+// would rightly expire the exporters of the older ones.
 func TestConcurrentDecode(t *testing.T) {
 	files := []string{"akvorado__nfv9-options-sampling.pcap", "akvorado__ipfixprobe.pcap", "akvorado__nfv5.pcap", "akvorado__multiplesamplingrates.pcap"}
 	want := map[string]int{}
@@ -223,7 +226,7 @@ func TestConcurrentDecode(t *testing.T) {
 			for range 20 {
 				flows := 0
 				for _, dg := range datagrams {
-					st, _ := d.Decode(exporter, dg.Timestamp, dg.Payload, func(*record.Flow) {})
+					st, _ := d.Decode(exporter, 1, dg.Payload, func(*record.Flow) {})
 					flows += st.Flows
 				}
 				if flows != want[file] {

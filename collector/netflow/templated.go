@@ -2,11 +2,11 @@ package netflow
 
 import (
 	"encoding/binary"
-
 	"fmt"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
+	"sluice/collector/decodeerr"
 	"sluice/collector/templates"
 	"sluice/pipeline/record"
 )
@@ -25,7 +25,7 @@ type packetContext struct {
 	uptimeMillis  uint32 // v9 only: sysUpTime at export
 	receivedNanos int64
 	exporter      record.Addr
-	state         *templates.Exporter
+	state         *templates.Handle
 }
 
 // decodeTemplated decodes a NetFlow v9 or IPFIX datagram.
@@ -33,36 +33,51 @@ type packetContext struct {
 // Before goflow2 sees the datagram, its sets are walked (checkSets) so that
 // a datagram cut short or with a corrupt set length is decoded up to its
 // last complete set and then reported, instead of goflow2 silently decoding
-// a partial set. Options data sets are applied before data sets, so a
-// sampling rate announced in the same datagram applies to its flows.
+// a partial set, and so that a template record claiming more fields than
+// its set holds never reaches goflow2, which allocates for the claimed
+// count before reading.
+//
+// The header is read here and goflow2 decodes the sets only
+// (DecodeMessageCommon), bounded by what checkSets found: every set up to
+// the end of the datagram (v9) or message (IPFIX) is decoded, whatever the
+// v9 header's count says. RFC 3954 makes that count the number of records,
+// which is at least the number of sets; a count below it (0 from some
+// exporters) is counted in Stats.HeaderCountMismatch, where goflow2's own
+// header decoding would have dropped the sets past the count.
+//
+// Options data sets are applied before data sets, so a sampling rate
+// announced in the same datagram applies to its flows.
 func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), stats *Stats) error {
-	end, framingErr := checkSets(stats.Version, payload)
-	if end == 0 {
+	sets, framingErr := checkSets(stats.Version, payload)
+	if sets.end == 0 {
 		return framingErr
 	}
 
+	s.handle = d.store.Handle(exporter, receivedNanos)
 	ctx := packetContext{
 		version:       stats.Version,
 		receivedNanos: receivedNanos,
 		exporter:      exporter,
-		state:         d.store.Exporter(exporter),
+		state:         &s.handle,
 	}
-	var flowSets []any
-	var decodeErr error
+	var headerLen int
+	var size uint16 // goflow2's bound: sets for v9, bytes of sets for IPFIX
 	if stats.Version == 9 {
-		s.v9 = netflow.NFv9Packet{}
-		decodeErr = netflow.DecodeMessageVersion(newBuffer(payload[:end]), ctx.state, &s.v9, &s.ipfix)
-		flowSets = s.v9.FlowSets
-		ctx.obsDomain = s.v9.SourceId
-		ctx.exportMillis = int64(s.v9.UnixSeconds) * 1000
-		ctx.uptimeMillis = s.v9.SystemUptime
+		headerLen = v9HeaderLen
+		if count := int(binary.BigEndian.Uint16(payload[2:4])); count < sets.count {
+			stats.HeaderCountMismatch++
+		}
+		ctx.uptimeMillis = binary.BigEndian.Uint32(payload[4:8])
+		ctx.exportMillis = int64(binary.BigEndian.Uint32(payload[8:12])) * 1000
+		ctx.obsDomain = binary.BigEndian.Uint32(payload[16:20])
+		size = uint16(sets.count)
 	} else {
-		s.ipfix = netflow.IPFIXPacket{}
-		decodeErr = netflow.DecodeMessageVersion(newBuffer(payload[:end]), ctx.state, &s.v9, &s.ipfix)
-		flowSets = s.ipfix.FlowSets
-		ctx.obsDomain = s.ipfix.ObservationDomainId
-		ctx.exportMillis = int64(s.ipfix.ExportTime) * 1000
+		headerLen = ipfixHeaderLen
+		ctx.exportMillis = int64(binary.BigEndian.Uint32(payload[4:8])) * 1000
+		ctx.obsDomain = binary.BigEndian.Uint32(payload[12:16])
+		size = uint16(sets.end - headerLen)
 	}
+	flowSets, decodeErr := netflow.DecodeMessageCommon(newBuffer(payload[headerLen:sets.end]), ctx.state, ctx.obsDomain, size, stats.Version)
 
 	for _, fs := range flowSets {
 		switch fs := fs.(type) {
@@ -100,34 +115,42 @@ func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNano
 	case decodeErr != nil:
 		return classifyGoflow2(decodeErr)
 	case stats.MissingTemplateSets > 0:
-		return &DecodeError{Reason: ReasonTemplateNotFound, Err: fmt.Errorf("%d data sets", stats.MissingTemplateSets)}
+		return newError(decodeerr.TemplateNotFound, fmt.Errorf("%d data sets", stats.MissingTemplateSets))
 	}
 	return nil
 }
 
+// setsFound is what checkSets found: the sets in payload[:end] are whole
+// and sane, and there are count of them.
+type setsFound struct {
+	end   int
+	count int
+}
+
 // checkSets walks the set headers of a v9 or IPFIX datagram and returns how
-// many leading bytes hold complete sets, with an error describing anything
-// beyond them. end is 0 when nothing can be decoded.
+// many leading bytes hold complete, sane sets, with an error describing
+// anything beyond them. end is 0 when nothing can be decoded.
 //
 // Zero bytes after the last set are padding (some exporters fill datagrams
 // to a fixed size) and are not an error. For IPFIX, the message length field
-// bounds the sets; bytes after it are ignored.
-func checkSets(version uint16, payload []byte) (end int, err error) {
+// bounds the sets; bytes after it are ignored. A template set with a record
+// claiming more fields than the set holds ends the walk (malformed).
+func checkSets(version uint16, payload []byte) (found setsFound, err error) {
 	headerLen := v9HeaderLen
 	if version == 10 {
 		headerLen = ipfixHeaderLen
 	}
 	if len(payload) < headerLen {
-		return 0, &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("header: %d bytes", len(payload))}
+		return found, newError(decodeerr.Truncated, fmt.Errorf("header: %d bytes", len(payload)))
 	}
 	limit := len(payload)
 	if version == 10 {
 		msgLen := int(binary.BigEndian.Uint16(payload[2:4]))
 		switch {
 		case msgLen < headerLen:
-			return 0, &DecodeError{Reason: ReasonMalformed, Err: fmt.Errorf("message length %d", msgLen)}
+			return found, newError(decodeerr.Malformed, fmt.Errorf("message length %d", msgLen))
 		case msgLen > len(payload):
-			err = &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("message length %d, got %d bytes", msgLen, len(payload))}
+			err = newError(decodeerr.Truncated, fmt.Errorf("message length %d, got %d bytes", msgLen, len(payload)))
 		default:
 			limit = msgLen
 		}
@@ -136,29 +159,119 @@ func checkSets(version uint16, payload []byte) (end int, err error) {
 	for pos < limit {
 		if limit-pos < setHeaderLen {
 			if err == nil && !allZero(payload[pos:limit]) {
-				err = &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("set header at %d cut short", pos)}
+				err = newError(decodeerr.Truncated, fmt.Errorf("set header at %d cut short", pos))
 			}
 			break
 		}
+		setID := binary.BigEndian.Uint16(payload[pos : pos+2])
 		setLen := int(binary.BigEndian.Uint16(payload[pos+2 : pos+4]))
 		if setLen < setHeaderLen {
 			if err == nil && !allZero(payload[pos:limit]) {
-				err = &DecodeError{Reason: ReasonMalformed, Err: fmt.Errorf("set at %d has length %d", pos, setLen)}
+				err = newError(decodeerr.Malformed, fmt.Errorf("set at %d has length %d", pos, setLen))
 			}
 			break
 		}
 		if pos+setLen > limit {
 			if err == nil {
-				err = &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("set at %d has length %d, %d bytes left", pos, setLen, limit-pos)}
+				err = newError(decodeerr.Truncated, fmt.Errorf("set at %d has length %d, %d bytes left", pos, setLen, limit-pos))
 			}
 			break
 		}
+		if !templatesFit(version, setID, payload[pos+setHeaderLen:pos+setLen]) {
+			// Replaces a truncation error: this one is the cause.
+			err = newError(decodeerr.Malformed, &templateOverrun{setID: setID, offset: pos})
+			break
+		}
 		pos += setLen
+		found.count++
 	}
 	if pos == headerLen && err != nil {
-		return 0, err
+		return setsFound{}, err
 	}
-	return pos, err
+	found.end = pos
+	return found, err
+}
+
+// templatesFit reports whether every template record of a template or
+// options template set fits in the set's body, reading the records the way
+// goflow2 does (records follow one another while 4 bytes are left). Other
+// sets always fit.
+//
+//   - v9 template (set 0): ID, count, then count fields of 4 bytes.
+//   - v9 options template (1): ID, scope length, option length (in bytes,
+//     4 per field), then the fields.
+//   - IPFIX template (2): ID, count, then count fields of 4 bytes, 8 for an
+//     enterprise field (top bit of the type).
+//   - IPFIX options template (3): ID, count, scope count (at most count),
+//     then the fields as for set 2.
+func templatesFit(version, setID uint16, body []byte) bool {
+	switch {
+	case version == 9 && setID == 0:
+		for len(body) >= 4 {
+			need := 4 + 4*int(binary.BigEndian.Uint16(body[2:4]))
+			if need > len(body) {
+				return false
+			}
+			body = body[need:]
+		}
+	case version == 9 && setID == 1:
+		for len(body) >= 4 {
+			if len(body) < 6 {
+				return false
+			}
+			scopes := int(binary.BigEndian.Uint16(body[2:4])) / 4
+			options := int(binary.BigEndian.Uint16(body[4:6])) / 4
+			need := 6 + 4*(scopes+options)
+			if need > len(body) {
+				return false
+			}
+			body = body[need:]
+		}
+	case version == 10 && setID == 2:
+		for len(body) >= 4 {
+			n, ok := ipfixFieldsLen(body[4:], int(binary.BigEndian.Uint16(body[2:4])))
+			if !ok {
+				return false
+			}
+			body = body[4+n:]
+		}
+	case version == 10 && setID == 3:
+		for len(body) >= 4 {
+			if len(body) < 6 {
+				return false
+			}
+			count := int(binary.BigEndian.Uint16(body[2:4]))
+			if scopes := int(binary.BigEndian.Uint16(body[4:6])); scopes > count {
+				return false
+			}
+			n, ok := ipfixFieldsLen(body[6:], count)
+			if !ok {
+				return false
+			}
+			body = body[6+n:]
+		}
+	}
+	return true
+}
+
+// ipfixFieldsLen returns the length of count IPFIX field specifiers at the
+// start of b, and false when b is too short for them.
+func ipfixFieldsLen(b []byte, count int) (int, bool) {
+	pos := 0
+	for range count {
+		if len(b)-pos < 4 {
+			return 0, false
+		}
+		enterprise := b[pos]&0x80 != 0
+		pos += 4
+		if enterprise {
+			if len(b)-pos < 4 {
+				return 0, false
+			}
+			pos += 4
+		}
+	}
+	return pos, true
 }
 
 func allZero(b []byte) bool {

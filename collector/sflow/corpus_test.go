@@ -7,6 +7,7 @@ import (
 
 	"sluice/internal/testenv"
 
+	"sluice/collector/decodeerr"
 	"sluice/collector/pcap"
 	"sluice/pipeline/record"
 )
@@ -43,13 +44,16 @@ func decodeFile(tb testing.TB, d *Decoder, name string) fileResult {
 		res.stats.FlowSamples += st.FlowSamples
 		res.stats.CounterSamples += st.CounterSamples
 		res.stats.DropSamples += st.DropSamples
-		res.stats.HeadersSkipped += st.HeadersSkipped
+		res.stats.SamplingDefaulted += st.SamplingDefaulted
+		res.stats.HeadersUnknownProtocol += st.HeadersUnknownProtocol
+		res.stats.HeadersNonIP += st.HeadersNonIP
+		res.stats.HeadersTruncated += st.HeadersTruncated
 		if err != nil {
-			var de *DecodeError
+			var de *decodeerr.Error
 			if !errors.As(err, &de) {
-				tb.Errorf("error %v is not a *DecodeError", err)
+				tb.Errorf("error %v is not a *decodeerr.Error", err)
 			}
-			res.reasons = append(res.reasons, Reason(err))
+			res.reasons = append(res.reasons, decodeerr.Reason(err))
 		}
 	}
 	return res

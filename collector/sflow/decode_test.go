@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"sluice/collector/decodeerr"
 	"sluice/pipeline/record"
 )
 
@@ -78,6 +79,8 @@ func TestExpandedSampleIPv4(t *testing.T) {
 	res := decodeFile(t, New(Config{}), "akvorado__sflow-sflow-ipv4-data.pcap")
 	want := record.Flow{
 		TimeReceived:        1676064797999145000,
+		TimeFlowStart:       1676064797999, // the receive time: sFlow has no flow times
+		TimeFlowEnd:         1676064797999,
 		FlowType:            record.FlowTypeSFlowV5,
 		ExporterAddress:     addr4("49.49.49.49"),
 		ObservationDomainID: 1,
@@ -116,6 +119,8 @@ func TestQinQ(t *testing.T) {
 	res := decodeFile(t, New(Config{}), "akvorado__sflow-qinq.pcap")
 	want := record.Flow{
 		TimeReceived:        1730193097448816000,
+		TimeFlowStart:       1730193097448, // the receive time: sFlow has no flow times
+		TimeFlowEnd:         1730193097448,
 		FlowType:            record.FlowTypeSFlowV5,
 		ExporterAddress:     addr4("172.17.128.58"),
 		ObservationDomainID: 100,
@@ -153,6 +158,8 @@ func TestICMPv6(t *testing.T) {
 	res := decodeFile(t, New(Config{}), "akvorado__sflow-icmpv6.pcap")
 	want := record.Flow{
 		TimeReceived:        1685865496072711000,
+		TimeFlowStart:       1685865496072, // the receive time: sFlow has no flow times
+		TimeFlowEnd:         1685865496072,
 		FlowType:            record.FlowTypeSFlowV5,
 		ExporterAddress:     addr4("127.0.0.1"),
 		ObservationDomainID: 1402,
@@ -244,7 +251,7 @@ func TestTruncatedPrefixes(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s prefix %d/%d: no error", file, n, len(payload))
 			}
-			if r := Reason(err); r != ReasonTruncated && r != ReasonMalformed {
+			if r := decodeerr.Reason(err); r != decodeerr.Truncated && r != decodeerr.Malformed {
 				t.Fatalf("%s prefix %d: reason %q", file, n, r)
 			}
 			if st.Flows > full.Flows {
@@ -261,8 +268,8 @@ func TestUnknownVersion(t *testing.T) {
 	d := New(Config{})
 	for _, payload := range [][]byte{{0, 0, 0, 4, 0, 0, 0, 1}, {0, 5, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 10, 1, 2, 3, 4, 5}} {
 		_, err := d.Decode(testExporter, 1, payload, noEmit)
-		var de *DecodeError
-		if !errors.As(err, &de) || de.Reason != ReasonUnknownVersion {
+		var de *decodeerr.Error
+		if !errors.As(err, &de) || de.Reason != decodeerr.UnknownVersion {
 			t.Errorf("% x: %v", payload, err)
 		}
 	}
@@ -276,8 +283,8 @@ func TestHugeRecordCount(t *testing.T) {
 	// then the record count is the 11th word of the sample.
 	binary.BigEndian.PutUint32(payload[28+8+40:], 0xffffffff)
 	st, err := New(Config{}).Decode(testExporter, 1, payload, noEmit)
-	if Reason(err) != ReasonMalformed || st.Flows != 0 {
-		t.Errorf("reason %q flows %d", Reason(err), st.Flows)
+	if decodeerr.Reason(err) != decodeerr.Malformed || st.Flows != 0 {
+		t.Errorf("reason %q flows %d", decodeerr.Reason(err), st.Flows)
 	}
 }
 
@@ -303,7 +310,7 @@ func TestGarbage(t *testing.T) {
 			}
 		}
 		_, err := d.Decode(testExporter, 1, payload, noEmit)
-		if err != nil && Reason(err) == ReasonPanic {
+		if err != nil && decodeerr.Reason(err) == decodeerr.Panic {
 			t.Fatalf("panic: %v", err)
 		}
 	}

@@ -6,7 +6,9 @@
 //
 // Choices, following Akvorado where it has one:
 //   - One record per flow sample (compact or expanded); Packets = 1 and
-//     SamplingRate = the sample's rate (1 if the agent says 0).
+//     SamplingRate = the sample's rate. A rate of 0 is replaced by
+//     Config.DefaultSamplingRate (1 when unset) and counted in
+//     Stats.SamplingDefaulted, as NetFlow does.
 //   - Bytes is the sampled packet's layer-3 length: the IPv4 total length
 //     or IPv6 payload length + 40 from the sampled header, else the length
 //     of a sampled IPv4/IPv6 record, else the sampled Ethernet record's
@@ -25,8 +27,13 @@
 //     header; extended router sets NextHop and masks; extended gateway sets
 //     BGPNextHop, SrcAS (the gateway's own AS when the source AS is 0) and
 //     DstAS (the last AS of the path, else the gateway's own AS).
-//   - Counter and drop samples are counted, not emitted. Flow start and end
-//     times are 0: sFlow has none.
+//   - Counter and drop samples are counted, not emitted.
+//   - TimeFlowStart and TimeFlowEnd are both the receive time in Unix
+//     milliseconds: a sample describes one packet, and sFlow carries no time
+//     of its own beyond the agent's uptime.
+//   - Sampled headers that cannot be parsed down to IP are counted by
+//     reason (Stats.HeadersUnknownProtocol, HeadersNonIP,
+//     HeadersTruncated); the flow is still emitted with what was read.
 package sflow
 
 import (
@@ -39,22 +46,33 @@ import (
 
 	"github.com/netsampler/goflow2/v2/decoders/sflow"
 
+	"sluice/collector/decodeerr"
+	"sluice/collector/wire"
 	"sluice/pipeline/record"
 )
 
 // Config configures a Decoder.
-type Config struct{}
+type Config struct {
+	// DefaultSamplingRate is used for flow samples whose rate is 0. 0
+	// leaves it at 1.
+	DefaultSamplingRate uint64
+}
 
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config { return Config{} }
 
 // Stats describes what Decode found in one datagram.
 type Stats struct {
-	Flows          int // records emitted
-	FlowSamples    int // flow samples, compact and expanded
-	CounterSamples int // counter samples (ignored)
-	DropSamples    int // drop samples (ignored)
-	HeadersSkipped int // sampled headers that were not Ethernet, IPv4 or IPv6 or too short to parse
+	Flows             int // records emitted
+	FlowSamples       int // flow samples, compact and expanded
+	CounterSamples    int // counter samples (ignored)
+	DropSamples       int // drop samples (ignored)
+	SamplingDefaulted int // emitted flows whose sample said rate 0
+
+	// Sampled headers not parsed down to IP, by reason.
+	HeadersUnknownProtocol int // header protocol other than Ethernet, IPv4, IPv6
+	HeadersNonIP           int // neither IPv4 nor IPv6 inside (ARP, LLDP…), or a wrong IP version
+	HeadersTruncated       int // too short to reach the IP header
 }
 
 // Decoder decodes sFlow v5 datagrams. It holds no per-exporter state and is
@@ -89,15 +107,14 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 	defer func() {
 		if r := recover(); r != nil {
 			d.panics.Add(1)
-			err = &DecodeError{Reason: ReasonPanic, Err: fmt.Errorf("recovered: %v", r)}
+			err = decodeerr.Recovered("sflow", r)
 			s = new(scratch)
 		}
 		d.scratch.Put(s)
 	}()
 
 	framingErr := checkSamples(payload)
-	var de *DecodeError
-	if errors.As(framingErr, &de) && (de.Reason == ReasonUnknownVersion || de.Reason == ReasonMalformed) {
+	if r := decodeerr.Reason(framingErr); r == decodeerr.UnknownVersion || r == decodeerr.Malformed {
 		return stats, framingErr
 	}
 
@@ -107,7 +124,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 		if framingErr != nil {
 			return stats, framingErr
 		}
-		return stats, classifyGoflow2(decodeErr)
+		return stats, decodeerr.FromEOF("sflow", decodeErr)
 	}
 
 	agent := record.AddrFromSlice(s.packet.AgentIP)
@@ -118,7 +135,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 		switch sample := sample.(type) {
 		case sflow.FlowSample:
 			stats.FlowSamples++
-			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate)
+			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, &stats)
 			setInterface(&f.InIfIndex, sample.Input>>30, sample.Input&0x3fffffff)
 			setOutput(sample.Output>>30, sample.Output&0x3fffffff, f)
 			applyRecords(sample.Records, f, &stats)
@@ -126,7 +143,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 			stats.Flows++
 		case sflow.ExpandedFlowSample:
 			stats.FlowSamples++
-			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate)
+			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, &stats)
 			setInterface(&f.InIfIndex, sample.InputIfFormat, sample.InputIfValue)
 			setOutput(sample.OutputIfFormat, sample.OutputIfValue, f)
 			applyRecords(sample.Records, f, &stats)
@@ -143,21 +160,24 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 	case framingErr != nil:
 		return stats, framingErr
 	case decodeErr != nil:
-		return stats, classifyGoflow2(decodeErr)
+		return stats, decodeerr.FromEOF("sflow", decodeErr)
 	}
 	return stats, nil
 }
 
-func (d *Decoder) startFlow(s *scratch, agent record.Addr, receivedNanos int64, rate uint32) *record.Flow {
+func (d *Decoder) startFlow(s *scratch, agent record.Addr, receivedNanos int64, rate uint32, stats *Stats) *record.Flow {
 	f := &s.flow
 	f.Reset()
 	f.TimeReceived = receivedNanos
+	f.TimeFlowStart = receivedNanos / 1e6
+	f.TimeFlowEnd = f.TimeFlowStart
 	f.FlowType = record.FlowTypeSFlowV5
 	f.ExporterAddress = agent
 	f.ObservationDomainID = s.packet.SubAgentId
 	f.SamplingRate = uint64(rate)
 	if f.SamplingRate == 0 {
-		f.SamplingRate = 1
+		stats.SamplingDefaulted++
+		f.SamplingRate = max(d.cfg.DefaultSamplingRate, 1)
 	}
 	f.Packets = 1
 	return f
@@ -197,9 +217,14 @@ func applyRecords(records []sflow.FlowRecord, f *record.Flow, stats *Stats) {
 	for i := range records {
 		switch r := records[i].Data.(type) {
 		case sflow.SampledHeader:
-			l3, ok := parseSampledHeader(r.Protocol, r.HeaderData, f)
-			if !ok {
-				stats.HeadersSkipped++
+			l3, status := parseSampledHeader(r.Protocol, r.HeaderData, f)
+			switch status {
+			case headerUnknownProtocol:
+				stats.HeadersUnknownProtocol++
+			case headerNonIP:
+				stats.HeadersNonIP++
+			case headerTruncated:
+				stats.HeadersTruncated++
 			}
 			headerL3 = l3
 			if r.FrameLength > r.Stripped {
@@ -212,7 +237,7 @@ func applyRecords(records []sflow.FlowRecord, f *record.Flow, stats *Stats) {
 			f.SrcPort, f.DstPort = uint16(r.SrcPort), uint16(r.DstPort)
 			f.TCPFlags = uint16(r.TcpFlags)
 			f.IPTos = uint8(r.Tos)
-			f.EType = etherTypeIPv4
+			f.EType = wire.EtherTypeIPv4
 			ipRecordL3 = uint64(r.Length)
 		case sflow.SampledIPv6:
 			f.SrcAddr = record.AddrFromSlice(r.SrcIP)
@@ -221,7 +246,7 @@ func applyRecords(records []sflow.FlowRecord, f *record.Flow, stats *Stats) {
 			f.SrcPort, f.DstPort = uint16(r.SrcPort), uint16(r.DstPort)
 			f.TCPFlags = uint16(r.TcpFlags)
 			f.IPTos = uint8(r.Priority)
-			f.EType = etherTypeIPv6
+			f.EType = wire.EtherTypeIPv6
 			ipRecordL3 = uint64(r.Length)
 		case sflow.SampledEthernet:
 			ethSrcMAC, ethDstMAC = ethernetRecordMACs(&r)
@@ -280,7 +305,7 @@ func ethernetRecordMACs(r *sflow.SampledEthernet) (src, dst uint64) {
 	if len(r.SrcMac) != 6 || len(r.DstMac) != 6 {
 		return 0, 0
 	}
-	src = macToUint64(r.SrcMac)
+	src = wire.MACToUint64(r.SrcMac)
 	dst = uint64(r.DstMac[2])<<40 | uint64(r.DstMac[3])<<32 | uint64(r.DstMac[4])<<24 | uint64(r.DstMac[5])<<16 | uint64(r.EthType>>16)
 	return src, dst
 }
@@ -292,10 +317,10 @@ func ethernetRecordMACs(r *sflow.SampledEthernet) (src, dst uint64) {
 // which goflow2 silently drops.
 func checkSamples(payload []byte) error {
 	if len(payload) < 8 {
-		return &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("header: %d bytes", len(payload))}
+		return newError(decodeerr.Truncated, fmt.Errorf("header: %d bytes", len(payload)))
 	}
 	if v := binary.BigEndian.Uint32(payload); v != 5 {
-		return &DecodeError{Reason: ReasonUnknownVersion, Err: fmt.Errorf("version %d", v)}
+		return newError(decodeerr.UnknownVersion, fmt.Errorf("version %d", v))
 	}
 	pos := 8
 	switch binary.BigEndian.Uint32(payload[4:]) {
@@ -304,31 +329,35 @@ func checkSamples(payload []byte) error {
 	case 2:
 		pos += 16
 	default:
-		return &DecodeError{Reason: ReasonMalformed, Err: errors.New("agent address type")}
+		return newError(decodeerr.Malformed, errors.New("agent address type"))
 	}
 	pos += 16 // sub-agent, sequence, uptime, sample count
 	if len(payload) < pos {
-		return &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("header: %d bytes", len(payload))}
+		return newError(decodeerr.Truncated, fmt.Errorf("header: %d bytes", len(payload)))
 	}
 	count := binary.BigEndian.Uint32(payload[pos-4:])
 	for i := uint32(0); i < count; i++ {
 		if len(payload)-pos < 8 {
-			return &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("sample %d of %d missing", i+1, count)}
+			return newError(decodeerr.Truncated, fmt.Errorf("sample %d of %d missing", i+1, count))
 		}
 		format := binary.BigEndian.Uint32(payload[pos:])
 		length := int(binary.BigEndian.Uint32(payload[pos+4:]))
 		pos += 8
 		if length > len(payload)-pos || length < 0 {
-			return &DecodeError{Reason: ReasonTruncated, Err: fmt.Errorf("sample %d of %d: length %d, %d bytes left", i+1, count, length, len(payload)-pos)}
+			return newError(decodeerr.Truncated, fmt.Errorf("sample %d of %d: length %d, %d bytes left", i+1, count, length, len(payload)-pos))
 		}
 		const expandedHeader = 44 // fields before the record count, count included
 		if format == sflow.SAMPLE_FORMAT_EXPANDED_FLOW && length >= expandedHeader {
 			records := binary.BigEndian.Uint32(payload[pos+expandedHeader-4:])
 			if uint64(records)*8 > uint64(length-expandedHeader) {
-				return &DecodeError{Reason: ReasonMalformed, Err: fmt.Errorf("expanded sample claims %d records in %d bytes", records, length)}
+				return newError(decodeerr.Malformed, fmt.Errorf("expanded sample claims %d records in %d bytes", records, length))
 			}
 		}
 		pos += length
 	}
 	return nil
+}
+
+func newError(reason string, err error) *decodeerr.Error {
+	return decodeerr.New("sflow", reason, err)
 }

@@ -3,6 +3,7 @@ package sflow
 import (
 	"encoding/binary"
 
+	"sluice/collector/wire"
 	"sluice/pipeline/record"
 )
 
@@ -13,24 +14,19 @@ const (
 	headerProtocolIPv6     = 12
 )
 
-const (
-	etherTypeIPv4  = 0x0800
-	etherTypeIPv6  = 0x86dd
-	etherTypeVLAN  = 0x8100
-	etherTypeQinQ  = 0x88a8
-	etherTypeQinQ2 = 0x9100 // pre-standard QinQ
-	etherTypeMPLS  = 0x8847
+// headerStatus says how far a sampled header was parsed.
+type headerStatus uint8
 
-	protoICMP   = 1
-	protoTCP    = 6
-	protoUDP    = 17
-	protoICMPv6 = 58
+const (
+	headerParsed          headerStatus = iota // down to IP
+	headerUnknownProtocol                     // not Ethernet, IPv4 nor IPv6
+	headerNonIP                               // a frame carrying neither IPv4 nor IPv6
+	headerTruncated                           // too short to reach the IP header
 )
 
 // parseSampledHeader fills f from the first bytes of a sampled packet and
-// returns its layer-3 length (0 when unknown). ok is false when the header
-// could not be parsed down to IP.
-func parseSampledHeader(protocol uint32, data []byte, f *record.Flow) (l3Length uint64, ok bool) {
+// returns its layer-3 length (0 when unknown), and how far it got.
+func parseSampledHeader(protocol uint32, data []byte, f *record.Flow) (l3Length uint64, status headerStatus) {
 	switch protocol {
 	case headerProtocolEthernet:
 		return parseEthernet(data, f)
@@ -39,23 +35,23 @@ func parseSampledHeader(protocol uint32, data []byte, f *record.Flow) (l3Length 
 	case headerProtocolIPv6:
 		return parseIPv6(data, f)
 	}
-	return 0, false
+	return 0, headerUnknownProtocol
 }
 
 // parseEthernet reads MACs, VLAN tags (the innermost tag of a QinQ stack is
 // kept, as Akvorado does: it is the customer VLAN the flow belongs to) and
 // an MPLS label stack, then the IP header.
-func parseEthernet(data []byte, f *record.Flow) (uint64, bool) {
+func parseEthernet(data []byte, f *record.Flow) (uint64, headerStatus) {
 	if len(data) < 14 {
-		return 0, false
+		return 0, headerTruncated
 	}
-	f.DstMAC = macToUint64(data[0:6])
-	f.SrcMAC = macToUint64(data[6:12])
+	f.DstMAC = wire.MACToUint64(data[0:6])
+	f.SrcMAC = wire.MACToUint64(data[6:12])
 	etherType := binary.BigEndian.Uint16(data[12:14])
 	data = data[14:]
-	for etherType == etherTypeVLAN || etherType == etherTypeQinQ || etherType == etherTypeQinQ2 {
+	for etherType == wire.EtherTypeVLAN || etherType == wire.EtherTypeQinQ || etherType == wire.EtherTypeQinQ2 {
 		if len(data) < 4 {
-			return 0, false
+			return 0, headerTruncated
 		}
 		if vlan := binary.BigEndian.Uint16(data[0:2]) & 0x0fff; vlan != 0 {
 			f.SrcVlan = vlan
@@ -63,12 +59,12 @@ func parseEthernet(data []byte, f *record.Flow) (uint64, bool) {
 		etherType = binary.BigEndian.Uint16(data[2:4])
 		data = data[4:]
 	}
-	if etherType == etherTypeMPLS {
+	if etherType == wire.EtherTypeMPLS {
 		// Skip the label stack; the payload's version nibble says IPv4
 		// or IPv6. Labels are not stored (no record field yet).
 		for {
 			if len(data) < 5 {
-				return 0, false
+				return 0, headerTruncated
 			}
 			bottom := data[2]&1 == 1
 			data = data[4:]
@@ -78,28 +74,40 @@ func parseEthernet(data []byte, f *record.Flow) (uint64, bool) {
 		}
 		switch data[0] >> 4 {
 		case 4:
-			etherType = etherTypeIPv4
+			etherType = wire.EtherTypeIPv4
 		case 6:
-			etherType = etherTypeIPv6
+			etherType = wire.EtherTypeIPv6
 		default:
-			return 0, false
+			return 0, headerNonIP
 		}
 	}
 	switch etherType {
-	case etherTypeIPv4:
+	case wire.EtherTypeIPv4:
 		return parseIPv4(data, f)
-	case etherTypeIPv6:
+	case wire.EtherTypeIPv6:
 		return parseIPv6(data, f)
 	}
 	f.EType = etherType
-	return 0, false
+	return 0, headerNonIP
 }
 
-func parseIPv4(data []byte, f *record.Flow) (uint64, bool) {
-	if len(data) < 20 || data[0]>>4 != 4 {
-		return 0, false
+// checkIP tells whether data can hold an IP header of the given version
+// and minimum length.
+func checkIP(data []byte, version byte, minLen int) headerStatus {
+	switch {
+	case len(data) < minLen:
+		return headerTruncated
+	case data[0]>>4 != version:
+		return headerNonIP
 	}
-	f.EType = etherTypeIPv4
+	return headerParsed
+}
+
+func parseIPv4(data []byte, f *record.Flow) (uint64, headerStatus) {
+	if status := checkIP(data, 4, 20); status != headerParsed {
+		return 0, status
+	}
+	f.EType = wire.EtherTypeIPv4
 	f.IPTos = data[1]
 	f.IPFragmentID = uint32(binary.BigEndian.Uint16(data[4:6]))
 	f.IPFragmentOffset = binary.BigEndian.Uint16(data[6:8]) & 0x1fff
@@ -113,7 +121,7 @@ func parseIPv4(data []byte, f *record.Flow) (uint64, bool) {
 	if f.IPFragmentOffset == 0 && headerLen >= 20 && len(data) >= headerLen {
 		parseTransport(data[headerLen:], f)
 	}
-	return l3Length, true
+	return l3Length, headerParsed
 }
 
 // IPv6 extension headers walked to reach the transport header.
@@ -124,11 +132,11 @@ const (
 	ipv6DestOptions = 60
 )
 
-func parseIPv6(data []byte, f *record.Flow) (uint64, bool) {
-	if len(data) < 40 || data[0]>>4 != 6 {
-		return 0, false
+func parseIPv6(data []byte, f *record.Flow) (uint64, headerStatus) {
+	if status := checkIP(data, 6, 40); status != headerParsed {
+		return 0, status
 	}
-	f.EType = etherTypeIPv6
+	f.EType = wire.EtherTypeIPv6
 	first := binary.BigEndian.Uint32(data[0:4])
 	f.IPTos = uint8(first >> 20)
 	f.IPv6FlowLabel = first & 0xfffff
@@ -143,20 +151,20 @@ func parseIPv6(data []byte, f *record.Flow) (uint64, bool) {
 		case ipv6HopByHop, ipv6Routing, ipv6DestOptions:
 			if len(data) < 8 {
 				f.Proto = next
-				return l3Length, true
+				return l3Length, headerParsed
 			}
 			extLen := int(data[1])*8 + 8
 			next = data[0]
 			if len(data) < extLen {
 				f.Proto = next
-				return l3Length, true
+				return l3Length, headerParsed
 			}
 			data = data[extLen:]
 			continue
 		case ipv6Fragment:
 			if len(data) < 8 {
 				f.Proto = next
-				return l3Length, true
+				return l3Length, headerParsed
 			}
 			next = data[0]
 			f.IPFragmentOffset = binary.BigEndian.Uint16(data[2:4]) >> 3
@@ -164,7 +172,7 @@ func parseIPv6(data []byte, f *record.Flow) (uint64, bool) {
 			data = data[8:]
 			if f.IPFragmentOffset != 0 {
 				f.Proto = next
-				return l3Length, true
+				return l3Length, headerParsed
 			}
 			continue
 		}
@@ -172,32 +180,24 @@ func parseIPv6(data []byte, f *record.Flow) (uint64, bool) {
 	}
 	f.Proto = next
 	parseTransport(data, f)
-	return l3Length, true
+	return l3Length, headerParsed
 }
 
 func parseTransport(data []byte, f *record.Flow) {
 	switch f.Proto {
-	case protoTCP:
+	case wire.ProtoTCP:
 		if len(data) >= 14 {
 			f.TCPFlags = uint16(data[13])
 		}
 		fallthrough
-	case protoUDP:
+	case wire.ProtoUDP:
 		if len(data) >= 4 {
 			f.SrcPort = binary.BigEndian.Uint16(data[0:2])
 			f.DstPort = binary.BigEndian.Uint16(data[2:4])
 		}
-	case protoICMP, protoICMPv6:
+	case wire.ProtoICMP, wire.ProtoICMPv6:
 		if len(data) >= 2 {
 			f.ICMPType, f.ICMPCode = data[0], data[1]
 		}
 	}
-}
-
-// macToUint64 packs a 6-byte MAC address into the low 48 bits.
-func macToUint64(b []byte) uint64 {
-	if len(b) != 6 {
-		return 0
-	}
-	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
 }

@@ -1,6 +1,10 @@
 package templates
 
-import "sluice/pipeline/record"
+import (
+	"time"
+
+	"sluice/pipeline/record"
+)
 
 // Snapshot is a copy of a store's state, for persistence. Template values
 // are goflow2's netflow.TemplateRecord, netflow.NFv9OptionsTemplateRecord or
@@ -29,7 +33,7 @@ type SamplingRateEntry struct {
 // does not stall decoding of the others.
 func (s *Store) Snapshot() Snapshot {
 	s.mu.RLock()
-	exporters := make(map[record.Addr]*Exporter, len(s.exporters))
+	exporters := make(map[record.Addr]*exporter, len(s.exporters))
 	for addr, e := range s.exporters {
 		exporters[addr] = e
 	}
@@ -38,7 +42,7 @@ func (s *Store) Snapshot() Snapshot {
 	for addr, e := range exporters {
 		e.mu.RLock()
 		for k, t := range e.templates {
-			snap.Templates = append(snap.Templates, TemplateEntry{addr, k, t})
+			snap.Templates = append(snap.Templates, TemplateEntry{addr, k, t.template})
 		}
 		for k, r := range e.sampling {
 			snap.SamplingRates = append(snap.SamplingRates, SamplingRateEntry{addr, k, r})
@@ -49,12 +53,15 @@ func (s *Store) Snapshot() Snapshot {
 }
 
 // Restore loads a snapshot into the store, on top of what it holds. Bounds
-// apply as for live templates.
+// apply as for live templates, and restored exporters count as seen now.
 func (s *Store) Restore(snap Snapshot) {
+	now := time.Now().UnixNano()
 	for _, t := range snap.Templates {
-		_ = s.Exporter(t.Exporter).AddTemplate(t.Key.Version, t.Key.ObservationDomain, t.Key.TemplateID, t.Template)
+		h := s.Handle(t.Exporter, now)
+		_ = h.AddTemplate(t.Key.Version, t.Key.ObservationDomain, t.Key.TemplateID, t.Template)
 	}
 	for _, r := range snap.SamplingRates {
-		s.Exporter(r.Exporter).SetSamplingRate(r.Key, r.Rate)
+		h := s.Handle(r.Exporter, now)
+		h.SetSamplingRate(r.Key, r.Rate)
 	}
 }

@@ -9,6 +9,18 @@
 // templates, as the observation domain already tells their template spaces
 // apart.
 //
+// Source addresses are easy to spoof, so the state is bounded as a whole:
+//   - an exporter gets state only once it has something to keep (a template
+//     accepted or a sampling rate learned); looking up an unknown exporter
+//     neither allocates nor inserts;
+//   - at most MaxExporters exporters, MaxTemplateFields template fields and
+//     MaxSamplingRates sampling rates are held in total, besides the
+//     per-exporter bounds; what does not fit is refused and counted;
+//   - an exporter not seen for ExporterIdle is removed. Expiry needs no
+//     goroutine: Handle sweeps the store at most every ExporterIdle/4,
+//     measured with the receive times it is given, and Expire sweeps on
+//     demand.
+//
 // Everything lives in memory; Snapshot and Restore exist so that a later
 // component can persist the state across restarts. The stored template values
 // are goflow2's plain template structs, so a snapshot can be encoded with
@@ -16,94 +28,211 @@
 package templates
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
 	"sluice/pipeline/record"
 )
 
-// Config bounds the state kept per exporter.
+// Config bounds the state kept.
 type Config struct {
 	// MaxTemplatesPerExporter is the most templates (data and options) one
 	// exporter may have across its observation domains; further new
 	// templates are refused and counted. Default 4096.
-	MaxTemplatesPerExporter int
+	MaxTemplatesPerExporter int `yaml:"max-templates-per-exporter"`
 	// MaxSamplingRatesPerExporter bounds the sampler entries learned from
-	// options data. Default 4096.
-	MaxSamplingRatesPerExporter int
+	// one exporter's options data. Default 4096.
+	MaxSamplingRatesPerExporter int `yaml:"max-sampling-rates-per-exporter"`
+	// MaxExporters bounds how many exporters have state. Default 10 000.
+	MaxExporters int `yaml:"max-exporters"`
+	// MaxTemplateFields bounds the fields (scope and option fields
+	// included) of all templates of all exporters. Default 1 000 000.
+	MaxTemplateFields int `yaml:"max-template-fields"`
+	// MaxSamplingRates bounds the sampler entries of all exporters.
+	// Default 100 000.
+	MaxSamplingRates int `yaml:"max-sampling-rates"`
+	// ExporterIdle is how long an exporter's state is kept after its last
+	// datagram. Default 1h.
+	ExporterIdle time.Duration `yaml:"exporter-idle"`
+}
+
+// Validate names each bad key.
+func (c Config) Validate() error {
+	var errs []error
+	for _, f := range []struct {
+		key   string
+		value int
+	}{
+		{"max-templates-per-exporter", c.MaxTemplatesPerExporter},
+		{"max-sampling-rates-per-exporter", c.MaxSamplingRatesPerExporter},
+		{"max-exporters", c.MaxExporters},
+		{"max-template-fields", c.MaxTemplateFields},
+		{"max-sampling-rates", c.MaxSamplingRates},
+	} {
+		if f.value < 1 {
+			errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", f.key, f.value))
+		}
+	}
+	if c.ExporterIdle < time.Minute {
+		errs = append(errs, fmt.Errorf("exporter-idle: must be at least 1m, got %s", c.ExporterIdle))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultConfig returns the default bounds.
 func DefaultConfig() Config {
-	return Config{MaxTemplatesPerExporter: 4096, MaxSamplingRatesPerExporter: 4096}
+	return Config{
+		MaxTemplatesPerExporter:     4096,
+		MaxSamplingRatesPerExporter: 4096,
+		MaxExporters:                10_000,
+		MaxTemplateFields:           1_000_000,
+		MaxSamplingRates:            100_000,
+		ExporterIdle:                time.Hour,
+	}
 }
 
 // Store holds the state of every exporter. It is safe for concurrent use.
 type Store struct {
-	cfg       Config
+	cfg        Config
+	sweepEvery int64 // nanoseconds between lazy sweeps
+	lastSweep  atomic.Int64
+
 	mu        sync.RWMutex
-	exporters map[record.Addr]*Exporter
-	refused   atomic.Uint64
-	invalid   atomic.Uint64
+	exporters map[record.Addr]*exporter
+
+	// Totals over all exporters, changed under the owning exporter's lock.
+	templates, fields, sampling atomic.Int64
+
+	refusedPerExporter, refusedTotal, invalid atomic.Uint64
+	samplingRefused                           atomic.Uint64
+	exportersRefused, exportersExpired        atomic.Uint64
 }
 
 // NewStore returns an empty store. Zero bounds in cfg take their defaults.
 func NewStore(cfg Config) *Store {
 	def := DefaultConfig()
-	if cfg.MaxTemplatesPerExporter <= 0 {
-		cfg.MaxTemplatesPerExporter = def.MaxTemplatesPerExporter
+	orDefault := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if cfg.MaxSamplingRatesPerExporter <= 0 {
-		cfg.MaxSamplingRatesPerExporter = def.MaxSamplingRatesPerExporter
+	orDefault(&cfg.MaxTemplatesPerExporter, def.MaxTemplatesPerExporter)
+	orDefault(&cfg.MaxSamplingRatesPerExporter, def.MaxSamplingRatesPerExporter)
+	orDefault(&cfg.MaxExporters, def.MaxExporters)
+	orDefault(&cfg.MaxTemplateFields, def.MaxTemplateFields)
+	orDefault(&cfg.MaxSamplingRates, def.MaxSamplingRates)
+	if cfg.ExporterIdle <= 0 {
+		cfg.ExporterIdle = def.ExporterIdle
 	}
-	return &Store{cfg: cfg, exporters: make(map[record.Addr]*Exporter)}
+	return &Store{
+		cfg:        cfg,
+		sweepEvery: int64(cfg.ExporterIdle / 4),
+		exporters:  make(map[record.Addr]*exporter),
+	}
 }
 
-// Exporter returns the state of one exporter, creating it on first use.
-func (s *Store) Exporter(addr record.Addr) *Exporter {
-	s.mu.RLock()
-	e, ok := s.exporters[addr]
-	s.mu.RUnlock()
-	if ok {
-		return e
+// Handle returns the view of one exporter's state used while decoding one
+// datagram received at nowNanos (Unix nanoseconds). It marks a known
+// exporter as seen and, at most every ExporterIdle/4, expires idle
+// exporters. An unknown exporter gets no state until the handle stores a
+// template or a sampling rate.
+func (s *Store) Handle(addr record.Addr, nowNanos int64) Handle {
+	if last := s.lastSweep.Load(); nowNanos-last >= s.sweepEvery && s.lastSweep.CompareAndSwap(last, nowNanos) {
+		s.expire(nowNanos)
 	}
+	e := s.lookup(addr)
+	if e != nil && e.lastSeen.Load() < nowNanos {
+		e.lastSeen.Store(nowNanos)
+	}
+	return Handle{store: s, addr: addr, now: nowNanos, e: e}
+}
+
+// Expire removes the exporters not seen for ExporterIdle before now and
+// returns how many it removed. Handle already calls it lazily; calling it
+// from a timer as well is harmless.
+func (s *Store) Expire(now time.Time) int {
+	return s.expire(now.UnixNano())
+}
+
+func (s *Store) expire(nowNanos int64) int {
+	cutoff := nowNanos - int64(s.cfg.ExporterIdle)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	removed := 0
+	for addr, e := range s.exporters {
+		if e.lastSeen.Load() < cutoff {
+			delete(s.exporters, addr)
+			e.retire()
+			removed++
+		}
+	}
+	s.exportersExpired.Add(uint64(removed))
+	return removed
+}
+
+func (s *Store) lookup(addr record.Addr) *exporter {
+	s.mu.RLock()
+	e := s.exporters[addr]
+	s.mu.RUnlock()
+	return e
+}
+
+// create returns the exporter's state, creating it when the store has room;
+// nil when it has not (counted).
+func (s *Store) create(addr record.Addr, nowNanos int64) *exporter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.exporters[addr]; ok {
 		return e
 	}
-	e = &Exporter{
-		store:     s,
-		templates: make(map[TemplateKey]any),
-		sampling:  make(map[SamplerKey]uint64),
+	if len(s.exporters) >= s.cfg.MaxExporters {
+		s.exportersRefused.Add(1)
+		return nil
 	}
+	e := &exporter{store: s}
+	e.lastSeen.Store(nowNanos)
 	s.exporters[addr] = e
 	return e
 }
 
-// Stats is a point-in-time summary of the store, for metrics.
+// Stats is a point-in-time summary of the store, for metrics. The counters
+// count since the store was created.
 type Stats struct {
-	Exporters        int
-	Templates        int
-	SamplingRates    int
-	TemplatesRefused uint64 // templates refused since start because an exporter was at its bound
-	TemplatesInvalid uint64 // templates refused since start because they describe zero-length records
+	Exporters      int
+	Templates      int
+	TemplateFields int
+	SamplingRates  int
+
+	TemplatesRefusedPerExporter uint64 // the exporter had MaxTemplatesPerExporter templates
+	TemplatesRefusedTotal       uint64 // MaxTemplateFields were held in total
+	TemplatesInvalid            uint64 // describe zero-length records (withdrawals included)
+	SamplingRatesRefused        uint64 // a per-exporter or the total bound was reached
+	ExportersRefused            uint64 // state for a new exporter refused: MaxExporters were held
+	ExportersExpired            uint64 // removed after ExporterIdle without a datagram
 }
 
-// Stats counts what the store holds.
+// Stats summarises the store. It takes no exporter lock.
 func (s *Store) Stats() Stats {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := Stats{Exporters: len(s.exporters), TemplatesRefused: s.refused.Load(), TemplatesInvalid: s.invalid.Load()}
-	for _, e := range s.exporters {
-		e.mu.RLock()
-		st.Templates += len(e.templates)
-		st.SamplingRates += len(e.sampling)
-		e.mu.RUnlock()
+	n := len(s.exporters)
+	s.mu.RUnlock()
+	return Stats{
+		Exporters:                   n,
+		Templates:                   int(s.templates.Load()),
+		TemplateFields:              int(s.fields.Load()),
+		SamplingRates:               int(s.sampling.Load()),
+		TemplatesRefusedPerExporter: s.refusedPerExporter.Load(),
+		TemplatesRefusedTotal:       s.refusedTotal.Load(),
+		TemplatesInvalid:            s.invalid.Load(),
+		SamplingRatesRefused:        s.samplingRefused.Load(),
+		ExportersRefused:            s.exportersRefused.Load(),
+		ExportersExpired:            s.exportersExpired.Load(),
 	}
-	return st
 }
 
 // TemplateKey identifies a template inside one exporter.
@@ -122,101 +251,238 @@ type SamplerKey struct {
 	SamplerID         uint64
 }
 
-// Exporter is the state of one exporter. It implements goflow2's
-// netflow.NetFlowTemplateSystem, so it can be handed to the goflow2 decoder
-// directly. It is safe for concurrent use, although the collector routes an
-// exporter's datagrams to one worker to keep templates and data in order.
-type Exporter struct {
-	store     *Store
+// exporter is the state of one exporter.
+type exporter struct {
+	store    *Store
+	lastSeen atomic.Int64 // Unix nanoseconds
+
 	mu        sync.RWMutex
-	templates map[TemplateKey]any
+	removed   bool // expired: a handle holding it must go back to the store
+	templates map[TemplateKey]storedTemplate
 	sampling  map[SamplerKey]uint64
 }
 
-var _ netflow.NetFlowTemplateSystem = (*Exporter)(nil)
+type storedTemplate struct {
+	template any
+	fields   int
+}
 
-// AddTemplate stores or replaces a template. A new template beyond the
-// exporter's bound is refused and counted, but no error is returned: an
-// error would make goflow2 abandon the rest of the datagram, and the data
-// sets that need the refused template are counted as missing templates
-// anyway.
+// retire empties an exporter removed from the store and gives its share of
+// the totals back.
+func (e *exporter) retire() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.removed = true
+	for _, t := range e.templates {
+		e.store.fields.Add(-int64(t.fields))
+	}
+	e.store.templates.Add(-int64(len(e.templates)))
+	e.store.sampling.Add(-int64(len(e.sampling)))
+	e.templates, e.sampling = nil, nil
+}
+
+// addTemplate stores a template within the bounds; ok is false when the
+// exporter was removed meanwhile.
+func (e *exporter) addTemplate(key TemplateKey, template any, fields int) (ok bool) {
+	s := e.store
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.removed {
+		return false
+	}
+	old, exists := e.templates[key]
+	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter {
+		s.refusedPerExporter.Add(1)
+		return true
+	}
+	if !take(&s.fields, int64(fields-old.fields), int64(s.cfg.MaxTemplateFields)) {
+		s.refusedTotal.Add(1)
+		return true
+	}
+	if e.templates == nil {
+		e.templates = make(map[TemplateKey]storedTemplate)
+	}
+	e.templates[key] = storedTemplate{template, fields}
+	if !exists {
+		s.templates.Add(1)
+	}
+	return true
+}
+
+func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.templates[key]
+	if ok {
+		delete(e.templates, key)
+		e.store.templates.Add(-1)
+		e.store.fields.Add(-int64(t.fields))
+	}
+	return t.template, ok
+}
+
+func (e *exporter) setSamplingRate(key SamplerKey, rate uint64) (ok bool) {
+	s := e.store
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.removed {
+		return false
+	}
+	if _, exists := e.sampling[key]; !exists {
+		if len(e.sampling) >= s.cfg.MaxSamplingRatesPerExporter || !take(&s.sampling, 1, int64(s.cfg.MaxSamplingRates)) {
+			s.samplingRefused.Add(1)
+			return true
+		}
+	}
+	if e.sampling == nil {
+		e.sampling = make(map[SamplerKey]uint64)
+	}
+	e.sampling[key] = rate
+	return true
+}
+
+// take adds n to total unless that would exceed limit. A negative n always
+// succeeds.
+func take(total *atomic.Int64, n, limit int64) bool {
+	for {
+		cur := total.Load()
+		if n > 0 && cur+n > limit {
+			return false
+		}
+		if total.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// Handle is one exporter's view of the store while one datagram is decoded.
+// It implements goflow2's netflow.NetFlowTemplateSystem, so it can be handed
+// to the goflow2 decoder directly; a pointer to a Handle kept in reused
+// memory converts to that interface without allocating.
+//
+// A Handle is used by one goroutine at a time; the collector routes an
+// exporter's datagrams to one worker, which keeps templates and data in
+// order.
+type Handle struct {
+	store *Store
+	addr  record.Addr
+	now   int64
+	e     *exporter // nil until the exporter has state
+}
+
+var _ netflow.NetFlowTemplateSystem = (*Handle)(nil)
+
+// exporter returns the exporter's state, nil if it has none.
+func (h *Handle) exporter() *exporter {
+	if h.e == nil {
+		h.e = h.store.lookup(h.addr)
+	}
+	return h.e
+}
+
+// AddTemplate stores or replaces a template, creating the exporter's state
+// if needed. A template beyond a bound is refused and counted, but no error
+// is returned: an error would make goflow2 abandon the rest of the
+// datagram, and the data sets that need the refused template are counted
+// as missing templates anyway.
 //
 // A template whose records would have zero length (no fields, as in an IPFIX
 // template withdrawal, or only zero-length fields) removes the template:
 // goflow2 would loop forever decoding a data set against it.
-func (e *Exporter) AddTemplate(version uint16, obsDomainID uint32, templateID uint16, template any) error {
+func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint16, template any) error {
 	key := TemplateKey{version, obsDomainID, templateID}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !hasRecordLength(template) {
-		delete(e.templates, key)
-		e.store.invalid.Add(1)
+	fields, valid := templateFields(template)
+	if !valid {
+		h.store.invalid.Add(1)
+		if e := h.exporter(); e != nil {
+			e.removeTemplate(key)
+		}
 		return nil
 	}
-	if _, exists := e.templates[key]; !exists && len(e.templates) >= e.store.cfg.MaxTemplatesPerExporter {
-		e.store.refused.Add(1)
-		return nil
+	for {
+		e := h.exporter()
+		if e == nil {
+			if e = h.store.create(h.addr, h.now); e == nil {
+				return nil
+			}
+			h.e = e
+		}
+		if e.addTemplate(key, template, fields) {
+			return nil
+		}
+		h.e = nil // expired while in use: start again from the store
 	}
-	e.templates[key] = template
-	return nil
 }
 
 // GetTemplate returns a template or netflow.ErrorTemplateNotFound, which
 // goflow2 treats as "skip this data set and go on".
-func (e *Exporter) GetTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
-	e.mu.RLock()
-	t, ok := e.templates[TemplateKey{version, obsDomainID, templateID}]
-	e.mu.RUnlock()
-	if !ok {
-		return nil, netflow.ErrorTemplateNotFound
+func (h *Handle) GetTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
+	if e := h.exporter(); e != nil {
+		e.mu.RLock()
+		t, ok := e.templates[TemplateKey{version, obsDomainID, templateID}]
+		e.mu.RUnlock()
+		if ok {
+			return t.template, nil
+		}
 	}
-	return t, nil
+	return nil, netflow.ErrorTemplateNotFound
 }
 
 // RemoveTemplate deletes a template (IPFIX template withdrawal).
-func (e *Exporter) RemoveTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
-	key := TemplateKey{version, obsDomainID, templateID}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t, ok := e.templates[key]
-	if !ok {
-		return nil, netflow.ErrorTemplateNotFound
+func (h *Handle) RemoveTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
+	if e := h.exporter(); e != nil {
+		if t, ok := e.removeTemplate(TemplateKey{version, obsDomainID, templateID}); ok {
+			return t, nil
+		}
 	}
-	delete(e.templates, key)
-	return t, nil
+	return nil, netflow.ErrorTemplateNotFound
 }
 
 // GetTemplates returns a copy of the exporter's templates keyed the way
 // goflow2 keys them (version<<48 | domain<<16 | template ID).
-func (e *Exporter) GetTemplates() netflow.FlowBaseTemplateSet {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	out := make(netflow.FlowBaseTemplateSet, len(e.templates))
-	for k, t := range e.templates {
-		out[uint64(k.Version)<<48|uint64(k.ObservationDomain)<<16|uint64(k.TemplateID)] = t
+func (h *Handle) GetTemplates() netflow.FlowBaseTemplateSet {
+	out := make(netflow.FlowBaseTemplateSet)
+	if e := h.exporter(); e != nil {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		for k, t := range e.templates {
+			out[uint64(k.Version)<<48|uint64(k.ObservationDomain)<<16|uint64(k.TemplateID)] = t.template
+		}
 	}
 	return out
 }
 
-// SetSamplingRate records a rate announced in an options data record. A rate
-// of 0 is ignored. Past the exporter's bound new samplers are dropped (known
-// ones are still updated).
-func (e *Exporter) SetSamplingRate(key SamplerKey, rate uint64) {
+// SetSamplingRate records a rate announced in an options data record,
+// creating the exporter's state if needed. A rate of 0 is ignored. Past a
+// bound new samplers are refused and counted (known ones are still
+// updated).
+func (h *Handle) SetSamplingRate(key SamplerKey, rate uint64) {
 	if rate == 0 {
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, exists := e.sampling[key]; !exists && len(e.sampling) >= e.store.cfg.MaxSamplingRatesPerExporter {
-		return
+	for {
+		e := h.exporter()
+		if e == nil {
+			if e = h.store.create(h.addr, h.now); e == nil {
+				return
+			}
+			h.e = e
+		}
+		if e.setSamplingRate(key, rate) {
+			return
+		}
+		h.e = nil
 	}
-	e.sampling[key] = rate
 }
 
 // SamplingRate returns the rate of a sampler, falling back to the
 // observation domain's sampler-less rate (SamplerID 0) when that sampler is
 // unknown. It reports false when neither is known.
-func (e *Exporter) SamplingRate(key SamplerKey) (uint64, bool) {
+func (h *Handle) SamplingRate(key SamplerKey) (uint64, bool) {
+	e := h.exporter()
+	if e == nil {
+		return 0, false
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if rate, ok := e.sampling[key]; ok {
@@ -230,10 +496,11 @@ func (e *Exporter) SamplingRate(key SamplerKey) (uint64, bool) {
 	return 0, false
 }
 
-// hasRecordLength reports whether records described by a template consume at
-// least one byte each: one field with a non-zero fixed length, or a
-// variable-length one (whose length prefix takes at least a byte).
-func hasRecordLength(template any) bool {
+// templateFields returns how many fields a template holds, and whether its
+// records consume at least one byte each: one field with a non-zero fixed
+// length, or a variable-length one (whose length prefix takes at least a
+// byte).
+func templateFields(template any) (n int, valid bool) {
 	var groups [2][]netflow.Field
 	switch t := template.(type) {
 	case netflow.TemplateRecord:
@@ -243,14 +510,15 @@ func hasRecordLength(template any) bool {
 	case netflow.IPFIXOptionsTemplateRecord:
 		groups[0], groups[1] = t.Scopes, t.Options
 	default:
-		return false
+		return 0, false
 	}
 	for _, fields := range groups {
+		n += len(fields)
 		for _, f := range fields {
 			if f.Length != 0 {
-				return true
+				valid = true
 			}
 		}
 	}
-	return false
+	return n, valid
 }

@@ -20,21 +20,22 @@ var (
 func TestTemplatesKeyedByExporterAndDomain(t *testing.T) {
 	s := NewStore(Config{})
 	tmpl := netflow.TemplateRecord{TemplateId: 256, FieldCount: 1, Fields: oneField}
-	a := s.Exporter(exporterA)
+	a := s.Handle(exporterA, 1)
 	if err := a.AddTemplate(10, 1, 256, tmpl); err != nil {
 		t.Fatal(err)
 	}
-	if s.Exporter(exporterA) != a {
-		t.Fatal("Exporter does not return the same state twice")
+	if again := s.Handle(exporterA, 1); again.e != a.e {
+		t.Fatal("Handle does not return the same state twice")
 	}
 	if _, err := a.GetTemplate(10, 1, 256); err != nil {
 		t.Errorf("same key: %v", err)
 	}
+	b := s.Handle(exporterB, 1)
 	for _, miss := range []struct {
-		e       *Exporter
+		e       *Handle
 		version uint16
 		domain  uint32
-	}{{a, 10, 2}, {a, 9, 1}, {s.Exporter(exporterB), 10, 1}} {
+	}{{&a, 10, 2}, {&a, 9, 1}, {&b, 10, 1}} {
 		if _, err := miss.e.GetTemplate(miss.version, miss.domain, 256); !errors.Is(err, netflow.ErrorTemplateNotFound) {
 			t.Errorf("version %d domain %d: err = %v, want ErrorTemplateNotFound", miss.version, miss.domain, err)
 		}
@@ -52,7 +53,7 @@ func TestTemplatesKeyedByExporterAndDomain(t *testing.T) {
 
 func TestTemplateBound(t *testing.T) {
 	s := NewStore(Config{MaxTemplatesPerExporter: 2})
-	e := s.Exporter(exporterA)
+	e := s.Handle(exporterA, 1)
 	for id := uint16(256); id < 260; id++ {
 		if err := e.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: oneField}); err != nil {
 			t.Fatal(err)
@@ -63,7 +64,7 @@ func TestTemplateBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := s.Stats()
-	if st.Templates != 2 || st.TemplatesRefused != 2 || st.Exporters != 1 {
+	if st.Templates != 2 || st.TemplatesRefusedPerExporter != 2 || st.Exporters != 1 {
 		t.Errorf("stats = %+v, want 2 templates and 2 refused", st)
 	}
 	got, _ := e.GetTemplate(9, 0, 256)
@@ -71,17 +72,18 @@ func TestTemplateBound(t *testing.T) {
 		t.Error("template 256 was not replaced")
 	}
 	// Another exporter has its own budget.
-	if err := s.Exporter(exporterB).AddTemplate(9, 0, 300, netflow.TemplateRecord{Fields: oneField}); err != nil {
+	b := s.Handle(exporterB, 1)
+	if err := b.AddTemplate(9, 0, 300, netflow.TemplateRecord{Fields: oneField}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Exporter(exporterB).GetTemplate(9, 0, 300); err != nil {
+	if _, err := b.GetTemplate(9, 0, 300); err != nil {
 		t.Error(err)
 	}
 }
 
 func TestSamplingRates(t *testing.T) {
 	s := NewStore(Config{MaxSamplingRatesPerExporter: 2})
-	e := s.Exporter(exporterA)
+	e := s.Handle(exporterA, 1)
 	e.SetSamplingRate(SamplerKey{9, 5, 0}, 100)
 	e.SetSamplingRate(SamplerKey{9, 5, 2}, 1000)
 	e.SetSamplingRate(SamplerKey{9, 5, 3}, 5000) // over the bound
@@ -107,24 +109,26 @@ func TestSamplingRates(t *testing.T) {
 
 func TestSnapshotRestore(t *testing.T) {
 	s := NewStore(Config{})
-	s.Exporter(exporterA).AddTemplate(10, 7, 300, netflow.TemplateRecord{TemplateId: 300, Fields: oneField})
-	s.Exporter(exporterB).AddTemplate(9, 1, 256, netflow.NFv9OptionsTemplateRecord{TemplateId: 256, Options: oneField})
-	s.Exporter(exporterB).SetSamplingRate(SamplerKey{9, 1, 4}, 512)
+	a, b := s.Handle(exporterA, 1), s.Handle(exporterB, 1)
+	a.AddTemplate(10, 7, 300, netflow.TemplateRecord{TemplateId: 300, Fields: oneField})
+	b.AddTemplate(9, 1, 256, netflow.NFv9OptionsTemplateRecord{TemplateId: 256, Options: oneField})
+	b.SetSamplingRate(SamplerKey{9, 1, 4}, 512)
 	snap := s.Snapshot()
 	if len(snap.Templates) != 2 || len(snap.SamplingRates) != 1 {
 		t.Fatalf("snapshot = %+v", snap)
 	}
 	restored := NewStore(Config{})
 	restored.Restore(snap)
-	if _, err := restored.Exporter(exporterA).GetTemplate(10, 7, 300); err != nil {
+	ra, rb := restored.Handle(exporterA, 1), restored.Handle(exporterB, 1)
+	if _, err := ra.GetTemplate(10, 7, 300); err != nil {
 		t.Error(err)
 	}
-	if tmpl, err := restored.Exporter(exporterB).GetTemplate(9, 1, 256); err != nil {
+	if tmpl, err := rb.GetTemplate(9, 1, 256); err != nil {
 		t.Error(err)
 	} else if _, ok := tmpl.(netflow.NFv9OptionsTemplateRecord); !ok {
 		t.Errorf("template type %T", tmpl)
 	}
-	if rate, ok := restored.Exporter(exporterB).SamplingRate(SamplerKey{9, 1, 4}); !ok || rate != 512 {
+	if rate, ok := rb.SamplingRate(SamplerKey{9, 1, 4}); !ok || rate != 512 {
 		t.Errorf("rate = %d %v", rate, ok)
 	}
 }
@@ -138,7 +142,7 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			addr := record.AddrFrom4([4]byte{192, 0, 2, byte(w % 2)})
 			for i := range 200 {
-				e := s.Exporter(addr)
+				e := s.Handle(addr, int64(i+1))
 				e.AddTemplate(10, uint32(w), uint16(256+i%10), netflow.TemplateRecord{Fields: oneField})
 				e.GetTemplate(10, uint32(w), uint16(256+i%10))
 				e.SetSamplingRate(SamplerKey{10, uint32(w), uint64(i % 3)}, 10)
@@ -158,7 +162,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func TestZeroLengthTemplatesWithdraw(t *testing.T) {
 	s := NewStore(Config{})
-	e := s.Exporter(exporterA)
+	e := s.Handle(exporterA, 1)
 	e.AddTemplate(10, 0, 256, netflow.TemplateRecord{Fields: oneField})
 	cases := []any{
 		netflow.TemplateRecord{},                                        // IPFIX withdrawal

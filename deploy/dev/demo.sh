@@ -6,23 +6,25 @@
 #
 #   deploy/dev/demo.sh [BIN]     BIN defaults to bin/sluice
 #
-# Environment: SLUICE_DATA, SLUICE_HTTP (127.0.0.1:8080), SLUICE_DEMO_RATE
-# (flows/s, default 2000), SLUICE_DEMO_DURATION (default 1h).
+# Environment: SLUICE_DATA, SLUICE_HTTP (127.0.0.1:8080), SLUICE_NETFLOW
+# (127.0.0.1:2055,127.0.0.1:4739), SLUICE_SFLOW (127.0.0.1:6343),
+# SLUICE_DEMO_RATE (flows/s, default 2000), SLUICE_DEMO_DURATION (default 1h).
 set -euo pipefail
 
 bin=${1:-bin/sluice}
 data=${SLUICE_DATA:-./data}
 http=${SLUICE_HTTP:-127.0.0.1:8080}
+netflow=${SLUICE_NETFLOW:-127.0.0.1:2055,127.0.0.1:4739}
+sflow=${SLUICE_SFLOW:-127.0.0.1:6343}
 rate=${SLUICE_DEMO_RATE:-2000}
 duration=${SLUICE_DEMO_DURATION:-1h}
 
 [[ -x "$bin" ]] || { echo "demo.sh: $bin not built (make build)" >&2; exit 1; }
-[[ -n "${CHDB_LIB_PATH:-}" ]] || { echo "demo.sh: CHDB_LIB_PATH is not set (deploy/dev/deps.sh chdb)" >&2; exit 1; }
 mkdir -p "$data"
 log="$data/sluice.log"
 
 "$bin" run --data "$data" --http "$http" \
-	--netflow-listen 127.0.0.1:2055,127.0.0.1:4739 --sflow-listen 127.0.0.1:6343 >>"$log" 2>&1 &
+	--netflow-listen "$netflow" --sflow-listen "$sflow" >>"$log" 2>&1 &
 sluice_pid=$!
 stop() {
 	trap - EXIT INT TERM
@@ -34,8 +36,9 @@ stop() {
 }
 trap stop EXIT INT TERM
 
+ready() { "$bin" sql --addr "http://$http" --format tsv "SELECT 1" >/dev/null 2>&1; }
 for _ in $(seq 1 120); do
-	if curl -fsS "http://$http/readyz" >/dev/null 2>&1; then break; fi
+	if ready; then break; fi
 	if ! kill -0 "$sluice_pid" 2>/dev/null; then
 		echo "demo.sh: sluice exited; last lines of $log:" >&2
 		tail -20 "$log" >&2
@@ -43,15 +46,16 @@ for _ in $(seq 1 120); do
 	fi
 	sleep 0.5
 done
-curl -fsS "http://$http/readyz" >/dev/null || { echo "demo.sh: sluice not ready after 60 s; see $log" >&2; exit 1; }
+ready || { echo "demo.sh: sluice not ready after 60 s; see $log" >&2; exit 1; }
 
 cat >&2 <<MSG
-sluice is running: NetFlow/IPFIX on 127.0.0.1:2055 and :4739, sFlow on :6343, HTTP on $http (log: $log)
+sluice is running: NetFlow/IPFIX on $netflow, sFlow on $sflow, HTTP on $http (log: $log)
 Query it from another terminal, for example:
-  $bin sql "SELECT count(), sum(Bytes) FROM flows"
-  $bin sql "SELECT FlowType, count() AS flows, sum(Bytes*SamplingRate) AS bytes FROM flows GROUP BY FlowType"
+  $bin sql --addr http://$http "SELECT count(), sum(Bytes) FROM flows"
+  $bin sql --addr http://$http "SELECT ExporterAddress, FlowType, count() AS flows, sum(Bytes*SamplingRate) AS bytes FROM flows GROUP BY ALL ORDER BY ALL"
   curl -s http://$http/metrics | grep ^sluice_
+Each simulated exporter sends from its own address (127.0.1.N).
 Sending demo flows at $rate/s for $duration (Ctrl-C to stop):
 MSG
-"$bin" demo --target 127.0.0.1:2055 --sflow-target 127.0.0.1:6343 \
+"$bin" demo --target "${netflow%%,*}" --sflow-target "${sflow%%,*}" --bind-sources \
 	--rate "$rate" --duration "$duration" --sluice "http://$http" || true

@@ -18,7 +18,9 @@ readonly cache=${SLUICE_CACHE:-$HOME/.cache/sluice}
 # The engine version pinned by the architecture (chdb-go v1.11.0 loads it).
 readonly chdb_package="@chdb/lib-linux-x64-gnu@26.7.3-stable.1"
 readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
-readonly debian_packages=(tshark)
+# tshark: reference decoder; gcc and libc6-dev: cgo, which `go test -race`
+# needs; curl: scripts and docs.
+readonly debian_packages=(tshark gcc libc6-dev curl)
 
 log() { echo "deps.sh: $*" >&2; }
 die() {
@@ -50,6 +52,8 @@ chdb() {
 	local system=/usr/local/lib/libchdb.so
 	if [[ -w /usr/local/lib && (! -e "$system" || -L "$system") ]]; then
 		ln -sfn "$lib" "$system"
+	elif [[ "$(readlink -f "$system" 2>/dev/null)" != "$lib" ]]; then
+		log "every sluice command loads libchdb: export CHDB_LIB_PATH=$lib"
 	fi
 	echo "$lib"
 }
@@ -61,11 +65,16 @@ debian() {
 	done
 	((${#missing[@]} == 0)) && return 0
 	command -v apt-get >/dev/null || die "apt-get not found; install: ${missing[*]}"
-	local sudo=()
-	((EUID == 0)) || sudo=(sudo)
+	local as_root=()
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null || die "not root and no sudo; install as root: ${missing[*]}"
+		as_root=(sudo)
+	fi
 	log "installing Debian packages: ${missing[*]}"
-	"${sudo[@]}" apt-get update -q >&2
-	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2
+	# env inside sudo: sudo resets the environment, and tshark's debconf
+	# question would otherwise wait for an answer.
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
 }
 
 gomod() {

@@ -12,8 +12,9 @@ import (
 	"testing"
 )
 
-// InCI reports whether the tests run in CI.
-func InCI() bool { return os.Getenv("CI") == "true" }
+// InCI reports whether every dependency must be present: in CI (CI=true)
+// and under `make test` (SLUICE_REQUIRE_DEPS=1), which installs them all.
+func InCI() bool { return os.Getenv("CI") == "true" || os.Getenv("SLUICE_REQUIRE_DEPS") == "1" }
 
 // Missing skips the test, or fails it in CI, because what is unavailable.
 func Missing(tb testing.TB, what string) {

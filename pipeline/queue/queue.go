@@ -73,10 +73,11 @@ func New(cfg Config, reg prometheus.Registerer) (*Queue, error) {
 // Put hands a batch to the consumer, waiting for room. If ctx ends first,
 // the batch is not queued and the caller still owns it.
 func (q *Queue) Put(ctx context.Context, b *record.Batch) error {
+	n := b.Len() // once sent, the batch belongs to the consumer
 	select {
 	case q.ch <- b:
 		q.batches.Inc()
-		q.records.Add(float64(b.Len()))
+		q.records.Add(float64(n))
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("queue put: %w", ctx.Err())

@@ -53,6 +53,8 @@ type Engine struct {
 
 	mu   sync.Mutex // serializes chDB calls and guards conn
 	conn chdb.ChdbConn
+
+	limits atomic.Pointer[clickhouse.QueryLimits] // of QueryReadOnly
 }
 
 // Open starts the embedded engine with its databases under
@@ -71,6 +73,7 @@ func Open(dataDir string, logger *slog.Logger) (*Engine, error) {
 		sessionDir: filepath.Join(dataDir, sessionDirName),
 		spoolDir:   filepath.Join(dataDir, spoolDirName),
 	}
+	e.SetQueryLimits(clickhouse.DefaultQueryLimits())
 	for _, dir := range []string{e.sessionDir, e.spoolDir} {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("embedded: create %s: %w", dir, err)

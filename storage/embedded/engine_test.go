@@ -347,3 +347,43 @@ func TestInsertNativeRefusesBadTable(t *testing.T) {
 		}
 	}
 }
+
+// A read-only query that runs too long, returns too much or uses too much
+// memory is stopped: the engine serves inserts in between queries, so an
+// unbounded query would stall ingestion.
+func TestQueryReadOnlyLimits(t *testing.T) {
+	defer engine.SetQueryLimits(clickhouse.DefaultQueryLimits())
+	engine.SetQueryLimits(clickhouse.QueryLimits{MaxExecutionTime: time.Second, MaxResultBytes: 1 << 20, MaxMemoryUsage: 4 << 30})
+	start := time.Now()
+	_, err := engine.QueryReadOnly(t.Context(), "SELECT count() FROM numbers(100000000000)", "TSV")
+	if err == nil {
+		t.Fatal("a query beyond max-execution-time succeeded")
+	}
+	if elapsed := time.Since(start); elapsed > 30*time.Second {
+		t.Fatalf("the time limit did not stop the query (%s)", elapsed)
+	}
+	if _, err := engine.QueryReadOnly(t.Context(), "SELECT number FROM numbers(10000000)", "TSV"); err == nil {
+		t.Fatal("a result beyond max-result-bytes was returned")
+	}
+	engine.SetQueryLimits(clickhouse.QueryLimits{MaxExecutionTime: time.Minute, MaxResultBytes: 1 << 30, MaxMemoryUsage: 1 << 20})
+	if _, err := engine.QueryReadOnly(t.Context(), "SELECT groupArray(number) FROM numbers(10000000)", "TSV"); err == nil {
+		t.Fatal("a query beyond max-memory-usage succeeded")
+	}
+	engine.SetQueryLimits(clickhouse.DefaultQueryLimits())
+	out, err := engine.QueryReadOnly(t.Context(), "SELECT count() FROM numbers(1000)", "TSV")
+	if err != nil || string(out) != "1000\n" {
+		t.Fatalf("a small query under the limits: %q, %v", out, err)
+	}
+}
+
+func TestQueryLimitsValidate(t *testing.T) {
+	if err := clickhouse.DefaultQueryLimits().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := clickhouse.QueryLimits{}.Validate()
+	for _, key := range []string{"max-execution-time", "max-result-bytes", "max-memory-usage"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}

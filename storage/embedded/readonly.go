@@ -39,7 +39,9 @@ var readOnlyKinds = map[string]bool{
 //     under readonly) and no file() function (it reads local files even
 //     under readonly).
 //  3. It runs with SETTINGS readonly = 1, which refuses table functions
-//     (file, url, remote, executable, ...) and writes.
+//     (file, url, remote, executable, ...) and writes, and with the query
+//     limits (QueryLimits): one engine serves inserts and queries in turn,
+//     so an unbounded query would stall ingestion.
 func (e *Engine) QueryReadOnly(ctx context.Context, query, format string) ([]byte, error) {
 	if err := checkFormat(format); err != nil {
 		return nil, err
@@ -63,11 +65,18 @@ func (e *Engine) QueryReadOnly(ctx context.Context, query, format string) ([]byt
 	if err := checkReadOnlyAST(string(ast)); err != nil {
 		return nil, fmt.Errorf("embedded: read-only query %s: %w", abbreviate(stmt), err)
 	}
-	out, err := e.query(ctx, stmt+" SETTINGS readonly = 1", format, true)
+	out, err := e.query(ctx, stmt+e.readOnlySettings(), format, true)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: read-only query: %w", err)
 	}
 	return out, nil
+}
+
+// SetQueryLimits replaces the limits of later read-only queries.
+func (e *Engine) SetQueryLimits(l clickhouse.QueryLimits) { e.limits.Store(&l) }
+
+func (e *Engine) readOnlySettings() string {
+	return " SETTINGS readonly = 1, " + e.limits.Load().Settings()
 }
 
 // astNode is one line of EXPLAIN AST: its depth (one space per level) and

@@ -49,6 +49,19 @@ type Writer struct {
 	mu      sync.Mutex // guards builder and native
 	builder *clickhouse.BlockBuilder
 	native  []byte
+
+	// failing holds the error of the last insert attempt while inserts
+	// fail, nil once one succeeds: readiness reports it.
+	failing atomic.Pointer[error]
+}
+
+// Err returns the last insert error while storage is failing, and nil
+// when the last insert attempt succeeded (or none was made yet).
+func (w *Writer) Err() error {
+	if p := w.failing.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // New returns a writer; it starts nothing.
@@ -112,6 +125,7 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 		err := w.deps.Inserter.InsertNative(ctx, w.cfg.Table, dedupToken, native)
 		w.metrics.insertDuration.Observe(time.Since(start).Seconds())
 		if err == nil {
+			w.failing.Store(nil)
 			w.metrics.rowsInserted.Add(float64(len(flows)))
 			w.metrics.batchesInserted.Inc()
 			if attempt > 1 {
@@ -120,6 +134,8 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 			return nil
 		}
 		w.metrics.insertErrors.Inc()
+		failed := fmt.Errorf("storage: insert into %s failing (attempt %d): %w", w.cfg.Table, attempt, err)
+		w.failing.Store(&failed)
 		if ctx.Err() != nil {
 			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", len(flows), w.cfg.Table, attempt, err)
 		}

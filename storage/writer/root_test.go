@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,34 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := New(DefaultConfig(), Dependencies{}); err == nil {
 		t.Error("writer without inserter accepted")
+	}
+}
+
+// Err reports a failing storage while inserts fail and clears once one
+// succeeds: /readyz shows it.
+func TestErrTracksFailingInserts(t *testing.T) {
+	fail := make(chan bool, 10)
+	observed := make(chan error, 10)
+	var w *Writer
+	w, _ = newTestWriter(t, insertFunc(func(context.Context, string, string, []byte) error {
+		if <-fail {
+			return errors.New("disk full")
+		}
+		observed <- w.Err() // still failing from the attempt before
+		return nil
+	}))
+	if w.Err() != nil {
+		t.Fatal("a new writer must not report an error")
+	}
+	fail <- true
+	fail <- false
+	if err := w.Write(t.Context(), clickhouse.GenerateFlows(3, 1), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-observed; err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Err during the retry = %v, want the insert error", err)
+	}
+	if err := w.Err(); err != nil {
+		t.Fatalf("Err after a successful insert = %v", err)
 	}
 }
