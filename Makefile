@@ -20,9 +20,12 @@ help:
 	@echo "make test   - every test, vet and format check, as CI runs them"
 	@echo "make build  - build $(BIN)"
 
+# The binary records where libchdb is (ELF run path): chdb-go loads it when
+# the program starts, so every command, even `sluice sql`, finds it without
+# CHDB_LIB_PATH.
 .PHONY: build
 build:
-	$(GO) build -o $(BIN) ./cmd/sluice
+	lib=$$(deploy/dev/deps.sh chdb); $(GO) build -ldflags "-r $${lib%/*}" -o $(BIN) ./cmd/sluice
 
 .PHONY: deps-run
 deps-run:
