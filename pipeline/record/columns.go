@@ -269,4 +269,57 @@ var Columns = []Column{
 		Uint:    func(f *Flow) uint64 { return uint64(f.Packets) },
 		SetUint: func(f *Flow, v uint64) { f.Packets = uint64(v) },
 	},
+	// Schema version 3 (storage/migrate adds them to existing tables).
+	{
+		Name: "MPLS1stLabel", Kind: KindUInt32, Type: "UInt32", Field: 39,
+		Doc:     "first (top) MPLS label value, 20 bits",
+		Uint:    func(f *Flow) uint64 { return uint64(f.MPLS1stLabel) },
+		SetUint: func(f *Flow, v uint64) { f.MPLS1stLabel = uint32(v) },
+	},
+	{
+		Name: "MPLS2ndLabel", Kind: KindUInt32, Type: "UInt32", Field: 40,
+		Doc:     "second MPLS label value",
+		Uint:    func(f *Flow) uint64 { return uint64(f.MPLS2ndLabel) },
+		SetUint: func(f *Flow, v uint64) { f.MPLS2ndLabel = uint32(v) },
+	},
+	{
+		Name: "MPLS3rdLabel", Kind: KindUInt32, Type: "UInt32", Field: 41,
+		Doc:     "third MPLS label value",
+		Uint:    func(f *Flow) uint64 { return uint64(f.MPLS3rdLabel) },
+		SetUint: func(f *Flow, v uint64) { f.MPLS3rdLabel = uint32(v) },
+	},
+	{
+		Name: "IngressVRFID", Kind: KindUInt32, Type: "UInt32", Field: 42,
+		Doc:     "ingress VRF ID (IPFIX IE 234)",
+		Uint:    func(f *Flow) uint64 { return uint64(f.IngressVRFID) },
+		SetUint: func(f *Flow, v uint64) { f.IngressVRFID = uint32(v) },
+	},
+	{
+		Name: "EgressVRFID", Kind: KindUInt32, Type: "UInt32", Field: 43,
+		Doc:     "egress VRF ID (IPFIX IE 235)",
+		Uint:    func(f *Flow) uint64 { return uint64(f.EgressVRFID) },
+		SetUint: func(f *Flow, v uint64) { f.EgressVRFID = uint32(v) },
+	},
+	{
+		Name: "SrcAddrNAT", Kind: KindIPv6, Type: "IPv6", Field: 44,
+		Doc:  "source address after NAT (IPv4 mapped)",
+		Addr: func(f *Flow) *Addr { return &f.SrcAddrNAT },
+	},
+	{
+		Name: "DstAddrNAT", Kind: KindIPv6, Type: "IPv6", Field: 45,
+		Doc:  "destination address after NAT (IPv4 mapped)",
+		Addr: func(f *Flow) *Addr { return &f.DstAddrNAT },
+	},
+	{
+		Name: "SrcPortNAT", Kind: KindUInt16, Type: "UInt16", Field: 46,
+		Doc:     "source port after NAPT",
+		Uint:    func(f *Flow) uint64 { return uint64(f.SrcPortNAT) },
+		SetUint: func(f *Flow, v uint64) { f.SrcPortNAT = uint16(v) },
+	},
+	{
+		Name: "DstPortNAT", Kind: KindUInt16, Type: "UInt16", Field: 47,
+		Doc:     "destination port after NAPT",
+		Uint:    func(f *Flow) uint64 { return uint64(f.DstPortNAT) },
+		SetUint: func(f *Flow, v uint64) { f.DstPortNAT = uint16(v) },
+	},
 }

@@ -121,6 +121,27 @@ type Flow struct {
 
 	Bytes   uint64 // as exported, not scaled by SamplingRate
 	Packets uint64
+
+	// MPLS1stLabel, MPLS2ndLabel and MPLS3rdLabel are the label values
+	// (20 bits) of the first three entries of the MPLS label stack, top
+	// first; 0 when absent. Three fixed fields rather than an array keep
+	// the record fixed-size, so it lives in reused slices and the hot path
+	// never allocates; three labels cover the transport, service (VPN) and
+	// entropy labels analysts group by (Akvorado exposes the same three
+	// names over its label array).
+	MPLS1stLabel uint32
+	MPLS2ndLabel uint32
+	MPLS3rdLabel uint32
+
+	IngressVRFID uint32 // IPFIX IE 234
+	EgressVRFID  uint32 // IPFIX IE 235
+
+	// Post-NAT (translated) addresses and ports, from IPFIX IEs 225-228,
+	// 281/282 and Cisco NSEL's 40001-40004; unset when not translated.
+	SrcAddrNAT Addr
+	DstAddrNAT Addr
+	SrcPortNAT uint16
+	DstPortNAT uint16
 }
 
 // Reset clears a record for reuse.

@@ -183,6 +183,16 @@ func (e *Engine) query(ctx context.Context, sql, format string, keep bool) ([]by
 	return append([]byte(nil), res.Buf()...), nil
 }
 
+// Insert encodes a batch's columns as ClickHouse Native format and inserts
+// it (InsertNative): the writer's Inserter for the embedded engine.
+func (e *Engine) Insert(ctx context.Context, table, dedupToken string, block *clickhouse.BlockBuilder) error {
+	native, err := block.EncodeNative(nil)
+	if err != nil {
+		return fmt.Errorf("embedded: insert into %s: %w", table, err)
+	}
+	return e.InsertNative(ctx, table, dedupToken, native)
+}
+
 // InsertNative inserts data, ClickHouse Native format, into table (such as
 // sluice.flows). A non-empty dedupToken makes a replay of the same batch
 // insert nothing, within the table's non_replicated_deduplication_window.
@@ -209,7 +219,11 @@ func (e *Engine) InsertNative(ctx context.Context, table, dedupToken string, dat
 	// deduplicate differently, and the caller already batches.
 	settings := "async_insert = 0"
 	if dedupToken != "" {
-		settings = "insert_deduplication_token = " + clickhouse.QuoteString(dedupToken) + ", " + settings
+		// The rollups' materialized views receive a replayed block even
+		// when the raw table drops it as a duplicate, unless they
+		// deduplicate too (their tables keep a deduplication window).
+		settings = "insert_deduplication_token = " + clickhouse.QuoteString(dedupToken) +
+			", deduplicate_blocks_in_dependent_materialized_views = 1, " + settings
 	}
 	sql := "INSERT INTO " + quotedTable + " FROM INFILE " + clickhouse.QuoteString(path) +
 		" SETTINGS " + settings + " FORMAT Native"

@@ -29,9 +29,11 @@ func writeCtx(t testing.TB) context.Context {
 	return ctx
 }
 
+// migrateSchema creates the schema without TTLs: generated flows carry
+// dates from 2020 to 2035, which TTL merges would delete mid-test.
 func migrateSchema(t testing.TB) {
 	t.Helper()
-	m, err := migrate.New(migrate.DefaultConfig(), slog.New(slog.DiscardHandler))
+	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +62,14 @@ func count(t testing.TB, table string) int {
 
 func truncate(t testing.TB) {
 	t.Helper()
-	if err := engine.Exec(t.Context(), "TRUNCATE TABLE "+migrate.FlowsTable); err != nil {
-		t.Fatal(err)
+	tables := []string{migrate.FlowsTable}
+	for _, r := range migrate.Rollups {
+		tables = append(tables, r.QualifiedTable())
+	}
+	for _, table := range tables {
+		if err := engine.Exec(t.Context(), "TRUNCATE TABLE "+table); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -89,12 +97,33 @@ func TestMigrateTwice(t *testing.T) {
 		t.Errorf("sluice.flows columns:\n%s\nwant (record.Columns):\n%s", got, want.String())
 	}
 	got = query(t, "SELECT name, engine FROM system.tables WHERE database = 'sluice' ORDER BY name")
-	if want := "flows\tMergeTree\nschema_migrations\tReplacingMergeTree\n"; got != want {
+	tables := []string{"flows\tMergeTree", "schema_migrations\tReplacingMergeTree",
+		"icmp_types\tMergeTree", "icmp_types_dict\tDictionary", "protocols\tMergeTree", "protocols_dict\tDictionary",
+		"services\tMergeTree", "services_dict\tDictionary"}
+	for _, r := range migrate.Rollups {
+		tables = append(tables, r.Table+"\tSummingMergeTree", r.Table+"_mv\tMaterializedView")
+	}
+	slices.Sort(tables)
+	if want := strings.Join(tables, "\n") + "\n"; got != want {
 		t.Errorf("tables:\n%s\nwant:\n%s", got, want)
 	}
-	got = query(t, "SELECT version, description FROM sluice.schema_migrations")
-	if want := fmt.Sprintf("%d\tcreate flows table\n", migrate.LatestVersion()); got != want {
-		t.Errorf("schema_migrations after two runs:\n%s\nwant:\n%s", got, want)
+	got = query(t, "SELECT name, type_full FROM system.data_skipping_indices WHERE database = 'sluice' AND table = 'flows' ORDER BY name")
+	if want := "idx_DstAS\tbloom_filter(0.01)\nidx_DstAddr\tbloom_filter(0.01)\nidx_DstPort\tbloom_filter(0.01)\nidx_SrcAS\tbloom_filter(0.01)\nidx_SrcAddr\tbloom_filter(0.01)\nidx_SrcPort\tbloom_filter(0.01)\n"; got != want {
+		t.Errorf("skip indexes:\n%s\nwant:\n%s", got, want)
+	}
+	// The reference data answers through its dictionaries, once, after two runs.
+	got = query(t, "SELECT dictGet('sluice.protocols_dict', 'Name', toUInt64(6)), dictGet('sluice.services_dict', 'Name', (toUInt8(6), toUInt16(443))), "+
+		"dictGet('sluice.icmp_types_dict', 'Name', (toUInt16(34525), toUInt8(135))), (SELECT count() FROM sluice.protocols), (SELECT count() FROM sluice.protocols WHERE Proto = 17)")
+	if !strings.HasPrefix(got, "TCP\thttps\tneighbor-solicitation\t") || !strings.HasSuffix(got, "\t1\n") {
+		t.Errorf("reference data: %q", got)
+	}
+	got = query(t, "SELECT version FROM sluice.schema_migrations ORDER BY version")
+	want.Reset()
+	for v := uint32(1); v <= migrate.LatestVersion(); v++ {
+		fmt.Fprintf(&want, "%d\n", v)
+	}
+	if got != want.String() {
+		t.Errorf("schema_migrations after two runs:\n%s\nwant:\n%s", got, want.String())
 	}
 }
 
@@ -205,11 +234,91 @@ func TestReplayedBatchInsertsNothing(t *testing.T) {
 	if n := count(t, migrate.FlowsTable); n != len(flows) {
 		t.Errorf("after three writes with one token: %d rows, want %d", n, len(flows))
 	}
+	rollupFlows := func() int {
+		n, _ := strconv.Atoi(strings.TrimSpace(query(t, "SELECT sum(Flows) FROM sluice.flows_1m")))
+		return n
+	}
+	// The rollups' views see every insert, replays included: they must
+	// deduplicate as the raw table does.
+	if n := rollupFlows(); n != len(flows) {
+		t.Errorf("after three writes with one token, the 1m rollup counts %d flows, want %d", n, len(flows))
+	}
 	if err := w.Write(writeCtx(t), flows, "partition-3-offsets-1100-2099"); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, migrate.FlowsTable); n != 2*len(flows) {
 		t.Errorf("after a write with a new token: %d rows, want %d", n, 2*len(flows))
+	}
+	if n := rollupFlows(); n != 2*len(flows) {
+		t.Errorf("after a write with a new token, the 1m rollup counts %d flows, want %d", n, 2*len(flows))
+	}
+}
+
+// Every rollup holds exactly the raw table's aggregate, scaled by the
+// sampling rate, for every bucket and dimension.
+func TestRollupsEqualRawAggregate(t *testing.T) {
+	migrateSchema(t)
+	truncate(t)
+	w := newWriter(t, nil)
+	for seed := range uint64(4) {
+		flows := clickhouse.GenerateFlows(5000, 100+seed)
+		for i := range flows {
+			// Realistic values: a few exporters and interfaces, so buckets
+			// really aggregate, and counters whose products fit in UInt64.
+			f := &flows[i]
+			f.ExporterAddress = record.AddrFrom4([4]byte{192, 0, 2, byte(i % 3)})
+			f.InIfIndex, f.OutIfIndex = uint32(i%4), uint32(i%5)
+			f.SrcAS, f.DstAS, f.Proto = uint32(i%7), uint32(i%2), uint8(6+11*(i%2))
+			f.Bytes, f.Packets, f.SamplingRate = uint64(i%1500+40), uint64(i%10+1), uint64(1+i%3)*1000
+		}
+		if err := w.Write(writeCtx(t), flows, fmt.Sprintf("rollup-test-%d", seed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dims := strings.Join(migrate.RollupDimensions, ", ")
+	for _, r := range migrate.Rollups {
+		bucket := map[string]string{"flows_1m": "toStartOfMinute", "flows_5m": "toStartOfFiveMinutes", "flows_1h": "toStartOfHour"}[r.Table]
+		raw := query(t, fmt.Sprintf("SELECT %s(TimeReceived) AS T, %s, sum(Bytes * SamplingRate), sum(Packets * SamplingRate), count() FROM sluice.flows GROUP BY T, %s ORDER BY ALL", bucket, dims, dims))
+		rolled := query(t, fmt.Sprintf("SELECT TimeReceived, %s, sum(Bytes), sum(Packets), sum(Flows) FROM %s GROUP BY ALL ORDER BY ALL", dims, r.QualifiedTable()))
+		if raw != rolled {
+			t.Errorf("%s differs from the raw aggregate (%d vs %d bytes of TSV)", r.Table, len(rolled), len(raw))
+		}
+		if strings.Count(raw, "\n") < 10 {
+			t.Fatalf("%s: only %d buckets: the test aggregates nothing", r.Table, strings.Count(raw, "\n"))
+		}
+	}
+}
+
+// Rollups created over existing flows are filled from them, once.
+func TestRollupBackfill(t *testing.T) {
+	migrateSchema(t)
+	truncate(t)
+	w := newWriter(t, nil)
+	flows := clickhouse.GenerateFlows(2000, 7)
+	for i := range flows {
+		flows[i].Bytes, flows[i].SamplingRate = 100, 10
+	}
+	if err := w.Write(writeCtx(t), flows, "backfill-test"); err != nil {
+		t.Fatal(err)
+	}
+	// As if the rollups were new: drop them, then migrate again.
+	for _, r := range migrate.Rollups {
+		for _, stmt := range []string{"DROP VIEW IF EXISTS " + r.QualifiedTable() + "_mv", "DROP TABLE IF EXISTS " + r.QualifiedTable()} {
+			if err := engine.Exec(t.Context(), stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := engine.Exec(t.Context(), "TRUNCATE TABLE "+migrate.MigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	migrateSchema(t)
+	migrateSchema(t) // the second run must not backfill again
+	for _, r := range migrate.Rollups {
+		got := query(t, "SELECT sum(Flows), sum(Bytes) FROM "+r.QualifiedTable())
+		if want := fmt.Sprintf("%d\t%d\n", len(flows), len(flows)*100*10); got != want {
+			t.Errorf("%s after backfill: %q, want %q", r.Table, got, want)
+		}
 	}
 }
 
@@ -226,7 +335,7 @@ func TestQueryReadOnly(t *testing.T) {
 		"WITH x AS (SELECT 1 AS a) SELECT a FROM x UNION ALL SELECT 2":     "1\n2\n",
 		"SELECT 1 EXCEPT SELECT 2":                                         "1\n",
 		"SELECT count() FROM (SELECT * FROM sluice.flows) -- comment":      "10\n",
-		"SHOW TABLES FROM sluice":                                          "flows\nschema_migrations\n",
+		"SHOW TABLES FROM sluice LIKE '%migrations'":                       "schema_migrations\n",
 		"EXISTS TABLE sluice.flows":                                        "1\n",
 		"DESCRIBE TABLE sluice.schema_migrations":                          "",
 		"SHOW CREATE TABLE sluice.schema_migrations":                       "",
@@ -384,6 +493,38 @@ func TestQueryLimitsValidate(t *testing.T) {
 	for _, key := range []string{"max-execution-time", "max-result-bytes", "max-memory-usage"} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
+
+// The users script cannot run here (the embedded engine has no access
+// control), but every statement must parse with the engine's own parser.
+func TestUsersScriptParses(t *testing.T) {
+	u := migrate.DefaultUsers()
+	u.WriterPassword, u.AnalystPassword = "w", "a"
+	stmts, err := migrate.UsersDDL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range stmts {
+		if _, err := engine.Query(t.Context(), "SELECT formatQuery("+clickhouse.QuoteString(stmt)+")", "TSV"); err != nil {
+			t.Errorf("%s: %v", stmt, err)
+		}
+	}
+}
+
+// Cluster mode's DDL cannot run on the embedded engine, but every
+// statement must parse with the engine's own parser.
+func TestClusterDDLParses(t *testing.T) {
+	cfg := migrate.DefaultConfig()
+	cfg.Cluster = "sluice_cluster"
+	m, err := migrate.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range m.Statements() {
+		if _, err := engine.Query(t.Context(), "SELECT formatQuery("+clickhouse.QuoteString(stmt)+")", "TSV"); err != nil {
+			t.Errorf("%.300s: %v", stmt, err)
 		}
 	}
 }

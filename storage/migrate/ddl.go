@@ -26,15 +26,21 @@ const (
 const dedupWindow = 1000
 
 // CreateDatabase returns the statement creating sluice's database.
-func CreateDatabase() string {
-	return "CREATE DATABASE IF NOT EXISTS " + Database
+func CreateDatabase(cfg Config) string {
+	return "CREATE DATABASE IF NOT EXISTS " + Database + cfg.onCluster()
+}
+
+// flowsTableStatements creates the raw flows table (and, in cluster mode,
+// the Distributed table over it).
+func flowsTableStatements(cfg Config) []string {
+	return append([]string{CreateFlowsTable(cfg)}, cfg.distributedTable("flows")...)
 }
 
 // CreateFlowsTable returns the statement creating the raw flows table, one
 // column per entry of record.Columns, in table order.
 func CreateFlowsTable(cfg Config) string {
 	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + FlowsTable + "\n(\n")
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + cfg.dataTable("flows") + cfg.onCluster() + "\n(\n")
 	for i, c := range record.Columns {
 		b.WriteString("    ")
 		b.WriteString(clickhouse.QuoteIdentifier(c.Name))
@@ -55,7 +61,7 @@ func CreateFlowsTable(cfg Config) string {
 		b.WriteString("\n")
 	}
 	b.WriteString(")\n")
-	b.WriteString("ENGINE = MergeTree\n")
+	b.WriteString("ENGINE = " + cfg.shardedEngine("MergeTree", "flows_local", "") + "\n")
 	// Daily partitions keep TTL drops cheap (whole parts go) without making
 	// too many parts; the sort key groups an exporter's flows within five
 	// minutes, which is how dashboards and detections read them.
@@ -72,13 +78,13 @@ func CreateFlowsTable(cfg Config) string {
 // createMigrationsTable returns the statement creating the table that records
 // applied schema versions. ReplacingMergeTree and the insert token both make
 // a version recorded twice collapse into one row.
-func createMigrationsTable() string {
-	return "CREATE TABLE IF NOT EXISTS " + MigrationsTable + "\n(\n" +
+func createMigrationsTable(cfg Config) string {
+	return "CREATE TABLE IF NOT EXISTS " + MigrationsTable + cfg.onCluster() + "\n(\n" +
 		"    `version` UInt32 COMMENT 'schema version',\n" +
 		"    `description` String COMMENT 'what the version changed',\n" +
 		"    `applied_at` DateTime DEFAULT now() COMMENT 'when it was first applied'\n" +
 		")\n" +
-		"ENGINE = ReplacingMergeTree\n" +
+		"ENGINE = " + cfg.everywhereEngine("ReplacingMergeTree", "schema_migrations", "") + "\n" +
 		"ORDER BY version\n" +
 		fmt.Sprintf("SETTINGS non_replicated_deduplication_window = %d", dedupWindow)
 }

@@ -26,7 +26,27 @@ var migrations = []migration{
 	{
 		version:     1,
 		description: "create flows table",
-		statements:  func(cfg Config) []string { return []string{CreateFlowsTable(cfg)} },
+		statements:  flowsTableStatements,
+	},
+	{
+		version:     2,
+		description: "create 1m, 5m and 1h rollups",
+		statements:  rollupStatements,
+	},
+	{
+		version:     3,
+		description: "add skip indexes on addresses, AS numbers and ports",
+		statements:  addSkipIndexes,
+	},
+	{
+		version:     4,
+		description: "create reference tables and dictionaries: protocols, services, ICMP types",
+		statements:  createReferenceTables,
+	},
+	{
+		version:     5,
+		description: "add MPLS label, VRF and NAT columns",
+		statements:  addFlowColumns(mplsVRFNATColumns...),
 	},
 }
 
@@ -52,19 +72,19 @@ func New(cfg Config, logger *slog.Logger) (*Migrator, error) {
 
 // Statements returns every statement Migrate runs, in order.
 func (m *Migrator) Statements() []string {
-	stmts := []string{CreateDatabase(), createMigrationsTable()}
+	stmts := []string{CreateDatabase(m.cfg), createMigrationsTable(m.cfg)}
 	for _, mg := range migrations {
 		stmts = append(stmts, mg.statements(m.cfg)...)
 		stmts = append(stmts, recordVersion(mg))
 	}
-	return stmts
+	return append(append(stmts, ApplyTTL(m.cfg)...), ReferenceData(m.cfg)...)
 }
 
 // Migrate brings the schema to LatestVersion. Every statement is idempotent,
 // so running it again changes nothing and returns no error; it needs no
 // query results, so any engine that can execute SQL can run it.
 func (m *Migrator) Migrate(ctx context.Context, exec ExecFunc) error {
-	for _, stmt := range []string{CreateDatabase(), createMigrationsTable()} {
+	for _, stmt := range []string{CreateDatabase(m.cfg), createMigrationsTable(m.cfg)} {
 		if err := exec(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate: bootstrap: %w", err)
 		}
@@ -77,6 +97,16 @@ func (m *Migrator) Migrate(ctx context.Context, exec ExecFunc) error {
 		}
 		if err := exec(ctx, recordVersion(mg)); err != nil {
 			return fmt.Errorf("migrate: record version %d: %w", mg.version, err)
+		}
+	}
+	for _, stmt := range ApplyTTL(m.cfg) {
+		if err := exec(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate: apply TTL: %w", err)
+		}
+	}
+	for _, stmt := range ReferenceData(m.cfg) {
+		if err := exec(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate: load reference data: %w", err)
 		}
 	}
 	m.logger.Info("schema migrated", "version", LatestVersion())

@@ -20,10 +20,13 @@ import (
 	"sluice/storage/clickhouse"
 )
 
-// Inserter inserts Native-format data into a table. A non-empty dedupToken
-// makes a replay of the same data insert nothing.
+// Inserter stores one batch whose columns the writer built once with
+// clickhouse-go: the embedded engine (storage/embedded) encodes them as
+// Native format, a server connection (storage/server) appends them to a
+// native-protocol batch. A non-empty dedupToken makes a replay of the same
+// batch insert nothing. The block is only valid during the call.
 type Inserter interface {
-	InsertNative(ctx context.Context, table, dedupToken string, data []byte) error
+	Insert(ctx context.Context, table, dedupToken string, block *clickhouse.BlockBuilder) error
 }
 
 // Dependencies are the writer's collaborators.
@@ -46,9 +49,8 @@ type Writer struct {
 	tokenPrefix string
 	tokenSeq    atomic.Uint64
 
-	mu      sync.Mutex // guards builder and native
+	mu      sync.Mutex // guards builder
 	builder *clickhouse.BlockBuilder
-	native  []byte
 
 	// failing holds the error of the last insert attempt while inserts
 	// fail, nil once one succeeds: readiness reports it.
@@ -112,17 +114,11 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 
 	w.builder.Reset()
 	w.builder.AppendFlows(flows)
-	native, err := w.builder.EncodeNative(w.native[:0])
-	if err != nil {
-		// Not retried: the same flows would fail the same way.
-		return fmt.Errorf("writer: encode %d flows: %w", len(flows), err)
-	}
-	w.native = native
 
 	wait := w.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.deps.Inserter.InsertNative(ctx, w.cfg.Table, dedupToken, native)
+		err := w.deps.Inserter.Insert(ctx, w.cfg.Table, dedupToken, w.builder)
 		w.metrics.insertDuration.Observe(time.Since(start).Seconds())
 		if err == nil {
 			w.failing.Store(nil)

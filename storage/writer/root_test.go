@@ -19,7 +19,13 @@ import (
 // retry logic, which needs an insert that fails on demand.
 type insertFunc func(ctx context.Context, table, token string, data []byte) error
 
-func (f insertFunc) InsertNative(ctx context.Context, table, token string, data []byte) error {
+// Insert hands the test the Native encoding of the batch, to compare
+// retries byte for byte.
+func (f insertFunc) Insert(ctx context.Context, table, token string, block *clickhouse.BlockBuilder) error {
+	data, err := block.EncodeNative(nil)
+	if err != nil {
+		return err
+	}
 	return f(ctx, table, token, data)
 }
 

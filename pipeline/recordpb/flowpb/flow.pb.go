@@ -222,7 +222,25 @@ type Flow struct {
 	// bytes as exported (multiply by SamplingRate to estimate).
 	Bytes uint64 `protobuf:"varint,37,opt,name=Bytes,proto3" json:"Bytes,omitempty"`
 	// packets as exported (multiply by SamplingRate to estimate).
-	Packets       uint64 `protobuf:"varint,38,opt,name=Packets,proto3" json:"Packets,omitempty"`
+	Packets uint64 `protobuf:"varint,38,opt,name=Packets,proto3" json:"Packets,omitempty"`
+	// first (top) MPLS label value, 20 bits.
+	MPLS1StLabel uint32 `protobuf:"varint,39,opt,name=MPLS1stLabel,proto3" json:"MPLS1stLabel,omitempty"`
+	// second MPLS label value.
+	MPLS2NdLabel uint32 `protobuf:"varint,40,opt,name=MPLS2ndLabel,proto3" json:"MPLS2ndLabel,omitempty"`
+	// third MPLS label value.
+	MPLS3RdLabel uint32 `protobuf:"varint,41,opt,name=MPLS3rdLabel,proto3" json:"MPLS3rdLabel,omitempty"`
+	// ingress VRF ID (IPFIX IE 234).
+	IngressVRFID uint32 `protobuf:"varint,42,opt,name=IngressVRFID,proto3" json:"IngressVRFID,omitempty"`
+	// egress VRF ID (IPFIX IE 235).
+	EgressVRFID uint32 `protobuf:"varint,43,opt,name=EgressVRFID,proto3" json:"EgressVRFID,omitempty"`
+	// source address after NAT (IPv4 mapped), 16 bytes.
+	SrcAddrNAT []byte `protobuf:"bytes,44,opt,name=SrcAddrNAT,proto3" json:"SrcAddrNAT,omitempty"`
+	// destination address after NAT (IPv4 mapped), 16 bytes.
+	DstAddrNAT []byte `protobuf:"bytes,45,opt,name=DstAddrNAT,proto3" json:"DstAddrNAT,omitempty"`
+	// source port after NAPT.
+	SrcPortNAT uint32 `protobuf:"varint,46,opt,name=SrcPortNAT,proto3" json:"SrcPortNAT,omitempty"`
+	// destination port after NAPT.
+	DstPortNAT    uint32 `protobuf:"varint,47,opt,name=DstPortNAT,proto3" json:"DstPortNAT,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -523,6 +541,69 @@ func (x *Flow) GetPackets() uint64 {
 	return 0
 }
 
+func (x *Flow) GetMPLS1StLabel() uint32 {
+	if x != nil {
+		return x.MPLS1StLabel
+	}
+	return 0
+}
+
+func (x *Flow) GetMPLS2NdLabel() uint32 {
+	if x != nil {
+		return x.MPLS2NdLabel
+	}
+	return 0
+}
+
+func (x *Flow) GetMPLS3RdLabel() uint32 {
+	if x != nil {
+		return x.MPLS3RdLabel
+	}
+	return 0
+}
+
+func (x *Flow) GetIngressVRFID() uint32 {
+	if x != nil {
+		return x.IngressVRFID
+	}
+	return 0
+}
+
+func (x *Flow) GetEgressVRFID() uint32 {
+	if x != nil {
+		return x.EgressVRFID
+	}
+	return 0
+}
+
+func (x *Flow) GetSrcAddrNAT() []byte {
+	if x != nil {
+		return x.SrcAddrNAT
+	}
+	return nil
+}
+
+func (x *Flow) GetDstAddrNAT() []byte {
+	if x != nil {
+		return x.DstAddrNAT
+	}
+	return nil
+}
+
+func (x *Flow) GetSrcPortNAT() uint32 {
+	if x != nil {
+		return x.SrcPortNAT
+	}
+	return 0
+}
+
+func (x *Flow) GetDstPortNAT() uint32 {
+	if x != nil {
+		return x.DstPortNAT
+	}
+	return 0
+}
+
 var File_flow_proto protoreflect.FileDescriptor
 
 const file_flow_proto_rawDesc = "" +
@@ -530,7 +611,7 @@ const file_flow_proto_rawDesc = "" +
 	"\n" +
 	"flow.proto\x12\x10sluice.record.v1\"9\n" +
 	"\tFlowBatch\x12,\n" +
-	"\x05flows\x18\x01 \x03(\v2\x16.sluice.record.v1.FlowR\x05flows\"\x9c\t\n" +
+	"\x05flows\x18\x01 \x03(\v2\x16.sluice.record.v1.FlowR\x05flows\"\xce\v\n" +
 	"\x04Flow\x12\"\n" +
 	"\fTimeReceived\x18\x01 \x01(\x03R\fTimeReceived\x12$\n" +
 	"\rTimeFlowStart\x18\x02 \x01(\x03R\rTimeFlowStart\x12 \n" +
@@ -578,7 +659,24 @@ const file_flow_proto_rawDesc = "" +
 	"\x10ForwardingStatus\x18# \x01(\rR\x10ForwardingStatus\x12$\n" +
 	"\rFlowDirection\x18$ \x01(\rR\rFlowDirection\x12\x14\n" +
 	"\x05Bytes\x18% \x01(\x04R\x05Bytes\x12\x18\n" +
-	"\aPackets\x18& \x01(\x04R\aPackets*\x7f\n" +
+	"\aPackets\x18& \x01(\x04R\aPackets\x12\"\n" +
+	"\fMPLS1stLabel\x18' \x01(\rR\fMPLS1stLabel\x12\"\n" +
+	"\fMPLS2ndLabel\x18( \x01(\rR\fMPLS2ndLabel\x12\"\n" +
+	"\fMPLS3rdLabel\x18) \x01(\rR\fMPLS3rdLabel\x12\"\n" +
+	"\fIngressVRFID\x18* \x01(\rR\fIngressVRFID\x12 \n" +
+	"\vEgressVRFID\x18+ \x01(\rR\vEgressVRFID\x12\x1e\n" +
+	"\n" +
+	"SrcAddrNAT\x18, \x01(\fR\n" +
+	"SrcAddrNAT\x12\x1e\n" +
+	"\n" +
+	"DstAddrNAT\x18- \x01(\fR\n" +
+	"DstAddrNAT\x12\x1e\n" +
+	"\n" +
+	"SrcPortNAT\x18. \x01(\rR\n" +
+	"SrcPortNAT\x12\x1e\n" +
+	"\n" +
+	"DstPortNAT\x18/ \x01(\rR\n" +
+	"DstPortNAT*\x7f\n" +
 	"\bFlowType\x12\x15\n" +
 	"\x11FLOW_TYPE_UNKNOWN\x10\x00\x12\x17\n" +
 	"\x13FLOW_TYPE_NETFLOWV5\x10\x01\x12\x17\n" +

@@ -37,10 +37,20 @@ CREATE TABLE IF NOT EXISTS sluice.flows
     `ForwardingStatus` UInt8 COMMENT 'forwarding status (RFC 7270): 64 forwarded, 128 dropped, 192 consumed',
     `FlowDirection` UInt8 COMMENT '0 unknown, 1 ingress, 2 egress',
     `Bytes` UInt64 COMMENT 'bytes as exported (multiply by SamplingRate to estimate)',
-    `Packets` UInt64 COMMENT 'packets as exported (multiply by SamplingRate to estimate)'
+    `Packets` UInt64 COMMENT 'packets as exported (multiply by SamplingRate to estimate)',
+    `MPLS1stLabel` UInt32 COMMENT 'first (top) MPLS label value, 20 bits',
+    `MPLS2ndLabel` UInt32 COMMENT 'second MPLS label value',
+    `MPLS3rdLabel` UInt32 COMMENT 'third MPLS label value',
+    `IngressVRFID` UInt32 COMMENT 'ingress VRF ID (IPFIX IE 234)',
+    `EgressVRFID` UInt32 COMMENT 'egress VRF ID (IPFIX IE 235)',
+    `SrcAddrNAT` IPv6 COMMENT 'source address after NAT (IPv4 mapped)',
+    `DstAddrNAT` IPv6 COMMENT 'destination address after NAT (IPv4 mapped)',
+    `SrcPortNAT` UInt16 COMMENT 'source port after NAPT',
+    `DstPortNAT` UInt16 COMMENT 'destination port after NAPT'
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(TimeReceived)
 ORDER BY (toStartOfFiveMinutes(TimeReceived), ExporterAddress, TimeReceived)
+TTL TimeReceived + toIntervalSecond(1296000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice raw flow records, one row per exported flow'

@@ -1,0 +1,14 @@
+CREATE ROLE IF NOT EXISTS sluice_writer_role;
+GRANT SELECT, INSERT, ALTER, CREATE TABLE, CREATE VIEW, CREATE DICTIONARY, DROP VIEW, TRUNCATE, OPTIMIZE, dictGet ON sluice.* TO sluice_writer_role;
+GRANT CREATE DATABASE ON sluice.* TO sluice_writer_role;
+GRANT SYSTEM RELOAD DICTIONARY ON *.* TO sluice_writer_role;
+CREATE SETTINGS PROFILE IF NOT EXISTS sluice_analyst_profile SETTINGS readonly = 1, max_execution_time = 60 CHANGEABLE_IN_READONLY, max_result_bytes = 268435456, result_overflow_mode = 'throw', max_memory_usage = 4294967296;
+CREATE ROLE IF NOT EXISTS sluice_analyst_role SETTINGS PROFILE 'sluice_analyst_profile';
+GRANT SELECT, dictGet ON sluice.* TO sluice_analyst_role;
+CREATE USER IF NOT EXISTS sluice_writer IDENTIFIED WITH sha256_hash BY 'ef80202ea99d7c668a9677d9242456057ac10488311cb8757674490e194a56e1';
+GRANT sluice_writer_role TO sluice_writer;
+SET DEFAULT ROLE sluice_writer_role TO sluice_writer;
+CREATE USER IF NOT EXISTS sluice_analyst IDENTIFIED WITH sha256_hash BY 'dee3b81e0a480f7d88c15b8239f18e77f3107918874e499912f210bbdac288a9' SETTINGS PROFILE 'sluice_analyst_profile';
+GRANT sluice_analyst_role TO sluice_analyst;
+SET DEFAULT ROLE sluice_analyst_role TO sluice_analyst;
+CREATE QUOTA IF NOT EXISTS sluice_analyst_quota FOR INTERVAL 1 hour MAX queries = 10000, execution_time = 3600 TO sluice_analyst_role;

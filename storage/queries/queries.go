@@ -1,0 +1,321 @@
+// Package queries is sluice's library of the questions analysts ask every
+// day: top talkers, top AS and protocols, traffic over time, interface
+// utilisation, new destinations. Each query is SQL over the flows table or
+// one of its rollups. Build picks the coarsest table that can answer: one
+// that holds every column the query needs, keeps rows for the whole range,
+// and is fine enough in time for the range. Bytes and packets are always
+// scaled by the sampling rate.
+//
+// Build only writes SQL. The caller runs it, for instance through the
+// read-only SQL endpoint (`sluice query`).
+package queries
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"sluice/storage/clickhouse"
+	"sluice/storage/migrate"
+)
+
+// Query is one library query.
+type Query struct {
+	Name        string
+	Description string
+	// Columns are the flow columns the query reads besides TimeReceived
+	// and the counters; they decide which tables can answer it.
+	Columns []string
+	// TimeSeries queries group by time bucket: the table's grain must be
+	// fine enough to give a useful curve.
+	TimeSeries bool
+	// SQL is the query, with placeholders filled by Build:
+	//   {table}    the table read
+	//   {where}    the time range, and the exporter filter if given
+	//   {bytes} {packets} {flows}  the sampling-scaled counter sums
+	//   {bucket}   TimeReceived truncated to the series' step (TimeSeries)
+	//   {step}     the series' step in seconds
+	//   {limit}    the row limit
+	SQL string
+}
+
+// Params are a query's parameters.
+type Params struct {
+	// From and To bound TimeReceived: From <= TimeReceived < To.
+	From, To time.Time
+	// Limit bounds the rows of top-N queries. Default 10.
+	Limit int
+	// Exporter, when valid, keeps only that exporter's flows.
+	Exporter netip.Addr
+	// Baseline is, for new-destinations, how far back before From a
+	// destination must not have been seen. Default 7 days.
+	Baseline time.Duration
+	// Align lets Build widen the range to whole buckets of a rollup whose
+	// buckets are small beside the range (at most 1/24 of it), so that
+	// "the last hour" is answered from the 1-minute rollup; Built says
+	// which range was used. Without it, a rollup is used only when the
+	// range already falls on its buckets, and the answer is exact.
+	Align bool
+}
+
+// Library lists every query, by name.
+var Library = []Query{
+	{
+		Name: "top-sources", Description: "source addresses by traffic",
+		Columns: []string{"SrcAddr"},
+		SQL:     "SELECT SrcAddr, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY SrcAddr ORDER BY Bytes DESC, SrcAddr LIMIT {limit}",
+	},
+	{
+		Name: "top-destinations", Description: "destination addresses by traffic",
+		Columns: []string{"DstAddr"},
+		SQL:     "SELECT DstAddr, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY DstAddr ORDER BY Bytes DESC, DstAddr LIMIT {limit}",
+	},
+	{
+		Name: "top-pairs", Description: "source and destination address pairs by traffic",
+		Columns: []string{"SrcAddr", "DstAddr"},
+		SQL:     "SELECT SrcAddr, DstAddr, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY SrcAddr, DstAddr ORDER BY Bytes DESC, SrcAddr, DstAddr LIMIT {limit}",
+	},
+	{
+		Name: "top-conversations", Description: "conversations (addresses, protocol, ports) by traffic",
+		Columns: []string{"SrcAddr", "DstAddr", "Proto", "SrcPort", "DstPort"},
+		SQL:     "SELECT SrcAddr, DstAddr, Proto, SrcPort, DstPort, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY SrcAddr, DstAddr, Proto, SrcPort, DstPort ORDER BY Bytes DESC, SrcAddr, DstAddr, Proto, SrcPort, DstPort LIMIT {limit}",
+	},
+	{
+		Name: "top-src-as", Description: "source AS numbers by traffic",
+		Columns: []string{"SrcAS"},
+		SQL:     "SELECT SrcAS, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY SrcAS ORDER BY Bytes DESC, SrcAS LIMIT {limit}",
+	},
+	{
+		Name: "top-dst-as", Description: "destination AS numbers by traffic",
+		Columns: []string{"DstAS"},
+		SQL:     "SELECT DstAS, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY DstAS ORDER BY Bytes DESC, DstAS LIMIT {limit}",
+	},
+	{
+		Name: "top-ports", Description: "destination ports (with protocol) by traffic",
+		Columns: []string{"Proto", "DstPort"},
+		SQL:     "SELECT Proto, DstPort, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY Proto, DstPort ORDER BY Bytes DESC, Proto, DstPort LIMIT {limit}",
+	},
+	{
+		Name: "top-protocols", Description: "IP protocols by traffic",
+		Columns: []string{"EType", "Proto"},
+		SQL:     "SELECT EType, Proto, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY EType, Proto ORDER BY Bytes DESC, EType, Proto LIMIT {limit}",
+	},
+	{
+		Name: "traffic-by-exporter", Description: "bits per second over time, per exporter",
+		Columns: []string{"ExporterAddress"}, TimeSeries: true,
+		SQL: "SELECT {bucket} AS Time, ExporterAddress, intDiv({bytes} * 8, {step}) AS Bps, intDiv({packets}, {step}) AS Pps FROM {table} WHERE {where} GROUP BY Time, ExporterAddress ORDER BY Time, ExporterAddress",
+	},
+	{
+		Name: "traffic-by-interface", Description: "bits per second over time, per exporter and input interface",
+		Columns: []string{"ExporterAddress", "InIfIndex"}, TimeSeries: true,
+		SQL: "SELECT {bucket} AS Time, ExporterAddress, InIfIndex, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, ExporterAddress, InIfIndex ORDER BY Time, ExporterAddress, InIfIndex",
+	},
+	{
+		Name: "traffic-by-direction", Description: "bits per second over time, per flow direction (0 unknown, 1 ingress, 2 egress)",
+		Columns: []string{"FlowDirection"}, TimeSeries: true,
+		SQL: "SELECT {bucket} AS Time, FlowDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, FlowDirection ORDER BY Time, FlowDirection",
+	},
+	{
+		Name: "interface-utilisation", Description: "per exporter and output interface: average and 95th-percentile bits per second over the series' steps",
+		Columns: []string{"ExporterAddress", "OutIfIndex"}, TimeSeries: true,
+		SQL: "SELECT ExporterAddress, OutIfIndex, intDiv(sum(StepBytes) * 8, {seconds}) AS AvgBps, toUInt64(quantileExact(0.95)(StepBytes * 8 / {step})) AS P95Bps FROM (" +
+			"SELECT {bucket} AS Time, ExporterAddress, OutIfIndex, {bytes} AS StepBytes FROM {table} WHERE {where} GROUP BY Time, ExporterAddress, OutIfIndex" +
+			") GROUP BY ExporterAddress, OutIfIndex ORDER BY AvgBps DESC, ExporterAddress, OutIfIndex LIMIT {limit}",
+	},
+	{
+		Name: "new-destinations", Description: "destinations seen in the range but not in the baseline before it (default 7 days)",
+		Columns: []string{"DstAddr"},
+		SQL: "SELECT DstAddr, min(TimeReceived) AS FirstSeen, {bytes} AS Bytes, {flows} AS Flows FROM {table} WHERE {where} " +
+			"AND DstAddr NOT IN (SELECT DstAddr FROM {table} WHERE {baseline}) GROUP BY DstAddr ORDER BY FirstSeen, DstAddr LIMIT {limit}",
+	},
+}
+
+// Lookup finds a query by name.
+func Lookup(name string) (Query, bool) {
+	i := slices.IndexFunc(Library, func(q Query) bool { return q.Name == name })
+	if i < 0 {
+		return Query{}, false
+	}
+	return Library[i], true
+}
+
+// Names lists the library's query names.
+func Names() []string {
+	names := make([]string, len(Library))
+	for i, q := range Library {
+		names[i] = q.Name
+	}
+	return names
+}
+
+// source is a table a query can read.
+type source struct {
+	table    string
+	grain    time.Duration // 0 for the raw table
+	ttl      time.Duration // 0: kept forever
+	columns  []string
+	bytes    string
+	packets  string
+	flows    string
+	truncate func(grain time.Duration) string
+}
+
+// minSeriesPoints is how many steps a time series gets at least, and so
+// how coarse a table may be for a range: a day's curve comes from the
+// hourly rollup, an hour's from the 1-minute one.
+const minSeriesPoints = 24
+
+// sources lists the tables coarsest first, then the raw table.
+func sources(cfg migrate.Config) []source {
+	var out []source
+	for i := len(migrate.Rollups) - 1; i >= 0; i-- {
+		r := migrate.Rollups[i]
+		out = append(out, source{
+			table: r.QualifiedTable(), grain: r.Interval, ttl: r.TTL(cfg),
+			columns: append(slices.Clone(migrate.RollupDimensions), "TimeReceived"),
+			bytes:   "sum(Bytes)", packets: "sum(Packets)", flows: "sum(Flows)",
+		})
+	}
+	return append(out, source{
+		table: migrate.FlowsTable, ttl: cfg.TTL,
+		bytes: "sum(Bytes * SamplingRate)", packets: "sum(Packets * SamplingRate)", flows: "count()",
+	})
+}
+
+// Built is a query ready to run, with the table it reads.
+type Built struct {
+	SQL   string
+	Table string
+	// From and To are the range used (moved to the table's grain when
+	// Params.Align allowed it).
+	From, To time.Time
+	// Step is the time series' step (0 for other queries).
+	Step time.Duration
+}
+
+// Build writes the SQL of q for p, over tables with the retentions of cfg.
+func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) {
+	if p.To.IsZero() {
+		p.To = now
+	}
+	if !p.From.Before(p.To) {
+		return Built{}, fmt.Errorf("query %s: the range is empty (from %s to %s)", q.Name, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339))
+	}
+	if p.Limit == 0 {
+		p.Limit = 10
+	}
+	if p.Limit < 0 {
+		return Built{}, fmt.Errorf("query %s: limit must be positive, got %d", q.Name, p.Limit)
+	}
+	if p.Baseline == 0 {
+		p.Baseline = 7 * 24 * time.Hour
+	}
+	src, err := pick(q, sources(cfg), now, &p)
+	if err != nil {
+		return Built{}, err
+	}
+	span := p.To.Sub(p.From)
+	step := src.grain
+	if q.TimeSeries {
+		// At least minSeriesPoints steps, on a whole number of the
+		// table's grain (or of a second, on the raw table).
+		unit := max(src.grain, time.Second)
+		step = max(unit, (span / minSeriesPoints).Truncate(unit))
+	}
+	where := timeRange("TimeReceived", p.From, p.To)
+	if p.Exporter.IsValid() {
+		where += " AND ExporterAddress = toIPv6(" + clickhouse.QuoteString(mapped(p.Exporter)) + ")"
+	}
+	baseline := timeRange("TimeReceived", p.From.Add(-p.Baseline), p.From)
+	if p.Exporter.IsValid() {
+		baseline += " AND ExporterAddress = toIPv6(" + clickhouse.QuoteString(mapped(p.Exporter)) + ")"
+	}
+	sql := strings.NewReplacer(
+		"{table}", src.table,
+		"{where}", where,
+		"{baseline}", baseline,
+		"{bytes}", src.bytes,
+		"{packets}", src.packets,
+		"{flows}", src.flows,
+		"{bucket}", fmt.Sprintf("toStartOfInterval(TimeReceived, toIntervalSecond(%d))", int64(step/time.Second)),
+		"{step}", strconv.FormatInt(int64(max(step, time.Second)/time.Second), 10),
+		"{seconds}", strconv.FormatInt(int64(span/time.Second), 10),
+		"{limit}", strconv.Itoa(p.Limit),
+	).Replace(q.SQL)
+	built := Built{SQL: sql, Table: src.table, From: p.From, To: p.To}
+	if q.TimeSeries {
+		built.Step = step
+	}
+	return built, nil
+}
+
+// pick chooses the coarsest source that has the columns, keeps the whole
+// range, and whose grain divides the range's bounds, so the answer is
+// exact (with Align, the range may be widened to whole small buckets); a
+// series also needs at least minSeriesPoints steps. It updates p's range
+// to the one used.
+func pick(q Query, candidates []source, now time.Time, p *Params) (source, error) {
+	for _, s := range candidates {
+		from, to := p.From, p.To
+		if s.grain > 0 {
+			if !containsAll(s.columns, q.Columns) {
+				continue
+			}
+			fine := to.Sub(from)/s.grain >= minSeriesPoints
+			if from.Truncate(s.grain) != from || to.Truncate(s.grain) != to {
+				// A partial bucket would count flows outside the range:
+				// widen the range to whole buckets only if allowed and the
+				// buckets are small beside the range.
+				if !p.Align || !fine {
+					continue
+				}
+				from = from.Truncate(s.grain)
+				if to.Truncate(s.grain) != to {
+					to = to.Truncate(s.grain).Add(s.grain)
+				}
+			}
+			if q.TimeSeries && !fine {
+				continue
+			}
+		}
+		age := now.Sub(from)
+		if q.Name == "new-destinations" {
+			age += p.Baseline
+		}
+		if s.ttl > 0 && age > s.ttl {
+			if s.grain == 0 {
+				return source{}, fmt.Errorf("query %s: the range starts %s ago, before the raw table's retention (%s), and no rollup holds %s",
+					q.Name, age.Round(time.Second), s.ttl, strings.Join(q.Columns, ", "))
+			}
+			continue
+		}
+		p.From, p.To = from, to
+		return s, nil
+	}
+	return source{}, errors.New("query " + q.Name + ": no table can answer")
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func timeRange(column string, from, to time.Time) string {
+	return fmt.Sprintf("%s >= toDateTime(%d) AND %s < toDateTime(%d)", column, from.Unix(), column, to.Unix())
+}
+
+// mapped writes an address as ClickHouse's IPv6 type shows it.
+func mapped(a netip.Addr) string {
+	if a.Is4() {
+		return "::ffff:" + a.String()
+	}
+	return a.String()
+}

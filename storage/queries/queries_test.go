@@ -1,0 +1,437 @@
+package queries_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"sluice/pipeline/record"
+	"sluice/storage/embedded"
+	"sluice/storage/migrate"
+	"sluice/storage/queries"
+	"sluice/storage/writer"
+)
+
+var engine *embedded.Engine
+
+// TestMain owns the process's one chDB session and closes it after the
+// tests (a -race binary can crash at exit otherwise).
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-queries-test-")
+	if err != nil {
+		panic(err)
+	}
+	engine, err = embedded.Open(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	engine.Close()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// epoch is the start of the generated traffic: two whole days, on hour
+// boundaries, so every rollup can answer exactly.
+var epoch = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+
+const trafficSpan = 48 * time.Hour
+
+// traffic returns flows with known fields: a few exporters, interfaces,
+// AS numbers and addresses, sampled at several rates, over trafficSpan.
+func traffic() []record.Flow {
+	rng := rand.New(rand.NewPCG(7, 11))
+	flows := make([]record.Flow, 60_000)
+	for i := range flows {
+		f := &flows[i]
+		t := epoch.Add(time.Duration(rng.Int64N(int64(trafficSpan))))
+		f.TimeReceived = t.UnixNano()
+		f.TimeFlowStart, f.TimeFlowEnd = t.UnixMilli()-1000, t.UnixMilli()
+		f.FlowType = record.FlowTypeIPFIX
+		f.ExporterAddress = record.AddrFrom4([4]byte{192, 0, 2, byte(1 + rng.IntN(3))})
+		f.SamplingRate = []uint64{1, 100, 1000}[rng.IntN(3)]
+		f.SrcAddr = record.AddrFrom4([4]byte{10, 0, byte(rng.IntN(4)), byte(rng.IntN(50))})
+		f.DstAddr = record.AddrFrom4([4]byte{203, 0, 113, byte(rng.IntN(200))})
+		if i%500 == 0 { // destinations seen late only
+			f.DstAddr = record.AddrFrom4([4]byte{198, 51, 100, byte(rng.IntN(20))})
+			t = epoch.Add(trafficSpan - time.Duration(1+rng.Int64N(int64(time.Hour))))
+			f.TimeReceived = t.UnixNano()
+		}
+		f.SrcAS, f.DstAS = uint32(64500+rng.IntN(8)), uint32(64600+rng.IntN(8))
+		f.Proto = []uint8{6, 17, 1}[rng.IntN(3)]
+		f.EType = 0x0800
+		f.SrcPort, f.DstPort = uint16(1024+rng.IntN(60000)), []uint16{443, 80, 53, 22}[rng.IntN(4)]
+		f.InIfIndex, f.OutIfIndex = uint32(1+rng.IntN(4)), uint32(10+rng.IntN(3))
+		f.FlowDirection = uint8(rng.IntN(3))
+		f.Bytes = uint64(40 + rng.IntN(1500*20))
+		f.Packets = 1 + f.Bytes/1000
+	}
+	return flows
+}
+
+var flows []record.Flow
+
+func loadTraffic(t *testing.T) {
+	t.Helper()
+	if flows != nil {
+		return
+	}
+	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler)) // no TTL: the traffic's dates are fixed
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Migrate(t.Context(), engine.Exec); err != nil {
+		t.Fatal(err)
+	}
+	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{Inserter: engine, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := traffic()
+	// Inserts of one day each: ClickHouse refuses a block spanning too
+	// many partitions, and real batches are minutes long anyway.
+	slices.SortFunc(all, func(a, b record.Flow) int { return cmp.Compare(a.TimeReceived, b.TimeReceived) })
+	for start := 0; start < len(all); start += 10_000 {
+		batch := all[start:min(start+10_000, len(all))]
+		if err := w.Write(t.Context(), batch, fmt.Sprintf("queries-test-%d", start)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flows = all
+}
+
+// key is a row's grouping columns, as ClickHouse prints them in TSV.
+type agg struct {
+	bytes, packets, flows uint64
+	first                 int64
+	steps                 map[int64]uint64 // bytes per series step
+}
+
+func mapped(a record.Addr) string {
+	n := a.Netip()
+	if n.Is4() {
+		return "::ffff:" + n.String()
+	}
+	return n.String()
+}
+
+func inRange(f *record.Flow, from, to time.Time, exporter netip.Addr) bool {
+	t := time.Unix(0, f.TimeReceived).Truncate(time.Second)
+	if t.Before(from) || !t.Before(to) {
+		return false
+	}
+	return !exporter.IsValid() || f.ExporterAddress.Netip() == exporter
+}
+
+// reference computes, in Go, what a query must answer.
+func reference(name string, p queries.Params, step time.Duration) string {
+	keyOf := map[string]func(f *record.Flow) string{
+		"top-sources":      func(f *record.Flow) string { return mapped(f.SrcAddr) },
+		"top-destinations": func(f *record.Flow) string { return mapped(f.DstAddr) },
+		"top-pairs":        func(f *record.Flow) string { return mapped(f.SrcAddr) + "\t" + mapped(f.DstAddr) },
+		"top-conversations": func(f *record.Flow) string {
+			return fmt.Sprintf("%s\t%s\t%d\t%d\t%d", mapped(f.SrcAddr), mapped(f.DstAddr), f.Proto, f.SrcPort, f.DstPort)
+		},
+		"top-src-as":            func(f *record.Flow) string { return fmt.Sprint(f.SrcAS) },
+		"top-dst-as":            func(f *record.Flow) string { return fmt.Sprint(f.DstAS) },
+		"top-ports":             func(f *record.Flow) string { return fmt.Sprintf("%d\t%d", f.Proto, f.DstPort) },
+		"top-protocols":         func(f *record.Flow) string { return fmt.Sprintf("%d\t%d", f.EType, f.Proto) },
+		"traffic-by-exporter":   func(f *record.Flow) string { return mapped(f.ExporterAddress) },
+		"traffic-by-interface":  func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.InIfIndex) },
+		"traffic-by-direction":  func(f *record.Flow) string { return fmt.Sprint(f.FlowDirection) },
+		"interface-utilisation": func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.OutIfIndex) },
+		"new-destinations":      func(f *record.Flow) string { return mapped(f.DstAddr) },
+	}[name]
+	groups := map[string]*agg{}
+	seenBefore := map[string]bool{}
+	for i := range flows {
+		f := &flows[i]
+		if name == "new-destinations" && inRange(f, p.From.Add(-p.Baseline), p.From, p.Exporter) {
+			seenBefore[mapped(f.DstAddr)] = true
+		}
+		if !inRange(f, p.From, p.To, p.Exporter) {
+			continue
+		}
+		k := keyOf(f)
+		g := groups[k]
+		if g == nil {
+			g = &agg{first: f.TimeReceived / 1e9, steps: map[int64]uint64{}}
+			groups[k] = g
+		}
+		g.bytes += f.Bytes * f.SamplingRate
+		g.packets += f.Packets * f.SamplingRate
+		g.flows++
+		g.first = min(g.first, f.TimeReceived/1e9)
+		if step > 0 {
+			s := f.TimeReceived / 1e9
+			s -= s % int64(step/time.Second)
+			g.steps[s] += f.Bytes * f.SamplingRate
+		}
+	}
+	limit := p.Limit
+	if limit == 0 {
+		limit = 10
+	}
+	stepSeconds := uint64(step / time.Second)
+	var rows []string
+	switch name {
+	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction":
+		type point struct {
+			t   int64
+			key string
+			b   uint64
+		}
+		var points []point
+		for k, g := range groups {
+			for t, b := range g.steps {
+				points = append(points, point{t, k, b})
+			}
+		}
+		// packets per step, for traffic-by-exporter
+		pk := map[string]uint64{}
+		for i := range flows {
+			f := &flows[i]
+			if inRange(f, p.From, p.To, p.Exporter) {
+				s := f.TimeReceived / 1e9
+				s -= s % int64(stepSeconds)
+				pk[fmt.Sprint(s, keyOf(f))] += f.Packets * f.SamplingRate
+			}
+		}
+		slices.SortFunc(points, func(a, b point) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.key, b.key)) })
+		for _, pt := range points {
+			row := fmt.Sprintf("%s\t%s\t%d", time.Unix(pt.t, 0).In(time.Local).Format(time.DateTime), pt.key, pt.b*8/stepSeconds)
+			if name == "traffic-by-exporter" {
+				row += fmt.Sprintf("\t%d", pk[fmt.Sprint(pt.t, pt.key)]/stepSeconds)
+			}
+			rows = append(rows, row)
+		}
+		return strings.Join(rows, "\n") + "\n"
+	case "interface-utilisation":
+		seconds := uint64(p.To.Sub(p.From) / time.Second)
+		type util struct {
+			key      string
+			avg, p95 uint64
+		}
+		var us []util
+		for k, g := range groups {
+			var vals []uint64
+			for _, b := range g.steps {
+				vals = append(vals, b)
+			}
+			slices.Sort(vals)
+			i := min(int(0.95*float64(len(vals))), len(vals)-1) // quantileExact's position
+			us = append(us, util{k, g.bytes * 8 / seconds, uint64(float64(vals[i]*8) / float64(stepSeconds))})
+		}
+		slices.SortFunc(us, func(a, b util) int { return cmp.Or(cmp.Compare(b.avg, a.avg), cmp.Compare(a.key, b.key)) })
+		for _, u := range us[:min(limit, len(us))] {
+			rows = append(rows, fmt.Sprintf("%s\t%d\t%d", u.key, u.avg, u.p95))
+		}
+		return strings.Join(rows, "\n") + "\n"
+	case "new-destinations":
+		type nd struct {
+			key string
+			g   *agg
+		}
+		var ns []nd
+		for k, g := range groups {
+			if !seenBefore[k] {
+				ns = append(ns, nd{k, g})
+			}
+		}
+		slices.SortFunc(ns, func(a, b nd) int { return cmp.Or(cmp.Compare(a.g.first, b.g.first), compareKeys(a.key, b.key)) })
+		for _, n := range ns[:min(limit, len(ns))] {
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%d\t%d", n.key, time.Unix(n.g.first, 0).In(time.Local).Format(time.DateTime), n.g.bytes, n.g.flows))
+		}
+		if len(rows) == 0 {
+			return ""
+		}
+		return strings.Join(rows, "\n") + "\n"
+	}
+	type top struct {
+		key string
+		g   *agg
+	}
+	var ts []top
+	for k, g := range groups {
+		ts = append(ts, top{k, g})
+	}
+	// ORDER BY Bytes DESC, then the keys: ClickHouse compares IPv6 as
+	// bytes, which for IPv4-mapped addresses of one /24 is numeric order.
+	slices.SortFunc(ts, func(a, b top) int { return cmp.Or(cmp.Compare(b.g.bytes, a.g.bytes), compareKeys(a.key, b.key)) })
+	for _, t := range ts[:min(limit, len(ts))] {
+		rows = append(rows, fmt.Sprintf("%s\t%d\t%d\t%d", t.key, t.g.bytes, t.g.packets, t.g.flows))
+	}
+	return strings.Join(rows, "\n") + "\n"
+}
+
+// compareKeys orders tab-separated keys field by field, numerically where
+// the fields are numbers or addresses.
+func compareKeys(a, b string) int {
+	fa, fb := strings.Split(a, "\t"), strings.Split(b, "\t")
+	for i := range fa {
+		x, errx := netip.ParseAddr(fa[i])
+		y, erry := netip.ParseAddr(fb[i])
+		if errx == nil && erry == nil {
+			if c := x.Compare(y); c != 0 {
+				return c
+			}
+			continue
+		}
+		var nx, ny uint64
+		if _, err := fmt.Sscan(fa[i], &nx); err == nil {
+			fmt.Sscan(fb[i], &ny)
+			if c := cmp.Compare(nx, ny); c != 0 {
+				return c
+			}
+			continue
+		}
+		if c := strings.Compare(fa[i], fb[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func run(t *testing.T, b queries.Built) string {
+	t.Helper()
+	out, err := engine.QueryReadOnly(context.Background(), b.SQL, "TSV")
+	if err != nil {
+		t.Fatalf("%s: %v", b.SQL, err)
+	}
+	return string(out)
+}
+
+// TestLibraryExactAnswers runs every query over generated traffic with
+// known totals, over ranges that select each table, and compares with the
+// answer computed in Go from the same flows.
+func TestLibraryExactAnswers(t *testing.T) {
+	loadTraffic(t)
+	now := epoch.Add(trafficSpan)
+	exporter := netip.MustParseAddr("192.0.2.2")
+	ranges := []struct {
+		name     string
+		from, to time.Time
+		exporter netip.Addr
+	}{
+		{"two days", epoch, epoch.Add(trafficSpan), netip.Addr{}},
+		{"one hour", epoch.Add(13 * time.Hour), epoch.Add(14 * time.Hour), netip.Addr{}},
+		{"thirty minutes of one exporter", epoch.Add(20*time.Hour + 5*time.Minute), epoch.Add(20*time.Hour + 35*time.Minute), exporter},
+		{"ragged 95 minutes", epoch.Add(30*time.Hour + 17*time.Second), epoch.Add(31*time.Hour + 35*time.Minute + 17*time.Second), netip.Addr{}},
+		{"last hour", epoch.Add(trafficSpan - time.Hour), epoch.Add(trafficSpan), netip.Addr{}},
+	}
+	tables := map[string]bool{}
+	for _, q := range queries.Library {
+		for _, r := range ranges {
+			t.Run(q.Name+"/"+r.name, func(t *testing.T) {
+				p := queries.Params{From: r.from, To: r.to, Exporter: r.exporter, Limit: 15, Baseline: 24 * time.Hour}
+				b, err := queries.Build(q, p, migrate.Config{}, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tables[b.Table] = true
+				got := run(t, b)
+				want := reference(q.Name, p, b.Step)
+				if got != want {
+					t.Errorf("from %s:\n%s\ngot:\n%s\nwant:\n%s", b.Table, b.SQL, head(got), head(want))
+				}
+				if strings.Count(got, "\n") < 2 && q.Name != "new-destinations" {
+					t.Errorf("only %d rows: the comparison proves little", strings.Count(got, "\n"))
+				}
+			})
+		}
+	}
+	for _, table := range []string{"sluice.flows", "sluice.flows_1m", "sluice.flows_5m", "sluice.flows_1h"} {
+		if !tables[table] {
+			t.Errorf("no query read %s: its answers are untested", table)
+		}
+	}
+	// The destinations first seen in the last hour are found as new.
+	p := queries.Params{From: epoch.Add(trafficSpan - time.Hour), To: epoch.Add(trafficSpan), Limit: 1000}
+	nd, _ := queries.Lookup("new-destinations")
+	b, err := queries.Build(nd, p, migrate.Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(run(t, b), "::ffff:198.51.100."); got == 0 {
+		t.Error("new-destinations missed the destinations seen only in the last hour")
+	}
+}
+
+// Build picks the coarsest table that answers, and refuses what none can.
+func TestBuildPicksTable(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 34, 56, 0, time.UTC)
+	cfg := migrate.DefaultConfig()
+	for _, tc := range []struct {
+		query string
+		since time.Duration
+		align bool
+		want  string
+	}{
+		{"top-src-as", 24 * time.Hour, true, "sluice.flows_1h"},
+		{"top-src-as", 24 * time.Hour, false, "sluice.flows"}, // a ragged range: only the raw table is exact
+		{"traffic-by-exporter", 24 * time.Hour, true, "sluice.flows_1h"},
+		{"traffic-by-exporter", 6 * time.Hour, true, "sluice.flows_5m"},
+		{"traffic-by-exporter", time.Hour, true, "sluice.flows_1m"},
+		{"traffic-by-exporter", 10 * time.Minute, true, "sluice.flows"},
+		{"traffic-by-exporter", 60 * 24 * time.Hour, true, "sluice.flows_1h"}, // the coarsest that keeps 60 days
+		{"top-sources", time.Hour, true, "sluice.flows"},
+		{"top-src-as", time.Hour, true, "sluice.flows_1m"}, // buckets of at most 1/24 of the range
+		{"top-src-as", 6 * time.Hour, true, "sluice.flows_5m"},
+		{"top-src-as", 200 * 24 * time.Hour, true, "sluice.flows_1h"}, // only the hourly rollup keeps 200 days
+	} {
+		q, _ := queries.Lookup(tc.query)
+		b, err := queries.Build(q, queries.Params{From: now.Add(-tc.since), To: now, Align: tc.align}, cfg, now)
+		if err != nil {
+			t.Errorf("%s over %s: %v", tc.query, tc.since, err)
+			continue
+		}
+		if b.Table != tc.want {
+			t.Errorf("%s over %s (align %v) reads %s, want %s", tc.query, tc.since, tc.align, b.Table, tc.want)
+		}
+		if b.From.After(now.Add(-tc.since)) || b.To.Before(now) {
+			t.Errorf("%s over %s: range [%s, %s) does not cover the one asked", tc.query, tc.since, b.From, b.To)
+		}
+	}
+	q, _ := queries.Lookup("top-sources")
+	if _, err := queries.Build(q, queries.Params{From: now.Add(-30 * 24 * time.Hour), To: now}, cfg, now); err == nil ||
+		!strings.Contains(err.Error(), "retention") {
+		t.Errorf("top-sources over 30 days (raw kept 15): err = %v, want one about retention", err)
+	}
+	if _, err := queries.Build(q, queries.Params{From: now, To: now}, cfg, now); err == nil {
+		t.Error("an empty range was accepted")
+	}
+}
+
+func head(s string) string {
+	lines := strings.SplitN(s, "\n", 12)
+	if len(lines) > 11 {
+		lines = append(lines[:11], "...")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// The README's example over the reference dictionaries runs through the
+// read-only path and names protocols and services.
+func TestReadmeDictionaryExample(t *testing.T) {
+	loadTraffic(t)
+	out, err := engine.QueryReadOnly(t.Context(), `SELECT dictGet('sluice.protocols_dict', 'Name', toUInt64(Proto)) AS Protocol,
+       dictGetOrDefault('sluice.services_dict', 'Name', (Proto, DstPort), toString(DstPort)) AS Service,
+       sum(Bytes * SamplingRate) AS Bytes
+FROM sluice.flows GROUP BY ALL ORDER BY Bytes DESC LIMIT 10`, "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"TCP\thttp\t", "UDP\tdomain\t", "ICMP\t"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q row in:\n%s", want, out)
+		}
+	}
+}

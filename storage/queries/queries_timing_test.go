@@ -1,0 +1,122 @@
+package queries_test
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"sluice/pipeline/record"
+	"sluice/storage/migrate"
+	"sluice/storage/queries"
+	"sluice/storage/writer"
+)
+
+// benchRows is how many flows BenchmarkTopTalkers stores before timing the
+// queries: SLUICE_BENCH_ROWS (default 10 million; README's figures use 100
+// million). Run it alone, on a quiet machine:
+//
+//	go test -run '^$' -bench TopTalkers -benchtime 10x ./storage/queries
+func benchRows(b *testing.B) int {
+	if v := os.Getenv("SLUICE_BENCH_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("SLUICE_BENCH_ROWS=%q: want a positive number", v)
+		}
+		return n
+	}
+	return 10_000_000
+}
+
+var benchLoaded int
+
+// loadBenchTraffic stores n flows over one day: 100k sources, 5k
+// destinations, 30 exporters, as a mid-size network's day might look.
+func loadBenchTraffic(b *testing.B, n int) {
+	if benchLoaded == n {
+		return
+	}
+	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Migrate(b.Context(), engine.Exec); err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range []string{"flows", "flows_1m", "flows_5m", "flows_1h"} {
+		if err := engine.Exec(b.Context(), "TRUNCATE TABLE sluice."+t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{Inserter: engine, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const batch = 500_000
+	flows := make([]record.Flow, batch)
+	start := time.Now()
+	for done := 0; done < n; done += batch {
+		size := min(batch, n-done)
+		for i := range flows[:size] {
+			f := &flows[i]
+			// Time advances with the batch, as a collector's inserts do.
+			t := epoch.Add(time.Duration(float64(24*time.Hour) * (float64(done+i) / float64(n))))
+			*f = record.Flow{
+				TimeReceived: t.UnixNano(), FlowType: record.FlowTypeIPFIX, SamplingRate: 1000,
+				ExporterAddress: record.AddrFrom4([4]byte{192, 0, 2, byte(rng.IntN(30))}),
+				SrcAddr:         record.AddrFrom4([4]byte{10, byte(rng.IntN(2)), byte(rng.IntN(256)), byte(rng.IntN(200))}),
+				DstAddr:         record.AddrFrom4([4]byte{203, 0, byte(rng.IntN(25)), byte(rng.IntN(200))}),
+				SrcAS:           uint32(64500 + rng.IntN(100)), DstAS: uint32(64600 + rng.IntN(1000)),
+				Proto: 6, EType: 0x0800, SrcPort: uint16(rng.IntN(65536)), DstPort: 443,
+				InIfIndex: uint32(rng.IntN(48)), OutIfIndex: uint32(rng.IntN(48)),
+				Bytes: uint64(64 + rng.IntN(1400)), Packets: 1,
+			}
+		}
+		if err := w.Write(b.Context(), flows[:size], fmt.Sprintf("bench-%d", done)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.Logf("stored %d flows in %s (%.0f rows/s, generation included)", n, elapsed.Round(time.Second), float64(n)/elapsed.Seconds())
+	benchLoaded = n
+}
+
+// BenchmarkTopTalkers times top-sources over a day of raw flows, and the
+// same day's top source AS from the raw table and from the 1-minute rollup.
+func BenchmarkTopTalkers(b *testing.B) {
+	n := benchRows(b)
+	loadBenchTraffic(b, n)
+	day := queries.Params{From: epoch, To: epoch.Add(24 * time.Hour), Limit: 10}
+	// Retentions that rule tables out steer Build to the table measured.
+	rawOnly := migrate.Config{TTL1m: time.Second, TTL5m: time.Second, TTL1h: time.Second}
+	upTo1m := migrate.Config{TTL5m: time.Second, TTL1h: time.Second}
+	for _, tc := range []struct {
+		name, query string
+		cfg         migrate.Config
+		table       string
+	}{
+		{"top-sources/raw", "top-sources", rawOnly, "sluice.flows"},
+		{"top-src-as/raw", "top-src-as", rawOnly, "sluice.flows"},
+		{"top-src-as/1m", "top-src-as", upTo1m, "sluice.flows_1m"},
+	} {
+		b.Run(fmt.Sprintf("%s/%dM", tc.name, n/1_000_000), func(b *testing.B) {
+			q, _ := queries.Lookup(tc.query)
+			built, err := queries.Build(q, day, tc.cfg, epoch.Add(24*time.Hour))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if built.Table != tc.table {
+				b.Fatalf("%s read %s, want %s", tc.query, built.Table, tc.table)
+			}
+			for b.Loop() {
+				if _, err := engine.QueryReadOnly(b.Context(), built.SQL, "TSV"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

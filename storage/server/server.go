@@ -1,0 +1,202 @@
+// Package server connects sluice to a ClickHouse server (or cluster) over
+// the native protocol with clickhouse-go/v2. It is the writer's Inserter
+// for a server: the batch's columns, built once by storage/clickhouse (the
+// same code that feeds the embedded engine), are appended column by column
+// to a native-protocol batch, with the insert's deduplication token.
+//
+// No ClickHouse server runs on the machines sluice is developed on, so its
+// tests run only when SLUICE_TEST_CLICKHOUSE names one (see README); the
+// column building they rely on is tested against the embedded engine.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"sluice/storage/clickhouse"
+)
+
+// Config is how to reach the server (`storage.server:`).
+type Config struct {
+	// Addrs are host:port of the native protocol (9000, or 9440 with TLS);
+	// clickhouse-go fails over between them.
+	Addrs []string `yaml:"addrs"`
+	// Database is the default database. Default sluice.
+	Database string `yaml:"database"`
+	// Username and Password authenticate; PasswordFile, when set, is read
+	// instead of Password, so the secret stays out of the configuration.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password-file"`
+	// TLS secures the connection.
+	TLS TLSConfig `yaml:"tls"`
+	// DialTimeout bounds connecting. Default 10 s.
+	DialTimeout time.Duration `yaml:"dial-timeout"`
+}
+
+// TLSConfig is the `tls:` section.
+type TLSConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile verifies the server (default: the system's roots).
+	CAFile string `yaml:"ca-file"`
+	// CertFile and KeyFile authenticate sluice with a client certificate.
+	CertFile string `yaml:"cert-file"`
+	KeyFile  string `yaml:"key-file"`
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string `yaml:"server-name"`
+	// InsecureSkipVerify disables verification: for tests only.
+	InsecureSkipVerify bool `yaml:"insecure-skip-verify"`
+}
+
+// DefaultConfig has no address: a server must be named to be used.
+func DefaultConfig() Config {
+	return Config{Database: "sluice", Username: "default", DialTimeout: 10 * time.Second}
+}
+
+// Validate names each bad key.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Addrs) == 0 {
+		errs = append(errs, errors.New("addrs: name at least one server (host:port)"))
+	}
+	for _, a := range c.Addrs {
+		if !strings.Contains(a, ":") {
+			errs = append(errs, fmt.Errorf("addrs: %q is not host:port", a))
+		}
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		errs = append(errs, errors.New("password-file: set password or password-file, not both"))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls.cert-file: a client certificate needs both cert-file and key-file"))
+	}
+	if c.DialTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("dial-timeout: must be positive, got %s", c.DialTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// tlsConfig builds the TLS configuration, or nil when TLS is off.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.TLS.Enabled {
+		return nil, nil
+	}
+	t := &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if c.TLS.CAFile != "" {
+		pem, err := os.ReadFile(c.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca-file: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca-file: no certificate in %s", c.TLS.CAFile)
+		}
+	}
+	if c.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert-file: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
+
+// Server is a connection pool to the server.
+type Server struct {
+	conn driver.Conn
+}
+
+// Open checks the configuration and connects (it pings the server, so a
+// wrong address or password shows at start).
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	password := cfg.Password
+	if cfg.PasswordFile != "" {
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("password-file: %w", err)
+		}
+		password = strings.TrimSpace(string(b))
+	}
+	conn, err := ch.Open(&ch.Options{
+		Addr:        cfg.Addrs,
+		Auth:        ch.Auth{Database: cfg.Database, Username: cfg.Username, Password: password},
+		TLS:         tlsCfg,
+		DialTimeout: cfg.DialTimeout,
+		Compression: &ch.Compression{Method: ch.CompressionLZ4},
+		ClientInfo:  ch.ClientInfo{Products: []struct{ Name, Version string }{{Name: "sluice"}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server %v: %w", cfg.Addrs, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("server %v: %w", cfg.Addrs, err)
+	}
+	return &Server{conn: conn}, nil
+}
+
+// Exec runs a statement, for migrations (migrate.ExecFunc).
+func (s *Server) Exec(ctx context.Context, sql string) error {
+	if err := s.conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// Insert appends the batch's columns to a native-protocol insert, naming
+// the columns so that the table's own column order does not matter, and
+// sends it with the deduplication token (on a Replicated table a replayed
+// batch is then stored once; the rollups' views deduplicate too).
+func (s *Server) Insert(ctx context.Context, table, dedupToken string, block *clickhouse.BlockBuilder) error {
+	var names []string
+	if err := block.EachColumn(func(name string, _ any) error {
+		names = append(names, clickhouse.QuoteIdentifier(name))
+		return nil
+	}); err != nil {
+		return err
+	}
+	if dedupToken != "" {
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{
+			"insert_deduplication_token":                         dedupToken,
+			"deduplicate_blocks_in_dependent_materialized_views": 1,
+		}))
+	}
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(names, ", ")+")")
+	if err != nil {
+		return fmt.Errorf("server: insert into %s: %w", table, err)
+	}
+	i := 0
+	err = block.EachColumn(func(_ string, values any) error {
+		err := batch.Column(i).Append(values)
+		i++
+		return err
+	})
+	if err != nil {
+		batch.Abort()
+		return fmt.Errorf("server: insert into %s: %w", table, err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("server: insert %d rows into %s: %w", block.Rows(), table, err)
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (s *Server) Close() error { return s.conn.Close() }

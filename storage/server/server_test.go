@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sluice/storage/clickhouse"
+	"sluice/storage/migrate"
+	"sluice/storage/writer"
+)
+
+func TestConfigValidate(t *testing.T) {
+	cfg := DefaultConfig()
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "addrs") {
+		t.Fatalf("no address: err = %v, want one naming addrs", err)
+	}
+	cfg.Addrs = []string{"db1:9000", "db2"}
+	cfg.Password, cfg.PasswordFile = "x", "/run/secret"
+	cfg.TLS.CertFile = "c.pem"
+	err = cfg.Validate()
+	for _, key := range []string{`"db2" is not host:port`, "password-file", "tls.cert-file"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("err = %v, want one about %s", err, key)
+		}
+	}
+}
+
+// writePEM writes a self-signed certificate and its key.
+func writePEM(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certFile, keyFile
+}
+
+func TestTLSConfig(t *testing.T) {
+	dir := t.TempDir()
+	ca, _ := writePEM(t, dir, "ca")
+	cert, key := writePEM(t, dir, "client")
+	cfg := DefaultConfig()
+	cfg.TLS = TLSConfig{Enabled: true, CAFile: ca, CertFile: cert, KeyFile: key, ServerName: "ch.example"}
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.RootCAs == nil || len(tc.Certificates) != 1 || tc.ServerName != "ch.example" || tc.InsecureSkipVerify {
+		t.Fatalf("tls config = %+v", tc)
+	}
+	cfg.TLS.CAFile = key // not a certificate
+	if _, err := cfg.tlsConfig(); err == nil || !strings.Contains(err.Error(), "tls.ca-file") {
+		t.Fatalf("a key as CA: err = %v", err)
+	}
+	cfg.TLS.Enabled = false
+	if tc, err := cfg.tlsConfig(); tc != nil || err != nil {
+		t.Fatalf("TLS off: %v, %v", tc, err)
+	}
+}
+
+// Open fails fast, naming the address, when nothing listens there.
+func TestOpenUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := DefaultConfig()
+	cfg.Addrs = []string{addr}
+	cfg.DialTimeout = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := Open(ctx, cfg); err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("err = %v, want one naming %s", err, addr)
+	}
+}
+
+// TestRealServer runs against the ClickHouse server SLUICE_TEST_CLICKHOUSE
+// names (host:port of the native protocol; SLUICE_TEST_CLICKHOUSE_USER and
+// _PASSWORD optional). It creates the schema in database sluice, writes
+// batches through the writer, replays one, and reads back exact totals.
+// A ClickHouse server is the one dependency allowed to be absent in CI:
+// none can be installed on the machines sluice is built on.
+func TestRealServer(t *testing.T) {
+	addr := os.Getenv("SLUICE_TEST_CLICKHOUSE")
+	if addr == "" {
+		t.Skip("SLUICE_TEST_CLICKHOUSE names no ClickHouse server (the one dependency allowed to be absent)")
+	}
+	cfg := DefaultConfig()
+	cfg.Addrs = []string{addr}
+	cfg.Database = "default"
+	if u := os.Getenv("SLUICE_TEST_CLICKHOUSE_USER"); u != "" {
+		cfg.Username = u
+	}
+	cfg.Password = os.Getenv("SLUICE_TEST_CLICKHOUSE_PASSWORD")
+	ctx := t.Context()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Migrate(ctx, s.Exec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, "TRUNCATE TABLE "+migrate.FlowsTable); err != nil {
+		t.Fatal(err)
+	}
+	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{Inserter: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := clickhouse.GenerateFlows(10_000, 3)
+	var bytes uint64
+	for _, f := range flows {
+		bytes += f.Bytes
+	}
+	for range 2 { // the second write is a replay: stored once
+		if err := w.Write(ctx, flows, "server-test-batch-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n, sum uint64
+	row := s.conn.QueryRow(ctx, "SELECT count(), sum(Bytes) FROM "+migrate.FlowsTable)
+	if err := row.Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != uint64(len(flows)) || sum != bytes {
+		t.Fatalf("stored %d rows, %d bytes; want %d, %d", n, sum, len(flows), bytes)
+	}
+	fmt.Fprintf(os.Stderr, "server test: %d rows stored once on %s\n", n, addr)
+}
