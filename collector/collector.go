@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,8 @@ type Collector struct {
 
 	netflow flowDecoder
 	sflow   flowDecoder
+	state   *statePersister // nil when Config.StateDir is empty
+	allowed exporterFilter
 
 	listeners []*udp.Listener
 	workers   []*worker
@@ -68,9 +71,19 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	if c.metrics, err = newMetrics(r.Registerer()); err != nil {
 		return nil, err
 	}
+	if c.allowed, err = newExporterFilter(cfg.AllowedExporters); err != nil {
+		return nil, fmt.Errorf("allowed-exporters: %w", err)
+	}
 	c.flushCtx, c.cancelFlush = context.WithCancel(context.Background())
-	if c.netflow, err = newNetFlowDecoder(cfg, &c.metrics, r.Registerer()); err != nil {
+	nf, err := newNetFlowDecoder(cfg, &c.metrics, r.Registerer())
+	if err != nil {
 		return nil, err
+	}
+	c.netflow = nf
+	if cfg.StateDir != "" {
+		if c.state, err = newStatePersister(r, cfg.StateDir, nf.d.Templates(), cfg.Templates.SaveInterval, r.Registerer()); err != nil {
+			return nil, err
+		}
 	}
 	if c.sflow, err = newSFlowDecoder(cfg, &c.metrics, r.Registerer()); err != nil {
 		return nil, err
@@ -78,9 +91,14 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	return c, nil
 }
 
-// Start binds every input and starts the workers. A bind error names the
-// address and leaves nothing running.
+// Start restores the template state saved by the last run, binds every
+// input and starts the workers. A bind error names the address and leaves
+// nothing running.
 func (c *Collector) Start(ctx context.Context) error {
+	if c.state != nil {
+		c.state.load(time.Now())
+		c.state.start()
+	}
 	for i := 0; i < c.cfg.Workers; i++ {
 		w := newWorker(c, i)
 		c.workers = append(c.workers, w)
@@ -153,10 +171,22 @@ func (c *Collector) Stop(ctx context.Context) {
 	c.wg.Wait()
 	close(stopped)
 	c.workers = nil
+	if c.state != nil {
+		c.state.close() // every datagram is decoded: the state is final
+	}
 }
 
 // dispatch runs on a socket reader: pick the exporter's worker, never block.
 func (c *Collector) dispatch(d *udp.Datagram) {
+	if !c.allowed.allows(d.Source.Addr()) {
+		c.metrics.droppedNotAllowed.Inc()
+		if ok, suppressed := c.limiter.Allow("not_allowed"); ok {
+			c.r.Warn("datagram from an exporter not in allowed-exporters dropped", "exporter", d.Source.Addr(),
+				"suppressed", suppressed)
+		}
+		d.Release()
+		return
+	}
 	w := c.workers[workerIndex(d.Source.Addr(), len(c.workers))]
 	select {
 	case w.in <- d:

@@ -32,27 +32,10 @@ func benchmarkWorker(b *testing.B, protocol string) {
 		b.Fatal(err)
 	}
 	w := newWorker(c, 0)
-	dc := demo.DefaultConfig()
-	dc.Protocols, dc.Exporters = []string{protocol}, 1
-	gen, err := demo.NewGenerator(dc, time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
+	payloads, records := demoPayloads(b, protocol)
 	var datagrams []*udp.Datagram
-	records := 0
-	emit := func(d *demo.Datagram) error {
-		datagrams = append(datagrams, &udp.Datagram{
-			Source:  netip.MustParseAddrPort("192.0.2.1:50000"),
-			Payload: append([]byte(nil), d.Payload...),
-		})
-		records += len(d.Flows)
-		return nil
-	}
-	if err := gen.Generate(time.Now(), 2000, emit); err != nil {
-		b.Fatal(err)
-	}
-	if err := gen.Flush(time.Now(), emit); err != nil {
-		b.Fatal(err)
+	for _, p := range payloads {
+		datagrams = append(datagrams, &udp.Datagram{Source: netip.MustParseAddrPort("192.0.2.1:50000"), Payload: p})
 	}
 	// Templates first, once.
 	for _, d := range datagrams {
@@ -67,6 +50,30 @@ func benchmarkWorker(b *testing.B, protocol string) {
 	perRecord := float64(records) / float64(len(datagrams))
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/perRecord, "ns/record")
 	b.ReportMetric(perRecord, "records/datagram")
+}
+
+// demoPayloads returns the demo exporter's datagrams of one protocol for
+// 2000 flows (templates included, in order) and how many records they hold.
+func demoPayloads(b *testing.B, protocol string) (payloads [][]byte, records int) {
+	b.Helper()
+	dc := demo.DefaultConfig()
+	dc.Protocols, dc.Exporters = []string{protocol}, 1
+	gen, err := demo.NewGenerator(dc, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	emit := func(d *demo.Datagram) error {
+		payloads = append(payloads, append([]byte(nil), d.Payload...))
+		records += len(d.Flows)
+		return nil
+	}
+	if err := gen.Generate(time.Now(), 2000, emit); err != nil {
+		b.Fatal(err)
+	}
+	if err := gen.Flush(time.Now(), emit); err != nil {
+		b.Fatal(err)
+	}
+	return payloads, records
 }
 
 func BenchmarkWorkerNetFlowV5(b *testing.B) { benchmarkWorker(b, demo.NetFlow5) }

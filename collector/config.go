@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"sluice/collector/sampling"
 	"sluice/collector/templates"
 	"sluice/collector/udp"
 )
@@ -27,11 +28,20 @@ type Config struct {
 	BatchSize int `yaml:"batch-size"`
 	// FlushInterval bounds how long a partial batch waits.
 	FlushInterval time.Duration `yaml:"flush-interval"`
-	// DefaultSamplingRate applies when an exporter announces none; 0 or 1
-	// means unsampled. Flows without a known rate are counted.
-	DefaultSamplingRate uint64 `yaml:"default-sampling-rate"`
+	// Sampling sets the rate of flows whose exporter announces none
+	// (default) and forces it for exporters by prefix (overrides).
+	Sampling sampling.Config `yaml:"sampling"`
+	// AllowedExporters lists the prefixes (or addresses) datagrams are
+	// accepted from; empty accepts every source. Datagrams from elsewhere
+	// are dropped before decoding and counted (reason "not_allowed").
+	AllowedExporters []string `yaml:"allowed-exporters"`
 	// Templates bounds the NetFlow v9/IPFIX template and sampling state.
 	Templates templates.Config `yaml:"templates"`
+
+	// StateDir is where the template and sampling state is kept between
+	// runs (StateFile inside it); empty keeps it in memory only. Not a
+	// configuration key: the command sets it under the data directory.
+	StateDir string `yaml:"-"`
 }
 
 // InputConfig is a set of listen addresses sharing socket settings.
@@ -78,6 +88,14 @@ func (c Config) Validate() error {
 	check(c.WorkerQueue >= 1, "worker-queue", "must be at least 1, got %d", c.WorkerQueue)
 	check(c.BatchSize >= 1, "batch-size", "must be at least 1, got %d", c.BatchSize)
 	check(c.FlushInterval > 0, "flush-interval", "must be positive, got %s", c.FlushInterval)
+	if err := c.Sampling.Validate(); err != nil {
+		for _, e := range splitErrors(err) {
+			errs = append(errs, fmt.Errorf("sampling.%w", e))
+		}
+	}
+	if _, err := newExporterFilter(c.AllowedExporters); err != nil {
+		errs = append(errs, fmt.Errorf("allowed-exporters: %w", err))
+	}
 	if err := c.Templates.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			for _, e := range j.Unwrap() {
@@ -88,4 +106,11 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -15,6 +15,8 @@ type netflowCounters struct {
 	optionsRecords        prometheus.Counter
 	missingTemplateSets   prometheus.Counter
 	headerCountMismatches prometheus.Counter
+	reverseFlows          prometheus.Counter
+	enterpriseFields      prometheus.Counter
 }
 
 // registerNetFlowMetrics registers the NetFlow decoder's counters and the
@@ -30,6 +32,12 @@ func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*net
 		headerCountMismatches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "netflow_header_count_mismatches_total", Help: "NetFlow v9 datagrams whose header counts fewer records than the datagram has sets; every set is decoded anyway.",
 		}),
+		reverseFlows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "netflow_reverse_flows_total", Help: "Reverse records made from IPFIX biflow records (RFC 5103) whose reverse direction counted traffic; included in flows_total.",
+		}),
+		enterpriseFields: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "netflow_enterprise_fields_skipped_total", Help: "Enterprise-specific field values of data records skipped (vendor fields sluice does not store; RFC 5103 reverse fields excepted).",
+		}),
 	}
 	store := d.Templates()
 	gauge := func(name, help string, read func(templates.Stats) int) prometheus.Collector {
@@ -42,7 +50,7 @@ func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*net
 	}
 	const refusedHelp = "NetFlow v9 and IPFIX templates refused, by bound reached: exporter_limit (templates per exporter) or total_limit (template fields of all exporters)."
 	collectors := []prometheus.Collector{
-		c.optionsRecords, c.missingTemplateSets, c.headerCountMismatches,
+		c.optionsRecords, c.missingTemplateSets, c.headerCountMismatches, c.reverseFlows, c.enterpriseFields,
 		gauge("template_store_exporters", "Exporters with NetFlow v9/IPFIX template or sampling state.",
 			func(s templates.Stats) int { return s.Exporters }),
 		gauge("template_store_templates", "NetFlow v9 and IPFIX templates held, all exporters.",

@@ -1,9 +1,12 @@
 package collector
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/collector/netflow"
+	"sluice/collector/sampling"
 	"sluice/collector/sflow"
 	"sluice/pipeline/record"
 )
@@ -24,8 +27,13 @@ type netflowDecoder struct {
 // newNetFlowDecoder builds the NetFlow decoder and registers its metrics
 // (decoder_metrics.go) with reg.
 func newNetFlowDecoder(cfg Config, m *metrics, reg prometheus.Registerer) (*netflowDecoder, error) {
+	overrides, err := sampling.NewOverrides(cfg.Sampling.Overrides)
+	if err != nil {
+		return nil, fmt.Errorf("sampling: %w", err)
+	}
 	nc := netflow.DefaultConfig()
-	nc.DefaultSamplingRate = cfg.DefaultSamplingRate
+	nc.DefaultSamplingRate = cfg.Sampling.Default
+	nc.SamplingOverrides = overrides
 	nc.Templates = cfg.Templates
 	d := netflow.New(nc)
 	c, err := registerNetFlowMetrics(reg, d)
@@ -42,6 +50,8 @@ func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, paylo
 	add(n.c.optionsRecords, stats.OptionsRecords)
 	add(n.c.missingTemplateSets, stats.MissingTemplateSets)
 	add(n.c.headerCountMismatches, stats.HeaderCountMismatch)
+	add(n.c.reverseFlows, stats.ReverseFlows)
+	add(n.c.enterpriseFields, stats.EnterpriseFields)
 	return err
 }
 
@@ -55,8 +65,13 @@ type sflowDecoder struct {
 // newSFlowDecoder builds the sFlow decoder and registers its metrics
 // (decoder_metrics.go) with reg.
 func newSFlowDecoder(cfg Config, m *metrics, reg prometheus.Registerer) (*sflowDecoder, error) {
+	overrides, err := sampling.NewOverrides(cfg.Sampling.Overrides)
+	if err != nil {
+		return nil, fmt.Errorf("sampling: %w", err)
+	}
 	sc := sflow.DefaultConfig()
-	sc.DefaultSamplingRate = cfg.DefaultSamplingRate
+	sc.DefaultSamplingRate = cfg.Sampling.Default
+	sc.SamplingOverrides = overrides
 	c, err := registerSFlowMetrics(reg)
 	if err != nil {
 		return nil, err

@@ -18,10 +18,11 @@ type protocolCounters struct {
 type metrics struct {
 	netflow, sflow, unknown protocolCounters
 
-	decodeErrors     *prometheus.CounterVec
-	droppedQueueFull prometheus.Counter
-	droppedShutdown  prometheus.Counter
-	readErrors       prometheus.Counter
+	decodeErrors      *prometheus.CounterVec
+	droppedQueueFull  prometheus.Counter
+	droppedShutdown   prometheus.Counter
+	droppedNotAllowed prometheus.Counter
+	readErrors        prometheus.Counter
 
 	templates         prometheus.Counter
 	samplingDefaulted prometheus.Counter
@@ -35,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		Name: "flows_total", Help: "Flow records decoded, by protocol.",
 	}, []string{"protocol"})
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "dropped_total", Help: "Datagrams (queue_full: a worker's queue was full) or records (shutdown: the next stage did not take them before the stop deadline) dropped by the collector.",
+		Name: "dropped_total", Help: "Datagrams (queue_full: a worker's queue was full; not_allowed: the source is not in allowed-exporters) or records (shutdown: the next stage did not take them before the stop deadline) dropped by the collector.",
 	}, []string{"reason"})
 	m := metrics{
 		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -59,6 +60,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 	}
 	m.droppedQueueFull = dropped.WithLabelValues("queue_full")
 	m.droppedShutdown = dropped.WithLabelValues("shutdown")
+	m.droppedNotAllowed = dropped.WithLabelValues("not_allowed")
 	for _, c := range []prometheus.Collector{datagrams, flows, dropped, m.decodeErrors, m.readErrors, m.templates, m.samplingDefaulted} {
 		if err := reg.Register(c); err != nil {
 			return metrics{}, fmt.Errorf("register collector metrics: %w", err)

@@ -32,7 +32,9 @@ func TestCorpusCounts(t *testing.T) {
 		{file: "akvorado__ipfix-juniper-cpid.pcap", flows: 1},
 		{file: "akvorado__ipfix-mpls.pcap", flows: 2, options: 1},
 		{file: "akvorado__ipfix-srv6.pcap", flows: 1},
-		{file: "akvorado__ipfixprobe.pcap", flows: 4},
+		// RFC 5103 biflows: 2 of the 4 records counted reverse traffic
+		// (tshark's BYTES [Reverse], PKTS [Reverse]), so 2 reverse records.
+		{file: "akvorado__ipfixprobe.pcap", flows: 6},
 		{file: "akvorado__multiplesamplingrates.pcap", flows: 12, options: 2},
 		{file: "akvorado__nat.pcap", flows: 9},
 		{file: "akvorado__nfv5.pcap", flows: 29},
@@ -50,7 +52,7 @@ func TestCorpusCounts(t *testing.T) {
 		{file: "logstash__ipfix-netscaler-varlen.pcap", flows: 3, reasons: []string{decodeerr.TemplateNotFound}},
 		{file: "logstash__ipfix-openbsd-pflow.pcap", flows: 26},
 		{file: "logstash__ipfix-viptela.pcap", flows: 1},
-		{file: "logstash__ipfix-yaf.pcap", flows: 2, options: 1},
+		{file: "logstash__ipfix-yaf.pcap", flows: 4, options: 1}, // 2 biflows, both ways counted
 		{
 			file: "logstash__nf5-invalid.pcap", flows: 0, reasons: []string{decodeerr.Truncated, decodeerr.Truncated},
 			why: "tshark: 60. The headers claim 55582 and 163 records in room for 30; we reject such v5 datagrams whole, tshark decodes the 30 that fit",
@@ -76,7 +78,7 @@ func TestCorpusCounts(t *testing.T) {
 		{file: "logstash__nf9-softflowd.pcap", flows: 7},
 		{file: "logstash__nf9-ubnt-edgerouter.pcap", flows: 16},
 		{file: "logstash__nf9-valid01.pcap", flows: 7},
-		{file: "telegraf__ipfix-example.pcap", flows: 29, options: 2},
+		{file: "telegraf__ipfix-example.pcap", flows: 56, options: 2}, // 29 biflow records, 27 with reverse traffic
 		{file: "telegraf__ipfix-options.pcap", options: 126},
 		{file: "telegraf__ipfix-pen35632-ntop.pcap", flows: 2},
 		{
@@ -192,6 +194,8 @@ func TestNetFlowV9(t *testing.T) {
 		FlowDirection:    1,      // ingress
 		Bytes:            1500,
 		Packets:          1,
+		IngressVRFID:     1610612738, // tshark: cflow.ingress_vrfid
+		EgressVRFID:      1610612738,
 	}
 	if len(res.flows) != 4 {
 		t.Fatalf("got %d flows", len(res.flows))
@@ -259,6 +263,8 @@ func TestNetFlowV9IPv6MultipleSamplers(t *testing.T) {
 		FlowDirection:    1,
 		Bytes:            1348,
 		Packets:          18,
+		IngressVRFID:     1610612736, // tshark: cflow.ingress_vrfid
+		EgressVRFID:      1610612736,
 	}
 	if len(res.flows) != 12 {
 		t.Fatalf("got %d flows", len(res.flows))
@@ -273,8 +279,8 @@ func TestNetFlowV9IPv6MultipleSamplers(t *testing.T) {
 
 // TestIPFIX checks the first record of akvorado__ipfixprobe.pcap against
 // tshark (frame 2): ExportTime 1759076323, Observation Domain Id 1; Flow 1:
-// Octets 62, Packets 1 (the reverse counters are enterprise fields, PEN
-// 29305, and are skipped), StartTime 2009-10-05 06:06:07.492059999 UTC,
+// Octets 62, Packets 1 (the reverse counters, enterprise fields of PEN
+// 29305, make a second, reverse record), StartTime 2009-10-05 06:06:07.492059999 UTC,
 // EndTime 06:06:07.526084999 (IE 154/155, NTP format), IPVersion 4,
 // Protocol 17, TCP Flags 0, SrcPort 56166, DstPort 53, InputInt 10, SrcAddr
 // 10.10.1.4, DstAddr 10.10.1.1, Source Mac 00:e0:1c:3c:17:c2, Destination
@@ -302,7 +308,7 @@ func TestIPFIX(t *testing.T) {
 		Bytes:               62,
 		Packets:             1,
 	}
-	if len(res.flows) != 4 {
+	if len(res.flows) != 6 {
 		t.Fatalf("got %d flows", len(res.flows))
 	}
 	if res.flows[0] != want {

@@ -23,6 +23,7 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/netflowlegacy"
 
 	"sluice/collector/decodeerr"
+	"sluice/collector/sampling"
 	"sluice/collector/templates"
 	"sluice/pipeline/record"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	// DefaultSamplingRate is used for flows whose sampling rate is neither
 	// in the record, the v5 header nor in options data. 0 leaves it at 1.
 	DefaultSamplingRate uint64
+	// SamplingOverrides force the rate of some exporters, whatever they
+	// announce (nil: none).
+	SamplingOverrides *sampling.Overrides
 	// Templates bounds the template and sampling state, per exporter and
 	// in total, and sets how long an idle exporter's state is kept.
 	Templates templates.Config
@@ -51,6 +55,8 @@ type Stats struct {
 	MissingTemplateSets int    // data sets skipped because their template is unknown
 	SamplingDefaulted   int    // emitted flows whose sampling rate came from DefaultSamplingRate (or 1)
 	HeaderCountMismatch int    // 1 when a v9 header counts fewer records than the datagram has sets
+	ReverseFlows        int    // RFC 5103 reverse records emitted (included in Flows)
+	EnterpriseFields    int    // enterprise-specific field values skipped (RFC 5103's excepted)
 }
 
 // Decoder decodes NetFlow v5, v9 and IPFIX datagrams. It is safe for
@@ -66,9 +72,11 @@ type Decoder struct {
 // scratch is the per-call working memory, pooled so that a busy worker
 // reuses it instead of allocating a record and packet structs per datagram.
 type scratch struct {
-	flow   record.Flow
-	v5     netflowlegacy.PacketNetFlowV5
-	handle templates.Handle // the exporter's templates, handed to goflow2
+	flow     record.Flow
+	v5       netflowlegacy.PacketNetFlowV5
+	handle   templates.Handle // the exporter's templates, handed to goflow2
+	dataSets []dataSet        // the datagram's data sets, walked after its options
+	ctx      packetContext
 }
 
 // New returns a decoder with an empty template store.
@@ -106,6 +114,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 			s = new(scratch) // the pooled one may be half-written
 		}
 		s.handle = templates.Handle{} // let an expired exporter's state go
+		s.ctx = packetContext{}
 		d.scratch.Put(s)
 	}()
 	if len(payload) < 2 {
@@ -123,9 +132,13 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 	return stats, err
 }
 
-// samplingRateOrDefault applies the configured default to a flow whose rate
-// is unknown.
-func (d *Decoder) samplingRateOrDefault(rate uint64, stats *Stats) uint64 {
+// samplingRate returns a flow's rate: the exporter's override if it has
+// one, else the rate the exporter announced, else the configured default
+// (counted).
+func (d *Decoder) samplingRate(override, rate uint64, stats *Stats) uint64 {
+	if override != 0 {
+		return override
+	}
 	if rate != 0 {
 		return rate
 	}

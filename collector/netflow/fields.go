@@ -97,8 +97,52 @@ type recordTimes struct {
 //     and others put it.
 //   - EType: 256 ethernetType, else 60 ipVersion, else the family of the
 //     addresses.
-//   - Enterprise-specific fields are skipped.
-func (d *Decoder) extract(ctx *packetContext, values []netflow.DataField, f *record.Flow, stats *Stats) {
+//   - MPLS: IE 70-72, the first three label stack entries (3 bytes: label,
+//     experimental bits, bottom-of-stack); the label is the top 20 bits.
+//   - NAT: IE 225-228 (NSEL uses the same numbers), 281/282 for IPv6, and
+//     NSEL's older 40001-40004.
+//   - RFC 5103 reverse elements (enterprise 29305) are collected into
+//     the returned reverseFields, from which the caller makes the reverse
+//     record; other enterprise-specific fields are skipped and counted
+//     (Stats.EnterpriseFields).
+func (d *Decoder) extract(ctx *packetContext, values []netflow.DataField, f *record.Flow, stats *Stats) reverseFields {
+	var x extractor
+	x.begin(ctx, f)
+	for i := range values {
+		field := &values[i]
+		if v, ok := field.Value.([]byte); ok {
+			x.field(field.PenProvided, field.Pen, field.Type, v, stats)
+		}
+	}
+	return x.finish(d, stats)
+}
+
+// extractor fills one record from its fields, given one at a time (begin,
+// field for each, finish), so that goflow2's decoded fields and our own
+// walk over a data set (dataset.go) share it.
+type extractor struct {
+	ctx *packetContext
+	f   *record.Flow
+	rev reverseFields
+
+	sp                                 samplingFields
+	times                              recordTimes
+	outBytes, outPackets               uint64
+	totalBytes, totalPackets           uint64
+	minTTL, maxTTL                     uint8
+	haveTTL, haveMinTTL, haveMaxTTL    bool
+	postVlan, dot1qVlan, postDot1qVlan uint16
+	postSrcMAC, postDstMAC             uint64
+	physIn, physOut                    uint32
+	haveICMP                           bool
+	ipVersion                          uint8
+	etherType                          uint16
+	v4, v6                             bool
+}
+
+// begin starts a record in f.
+func (x *extractor) begin(ctx *packetContext, f *record.Flow) {
+	*x = extractor{ctx: ctx, f: f}
 	f.Reset()
 	f.TimeReceived = ctx.receivedNanos
 	f.ExporterAddress = ctx.exporter
@@ -108,215 +152,319 @@ func (d *Decoder) extract(ctx *packetContext, values []netflow.DataField, f *rec
 	} else {
 		f.FlowType = record.FlowTypeIPFIX
 	}
+}
 
-	var (
-		sp                                 samplingFields
-		times                              recordTimes
-		outBytes, outPackets               uint64
-		totalBytes, totalPackets           uint64
-		minTTL, maxTTL                     uint8
-		haveTTL, haveMinTTL, haveMaxTTL    bool
-		postVlan, dot1qVlan, postDot1qVlan uint16
-		postSrcMAC, postDstMAC             uint64
-		physIn, physOut                    uint32
-		haveICMP                           bool
-		ipVersion                          uint8
-		etherType                          uint16
-		v4, v6                             bool
-	)
-	for i := range values {
-		field := &values[i]
-		if field.PenProvided {
-			continue
-		}
-		v, ok := field.Value.([]byte)
-		if !ok || len(v) == 0 {
-			continue
-		}
-		switch field.Type {
-		case netflow.IPFIX_FIELD_sourceIPv4Address:
-			if len(v) == 4 {
-				f.SrcAddr, v4 = record.AddrFrom4([4]byte(v)), true
-			}
-		case netflow.IPFIX_FIELD_destinationIPv4Address:
-			if len(v) == 4 {
-				f.DstAddr, v4 = record.AddrFrom4([4]byte(v)), true
-			}
-		case netflow.IPFIX_FIELD_sourceIPv6Address:
-			if len(v) == 16 {
-				f.SrcAddr, v6 = record.Addr(v), true
-			}
-		case netflow.IPFIX_FIELD_destinationIPv6Address:
-			if len(v) == 16 {
-				f.DstAddr, v6 = record.Addr(v), true
-			}
-		case netflow.IPFIX_FIELD_sourceIPv4PrefixLength, netflow.IPFIX_FIELD_sourceIPv6PrefixLength:
-			f.SrcNetMask = uint8(beUint(v))
-		case netflow.IPFIX_FIELD_destinationIPv4PrefixLength, netflow.IPFIX_FIELD_destinationIPv6PrefixLength:
-			f.DstNetMask = uint8(beUint(v))
-		case netflow.IPFIX_FIELD_ipNextHopIPv4Address, netflow.IPFIX_FIELD_ipNextHopIPv6Address:
-			f.NextHop = addrFromSlice(v, f.NextHop)
-		case netflow.IPFIX_FIELD_bgpNextHopIPv4Address, netflow.IPFIX_FIELD_bgpNextHopIPv6Address:
-			f.BGPNextHop = addrFromSlice(v, f.BGPNextHop)
-		case netflow.IPFIX_FIELD_bgpSourceAsNumber:
-			f.SrcAS = uint32(beUint(v))
-		case netflow.IPFIX_FIELD_bgpDestinationAsNumber:
-			f.DstAS = uint32(beUint(v))
-		case netflow.IPFIX_FIELD_sourceTransportPort:
-			f.SrcPort = uint16(beUint(v))
-		case netflow.IPFIX_FIELD_destinationTransportPort:
-			f.DstPort = uint16(beUint(v))
-		case netflow.IPFIX_FIELD_protocolIdentifier:
-			f.Proto = uint8(beUint(v))
-		case netflow.IPFIX_FIELD_tcpControlBits:
-			f.TCPFlags = uint16(beUint(v))
-		case netflow.IPFIX_FIELD_ipClassOfService:
-			f.IPTos = uint8(beUint(v))
-		case netflow.IPFIX_FIELD_ipTTL:
-			f.IPTTL, haveTTL = uint8(beUint(v)), true
-		case netflow.IPFIX_FIELD_minimumTTL:
-			minTTL, haveMinTTL = uint8(beUint(v)), true
-		case netflow.IPFIX_FIELD_maximumTTL:
-			maxTTL, haveMaxTTL = uint8(beUint(v)), true
-		case netflow.IPFIX_FIELD_flowLabelIPv6:
-			f.IPv6FlowLabel = uint32(beUint(v)) & 0xfffff
-		case netflow.IPFIX_FIELD_fragmentIdentification:
-			f.IPFragmentID = uint32(beUint(v))
-		case netflow.IPFIX_FIELD_fragmentOffset:
-			f.IPFragmentOffset = uint16(beUint(v))
-		case netflow.IPFIX_FIELD_icmpTypeCodeIPv4, netflow.IPFIX_FIELD_icmpTypeCodeIPv6:
-			typeCode := beUint(v)
-			f.ICMPType, f.ICMPCode, haveICMP = uint8(typeCode>>8), uint8(typeCode), true
-		case netflow.IPFIX_FIELD_icmpTypeIPv4, netflow.IPFIX_FIELD_icmpTypeIPv6:
-			f.ICMPType, haveICMP = uint8(beUint(v)), true
-		case netflow.IPFIX_FIELD_icmpCodeIPv4, netflow.IPFIX_FIELD_icmpCodeIPv6:
-			f.ICMPCode, haveICMP = uint8(beUint(v)), true
-		case netflow.IPFIX_FIELD_ingressInterface:
-			f.InIfIndex = uint32(beUint(v))
-		case netflow.IPFIX_FIELD_egressInterface:
-			f.OutIfIndex = uint32(beUint(v))
-		case netflow.IPFIX_FIELD_ingressPhysicalInterface:
-			physIn = uint32(beUint(v))
-		case netflow.IPFIX_FIELD_egressPhysicalInterface:
-			physOut = uint32(beUint(v))
-		case netflow.IPFIX_FIELD_vlanId:
-			f.SrcVlan = uint16(beUint(v)) & 0x0fff
-		case netflow.IPFIX_FIELD_postVlanId:
-			postVlan = uint16(beUint(v)) & 0x0fff
-		case netflow.IPFIX_FIELD_dot1qVlanId:
-			dot1qVlan = uint16(beUint(v)) & 0x0fff
-		case netflow.IPFIX_FIELD_postDot1qVlanId:
-			postDot1qVlan = uint16(beUint(v)) & 0x0fff
-		case netflow.IPFIX_FIELD_sourceMacAddress:
-			f.SrcMAC = wire.MACToUint64(v)
-		case netflow.IPFIX_FIELD_destinationMacAddress:
-			f.DstMAC = wire.MACToUint64(v)
-		case netflow.IPFIX_FIELD_postSourceMacAddress:
-			postSrcMAC = wire.MACToUint64(v)
-		case netflow.IPFIX_FIELD_postDestinationMacAddress:
-			postDstMAC = wire.MACToUint64(v)
-		case netflow.IPFIX_FIELD_octetDeltaCount:
-			f.Bytes = beUint(v)
-		case netflow.IPFIX_FIELD_packetDeltaCount:
-			f.Packets = beUint(v)
-		case netflow.IPFIX_FIELD_octetTotalCount:
-			totalBytes = beUint(v)
-		case netflow.IPFIX_FIELD_packetTotalCount:
-			totalPackets = beUint(v)
-		case netflow.IPFIX_FIELD_postOctetDeltaCount:
-			outBytes = beUint(v)
-		case netflow.IPFIX_FIELD_postPacketDeltaCount:
-			outPackets = beUint(v)
-		case netflow.IPFIX_FIELD_forwardingStatus:
-			f.ForwardingStatus = uint8(beUint(v))
-		case netflow.IPFIX_FIELD_flowDirection:
-			f.FlowDirection = uint8(beUint(v)) + 1
-		case netflow.IPFIX_FIELD_ipVersion:
-			ipVersion = uint8(beUint(v))
-		case netflow.IPFIX_FIELD_ethernetType:
-			etherType = uint16(beUint(v))
-		case netflow.IPFIX_FIELD_flowStartSysUpTime:
-			times.startUptime, times.haveStartUp = uint32(beUint(v)), true
-		case netflow.IPFIX_FIELD_flowEndSysUpTime:
-			times.endUptime, times.haveEndUp = uint32(beUint(v)), true
-		case netflow.IPFIX_FIELD_systemInitTimeMilliseconds:
-			times.systemInitMillis, times.haveSystemInit = int64(beUint(v)), true
-		case netflow.IPFIX_FIELD_flowStartSeconds:
-			times.start = int64(beUint(v)) * 1000
-		case netflow.IPFIX_FIELD_flowEndSeconds:
-			times.end = int64(beUint(v)) * 1000
-		case netflow.IPFIX_FIELD_flowStartMilliseconds:
-			times.start = int64(beUint(v))
-		case netflow.IPFIX_FIELD_flowEndMilliseconds:
-			times.end = int64(beUint(v))
-		case netflow.IPFIX_FIELD_flowStartMicroseconds, netflow.IPFIX_FIELD_flowStartNanoseconds:
-			times.start = ntpToUnixMillis(beUint(v))
-		case netflow.IPFIX_FIELD_flowEndMicroseconds, netflow.IPFIX_FIELD_flowEndNanoseconds:
-			times.end = ntpToUnixMillis(beUint(v))
-		case netflow.IPFIX_FIELD_flowStartDeltaMicroseconds:
-			times.startDelta, times.haveStartDelta = beUint(v), true
-		case netflow.IPFIX_FIELD_flowEndDeltaMicroseconds:
-			times.endDelta, times.haveEndDelta = beUint(v), true
-		case netflow.IPFIX_FIELD_flowDurationMilliseconds:
-			times.durationMillis = int64(beUint(v))
-		case netflow.IPFIX_FIELD_flowDurationMicroseconds:
-			times.durationMillis = int64(beUint(v) / 1000)
-		default:
-			sp.read(field.Type, v)
-		}
+// field reads one field value (v aliases the datagram: never kept).
+func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []byte, stats *Stats) {
+	if len(v) == 0 {
+		return
 	}
+	if penProvided {
+		if pen == penReverse {
+			x.rev.read(fieldType, v)
+		} else {
+			stats.EnterpriseFields++
+		}
+		return
+	}
+	f := x.f
+	switch fieldType {
+	// A template may carry both the IPv4 and the IPv6 fields, the
+	// unused family zero: a zero address never replaces a set one,
+	// and only a non-zero one tells the family.
+	case netflow.IPFIX_FIELD_sourceIPv4Address, netflow.IPFIX_FIELD_destinationIPv4Address:
+		if len(v) == 4 {
+			dst := &f.SrcAddr
+			if fieldType == netflow.IPFIX_FIELD_destinationIPv4Address {
+				dst = &f.DstAddr
+			}
+			*dst = addrFromSlice(v, *dst)
+			x.v4 = x.v4 || [4]byte(v) != [4]byte{}
+		}
+	case netflow.IPFIX_FIELD_sourceIPv6Address, netflow.IPFIX_FIELD_destinationIPv6Address:
+		if len(v) == 16 {
+			dst := &f.SrcAddr
+			if fieldType == netflow.IPFIX_FIELD_destinationIPv6Address {
+				dst = &f.DstAddr
+			}
+			*dst = addrFromSlice(v, *dst)
+			x.v6 = x.v6 || [16]byte(v) != [16]byte{}
+		}
+	case netflow.IPFIX_FIELD_sourceIPv4PrefixLength, netflow.IPFIX_FIELD_sourceIPv6PrefixLength:
+		f.SrcNetMask = uint8(beUint(v))
+	case netflow.IPFIX_FIELD_destinationIPv4PrefixLength, netflow.IPFIX_FIELD_destinationIPv6PrefixLength:
+		f.DstNetMask = uint8(beUint(v))
+	case netflow.IPFIX_FIELD_ipNextHopIPv4Address, netflow.IPFIX_FIELD_ipNextHopIPv6Address:
+		f.NextHop = addrFromSlice(v, f.NextHop)
+	case netflow.IPFIX_FIELD_bgpNextHopIPv4Address, netflow.IPFIX_FIELD_bgpNextHopIPv6Address:
+		f.BGPNextHop = addrFromSlice(v, f.BGPNextHop)
+	case netflow.IPFIX_FIELD_bgpSourceAsNumber:
+		f.SrcAS = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_bgpDestinationAsNumber:
+		f.DstAS = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_sourceTransportPort:
+		f.SrcPort = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_destinationTransportPort:
+		f.DstPort = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_protocolIdentifier:
+		f.Proto = uint8(beUint(v))
+	case netflow.IPFIX_FIELD_tcpControlBits:
+		f.TCPFlags = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_ipClassOfService:
+		f.IPTos = uint8(beUint(v))
+	case netflow.IPFIX_FIELD_ipTTL:
+		f.IPTTL, x.haveTTL = uint8(beUint(v)), true
+	case netflow.IPFIX_FIELD_minimumTTL:
+		x.minTTL, x.haveMinTTL = uint8(beUint(v)), true
+	case netflow.IPFIX_FIELD_maximumTTL:
+		x.maxTTL, x.haveMaxTTL = uint8(beUint(v)), true
+	case netflow.IPFIX_FIELD_flowLabelIPv6:
+		f.IPv6FlowLabel = uint32(beUint(v)) & 0xfffff
+	case netflow.IPFIX_FIELD_fragmentIdentification:
+		f.IPFragmentID = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_fragmentOffset:
+		f.IPFragmentOffset = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_icmpTypeCodeIPv4, netflow.IPFIX_FIELD_icmpTypeCodeIPv6:
+		typeCode := beUint(v)
+		f.ICMPType, f.ICMPCode, x.haveICMP = uint8(typeCode>>8), uint8(typeCode), true
+	case netflow.IPFIX_FIELD_icmpTypeIPv4, netflow.IPFIX_FIELD_icmpTypeIPv6:
+		f.ICMPType, x.haveICMP = uint8(beUint(v)), true
+	case netflow.IPFIX_FIELD_icmpCodeIPv4, netflow.IPFIX_FIELD_icmpCodeIPv6:
+		f.ICMPCode, x.haveICMP = uint8(beUint(v)), true
+	case netflow.IPFIX_FIELD_ingressInterface:
+		f.InIfIndex = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_egressInterface:
+		f.OutIfIndex = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_ingressPhysicalInterface:
+		x.physIn = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_egressPhysicalInterface:
+		x.physOut = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_vlanId:
+		f.SrcVlan = uint16(beUint(v)) & 0x0fff
+	case netflow.IPFIX_FIELD_postVlanId:
+		x.postVlan = uint16(beUint(v)) & 0x0fff
+	case netflow.IPFIX_FIELD_dot1qVlanId:
+		x.dot1qVlan = uint16(beUint(v)) & 0x0fff
+	case netflow.IPFIX_FIELD_postDot1qVlanId:
+		x.postDot1qVlan = uint16(beUint(v)) & 0x0fff
+	case netflow.IPFIX_FIELD_sourceMacAddress:
+		f.SrcMAC = wire.MACToUint64(v)
+	case netflow.IPFIX_FIELD_destinationMacAddress:
+		f.DstMAC = wire.MACToUint64(v)
+	case netflow.IPFIX_FIELD_postSourceMacAddress:
+		x.postSrcMAC = wire.MACToUint64(v)
+	case netflow.IPFIX_FIELD_postDestinationMacAddress:
+		x.postDstMAC = wire.MACToUint64(v)
+	case netflow.IPFIX_FIELD_octetDeltaCount:
+		f.Bytes = beUint(v)
+	case netflow.IPFIX_FIELD_packetDeltaCount:
+		f.Packets = beUint(v)
+	case netflow.IPFIX_FIELD_octetTotalCount:
+		x.totalBytes = beUint(v)
+	case netflow.IPFIX_FIELD_packetTotalCount:
+		x.totalPackets = beUint(v)
+	case netflow.IPFIX_FIELD_postOctetDeltaCount:
+		x.outBytes = beUint(v)
+	case netflow.IPFIX_FIELD_postPacketDeltaCount:
+		x.outPackets = beUint(v)
+	case netflow.IPFIX_FIELD_forwardingStatus:
+		f.ForwardingStatus = uint8(beUint(v))
+	case netflow.IPFIX_FIELD_flowDirection:
+		f.FlowDirection = uint8(beUint(v)) + 1
+	case netflow.IPFIX_FIELD_ipVersion:
+		x.ipVersion = uint8(beUint(v))
+	case netflow.IPFIX_FIELD_ethernetType:
+		x.etherType = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_flowStartSysUpTime:
+		x.times.startUptime, x.times.haveStartUp = uint32(beUint(v)), true
+	case netflow.IPFIX_FIELD_flowEndSysUpTime:
+		x.times.endUptime, x.times.haveEndUp = uint32(beUint(v)), true
+	case netflow.IPFIX_FIELD_systemInitTimeMilliseconds:
+		x.times.systemInitMillis, x.times.haveSystemInit = int64(beUint(v)), true
+	case netflow.IPFIX_FIELD_flowStartSeconds:
+		x.times.start = int64(beUint(v)) * 1000
+	case netflow.IPFIX_FIELD_flowEndSeconds:
+		x.times.end = int64(beUint(v)) * 1000
+	case netflow.IPFIX_FIELD_flowStartMilliseconds:
+		x.times.start = int64(beUint(v))
+	case netflow.IPFIX_FIELD_flowEndMilliseconds:
+		x.times.end = int64(beUint(v))
+	case netflow.IPFIX_FIELD_flowStartMicroseconds, netflow.IPFIX_FIELD_flowStartNanoseconds:
+		x.times.start = ntpToUnixMillis(beUint(v))
+	case netflow.IPFIX_FIELD_flowEndMicroseconds, netflow.IPFIX_FIELD_flowEndNanoseconds:
+		x.times.end = ntpToUnixMillis(beUint(v))
+	case netflow.IPFIX_FIELD_flowStartDeltaMicroseconds:
+		x.times.startDelta, x.times.haveStartDelta = beUint(v), true
+	case netflow.IPFIX_FIELD_flowEndDeltaMicroseconds:
+		x.times.endDelta, x.times.haveEndDelta = beUint(v), true
+	case netflow.IPFIX_FIELD_flowDurationMilliseconds:
+		x.times.durationMillis = int64(beUint(v))
+	case netflow.IPFIX_FIELD_flowDurationMicroseconds:
+		x.times.durationMillis = int64(beUint(v) / 1000)
+	case ieMPLSLabel1:
+		f.MPLS1stLabel = mplsLabel(v)
+	case ieMPLSLabel2:
+		f.MPLS2ndLabel = mplsLabel(v)
+	case ieMPLSLabel3:
+		f.MPLS3rdLabel = mplsLabel(v)
+	case netflow.IPFIX_FIELD_ingressVRFID:
+		f.IngressVRFID = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_egressVRFID:
+		f.EgressVRFID = uint32(beUint(v))
+	case netflow.IPFIX_FIELD_postNATSourceIPv4Address, netflow.IPFIX_FIELD_postNATSourceIPv6Address, ieNSELXlateSrcAddrIPv4:
+		f.SrcAddrNAT = addrFromSlice(v, f.SrcAddrNAT)
+	case netflow.IPFIX_FIELD_postNATDestinationIPv4Address, netflow.IPFIX_FIELD_postNATDestinationIPv6Address, ieNSELXlateDstAddrIPv4:
+		f.DstAddrNAT = addrFromSlice(v, f.DstAddrNAT)
+	case netflow.IPFIX_FIELD_postNAPTSourceTransportPort, ieNSELXlateSrcPort:
+		f.SrcPortNAT = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_postNAPTDestinationTransportPort, ieNSELXlateDstPort:
+		f.DstPortNAT = uint16(beUint(v))
+	default:
+		x.sp.read(fieldType, v)
+	}
+}
 
+// finish applies the precedence rules once every field is read, and
+// returns the record's reverse (biflow) counters.
+func (x *extractor) finish(d *Decoder, stats *Stats) reverseFields {
+	f := x.f
 	if f.Bytes == 0 {
-		f.Bytes = cmp.Or(totalBytes, outBytes)
+		f.Bytes = cmp.Or(x.totalBytes, x.outBytes)
 	}
 	if f.Packets == 0 {
-		f.Packets = cmp.Or(totalPackets, outPackets)
+		f.Packets = cmp.Or(x.totalPackets, x.outPackets)
 	}
-	if !haveTTL {
-		if haveMinTTL {
-			f.IPTTL = minTTL
-		} else if haveMaxTTL {
-			f.IPTTL = maxTTL
+	if !x.haveTTL {
+		if x.haveMinTTL {
+			f.IPTTL = x.minTTL
+		} else if x.haveMaxTTL {
+			f.IPTTL = x.maxTTL
 		}
 	}
 	if f.SrcVlan == 0 {
-		f.SrcVlan = dot1qVlan
+		f.SrcVlan = x.dot1qVlan
 	}
-	f.DstVlan = cmp.Or(postVlan, postDot1qVlan)
+	f.DstVlan = cmp.Or(x.postVlan, x.postDot1qVlan)
 	if f.SrcMAC == 0 {
-		f.SrcMAC = postSrcMAC
+		f.SrcMAC = x.postSrcMAC
 	}
 	if f.DstMAC == 0 {
-		f.DstMAC = postDstMAC
+		f.DstMAC = x.postDstMAC
 	}
 	if f.InIfIndex == 0 {
-		f.InIfIndex = physIn
+		f.InIfIndex = x.physIn
 	}
 	if f.OutIfIndex == 0 {
-		f.OutIfIndex = physOut
+		f.OutIfIndex = x.physOut
 	}
 	switch {
-	case etherType != 0:
-		f.EType = etherType
-	case ipVersion == 4:
+	case x.etherType != 0:
+		f.EType = x.etherType
+	case x.ipVersion == 4:
 		f.EType = wire.EtherTypeIPv4
-	case ipVersion == 6:
+	case x.ipVersion == 6:
 		f.EType = wire.EtherTypeIPv6
-	case v6:
+	case x.v6:
 		f.EType = wire.EtherTypeIPv6
-	case v4:
+	case x.v4:
 		f.EType = wire.EtherTypeIPv4
 	}
-	if !haveICMP {
+	if !x.haveICMP {
 		icmpFromDstPort(f)
 	}
-	ctx.applyTimes(&times, f)
-	f.SamplerID = sp.samplerID
-	rate := sp.rate()
+	x.ctx.applyTimes(&x.times, f)
+	f.SamplerID = x.sp.samplerID
+	rate := x.sp.rate()
 	if rate == 0 {
-		rate, _ = ctx.state.SamplingRate(templates.SamplerKey{Version: ctx.version, ObservationDomain: ctx.obsDomain, SamplerID: sp.samplerID})
+		rate, _ = x.ctx.state.SamplingRate(templates.SamplerKey{Version: x.ctx.version, ObservationDomain: x.ctx.obsDomain, SamplerID: x.sp.samplerID})
 	}
-	f.SamplingRate = d.samplingRateOrDefault(rate, stats)
+	f.SamplingRate = d.samplingRate(x.ctx.sampling, rate, stats)
+	return x.rev
+}
+
+// Information elements without a goflow2 constant.
+const (
+	ieMPLSLabel1 = netflow.IPFIX_FIELD_mplsTopLabelStackSection // 70
+	ieMPLSLabel2 = netflow.IPFIX_FIELD_mplsLabelStackSection2   // 71
+	ieMPLSLabel3 = netflow.IPFIX_FIELD_mplsLabelStackSection3   // 72
+
+	// Cisco NSEL (ASA) translated addresses and ports, before it adopted
+	// IEs 225-228.
+	ieNSELXlateSrcAddrIPv4 = 40001
+	ieNSELXlateDstAddrIPv4 = 40002
+	ieNSELXlateSrcPort     = 40003
+	ieNSELXlateDstPort     = 40004
+
+	// penReverse is the enterprise number of RFC 5103's reverse
+	// information elements: the forward IE's number, for the reverse
+	// direction of a biflow.
+	penReverse = 29305
+)
+
+// mplsLabel reads a label stack entry (RFC 3032: 20-bit label, 3 bits of
+// traffic class, bottom-of-stack bit; IPFIX sends the first 3 bytes) and
+// returns its label.
+func mplsLabel(v []byte) uint32 {
+	switch {
+	case len(v) >= 3:
+		return uint32(v[0])<<12 | uint32(v[1])<<4 | uint32(v[2])>>4
+	}
+	return 0
+}
+
+// reverseFields are a biflow record's reverse-direction counters (RFC 5103).
+type reverseFields struct {
+	bytes, packets           uint64
+	totalBytes, totalPackets uint64
+	tcpFlags                 uint16
+	haveTCPFlags             bool
+}
+
+func (r *reverseFields) read(fieldType uint16, v []byte) {
+	switch fieldType {
+	case netflow.IPFIX_FIELD_octetDeltaCount:
+		r.bytes = beUint(v)
+	case netflow.IPFIX_FIELD_packetDeltaCount:
+		r.packets = beUint(v)
+	case netflow.IPFIX_FIELD_octetTotalCount:
+		r.totalBytes = beUint(v)
+	case netflow.IPFIX_FIELD_packetTotalCount:
+		r.totalPackets = beUint(v)
+	case netflow.IPFIX_FIELD_tcpControlBits:
+		r.tcpFlags, r.haveTCPFlags = uint16(beUint(v)), true
+	}
+}
+
+// reverse turns f, a biflow's forward record, into its reverse record:
+// source and destination swapped (addresses, ports, masks, AS, interfaces,
+// VLANs, MACs, NAT), the reverse counters and TCP flags, the direction
+// flipped. It reports false, leaving f alone, when the reverse direction
+// carried nothing (no reverse counters, or zero ones): no record then.
+func (r *reverseFields) reverse(f *record.Flow) bool {
+	bytes, packets := cmp.Or(r.bytes, r.totalBytes), cmp.Or(r.packets, r.totalPackets)
+	if bytes == 0 && packets == 0 {
+		return false
+	}
+	f.SrcAddr, f.DstAddr = f.DstAddr, f.SrcAddr
+	f.SrcPort, f.DstPort = f.DstPort, f.SrcPort
+	f.SrcNetMask, f.DstNetMask = f.DstNetMask, f.SrcNetMask
+	f.SrcAS, f.DstAS = f.DstAS, f.SrcAS
+	f.InIfIndex, f.OutIfIndex = f.OutIfIndex, f.InIfIndex
+	f.SrcVlan, f.DstVlan = f.DstVlan, f.SrcVlan
+	f.SrcMAC, f.DstMAC = f.DstMAC, f.SrcMAC
+	f.SrcAddrNAT, f.DstAddrNAT = f.DstAddrNAT, f.SrcAddrNAT
+	f.SrcPortNAT, f.DstPortNAT = f.DstPortNAT, f.SrcPortNAT
+	f.Bytes, f.Packets = bytes, packets
+	if r.haveTCPFlags {
+		f.TCPFlags = r.tcpFlags
+	}
+	switch f.FlowDirection {
+	case 1:
+		f.FlowDirection = 2
+	case 2:
+		f.FlowDirection = 1
+	}
+	return true
 }
 
 // applyTimes converts the collected time fields into Unix milliseconds.

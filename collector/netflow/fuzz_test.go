@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sluice/collector/decodeerr"
 	"sluice/collector/pcap"
@@ -56,7 +57,7 @@ func FuzzDecode(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		d := New(Config{})
-		d.Templates().Restore(snapshot)
+		d.Templates().Restore(snapshot, time.Unix(0, 1))
 		_, err := d.Decode(testExporter, 1, payload, func(f *record.Flow) {
 			if f.SamplingRate == 0 {
 				t.Fatal("flow with zero sampling rate")

@@ -158,3 +158,30 @@ func TestAllocsExtract(t *testing.T) {
 		t.Error("nothing extracted")
 	}
 }
+
+// TestAllocsDataSets pins what decoding a v9 or IPFIX data datagram
+// allocates, whatever its number of records: nothing (data sets are
+// walked in place, the scratch memory is pooled).
+func TestAllocsDataSets(t *testing.T) {
+	for _, file := range []string{"akvorado__nfv9-template-data.pcap", "akvorado__multiplesamplingrates.pcap", "logstash__ipfix-openbsd-pflow.pcap",
+		"akvorado__ipfixprobe.pcap", "telegraf__ipfix-example.pcap"} {
+		d, payloads := primed(t, file)
+		// The datagram with the most records and no template.
+		var data []byte
+		flows := 0
+		for _, p := range payloads {
+			if st, err := d.Decode(testExporter, 1, p, noEmit); err == nil && st.Templates == 0 && st.Flows > flows {
+				data, flows = p, st.Flows
+			}
+		}
+		if flows == 0 {
+			t.Fatalf("%s: no data datagram", file)
+		}
+		allocs := testing.AllocsPerRun(100, func() { d.Decode(testExporter, 1, data, noEmit) })
+		// Under -race, the pool's drops cost a few allocations per
+		// datagram; one per record would still show.
+		if budget := map[bool]float64{false: 0, true: 2}[raceEnabled]; allocs > budget {
+			t.Errorf("%s: %v allocations per datagram of %d records, want at most %v", file, allocs, flows, budget)
+		}
+	}
+}

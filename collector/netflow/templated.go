@@ -2,6 +2,7 @@ package netflow
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
@@ -26,6 +27,7 @@ type packetContext struct {
 	receivedNanos int64
 	exporter      record.Addr
 	state         *templates.Handle
+	sampling      uint64 // the exporter's configured override, 0 if none
 }
 
 // decodeTemplated decodes a NetFlow v9 or IPFIX datagram.
@@ -37,14 +39,15 @@ type packetContext struct {
 // its set holds never reaches goflow2, which allocates for the claimed
 // count before reading.
 //
-// The header is read here and goflow2 decodes the sets only
-// (DecodeMessageCommon), bounded by what checkSets found: every set up to
-// the end of the datagram (v9) or message (IPFIX) is decoded, whatever the
-// v9 header's count says. RFC 3954 makes that count the number of records,
+// The header is read here, and the sets are walked here too, bounded by
+// what checkSets found: every set up to the end of the datagram (v9) or
+// message (IPFIX) is decoded, whatever the v9 header's count says. RFC 3954 makes that count the number of records,
 // which is at least the number of sets; a count below it (0 from some
 // exporters) is counted in Stats.HeaderCountMismatch, where goflow2's own
 // header decoding would have dropped the sets past the count.
 //
+// goflow2 decodes template, options template and options data sets; data
+// sets are walked by walkDataSet, which allocates nothing per record.
 // Options data sets are applied before data sets, so a sampling rate
 // announced in the same datagram applies to its flows.
 func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), stats *Stats) error {
@@ -54,14 +57,15 @@ func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNano
 	}
 
 	s.handle = d.store.Handle(exporter, receivedNanos)
-	ctx := packetContext{
+	ctx := &s.ctx // pooled: a local would escape to the heap
+	*ctx = packetContext{
 		version:       stats.Version,
 		receivedNanos: receivedNanos,
 		exporter:      exporter,
 		state:         &s.handle,
+		sampling:      d.cfg.SamplingOverrides.Rate(exporter),
 	}
 	var headerLen int
-	var size uint16 // goflow2's bound: sets for v9, bytes of sets for IPFIX
 	if stats.Version == 9 {
 		headerLen = v9HeaderLen
 		if count := int(binary.BigEndian.Uint16(payload[2:4])); count < sets.count {
@@ -70,42 +74,73 @@ func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNano
 		ctx.uptimeMillis = binary.BigEndian.Uint32(payload[4:8])
 		ctx.exportMillis = int64(binary.BigEndian.Uint32(payload[8:12])) * 1000
 		ctx.obsDomain = binary.BigEndian.Uint32(payload[16:20])
-		size = uint16(sets.count)
 	} else {
 		headerLen = ipfixHeaderLen
 		ctx.exportMillis = int64(binary.BigEndian.Uint32(payload[4:8])) * 1000
 		ctx.obsDomain = binary.BigEndian.Uint32(payload[12:16])
-		size = uint16(sets.end - headerLen)
 	}
-	flowSets, decodeErr := netflow.DecodeMessageCommon(newBuffer(payload[headerLen:sets.end]), ctx.state, ctx.obsDomain, size, stats.Version)
-
-	for _, fs := range flowSets {
-		switch fs := fs.(type) {
-		case netflow.TemplateFlowSet:
-			stats.Templates += len(fs.Records)
-		case netflow.NFv9OptionsTemplateFlowSet:
-			stats.Templates += len(fs.Records)
-		case netflow.IPFIXOptionsTemplateFlowSet:
-			stats.Templates += len(fs.Records)
-		case netflow.OptionsDataFlowSet:
-			for i := range fs.Records {
-				learnSampling(&ctx, &fs.Records[i])
+	// The sets are walked here: template and options template sets go to
+	// goflow2, which parses them into the store; options data sets are
+	// decoded by goflow2 too (they are few) and applied at once; data sets
+	// are only noted, then walked against their template without
+	// allocating (walkDataSet), once every options data set of the
+	// datagram has been applied. goflow2 stopped at the first set it could
+	// not decode; so does this walk.
+	var decodeErr error
+	s.dataSets = s.dataSets[:0]
+sets:
+	for pos := headerLen; pos < sets.end; {
+		id := binary.BigEndian.Uint16(payload[pos:])
+		set := payload[pos : pos+int(binary.BigEndian.Uint16(payload[pos+2:]))]
+		pos += len(set)
+		if id < 256 {
+			fs, err := netflow.DecodeMessageCommonFlowSet(newBuffer(set), ctx.state, ctx.obsDomain, stats.Version)
+			switch fs := fs.(type) {
+			case netflow.TemplateFlowSet:
+				stats.Templates += len(fs.Records)
+			case netflow.NFv9OptionsTemplateFlowSet:
+				stats.Templates += len(fs.Records)
+			case netflow.IPFIXOptionsTemplateFlowSet:
+				stats.Templates += len(fs.Records)
 			}
-			stats.OptionsRecords += len(fs.Records)
-		case netflow.RawFlowSet:
+			if err != nil {
+				decodeErr = err
+				break sets
+			}
+			continue
+		}
+		template, err := ctx.state.GetTemplate(stats.Version, ctx.obsDomain, id)
+		if err != nil {
 			stats.MissingTemplateSets++
+			continue
+		}
+		body := set[setHeaderLen:]
+		var records []netflow.OptionsDataRecord
+		switch t := template.(type) {
+		case netflow.TemplateRecord:
+			s.dataSets = append(s.dataSets, dataSet{body: body, fields: t.Fields})
+			continue
+		case netflow.NFv9OptionsTemplateRecord:
+			records, err = netflow.DecodeOptionsDataSet(stats.Version, newBuffer(body), t.Scopes, t.Options)
+		case netflow.IPFIXOptionsTemplateRecord:
+			records, err = netflow.DecodeOptionsDataSet(stats.Version, newBuffer(body), t.Scopes, t.Options)
+		}
+		for i := range records {
+			learnSampling(ctx, &records[i])
+		}
+		stats.OptionsRecords += len(records)
+		if err != nil {
+			decodeErr = err
+			break
 		}
 	}
-	f := &s.flow
-	for _, fs := range flowSets {
-		if fs, ok := fs.(netflow.DataFlowSet); ok {
-			for i := range fs.Records {
-				d.extract(&ctx, fs.Records[i].Values, f, stats)
-				emit(f)
-				stats.Flows++
-			}
+	var walkErr error
+	for i := range s.dataSets {
+		if err := d.walkDataSet(ctx, &s.dataSets[i], &s.flow, emit, stats); err != nil && walkErr == nil {
+			walkErr = err
 		}
 	}
+	clear(s.dataSets) // they alias the datagram
 
 	// The first problem found wins: a framing problem explains any goflow2
 	// error that follows from it.
@@ -114,6 +149,8 @@ func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNano
 		return framingErr
 	case decodeErr != nil:
 		return classifyGoflow2(decodeErr)
+	case walkErr != nil:
+		return walkErr
 	case stats.MissingTemplateSets > 0:
 		return newError(decodeerr.TemplateNotFound, fmt.Errorf("%d data sets", stats.MissingTemplateSets))
 	}
@@ -305,3 +342,71 @@ func learnSampling(ctx *packetContext, rec *netflow.OptionsDataRecord) {
 		ctx.state.SetSamplingRate(templates.SamplerKey{Version: ctx.version, ObservationDomain: ctx.obsDomain, SamplerID: sp.samplerID}, rate)
 	}
 }
+
+// dataSet is a data set noted for walkDataSet: its records' bytes (aliasing
+// the datagram) and its template's fields.
+type dataSet struct {
+	body   []byte
+	fields []netflow.Field
+}
+
+// walkDataSet extracts and emits the records of a data set, reading each
+// field's value in place: unlike goflow2's DecodeDataSet, which allocates a
+// slice of fields and a value per field of every record, it allocates
+// nothing.
+//
+// Records follow one another while the bytes left can hold one (what is
+// left is padding, RFC 7011 §3.3.1), counting one length byte for each
+// variable-length field. A variable-length field (length 65535 in the
+// template, RFC 7011 §7) starts with its length: one byte, or 255 then two
+// bytes. A value that runs past the end of the set makes the rest of the
+// set unreadable: the set's remaining records are dropped and reported as
+// truncated.
+func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, f *record.Flow, emit func(*record.Flow), stats *Stats) error {
+	minLen := 0
+	for i := range ds.fields {
+		if n := ds.fields[i].Length; n == 0xffff {
+			minLen++
+		} else {
+			minLen += int(n)
+		}
+	}
+	body := ds.body
+	var x extractor
+	for len(body) >= minLen && len(body) > 0 {
+		x.begin(ctx, f)
+		for i := range ds.fields {
+			field := &ds.fields[i]
+			n := int(field.Length)
+			if n == 0xffff {
+				if len(body) < 1 {
+					return newError(decodeerr.Truncated, errVariableLength)
+				}
+				n, body = int(body[0]), body[1:]
+				if n == 255 {
+					if len(body) < 2 {
+						return newError(decodeerr.Truncated, errVariableLength)
+					}
+					n, body = int(binary.BigEndian.Uint16(body)), body[2:]
+				}
+			}
+			if n > len(body) {
+				return newError(decodeerr.Truncated, errVariableLength)
+			}
+			x.field(field.PenProvided, field.Pen, field.Type, body[:n], stats)
+			body = body[n:]
+		}
+		rev := x.finish(d, stats)
+		emit(f)
+		stats.Flows++
+		if rev.reverse(f) {
+			emit(f)
+			stats.Flows++
+			stats.ReverseFlows++
+		}
+	}
+	return nil
+}
+
+// errVariableLength is the cause of a data set abandoned mid-record.
+var errVariableLength = errors.New("data set: a variable-length field runs past the end of the set")

@@ -41,6 +41,7 @@ func (d *Decoder) decodeV5(s *scratch, exporter record.Addr, receivedNanos int64
 	rate := uint64(p.SamplingInterval & 0x3fff)
 	exportMillis := int64(p.UnixSecs)*1000 + int64(p.UnixNSecs)/1_000_000
 
+	override := d.cfg.SamplingOverrides.Rate(exporter)
 	f := &s.flow
 	for i := range p.Records {
 		r := &p.Records[i]
@@ -53,7 +54,7 @@ func (d *Decoder) decodeV5(s *scratch, exporter record.Addr, receivedNanos int64
 		// v5 has no observation domain; engine type and ID identify the
 		// flow-switching engine in the same role.
 		f.ObservationDomainID = uint32(p.EngineType)<<8 | uint32(p.EngineId)
-		f.SamplingRate = d.samplingRateOrDefault(rate, stats)
+		f.SamplingRate = d.samplingRate(override, rate, stats)
 		f.SrcAddr = addrFromUint32(uint32(r.SrcAddr))
 		f.DstAddr = addrFromUint32(uint32(r.DstAddr))
 		f.NextHop = addrFromUint32(uint32(r.NextHop))

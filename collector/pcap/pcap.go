@@ -40,6 +40,7 @@ var ErrNotPcap = errors.New("not a classic pcap file")
 // Datagram is one UDP datagram read from a capture. Payload aliases the
 // reader's buffer and is only valid until the next call to Next.
 type Datagram struct {
+	Frame     int   // 1-based number of the capture record, as tshark numbers frames
 	Timestamp int64 // Unix nanoseconds
 	Src       netip.Addr
 	Dst       netip.Addr
@@ -68,6 +69,7 @@ type Reader struct {
 	header   [16]byte
 	buf      []byte
 	skipped  Skipped
+	frames   int
 }
 
 // NewReader reads the global header from r and returns a reader for its
@@ -132,7 +134,8 @@ func (rd *Reader) Next() (Datagram, error) {
 		if !rd.nanos {
 			fraction *= 1000
 		}
-		dg := Datagram{Timestamp: seconds*1e9 + fraction}
+		rd.frames++
+		dg := Datagram{Frame: rd.frames, Timestamp: seconds*1e9 + fraction}
 		if rd.parseLink(data, &dg) {
 			return dg, nil
 		}

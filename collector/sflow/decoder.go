@@ -6,9 +6,11 @@
 //
 // Choices, following Akvorado where it has one:
 //   - One record per flow sample (compact or expanded); Packets = 1 and
-//     SamplingRate = the sample's rate. A rate of 0 is replaced by
+//     SamplingRate = the sample's rate, unless Config.SamplingOverrides
+//     forces the agent's. A rate of 0 is replaced by
 //     Config.DefaultSamplingRate (1 when unset) and counted in
 //     Stats.SamplingDefaulted, as NetFlow does.
+//   - MPLS: the first three labels of a sampled frame's label stack.
 //   - Bytes is the sampled packet's layer-3 length: the IPv4 total length
 //     or IPv6 payload length + 40 from the sampled header, else the length
 //     of a sampled IPv4/IPv6 record, else the sampled Ethernet record's
@@ -47,6 +49,7 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/sflow"
 
 	"sluice/collector/decodeerr"
+	"sluice/collector/sampling"
 	"sluice/collector/wire"
 	"sluice/pipeline/record"
 )
@@ -56,6 +59,9 @@ type Config struct {
 	// DefaultSamplingRate is used for flow samples whose rate is 0. 0
 	// leaves it at 1.
 	DefaultSamplingRate uint64
+	// SamplingOverrides force the rate of some agents (by agent address),
+	// whatever their samples say (nil: none).
+	SamplingOverrides *sampling.Overrides
 }
 
 // DefaultConfig returns the default configuration.
@@ -131,11 +137,12 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 	if agent.IsZero() || agent == record.AddrFrom4([4]byte{}) {
 		agent = exporter
 	}
+	override := d.cfg.SamplingOverrides.Rate(agent)
 	for _, sample := range s.packet.Samples {
 		switch sample := sample.(type) {
 		case sflow.FlowSample:
 			stats.FlowSamples++
-			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, &stats)
+			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, override, &stats)
 			setInterface(&f.InIfIndex, sample.Input>>30, sample.Input&0x3fffffff)
 			setOutput(sample.Output>>30, sample.Output&0x3fffffff, f)
 			applyRecords(sample.Records, f, &stats)
@@ -143,7 +150,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 			stats.Flows++
 		case sflow.ExpandedFlowSample:
 			stats.FlowSamples++
-			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, &stats)
+			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, override, &stats)
 			setInterface(&f.InIfIndex, sample.InputIfFormat, sample.InputIfValue)
 			setOutput(sample.OutputIfFormat, sample.OutputIfValue, f)
 			applyRecords(sample.Records, f, &stats)
@@ -165,7 +172,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 	return stats, nil
 }
 
-func (d *Decoder) startFlow(s *scratch, agent record.Addr, receivedNanos int64, rate uint32, stats *Stats) *record.Flow {
+func (d *Decoder) startFlow(s *scratch, agent record.Addr, receivedNanos int64, rate uint32, override uint64, stats *Stats) *record.Flow {
 	f := &s.flow
 	f.Reset()
 	f.TimeReceived = receivedNanos
@@ -175,7 +182,9 @@ func (d *Decoder) startFlow(s *scratch, agent record.Addr, receivedNanos int64, 
 	f.ExporterAddress = agent
 	f.ObservationDomainID = s.packet.SubAgentId
 	f.SamplingRate = uint64(rate)
-	if f.SamplingRate == 0 {
+	if override != 0 {
+		f.SamplingRate = override
+	} else if f.SamplingRate == 0 {
 		stats.SamplingDefaulted++
 		f.SamplingRate = max(d.cfg.DefaultSamplingRate, 1)
 	}

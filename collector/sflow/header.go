@@ -40,7 +40,7 @@ func parseSampledHeader(protocol uint32, data []byte, f *record.Flow) (l3Length 
 
 // parseEthernet reads MACs, VLAN tags (the innermost tag of a QinQ stack is
 // kept, as Akvorado does: it is the customer VLAN the flow belongs to) and
-// an MPLS label stack, then the IP header.
+// an MPLS label stack (its first three labels), then the IP header.
 func parseEthernet(data []byte, f *record.Flow) (uint64, headerStatus) {
 	if len(data) < 14 {
 		return 0, headerTruncated
@@ -60,11 +60,20 @@ func parseEthernet(data []byte, f *record.Flow) (uint64, headerStatus) {
 		data = data[4:]
 	}
 	if etherType == wire.EtherTypeMPLS {
-		// Skip the label stack; the payload's version nibble says IPv4
-		// or IPv6. Labels are not stored (no record field yet).
-		for {
+		// Walk the label stack, keeping the first three labels; the
+		// payload's version nibble says IPv4 or IPv6.
+		for depth := 0; ; depth++ {
 			if len(data) < 5 {
 				return 0, headerTruncated
+			}
+			label := binary.BigEndian.Uint32(data[0:4]) >> 12
+			switch depth {
+			case 0:
+				f.MPLS1stLabel = label
+			case 1:
+				f.MPLS2ndLabel = label
+			case 2:
+				f.MPLS3rdLabel = label
 			}
 			bottom := data[2]&1 == 1
 			data = data[4:]

@@ -21,15 +21,16 @@
 //     measured with the receive times it is given, and Expire sweeps on
 //     demand.
 //
-// Everything lives in memory; Snapshot and Restore exist so that a later
-// component can persist the state across restarts. The stored template values
-// are goflow2's plain template structs, so a snapshot can be encoded with
-// encoding/gob or JSON without custom code.
+// Everything lives in memory; Snapshot and Restore, and WriteFile and
+// ReadFile (a JSON file replaced atomically), let the collector persist the
+// state across restarts. The stored template values are goflow2's plain
+// template structs.
 package templates
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,10 @@ type Config struct {
 	// ExporterIdle is how long an exporter's state is kept after its last
 	// datagram. Default 1h.
 	ExporterIdle time.Duration `yaml:"exporter-idle"`
+	// SaveInterval is how often the state is written to the data
+	// directory when it has changed (and always at stop), so that a
+	// restart loses no template. Default 10s.
+	SaveInterval time.Duration `yaml:"save-interval"`
 }
 
 // Validate names each bad key.
@@ -81,6 +86,9 @@ func (c Config) Validate() error {
 	if c.ExporterIdle < time.Minute {
 		errs = append(errs, fmt.Errorf("exporter-idle: must be at least 1m, got %s", c.ExporterIdle))
 	}
+	if c.SaveInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("save-interval: must be at least 100ms, got %s", c.SaveInterval))
+	}
 	return errors.Join(errs...)
 }
 
@@ -93,6 +101,7 @@ func DefaultConfig() Config {
 		MaxTemplateFields:           1_000_000,
 		MaxSamplingRates:            100_000,
 		ExporterIdle:                time.Hour,
+		SaveInterval:                10 * time.Second,
 	}
 }
 
@@ -107,6 +116,10 @@ type Store struct {
 
 	// Totals over all exporters, changed under the owning exporter's lock.
 	templates, fields, sampling atomic.Int64
+
+	// changes counts changes of templates and sampling rates (not of
+	// last-seen times), so that a persister writes only when needed.
+	changes atomic.Uint64
 
 	refusedPerExporter, refusedTotal, invalid atomic.Uint64
 	samplingRefused                           atomic.Uint64
@@ -128,6 +141,9 @@ func NewStore(cfg Config) *Store {
 	orDefault(&cfg.MaxSamplingRates, def.MaxSamplingRates)
 	if cfg.ExporterIdle <= 0 {
 		cfg.ExporterIdle = def.ExporterIdle
+	}
+	if cfg.SaveInterval <= 0 {
+		cfg.SaveInterval = def.SaveInterval
 	}
 	return &Store{
 		cfg:        cfg,
@@ -152,6 +168,11 @@ func (s *Store) Handle(addr record.Addr, nowNanos int64) Handle {
 	return Handle{store: s, addr: addr, now: nowNanos, e: e}
 }
 
+// Changes returns a number that grows whenever a template or sampling rate
+// is added, changed or removed (expiry included). Receiving an identical
+// template again is no change.
+func (s *Store) Changes() uint64 { return s.changes.Load() }
+
 // Expire removes the exporters not seen for ExporterIdle before now and
 // returns how many it removed. Handle already calls it lazily; calling it
 // from a timer as well is harmless.
@@ -170,6 +191,9 @@ func (s *Store) expire(nowNanos int64) int {
 			e.retire()
 			removed++
 		}
+	}
+	if removed > 0 {
+		s.changes.Add(1)
 	}
 	s.exportersExpired.Add(uint64(removed))
 	return removed
@@ -237,18 +261,18 @@ func (s *Store) Stats() Stats {
 
 // TemplateKey identifies a template inside one exporter.
 type TemplateKey struct {
-	Version           uint16 // 9 or 10
-	ObservationDomain uint32
-	TemplateID        uint16
+	Version           uint16 `json:"version"` // 9 or 10
+	ObservationDomain uint32 `json:"domain"`
+	TemplateID        uint16 `json:"id"`
 }
 
 // SamplerKey identifies a sampling rate inside one exporter. SamplerID is 0
 // when the options record names no sampler: that rate applies to every flow
 // of the observation domain that carries no sampler ID of its own.
 type SamplerKey struct {
-	Version           uint16
-	ObservationDomain uint32
-	SamplerID         uint64
+	Version           uint16 `json:"version"`
+	ObservationDomain uint32 `json:"domain"`
+	SamplerID         uint64 `json:"sampler"`
 }
 
 // exporter is the state of one exporter.
@@ -281,23 +305,34 @@ func (e *exporter) retire() {
 	e.templates, e.sampling = nil, nil
 }
 
-// addTemplate stores a template within the bounds; ok is false when the
-// exporter was removed meanwhile.
-func (e *exporter) addTemplate(key TemplateKey, template any, fields int) (ok bool) {
+// storeResult says what became of a template or sampling rate to store.
+type storeResult uint8
+
+const (
+	stored  storeResult = iota // stored, or already held unchanged
+	refused                    // beyond a bound (counted)
+	retired                    // the exporter was removed meanwhile: start again from the store
+)
+
+// addTemplate stores a template within the bounds.
+func (e *exporter) addTemplate(key TemplateKey, template any, fields int) storeResult {
 	s := e.store
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.removed {
-		return false
+		return retired
 	}
 	old, exists := e.templates[key]
+	if exists && sameTemplate(old.template, template) {
+		return stored // the usual periodic refresh: nothing changes
+	}
 	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter {
 		s.refusedPerExporter.Add(1)
-		return true
+		return refused
 	}
 	if !take(&s.fields, int64(fields-old.fields), int64(s.cfg.MaxTemplateFields)) {
 		s.refusedTotal.Add(1)
-		return true
+		return refused
 	}
 	if e.templates == nil {
 		e.templates = make(map[TemplateKey]storedTemplate)
@@ -306,7 +341,8 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int) (ok bo
 	if !exists {
 		s.templates.Add(1)
 	}
-	return true
+	s.changes.Add(1)
+	return stored
 }
 
 func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
@@ -317,28 +353,34 @@ func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
 		delete(e.templates, key)
 		e.store.templates.Add(-1)
 		e.store.fields.Add(-int64(t.fields))
+		e.store.changes.Add(1)
 	}
 	return t.template, ok
 }
 
-func (e *exporter) setSamplingRate(key SamplerKey, rate uint64) (ok bool) {
+func (e *exporter) setSamplingRate(key SamplerKey, rate uint64) storeResult {
 	s := e.store
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.removed {
-		return false
+		return retired
 	}
-	if _, exists := e.sampling[key]; !exists {
+	old, exists := e.sampling[key]
+	if exists && old == rate {
+		return stored
+	}
+	if !exists {
 		if len(e.sampling) >= s.cfg.MaxSamplingRatesPerExporter || !take(&s.sampling, 1, int64(s.cfg.MaxSamplingRates)) {
 			s.samplingRefused.Add(1)
-			return true
+			return refused
 		}
 	}
 	if e.sampling == nil {
 		e.sampling = make(map[SamplerKey]uint64)
 	}
 	e.sampling[key] = rate
-	return true
+	s.changes.Add(1)
+	return stored
 }
 
 // take adds n to total unless that would exceed limit. A negative n always
@@ -407,7 +449,7 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 			}
 			h.e = e
 		}
-		if e.addTemplate(key, template, fields) {
+		if e.addTemplate(key, template, fields) != retired {
 			return nil
 		}
 		h.e = nil // expired while in use: start again from the store
@@ -468,7 +510,7 @@ func (h *Handle) SetSamplingRate(key SamplerKey, rate uint64) {
 			}
 			h.e = e
 		}
-		if e.setSamplingRate(key, rate) {
+		if e.setSamplingRate(key, rate) != retired {
 			return
 		}
 		h.e = nil
@@ -521,4 +563,24 @@ func templateFields(template any) (n int, valid bool) {
 		}
 	}
 	return n, valid
+}
+
+// sameTemplate reports whether two templates describe the same records.
+// Templates are refreshed every few seconds by most exporters; comparing
+// them keeps a refresh from counting as a change.
+func sameTemplate(a, b any) bool {
+	switch a := a.(type) {
+	case netflow.TemplateRecord:
+		b, ok := b.(netflow.TemplateRecord)
+		return ok && a.TemplateId == b.TemplateId && a.FieldCount == b.FieldCount && slices.Equal(a.Fields, b.Fields)
+	case netflow.NFv9OptionsTemplateRecord:
+		b, ok := b.(netflow.NFv9OptionsTemplateRecord)
+		return ok && a.TemplateId == b.TemplateId && a.ScopeLength == b.ScopeLength && a.OptionLength == b.OptionLength &&
+			slices.Equal(a.Scopes, b.Scopes) && slices.Equal(a.Options, b.Options)
+	case netflow.IPFIXOptionsTemplateRecord:
+		b, ok := b.(netflow.IPFIXOptionsTemplateRecord)
+		return ok && a.TemplateId == b.TemplateId && a.FieldCount == b.FieldCount && a.ScopeFieldCount == b.ScopeFieldCount &&
+			slices.Equal(a.Scopes, b.Scopes) && slices.Equal(a.Options, b.Options)
+	}
+	return false
 }

@@ -107,32 +107,6 @@ func TestSamplingRates(t *testing.T) {
 	}
 }
 
-func TestSnapshotRestore(t *testing.T) {
-	s := NewStore(Config{})
-	a, b := s.Handle(exporterA, 1), s.Handle(exporterB, 1)
-	a.AddTemplate(10, 7, 300, netflow.TemplateRecord{TemplateId: 300, Fields: oneField})
-	b.AddTemplate(9, 1, 256, netflow.NFv9OptionsTemplateRecord{TemplateId: 256, Options: oneField})
-	b.SetSamplingRate(SamplerKey{9, 1, 4}, 512)
-	snap := s.Snapshot()
-	if len(snap.Templates) != 2 || len(snap.SamplingRates) != 1 {
-		t.Fatalf("snapshot = %+v", snap)
-	}
-	restored := NewStore(Config{})
-	restored.Restore(snap)
-	ra, rb := restored.Handle(exporterA, 1), restored.Handle(exporterB, 1)
-	if _, err := ra.GetTemplate(10, 7, 300); err != nil {
-		t.Error(err)
-	}
-	if tmpl, err := rb.GetTemplate(9, 1, 256); err != nil {
-		t.Error(err)
-	} else if _, ok := tmpl.(netflow.NFv9OptionsTemplateRecord); !ok {
-		t.Errorf("template type %T", tmpl)
-	}
-	if rate, ok := rb.SamplingRate(SamplerKey{9, 1, 4}); !ok || rate != 512 {
-		t.Errorf("rate = %d %v", rate, ok)
-	}
-}
-
 func TestConcurrentUse(t *testing.T) {
 	s := NewStore(Config{})
 	var wg sync.WaitGroup

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,12 +63,17 @@ func (d *Datagram) Release() {
 	}
 }
 
+// drainTime bounds how long Close keeps reading what the kernel already
+// holds: at shutdown, datagrams it accepted are decoded, not discarded.
+const drainTime = 200 * time.Millisecond
+
 // Listener is a set of sockets bound to one address.
 type Listener struct {
-	cfg   Config
-	conns []*net.UDPConn
-	addr  netip.AddrPort
-	wg    sync.WaitGroup
+	cfg      Config
+	conns    []*net.UDPConn
+	addr     netip.AddrPort
+	wg       sync.WaitGroup
+	draining atomic.Bool
 }
 
 // Listen binds cfg.Sockets sockets to cfg.Listen. Errors name the address.
@@ -166,6 +173,9 @@ func (l *Listener) read(conn *net.UDPConn, handle func(*Datagram), onError func(
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			if l.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return // drained: Close may close the socket
+			}
 			onError(err)
 			time.Sleep(10 * time.Millisecond) // never spin on a persistent error
 			continue
@@ -183,12 +193,19 @@ func (l *Listener) read(conn *net.UDPConn, handle func(*Datagram), onError func(
 	}
 }
 
-// Close closes the sockets and waits for the readers to return.
+// Close stops intake: each reader first hands on what the kernel already
+// holds for its socket (reading for at most drainTime), then the sockets
+// close. Datagrams the kernel accepted are not lost at shutdown.
 func (l *Listener) Close() {
+	l.draining.Store(true)
+	deadline := time.Now().Add(drainTime)
+	for _, conn := range l.conns {
+		conn.SetReadDeadline(deadline)
+	}
+	l.wg.Wait()
 	for _, conn := range l.conns {
 		conn.Close()
 	}
-	l.wg.Wait()
 }
 
 // Port is the bound UDP port.

@@ -78,3 +78,35 @@ func TestParseKernelDrops(t *testing.T) {
 		t.Fatalf("drops on 6335 = %d, want 99", got)
 	}
 }
+
+// Close hands on what the kernel already accepted before closing: a
+// datagram received is decoded, not discarded, at shutdown.
+func TestCloseDrainsTheSocket(t *testing.T) {
+	l, err := Listen(context.Background(), Config{Listen: "127.0.0.1:0", ReceiveBuffer: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const sent = 500
+	for i := range sent {
+		if _, err := c.Write([]byte{byte(i), byte(i >> 8)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	handled := 0
+	l.Serve(func(d *Datagram) {
+		mu.Lock()
+		handled++
+		mu.Unlock()
+		d.Release()
+	}, func(err error) { t.Error(err) })
+	l.Close() // at once: everything is still in the socket buffer
+	if handled != sent {
+		t.Fatalf("handled %d of the %d datagrams the kernel held", handled, sent)
+	}
+}

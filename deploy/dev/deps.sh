@@ -5,7 +5,7 @@
 #   deploy/dev/deps.sh chdb     the embedded ClickHouse engine (libchdb.so, from npm);
 #                               prints the library's path and, as root, links it
 #                               as /usr/local/lib/libchdb.so, where chdb-go looks
-#   deploy/dev/deps.sh debian   Debian packages the tests use (tshark)
+#   deploy/dev/deps.sh debian   Debian packages the tests use (tshark, exporters)
 #   deploy/dev/deps.sh go       Go modules
 #   deploy/dev/deps.sh kafka    Apache Kafka jars (deploy/dev/kafka.sh install)
 #
@@ -19,8 +19,9 @@ readonly cache=${SLUICE_CACHE:-$HOME/.cache/sluice}
 readonly chdb_package="@chdb/lib-linux-x64-gnu@26.7.3-stable.1"
 readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # tshark: reference decoder; gcc and libc6-dev: cgo, which `go test -race`
-# needs; curl: scripts and docs.
-readonly debian_packages=(tshark gcc libc6-dev curl)
+# needs; curl: scripts and docs; softflowd and pmacct (pmacctd's nfprobe and
+# sfprobe): real exporters for collector/interop.
+readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct)
 
 log() { echo "deps.sh: $*" >&2; }
 die() {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package netflow
+
+const raceEnabled = false
