@@ -57,14 +57,46 @@ type Pipeline struct {
 	sinks   []Sink
 	pending []record.Flow
 	since   time.Time
-	// pendingCount mirrors len(pending) for the metrics scrape, which runs
-	// on another goroutine.
-	pendingCount atomic.Int64
+	m       *metrics
+}
 
+// metrics are the pipeline's, whatever its source (the in-process queue or
+// Kafka): one of the two runs in a process.
+type metrics struct {
+	// pending counts records gathered and not yet written, for the
+	// metrics scrape, which runs on another goroutine.
+	pending  atomic.Int64
 	received prometheus.Counter
 	written  prometheus.Counter
 	failed   prometheus.Counter
 	flushes  *prometheus.HistogramVec
+}
+
+func newMetrics(r *reporter.Reporter) (*metrics, error) {
+	m := &metrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "records_received_total", Help: "Records taken from the source.",
+		}),
+		written: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "records_written_total", Help: "Records every sink acknowledged.",
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "records_failed_total", Help: "Records a sink could not take before shutdown (or, from Kafka, a partition's hand-over) gave up on them.",
+		}),
+		flushes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "flush_seconds", Help: "Time to hand one gathered batch to every sink, by trigger.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"trigger"}),
+	}
+	pendingGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "records_pending", Help: "Records gathered and not yet written.",
+	}, func() float64 { return float64(m.pending.Load()) })
+	for _, c := range []prometheus.Collector{m.received, m.written, m.failed, m.flushes, pendingGauge} {
+		if err := r.Registerer().Register(c); err != nil {
+			return nil, fmt.Errorf("register pipeline metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // New builds a pipeline; Run starts it.
@@ -75,32 +107,14 @@ func New(r *reporter.Reporter, cfg Config, source <-chan *record.Batch, sinks ..
 	if len(sinks) == 0 {
 		return nil, errors.New("pipeline: no sink")
 	}
-	p := &Pipeline{
-		r: r, cfg: cfg, source: source, sinks: sinks,
+	m, err := newMetrics(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{
+		r: r, cfg: cfg, source: source, sinks: sinks, m: m,
 		pending: make([]record.Flow, 0, cfg.BatchRows),
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "records_received_total", Help: "Records taken from the source.",
-		}),
-		written: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "records_written_total", Help: "Records every sink acknowledged.",
-		}),
-		failed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "records_failed_total", Help: "Records a sink could not take before shutdown gave up on them.",
-		}),
-		flushes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "flush_seconds", Help: "Time to hand one gathered batch to every sink, by trigger.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-		}, []string{"trigger"}),
-	}
-	pendingGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "records_pending", Help: "Records gathered and not yet written.",
-	}, func() float64 { return float64(p.pendingCount.Load()) })
-	for _, c := range []prometheus.Collector{p.received, p.written, p.failed, p.flushes, pendingGauge} {
-		if err := r.Registerer().Register(c); err != nil {
-			return nil, fmt.Errorf("register pipeline metrics: %w", err)
-		}
-	}
-	return p, nil
+	}, nil
 }
 
 // Run moves batches until the source is closed, then writes what it holds
@@ -114,12 +128,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			if !ok {
 				return p.flush(ctx, "shutdown")
 			}
-			p.received.Add(float64(b.Len()))
+			p.m.received.Add(float64(b.Len()))
 			if len(p.pending) == 0 {
 				p.since = time.Now()
 			}
 			p.pending = append(p.pending, b.Flows...)
-			p.pendingCount.Store(int64(len(p.pending)))
+			p.m.pending.Store(int64(len(p.pending)))
 			b.Release()
 			if len(p.pending) >= p.cfg.BatchRows {
 				if err := p.flush(ctx, "size"); err != nil {
@@ -143,13 +157,13 @@ func (p *Pipeline) flush(ctx context.Context, trigger string) error {
 	start := time.Now()
 	for _, s := range p.sinks {
 		if err := s.Write(ctx, p.pending, ""); err != nil {
-			p.failed.Add(float64(len(p.pending)))
+			p.m.failed.Add(float64(len(p.pending)))
 			return fmt.Errorf("pipeline: write %d records: %w", len(p.pending), err)
 		}
 	}
-	p.written.Add(float64(len(p.pending)))
-	p.flushes.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
+	p.m.written.Add(float64(len(p.pending)))
+	p.m.flushes.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
 	p.pending = p.pending[:0]
-	p.pendingCount.Store(0)
+	p.m.pending.Store(0)
 	return nil
 }

@@ -13,7 +13,9 @@ import (
 
 	"sluice/collector"
 	"sluice/pipeline"
+	"sluice/pipeline/kafka"
 	"sluice/pipeline/queue"
+	"sluice/pipeline/spool"
 	"sluice/storage"
 )
 
@@ -35,6 +37,12 @@ type Config struct {
 	Pipeline pipeline.Config `yaml:"pipeline"`
 	// Storage: the ClickHouse schema and writer.
 	Storage storage.Config `yaml:"storage"`
+	// Kafka: brokers, topic, security, producer (sluice collect) and
+	// consumer group (sluice pipeline).
+	Kafka kafka.Config `yaml:"kafka"`
+	// Spool: sluice collect's on-disk buffer, in the data directory, for
+	// when Kafka is unreachable.
+	Spool spool.Config `yaml:"spool"`
 	// Status logs a one-line summary (flows received, stored) at this
 	// interval; 0 turns it off.
 	Status time.Duration `yaml:"status-interval"`
@@ -63,6 +71,8 @@ func DefaultConfig() Config {
 		Queue:     queue.DefaultConfig(),
 		Pipeline:  pipeline.DefaultConfig(),
 		Storage:   storage.DefaultConfig(),
+		Kafka:     kafka.DefaultConfig(),
+		Spool:     spool.DefaultConfig(),
 		Status:    10 * time.Second,
 	}
 }
@@ -97,6 +107,8 @@ func (c Config) Validate() error {
 		{"queue", c.Queue.Validate()},
 		{"pipeline", c.Pipeline.Validate()},
 		{"storage", c.Storage.Validate()},
+		{"kafka", c.Kafka.Validate()},
+		{"spool", c.Spool.Validate()},
 	} {
 		if section.err != nil {
 			for _, e := range splitJoined(section.err) {

@@ -83,3 +83,32 @@ func TestConfigCheckCommand(t *testing.T) {
 		t.Fatalf("err = %v, want the unknown key's path", err)
 	}
 }
+
+// The configuration shown in README.md is a valid configuration.
+func TestReadmeConfigExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```yaml\ndata:")
+	if !ok {
+		t.Fatal("README.md has no configuration example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	path := filepath.Join(t.TempDir(), "readme.yaml")
+	if err := os.WriteFile(path, []byte("data:"+block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It shows the defaults: loading it gives the defaults (workers aside).
+	def := DefaultConfig()
+	cfg.Collector.Workers = def.Collector.Workers
+	got, _ := yaml.Marshal(cfg)
+	want, _ := yaml.Marshal(def)
+	if string(got) != string(want) {
+		t.Errorf("README's configuration differs from the defaults:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,27 +101,10 @@ func freePort(t *testing.T, network string) int {
 
 // instance is one running `sluice run`.
 type instance struct {
-	t       *testing.T
-	cmd     *exec.Cmd
+	*process
 	data    string
-	http    string
 	netflow string
 	sflow   string
-	log     *bytes.Buffer
-	logMu   *sync.Mutex
-	exited  chan error
-	reaped  bool // exited has been received from
-}
-
-type syncWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 // startSluice starts `sluice run` on free loopback ports over data and waits
@@ -131,8 +113,16 @@ func (w syncWriter) Write(p []byte) (int, error) {
 func startSluice(t *testing.T, data string, extra ...string) *instance {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		in, err := trySluice(t, data, extra...)
+		in := &instance{
+			data:    data,
+			netflow: fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")),
+			sflow:   fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")),
+		}
+		args := append([]string{"run", "--data", data,
+			"--netflow-listen", in.netflow, "--sflow-listen", in.sflow}, extra...)
+		p, err := startProcess(t, "run", fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")), args...)
 		if err == nil {
+			in.process = p
 			return in
 		}
 		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
@@ -141,78 +131,8 @@ func startSluice(t *testing.T, data string, extra ...string) *instance {
 	}
 }
 
-func trySluice(t *testing.T, data string, extra ...string) (*instance, error) {
-	t.Helper()
-	in := &instance{
-		t:       t,
-		data:    data,
-		http:    fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")),
-		netflow: fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")),
-		sflow:   fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")),
-		log:     &bytes.Buffer{},
-		logMu:   &sync.Mutex{},
-		exited:  make(chan error, 1),
-	}
-	args := append([]string{"run", "--data", data, "--http", in.http,
-		"--netflow-listen", in.netflow, "--sflow-listen", in.sflow}, extra...)
-	in.cmd = exec.Command(sluiceBinary(t), args...)
-	in.cmd.Stdout = syncWriter{in.logMu, in.log}
-	in.cmd.Stderr = syncWriter{in.logMu, in.log}
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { in.exited <- in.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !in.reaped {
-			in.cmd.Process.Kill()
-			<-in.exited
-		}
-		if t.Failed() {
-			t.Logf("sluice log:\n%s", in.logText())
-		}
-	})
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-in.exited:
-			in.reaped = true
-			return nil, fmt.Errorf("sluice exited before being ready: %v\n%s", err, in.logText())
-		default:
-		}
-		resp, err := http.Get("http://" + in.http + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return in, nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return nil, fmt.Errorf("sluice not ready after 90 s:\n%s", in.logText())
-}
-
-func (in *instance) logText() string {
-	in.logMu.Lock()
-	defer in.logMu.Unlock()
-	return in.log.String()
-}
-
 // stop sends SIGTERM and waits for a clean exit.
-func (in *instance) stop() {
-	in.t.Helper()
-	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		in.t.Fatal(err)
-	}
-	select {
-	case err := <-in.exited:
-		in.reaped = true
-		if err != nil {
-			in.t.Fatalf("sluice exited with %v after SIGTERM:\n%s", err, in.logText())
-		}
-	case <-time.After(2 * time.Minute):
-		in.t.Fatalf("sluice did not exit within 2 minutes of SIGTERM:\n%s", in.logText())
-	}
-}
+func (in *instance) stop() { in.t.Helper(); in.term() }
 
 // sql runs a query through the HTTP SQL endpoint, as `sluice sql` does.
 func (in *instance) sql(query, format string) string {

@@ -61,27 +61,32 @@ func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql 
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("/api/v1/sql", s.handleSQL)
+	if sql != nil {
+		mux.HandleFunc("/api/v1/sql", s.handleSQL)
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
 
 func (s *httpServer) Addr() string { return s.ln.Addr().String() }
 
-func (s *httpServer) Start() {
+// Start serves in the background and returns the function that stops it,
+// giving requests in flight up to 5 seconds.
+func (s *httpServer) Start() (stop func()) {
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.r.Error("HTTP server stopped", "err", err)
 		}
 	}()
-}
-
-func (s *httpServer) Stop(ctx context.Context) {
-	if err := s.srv.Shutdown(ctx); err != nil {
-		s.r.Warn("HTTP shutdown", "err", err)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			s.r.Warn("HTTP shutdown", "err", err)
+		}
+		<-s.served
 	}
-	<-s.served
 }
 
 // handleSQL runs one read-only statement: the query comes in the body of a

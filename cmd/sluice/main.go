@@ -18,7 +18,10 @@ const usage = `sluice: network flow collector and analytics
 
 usage:
   sluice run      [--config FILE] [--data DIR] ...   collector + storage in one process (embedded ClickHouse)
+  sluice collect  [--config FILE] [--kafka-brokers LIST] ...   collector → Kafka (spools to --data while Kafka is down)
+  sluice pipeline [--config FILE] [--kafka-brokers LIST] ...   Kafka consumer group → storage (embedded ClickHouse in --data)
   sluice sql      [--addr URL] [--format F] "SQL"    query a running sluice
+  sluice query    NAME [--since 1h] [--param k=v]    run a library query (sluice query list)
   sluice demo     --target HOST:PORT [--rate N] [--duration D]   send demo NetFlow v9, IPFIX and sFlow
   sluice migrate  [--config FILE] [--data DIR]       create or upgrade the schema, then exit
   sluice config check FILE                           validate a configuration file
@@ -57,8 +60,14 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stderr)
+	case "collect":
+		return cmdCollect(ctx, args[1:], stderr)
+	case "pipeline":
+		return cmdPipeline(ctx, args[1:], stderr)
 	case "sql":
 		return cmdSQL(ctx, args[1:], stdout)
+	case "query":
+		return cmdQuery(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stderr)
 	case "migrate":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -115,28 +116,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	r.Info("starting sluice", "version", version(), "data", cfg.Data)
 
 	// Construction, in dependency order; each error names its component.
-	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)
+	engine, store, err := openStore(ctx, cfg, r)
 	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return err
 	}
 	defer engine.Close()
-	engine.SetQueryLimits(cfg.Storage.SQL)
-	migrator, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
-	if err != nil {
-		return fmt.Errorf("storage.schema: %w", err)
-	}
-	if err := migrator.Migrate(ctx, engine.Exec); err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	// Analysts write FROM flows, not FROM sluice.flows.
-	if err := engine.Exec(ctx, "USE "+migrate.Database); err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	wr := r.Sub("storage/writer")
-	store, err := writer.New(cfg.Storage.Writer, writer.Dependencies{Inserter: engine, Logger: wr.Logger, Metrics: wr.Registerer()})
-	if err != nil {
-		return fmt.Errorf("storage.writer: %w", err)
-	}
 	q, err := queue.New(cfg.Queue, r.Sub("pipeline/queue").Registerer())
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
@@ -145,6 +129,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
 	coll, err := collector.New(r.Sub("collector"), cfg.Collector, q)
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
@@ -170,12 +155,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancelWrites()
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipe.Run(writeCtx) }()
-	httpSrv.Start()
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		httpSrv.Stop(shutdownCtx)
-	}()
+	stopHTTP := httpSrv.Start()
+	defer stopHTTP()
 	if err := coll.Start(ctx); err != nil {
 		q.Close()
 		<-pipeDone
@@ -184,7 +165,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
 		"sql", "sluice sql --addr http://"+httpSrv.Addr()+" \"SELECT count() FROM flows\"")
 
-	status := startStatus(ctx, r, cfg.Status)
+	status := startStatus(ctx, r, cfg.Status, runStatus)
 	defer status()
 	select {
 	case <-ctx.Done():
@@ -219,15 +200,50 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// openStore opens the embedded engine in the data directory, migrates the
+// schema and puts the writer in front of it. The caller closes the engine.
+func openStore(ctx context.Context, cfg Config, r *reporter.Reporter) (*embedded.Engine, *writer.Writer, error) {
+	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: %w", err)
+	}
+	engine.SetQueryLimits(cfg.Storage.SQL)
+	migrator, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
+	if err != nil {
+		engine.Close()
+		return nil, nil, fmt.Errorf("storage.schema: %w", err)
+	}
+	if err := migrator.Migrate(ctx, engine.Exec); err != nil {
+		engine.Close()
+		return nil, nil, fmt.Errorf("storage: %w", err)
+	}
+	// Analysts write FROM flows, not FROM sluice.flows.
+	if err := engine.Exec(ctx, "USE "+migrate.Database); err != nil {
+		engine.Close()
+		return nil, nil, fmt.Errorf("storage: %w", err)
+	}
+	wr := r.Sub("storage/writer")
+	store, err := writer.New(cfg.Storage.Writer, writer.Dependencies{Inserter: engine, Logger: wr.Logger, Metrics: wr.Registerer()})
+	if err != nil {
+		engine.Close()
+		return nil, nil, fmt.Errorf("storage.writer: %w", err)
+	}
+	return engine, store, nil
+}
+
 // cmdMigrate creates or upgrades the schema in the embedded engine.
 func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	cf := newCommonFlags("migrate")
+	printUsers := cf.fs.Bool("print-users", false, "print the DDL of a ClickHouse server's least-privilege users (passwords from SLUICE_WRITER_PASSWORD and SLUICE_ANALYST_PASSWORD) and exit")
 	if err := cf.fs.Parse(args); err != nil {
 		return err
 	}
 	cfg, err := cf.load(nil)
 	if err != nil {
 		return err
+	}
+	if *printUsers {
+		return printUsersScript(cfg, stdoutOf(stderr))
 	}
 	r := reporter.New(newLogger(cfg.Log, stderr))
 	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)

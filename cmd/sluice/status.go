@@ -9,9 +9,21 @@ import (
 	"sluice/reporter"
 )
 
+// statusCounters name what the status line reports: the counter of flows
+// coming in and of flows handed on (stored, or sent to Kafka).
+type statusCounters struct {
+	received, stored, storedKey string
+}
+
+var (
+	runStatus      = statusCounters{"sluice_collector_flows_total", "sluice_pipeline_records_written_total", "flows_stored"}
+	collectStatus  = statusCounters{"sluice_collector_flows_total", "sluice_pipeline_kafka_producer_records_total", "flows_sent"}
+	pipelineStatus = statusCounters{"sluice_pipeline_records_received_total", "sluice_pipeline_records_written_total", "flows_stored"}
+)
+
 // startStatus logs, every interval, what came in and what was stored, so an
 // operator watching the log sees flows arrive. It returns a stop function.
-func startStatus(ctx context.Context, r *reporter.Reporter, interval time.Duration) func() {
+func startStatus(ctx context.Context, r *reporter.Reporter, interval time.Duration, counters statusCounters) func() {
 	if interval <= 0 {
 		return func() {}
 	}
@@ -29,11 +41,11 @@ func startStatus(ctx context.Context, r *reporter.Reporter, interval time.Durati
 				return
 			case now := <-tick.C:
 				g := r.Gatherer()
-				flows := counterSum(g, "sluice_collector_flows_total")
+				flows := counterSum(g, counters.received)
 				r.Info("status",
 					"flows_per_s", int((flows-lastFlows)/now.Sub(last).Seconds()),
 					"flows_received", uint64(flows),
-					"flows_stored", uint64(counterSum(g, "sluice_pipeline_records_written_total")),
+					counters.storedKey, uint64(counterSum(g, counters.stored)),
 					"decode_errors", uint64(counterSum(g, "sluice_collector_decode_errors_total")),
 					"datagrams_dropped", uint64(counterValue(g, "sluice_collector_dropped_total", "reason", "queue_full")),
 					"kernel_drops", uint64(counterSum(g, "sluice_collector_socket_drops_total")))

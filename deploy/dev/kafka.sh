@@ -6,6 +6,8 @@
 #   deploy/dev/kafka.sh install        fetch the jars into $SLUICE_CACHE/kafka-<version>/libs
 #   deploy/dev/kafka.sh start [DIR]    format and start a broker; prints its bootstrap address
 #   deploy/dev/kafka.sh stop [DIR]     stop it (SIGTERM, then SIGKILL) and remove DIR
+#   deploy/dev/kafka.sh halt [DIR]     stop it but keep DIR (topics, offsets) for resume
+#   deploy/dev/kafka.sh resume [DIR]   start a halted broker again, with its data
 #   deploy/dev/kafka.sh status [DIR]   say whether it runs (exit 0) or not (exit 3)
 #
 # Typical use (the only line start writes on stdout is the address):
@@ -144,16 +146,19 @@ start() {
 	if port_open "$port" || port_open "$controller_port"; then
 		die "port $port or $controller_port on 127.0.0.1 is taken by another process"
 	fi
-	rm -rf "$dir"
-	mkdir -p "$dir/data" "$dir/logs"
-	write_config "$dir"
-
 	local java_opts=(-Xms128m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true
 		"-Dlog4j2.configurationFile=$dir/log4j2.properties")
-	java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
-		--config "$dir/server.properties" --cluster-id "$(cluster_id)" \
-		>"$dir/logs/format.log" 2>&1 ||
-		die "formatting $dir/data failed: $(cat "$dir/logs/format.log")"
+	if [[ ${resume:-} == 1 && -f "$dir/data/meta.properties" ]]; then
+		: >"$dir/logs/server.log" # start waits for a new "started" line
+	else
+		rm -rf "$dir"
+		mkdir -p "$dir/data" "$dir/logs"
+		write_config "$dir"
+		java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
+			--config "$dir/server.properties" --cluster-id "$(cluster_id)" \
+			>"$dir/logs/format.log" 2>&1 ||
+			die "formatting $dir/data failed: $(cat "$dir/logs/format.log")"
+	fi
 
 	# setsid: the broker outlives this script and ignores the terminal's ^C
 	# meant for a test run; stop is the way to end it.
@@ -200,7 +205,9 @@ stop() {
 	else
 		log "not running ($dir)"
 	fi
-	rm -rf "$dir"
+	if [[ ${keep:-} != 1 ]]; then
+		rm -rf "$dir"
+	fi
 }
 
 status() {
@@ -218,6 +225,8 @@ case "${1:-}" in
 install) install ;;
 start) start "${2:-}" ;;
 stop) stop "${2:-}" ;;
+halt) keep=1 stop "${2:-}" ;;
+resume) resume=1 start "${2:-}" ;;
 status) status "${2:-}" ;;
 *) usage ;;
 esac

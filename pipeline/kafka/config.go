@@ -34,6 +34,11 @@ type Config struct {
 	// TopicReplicationFactor is the number of copies of each partition.
 	TopicReplicationFactor int `yaml:"topic-replication-factor"`
 
+	// TLS encrypts the connections to the brokers.
+	TLS TLSConfig `yaml:"tls"`
+	// SASL authenticates this client to the brokers.
+	SASL SASLConfig `yaml:"sasl"`
+
 	Producer ProducerConfig `yaml:"producer"`
 	Consumer ConsumerConfig `yaml:"consumer"`
 }
@@ -85,7 +90,16 @@ type ConsumerConfig struct {
 	SessionTimeout    time.Duration `yaml:"session-timeout"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat-interval"`
 	// RebalanceTimeout is how long workers have to rejoin during a rebalance.
+	// A worker losing a partition first stores and commits what it holds
+	// for it, within half this time.
 	RebalanceTimeout time.Duration `yaml:"rebalance-timeout"`
+	// QueueMessages is how many fetched messages wait per partition; with
+	// max-bytes it bounds the consumer's memory.
+	QueueMessages int `yaml:"queue-messages"`
+	// DeadLetterTopic receives, unchanged, every message that is not a
+	// valid record batch (with headers saying where it came from and why);
+	// empty: such messages are only counted, logged and skipped.
+	DeadLetterTopic string `yaml:"dead-letter-topic"`
 }
 
 // DefaultConfig talks to a local broker on the default topic, compresses with
@@ -100,6 +114,7 @@ func DefaultConfig() Config {
 		CreateTopic:            true,
 		TopicPartitions:        8,
 		TopicReplicationFactor: 1,
+		SASL:                   SASLConfig{Mechanism: "none"},
 		Producer: ProducerConfig{
 			Compression:         "zstd",
 			RequiredAcks:        "all",
@@ -120,6 +135,7 @@ func DefaultConfig() Config {
 			SessionTimeout:    30 * time.Second,
 			HeartbeatInterval: 3 * time.Second,
 			RebalanceTimeout:  30 * time.Second,
+			QueueMessages:     16,
 		},
 	}
 }
@@ -176,6 +192,15 @@ func (c Config) Validate() error {
 	check(k.HeartbeatInterval > 0 && k.HeartbeatInterval < k.SessionTimeout, "consumer.heartbeat-interval",
 		"must be positive and below consumer.session-timeout (%s), got %s", k.SessionTimeout, k.HeartbeatInterval)
 	check(k.RebalanceTimeout > 0, "consumer.rebalance-timeout", "must be positive, got %s", k.RebalanceTimeout)
+	check(k.QueueMessages >= 1, "consumer.queue-messages", "must be at least 1, got %d", k.QueueMessages)
+	check(k.DeadLetterTopic == "" || validTopic(k.DeadLetterTopic) && k.DeadLetterTopic != c.Topic, "consumer.dead-letter-topic",
+		"want empty, or a valid topic name other than topic, got %q", k.DeadLetterTopic)
+	for _, err := range unjoin(c.TLS.validate()) {
+		errs = append(errs, fmt.Errorf("tls.%w", err))
+	}
+	for _, err := range unjoin(c.SASL.validate()) {
+		errs = append(errs, fmt.Errorf("sasl.%w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -223,4 +248,14 @@ func startOffset(name string) (int64, error) {
 		return kafkago.LastOffset, nil
 	}
 	return 0, fmt.Errorf("want first or last, got %q", name)
+}
+
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

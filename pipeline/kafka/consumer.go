@@ -68,14 +68,10 @@ func (c *Consumer) Start() error {
 		return errors.New("kafka consumer already started")
 	}
 	c.reader = kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers: c.cfg.Brokers,
-		GroupID: k.GroupID,
-		Topic:   c.cfg.Topic,
-		Dialer: &kafkago.Dialer{
-			ClientID:  c.cfg.ClientID,
-			Timeout:   c.cfg.DialTimeout,
-			DualStack: true,
-		},
+		Brokers:           c.cfg.Brokers,
+		GroupID:           k.GroupID,
+		Topic:             c.cfg.Topic,
+		Dialer:            c.cfg.dialer(),
 		MinBytes:          k.MinBytes,
 		MaxBytes:          k.MaxBytes,
 		MaxWait:           k.MaxWait,

@@ -14,7 +14,7 @@ import (
 // SLUICE_KAFKA_BROKERS (`make test` sets it after deploy/dev/kafka.sh start).
 // Without it the test is skipped, except in CI, where the broker is
 // mandatory.
-func brokersForTest(t *testing.T) []string {
+func brokersForTest(t testing.TB) []string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the real Kafka broker; skipped under -short")

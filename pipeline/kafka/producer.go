@@ -66,14 +66,11 @@ func NewProducer(r *reporter.Reporter, cfg Config) (*Producer, error) {
 	compression, _ := compressionCodec(cfg.Producer.Compression)
 	acks, _ := requiredAcks(cfg.Producer.RequiredAcks)
 	p := &Producer{
-		r:        r,
-		cfg:      cfg,
-		limiter:  reporter.NewLimiter(5, 10*time.Second),
-		inFlight: make(chan struct{}, cfg.Producer.MaxInFlightMessages),
-		transport: &kafkago.Transport{
-			ClientID:    cfg.ClientID,
-			DialTimeout: cfg.DialTimeout,
-		},
+		r:         r,
+		cfg:       cfg,
+		limiter:   reporter.NewLimiter(5, 10*time.Second),
+		inFlight:  make(chan struct{}, cfg.Producer.MaxInFlightMessages),
+		transport: cfg.transport(),
 		// A message is cut before the next record could push it over the
 		// limit.
 		maxMessageBytes: cfg.Producer.MaxMessageBytes - (recordpb.MaxFlowSize() + 4),
@@ -128,11 +125,17 @@ type message struct {
 	exporter record.Addr
 	records  int
 	send     *sendState
+	// borrowed: value belongs to the caller of SendEncoded, so the pool
+	// must not keep it.
+	borrowed bool
 }
 
 var messagePool = sync.Pool{New: func() any { return new(message) }}
 
 func (m *message) release() {
+	if m.borrowed {
+		m.value, m.borrowed = nil, false
+	}
 	m.value = m.value[:0]
 	m.records = 0
 	m.send = nil
@@ -270,6 +273,50 @@ func (p *Producer) Send(ctx context.Context, flows []record.Flow, done func(erro
 			m.release()
 			state.finish(err)
 		}
+	}
+	state.finish(nil)
+	return err
+}
+
+// MessageIDHeader carries a message's identity, stable when the message is
+// sent again (from the spool, after a failure or a restart), so consumers
+// can skip a copy they have already handled.
+const MessageIDHeader = "sluice-message-id"
+
+// SendEncoded hands Kafka one message that is already encoded: value is a
+// FlowBatch of records flow records, all of the exporter key names; id, when
+// not empty, goes into the MessageIDHeader header. done runs once Kafka has
+// acknowledged or given up on the message; key and value must stay
+// unchanged until then. Like Send, it blocks while
+// max-in-flight-messages are unacknowledged.
+func (p *Producer) SendEncoded(ctx context.Context, key, value []byte, records int, id string, done func(error)) error {
+	p.mu.Lock()
+	if p.closed.Load() {
+		p.mu.Unlock()
+		done(ErrClosed)
+		return ErrClosed
+	}
+	p.sending.Add(1)
+	p.mu.Unlock()
+	defer p.sending.Done()
+
+	state := &sendState{done: done}
+	state.pending.Store(2) // the message, and this call until it handed it over
+	m := messagePool.Get().(*message)
+	m.value, m.borrowed, m.records, m.send = value, true, records, state
+	headers := schemaHeaders
+	if id != "" {
+		headers = []kafkago.Header{schemaHeaders[0], {Key: MessageIDHeader, Value: []byte(id)}}
+	}
+	var err error
+	select {
+	case p.inFlight <- struct{}{}:
+		err = p.write(ctx, []kafkago.Message{{Key: key, Value: value, Headers: headers, Time: time.Now(), WriterData: m}})
+	case <-ctx.Done():
+		err = fmt.Errorf("waiting for Kafka to acknowledge earlier messages: %w", ctx.Err())
+		p.metrics.failedRecords.Add(float64(records))
+		m.release()
+		state.finish(err)
 	}
 	state.finish(nil)
 	return err

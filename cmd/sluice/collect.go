@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"sluice/collector"
+	"sluice/pipeline/kafka"
+	"sluice/pipeline/spool"
+	"sluice/reporter"
+)
+
+// spoolDirName is the spool's directory under the data directory.
+const spoolDirName = "kafka-spool"
+
+// drainStall is how long a stopping collector waits for Kafka to take
+// spooled records while none goes through: what is left stays spooled for
+// the next start.
+const drainStall = 10 * time.Second
+
+// kafkaFlags are the flags of the commands that talk to Kafka.
+type kafkaFlags struct {
+	brokers, topic *string
+}
+
+func addKafkaFlags(fs *flag.FlagSet) kafkaFlags {
+	return kafkaFlags{
+		brokers: fs.String("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port (key kafka.brokers, default 127.0.0.1:9092)"),
+		topic:   fs.String("kafka-topic", "", "Kafka topic of the flow records (key kafka.topic, default "+kafka.DefaultConfig().Topic+")"),
+	}
+}
+
+func (k kafkaFlags) apply(c *Config) {
+	if *k.brokers != "" {
+		c.Kafka.Brokers = splitList(*k.brokers)
+	}
+	if *k.topic != "" {
+		c.Kafka.Topic = *k.topic
+	}
+}
+
+// collectorFlags are the flags of the commands that run the collector.
+type collectorFlags struct {
+	netflow, sflow *string
+}
+
+func addCollectorFlags(fs *flag.FlagSet) collectorFlags {
+	return collectorFlags{
+		netflow: fs.String("netflow-listen", "", "comma-separated NetFlow/IPFIX UDP addresses (key collector.netflow.listen, default :2055,:4739)"),
+		sflow:   fs.String("sflow-listen", "", "comma-separated sFlow UDP addresses (key collector.sflow.listen, default :6343)"),
+	}
+}
+
+func (f collectorFlags) apply(c *Config) {
+	if *f.netflow != "" {
+		c.Collector.NetFlow.Listen = splitList(*f.netflow)
+	}
+	if *f.sflow != "" {
+		c.Collector.SFlow.Listen = splitList(*f.sflow)
+	}
+}
+
+// cmdCollect is the collector tier of the split deployment: collector →
+// on-disk spool → Kafka. Kafka being unreachable never holds the collector
+// up: records wait in the spool (data/kafka-spool), bounded by spool.max-bytes.
+func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
+	cf := newCommonFlags("collect")
+	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz and /readyz (key http.listen, default 127.0.0.1:8080)")
+	colFlags := addCollectorFlags(cf.fs)
+	kFlags := addKafkaFlags(cf.fs)
+	if err := cf.fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.load(func(c *Config) {
+		if *httpListen != "" {
+			c.HTTP.Listen = *httpListen
+		}
+		colFlags.apply(c)
+		kFlags.apply(c)
+	})
+	if err != nil {
+		return err
+	}
+	r := reporter.New(newLogger(cfg.Log, stderr))
+	r.Info("starting sluice collect", "version", version(), "data", cfg.Data, "brokers", fmt.Sprint(cfg.Kafka.Brokers), "topic", cfg.Kafka.Topic)
+
+	// Construction, in dependency order.
+	kr := r.Sub("pipeline/kafka")
+	producer, err := kafka.NewProducer(kr, cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	sp, err := spool.Open(r.Sub("pipeline/spool"), filepath.Join(cfg.Data, spoolDirName), cfg.Spool)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	fwd, err := kafka.NewForwarder(kr, producer, sp)
+	if err != nil {
+		sp.Close()
+		return fmt.Errorf("kafka: %w", err)
+	}
+	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
+	coll, err := collector.New(r.Sub("collector"), cfg.Collector, fwd)
+	if err != nil {
+		sp.Close()
+		return fmt.Errorf("collector: %w", err)
+	}
+	ready := func() error {
+		if !coll.Ready() {
+			return errors.New("collector listeners not bound")
+		}
+		return nil // Kafka down is not unready: the spool takes the records
+	}
+	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, nil)
+	if err != nil {
+		sp.Close()
+		return err
+	}
+
+	// Start: the forwarder first, so spooled records from an earlier run go
+	// first; stop in reverse.
+	fwdCtx, stopForwarding := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopForwarding()
+	fwdDone := make(chan error, 1)
+	go func() { fwdDone <- fwd.Run(fwdCtx) }()
+	closeKafka := func() {
+		stopForwarding()
+		<-fwdDone
+		if err := producer.Close(); err != nil {
+			r.Warn("closing the Kafka producer", "error", err)
+		}
+		if err := sp.Close(); err != nil {
+			r.Warn("closing the spool", "error", err)
+		}
+	}
+	stopHTTP := httpSrv.Start()
+	defer stopHTTP()
+	if err := coll.Start(ctx); err != nil {
+		closeKafka()
+		return fmt.Errorf("collector: %w", err)
+	}
+	r.Info("sluice collect is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()))
+	status := startStatus(ctx, r, cfg.Status, collectStatus)
+	defer status()
+	<-ctx.Done()
+
+	// Stop intake and spool what the workers hold, then give Kafka what
+	// it will take; the rest stays spooled for the next start.
+	r.Info("stopping: spooling what the collector holds and draining the spool to Kafka")
+	deadline, cancelDeadline := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancelDeadline()
+	coll.Stop(deadline)
+	last, lastChange := fwd.Pending(), time.Now()
+	for last > 0 && time.Since(lastChange) < drainStall && deadline.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		if n := fwd.Pending(); n != last {
+			last, lastChange = n, time.Now()
+		}
+	}
+	closeKafka()
+	if n := fwd.Pending(); n > 0 {
+		r.Warn("Kafka did not take every record before the stop; they stay spooled for the next start", "messages", n)
+	}
+	r.Info("stopped cleanly")
+	return nil
+}

@@ -1,0 +1,367 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"sluice/pipeline/record"
+	"sluice/pipeline/recordpb"
+	"sluice/reporter"
+)
+
+// Group is a member of the pipeline workers' consumer group, built on
+// kafka-go's ConsumerGroup so that partitions change hands only at points
+// this code controls: when a rebalance starts (or at shutdown), each
+// partition's handler is told (Claim.Context ends), stores and commits what
+// it holds, and only then does the member rejoin, so the next owner of the
+// partition starts exactly where this one stopped.
+type Group struct {
+	r       *reporter.Reporter
+	cfg     Config
+	limiter *reporter.Limiter
+	metrics consumerMetrics
+	gm      groupMetrics
+
+	deadLetter *kafkago.Writer
+	commitMu   sync.Mutex
+}
+
+type groupMetrics struct {
+	lag         *prometheus.GaugeVec
+	assigned    prometheus.Gauge
+	generations prometheus.Counter
+	duplicates  prometheus.Counter
+	deadLetters prometheus.Counter
+	dlqErrors   prometheus.Counter
+	commitErrs  prometheus.Counter
+	groupErrs   prometheus.Counter
+}
+
+// NewGroup checks the configuration; Run joins the group.
+func NewGroup(r *reporter.Reporter, cfg Config) (*Group, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka configuration: %w", err)
+	}
+	g := &Group{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, 10*time.Second)}
+	var err error
+	if g.metrics, err = newConsumerMetrics(r.Registerer()); err != nil {
+		return nil, err
+	}
+	g.gm = groupMetrics{
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "consumer_lag_records", Help: "Messages of a partition this worker holds that are behind the partition's end (high-water mark), as of the last fetch.",
+		}, []string{"partition"}),
+		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "consumer_partitions_assigned", Help: "Partitions this worker consumes in the current generation.",
+		}),
+		generations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_generations_total", Help: "Consumer group generations joined (each rebalance starts one).",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_duplicates_total", Help: "Messages skipped because a message with the same sluice-message-id was already handled (a producer's retry).",
+		}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_dead_letter_messages_total", Help: "Invalid messages copied to the dead-letter topic.",
+		}),
+		dlqErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_dead_letter_errors_total", Help: "Invalid messages that could not be copied to the dead-letter topic (skipped all the same).",
+		}),
+		commitErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_commit_errors_total", Help: "Failed offset commits (retried while the partition is held).",
+		}),
+		groupErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_group_errors_total", Help: "Failures to join or sync the consumer group (retried).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{g.gm.lag, g.gm.assigned, g.gm.generations, g.gm.duplicates,
+		g.gm.deadLetters, g.gm.dlqErrors, g.gm.commitErrs, g.gm.groupErrs} {
+		if err := r.Registerer().Register(c); err != nil {
+			return nil, fmt.Errorf("registering consumer group metrics: %w", err)
+		}
+	}
+	if cfg.Consumer.DeadLetterTopic != "" {
+		acks, _ := requiredAcks(cfg.Producer.RequiredAcks)
+		g.deadLetter = &kafkago.Writer{
+			Addr:         kafkago.TCP(cfg.Brokers...),
+			Topic:        cfg.Consumer.DeadLetterTopic,
+			Balancer:     &kafkago.Murmur2Balancer{},
+			RequiredAcks: acks,
+			MaxAttempts:  3,
+			WriteTimeout: cfg.Producer.WriteTimeout,
+			BatchTimeout: time.Millisecond,
+			Transport:    cfg.transport(),
+		}
+	}
+	return g, nil
+}
+
+// Run joins the group and, in each generation, calls handle once per
+// assigned partition, each in its own goroutine. handle must return soon
+// after its Claim's Context ends, having stored and committed what it holds
+// or given up on it. Run returns when ctx ends, after every handler has
+// returned and the member has left the group.
+func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
+	k := g.cfg.Consumer
+	start, _ := startOffset(k.StartOffset)
+	// kafka-go's group ends each generation at once while the topic is
+	// missing (a rebalance storm): wait for it, creating it if configured
+	// to, as the collectors do.
+	transport := g.cfg.transport()
+	client := &kafkago.Client{Addr: kafkago.TCP(g.cfg.Brokers...), Transport: transport}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var err error
+		if g.cfg.CreateTopic {
+			err = ensureTopic(ctx, transport, g.cfg)
+		} else {
+			err = topicReady(ctx, client, g.cfg.Topic)
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		g.limiter.Log(g.r.Logger, "topic", "waiting for the topic", "topic", g.cfg.Topic, "error", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID:                    k.GroupID,
+		Brokers:               g.cfg.Brokers,
+		Dialer:                g.cfg.dialer(),
+		Topics:                []string{g.cfg.Topic},
+		HeartbeatInterval:     k.HeartbeatInterval,
+		SessionTimeout:        k.SessionTimeout,
+		RebalanceTimeout:      k.RebalanceTimeout,
+		JoinGroupBackoff:      time.Second,
+		WatchPartitionChanges: true,
+		StartOffset:           start,
+		ErrorLogger:           kafkago.LoggerFunc(g.logKafkaError),
+	})
+	if err != nil {
+		return fmt.Errorf("kafka consumer group: %w", err)
+	}
+	for {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
+				break
+			}
+			g.gm.groupErrs.Inc()
+			g.limiter.Log(g.r.Logger, "group", "cannot join the consumer group; retrying", "group", k.GroupID, "error", err)
+			continue
+		}
+		g.gm.generations.Inc()
+		assignments := gen.Assignments[g.cfg.Topic]
+		partitions := make([]int, len(assignments))
+		for i, a := range assignments {
+			partitions[i] = a.ID
+		}
+		g.r.Info("joined consumer group", "group", k.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", fmt.Sprint(partitions))
+		gen.Start(func(genCtx context.Context) {
+			var wg sync.WaitGroup
+			for _, a := range assignments {
+				c := g.newClaim(genCtx, gen, a)
+				wg.Go(func() {
+					defer c.close()
+					handle(c)
+				})
+			}
+			wg.Wait()
+			// With no partition (more workers than partitions), or a handler
+			// that returned early, the generation still lasts until the
+			// group ends it: returning would make this member rejoin.
+			<-genCtx.Done()
+		})
+	}
+	// Ends the generation (the handlers store and commit, the coordinator
+	// connection staying open for their commits), then leaves the group.
+	cg.Close()
+	if g.deadLetter != nil {
+		g.deadLetter.Close()
+	}
+	return nil
+}
+
+func (g *Group) logKafkaError(format string, args ...any) {
+	g.limiter.Log(g.r.Logger, "kafka-go", "kafka client error", "error", fmt.Sprintf(format, args...))
+}
+
+// Claim is one partition held by this worker for one generation.
+type Claim struct {
+	Topic     string
+	Partition int
+	// Start is the committed offset the claim starts from, or
+	// kafka-go's FirstOffset/LastOffset when the group has none.
+	Start int64
+
+	g      *Group
+	gen    *kafkago.Generation
+	ctx    context.Context
+	reader *kafkago.Reader
+	label  string
+	seen   idWindow
+}
+
+func (g *Group) newClaim(ctx context.Context, gen *kafkago.Generation, a kafkago.PartitionAssignment) *Claim {
+	k := g.cfg.Consumer
+	reader := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers:        g.cfg.Brokers,
+		Topic:          g.cfg.Topic,
+		Partition:      a.ID,
+		Dialer:         g.cfg.dialer(),
+		MinBytes:       k.MinBytes,
+		MaxBytes:       k.MaxBytes,
+		MaxWait:        k.MaxWait,
+		QueueCapacity:  k.QueueMessages,
+		ReadBackoffMax: time.Second,
+		ErrorLogger:    kafkago.LoggerFunc(g.logKafkaError),
+	})
+	reader.SetOffset(a.Offset)
+	g.gm.assigned.Inc()
+	return &Claim{
+		Topic: g.cfg.Topic, Partition: a.ID, Start: a.Offset,
+		g: g, gen: gen, ctx: ctx, reader: reader,
+		label: strconv.Itoa(a.ID),
+		seen:  newIDWindow(1 << 14),
+	}
+}
+
+func (c *Claim) close() {
+	c.reader.Close()
+	c.g.gm.assigned.Dec()
+	c.g.gm.lag.DeleteLabelValues(c.label)
+}
+
+// Context ends when the partition is about to change hands (a rebalance) or
+// the group is closing.
+func (c *Claim) Context() context.Context { return c.ctx }
+
+// ClaimMessage is one fetched Kafka message.
+type ClaimMessage struct {
+	// Flows are the message's records appended to the slice given to
+	// Fetch; nothing is appended for a skipped message.
+	Flows  []record.Flow
+	Offset int64
+	// Skipped says why a message contributes no records: "" (it does), a
+	// decode error reason, or "duplicate".
+	Skipped string
+}
+
+// Fetch returns the partition's next message, waiting until ctx ends (pass
+// the claim's Context, or one derived from it). A message that is not a
+// valid record batch is counted, logged with its partition and offset,
+// copied to the dead-letter topic when one is configured, and returned
+// with Skipped set, so that the caller moves past it. So is a copy of a
+// message already handled in this claim (same sluice-message-id).
+func (c *Claim) Fetch(ctx context.Context, flows []record.Flow) (ClaimMessage, error) {
+	km, err := c.reader.FetchMessage(ctx)
+	if err != nil {
+		return ClaimMessage{Flows: flows}, err
+	}
+	m := &c.g.metrics
+	m.bytes.Add(float64(len(km.Value)))
+	c.g.gm.lag.WithLabelValues(c.label).Set(float64(max(0, km.HighWaterMark-km.Offset-1)))
+	msg := ClaimMessage{Flows: flows, Offset: km.Offset}
+	if version, ok := schemaVersion(km.Headers); ok && version != recordpb.SchemaVersion {
+		msg.Skipped = reasonSchema
+		c.invalid(km, reasonSchema, fmt.Errorf("schema version %q, want %q", version, recordpb.SchemaVersion))
+		return msg, nil
+	}
+	id := header(km.Headers, MessageIDHeader)
+	if id != "" && c.seen.has(id) {
+		c.g.gm.duplicates.Inc()
+		msg.Skipped = "duplicate"
+		return msg, nil
+	}
+	decoded, err := recordpb.UnmarshalBatch(km.Value, flows)
+	if err != nil {
+		msg.Skipped = reasonMalformed
+		c.invalid(km, reasonMalformed, err)
+		return msg, nil
+	}
+	if id != "" {
+		c.seen.add(id)
+	}
+	m.messages.Inc()
+	m.records.Add(float64(len(decoded) - len(flows)))
+	msg.Flows = decoded
+	return msg, nil
+}
+
+func header(headers []kafkago.Header, key string) string {
+	for _, h := range headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// invalid counts, logs and dead-letters a message that is skipped.
+func (c *Claim) invalid(km kafkago.Message, reason string, cause error) {
+	g := c.g
+	g.metrics.decodeErrors.WithLabelValues(reason).Inc()
+	g.limiter.Log(g.r.Logger, reason, "skipping invalid Kafka message",
+		"topic", km.Topic, "partition", km.Partition, "offset", km.Offset, "reason", reason, "error", cause)
+	if g.deadLetter == nil {
+		return
+	}
+	headers := append(km.Headers[:len(km.Headers):len(km.Headers)],
+		kafkago.Header{Key: "sluice-source", Value: fmt.Appendf(nil, "%s/%d/%d", km.Topic, km.Partition, km.Offset)},
+		kafkago.Header{Key: "sluice-error", Value: []byte(reason + ": " + cause.Error())})
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Producer.WriteTimeout)
+	defer cancel()
+	err := g.deadLetter.WriteMessages(ctx, kafkago.Message{Key: km.Key, Value: km.Value, Headers: headers})
+	if err != nil {
+		g.gm.dlqErrors.Inc()
+		g.limiter.Log(g.r.Logger, "dead-letter", "cannot copy an invalid message to the dead-letter topic; skipped",
+			"topic", g.cfg.Consumer.DeadLetterTopic, "partition", km.Partition, "offset", km.Offset, "error", err)
+		return
+	}
+	g.gm.deadLetters.Inc()
+}
+
+// Commit records that the partition's messages before next are handled. It
+// works during a rebalance too, until the handler returns.
+func (c *Claim) Commit(next int64) error {
+	c.g.commitMu.Lock()
+	err := c.gen.CommitOffsets(map[string]map[int]int64{c.Topic: {c.Partition: next}})
+	c.g.commitMu.Unlock()
+	if err != nil {
+		c.g.gm.commitErrs.Inc()
+		return fmt.Errorf("committing offset %d of %s/%d: %w", next, c.Topic, c.Partition, err)
+	}
+	c.g.metrics.commits.Inc()
+	return nil
+}
+
+// idWindow remembers the last n message IDs.
+type idWindow struct {
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+func newIDWindow(n int) idWindow {
+	return idWindow{ring: make([]string, n), set: make(map[string]struct{}, n)}
+}
+
+func (w *idWindow) has(id string) bool { _, ok := w.set[id]; return ok }
+
+func (w *idWindow) add(id string) {
+	if old := w.ring[w.next]; old != "" {
+		delete(w.set, old)
+	}
+	w.ring[w.next] = id
+	w.set[id] = struct{}{}
+	w.next = (w.next + 1) % len(w.ring)
+}

@@ -1,0 +1,259 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"sluice/pipeline/kafka"
+	"sluice/pipeline/record"
+	"sluice/reporter"
+)
+
+// FromKafka is the pipeline of the split deployment (`sluice pipeline`): it
+// consumes the topic as a member of the consumer group and writes each
+// partition's records to the sinks in batches, one partition at a time per
+// batch, committing a batch's offsets only once every sink has it.
+//
+// A batch's deduplication token is "<topic>/<partition>/<first>-<last>", its
+// offset range. Before a batch is written, its range is recorded in the
+// data directory (the intent); when a partition is consumed again from a
+// batch's first offset (after a crash, or a commit that failed), the batch is
+// rebuilt with exactly the same range, so that its insert carries the same
+// token and the store keeps it once.
+type FromKafka struct {
+	r       *reporter.Reporter
+	cfg     Config
+	group   *kafka.Group
+	sinks   []Sink
+	intents intentLog
+	grace   time.Duration
+	m       *metrics
+	limiter *reporter.Limiter
+
+	stopping atomic.Bool
+}
+
+// NewFromKafka builds the Kafka-fed pipeline. intentDir holds the batches'
+// intents; grace bounds how long a partition being handed over (a
+// rebalance) waits for its last batch to be stored (half the group's
+// rebalance timeout is safe).
+func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDir string, grace time.Duration, sinks ...Sink) (*FromKafka, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(sinks) == 0 {
+		return nil, errors.New("pipeline: no sink")
+	}
+	if err := os.MkdirAll(intentDir, 0o750); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	m, err := newMetrics(r)
+	if err != nil {
+		return nil, err
+	}
+	return &FromKafka{
+		r: r, cfg: cfg, group: group, sinks: sinks, intents: intentLog{dir: intentDir},
+		grace: grace, m: m, limiter: reporter.NewLimiter(5, 10*time.Second),
+	}, nil
+}
+
+// Run consumes until ctx ends, then stores and commits what each partition
+// holds and leaves the group. writeCtx bounds the writes: cancel it to give
+// up on storage (what is not stored is not committed, so nothing is lost).
+func (p *FromKafka) Run(ctx, writeCtx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { p.stopping.Store(true) })
+	defer stop()
+	return p.group.Run(ctx, func(c *kafka.Claim) { p.consume(writeCtx, c) })
+}
+
+// partitionBatch is what one partition holds.
+type partitionBatch struct {
+	flows       []record.Flow
+	first, last int64 // offsets; first < 0 when empty
+	since       time.Time
+	replayEnd   int64 // when rebuilding a recorded batch: its last offset; else -1
+}
+
+func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
+	// Writes end with base, or a grace period after the partition is
+	// taken away (not at shutdown, where base's deadline rules).
+	writeCtx, cancelWrites := context.WithCancel(base)
+	defer cancelWrites()
+	stopGrace := context.AfterFunc(c.Context(), func() {
+		if !p.stopping.Load() {
+			time.AfterFunc(p.grace, cancelWrites)
+		}
+	})
+	defer stopGrace()
+
+	intent, haveIntent := p.intents.load(c.Topic, c.Partition)
+	b := &partitionBatch{flows: make([]record.Flow, 0, min(p.cfg.BatchRows, 8192)), first: -1, replayEnd: -1}
+	for {
+		fetchCtx, cancelFetch := c.Context(), context.CancelFunc(func() {})
+		if b.first >= 0 && b.replayEnd < 0 {
+			fetchCtx, cancelFetch = context.WithDeadline(c.Context(), b.since.Add(p.cfg.FlushInterval))
+		}
+		msg, err := c.Fetch(fetchCtx, b.flows)
+		cancelFetch()
+		if err != nil {
+			switch {
+			case c.Context().Err() != nil:
+				// The partition is handed over or the worker stops: store and
+				// commit what is held, unless it is a batch being rebuilt and
+				// not complete (its next owner rebuilds it).
+				if b.first >= 0 && b.replayEnd < 0 {
+					p.flush(writeCtx, c, b, "handover")
+				} else {
+					p.m.pending.Add(-int64(len(b.flows)))
+				}
+				return
+			case errors.Is(err, context.DeadlineExceeded):
+				if !p.flush(writeCtx, c, b, "time") {
+					return
+				}
+			default:
+				p.limiter.Log(p.r.Logger, "fetch", "fetch failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
+				if !sleep(c.Context(), time.Second) {
+					return
+				}
+			}
+			continue
+		}
+		added := len(msg.Flows) - len(b.flows)
+		b.flows = msg.Flows
+		p.m.received.Add(float64(added))
+		p.m.pending.Add(int64(added))
+		if b.first < 0 {
+			b.first, b.since = msg.Offset, time.Now()
+			if haveIntent && intent.first == msg.Offset {
+				b.replayEnd = intent.last
+				p.r.Info("rebuilding a batch written before but not committed", "topic", c.Topic,
+					"partition", c.Partition, "first", intent.first, "last", intent.last)
+			}
+			haveIntent = false
+		}
+		b.last = msg.Offset
+		switch {
+		case b.replayEnd >= 0:
+			if b.last >= b.replayEnd && !p.flush(writeCtx, c, b, "replay") {
+				return
+			}
+		case len(b.flows) >= p.cfg.BatchRows:
+			if !p.flush(writeCtx, c, b, "size") {
+				return
+			}
+		}
+	}
+}
+
+// flush writes the batch to every sink under its token, then commits past
+// it. It reports false when the batch could not be stored (writeCtx ended):
+// the partition's handler then stops without committing.
+func (p *FromKafka) flush(ctx context.Context, c *kafka.Claim, b *partitionBatch, trigger string) bool {
+	if b.first < 0 {
+		return true
+	}
+	start := time.Now()
+	n := len(b.flows)
+	if n > 0 {
+		token := fmt.Sprintf("%s/%d/%d-%d", c.Topic, c.Partition, b.first, b.last)
+		if err := p.intents.save(c.Topic, c.Partition, b.first, b.last); err != nil {
+			p.limiter.Log(p.r.Logger, "intent", "cannot record the batch's range; a replay may store it twice", "error", err)
+		}
+		for _, s := range p.sinks {
+			if err := s.Write(ctx, b.flows, token); err != nil {
+				p.m.failed.Add(float64(n))
+				p.m.pending.Add(-int64(n))
+				p.r.Warn("batch not stored; left uncommitted for the partition's next owner",
+					"topic", c.Topic, "partition", c.Partition, "first", b.first, "last", b.last, "records", n, "error", err)
+				return false
+			}
+		}
+		p.m.written.Add(float64(n))
+		p.m.pending.Add(-int64(n))
+	}
+	// Commit, retrying while the partition is held: the next batch must
+	// not start before this one is committed, so that at most one batch per
+	// partition is stored and not committed (the one the intent names).
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := c.Commit(b.last + 1)
+		if err == nil {
+			break
+		}
+		if c.Context().Err() != nil {
+			p.limiter.Log(p.r.Logger, "commit", "commit failed while the partition was handed over; the next owner replays the batch",
+				"topic", c.Topic, "partition", c.Partition, "error", err)
+			break
+		}
+		p.limiter.Log(p.r.Logger, "commit", "commit failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
+		if !sleep(c.Context(), wait) {
+			break
+		}
+	}
+	if n > 0 {
+		p.m.flushes.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
+	}
+	clear(b.flows)
+	b.flows = b.flows[:0]
+	b.first, b.last, b.replayEnd = -1, -1, -1
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// intentLog keeps, per partition, the offset range of the last batch
+// written, in one small file each.
+type intentLog struct{ dir string }
+
+type intent struct{ first, last int64 }
+
+func (l intentLog) path(topic string, partition int) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%s.%d.intent", topic, partition))
+}
+
+func (l intentLog) load(topic string, partition int) (intent, bool) {
+	b, err := os.ReadFile(l.path(topic, partition))
+	if err != nil {
+		return intent{}, false
+	}
+	var in intent
+	if _, err := fmt.Sscanf(string(b), "%d %d", &in.first, &in.last); err != nil || in.first < 0 || in.last < in.first {
+		return intent{}, false
+	}
+	return in, true
+}
+
+func (l intentLog) save(topic string, partition int, first, last int64) error {
+	path := l.path(topic, partition)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "%d %d\n", first, last); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

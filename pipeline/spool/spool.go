@@ -1,0 +1,616 @@
+// Package spool is a bounded on-disk FIFO of keyed messages: the collector's
+// buffer for when Kafka cannot take its records. Entries are appended to
+// segment files in the data directory and read back in order; a segment is
+// deleted once every entry in it has been acknowledged. Past the configured
+// size the policy drops the newest entries (refusing them) or the oldest
+// segment, and counts what it dropped.
+//
+// Each entry has an identity that survives restarts (Entry.ID: the spool's
+// own random ID, the segment and the index), so that a consumer can
+// recognise an entry delivered twice.
+//
+// A segment file is a sequence of records:
+//
+//	uint32 payload length | uint32 CRC-32C of payload | uint32 flow records | payload
+//	payload = uint16 key length | key | value
+//
+// all big-endian. Appends reach the file (the operating system) before
+// Append returns, so a killed process loses nothing; a torn record at the end
+// of a segment, from a crash in the middle of a write, is cut off at the next
+// start. Entries acknowledged before a clean Close are not read again (the
+// cursor file); after a crash, the first live segment is read again from its
+// start, so some entries may be delivered twice.
+package spool
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/reporter"
+)
+
+// ErrFull is returned by Append when the spool is full and the policy is
+// drop-newest: the entry was dropped (and counted).
+var ErrFull = errors.New("spool full")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("spool closed")
+
+const (
+	headerLen  = 12
+	maxPayload = 64 << 20
+	segSuffix  = ".seg"
+	cursorFile = "cursor"
+	idFile     = "id"
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// Pos locates an entry: its segment and its index in it.
+type Pos struct {
+	Segment uint64
+	Index   int
+}
+
+// Entry is one spooled message.
+type Entry struct {
+	Key, Value []byte // slices of the buffer given to Next
+	Records    int
+	Pos        Pos
+	// ID is stable across restarts: "<spool id>-<segment>-<index>".
+	ID string
+	// Buf is the buffer Key and Value are in, to pass to the next Next.
+	Buf []byte
+}
+
+type segment struct {
+	seq     uint64
+	path    string
+	size    int64
+	entries int
+	acked   []bool
+	ackedN  int
+
+	readIndex  int
+	readOffset int64
+	rf         *os.File // opened on first read
+}
+
+// Spool is safe for concurrent use: any number of writers, one reader.
+type Spool struct {
+	r   *reporter.Reporter
+	cfg Config
+	dir string
+	id  string
+
+	mu     sync.Mutex
+	segs   []*segment // oldest first; the last is written to
+	read   int        // index in segs of the segment being read
+	wf     *os.File
+	w      *bufio.Writer
+	total  int64
+	notify chan struct{}
+	closed bool
+
+	appended      prometheus.Counter
+	appendedBytes prometheus.Counter
+	dropped       *prometheus.CounterVec
+}
+
+// Open opens or creates the spool in dir, recovering its segments.
+func Open(r *reporter.Reporter, dir string, cfg Config) (*Spool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &Spool{r: r, cfg: cfg, dir: dir, notify: make(chan struct{})}
+	var err error
+	if s.id, err = spoolID(dir); err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	if err := s.roll(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	if err := s.registerMetrics(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	if n, b := s.Pending(); n > 0 {
+		r.Info("spool holds entries from an earlier run; delivering them first", "entries", n, "bytes", b, "dir", dir)
+	}
+	return s, nil
+}
+
+func spoolID(dir string) (string, error) {
+	path := filepath.Join(dir, idFile)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("spool: id: %w", err)
+	}
+	id := hex.EncodeToString(raw[:])
+	if err := writeFileSync(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("spool: id: %w", err)
+	}
+	return id, nil
+}
+
+func (s *Spool) registerMetrics() error {
+	s.appended = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "appended_records_total", Help: "Flow records written to the spool.",
+	})
+	s.appendedBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "appended_bytes_total", Help: "Bytes written to the spool.",
+	})
+	s.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dropped_records_total", Help: "Flow records dropped: because the spool was full, by policy; or found corrupt on disk (corrupt).",
+	}, []string{"policy"})
+	s.dropped.WithLabelValues(s.cfg.Policy)
+	bytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bytes", Help: "Bytes on disk in the spool (entries not yet acknowledged, and their segments).",
+	}, func() float64 { _, b := s.Pending(); return float64(b) })
+	entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "entries", Help: "Entries (Kafka messages) in the spool not yet acknowledged.",
+	}, func() float64 { n, _ := s.Pending(); return float64(n) })
+	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "capacity_bytes", Help: "Configured bound of the spool.",
+	}, func() float64 { return float64(s.cfg.MaxBytes) })
+	for _, c := range []prometheus.Collector{s.appended, s.appendedBytes, s.dropped, bytes, entries, capacity} {
+		if err := s.r.Registerer().Register(c); err != nil {
+			return fmt.Errorf("spool: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// recover scans the segments left by an earlier run.
+func (s *Spool) recover() error {
+	names, err := filepath.Glob(filepath.Join(s.dir, "*"+segSuffix))
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	var seqs []uint64
+	for _, name := range names {
+		seq, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), segSuffix), 10, 64)
+		if err != nil {
+			continue
+		}
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	cursorSeq, cursorIndex := s.readCursor()
+	for _, seq := range seqs {
+		seg := &segment{seq: seq, path: s.segPath(seq)}
+		if seq < cursorSeq {
+			// Delivered before a clean stop; its deletion was cut short.
+			os.Remove(seg.path)
+			continue
+		}
+		skip := 0
+		if seq == cursorSeq {
+			skip = cursorIndex
+		}
+		if err := s.scan(seg, skip); err != nil {
+			return err
+		}
+		if seg.entries == 0 || seg.readIndex == seg.entries {
+			os.Remove(seg.path)
+			continue
+		}
+		s.segs = append(s.segs, seg)
+		s.total += seg.size
+	}
+	return nil
+}
+
+func (s *Spool) readCursor() (uint64, int) {
+	b, err := os.ReadFile(filepath.Join(s.dir, cursorFile))
+	if err != nil {
+		return 0, 0
+	}
+	var seq uint64
+	var index int
+	if _, err := fmt.Sscanf(string(b), "%d %d", &seq, &index); err != nil {
+		s.r.Warn("spool cursor unreadable, ignored", "error", err)
+		return 0, 0
+	}
+	return seq, index
+}
+
+// scan counts a segment's entries, cuts a torn tail, and marks the first
+// skip entries as delivered.
+func (s *Spool) scan(seg *segment, skip int) error {
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	var hdr [headerLen]byte
+	payload := make([]byte, 0, 64<<10)
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.r.Warn("spool segment ends with a torn record; cut off", "segment", seg.path, "offset", off)
+			}
+			break
+		}
+		n := binary.BigEndian.Uint32(hdr[0:])
+		if n < 2 || n > maxPayload {
+			s.r.Warn("spool segment holds an invalid record; the rest is cut off", "segment", seg.path, "offset", off)
+			break
+		}
+		payload = slices.Grow(payload[:0], int(n))[:n]
+		if _, err := io.ReadFull(br, payload); err != nil || crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(hdr[4:]) {
+			s.r.Warn("spool segment ends with a torn record; cut off", "segment", seg.path, "offset", off)
+			break
+		}
+		if seg.entries < skip {
+			seg.readIndex++
+			seg.readOffset = off + headerLen + int64(n)
+		}
+		seg.entries++
+		off += headerLen + int64(n)
+	}
+	seg.size = off
+	seg.acked = make([]bool, seg.entries)
+	for i := range seg.readIndex {
+		seg.acked[i] = true
+	}
+	seg.ackedN = seg.readIndex
+	if fi, err := f.Stat(); err == nil && fi.Size() > off {
+		if err := os.Truncate(seg.path, off); err != nil {
+			return fmt.Errorf("spool: cut torn tail: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Spool) segPath(seq uint64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", seq, segSuffix))
+}
+
+// roll seals the segment being written and starts the next one.
+func (s *Spool) roll() error {
+	var seq uint64 = 1
+	if len(s.segs) > 0 {
+		seq = s.segs[len(s.segs)-1].seq + 1
+	}
+	if s.wf != nil {
+		if err := s.w.Flush(); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.wf.Close()
+		s.wf = nil
+	}
+	seg := &segment{seq: seq, path: s.segPath(seq)}
+	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.wf = f
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, 256<<10)
+	} else {
+		s.w.Reset(f)
+	}
+	s.segs = append(s.segs, seg)
+	// A sealed segment that was fully delivered can go now.
+	if len(s.segs) >= 2 {
+		s.maybeDelete(s.segs[len(s.segs)-2])
+	}
+	return nil
+}
+
+// Append adds an entry holding records flow records. When the spool is full
+// the policy applies: drop-newest drops this entry and returns ErrFull;
+// drop-oldest deletes the oldest segments to make room.
+func (s *Spool) Append(key, value []byte, records int) error {
+	size := int64(headerLen + 2 + len(key) + len(value))
+	if len(key) > 0xffff || size-headerLen > maxPayload {
+		return fmt.Errorf("spool: entry of %d bytes too large", size)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.total+size > s.cfg.MaxBytes {
+		if s.cfg.Policy == DropNewest {
+			s.dropped.WithLabelValues(DropNewest).Add(float64(records))
+			return ErrFull
+		}
+		for s.total+size > s.cfg.MaxBytes {
+			if len(s.segs) == 1 {
+				if err := s.roll(); err != nil {
+					return err
+				}
+			}
+			s.dropOldest()
+		}
+	}
+	ws := s.segs[len(s.segs)-1]
+	if ws.size > 0 && ws.size+size > s.cfg.SegmentBytes {
+		if err := s.roll(); err != nil {
+			return err
+		}
+		ws = s.segs[len(s.segs)-1]
+	}
+	var hdr [headerLen + 2]byte
+	payloadLen := 2 + len(key) + len(value)
+	binary.BigEndian.PutUint32(hdr[0:], uint32(payloadLen))
+	binary.BigEndian.PutUint16(hdr[headerLen:], uint16(len(key)))
+	crc := crc32.Update(0, crcTable, hdr[headerLen:])
+	crc = crc32.Update(crc, crcTable, key)
+	crc = crc32.Update(crc, crcTable, value)
+	binary.BigEndian.PutUint32(hdr[4:], crc)
+	binary.BigEndian.PutUint32(hdr[8:], uint32(records))
+	s.w.Write(hdr[:])
+	s.w.Write(key)
+	s.w.Write(value)
+	if err := s.w.Flush(); err != nil {
+		// The segment's tail is now unknown: seal it at what is known and
+		// start another, so later entries do not land after garbage.
+		s.wf.Truncate(ws.size)
+		s.w.Reset(s.wf)
+		s.roll()
+		return fmt.Errorf("spool: write: %w", err)
+	}
+	ws.size += size
+	ws.entries++
+	ws.acked = append(ws.acked, false)
+	s.total += size
+	s.appended.Add(float64(records))
+	s.appendedBytes.Add(float64(size))
+	close(s.notify)
+	s.notify = make(chan struct{})
+	return nil
+}
+
+// dropOldest deletes the oldest segment, counting its entries not yet read
+// as dropped. Entries already read (being delivered) complete normally;
+// their acknowledgements are then ignored.
+func (s *Spool) dropOldest() {
+	seg := s.segs[0]
+	unread := 0
+	if f, err := os.Open(seg.path); err == nil {
+		unread = countRecords(f, seg.readOffset)
+		f.Close()
+	}
+	s.dropped.WithLabelValues(DropOldest).Add(float64(unread))
+	s.r.Warn("spool full: oldest segment dropped", "segment", seg.path, "records", unread)
+	s.remove(0)
+}
+
+// countRecords sums the flow records of the entries from offset on.
+func countRecords(f *os.File, offset int64) int {
+	var hdr [headerLen]byte
+	total := 0
+	for {
+		if _, err := f.ReadAt(hdr[:], offset); err != nil {
+			return total
+		}
+		total += int(binary.BigEndian.Uint32(hdr[8:]))
+		offset += headerLen + int64(binary.BigEndian.Uint32(hdr[0:]))
+	}
+}
+
+func (s *Spool) remove(i int) {
+	seg := s.segs[i]
+	if seg.rf != nil {
+		seg.rf.Close()
+	}
+	os.Remove(seg.path)
+	s.total -= seg.size
+	s.segs = slices.Delete(s.segs, i, i+1)
+	if s.read > i {
+		s.read--
+	}
+}
+
+// maybeDelete removes a sealed segment once every entry was read and
+// acknowledged.
+func (s *Spool) maybeDelete(seg *segment) {
+	if seg == s.segs[len(s.segs)-1] || seg.readIndex < seg.entries || seg.ackedN < seg.entries {
+		return
+	}
+	for i := range s.segs {
+		if s.segs[i] == seg {
+			s.remove(i)
+			return
+		}
+	}
+}
+
+// Next returns the oldest entry not yet read, its key and value appended to
+// buf[:0]; it waits for one until ctx ends.
+func (s *Spool) Next(ctx context.Context, buf []byte) (Entry, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return Entry{}, ErrClosed
+		}
+		seg := s.segs[s.read]
+		if seg.readIndex < seg.entries {
+			e, err := s.readEntry(seg, buf)
+			s.mu.Unlock()
+			return e, err
+		}
+		if s.read < len(s.segs)-1 {
+			s.read++
+			s.maybeDelete(seg)
+			s.mu.Unlock()
+			continue
+		}
+		wait := s.notify
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Entry{}, ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+func (s *Spool) readEntry(seg *segment, buf []byte) (Entry, error) {
+	if seg.rf == nil {
+		f, err := os.Open(seg.path)
+		if err != nil {
+			return Entry{}, fmt.Errorf("spool: %w", err)
+		}
+		seg.rf = f
+	}
+	var hdr [headerLen]byte
+	if _, err := seg.rf.ReadAt(hdr[:], seg.readOffset); err != nil {
+		return Entry{}, fmt.Errorf("spool: read %s at %d: %w", seg.path, seg.readOffset, err)
+	}
+	n := int(binary.BigEndian.Uint32(hdr[0:]))
+	buf = slices.Grow(buf[:0], n)[:n]
+	if _, err := seg.rf.ReadAt(buf, seg.readOffset+headerLen); err != nil {
+		return Entry{}, fmt.Errorf("spool: read %s at %d: %w", seg.path, seg.readOffset, err)
+	}
+	if crc32.Checksum(buf, crcTable) != binary.BigEndian.Uint32(hdr[4:]) {
+		// Skipped, so that one bad entry does not stop delivery.
+		err := fmt.Errorf("spool: %s at %d: checksum mismatch; entry skipped (%d records)",
+			seg.path, seg.readOffset, binary.BigEndian.Uint32(hdr[8:]))
+		s.dropped.WithLabelValues("corrupt").Add(float64(binary.BigEndian.Uint32(hdr[8:])))
+		seg.acked[seg.readIndex] = true
+		seg.ackedN++
+		seg.readIndex++
+		seg.readOffset += headerLen + int64(n)
+		return Entry{}, err
+	}
+	keyLen := int(binary.BigEndian.Uint16(buf))
+	e := Entry{
+		Key:     buf[2 : 2+keyLen],
+		Value:   buf[2+keyLen:],
+		Records: int(binary.BigEndian.Uint32(hdr[8:])),
+		Pos:     Pos{Segment: seg.seq, Index: seg.readIndex},
+		Buf:     buf,
+	}
+	e.ID = s.id + "-" + strconv.FormatUint(seg.seq, 10) + "-" + strconv.Itoa(seg.readIndex)
+	seg.readIndex++
+	seg.readOffset += headerLen + int64(n)
+	return e, nil
+}
+
+// Ack records that the entry at pos was delivered; a segment whose entries
+// are all delivered is deleted.
+func (s *Spool) Ack(pos Pos) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seg := range s.segs {
+		if seg.seq != pos.Segment {
+			continue
+		}
+		if pos.Index < len(seg.acked) && !seg.acked[pos.Index] {
+			seg.acked[pos.Index] = true
+			seg.ackedN++
+			s.maybeDelete(seg)
+		}
+		return
+	}
+}
+
+// Pending returns the entries not yet acknowledged and the bytes the spool
+// holds on disk.
+func (s *Spool) Pending() (entries int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seg := range s.segs {
+		entries += seg.entries - seg.ackedN
+	}
+	return entries, s.total
+}
+
+// Close flushes, records how far the oldest segment was delivered, and
+// closes the files. Entries read but not acknowledged are read again at the
+// next Open.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.notify)
+	var err error
+	if s.w != nil {
+		err = s.w.Flush()
+	}
+	if len(s.segs) > 0 {
+		first := s.segs[0]
+		index := slices.Index(first.acked, false)
+		if index < 0 {
+			index = first.entries
+		}
+		if cerr := writeFileSync(filepath.Join(s.dir, cursorFile), fmt.Appendf(nil, "%d %d\n", first.seq, index)); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	s.closeFiles()
+	if err != nil {
+		return fmt.Errorf("spool: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Spool) closeFiles() {
+	if s.wf != nil {
+		s.wf.Close()
+		s.wf = nil
+	}
+	for _, seg := range s.segs {
+		if seg.rf != nil {
+			seg.rf.Close()
+			seg.rf = nil
+		}
+	}
+}
+
+// writeFileSync replaces path atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

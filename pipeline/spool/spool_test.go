@@ -1,0 +1,233 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/reporter"
+)
+
+func newReporter() *reporter.Reporter {
+	return reporter.New(slog.New(slog.DiscardHandler)).Sub("spool")
+}
+
+func smallConfig() Config {
+	return Config{MaxBytes: 4 * (64 << 10), SegmentBytes: 64 << 10, Policy: DropNewest}
+}
+
+func open(t *testing.T, dir string, cfg Config) (*Spool, *reporter.Reporter) {
+	t.Helper()
+	r := newReporter()
+	s, err := Open(r, dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, r
+}
+
+func value(i int) []byte { return []byte(fmt.Sprintf("value-%06d-%s", i, strings.Repeat("x", 1000))) }
+
+func next(t *testing.T, s *Spool) Entry {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	e, err := s.Next(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func counter(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v float64
+	for _, mf := range mfs {
+		if strings.HasSuffix(mf.GetName(), name) {
+			for _, m := range mf.GetMetric() {
+				v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return v
+}
+
+// Entries come back in order across segments, with their keys, record
+// counts and stable IDs; acknowledged segments are deleted.
+func TestOrderAndAck(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: DropNewest})
+	const n = 200 // ~200 KiB: several segments
+	for i := range n {
+		if err := s.Append([]byte{byte(i)}, value(i), i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := map[string]bool{}
+	for i := range n {
+		e := next(t, s)
+		if string(e.Value) != string(value(i)) || e.Key[0] != byte(i) || e.Records != i+1 {
+			t.Fatalf("entry %d: key %v records %d value %.20q", i, e.Key, e.Records, e.Value)
+		}
+		if ids[e.ID] {
+			t.Fatalf("ID %s twice", e.ID)
+		}
+		ids[e.ID] = true
+		s.Ack(e.Pos)
+	}
+	if entries, _ := s.Pending(); entries != 0 {
+		t.Fatalf("%d entries pending after every ack", entries)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("%d segment files left, want only the one being written: %v", len(segs), segs)
+	}
+	// Nothing more: Next waits until ctx ends.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Next(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next on an empty spool: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A clean restart resumes after what was acknowledged, with the same IDs;
+// a torn record at the end of a segment is cut off.
+func TestRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: DropNewest})
+	for i := range 10 {
+		if err := s.Append([]byte("k"), value(i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for range 4 {
+		e := next(t, s)
+		ids = append(ids, e.ID)
+		s.Ack(e.Pos)
+	}
+	e := next(t, s) // read, never acknowledged: delivered again
+	ids = append(ids, e.ID)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash in the middle of an append leaves half a record.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0, 0, 4, 0, 1, 2})
+	f.Close()
+
+	s, _ = open(t, dir, Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: DropNewest})
+	defer s.Close()
+	if n, _ := s.Pending(); n != 6 {
+		t.Fatalf("%d entries pending after restart, want 6", n)
+	}
+	e = next(t, s)
+	if string(e.Value) != string(value(4)) || e.ID != ids[4] {
+		t.Fatalf("first entry after restart: %.12q id %s, want value 4 with id %s", e.Value, e.ID, ids[4])
+	}
+	for i := 5; i < 10; i++ {
+		if e := next(t, s); string(e.Value) != string(value(i)) {
+			t.Fatalf("entry %d: %.12q", i, e.Value)
+		}
+	}
+	if err := s.Append([]byte("k"), value(10), 1); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, s); string(e.Value) != string(value(10)) {
+		t.Fatalf("entry after the torn one: %.12q", e.Value)
+	}
+}
+
+func TestDropNewest(t *testing.T) {
+	s, r := open(t, t.TempDir(), smallConfig())
+	defer s.Close()
+	accepted, refused := 0, 0
+	for i := range 400 {
+		switch err := s.Append([]byte("k"), value(i), 3); {
+		case err == nil:
+			accepted++
+		case errors.Is(err, ErrFull):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if refused == 0 || accepted == 0 {
+		t.Fatalf("accepted %d refused %d", accepted, refused)
+	}
+	if _, b := s.Pending(); b > smallConfig().MaxBytes {
+		t.Fatalf("spool holds %d bytes, bound %d", b, smallConfig().MaxBytes)
+	}
+	if got := counter(t, r.Gatherer(), "spool_dropped_records_total"); got != float64(3*refused) {
+		t.Fatalf("dropped_records_total = %v, want %d", got, 3*refused)
+	}
+	// The oldest survive.
+	if e := next(t, s); string(e.Value) != string(value(0)) {
+		t.Fatalf("first entry %.12q", e.Value)
+	}
+}
+
+func TestDropOldest(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Policy = DropOldest
+	s, r := open(t, t.TempDir(), cfg)
+	defer s.Close()
+	const n = 400
+	for i := range n {
+		if err := s.Append([]byte("k"), value(i), 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, b := s.Pending(); b > cfg.MaxBytes {
+		t.Fatalf("spool holds %d bytes, bound %d", b, cfg.MaxBytes)
+	}
+	entries, _ := s.Pending()
+	dropped := counter(t, r.Gatherer(), "spool_dropped_records_total")
+	if dropped == 0 || int(dropped)/2+entries != n {
+		t.Fatalf("dropped %v records, %d entries left: want %d entries in all", dropped, entries, n)
+	}
+	// The newest survive, in order, up to the last.
+	first := next(t, s)
+	var i int
+	fmt.Sscanf(string(first.Value), "value-%d-", &i)
+	if i != n-entries {
+		t.Fatalf("first surviving entry is %d, want %d", i, n-entries)
+	}
+	for j := i + 1; j < n; j++ {
+		if e := next(t, s); string(e.Value) != string(value(j)) {
+			t.Fatalf("entry %d: %.12q", j, e.Value)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := Config{MaxBytes: 1, SegmentBytes: 1, Policy: "drop-random"}
+	err := bad.Validate()
+	for _, key := range []string{"segment-bytes: ", "max-bytes: ", "policy: "} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
