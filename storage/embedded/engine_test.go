@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -527,4 +528,62 @@ func TestClusterDDLParses(t *testing.T) {
 			t.Errorf("%.300s: %v", stmt, err)
 		}
 	}
+}
+
+// A database at schema version 1, the first released (its DDL kept in
+// storage/migrate/testdata/flows_v1.sql), holding flows, migrates to the
+// latest version without losing a row: new columns appear with their
+// defaults, the rollups are backfilled from the old rows.
+func TestMigrateFromVersion1(t *testing.T) {
+	for _, stmt := range []string{"DROP DATABASE IF EXISTS sluice SYNC", "CREATE DATABASE sluice"} {
+		if err := engine.Exec(t.Context(), stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v1, err := os.ReadFile("../migrate/testdata/flows_v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		string(v1),
+		// What version 1 recorded, as it did.
+		"CREATE TABLE sluice.schema_migrations (`version` UInt32, `description` String, `applied_at` DateTime DEFAULT now()) ENGINE = ReplacingMergeTree ORDER BY version",
+		"INSERT INTO sluice.schema_migrations (version, description) VALUES (1, 'create flows table')",
+		"INSERT INTO sluice.flows (TimeReceived, FlowType, ExporterAddress, SamplingRate, SrcAddr, DstAddr, Proto, Bytes, Packets) " +
+			"SELECT toDateTime('2026-11-20 10:00:00') + number, 'IPFIX', toIPv6('::ffff:192.0.2.1'), 100, toIPv6('::ffff:10.0.0.1'), toIPv6('::ffff:203.0.113.9'), 6, 1000 + number, 1 FROM numbers(5000)",
+	} {
+		if err := engine.Exec(t.Context(), stmt); err != nil {
+			t.Fatalf("%.80s: %v", stmt, err)
+		}
+	}
+	before := query(t, "SELECT count(), sum(Bytes), sum(Bytes * SamplingRate) FROM sluice.flows")
+	migrateSchema(t)
+	if after := query(t, "SELECT count(), sum(Bytes), sum(Bytes * SamplingRate) FROM sluice.flows"); after != before {
+		t.Fatalf("flows after migrating from version 1: %q, before: %q", after, before)
+	}
+	var want strings.Builder
+	for i, c := range record.Columns {
+		fmt.Fprintf(&want, "%d\t%s\t%s\n", i+1, c.Name, c.Type)
+	}
+	if got := query(t, "SELECT position, name, type FROM system.columns WHERE database = 'sluice' AND table = 'flows' ORDER BY position"); got != want.String() {
+		t.Errorf("columns after migrating from version 1:\n%s\nwant:\n%s", got, want.String())
+	}
+	for _, r := range migrate.Rollups {
+		got := query(t, "SELECT sum(Flows), sum(Bytes) FROM "+r.QualifiedTable())
+		if want := query(t, "SELECT count(), sum(Bytes * SamplingRate) FROM sluice.flows"); got != want {
+			t.Errorf("%s after migrating from version 1: %q, want %q", r.Table, got, want)
+		}
+	}
+	got := query(t, "SELECT groupArray(version) FROM (SELECT version FROM sluice.schema_migrations FINAL ORDER BY version)")
+	if want := fmt.Sprintf("[%s]\n", versions()); got != want {
+		t.Errorf("versions recorded: %s, want %s", got, want)
+	}
+}
+
+func versions() string {
+	var v []string
+	for i := uint32(1); i <= migrate.LatestVersion(); i++ {
+		v = append(v, fmt.Sprint(i))
+	}
+	return strings.Join(v, ",")
 }

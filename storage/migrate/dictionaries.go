@@ -3,7 +3,9 @@ package migrate
 import (
 	_ "embed"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 
 	"sluice/storage/clickhouse"
 )
@@ -107,4 +109,21 @@ func ReferenceData(cfg Config) []string {
 			fmt.Sprintf("SYSTEM RELOAD DICTIONARY%s %s_dict", cfg.onCluster(), t.qualified()))
 	}
 	return stmts
+}
+
+var services = sync.OnceValue(func() map[[2]int]string {
+	m := map[[2]int]string{}
+	for _, line := range strings.Split(strings.TrimRight(servicesTSV, "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		proto, _ := strconv.Atoi(f[0])
+		port, _ := strconv.Atoi(f[1])
+		m[[2]int{proto, port}] = f[2]
+	}
+	return m
+})
+
+// ServiceName is the well-known service of a protocol and port, as the
+// services dictionary answers it ("" when none).
+func ServiceName(proto uint8, port uint16) string {
+	return services()[[2]int{int(proto), int(port)}]
 }

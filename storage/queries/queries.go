@@ -95,9 +95,10 @@ var Library = []Query{
 		SQL:     "SELECT DstAS, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY DstAS ORDER BY Bytes DESC, DstAS LIMIT {limit}",
 	},
 	{
-		Name: "top-ports", Description: "destination ports (with protocol) by traffic",
+		Name: "top-services", Description: "destination ports (with protocol and well-known service name) by traffic",
 		Columns: []string{"Proto", "DstPort"},
-		SQL:     "SELECT Proto, DstPort, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY Proto, DstPort ORDER BY Bytes DESC, Proto, DstPort LIMIT {limit}",
+		SQL: "SELECT Proto, DstPort, dictGetOrDefault('sluice.services_dict', 'Name', (Proto, DstPort), '') AS Service, " +
+			"{bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY Proto, DstPort ORDER BY Bytes DESC, Proto, DstPort LIMIT {limit}",
 	},
 	{
 		Name: "top-protocols", Description: "IP protocols by traffic",

@@ -140,9 +140,11 @@ func reference(name string, p queries.Params, step time.Duration) string {
 		"top-conversations": func(f *record.Flow) string {
 			return fmt.Sprintf("%s\t%s\t%d\t%d\t%d", mapped(f.SrcAddr), mapped(f.DstAddr), f.Proto, f.SrcPort, f.DstPort)
 		},
-		"top-src-as":            func(f *record.Flow) string { return fmt.Sprint(f.SrcAS) },
-		"top-dst-as":            func(f *record.Flow) string { return fmt.Sprint(f.DstAS) },
-		"top-ports":             func(f *record.Flow) string { return fmt.Sprintf("%d\t%d", f.Proto, f.DstPort) },
+		"top-src-as": func(f *record.Flow) string { return fmt.Sprint(f.SrcAS) },
+		"top-dst-as": func(f *record.Flow) string { return fmt.Sprint(f.DstAS) },
+		"top-services": func(f *record.Flow) string {
+			return fmt.Sprintf("%d\t%d\t%s", f.Proto, f.DstPort, migrate.ServiceName(f.Proto, f.DstPort))
+		},
 		"top-protocols":         func(f *record.Flow) string { return fmt.Sprintf("%d\t%d", f.EType, f.Proto) },
 		"traffic-by-exporter":   func(f *record.Flow) string { return mapped(f.ExporterAddress) },
 		"traffic-by-interface":  func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.InIfIndex) },
