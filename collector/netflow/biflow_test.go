@@ -152,3 +152,36 @@ func TestVariableLengthFields(t *testing.T) {
 		t.Errorf("flows %+v, want the two whole records", got)
 	}
 }
+
+// TestBiflowReverseTCPFlags: the reverse record carries the reverse TCP
+// flags (reverseTcpControlBits, RFC 5103), and without them 0, unknown,
+// never the forward record's flags.
+func TestBiflowReverseTCPFlags(t *testing.T) {
+	// Template 256: sourceIPv4Address (8), octetDeltaCount (1),
+	// tcpControlBits (6), reverseOctetDeltaCount, then in the second case
+	// reverseTcpControlBits.
+	fields := []byte{0, 8, 0, 4, 0, 1, 0, 4, 0, 6, 0, 1, 0x80, 1, 0, 4, 0, 0, 0x72, 0x79}
+	rec := []byte{192, 0, 2, 1, 0, 0, 0, 100, 0x1b, 0, 0, 1, 44}
+	for _, tc := range []struct {
+		name    string
+		reverse bool
+		want    uint16
+	}{
+		{"no reverse flags", false, 0},
+		{"reverse flags", true, 0x12},
+	} {
+		tmpl, data := append([]byte{1, 0, 0, 4}, fields...), rec
+		if tc.reverse {
+			tmpl = append(append([]byte{1, 0, 0, 5}, fields...), 0x80, 6, 0, 1, 0, 0, 0x72, 0x79)
+			data = append(append([]byte(nil), rec...), 0x12)
+		}
+		var flows []record.Flow
+		_, err := New(Config{}).Decode(testExporter, 1, ipfixMessage(set(2, tmpl...), set(256, data...)), func(f *record.Flow) { flows = append(flows, *f) })
+		if err != nil || len(flows) != 2 {
+			t.Fatalf("%s: err %v, %d flows, want forward and reverse", tc.name, err, len(flows))
+		}
+		if fwd, rev := flows[0], flows[1]; fwd.TCPFlags != 0x1b || rev.Bytes != 300 || rev.TCPFlags != tc.want {
+			t.Errorf("%s: forward flags %#x (want 0x1b), reverse bytes %d flags %#x (want 300, %#x)", tc.name, fwd.TCPFlags, rev.Bytes, rev.TCPFlags, tc.want)
+		}
+	}
+}

@@ -416,8 +416,7 @@ func mplsLabel(v []byte) uint32 {
 type reverseFields struct {
 	bytes, packets           uint64
 	totalBytes, totalPackets uint64
-	tcpFlags                 uint16
-	haveTCPFlags             bool
+	tcpFlags                 uint16 // 0 when the record has none
 }
 
 func (r *reverseFields) read(fieldType uint16, v []byte) {
@@ -431,15 +430,16 @@ func (r *reverseFields) read(fieldType uint16, v []byte) {
 	case netflow.IPFIX_FIELD_packetTotalCount:
 		r.totalPackets = beUint(v)
 	case netflow.IPFIX_FIELD_tcpControlBits:
-		r.tcpFlags, r.haveTCPFlags = uint16(beUint(v)), true
+		r.tcpFlags = uint16(beUint(v))
 	}
 }
 
 // reverse turns f, a biflow's forward record, into its reverse record:
 // source and destination swapped (addresses, ports, masks, AS, interfaces,
-// VLANs, MACs, NAT), the reverse counters and TCP flags, the direction
-// flipped. It reports false, leaving f alone, when the reverse direction
-// carried nothing (no reverse counters, or zero ones): no record then.
+// VLANs, MACs, NAT), the reverse counters and TCP flags (0, unknown,
+// without reverse ones), the direction flipped. It reports false, leaving
+// f alone, when the reverse direction carried nothing (no reverse
+// counters, or zero ones): no record then.
 func (r *reverseFields) reverse(f *record.Flow) bool {
 	bytes, packets := cmp.Or(r.bytes, r.totalBytes), cmp.Or(r.packets, r.totalPackets)
 	if bytes == 0 && packets == 0 {
@@ -455,9 +455,9 @@ func (r *reverseFields) reverse(f *record.Flow) bool {
 	f.SrcAddrNAT, f.DstAddrNAT = f.DstAddrNAT, f.SrcAddrNAT
 	f.SrcPortNAT, f.DstPortNAT = f.DstPortNAT, f.SrcPortNAT
 	f.Bytes, f.Packets = bytes, packets
-	if r.haveTCPFlags {
-		f.TCPFlags = r.tcpFlags
-	}
+	// Never the forward flags: without reverseTcpControlBits the reverse
+	// direction's flags are unknown, 0.
+	f.TCPFlags = r.tcpFlags
 	switch f.FlowDirection {
 	case 1:
 		f.FlowDirection = 2

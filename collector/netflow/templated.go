@@ -355,25 +355,27 @@ type dataSet struct {
 // slice of fields and a value per field of every record, it allocates
 // nothing.
 //
-// Records follow one another while the bytes left can hold one (what is
-// left is padding, RFC 7011 §3.3.1), counting one length byte for each
-// variable-length field. A variable-length field (length 65535 in the
-// template, RFC 7011 §7) starts with its length: one byte, or 255 then two
-// bytes. A value that runs past the end of the set makes the rest of the
-// set unreadable: the set's remaining records are dropped and reported as
-// truncated.
+// A variable-length field (length 65535 in the template, RFC 7011 §7)
+// starts with its length: one byte, or 255 then two bytes. A value that
+// runs past the end of the set makes the rest of the set unreadable: the
+// set's remaining records are dropped and reported as truncated.
+//
+// Records follow one another until what is left of the set is padding
+// (isPadding): the exporter may pad a set so that the next one starts
+// aligned, and the padding is not records.
 func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, f *record.Flow, emit func(*record.Flow), stats *Stats) error {
-	minLen := 0
+	minLen, variable := 0, false
 	for i := range ds.fields {
 		if n := ds.fields[i].Length; n == 0xffff {
 			minLen++
+			variable = true
 		} else {
 			minLen += int(n)
 		}
 	}
 	body := ds.body
 	var x extractor
-	for len(body) >= minLen && len(body) > 0 {
+	for !isPadding(body, minLen, variable) {
 		x.begin(ctx, f)
 		for i := range ds.fields {
 			field := &ds.fields[i]
@@ -406,6 +408,42 @@ func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, f *record.Flow, e
 		}
 	}
 	return nil
+}
+
+// maxPadding is the most padding a set can end with: 7 octets, to align
+// the next set on 8 octets, the widest alignment RFC 7011 §3.3.1 names
+// (RFC 3954 §5.3, NetFlow v9, aligns on 4).
+const maxPadding = 7
+
+// isPadding reports whether rest, what is left of a data set after its
+// last whole record, is padding rather than records. RFC 7011 §3.3.1 (and
+// RFC 3954 §5.3 for v9, as corrected by erratum 2096) makes padding
+// shorter than any record the template allows, and of zero octets.
+//
+//   - Shorter than minLen, the shortest record of the template (a length
+//     byte for each variable-length field, whose value may be empty), it
+//     can only be padding. For a template of fixed-length fields that rule
+//     is exact: any longer rest is records, whatever its bytes.
+//   - A template with variable-length fields allows records of as little
+//     as one octet, shorter than any padding, so exporters pad anyway and
+//     zero padding of up to maxPadding octets parses as records: each zero
+//     a record whose variable-length fields are empty. So a rest of at
+//     most maxPadding octets, all zero, is padding too. No record is lost
+//     that said anything: read as records, those octets would make only
+//     records whose every field is zero or empty.
+func isPadding(rest []byte, minLen int, variable bool) bool {
+	if len(rest) < max(minLen, 1) {
+		return true
+	}
+	if !variable || len(rest) > maxPadding {
+		return false
+	}
+	for _, b := range rest {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // errVariableLength is the cause of a data set abandoned mid-record.

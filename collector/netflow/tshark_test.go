@@ -281,9 +281,10 @@ var swapped = [][2]string{
 // expandBiflow returns what sluice must emit for one tshark record: the
 // record itself and, for an RFC 5103 biflow record whose reverse direction
 // counted something, the reverse record: source and destination swapped,
-// the reverse counters and TCP flags, the direction flipped. tshark names a
-// reverse field as its forward one; the template's labels ("BYTES" before
-// "BYTES [Reverse]") say which occurrence is which.
+// the reverse counters and TCP flags (0 without reverse ones), the
+// direction flipped. tshark names a reverse field as its forward one; the
+// template's labels ("BYTES" before "BYTES [Reverse]") say which
+// occurrence is which.
 func expandBiflow(t *testing.T, r tshark.Record) []tshark.Record {
 	forwardFirst := map[string]bool{} // label → the forward value comes first
 	biflow := false
@@ -320,6 +321,9 @@ func expandBiflow(t *testing.T, r tshark.Record) []tshark.Record {
 	}
 	if !counted {
 		return []tshark.Record{fwd}
+	}
+	if _, reversed := forwardFirst["TCP_FLAGS"]; !reversed && rev.Fields["cflow.tcpflags"] != nil {
+		rev.Fields["cflow.tcpflags"] = []string{"0"} // the forward flags only: the reverse ones are unknown
 	}
 	for _, pair := range swapped {
 		a, b := rev.Fields[pair[0]], rev.Fields[pair[1]]
