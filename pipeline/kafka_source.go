@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/pipeline/atomicfile"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
 	"sluice/reporter"
@@ -34,6 +37,8 @@ type FromKafka struct {
 	grace   time.Duration
 	m       *metrics
 	limiter *reporter.Limiter
+	// intentErrors counts failed attempts to record a batch's intent.
+	intentErrors prometheus.Counter
 
 	stopping atomic.Bool
 }
@@ -56,9 +61,16 @@ func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDi
 	if err != nil {
 		return nil, err
 	}
+	intentErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "intent_errors_total", Help: "Failed attempts to record a batch's offset range before storing it; the batch waits, uncommitted, until one succeeds.",
+	})
+	if err := r.Registerer().Register(intentErrors); err != nil {
+		return nil, fmt.Errorf("register pipeline metrics: %w", err)
+	}
 	return &FromKafka{
 		r: r, cfg: cfg, group: group, sinks: sinks, intents: intentLog{dir: intentDir},
 		grace: grace, m: m, limiter: reporter.NewLimiter(5, 10*time.Second),
+		intentErrors: intentErrors,
 	}, nil
 }
 
@@ -154,6 +166,12 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 // flush writes the batch to every sink under its token, then commits past
 // it. It reports false when the batch could not be stored (writeCtx ended):
 // the partition's handler then stops without committing.
+//
+// The batch's intent is recorded first, and nothing is stored without it: a
+// batch stored without one could not be rebuilt with the same range after a
+// crash, and would be stored twice. While the intent cannot be written the
+// batch waits, retried with back-off until writeCtx ends, as a store that
+// fails.
 func (p *FromKafka) flush(ctx context.Context, c *kafka.Claim, b *partitionBatch, trigger string) bool {
 	if b.first < 0 {
 		return true
@@ -161,17 +179,29 @@ func (p *FromKafka) flush(ctx context.Context, c *kafka.Claim, b *partitionBatch
 	start := time.Now()
 	n := len(b.flows)
 	if n > 0 {
-		token := fmt.Sprintf("%s/%d/%d-%d", c.Topic, c.Partition, b.first, b.last)
-		if err := p.intents.save(c.Topic, c.Partition, b.first, b.last); err != nil {
-			p.limiter.Log(p.r.Logger, "intent", "cannot record the batch's range; a replay may store it twice", "error", err)
+		notStored := func(err error) bool {
+			p.m.failed.Add(float64(n))
+			p.m.pending.Add(-int64(n))
+			p.r.Warn("batch not stored; left uncommitted for the partition's next owner",
+				"topic", c.Topic, "partition", c.Partition, "first", b.first, "last", b.last, "records", n, "error", err)
+			return false
 		}
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			err := p.intents.save(c.Topic, c.Partition, b.first, b.last)
+			if err == nil {
+				break
+			}
+			p.intentErrors.Inc()
+			p.limiter.Log(p.r.Logger, "intent", "cannot record the batch's range; not storing it until it is recorded",
+				"topic", c.Topic, "partition", c.Partition, "error", err, "retry_in", wait)
+			if !sleep(ctx, wait) {
+				return notStored(fmt.Errorf("recording the batch's intent: %w", err))
+			}
+		}
+		token := fmt.Sprintf("%s/%d/%d-%d", c.Topic, c.Partition, b.first, b.last)
 		for _, s := range p.sinks {
 			if err := s.Write(ctx, b.flows, token); err != nil {
-				p.m.failed.Add(float64(n))
-				p.m.pending.Add(-int64(n))
-				p.r.Warn("batch not stored; left uncommitted for the partition's next owner",
-					"topic", c.Topic, "partition", c.Partition, "first", b.first, "last", b.last, "records", n, "error", err)
-				return false
+				return notStored(err)
 			}
 		}
 		p.m.written.Add(float64(n))
@@ -238,22 +268,5 @@ func (l intentLog) load(topic string, partition int) (intent, bool) {
 }
 
 func (l intentLog) save(topic string, partition int, first, last int64) error {
-	path := l.path(topic, partition)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(f, "%d %d\n", first, last); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(l.path(topic, partition), fmt.Appendf(nil, "%d %d\n", first, last), 0o640)
 }

@@ -208,7 +208,7 @@ func openStore(ctx context.Context, cfg Config, r *reporter.Reporter) (*embedded
 		return nil, nil, fmt.Errorf("storage: %w", err)
 	}
 	engine.SetQueryLimits(cfg.Storage.SQL)
-	migrator, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
+	migrator, err := newMigrator(cfg, r, engine)
 	if err != nil {
 		engine.Close()
 		return nil, nil, fmt.Errorf("storage.schema: %w", err)
@@ -251,9 +251,22 @@ func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("storage: %w", err)
 	}
 	defer engine.Close()
-	migrator, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
+	migrator, err := newMigrator(cfg, r, engine)
 	if err != nil {
 		return fmt.Errorf("storage.schema: %w", err)
 	}
 	return migrator.Migrate(ctx, engine.Exec)
+}
+
+// newMigrator builds the schema migrator for the embedded engine, able to
+// read which versions are applied.
+func newMigrator(cfg Config, r *reporter.Reporter, engine *embedded.Engine) (*migrate.Migrator, error) {
+	m, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
+	if err != nil {
+		return nil, err
+	}
+	return m.WithQuery(func(ctx context.Context, sql string) (string, error) {
+		out, err := engine.Query(ctx, sql, "TSV")
+		return string(out), err
+	}), nil
 }

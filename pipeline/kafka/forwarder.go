@@ -1,11 +1,9 @@
 package kafka
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,21 +22,50 @@ import (
 // order and deletes what Kafka acknowledged. While Kafka is unreachable the
 // spool grows, up to its bound and policy; when Kafka returns, the spool
 // drains, oldest first. The collector is never held up by Kafka.
+//
+// Order: the spool is read in order and acknowledged in order (an entry is
+// acknowledged once it and every entry before it were delivered). Up to
+// max-in-flight-messages entries are out of the spool at a time, in memory.
+// When a delivery fails, no new entry is read: the undelivered entries are
+// sent again one at a time, oldest first (with back-off while they keep
+// failing), until Kafka took them all; only then does reading resume. So during an outage one message is
+// retried and the rest wait on disk; and no entry is sent ahead of an older
+// one that failed, except those already handed to Kafka alongside it (at
+// most max-in-flight-messages, as with any Kafka producer that has several
+// requests in flight and no idempotence).
 type Forwarder struct {
-	r        *reporter.Reporter
-	producer *Producer
-	spool    *spool.Spool
-	limiter  *reporter.Limiter
-	maxValue int
+	r           *reporter.Reporter
+	producer    sender
+	spool       *spool.Spool
+	limiter     *reporter.Limiter
+	maxValue    int
+	maxInFlight int
+	// A failed message is sent again after minBackoff, doubled at each
+	// failure up to maxBackoff.
+	minBackoff, maxBackoff time.Duration
 
-	inFlight atomic.Int64
-	healthy  atomic.Bool // the last delivery succeeded
-	mu       sync.Mutex
-	retry    []*delivery // failed deliveries, sent again first
+	healthy atomic.Bool // the last delivery succeeded
+
+	mu sync.Mutex
+	// window holds the entries read from the spool and not yet
+	// acknowledged, in spool order; at most maxInFlight.
+	window  []*delivery
+	sending int // deliveries of window handed to the producer, not completed
+	failed  int // deliveries of window to send (again)
+	// changed is closed, and replaced, when a delivery completes.
+	changed chan struct{}
+	// interrupt, when set, cancels Run's wait for a new spool entry.
+	interrupt context.CancelFunc
 
 	encodedRecords prometheus.Counter
 	droppedRecords prometheus.Counter
 	retries        prometheus.Counter
+}
+
+// sender is what the forwarder needs of the Producer.
+type sender interface {
+	Start(ctx context.Context) error
+	SendEncoded(ctx context.Context, key, value []byte, records int, id string, done func(error)) error
 }
 
 // delivery is one spool entry on its way to Kafka, with the buffer that
@@ -46,7 +73,16 @@ type Forwarder struct {
 type delivery struct {
 	entry spool.Entry
 	buf   []byte
+	state deliveryState
 }
+
+type deliveryState int
+
+const (
+	toSend deliveryState = iota // read, never sent or failed
+	sending
+	delivered
+)
 
 var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
 
@@ -54,8 +90,12 @@ var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
 func NewForwarder(r *reporter.Reporter, p *Producer, s *spool.Spool) (*Forwarder, error) {
 	f := &Forwarder{
 		r: r, producer: p, spool: s,
-		limiter:  reporter.NewLimiter(5, 10*time.Second),
-		maxValue: p.cfg.Producer.MaxMessageBytes - (recordpb.MaxFlowSize() + 4),
+		limiter:     reporter.NewLimiter(5, 10*time.Second),
+		maxValue:    p.cfg.Producer.MaxMessageBytes - (recordpb.MaxFlowSize() + 4),
+		maxInFlight: p.cfg.Producer.MaxInFlightMessages,
+		minBackoff:  100 * time.Millisecond,
+		maxBackoff:  5 * time.Second,
+		changed:     make(chan struct{}),
 		encodedRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "forwarder_records_total", Help: "Flow records encoded and spooled for Kafka.",
 		}),
@@ -169,85 +209,137 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	backoff := 100 * time.Millisecond
+	backoff := f.minBackoff
 	for {
-		if retry := f.takeRetries(); len(retry) > 0 {
+		f.mu.Lock()
+		failed, inFlight, held, changed := f.failed, f.sending, len(f.window), f.changed
+		f.mu.Unlock()
+		switch {
+		case failed > 0 && inFlight == 0:
+			// Every delivery has completed and some failed: the oldest
+			// entry not delivered is the window's head (the delivered
+			// ones before it were acknowledged). It alone is sent: at
+			// once if the last delivery succeeded, after a back-off
+			// otherwise.
 			if f.healthy.Load() {
-				backoff = 100 * time.Millisecond
-			}
-			if !sleep(ctx, backoff) {
-				f.putBack(retry)
-				return nil
-			}
-			backoff = min(2*backoff, 5*time.Second)
-			for i, d := range retry {
-				f.retries.Inc()
-				if err := f.send(ctx, d); err != nil && ctx.Err() != nil {
-					f.putBack(retry[i+1:])
+				backoff = f.minBackoff
+			} else {
+				if !sleep(ctx, backoff) {
 					return nil
 				}
+				backoff = min(2*backoff, f.maxBackoff)
+			}
+			f.mu.Lock()
+			d := f.window[0]
+			d.state = sending
+			f.failed--
+			f.sending++
+			f.mu.Unlock()
+			f.retries.Inc()
+			if err := f.send(ctx, d); err != nil && ctx.Err() != nil {
+				return nil
+			}
+			continue
+		case failed > 0 || held >= f.maxInFlight:
+			// Wait for the deliveries under way.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-changed:
 			}
 			continue
 		}
-		d := deliveryPool.Get().(*delivery)
-		e, err := f.spool.Next(ctx, d.buf)
-		if err != nil {
-			deliveryPool.Put(d)
+		backoff = f.minBackoff
+		if err := f.next(ctx); err != nil {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return nil
+			}
+			if errors.Is(err, context.Canceled) {
+				continue // a delivery failed while waiting
 			}
 			f.limiter.Log(f.r.Logger, "spool-read", "cannot read the spool", "error", err)
 			if !sleep(ctx, time.Second) {
 				return nil
 			}
-			continue
-		}
-		d.entry, d.buf = e, e.Buf
-		if err := f.send(ctx, d); err != nil && ctx.Err() != nil {
-			return nil
 		}
 	}
 }
 
-func (f *Forwarder) send(ctx context.Context, d *delivery) error {
-	f.inFlight.Add(1)
-	return f.producer.SendEncoded(ctx, d.entry.Key, d.entry.Value, d.entry.Records, d.entry.ID, func(err error) {
-		f.inFlight.Add(-1)
-		if err != nil {
-			f.healthy.Store(false)
-			f.limiter.Log(f.r.Logger, "deliver", "Kafka did not take a spooled message; it stays spooled and is sent again", "error", err)
-			f.putBack([]*delivery{d})
-			return
-		}
-		f.healthy.Store(true)
-		f.spool.Ack(d.entry.Pos)
-		d.entry = spool.Entry{}
+// next reads the next spool entry, waiting for one until ctx ends or a
+// delivery fails, and sends it, unless a delivery failed meanwhile: then it
+// waits its turn.
+func (f *Forwarder) next(ctx context.Context) error {
+	nextCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f.mu.Lock()
+	if f.failed > 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	f.interrupt = cancel
+	f.mu.Unlock()
+	d := deliveryPool.Get().(*delivery)
+	e, err := f.spool.Next(nextCtx, d.buf)
+	f.mu.Lock()
+	f.interrupt = nil
+	if err != nil {
+		f.mu.Unlock()
 		deliveryPool.Put(d)
-	})
-}
-
-func (f *Forwarder) putBack(ds []*delivery) {
-	if len(ds) == 0 {
-		return
+		return err
 	}
-	f.mu.Lock()
-	f.retry = append(f.retry, ds...)
+	d.entry, d.buf = e, e.Buf
+	f.window = append(f.window, d)
+	if f.failed > 0 {
+		d.state = toSend
+		f.failed++
+		f.mu.Unlock()
+		return nil
+	}
+	d.state = sending
+	f.sending++
 	f.mu.Unlock()
+	if err := f.send(ctx, d); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
-// takeRetries returns the failed deliveries in spool order.
-func (f *Forwarder) takeRetries() []*delivery {
-	f.mu.Lock()
-	retry := f.retry
-	f.retry = nil
-	f.mu.Unlock()
-	slices.SortFunc(retry, func(a, b *delivery) int {
-		if c := cmp.Compare(a.entry.Pos.Segment, b.entry.Pos.Segment); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.entry.Pos.Index, b.entry.Pos.Index)
+// send hands d to the producer; d is already counted in f.sending.
+func (f *Forwarder) send(ctx context.Context, d *delivery) error {
+	return f.producer.SendEncoded(ctx, d.entry.Key, d.entry.Value, d.entry.Records, d.entry.ID, func(err error) {
+		f.completed(d, err)
 	})
-	return retry
+}
+
+// completed records a delivery's outcome, and acknowledges the entries at
+// the head of the window that are delivered. It runs on the producer's
+// goroutine and does not block.
+func (f *Forwarder) completed(d *delivery, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sending--
+	if err != nil {
+		f.healthy.Store(false)
+		f.limiter.Log(f.r.Logger, "deliver", "Kafka did not take a spooled message; it stays spooled and is sent again", "error", err)
+		d.state = toSend
+		f.failed++
+		if f.interrupt != nil {
+			f.interrupt()
+		}
+	} else {
+		f.healthy.Store(true)
+		d.state = delivered
+		for len(f.window) > 0 && f.window[0].state == delivered {
+			head := f.window[0]
+			f.window[0] = nil
+			f.window = f.window[1:]
+			f.spool.Ack(head.entry.Pos)
+			head.entry = spool.Entry{}
+			deliveryPool.Put(head)
+		}
+	}
+	close(f.changed)
+	f.changed = make(chan struct{})
 }
 
 // Pending is the number of spooled messages Kafka has not acknowledged yet.

@@ -20,6 +20,17 @@
 // start. Entries acknowledged before a clean Close are not read again (the
 // cursor file); after a crash, the first live segment is read again from its
 // start, so some entries may be delivered twice.
+//
+// The cursor file, "<segment> <index>", says that every entry before that
+// position was delivered. It stays true for good because segment numbers are
+// never reused: a new segment is numbered past both the cursor and every
+// segment found on disk at Open, even those Open deletes as delivered. (Were
+// numbers reused, a cursor left by a clean stop would, after a later crash,
+// mark the new segments' entries as delivered, and a consumer would take
+// their IDs for ones it had already seen.) Open rewrites the cursor, durably,
+// to describe what it recovered, and Close to describe what was acknowledged;
+// nothing else writes it, so after a crash it is at worst behind, and the
+// entries since are delivered again.
 package spool
 
 import (
@@ -41,6 +52,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/pipeline/atomicfile"
 	"sluice/reporter"
 )
 
@@ -98,14 +110,17 @@ type Spool struct {
 	dir string
 	id  string
 
-	mu     sync.Mutex
-	segs   []*segment // oldest first; the last is written to
-	read   int        // index in segs of the segment being read
-	wf     *os.File
-	w      *bufio.Writer
-	total  int64
-	notify chan struct{}
-	closed bool
+	mu   sync.Mutex
+	segs []*segment // oldest first; the last is written to
+	read int        // index in segs of the segment being read
+	// nextSeq numbers the next segment: past every number used before,
+	// in this run or an earlier one.
+	nextSeq uint64
+	wf      *os.File
+	w       *bufio.Writer
+	total   int64
+	notify  chan struct{}
+	closed  bool
 
 	appended      prometheus.Counter
 	appendedBytes prometheus.Counter
@@ -133,6 +148,12 @@ func Open(r *reporter.Reporter, dir string, cfg Config) (*Spool, error) {
 		s.closeFiles()
 		return nil, err
 	}
+	// From here on the cursor names a live segment (or the one just
+	// started), whatever the earlier run left in the file.
+	if err := s.writeCursor(); err != nil {
+		s.closeFiles()
+		return nil, fmt.Errorf("spool: cursor: %w", err)
+	}
 	if err := s.registerMetrics(); err != nil {
 		s.closeFiles()
 		return nil, err
@@ -153,7 +174,7 @@ func spoolID(dir string) (string, error) {
 		return "", fmt.Errorf("spool: id: %w", err)
 	}
 	id := hex.EncodeToString(raw[:])
-	if err := writeFileSync(path, []byte(id+"\n")); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o640); err != nil {
 		return "", fmt.Errorf("spool: id: %w", err)
 	}
 	return id, nil
@@ -203,6 +224,10 @@ func (s *Spool) recover() error {
 	}
 	slices.Sort(seqs)
 	cursorSeq, cursorIndex := s.readCursor()
+	s.nextSeq = cursorSeq + 1
+	if len(seqs) > 0 {
+		s.nextSeq = max(s.nextSeq, seqs[len(seqs)-1]+1)
+	}
 	for _, seq := range seqs {
 		seg := &segment{seq: seq, path: s.segPath(seq)}
 		if seq < cursorSeq {
@@ -297,10 +322,7 @@ func (s *Spool) segPath(seq uint64) string {
 
 // roll seals the segment being written and starts the next one.
 func (s *Spool) roll() error {
-	var seq uint64 = 1
-	if len(s.segs) > 0 {
-		seq = s.segs[len(s.segs)-1].seq + 1
-	}
+	seq := max(s.nextSeq, 1)
 	if s.wf != nil {
 		if err := s.w.Flush(); err != nil {
 			return fmt.Errorf("spool: %w", err)
@@ -313,6 +335,7 @@ func (s *Spool) roll() error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
+	s.nextSeq = seq + 1
 	s.wf = f
 	if s.w == nil {
 		s.w = bufio.NewWriterSize(f, 256<<10)
@@ -564,15 +587,8 @@ func (s *Spool) Close() error {
 	if s.w != nil {
 		err = s.w.Flush()
 	}
-	if len(s.segs) > 0 {
-		first := s.segs[0]
-		index := slices.Index(first.acked, false)
-		if index < 0 {
-			index = first.entries
-		}
-		if cerr := writeFileSync(filepath.Join(s.dir, cursorFile), fmt.Appendf(nil, "%d %d\n", first.seq, index)); cerr != nil && err == nil {
-			err = cerr
-		}
+	if cerr := s.writeCursor(); cerr != nil && err == nil {
+		err = cerr
 	}
 	s.closeFiles()
 	if err != nil {
@@ -594,23 +610,16 @@ func (s *Spool) closeFiles() {
 	}
 }
 
-// writeFileSync replaces path atomically and durably.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
+// writeCursor records, durably, that the entries before the first one not
+// acknowledged in the oldest segment were delivered.
+func (s *Spool) writeCursor() error {
+	if len(s.segs) == 0 {
+		return nil
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	first := s.segs[0]
+	index := slices.Index(first.acked, false)
+	if index < 0 {
+		index = first.entries
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(filepath.Join(s.dir, cursorFile), fmt.Appendf(nil, "%d %d\n", first.seq, index), 0o640)
 }

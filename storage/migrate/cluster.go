@@ -61,13 +61,14 @@ func (c Config) replicatedEngine(kind, path, params string) string {
 
 // distributedTable returns the statement creating the public Distributed
 // table over a sharded data table, in cluster mode; nothing otherwise.
-// Rows are spread at random: inserts need no key, and every query
-// aggregates across shards anyway.
+// Rows are sharded by exporter, deterministically: a replayed batch splits
+// across shards exactly as the first time, so each shard recognises its
+// part by the insert's deduplication token.
 func (c Config) distributedTable(name string) []string {
 	if !c.clustered() {
 		return nil
 	}
-	return []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s ENGINE = Distributed(%s, %s, %s, rand())",
+	return []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s ENGINE = Distributed(%s, %s, %s, cityHash64(ExporterAddress))",
 		Database, name, c.onCluster(), c.dataTable(name),
 		clickhouse.QuoteIdentifier(c.Cluster), Database, name+"_local")}
 }

@@ -128,7 +128,7 @@ func TestClusterDDLGolden(t *testing.T) {
 		"CREATE DATABASE IF NOT EXISTS sluice ON CLUSTER `sluice_cluster`",
 		"CREATE TABLE IF NOT EXISTS sluice.flows_local ON CLUSTER `sluice_cluster`",
 		"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sluice/flows_local', '{replica}')",
-		"CREATE TABLE IF NOT EXISTS sluice.flows ON CLUSTER `sluice_cluster` AS sluice.flows_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_local, rand())",
+		"CREATE TABLE IF NOT EXISTS sluice.flows ON CLUSTER `sluice_cluster` AS sluice.flows_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_local, cityHash64(ExporterAddress))",
 		"ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_1m_local', '{replica}', (Bytes, Packets, Flows))",
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_1m_local AS SELECT",
 		"FROM sluice.flows_local GROUP BY",

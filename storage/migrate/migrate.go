@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"sluice/storage/clickhouse"
 )
@@ -53,10 +55,40 @@ var migrations = []migration{
 // LatestVersion is the schema version Migrate brings the database to.
 func LatestVersion() uint32 { return migrations[len(migrations)-1].version }
 
+// QueryFunc runs a query and returns its TSV output.
+type QueryFunc func(ctx context.Context, sql string) (string, error)
+
 // Migrator creates and upgrades the schema.
 type Migrator struct {
 	cfg    Config
 	logger *slog.Logger
+	query  QueryFunc
+}
+
+// WithQuery lets Migrate read which versions are applied and run only the
+// newer ones. Without it every version runs again (each is idempotent),
+// and so does a rollup's backfill, which is only safe while the rollup is
+// empty.
+func (m *Migrator) WithQuery(q QueryFunc) *Migrator {
+	m.query = q
+	return m
+}
+
+// applied returns the highest recorded version, 0 when none (or when the
+// migrator cannot query).
+func (m *Migrator) applied(ctx context.Context) (uint32, error) {
+	if m.query == nil {
+		return 0, nil
+	}
+	out, err := m.query(ctx, "SELECT max(version) FROM "+MigrationsTable)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: read applied versions: %w", err)
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(out), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: read applied versions: %q: %w", out, err)
+	}
+	return uint32(v), nil
 }
 
 // New returns a migrator; it runs nothing.
@@ -89,7 +121,15 @@ func (m *Migrator) Migrate(ctx context.Context, exec ExecFunc) error {
 			return fmt.Errorf("migrate: bootstrap: %w", err)
 		}
 	}
+	applied, err := m.applied(ctx)
+	if err != nil {
+		return err
+	}
 	for _, mg := range migrations {
+		if mg.version <= applied {
+			continue
+		}
+		m.logger.Info("applying schema version", "version", mg.version, "description", mg.description)
 		for _, stmt := range mg.statements(m.cfg) {
 			if err := exec(ctx, stmt); err != nil {
 				return fmt.Errorf("migrate: version %d (%s): %w", mg.version, mg.description, err)

@@ -60,10 +60,12 @@ func UsersDDL(u Users) ([]string, error) {
 		fmt.Sprintf("GRANT SELECT, INSERT, ALTER, CREATE TABLE, CREATE VIEW, CREATE DICTIONARY, DROP VIEW, TRUNCATE, OPTIMIZE, dictGet ON %s.* TO %s", Database, writerRole),
 		"GRANT CREATE DATABASE ON " + Database + ".* TO " + writerRole,
 		"GRANT SYSTEM RELOAD DICTIONARY ON *.* TO " + writerRole, // only grantable globally
+		"GRANT CLUSTER ON *.* TO " + writerRole,                  // ON CLUSTER DDL, in cluster mode
 		// Analysts read, within limits: readonly = 1 forbids writes and
-		// settings changes, except max_execution_time, which Grafana sets.
-		fmt.Sprintf("CREATE SETTINGS PROFILE IF NOT EXISTS %s SETTINGS readonly = 1, max_execution_time = %d CHANGEABLE_IN_READONLY, max_result_bytes = %d, result_overflow_mode = 'throw', max_memory_usage = %d",
-			analystProfile, int(l.MaxExecutionTime.Seconds()), l.MaxResultBytes, l.MaxMemoryUsage),
+		// settings changes, except max_execution_time, which Grafana sets;
+		// MAX keeps them from raising it.
+		fmt.Sprintf("CREATE SETTINGS PROFILE IF NOT EXISTS %s SETTINGS readonly = 1, max_execution_time = %d MAX %d CHANGEABLE_IN_READONLY, max_result_bytes = %d, result_overflow_mode = 'throw', max_memory_usage = %d",
+			analystProfile, int(l.MaxExecutionTime.Seconds()), int(l.MaxExecutionTime.Seconds()), l.MaxResultBytes, l.MaxMemoryUsage),
 		fmt.Sprintf("CREATE ROLE IF NOT EXISTS %s SETTINGS PROFILE %s", analystRole, clickhouse.QuoteString(analystProfile)),
 		fmt.Sprintf("GRANT SELECT, dictGet ON %s.* TO %s", Database, analystRole),
 		// A default role must be granted first: create, grant, then set.

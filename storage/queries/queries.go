@@ -131,7 +131,8 @@ var Library = []Query{
 		Name: "new-destinations", Description: "destinations seen in the range but not in the baseline before it (default 7 days)",
 		Columns: []string{"DstAddr"},
 		SQL: "SELECT DstAddr, min(TimeReceived) AS FirstSeen, {bytes} AS Bytes, {flows} AS Flows FROM {table} WHERE {where} " +
-			"AND DstAddr NOT IN (SELECT DstAddr FROM {table} WHERE {baseline}) GROUP BY DstAddr ORDER BY FirstSeen, DstAddr LIMIT {limit}",
+			// GLOBAL: on a cluster the subquery runs once, over every shard.
+			"AND DstAddr GLOBAL NOT IN (SELECT DstAddr FROM {table} WHERE {baseline}) GROUP BY DstAddr ORDER BY FirstSeen, DstAddr LIMIT {limit}",
 	},
 }
 

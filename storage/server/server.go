@@ -1,5 +1,7 @@
 // Package server connects sluice to a ClickHouse server (or cluster) over
-// the native protocol with clickhouse-go/v2. It is the writer's Inserter
+// the native protocol with clickhouse-go/v2. No command uses it yet: the
+// configuration that chooses a server over the embedded engine is still
+// to be written. It is the writer's Inserter
 // for a server: the batch's columns, built once by storage/clickhouse (the
 // same code that feeds the embedded engine), are appended column by column
 // to a native-protocol batch, with the insert's deduplication token.
@@ -172,12 +174,18 @@ func (s *Server) Insert(ctx context.Context, table, dedupToken string, block *cl
 	}); err != nil {
 		return err
 	}
-	if dedupToken != "" {
-		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{
-			"insert_deduplication_token":                         dedupToken,
-			"deduplicate_blocks_in_dependent_materialized_views": 1,
-		}))
+	settings := ch.Settings{
+		// The insert is acknowledged only once stored: no server-side
+		// buffering, and on a Distributed table, once every shard has
+		// its part (the caller commits Kafka offsets after this).
+		"async_insert":                  0,
+		"distributed_foreground_insert": 1,
 	}
+	if dedupToken != "" {
+		settings["insert_deduplication_token"] = dedupToken
+		settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
+	}
+	ctx = ch.Context(ctx, ch.WithSettings(settings))
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(names, ", ")+")")
 	if err != nil {
 		return fmt.Errorf("server: insert into %s: %w", table, err)

@@ -67,7 +67,7 @@ TTL TimeReceived + toIntervalSecond(1296000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice raw flow records, one row per exported flow';
 
-CREATE TABLE IF NOT EXISTS sluice.flows ON CLUSTER `sluice_cluster` AS sluice.flows_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_local, rand());
+CREATE TABLE IF NOT EXISTS sluice.flows ON CLUSTER `sluice_cluster` AS sluice.flows_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_local, cityHash64(ExporterAddress));
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-1', async_insert = 0 VALUES (1, 'create flows table');
 
@@ -95,7 +95,7 @@ TTL TimeReceived + toIntervalSecond(604800)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 1m0s';
 
-CREATE TABLE IF NOT EXISTS sluice.flows_1m ON CLUSTER `sluice_cluster` AS sluice.flows_1m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_1m_local, rand());
+CREATE TABLE IF NOT EXISTS sluice.flows_1m ON CLUSTER `sluice_cluster` AS sluice.flows_1m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_1m_local, cityHash64(ExporterAddress));
 
 INSERT INTO sluice.flows_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, ExporterAddress, FlowType, InIfIndex, OutIfIndex, SrcAS, DstAS, Proto, EType, FlowDirection, ForwardingStatus, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, FlowType, InIfIndex, OutIfIndex, SrcAS, DstAS, Proto, EType, FlowDirection, ForwardingStatus) WHERE (SELECT count() FROM sluice.flows_1m) = 0;
 
@@ -125,7 +125,7 @@ TTL TimeReceived + toIntervalSecond(7776000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 5m0s';
 
-CREATE TABLE IF NOT EXISTS sluice.flows_5m ON CLUSTER `sluice_cluster` AS sluice.flows_5m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_5m_local, rand());
+CREATE TABLE IF NOT EXISTS sluice.flows_5m ON CLUSTER `sluice_cluster` AS sluice.flows_5m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_5m_local, cityHash64(ExporterAddress));
 
 INSERT INTO sluice.flows_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, ExporterAddress, FlowType, InIfIndex, OutIfIndex, SrcAS, DstAS, Proto, EType, FlowDirection, ForwardingStatus, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, FlowType, InIfIndex, OutIfIndex, SrcAS, DstAS, Proto, EType, FlowDirection, ForwardingStatus) WHERE (SELECT count() FROM sluice.flows_5m) = 0;
 
@@ -155,7 +155,7 @@ TTL TimeReceived + toIntervalSecond(31536000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 1h0m0s';
 
-CREATE TABLE IF NOT EXISTS sluice.flows_1h ON CLUSTER `sluice_cluster` AS sluice.flows_1h_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_1h_local, rand());
+CREATE TABLE IF NOT EXISTS sluice.flows_1h ON CLUSTER `sluice_cluster` AS sluice.flows_1h_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_1h_local, cityHash64(ExporterAddress));
 
 INSERT INTO sluice.flows_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, ExporterAddress, FlowType, InIfIndex, OutIfIndex, SrcAS, DstAS, Proto, EType, FlowDirection, ForwardingStatus, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, FlowType, InIfIndex, OutIfIndex, SrcAS, DstAS, Proto, EType, FlowDirection, ForwardingStatus) WHERE (SELECT count() FROM sluice.flows_1h) = 0;
 
