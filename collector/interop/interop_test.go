@@ -271,7 +271,7 @@ func TestExportersThroughCollector(t *testing.T) {
 			}
 			if ex.after != nil {
 				ex.after(t, work, cmd)
-			} else if err := cmd.Wait(); err != nil {
+			} else if err := cmd.Wait(); err != nil && !shutdownRace(ex.binary, out.String()) {
 				t.Fatalf("%s: %v\n%s", ex.binary, err, out.String())
 			}
 			datagrams := rec.close(t, time.Second)
@@ -370,4 +370,16 @@ func drain(c *collector.Collector, q *queue.Queue) []record.Flow {
 		b.Release()
 	}
 	return flows
+}
+
+// shutdownRace recognises pmacctd 1.7.7 ending a capture file normally but
+// exiting with status 1: the core sometimes notices its plugin gone before
+// the plugin's own orderly stop ("connection lost to 'p-nfprobe'", then "no
+// more plugins active"), after every flow was exported. The checks that
+// follow (datagrams recorded, totals equal to tshark's, every packet
+// accounted for) still catch anything missing.
+func shutdownRace(binary, log string) bool {
+	return binary == "pmacctd" &&
+		strings.Contains(log, "Shutting down on user request") &&
+		strings.Contains(log, "no more plugins active")
 }
