@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sluice/collector/sampling"
 	"sluice/collector/udp"
 	"sluice/pipeline/record"
 	"sluice/reporter"
@@ -75,7 +76,12 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 		return nil, fmt.Errorf("allowed-exporters: %w", err)
 	}
 	c.flushCtx, c.cancelFlush = context.WithCancel(context.Background())
-	nf, err := newNetFlowDecoder(cfg, &c.metrics, r.Registerer())
+	// Parsed once: both decoders apply the same overrides.
+	overrides, err := sampling.NewOverrides(cfg.Sampling.Overrides)
+	if err != nil {
+		return nil, fmt.Errorf("sampling: %w", err)
+	}
+	nf, err := newNetFlowDecoder(cfg, overrides, &c.metrics, r.Registerer())
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +91,7 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 			return nil, err
 		}
 	}
-	if c.sflow, err = newSFlowDecoder(cfg, &c.metrics, r.Registerer()); err != nil {
+	if c.sflow, err = newSFlowDecoder(cfg, overrides, &c.metrics, r.Registerer()); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -71,11 +71,11 @@ func TestDecoderMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nf, err := newNetFlowDecoder(DefaultConfig(), &m, c.Registerer())
+	nf, err := newNetFlowDecoder(DefaultConfig(), nil, &m, c.Registerer())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sf, err := newSFlowDecoder(DefaultConfig(), &m, c.Registerer())
+	sf, err := newSFlowDecoder(DefaultConfig(), nil, &m, c.Registerer())
 	if err != nil {
 		t.Fatal(err)
 	}

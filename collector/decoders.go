@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,11 +25,7 @@ type netflowDecoder struct {
 
 // newNetFlowDecoder builds the NetFlow decoder and registers its metrics
 // (decoder_metrics.go) with reg.
-func newNetFlowDecoder(cfg Config, m *metrics, reg prometheus.Registerer) (*netflowDecoder, error) {
-	overrides, err := sampling.NewOverrides(cfg.Sampling.Overrides)
-	if err != nil {
-		return nil, fmt.Errorf("sampling: %w", err)
-	}
+func newNetFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, reg prometheus.Registerer) (*netflowDecoder, error) {
 	nc := netflow.DefaultConfig()
 	nc.DefaultSamplingRate = cfg.Sampling.Default
 	nc.SamplingOverrides = overrides
@@ -64,11 +59,7 @@ type sflowDecoder struct {
 
 // newSFlowDecoder builds the sFlow decoder and registers its metrics
 // (decoder_metrics.go) with reg.
-func newSFlowDecoder(cfg Config, m *metrics, reg prometheus.Registerer) (*sflowDecoder, error) {
-	overrides, err := sampling.NewOverrides(cfg.Sampling.Overrides)
-	if err != nil {
-		return nil, fmt.Errorf("sampling: %w", err)
-	}
+func newSFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, reg prometheus.Registerer) (*sflowDecoder, error) {
 	sc := sflow.DefaultConfig()
 	sc.DefaultSamplingRate = cfg.Sampling.Default
 	sc.SamplingOverrides = overrides
