@@ -89,8 +89,17 @@ broker_pid() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # cluster_id makes a Kafka UUID (16 random bytes, unpadded URL-safe base64) in
-# bash, which saves a JVM start over `kafka-storage random-uuid`.
-cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; }
+# bash, which saves a JVM start over `kafka-storage random-uuid`. Like Kafka's
+# own, it never starts with '-': the storage tool would read it as an option
+# (one start in 64 failed before this).
+cluster_id() {
+	local id
+	while :; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		[[ $id != -* ]] && break
+	done
+	echo "$id"
+}
 
 write_config() {
 	local dir=$1
