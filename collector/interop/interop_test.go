@@ -255,40 +255,58 @@ func TestExportersThroughCollector(t *testing.T) {
 			if _, err := exec.LookPath(ex.binary); err != nil {
 				testenv.Missing(t, ex.binary+" (Debian package "+map[string]string{"softflowd": "softflowd", "pmacctd": "pmacct"}[ex.binary]+")")
 			}
-			work := t.TempDir()
-			c, q := startCollector(t)
-			port := uint16(2055)
-			if ex.sflow {
-				port = 6343
-			}
-			captured := filepath.Join(work, ex.name+".pcap")
-			rec := newRecorder(t, captured, c.Addrs()[0], port)
-			cmd := ex.command(t, work, traffic, rec.addr())
-			var out strings.Builder
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			if ex.after != nil {
-				ex.after(t, work, cmd)
-			} else if err := cmd.Wait(); err != nil && !shutdownRace(ex.binary, out.String()) {
-				t.Fatalf("%s: %v\n%s", ex.binary, err, out.String())
-			}
-			datagrams := rec.close(t, time.Second)
-			if datagrams == 0 {
-				t.Fatalf("%s exported nothing:\n%s", ex.name, out.String())
-			}
-			flows := drain(c, q)
+			// run exports the traffic once through the exporter, the
+			// recorder and the collector.
+			run := func() (captured string, datagrams int, got, want totals) {
+				work := t.TempDir()
+				c, q := startCollector(t)
+				port := uint16(2055)
+				if ex.sflow {
+					port = 6343
+				}
+				captured = filepath.Join(work, ex.name+".pcap")
+				rec := newRecorder(t, captured, c.Addrs()[0], port)
+				cmd := ex.command(t, work, traffic, rec.addr())
+				var out strings.Builder
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if ex.after != nil {
+					ex.after(t, work, cmd)
+				} else if err := cmd.Wait(); err != nil && !shutdownRace(ex.binary, out.String()) {
+					t.Fatalf("%s: %v\n%s", ex.binary, err, out.String())
+				}
+				datagrams = rec.close(t, time.Second)
+				if datagrams == 0 {
+					t.Fatalf("%s exported nothing:\n%s", ex.name, out.String())
+				}
+				flows := drain(c, q)
 
-			want := tsharkTotals(t, captured, ex.sflow)
-			var got totals
-			for _, f := range flows {
-				got.flows++
-				got.bytes += f.Bytes
-				got.packets += f.Packets
+				want = tsharkTotals(t, captured, ex.sflow)
+				for _, f := range flows {
+					got.flows++
+					got.bytes += f.Bytes
+					got.packets += f.Packets
+				}
+				if ex.sflow {
+					got.bytes = 0 // tshark gives no per-sample byte count to compare
+				}
+				return captured, datagrams, got, want
 			}
-			if ex.sflow {
-				got.bytes = 0 // tshark gives no per-sample byte count to compare
+			wantPackets := uint64(packets4)
+			if ex.ipv6 {
+				wantPackets += uint64(packets6)
+			}
+			captured, datagrams, got, want := run()
+			if !ex.sflow && got.packets < wantPackets && got == want {
+				// The exporter sent less than the traffic: seen once with
+				// softflowd 1.1, which exported one datagram of three
+				// before exiting. That is the exporter's doing (what it
+				// sent was decoded exactly), so it gets a second run; the
+				// same checks apply to that run.
+				t.Logf("%s exported %d of %d packets; running it again", ex.name, got.packets, wantPackets)
+				captured, datagrams, got, want = run()
 			}
 			if got != want {
 				t.Errorf("collector: %d flows, %d bytes, %d packets; tshark: %d flows, %d bytes, %d packets",
@@ -299,10 +317,6 @@ func TestExportersThroughCollector(t *testing.T) {
 			// softflowd and nfprobe do from the same capture (its sample
 			// pool, the packets the agent saw, says 308): for sFlow, every
 			// packet the agent saw must be a stored sample.
-			wantPackets := uint64(packets4)
-			if ex.ipv6 {
-				wantPackets += uint64(packets6)
-			}
 			if ex.sflow {
 				wantPackets = samplePool(t, captured)
 			}
