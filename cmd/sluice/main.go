@@ -23,7 +23,7 @@ usage:
   sluice sql      [--addr URL] [--format F] "SQL"    query a running sluice
   sluice query    NAME [--since 1h] [--param k=v]    run a library query (sluice query list)
   sluice demo     --target HOST:PORT [--rate N] [--duration D]   send demo NetFlow v9, IPFIX and sFlow
-  sluice migrate  [--config FILE] [--data DIR]       create or upgrade the schema, then exit
+  sluice migrate  [--config FILE] [--data DIR] [--check] [--allow-destructive]   create, upgrade or check the schema, then exit
   sluice config check FILE                           validate a configuration file
   sluice version
 
@@ -71,7 +71,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "demo":
 		return cmdDemo(ctx, args[1:], stderr)
 	case "migrate":
-		return cmdMigrate(ctx, args[1:], stderr)
+		return cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) == 3 && args[1] == "check" {
 			return cmdConfigCheck(args[2], stdout)

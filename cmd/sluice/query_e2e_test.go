@@ -53,8 +53,8 @@ func TestQueryCommand(t *testing.T) {
 		return out.String(), errOut.String()
 	}
 	got, used := query("top-protocols", "--since", "1h", "--param", "limit=100")
-	if !strings.Contains(used, "sluice.flows_1m") {
-		t.Errorf("top-protocols over the last hour should read the 1-minute rollup: %s", used)
+	if !strings.Contains(used, "sluice.flows_as_1m") {
+		t.Errorf("top-protocols over the last hour should read the 1-minute AS rollup: %s", used)
 	}
 	want := in.sql("SELECT EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM flows GROUP BY EType, Proto ORDER BY Bytes DESC, EType, Proto", "TSVWithNames")
 	if got != want {

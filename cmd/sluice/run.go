@@ -231,10 +231,14 @@ func openStore(ctx context.Context, cfg Config, r *reporter.Reporter) (*embedded
 	return engine, store, nil
 }
 
-// cmdMigrate creates or upgrades the schema in the embedded engine.
-func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
+// cmdMigrate creates or upgrades the schema in the embedded engine, then
+// compares it with the desired schema: safe drift is repaired, the rest
+// is listed and makes the command fail. --check only compares.
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cf := newCommonFlags("migrate")
 	printUsers := cf.fs.Bool("print-users", false, "print the DDL of a ClickHouse server's least-privilege users (passwords from SLUICE_WRITER_PASSWORD and SLUICE_ANALYST_PASSWORD) and exit")
+	check := cf.fs.Bool("check", false, "change nothing: list the differences between the database and the desired schema, and exit non-zero if there are any")
+	allowDestructive := cf.fs.Bool("allow-destructive", false, "also repair drift by rewriting or dropping data: change a column's type back, drop columns no schema version defines")
 	if err := cf.fs.Parse(args); err != nil {
 		return err
 	}
@@ -244,6 +248,9 @@ func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *printUsers {
 		return printUsersScript(cfg, stdoutOf(stderr))
+	}
+	if *check && *allowDestructive {
+		return fmt.Errorf("--check changes nothing: it cannot take --allow-destructive")
 	}
 	r := reporter.New(newLogger(cfg.Log, stderr))
 	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)
@@ -255,7 +262,24 @@ func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("storage.schema: %w", err)
 	}
-	return migrator.Migrate(ctx, engine.Exec)
+	var drift []migrate.Drift
+	if *check {
+		if drift, err = migrator.Check(ctx); err != nil {
+			return err
+		}
+	} else {
+		if err := migrator.WithAllowDestructive(*allowDestructive).Migrate(ctx, engine.Exec); err != nil {
+			return err
+		}
+		drift = migrator.Drift()
+	}
+	for _, d := range drift {
+		fmt.Fprintln(stdout, d)
+	}
+	if len(drift) > 0 {
+		return fmt.Errorf("the schema differs from the desired one in %d ways (listed above)", len(drift))
+	}
+	return nil
 }
 
 // newMigrator builds the schema migrator for the embedded engine, able to

@@ -65,10 +65,16 @@ func (c Config) replicatedEngine(kind, path, params string) string {
 // across shards exactly as the first time, so each shard recognises its
 // part by the insert's deduplication token.
 func (c Config) distributedTable(name string) []string {
+	return c.distributedTableBy(name, "cityHash64(ExporterAddress)")
+}
+
+// distributedTableBy is distributedTable for a table without the exporter:
+// key is its sharding expression, over its own columns.
+func (c Config) distributedTableBy(name, key string) []string {
 	if !c.clustered() {
 		return nil
 	}
-	return []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s ENGINE = Distributed(%s, %s, %s, cityHash64(ExporterAddress))",
+	return []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s ENGINE = Distributed(%s, %s, %s, %s)",
 		Database, name, c.onCluster(), c.dataTable(name),
-		clickhouse.QuoteIdentifier(c.Cluster), Database, name+"_local")}
+		clickhouse.QuoteIdentifier(c.Cluster), Database, name+"_local", key)}
 }

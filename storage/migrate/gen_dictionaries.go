@@ -4,17 +4,33 @@
 // IANA-derived lists that Debian's netbase package installs
 // (/etc/protocols, /etc/services): `go generate ./storage/migrate`. The
 // files are committed; a collector never reads /etc at run time.
+//
+// With -asn, it also writes data/asn_names.tsv.gz, AS number → name, from
+// the CSV files of the npm package @ip-location-db/asn (CC BY 4.0:
+// RouteViews, DB-IP, NRO; see data/ASN_NAMES_PROVENANCE):
+//
+//	npm pack @ip-location-db/asn && tar xzf ip-location-db-asn-*.tgz
+//	go run gen_dictionaries.go -asn package/asn-ipv4.csv,package/asn-ipv6.csv
 package main
 
 import (
 	"bufio"
+	"cmp"
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 func main() {
+	asn := flag.String("asn", "", "comma-separated CSV files of @ip-location-db/asn (start,end,asn,organization) to write data/asn_names.tsv.gz from")
+	flag.Parse()
 	if err := protocols(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -23,6 +39,78 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if *asn != "" {
+		if err := asnNames(strings.Split(*asn, ",")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// asnNames: "start,end,asn,organization" per address range. An AS has a
+// row per range; its name is the one most of its ranges give (ties: the
+// smallest), so a stray spelling does not win.
+func asnNames(paths []string) error {
+	names := map[uint64]map[string]int{}
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		r := csv.NewReader(bufio.NewReader(f))
+		r.FieldsPerRecord = 4
+		for {
+			rec, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			n, err := strconv.ParseUint(rec[2], 10, 32)
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("%s: bad AS number %q", path, rec[2])
+			}
+			// Tabs and newlines would break the TSV; backslashes its escaping.
+			name := strings.Join(strings.Fields(strings.ReplaceAll(rec[3], "\\", "/")), " ")
+			if name == "" || name == "AS"+rec[2] || !publicAS(n) {
+				continue // no name, or an AS no one may name publicly
+			}
+			if names[n] == nil {
+				names[n] = map[string]int{}
+			}
+			names[n][name]++
+		}
+		f.Close()
+	}
+	numbers := make([]uint64, 0, len(names))
+	for n := range names {
+		numbers = append(numbers, n)
+	}
+	slices.Sort(numbers)
+	out, err := os.Create("data/asn_names.tsv.gz")
+	if err != nil {
+		return err
+	}
+	zw, err := gzip.NewWriterLevel(out, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		var best string
+		for name, count := range names[n] {
+			if c := cmp.Compare(count, names[n][best]); c > 0 || (c == 0 && name < best) || best == "" {
+				best = name
+			}
+		}
+		fmt.Fprintf(zw, "%d\t%s\n", n, best)
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return out.Close()
 }
 
 func lines(path string, each func(fields []string, comment string) error) error {
@@ -104,6 +192,17 @@ func services() error {
 		return err
 	}
 	return write("data/services.tsv", rows)
+}
+
+// publicAS excludes the AS numbers reserved by RFC 7300, RFC 6793 (AS_TRANS),
+// RFC 5398 (documentation) and RFC 6996 (private use): names the ranges
+// give them are leaks of someone's private numbering.
+func publicAS(n uint64) bool {
+	switch {
+	case n == 0, n == 23456, n >= 64496 && n <= 131071, n >= 4200000000:
+		return false
+	}
+	return true
 }
 
 func write(path string, rows []string) error {

@@ -27,8 +27,12 @@ var skipIndexes = []skipIndex{
 func addSkipIndexes(cfg Config) []string {
 	stmts := make([]string, len(skipIndexes))
 	for i, ix := range skipIndexes {
-		stmts[i] = fmt.Sprintf("ALTER TABLE %s%s ADD INDEX IF NOT EXISTS idx_%s %s TYPE %s GRANULARITY %d",
-			cfg.dataTable("flows"), cfg.onCluster(), ix.name, ix.expr, ix.kind, ix.granularity)
+		stmts[i] = addSkipIndex(cfg, ix)
 	}
 	return stmts
+}
+
+func addSkipIndex(cfg Config, ix skipIndex) string {
+	return fmt.Sprintf("ALTER TABLE %s%s ADD INDEX IF NOT EXISTS idx_%s %s TYPE %s GRANULARITY %d",
+		cfg.dataTable("flows"), cfg.onCluster(), ix.name, ix.expr, ix.kind, ix.granularity)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"sluice/storage/clickhouse"
 )
@@ -33,7 +35,7 @@ var migrations = []migration{
 	{
 		version:     2,
 		description: "create 1m, 5m and 1h rollups",
-		statements:  rollupStatements,
+		statements:  createRollups(wideRollups),
 	},
 	{
 		version:     3,
@@ -43,27 +45,69 @@ var migrations = []migration{
 	{
 		version:     4,
 		description: "create reference tables and dictionaries: protocols, services, ICMP types",
-		statements:  createReferenceTables,
+		statements:  createReferenceTables(referenceTables...),
 	},
 	{
 		version:     5,
 		description: "add MPLS label, VRF and NAT columns",
 		statements:  addFlowColumns(mplsVRFNATColumns...),
 	},
+	// 6 is the enrichment columns; 8 the interface counters.
+	{
+		version:     7,
+		description: "create AS and interface rollups, the alerts table, AS names",
+		statements: func(cfg Config) []string {
+			return slices.Concat(
+				createRollups(asRollups)(cfg),
+				createRollups(interfaceRollups)(cfg),
+				createAlertsTable(cfg),
+				createReferenceTables(asnNamesTable)(cfg))
+		},
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.
 func LatestVersion() uint32 { return migrations[len(migrations)-1].version }
+
+// Versions lists the schema versions in order. Numbers can be missing
+// while versions developed apart are merged.
+func Versions() []uint32 {
+	v := make([]uint32, len(migrations))
+	for i, mg := range migrations {
+		v[i] = mg.version
+	}
+	return v
+}
 
 // QueryFunc runs a query and returns its TSV output.
 type QueryFunc func(ctx context.Context, sql string) (string, error)
 
 // Migrator creates and upgrades the schema.
 type Migrator struct {
-	cfg    Config
-	logger *slog.Logger
-	query  QueryFunc
+	cfg              Config
+	logger           *slog.Logger
+	query            QueryFunc
+	allowDestructive bool
+	left             []Drift
 }
+
+// WithAllowDestructive lets Migrate repair drift by rewriting or dropping
+// data: change a column's type back, drop a column no version defines.
+// Off by default (`sluice migrate --allow-destructive` turns it on).
+func (m *Migrator) WithAllowDestructive(allow bool) *Migrator {
+	m.allowDestructive = allow
+	return m
+}
+
+// Drift lists the differences from the desired schema that the last
+// Migrate left (nil when there were none, or without WithQuery).
+func (m *Migrator) Drift() []Drift { return m.left }
+
+// migrating serializes the migrations of a process. On the embedded engine
+// several starts at once are goroutines of one process (a chDB data
+// directory has one process), and two interleaved runs could load the
+// reference data twice (each truncates, then inserts).
+var migrating sync.Mutex
 
 // WithQuery lets Migrate read which versions are applied and run only the
 // newer ones. Without it every version runs again (each is idempotent),
@@ -115,7 +159,14 @@ func (m *Migrator) Statements() []string {
 // Migrate brings the schema to LatestVersion. Every statement is idempotent,
 // so running it again changes nothing and returns no error; it needs no
 // query results, so any engine that can execute SQL can run it.
+//
+// With WithQuery, it then compares the database with the desired schema
+// (Check) and repairs what is additive and safe; the drift it cannot
+// repair is logged as errors and returned by Drift.
 func (m *Migrator) Migrate(ctx context.Context, exec ExecFunc) error {
+	migrating.Lock()
+	defer migrating.Unlock()
+	exec = tolerateCreateRace(exec)
 	for _, stmt := range []string{CreateDatabase(m.cfg), createMigrationsTable(m.cfg)} {
 		if err := exec(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate: bootstrap: %w", err)
@@ -139,6 +190,19 @@ func (m *Migrator) Migrate(ctx context.Context, exec ExecFunc) error {
 			return fmt.Errorf("migrate: record version %d: %w", mg.version, err)
 		}
 	}
+	m.left = nil
+	if m.query != nil {
+		drifts, err := m.Check(ctx)
+		if err != nil {
+			return err
+		}
+		if m.left, err = m.repair(ctx, exec, drifts); err != nil {
+			return err
+		}
+		for _, d := range m.left {
+			m.logger.Error("schema drift not repaired (sluice migrate --check lists it; --allow-destructive repairs it)", "drift", d.String())
+		}
+	}
 	for _, stmt := range ApplyTTL(m.cfg) {
 		if err := exec(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate: apply TTL: %w", err)
@@ -151,6 +215,22 @@ func (m *Migrator) Migrate(ctx context.Context, exec ExecFunc) error {
 	}
 	m.logger.Info("schema migrated", "version", LatestVersion())
 	return nil
+}
+
+// tolerateCreateRace makes a CREATE ... IF NOT EXISTS that lost a race
+// succeed: on a server, two instances starting at once can both find a
+// table missing, and the second CREATE then fails with "already exists"
+// (TABLE_ALREADY_EXISTS, DICTIONARY_ALREADY_EXISTS) although the statement
+// asked for exactly that state.
+func tolerateCreateRace(exec ExecFunc) ExecFunc {
+	return func(ctx context.Context, stmt string) error {
+		err := exec(ctx, stmt)
+		if err != nil && strings.HasPrefix(stmt, "CREATE ") && strings.Contains(stmt, " IF NOT EXISTS ") &&
+			strings.Contains(err.Error(), "already exists") {
+			return nil
+		}
+		return err
+	}
 }
 
 // recordVersion returns the insert recording a version. Its deduplication

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,22 +23,63 @@ type Rollup struct {
 	truncate string
 	// partition is the partition key: whole partitions go when TTL expires.
 	partition string
+	// Dimensions are the flow columns the rollup keeps (and sorts by);
+	// every other column is summed away.
+	Dimensions []string
 }
 
-// Rollups lists the rollup tables, finest first.
-var Rollups = []Rollup{
-	{Table: "flows_1m", Interval: time.Minute, truncate: "toStartOfMinute", partition: "toYYYYMMDD(TimeReceived)"},
-	{Table: "flows_5m", Interval: 5 * time.Minute, truncate: "toStartOfFiveMinutes", partition: "toYYYYMMDD(TimeReceived)"},
-	{Table: "flows_1h", Interval: time.Hour, truncate: "toStartOfHour", partition: "toYYYYMM(TimeReceived)"},
-}
-
-// RollupDimensions are the flow columns kept in the rollups. Addresses and
-// ports are left out: their cardinality would make a rollup as large as
-// the raw table. Queries on them read the raw table.
+// RollupDimensions are the flow columns kept in the wide rollups (flows_1m,
+// flows_5m, flows_1h). Addresses and ports are left out: their cardinality
+// would make a rollup as large as the raw table. Queries on them read the
+// raw table.
 var RollupDimensions = []string{
 	"ExporterAddress", "FlowType", "InIfIndex", "OutIfIndex",
 	"SrcAS", "DstAS", "Proto", "EType", "FlowDirection", "ForwardingStatus",
 }
+
+// ASRollupDimensions are the dimensions of the AS rollups (flows_as_*):
+// top AS and protocol queries read them. With only these columns, a bucket
+// holds one row per AS pair and protocol, whatever the exporters and
+// interfaces, where the wide rollup multiplies them all.
+var ASRollupDimensions = []string{"SrcAS", "DstAS", "EType", "Proto"}
+
+// InterfaceRollupDimensions are the dimensions of the interface rollups
+// (flows_if_*): traffic per exporter, interface and direction.
+var InterfaceRollupDimensions = []string{"ExporterAddress", "InIfIndex", "OutIfIndex", "FlowDirection"}
+
+// rollupGrains are the time grains every family of rollups has.
+var rollupGrains = []struct {
+	suffix    string
+	interval  time.Duration
+	truncate  string
+	partition string
+}{
+	{"1m", time.Minute, "toStartOfMinute", "toYYYYMMDD(TimeReceived)"},
+	{"5m", 5 * time.Minute, "toStartOfFiveMinutes", "toYYYYMMDD(TimeReceived)"},
+	{"1h", time.Hour, "toStartOfHour", "toYYYYMM(TimeReceived)"},
+}
+
+// rollupFamily returns a rollup per grain, named prefix + grain, finest
+// first.
+func rollupFamily(prefix string, dims []string) []Rollup {
+	var out []Rollup
+	for _, g := range rollupGrains {
+		out = append(out, Rollup{Table: prefix + g.suffix, Interval: g.interval, truncate: g.truncate, partition: g.partition, Dimensions: dims})
+	}
+	return out
+}
+
+// The rollup families. wideRollups are schema version 2's; the narrow ones
+// (AS, interfaces) came with version 7.
+var (
+	wideRollups      = rollupFamily("flows_", RollupDimensions)
+	asRollups        = rollupFamily("flows_as_", ASRollupDimensions)
+	interfaceRollups = rollupFamily("flows_if_", InterfaceRollupDimensions)
+)
+
+// Rollups lists every rollup table: the wide family, then the narrow ones,
+// each finest first.
+var Rollups = slices.Concat(wideRollups, asRollups, interfaceRollups)
 
 // RollupCounters are the summed columns of every rollup: Bytes and Packets
 // scaled by the sampling rate, and Flows, the number of flow records.
@@ -74,19 +116,11 @@ func columnType(name string) string {
 // be recognised here too.
 func CreateRollupTable(r Rollup, cfg Config) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", cfg.dataTable(r.Table), cfg.onCluster())
-	fmt.Fprintf(&b, "    `TimeReceived` DateTime COMMENT %s CODEC(DoubleDelta, LZ4),\n",
-		clickhouse.QuoteString("start of the "+r.Interval.String()+" bucket"))
-	for _, d := range RollupDimensions {
-		fmt.Fprintf(&b, "    %s %s,\n", clickhouse.QuoteIdentifier(d), columnType(d))
-	}
-	b.WriteString("    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',\n")
-	b.WriteString("    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',\n")
-	b.WriteString("    `Flows` UInt64 COMMENT 'flow records'\n")
-	b.WriteString(")\n")
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n", cfg.dataTable(r.Table), cfg.onCluster())
+	writeColumns(&b, rollupColumns(r))
 	b.WriteString("ENGINE = " + cfg.shardedEngine("SummingMergeTree", r.Table+"_local", "(Bytes, Packets, Flows)") + "\n")
 	fmt.Fprintf(&b, "PARTITION BY %s\n", r.partition)
-	fmt.Fprintf(&b, "ORDER BY (TimeReceived, %s)\n", strings.Join(RollupDimensions, ", "))
+	fmt.Fprintf(&b, "ORDER BY (TimeReceived, %s)\n", strings.Join(r.Dimensions, ", "))
 	if ttl := r.TTL(cfg); ttl > 0 {
 		fmt.Fprintf(&b, "TTL TimeReceived + toIntervalSecond(%d)\n", int64(ttl.Seconds()))
 	}
@@ -95,9 +129,22 @@ func CreateRollupTable(r Rollup, cfg Config) string {
 	return b.String()
 }
 
+// rollupColumns are a rollup's columns: the bucket, the dimensions (typed
+// as in the flows table), the counters.
+func rollupColumns(r Rollup) []tableColumn {
+	cols := []tableColumn{{"TimeReceived", "DateTime", "CODEC(DoubleDelta, LZ4)", "start of the " + r.Interval.String() + " bucket"}}
+	for _, d := range r.Dimensions {
+		cols = append(cols, tableColumn{name: d, typ: columnType(d)})
+	}
+	return append(cols,
+		tableColumn{name: "Bytes", typ: "UInt64", comment: "bytes, scaled by the sampling rate"},
+		tableColumn{name: "Packets", typ: "UInt64", comment: "packets, scaled by the sampling rate"},
+		tableColumn{name: "Flows", typ: "UInt64", comment: "flow records"})
+}
+
 // rollupSelect is the aggregation from a raw table (from) into a rollup.
 func rollupSelect(r Rollup, from string) string {
-	dims := strings.Join(RollupDimensions, ", ")
+	dims := strings.Join(r.Dimensions, ", ")
 	return fmt.Sprintf("SELECT %s(TimeReceived) AS TimeReceived, %s, "+
 		"sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows "+
 		"FROM %s GROUP BY TimeReceived, %s", r.truncate, dims, from, dims)
@@ -122,15 +169,32 @@ func CreateRollupView(r Rollup, cfg Config) string {
 		r.QualifiedTable(), cfg.onCluster(), cfg.dataTable(r.Table), rollupSelect(r, cfg.dataTable("flows")))
 }
 
-// rollupStatements creates every rollup: table, backfill, then view.
-func rollupStatements(cfg Config) []string {
-	var stmts []string
-	for _, r := range Rollups {
-		stmts = append(stmts, CreateRollupTable(r, cfg))
-		stmts = append(stmts, cfg.distributedTable(r.Table)...)
-		stmts = append(stmts, BackfillRollup(r), CreateRollupView(r, cfg))
+// createRollups returns a migration creating rollups: for each, the
+// table, its backfill, then its view.
+func createRollups(rollups []Rollup) func(Config) []string {
+	return func(cfg Config) []string {
+		var stmts []string
+		for _, r := range rollups {
+			stmts = append(stmts, createRollup(r, cfg)...)
+		}
+		return stmts
 	}
-	return stmts
+}
+
+func createRollup(r Rollup, cfg Config) []string {
+	return append(createRollupTable(r, cfg), BackfillRollup(r), CreateRollupView(r, cfg))
+}
+
+// createRollupTable creates the rollup's table and, in cluster mode, the
+// Distributed table over it, sharded by exporter when the rollup keeps it
+// (as flows are), by its first dimension otherwise: only a backfill inserts
+// through the Distributed table, and the queries sum over every shard.
+func createRollupTable(r Rollup, cfg Config) []string {
+	key := "cityHash64(ExporterAddress)"
+	if !slices.Contains(r.Dimensions, "ExporterAddress") {
+		key = "cityHash64(" + r.Dimensions[0] + ")"
+	}
+	return append([]string{CreateRollupTable(r, cfg)}, cfg.distributedTableBy(r.Table, key)...)
 }
 
 // ApplyTTL returns the statements that set each table's retention to the
@@ -143,17 +207,20 @@ func rollupStatements(cfg Config) []string {
 func ApplyTTL(cfg Config) []string {
 	var stmts []string
 	if cfg.TTL > 0 {
-		stmts = append(stmts, modifyTTL(cfg, "flows", cfg.TTL))
+		stmts = append(stmts, modifyTTL(cfg, "flows", "TimeReceived", cfg.TTL))
 	}
 	for _, r := range Rollups {
 		if ttl := r.TTL(cfg); ttl > 0 {
-			stmts = append(stmts, modifyTTL(cfg, r.Table, ttl))
+			stmts = append(stmts, modifyTTL(cfg, r.Table, "TimeReceived", ttl))
 		}
+	}
+	if cfg.TTLAlerts > 0 {
+		stmts = append(stmts, modifyTTL(cfg, "alerts", "Time", cfg.TTLAlerts))
 	}
 	return stmts
 }
 
-func modifyTTL(cfg Config, table string, ttl time.Duration) string {
-	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL TimeReceived + toIntervalSecond(%d) SETTINGS materialize_ttl_after_modify = 0",
-		cfg.dataTable(table), cfg.onCluster(), int64(ttl.Seconds()))
+func modifyTTL(cfg Config, table, column string, ttl time.Duration) string {
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s + toIntervalSecond(%d) SETTINGS materialize_ttl_after_modify = 0",
+		cfg.dataTable(table), cfg.onCluster(), column, int64(ttl.Seconds()))
 }

@@ -3,14 +3,16 @@
 // utilisation, new destinations. Each query is SQL over the flows table or
 // one of its rollups. Build picks the coarsest table that can answer: one
 // that holds every column the query needs, keeps rows for the whole range,
-// and is fine enough in time for the range. Bytes and packets are always
-// scaled by the sampling rate.
+// and is fine enough in time for the range; of the rollups of that grain,
+// the narrowest (fewest dimensions), which has the fewest rows. Bytes and
+// packets are always scaled by the sampling rate.
 //
 // Build only writes SQL. The caller runs it, for instance through the
 // read-only SQL endpoint (`sluice query`).
 package queries
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -85,14 +87,16 @@ var Library = []Query{
 		SQL:     "SELECT SrcAddr, DstAddr, Proto, SrcPort, DstPort, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY SrcAddr, DstAddr, Proto, SrcPort, DstPort ORDER BY Bytes DESC, SrcAddr, DstAddr, Proto, SrcPort, DstPort LIMIT {limit}",
 	},
 	{
-		Name: "top-src-as", Description: "source AS numbers by traffic",
+		Name: "top-src-as", Description: "source AS numbers, with their names, by traffic",
 		Columns: []string{"SrcAS"},
-		SQL:     "SELECT SrcAS, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY SrcAS ORDER BY Bytes DESC, SrcAS LIMIT {limit}",
+		SQL: "SELECT SrcAS, dictGetOrDefault('sluice.asn_names_dict', 'Name', toUInt64(SrcAS), '') AS Name, " +
+			"{bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY SrcAS ORDER BY Bytes DESC, SrcAS LIMIT {limit}",
 	},
 	{
-		Name: "top-dst-as", Description: "destination AS numbers by traffic",
+		Name: "top-dst-as", Description: "destination AS numbers, with their names, by traffic",
 		Columns: []string{"DstAS"},
-		SQL:     "SELECT DstAS, {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY DstAS ORDER BY Bytes DESC, DstAS LIMIT {limit}",
+		SQL: "SELECT DstAS, dictGetOrDefault('sluice.asn_names_dict', 'Name', toUInt64(DstAS), '') AS Name, " +
+			"{bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY DstAS ORDER BY Bytes DESC, DstAS LIMIT {limit}",
 	},
 	{
 		Name: "top-services", Description: "destination ports (with protocol and well-known service name) by traffic",
@@ -119,6 +123,11 @@ var Library = []Query{
 		Name: "traffic-by-direction", Description: "bits per second over time, per flow direction (0 unknown, 1 ingress, 2 egress)",
 		Columns: []string{"FlowDirection"}, TimeSeries: true,
 		SQL: "SELECT {bucket} AS Time, FlowDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, FlowDirection ORDER BY Time, FlowDirection",
+	},
+	{
+		Name: "traffic-by-forwarding-status", Description: "bits per second over time, per forwarding status (RFC 7270: 64 forwarded, 128 dropped, ...)",
+		Columns: []string{"ForwardingStatus"}, TimeSeries: true,
+		SQL: "SELECT {bucket} AS Time, ForwardingStatus, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, ForwardingStatus ORDER BY Time, ForwardingStatus",
 	},
 	{
 		Name: "interface-utilisation", Description: "per exporter and output interface: average and 95th-percentile bits per second over the series' steps",
@@ -171,17 +180,20 @@ type source struct {
 // hourly rollup, an hour's from the 1-minute one.
 const minSeriesPoints = 24
 
-// sources lists the tables coarsest first, then the raw table.
+// sources lists the rollups coarsest first and, within a grain, narrowest
+// first; then the raw table.
 func sources(cfg migrate.Config) []source {
 	var out []source
-	for i := len(migrate.Rollups) - 1; i >= 0; i-- {
-		r := migrate.Rollups[i]
+	for _, r := range migrate.Rollups {
 		out = append(out, source{
 			table: r.QualifiedTable(), grain: r.Interval, ttl: r.TTL(cfg),
-			columns: append(slices.Clone(migrate.RollupDimensions), "TimeReceived"),
+			columns: append(slices.Clone(r.Dimensions), "TimeReceived"),
 			bytes:   "sum(Bytes)", packets: "sum(Packets)", flows: "sum(Flows)",
 		})
 	}
+	slices.SortStableFunc(out, func(a, b source) int {
+		return cmp.Or(cmp.Compare(b.grain, a.grain), cmp.Compare(len(a.columns), len(b.columns)))
+	})
 	return append(out, source{
 		table: migrate.FlowsTable, ttl: cfg.TTL,
 		bytes: "sum(Bytes * SamplingRate)", packets: "sum(Packets * SamplingRate)", flows: "count()",
@@ -255,16 +267,21 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 	return built, nil
 }
 
-// pick chooses the coarsest source that has the columns, keeps the whole
+// pick chooses the first (coarsest, narrowest) source that has the columns
+// (and the exporter, when the query filters on it), keeps the whole
 // range, and whose grain divides the range's bounds, so the answer is
 // exact (with Align, the range may be widened to whole small buckets); a
 // series also needs at least minSeriesPoints steps. It updates p's range
 // to the one used.
 func pick(q Query, candidates []source, now time.Time, p *Params) (source, error) {
+	needed := q.Columns
+	if p.Exporter.IsValid() {
+		needed = append(slices.Clone(needed), "ExporterAddress")
+	}
 	for _, s := range candidates {
 		from, to := p.From, p.To
 		if s.grain > 0 {
-			if !containsAll(s.columns, q.Columns) {
+			if !containsAll(s.columns, needed) {
 				continue
 			}
 			fine := to.Sub(from)/s.grain >= minSeriesPoints

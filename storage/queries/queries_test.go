@@ -65,7 +65,11 @@ func traffic() []record.Flow {
 			t = epoch.Add(trafficSpan - time.Duration(1+rng.Int64N(int64(time.Hour))))
 			f.TimeReceived = t.UnixNano()
 		}
-		f.SrcAS, f.DstAS = uint32(64500+rng.IntN(8)), uint32(64600+rng.IntN(8))
+		// Public AS numbers, named by the shipped AS names, and one
+		// private one, which has no name.
+		f.SrcAS = []uint32{13335, 15169, 3356, 174, 2914, 6939, 64512, 16509}[rng.IntN(8)]
+		f.DstAS = []uint32{8075, 32934, 20940, 1299, 3257, 6762, 65001, 714}[rng.IntN(8)]
+		f.ForwardingStatus = []uint8{64, 64, 64, 128, 0}[rng.IntN(5)]
 		f.Proto = []uint8{6, 17, 1}[rng.IntN(3)]
 		f.EType = 0x0800
 		f.SrcPort, f.DstPort = uint16(1024+rng.IntN(60000)), []uint16{443, 80, 53, 22}[rng.IntN(4)]
@@ -140,17 +144,18 @@ func reference(name string, p queries.Params, step time.Duration) string {
 		"top-conversations": func(f *record.Flow) string {
 			return fmt.Sprintf("%s\t%s\t%d\t%d\t%d", mapped(f.SrcAddr), mapped(f.DstAddr), f.Proto, f.SrcPort, f.DstPort)
 		},
-		"top-src-as": func(f *record.Flow) string { return fmt.Sprint(f.SrcAS) },
-		"top-dst-as": func(f *record.Flow) string { return fmt.Sprint(f.DstAS) },
+		"top-src-as": func(f *record.Flow) string { return fmt.Sprintf("%d\t%s", f.SrcAS, migrate.ASName(f.SrcAS)) },
+		"top-dst-as": func(f *record.Flow) string { return fmt.Sprintf("%d\t%s", f.DstAS, migrate.ASName(f.DstAS)) },
 		"top-services": func(f *record.Flow) string {
 			return fmt.Sprintf("%d\t%d\t%s", f.Proto, f.DstPort, migrate.ServiceName(f.Proto, f.DstPort))
 		},
-		"top-protocols":         func(f *record.Flow) string { return fmt.Sprintf("%d\t%d", f.EType, f.Proto) },
-		"traffic-by-exporter":   func(f *record.Flow) string { return mapped(f.ExporterAddress) },
-		"traffic-by-interface":  func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.InIfIndex) },
-		"traffic-by-direction":  func(f *record.Flow) string { return fmt.Sprint(f.FlowDirection) },
-		"interface-utilisation": func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.OutIfIndex) },
-		"new-destinations":      func(f *record.Flow) string { return mapped(f.DstAddr) },
+		"top-protocols":                func(f *record.Flow) string { return fmt.Sprintf("%d\t%d", f.EType, f.Proto) },
+		"traffic-by-exporter":          func(f *record.Flow) string { return mapped(f.ExporterAddress) },
+		"traffic-by-interface":         func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.InIfIndex) },
+		"traffic-by-direction":         func(f *record.Flow) string { return fmt.Sprint(f.FlowDirection) },
+		"traffic-by-forwarding-status": func(f *record.Flow) string { return fmt.Sprint(f.ForwardingStatus) },
+		"interface-utilisation":        func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.OutIfIndex) },
+		"new-destinations":             func(f *record.Flow) string { return mapped(f.DstAddr) },
 	}[name]
 	groups := map[string]*agg{}
 	seenBefore := map[string]bool{}
@@ -185,7 +190,7 @@ func reference(name string, p queries.Params, step time.Duration) string {
 	stepSeconds := uint64(step / time.Second)
 	var rows []string
 	switch name {
-	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction":
+	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction", "traffic-by-forwarding-status":
 		type point struct {
 			t   int64
 			key string
@@ -207,7 +212,7 @@ func reference(name string, p queries.Params, step time.Duration) string {
 				pk[fmt.Sprint(s, keyOf(f))] += f.Packets * f.SamplingRate
 			}
 		}
-		slices.SortFunc(points, func(a, b point) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.key, b.key)) })
+		slices.SortFunc(points, func(a, b point) int { return cmp.Or(cmp.Compare(a.t, b.t), compareKeys(a.key, b.key)) })
 		for _, pt := range points {
 			row := fmt.Sprintf("%s\t%s\t%d", time.Unix(pt.t, 0).In(time.Local).Format(time.DateTime), pt.key, pt.b*8/stepSeconds)
 			if name == "traffic-by-exporter" {
@@ -328,6 +333,9 @@ func TestLibraryExactAnswers(t *testing.T) {
 		{"thirty minutes of one exporter", epoch.Add(20*time.Hour + 5*time.Minute), epoch.Add(20*time.Hour + 35*time.Minute), exporter},
 		{"ragged 95 minutes", epoch.Add(30*time.Hour + 17*time.Second), epoch.Add(31*time.Hour + 35*time.Minute + 17*time.Second), netip.Addr{}},
 		{"last hour", epoch.Add(trafficSpan - time.Hour), epoch.Add(trafficSpan), netip.Addr{}},
+		{"six hours ten minutes", epoch.Add(2*time.Hour + 5*time.Minute), epoch.Add(8*time.Hour + 15*time.Minute), netip.Addr{}},
+		{"twenty minutes", epoch.Add(10*time.Hour + 5*time.Minute), epoch.Add(10*time.Hour + 25*time.Minute), netip.Addr{}},
+		{"seven minutes", epoch.Add(5*time.Hour + 3*time.Minute), epoch.Add(5*time.Hour + 10*time.Minute), netip.Addr{}},
 	}
 	tables := map[string]bool{}
 	for _, q := range queries.Library {
@@ -350,7 +358,7 @@ func TestLibraryExactAnswers(t *testing.T) {
 			})
 		}
 	}
-	for _, table := range []string{"sluice.flows", "sluice.flows_1m", "sluice.flows_5m", "sluice.flows_1h"} {
+	for _, table := range append([]string{migrate.FlowsTable}, rollupTables()...) {
 		if !tables[table] {
 			t.Errorf("no query read %s: its answers are untested", table)
 		}
@@ -372,25 +380,33 @@ func TestBuildPicksTable(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 34, 56, 0, time.UTC)
 	cfg := migrate.DefaultConfig()
 	for _, tc := range []struct {
-		query string
-		since time.Duration
-		align bool
-		want  string
+		query    string
+		since    time.Duration
+		align    bool
+		want     string
+		exporter bool
 	}{
-		{"top-src-as", 24 * time.Hour, true, "sluice.flows_1h"},
-		{"top-src-as", 24 * time.Hour, false, "sluice.flows"}, // a ragged range: only the raw table is exact
-		{"traffic-by-exporter", 24 * time.Hour, true, "sluice.flows_1h"},
-		{"traffic-by-exporter", 6 * time.Hour, true, "sluice.flows_5m"},
-		{"traffic-by-exporter", time.Hour, true, "sluice.flows_1m"},
-		{"traffic-by-exporter", 10 * time.Minute, true, "sluice.flows"},
-		{"traffic-by-exporter", 60 * 24 * time.Hour, true, "sluice.flows_1h"}, // the coarsest that keeps 60 days
-		{"top-sources", time.Hour, true, "sluice.flows"},
-		{"top-src-as", time.Hour, true, "sluice.flows_1m"}, // buckets of at most 1/24 of the range
-		{"top-src-as", 6 * time.Hour, true, "sluice.flows_5m"},
-		{"top-src-as", 200 * 24 * time.Hour, true, "sluice.flows_1h"}, // only the hourly rollup keeps 200 days
+		{"top-src-as", 24 * time.Hour, true, "sluice.flows_as_1h", false},
+		{"top-src-as", 24 * time.Hour, false, "sluice.flows", false},  // a ragged range: only the raw table is exact
+		{"top-src-as", 24 * time.Hour, true, "sluice.flows_1h", true}, // one exporter: the AS rollups do not keep it
+		{"top-protocols", 24 * time.Hour, true, "sluice.flows_as_1h", false},
+		{"traffic-by-exporter", 24 * time.Hour, true, "sluice.flows_if_1h", false},
+		{"traffic-by-exporter", 6 * time.Hour, true, "sluice.flows_if_5m", false},
+		{"traffic-by-exporter", time.Hour, true, "sluice.flows_if_1m", false},
+		{"traffic-by-exporter", 10 * time.Minute, true, "sluice.flows", false},
+		{"traffic-by-exporter", 60 * 24 * time.Hour, true, "sluice.flows_if_1h", false}, // the coarsest that keeps 60 days
+		{"traffic-by-forwarding-status", time.Hour, true, "sluice.flows_1m", false},     // only the wide rollups keep it
+		{"top-sources", time.Hour, true, "sluice.flows", false},
+		{"top-src-as", time.Hour, true, "sluice.flows_as_1m", false}, // buckets of at most 1/24 of the range
+		{"top-src-as", 6 * time.Hour, true, "sluice.flows_as_5m", false},
+		{"top-src-as", 200 * 24 * time.Hour, true, "sluice.flows_as_1h", false}, // only the hourly rollups keep 200 days
 	} {
 		q, _ := queries.Lookup(tc.query)
-		b, err := queries.Build(q, queries.Params{From: now.Add(-tc.since), To: now, Align: tc.align}, cfg, now)
+		p := queries.Params{From: now.Add(-tc.since), To: now, Align: tc.align}
+		if tc.exporter {
+			p.Exporter = netip.MustParseAddr("192.0.2.1")
+		}
+		b, err := queries.Build(q, p, cfg, now)
 		if err != nil {
 			t.Errorf("%s over %s: %v", tc.query, tc.since, err)
 			continue
@@ -410,6 +426,14 @@ func TestBuildPicksTable(t *testing.T) {
 	if _, err := queries.Build(q, queries.Params{From: now, To: now}, cfg, now); err == nil {
 		t.Error("an empty range was accepted")
 	}
+}
+
+func rollupTables() []string {
+	var out []string
+	for _, r := range migrate.Rollups {
+		out = append(out, r.QualifiedTable())
+	}
+	return out
 }
 
 func head(s string) string {

@@ -46,8 +46,8 @@ func loadBenchTraffic(b *testing.B, n int) {
 	if err := m.Migrate(b.Context(), engine.Exec); err != nil {
 		b.Fatal(err)
 	}
-	for _, t := range []string{"flows", "flows_1m", "flows_5m", "flows_1h"} {
-		if err := engine.Exec(b.Context(), "TRUNCATE TABLE sluice."+t); err != nil {
+	for _, t := range append([]string{migrate.FlowsTable}, rollupTables()...) {
+		if err := engine.Exec(b.Context(), "TRUNCATE TABLE "+t); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -229,6 +229,182 @@ ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `D
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-5', async_insert = 0 VALUES (5, 'add MPLS label, VRF and NAT columns');
 
+CREATE TABLE IF NOT EXISTS sluice.flows_as_1m_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 1m0s bucket' CODEC(DoubleDelta, LZ4),
+    `SrcAS` UInt32,
+    `DstAS` UInt32,
+    `EType` UInt16,
+    `Proto` UInt8,
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_as_1m_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMMDD(TimeReceived)
+ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto)
+TTL TimeReceived + toIntervalSecond(604800)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 1m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_as_1m ON CLUSTER `sluice_cluster` AS sluice.flows_as_1m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_as_1m_local, cityHash64(SrcAS));
+
+INSERT INTO sluice.flows_as_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto) WHERE (SELECT count() FROM sluice.flows_as_1m) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_1m_local AS SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_as_5m_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 5m0s bucket' CODEC(DoubleDelta, LZ4),
+    `SrcAS` UInt32,
+    `DstAS` UInt32,
+    `EType` UInt16,
+    `Proto` UInt8,
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_as_5m_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMMDD(TimeReceived)
+ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto)
+TTL TimeReceived + toIntervalSecond(7776000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 5m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_as_5m ON CLUSTER `sluice_cluster` AS sluice.flows_as_5m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_as_5m_local, cityHash64(SrcAS));
+
+INSERT INTO sluice.flows_as_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto) WHERE (SELECT count() FROM sluice.flows_as_5m) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_5m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_5m_local AS SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_as_1h_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 1h0m0s bucket' CODEC(DoubleDelta, LZ4),
+    `SrcAS` UInt32,
+    `DstAS` UInt32,
+    `EType` UInt16,
+    `Proto` UInt8,
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_as_1h_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMM(TimeReceived)
+ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto)
+TTL TimeReceived + toIntervalSecond(31536000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 1h0m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_as_1h ON CLUSTER `sluice_cluster` AS sluice.flows_as_1h_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_as_1h_local, cityHash64(SrcAS));
+
+INSERT INTO sluice.flows_as_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto) WHERE (SELECT count() FROM sluice.flows_as_1h) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_1h_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_1h_local AS SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_if_1m_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 1m0s bucket' CODEC(DoubleDelta, LZ4),
+    `ExporterAddress` IPv6,
+    `InIfIndex` UInt32,
+    `OutIfIndex` UInt32,
+    `FlowDirection` UInt8,
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_if_1m_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMMDD(TimeReceived)
+ORDER BY (TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection)
+TTL TimeReceived + toIntervalSecond(604800)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 1m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_if_1m ON CLUSTER `sluice_cluster` AS sluice.flows_if_1m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_if_1m_local, cityHash64(ExporterAddress));
+
+INSERT INTO sluice.flows_if_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection) WHERE (SELECT count() FROM sluice.flows_if_1m) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_1m_local AS SELECT toStartOfMinute(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_if_5m_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 5m0s bucket' CODEC(DoubleDelta, LZ4),
+    `ExporterAddress` IPv6,
+    `InIfIndex` UInt32,
+    `OutIfIndex` UInt32,
+    `FlowDirection` UInt8,
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_if_5m_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMMDD(TimeReceived)
+ORDER BY (TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection)
+TTL TimeReceived + toIntervalSecond(7776000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 5m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_if_5m ON CLUSTER `sluice_cluster` AS sluice.flows_if_5m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_if_5m_local, cityHash64(ExporterAddress));
+
+INSERT INTO sluice.flows_if_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection) WHERE (SELECT count() FROM sluice.flows_if_5m) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_5m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_5m_local AS SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_if_1h_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 1h0m0s bucket' CODEC(DoubleDelta, LZ4),
+    `ExporterAddress` IPv6,
+    `InIfIndex` UInt32,
+    `OutIfIndex` UInt32,
+    `FlowDirection` UInt8,
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_if_1h_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMM(TimeReceived)
+ORDER BY (TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection)
+TTL TimeReceived + toIntervalSecond(31536000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 1h0m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_if_1h ON CLUSTER `sluice_cluster` AS sluice.flows_if_1h_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_if_1h_local, cityHash64(ExporterAddress));
+
+INSERT INTO sluice.flows_if_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection) WHERE (SELECT count() FROM sluice.flows_if_1h) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_1h_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_1h_local AS SELECT toStartOfHour(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection;
+
+CREATE TABLE IF NOT EXISTS sluice.alerts_local ON CLUSTER `sluice_cluster`
+(
+    `Time` DateTime COMMENT 'when the detection last raised the alert' CODEC(DoubleDelta, LZ4),
+    `Detection` LowCardinality(String) COMMENT 'detection (rule) name',
+    `Severity` Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5) COMMENT 'severity',
+    `ExporterAddress` IPv6 COMMENT 'exporter of the flows the alert is about (IPv4 mapped; :: for several)',
+    `SrcAddr` IPv6 COMMENT 'source address (:: when not one)',
+    `DstAddr` IPv6 COMMENT 'destination address (:: when not one)',
+    `SrcPort` UInt16 COMMENT 'source port (0 when not one)',
+    `DstPort` UInt16 COMMENT 'destination port (0 when not one)',
+    `Proto` UInt8 COMMENT 'IP protocol (0 when not one)',
+    `Bytes` UInt64 COMMENT 'evidence: bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'evidence: packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'evidence: flow records',
+    `Details` String COMMENT 'free-form details (JSON by convention)' CODEC(ZSTD(1)),
+    `DedupKey` String COMMENT 'the detection\'s key: an alert raised again with the same key replaces the earlier row'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sluice/alerts_local', '{replica}', Time)
+PARTITION BY toYYYYMM(Time)
+ORDER BY (Detection, DedupKey)
+TTL Time + toIntervalSecond(31536000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice alerts raised by detections';
+
+CREATE TABLE IF NOT EXISTS sluice.alerts ON CLUSTER `sluice_cluster` AS sluice.alerts_local ENGINE = Distributed(`sluice_cluster`, sluice, alerts_local, cityHash64(ExporterAddress));
+
+CREATE TABLE IF NOT EXISTS sluice.asn_names ON CLUSTER `sluice_cluster` (ASN UInt64, Name String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sluice/asn_names', '{replica}') ORDER BY (ASN) COMMENT 'AS numbers and organisation names (CC BY 4.0: RouteViews, DB-IP, NRO)';
+
+CREATE DICTIONARY IF NOT EXISTS sluice.asn_names_dict ON CLUSTER `sluice_cluster` (ASN UInt64, Name String) PRIMARY KEY ASN SOURCE(CLICKHOUSE(DB 'sluice' TABLE 'asn_names')) LAYOUT(HASHED()) LIFETIME(MIN 300 MAX 600);
+
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-7', async_insert = 0 VALUES (7, 'create AS and interface rollups, the alerts table, AS names');
+
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
@@ -236,6 +412,20 @@ ALTER TABLE sluice.flows_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeRec
 ALTER TABLE sluice.flows_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_as_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_as_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_as_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_if_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_if_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_if_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` MODIFY TTL Time + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
 
 TRUNCATE TABLE sluice.protocols ON CLUSTER `sluice_cluster`;
 
@@ -254,4 +444,62 @@ TRUNCATE TABLE sluice.icmp_types ON CLUSTER `sluice_cluster`;
 INSERT INTO sluice.icmp_types SETTINGS async_insert = 0 VALUES ...;
 
 SYSTEM RELOAD DICTIONARY ON CLUSTER `sluice_cluster` sluice.icmp_types_dict;
+
+TRUNCATE TABLE sluice.asn_names ON CLUSTER `sluice_cluster`;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+INSERT INTO sluice.asn_names SETTINGS async_insert = 0 VALUES ...;
+
+SYSTEM RELOAD DICTIONARY ON CLUSTER `sluice_cluster` sluice.asn_names_dict;
 

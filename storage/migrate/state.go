@@ -1,0 +1,368 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"sluice/pipeline/record"
+	"sluice/storage/clickhouse"
+)
+
+// The versioned migrations say how a schema got where it is; the desired
+// state says where it must be. After the migrations, Migrate compares the
+// tables, columns, skip indexes, views and dictionaries it defines here with
+// what system.tables, system.columns, system.data_skipping_indices and
+// system.dictionaries show, so that an object dropped by hand, or a step
+// lost in a failed upgrade, is seen. What is additive and safe is repaired;
+// what is not (a column whose type changed, a column no version defines) is
+// reported and left alone unless destructive repairs are allowed.
+
+// Kinds of drift.
+const (
+	MissingTable      = "missing table"
+	MissingColumn     = "missing column"
+	MissingIndex      = "missing skip index"
+	MissingView       = "missing view"
+	MissingDictionary = "missing dictionary"
+	CodecChanged      = "codec differs"
+	TypeChanged       = "type differs"
+	ExtraColumn       = "extra column"
+)
+
+// Drift is one difference between the desired schema and the database.
+type Drift struct {
+	Kind string
+	// Table is the table, view or dictionary, with the database.
+	Table string
+	// Column is the column or skip index, when the drift is about one.
+	Column string
+	// Want and Got describe the difference (types, codecs), when there is
+	// one to show.
+	Want, Got string
+	// Destructive drifts are repaired only when allowed: the repair
+	// rewrites or drops data.
+	Destructive bool
+	// Note says what a repair cannot restore.
+	Note string
+
+	repair []string
+}
+
+func (d Drift) String() string {
+	s := d.Table
+	if d.Column != "" {
+		s += " column " + d.Column
+	}
+	s += ": " + d.Kind
+	if d.Want != "" || d.Got != "" {
+		s += fmt.Sprintf(" (want %s, have %s)", orNone(d.Want), orNone(d.Got))
+	}
+	if d.Note != "" {
+		s += "; " + d.Note
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// desiredColumn is a column as system.columns shows it, with the
+// definition ADD COLUMN takes.
+type desiredColumn struct {
+	name, typ, codec, definition string
+}
+
+type desiredTable struct {
+	name    string // with the database; the data table in cluster mode
+	columns []desiredColumn
+	create  []string // statements creating it, and filling it if they can
+	indexes []skipIndex
+}
+
+type desiredObject struct {
+	name   string // with the database
+	create []string
+	note   string // what recreating it cannot restore
+}
+
+type desiredSchema struct {
+	tables       []desiredTable
+	views        []desiredObject
+	dictionaries []desiredObject
+}
+
+func fromTableColumns(cols []tableColumn) []desiredColumn {
+	out := make([]desiredColumn, len(cols))
+	for i, c := range cols {
+		out[i] = desiredColumn{c.name, c.typ, c.codec, c.definition()}
+	}
+	return out
+}
+
+// desired is the schema LatestVersion defines. In cluster mode it is the
+// node's data tables (flows_local, ...): the Distributed tables take their
+// columns from them when created.
+func desired(cfg Config) desiredSchema {
+	var s desiredSchema
+	s.tables = append(s.tables, desiredTable{
+		name: MigrationsTable, create: []string{createMigrationsTable(cfg)},
+		columns: fromTableColumns([]tableColumn{{name: "version", typ: "UInt32"}, {name: "description", typ: "String"}, {name: "applied_at", typ: "DateTime"}}),
+	})
+	flows := desiredTable{name: cfg.dataTable("flows"), create: append(flowsTableStatements(cfg), addSkipIndexes(cfg)...), indexes: skipIndexes}
+	for _, c := range record.Columns {
+		flows.columns = append(flows.columns, desiredColumn{c.Name, c.Type, c.Codec, columnDefinition(c)})
+	}
+	s.tables = append(s.tables, flows)
+	for _, r := range Rollups {
+		// Backfilling a rollup only while it is empty is safe here too: a
+		// missing rollup table had no rows, and its view (if it was left)
+		// could not insert into it.
+		s.tables = append(s.tables, desiredTable{
+			name: cfg.dataTable(r.Table), columns: fromTableColumns(rollupColumns(r)),
+			create: append(createRollupTable(r, cfg), BackfillRollup(r)),
+		})
+		s.views = append(s.views, desiredObject{
+			name: r.QualifiedTable() + "_mv", create: []string{CreateRollupView(r, cfg)},
+			note: "the flows inserted while it was missing are not in " + r.QualifiedTable(),
+		})
+	}
+	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("alerts"), columns: fromTableColumns(alertColumns), create: createAlertsTable(cfg)})
+	for _, t := range allReferenceTables {
+		var cols []tableColumn
+		for _, c := range t.columns {
+			name, typ, _ := strings.Cut(c, " ")
+			cols = append(cols, tableColumn{name: name, typ: typ})
+		}
+		// The data is loaded after the repairs, as at every start.
+		s.tables = append(s.tables, desiredTable{name: t.qualified(), columns: fromTableColumns(cols), create: []string{t.createTable(cfg)}})
+		s.dictionaries = append(s.dictionaries, desiredObject{name: t.qualified() + "_dict", create: []string{t.createDictionary(cfg)}})
+	}
+	return s
+}
+
+// actual is what the system tables show of sluice's database.
+type actual struct {
+	tables       map[string]string                   // name → engine
+	columns      map[string]map[string]desiredColumn // table → column → type, codec
+	order        map[string][]string                 // table → columns in position order
+	indexes      map[string]map[string]string        // table → index → type
+	dictionaries map[string]bool
+}
+
+// Check compares the database with the desired schema and lists the
+// differences, repairable or not. It needs the migrator's query function
+// (WithQuery).
+func (m *Migrator) Check(ctx context.Context) ([]Drift, error) {
+	if m.query == nil {
+		return nil, fmt.Errorf("migrate: check: no query function (WithQuery)")
+	}
+	a, err := m.readActual(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return compare(desired(m.cfg), a, m.cfg), nil
+}
+
+func compare(want desiredSchema, a actual, cfg Config) []Drift {
+	var drifts []Drift
+	for _, t := range want.tables {
+		if _, ok := a.tables[t.name]; !ok {
+			drifts = append(drifts, Drift{Kind: MissingTable, Table: t.name, repair: t.create})
+			continue
+		}
+		have := a.columns[t.name]
+		for i, c := range t.columns {
+			h, ok := have[c.name]
+			switch {
+			case !ok:
+				// AFTER the previous column keeps the order of a new table.
+				stmt := "ALTER TABLE " + t.name + cfg.onCluster() + " ADD COLUMN IF NOT EXISTS " + c.definition
+				if i == 0 {
+					stmt += " FIRST"
+				} else {
+					stmt += " AFTER " + clickhouse.QuoteIdentifier(t.columns[i-1].name)
+				}
+				drifts = append(drifts, Drift{Kind: MissingColumn, Table: t.name, Column: c.name, Want: c.typ,
+					Note: "existing rows read the column's default", repair: []string{stmt}})
+			case h.typ != c.typ:
+				drifts = append(drifts, Drift{Kind: TypeChanged, Table: t.name, Column: c.name, Want: c.typ, Got: h.typ, Destructive: true,
+					repair: []string{"ALTER TABLE " + t.name + cfg.onCluster() + " MODIFY COLUMN " + c.definition}})
+			case normalizeCodec(h.codec) != normalizeCodec(c.codec):
+				// Only new parts are written with the codec: no data changes.
+				stmt := "ALTER TABLE " + t.name + cfg.onCluster() + " MODIFY COLUMN " + clickhouse.QuoteIdentifier(c.name) + " REMOVE CODEC"
+				if c.codec != "" {
+					stmt = "ALTER TABLE " + t.name + cfg.onCluster() + " MODIFY COLUMN " + clickhouse.QuoteIdentifier(c.name) + " " + c.typ + " " + c.codec
+				}
+				drifts = append(drifts, Drift{Kind: CodecChanged, Table: t.name, Column: c.name, Want: c.codec, Got: h.codec, repair: []string{stmt}})
+			}
+		}
+		for _, name := range a.order[t.name] {
+			if !hasColumn(t.columns, name) {
+				drifts = append(drifts, Drift{Kind: ExtraColumn, Table: t.name, Column: name, Got: have[name].typ, Destructive: true,
+					repair: []string{"ALTER TABLE " + t.name + cfg.onCluster() + " DROP COLUMN IF EXISTS " + clickhouse.QuoteIdentifier(name)}})
+			}
+		}
+		for _, ix := range t.indexes {
+			want := ix.kind
+			if got, ok := a.indexes[t.name]["idx_"+ix.name]; !ok {
+				drifts = append(drifts, Drift{Kind: MissingIndex, Table: t.name, Column: "idx_" + ix.name, Want: want,
+					Note: "parts written before the repair have no index", repair: []string{addSkipIndex(cfg, ix)}})
+			} else if got != want {
+				drifts = append(drifts, Drift{Kind: MissingIndex, Table: t.name, Column: "idx_" + ix.name, Want: want, Got: got,
+					Note: "an index of another type has the name: drop it by hand to get the desired one"})
+			}
+		}
+	}
+	for _, v := range want.views {
+		if a.tables[v.name] != "MaterializedView" {
+			drifts = append(drifts, Drift{Kind: MissingView, Table: v.name, Got: a.tables[v.name], Note: v.note, repair: v.create})
+		}
+	}
+	for _, d := range want.dictionaries {
+		if !a.dictionaries[d.name] {
+			drifts = append(drifts, Drift{Kind: MissingDictionary, Table: d.name, repair: d.create})
+		}
+	}
+	return drifts
+}
+
+func hasColumn(cols []desiredColumn, name string) bool {
+	for _, c := range cols {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeCodec lets "CODEC(DoubleDelta,LZ4)" and "CODEC(DoubleDelta, LZ4)"
+// compare equal.
+func normalizeCodec(c string) string { return strings.ReplaceAll(c, " ", "") }
+
+func (m *Migrator) readActual(ctx context.Context) (actual, error) {
+	a := actual{
+		tables: map[string]string{}, columns: map[string]map[string]desiredColumn{}, order: map[string][]string{},
+		indexes: map[string]map[string]string{}, dictionaries: map[string]bool{},
+	}
+	db := clickhouse.QuoteString(Database)
+	rows, err := m.rows(ctx, "SELECT name, engine FROM system.tables WHERE database = "+db)
+	if err != nil {
+		return a, err
+	}
+	for _, r := range rows {
+		a.tables[Database+"."+r[0]] = r[1]
+	}
+	rows, err = m.rows(ctx, "SELECT table, name, type, compression_codec FROM system.columns WHERE database = "+db+" ORDER BY table, position")
+	if err != nil {
+		return a, err
+	}
+	for _, r := range rows {
+		t := Database + "." + r[0]
+		if a.columns[t] == nil {
+			a.columns[t] = map[string]desiredColumn{}
+		}
+		a.columns[t][r[1]] = desiredColumn{name: r[1], typ: r[2], codec: r[3]}
+		a.order[t] = append(a.order[t], r[1])
+	}
+	rows, err = m.rows(ctx, "SELECT table, name, type_full FROM system.data_skipping_indices WHERE database = "+db)
+	if err != nil {
+		return a, err
+	}
+	for _, r := range rows {
+		t := Database + "." + r[0]
+		if a.indexes[t] == nil {
+			a.indexes[t] = map[string]string{}
+		}
+		a.indexes[t][r[1]] = r[2]
+	}
+	rows, err = m.rows(ctx, "SELECT name FROM system.dictionaries WHERE database = "+db)
+	if err != nil {
+		return a, err
+	}
+	for _, r := range rows {
+		a.dictionaries[Database+"."+r[0]] = true
+	}
+	return a, nil
+}
+
+// rows runs a query through the migrator's query function and splits its
+// TSV output.
+func (m *Migrator) rows(ctx context.Context, sql string) ([][]string, error) {
+	out, err := m.query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read the schema: %w", err)
+	}
+	var rows [][]string
+	for line := range strings.SplitSeq(strings.TrimSuffix(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		fields := strings.Split(line, "\t")
+		for i, f := range fields {
+			fields[i] = unescapeTSV(f)
+		}
+		rows = append(rows, fields)
+	}
+	return rows, nil
+}
+
+// unescapeTSV undoes ClickHouse's TSV escaping (\\, \', \t, \n, ...).
+func unescapeTSV(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i == len(s)-1 {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case '0':
+			b.WriteByte(0)
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// repair runs the repairs of drifts, destructive ones only when allowed,
+// and returns the drifts left as they were.
+func (m *Migrator) repair(ctx context.Context, exec ExecFunc, drifts []Drift) ([]Drift, error) {
+	var left []Drift
+	for _, d := range drifts {
+		if len(d.repair) == 0 || (d.Destructive && !m.allowDestructive) {
+			left = append(left, d)
+			continue
+		}
+		m.logger.Warn("repairing schema drift", "drift", d.String())
+		for _, stmt := range d.repair {
+			if err := exec(ctx, stmt); err != nil {
+				return nil, fmt.Errorf("migrate: repair %s: %w", d, err)
+			}
+		}
+		if d.Kind == MissingDictionary {
+			if err := exec(ctx, "SYSTEM RELOAD DICTIONARY"+m.cfg.onCluster()+" "+d.Table); err != nil {
+				return nil, fmt.Errorf("migrate: repair %s: %w", d, err)
+			}
+		}
+	}
+	return left, nil
+}
