@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"sluice/pipeline/record"
 	"sluice/storage/embedded"
@@ -264,5 +265,31 @@ func TestASNames(t *testing.T) {
 	got := query(t, "SELECT dictGet('sluice.asn_names_dict', 'Name', toUInt64(13335)), dictGetOrDefault('sluice.asn_names_dict', 'Name', toUInt64(64512), '?'), count() > 80000 FROM sluice.asn_names")
 	if got != "Cloudflare, Inc.\t?\t1\n" {
 		t.Errorf("AS names: %q", got)
+	}
+}
+
+// An alert raised again under its dedup key replaces the earlier one (the
+// latest Time wins); other keys and detections stay apart; the alerts
+// table has its configured TTL.
+func TestAlertsTable(t *testing.T) {
+	freshSchema(t)
+	m, err := migrate.New(migrate.Config{TTLAlerts: 30 * 24 * time.Hour}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WithQuery(queryTSV).Migrate(t.Context(), engine.Exec); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, "INSERT INTO sluice.alerts (Time, Detection, Severity, ExporterAddress, SrcAddr, DstAddr, DstPort, Proto, Bytes, Packets, Flows, Details, DedupKey) VALUES "+
+		"(now() - 60, 'port-scan', 'medium', toIPv6('::ffff:192.0.2.1'), toIPv6('::ffff:10.0.0.1'), toIPv6('::'), 0, 6, 4000, 100, 100, '{\"ports\":100}', '10.0.0.1'), "+
+		"(now() - 60, 'syn-flood', 'high', toIPv6('::ffff:192.0.2.1'), toIPv6('::'), toIPv6('::ffff:203.0.113.9'), 443, 6, 9000, 150, 3, '', '203.0.113.9')",
+		"INSERT INTO sluice.alerts (Time, Detection, Severity, SrcAddr, Proto, Bytes, Packets, Flows, DedupKey) VALUES "+
+			"(now(), 'port-scan', 'high', toIPv6('::ffff:10.0.0.1'), 6, 8000, 200, 200, '10.0.0.1')")
+	got := query(t, "SELECT Detection, Severity, Bytes, Flows, DedupKey FROM sluice.alerts FINAL ORDER BY Detection")
+	if want := "port-scan\thigh\t8000\t200\t10.0.0.1\nsyn-flood\thigh\t9000\t3\t203.0.113.9\n"; got != want {
+		t.Errorf("alerts:\n%s\nwant:\n%s", got, want)
+	}
+	if got := query(t, "SELECT engine_full LIKE '%TTL Time + toIntervalSecond(2592000)%' FROM system.tables WHERE database = 'sluice' AND name = 'alerts'"); got != "1\n" {
+		t.Errorf("alerts TTL not applied: %q", got)
 	}
 }
