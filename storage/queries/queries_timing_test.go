@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,10 +87,18 @@ func loadBenchTraffic(b *testing.B, n int) {
 }
 
 // BenchmarkTopTalkers times top-sources over a day of raw flows, and the
-// same day's top source AS from the raw table and from the 1-minute rollup.
+// same day's top source AS from the raw table, the wide 1-minute rollup
+// and the AS rollups (1 minute, 1 hour).
 func BenchmarkTopTalkers(b *testing.B) {
 	n := benchRows(b)
 	loadBenchTraffic(b, n)
+	for _, table := range append([]string{migrate.FlowsTable}, rollupTables()...) {
+		out, err := engine.Query(b.Context(), "SELECT count() FROM "+table, "TSV")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%s: %s rows", table, strings.TrimSpace(string(out)))
+	}
 	day := queries.Params{From: epoch, To: epoch.Add(24 * time.Hour), Limit: 10}
 	// Retentions that rule tables out steer Build to the table measured.
 	rawOnly := migrate.Config{TTL1m: time.Second, TTL5m: time.Second, TTL1h: time.Second}
@@ -98,10 +107,13 @@ func BenchmarkTopTalkers(b *testing.B) {
 		name, query string
 		cfg         migrate.Config
 		table       string
+		instead     string // read this table, of the same columns, instead
 	}{
-		{"top-sources/raw", "top-sources", rawOnly, "sluice.flows"},
-		{"top-src-as/raw", "top-src-as", rawOnly, "sluice.flows"},
-		{"top-src-as/1m", "top-src-as", upTo1m, "sluice.flows_1m"},
+		{"top-sources/raw", "top-sources", rawOnly, "sluice.flows", ""},
+		{"top-src-as/raw", "top-src-as", rawOnly, "sluice.flows", ""},
+		{"top-src-as/1m", "top-src-as", upTo1m, "sluice.flows_as_1m", "sluice.flows_1m"},
+		{"top-src-as/as-1m", "top-src-as", upTo1m, "sluice.flows_as_1m", ""},
+		{"top-src-as/as-1h", "top-src-as", migrate.Config{}, "sluice.flows_as_1h", ""},
 	} {
 		b.Run(fmt.Sprintf("%s/%dM", tc.name, n/1_000_000), func(b *testing.B) {
 			q, _ := queries.Lookup(tc.query)
@@ -112,8 +124,12 @@ func BenchmarkTopTalkers(b *testing.B) {
 			if built.Table != tc.table {
 				b.Fatalf("%s read %s, want %s", tc.query, built.Table, tc.table)
 			}
+			sql := built.SQL
+			if tc.instead != "" {
+				sql = strings.ReplaceAll(sql, built.Table, tc.instead)
+			}
 			for b.Loop() {
-				if _, err := engine.QueryReadOnly(b.Context(), built.SQL, "TSV"); err != nil {
+				if _, err := engine.QueryReadOnly(b.Context(), sql, "TSV"); err != nil {
 					b.Fatal(err)
 				}
 			}
