@@ -50,6 +50,11 @@ var migrations = []migration{
 		description: "add MPLS label, VRF and NAT columns",
 		statements:  addFlowColumns(mplsVRFNATColumns...),
 	},
+	{
+		version:     6,
+		description: "add enrichment columns: exporter, network, GeoIP, interface, threat feeds, service, direction, Community ID",
+		statements:  addFlowColumns(enrichmentColumns...),
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.
