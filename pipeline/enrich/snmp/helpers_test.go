@@ -120,18 +120,20 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // fill puts exporters with interfaces in the cache as a successful poll
 // would, without any agent: for benchmarks and allocation checks.
 func (p *Poller) fill(exporters []netip.Addr, interfaces int) {
-	m := make(map[netip.Addr]*exporter, len(exporters))
+	m := make(map[addrKey]*exporter, len(exporters))
 	for _, addr := range exporters {
-		s := &snapshot{sysName: "router-" + addr.String(), polledAt: time.Now(), interfaces: make(map[uint32]Interface, interfaces)}
+		addr = addr.Unmap()
+		ifaces := make(map[uint32]Interface, interfaces)
 		for i := 1; i <= interfaces; i++ {
-			s.interfaces[uint32(i)] = Interface{Name: "et-0/0/" + addr.String(), Description: "uplink", Speed: 100e9}
+			ifaces[uint32(i)] = Interface{Name: "et-0/0/" + addr.String(), Description: "uplink", Speed: 100e9}
 		}
+		s := newSnapshot("router-"+addr.String(), time.Now(), ifaces)
 		e := &exporter{addr: addr, cred: defaultCredential}
 		e.data.Store(s)
 		e.lastSeen.Store(p.clock.Load())
 		// No miss of these asks for a poll within the test.
 		e.notBefore.Store(p.clock.Load() + 3600)
-		m[addr] = e
+		m[keyOf(addr)] = e
 	}
 	p.exporters.Store(&m)
 }

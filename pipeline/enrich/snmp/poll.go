@@ -33,25 +33,27 @@ func (p *Poller) poll(ctx context.Context, e *exporter) (*snapshot, error) {
 	}
 	defer g.Conn.Close()
 
-	snap := &snapshot{interfaces: map[uint32]Interface{}, polledAt: time.Now()}
+	polledAt := time.Now()
 	res, err := g.Get([]string{oidSysName})
 	if err != nil {
 		return nil, fmt.Errorf("get sysName: %w", err)
 	}
+	var sysName string
 	for _, v := range res.Variables {
 		if v.Type == gosnmp.OctetString {
-			snap.sysName = text(v.Value)
+			sysName = text(v.Value)
 		}
 	}
+	interfaces := map[uint32]Interface{}
 
 	var highSpeed, speed map[uint32]uint64
 	update := func(idx uint32, set func(*Interface)) {
-		iface, known := snap.interfaces[idx]
-		if !known && len(snap.interfaces) >= maxInterfaces {
+		iface, known := interfaces[idx]
+		if !known && len(interfaces) >= maxInterfaces {
 			return
 		}
 		set(&iface)
-		snap.interfaces[idx] = iface
+		interfaces[idx] = iface
 	}
 	walks := []struct {
 		name, oid string
@@ -86,7 +88,7 @@ func (p *Poller) poll(ctx context.Context, e *exporter) (*snapshot, error) {
 		}
 	}
 	named := false
-	for _, iface := range snap.interfaces {
+	for _, iface := range interfaces {
 		if iface.Name != "" {
 			named = true
 			break
@@ -114,7 +116,7 @@ func (p *Poller) poll(ctx context.Context, e *exporter) (*snapshot, error) {
 			update(idx, func(i *Interface) { i.Speed = bps })
 		}
 	}
-	return snap, nil
+	return newSnapshot(sysName, polledAt, interfaces), nil
 }
 
 // walk calls row for each object of the column rooted at oid, with its

@@ -37,13 +37,6 @@ type Interface struct {
 	Speed       uint64 // bits per second; 0 when unknown
 }
 
-// snapshot is the immutable result of one successful poll.
-type snapshot struct {
-	sysName    string
-	interfaces map[uint32]Interface
-	polledAt   time.Time
-}
-
 // exporter is one exporter known to the poller.
 type exporter struct {
 	addr netip.Addr
@@ -92,7 +85,7 @@ type Poller struct {
 	// Counters resolved once so that lookups do no label lookup.
 	missNotPolled, missUnknownInterface, missExporterLimit counterInc
 
-	exporters        atomic.Pointer[map[netip.Addr]*exporter]
+	exporters        atomic.Pointer[map[addrKey]*exporter]
 	clock            atomic.Int64 // coarse unix seconds, advanced by Run
 	full             atomic.Bool  // max-exporters reached
 	cachedExporters  atomic.Int64
@@ -133,7 +126,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Poller, error) {
 		saveEvery:   saveEvery,
 		tick:        tick,
 	}
-	empty := map[netip.Addr]*exporter{}
+	empty := map[addrKey]*exporter{}
 	p.exporters.Store(&empty)
 	p.clock.Store(time.Now().Unix())
 	if err := p.registerMetrics(); err != nil {
@@ -162,11 +155,10 @@ func (p *Poller) Interface(exporter netip.Addr, ifIndex uint32) (Interface, bool
 	if !p.cfg.Enabled || ifIndex == 0 {
 		return Interface{}, false
 	}
-	addr := exporter.Unmap()
-	e := (*p.exporters.Load())[addr]
+	e := (*p.exporters.Load())[keyOf(exporter)]
 	if e == nil {
 		p.metrics.misses.Inc()
-		if p.requestNew(addr) {
+		if p.requestNew(exporter) {
 			p.missNotPolled.Inc()
 		} else {
 			p.missExporterLimit.Inc()
@@ -176,7 +168,7 @@ func (p *Poller) Interface(exporter netip.Addr, ifIndex uint32) (Interface, bool
 	p.touch(e)
 	s := e.data.Load()
 	if s != nil {
-		if iface, ok := s.interfaces[ifIndex]; ok {
+		if iface, ok := s.lookup(ifIndex); ok {
 			p.metrics.hits.Inc()
 			return iface, true
 		}
@@ -195,11 +187,10 @@ func (p *Poller) ExporterName(exporter netip.Addr) (string, bool) {
 	if !p.cfg.Enabled {
 		return "", false
 	}
-	addr := exporter.Unmap()
-	e := (*p.exporters.Load())[addr]
+	e := (*p.exporters.Load())[keyOf(exporter)]
 	if e == nil {
 		p.metrics.nameMisses.Inc()
-		p.requestNew(addr)
+		p.requestNew(exporter)
 		return "", false
 	}
 	p.touch(e)
@@ -223,9 +214,13 @@ func (p *Poller) touch(e *exporter) {
 
 // requestNew asks for the first poll of an exporter not yet known, once:
 // it reports false when max-exporters is reached.
-func (p *Poller) requestNew(addr netip.Addr) bool {
+func (p *Poller) requestNew(exporter netip.Addr) bool {
 	if p.full.Load() {
 		return false
+	}
+	addr := exporter.Unmap()
+	if !addr.IsValid() {
+		return true
 	}
 	p.pendingMu.Lock()
 	if _, asked := p.pending[addr]; !asked {
@@ -350,13 +345,14 @@ func (s *scheduler) enqueue(e *exporter, now time.Time) {
 func (s *scheduler) onRequests(first netip.Addr, now time.Time) {
 	p := s.p
 	current := *p.exporters.Load()
-	var added map[netip.Addr]*exporter
+	var added map[addrKey]*exporter
 	handled := []netip.Addr{}
 	handle := func(addr netip.Addr) {
 		handled = append(handled, addr)
-		e := current[addr]
+		key := keyOf(addr)
+		e := current[key]
 		if e == nil {
-			e = added[addr]
+			e = added[key]
 		}
 		if e != nil {
 			if !e.busy {
@@ -371,11 +367,11 @@ func (s *scheduler) onRequests(first netip.Addr, now time.Time) {
 			return
 		}
 		if added == nil {
-			added = map[netip.Addr]*exporter{}
+			added = map[addrKey]*exporter{}
 		}
 		e = &exporter{addr: addr, cred: credentialFor(p.creds, addr)}
 		e.lastSeen.Store(now.Unix())
-		added[addr] = e
+		added[key] = e
 		s.enqueue(e, now)
 	}
 	handle(first)
@@ -418,7 +414,7 @@ func (s *scheduler) onResult(ctx context.Context, res pollResult) {
 	switch {
 	case res.err != nil:
 		result = classify(res.err)
-	case len(res.snap.interfaces) == 0 && res.snap.sysName == "":
+	case res.snap.count == 0 && res.snap.sysName == "":
 		result = resultEmpty
 	}
 	p.metrics.polls.WithLabelValues(result).Inc()
@@ -438,11 +434,11 @@ func (s *scheduler) onResult(ctx context.Context, res pollResult) {
 		return
 	}
 	old := e.data.Swap(res.snap)
-	delta := int64(len(res.snap.interfaces))
+	delta := int64(res.snap.count)
 	if old == nil {
 		p.cachedExporters.Add(1)
 	} else {
-		delta -= int64(len(old.interfaces))
+		delta -= int64(old.count)
 	}
 	p.cachedInterfaces.Add(delta)
 	e.failures = 0
@@ -451,7 +447,7 @@ func (s *scheduler) onResult(ctx context.Context, res pollResult) {
 	e.notBefore.Store(now.Add(p.missRepoll).Unix())
 	s.dirty = true
 	p.r.Debug("SNMP poll", "exporter", e.addr.String(), "sys_name", res.snap.sysName,
-		"interfaces", len(res.snap.interfaces), "duration", res.duration.String())
+		"interfaces", res.snap.count, "duration", res.duration.String())
 }
 
 // scan queues the exporters due for a poll and forgets the expired ones.
@@ -459,10 +455,10 @@ func (s *scheduler) scan(now time.Time) {
 	p := s.p
 	current := *p.exporters.Load()
 	expiredBefore := now.Add(-p.cfg.Expire).Unix()
-	var expired []netip.Addr
-	for addr, e := range current {
+	var expired []addrKey
+	for key, e := range current {
 		if e.lastSeen.Load() < expiredBefore {
-			expired = append(expired, addr)
+			expired = append(expired, key)
 			continue
 		}
 		if !e.busy && !now.Before(e.nextPoll) {
@@ -473,13 +469,13 @@ func (s *scheduler) scan(now time.Time) {
 		return
 	}
 	next := maps.Clone(current)
-	for _, addr := range expired {
-		e := next[addr]
-		delete(next, addr)
+	for _, key := range expired {
+		e := next[key]
+		delete(next, key)
 		e.removed = true
 		if old := e.data.Load(); old != nil {
 			p.cachedExporters.Add(-1)
-			p.cachedInterfaces.Add(-int64(len(old.interfaces)))
+			p.cachedInterfaces.Add(-int64(old.count))
 		}
 	}
 	p.exporters.Store(&next)

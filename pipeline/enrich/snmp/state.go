@@ -43,16 +43,16 @@ type stateInterface struct {
 // it.
 func (p *Poller) save() error {
 	state := stateFile{Version: stateVersion}
-	for addr, e := range *p.exporters.Load() {
+	for _, e := range *p.exporters.Load() {
 		s := e.data.Load()
 		if s == nil {
 			continue
 		}
-		se := stateExporter{Address: addr, SysName: s.sysName, PolledAt: s.polledAt.UTC(), LastSeen: e.lastSeen.Load(),
-			Interfaces: make([]stateInterface, 0, len(s.interfaces))}
-		for idx, iface := range s.interfaces {
+		se := stateExporter{Address: e.addr, SysName: s.sysName, PolledAt: s.polledAt.UTC(), LastSeen: e.lastSeen.Load(),
+			Interfaces: make([]stateInterface, 0, s.count)}
+		s.each(func(idx uint32, iface Interface) {
 			se.Interfaces = append(se.Interfaces, stateInterface{Index: idx, Name: iface.Name, Description: iface.Description, Speed: iface.Speed})
-		}
+		})
 		slices.SortFunc(se.Interfaces, func(a, b stateInterface) int { return cmp.Compare(a.Index, b.Index) })
 		state.Exporters = append(state.Exporters, se)
 	}
@@ -83,33 +83,34 @@ func (p *Poller) load(now time.Time) {
 		return
 	}
 	expiredBefore := now.Add(-p.cfg.Expire).Unix()
-	loaded := make(map[netip.Addr]*exporter, len(state.Exporters))
-	interfaces := 0
+	loaded := make(map[addrKey]*exporter, len(state.Exporters))
+	total := 0
 	for _, se := range state.Exporters {
 		if len(loaded) >= p.cfg.MaxExporters {
 			break
 		}
 		addr := se.Address.Unmap()
-		if !addr.IsValid() || se.LastSeen < expiredBefore || loaded[addr] != nil {
+		if !addr.IsValid() || se.LastSeen < expiredBefore || loaded[keyOf(addr)] != nil {
 			continue
 		}
-		snap := &snapshot{sysName: se.SysName, polledAt: se.PolledAt, interfaces: make(map[uint32]Interface, len(se.Interfaces))}
+		interfaces := make(map[uint32]Interface, len(se.Interfaces))
 		for _, si := range se.Interfaces {
-			if len(snap.interfaces) < maxInterfaces {
-				snap.interfaces[si.Index] = Interface{Name: si.Name, Description: si.Description, Speed: si.Speed}
+			if len(interfaces) < maxInterfaces {
+				interfaces[si.Index] = Interface{Name: si.Name, Description: si.Description, Speed: si.Speed}
 			}
 		}
+		snap := newSnapshot(se.SysName, se.PolledAt, interfaces)
 		e := &exporter{addr: addr, cred: credentialFor(p.creds, addr)}
 		e.data.Store(snap)
 		e.lastSeen.Store(se.LastSeen)
 		// Due when it would have been had the process kept running.
 		e.nextPoll = se.PolledAt.Add(p.cfg.Interval)
-		loaded[addr] = e
-		interfaces += len(snap.interfaces)
+		loaded[keyOf(addr)] = e
+		total += snap.count
 	}
 	p.exporters.Store(&loaded)
 	p.cachedExporters.Store(int64(len(loaded)))
-	p.cachedInterfaces.Store(int64(interfaces))
+	p.cachedInterfaces.Store(int64(total))
 	p.full.Store(len(loaded) >= p.cfg.MaxExporters)
-	p.r.Info("loaded the SNMP cache", "path", p.statePath, "exporters", len(loaded), "interfaces", interfaces)
+	p.r.Info("loaded the SNMP cache", "path", p.statePath, "exporters", len(loaded), "interfaces", total)
 }
