@@ -57,8 +57,10 @@ type exporter struct {
 // Tunables fixed outside tests.
 const (
 	// missRepoll is how soon a lookup of an interface the last poll did not
-	// list asks for another poll: interfaces get added between polls.
-	missRepoll = 5 * time.Minute
+	// list asks for another poll (interfaces get added between polls), when
+	// the interval is longer. Not sooner: some exporters put ifIndexes in
+	// flows that no agent table lists, and each poll walks whole tables.
+	missRepoll = 15 * time.Minute
 	// backoffBase is the wait after the first failed poll of an exporter;
 	// it doubles with each failure in a row, up to the interval.
 	backoffBase = time.Minute
@@ -121,7 +123,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Poller, error) {
 		limiter:     reporter.NewLimiter(5, time.Minute),
 		requests:    make(chan netip.Addr, requestQueue),
 		pending:     map[netip.Addr]struct{}{},
-		missRepoll:  missRepoll,
+		missRepoll:  min(missRepoll, cfg.Interval),
 		backoffBase: backoffBase,
 		saveEvery:   saveEvery,
 		tick:        tick,
@@ -434,6 +436,10 @@ func (s *scheduler) onResult(ctx context.Context, res pollResult) {
 		return
 	}
 	old := e.data.Swap(res.snap)
+	if old == nil || e.failures > 0 {
+		p.r.Info("SNMP names polled", "exporter", e.addr.String(), "sys_name", res.snap.sysName,
+			"interfaces", res.snap.count, "after_failures", e.failures)
+	}
 	delta := int64(res.snap.count)
 	if old == nil {
 		p.cachedExporters.Add(1)
