@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"encoding/json"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -130,6 +131,20 @@ func TestPollV2c(t *testing.T) {
 	if got := h.metric(t, "lookups_total", "kind", "interface", "result", "hit"); got < 4 {
 		t.Errorf("lookups_total{hit} = %v", got)
 	}
+}
+
+func TestPollIPv6(t *testing.T) {
+	if c, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		c.Close()
+	}
+	agent := snmptest.Start(t, snmptest.Config{SysName: agentSysName, Community: "v6-community", IPv6: true, Interfaces: agentInterfaces})
+	h := newHarness(t, testConfig(agent.Port(), Credential{Prefix: netip.MustParsePrefix("::1/128"), Community: "v6-community"}), "")
+	h.run(t)
+	v6 := netip.MustParseAddr("::1")
+	waitPolled(t, h, v6)
+	checkAgentNames(t, h, v6)
 }
 
 func TestPollV3(t *testing.T) {

@@ -45,8 +45,10 @@ type User struct {
 
 // Config is what the agent serves.
 type Config struct {
-	SysName    string
-	Community  string // SNMPv2c read-only community for 127.0.0.1; "" for none
+	SysName   string
+	Community string // SNMPv2c read-only community for 127.0.0.1 (and ::1); "" for none
+	// IPv6 serves on [::1] too, on the same port.
+	IPv6       bool
 	Users      []User
 	Interfaces []Interface
 }
@@ -78,7 +80,7 @@ func Start(tb testing.TB, cfg Config) *Agent {
 	a.conf = filepath.Join(a.dir, "snmpd.conf")
 	var lastErr error
 	for port := uint16(16161); port <= 16199; port++ {
-		if !udpFree(port) {
+		if !udpFree("127.0.0.1", port) || cfg.IPv6 && !udpFree("::1", port) {
 			continue
 		}
 		a.port = port
@@ -94,7 +96,7 @@ func Start(tb testing.TB, cfg Config) *Agent {
 	return nil
 }
 
-// Addr is the agent's address, 127.0.0.1:port.
+// Addr is the agent's IPv4 address, 127.0.0.1:port.
 func (a *Agent) Addr() netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), a.port)
 }
@@ -175,8 +177,8 @@ func (a *Agent) start() error {
 // udpFree reports whether nothing listens on 127.0.0.1:port now. Another
 // process may take it before snmpd does; start then fails and the next
 // port is tried.
-func udpFree(port uint16) bool {
-	c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+func udpFree(host string, port uint16) bool {
+	c, err := net.ListenPacket("udp", net.JoinHostPort(host, fmt.Sprint(port)))
 	if err != nil {
 		return false
 	}
@@ -186,9 +188,16 @@ func udpFree(port uint16) bool {
 
 func configText(cfg Config, port uint16) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "agentaddress udp:127.0.0.1:%d\n", port)
+	if cfg.IPv6 {
+		fmt.Fprintf(&b, "agentaddress udp:127.0.0.1:%d,udp6:[::1]:%d\n", port, port)
+	} else {
+		fmt.Fprintf(&b, "agentaddress udp:127.0.0.1:%d\n", port)
+	}
 	if cfg.Community != "" {
 		fmt.Fprintf(&b, "rocommunity %s 127.0.0.1\n", cfg.Community)
+		if cfg.IPv6 {
+			fmt.Fprintf(&b, "rocommunity6 %s ::1\n", cfg.Community)
+		}
 	}
 	for _, u := range cfg.Users {
 		// snmpd 5.9 accepts createUser in its main configuration file and
