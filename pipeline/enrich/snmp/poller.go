@@ -150,7 +150,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Poller, error) {
 // Interface returns the cached names and speed of interface ifIndex of
 // exporter. It never blocks and does not allocate. On a miss it counts the
 // miss and asks, without waiting, for a poll of the exporter: once for an
-// exporter not yet known, and at most once per few minutes for an
+// exporter not yet known, and at most once per min(15m, interval) for an
 // interface the last poll did not list. ifIndex 0 (no interface) is no
 // lookup at all.
 func (p *Poller) Interface(exporter netip.Addr, ifIndex uint32) (Interface, bool) {
@@ -273,8 +273,6 @@ func (p *Poller) Run(ctx context.Context) error {
 		return errors.New("snmp: Run called twice")
 	}
 	jobs := make(chan *exporter)
-	// One slot per worker: a worker never blocks handing back its last
-	// result once the scheduler has stopped reading.
 	results := make(chan pollResult, p.cfg.Workers)
 	var wg sync.WaitGroup
 	for range p.cfg.Workers {
@@ -315,9 +313,14 @@ loop:
 			}
 		}
 	}
+	// Workers finish their poll (cut short by ctx) and hand back the
+	// result; reading them while they finish means none blocks on a full
+	// results channel.
 	close(jobs)
-	wg.Wait()
-	close(results)
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
 	for res := range results {
 		s.onResult(ctx, res)
 	}

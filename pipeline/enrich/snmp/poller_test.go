@@ -391,3 +391,24 @@ func TestCredentialFor(t *testing.T) {
 		}
 	}
 }
+
+// Run returns, and writes the cache, while polls are queued and running.
+func TestShutdownWhilePolling(t *testing.T) {
+	cfg := testConfig(16200) // nothing listens: every poll fails fast
+	cfg.Workers = 1
+	h := newHarness(t, cfg, t.TempDir())
+	stop := h.run(t)
+	for i := range 50 {
+		h.Interface(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), 1)
+	}
+	eventually(t, "polls under way", func() bool {
+		return h.metric(t, "polls_total", "result", resultRefused)+h.metric(t, "polls_total", "result", resultTimeout) >= 3
+	})
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
