@@ -412,3 +412,34 @@ func TestShutdownWhilePolling(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
+
+// The cache file keeps every interface, dense or sparse, and an exporter
+// not looked up for expire is not loaded again.
+func TestCacheRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, testConfig(16161), dir)
+	fresh, stale := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	h.fill([]netip.Addr{fresh, stale}, 3)
+	sparse := map[uint32]Interface{7: {Name: "lo0"}, 1_000_123: {Name: "Gi0/1.100", Description: "vlan 100", Speed: 1e9}}
+	(*h.exporters.Load())[keyOf(fresh)].data.Store(newSnapshot("core-1", time.Now(), sparse))
+	(*h.exporters.Load())[keyOf(stale)].lastSeen.Store(time.Now().Add(-25 * time.Hour).Unix())
+	if err := h.save(); err != nil {
+		t.Fatal(err)
+	}
+
+	h2 := newHarness(t, testConfig(16161), dir)
+	for idx, want := range sparse {
+		if got, ok := h2.Interface(fresh, idx); !ok || got != want {
+			t.Errorf("Interface(%d) = %+v, %v; want %+v", idx, got, ok, want)
+		}
+	}
+	if name, ok := h2.ExporterName(fresh); !ok || name != "core-1" {
+		t.Errorf("ExporterName = %q, %v", name, ok)
+	}
+	if _, ok := h2.Interface(stale, 1); ok {
+		t.Error("an expired exporter was loaded")
+	}
+	if got := h2.metric(t, "interfaces_cached"); got != 2 {
+		t.Errorf("interfaces_cached = %v, want 2", got)
+	}
+}

@@ -65,9 +65,13 @@ type Agent struct {
 }
 
 // Start starts snmpd serving cfg; the test fails (or skips outside CI)
-// when snmpd is not installed. It is stopped at the end of the test.
+// when snmpd is not installed, and skips with -short. The agent is stopped
+// at the end of the test.
 func Start(tb testing.TB, cfg Config) *Agent {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("runs a real snmpd; skipped with -short")
+	}
 	bin, err := exec.LookPath("snmpd")
 	if err != nil {
 		// Debian installs it in /usr/sbin, which a user's PATH may lack.
