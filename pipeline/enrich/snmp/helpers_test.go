@@ -120,7 +120,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // fill puts exporters with interfaces in the cache as a successful poll
 // would, without any agent: for benchmarks and allocation checks.
 func (p *Poller) fill(exporters []netip.Addr, interfaces int) {
-	m := make(map[addrKey]*exporter, len(exporters))
+	var list []*exporter
 	for _, addr := range exporters {
 		addr = addr.Unmap()
 		ifaces := make(map[uint32]Interface, interfaces)
@@ -128,12 +128,12 @@ func (p *Poller) fill(exporters []netip.Addr, interfaces int) {
 			ifaces[uint32(i)] = Interface{Name: "et-0/0/" + addr.String(), Description: "uplink", Speed: 100e9}
 		}
 		s := newSnapshot("router-"+addr.String(), time.Now(), ifaces)
-		e := &exporter{addr: addr, cred: defaultCredential}
+		e := &exporter{addr: addr, key: keyOf(addr), cred: defaultCredential}
 		e.data.Store(s)
 		e.lastSeen.Store(p.clock.Load())
 		// No miss of these asks for a poll within the test.
 		e.notBefore.Store(p.clock.Load() + 3600)
-		m[keyOf(addr)] = e
+		list = append(list, e)
 	}
-	p.exporters.Store(&m)
+	p.exporters.Store(newExporterTable(list))
 }

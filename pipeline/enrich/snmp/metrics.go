@@ -84,7 +84,7 @@ func (p *Poller) registerMetrics() error {
 	exporters := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "exporters",
 		Help: "Exporters known (cached or waiting for their first poll).",
-	}, func() float64 { return float64(len(*p.exporters.Load())) })
+	}, func() float64 { return float64(p.exporters.Load().n) })
 	cached := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "exporters_cached",
 		Help: "Exporters whose names are cached.",

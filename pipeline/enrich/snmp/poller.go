@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,7 @@ type Interface struct {
 // exporter is one exporter known to the poller.
 type exporter struct {
 	addr netip.Addr
+	key  addrKey
 	cred *credential
 	data atomic.Pointer[snapshot] // nil until a poll succeeds (or the cache is loaded)
 	// lastSeen is the coarse clock (unix seconds) of the last lookup;
@@ -87,7 +89,7 @@ type Poller struct {
 	// Counters resolved once so that lookups do no label lookup.
 	missNotPolled, missUnknownInterface, missExporterLimit counterInc
 
-	exporters        atomic.Pointer[map[addrKey]*exporter]
+	exporters        atomic.Pointer[exporterTable]
 	clock            atomic.Int64 // coarse unix seconds, advanced by Run
 	full             atomic.Bool  // max-exporters reached
 	cachedExporters  atomic.Int64
@@ -128,8 +130,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Poller, error) {
 		saveEvery:   saveEvery,
 		tick:        tick,
 	}
-	empty := map[addrKey]*exporter{}
-	p.exporters.Store(&empty)
+	p.exporters.Store(newExporterTable(nil))
 	p.clock.Store(time.Now().Unix())
 	if err := p.registerMetrics(); err != nil {
 		return nil, err
@@ -157,7 +158,7 @@ func (p *Poller) Interface(exporter netip.Addr, ifIndex uint32) (Interface, bool
 	if !p.cfg.Enabled || ifIndex == 0 {
 		return Interface{}, false
 	}
-	e := (*p.exporters.Load())[keyOf(exporter)]
+	e := p.exporters.Load().get(keyOf(exporter))
 	if e == nil {
 		p.metrics.misses.Inc()
 		if p.requestNew(exporter) {
@@ -189,7 +190,7 @@ func (p *Poller) ExporterName(exporter netip.Addr) (string, bool) {
 	if !p.cfg.Enabled {
 		return "", false
 	}
-	e := (*p.exporters.Load())[keyOf(exporter)]
+	e := p.exporters.Load().get(keyOf(exporter))
 	if e == nil {
 		p.metrics.nameMisses.Inc()
 		p.requestNew(exporter)
@@ -349,13 +350,13 @@ func (s *scheduler) enqueue(e *exporter, now time.Time) {
 // publishes the new exporters in one copy of the map.
 func (s *scheduler) onRequests(first netip.Addr, now time.Time) {
 	p := s.p
-	current := *p.exporters.Load()
+	current := p.exporters.Load()
 	var added map[addrKey]*exporter
 	handled := []netip.Addr{}
 	handle := func(addr netip.Addr) {
 		handled = append(handled, addr)
 		key := keyOf(addr)
-		e := current[key]
+		e := current.get(key)
 		if e == nil {
 			e = added[key]
 		}
@@ -365,7 +366,7 @@ func (s *scheduler) onRequests(first netip.Addr, now time.Time) {
 			}
 			return
 		}
-		if len(current)+len(added) >= p.cfg.MaxExporters {
+		if current.n+len(added) >= p.cfg.MaxExporters {
 			if !p.full.Swap(true) {
 				p.r.Warn("max-exporters reached: further exporters get no SNMP names", "max_exporters", p.cfg.MaxExporters)
 			}
@@ -374,7 +375,7 @@ func (s *scheduler) onRequests(first netip.Addr, now time.Time) {
 		if added == nil {
 			added = map[addrKey]*exporter{}
 		}
-		e = &exporter{addr: addr, cred: credentialFor(p.creds, addr)}
+		e = &exporter{addr: addr, key: key, cred: credentialFor(p.creds, addr)}
 		e.lastSeen.Store(now.Unix())
 		added[key] = e
 		s.enqueue(e, now)
@@ -390,9 +391,7 @@ drain:
 		}
 	}
 	if len(added) > 0 {
-		next := maps.Clone(current)
-		maps.Copy(next, added)
-		p.exporters.Store(&next)
+		p.exporters.Store(newExporterTable(slices.AppendSeq(current.list(), maps.Values(added))))
 	}
 	p.pendingMu.Lock()
 	for _, addr := range handled {
@@ -462,14 +461,15 @@ func (s *scheduler) onResult(ctx context.Context, res pollResult) {
 // scan queues the exporters due for a poll and forgets the expired ones.
 func (s *scheduler) scan(now time.Time) {
 	p := s.p
-	current := *p.exporters.Load()
+	current := p.exporters.Load()
 	expiredBefore := now.Add(-p.cfg.Expire).Unix()
-	var expired []addrKey
-	for key, e := range current {
+	var kept, expired []*exporter
+	for _, e := range current.list() {
 		if e.lastSeen.Load() < expiredBefore {
-			expired = append(expired, key)
+			expired = append(expired, e)
 			continue
 		}
+		kept = append(kept, e)
 		if !e.busy && !now.Before(e.nextPoll) {
 			s.enqueue(e, now)
 		}
@@ -477,19 +477,17 @@ func (s *scheduler) scan(now time.Time) {
 	if len(expired) == 0 {
 		return
 	}
-	next := maps.Clone(current)
-	for _, key := range expired {
-		e := next[key]
-		delete(next, key)
+	next := newExporterTable(kept)
+	for _, e := range expired {
 		e.removed = true
 		if old := e.data.Load(); old != nil {
 			p.cachedExporters.Add(-1)
 			p.cachedInterfaces.Add(-int64(old.count))
 		}
 	}
-	p.exporters.Store(&next)
+	p.exporters.Store(next)
 	p.metrics.expired.Add(float64(len(expired)))
-	if len(next) < p.cfg.MaxExporters {
+	if next.n < p.cfg.MaxExporters {
 		p.full.Store(false)
 	}
 	s.dirty = true

@@ -421,8 +421,8 @@ func TestCacheRoundTrip(t *testing.T) {
 	fresh, stale := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	h.fill([]netip.Addr{fresh, stale}, 3)
 	sparse := map[uint32]Interface{7: {Name: "lo0"}, 1_000_123: {Name: "Gi0/1.100", Description: "vlan 100", Speed: 1e9}}
-	(*h.exporters.Load())[keyOf(fresh)].data.Store(newSnapshot("core-1", time.Now(), sparse))
-	(*h.exporters.Load())[keyOf(stale)].lastSeen.Store(time.Now().Add(-25 * time.Hour).Unix())
+	h.exporters.Load().get(keyOf(fresh)).data.Store(newSnapshot("core-1", time.Now(), sparse))
+	h.exporters.Load().get(keyOf(stale)).lastSeen.Store(time.Now().Add(-25 * time.Hour).Unix())
 	if err := h.save(); err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ type stateInterface struct {
 // it.
 func (p *Poller) save() error {
 	state := stateFile{Version: stateVersion}
-	for _, e := range *p.exporters.Load() {
+	for _, e := range p.exporters.Load().list() {
 		s := e.data.Load()
 		if s == nil {
 			continue
@@ -84,6 +84,7 @@ func (p *Poller) load(now time.Time) {
 	}
 	expiredBefore := now.Add(-p.cfg.Expire).Unix()
 	loaded := make(map[addrKey]*exporter, len(state.Exporters))
+	var list []*exporter
 	total := 0
 	for _, se := range state.Exporters {
 		if len(loaded) >= p.cfg.MaxExporters {
@@ -100,15 +101,16 @@ func (p *Poller) load(now time.Time) {
 			}
 		}
 		snap := newSnapshot(se.SysName, se.PolledAt, interfaces)
-		e := &exporter{addr: addr, cred: credentialFor(p.creds, addr)}
+		e := &exporter{addr: addr, key: keyOf(addr), cred: credentialFor(p.creds, addr)}
 		e.data.Store(snap)
 		e.lastSeen.Store(se.LastSeen)
 		// Due when it would have been had the process kept running.
 		e.nextPoll = se.PolledAt.Add(p.cfg.Interval)
 		loaded[keyOf(addr)] = e
+		list = append(list, e)
 		total += snap.count
 	}
-	p.exporters.Store(&loaded)
+	p.exporters.Store(newExporterTable(list))
 	p.cachedExporters.Store(int64(len(loaded)))
 	p.cachedInterfaces.Store(int64(total))
 	p.full.Store(len(loaded) >= p.cfg.MaxExporters)
