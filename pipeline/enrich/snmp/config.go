@@ -316,6 +316,22 @@ func credentialFor(creds []*credential, addr netip.Addr) *credential {
 	return defaultCredential
 }
 
+// logAttrs say in a log line which credential a poll used, never its
+// secrets.
+func (c *credential) logAttrs() []any {
+	if c.version != gosnmp.Version3 {
+		return []any{"snmp_version", "2c", "credential_prefix", c.prefixString()}
+	}
+	return []any{"snmp_version", "3", "credential_prefix", c.prefixString(), "user", c.user}
+}
+
+func (c *credential) prefixString() string {
+	if !c.prefix.IsValid() {
+		return "default"
+	}
+	return c.prefix.String()
+}
+
 // client builds a fresh gosnmp client for one poll of addr: SNMPv3 keeps
 // per-session engine state, which must not be shared between polls.
 func (c *credential) client(addr netip.Addr, cfg Config) *gosnmp.GoSNMP {

@@ -428,6 +428,7 @@ func (s *scheduler) onResult(ctx context.Context, res pollResult) {
 		e.nextPoll = now.Add(backoff)
 		e.notBefore.Store(e.nextPoll.Unix())
 		args := []any{"exporter", e.addr.String(), "result", result, "failures_in_a_row", e.failures, "retry_in", backoff.String()}
+		args = append(args, e.cred.logAttrs()...)
 		if res.err != nil {
 			args = append(args, "error", res.err.Error())
 		}

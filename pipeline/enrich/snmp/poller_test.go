@@ -211,8 +211,15 @@ func TestBadCredentials(t *testing.T) {
 			eventually(t, "the failure logged", func() bool {
 				return strings.Contains(h.log.String(), tc.log)
 			})
-			if log := h.log.String(); !strings.Contains(log, "exporter=127.0.0.1") || !strings.Contains(log, "result="+tc.result) {
-				t.Errorf("the log line names neither exporter nor result:\n%s", log)
+			for _, want := range []string{"exporter=127.0.0.1", "result=" + tc.result, "credential_prefix=127.0.0.1/32"} {
+				if log := h.log.String(); !strings.Contains(log, want) {
+					t.Errorf("the log does not say %s:\n%s", want, log)
+				}
+			}
+			for _, secret := range []string{"not-the-passphrase", "priv-passphrase", "community=wrong"} {
+				if strings.Contains(h.log.String(), secret) {
+					t.Errorf("the secret %q is in the log", secret)
+				}
 			}
 		})
 	}
