@@ -464,13 +464,17 @@ func (s *scheduler) scan(now time.Time) {
 	p := s.p
 	current := p.exporters.Load()
 	expiredBefore := now.Add(-p.cfg.Expire).Unix()
-	var kept, expired []*exporter
-	for _, e := range current.list() {
+	// Every tick: walk the slots, allocating nothing unless some expired.
+	var expired []*exporter
+	for i := range current.slots {
+		e := current.slots[i].e
+		if e == nil {
+			continue
+		}
 		if e.lastSeen.Load() < expiredBefore {
 			expired = append(expired, e)
 			continue
 		}
-		kept = append(kept, e)
 		if !e.busy && !now.Before(e.nextPoll) {
 			s.enqueue(e, now)
 		}
@@ -478,9 +482,11 @@ func (s *scheduler) scan(now time.Time) {
 	if len(expired) == 0 {
 		return
 	}
-	next := newExporterTable(kept)
 	for _, e := range expired {
 		e.removed = true
+	}
+	next := newExporterTable(slices.DeleteFunc(current.list(), func(e *exporter) bool { return e.removed }))
+	for _, e := range expired {
 		if old := e.data.Load(); old != nil {
 			p.cachedExporters.Add(-1)
 			p.cachedInterfaces.Add(-int64(old.count))
