@@ -72,6 +72,9 @@ const (
 	tick = time.Second
 	// requestQueue bounds the poll requests waiting for the scheduler.
 	requestQueue = 1024
+	// maxPollDuration bounds one poll, whatever the tables' size or the
+	// agent's pace, so that one agent cannot hold a worker.
+	maxPollDuration = 2 * time.Minute
 	// maxInterfaces bounds the interfaces kept for one exporter.
 	maxInterfaces = 1 << 16
 	// stateFileName is the cache's file in the state directory.
@@ -280,7 +283,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		wg.Go(func() {
 			for e := range jobs {
 				start := time.Now()
-				snap, err := p.poll(ctx, e)
+				pollCtx, cancel := context.WithTimeout(ctx, maxPollDuration)
+				snap, err := p.poll(pollCtx, e)
+				cancel()
 				results <- pollResult{e: e, snap: snap, err: err, duration: time.Since(start)}
 			}
 		})
