@@ -3,6 +3,7 @@ package snmp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -125,7 +126,8 @@ func (p *Poller) fill(exporters []netip.Addr, interfaces int) {
 		addr = addr.Unmap()
 		ifaces := make(map[uint32]Interface, interfaces)
 		for i := 1; i <= interfaces; i++ {
-			ifaces[uint32(i)] = Interface{Name: "et-0/0/" + addr.String(), Description: "uplink", Speed: 100e9}
+			// Strings of their own, as a poll makes them.
+			ifaces[uint32(i)] = Interface{Name: fmt.Sprintf("et-0/0/%d", i), Description: fmt.Sprintf("uplink to transit-%d", i), Speed: 100e9}
 		}
 		s := newSnapshot("router-"+addr.String(), time.Now(), ifaces)
 		e := &exporter{addr: addr, key: keyOf(addr), cred: defaultCredential}

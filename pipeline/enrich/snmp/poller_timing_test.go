@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 )
 
@@ -13,7 +14,13 @@ func benchPoller(b *testing.B) (*harness, []netip.Addr) {
 		// IPv4-mapped, as the record carries them.
 		addrs[i] = netip.AddrFrom16(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).As16())
 	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	h.fill(addrs, 100)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.Logf("cache of %d exporters x 100 interfaces: %.1f MiB", len(addrs), float64(after.HeapAlloc-before.HeapAlloc)/(1<<20))
 	return h, addrs
 }
 
