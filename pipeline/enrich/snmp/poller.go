@@ -98,9 +98,12 @@ type Poller struct {
 	cachedExporters  atomic.Int64
 	cachedInterfaces atomic.Int64
 
-	requests  chan netip.Addr
-	pendingMu sync.Mutex
-	pending   map[netip.Addr]struct{} // new exporters requested, not yet added
+	requests chan netip.Addr
+	// asked remembers, by hash, new exporters whose first poll was asked
+	// for and not yet handled, so that a burst of lookups sends one request
+	// without a lock. It is lossy: two exporters sharing a slot may each
+	// ask twice, which the scheduler absorbs.
+	asked [256]atomic.Uint64
 
 	running atomic.Bool
 
@@ -127,7 +130,6 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Poller, error) {
 		creds:       creds,
 		limiter:     reporter.NewLimiter(5, time.Minute),
 		requests:    make(chan netip.Addr, requestQueue),
-		pending:     map[netip.Addr]struct{}{},
 		missRepoll:  min(missRepoll, cfg.Interval),
 		backoffBase: backoffBase,
 		saveEvery:   saveEvery,
@@ -218,8 +220,8 @@ func (p *Poller) touch(e *exporter) {
 	}
 }
 
-// requestNew asks for the first poll of an exporter not yet known, once:
-// it reports false when max-exporters is reached.
+// requestNew asks for the first poll of an exporter not yet known, once,
+// without a lock: it reports false when max-exporters is reached.
 func (p *Poller) requestNew(exporter netip.Addr) bool {
 	if p.full.Load() {
 		return false
@@ -228,17 +230,27 @@ func (p *Poller) requestNew(exporter netip.Addr) bool {
 	if !addr.IsValid() {
 		return true
 	}
-	p.pendingMu.Lock()
-	if _, asked := p.pending[addr]; !asked {
-		select {
-		case p.requests <- addr:
-			p.pending[addr] = struct{}{}
-		default:
-			p.metrics.dropped.Inc()
-		}
+	h, slot := p.askedSlot(addr)
+	if slot.Load() == h {
+		return true
 	}
-	p.pendingMu.Unlock()
+	// Marked before sending, so that the scheduler's unmarking, after it
+	// received the request, cannot come first and leave the mark behind.
+	slot.Store(h)
+	select {
+	case p.requests <- addr:
+	default:
+		slot.CompareAndSwap(h, 0)
+		p.metrics.dropped.Inc()
+	}
 	return true
+}
+
+// askedSlot is addr's mark (never 0, the empty slot) and its slot.
+func (p *Poller) askedSlot(addr netip.Addr) (uint64, *atomic.Uint64) {
+	key := keyOf(addr)
+	h := key.hash() | 1
+	return h, &p.asked[h>>56]
 }
 
 // requestRepoll asks for a poll of a known exporter unless one was asked
@@ -398,11 +410,12 @@ drain:
 	if len(added) > 0 {
 		p.exporters.Store(newExporterTable(slices.AppendSeq(current.list(), maps.Values(added))))
 	}
-	p.pendingMu.Lock()
+	// Unmarked once published: a lookup finds the exporter in the table
+	// or, if refused, may ask again.
 	for _, addr := range handled {
-		delete(p.pending, addr)
+		h, slot := p.askedSlot(addr)
+		slot.CompareAndSwap(h, 0)
 	}
-	p.pendingMu.Unlock()
 }
 
 // onResult stores a successful poll or schedules the retry of a failed one.

@@ -450,3 +450,24 @@ func TestCacheRoundTrip(t *testing.T) {
 		t.Errorf("interfaces_cached = %v, want 2", got)
 	}
 }
+
+// A burst of lookups of a new exporter asks for one poll, without
+// allocating, and after the scheduler handled it the exporter is known.
+func TestNewExporterAskedOnce(t *testing.T) {
+	h := newHarness(t, testConfig(16200), "")
+	addr := netip.MustParseAddr("127.0.2.7") // loopback: the poll that follows stays on this machine
+	if n := testing.AllocsPerRun(100, func() { h.Interface(addr, 1) }); n != 0 {
+		t.Errorf("%v allocations per lookup of an unknown exporter", n)
+	}
+	h.ExporterName(addr)
+	if got := len(h.requests); got != 1 {
+		t.Fatalf("%d requests queued, want 1", got)
+	}
+	h.run(t)
+	eventually(t, "the exporter known", func() bool { return h.metric(t, "exporters") == 1 })
+	for i := range h.asked {
+		if h.asked[i].Load() != 0 {
+			t.Errorf("asked[%d] still marked", i)
+		}
+	}
+}
