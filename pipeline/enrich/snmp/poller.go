@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"sluice/reporter"
 )
 
@@ -90,7 +92,7 @@ type Poller struct {
 	limiter   *reporter.Limiter
 	metrics   metrics
 	// Counters resolved once so that lookups do no label lookup.
-	missNotPolled, missUnknownInterface, missExporterLimit counterInc
+	missNotPolled, missUnknownInterface, missExporterLimit prometheus.Counter
 
 	exporters        atomic.Pointer[exporterTable]
 	clock            atomic.Int64 // coarse unix seconds, advanced by Run
@@ -110,9 +112,6 @@ type Poller struct {
 	// Tunables; tests shorten them.
 	missRepoll, backoffBase, saveEvery, tick time.Duration
 }
-
-// counterInc is the part of a Prometheus counter lookups use.
-type counterInc interface{ Inc() }
 
 // New builds a Poller and loads the cache persisted in stateDir ("" keeps
 // nothing on disk). It starts nothing: Run polls.
