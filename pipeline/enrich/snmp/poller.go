@@ -6,7 +6,8 @@
 // Lookups (Interface, ExporterName) run on the per-record path: they never
 // block, never do I/O and do not allocate. Each exporter's names live in an
 // immutable snapshot swapped atomically when a poll succeeds, and the set of
-// exporters is a copy-on-write map swapped when one is added or forgotten.
+// exporters is an immutable hash table replaced when one is added or
+// forgotten.
 // A lookup that misses is counted and, without waiting, asks the scheduler
 // (through a bounded queue, once per exporter) to poll the exporter; the
 // record goes on without the names. A failed poll keeps the names already
