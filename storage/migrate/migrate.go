@@ -52,7 +52,12 @@ var migrations = []migration{
 		description: "add MPLS label, VRF and NAT columns",
 		statements:  addFlowColumns(mplsVRFNATColumns...),
 	},
-	// 6 is the enrichment columns; 8 the interface counters.
+	{
+		version:     6,
+		description: "add enrichment columns: exporter, network, GeoIP, interface, threat feeds, service, direction, Community ID",
+		statements:  addFlowColumns(enrichmentColumns...),
+	},
+	// 8 is the interface counters.
 	{
 		version:     7,
 		description: "create AS and interface rollups, the alerts table, AS names",
