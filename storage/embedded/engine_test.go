@@ -106,6 +106,7 @@ func TestMigrateTwice(t *testing.T) {
 	got = query(t, "SELECT name, engine FROM system.tables WHERE database = 'sluice' ORDER BY name")
 	tables := []string{"flows\tMergeTree", "schema_migrations\tReplacingMergeTree", "alerts\tReplacingMergeTree",
 		"asn_names\tMergeTree", "asn_names_dict\tDictionary",
+		"exporters\tReplacingMergeTree", "exporters_in_mv\tMaterializedView", "exporters_out_mv\tMaterializedView",
 		"icmp_types\tMergeTree", "icmp_types_dict\tDictionary", "protocols\tMergeTree", "protocols_dict\tDictionary",
 		"services\tMergeTree", "services_dict\tDictionary"}
 	for _, r := range migrate.Rollups {
@@ -289,6 +290,15 @@ func TestRollupsEqualRawAggregate(t *testing.T) {
 			f.InIfIndex, f.OutIfIndex = uint32(i%4), uint32(i%5)
 			f.SrcAS, f.DstAS, f.Proto = uint32(i%7), uint32(i%2), uint8(6+11*(i%2))
 			f.Bytes, f.Packets, f.SamplingRate = uint64(i%1500+40), uint64(i%10+1), uint64(1+i%3)*1000
+			// Enrichment, which the narrow rollups keep.
+			f.ExporterName = []string{"edge-1", "edge-2", ""}[i%3]
+			f.InIfName, f.OutIfName = fmt.Sprint("et-", i%4), fmt.Sprint("xe-", i%5)
+			f.InIfSpeed, f.OutIfSpeed = uint64(i%4)*1e9, uint64(i%5)*1e10
+			f.InIfBoundary, f.OutIfBoundary = record.Boundary(i%3), record.Boundary((i+1)%3)
+			f.SrcCountry, f.DstCountry = []string{"FR", "DE", ""}[i%3], []string{"US", "JP"}[i%2]
+			f.SrcNetSite, f.DstNetSite = []string{"par", "ams"}[i%2], []string{"fra", "", "par"}[i%3]
+			f.SrcNetTenant, f.DstNetTenant = []string{"acme", ""}[i%2], []string{"globex", "acme"}[i%2]
+			f.TrafficDirection = record.TrafficDirection(i % 5)
 		}
 		if err := w.Write(writeCtx(t), flows, fmt.Sprintf("rollup-test-%d", seed)); err != nil {
 			t.Fatal(err)

@@ -60,11 +60,13 @@ var migrations = []migration{
 	// 8 is the interface counters.
 	{
 		version:     7,
-		description: "create AS and interface rollups, the alerts table, AS names",
+		description: "create AS, interface and network rollups, the exporters and alerts tables, AS names",
 		statements: func(cfg Config) []string {
 			return slices.Concat(
 				createRollups(asRollups)(cfg),
 				createRollups(interfaceRollups)(cfg),
+				createRollups(networkRollups)(cfg),
+				createExportersTable(cfg),
 				createAlertsTable(cfg),
 				createReferenceTables(asnNamesTable)(cfg))
 		},

@@ -38,14 +38,25 @@ var RollupDimensions = []string{
 }
 
 // ASRollupDimensions are the dimensions of the AS rollups (flows_as_*):
-// top AS and protocol queries read them. With only these columns, a bucket
-// holds one row per AS pair and protocol, whatever the exporters and
-// interfaces, where the wide rollup multiplies them all.
-var ASRollupDimensions = []string{"SrcAS", "DstAS", "EType", "Proto"}
+// top AS, country and protocol queries read them. With only these columns,
+// a bucket holds one row per AS pair and protocol, whatever the exporters
+// and interfaces, where the wide rollup multiplies them all. An AS's
+// addresses are mostly in one country, so the countries add few rows.
+var ASRollupDimensions = []string{"SrcAS", "DstAS", "EType", "Proto", "SrcCountry", "DstCountry"}
 
 // InterfaceRollupDimensions are the dimensions of the interface rollups
-// (flows_if_*): traffic per exporter, interface and direction.
-var InterfaceRollupDimensions = []string{"ExporterAddress", "InIfIndex", "OutIfIndex", "FlowDirection"}
+// (flows_if_*): traffic per exporter, interface and direction, and
+// utilisation. The names, boundaries and speeds are attributes of the
+// exporter and interface: they add no rows.
+var InterfaceRollupDimensions = []string{
+	"ExporterAddress", "ExporterName", "InIfIndex", "OutIfIndex", "InIfName", "OutIfName",
+	"InIfBoundary", "OutIfBoundary", "InIfSpeed", "OutIfSpeed", "FlowDirection", "TrafficDirection",
+}
+
+// NetworkRollupDimensions are the dimensions of the network rollups
+// (flows_net_*): traffic matrices between sites and tenants, and traffic
+// relative to the own networks.
+var NetworkRollupDimensions = []string{"SrcNetSite", "DstNetSite", "SrcNetTenant", "DstNetTenant", "TrafficDirection"}
 
 // rollupGrains are the time grains every family of rollups has.
 var rollupGrains = []struct {
@@ -70,16 +81,18 @@ func rollupFamily(prefix string, dims []string) []Rollup {
 }
 
 // The rollup families. wideRollups are schema version 2's; the narrow ones
-// (AS, interfaces) came with version 7.
+// (AS, interfaces, networks) came with version 7.
 var (
 	wideRollups      = rollupFamily("flows_", RollupDimensions)
 	asRollups        = rollupFamily("flows_as_", ASRollupDimensions)
 	interfaceRollups = rollupFamily("flows_if_", InterfaceRollupDimensions)
+	networkRollups   = rollupFamily("flows_net_", NetworkRollupDimensions)
 )
 
-// Rollups lists every rollup table: the wide family, then the narrow ones,
-// each finest first.
-var Rollups = slices.Concat(wideRollups, asRollups, interfaceRollups)
+// Rollups lists every rollup table, family by family, from the one
+// expected to have the fewest rows per bucket to the wide one, each finest
+// first. Queries read the first family of a grain that answers.
+var Rollups = slices.Concat(asRollups, networkRollups, interfaceRollups, wideRollups)
 
 // RollupCounters are the summed columns of every rollup: Bytes and Packets
 // scaled by the sampling rate, and Flows, the number of flow records.

@@ -132,6 +132,13 @@ func desired(cfg Config) desiredSchema {
 		})
 	}
 	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("alerts"), columns: fromTableColumns(alertColumns), create: createAlertsTable(cfg)})
+	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("exporters"), columns: fromTableColumns(exportersColumns()), create: createExportersTable(cfg)})
+	for _, side := range interfaceSides {
+		s.views = append(s.views, desiredObject{
+			name: exportersViewName(side), create: []string{exportersView(side, cfg)},
+			note: "interfaces seen only while it was missing are not in " + ExportersTable,
+		})
+	}
 	for _, t := range allReferenceTables {
 		var cols []tableColumn
 		for _, c := range t.columns {

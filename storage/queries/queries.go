@@ -4,7 +4,7 @@
 // one of its rollups. Build picks the coarsest table that can answer: one
 // that holds every column the query needs, keeps rows for the whole range,
 // and is fine enough in time for the range; of the rollups of that grain,
-// the narrowest (fewest dimensions), which has the fewest rows. Bytes and
+// the narrowest family (fewest rows per bucket) that answers. Bytes and
 // packets are always scaled by the sampling rate.
 //
 // Build only writes SQL. The caller runs it, for instance through the
@@ -129,13 +129,17 @@ var Library = []Query{
 		Columns: []string{"ForwardingStatus"}, TimeSeries: true,
 		SQL: "SELECT {bucket} AS Time, ForwardingStatus, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, ForwardingStatus ORDER BY Time, ForwardingStatus",
 	},
+	interfaceUtilisation("Out", "output"),
+	interfaceUtilisation("In", "input"),
 	{
-		Name: "interface-utilisation", Description: "per exporter and output interface: average and 95th-percentile bits per second over the series' steps",
-		Columns: []string{"ExporterAddress", "OutIfIndex"}, TimeSeries: true,
-		SQL: "SELECT ExporterAddress, OutIfIndex, intDiv(sum(StepBytes) * 8, {seconds}) AS AvgBps, toUInt64(quantileExact(0.95)(StepBytes * 8 / {step})) AS P95Bps FROM (" +
-			"SELECT {bucket} AS Time, ExporterAddress, OutIfIndex, {bytes} AS StepBytes FROM {table} WHERE {where} GROUP BY Time, ExporterAddress, OutIfIndex" +
-			") GROUP BY ExporterAddress, OutIfIndex ORDER BY AvgBps DESC, ExporterAddress, OutIfIndex LIMIT {limit}",
+		Name: "traffic-by-traffic-direction", Description: "bits per second over time, per direction relative to the own networks (inbound, outbound, internal, transit)",
+		Columns: []string{"TrafficDirection"}, TimeSeries: true,
+		SQL: "SELECT {bucket} AS Time, TrafficDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, TrafficDirection ORDER BY Time, TrafficDirection",
 	},
+	topN("top-src-countries", "source countries (ISO 3166-1 alpha-2) by traffic", "SrcCountry"),
+	topN("top-dst-countries", "destination countries (ISO 3166-1 alpha-2) by traffic", "DstCountry"),
+	topN("site-matrix", "traffic between source and destination network sites", "SrcNetSite", "DstNetSite"),
+	topN("tenant-matrix", "traffic between source and destination network tenants", "SrcNetTenant", "DstNetTenant"),
 	{
 		Name: "new-destinations", Description: "destinations seen in the range but not in the baseline before it (default 7 days)",
 		Columns: []string{"DstAddr"},
@@ -143,6 +147,40 @@ var Library = []Query{
 			// GLOBAL: on a cluster the subquery runs once, over every shard.
 			"AND DstAddr GLOBAL NOT IN (SELECT DstAddr FROM {table} WHERE {baseline}) GROUP BY DstAddr ORDER BY FirstSeen, DstAddr LIMIT {limit}",
 	},
+}
+
+// topN is a query of the top values of columns by traffic.
+func topN(name, description string, columns ...string) Query {
+	keys := strings.Join(columns, ", ")
+	return Query{
+		Name: name, Description: description, Columns: columns,
+		SQL: "SELECT " + keys + ", {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY " + keys +
+			" ORDER BY Bytes DESC, " + keys + " LIMIT {limit}",
+	}
+}
+
+// interfaceUtilisation is the utilisation query of one side (In, Out):
+// per exporter and interface, the average and 95th-percentile bits per
+// second over the series' steps, and the 95th percentile against the
+// interface's speed (0 when the speed is unknown).
+func interfaceUtilisation(side, sideName string) Query {
+	name := "interface-utilisation"
+	if side == "In" {
+		name += "-in"
+	}
+	index, ifName, speed := side+"IfIndex", side+"IfName", side+"IfSpeed"
+	return Query{
+		Name:        name,
+		Description: "per exporter and " + sideName + " interface: average and 95th-percentile bits per second over the series' steps, and the 95th percentile in percent of the interface speed",
+		Columns:     []string{"ExporterAddress", index, ifName, speed}, TimeSeries: true,
+		SQL: "SELECT ExporterAddress, " + index + ", IfName AS " + ifName + ", IfSpeed AS " + speed + ", AvgBps, P95Bps, " +
+			"if(IfSpeed = 0, 0, P95Bps * 100 / IfSpeed) AS P95Percent FROM (" +
+			"SELECT ExporterAddress, " + index + ", max(StepIfName) AS IfName, max(StepIfSpeed) AS IfSpeed, intDiv(sum(StepBytes) * 8, {seconds}) AS AvgBps, " +
+			"toUInt64(quantileExact(0.95)(StepBytes * 8 / {step})) AS P95Bps FROM (" +
+			"SELECT {bucket} AS Time, ExporterAddress, " + index + ", max(" + ifName + ") AS StepIfName, max(" + speed + ") AS StepIfSpeed, {bytes} AS StepBytes " +
+			"FROM {table} WHERE {where} GROUP BY Time, ExporterAddress, " + index +
+			") GROUP BY ExporterAddress, " + index + ") ORDER BY AvgBps DESC, ExporterAddress, " + index + " LIMIT {limit}",
+	}
 }
 
 // Lookup finds a query by name.
@@ -180,8 +218,8 @@ type source struct {
 // hourly rollup, an hour's from the 1-minute one.
 const minSeriesPoints = 24
 
-// sources lists the rollups coarsest first and, within a grain, narrowest
-// first; then the raw table.
+// sources lists the rollups coarsest first and, within a grain, in the
+// order of migrate.Rollups (narrowest family first); then the raw table.
 func sources(cfg migrate.Config) []source {
 	var out []source
 	for _, r := range migrate.Rollups {
@@ -191,9 +229,7 @@ func sources(cfg migrate.Config) []source {
 			bytes:   "sum(Bytes)", packets: "sum(Packets)", flows: "sum(Flows)",
 		})
 	}
-	slices.SortStableFunc(out, func(a, b source) int {
-		return cmp.Or(cmp.Compare(b.grain, a.grain), cmp.Compare(len(a.columns), len(b.columns)))
-	})
+	slices.SortStableFunc(out, func(a, b source) int { return cmp.Compare(b.grain, a.grain) })
 	return append(out, source{
 		table: migrate.FlowsTable, ttl: cfg.TTL,
 		bytes: "sum(Bytes * SamplingRate)", packets: "sum(Packets * SamplingRate)", flows: "count()",

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,11 +77,34 @@ func traffic() []record.Flow {
 		f.SrcPort, f.DstPort = uint16(1024+rng.IntN(60000)), []uint16{443, 80, 53, 22}[rng.IntN(4)]
 		f.InIfIndex, f.OutIfIndex = uint32(1+rng.IntN(4)), uint32(10+rng.IntN(3))
 		f.FlowDirection = uint8(rng.IntN(3))
+		enrich(f, rng)
 		f.Bytes = uint64(40 + rng.IntN(1500*20))
 		f.Packets = 1 + f.Bytes/1000
 	}
 	return flows
 }
+
+// enrich sets the enrichment columns as the pipeline would: exporter and
+// interface attributes that follow from the exporter and interface, and
+// network attributes drawn from small sets.
+func enrich(f *record.Flow, rng *rand.Rand) {
+	exporter := f.ExporterAddress.Netip().As16()[15]
+	f.ExporterName = []string{"", "edge-1", "edge-2", "core-1"}[exporter]
+	f.InIfName = fmt.Sprint("et-0/0/", f.InIfIndex)
+	f.OutIfName = fmt.Sprint("xe-1/0/", f.OutIfIndex)
+	f.InIfSpeed = []uint64{0, 1e9, 10e9, 0, 100e9}[f.InIfIndex]
+	f.OutIfSpeed = []uint64{1e9, 40e9, 0}[f.OutIfIndex-10]
+	f.InIfBoundary = record.Boundary(1 + f.InIfIndex%2)
+	f.OutIfBoundary = record.Boundary(1 + f.OutIfIndex%2)
+	f.SrcCountry = []string{"US", "DE", "FR", "JP", ""}[f.SrcAS%5]
+	f.DstCountry = []string{"US", "NL", "BR", ""}[rng.IntN(4)]
+	f.SrcNetSite, f.DstNetSite = []string{"par", "ams", "fra", ""}[rng.IntN(4)], []string{"par", "ams", "fra", ""}[rng.IntN(4)]
+	f.SrcNetTenant, f.DstNetTenant = []string{"acme", "globex", ""}[rng.IntN(3)], []string{"acme", "globex", ""}[rng.IntN(3)]
+	f.TrafficDirection = record.TrafficDirection(rng.IntN(5))
+}
+
+// trafficDirections are TrafficDirection's enum names, by value.
+var trafficDirections = []string{"unknown", "inbound", "outbound", "internal", "transit"}
 
 var flows []record.Flow
 
@@ -154,7 +179,17 @@ func reference(name string, p queries.Params, step time.Duration) string {
 		"traffic-by-interface":         func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.InIfIndex) },
 		"traffic-by-direction":         func(f *record.Flow) string { return fmt.Sprint(f.FlowDirection) },
 		"traffic-by-forwarding-status": func(f *record.Flow) string { return fmt.Sprint(f.ForwardingStatus) },
-		"interface-utilisation":        func(f *record.Flow) string { return fmt.Sprintf("%s\t%d", mapped(f.ExporterAddress), f.OutIfIndex) },
+		"interface-utilisation": func(f *record.Flow) string {
+			return fmt.Sprintf("%s\t%d\t%s\t%d", mapped(f.ExporterAddress), f.OutIfIndex, f.OutIfName, f.OutIfSpeed)
+		},
+		"interface-utilisation-in": func(f *record.Flow) string {
+			return fmt.Sprintf("%s\t%d\t%s\t%d", mapped(f.ExporterAddress), f.InIfIndex, f.InIfName, f.InIfSpeed)
+		},
+		"traffic-by-traffic-direction": func(f *record.Flow) string { return trafficDirections[f.TrafficDirection] },
+		"top-src-countries":            func(f *record.Flow) string { return f.SrcCountry },
+		"top-dst-countries":            func(f *record.Flow) string { return f.DstCountry },
+		"site-matrix":                  func(f *record.Flow) string { return f.SrcNetSite + "\t" + f.DstNetSite },
+		"tenant-matrix":                func(f *record.Flow) string { return f.SrcNetTenant + "\t" + f.DstNetTenant },
 		"new-destinations":             func(f *record.Flow) string { return mapped(f.DstAddr) },
 	}[name]
 	groups := map[string]*agg{}
@@ -190,7 +225,7 @@ func reference(name string, p queries.Params, step time.Duration) string {
 	stepSeconds := uint64(step / time.Second)
 	var rows []string
 	switch name {
-	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction", "traffic-by-forwarding-status":
+	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction", "traffic-by-forwarding-status", "traffic-by-traffic-direction":
 		type point struct {
 			t   int64
 			key string
@@ -212,7 +247,11 @@ func reference(name string, p queries.Params, step time.Duration) string {
 				pk[fmt.Sprint(s, keyOf(f))] += f.Packets * f.SamplingRate
 			}
 		}
-		slices.SortFunc(points, func(a, b point) int { return cmp.Or(cmp.Compare(a.t, b.t), compareKeys(a.key, b.key)) })
+		order := func(key string) string { return key }
+		if name == "traffic-by-traffic-direction" { // an enum sorts by value
+			order = func(key string) string { return fmt.Sprint(slices.Index(trafficDirections, key)) }
+		}
+		slices.SortFunc(points, func(a, b point) int { return cmp.Or(cmp.Compare(a.t, b.t), compareKeys(order(a.key), order(b.key))) })
 		for _, pt := range points {
 			row := fmt.Sprintf("%s\t%s\t%d", time.Unix(pt.t, 0).In(time.Local).Format(time.DateTime), pt.key, pt.b*8/stepSeconds)
 			if name == "traffic-by-exporter" {
@@ -221,7 +260,7 @@ func reference(name string, p queries.Params, step time.Duration) string {
 			rows = append(rows, row)
 		}
 		return strings.Join(rows, "\n") + "\n"
-	case "interface-utilisation":
+	case "interface-utilisation", "interface-utilisation-in":
 		seconds := uint64(p.To.Sub(p.From) / time.Second)
 		type util struct {
 			key      string
@@ -237,9 +276,15 @@ func reference(name string, p queries.Params, step time.Duration) string {
 			i := min(int(0.95*float64(len(vals))), len(vals)-1) // quantileExact's position
 			us = append(us, util{k, g.bytes * 8 / seconds, uint64(float64(vals[i]*8) / float64(stepSeconds))})
 		}
-		slices.SortFunc(us, func(a, b util) int { return cmp.Or(cmp.Compare(b.avg, a.avg), cmp.Compare(a.key, b.key)) })
+		slices.SortFunc(us, func(a, b util) int { return cmp.Or(cmp.Compare(b.avg, a.avg), compareKeys(a.key, b.key)) })
 		for _, u := range us[:min(limit, len(us))] {
-			rows = append(rows, fmt.Sprintf("%s\t%d\t%d", u.key, u.avg, u.p95))
+			fields := strings.Split(u.key, "\t")
+			speed, _ := strconv.ParseUint(fields[len(fields)-1], 10, 64)
+			percent := 0.0
+			if speed > 0 {
+				percent = float64(u.p95*100) / float64(speed)
+			}
+			rows = append(rows, fmt.Sprintf("%s\t%d\t%d\t%s", u.key, u.avg, u.p95, strconv.FormatFloat(percent, 'f', -1, 64)))
 		}
 		return strings.Join(rows, "\n") + "\n"
 	case "new-destinations":
@@ -459,5 +504,50 @@ FROM sluice.flows GROUP BY ALL ORDER BY Bytes DESC LIMIT 10`, "TSV")
 		if !strings.Contains(string(out), want) {
 			t.Errorf("no %q row in:\n%s", want, out)
 		}
+	}
+}
+
+// The exporters table lists every exporter and interface of the flows, on
+// both sides, with their attributes and when they were last seen.
+func TestExportersTable(t *testing.T) {
+	loadTraffic(t)
+	type iface struct {
+		exporter string
+		index    uint32
+	}
+	rows := map[iface]string{}
+	last := map[iface]int64{}
+	boundaries := []string{"undefined", "external", "internal"}
+	for i := range flows {
+		f := &flows[i]
+		for _, side := range []struct {
+			index uint32
+			name  string
+			speed uint64
+			bound record.Boundary
+		}{{f.InIfIndex, f.InIfName, f.InIfSpeed, f.InIfBoundary}, {f.OutIfIndex, f.OutIfName, f.OutIfSpeed, f.OutIfBoundary}} {
+			k := iface{mapped(f.ExporterAddress), side.index}
+			rows[k] = fmt.Sprintf("%s\t%s\t%d\t%s\t%d\t%s", k.exporter, f.ExporterName, k.index, side.name, side.speed, boundaries[side.bound])
+			last[k] = max(last[k], f.TimeReceived/1e9)
+		}
+	}
+	keys := slices.Collect(maps.Keys(rows))
+	slices.SortFunc(keys, func(a, b iface) int {
+		return cmp.Or(compareKeys(a.exporter, b.exporter), cmp.Compare(a.index, b.index))
+	})
+	var want strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&want, "%s\t%s\n", rows[k], time.Unix(last[k], 0).In(time.Local).Format(time.DateTime))
+	}
+	got, err := engine.QueryReadOnly(t.Context(), "SELECT ExporterAddress, ExporterName, IfIndex, IfName, IfSpeed, IfBoundary, TimeReceived "+
+		"FROM sluice.exporters FINAL ORDER BY ExporterAddress, IfIndex", "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want.String() {
+		t.Errorf("exporters:\n%s\nwant:\n%s", got, want.String())
+	}
+	if len(keys) < 20 {
+		t.Errorf("only %d interfaces: the test proves little", len(keys))
 	}
 }

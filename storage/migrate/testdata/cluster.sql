@@ -433,22 +433,24 @@ CREATE TABLE IF NOT EXISTS sluice.flows_as_1m_local ON CLUSTER `sluice_cluster`
     `DstAS` UInt32,
     `EType` UInt16,
     `Proto` UInt8,
+    `SrcCountry` LowCardinality(String),
+    `DstCountry` LowCardinality(String),
     `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
     `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
     `Flows` UInt64 COMMENT 'flow records'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_as_1m_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
-ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto)
+ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry)
 TTL TimeReceived + toIntervalSecond(604800)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 1m0s';
 
 CREATE TABLE IF NOT EXISTS sluice.flows_as_1m ON CLUSTER `sluice_cluster` AS sluice.flows_as_1m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_as_1m_local, cityHash64(SrcAS));
 
-INSERT INTO sluice.flows_as_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto) WHERE (SELECT count() FROM sluice.flows_as_1m) = 0;
+INSERT INTO sluice.flows_as_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry) WHERE (SELECT count() FROM sluice.flows_as_1m) = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_1m_local AS SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_1m_local AS SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry;
 
 CREATE TABLE IF NOT EXISTS sluice.flows_as_5m_local ON CLUSTER `sluice_cluster`
 (
@@ -457,22 +459,24 @@ CREATE TABLE IF NOT EXISTS sluice.flows_as_5m_local ON CLUSTER `sluice_cluster`
     `DstAS` UInt32,
     `EType` UInt16,
     `Proto` UInt8,
+    `SrcCountry` LowCardinality(String),
+    `DstCountry` LowCardinality(String),
     `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
     `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
     `Flows` UInt64 COMMENT 'flow records'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_as_5m_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
-ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto)
+ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry)
 TTL TimeReceived + toIntervalSecond(7776000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 5m0s';
 
 CREATE TABLE IF NOT EXISTS sluice.flows_as_5m ON CLUSTER `sluice_cluster` AS sluice.flows_as_5m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_as_5m_local, cityHash64(SrcAS));
 
-INSERT INTO sluice.flows_as_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto) WHERE (SELECT count() FROM sluice.flows_as_5m) = 0;
+INSERT INTO sluice.flows_as_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry) WHERE (SELECT count() FROM sluice.flows_as_5m) = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_5m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_5m_local AS SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_5m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_5m_local AS SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry;
 
 CREATE TABLE IF NOT EXISTS sluice.flows_as_1h_local ON CLUSTER `sluice_cluster`
 (
@@ -481,94 +485,226 @@ CREATE TABLE IF NOT EXISTS sluice.flows_as_1h_local ON CLUSTER `sluice_cluster`
     `DstAS` UInt32,
     `EType` UInt16,
     `Proto` UInt8,
+    `SrcCountry` LowCardinality(String),
+    `DstCountry` LowCardinality(String),
     `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
     `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
     `Flows` UInt64 COMMENT 'flow records'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_as_1h_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMM(TimeReceived)
-ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto)
+ORDER BY (TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry)
 TTL TimeReceived + toIntervalSecond(31536000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 1h0m0s';
 
 CREATE TABLE IF NOT EXISTS sluice.flows_as_1h ON CLUSTER `sluice_cluster` AS sluice.flows_as_1h_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_as_1h_local, cityHash64(SrcAS));
 
-INSERT INTO sluice.flows_as_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto) WHERE (SELECT count() FROM sluice.flows_as_1h) = 0;
+INSERT INTO sluice.flows_as_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry) WHERE (SELECT count() FROM sluice.flows_as_1h) = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_1h_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_1h_local AS SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_as_1h_mv ON CLUSTER `sluice_cluster` TO sluice.flows_as_1h_local AS SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcAS, DstAS, EType, Proto, SrcCountry, DstCountry;
 
 CREATE TABLE IF NOT EXISTS sluice.flows_if_1m_local ON CLUSTER `sluice_cluster`
 (
     `TimeReceived` DateTime COMMENT 'start of the 1m0s bucket' CODEC(DoubleDelta, LZ4),
     `ExporterAddress` IPv6,
+    `ExporterName` LowCardinality(String),
     `InIfIndex` UInt32,
     `OutIfIndex` UInt32,
+    `InIfName` LowCardinality(String),
+    `OutIfName` LowCardinality(String),
+    `InIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2),
+    `OutIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2),
+    `InIfSpeed` UInt64,
+    `OutIfSpeed` UInt64,
     `FlowDirection` UInt8,
+    `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4),
     `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
     `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
     `Flows` UInt64 COMMENT 'flow records'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_if_1m_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
-ORDER BY (TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection)
+ORDER BY (TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection)
 TTL TimeReceived + toIntervalSecond(604800)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 1m0s';
 
 CREATE TABLE IF NOT EXISTS sluice.flows_if_1m ON CLUSTER `sluice_cluster` AS sluice.flows_if_1m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_if_1m_local, cityHash64(ExporterAddress));
 
-INSERT INTO sluice.flows_if_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection) WHERE (SELECT count() FROM sluice.flows_if_1m) = 0;
+INSERT INTO sluice.flows_if_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection) WHERE (SELECT count() FROM sluice.flows_if_1m) = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_1m_local AS SELECT toStartOfMinute(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_1m_local AS SELECT toStartOfMinute(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection;
 
 CREATE TABLE IF NOT EXISTS sluice.flows_if_5m_local ON CLUSTER `sluice_cluster`
 (
     `TimeReceived` DateTime COMMENT 'start of the 5m0s bucket' CODEC(DoubleDelta, LZ4),
     `ExporterAddress` IPv6,
+    `ExporterName` LowCardinality(String),
     `InIfIndex` UInt32,
     `OutIfIndex` UInt32,
+    `InIfName` LowCardinality(String),
+    `OutIfName` LowCardinality(String),
+    `InIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2),
+    `OutIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2),
+    `InIfSpeed` UInt64,
+    `OutIfSpeed` UInt64,
     `FlowDirection` UInt8,
+    `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4),
     `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
     `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
     `Flows` UInt64 COMMENT 'flow records'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_if_5m_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMMDD(TimeReceived)
-ORDER BY (TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection)
+ORDER BY (TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection)
 TTL TimeReceived + toIntervalSecond(7776000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 5m0s';
 
 CREATE TABLE IF NOT EXISTS sluice.flows_if_5m ON CLUSTER `sluice_cluster` AS sluice.flows_if_5m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_if_5m_local, cityHash64(ExporterAddress));
 
-INSERT INTO sluice.flows_if_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection) WHERE (SELECT count() FROM sluice.flows_if_5m) = 0;
+INSERT INTO sluice.flows_if_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection) WHERE (SELECT count() FROM sluice.flows_if_5m) = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_5m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_5m_local AS SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_5m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_5m_local AS SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection;
 
 CREATE TABLE IF NOT EXISTS sluice.flows_if_1h_local ON CLUSTER `sluice_cluster`
 (
     `TimeReceived` DateTime COMMENT 'start of the 1h0m0s bucket' CODEC(DoubleDelta, LZ4),
     `ExporterAddress` IPv6,
+    `ExporterName` LowCardinality(String),
     `InIfIndex` UInt32,
     `OutIfIndex` UInt32,
+    `InIfName` LowCardinality(String),
+    `OutIfName` LowCardinality(String),
+    `InIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2),
+    `OutIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2),
+    `InIfSpeed` UInt64,
+    `OutIfSpeed` UInt64,
     `FlowDirection` UInt8,
+    `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4),
     `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
     `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
     `Flows` UInt64 COMMENT 'flow records'
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_if_1h_local', '{replica}', (Bytes, Packets, Flows))
 PARTITION BY toYYYYMM(TimeReceived)
-ORDER BY (TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection)
+ORDER BY (TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection)
 TTL TimeReceived + toIntervalSecond(31536000)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'sluice flows aggregated per 1h0m0s';
 
 CREATE TABLE IF NOT EXISTS sluice.flows_if_1h ON CLUSTER `sluice_cluster` AS sluice.flows_if_1h_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_if_1h_local, cityHash64(ExporterAddress));
 
-INSERT INTO sluice.flows_if_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection) WHERE (SELECT count() FROM sluice.flows_if_1h) = 0;
+INSERT INTO sluice.flows_if_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection) WHERE (SELECT count() FROM sluice.flows_if_1h) = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_1h_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_1h_local AS SELECT toStartOfHour(TimeReceived) AS TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, InIfIndex, OutIfIndex, FlowDirection;
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_if_1h_mv ON CLUSTER `sluice_cluster` TO sluice.flows_if_1h_local AS SELECT toStartOfHour(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, ExporterAddress, ExporterName, InIfIndex, OutIfIndex, InIfName, OutIfName, InIfBoundary, OutIfBoundary, InIfSpeed, OutIfSpeed, FlowDirection, TrafficDirection;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_net_1m_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 1m0s bucket' CODEC(DoubleDelta, LZ4),
+    `SrcNetSite` LowCardinality(String),
+    `DstNetSite` LowCardinality(String),
+    `SrcNetTenant` LowCardinality(String),
+    `DstNetTenant` LowCardinality(String),
+    `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4),
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_net_1m_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMMDD(TimeReceived)
+ORDER BY (TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection)
+TTL TimeReceived + toIntervalSecond(604800)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 1m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_net_1m ON CLUSTER `sluice_cluster` AS sluice.flows_net_1m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_net_1m_local, cityHash64(SrcNetSite));
+
+INSERT INTO sluice.flows_net_1m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection) WHERE (SELECT count() FROM sluice.flows_net_1m) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_net_1m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_net_1m_local AS SELECT toStartOfMinute(TimeReceived) AS TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_net_5m_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 5m0s bucket' CODEC(DoubleDelta, LZ4),
+    `SrcNetSite` LowCardinality(String),
+    `DstNetSite` LowCardinality(String),
+    `SrcNetTenant` LowCardinality(String),
+    `DstNetTenant` LowCardinality(String),
+    `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4),
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_net_5m_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMMDD(TimeReceived)
+ORDER BY (TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection)
+TTL TimeReceived + toIntervalSecond(7776000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 5m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_net_5m ON CLUSTER `sluice_cluster` AS sluice.flows_net_5m_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_net_5m_local, cityHash64(SrcNetSite));
+
+INSERT INTO sluice.flows_net_5m SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection) WHERE (SELECT count() FROM sluice.flows_net_5m) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_net_5m_mv ON CLUSTER `sluice_cluster` TO sluice.flows_net_5m_local AS SELECT toStartOfFiveMinutes(TimeReceived) AS TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection;
+
+CREATE TABLE IF NOT EXISTS sluice.flows_net_1h_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'start of the 1h0m0s bucket' CODEC(DoubleDelta, LZ4),
+    `SrcNetSite` LowCardinality(String),
+    `DstNetSite` LowCardinality(String),
+    `SrcNetTenant` LowCardinality(String),
+    `DstNetTenant` LowCardinality(String),
+    `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4),
+    `Bytes` UInt64 COMMENT 'bytes, scaled by the sampling rate',
+    `Packets` UInt64 COMMENT 'packets, scaled by the sampling rate',
+    `Flows` UInt64 COMMENT 'flow records'
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sluice/flows_net_1h_local', '{replica}', (Bytes, Packets, Flows))
+PARTITION BY toYYYYMM(TimeReceived)
+ORDER BY (TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection)
+TTL TimeReceived + toIntervalSecond(31536000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice flows aggregated per 1h0m0s';
+
+CREATE TABLE IF NOT EXISTS sluice.flows_net_1h ON CLUSTER `sluice_cluster` AS sluice.flows_net_1h_local ENGINE = Distributed(`sluice_cluster`, sluice, flows_net_1h_local, cityHash64(SrcNetSite));
+
+INSERT INTO sluice.flows_net_1h SETTINGS async_insert = 0 SELECT * FROM (SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows GROUP BY TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection) WHERE (SELECT count() FROM sluice.flows_net_1h) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.flows_net_1h_mv ON CLUSTER `sluice_cluster` TO sluice.flows_net_1h_local AS SELECT toStartOfHour(TimeReceived) AS TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection, sum(Bytes * SamplingRate) AS Bytes, sum(Packets * SamplingRate) AS Packets, count() AS Flows FROM sluice.flows_local GROUP BY TimeReceived, SrcNetSite, DstNetSite, SrcNetTenant, DstNetTenant, TrafficDirection;
+
+CREATE TABLE IF NOT EXISTS sluice.exporters_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'last seen' CODEC(DoubleDelta, LZ4),
+    `ExporterAddress` IPv6,
+    `ExporterName` LowCardinality(String),
+    `ExporterGroup` LowCardinality(String),
+    `ExporterRole` LowCardinality(String),
+    `ExporterSite` LowCardinality(String),
+    `ExporterRegion` LowCardinality(String),
+    `ExporterTenant` LowCardinality(String),
+    `IfIndex` UInt32,
+    `IfName` LowCardinality(String),
+    `IfDescription` LowCardinality(String),
+    `IfSpeed` UInt64,
+    `IfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2),
+    `IfProvider` LowCardinality(String),
+    `IfConnectivity` LowCardinality(String)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sluice/exporters_local', '{replica}', TimeReceived)
+ORDER BY (ExporterAddress, IfIndex)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice exporters and their interfaces, as last seen in the flows';
+
+CREATE TABLE IF NOT EXISTS sluice.exporters ON CLUSTER `sluice_cluster` AS sluice.exporters_local ENGINE = Distributed(`sluice_cluster`, sluice, exporters_local, cityHash64(ExporterAddress));
+
+INSERT INTO sluice.exporters SETTINGS async_insert = 0 SELECT * FROM (SELECT max(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, InIfIndex AS IfIndex, InIfName AS IfName, InIfDescription AS IfDescription, InIfSpeed AS IfSpeed, InIfBoundary AS IfBoundary, InIfProvider AS IfProvider, InIfConnectivity AS IfConnectivity FROM sluice.flows GROUP BY ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, IfIndex, IfName, IfDescription, IfSpeed, IfBoundary, IfProvider, IfConnectivity UNION ALL SELECT max(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, OutIfIndex AS IfIndex, OutIfName AS IfName, OutIfDescription AS IfDescription, OutIfSpeed AS IfSpeed, OutIfBoundary AS IfBoundary, OutIfProvider AS IfProvider, OutIfConnectivity AS IfConnectivity FROM sluice.flows GROUP BY ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, IfIndex, IfName, IfDescription, IfSpeed, IfBoundary, IfProvider, IfConnectivity) WHERE (SELECT count() FROM sluice.exporters) = 0;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.exporters_in_mv ON CLUSTER `sluice_cluster` TO sluice.exporters_local AS SELECT max(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, InIfIndex AS IfIndex, InIfName AS IfName, InIfDescription AS IfDescription, InIfSpeed AS IfSpeed, InIfBoundary AS IfBoundary, InIfProvider AS IfProvider, InIfConnectivity AS IfConnectivity FROM sluice.flows_local GROUP BY ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, IfIndex, IfName, IfDescription, IfSpeed, IfBoundary, IfProvider, IfConnectivity;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sluice.exporters_out_mv ON CLUSTER `sluice_cluster` TO sluice.exporters_local AS SELECT max(TimeReceived) AS TimeReceived, ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, OutIfIndex AS IfIndex, OutIfName AS IfName, OutIfDescription AS IfDescription, OutIfSpeed AS IfSpeed, OutIfBoundary AS IfBoundary, OutIfProvider AS IfProvider, OutIfConnectivity AS IfConnectivity FROM sluice.flows_local GROUP BY ExporterAddress, ExporterName, ExporterGroup, ExporterRole, ExporterSite, ExporterRegion, ExporterTenant, IfIndex, IfName, IfDescription, IfSpeed, IfBoundary, IfProvider, IfConnectivity;
 
 CREATE TABLE IF NOT EXISTS sluice.alerts_local ON CLUSTER `sluice_cluster`
 (
@@ -600,15 +736,9 @@ CREATE TABLE IF NOT EXISTS sluice.asn_names ON CLUSTER `sluice_cluster` (ASN UIn
 
 CREATE DICTIONARY IF NOT EXISTS sluice.asn_names_dict ON CLUSTER `sluice_cluster` (ASN UInt64, Name String) PRIMARY KEY ASN SOURCE(CLICKHOUSE(DB 'sluice' TABLE 'asn_names')) LAYOUT(HASHED()) LIFETIME(MIN 300 MAX 600);
 
-INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-7', async_insert = 0 VALUES (7, 'create AS and interface rollups, the alerts table, AS names');
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-7', async_insert = 0 VALUES (7, 'create AS, interface and network rollups, the exporters and alerts tables, AS names');
 
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
-
-ALTER TABLE sluice.flows_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
-
-ALTER TABLE sluice.flows_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
-
-ALTER TABLE sluice.flows_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_as_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
 
@@ -616,11 +746,23 @@ ALTER TABLE sluice.flows_as_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL Time
 
 ALTER TABLE sluice.flows_as_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
 
+ALTER TABLE sluice.flows_net_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_net_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_net_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
+
 ALTER TABLE sluice.flows_if_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_if_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_if_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.flows_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` MODIFY TTL Time + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
 
