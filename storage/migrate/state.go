@@ -183,35 +183,46 @@ func compare(want desiredSchema, a actual, cfg Config) []Drift {
 			continue
 		}
 		have := a.columns[t.name]
+		// alter applies a column change to the table and, in cluster mode,
+		// to the Distributed table over it, which has its own columns.
+		alter := func(change string) []string {
+			stmts := []string{"ALTER TABLE " + t.name + cfg.onCluster() + " " + change}
+			if public, ok := strings.CutSuffix(t.name, "_local"); ok && cfg.clustered() {
+				stmts = append(stmts, "ALTER TABLE "+public+cfg.onCluster()+" "+change)
+			}
+			return stmts
+		}
 		for i, c := range t.columns {
 			h, ok := have[c.name]
 			switch {
 			case !ok:
 				// AFTER the previous column keeps the order of a new table.
-				stmt := "ALTER TABLE " + t.name + cfg.onCluster() + " ADD COLUMN IF NOT EXISTS " + c.definition
+				change := "ADD COLUMN IF NOT EXISTS " + c.definition
 				if i == 0 {
-					stmt += " FIRST"
+					change += " FIRST"
 				} else {
-					stmt += " AFTER " + clickhouse.QuoteIdentifier(t.columns[i-1].name)
+					change += " AFTER " + clickhouse.QuoteIdentifier(t.columns[i-1].name)
 				}
 				drifts = append(drifts, Drift{Kind: MissingColumn, Table: t.name, Column: c.name, Want: c.typ,
-					Note: "existing rows read the column's default", repair: []string{stmt}})
+					Note: "existing rows read the column's default", repair: alter(change)})
 			case h.typ != c.typ:
 				drifts = append(drifts, Drift{Kind: TypeChanged, Table: t.name, Column: c.name, Want: c.typ, Got: h.typ, Destructive: true,
-					repair: []string{"ALTER TABLE " + t.name + cfg.onCluster() + " MODIFY COLUMN " + c.definition}})
+					repair: alter("MODIFY COLUMN " + c.definition)})
 			case normalizeCodec(h.codec) != normalizeCodec(c.codec):
 				// Only new parts are written with the codec: no data changes.
-				stmt := "ALTER TABLE " + t.name + cfg.onCluster() + " MODIFY COLUMN " + clickhouse.QuoteIdentifier(c.name) + " REMOVE CODEC"
+				// A Distributed table stores nothing: only the data table.
+				change := "MODIFY COLUMN " + clickhouse.QuoteIdentifier(c.name) + " REMOVE CODEC"
 				if c.codec != "" {
-					stmt = "ALTER TABLE " + t.name + cfg.onCluster() + " MODIFY COLUMN " + clickhouse.QuoteIdentifier(c.name) + " " + c.typ + " " + c.codec
+					change = "MODIFY COLUMN " + clickhouse.QuoteIdentifier(c.name) + " " + c.typ + " " + c.codec
 				}
-				drifts = append(drifts, Drift{Kind: CodecChanged, Table: t.name, Column: c.name, Want: c.codec, Got: h.codec, repair: []string{stmt}})
+				drifts = append(drifts, Drift{Kind: CodecChanged, Table: t.name, Column: c.name, Want: c.codec, Got: h.codec,
+					repair: []string{"ALTER TABLE " + t.name + cfg.onCluster() + " " + change}})
 			}
 		}
 		for _, name := range a.order[t.name] {
 			if !hasColumn(t.columns, name) {
 				drifts = append(drifts, Drift{Kind: ExtraColumn, Table: t.name, Column: name, Got: have[name].typ, Destructive: true,
-					repair: []string{"ALTER TABLE " + t.name + cfg.onCluster() + " DROP COLUMN IF EXISTS " + clickhouse.QuoteIdentifier(name)}})
+					repair: alter("DROP COLUMN IF EXISTS " + clickhouse.QuoteIdentifier(name))})
 			}
 		}
 		for _, ix := range t.indexes {

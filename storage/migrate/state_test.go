@@ -1,0 +1,55 @@
+package migrate
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// In cluster mode the comparison reads a node's data tables, and a column
+// repair changes the data table and the Distributed table over it, on
+// every node.
+func TestCompareOnCluster(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Cluster = "c"
+	want := desired(cfg)
+	a := actual{tables: map[string]string{}, columns: map[string]map[string]desiredColumn{}, order: map[string][]string{},
+		indexes: map[string]map[string]string{}, dictionaries: map[string]bool{}}
+	// Everything as desired, but flows_local lacks DstPortNAT and has Extra.
+	for _, tb := range want.tables {
+		a.tables[tb.name] = "table"
+		a.columns[tb.name] = map[string]desiredColumn{}
+		for _, c := range tb.columns {
+			if tb.name == "sluice.flows_local" && c.name == "DstPortNAT" {
+				continue
+			}
+			a.columns[tb.name][c.name] = c
+			a.order[tb.name] = append(a.order[tb.name], c.name)
+		}
+		a.indexes[tb.name] = map[string]string{}
+		for _, ix := range tb.indexes {
+			a.indexes[tb.name]["idx_"+ix.name] = ix.kind
+		}
+	}
+	a.columns["sluice.flows_local"]["Extra"] = desiredColumn{name: "Extra", typ: "String"}
+	a.order["sluice.flows_local"] = append(a.order["sluice.flows_local"], "Extra")
+	for _, v := range want.views {
+		a.tables[v.name] = "MaterializedView"
+	}
+	for _, d := range want.dictionaries {
+		a.dictionaries[d.name] = true
+	}
+	drifts := compare(want, a, cfg)
+	if len(drifts) != 2 {
+		t.Fatalf("drift: %v, want the missing and the extra column", drifts)
+	}
+	if got := drifts[0].repair; !slices.Equal(got, []string{
+		"ALTER TABLE sluice.flows_local ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `DstPortNAT` UInt16 COMMENT 'destination port after NAPT' AFTER `SrcPortNAT`",
+		"ALTER TABLE sluice.flows ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `DstPortNAT` UInt16 COMMENT 'destination port after NAPT' AFTER `SrcPortNAT`",
+	}) {
+		t.Errorf("repair of a missing column:\n%s", strings.Join(got, "\n"))
+	}
+	if d := drifts[1]; d.Kind != ExtraColumn || !d.Destructive || len(d.repair) != 2 {
+		t.Errorf("extra column: %+v", d)
+	}
+}
