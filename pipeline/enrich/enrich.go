@@ -47,7 +47,7 @@ type Enricher struct {
 	interfaces *bart.Table[map[uint32]*ifaceAttrs]
 	own        *bart.Lite
 	networks   atomic.Pointer[networkTable]
-	services   map[migrate.ServiceKey]string
+	services   *serviceTable
 	rules      []*rule
 
 	m       metrics
@@ -117,7 +117,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 	}
 	e.setNetworks(buildNetworks(cfg.Networks.Entries, fromFile))
 	if cfg.Services {
-		e.services = migrate.ServiceNames()
+		e.services = newServiceTable(migrate.ServiceNames())
 	}
 	for _, rc := range cfg.Rules {
 		compiled, err := compileRule(rc)
@@ -364,25 +364,63 @@ func direction(srcOwn, dstOwn bool) record.TrafficDirection {
 	return record.DirectionTransit
 }
 
+// serviceTable names services by protocol and port with one array index
+// per lookup: every record asks twice.
+type serviceTable struct {
+	names []string // index 0 is ""
+	// byPort[proto][port] indexes names, for TCP, UDP and SCTP.
+	byPort [3][65536]uint16
+}
+
+func newServiceTable(known map[migrate.ServiceKey]string) *serviceTable {
+	t := &serviceTable{names: []string{""}}
+	index := map[string]uint16{}
+	for k, name := range known {
+		slot := protoSlot(k.Proto)
+		if slot < 0 {
+			continue
+		}
+		i, ok := index[name]
+		if !ok {
+			i = uint16(len(t.names))
+			t.names = append(t.names, name)
+			index[name] = i
+		}
+		t.byPort[slot][k.Port] = i
+	}
+	return t
+}
+
+func protoSlot(proto uint8) int {
+	switch proto {
+	case protoTCP:
+		return 0
+	case protoUDP:
+		return 1
+	case protoSCTP:
+		return 2
+	}
+	return -1
+}
+
 // serviceName names the service of a TCP, UDP or SCTP flow by its
 // well-known port: the destination's, else the source's (the answer of a
 // flow to that port), the lower port when both are known, since servers
 // sit on the lower ports.
 func (e *Enricher) serviceName(f *record.Flow) string {
-	if f.Proto != protoTCP && f.Proto != protoUDP && f.Proto != protoSCTP {
+	slot := protoSlot(f.Proto)
+	if slot < 0 {
 		return ""
 	}
-	dst, dstOK := e.services[migrate.ServiceKey{Proto: f.Proto, Port: f.DstPort}]
-	src, srcOK := e.services[migrate.ServiceKey{Proto: f.Proto, Port: f.SrcPort}]
+	ports := &e.services.byPort[slot]
+	dst, src := ports[f.DstPort], ports[f.SrcPort]
 	switch {
-	case dstOK && srcOK && f.SrcPort < f.DstPort:
-		return src
-	case dstOK:
-		return dst
-	case srcOK:
-		return src
+	case dst != 0 && src != 0 && f.SrcPort < f.DstPort:
+		return e.services.names[src]
+	case dst != 0:
+		return e.services.names[dst]
 	}
-	return ""
+	return e.services.names[src]
 }
 
 // Run runs the sources (SNMP polling) and reloads the networks file when

@@ -37,9 +37,18 @@ func (t *networkTable) lookup(a netip.Addr) *netAttrs {
 // entries (parsed already), the file winning on the same prefix.
 func buildNetworks(inline, file []NetworkEntry) *networkTable {
 	t := &networkTable{table: new(bart.Table[*netAttrs])}
+	// Networks share few distinct attribute sets (a site, a tenant): keep
+	// one copy of each.
+	shared := map[netAttrs]*netAttrs{}
 	for _, list := range [][]NetworkEntry{inline, file} {
 		for _, e := range list {
-			t.table.Insert(e.Prefix.Masked(), &netAttrs{name: e.Name, role: e.Role, site: e.Site, region: e.Region, tenant: e.Tenant})
+			attrs := netAttrs{name: e.Name, role: e.Role, site: e.Site, region: e.Region, tenant: e.Tenant}
+			p, ok := shared[attrs]
+			if !ok {
+				p = &attrs
+				shared[attrs] = p
+			}
+			t.table.Insert(e.Prefix.Masked(), p)
 		}
 	}
 	return t
