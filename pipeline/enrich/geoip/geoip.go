@@ -1,0 +1,290 @@
+// Package geoip enriches addresses with country, city, AS number and AS
+// organisation from MaxMind-format databases (GeoLite2/GeoIP2, DB-IP lite,
+// IPinfo). Files replaced on disk, by rename or in place, are picked up by
+// Run without a restart and without pausing Lookup: a new database is
+// loaded to the side and swapped in atomically; a broken one is refused and
+// the old one kept.
+package geoip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+
+	"sluice/reporter"
+)
+
+// Result is what a lookup finds; empty strings and 0 mean unknown. The
+// strings are shared by every lookup of the same database record and must
+// not be modified.
+type Result struct {
+	Country, City, ASName string
+	ASN                   uint32
+}
+
+// DB answers lookups from the configured databases.
+type DB struct {
+	r       *reporter.Reporter
+	cfg     Config
+	limiter *reporter.Limiter
+	m       *metrics
+	// geo and asn are nil when off; they are the same source when both
+	// keys name the same file.
+	geo, asn *source
+}
+
+// source is one configured file and the database currently loaded from it.
+type source struct {
+	role    string // "geo" or "asn", the key without "-database"
+	path    string
+	current atomic.Pointer[database]
+	// seen is the stamp of the file last tried, good or bad, so that a
+	// broken replacement is reported once, not at every check.
+	seen fileStamp
+	m    sourceMetrics
+}
+
+// database is one loaded file with its decoded-record cache. Both are
+// replaced together, so a cache never answers for another file.
+type database struct {
+	reader *maxminddb.Reader
+	layout layout
+	cache  recordCache
+}
+
+// New opens the configured databases. It fails, naming the file, when one
+// cannot be read or has an unsupported layout.
+func New(r *reporter.Reporter, cfg Config) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &DB{r: r, cfg: cfg, limiter: reporter.NewLimiter(3, time.Minute)}
+	if cfg.GeoDatabase != "" {
+		d.geo = &source{role: "geo", path: cfg.GeoDatabase}
+	}
+	switch {
+	case cfg.ASNDatabase == "":
+	case cfg.ASNDatabase == cfg.GeoDatabase:
+		d.asn = d.geo
+	default:
+		d.asn = &source{role: "asn", path: cfg.ASNDatabase}
+	}
+	m, err := newMetrics(r, d.sources())
+	if err != nil {
+		return nil, err
+	}
+	d.m = m
+	for _, s := range d.sources() {
+		if err := s.load(); err != nil {
+			return nil, fmt.Errorf("geoip: %s-database %s: %w", s.role, s.path, err)
+		}
+		r.Info("GeoIP database loaded", "key", s.role+"-database", "file", s.path,
+			"database_type", s.current.Load().reader.Metadata.DatabaseType,
+			"layout", s.current.Load().layout.String(),
+			"build_time", s.current.Load().reader.Metadata.BuildTime().UTC())
+	}
+	return d, nil
+}
+
+// sources lists the distinct configured files.
+func (d *DB) sources() []*source {
+	var out []*source
+	if d.geo != nil {
+		out = append(out, d.geo)
+	}
+	if d.asn != nil && d.asn != d.geo {
+		out = append(out, d.asn)
+	}
+	return out
+}
+
+// Lookup fills out for a (an IPv4-mapped IPv6 address is looked up as
+// IPv4). The geo database answers country and city, the ASN database AS
+// number and organisation; a field the preferred database leaves empty is
+// taken from the other one. It is safe for concurrent use and does not
+// allocate once the records it meets are cached.
+func (d *DB) Lookup(a netip.Addr, out *Result) {
+	*out = Result{}
+	if d.geo == nil && d.asn == nil {
+		return
+	}
+	d.m.lookups.Inc()
+	a = a.Unmap()
+	var geo, asn Result
+	if d.geo != nil {
+		d.geo.lookup(a, &geo)
+	}
+	switch {
+	case d.asn == d.geo:
+		asn = geo
+	case d.asn != nil:
+		d.asn.lookup(a, &asn)
+	}
+	out.Country, out.City = geo.Country, geo.City
+	if out.Country == "" {
+		out.Country = asn.Country
+	}
+	if out.City == "" {
+		out.City = asn.City
+	}
+	out.ASN, out.ASName = asn.ASN, asn.ASName
+	if out.ASN == 0 && out.ASName == "" {
+		out.ASN, out.ASName = geo.ASN, geo.ASName
+	}
+}
+
+func (s *source) lookup(a netip.Addr, out *Result) {
+	db := s.current.Load()
+	if db == nil {
+		return
+	}
+	res := db.reader.Lookup(a)
+	if res.Err() != nil {
+		s.m.decodeErrors.Inc()
+		return
+	}
+	if !res.Found() {
+		s.m.misses.Inc()
+		return
+	}
+	offset := res.Offset()
+	if cached := db.cache.get(offset); cached != nil {
+		*out = cached.result
+		return
+	}
+	decoded, err := db.layout.decode(res)
+	if err != nil {
+		s.m.decodeErrors.Inc()
+		return
+	}
+	db.cache.put(offset, decoded)
+	*out = decoded
+}
+
+// Run looks for replaced files every check-interval until ctx ends.
+func (d *DB) Run(ctx context.Context) error {
+	sources := d.sources()
+	if len(sources) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	tick := time.NewTicker(d.cfg.CheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			for _, s := range sources {
+				d.reloadIfChanged(s)
+			}
+		}
+	}
+}
+
+// reloadIfChanged loads the file when its stamp differs from the one last
+// tried. A file still being written (its stamp moved while it was read) is
+// tried again at the next check without being reported.
+func (d *DB) reloadIfChanged(s *source) {
+	stamp, err := stampOf(s.path)
+	if err != nil {
+		if s.seen != (fileStamp{}) {
+			s.seen = fileStamp{}
+			s.m.reloadsFailed.Inc()
+			d.limiter.Log(d.r.Logger, "reload-"+s.role, "GeoIP database unreadable; keeping the loaded one",
+				"key", s.role+"-database", "file", s.path, "error", err)
+		}
+		return
+	}
+	if stamp == s.seen {
+		return
+	}
+	err = s.load()
+	switch {
+	case errors.Is(err, errChanging):
+		return
+	case err != nil:
+		s.m.reloadsFailed.Inc()
+		d.limiter.Log(d.r.Logger, "reload-"+s.role, "GeoIP database replacement refused; keeping the loaded one",
+			"key", s.role+"-database", "file", s.path, "error", err)
+	default:
+		db := s.current.Load()
+		d.r.Info("GeoIP database reloaded", "key", s.role+"-database", "file", s.path,
+			"database_type", db.reader.Metadata.DatabaseType,
+			"build_time", db.reader.Metadata.BuildTime().UTC())
+	}
+}
+
+var errChanging = errors.New("file changed while it was read")
+
+// load reads the whole file into memory rather than mapping it: a file
+// rewritten in place under a mapping would change (or, truncated, crash)
+// the database in use. The new database is verified before it replaces the
+// old one, which the garbage collector frees once no lookup holds it.
+func (s *source) load() error {
+	before, err := stampOf(s.path)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return err
+	}
+	after, err := stampOf(s.path)
+	if err != nil {
+		return err
+	}
+	if before != after {
+		return errChanging
+	}
+	s.seen = after
+	reader, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		return err
+	}
+	l, err := detectLayout(reader.Metadata.DatabaseType)
+	if err != nil {
+		return err
+	}
+	if err := reader.Verify(); err != nil {
+		return fmt.Errorf("corrupt database: %w", err)
+	}
+	s.current.Store(&database{reader: reader, layout: l, cache: newRecordCache(cacheSlots)})
+	s.m.reloadsOK.Inc()
+	s.m.buildEpoch.Set(float64(reader.Metadata.BuildEpoch))
+	return nil
+}
+
+// Close drops the databases; later lookups find nothing.
+func (d *DB) Close() error {
+	for _, s := range d.sources() {
+		s.current.Store(nil)
+	}
+	return nil
+}
+
+// fileStamp tells whether a file was replaced (inode) or rewritten (size,
+// modification time).
+type fileStamp struct {
+	inode, size uint64
+	modified    int64
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	stamp := fileStamp{size: uint64(fi.Size()), modified: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		stamp.inode = st.Ino
+	}
+	return stamp, nil
+}
