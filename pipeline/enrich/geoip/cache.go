@@ -10,9 +10,10 @@ import (
 const cacheSlots = 1 << 18
 
 // recordCache keeps decoded records by their data-section offset, so each
-// distinct record is decoded (and its strings allocated) once. It is
-// direct-mapped: one slot per hash, a newer record replacing an older one
-// that shares its slot. Readers never lock; the size stays bounded.
+// distinct record is decoded (and its strings allocated) once. It is a
+// 4-way set-associative table: a record lives in one of the four slots of
+// its bucket, and a new record finding them all taken replaces one. Readers
+// never lock, and the size stays bounded.
 type recordCache struct {
 	slots  []atomic.Pointer[cachedRecord]
 	shift  uint
@@ -24,28 +25,104 @@ type cachedRecord struct {
 	result Result
 }
 
+const cacheWays = 4
+
 func newRecordCache(size int) recordCache {
 	return recordCache{
 		slots: make([]atomic.Pointer[cachedRecord], size),
-		shift: uint(64 - bits.TrailingZeros(uint(size))),
+		shift: uint(64 - bits.TrailingZeros(uint(size/cacheWays))),
 	}
 }
 
-// slot spreads offsets (multiples of small record sizes) over the table by
-// Fibonacci hashing.
-func (c *recordCache) slot(offset uintptr) *atomic.Pointer[cachedRecord] {
-	return &c.slots[(uint64(offset)*0x9E3779B97F4A7C15)>>c.shift]
+// bucket spreads offsets (close multiples of small record sizes) over the
+// table by Fibonacci hashing.
+func (c *recordCache) bucket(offset uintptr) []atomic.Pointer[cachedRecord] {
+	first := ((uint64(offset) * 0x9E3779B97F4A7C15) >> c.shift) * cacheWays
+	return c.slots[first : first+cacheWays : first+cacheWays]
 }
 
 func (c *recordCache) get(offset uintptr) *cachedRecord {
-	if e := c.slot(offset).Load(); e != nil && e.offset == offset {
-		return e
+	bucket := c.bucket(offset)
+	for i := range bucket {
+		if e := bucket[i].Load(); e != nil && e.offset == offset {
+			return e
+		}
 	}
 	return nil
 }
 
-func (c *recordCache) put(offset uintptr, r Result) {
-	if c.slot(offset).Swap(&cachedRecord{offset: offset, result: r}) == nil {
-		c.filled.Add(1)
+// put stores a decoded record in a free slot of its bucket, or in place of
+// the slot picked by the offset's low bits. Two goroutines decoding the
+// same record may both store it; lookups find either copy.
+func (c *recordCache) put(offset uintptr, r Result) *cachedRecord {
+	entry := &cachedRecord{offset: offset, result: r}
+	bucket := c.bucket(offset)
+	for i := range bucket {
+		if bucket[i].CompareAndSwap(nil, entry) {
+			c.filled.Add(1)
+			return entry
+		}
 	}
+	bucket[(offset>>2)%cacheWays].Store(entry)
+	return entry
+}
+
+// addressSlots is the size of the address cache in front of the tree:
+// 2^17 slots of 32 bytes, 4 MiB per database.
+const addressSlots = 1 << 17
+
+// notFound is cached for addresses the database does not list.
+var notFound = &cachedRecord{}
+
+// addressCache remembers, per address, the record the tree walk found
+// (or notFound): flow records repeat the same addresses, and the walk
+// over a tens-of-MB tree costs a cache miss per level. It is
+// direct-mapped; each slot is guarded by a sequence number (odd while
+// written), so readers never lock and writers never allocate. A writer
+// that finds the slot being written skips caching.
+type addressCache struct {
+	slots []addressSlot
+	shift uint
+}
+
+type addressSlot struct {
+	seq    atomic.Uint64
+	hi, lo atomic.Uint64
+	record atomic.Pointer[cachedRecord]
+}
+
+func newAddressCache(size int) addressCache {
+	return addressCache{slots: make([]addressSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+}
+
+func (c *addressCache) slot(hi, lo uint64) *addressSlot {
+	return &c.slots[((hi^lo*0xC2B2AE3D27D4EB4F)*0x9E3779B97F4A7C15)>>c.shift]
+}
+
+func (c *addressCache) get(hi, lo uint64) *cachedRecord {
+	s := c.slot(hi, lo)
+	seq := s.seq.Load()
+	if seq&1 != 0 {
+		return nil
+	}
+	if s.hi.Load() != hi || s.lo.Load() != lo {
+		return nil
+	}
+	record := s.record.Load()
+	if s.seq.Load() != seq {
+		return nil
+	}
+	return record
+}
+
+func (c *addressCache) put(hi, lo uint64, record *cachedRecord) {
+	s := c.slot(hi, lo)
+	seq := s.seq.Load()
+	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
+		return
+	}
+	s.hi.Store(hi)
+	s.lo.Store(lo)
+	s.record.Store(record)
+	s.seq.Store(seq + 2)
 }

@@ -8,6 +8,7 @@ package geoip
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -51,12 +52,13 @@ type source struct {
 	m    sourceMetrics
 }
 
-// database is one loaded file with its decoded-record cache. Both are
-// replaced together, so a cache never answers for another file.
+// database is one loaded file with its caches. They are replaced
+// together, so a cache never answers for another file.
 type database struct {
-	reader *maxminddb.Reader
-	layout layout
-	cache  recordCache
+	reader    *maxminddb.Reader
+	layout    layout
+	records   recordCache
+	addresses addressCache
 }
 
 // New opens the configured databases. It fails, naming the file, when one
@@ -145,27 +147,42 @@ func (s *source) lookup(a netip.Addr, out *Result) {
 	if db == nil {
 		return
 	}
-	res := db.reader.Lookup(a)
-	if res.Err() != nil {
-		s.m.decodeErrors.Inc()
-		return
+	key := a.As16()
+	hi, lo := binary.BigEndian.Uint64(key[:8]), binary.BigEndian.Uint64(key[8:])
+	record := db.addresses.get(hi, lo)
+	if record == nil {
+		if record = db.walk(a, &s.m); record == nil {
+			return // unreadable record, counted; not cached
+		}
+		db.addresses.put(hi, lo, record)
 	}
-	if !res.Found() {
+	if record == notFound {
 		s.m.misses.Inc()
 		return
 	}
+	*out = record.result
+}
+
+// walk looks a up in the tree and returns its decoded record, or notFound.
+func (db *database) walk(a netip.Addr, m *sourceMetrics) *cachedRecord {
+	res := db.reader.Lookup(a)
+	if res.Err() != nil {
+		m.decodeErrors.Inc()
+		return nil
+	}
+	if !res.Found() {
+		return notFound
+	}
 	offset := res.Offset()
-	if cached := db.cache.get(offset); cached != nil {
-		*out = cached.result
-		return
+	if cached := db.records.get(offset); cached != nil {
+		return cached
 	}
 	decoded, err := db.layout.decode(res)
 	if err != nil {
-		s.m.decodeErrors.Inc()
-		return
+		m.decodeErrors.Inc()
+		return nil
 	}
-	db.cache.put(offset, decoded)
-	*out = decoded
+	return db.records.put(offset, decoded)
 }
 
 // Run looks for replaced files every check-interval until ctx ends.
@@ -226,7 +243,7 @@ var errChanging = errors.New("file changed while it was read")
 
 // load reads the whole file into memory rather than mapping it: a file
 // rewritten in place under a mapping would change (or, truncated, crash)
-// the database in use. The new database is verified before it replaces the
+// the database in use. The new database is probed before it replaces the
 // old one, which the garbage collector frees once no lookup holds it.
 func (s *source) load() error {
 	before, err := stampOf(s.path)
@@ -253,12 +270,40 @@ func (s *source) load() error {
 	if err != nil {
 		return err
 	}
-	if err := reader.Verify(); err != nil {
-		return fmt.Errorf("corrupt database: %w", err)
+	if err := probe(reader, l); err != nil {
+		return err
 	}
-	s.current.Store(&database{reader: reader, layout: l, cache: newRecordCache(cacheSlots)})
+	s.current.Store(&database{reader: reader, layout: l,
+		records: newRecordCache(cacheSlots), addresses: newAddressCache(addressSlots)})
 	s.m.reloadsOK.Inc()
 	s.m.buildEpoch.Set(float64(reader.Metadata.BuildEpoch))
+	return nil
+}
+
+// probeNetworks is how many records probe decodes.
+const probeNetworks = 1000
+
+// probe decodes the first records of the tree with the layout, to refuse a
+// file whose tree or data is corrupt, or whose records are not shaped as
+// its database_type says. Reader.Verify would check everything but also
+// refuses files for harmless metadata omissions (an empty description)
+// and walks the whole file.
+func probe(reader *maxminddb.Reader, l layout) error {
+	n := 0
+	for res := range reader.Networks() {
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("corrupt search tree: %w", err)
+		}
+		if _, err := l.decode(res); err != nil {
+			return fmt.Errorf("record of %s unreadable as the %s layout: %w", res.Prefix(), l, err)
+		}
+		if n++; n == probeNetworks {
+			break
+		}
+	}
+	if n == 0 {
+		return errors.New("database lists no network")
+	}
 	return nil
 }
 

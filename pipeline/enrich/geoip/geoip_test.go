@@ -184,6 +184,12 @@ func TestConfigErrorsNameTheKeyOrFile(t *testing.T) {
 		!strings.Contains(err.Error(), `"Acme-Geo"`) {
 		t.Fatalf("unsupported database type: %v", err)
 	}
+	mislabelled := filepath.Join(dir, "mislabelled.mmdb")
+	writeFile(t, mislabelled, buildMMDB(t, "ipinfo country_asn.mmdb", 1, cityNetworks()))
+	if _, err := New(newReporter(), Config{GeoDatabase: mislabelled, CheckInterval: time.Second}); err == nil ||
+		!strings.Contains(err.Error(), "ipinfo layout") {
+		t.Fatalf("records not in the layout of the database type: %v", err)
+	}
 }
 
 func TestNoDatabaseFindsNothing(t *testing.T) {

@@ -50,7 +50,7 @@ func newMetrics(r *reporter.Reporter, sources []*source) (*metrics, error) {
 			ConstLabels: prometheus.Labels{"database": s.role},
 		}, func() float64 {
 			if db := s.current.Load(); db != nil {
-				return float64(db.cache.filled.Load())
+				return float64(db.records.filled.Load())
 			}
 			return 0
 		}))
