@@ -76,13 +76,15 @@ var notFound = &cachedRecord{}
 
 // addressCache remembers, per address, the record the tree walk found
 // (or notFound): flow records repeat the same addresses, and the walk
-// over a tens-of-MB tree costs a cache miss per level. It is
-// direct-mapped; each slot is guarded by a sequence number (odd while
-// written), so readers never lock and writers never allocate. A writer
-// that finds the slot being written skips caching.
+// over a tens-of-MB tree costs a cache miss per level. Like recordCache it
+// is 4-way set-associative. Each slot is guarded by a sequence number (odd
+// while written), so readers never lock and writers never allocate; a
+// writer that finds a slot being written skips caching.
 type addressCache struct {
 	slots []addressSlot
 	shift uint
+	// victim rotates the slot replaced in a full bucket.
+	victim atomic.Uint32
 }
 
 type addressSlot struct {
@@ -92,31 +94,40 @@ type addressSlot struct {
 }
 
 func newAddressCache(size int) addressCache {
-	return addressCache{slots: make([]addressSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size)))}
+	return addressCache{slots: make([]addressSlot, size), shift: uint(64 - bits.TrailingZeros(uint(size/cacheWays)))}
 }
 
-func (c *addressCache) slot(hi, lo uint64) *addressSlot {
-	return &c.slots[((hi^lo*0xC2B2AE3D27D4EB4F)*0x9E3779B97F4A7C15)>>c.shift]
+func (c *addressCache) bucket(hi, lo uint64) []addressSlot {
+	first := (((hi ^ lo*0xC2B2AE3D27D4EB4F) * 0x9E3779B97F4A7C15) >> c.shift) * cacheWays
+	return c.slots[first : first+cacheWays : first+cacheWays]
 }
 
 func (c *addressCache) get(hi, lo uint64) *cachedRecord {
-	s := c.slot(hi, lo)
-	seq := s.seq.Load()
-	if seq&1 != 0 {
-		return nil
+	bucket := c.bucket(hi, lo)
+	for i := range bucket {
+		s := &bucket[i]
+		seq := s.seq.Load()
+		if seq&1 != 0 || s.hi.Load() != hi || s.lo.Load() != lo {
+			continue
+		}
+		record := s.record.Load()
+		if record != nil && s.seq.Load() == seq {
+			return record
+		}
 	}
-	if s.hi.Load() != hi || s.lo.Load() != lo {
-		return nil
-	}
-	record := s.record.Load()
-	if s.seq.Load() != seq {
-		return nil
-	}
-	return record
+	return nil
 }
 
+// put fills a free slot of the bucket, or replaces one in turn.
 func (c *addressCache) put(hi, lo uint64, record *cachedRecord) {
-	s := c.slot(hi, lo)
+	bucket := c.bucket(hi, lo)
+	s := &bucket[c.victim.Add(1)%cacheWays]
+	for i := range bucket {
+		if bucket[i].record.Load() == nil {
+			s = &bucket[i]
+			break
+		}
+	}
 	seq := s.seq.Load()
 	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
 		return
