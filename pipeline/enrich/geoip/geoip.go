@@ -114,7 +114,7 @@ func (d *DB) sources() []*source {
 // allocate once the records it meets are cached.
 func (d *DB) Lookup(a netip.Addr, out *Result) {
 	*out = Result{}
-	if d.geo == nil && d.asn == nil {
+	if (d.geo == nil && d.asn == nil) || !a.IsValid() {
 		return
 	}
 	d.m.lookups.Inc()
@@ -165,6 +165,9 @@ func (s *source) lookup(a netip.Addr, out *Result) {
 
 // walk looks a up in the tree and returns its decoded record, or notFound.
 func (db *database) walk(a netip.Addr, m *sourceMetrics) *cachedRecord {
+	if a.Is6() && db.reader.Metadata.IPVersion == 4 {
+		return notFound // an IPv4-only database lists no IPv6 network
+	}
 	res := db.reader.Lookup(a)
 	if res.Err() != nil {
 		m.decodeErrors.Inc()

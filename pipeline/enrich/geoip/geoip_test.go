@@ -1,7 +1,9 @@
 package geoip
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 )
 
@@ -189,6 +192,44 @@ func TestConfigErrorsNameTheKeyOrFile(t *testing.T) {
 	if _, err := New(newReporter(), Config{GeoDatabase: mislabelled, CheckInterval: time.Second}); err == nil ||
 		!strings.Contains(err.Error(), "ipinfo layout") {
 		t.Fatalf("records not in the layout of the database type: %v", err)
+	}
+}
+
+func TestIPv4OnlyDatabaseAndInvalidAddress(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v4.mmdb")
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", RecordSize: 24, IPVersion: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Insert(&net.IPNet{IP: net.IPv4(81, 2, 69, 0).To4(), Mask: net.CIDRMask(24, 32)}, cityRecord("GB", "GB", "")); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := tree.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, buf.Bytes())
+	r := newReporter()
+	d, err := New(r, Config{GeoDatabase: path, CheckInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLookups(t, d, []lookupCase{
+		{"81.2.69.1", Result{Country: "GB"}},
+		{"::ffff:81.2.69.1", Result{Country: "GB"}},
+		{"2a02:ff00::1", Result{}},
+	})
+	var out Result
+	d.Lookup(netip.Addr{}, &out)
+	if out != (Result{}) {
+		t.Fatalf("invalid address: %+v", out)
+	}
+	if got := metricValue(t, r.Gatherer(), "decode_errors_total"); got != 0 {
+		t.Fatalf("an IPv6 address in an IPv4 database or an invalid address counted %v decode errors", got)
+	}
+	if got := metricValue(t, r.Gatherer(), "lookups_total"); got != 3 {
+		t.Fatalf("lookups_total = %v, want 3 (the invalid address is not looked up)", got)
 	}
 }
 
