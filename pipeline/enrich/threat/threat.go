@@ -47,9 +47,9 @@ type Set struct {
 	limiter  *reporter.Limiter
 	m        *metrics
 
-	// own holds the own networks; ownExcluded the bits of the feeds that
-	// must not match inside them.
-	own         *bart.Lite
+	// own are the own networks; ownExcluded the bits of the feeds that
+	// must not match inside them, cut out of the table when it is built.
+	own         []netip.Prefix
 	ownExcluded uint64
 
 	table atomic.Pointer[bart.Table[uint64]]
@@ -77,12 +77,9 @@ func New(r *reporter.Reporter, cfg Config, own []netip.Prefix, stateDir string) 
 		return nil, err
 	}
 	s := &Set{
-		r: r, stateDir: stateDir, own: new(bart.Lite),
+		r: r, stateDir: stateDir, own: own,
 		client:  &http.Client{Timeout: fetchTimeout},
 		limiter: reporter.NewLimiter(3, time.Minute),
-	}
-	for _, p := range own {
-		s.own.Insert(p.Masked())
 	}
 	for i, fc := range cfg.Feeds {
 		s.feeds = append(s.feeds, &feed{index: i, cfg: fc})
@@ -119,9 +116,6 @@ func (s *Set) FeedNames() []string { return append([]string(nil), s.names...) }
 // for concurrent use; it does not allocate.
 func (s *Set) Match(a netip.Addr) uint64 {
 	mask, _ := s.table.Load().Lookup(a.Unmap())
-	if mask&s.ownExcluded != 0 && s.own.Contains(a.Unmap()) {
-		mask &^= s.ownExcluded
-	}
 	for rest := mask; rest != 0; rest &= rest - 1 {
 		s.m.feeds[bits.TrailingZeros64(rest)].matches.Inc()
 	}
@@ -135,7 +129,7 @@ func (s *Set) rebuild() {
 	for i, f := range s.feeds {
 		all[i] = f.prefixes
 	}
-	table := buildTable(all)
+	table := buildTable(all, s.own, s.ownExcluded)
 	s.table.Store(table)
 	s.m.prefixes.Set(float64(table.Size()))
 }

@@ -149,7 +149,8 @@ func TestOverlappingFeedsAndOwnNetworks(t *testing.T) {
 		{Name: "inside", Format: FormatPlain, File: write("inside.txt", "10.1.2.3\n10.1.9.0/24\n"), MatchOwnNetworks: true},
 		{Name: "inside-default", Format: FormatPlain, File: write("inside2.txt", "10.1.2.3\n")},
 	}}
-	own := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::/32")}
+	own := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("185.220.101.40/29")}
 	s, err := New(newReporter(), cfg, own, "")
 	if err != nil {
 		t.Fatal(err)
@@ -158,8 +159,11 @@ func TestOverlappingFeedsAndOwnNetworks(t *testing.T) {
 		t.Fatalf("FeedNames = %v", got)
 	}
 	for addr, want := range map[string]uint64{
-		"185.220.101.47":     1 | 2 | 4, // firehol /24, spamhaus /27, tor /32
-		"185.220.101.48":     1 | 2 | 4,
+		"185.220.101.47":     0,         // firehol /24, spamhaus /27, tor /32, all in an own /29
+		"185.220.101.48":     1 | 2 | 4, // just outside the own /29
+		"185.220.101.39":     1 | 2,
+		"172.16.5.5":         0, // own network equal to a firehol entry
+		"172.32.0.1":         0,
 		"185.220.101.31":     1,     // below the spamhaus /27
 		"185.220.101.64":     1,     // above it
 		"1.10.16.5":          1 | 2, // same prefix in two feeds
