@@ -88,6 +88,11 @@ func New(r *reporter.Reporter, cfg Config, own []netip.Prefix, stateDir string) 
 			s.ownExcluded |= 1 << i
 		}
 	}
+	if stateDir != "" {
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+			return nil, fmt.Errorf("threat: state directory: %w", err)
+		}
+	}
 	m, err := newMetrics(r, s.names)
 	if err != nil {
 		return nil, err
@@ -228,6 +233,10 @@ func (s *Set) loadState(f *feed) {
 
 // Run refreshes every feed until ctx ends.
 func (s *Set) Run(ctx context.Context) error {
+	if len(s.feeds) == 0 {
+		<-ctx.Done()
+		return nil
+	}
 	var wg sync.WaitGroup
 	for _, f := range s.feeds {
 		wg.Add(1)
