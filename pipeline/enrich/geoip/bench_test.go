@@ -123,9 +123,6 @@ func BenchmarkLookupCitySized(b *testing.B) {
 	loadTime := time.Since(loadStart)
 	loaded := heapInUse()
 
-	b.ReportMetric(float64(info.Size())/(1<<20), "file-MiB")
-	b.ReportMetric(float64(loaded-before)/(1<<20), "heap-MiB-loaded")
-	b.ReportMetric(loadTime.Seconds(), "load-s")
 	b.Logf("file %.1f MiB, heap after load %.1f MiB, load %s",
 		float64(info.Size())/(1<<20), float64(loaded-before)/(1<<20), loadTime.Round(time.Millisecond))
 
