@@ -115,6 +115,14 @@ func TestIPinfoLayouts(t *testing.T) {
 		}},
 	}))
 
+	standardASN := filepath.Join(dir, "standard_asn.mmdb")
+	writeFile(t, standardASN, buildMMDB(t, "ipinfo standard_asn.mmdb", 1_700_000_000, []network{
+		{"1.0.0.0/24", mmdbtype.Map{
+			"asn": mmdbtype.String("AS13335"), "name": mmdbtype.String("CLOUDFLARENET"),
+			"domain": mmdbtype.String("cloudflare.com"), "route": mmdbtype.String("1.0.0.0/24"), "type": mmdbtype.String("hosting"),
+		}},
+	}))
+
 	cloudflareAU := Result{Country: "AU", ASN: 13335, ASName: "Cloudflare, Inc."}
 	for _, c := range []struct {
 		name     string
@@ -132,6 +140,9 @@ func TestIPinfoLayouts(t *testing.T) {
 		}},
 		{"same file in both keys", Config{GeoDatabase: countryASN, ASNDatabase: countryASN, CheckInterval: time.Second}, []lookupCase{
 			{"1.0.0.1", cloudflareAU},
+		}},
+		{"standard_asn beside a country database", Config{GeoDatabase: lite, ASNDatabase: standardASN, CheckInterval: time.Second}, []lookupCase{
+			{"1.0.0.1", Result{Country: "AU", ASN: 13335, ASName: "CLOUDFLARENET"}}, // the ASN database's name wins
 		}},
 		{"lite", Config{GeoDatabase: lite, CheckInterval: time.Second}, []lookupCase{
 			{"1.0.0.255", cloudflareAU},

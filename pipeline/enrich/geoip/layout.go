@@ -17,7 +17,7 @@ const (
 	layoutMaxMind layout = iota + 1
 	// layoutIPinfo: IPinfo MMDB files (country_asn, lite, country, asn,
 	// location): flat fields country, country_code, city, asn "AS13335",
-	// as_name.
+	// as_name (name in the ASN database).
 	layoutIPinfo
 )
 
@@ -76,6 +76,8 @@ type ipinfoRecord struct {
 	City        string `maxminddb:"city"`
 	ASN         string `maxminddb:"asn"`
 	ASName      string `maxminddb:"as_name"`
+	// Name is the AS name in IPinfo's ASN database (standard_asn).
+	Name string `maxminddb:"name"`
 }
 
 // decode reads the record of res into a Result. It allocates (strings);
@@ -101,7 +103,11 @@ func (l layout) decode(res maxminddb.Result) (Result, error) {
 		if country == "" && len(rec.Country) == 2 {
 			country = rec.Country
 		}
-		return Result{Country: country, City: rec.City, ASN: parseASN(rec.ASN), ASName: rec.ASName}, nil
+		asName := rec.ASName
+		if asName == "" {
+			asName = rec.Name
+		}
+		return Result{Country: country, City: rec.City, ASN: parseASN(rec.ASN), ASName: asName}, nil
 	}
 	return Result{}, fmt.Errorf("unknown layout %d", l)
 }

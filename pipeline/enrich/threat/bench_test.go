@@ -102,7 +102,7 @@ func BenchmarkMatch100k(b *testing.B) {
 		entries += len(f.prefixes)
 	}
 	b.Logf("%d entries, %d prefixes in the table, %.1f MiB heap for the set, built in %s",
-		entries, s.table.Load().Size(), float64(after-before)/(1<<20), loadTime.Round(time.Millisecond))
+		entries, s.current.Load().table.Size(), float64(after-before)/(1<<20), loadTime.Round(time.Millisecond))
 
 	b.Run("Match", func(b *testing.B) {
 		b.ReportAllocs()

@@ -52,7 +52,7 @@ type Set struct {
 	own         []netip.Prefix
 	ownExcluded uint64
 
-	table atomic.Pointer[bart.Table[uint64]]
+	current atomic.Pointer[matchTable]
 	// mu serialises table rebuilds and guards every feed's prefixes.
 	mu sync.Mutex
 }
@@ -120,11 +120,18 @@ func (s *Set) FeedNames() []string { return append([]string(nil), s.names...) }
 // without match-own-networks never matches inside the own networks. Safe
 // for concurrent use; it does not allocate.
 func (s *Set) Match(a netip.Addr) uint64 {
-	mask, _ := s.table.Load().Lookup(a.Unmap())
+	mask, _ := s.current.Load().table.Lookup(a.Unmap())
 	for rest := mask; rest != 0; rest &= rest - 1 {
 		s.m.feeds[bits.TrailingZeros64(rest)].matches.Inc()
 	}
 	return mask
+}
+
+// matchTable is the prefix table and the feed names of every mask it can
+// answer, swapped together.
+type matchTable struct {
+	table *bart.Table[uint64]
+	names map[uint64][]string
 }
 
 // rebuild swaps in a table made of every feed's current prefixes. Callers
@@ -134,9 +141,36 @@ func (s *Set) rebuild() {
 	for i, f := range s.feeds {
 		all[i] = f.prefixes
 	}
-	table := buildTable(all, s.own, s.ownExcluded)
-	s.table.Store(table)
-	s.m.prefixes.Set(float64(table.Size()))
+	t := &matchTable{table: buildTable(all, s.own, s.ownExcluded), names: map[uint64][]string{}}
+	for _, mask := range t.table.All() {
+		if _, done := t.names[mask]; !done && mask != 0 {
+			t.names[mask] = s.namesOf(mask)
+		}
+	}
+	s.current.Store(t)
+	s.m.prefixes.Set(float64(t.table.Size()))
+}
+
+func (s *Set) namesOf(mask uint64) []string {
+	names := make([]string, 0, bits.OnesCount64(mask))
+	for rest := mask; rest != 0; rest &= rest - 1 {
+		names = append(names, s.names[bits.TrailingZeros64(rest)])
+	}
+	return names
+}
+
+// Names returns the names of the feeds in mask, in config order; nil for
+// 0. For a mask Match returned it hands out a slice shared by every caller
+// (do not modify it) without allocating; only a mask from a table
+// replaced in between is built anew.
+func (s *Set) Names(mask uint64) []string {
+	if mask == 0 {
+		return nil
+	}
+	if names, ok := s.current.Load().names[mask]; ok {
+		return names
+	}
+	return s.namesOf(mask)
 }
 
 // apply installs a feed's new entries and rebuilds the table.

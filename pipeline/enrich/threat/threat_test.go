@@ -186,6 +186,31 @@ func TestOverlappingFeedsAndOwnNetworks(t *testing.T) {
 	}
 }
 
+func TestNamesOfMatchedMasks(t *testing.T) {
+	s, err := New(newReporter(), Config{Feeds: []FeedConfig{
+		{Name: "firehol_level1", Format: FormatFireHOL, File: filepath.Join("testdata", "firehol_level1.netset")},
+		{Name: "spamhaus_drop", Format: FormatSpamhausDROP, File: filepath.Join("testdata", "drop_v4.json")},
+		{Name: "tor", Format: FormatTorExits, File: filepath.Join("testdata", "torbulkexitlist")},
+	}}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParseAddr("185.220.101.47")
+	mask := s.Match(a)
+	if got := strings.Join(s.Names(mask), ","); got != "firehol_level1,spamhaus_drop,tor" {
+		t.Fatalf("Names(%b) = %s", mask, got)
+	}
+	if got := s.Names(s.Match(netip.MustParseAddr("8.8.8.8"))); got != nil {
+		t.Fatalf("Names(0) = %v", got)
+	}
+	if got := strings.Join(s.Names(0b101), ","); got != "firehol_level1,tor" {
+		t.Fatalf("Names of a mask no entry carries = %s", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Names(s.Match(a)) }); n != 0 {
+		t.Fatalf("Names of a matched mask allocates %v times", n)
+	}
+}
+
 func TestMatchDoesNotAllocate(t *testing.T) {
 	s, err := New(newReporter(), Config{Feeds: []FeedConfig{
 		{Name: "firehol", Format: FormatFireHOL, File: filepath.Join("testdata", "firehol_level1.netset")},
