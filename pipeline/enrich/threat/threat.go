@@ -183,7 +183,9 @@ func (s *Set) apply(f *feed, p parsed) {
 	}
 	s.mu.Lock()
 	f.prefixes = p.prefixes
-	s.rebuild()
+	if s.current.Load() != nil { // New builds once, after loading every feed
+		s.rebuild()
+	}
 	s.mu.Unlock()
 	m.entries.Set(float64(len(p.prefixes)))
 	m.lastSuccess.SetToCurrentTime()
