@@ -6,7 +6,8 @@ import (
 )
 
 // cacheSlots bounds the decoded records kept per database: 2^18 slots,
-// about 18 MiB when all are filled (a pointer per slot plus the record).
+// 2 MiB of pointers plus about 100 bytes per record cached (the entry and
+// its strings), some 28 MiB when all are filled.
 const cacheSlots = 1 << 18
 
 // recordCache keeps decoded records by their data-section offset, so each
