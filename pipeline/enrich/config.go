@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"time"
 
+	"sluice/pipeline/enrich/geoip"
 	"sluice/pipeline/enrich/snmp"
+	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
 )
@@ -37,6 +39,12 @@ type Config struct {
 	// SNMP polls exporters for interface names, descriptions and speeds,
 	// and their sysName.
 	SNMP snmp.Config `yaml:"snmp"`
+	// GeoIP gives countries, cities, AS numbers and organisations from
+	// MaxMind-format databases (GeoLite2, DB-IP, IPinfo).
+	GeoIP geoip.Config `yaml:"geoip"`
+	// Threat tags the records whose source or destination a
+	// threat-intelligence feed lists.
+	Threat threat.Config `yaml:"threat"`
 }
 
 // ExporterConfig is one entry of `enrich.exporters`.
@@ -119,6 +127,8 @@ func DefaultConfig() Config {
 		CommunityID: CommunityIDConfig{Enabled: true},
 		Networks:    NetworksConfig{CheckInterval: 30 * time.Second},
 		SNMP:        snmp.DefaultConfig(),
+		GeoIP:       geoip.DefaultConfig(),
+		Threat:      threat.DefaultConfig(),
 	}
 }
 
@@ -188,6 +198,8 @@ func (c Config) Validate() error {
 		err  error
 	}{
 		{"snmp", c.SNMP.Validate()},
+		{"geoip", c.GeoIP.Validate()},
+		{"threat", c.Threat.Validate()},
 	} {
 		if sub.err == nil {
 			continue

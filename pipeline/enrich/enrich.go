@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,7 +26,9 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/pipeline/enrich/geoip"
 	"sluice/pipeline/enrich/snmp"
+	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"
 	"sluice/reporter"
 	"sluice/storage/migrate"
@@ -34,7 +37,12 @@ import (
 // sources are the optional enrichment sources with a life of their own
 // (background polling, file reloads); nil leaves a source out.
 type sources struct {
-	snmp *snmp.Poller
+	snmp   *snmp.Poller
+	geo    *geoip.DB
+	threat *threat.Set
+	// feedBits translates the threat set's feed bits (config order) into
+	// the record's feed registry.
+	feedBits [record.MaxFeeds]record.FeedSet
 }
 
 // Enricher enriches records in place. Process is safe for concurrent use.
@@ -47,8 +55,10 @@ type Enricher struct {
 	interfaces *bart.Table[map[uint32]*ifaceAttrs]
 	own        *bart.Lite
 	networks   atomic.Pointer[networkTable]
-	services   *serviceTable
-	rules      []*rule
+	// networksVersion is the networks file's version when last read.
+	networksVersion version
+	services        *serviceTable
+	rules           []*rule
 
 	m       metrics
 	limiter *reporter.Limiter
@@ -98,6 +108,27 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 		}
 		e.src.snmp = poller
 	}
+	if cfg.GeoIP.GeoDatabase != "" || cfg.GeoIP.ASNDatabase != "" {
+		db, err := geoip.New(r.Sub("geoip"), cfg.GeoIP)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: geoip: %w", err)
+		}
+		e.src.geo = db
+	}
+	if len(cfg.Threat.Feeds) > 0 {
+		set, err := threat.New(r.Sub("threat"), cfg.Threat, cfg.OwnNetworks, stateDir)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: threat: %w", err)
+		}
+		for i, name := range set.FeedNames() {
+			bit, ok := record.RegisterFeed(name)
+			if !ok {
+				return nil, fmt.Errorf("enrich: threat.feeds[%d].name: %q: more than %d feeds, or longer than %d bytes", i, name, record.MaxFeeds, record.MaxFeedNameLen)
+			}
+			e.src.feedBits[i] = bit
+		}
+		e.src.threat = set
+	}
 
 	e.exporters = new(bart.Table[*exporterAttrs])
 	for _, x := range cfg.Exporters {
@@ -110,6 +141,9 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 	}
 	var fromFile []NetworkEntry
 	if cfg.Networks.File != "" {
+		// The version before the content: a change in between is seen
+		// as a change, not missed.
+		e.networksVersion, _ = fileVersion(cfg.Networks.File)
 		var err error
 		if fromFile, err = readNetworksFile(cfg.Networks.File); err != nil {
 			return nil, fmt.Errorf("enrich: networks.file: %w", err)
@@ -287,6 +321,15 @@ func (e *Enricher) enrich(f *record.Flow, misses *localMisses) bool {
 		f.TrafficDirection = direction(e.own.Lookup(src), e.own.Lookup(dst))
 	}
 
+	if e.src.geo != nil {
+		e.geo(src, &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
+		e.geo(dst, &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
+	}
+	if e.src.threat != nil {
+		f.SrcThreatFeeds = e.feeds(e.src.threat.Match(src))
+		f.DstThreatFeeds = e.feeds(e.src.threat.Match(dst))
+	}
+
 	if e.services != nil {
 		f.ServiceName = e.serviceName(f)
 	}
@@ -349,6 +392,32 @@ func (e *Enricher) enrichInterface(f *record.Flow, exporter netip.Addr, configur
 		}
 	}
 	return *name != ""
+}
+
+// geo fills one side's GeoIP columns. The AS number comes from the
+// database only when the exporter sent none; the AS name only when it
+// names the record's AS.
+func (e *Enricher) geo(a netip.Addr, country, city *string, as *uint32, asName *string) {
+	var res geoip.Result
+	e.src.geo.Lookup(a, &res)
+	*country, *city = res.Country, res.City
+	if *as == 0 {
+		*as = res.ASN
+	}
+	if res.ASN != 0 && res.ASN == *as {
+		*asName = res.ASName
+	}
+}
+
+// feeds translates a threat-set match into the record's feed bits.
+func (e *Enricher) feeds(mask uint64) record.FeedSet {
+	var set record.FeedSet
+	for mask != 0 {
+		i := bits.TrailingZeros64(mask)
+		mask &^= 1 << i
+		set |= e.src.feedBits[i]
+	}
+	return set
 }
 
 // direction classifies a flow by which of its ends are your networks.
@@ -423,16 +492,25 @@ func (e *Enricher) serviceName(f *record.Flow) string {
 	return e.services.names[src]
 }
 
-// Run runs the sources (SNMP polling) and reloads the networks file when
+// Run runs the sources (SNMP polling, GeoIP and feed reloads) and reloads the networks file when
 // it changes, until ctx ends.
 func (e *Enricher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs := make([]error, 4)
 	if e.src.snmp != nil {
 		wg.Go(func() { errs[0] = e.src.snmp.Run(ctx) })
 	}
-	wg.Go(func() { errs[1] = e.reloadNetworks(ctx) })
+	if e.src.geo != nil {
+		wg.Go(func() { errs[1] = e.src.geo.Run(ctx) })
+	}
+	if e.src.threat != nil {
+		wg.Go(func() { errs[2] = e.src.threat.Run(ctx) })
+	}
+	wg.Go(func() { errs[3] = e.reloadNetworks(ctx) })
 	wg.Wait()
+	if e.src.geo != nil {
+		errs = append(errs, e.src.geo.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -443,7 +521,7 @@ func (e *Enricher) reloadNetworks(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	last, _ := fileVersion(path)
+	last := e.networksVersion
 	tick := time.NewTicker(e.cfg.Networks.CheckInterval)
 	defer tick.Stop()
 	for {

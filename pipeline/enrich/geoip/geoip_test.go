@@ -18,17 +18,17 @@ import (
 
 func cityNetworks() []network {
 	return []network{
-		{"81.2.69.0/24", cityRecord("GB", "GB", "London")},
-		{"81.2.69.160/27", cityRecord("GB", "GB", "")},
-		{"89.160.20.0/24", cityRecord("", "SE", "")},
-		{"2a02:ff00::/32", cityRecord("CH", "CH", "Zurich")},
+		{CIDR: "81.2.69.0/24", Record: cityRecord("GB", "GB", "London")},
+		{CIDR: "81.2.69.160/27", Record: cityRecord("GB", "GB", "")},
+		{CIDR: "89.160.20.0/24", Record: cityRecord("", "SE", "")},
+		{CIDR: "2a02:ff00::/32", Record: cityRecord("CH", "CH", "Zurich")},
 	}
 }
 
 var asnNetworks = []network{
-	{"81.2.69.0/24", asnRecord(20712, "Andrews & Arnold Ltd")},
-	{"2a02:ff00::/32", asnRecord(13030, "Init7 (Switzerland) Ltd.")},
-	{"1.0.0.0/24", asnRecord(13335, "CLOUDFLARENET")},
+	{CIDR: "81.2.69.0/24", Record: asnRecord(20712, "Andrews & Arnold Ltd")},
+	{CIDR: "2a02:ff00::/32", Record: asnRecord(13030, "Init7 (Switzerland) Ltd.")},
+	{CIDR: "1.0.0.0/24", Record: asnRecord(13335, "CLOUDFLARENET")},
 }
 
 type lookupCase struct {
@@ -102,13 +102,13 @@ func TestIPinfoLayouts(t *testing.T) {
 	dir := t.TempDir()
 	countryASN := filepath.Join(dir, "country_asn.mmdb")
 	writeFile(t, countryASN, buildMMDB(t, "ipinfo country_asn.mmdb", 1_700_000_000, []network{
-		{"1.0.0.0/24", ipinfoCountryASN("AU", "Australia", "AS13335", "Cloudflare, Inc.")},
-		{"2606:4700::/32", ipinfoCountryASN("US", "United States", "AS13335", "Cloudflare, Inc.")},
-		{"81.2.69.0/24", ipinfoCountryASN("GB", "United Kingdom", "", "")},
+		{CIDR: "1.0.0.0/24", Record: ipinfoCountryASN("AU", "Australia", "AS13335", "Cloudflare, Inc.")},
+		{CIDR: "2606:4700::/32", Record: ipinfoCountryASN("US", "United States", "AS13335", "Cloudflare, Inc.")},
+		{CIDR: "81.2.69.0/24", Record: ipinfoCountryASN("GB", "United Kingdom", "", "")},
 	}))
 	lite := filepath.Join(dir, "ipinfo_lite.mmdb")
 	writeFile(t, lite, buildMMDB(t, "ipinfo lite.mmdb", 1_700_000_000, []network{
-		{"1.0.0.0/24", mmdbtype.Map{
+		{CIDR: "1.0.0.0/24", Record: mmdbtype.Map{
 			"country": mmdbtype.String("Australia"), "country_code": mmdbtype.String("AU"),
 			"continent": mmdbtype.String("Oceania"), "continent_code": mmdbtype.String("OC"),
 			"asn": mmdbtype.String("AS13335"), "as_name": mmdbtype.String("Cloudflare, Inc."), "as_domain": mmdbtype.String("cloudflare.com"),
@@ -117,7 +117,7 @@ func TestIPinfoLayouts(t *testing.T) {
 
 	standardASN := filepath.Join(dir, "standard_asn.mmdb")
 	writeFile(t, standardASN, buildMMDB(t, "ipinfo standard_asn.mmdb", 1_700_000_000, []network{
-		{"1.0.0.0/24", mmdbtype.Map{
+		{CIDR: "1.0.0.0/24", Record: mmdbtype.Map{
 			"asn": mmdbtype.String("AS13335"), "name": mmdbtype.String("CLOUDFLARENET"),
 			"domain": mmdbtype.String("cloudflare.com"), "route": mmdbtype.String("1.0.0.0/24"), "type": mmdbtype.String("hosting"),
 		}},
@@ -193,7 +193,7 @@ func TestConfigErrorsNameTheKeyOrFile(t *testing.T) {
 		t.Fatalf("garbage file: %v", err)
 	}
 	other := filepath.Join(dir, "other.mmdb")
-	writeFile(t, other, buildMMDB(t, "Acme-Geo", 1, []network{{"1.0.0.0/24", asnRecord(1, "x")}}))
+	writeFile(t, other, buildMMDB(t, "Acme-Geo", 1, []network{{CIDR: "1.0.0.0/24", Record: asnRecord(1, "x")}}))
 	if _, err := New(newReporter(), Config{GeoDatabase: other, CheckInterval: time.Second}); err == nil ||
 		!strings.Contains(err.Error(), `"Acme-Geo"`) {
 		t.Fatalf("unsupported database type: %v", err)
@@ -294,8 +294,8 @@ func TestReplacedFilesArePickedUp(t *testing.T) {
 	path := filepath.Join(dir, "GeoLite2-City.mmdb")
 	version := func(city string, epoch int64) []byte {
 		return buildMMDB(t, "GeoLite2-City", epoch, []network{
-			{"81.2.69.0/24", cityRecord("GB", "GB", city)},
-			{"2a02:ff00::/32", cityRecord("CH", "CH", "Zurich")},
+			{CIDR: "81.2.69.0/24", Record: cityRecord("GB", "GB", city)},
+			{CIDR: "2a02:ff00::/32", Record: cityRecord("CH", "CH", "Zurich")},
 		})
 	}
 	writeFile(t, path, version("London", 1))

@@ -1,54 +1,26 @@
 package geoip
 
 import (
-	"bytes"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"sluice/pipeline/enrich/geoip/geoiptest"
 	"sluice/reporter"
 )
 
 // network is one entry of a test database.
-type network struct {
-	cidr   string
-	record mmdbtype.Map
-}
+type network = geoiptest.Network
 
-// buildMMDB writes a database of the given type with mmdbwriter and returns
-// its bytes. Aliasing puts the IPv4 tree under ::ffff:0:0/96 as in real
-// MaxMind files.
 func buildMMDB(tb testing.TB, databaseType string, buildEpoch int64, networks []network) []byte {
 	tb.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType: databaseType, RecordSize: 28, IPVersion: 6, BuildEpoch: buildEpoch,
-		Description: map[string]string{"en": "sluice test database"},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, n := range networks {
-		_, ipnet, err := net.ParseCIDR(n.cidr)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := tree.Insert(ipnet, n.record); err != nil {
-			tb.Fatalf("insert %s: %v", n.cidr, err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := tree.WriteTo(&buf); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
+	return geoiptest.Build(tb, databaseType, buildEpoch, networks)
 }
 
 func writeFile(tb testing.TB, path string, data []byte) {
@@ -69,33 +41,10 @@ func replaceFile(tb testing.TB, path string, data []byte) {
 	}
 }
 
-// cityRecord is a GeoLite2-City record with the fields real files carry
-// around the ones sluice reads.
-func cityRecord(country, registered, city string) mmdbtype.Map {
-	rec := mmdbtype.Map{
-		"continent": mmdbtype.Map{"code": mmdbtype.String("EU"), "geoname_id": mmdbtype.Uint32(6255148),
-			"names": mmdbtype.Map{"en": mmdbtype.String("Europe")}},
-		"location": mmdbtype.Map{"accuracy_radius": mmdbtype.Uint16(100),
-			"latitude": mmdbtype.Float64(51.5142), "longitude": mmdbtype.Float64(-0.0931)},
-		"registered_country": mmdbtype.Map{"iso_code": mmdbtype.String(registered), "geoname_id": mmdbtype.Uint32(2635167)},
-	}
-	if country != "" {
-		rec["country"] = mmdbtype.Map{"iso_code": mmdbtype.String(country), "geoname_id": mmdbtype.Uint32(2635167),
-			"names": mmdbtype.Map{"en": mmdbtype.String("Country " + country), "de": mmdbtype.String("Land " + country)}}
-	}
-	if city != "" {
-		rec["city"] = mmdbtype.Map{"geoname_id": mmdbtype.Uint32(2643743),
-			"names": mmdbtype.Map{"en": mmdbtype.String(city), "fr": mmdbtype.String(city + " (fr)")}}
-	}
-	return rec
-}
-
-func asnRecord(asn uint32, org string) mmdbtype.Map {
-	return mmdbtype.Map{
-		"autonomous_system_number":       mmdbtype.Uint32(asn),
-		"autonomous_system_organization": mmdbtype.String(org),
-	}
-}
+var (
+	cityRecord = geoiptest.CityRecord
+	asnRecord  = geoiptest.ASNRecord
+)
 
 // ipinfoCountryASN is a record of IPinfo's free country_asn.mmdb.
 func ipinfoCountryASN(country, countryName, asn, asName string) mmdbtype.Map {
