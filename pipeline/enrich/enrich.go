@@ -236,9 +236,10 @@ func (e *Enricher) setNetworks(t *networkTable) {
 func (e *Enricher) Process(flows []record.Flow) int {
 	kept := 0
 	var misses localMisses
+	var exp exporterCache
 	for i := range flows {
 		f := &flows[i]
-		if !e.enrich(f, &misses) {
+		if !e.enrich(f, &exp, &misses) {
 			continue
 		}
 		if kept != i {
@@ -276,12 +277,32 @@ func (l *localMisses) flush(m *metrics) {
 	}
 }
 
+// exporterCache keeps the configuration found for the last exporter of a
+// batch: a collector's batch holds one worker's exporters, often a single
+// one, so most records skip both prefix lookups.
+type exporterCache struct {
+	valid      bool
+	addr       record.Addr
+	attrs      *exporterAttrs
+	interfaces map[uint32]*ifaceAttrs
+}
+
+func (c *exporterCache) lookup(e *Enricher, a record.Addr, exporter netip.Addr) (*exporterAttrs, map[uint32]*ifaceAttrs) {
+	if !c.valid || c.addr != a {
+		c.valid, c.addr = true, a
+		c.attrs, _ = e.exporters.Lookup(exporter)
+		c.interfaces, _ = e.interfaces.Lookup(exporter)
+	}
+	return c.attrs, c.interfaces
+}
+
 // enrich fills one record; false means a rule dropped it.
-func (e *Enricher) enrich(f *record.Flow, misses *localMisses) bool {
+func (e *Enricher) enrich(f *record.Flow, exp *exporterCache, misses *localMisses) bool {
 	exporter := f.ExporterAddress.Netip()
+	x, ifaces := exp.lookup(e, f.ExporterAddress, exporter)
 
 	// Exporter: configuration, then SNMP's sysName for the name.
-	if x, ok := e.exporters.Lookup(exporter); ok {
+	if x != nil {
 		f.ExporterName, f.ExporterGroup, f.ExporterRole = x.name, x.group, x.role
 		f.ExporterSite, f.ExporterRegion, f.ExporterTenant = x.site, x.region, x.tenant
 	}
@@ -294,7 +315,6 @@ func (e *Enricher) enrich(f *record.Flow, misses *localMisses) bool {
 
 	// Interfaces: configuration wins over options templates (already on
 	// the record) and SNMP.
-	ifaces, _ := e.interfaces.Lookup(exporter)
 	if !e.enrichInterface(f, exporter, ifaces, f.InIfIndex, &f.InIfName, &f.InIfDescription, &f.InIfSpeed, &f.InIfBoundary, &f.InIfProvider, &f.InIfConnectivity) {
 		misses.in++
 	}
