@@ -158,9 +158,12 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("enrich: rules %s: %w", rc.Name, err)
 		}
+		// The series exist from the start, so a rule that never matched
+		// shows 0.
+		compiled.matched = e.m.ruleMatches.WithLabelValues(rc.Name)
+		compiled.dropped = e.m.dropped.WithLabelValues(rc.Name)
+		compiled.failed = e.m.ruleErrors.WithLabelValues(rc.Name)
 		e.rules = append(e.rules, compiled)
-		// Create the series now, so a rule that never matched shows 0.
-		e.m.ruleMatches.WithLabelValues(rc.Name)
 	}
 	return e, nil
 }
@@ -360,16 +363,16 @@ func (e *Enricher) enrich(f *record.Flow, exp *exporterCache, misses *localMisse
 	for _, r := range e.rules {
 		ok, err := r.matches(f)
 		if err != nil {
-			e.m.ruleErrors.WithLabelValues(r.name).Inc()
+			r.failed.Inc()
 			e.limiter.Log(e.r.Logger, "rule:"+r.name, "enrichment rule failed; skipped for this record", "rule", r.name, "error", err)
 			continue
 		}
 		if !ok {
 			continue
 		}
-		e.m.ruleMatches.WithLabelValues(r.name).Inc()
+		r.matched.Inc()
 		if r.drop {
-			e.m.dropped.WithLabelValues(r.name).Inc()
+			r.dropped.Inc()
 			return false
 		}
 		for _, a := range r.sets {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/pipeline/record"
 )
@@ -20,6 +21,8 @@ type rule struct {
 	program *vm.Program // nil: always applies
 	sets    []assignment
 	drop    bool
+	// The rule's metric series, resolved once.
+	matched, dropped, failed prometheus.Counter
 }
 
 // assignment is one `set:` entry, resolved to the column and its value.
