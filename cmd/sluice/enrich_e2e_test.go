@@ -185,8 +185,8 @@ func TestRunEnrichment(t *testing.T) {
 
 	sendV5(s, in,
 		enrichFlow("10.1.2.3", "81.2.69.7", 50000, 443, 1001, 1002), // outbound https
-		enrichFlow("1.2.3.4", "5.6.7.8", 1122, 3344, 1002, 1001),       // the Community ID spec's TCP flow
-		enrichFlow("10.1.2.3", "10.9.9.9", 50001, 9, 1002, 1002),       // dropped by the rule
+		enrichFlow("1.2.3.4", "5.6.7.8", 1122, 3344, 1002, 1001),    // the Community ID spec's TCP flow
+		enrichFlow("10.1.2.3", "10.9.9.9", 50001, 9, 1002, 1002),    // dropped by the rule
 	)
 	cols := "ExporterName, ExporterSite, ExporterRole, InIfName, InIfDescription, InIfSpeed, InIfBoundary, InIfProvider, InIfConnectivity, " +
 		"OutIfName, OutIfSpeed, SrcNetName, SrcNetSite, SrcNetTenant, DstNetName, TrafficDirection, ServiceName, CommunityID"
