@@ -38,9 +38,10 @@ type Collector struct {
 	cfg     Config
 	out     Output
 	metrics metrics
+	perExp  *exporterMetrics
 	limiter *reporter.Limiter
 
-	netflow flowDecoder
+	netflow *netflowDecoder
 	sflow   flowDecoder
 	state   *statePersister // nil when Config.StateDir is empty
 	allowed exporterFilter
@@ -70,6 +71,9 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	}
 	var err error
 	if c.metrics, err = newMetrics(r.Registerer()); err != nil {
+		return nil, err
+	}
+	if c.perExp, err = newExporterMetrics(r.Registerer(), cfg.ExporterMetrics); err != nil {
 		return nil, err
 	}
 	if c.allowed, err = newExporterFilter(cfg.AllowedExporters); err != nil {
@@ -229,10 +233,13 @@ type worker struct {
 	started  time.Time // when the current batch got its first record
 	emitFunc func(*record.Flow)
 	emitted  int // records of the datagram being decoded, counted once after it
+
+	exporters *exporterTable // per-exporter metrics of the exporters hashed here
+	exporter  *exporterStats // those of the datagram being decoded
 }
 
 func newWorker(c *Collector, id int) *worker {
-	w := &worker{c: c, id: id, in: make(chan *udp.Datagram, c.cfg.WorkerQueue)}
+	w := &worker{c: c, id: id, in: make(chan *udp.Datagram, c.cfg.WorkerQueue), exporters: newExporterTable(c.perExp)}
 	w.emitFunc = w.emit // bind once: a method value allocates
 	return w
 }
@@ -250,6 +257,7 @@ func (w *worker) run() {
 			w.handle(d)
 			d.Release()
 		case now := <-tick.C:
+			w.exporters.sweep(now.UnixNano())
 			if w.batch != nil && now.Sub(w.started) >= w.c.cfg.FlushInterval {
 				w.flush()
 			}
@@ -260,6 +268,9 @@ func (w *worker) run() {
 func (w *worker) handle(d *udp.Datagram) {
 	m := &w.c.metrics
 	exporter := record.AddrFromSlice(d.Source.Addr().AsSlice())
+	st := w.exporters.get(d.Source.Addr(), d.Received)
+	st.datagrams.Inc()
+	w.exporter = st
 	var (
 		dec      flowDecoder
 		protocol *protocolCounters
@@ -272,6 +283,7 @@ func (w *worker) handle(d *udp.Datagram) {
 	default:
 		m.unknown.datagrams.Inc()
 		m.decodeError("unknown", reasonUnknownVersion).Inc()
+		st.decodeError(w.c.perExp, reasonUnknownVersion).Inc()
 		if ok, suppressed := w.c.limiter.Allow("unknown/" + reasonUnknownVersion); ok {
 			w.c.r.Warn("datagram of unknown protocol dropped", "exporter", d.Source,
 				"size", len(d.Payload), "suppressed", suppressed)
@@ -280,15 +292,20 @@ func (w *worker) handle(d *udp.Datagram) {
 	}
 	protocol.datagrams.Inc()
 	w.emitted = 0
-	err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc)
+	templates, err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc)
 	if w.emitted > 0 {
 		protocol.flows.Add(float64(w.emitted))
+		st.flows.Add(float64(w.emitted))
+	}
+	if templates > 0 && !st.other {
+		st.templates.Set(float64(w.c.netflow.d.Templates().ExporterTemplates(exporter)))
 	}
 	if err != nil {
 		// Keys and labels are the decoders' constant reasons: a flood of
 		// bad datagrams costs a counter and a map lookup, not a log line.
 		reason := errorReason(err)
 		m.decodeError(protocol.name, reason).Inc()
+		st.decodeError(w.c.perExp, reason).Inc()
 		if ok, suppressed := w.c.limiter.Allow(reason); ok {
 			w.c.r.Warn("cannot decode datagram", "protocol", protocol.name, "reason", reason,
 				"exporter", d.Source, "size", len(d.Payload), "err", err, "suppressed", suppressed)
@@ -303,6 +320,7 @@ func (w *worker) emit(f *record.Flow) {
 	}
 	*w.batch.Next() = *f
 	w.emitted++
+	w.exporter.observeRate(w.c.perExp, f.ObservationDomainID, f.SamplingRate)
 	if w.batch.Len() >= w.c.cfg.BatchSize {
 		w.flush()
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	AllowedExporters []string `yaml:"allowed-exporters"`
 	// Templates bounds the NetFlow v9/IPFIX template and sampling state.
 	Templates templates.Config `yaml:"templates"`
+	// ExporterMetrics bounds the series of the per-exporter metrics.
+	ExporterMetrics ExporterMetricsConfig `yaml:"exporter-metrics"`
 
 	// StateDir is where the template and sampling state is kept between
 	// runs (StateFile inside it); empty keeps it in memory only. Not a
@@ -65,6 +67,8 @@ func DefaultConfig() Config {
 		BatchSize:     8192,
 		FlushInterval: time.Second,
 		Templates:     templates.DefaultConfig(),
+
+		ExporterMetrics: DefaultExporterMetricsConfig(),
 	}
 }
 
@@ -88,6 +92,7 @@ func (c Config) Validate() error {
 	check(c.WorkerQueue >= 1, "worker-queue", "must be at least 1, got %d", c.WorkerQueue)
 	check(c.BatchSize >= 1, "batch-size", "must be at least 1, got %d", c.BatchSize)
 	check(c.FlushInterval > 0, "flush-interval", "must be positive, got %s", c.FlushInterval)
+	c.ExporterMetrics.validate(check)
 	if err := c.Sampling.Validate(); err != nil {
 		for _, e := range splitErrors(err) {
 			errs = append(errs, fmt.Errorf("sampling.%w", e))

@@ -11,8 +11,10 @@ import (
 
 // flowDecoder is one protocol decoder as the workers see it. Its errors
 // are *decodeerr.Error, whose ErrorReason method gives the metric label.
+// templates is how many template records the datagram carried, so that the
+// worker refreshes the exporter's template gauge only then.
 type flowDecoder interface {
-	decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error
+	decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) (templates int, err error)
 }
 
 // netflowDecoder decodes NetFlow v5, v9 and IPFIX.
@@ -37,7 +39,7 @@ func newNetFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, re
 	return &netflowDecoder{d: d, m: m, c: c}, nil
 }
 
-func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error {
+func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) (int, error) {
 	stats, err := n.d.Decode(exporter, receivedNanos, payload, emit)
 	add(n.m.templates, stats.Templates)
 	add(n.m.samplingDefaulted, stats.SamplingDefaulted)
@@ -46,7 +48,7 @@ func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, paylo
 	add(n.c.headerCountMismatches, stats.HeaderCountMismatch)
 	add(n.c.reverseFlows, stats.ReverseFlows)
 	add(n.c.enterpriseFields, stats.EnterpriseFields)
-	return err
+	return stats.Templates, err
 }
 
 // sflowDecoder decodes sFlow v5.
@@ -69,7 +71,7 @@ func newSFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, reg 
 	return &sflowDecoder{d: sflow.New(sc), m: m, c: c}, nil
 }
 
-func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error {
+func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) (int, error) {
 	stats, err := s.d.Decode(exporter, receivedNanos, payload, emit)
 	add(s.m.samplingDefaulted, stats.SamplingDefaulted)
 	add(s.c.flowSamples, stats.FlowSamples)
@@ -78,5 +80,5 @@ func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload
 	add(s.c.headersUnknownProtocol, stats.HeadersUnknownProtocol)
 	add(s.c.headersNonIP, stats.HeadersNonIP)
 	add(s.c.headersTruncated, stats.HeadersTruncated)
-	return err
+	return 0, err
 }

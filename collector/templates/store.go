@@ -259,6 +259,18 @@ func (s *Store) Stats() Stats {
 	}
 }
 
+// ExporterTemplates returns how many templates the exporter holds now (0
+// when it has no state), for its per-exporter metric.
+func (s *Store) ExporterTemplates(addr record.Addr) int {
+	e := s.lookup(addr)
+	if e == nil {
+		return 0
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.templates)
+}
+
 // TemplateKey identifies a template inside one exporter.
 type TemplateKey struct {
 	Version           uint16 `json:"version"` // 9 or 10
