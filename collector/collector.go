@@ -118,7 +118,7 @@ func (c *Collector) Start(ctx context.Context) error {
 			w.run()
 		}()
 	}
-	for _, in := range []InputConfig{c.cfg.NetFlow, c.cfg.SFlow} {
+	for _, in := range []InputConfig{c.cfg.NetFlow, c.cfg.SFlow.Input()} {
 		for _, address := range in.Listen {
 			l, err := udp.Listen(ctx, udp.Config{Listen: address, Sockets: in.Sockets, ReceiveBuffer: in.ReceiveBuffer})
 			if err != nil {

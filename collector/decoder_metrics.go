@@ -84,6 +84,8 @@ type sflowCounters struct {
 	flowSamples, counterSamples, dropSamples prometheus.Counter
 
 	headersUnknownProtocol, headersNonIP, headersTruncated prometheus.Counter
+
+	decapsulatedVXLAN, decapsulatedGRE prometheus.Counter
 }
 
 func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
@@ -93,7 +95,12 @@ func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sflow_headers_skipped_total", Help: "Sampled packet headers not parsed down to IP, by reason: unknown_protocol (not Ethernet, IPv4 nor IPv6), non_ip (ARP, LLDP…), truncated.",
 	}, []string{"reason"})
+	decapsulated := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sflow_decapsulated_total", Help: "Sampled headers recorded as the inner packet of a tunnel (collector.sflow.decapsulate), by tunnel: vxlan, gre.",
+	}, []string{"protocol"})
 	c := &sflowCounters{
+		decapsulatedVXLAN:      decapsulated.WithLabelValues("vxlan"),
+		decapsulatedGRE:        decapsulated.WithLabelValues("gre"),
 		flowSamples:            samples.WithLabelValues("flow"),
 		counterSamples:         samples.WithLabelValues("counter"),
 		dropSamples:            samples.WithLabelValues("drop"),
@@ -101,7 +108,7 @@ func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
 		headersNonIP:           skipped.WithLabelValues("non_ip"),
 		headersTruncated:       skipped.WithLabelValues("truncated"),
 	}
-	if err := register(reg, []prometheus.Collector{samples, skipped}); err != nil {
+	if err := register(reg, []prometheus.Collector{samples, skipped, decapsulated}); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/collector/netflow"
@@ -64,6 +66,11 @@ func newSFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, reg 
 	sc := sflow.DefaultConfig()
 	sc.DefaultSamplingRate = cfg.Sampling.Default
 	sc.SamplingOverrides = overrides
+	decap, err := sflow.ParseDecapsulation(cfg.SFlow.Decapsulate)
+	if err != nil {
+		return nil, fmt.Errorf("sflow.decapsulate: %w", err)
+	}
+	sc.Decapsulate = decap
 	c, err := registerSFlowMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -80,5 +87,7 @@ func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload
 	add(s.c.headersUnknownProtocol, stats.HeadersUnknownProtocol)
 	add(s.c.headersNonIP, stats.HeadersNonIP)
 	add(s.c.headersTruncated, stats.HeadersTruncated)
+	add(s.c.decapsulatedVXLAN, stats.DecapsulatedVXLAN)
+	add(s.c.decapsulatedGRE, stats.DecapsulatedGRE)
 	return 0, err
 }

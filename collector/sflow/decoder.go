@@ -62,6 +62,9 @@ type Config struct {
 	// SamplingOverrides force the rate of some agents (by agent address),
 	// whatever their samples say (nil: none).
 	SamplingOverrides *sampling.Overrides
+	// Decapsulate lists the tunnels whose inner packet a sampled header's
+	// record describes (none by default).
+	Decapsulate Decapsulation
 }
 
 // DefaultConfig returns the default configuration.
@@ -79,6 +82,9 @@ type Stats struct {
 	HeadersUnknownProtocol int // header protocol other than Ethernet, IPv4, IPv6
 	HeadersNonIP           int // neither IPv4 nor IPv6 inside (ARP, LLDP…), or a wrong IP version
 	HeadersTruncated       int // too short to reach the IP header
+
+	// Sampled headers whose tunnel's inner packet was read (Config.Decapsulate).
+	DecapsulatedVXLAN, DecapsulatedGRE int
 }
 
 // Decoder decodes sFlow v5 datagrams. It holds no per-exporter state and is
@@ -138,6 +144,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 		agent = exporter
 	}
 	override := d.cfg.SamplingOverrides.Rate(agent)
+	headers := headerParser{decap: d.cfg.Decapsulate}
 	for _, sample := range s.packet.Samples {
 		switch sample := sample.(type) {
 		case sflow.FlowSample:
@@ -145,7 +152,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, override, &stats)
 			setInterface(&f.InIfIndex, sample.Input>>30, sample.Input&0x3fffffff)
 			setOutput(sample.Output>>30, sample.Output&0x3fffffff, f)
-			applyRecords(sample.Records, f, &stats)
+			applyRecords(&headers, sample.Records, f, &stats)
 			emit(f)
 			stats.Flows++
 		case sflow.ExpandedFlowSample:
@@ -153,7 +160,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 			f := d.startFlow(s, agent, receivedNanos, sample.SamplingRate, override, &stats)
 			setInterface(&f.InIfIndex, sample.InputIfFormat, sample.InputIfValue)
 			setOutput(sample.OutputIfFormat, sample.OutputIfValue, f)
-			applyRecords(sample.Records, f, &stats)
+			applyRecords(&headers, sample.Records, f, &stats)
 			emit(f)
 			stats.Flows++
 		case sflow.CounterSample:
@@ -218,7 +225,7 @@ func setOutput(format, value uint32, f *record.Flow) {
 }
 
 // applyRecords fills f from a flow sample's records.
-func applyRecords(records []sflow.FlowRecord, f *record.Flow, stats *Stats) {
+func applyRecords(headers *headerParser, records []sflow.FlowRecord, f *record.Flow, stats *Stats) {
 	var headerL3, ipRecordL3, ethL3, frameBytes uint64
 	var switchSeen bool
 	var ethSrcMAC, ethDstMAC uint64
@@ -226,7 +233,16 @@ func applyRecords(records []sflow.FlowRecord, f *record.Flow, stats *Stats) {
 	for i := range records {
 		switch r := records[i].Data.(type) {
 		case sflow.SampledHeader:
-			l3, status := parseSampledHeader(r.Protocol, r.HeaderData, f)
+			l3, status := headers.parse(r.Protocol, r.HeaderData, f)
+			switch headers.tunnel {
+			case DecapsulateVXLAN:
+				stats.DecapsulatedVXLAN++
+			case DecapsulateGRE:
+				stats.DecapsulatedGRE++
+			}
+			if headers.tunnelTruncated != 0 {
+				status = headerTruncated
+			}
 			switch status {
 			case headerUnknownProtocol:
 				stats.HeadersUnknownProtocol++

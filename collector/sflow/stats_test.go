@@ -108,7 +108,7 @@ func TestHeaderSkipReasons(t *testing.T) {
 	}
 	var stats Stats
 	var f record.Flow
-	applyRecords(records, &f, &stats)
+	applyRecords(&headerParser{}, records, &f, &stats)
 	if stats.HeadersUnknownProtocol != 1 || stats.HeadersNonIP != 3 || stats.HeadersTruncated != 4 {
 		t.Errorf("stats %+v, want 1 unknown protocol, 3 non-IP, 4 truncated", stats)
 	}
@@ -141,7 +141,7 @@ func TestAllocsExtraction(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() {
 		f.Reset()
-		applyRecords(sample.Records, &f, &stats)
+		applyRecords(&headerParser{decap: DecapsulateVXLAN | DecapsulateGRE}, sample.Records, &f, &stats)
 	}); allocs != 0 {
 		t.Errorf("record extraction: %v allocations, want 0", allocs)
 	}
