@@ -264,17 +264,7 @@ func TestDecapsulationMatchesTshark(t *testing.T) {
 	if err := file.Close(); err != nil {
 		t.Fatal(err)
 	}
-	fields := []string{"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "eth.src", "eth.dst", "ip.len", "ipv6.plen",
-		"ip.proto", "ipv6.nxt", "tcp.srcport", "tcp.dstport", "tcp.flags", "udp.srcport", "udp.dstport", "icmp.type", "vlan.id"}
-	args := []string{"-r", path, "-n", "-d", "udp.port==6343,sflow", "-T", "fields", "-E", "occurrence=l"}
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	out, err := exec.Command(bin, args...).Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	lines := tsharkInnermost(t, bin, path)
 	if len(lines) != len(cases) {
 		t.Fatalf("tshark printed %d frames, want %d", len(lines), len(cases))
 	}
@@ -282,55 +272,110 @@ func TestDecapsulationMatchesTshark(t *testing.T) {
 	compared := 0
 	for i, tc := range cases {
 		flows, _ := decodeOne(t, d, sflowDatagram(tc.header))
-		f := flows[0]
-		values := strings.Split(lines[i], "\t")
-		last := map[string]string{}
-		for j, name := range fields {
-			last[name] = values[j]
-		}
-		number := func(name string) string {
-			v, err := strconv.ParseUint(last[name], 0, 64)
-			if err != nil {
-				t.Fatalf("%s: tshark %s = %q", tc.name, name, last[name])
-			}
-			return u(v)
-		}
-		check := func(field, want, got string) {
-			compared++
-			if want != got {
-				t.Errorf("%s: %s = %s, tshark says %s", tc.name, field, got, want)
-			}
-		}
-		if tc.inner6 {
-			check("SrcAddr", tshark.Addr(last["ipv6.src"]), f.SrcAddr.String())
-			check("DstAddr", tshark.Addr(last["ipv6.dst"]), f.DstAddr.String())
-			check("Proto", number("ipv6.nxt"), u(uint64(f.Proto)))
-			plen, _ := strconv.ParseUint(number("ipv6.plen"), 10, 64)
-			check("Bytes", u(plen+40), u(f.Bytes))
-		} else {
-			check("SrcAddr", tshark.Addr(last["ip.src"]), f.SrcAddr.String())
-			check("DstAddr", tshark.Addr(last["ip.dst"]), f.DstAddr.String())
-			check("Proto", number("ip.proto"), u(uint64(f.Proto)))
-			check("Bytes", number("ip.len"), u(f.Bytes))
-		}
-		check("SrcMAC", tshark.MAC(last["eth.src"]), u(f.SrcMAC))
-		check("DstMAC", tshark.MAC(last["eth.dst"]), u(f.DstMAC))
-		switch f.Proto {
-		case 6:
-			check("SrcPort", number("tcp.srcport"), u(uint64(f.SrcPort)))
-			check("DstPort", number("tcp.dstport"), u(uint64(f.DstPort)))
-			check("TCPFlags", number("tcp.flags"), u(uint64(f.TCPFlags)))
-		case 17:
-			check("SrcPort", number("udp.srcport"), u(uint64(f.SrcPort)))
-			check("DstPort", number("udp.dstport"), u(uint64(f.DstPort)))
-		case 1:
-			check("ICMPType", number("icmp.type"), u(uint64(f.ICMPType)))
-		}
-		if f.SrcVlan != 0 || last["vlan.id"] != "" {
-			check("SrcVlan", number("vlan.id"), u(uint64(f.SrcVlan)))
-		}
+		compared += compareInnermost(t, tc.name, &flows[0], lines[i])
 	}
 	if compared < 50 {
 		t.Errorf("compared %d values with tshark", compared)
 	}
+}
+
+// The corpus holds one VXLAN capture (IPv6 ICMPv6 inside, per tshark).
+func TestDecapsulationCorpusMatchesTshark(t *testing.T) {
+	bin := testenv.Tshark(t)
+	const file = "akvorado__sflow-encap-vxlan.pcap"
+	path := filepath.Join(corpusDir(t), file)
+	lines := tsharkInnermost(t, bin, path)
+	d := New(Config{Decapsulate: DecapsulateVXLAN})
+	var flows []record.Flow
+	for _, dg := range corpusDatagrams(t, file) {
+		stats, err := d.Decode(record.AddrFromSlice(dg.Src.AsSlice()), dg.Timestamp, dg.Payload, func(f *record.Flow) { flows = append(flows, *f) })
+		if err != nil || stats.DecapsulatedVXLAN != 1 {
+			t.Fatalf("stats %+v, err %v: want one VXLAN sample", stats, err)
+		}
+	}
+	if len(flows) != len(lines) || flows[0].EType != 0x86dd || flows[0].Proto != 58 {
+		t.Fatalf("%d flows (%+v) for %d frames", len(flows), flows, len(lines))
+	}
+	for i := range flows {
+		compareInnermost(t, file, &flows[i], lines[i])
+	}
+}
+
+var innermostFields = []string{"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "eth.src", "eth.dst", "ip.len", "ipv6.plen",
+	"ip.proto", "ipv6.nxt", "tcp.srcport", "tcp.dstport", "tcp.flags", "udp.srcport", "udp.dstport", "icmp.type", "icmpv6.type", "vlan.id"}
+
+// tsharkInnermost returns, for each frame of a capture of one-sample sFlow
+// datagrams, the last occurrence of each of innermostFields: the innermost
+// packet's value.
+func tsharkInnermost(t *testing.T, bin, path string) []map[string]string {
+	t.Helper()
+	args := []string{"-r", path, "-n", "-d", "udp.port==6343,sflow", "-T", "fields", "-E", "occurrence=l"}
+	for _, f := range innermostFields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var frames []map[string]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		values := strings.Split(line, "\t")
+		last := map[string]string{}
+		for j, name := range innermostFields {
+			last[name] = values[j]
+		}
+		frames = append(frames, last)
+	}
+	return frames
+}
+
+// compareInnermost compares a decapsulated record with tshark's innermost
+// values and returns how many values it compared.
+func compareInnermost(t *testing.T, name string, f *record.Flow, last map[string]string) int {
+	t.Helper()
+	number := func(field string) string {
+		v, err := strconv.ParseUint(last[field], 0, 64)
+		if err != nil {
+			t.Fatalf("%s: tshark %s = %q", name, field, last[field])
+		}
+		return u(v)
+	}
+	compared := 0
+	check := func(field, want, got string) {
+		compared++
+		if want != got {
+			t.Errorf("%s: %s = %s, tshark says %s", name, field, got, want)
+		}
+	}
+	if f.EType == 0x86dd {
+		check("SrcAddr", tshark.Addr(last["ipv6.src"]), f.SrcAddr.String())
+		check("DstAddr", tshark.Addr(last["ipv6.dst"]), f.DstAddr.String())
+		check("Proto", number("ipv6.nxt"), u(uint64(f.Proto)))
+		plen, _ := strconv.ParseUint(number("ipv6.plen"), 10, 64)
+		check("Bytes", u(plen+40), u(f.Bytes))
+	} else {
+		check("SrcAddr", tshark.Addr(last["ip.src"]), f.SrcAddr.String())
+		check("DstAddr", tshark.Addr(last["ip.dst"]), f.DstAddr.String())
+		check("Proto", number("ip.proto"), u(uint64(f.Proto)))
+		check("Bytes", number("ip.len"), u(f.Bytes))
+	}
+	check("SrcMAC", tshark.MAC(last["eth.src"]), u(f.SrcMAC))
+	check("DstMAC", tshark.MAC(last["eth.dst"]), u(f.DstMAC))
+	switch f.Proto {
+	case 6:
+		check("SrcPort", number("tcp.srcport"), u(uint64(f.SrcPort)))
+		check("DstPort", number("tcp.dstport"), u(uint64(f.DstPort)))
+		check("TCPFlags", number("tcp.flags"), u(uint64(f.TCPFlags)))
+	case 17:
+		check("SrcPort", number("udp.srcport"), u(uint64(f.SrcPort)))
+		check("DstPort", number("udp.dstport"), u(uint64(f.DstPort)))
+	case 1:
+		check("ICMPType", number("icmp.type"), u(uint64(f.ICMPType)))
+	case 58:
+		check("ICMPType", number("icmpv6.type"), u(uint64(f.ICMPType)))
+	}
+	if f.SrcVlan != 0 || last["vlan.id"] != "" {
+		check("SrcVlan", number("vlan.id"), u(uint64(f.SrcVlan)))
+	}
+	return compared
 }
