@@ -29,7 +29,10 @@
 //     header; extended router sets NextHop and masks; extended gateway sets
 //     BGPNextHop, SrcAS (the gateway's own AS when the source AS is 0) and
 //     DstAS (the last AS of the path, else the gateway's own AS).
-//   - Counter and drop samples are counted, not emitted.
+//   - Counter samples carrying generic interface (format 1) or Ethernet
+//     (format 2) counters become one record.Counter each
+//     (DecodeWithCounters); other counter records (processor, LAG…) and
+//     drop samples are counted, not emitted.
 //   - TimeFlowStart and TimeFlowEnd are both the receive time in Unix
 //     milliseconds: a sample describes one packet, and sFlow carries no time
 //     of its own beyond the agent's uptime.
@@ -74,7 +77,8 @@ func DefaultConfig() Config { return Config{} }
 type Stats struct {
 	Flows             int // records emitted
 	FlowSamples       int // flow samples, compact and expanded
-	CounterSamples    int // counter samples (ignored)
+	CounterSamples    int // counter samples
+	Counters          int // interface counter records emitted (DecodeWithCounters)
 	DropSamples       int // drop samples (ignored)
 	SamplingDefaulted int // emitted flows whose sample said rate 0
 
@@ -96,8 +100,9 @@ type Decoder struct {
 }
 
 type scratch struct {
-	flow   record.Flow
-	packet sflow.Packet
+	flow    record.Flow
+	counter record.Counter
+	packet  sflow.Packet
 }
 
 // New returns a decoder.
@@ -113,8 +118,16 @@ func (d *Decoder) Panics() uint64 { return d.panics.Load() }
 // Decode decodes one datagram received from exporter (the UDP source) at
 // receivedNanos and calls emit once per flow sample. The *record.Flow passed
 // to emit is reused: it is only valid during the call. Samples decoded
-// before a problem are emitted even when an error is returned.
+// before a problem are emitted even when an error is returned. Counter
+// samples are counted only; DecodeWithCounters returns them too.
 func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) (stats Stats, err error) {
+	return d.DecodeWithCounters(exporter, receivedNanos, payload, emit, nil)
+}
+
+// DecodeWithCounters is Decode, and calls emitCounter (when not nil) once
+// per counter sample, compact or expanded, that carries generic interface
+// or Ethernet counters. The *record.Counter is only valid during the call.
+func (d *Decoder) DecodeWithCounters(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), emitCounter func(*record.Counter)) (stats Stats, err error) {
 	s := d.scratch.Get().(*scratch)
 	defer func() {
 		if r := recover(); r != nil {
@@ -165,6 +178,10 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 			stats.Flows++
 		case sflow.CounterSample:
 			stats.CounterSamples++
+			if emitCounter != nil && counterFromSample(&sample, agent, s.packet.SubAgentId, receivedNanos, &s.counter) {
+				emitCounter(&s.counter)
+				stats.Counters++
+			}
 		case sflow.DropSample:
 			stats.DropSamples++
 		}
