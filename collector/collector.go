@@ -31,6 +31,13 @@ type Output interface {
 	Put(ctx context.Context, b *record.Batch) error
 }
 
+// CounterOutput receives sFlow interface counter samples. PutCounter must
+// not block (a full queue drops and counts); the sample is only valid
+// during the call.
+type CounterOutput interface {
+	PutCounter(c *record.Counter)
+}
+
 // Collector is the collector component: New builds it, Start binds the
 // sockets, Stop drains it.
 type Collector struct {
@@ -41,10 +48,11 @@ type Collector struct {
 	perExp  *exporterMetrics
 	limiter *reporter.Limiter
 
-	netflow *netflowDecoder
-	sflow   flowDecoder
-	state   *statePersister // nil when Config.StateDir is empty
-	allowed exporterFilter
+	netflow  *netflowDecoder
+	sflow    flowDecoder
+	counters CounterOutput   // nil: counter samples are counted, not kept
+	state    *statePersister // nil when Config.StateDir is empty
+	allowed  exporterFilter
 
 	listeners []*udp.Listener
 	workers   []*worker
@@ -100,6 +108,10 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	}
 	return c, nil
 }
+
+// SetCounterOutput makes the collector hand sFlow counter samples to out.
+// Call it before Start.
+func (c *Collector) SetCounterOutput(out CounterOutput) { c.counters = out }
 
 // Start restores the template state saved by the last run, binds every
 // input and starts the workers. A bind error names the address and leaves
@@ -226,13 +238,14 @@ func workerIndex(addr netip.Addr, n int) int {
 // worker decodes the datagrams of the exporters hashed to it and fills a
 // batch that it alone touches.
 type worker struct {
-	c        *Collector
-	id       int
-	in       chan *udp.Datagram
-	batch    *record.Batch
-	started  time.Time // when the current batch got its first record
-	emitFunc func(*record.Flow)
-	emitted  int // records of the datagram being decoded, counted once after it
+	c           *Collector
+	id          int
+	in          chan *udp.Datagram
+	batch       *record.Batch
+	started     time.Time // when the current batch got its first record
+	emitFunc    func(*record.Flow)
+	counterFunc func(*record.Counter) // nil without a CounterOutput
+	emitted     int                   // records of the datagram being decoded, counted once after it
 
 	exporters *exporterTable // per-exporter metrics of the exporters hashed here
 	exporter  *exporterStats // those of the datagram being decoded
@@ -241,6 +254,9 @@ type worker struct {
 func newWorker(c *Collector, id int) *worker {
 	w := &worker{c: c, id: id, in: make(chan *udp.Datagram, c.cfg.WorkerQueue), exporters: newExporterTable(c.perExp)}
 	w.emitFunc = w.emit // bind once: a method value allocates
+	if c.counters != nil {
+		w.counterFunc = c.counters.PutCounter
+	}
 	return w
 }
 
@@ -292,7 +308,7 @@ func (w *worker) handle(d *udp.Datagram) {
 	}
 	protocol.datagrams.Inc()
 	w.emitted = 0
-	templates, err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc)
+	templates, err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc, w.counterFunc)
 	if w.emitted > 0 {
 		protocol.flows.Add(float64(w.emitted))
 		st.flows.Add(float64(w.emitted))
