@@ -124,3 +124,37 @@ func TestRunStoresCounters(t *testing.T) {
 	}
 	in.stop()
 }
+
+// The split deployment carries counter samples through Kafka:
+// collect → <topic>-counters → pipeline → interface_counters, exactly once
+// in the store; a pipeline killed (SIGKILL) and restarted stores nothing
+// twice, and samples sent while it is down arrive once it is back.
+func TestKafkaStoresCounters(t *testing.T) {
+	requireChdb(t)
+	config := kafkaTestConfig(t, sharedBrokers(t), "")
+	pipeData := t.TempDir()
+	pipe := startTier(t, "pipeline", "--config", config, "--data", pipeData)
+	args, _, sf := collectArgs(t, config, t.TempDir())
+	coll := startTier(t, args...)
+	want := tsharkCounterTotals(t, sendCounterCaptures(t, sf))
+	if want.samples == 0 {
+		t.Fatal("tshark found no counter samples")
+	}
+	stored := func(p *tier) string { return p.sql(counterTotalsQuery) }
+	waitFor(t, 60*time.Second, "counter samples stored", func() bool { return stored(pipe) == want.tsv() })
+
+	pipe.kill()
+	twice := counterTotals{2 * want.samples, 2 * want.inOctets, 2 * want.outErrors, 2 * want.fcsErrors}
+	sendCounterCaptures(t, sf)
+	waitFor(t, 30*time.Second, "the collector to send the second samples", func() bool {
+		return coll.metric("sluice_pipeline_counters_written_total") == float64(twice.samples)
+	})
+	pipe = startTier(t, "pipeline", "--config", config, "--data", pipeData)
+	waitFor(t, 60*time.Second, "counter samples stored after the restart", func() bool { return stored(pipe) == twice.tsv() })
+	time.Sleep(2 * time.Second) // room for a duplicate to show up
+	if got := stored(pipe); got != twice.tsv() {
+		t.Errorf("interface_counters %q, want %q", got, twice.tsv())
+	}
+	coll.term()
+	pipe.term()
+}
