@@ -90,7 +90,7 @@ type sflowCounters struct {
 
 func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
 	samples := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sflow_samples_total", Help: "sFlow samples read, by type: flow samples become records, counter and drop samples are not stored.",
+		Name: "sflow_samples_total", Help: "sFlow samples read, by type: flow samples become flow records, counter samples interface counter records, drop samples are not stored.",
 	}, []string{"type"})
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sflow_headers_skipped_total", Help: "Sampled packet headers not parsed down to IP, by reason: unknown_protocol (not Ethernet, IPv4 nor IPv6), non_ip (ARP, LLDP…), truncated.",

@@ -114,6 +114,17 @@ func TestRunStoresCounters(t *testing.T) {
 	if m := in.metrics("sluice_pipeline_counters_written_total"); m["sluice_pipeline_counters_written_total"] != float64(want.samples) {
 		t.Errorf("counters_written_total = %v, want %d", m, want.samples)
 	}
+	// README's rate query runs: one row per sample with generic counters.
+	rate := in.sql(`SELECT TimeReceived, IfIndex,
+       (IfInOctets - lagInFrame(IfInOctets) OVER w) * 8
+         / (toUnixTimestamp(TimeReceived) - lagInFrame(toUnixTimestamp(TimeReceived)) OVER w) AS InBitsPerSecond
+FROM interface_counters WHERE HasGeneric
+WINDOW w AS (PARTITION BY ExporterAddress, IfIndex ORDER BY TimeReceived ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+ORDER BY TimeReceived`, "TSV")
+	generic := strings.TrimSpace(in.sql("SELECT count() FROM interface_counters WHERE HasGeneric", "TSV"))
+	if n := strings.Count(rate, "\n"); strconv.Itoa(n) != generic || n == 0 {
+		t.Errorf("rate query: %d rows, want %s:\n%s", n, generic, rate)
+	}
 	in.stop()
 	in = startSluice(t, data)
 	if got := in.sql(counterTotalsQuery, "TSV"); got != want.tsv() {
