@@ -127,6 +127,7 @@ sets:
 		}
 		for i := range records {
 			learnSampling(ctx, &records[i])
+			learnInterface(ctx, &records[i])
 		}
 		stats.OptionsRecords += len(records)
 		if err != nil {
