@@ -170,7 +170,11 @@ func (c Config) Validate() error {
 	check(err == nil, "producer.compression", "%v", err)
 	_, err = requiredAcks(p.RequiredAcks)
 	check(err == nil, "producer.required-acks", "%v", err)
-	check(p.MaxMessageBytes >= 1024, "producer.max-message-bytes", "must be at least 1024, got %d", p.MaxMessageBytes)
+	// Twice the largest record: a message must hold at least one record
+	// whatever its enrichment strings, and the producer cuts a message once
+	// less than one largest record's room is left.
+	minMessage := 2 * (recordpb.MaxFlowSize() + 4)
+	check(p.MaxMessageBytes >= minMessage, "producer.max-message-bytes", "must be at least %d (twice the largest record), got %d", minMessage, p.MaxMessageBytes)
 	check(p.BatchBytes >= int64(p.MaxMessageBytes)+messageOverhead, "producer.batch-bytes",
 		"must be at least producer.max-message-bytes + %d (%d), got %d", messageOverhead, p.MaxMessageBytes+messageOverhead, p.BatchBytes)
 	check(p.BatchSize >= 1, "producer.batch-size", "must be at least 1, got %d", p.BatchSize)

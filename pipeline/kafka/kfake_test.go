@@ -81,6 +81,11 @@ func TestSendBackPressureAndClose(t *testing.T) {
 	r := newTestReporter(t)
 	cfg := testConfig(t, cluster.ListenAddrs(), 2)
 	cfg.Producer.MaxInFlightMessages = 1
+	// Room for each exporter's 100 random records (enrichment strings
+	// included) in one message, so the message count below is exact.
+	cfg.Producer.MaxMessageBytes = 1 << 20
+	cfg.Producer.BatchBytes = 2 << 20
+	cfg.Consumer.MaxBytes = 2 << 20
 	p, err := NewProducer(r, cfg)
 	if err != nil {
 		t.Fatal(err)

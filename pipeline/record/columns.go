@@ -1,6 +1,11 @@
 package record
 
-import "google.golang.org/protobuf/encoding/protowire"
+import (
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // Kind is how a column's value is held in a Flow and encoded.
 type Kind uint8
@@ -15,6 +20,9 @@ const (
 	KindIPv6         // Addr, 16 bytes
 	KindDateTime     // int64 Unix nanoseconds in Go, seconds in ClickHouse
 	KindDateTime64ms // int64 Unix milliseconds, DateTime64(3) in ClickHouse
+	KindString       // string, LowCardinality(String) or String in ClickHouse
+	KindFeedSet      // FeedSet, Array(LowCardinality(String)) of feed names
+	KindCommunityID  // CommunityID hash, its "1:<base64>" text in ClickHouse
 )
 
 // Column describes one column of the canonical record. This table is the
@@ -29,13 +37,41 @@ type Column struct {
 	Field protowire.Number // protobuf field number: fixed forever, never reused
 	Doc   string           // one line for the DDL comment and the .proto
 
-	// Exactly one accessor pair is set: Uint/SetUint for integer, enum and
-	// time kinds (times are int64 carried as their two's-complement bits),
-	// Addr for KindIPv6 (a pointer, to read and write in place).
+	// Enum is the protobuf enum a KindEnum8 column is published as; its
+	// values are those of Type.
+	Enum string
+
+	// Exactly one accessor (pair) is set: Uint/SetUint for integer, enum,
+	// time and feed-set kinds (times are int64 carried as their
+	// two's-complement bits), Addr for KindIPv6, Str for KindString, Hash
+	// for KindCommunityID (pointers, to read and write in place).
 	Uint    func(*Flow) uint64
 	SetUint func(*Flow, uint64)
 	Addr    func(*Flow) *Addr
+	Str     func(*Flow) *string
+	Hash    func(*Flow) *CommunityID
 }
+
+// stringColumn is a LowCardinality(String) column: enrichment values, which
+// repeat across records.
+func stringColumn(name string, field protowire.Number, doc string, str func(*Flow) *string) Column {
+	return Column{Name: name, Kind: KindString, Type: "LowCardinality(String)", Field: field, Doc: doc, Str: str}
+}
+
+// enumType is the ClickHouse Enum8 type of the values 0..n-1 named by name.
+func enumType(n int, name func(v int) string) string {
+	values := make([]string, n)
+	for v := range n {
+		values[v] = fmt.Sprintf("'%s' = %d", name(v), v)
+	}
+	return "Enum8(" + strings.Join(values, ", ") + ")"
+}
+
+// Enum8 types of the record's enums, from their String methods.
+var (
+	boundaryType         = enumType(3, func(v int) string { return Boundary(v).String() })
+	trafficDirectionType = enumType(5, func(v int) string { return TrafficDirection(v).String() })
+)
 
 // ReservedFields lists protobuf field numbers of removed columns; they are
 // never used again.
@@ -66,6 +102,7 @@ var Columns = []Column{
 	},
 	{
 		Name: "FlowType", Kind: KindEnum8, Type: "Enum8('Unknown' = 0, 'NetFlowV5' = 1, 'NetFlowV9' = 2, 'IPFIX' = 3, 'SFlowV5' = 4)", Field: 4,
+		Enum:    "FlowType",
 		Doc:     "export protocol",
 		Uint:    func(f *Flow) uint64 { return uint64(f.FlowType) },
 		SetUint: func(f *Flow, v uint64) { f.FlowType = FlowType(v) },
@@ -321,5 +358,86 @@ var Columns = []Column{
 		Doc:     "destination port after NAPT",
 		Uint:    func(f *Flow) uint64 { return uint64(f.DstPortNAT) },
 		SetUint: func(f *Flow, v uint64) { f.DstPortNAT = uint16(v) },
+	},
+
+	// Enrichment, filled by pipeline/enrich.
+	stringColumn("ExporterName", 48, "exporter's name (configuration, else SNMP sysName)", func(f *Flow) *string { return &f.ExporterName }),
+	stringColumn("ExporterGroup", 49, "exporter's group", func(f *Flow) *string { return &f.ExporterGroup }),
+	stringColumn("ExporterRole", 50, "exporter's role", func(f *Flow) *string { return &f.ExporterRole }),
+	stringColumn("ExporterSite", 51, "exporter's site", func(f *Flow) *string { return &f.ExporterSite }),
+	stringColumn("ExporterRegion", 52, "exporter's region", func(f *Flow) *string { return &f.ExporterRegion }),
+	stringColumn("ExporterTenant", 53, "exporter's tenant", func(f *Flow) *string { return &f.ExporterTenant }),
+	stringColumn("SrcNetName", 54, "name of the configured network holding SrcAddr", func(f *Flow) *string { return &f.SrcNetName }),
+	stringColumn("DstNetName", 55, "name of the configured network holding DstAddr", func(f *Flow) *string { return &f.DstNetName }),
+	stringColumn("SrcNetRole", 56, "role of the source network", func(f *Flow) *string { return &f.SrcNetRole }),
+	stringColumn("DstNetRole", 57, "role of the destination network", func(f *Flow) *string { return &f.DstNetRole }),
+	stringColumn("SrcNetSite", 58, "site of the source network", func(f *Flow) *string { return &f.SrcNetSite }),
+	stringColumn("DstNetSite", 59, "site of the destination network", func(f *Flow) *string { return &f.DstNetSite }),
+	stringColumn("SrcNetRegion", 60, "region of the source network", func(f *Flow) *string { return &f.SrcNetRegion }),
+	stringColumn("DstNetRegion", 61, "region of the destination network", func(f *Flow) *string { return &f.DstNetRegion }),
+	stringColumn("SrcNetTenant", 62, "tenant of the source network", func(f *Flow) *string { return &f.SrcNetTenant }),
+	stringColumn("DstNetTenant", 63, "tenant of the destination network", func(f *Flow) *string { return &f.DstNetTenant }),
+	stringColumn("SrcCountry", 64, "source country, ISO 3166-1 alpha-2 (GeoIP)", func(f *Flow) *string { return &f.SrcCountry }),
+	stringColumn("DstCountry", 65, "destination country, ISO 3166-1 alpha-2 (GeoIP)", func(f *Flow) *string { return &f.DstCountry }),
+	stringColumn("SrcGeoCity", 66, "source city (GeoIP)", func(f *Flow) *string { return &f.SrcGeoCity }),
+	stringColumn("DstGeoCity", 67, "destination city (GeoIP)", func(f *Flow) *string { return &f.DstGeoCity }),
+	stringColumn("SrcASName", 68, "source AS organisation (ASN database)", func(f *Flow) *string { return &f.SrcASName }),
+	stringColumn("DstASName", 69, "destination AS organisation (ASN database)", func(f *Flow) *string { return &f.DstASName }),
+	stringColumn("InIfName", 70, "input interface name", func(f *Flow) *string { return &f.InIfName }),
+	stringColumn("OutIfName", 71, "output interface name", func(f *Flow) *string { return &f.OutIfName }),
+	stringColumn("InIfDescription", 72, "input interface description", func(f *Flow) *string { return &f.InIfDescription }),
+	stringColumn("OutIfDescription", 73, "output interface description", func(f *Flow) *string { return &f.OutIfDescription }),
+	{
+		Name: "InIfSpeed", Kind: KindUInt64, Type: "UInt64", Field: 74,
+		Doc:     "input interface speed in bits per second (0 unknown)",
+		Uint:    func(f *Flow) uint64 { return f.InIfSpeed },
+		SetUint: func(f *Flow, v uint64) { f.InIfSpeed = v },
+	},
+	{
+		Name: "OutIfSpeed", Kind: KindUInt64, Type: "UInt64", Field: 75,
+		Doc:     "output interface speed in bits per second (0 unknown)",
+		Uint:    func(f *Flow) uint64 { return f.OutIfSpeed },
+		SetUint: func(f *Flow, v uint64) { f.OutIfSpeed = v },
+	},
+	{
+		Name: "InIfBoundary", Kind: KindEnum8, Type: boundaryType, Field: 76, Enum: "Boundary",
+		Doc:     "whether the input interface faces outside the network",
+		Uint:    func(f *Flow) uint64 { return uint64(f.InIfBoundary) },
+		SetUint: func(f *Flow, v uint64) { f.InIfBoundary = Boundary(v) },
+	},
+	{
+		Name: "OutIfBoundary", Kind: KindEnum8, Type: boundaryType, Field: 77, Enum: "Boundary",
+		Doc:     "whether the output interface faces outside the network",
+		Uint:    func(f *Flow) uint64 { return uint64(f.OutIfBoundary) },
+		SetUint: func(f *Flow, v uint64) { f.OutIfBoundary = Boundary(v) },
+	},
+	stringColumn("InIfProvider", 78, "provider behind the input interface", func(f *Flow) *string { return &f.InIfProvider }),
+	stringColumn("OutIfProvider", 79, "provider behind the output interface", func(f *Flow) *string { return &f.OutIfProvider }),
+	stringColumn("InIfConnectivity", 80, "input interface connectivity (transit, peering, ...)", func(f *Flow) *string { return &f.InIfConnectivity }),
+	stringColumn("OutIfConnectivity", 81, "output interface connectivity", func(f *Flow) *string { return &f.OutIfConnectivity }),
+	{
+		Name: "SrcThreatFeeds", Kind: KindFeedSet, Type: "Array(LowCardinality(String))", Field: 82,
+		Doc:     "names of the threat-intelligence feeds listing SrcAddr",
+		Uint:    func(f *Flow) uint64 { return uint64(f.SrcThreatFeeds) },
+		SetUint: func(f *Flow, v uint64) { f.SrcThreatFeeds = FeedSet(v) },
+	},
+	{
+		Name: "DstThreatFeeds", Kind: KindFeedSet, Type: "Array(LowCardinality(String))", Field: 83,
+		Doc:     "names of the threat-intelligence feeds listing DstAddr",
+		Uint:    func(f *Flow) uint64 { return uint64(f.DstThreatFeeds) },
+		SetUint: func(f *Flow, v uint64) { f.DstThreatFeeds = FeedSet(v) },
+	},
+	stringColumn("ServiceName", 84, "service by protocol and port", func(f *Flow) *string { return &f.ServiceName }),
+	{
+		Name: "TrafficDirection", Kind: KindEnum8, Type: trafficDirectionType, Field: 85, Enum: "TrafficDirection",
+		Doc:     "direction relative to the configured own networks",
+		Uint:    func(f *Flow) uint64 { return uint64(f.TrafficDirection) },
+		SetUint: func(f *Flow, v uint64) { f.TrafficDirection = TrafficDirection(v) },
+	},
+	{
+		Name: "CommunityID", Kind: KindCommunityID, Type: "String", Field: 86,
+		Codec: "CODEC(ZSTD(1))",
+		Doc:   "Community ID v1 of the flow",
+		Hash:  func(f *Flow) *CommunityID { return &f.CommunityID },
 	},
 }

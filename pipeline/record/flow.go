@@ -3,12 +3,15 @@
 // which the ClickHouse DDL, the writer's columns and the protobuf wire schema
 // are all derived.
 //
-// A Flow holds only fixed-size values (addresses are 16-byte IPv6, IPv4
-// mapped) so that records can live in reused slices and the hot path never
-// allocates.
+// A Flow holds fixed-size values (addresses are 16-byte IPv6, IPv4 mapped)
+// and strings that point into long-lived tables, so that records can live in
+// reused slices and the hot path never allocates.
 package record
 
-import "net/netip"
+import (
+	"encoding/base64"
+	"net/netip"
+)
 
 // FlowType says which export protocol produced a record.
 type FlowType uint8
@@ -142,6 +145,130 @@ type Flow struct {
 	DstAddrNAT Addr
 	SrcPortNAT uint16
 	DstPortNAT uint16
+
+	// Enrichment (pipeline/enrich). Strings point into the enrichment
+	// tables (or into the wire decoder's intern table), so filling them
+	// allocates nothing.
+	ExporterName   string
+	ExporterGroup  string
+	ExporterRole   string
+	ExporterSite   string
+	ExporterRegion string
+	ExporterTenant string
+
+	SrcNetName   string
+	DstNetName   string
+	SrcNetRole   string
+	DstNetRole   string
+	SrcNetSite   string
+	DstNetSite   string
+	SrcNetRegion string
+	DstNetRegion string
+	SrcNetTenant string
+	DstNetTenant string
+
+	SrcCountry string // ISO 3166-1 alpha-2
+	DstCountry string
+	SrcGeoCity string
+	DstGeoCity string
+	SrcASName  string
+	DstASName  string
+
+	InIfName          string
+	OutIfName         string
+	InIfDescription   string
+	OutIfDescription  string
+	InIfSpeed         uint64 // bits per second, 0 when unknown
+	OutIfSpeed        uint64
+	InIfBoundary      Boundary
+	OutIfBoundary     Boundary
+	InIfProvider      string
+	OutIfProvider     string
+	InIfConnectivity  string
+	OutIfConnectivity string
+
+	SrcThreatFeeds FeedSet // the threat feeds listing SrcAddr
+	DstThreatFeeds FeedSet
+
+	ServiceName      string
+	TrafficDirection TrafficDirection
+	// CommunityID is the SHA-1 of the Community ID v1 (the stored text is
+	// "1:" and its base64); zero when not computed.
+	CommunityID CommunityID
+}
+
+// Boundary says whether an interface faces the outside of the network
+// (Akvorado's InIfBoundary values).
+type Boundary uint8
+
+// Boundaries, stored as ClickHouse Enum8 values: never renumber them.
+const (
+	BoundaryUndefined Boundary = 0
+	BoundaryExternal  Boundary = 1
+	BoundaryInternal  Boundary = 2
+)
+
+// String returns the name used in ClickHouse's enum and in configuration.
+func (b Boundary) String() string {
+	switch b {
+	case BoundaryExternal:
+		return "external"
+	case BoundaryInternal:
+		return "internal"
+	}
+	return "undefined"
+}
+
+// TrafficDirection is a flow's direction relative to the configured own
+// networks.
+type TrafficDirection uint8
+
+// Traffic directions, stored as ClickHouse Enum8 values: never renumber them.
+const (
+	DirectionUnknown  TrafficDirection = 0 // no own networks configured
+	DirectionInbound  TrafficDirection = 1 // from outside to an own network
+	DirectionOutbound TrafficDirection = 2 // from an own network to outside
+	DirectionInternal TrafficDirection = 3 // between own networks
+	DirectionTransit  TrafficDirection = 4 // neither side is an own network
+)
+
+// String returns the name used in ClickHouse's enum.
+func (d TrafficDirection) String() string {
+	switch d {
+	case DirectionInbound:
+		return "inbound"
+	case DirectionOutbound:
+		return "outbound"
+	case DirectionInternal:
+		return "internal"
+	case DirectionTransit:
+		return "transit"
+	}
+	return "unknown"
+}
+
+// CommunityID is the 20-byte SHA-1 hash of a flow's Community ID v1.
+type CommunityID [20]byte
+
+// IsZero reports whether the hash is unset.
+func (c CommunityID) IsZero() bool { return c == CommunityID{} }
+
+// communityIDText is the length of the text form: "1:" and 28 base64 bytes.
+const communityIDText = 2 + 28
+
+// AppendText appends the text form ("1:" and the base64 of the hash) to dst,
+// or nothing when the hash is unset.
+func (c CommunityID) AppendText(dst []byte) []byte {
+	if c.IsZero() {
+		return dst
+	}
+	dst = append(dst, '1', ':')
+	return base64.StdEncoding.AppendEncode(dst, c[:])
+}
+
+// String returns the text form, "" when unset.
+func (c CommunityID) String() string {
+	return string(c.AppendText(make([]byte, 0, communityIDText)))
 }
 
 // Reset clears a record for reuse.

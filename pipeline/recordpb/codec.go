@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -73,7 +74,8 @@ func init() {
 	for i := range record.Columns {
 		c := &record.Columns[i]
 		wireType := protowire.VarintType
-		if c.Kind == record.KindIPv6 {
+		switch c.Kind {
+		case record.KindIPv6, record.KindString, record.KindFeedSet, record.KindCommunityID:
 			wireType = protowire.BytesType
 		}
 		codecs[i] = fieldCodec{
@@ -102,20 +104,47 @@ func maxValue(k record.Kind) uint64 {
 	return math.MaxUint64
 }
 
+// MaxStringLen is the longest string value on the wire: AppendFlow cuts a
+// longer one (at a UTF-8 character boundary), so that a record's encoding
+// stays bounded (MaxFlowSize). Enrichment values are names, sites and
+// descriptions, far shorter (an SNMP ifAlias is at most 64 bytes, a sysName
+// 255).
+const MaxStringLen = 255
+
 // maxFlowSize is MaxFlowSize's answer, computed once.
 var maxFlowSize = func() int {
 	n := 0
 	for i := range record.Columns {
 		c := &record.Columns[i]
-		n += protowire.SizeTag(c.Field)
-		if c.Kind == record.KindIPv6 {
-			n += 1 + addrLen
-		} else {
-			n += protowire.SizeVarint(maxValue(c.Kind))
+		tag := protowire.SizeTag(c.Field)
+		switch c.Kind {
+		case record.KindIPv6:
+			n += tag + 1 + addrLen
+		case record.KindString:
+			n += tag + protowire.SizeBytes(MaxStringLen)
+		case record.KindCommunityID:
+			n += tag + 1 + len(record.CommunityID{})
+		case record.KindFeedSet:
+			n += record.MaxFeeds * (tag + protowire.SizeBytes(record.MaxFeedNameLen))
+		default:
+			n += tag + protowire.SizeVarint(maxValue(c.Kind))
 		}
 	}
 	return n
 }()
+
+// wireString is s as AppendFlow sends it: at most MaxStringLen bytes, cut
+// at a character boundary.
+func wireString(s string) string {
+	if len(s) <= MaxStringLen {
+		return s
+	}
+	cut := MaxStringLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
 
 // MaxFlowSize is the largest encoding of any record, as AppendFlow writes it;
 // AppendBatchFlow adds at most MaxFlowSize+4 bytes. Producers use it to cut
@@ -127,14 +156,28 @@ func FlowSize(f *record.Flow) int {
 	n := 0
 	for i := range codecs {
 		c := &codecs[i]
-		if c.column.Addr != nil {
+		tag := protowire.SizeVarint(c.key)
+		switch c.column.Kind {
+		case record.KindIPv6:
 			if !c.column.Addr(f).IsZero() {
-				n += protowire.SizeVarint(c.key) + 1 + addrLen
+				n += tag + 1 + addrLen
 			}
-			continue
-		}
-		if v := c.column.Uint(f); v != 0 {
-			n += protowire.SizeVarint(c.key) + protowire.SizeVarint(v)
+		case record.KindString:
+			if s := wireString(*c.column.Str(f)); s != "" {
+				n += tag + protowire.SizeBytes(len(s))
+			}
+		case record.KindCommunityID:
+			if !c.column.Hash(f).IsZero() {
+				n += tag + 1 + len(record.CommunityID{})
+			}
+		case record.KindFeedSet:
+			record.FeedSet(c.column.Uint(f)).Each(func(name string) {
+				n += tag + protowire.SizeBytes(len(name))
+			})
+		default:
+			if v := c.column.Uint(f); v != 0 {
+				n += tag + protowire.SizeVarint(v)
+			}
 		}
 	}
 	return n
@@ -146,7 +189,8 @@ func FlowSize(f *record.Flow) int {
 func AppendFlow(dst []byte, f *record.Flow) []byte {
 	for i := range codecs {
 		c := &codecs[i]
-		if c.column.Addr != nil {
+		switch c.column.Kind {
+		case record.KindIPv6:
 			a := c.column.Addr(f)
 			if a.IsZero() {
 				continue
@@ -154,11 +198,32 @@ func AppendFlow(dst []byte, f *record.Flow) []byte {
 			dst = protowire.AppendVarint(dst, c.key)
 			dst = append(dst, byte(addrLen))
 			dst = append(dst, a[:]...)
-			continue
-		}
-		if v := c.column.Uint(f); v != 0 {
-			dst = protowire.AppendVarint(dst, c.key)
-			dst = protowire.AppendVarint(dst, v)
+		case record.KindString:
+			if s := wireString(*c.column.Str(f)); s != "" {
+				dst = protowire.AppendVarint(dst, c.key)
+				dst = protowire.AppendString(dst, s)
+			}
+		case record.KindCommunityID:
+			if h := c.column.Hash(f); !h.IsZero() {
+				dst = protowire.AppendVarint(dst, c.key)
+				dst = protowire.AppendBytes(dst, h[:])
+			}
+		case record.KindFeedSet:
+			// A repeated string: names, not bits, because bits are only
+			// meaningful inside one process.
+			for set := record.FeedSet(c.column.Uint(f)); set != 0; {
+				var name string
+				if set, name = set.Pop(); name == "" {
+					continue
+				}
+				dst = protowire.AppendVarint(dst, c.key)
+				dst = protowire.AppendString(dst, name)
+			}
+		default:
+			if v := c.column.Uint(f); v != 0 {
+				dst = protowire.AppendVarint(dst, c.key)
+				dst = protowire.AppendVarint(dst, v)
+			}
 		}
 	}
 	return dst
@@ -233,7 +298,8 @@ func UnmarshalFlow(b []byte, f *record.Flow) error {
 // decode reads the field's value from the start of b into f and returns its
 // length.
 func (c *fieldCodec) decode(wireType protowire.Type, b []byte, f *record.Flow) (int, error) {
-	if c.column.Addr != nil {
+	switch c.column.Kind {
+	case record.KindIPv6, record.KindString, record.KindCommunityID, record.KindFeedSet:
 		if wireType != protowire.BytesType {
 			return 0, fmt.Errorf("wire type %d, want bytes (%d)", wireType, protowire.BytesType)
 		}
@@ -241,16 +307,7 @@ func (c *fieldCodec) decode(wireType protowire.Type, b []byte, f *record.Flow) (
 		if n < 0 {
 			return 0, protowire.ParseError(n)
 		}
-		switch len(v) {
-		case addrLen:
-			*c.column.Addr(f) = record.Addr(v)
-		case 0:
-			// An explicit empty value is the zero address, as in proto3.
-			*c.column.Addr(f) = record.Addr{}
-		default:
-			return 0, fmt.Errorf("address of %d bytes, want %d", len(v), addrLen)
-		}
-		return n, nil
+		return n, c.decodeBytes(v, f)
 	}
 	if wireType != protowire.VarintType {
 		return 0, fmt.Errorf("wire type %d, want varint (%d)", wireType, protowire.VarintType)
@@ -264,6 +321,43 @@ func (c *fieldCodec) decode(wireType protowire.Type, b []byte, f *record.Flow) (
 	}
 	c.column.SetUint(f, v)
 	return n, nil
+}
+
+// decodeBytes stores a length-delimited value.
+func (c *fieldCodec) decodeBytes(v []byte, f *record.Flow) error {
+	switch c.column.Kind {
+	case record.KindIPv6:
+		switch len(v) {
+		case addrLen:
+			*c.column.Addr(f) = record.Addr(v)
+		case 0:
+			// An explicit empty value is the zero address, as in proto3.
+			*c.column.Addr(f) = record.Addr{}
+		default:
+			return fmt.Errorf("address of %d bytes, want %d", len(v), addrLen)
+		}
+	case record.KindString:
+		if len(v) > MaxStringLen {
+			return fmt.Errorf("string of %d bytes, more than %d", len(v), MaxStringLen)
+		}
+		*c.column.Str(f) = record.Intern(v)
+	case record.KindCommunityID:
+		switch len(v) {
+		case len(record.CommunityID{}):
+			*c.column.Hash(f) = record.CommunityID(v)
+		case 0:
+			*c.column.Hash(f) = record.CommunityID{}
+		default:
+			return fmt.Errorf("community ID of %d bytes, want %d", len(v), len(record.CommunityID{}))
+		}
+	case record.KindFeedSet:
+		bit, ok := record.FeedBit(v)
+		if !ok {
+			return fmt.Errorf("feed name %q: more than %d feeds, or a name longer than %d bytes", v, record.MaxFeeds, record.MaxFeedNameLen)
+		}
+		c.column.SetUint(f, c.column.Uint(f)|uint64(bit))
+	}
+	return nil
 }
 
 // UnmarshalBatch decodes a FlowBatch (a Kafka message value), appending its

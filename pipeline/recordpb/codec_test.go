@@ -23,14 +23,22 @@ func randomSparseFlow(r *rand.Rand) record.Flow {
 		if r.IntN(3) != 0 {
 			continue
 		}
-		c := codecs[i].column
-		if c.Addr != nil {
-			*c.Addr(&f) = record.Addr{}
-		} else {
-			c.SetUint(&f, 0)
-		}
+		zeroColumn(&f, codecs[i].column)
 	}
 	return f
+}
+
+func zeroColumn(f *record.Flow, c *record.Column) {
+	switch c.Kind {
+	case record.KindIPv6:
+		*c.Addr(f) = record.Addr{}
+	case record.KindString:
+		*c.Str(f) = ""
+	case record.KindCommunityID:
+		*c.Hash(f) = record.CommunityID{}
+	default:
+		c.SetUint(f, 0)
+	}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -90,7 +98,22 @@ func toGenerated(t *testing.T, f *record.Flow) *flowpb.Flow {
 	msg := m.ProtoReflect()
 	for _, c := range record.Columns {
 		fd := generatedField(t, msg.Descriptor(), &c)
+		switch {
+		case c.Kind == record.KindCommunityID:
+			if h := c.Hash(f); !h.IsZero() {
+				msg.Set(fd, protoreflect.ValueOfBytes(bytes.Clone(h[:])))
+			}
+			continue
+		case c.Kind == record.KindFeedSet:
+			list := msg.Mutable(fd).List()
+			record.FeedSet(c.Uint(f)).Each(func(name string) { list.Append(protoreflect.ValueOfString(name)) })
+			continue
+		}
 		switch fd.Kind() {
+		case protoreflect.StringKind:
+			if s := *c.Str(f); s != "" {
+				msg.Set(fd, protoreflect.ValueOfString(s))
+			}
 		case protoreflect.BytesKind:
 			if a := c.Addr(f); !a.IsZero() {
 				msg.Set(fd, protoreflect.ValueOfBytes(bytes.Clone(a[:])))
@@ -117,7 +140,27 @@ func fromGenerated(t *testing.T, m *flowpb.Flow) record.Flow {
 	for _, c := range record.Columns {
 		fd := generatedField(t, msg.Descriptor(), &c)
 		v := msg.Get(fd)
+		switch {
+		case c.Kind == record.KindCommunityID:
+			if b := v.Bytes(); len(b) > 0 {
+				*c.Hash(&f) = record.CommunityID(b)
+			}
+			continue
+		case c.Kind == record.KindFeedSet:
+			var set record.FeedSet
+			for i := range v.List().Len() {
+				bit, ok := record.FeedBit([]byte(v.List().Get(i).String()))
+				if !ok {
+					t.Fatalf("feed %q not registered", v.List().Get(i).String())
+				}
+				set |= bit
+			}
+			c.SetUint(&f, uint64(set))
+			continue
+		}
 		switch fd.Kind() {
+		case protoreflect.StringKind:
+			*c.Str(&f) = v.String()
 		case protoreflect.BytesKind:
 			if b := v.Bytes(); len(b) > 0 {
 				*c.Addr(&f) = record.Addr(b)
@@ -371,11 +414,22 @@ func FuzzUnmarshalFlow(f *testing.F) {
 
 func TestMaxFlowSize(t *testing.T) {
 	var f record.Flow
+	var allFeeds record.FeedSet
+	for _, bit := range TestFeeds() {
+		allFeeds |= bit
+	}
 	for i := range codecs {
 		c := codecs[i].column
-		if c.Addr != nil {
+		switch c.Kind {
+		case record.KindIPv6:
 			*c.Addr(&f) = record.Addr{0: 0xff}
-		} else {
+		case record.KindString:
+			*c.Str(&f) = strings.Repeat("s", MaxStringLen+10) // cut to MaxStringLen
+		case record.KindCommunityID:
+			*c.Hash(&f) = record.CommunityID{0: 0xff}
+		case record.KindFeedSet:
+			c.SetUint(&f, uint64(allFeeds))
+		default:
 			c.SetUint(&f, codecs[i].max)
 		}
 	}
@@ -384,5 +438,18 @@ func TestMaxFlowSize(t *testing.T) {
 	}
 	if got := len(AppendBatchFlow(nil, &f)); got > MaxFlowSize()+4 {
 		t.Errorf("largest batch element is %d bytes, more than MaxFlowSize+4", got)
+	}
+}
+
+// A string longer than MaxStringLen is cut at a character boundary, never
+// in the middle of a UTF-8 sequence.
+func TestLongStringCut(t *testing.T) {
+	var f, got record.Flow
+	f.ExporterName = strings.Repeat("é", MaxStringLen) // 2 bytes each
+	if err := UnmarshalFlow(AppendFlow(nil, &f), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ExporterName) != MaxStringLen-1 || got.ExporterName != f.ExporterName[:MaxStringLen-1] {
+		t.Fatalf("cut to %d bytes: %q", len(got.ExporterName), got.ExporterName)
 	}
 }

@@ -2,7 +2,9 @@ package recordpb
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
+	"unicode"
 
 	"sluice/pipeline/record"
 )
@@ -51,7 +53,9 @@ enum FlowType {
 	for _, v := range flowTypes() {
 		fmt.Fprintf(&b, "  %s = %d;\n", flowTypeEnumName(v), v)
 	}
-	b.WriteString("}\n\n// Flow is one canonical flow record; field names are the ClickHouse column names.\nmessage Flow {\n")
+	b.WriteString("}\n")
+	writeColumnEnums(&b)
+	b.WriteString("\n// Flow is one canonical flow record; field names are the ClickHouse column names.\nmessage Flow {\n")
 	if len(record.ReservedFields) > 0 {
 		numbers := make([]string, len(record.ReservedFields))
 		for i, n := range record.ReservedFields {
@@ -64,7 +68,7 @@ enum FlowType {
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "  // %s%s.\n", c.Doc, unitNote(c.Kind))
-		fmt.Fprintf(&b, "  %s %s = %d;\n", protoType(c.Kind), c.Name, c.Field)
+		fmt.Fprintf(&b, "  %s %s = %d;\n", protoType(c), c.Name, c.Field)
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -73,20 +77,24 @@ enum FlowType {
 // protoType is the protobuf scalar type a column kind is published as. Every
 // integer kind but UInt64 fits uint32, which costs nothing on the wire (all
 // are varints) and tells third parties the range.
-func protoType(k record.Kind) string {
-	switch k {
+func protoType(c record.Column) string {
+	switch c.Kind {
 	case record.KindUInt8, record.KindUInt16, record.KindUInt32:
 		return "uint32"
 	case record.KindUInt64:
 		return "uint64"
 	case record.KindEnum8:
-		return "FlowType"
-	case record.KindIPv6:
+		return c.Enum
+	case record.KindIPv6, record.KindCommunityID:
 		return "bytes"
+	case record.KindString:
+		return "string"
+	case record.KindFeedSet:
+		return "repeated string"
 	case record.KindDateTime, record.KindDateTime64ms:
 		return "int64"
 	}
-	panic(fmt.Sprintf("recordpb: column kind %d has no protobuf type", k))
+	panic(fmt.Sprintf("recordpb: column kind %d has no protobuf type", c.Kind))
 }
 
 // unitNote adds to a column's doc what only the wire encoding knows: the unit
@@ -99,8 +107,47 @@ func unitNote(k record.Kind) string {
 		return ", Unix milliseconds"
 	case record.KindIPv6:
 		return ", 16 bytes"
+	case record.KindCommunityID:
+		return ", the 20-byte SHA-1 (the text form is \"1:\" and its base64)"
+	case record.KindString:
+		return fmt.Sprintf(", at most %d bytes", MaxStringLen)
 	}
 	return ""
+}
+
+// enumValue is one value of a ClickHouse Enum8 type.
+var enumValue = regexp.MustCompile(`'([^']*)' = (-?\d+)`)
+
+// writeColumnEnums writes a protobuf enum for each Enum8 column type other
+// than FlowType (written above with its own comment), in column order, with
+// the values of the column's ClickHouse type.
+func writeColumnEnums(b *strings.Builder) {
+	done := map[string]bool{"FlowType": true}
+	for _, c := range record.Columns {
+		if c.Kind != record.KindEnum8 || done[c.Enum] {
+			continue
+		}
+		done[c.Enum] = true
+		fmt.Fprintf(b, "\n// %s holds the values of ClickHouse's %s Enum8 column.\nenum %s {\n", c.Enum, c.Name, c.Enum)
+		prefix := upperSnake(c.Enum) + "_"
+		for _, m := range enumValue.FindAllStringSubmatch(c.Type, -1) {
+			fmt.Fprintf(b, "  %s%s = %s;\n", prefix, strings.ToUpper(m[1]), m[2])
+		}
+		b.WriteString("}\n")
+	}
+}
+
+// upperSnake turns an enum's CamelCase name into the UPPER_SNAKE prefix the
+// protobuf style gives its values.
+func upperSnake(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // flowTypes lists the defined record.FlowType values: the ones String names,

@@ -25,9 +25,16 @@ const nativeRevision = 0
 
 // BlockBuilder collects flows into one typed Go slice per column, then hands
 // each slice to clickhouse-go in a single columnar Append per batch, so the
-// per-record path only copies fixed-size values and never boxes them into
-// interfaces. The slices are kept across Reset, so a builder reused for
-// batches of similar size stops allocating.
+// per-record path only copies values and never boxes them into interfaces.
+// The slices are kept across Reset, so a builder reused for batches of
+// similar size stops allocating.
+//
+// String columns are the exception: clickhouse-go appends LowCardinality and
+// Array values row by row through reflection, boxing each string. The
+// builder encodes them itself in the Native block as String and
+// Array(String), which the engine converts to the table's LowCardinality
+// types on insert (input_format_native_allow_types_conversion, on by
+// default), and renders Community IDs straight into the block's bytes.
 //
 // A BlockBuilder is not safe for concurrent use.
 type BlockBuilder struct {
@@ -35,9 +42,14 @@ type BlockBuilder struct {
 	rows    int
 
 	// block holds clickhouse-go columns created from the ClickHouse type
-	// strings of record.Columns; it is filled from the slices at encode time.
+	// strings of the fixed-size columns of record.Columns; it is filled from
+	// the slices at encode time.
 	block  *proto.Block
 	filled bool
+
+	// feedNames caches each distinct feed set's names for EachColumn, so a
+	// batch allocates once per set, not once per row.
+	feedNames map[record.FeedSet][]string
 }
 
 // columnBuffer holds one column's values for the batch in the Go type that
@@ -47,7 +59,12 @@ type columnBuffer struct {
 	kind  record.Kind
 	uint  func(*record.Flow) uint64
 	addr  func(*record.Flow) *record.Addr
+	str   func(*record.Flow) *string
+	hash  func(*record.Flow) *record.CommunityID
 	enums *[256]bool // valid Enum8 values; others are stored as 0
+	// blockIndex is the column's index in block, -1 for the columns the
+	// builder encodes itself (strings).
+	blockIndex int
 
 	u8    []uint8
 	u16   []uint16
@@ -56,6 +73,28 @@ type columnBuffer struct {
 	i8    []int8     // Enum8
 	i64   []int64    // DateTime in seconds, DateTime64(3) in milliseconds
 	addrs [][16]byte // IPv6
+
+	strs   []string             // KindString
+	feeds  []record.FeedSet     // KindFeedSet
+	hashes []record.CommunityID // KindCommunityID
+}
+
+// nativeType is the type a column is sent as in a Native block: the table's
+// type, except for the string kinds the builder encodes itself.
+func nativeType(c record.Column) string {
+	switch c.Kind {
+	case record.KindString, record.KindCommunityID:
+		return "String"
+	case record.KindFeedSet:
+		return "Array(String)"
+	}
+	return c.Type
+}
+
+// selfEncoded reports whether the builder writes the column's Native
+// encoding itself rather than through clickhouse-go.
+func selfEncoded(k record.Kind) bool {
+	return k == record.KindString || k == record.KindFeedSet || k == record.KindCommunityID
 }
 
 // NewBlockBuilder returns a builder for the columns of record.Columns.
@@ -72,10 +111,13 @@ func newBlockBuilder(columns []record.Column) (*BlockBuilder, error) {
 		if err := checkKind(c); err != nil {
 			return nil, err
 		}
-		if err := b.block.AddColumn(c.Name, column.Type(c.Type)); err != nil {
-			return nil, fmt.Errorf("column %s: type %q: %w", c.Name, c.Type, err)
+		b.columns[i] = columnBuffer{name: c.Name, kind: c.Kind, uint: c.Uint, addr: c.Addr, str: c.Str, hash: c.Hash, blockIndex: -1}
+		if !selfEncoded(c.Kind) {
+			if err := b.block.AddColumn(c.Name, column.Type(c.Type)); err != nil {
+				return nil, fmt.Errorf("column %s: type %q: %w", c.Name, c.Type, err)
+			}
+			b.columns[i].blockIndex = len(b.block.Columns) - 1
 		}
-		b.columns[i] = columnBuffer{name: c.Name, kind: c.Kind, uint: c.Uint, addr: c.Addr}
 		if c.Kind == record.KindEnum8 {
 			enums, err := enumValues(c)
 			if err != nil {
@@ -99,8 +141,14 @@ func checkKind(c record.Column) error {
 		record.KindIPv6:         "IPv6",
 		record.KindDateTime:     "DateTime",
 		record.KindDateTime64ms: "DateTime64(3)",
+		record.KindFeedSet:      "Array(LowCardinality(String))",
+		record.KindCommunityID:  "String",
 	}
 	switch {
+	case c.Kind == record.KindString:
+		if c.Type != "String" && c.Type != "LowCardinality(String)" {
+			return fmt.Errorf("column %s: kind String needs type String or LowCardinality(String), not %q", c.Name, c.Type)
+		}
 	case c.Kind == record.KindEnum8:
 		if !strings.HasPrefix(c.Type, "Enum8(") {
 			return fmt.Errorf("column %s: kind Enum8 needs an Enum8 type, not %q", c.Name, c.Type)
@@ -110,7 +158,9 @@ func checkKind(c record.Column) error {
 	case want[c.Kind] != c.Type:
 		return fmt.Errorf("column %s: kind wants type %s, not %q", c.Name, want[c.Kind], c.Type)
 	}
-	if (c.Kind == record.KindIPv6) != (c.Addr != nil) || (c.Kind != record.KindIPv6) != (c.Uint != nil) {
+	usesUint := c.Kind != record.KindIPv6 && c.Kind != record.KindString && c.Kind != record.KindCommunityID
+	if (c.Kind == record.KindIPv6) != (c.Addr != nil) || usesUint != (c.Uint != nil) ||
+		(c.Kind == record.KindString) != (c.Str != nil) || (c.Kind == record.KindCommunityID) != (c.Hash != nil) {
 		return fmt.Errorf("column %s: accessors do not match kind %d", c.Name, c.Kind)
 	}
 	return nil
@@ -166,6 +216,12 @@ func (b *BlockBuilder) Append(f *record.Flow) {
 			c.i64 = append(c.i64, s)
 		case record.KindDateTime64ms:
 			c.i64 = append(c.i64, int64(c.uint(f)))
+		case record.KindString:
+			c.strs = append(c.strs, *c.str(f))
+		case record.KindFeedSet:
+			c.feeds = append(c.feeds, record.FeedSet(c.uint(f)))
+		case record.KindCommunityID:
+			c.hashes = append(c.hashes, *c.hash(f))
 		}
 	}
 	b.rows++
@@ -188,6 +244,8 @@ func (b *BlockBuilder) Reset() {
 		c := &b.columns[i]
 		c.u8, c.u16, c.u32, c.u64 = c.u8[:0], c.u16[:0], c.u32[:0], c.u64[:0]
 		c.i8, c.i64, c.addrs = c.i8[:0], c.i64[:0], c.addrs[:0]
+		clear(c.strs) // drop the references, so enrichment tables can be freed
+		c.strs, c.feeds, c.hashes = c.strs[:0], c.feeds[:0], c.hashes[:0]
 	}
 	b.rows = 0
 	b.block.Reset()
@@ -212,19 +270,50 @@ func (c *columnBuffer) values() any {
 		return c.addrs
 	case record.KindDateTime, record.KindDateTime64ms:
 		return c.i64
+	case record.KindString:
+		return c.strs
 	}
 	panic("unreachable: kinds are checked in NewBlockBuilder")
+}
+
+// serverValues is values for a server batch, which also takes the string
+// kinds: a feed set as its names, a Community ID as its text.
+func (b *BlockBuilder) serverValues(c *columnBuffer) any {
+	switch c.kind {
+	case record.KindFeedSet:
+		if b.feedNames == nil {
+			b.feedNames = make(map[record.FeedSet][]string)
+		}
+		rows := make([][]string, len(c.feeds))
+		for i, set := range c.feeds {
+			names, ok := b.feedNames[set]
+			if !ok {
+				names = set.Names([]string{})
+				b.feedNames[set] = names
+			}
+			rows[i] = names
+		}
+		return rows
+	case record.KindCommunityID:
+		rows := make([]string, len(c.hashes))
+		for i, h := range c.hashes {
+			rows[i] = h.String()
+		}
+		return rows
+	}
+	return c.values()
 }
 
 // EachColumn calls fn once per column, in table order, with the column's name
 // and the batch's values as the typed slice clickhouse-go's columnar Append
 // takes: []uint8/16/32/64, []int8 for Enum8, [][16]byte for IPv6, []int64 of
-// seconds for DateTime and of milliseconds for DateTime64(3). A server writer
-// passes them to driver.Batch.Column(i).Append. The slices are only valid
-// until the next Append or Reset.
+// seconds for DateTime and of milliseconds for DateTime64(3), []string for
+// strings and Community IDs (their text), [][]string for feed sets. A server
+// writer passes them to driver.Batch.Column(i).Append. The slices are only
+// valid until the next Append or Reset.
 func (b *BlockBuilder) EachColumn(fn func(name string, values any) error) error {
 	for i := range b.columns {
-		if err := fn(b.columns[i].name, b.columns[i].values()); err != nil {
+		if err := fn(b.columns[i].name, b.serverValues(&b.columns[i])); err != nil {
 			return fmt.Errorf("column %s: %w", b.columns[i].name, err)
 		}
 	}
@@ -238,8 +327,12 @@ func (b *BlockBuilder) fill() error {
 	}
 	b.block.Reset()
 	for i := range b.columns {
-		if _, err := b.block.Columns[i].Append(b.columns[i].values()); err != nil {
-			return fmt.Errorf("column %s: %w", b.columns[i].name, err)
+		c := &b.columns[i]
+		if c.blockIndex < 0 {
+			continue
+		}
+		if _, err := b.block.Columns[c.blockIndex].Append(c.values()); err != nil {
+			return fmt.Errorf("column %s: %w", c.name, err)
 		}
 	}
 	b.filled = true
@@ -253,8 +346,54 @@ func (b *BlockBuilder) EncodeNative(dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("fill block: %w", err)
 	}
 	buf := chproto.Buffer{Buf: dst}
-	if err := b.block.Encode(&buf, nativeRevision); err != nil {
-		return dst, fmt.Errorf("encode native block: %w", err)
+	// The header and the column order are the block's, written here
+	// because the block holds only the fixed-size columns.
+	buf.PutUVarInt(uint64(len(b.columns)))
+	buf.PutUVarInt(uint64(b.rows))
+	for i := range b.columns {
+		c := &b.columns[i]
+		if c.blockIndex >= 0 {
+			if err := b.block.EncodeColumn(&buf, nativeRevision, c.blockIndex); err != nil {
+				return dst, fmt.Errorf("encode native block: %w", err)
+			}
+			continue
+		}
+		buf.PutString(c.name)
+		buf.PutString(nativeType(record.Column{Kind: c.kind}))
+		c.encodeStrings(&buf)
 	}
 	return buf.Buf, nil
 }
+
+// encodeStrings writes a self-encoded column's Native data: a String is its
+// length and bytes; an Array(String) is every row's end offset (UInt64),
+// then all the elements.
+func (c *columnBuffer) encodeStrings(buf *chproto.Buffer) {
+	switch c.kind {
+	case record.KindString:
+		for _, s := range c.strs {
+			buf.PutString(s)
+		}
+	case record.KindCommunityID:
+		for _, h := range c.hashes {
+			if h.IsZero() {
+				buf.PutUVarInt(0)
+				continue
+			}
+			buf.PutUVarInt(uint64(communityIDTextLen))
+			buf.Buf = h.AppendText(buf.Buf)
+		}
+	case record.KindFeedSet:
+		var end uint64
+		for _, set := range c.feeds {
+			end += uint64(set.Len())
+			buf.PutUInt64(end)
+		}
+		for _, set := range c.feeds {
+			set.Each(buf.PutString)
+		}
+	}
+}
+
+// communityIDTextLen is the length of a Community ID's text form.
+var communityIDTextLen = len(record.CommunityID{0: 1}.AppendText(nil))

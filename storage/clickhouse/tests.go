@@ -4,6 +4,8 @@ package clickhouse
 
 import (
 	"math/rand/v2"
+	"strings"
+	"sync"
 
 	"sluice/pipeline/record"
 )
@@ -34,13 +36,24 @@ func GenerateFlows(n int, seed uint64) []record.Flow {
 			case record.KindUInt64:
 				c.SetUint(f, rng.Uint64())
 			case record.KindEnum8:
-				c.SetUint(f, rng.Uint64N(uint64(record.FlowTypeSFlowV5)+1))
+				c.SetUint(f, rng.Uint64N(uint64(strings.Count(c.Type, "' = "))))
 			case record.KindDateTime:
 				c.SetUint(f, uint64(day+rng.Int64N(86400))*1e9+rng.Uint64N(1e9))
 			case record.KindDateTime64ms:
 				c.SetUint(f, uint64(from*1000+rng.Int64N((to-from)*1000)))
 			case record.KindIPv6:
 				*c.Addr(f) = generateAddr(rng)
+			case record.KindString:
+				*c.Str(f) = generatedStrings[rng.IntN(len(generatedStrings))]
+			case record.KindFeedSet:
+				c.SetUint(f, uint64(generatedFeeds()[rng.IntN(len(generatedFeeds()))]))
+			case record.KindCommunityID:
+				if rng.IntN(4) != 0 {
+					h := c.Hash(f)
+					for i := range h {
+						h[i] = byte(rng.Uint32())
+					}
+				}
 			}
 		}
 	}
@@ -68,3 +81,22 @@ func generateAddr(rng *rand.Rand) record.Addr {
 		return a
 	}
 }
+
+// generatedStrings are GenerateFlows' string values: empty (not enriched),
+// ASCII and multi-byte UTF-8.
+var generatedStrings = []string{"", "edge-1", "Zürich", "uplink: AS64500 'transit'"}
+
+// generatedFeeds returns GenerateFlows' feed sets: none, one, two.
+var generatedFeeds = sync.OnceValue(func() []record.FeedSet {
+	var sets []record.FeedSet
+	var all record.FeedSet
+	for _, name := range []string{"test-feed-a", "test-feed-b"} {
+		bit, ok := record.RegisterFeed(name)
+		if !ok {
+			panic("clickhouse: cannot register " + name)
+		}
+		sets = append(sets, bit)
+		all |= bit
+	}
+	return append(sets, 0, all)
+})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,6 +161,8 @@ func TestInsertRoundTrip(t *testing.T) {
 			exprs = append(exprs, "toUnixTimestamp("+name+")")
 		case record.KindDateTime64ms:
 			exprs = append(exprs, "toUnixTimestamp64Milli("+name+")")
+		case record.KindFeedSet:
+			exprs = append(exprs, "arrayStringConcat("+name+", ',')")
 		default:
 			exprs = append(exprs, name)
 		}
@@ -185,6 +188,9 @@ func TestInsertRoundTrip(t *testing.T) {
 	}
 }
 
+// enumNames finds the names of an Enum8 type's values, in value order.
+var enumNames = regexp.MustCompile(`'([^']*)' = \d+`)
+
 // tsvRow formats a flow as the round-trip query's TSV output: times as Unix
 // seconds and milliseconds, the enum by name, addresses as ClickHouse
 // prints them (IPv4 mapped as ::ffff:a.b.c.d).
@@ -197,7 +203,13 @@ func tsvRow(f *record.Flow) string {
 		case record.KindDateTime64ms:
 			fields[i] = strconv.FormatInt(int64(c.Uint(f)), 10)
 		case record.KindEnum8:
-			fields[i] = record.FlowType(c.Uint(f)).String()
+			fields[i] = enumNames.FindAllStringSubmatch(c.Type, -1)[c.Uint(f)][1]
+		case record.KindString:
+			fields[i] = *c.Str(f)
+		case record.KindCommunityID:
+			fields[i] = c.Hash(f).String()
+		case record.KindFeedSet:
+			fields[i] = strings.Join(record.FeedSet(c.Uint(f)).Names(nil), ",")
 		case record.KindIPv6:
 			a := *c.Addr(f)
 			if ip := netip.AddrFrom16(a); ip.Is4In6() {

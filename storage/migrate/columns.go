@@ -68,3 +68,23 @@ var mplsVRFNATColumns = []string{
 	"MPLS1stLabel", "MPLS2ndLabel", "MPLS3rdLabel", "IngressVRFID", "EgressVRFID",
 	"SrcAddrNAT", "DstAddrNAT", "SrcPortNAT", "DstPortNAT",
 }
+
+// enrichmentColumns are the columns schema version 6 adds: what
+// pipeline/enrich fills (exporter, network, GeoIP, interface, threat,
+// service, direction and Community ID).
+var enrichmentColumns = func() []string {
+	var names []string
+	for _, c := range record.Columns {
+		if c.Field >= firstEnrichmentField && c.Field <= lastEnrichmentField {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}()
+
+// The protobuf field numbers of the version 6 columns, from ExporterName to
+// CommunityID.
+const (
+	firstEnrichmentField = 48
+	lastEnrichmentField  = 86
+)

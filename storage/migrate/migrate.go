@@ -51,7 +51,12 @@ var migrations = []migration{
 		statements:  addFlowColumns(mplsVRFNATColumns...),
 	},
 	{
-		version:     8, // provisional: 6 and 7 are taken by work merged separately
+		version:     6,
+		description: "add enrichment columns: exporter, network, GeoIP, interface, threat feeds, service, direction, Community ID",
+		statements:  addFlowColumns(enrichmentColumns...),
+	},
+	{
+		version:     8, // provisional: 7 is taken by work merged separately
 		description: "create interface_counters table (sFlow counter samples)",
 		statements:  countersTableStatements,
 	},

@@ -99,6 +99,112 @@ func (FlowType) EnumDescriptor() ([]byte, []int) {
 	return file_flow_proto_rawDescGZIP(), []int{0}
 }
 
+// Boundary holds the values of ClickHouse's InIfBoundary Enum8 column.
+type Boundary int32
+
+const (
+	Boundary_BOUNDARY_UNDEFINED Boundary = 0
+	Boundary_BOUNDARY_EXTERNAL  Boundary = 1
+	Boundary_BOUNDARY_INTERNAL  Boundary = 2
+)
+
+// Enum value maps for Boundary.
+var (
+	Boundary_name = map[int32]string{
+		0: "BOUNDARY_UNDEFINED",
+		1: "BOUNDARY_EXTERNAL",
+		2: "BOUNDARY_INTERNAL",
+	}
+	Boundary_value = map[string]int32{
+		"BOUNDARY_UNDEFINED": 0,
+		"BOUNDARY_EXTERNAL":  1,
+		"BOUNDARY_INTERNAL":  2,
+	}
+)
+
+func (x Boundary) Enum() *Boundary {
+	p := new(Boundary)
+	*p = x
+	return p
+}
+
+func (x Boundary) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Boundary) Descriptor() protoreflect.EnumDescriptor {
+	return file_flow_proto_enumTypes[1].Descriptor()
+}
+
+func (Boundary) Type() protoreflect.EnumType {
+	return &file_flow_proto_enumTypes[1]
+}
+
+func (x Boundary) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Boundary.Descriptor instead.
+func (Boundary) EnumDescriptor() ([]byte, []int) {
+	return file_flow_proto_rawDescGZIP(), []int{1}
+}
+
+// TrafficDirection holds the values of ClickHouse's TrafficDirection Enum8 column.
+type TrafficDirection int32
+
+const (
+	TrafficDirection_TRAFFIC_DIRECTION_UNKNOWN  TrafficDirection = 0
+	TrafficDirection_TRAFFIC_DIRECTION_INBOUND  TrafficDirection = 1
+	TrafficDirection_TRAFFIC_DIRECTION_OUTBOUND TrafficDirection = 2
+	TrafficDirection_TRAFFIC_DIRECTION_INTERNAL TrafficDirection = 3
+	TrafficDirection_TRAFFIC_DIRECTION_TRANSIT  TrafficDirection = 4
+)
+
+// Enum value maps for TrafficDirection.
+var (
+	TrafficDirection_name = map[int32]string{
+		0: "TRAFFIC_DIRECTION_UNKNOWN",
+		1: "TRAFFIC_DIRECTION_INBOUND",
+		2: "TRAFFIC_DIRECTION_OUTBOUND",
+		3: "TRAFFIC_DIRECTION_INTERNAL",
+		4: "TRAFFIC_DIRECTION_TRANSIT",
+	}
+	TrafficDirection_value = map[string]int32{
+		"TRAFFIC_DIRECTION_UNKNOWN":  0,
+		"TRAFFIC_DIRECTION_INBOUND":  1,
+		"TRAFFIC_DIRECTION_OUTBOUND": 2,
+		"TRAFFIC_DIRECTION_INTERNAL": 3,
+		"TRAFFIC_DIRECTION_TRANSIT":  4,
+	}
+)
+
+func (x TrafficDirection) Enum() *TrafficDirection {
+	p := new(TrafficDirection)
+	*p = x
+	return p
+}
+
+func (x TrafficDirection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TrafficDirection) Descriptor() protoreflect.EnumDescriptor {
+	return file_flow_proto_enumTypes[2].Descriptor()
+}
+
+func (TrafficDirection) Type() protoreflect.EnumType {
+	return &file_flow_proto_enumTypes[2]
+}
+
+func (x TrafficDirection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TrafficDirection.Descriptor instead.
+func (TrafficDirection) EnumDescriptor() ([]byte, []int) {
+	return file_flow_proto_rawDescGZIP(), []int{2}
+}
+
 // FlowBatch is the value of one Kafka message.
 type FlowBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -240,7 +346,85 @@ type Flow struct {
 	// source port after NAPT.
 	SrcPortNAT uint32 `protobuf:"varint,46,opt,name=SrcPortNAT,proto3" json:"SrcPortNAT,omitempty"`
 	// destination port after NAPT.
-	DstPortNAT    uint32 `protobuf:"varint,47,opt,name=DstPortNAT,proto3" json:"DstPortNAT,omitempty"`
+	DstPortNAT uint32 `protobuf:"varint,47,opt,name=DstPortNAT,proto3" json:"DstPortNAT,omitempty"`
+	// exporter's name (configuration, else SNMP sysName), at most 255 bytes.
+	ExporterName string `protobuf:"bytes,48,opt,name=ExporterName,proto3" json:"ExporterName,omitempty"`
+	// exporter's group, at most 255 bytes.
+	ExporterGroup string `protobuf:"bytes,49,opt,name=ExporterGroup,proto3" json:"ExporterGroup,omitempty"`
+	// exporter's role, at most 255 bytes.
+	ExporterRole string `protobuf:"bytes,50,opt,name=ExporterRole,proto3" json:"ExporterRole,omitempty"`
+	// exporter's site, at most 255 bytes.
+	ExporterSite string `protobuf:"bytes,51,opt,name=ExporterSite,proto3" json:"ExporterSite,omitempty"`
+	// exporter's region, at most 255 bytes.
+	ExporterRegion string `protobuf:"bytes,52,opt,name=ExporterRegion,proto3" json:"ExporterRegion,omitempty"`
+	// exporter's tenant, at most 255 bytes.
+	ExporterTenant string `protobuf:"bytes,53,opt,name=ExporterTenant,proto3" json:"ExporterTenant,omitempty"`
+	// name of the configured network holding SrcAddr, at most 255 bytes.
+	SrcNetName string `protobuf:"bytes,54,opt,name=SrcNetName,proto3" json:"SrcNetName,omitempty"`
+	// name of the configured network holding DstAddr, at most 255 bytes.
+	DstNetName string `protobuf:"bytes,55,opt,name=DstNetName,proto3" json:"DstNetName,omitempty"`
+	// role of the source network, at most 255 bytes.
+	SrcNetRole string `protobuf:"bytes,56,opt,name=SrcNetRole,proto3" json:"SrcNetRole,omitempty"`
+	// role of the destination network, at most 255 bytes.
+	DstNetRole string `protobuf:"bytes,57,opt,name=DstNetRole,proto3" json:"DstNetRole,omitempty"`
+	// site of the source network, at most 255 bytes.
+	SrcNetSite string `protobuf:"bytes,58,opt,name=SrcNetSite,proto3" json:"SrcNetSite,omitempty"`
+	// site of the destination network, at most 255 bytes.
+	DstNetSite string `protobuf:"bytes,59,opt,name=DstNetSite,proto3" json:"DstNetSite,omitempty"`
+	// region of the source network, at most 255 bytes.
+	SrcNetRegion string `protobuf:"bytes,60,opt,name=SrcNetRegion,proto3" json:"SrcNetRegion,omitempty"`
+	// region of the destination network, at most 255 bytes.
+	DstNetRegion string `protobuf:"bytes,61,opt,name=DstNetRegion,proto3" json:"DstNetRegion,omitempty"`
+	// tenant of the source network, at most 255 bytes.
+	SrcNetTenant string `protobuf:"bytes,62,opt,name=SrcNetTenant,proto3" json:"SrcNetTenant,omitempty"`
+	// tenant of the destination network, at most 255 bytes.
+	DstNetTenant string `protobuf:"bytes,63,opt,name=DstNetTenant,proto3" json:"DstNetTenant,omitempty"`
+	// source country, ISO 3166-1 alpha-2 (GeoIP), at most 255 bytes.
+	SrcCountry string `protobuf:"bytes,64,opt,name=SrcCountry,proto3" json:"SrcCountry,omitempty"`
+	// destination country, ISO 3166-1 alpha-2 (GeoIP), at most 255 bytes.
+	DstCountry string `protobuf:"bytes,65,opt,name=DstCountry,proto3" json:"DstCountry,omitempty"`
+	// source city (GeoIP), at most 255 bytes.
+	SrcGeoCity string `protobuf:"bytes,66,opt,name=SrcGeoCity,proto3" json:"SrcGeoCity,omitempty"`
+	// destination city (GeoIP), at most 255 bytes.
+	DstGeoCity string `protobuf:"bytes,67,opt,name=DstGeoCity,proto3" json:"DstGeoCity,omitempty"`
+	// source AS organisation (ASN database), at most 255 bytes.
+	SrcASName string `protobuf:"bytes,68,opt,name=SrcASName,proto3" json:"SrcASName,omitempty"`
+	// destination AS organisation (ASN database), at most 255 bytes.
+	DstASName string `protobuf:"bytes,69,opt,name=DstASName,proto3" json:"DstASName,omitempty"`
+	// input interface name, at most 255 bytes.
+	InIfName string `protobuf:"bytes,70,opt,name=InIfName,proto3" json:"InIfName,omitempty"`
+	// output interface name, at most 255 bytes.
+	OutIfName string `protobuf:"bytes,71,opt,name=OutIfName,proto3" json:"OutIfName,omitempty"`
+	// input interface description, at most 255 bytes.
+	InIfDescription string `protobuf:"bytes,72,opt,name=InIfDescription,proto3" json:"InIfDescription,omitempty"`
+	// output interface description, at most 255 bytes.
+	OutIfDescription string `protobuf:"bytes,73,opt,name=OutIfDescription,proto3" json:"OutIfDescription,omitempty"`
+	// input interface speed in bits per second (0 unknown).
+	InIfSpeed uint64 `protobuf:"varint,74,opt,name=InIfSpeed,proto3" json:"InIfSpeed,omitempty"`
+	// output interface speed in bits per second (0 unknown).
+	OutIfSpeed uint64 `protobuf:"varint,75,opt,name=OutIfSpeed,proto3" json:"OutIfSpeed,omitempty"`
+	// whether the input interface faces outside the network.
+	InIfBoundary Boundary `protobuf:"varint,76,opt,name=InIfBoundary,proto3,enum=sluice.record.v1.Boundary" json:"InIfBoundary,omitempty"`
+	// whether the output interface faces outside the network.
+	OutIfBoundary Boundary `protobuf:"varint,77,opt,name=OutIfBoundary,proto3,enum=sluice.record.v1.Boundary" json:"OutIfBoundary,omitempty"`
+	// provider behind the input interface, at most 255 bytes.
+	InIfProvider string `protobuf:"bytes,78,opt,name=InIfProvider,proto3" json:"InIfProvider,omitempty"`
+	// provider behind the output interface, at most 255 bytes.
+	OutIfProvider string `protobuf:"bytes,79,opt,name=OutIfProvider,proto3" json:"OutIfProvider,omitempty"`
+	// input interface connectivity (transit, peering, ...), at most 255 bytes.
+	InIfConnectivity string `protobuf:"bytes,80,opt,name=InIfConnectivity,proto3" json:"InIfConnectivity,omitempty"`
+	// output interface connectivity, at most 255 bytes.
+	OutIfConnectivity string `protobuf:"bytes,81,opt,name=OutIfConnectivity,proto3" json:"OutIfConnectivity,omitempty"`
+	// names of the threat-intelligence feeds listing SrcAddr.
+	SrcThreatFeeds []string `protobuf:"bytes,82,rep,name=SrcThreatFeeds,proto3" json:"SrcThreatFeeds,omitempty"`
+	// names of the threat-intelligence feeds listing DstAddr.
+	DstThreatFeeds []string `protobuf:"bytes,83,rep,name=DstThreatFeeds,proto3" json:"DstThreatFeeds,omitempty"`
+	// service by protocol and port, at most 255 bytes.
+	ServiceName string `protobuf:"bytes,84,opt,name=ServiceName,proto3" json:"ServiceName,omitempty"`
+	// direction relative to the configured own networks.
+	TrafficDirection TrafficDirection `protobuf:"varint,85,opt,name=TrafficDirection,proto3,enum=sluice.record.v1.TrafficDirection" json:"TrafficDirection,omitempty"`
+	// Community ID v1 of the flow, the 20-byte SHA-1 (the text form is "1:" and its base64).
+	CommunityID   []byte `protobuf:"bytes,86,opt,name=CommunityID,proto3" json:"CommunityID,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -604,6 +788,279 @@ func (x *Flow) GetDstPortNAT() uint32 {
 	return 0
 }
 
+func (x *Flow) GetExporterName() string {
+	if x != nil {
+		return x.ExporterName
+	}
+	return ""
+}
+
+func (x *Flow) GetExporterGroup() string {
+	if x != nil {
+		return x.ExporterGroup
+	}
+	return ""
+}
+
+func (x *Flow) GetExporterRole() string {
+	if x != nil {
+		return x.ExporterRole
+	}
+	return ""
+}
+
+func (x *Flow) GetExporterSite() string {
+	if x != nil {
+		return x.ExporterSite
+	}
+	return ""
+}
+
+func (x *Flow) GetExporterRegion() string {
+	if x != nil {
+		return x.ExporterRegion
+	}
+	return ""
+}
+
+func (x *Flow) GetExporterTenant() string {
+	if x != nil {
+		return x.ExporterTenant
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcNetName() string {
+	if x != nil {
+		return x.SrcNetName
+	}
+	return ""
+}
+
+func (x *Flow) GetDstNetName() string {
+	if x != nil {
+		return x.DstNetName
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcNetRole() string {
+	if x != nil {
+		return x.SrcNetRole
+	}
+	return ""
+}
+
+func (x *Flow) GetDstNetRole() string {
+	if x != nil {
+		return x.DstNetRole
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcNetSite() string {
+	if x != nil {
+		return x.SrcNetSite
+	}
+	return ""
+}
+
+func (x *Flow) GetDstNetSite() string {
+	if x != nil {
+		return x.DstNetSite
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcNetRegion() string {
+	if x != nil {
+		return x.SrcNetRegion
+	}
+	return ""
+}
+
+func (x *Flow) GetDstNetRegion() string {
+	if x != nil {
+		return x.DstNetRegion
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcNetTenant() string {
+	if x != nil {
+		return x.SrcNetTenant
+	}
+	return ""
+}
+
+func (x *Flow) GetDstNetTenant() string {
+	if x != nil {
+		return x.DstNetTenant
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcCountry() string {
+	if x != nil {
+		return x.SrcCountry
+	}
+	return ""
+}
+
+func (x *Flow) GetDstCountry() string {
+	if x != nil {
+		return x.DstCountry
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcGeoCity() string {
+	if x != nil {
+		return x.SrcGeoCity
+	}
+	return ""
+}
+
+func (x *Flow) GetDstGeoCity() string {
+	if x != nil {
+		return x.DstGeoCity
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcASName() string {
+	if x != nil {
+		return x.SrcASName
+	}
+	return ""
+}
+
+func (x *Flow) GetDstASName() string {
+	if x != nil {
+		return x.DstASName
+	}
+	return ""
+}
+
+func (x *Flow) GetInIfName() string {
+	if x != nil {
+		return x.InIfName
+	}
+	return ""
+}
+
+func (x *Flow) GetOutIfName() string {
+	if x != nil {
+		return x.OutIfName
+	}
+	return ""
+}
+
+func (x *Flow) GetInIfDescription() string {
+	if x != nil {
+		return x.InIfDescription
+	}
+	return ""
+}
+
+func (x *Flow) GetOutIfDescription() string {
+	if x != nil {
+		return x.OutIfDescription
+	}
+	return ""
+}
+
+func (x *Flow) GetInIfSpeed() uint64 {
+	if x != nil {
+		return x.InIfSpeed
+	}
+	return 0
+}
+
+func (x *Flow) GetOutIfSpeed() uint64 {
+	if x != nil {
+		return x.OutIfSpeed
+	}
+	return 0
+}
+
+func (x *Flow) GetInIfBoundary() Boundary {
+	if x != nil {
+		return x.InIfBoundary
+	}
+	return Boundary_BOUNDARY_UNDEFINED
+}
+
+func (x *Flow) GetOutIfBoundary() Boundary {
+	if x != nil {
+		return x.OutIfBoundary
+	}
+	return Boundary_BOUNDARY_UNDEFINED
+}
+
+func (x *Flow) GetInIfProvider() string {
+	if x != nil {
+		return x.InIfProvider
+	}
+	return ""
+}
+
+func (x *Flow) GetOutIfProvider() string {
+	if x != nil {
+		return x.OutIfProvider
+	}
+	return ""
+}
+
+func (x *Flow) GetInIfConnectivity() string {
+	if x != nil {
+		return x.InIfConnectivity
+	}
+	return ""
+}
+
+func (x *Flow) GetOutIfConnectivity() string {
+	if x != nil {
+		return x.OutIfConnectivity
+	}
+	return ""
+}
+
+func (x *Flow) GetSrcThreatFeeds() []string {
+	if x != nil {
+		return x.SrcThreatFeeds
+	}
+	return nil
+}
+
+func (x *Flow) GetDstThreatFeeds() []string {
+	if x != nil {
+		return x.DstThreatFeeds
+	}
+	return nil
+}
+
+func (x *Flow) GetServiceName() string {
+	if x != nil {
+		return x.ServiceName
+	}
+	return ""
+}
+
+func (x *Flow) GetTrafficDirection() TrafficDirection {
+	if x != nil {
+		return x.TrafficDirection
+	}
+	return TrafficDirection_TRAFFIC_DIRECTION_UNKNOWN
+}
+
+func (x *Flow) GetCommunityID() []byte {
+	if x != nil {
+		return x.CommunityID
+	}
+	return nil
+}
+
 var File_flow_proto protoreflect.FileDescriptor
 
 const file_flow_proto_rawDesc = "" +
@@ -611,7 +1068,7 @@ const file_flow_proto_rawDesc = "" +
 	"\n" +
 	"flow.proto\x12\x10sluice.record.v1\"9\n" +
 	"\tFlowBatch\x12,\n" +
-	"\x05flows\x18\x01 \x03(\v2\x16.sluice.record.v1.FlowR\x05flows\"\xce\v\n" +
+	"\x05flows\x18\x01 \x03(\v2\x16.sluice.record.v1.FlowR\x05flows\"\x94\x17\n" +
 	"\x04Flow\x12\"\n" +
 	"\fTimeReceived\x18\x01 \x01(\x03R\fTimeReceived\x12$\n" +
 	"\rTimeFlowStart\x18\x02 \x01(\x03R\rTimeFlowStart\x12 \n" +
@@ -676,13 +1133,84 @@ const file_flow_proto_rawDesc = "" +
 	"SrcPortNAT\x12\x1e\n" +
 	"\n" +
 	"DstPortNAT\x18/ \x01(\rR\n" +
-	"DstPortNAT*\x7f\n" +
+	"DstPortNAT\x12\"\n" +
+	"\fExporterName\x180 \x01(\tR\fExporterName\x12$\n" +
+	"\rExporterGroup\x181 \x01(\tR\rExporterGroup\x12\"\n" +
+	"\fExporterRole\x182 \x01(\tR\fExporterRole\x12\"\n" +
+	"\fExporterSite\x183 \x01(\tR\fExporterSite\x12&\n" +
+	"\x0eExporterRegion\x184 \x01(\tR\x0eExporterRegion\x12&\n" +
+	"\x0eExporterTenant\x185 \x01(\tR\x0eExporterTenant\x12\x1e\n" +
+	"\n" +
+	"SrcNetName\x186 \x01(\tR\n" +
+	"SrcNetName\x12\x1e\n" +
+	"\n" +
+	"DstNetName\x187 \x01(\tR\n" +
+	"DstNetName\x12\x1e\n" +
+	"\n" +
+	"SrcNetRole\x188 \x01(\tR\n" +
+	"SrcNetRole\x12\x1e\n" +
+	"\n" +
+	"DstNetRole\x189 \x01(\tR\n" +
+	"DstNetRole\x12\x1e\n" +
+	"\n" +
+	"SrcNetSite\x18: \x01(\tR\n" +
+	"SrcNetSite\x12\x1e\n" +
+	"\n" +
+	"DstNetSite\x18; \x01(\tR\n" +
+	"DstNetSite\x12\"\n" +
+	"\fSrcNetRegion\x18< \x01(\tR\fSrcNetRegion\x12\"\n" +
+	"\fDstNetRegion\x18= \x01(\tR\fDstNetRegion\x12\"\n" +
+	"\fSrcNetTenant\x18> \x01(\tR\fSrcNetTenant\x12\"\n" +
+	"\fDstNetTenant\x18? \x01(\tR\fDstNetTenant\x12\x1e\n" +
+	"\n" +
+	"SrcCountry\x18@ \x01(\tR\n" +
+	"SrcCountry\x12\x1e\n" +
+	"\n" +
+	"DstCountry\x18A \x01(\tR\n" +
+	"DstCountry\x12\x1e\n" +
+	"\n" +
+	"SrcGeoCity\x18B \x01(\tR\n" +
+	"SrcGeoCity\x12\x1e\n" +
+	"\n" +
+	"DstGeoCity\x18C \x01(\tR\n" +
+	"DstGeoCity\x12\x1c\n" +
+	"\tSrcASName\x18D \x01(\tR\tSrcASName\x12\x1c\n" +
+	"\tDstASName\x18E \x01(\tR\tDstASName\x12\x1a\n" +
+	"\bInIfName\x18F \x01(\tR\bInIfName\x12\x1c\n" +
+	"\tOutIfName\x18G \x01(\tR\tOutIfName\x12(\n" +
+	"\x0fInIfDescription\x18H \x01(\tR\x0fInIfDescription\x12*\n" +
+	"\x10OutIfDescription\x18I \x01(\tR\x10OutIfDescription\x12\x1c\n" +
+	"\tInIfSpeed\x18J \x01(\x04R\tInIfSpeed\x12\x1e\n" +
+	"\n" +
+	"OutIfSpeed\x18K \x01(\x04R\n" +
+	"OutIfSpeed\x12>\n" +
+	"\fInIfBoundary\x18L \x01(\x0e2\x1a.sluice.record.v1.BoundaryR\fInIfBoundary\x12@\n" +
+	"\rOutIfBoundary\x18M \x01(\x0e2\x1a.sluice.record.v1.BoundaryR\rOutIfBoundary\x12\"\n" +
+	"\fInIfProvider\x18N \x01(\tR\fInIfProvider\x12$\n" +
+	"\rOutIfProvider\x18O \x01(\tR\rOutIfProvider\x12*\n" +
+	"\x10InIfConnectivity\x18P \x01(\tR\x10InIfConnectivity\x12,\n" +
+	"\x11OutIfConnectivity\x18Q \x01(\tR\x11OutIfConnectivity\x12&\n" +
+	"\x0eSrcThreatFeeds\x18R \x03(\tR\x0eSrcThreatFeeds\x12&\n" +
+	"\x0eDstThreatFeeds\x18S \x03(\tR\x0eDstThreatFeeds\x12 \n" +
+	"\vServiceName\x18T \x01(\tR\vServiceName\x12N\n" +
+	"\x10TrafficDirection\x18U \x01(\x0e2\".sluice.record.v1.TrafficDirectionR\x10TrafficDirection\x12 \n" +
+	"\vCommunityID\x18V \x01(\fR\vCommunityID*\x7f\n" +
 	"\bFlowType\x12\x15\n" +
 	"\x11FLOW_TYPE_UNKNOWN\x10\x00\x12\x17\n" +
 	"\x13FLOW_TYPE_NETFLOWV5\x10\x01\x12\x17\n" +
 	"\x13FLOW_TYPE_NETFLOWV9\x10\x02\x12\x13\n" +
 	"\x0fFLOW_TYPE_IPFIX\x10\x03\x12\x15\n" +
-	"\x11FLOW_TYPE_SFLOWV5\x10\x04B!Z\x1fsluice/pipeline/recordpb/flowpbb\x06proto3"
+	"\x11FLOW_TYPE_SFLOWV5\x10\x04*P\n" +
+	"\bBoundary\x12\x16\n" +
+	"\x12BOUNDARY_UNDEFINED\x10\x00\x12\x15\n" +
+	"\x11BOUNDARY_EXTERNAL\x10\x01\x12\x15\n" +
+	"\x11BOUNDARY_INTERNAL\x10\x02*\xaf\x01\n" +
+	"\x10TrafficDirection\x12\x1d\n" +
+	"\x19TRAFFIC_DIRECTION_UNKNOWN\x10\x00\x12\x1d\n" +
+	"\x19TRAFFIC_DIRECTION_INBOUND\x10\x01\x12\x1e\n" +
+	"\x1aTRAFFIC_DIRECTION_OUTBOUND\x10\x02\x12\x1e\n" +
+	"\x1aTRAFFIC_DIRECTION_INTERNAL\x10\x03\x12\x1d\n" +
+	"\x19TRAFFIC_DIRECTION_TRANSIT\x10\x04B!Z\x1fsluice/pipeline/recordpb/flowpbb\x06proto3"
 
 var (
 	file_flow_proto_rawDescOnce sync.Once
@@ -696,21 +1224,26 @@ func file_flow_proto_rawDescGZIP() []byte {
 	return file_flow_proto_rawDescData
 }
 
-var file_flow_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_flow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_flow_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_flow_proto_goTypes = []any{
-	(FlowType)(0),     // 0: sluice.record.v1.FlowType
-	(*FlowBatch)(nil), // 1: sluice.record.v1.FlowBatch
-	(*Flow)(nil),      // 2: sluice.record.v1.Flow
+	(FlowType)(0),         // 0: sluice.record.v1.FlowType
+	(Boundary)(0),         // 1: sluice.record.v1.Boundary
+	(TrafficDirection)(0), // 2: sluice.record.v1.TrafficDirection
+	(*FlowBatch)(nil),     // 3: sluice.record.v1.FlowBatch
+	(*Flow)(nil),          // 4: sluice.record.v1.Flow
 }
 var file_flow_proto_depIdxs = []int32{
-	2, // 0: sluice.record.v1.FlowBatch.flows:type_name -> sluice.record.v1.Flow
+	4, // 0: sluice.record.v1.FlowBatch.flows:type_name -> sluice.record.v1.Flow
 	0, // 1: sluice.record.v1.Flow.FlowType:type_name -> sluice.record.v1.FlowType
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	1, // 2: sluice.record.v1.Flow.InIfBoundary:type_name -> sluice.record.v1.Boundary
+	1, // 3: sluice.record.v1.Flow.OutIfBoundary:type_name -> sluice.record.v1.Boundary
+	2, // 4: sluice.record.v1.Flow.TrafficDirection:type_name -> sluice.record.v1.TrafficDirection
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_flow_proto_init() }
@@ -723,7 +1256,7 @@ func file_flow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flow_proto_rawDesc), len(file_flow_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      3,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,

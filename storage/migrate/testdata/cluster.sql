@@ -58,7 +58,46 @@ CREATE TABLE IF NOT EXISTS sluice.flows_local ON CLUSTER `sluice_cluster`
     `SrcAddrNAT` IPv6 COMMENT 'source address after NAT (IPv4 mapped)',
     `DstAddrNAT` IPv6 COMMENT 'destination address after NAT (IPv4 mapped)',
     `SrcPortNAT` UInt16 COMMENT 'source port after NAPT',
-    `DstPortNAT` UInt16 COMMENT 'destination port after NAPT'
+    `DstPortNAT` UInt16 COMMENT 'destination port after NAPT',
+    `ExporterName` LowCardinality(String) COMMENT 'exporter\'s name (configuration, else SNMP sysName)',
+    `ExporterGroup` LowCardinality(String) COMMENT 'exporter\'s group',
+    `ExporterRole` LowCardinality(String) COMMENT 'exporter\'s role',
+    `ExporterSite` LowCardinality(String) COMMENT 'exporter\'s site',
+    `ExporterRegion` LowCardinality(String) COMMENT 'exporter\'s region',
+    `ExporterTenant` LowCardinality(String) COMMENT 'exporter\'s tenant',
+    `SrcNetName` LowCardinality(String) COMMENT 'name of the configured network holding SrcAddr',
+    `DstNetName` LowCardinality(String) COMMENT 'name of the configured network holding DstAddr',
+    `SrcNetRole` LowCardinality(String) COMMENT 'role of the source network',
+    `DstNetRole` LowCardinality(String) COMMENT 'role of the destination network',
+    `SrcNetSite` LowCardinality(String) COMMENT 'site of the source network',
+    `DstNetSite` LowCardinality(String) COMMENT 'site of the destination network',
+    `SrcNetRegion` LowCardinality(String) COMMENT 'region of the source network',
+    `DstNetRegion` LowCardinality(String) COMMENT 'region of the destination network',
+    `SrcNetTenant` LowCardinality(String) COMMENT 'tenant of the source network',
+    `DstNetTenant` LowCardinality(String) COMMENT 'tenant of the destination network',
+    `SrcCountry` LowCardinality(String) COMMENT 'source country, ISO 3166-1 alpha-2 (GeoIP)',
+    `DstCountry` LowCardinality(String) COMMENT 'destination country, ISO 3166-1 alpha-2 (GeoIP)',
+    `SrcGeoCity` LowCardinality(String) COMMENT 'source city (GeoIP)',
+    `DstGeoCity` LowCardinality(String) COMMENT 'destination city (GeoIP)',
+    `SrcASName` LowCardinality(String) COMMENT 'source AS organisation (ASN database)',
+    `DstASName` LowCardinality(String) COMMENT 'destination AS organisation (ASN database)',
+    `InIfName` LowCardinality(String) COMMENT 'input interface name',
+    `OutIfName` LowCardinality(String) COMMENT 'output interface name',
+    `InIfDescription` LowCardinality(String) COMMENT 'input interface description',
+    `OutIfDescription` LowCardinality(String) COMMENT 'output interface description',
+    `InIfSpeed` UInt64 COMMENT 'input interface speed in bits per second (0 unknown)',
+    `OutIfSpeed` UInt64 COMMENT 'output interface speed in bits per second (0 unknown)',
+    `InIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2) COMMENT 'whether the input interface faces outside the network',
+    `OutIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2) COMMENT 'whether the output interface faces outside the network',
+    `InIfProvider` LowCardinality(String) COMMENT 'provider behind the input interface',
+    `OutIfProvider` LowCardinality(String) COMMENT 'provider behind the output interface',
+    `InIfConnectivity` LowCardinality(String) COMMENT 'input interface connectivity (transit, peering, ...)',
+    `OutIfConnectivity` LowCardinality(String) COMMENT 'output interface connectivity',
+    `SrcThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing SrcAddr',
+    `DstThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing DstAddr',
+    `ServiceName` LowCardinality(String) COMMENT 'service by protocol and port',
+    `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4) COMMENT 'direction relative to the configured own networks',
+    `CommunityID` String COMMENT 'Community ID v1 of the flow' CODEC(ZSTD(1))
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sluice/flows_local', '{replica}')
 PARTITION BY toYYYYMMDD(TimeReceived)
@@ -228,6 +267,164 @@ ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `S
 ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstPortNAT` UInt16 COMMENT 'destination port after NAPT';
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-5', async_insert = 0 VALUES (5, 'add MPLS label, VRF and NAT columns');
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterName` LowCardinality(String) COMMENT 'exporter\'s name (configuration, else SNMP sysName)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterGroup` LowCardinality(String) COMMENT 'exporter\'s group';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterRole` LowCardinality(String) COMMENT 'exporter\'s role';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterSite` LowCardinality(String) COMMENT 'exporter\'s site';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterRegion` LowCardinality(String) COMMENT 'exporter\'s region';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterTenant` LowCardinality(String) COMMENT 'exporter\'s tenant';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetName` LowCardinality(String) COMMENT 'name of the configured network holding SrcAddr';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetName` LowCardinality(String) COMMENT 'name of the configured network holding DstAddr';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetRole` LowCardinality(String) COMMENT 'role of the source network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetRole` LowCardinality(String) COMMENT 'role of the destination network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetSite` LowCardinality(String) COMMENT 'site of the source network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetSite` LowCardinality(String) COMMENT 'site of the destination network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetRegion` LowCardinality(String) COMMENT 'region of the source network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetRegion` LowCardinality(String) COMMENT 'region of the destination network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetTenant` LowCardinality(String) COMMENT 'tenant of the source network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetTenant` LowCardinality(String) COMMENT 'tenant of the destination network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcCountry` LowCardinality(String) COMMENT 'source country, ISO 3166-1 alpha-2 (GeoIP)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstCountry` LowCardinality(String) COMMENT 'destination country, ISO 3166-1 alpha-2 (GeoIP)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcGeoCity` LowCardinality(String) COMMENT 'source city (GeoIP)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstGeoCity` LowCardinality(String) COMMENT 'destination city (GeoIP)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcASName` LowCardinality(String) COMMENT 'source AS organisation (ASN database)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstASName` LowCardinality(String) COMMENT 'destination AS organisation (ASN database)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfName` LowCardinality(String) COMMENT 'input interface name';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfName` LowCardinality(String) COMMENT 'output interface name';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfDescription` LowCardinality(String) COMMENT 'input interface description';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfDescription` LowCardinality(String) COMMENT 'output interface description';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfSpeed` UInt64 COMMENT 'input interface speed in bits per second (0 unknown)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfSpeed` UInt64 COMMENT 'output interface speed in bits per second (0 unknown)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2) COMMENT 'whether the input interface faces outside the network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2) COMMENT 'whether the output interface faces outside the network';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfProvider` LowCardinality(String) COMMENT 'provider behind the input interface';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfProvider` LowCardinality(String) COMMENT 'provider behind the output interface';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfConnectivity` LowCardinality(String) COMMENT 'input interface connectivity (transit, peering, ...)';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfConnectivity` LowCardinality(String) COMMENT 'output interface connectivity';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing SrcAddr';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing DstAddr';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ServiceName` LowCardinality(String) COMMENT 'service by protocol and port';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4) COMMENT 'direction relative to the configured own networks';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `CommunityID` String COMMENT 'Community ID v1 of the flow' CODEC(ZSTD(1));
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterName` LowCardinality(String) COMMENT 'exporter\'s name (configuration, else SNMP sysName)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterGroup` LowCardinality(String) COMMENT 'exporter\'s group';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterRole` LowCardinality(String) COMMENT 'exporter\'s role';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterSite` LowCardinality(String) COMMENT 'exporter\'s site';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterRegion` LowCardinality(String) COMMENT 'exporter\'s region';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ExporterTenant` LowCardinality(String) COMMENT 'exporter\'s tenant';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetName` LowCardinality(String) COMMENT 'name of the configured network holding SrcAddr';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetName` LowCardinality(String) COMMENT 'name of the configured network holding DstAddr';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetRole` LowCardinality(String) COMMENT 'role of the source network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetRole` LowCardinality(String) COMMENT 'role of the destination network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetSite` LowCardinality(String) COMMENT 'site of the source network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetSite` LowCardinality(String) COMMENT 'site of the destination network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetRegion` LowCardinality(String) COMMENT 'region of the source network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetRegion` LowCardinality(String) COMMENT 'region of the destination network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcNetTenant` LowCardinality(String) COMMENT 'tenant of the source network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstNetTenant` LowCardinality(String) COMMENT 'tenant of the destination network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcCountry` LowCardinality(String) COMMENT 'source country, ISO 3166-1 alpha-2 (GeoIP)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstCountry` LowCardinality(String) COMMENT 'destination country, ISO 3166-1 alpha-2 (GeoIP)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcGeoCity` LowCardinality(String) COMMENT 'source city (GeoIP)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstGeoCity` LowCardinality(String) COMMENT 'destination city (GeoIP)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcASName` LowCardinality(String) COMMENT 'source AS organisation (ASN database)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstASName` LowCardinality(String) COMMENT 'destination AS organisation (ASN database)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfName` LowCardinality(String) COMMENT 'input interface name';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfName` LowCardinality(String) COMMENT 'output interface name';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfDescription` LowCardinality(String) COMMENT 'input interface description';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfDescription` LowCardinality(String) COMMENT 'output interface description';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfSpeed` UInt64 COMMENT 'input interface speed in bits per second (0 unknown)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfSpeed` UInt64 COMMENT 'output interface speed in bits per second (0 unknown)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2) COMMENT 'whether the input interface faces outside the network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfBoundary` Enum8('undefined' = 0, 'external' = 1, 'internal' = 2) COMMENT 'whether the output interface faces outside the network';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfProvider` LowCardinality(String) COMMENT 'provider behind the input interface';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfProvider` LowCardinality(String) COMMENT 'provider behind the output interface';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `InIfConnectivity` LowCardinality(String) COMMENT 'input interface connectivity (transit, peering, ...)';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `OutIfConnectivity` LowCardinality(String) COMMENT 'output interface connectivity';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `SrcThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing SrcAddr';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `DstThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing DstAddr';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ServiceName` LowCardinality(String) COMMENT 'service by protocol and port';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4) COMMENT 'direction relative to the configured own networks';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `CommunityID` String COMMENT 'Community ID v1 of the flow' CODEC(ZSTD(1));
+
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-6', async_insert = 0 VALUES (6, 'add enrichment columns: exporter, network, GeoIP, interface, threat feeds, service, direction, Community ID');
 
 CREATE TABLE IF NOT EXISTS sluice.interface_counters_local ON CLUSTER `sluice_cluster`
 (
