@@ -6,6 +6,7 @@ import (
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
 	"sluice/collector/templates"
+	"sluice/pipeline/record"
 )
 
 // IPFIX information elements of interface names (RFC 7012; NetFlow v9 uses
@@ -69,4 +70,17 @@ func trimString(b []byte) []byte {
 		b = b[:i]
 	}
 	return bytes.TrimRight(b, " ")
+}
+
+// nameInterfaces sets the record's interface names and descriptions from
+// what the exporter's options data announced for its observation domain
+// (empty when unknown). Exporters that announce none cost a boolean test.
+func (ctx *packetContext) nameInterfaces(f *record.Flow) {
+	if !ctx.interfaces {
+		return
+	}
+	in, _ := ctx.state.Interface(templates.InterfaceKey{Version: ctx.version, ObservationDomain: ctx.obsDomain, IfIndex: f.InIfIndex})
+	out, _ := ctx.state.Interface(templates.InterfaceKey{Version: ctx.version, ObservationDomain: ctx.obsDomain, IfIndex: f.OutIfIndex})
+	f.InIfName, f.InIfDescription = in.Name, in.Description
+	f.OutIfName, f.OutIfDescription = out.Name, out.Description
 }

@@ -13,7 +13,7 @@ import (
 	"sluice/pipeline/record"
 )
 
-// ipfixInterfaceNames is an IPFIX datagram (domain 7) with an options
+// ipfixInterfaceNames is an IPFIX datagram (domain 0) with an options
 // template (scope ingressInterface, options interfaceName and
 // interfaceDescription, both variable-length, RFC 7011 §7) and its data
 // records.
@@ -34,15 +34,7 @@ func ipfixInterfaceNames(names map[uint32][2]string) []byte {
 			data = append(append(data, byte(len(s))), s...)
 		}
 	}
-	set := func(id uint16, body []byte) []byte {
-		return append(be16(be16(nil, id), uint16(4+len(body))), body...)
-	}
-	sets := append(set(3, tmpl), set(300, data)...)
-	msg := be16(be16(nil, 10), uint16(16+len(sets)))
-	msg = binary.BigEndian.AppendUint32(msg, 1_700_000_000)
-	msg = binary.BigEndian.AppendUint32(msg, 1)
-	msg = binary.BigEndian.AppendUint32(msg, 7)
-	return append(msg, sets...)
+	return ipfixMessage(set(3, tmpl...), set(300, data...))
 }
 
 func TestInterfaceNamesFromIPFIXOptions(t *testing.T) {
@@ -53,12 +45,12 @@ func TestInterfaceNamesFromIPFIXOptions(t *testing.T) {
 	}
 	h := d.Templates().Handle(testExporter, 2)
 	for ifIndex, want := range map[uint32]templates.InterfaceNames{1: {Name: "xe-0/0/1", Description: "uplink to transit A"}, 3: {Name: "ae3"}} {
-		got, ok := h.Interface(templates.InterfaceKey{Version: 10, ObservationDomain: 7, IfIndex: ifIndex})
+		got, ok := h.Interface(templates.InterfaceKey{Version: 10, ObservationDomain: 0, IfIndex: ifIndex})
 		if !ok || got != want {
 			t.Errorf("interface %d: %+v (%v), want %+v", ifIndex, got, ok, want)
 		}
 	}
-	if _, ok := h.Interface(templates.InterfaceKey{Version: 10, ObservationDomain: 8, IfIndex: 1}); ok {
+	if _, ok := h.Interface(templates.InterfaceKey{Version: 10, ObservationDomain: 1, IfIndex: 1}); ok {
 		t.Error("names leak to another observation domain")
 	}
 	// A refresh with a new name replaces it; the same names again change nothing.
@@ -69,7 +61,7 @@ func TestInterfaceNamesFromIPFIXOptions(t *testing.T) {
 	}
 	d.Decode(testExporter, 4, ipfixInterfaceNames(map[uint32][2]string{1: {"xe-0/0/1", "uplink to transit B"}}), func(*record.Flow) {})
 	h = d.Templates().Handle(testExporter, 5)
-	if got, _ := h.Interface(templates.InterfaceKey{Version: 10, ObservationDomain: 7, IfIndex: 1}); got.Description != "uplink to transit B" {
+	if got, _ := h.Interface(templates.InterfaceKey{Version: 10, ObservationDomain: 0, IfIndex: 1}); got.Description != "uplink to transit B" {
 		t.Errorf("after a rename: %+v", got)
 	}
 	if st := d.Templates().Stats(); st.Interfaces != 2 {
@@ -114,5 +106,66 @@ func TestInterfaceNamesCorpusMatchTshark(t *testing.T) {
 	}
 	if compared < 8 {
 		t.Errorf("compared %d interfaces, the capture names 8", compared)
+	}
+}
+
+// ipfixFlows is an IPFIX datagram (domain 0) with a data template
+// (ingressInterface, egressInterface, octetDeltaCount) when withTemplate,
+// and one record per pair of interfaces.
+func ipfixFlows(withTemplate bool, pairs ...[2]uint32) []byte {
+	be16 := binary.BigEndian.AppendUint16
+	tmpl := be16(be16(nil, 256), 3)
+	for _, f := range [][2]uint16{{10, 4}, {14, 4}, {1, 8}} {
+		tmpl = be16(be16(tmpl, f[0]), f[1])
+	}
+	var data []byte
+	for _, p := range pairs {
+		data = binary.BigEndian.AppendUint32(data, p[0])
+		data = binary.BigEndian.AppendUint32(data, p[1])
+		data = binary.BigEndian.AppendUint64(data, 1500)
+	}
+	if withTemplate {
+		return ipfixMessage(set(2, tmpl...), set(256, data...))
+	}
+	return ipfixMessage(set(256, data...))
+}
+
+// Records of an exporter that announced interface names carry them, for
+// both directions; unknown interfaces stay unnamed.
+func TestInterfaceNamesOnRecords(t *testing.T) {
+	d := New(Config{})
+	var flows []record.Flow
+	collect := func(f *record.Flow) { flows = append(flows, *f) }
+	// Before any names: nothing set.
+	if _, err := d.Decode(testExporter, 1, ipfixFlows(true, [2]uint32{1, 3}), collect); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Decode(testExporter, 2, ipfixInterfaceNames(map[uint32][2]string{1: {"xe-0/0/1", "uplink to transit A"}, 3: {"ae3", ""}}), collect); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Decode(testExporter, 3, ipfixFlows(false, [2]uint32{1, 3}, [2]uint32{3, 2}), collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(flows) != 3 {
+		t.Fatalf("%d flows", len(flows))
+	}
+	type names struct{ inName, inDescr, outName, outDescr string }
+	want := []names{{}, {"xe-0/0/1", "uplink to transit A", "ae3", ""}, {"ae3", "", "", ""}}
+	for i, f := range flows {
+		if got := (names{f.InIfName, f.InIfDescription, f.OutIfName, f.OutIfDescription}); got != want[i] {
+			t.Errorf("flow %d (in %d, out %d): %+v, want %+v", i, f.InIfIndex, f.OutIfIndex, got, want[i])
+		}
+	}
+	// Another exporter's records are not named after these.
+	other := record.AddrFrom4([4]byte{192, 0, 2, 99})
+	flows = flows[:0]
+	d.Decode(other, 4, ipfixFlows(true, [2]uint32{1, 3}), collect)
+	if len(flows) != 1 || flows[0].InIfName != "" {
+		t.Errorf("other exporter: %+v", flows)
+	}
+	// The lookup costs no allocation.
+	msg := ipfixFlows(false, [2]uint32{1, 3})
+	if allocs := testing.AllocsPerRun(100, func() { d.Decode(testExporter, 5, msg, func(*record.Flow) {}) }); allocs > 0 && !raceEnabled {
+		t.Errorf("%v allocations per datagram with interface names", allocs)
 	}
 }
