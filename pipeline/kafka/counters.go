@@ -126,13 +126,21 @@ func NewCounterConsumer(r *reporter.Reporter, cfg Config) (*CounterConsumer, err
 // Run consumes until ctx ends. store gets writeCtx, which bounds a store
 // in progress at shutdown; what is not stored is not committed.
 func (c *CounterConsumer) Run(ctx, writeCtx context.Context, store func(ctx context.Context, rows []record.Counter, token string) error) error {
+	// Join a group on a topic that exists, or the reader gets no partition
+	// until the next rebalance: the collectors may not have created it yet.
+	if c.cfg.CreateTopic {
+		if err := ensureTopic(ctx, c.cfg.transport(), c.cfg); err != nil {
+			return fmt.Errorf("counter topic: %w", err)
+		}
+	}
 	start, _ := startOffset(c.cfg.Consumer.StartOffset)
 	k := c.cfg.Consumer
 	reader := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: c.cfg.Brokers, GroupID: k.GroupID, Topic: c.cfg.Topic, Dialer: c.cfg.dialer(),
 		MinBytes: k.MinBytes, MaxBytes: k.MaxBytes, MaxWait: k.MaxWait, StartOffset: start,
 		SessionTimeout: k.SessionTimeout, HeartbeatInterval: k.HeartbeatInterval, RebalanceTimeout: k.RebalanceTimeout,
-		CommitInterval: 0, // CommitMessages commits synchronously, and only it commits
+		CommitInterval:        0, // CommitMessages commits synchronously, and only it commits
+		WatchPartitionChanges: true,
 		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
 			c.limiter.Log(c.r.Logger, "kafka-go", "kafka client error", "error", fmt.Sprintf(format, args...))
 		}),
