@@ -53,11 +53,17 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
+	enricher, stopEnricher, err := startEnricher(cfg, r)
+	if err != nil {
+		return err
+	}
+	defer stopEnricher()
 	pipe, err := pipeline.NewFromKafka(r.Sub("pipeline"), cfg.Pipeline, consumer,
 		filepath.Join(cfg.Data, intentDirName), cfg.Kafka.Consumer.RebalanceTimeout/2, store)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	pipe.WithStage(enricher)
 	var stopped atomic.Bool
 	ready := func() error {
 		if stopped.Load() {

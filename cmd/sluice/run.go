@@ -125,10 +125,16 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
+	enricher, stopEnricher, err := startEnricher(cfg, r)
+	if err != nil {
+		return err
+	}
+	defer stopEnricher()
 	pipe, err := pipeline.New(r.Sub("pipeline"), cfg.Pipeline, q.Batches(), store)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	pipe.WithStage(enricher)
 	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
 	coll, err := collector.New(r.Sub("collector"), cfg.Collector, q)
 	if err != nil {
