@@ -169,11 +169,7 @@ func (s *exporterStats) observeRate(m *exporterMetrics, domain uint32, rate uint
 	}
 	d := domainRate{domain: domain, rate: rate, gauge: m.samplingRate.WithLabelValues(s.label, strconv.FormatUint(uint64(domain), 10))}
 	d.gauge.Set(float64(rate))
-	if s.domainCap { // keep the shared "other" series last
-		s.domains = append(s.domains[:len(s.domains)-1], d, s.domains[len(s.domains)-1])
-	} else {
-		s.domains = append(s.domains, d)
-	}
+	s.domains = append(s.domains, d) // below the bound, so "other" does not exist yet
 }
 
 // exporterTable is a worker's view of the per-exporter metrics: the
