@@ -55,6 +55,20 @@ var migrations = []migration{
 		description: "add enrichment columns: exporter, network, GeoIP, interface, threat feeds, service, direction, Community ID",
 		statements:  addFlowColumns(enrichmentColumns...),
 	},
+	{
+		version:     8, // provisional: 7 is taken by work merged separately
+		description: "create interface_counters table (sFlow counter samples)",
+		statements:  countersTableStatements,
+	},
+}
+
+// Versions lists the schema versions in order (numbers may have gaps).
+func Versions() []uint32 {
+	v := make([]uint32, len(migrations))
+	for i, mg := range migrations {
+		v[i] = mg.version
+	}
+	return v
 }
 
 // LatestVersion is the schema version Migrate brings the database to.

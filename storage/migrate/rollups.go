@@ -150,6 +150,9 @@ func ApplyTTL(cfg Config) []string {
 			stmts = append(stmts, modifyTTL(cfg, r.Table, ttl))
 		}
 	}
+	if cfg.TTLCounters > 0 {
+		stmts = append(stmts, modifyTTL(cfg, "interface_counters", cfg.TTLCounters))
+	}
 	return stmts
 }
 
