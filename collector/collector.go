@@ -31,6 +31,13 @@ type Output interface {
 	Put(ctx context.Context, b *record.Batch) error
 }
 
+// CounterOutput receives sFlow interface counter samples. PutCounter must
+// not block (a full queue drops and counts); the sample is only valid
+// during the call.
+type CounterOutput interface {
+	PutCounter(c *record.Counter)
+}
+
 // Collector is the collector component: New builds it, Start binds the
 // sockets, Stop drains it.
 type Collector struct {
@@ -38,12 +45,14 @@ type Collector struct {
 	cfg     Config
 	out     Output
 	metrics metrics
+	perExp  *exporterMetrics
 	limiter *reporter.Limiter
 
-	netflow flowDecoder
-	sflow   flowDecoder
-	state   *statePersister // nil when Config.StateDir is empty
-	allowed exporterFilter
+	netflow  *netflowDecoder
+	sflow    flowDecoder
+	counters CounterOutput   // nil: counter samples are counted, not kept
+	state    *statePersister // nil when Config.StateDir is empty
+	allowed  exporterFilter
 
 	listeners []*udp.Listener
 	workers   []*worker
@@ -72,6 +81,9 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	if c.metrics, err = newMetrics(r.Registerer()); err != nil {
 		return nil, err
 	}
+	if c.perExp, err = newExporterMetrics(r.Registerer(), cfg.ExporterMetrics); err != nil {
+		return nil, err
+	}
 	if c.allowed, err = newExporterFilter(cfg.AllowedExporters); err != nil {
 		return nil, fmt.Errorf("allowed-exporters: %w", err)
 	}
@@ -97,6 +109,10 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	return c, nil
 }
 
+// SetCounterOutput makes the collector hand sFlow counter samples to out.
+// Call it before Start.
+func (c *Collector) SetCounterOutput(out CounterOutput) { c.counters = out }
+
 // Start restores the template state saved by the last run, binds every
 // input and starts the workers. A bind error names the address and leaves
 // nothing running.
@@ -114,7 +130,7 @@ func (c *Collector) Start(ctx context.Context) error {
 			w.run()
 		}()
 	}
-	for _, in := range []InputConfig{c.cfg.NetFlow, c.cfg.SFlow} {
+	for _, in := range []InputConfig{c.cfg.NetFlow, c.cfg.SFlow.Input()} {
 		for _, address := range in.Listen {
 			l, err := udp.Listen(ctx, udp.Config{Listen: address, Sockets: in.Sockets, ReceiveBuffer: in.ReceiveBuffer})
 			if err != nil {
@@ -222,18 +238,25 @@ func workerIndex(addr netip.Addr, n int) int {
 // worker decodes the datagrams of the exporters hashed to it and fills a
 // batch that it alone touches.
 type worker struct {
-	c        *Collector
-	id       int
-	in       chan *udp.Datagram
-	batch    *record.Batch
-	started  time.Time // when the current batch got its first record
-	emitFunc func(*record.Flow)
-	emitted  int // records of the datagram being decoded, counted once after it
+	c           *Collector
+	id          int
+	in          chan *udp.Datagram
+	batch       *record.Batch
+	started     time.Time // when the current batch got its first record
+	emitFunc    func(*record.Flow)
+	counterFunc func(*record.Counter) // nil without a CounterOutput
+	emitted     int                   // records of the datagram being decoded, counted once after it
+
+	exporters *exporterTable // per-exporter metrics of the exporters hashed here
+	exporter  *exporterStats // those of the datagram being decoded
 }
 
 func newWorker(c *Collector, id int) *worker {
-	w := &worker{c: c, id: id, in: make(chan *udp.Datagram, c.cfg.WorkerQueue)}
+	w := &worker{c: c, id: id, in: make(chan *udp.Datagram, c.cfg.WorkerQueue), exporters: newExporterTable(c.perExp)}
 	w.emitFunc = w.emit // bind once: a method value allocates
+	if c.counters != nil {
+		w.counterFunc = c.counters.PutCounter
+	}
 	return w
 }
 
@@ -250,6 +273,7 @@ func (w *worker) run() {
 			w.handle(d)
 			d.Release()
 		case now := <-tick.C:
+			w.exporters.sweep(now.UnixNano())
 			if w.batch != nil && now.Sub(w.started) >= w.c.cfg.FlushInterval {
 				w.flush()
 			}
@@ -260,6 +284,9 @@ func (w *worker) run() {
 func (w *worker) handle(d *udp.Datagram) {
 	m := &w.c.metrics
 	exporter := record.AddrFromSlice(d.Source.Addr().AsSlice())
+	st := w.exporters.get(d.Source.Addr(), d.Received)
+	st.datagrams.Inc()
+	w.exporter = st
 	var (
 		dec      flowDecoder
 		protocol *protocolCounters
@@ -272,6 +299,7 @@ func (w *worker) handle(d *udp.Datagram) {
 	default:
 		m.unknown.datagrams.Inc()
 		m.decodeError("unknown", reasonUnknownVersion).Inc()
+		st.decodeError(w.c.perExp, reasonUnknownVersion).Inc()
 		if ok, suppressed := w.c.limiter.Allow("unknown/" + reasonUnknownVersion); ok {
 			w.c.r.Warn("datagram of unknown protocol dropped", "exporter", d.Source,
 				"size", len(d.Payload), "suppressed", suppressed)
@@ -280,15 +308,20 @@ func (w *worker) handle(d *udp.Datagram) {
 	}
 	protocol.datagrams.Inc()
 	w.emitted = 0
-	err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc)
+	templates, err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc, w.counterFunc)
 	if w.emitted > 0 {
 		protocol.flows.Add(float64(w.emitted))
+		st.flows.Add(float64(w.emitted))
+	}
+	if templates > 0 && !st.other {
+		st.templates.Set(float64(w.c.netflow.d.Templates().ExporterTemplates(exporter)))
 	}
 	if err != nil {
 		// Keys and labels are the decoders' constant reasons: a flood of
 		// bad datagrams costs a counter and a map lookup, not a log line.
 		reason := errorReason(err)
 		m.decodeError(protocol.name, reason).Inc()
+		st.decodeError(w.c.perExp, reason).Inc()
 		if ok, suppressed := w.c.limiter.Allow(reason); ok {
 			w.c.r.Warn("cannot decode datagram", "protocol", protocol.name, "reason", reason,
 				"exporter", d.Source, "size", len(d.Payload), "err", err, "suppressed", suppressed)
@@ -303,6 +336,7 @@ func (w *worker) emit(f *record.Flow) {
 	}
 	*w.batch.Next() = *f
 	w.emitted++
+	w.exporter.observeRate(w.c.perExp, f.ObservationDomainID, f.SamplingRate)
 	if w.batch.Len() >= w.c.cfg.BatchSize {
 		w.flush()
 	}

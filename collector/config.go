@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sluice/collector/sampling"
+	"sluice/collector/sflow"
 	"sluice/collector/templates"
 	"sluice/collector/udp"
 )
@@ -16,8 +17,9 @@ type Config struct {
 	// NetFlow lists the UDP inputs for NetFlow v5, v9 and IPFIX. Every input
 	// also accepts sFlow: datagrams are told apart by their version field.
 	NetFlow InputConfig `yaml:"netflow"`
-	// SFlow lists the UDP inputs for sFlow v5 (and, likewise, NetFlow).
-	SFlow InputConfig `yaml:"sflow"`
+	// SFlow lists the UDP inputs for sFlow v5 (and, likewise, NetFlow),
+	// and how sampled headers are read.
+	SFlow SFlowConfig `yaml:"sflow"`
 	// Workers decode datagrams; each exporter always goes to the same worker,
 	// so its templates and data are handled in arrival order.
 	Workers int `yaml:"workers"`
@@ -37,6 +39,8 @@ type Config struct {
 	AllowedExporters []string `yaml:"allowed-exporters"`
 	// Templates bounds the NetFlow v9/IPFIX template and sampling state.
 	Templates templates.Config `yaml:"templates"`
+	// ExporterMetrics bounds the series of the per-exporter metrics.
+	ExporterMetrics ExporterMetricsConfig `yaml:"exporter-metrics"`
 
 	// StateDir is where the template and sampling state is kept between
 	// runs (StateFile inside it); empty keeps it in memory only. Not a
@@ -54,17 +58,36 @@ type InputConfig struct {
 	ReceiveBuffer int `yaml:"receive-buffer"`
 }
 
+// SFlowConfig is the `collector.sflow:` section: its inputs, and the
+// tunnels whose inner packet a sampled header's record describes.
+type SFlowConfig struct {
+	// Listen, Sockets and ReceiveBuffer are as in InputConfig.
+	Listen        []string `yaml:"listen"`
+	Sockets       int      `yaml:"sockets"`
+	ReceiveBuffer int      `yaml:"receive-buffer"`
+	// Decapsulate lists the tunnels to read through: "vxlan" (UDP 4789),
+	// "gre" (IP protocol 47). Empty (the default) records the outer packet.
+	Decapsulate []string `yaml:"decapsulate"`
+}
+
+// Input returns the section's socket settings.
+func (c SFlowConfig) Input() InputConfig {
+	return InputConfig{Listen: c.Listen, Sockets: c.Sockets, ReceiveBuffer: c.ReceiveBuffer}
+}
+
 // DefaultConfig listens on all addresses on the standard ports: 2055
 // (NetFlow v5/v9, IPFIX), 4739 (IPFIX) and 6343 (sFlow).
 func DefaultConfig() Config {
 	return Config{
 		NetFlow:       InputConfig{Listen: []string{":2055", ":4739"}, Sockets: 1, ReceiveBuffer: udp.DefaultReceiveBuffer},
-		SFlow:         InputConfig{Listen: []string{":6343"}, Sockets: 1, ReceiveBuffer: udp.DefaultReceiveBuffer},
+		SFlow:         SFlowConfig{Listen: []string{":6343"}, Sockets: 1, ReceiveBuffer: udp.DefaultReceiveBuffer},
 		Workers:       runtime.GOMAXPROCS(0),
 		WorkerQueue:   4096,
 		BatchSize:     8192,
 		FlushInterval: time.Second,
 		Templates:     templates.DefaultConfig(),
+
+		ExporterMetrics: DefaultExporterMetricsConfig(),
 	}
 }
 
@@ -79,7 +102,7 @@ func (c Config) Validate() error {
 	for _, in := range []struct {
 		name string
 		cfg  InputConfig
-	}{{"netflow", c.NetFlow}, {"sflow", c.SFlow}} {
+	}{{"netflow", c.NetFlow}, {"sflow", c.SFlow.Input()}} {
 		check(in.cfg.Sockets >= 1, in.name+".sockets", "must be at least 1, got %d", in.cfg.Sockets)
 		check(in.cfg.ReceiveBuffer >= 0, in.name+".receive-buffer", "must not be negative, got %d", in.cfg.ReceiveBuffer)
 	}
@@ -88,6 +111,10 @@ func (c Config) Validate() error {
 	check(c.WorkerQueue >= 1, "worker-queue", "must be at least 1, got %d", c.WorkerQueue)
 	check(c.BatchSize >= 1, "batch-size", "must be at least 1, got %d", c.BatchSize)
 	check(c.FlushInterval > 0, "flush-interval", "must be positive, got %s", c.FlushInterval)
+	if _, err := sflow.ParseDecapsulation(c.SFlow.Decapsulate); err != nil {
+		errs = append(errs, fmt.Errorf("sflow.decapsulate: %w", err))
+	}
+	c.ExporterMetrics.validate(check)
 	if err := c.Sampling.Validate(); err != nil {
 		for _, e := range splitErrors(err) {
 			errs = append(errs, fmt.Errorf("sampling.%w", e))

@@ -59,6 +59,10 @@ func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*net
 			func(s templates.Stats) int { return s.TemplateFields }),
 		gauge("template_store_sampling_rates", "Sampling rates learned from options data, all exporters.",
 			func(s templates.Stats) int { return s.SamplingRates }),
+		gauge("template_store_interfaces", "Interfaces whose names NetFlow v9/IPFIX options data announced (IE 82, 83), all exporters.",
+			func(s templates.Stats) int { return s.Interfaces }),
+		counter("template_store_interfaces_refused_total", "Interface names not stored because a per-exporter or the total bound was reached.", nil,
+			func(s templates.Stats) uint64 { return s.InterfacesRefused }),
 		counter("template_store_templates_refused_total", refusedHelp, prometheus.Labels{"reason": "exporter_limit"},
 			func(s templates.Stats) uint64 { return s.TemplatesRefusedPerExporter }),
 		counter("template_store_templates_refused_total", refusedHelp, prometheus.Labels{"reason": "total_limit"},
@@ -84,16 +88,23 @@ type sflowCounters struct {
 	flowSamples, counterSamples, dropSamples prometheus.Counter
 
 	headersUnknownProtocol, headersNonIP, headersTruncated prometheus.Counter
+
+	decapsulatedVXLAN, decapsulatedGRE prometheus.Counter
 }
 
 func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
 	samples := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sflow_samples_total", Help: "sFlow samples read, by type: flow samples become records, counter and drop samples are not stored.",
+		Name: "sflow_samples_total", Help: "sFlow samples read, by type: flow samples become flow records, counter samples interface counter records, drop samples are not stored.",
 	}, []string{"type"})
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sflow_headers_skipped_total", Help: "Sampled packet headers not parsed down to IP, by reason: unknown_protocol (not Ethernet, IPv4 nor IPv6), non_ip (ARP, LLDP…), truncated.",
 	}, []string{"reason"})
+	decapsulated := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sflow_decapsulated_total", Help: "Sampled headers recorded as the inner packet of a tunnel (collector.sflow.decapsulate), by tunnel: vxlan, gre.",
+	}, []string{"protocol"})
 	c := &sflowCounters{
+		decapsulatedVXLAN:      decapsulated.WithLabelValues("vxlan"),
+		decapsulatedGRE:        decapsulated.WithLabelValues("gre"),
 		flowSamples:            samples.WithLabelValues("flow"),
 		counterSamples:         samples.WithLabelValues("counter"),
 		dropSamples:            samples.WithLabelValues("drop"),
@@ -101,7 +112,7 @@ func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
 		headersNonIP:           skipped.WithLabelValues("non_ip"),
 		headersTruncated:       skipped.WithLabelValues("truncated"),
 	}
-	if err := register(reg, []prometheus.Collector{samples, skipped}); err != nil {
+	if err := register(reg, []prometheus.Collector{samples, skipped, decapsulated}); err != nil {
 		return nil, err
 	}
 	return c, nil

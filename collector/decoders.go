@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/collector/netflow"
@@ -11,8 +13,11 @@ import (
 
 // flowDecoder is one protocol decoder as the workers see it. Its errors
 // are *decodeerr.Error, whose ErrorReason method gives the metric label.
+// templates is how many template records the datagram carried, so that the
+// worker refreshes the exporter's template gauge only then.
+// emitCounter, when not nil, receives sFlow counter samples.
 type flowDecoder interface {
-	decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error
+	decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), emitCounter func(*record.Counter)) (templates int, err error)
 }
 
 // netflowDecoder decodes NetFlow v5, v9 and IPFIX.
@@ -37,7 +42,7 @@ func newNetFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, re
 	return &netflowDecoder{d: d, m: m, c: c}, nil
 }
 
-func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error {
+func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), _ func(*record.Counter)) (int, error) {
 	stats, err := n.d.Decode(exporter, receivedNanos, payload, emit)
 	add(n.m.templates, stats.Templates)
 	add(n.m.samplingDefaulted, stats.SamplingDefaulted)
@@ -46,7 +51,7 @@ func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, paylo
 	add(n.c.headerCountMismatches, stats.HeaderCountMismatch)
 	add(n.c.reverseFlows, stats.ReverseFlows)
 	add(n.c.enterpriseFields, stats.EnterpriseFields)
-	return err
+	return stats.Templates, err
 }
 
 // sflowDecoder decodes sFlow v5.
@@ -62,6 +67,11 @@ func newSFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, reg 
 	sc := sflow.DefaultConfig()
 	sc.DefaultSamplingRate = cfg.Sampling.Default
 	sc.SamplingOverrides = overrides
+	decap, err := sflow.ParseDecapsulation(cfg.SFlow.Decapsulate)
+	if err != nil {
+		return nil, fmt.Errorf("sflow.decapsulate: %w", err)
+	}
+	sc.Decapsulate = decap
 	c, err := registerSFlowMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -69,8 +79,8 @@ func newSFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, reg 
 	return &sflowDecoder{d: sflow.New(sc), m: m, c: c}, nil
 }
 
-func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) error {
-	stats, err := s.d.Decode(exporter, receivedNanos, payload, emit)
+func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), emitCounter func(*record.Counter)) (int, error) {
+	stats, err := s.d.DecodeWithCounters(exporter, receivedNanos, payload, emit, emitCounter)
 	add(s.m.samplingDefaulted, stats.SamplingDefaulted)
 	add(s.c.flowSamples, stats.FlowSamples)
 	add(s.c.counterSamples, stats.CounterSamples)
@@ -78,5 +88,7 @@ func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload
 	add(s.c.headersUnknownProtocol, stats.HeadersUnknownProtocol)
 	add(s.c.headersNonIP, stats.HeadersNonIP)
 	add(s.c.headersTruncated, stats.HeadersTruncated)
-	return err
+	add(s.c.decapsulatedVXLAN, stats.DecapsulatedVXLAN)
+	add(s.c.decapsulatedGRE, stats.DecapsulatedGRE)
+	return 0, err
 }

@@ -51,7 +51,7 @@ func newStatePersister(r *reporter.Reporter, dir string, store *templates.Store,
 			Name: "template_state_load_errors_total", Help: "Template state files that could not be read at start (the collector starts empty).",
 		}),
 		restored: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "template_state_restored", Help: "What the last start restored from the data directory: exporters, templates, sampling_rates, and what it left out: expired, refused.",
+			Name: "template_state_restored", Help: "What the last start restored from the data directory: exporters, templates, sampling_rates, interfaces, and what it left out: expired, refused.",
 		}, []string{"what"}),
 	}
 	if err := register(reg, []prometheus.Collector{p.saves, p.saveErrors, p.loadErrors, p.restored}); err != nil {
@@ -72,7 +72,7 @@ func (p *statePersister) load(now time.Time) {
 	}
 	st := p.store.Restore(snap, now)
 	for what, n := range map[string]int{"exporters": st.Exporters, "templates": st.Templates,
-		"sampling_rates": st.SamplingRates, "expired": st.Expired, "refused": st.Refused} {
+		"sampling_rates": st.SamplingRates, "interfaces": st.Interfaces, "expired": st.Expired, "refused": st.Refused} {
 		p.restored.WithLabelValues(what).Set(float64(n))
 	}
 	if len(snap.Exporters) > 0 {

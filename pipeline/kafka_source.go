@@ -33,6 +33,7 @@ type FromKafka struct {
 	cfg     Config
 	group   *kafka.Group
 	sinks   []Sink
+	stage   Stage
 	intents intentLog
 	grace   time.Duration
 	m       *metrics
@@ -72,6 +73,12 @@ func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDi
 		grace: grace, m: m, limiter: reporter.NewLimiter(5, 10*time.Second),
 		intentErrors: intentErrors,
 	}, nil
+}
+
+// WithStage has every record go through stage before the sinks.
+func (p *FromKafka) WithStage(stage Stage) *FromKafka {
+	p.stage = stage
+	return p
 }
 
 // Run consumes until ctx ends, then stores and commits what each partition
@@ -136,10 +143,15 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 			}
 			continue
 		}
-		added := len(msg.Flows) - len(b.flows)
+		p.m.received.Add(float64(len(msg.Flows) - len(b.flows)))
+		if p.stage != nil {
+			// Only the message's records: the batch's offsets, and so its
+			// deduplication token, do not depend on what a rule drops.
+			kept := p.stage.Process(msg.Flows[len(b.flows):])
+			msg.Flows = msg.Flows[:len(b.flows)+kept]
+		}
+		p.m.pending.Add(int64(len(msg.Flows) - len(b.flows)))
 		b.flows = msg.Flows
-		p.m.received.Add(float64(added))
-		p.m.pending.Add(int64(added))
 		if b.first < 0 {
 			b.first, b.since = msg.Offset, time.Now()
 			if haveIntent && intent.first == msg.Offset {

@@ -24,6 +24,13 @@ type Sink interface {
 	Write(ctx context.Context, flows []record.Flow, dedupToken string) error
 }
 
+// Stage changes records in place before they are batched for the sinks
+// (enrichment). Process returns how many records it kept, moved to the
+// front of flows.
+type Stage interface {
+	Process(flows []record.Flow) int
+}
+
 // Config is the `pipeline:` section.
 type Config struct {
 	// BatchRows is the number of records that triggers an insert.
@@ -55,6 +62,7 @@ type Pipeline struct {
 	cfg     Config
 	source  <-chan *record.Batch
 	sinks   []Sink
+	stage   Stage
 	pending []record.Flow
 	since   time.Time
 	m       *metrics
@@ -117,6 +125,12 @@ func New(r *reporter.Reporter, cfg Config, source <-chan *record.Batch, sinks ..
 	}, nil
 }
 
+// WithStage has every record go through stage before the sinks.
+func (p *Pipeline) WithStage(stage Stage) *Pipeline {
+	p.stage = stage
+	return p
+}
+
 // Run moves batches until the source is closed, then writes what it holds
 // and returns. ctx bounds the writes: cancel it only to give up on storage.
 func (p *Pipeline) Run(ctx context.Context) error {
@@ -132,9 +146,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			if len(p.pending) == 0 {
 				p.since = time.Now()
 			}
+			start := len(p.pending)
 			p.pending = append(p.pending, b.Flows...)
-			p.m.pending.Store(int64(len(p.pending)))
 			b.Release()
+			if p.stage != nil {
+				p.pending = p.pending[:start+p.stage.Process(p.pending[start:])]
+			}
+			p.m.pending.Store(int64(len(p.pending)))
 			if len(p.pending) >= p.cfg.BatchRows {
 				if err := p.flush(ctx, "size"); err != nil {
 					return err

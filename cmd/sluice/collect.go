@@ -110,6 +110,29 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 		sp.Close()
 		return fmt.Errorf("collector: %w", err)
 	}
+	counterProducer, err := kafka.NewCounterProducer(r.Sub("pipeline/kafka/counters"), cfg.Kafka)
+	if err != nil {
+		sp.Close()
+		return fmt.Errorf("kafka: %w", err)
+	}
+	counterCtx, cancelCounters := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCounters()
+	stopCounters, err := startCounters(r.Sub("pipeline"), coll, counterProducer, cfg.Collector.FlushInterval, counterCtx)
+	if err != nil {
+		sp.Close()
+		return err
+	}
+	defer func() {
+		// After the collector stopped: send what is held, within the stop deadline.
+		stopAfter := time.AfterFunc(shutdownTimeout, cancelCounters)
+		defer stopAfter.Stop()
+		if err := stopCounters(); err != nil {
+			r.Warn("counter samples not sent to Kafka", "err", err)
+		}
+		if err := counterProducer.Close(); err != nil {
+			r.Warn("closing the Kafka counter producer", "error", err)
+		}
+	}()
 	ready := func() error {
 		if !coll.Ready() {
 			return errors.New("collector listeners not bound")

@@ -13,6 +13,7 @@ import (
 
 	"sluice/collector"
 	"sluice/pipeline"
+	"sluice/pipeline/enrich"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/queue"
 	"sluice/pipeline/spool"
@@ -35,6 +36,9 @@ type Config struct {
 	Queue queue.Config `yaml:"queue"`
 	// Pipeline: how records are gathered into inserts.
 	Pipeline pipeline.Config `yaml:"pipeline"`
+	// Enrich: names, networks, GeoIP, threat feeds, services, rules,
+	// applied by `run` and `pipeline` before storage.
+	Enrich enrich.Config `yaml:"enrich"`
 	// Storage: the ClickHouse schema and writer.
 	Storage storage.Config `yaml:"storage"`
 	// Kafka: brokers, topic, security, producer (sluice collect) and
@@ -70,6 +74,7 @@ func DefaultConfig() Config {
 		Collector: collector.DefaultConfig(),
 		Queue:     queue.DefaultConfig(),
 		Pipeline:  pipeline.DefaultConfig(),
+		Enrich:    enrich.DefaultConfig(),
 		Storage:   storage.DefaultConfig(),
 		Kafka:     kafka.DefaultConfig(),
 		Spool:     spool.DefaultConfig(),
@@ -106,6 +111,7 @@ func (c Config) Validate() error {
 		{"collector", c.Collector.Validate()},
 		{"queue", c.Queue.Validate()},
 		{"pipeline", c.Pipeline.Validate()},
+		{"enrich", c.Enrich.Validate()},
 		{"storage", c.Storage.Validate()},
 		{"kafka", c.Kafka.Validate()},
 		{"spool", c.Spool.Validate()},

@@ -283,7 +283,13 @@ func collectArgs(t *testing.T, config, data string) (args []string, netflow, sfl
 // embedded ClickHouse and reads back exactly what was sent.
 func TestKafkaStream(t *testing.T) {
 	requireChdb(t)
-	config := kafkaTestConfig(t, sharedBrokers(t), "")
+	// The pipeline tier enriches what it consumes, as `sluice run` does.
+	config := kafkaTestConfig(t, sharedBrokers(t), `enrich:
+  own-networks: [0.0.0.0/0, "::/0"]
+  rules:
+    - name: tenant
+      set: {ExporterTenant: kafka-tier}
+`)
 	pipe := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
 	args, nf, sf := collectArgs(t, config, t.TempDir())
 	coll := startTier(t, args...)
@@ -297,6 +303,9 @@ func TestKafkaStream(t *testing.T) {
 	waitFor(t, 10*time.Second, "consumer lag 0", func() bool { return pipe.metric("sluice_pipeline_kafka_consumer_lag_records") == 0 })
 	if n := pipe.metric("sluice_pipeline_kafka_consumer_decode_errors_total"); n != 0 {
 		t.Errorf("%v decode errors", n)
+	}
+	if out := strings.TrimSpace(pipe.sql("SELECT countIf(ExporterTenant != 'kafka-tier' OR TrafficDirection != 'internal'), countIf(CommunityID != '') FROM flows")); !strings.HasPrefix(out, "0\t") || strings.HasSuffix(out, "\t0") {
+		t.Errorf("enrichment in the pipeline tier: %q (want no record missed, some Community IDs)", out)
 	}
 	pipe.term()
 }

@@ -53,11 +53,17 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
+	enricher, stopEnricher, err := startEnricher(cfg, r)
+	if err != nil {
+		return err
+	}
+	defer stopEnricher()
 	pipe, err := pipeline.NewFromKafka(r.Sub("pipeline"), cfg.Pipeline, consumer,
 		filepath.Join(cfg.Data, intentDirName), cfg.Kafka.Consumer.RebalanceTimeout/2, store)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	pipe.WithStage(enricher)
 	var stopped atomic.Bool
 	ready := func() error {
 		if stopped.Load() {
@@ -70,10 +76,34 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	counterConsumer, err := kafka.NewCounterConsumer(r.Sub("pipeline/kafka/counters"), cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
 	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrites()
 	done := make(chan error, 1)
 	go func() { done <- pipe.Run(ctx, writeCtx) }()
+	// The counter samples' own consumer; a failure (Kafka, storage) is
+	// logged and the consumer joins again: what was not committed comes back.
+	countersCtx, stopCountersConsumer := context.WithCancel(ctx)
+	countersDone := make(chan struct{})
+	go func() {
+		defer close(countersDone)
+		for countersCtx.Err() == nil {
+			if err := counterConsumer.Run(countersCtx, writeCtx, storeCounters{engine}.WriteCounters); err != nil {
+				r.Error("counter samples: consumer stopped; joining again", "err", err)
+				select {
+				case <-countersCtx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	defer func() {
+		stopCountersConsumer()
+		<-countersDone
+	}()
 	stopHTTP := httpSrv.Start()
 	defer stopHTTP()
 	r.Info("sluice pipeline is running", "http", httpSrv.Addr())

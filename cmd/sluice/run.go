@@ -125,15 +125,32 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
+	enricher, stopEnricher, err := startEnricher(cfg, r)
+	if err != nil {
+		return err
+	}
+	defer stopEnricher()
 	pipe, err := pipeline.New(r.Sub("pipeline"), cfg.Pipeline, q.Batches(), store)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	pipe.WithStage(enricher)
 	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
 	coll, err := collector.New(r.Sub("collector"), cfg.Collector, q)
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
+	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrites()
+	stopCounters, err := startCounters(r.Sub("pipeline"), coll, storeCounters{engine}, cfg.Pipeline.FlushInterval, writeCtx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopCounters(); err != nil {
+			r.Error("counter samples not stored", "err", err)
+		}
+	}()
 	var pipelineErr atomic.Pointer[error] // set once the pipeline has died
 	ready := func() error {
 		if !coll.Ready() {
@@ -151,8 +168,6 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// Start: the pipeline first, so the collector always has somewhere to
 	// put records; stop in reverse.
-	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWrites()
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipe.Run(writeCtx) }()
 	stopHTTP := httpSrv.Start()

@@ -28,6 +28,7 @@ type packetContext struct {
 	exporter      record.Addr
 	state         *templates.Handle
 	sampling      uint64 // the exporter's configured override, 0 if none
+	interfaces    bool   // the exporter announced interface names: look them up
 }
 
 // decodeTemplated decodes a NetFlow v9 or IPFIX datagram.
@@ -127,6 +128,7 @@ sets:
 		}
 		for i := range records {
 			learnSampling(ctx, &records[i])
+			learnInterface(ctx, &records[i])
 		}
 		stats.OptionsRecords += len(records)
 		if err != nil {
@@ -135,6 +137,7 @@ sets:
 		}
 	}
 	var walkErr error
+	ctx.interfaces = len(s.dataSets) > 0 && ctx.state.HasInterfaces()
 	for i := range s.dataSets {
 		if err := d.walkDataSet(ctx, &s.dataSets[i], &s.flow, emit, stats); err != nil && walkErr == nil {
 			walkErr = err
@@ -399,9 +402,11 @@ func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, f *record.Flow, e
 			body = body[n:]
 		}
 		rev := x.finish(d, stats)
+		ctx.nameInterfaces(f)
 		emit(f)
 		stats.Flows++
 		if rev.reverse(f) {
+			ctx.nameInterfaces(f)
 			emit(f)
 			stats.Flows++
 			stats.ReverseFlows++

@@ -60,10 +60,14 @@ func FuzzDecode(f *testing.F) {
 		0, 80, 1, 187, 0, 0, // TCP ports (header cut)
 	})
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		d := New(Config{})
-		_, err := d.Decode(record.AddrFrom4([4]byte{192, 0, 2, 1}), 1, payload, func(f *record.Flow) {
+		d := New(Config{Decapsulate: DecapsulateVXLAN | DecapsulateGRE})
+		_, err := d.DecodeWithCounters(record.AddrFrom4([4]byte{192, 0, 2, 1}), 1, payload, func(f *record.Flow) {
 			if f.SamplingRate == 0 || f.Packets != 1 {
 				t.Fatal("flow without sampling rate or packet count")
+			}
+		}, func(c *record.Counter) {
+			if !c.HasGeneric && !c.HasEthernet {
+				t.Fatal("counter record without counters")
 			}
 		})
 		if err != nil {

@@ -25,15 +25,32 @@ const (
 )
 
 // parseSampledHeader fills f from the first bytes of a sampled packet and
-// returns its layer-3 length (0 when unknown), and how far it got.
+// returns its layer-3 length (0 when unknown), and how far it got. It
+// decapsulates nothing.
 func parseSampledHeader(protocol uint32, data []byte, f *record.Flow) (l3Length uint64, status headerStatus) {
+	var p headerParser
+	return p.parse(protocol, data, f)
+}
+
+// headerParser parses sampled headers, reading the inner packet of the
+// tunnels in decap.
+type headerParser struct {
+	decap Decapsulation
+	// tunnel is the encapsulation whose inner packet the last parse read
+	// (0: none); tunnelTruncated, one whose header was cut short, so the
+	// outer packet was kept.
+	tunnel, tunnelTruncated Decapsulation
+}
+
+func (p *headerParser) parse(protocol uint32, data []byte, f *record.Flow) (l3Length uint64, status headerStatus) {
+	p.tunnel, p.tunnelTruncated = 0, 0
 	switch protocol {
 	case headerProtocolEthernet:
-		return parseEthernet(data, f)
+		return p.ethernet(data, f)
 	case headerProtocolIPv4:
-		return parseIPv4(data, f)
+		return p.ipv4(data, f)
 	case headerProtocolIPv6:
-		return parseIPv6(data, f)
+		return p.ipv6(data, f)
 	}
 	return 0, headerUnknownProtocol
 }
@@ -41,7 +58,7 @@ func parseSampledHeader(protocol uint32, data []byte, f *record.Flow) (l3Length 
 // parseEthernet reads MACs, VLAN tags (the innermost tag of a QinQ stack is
 // kept, as Akvorado does: it is the customer VLAN the flow belongs to) and
 // an MPLS label stack (its first three labels), then the IP header.
-func parseEthernet(data []byte, f *record.Flow) (uint64, headerStatus) {
+func (p *headerParser) ethernet(data []byte, f *record.Flow) (uint64, headerStatus) {
 	if len(data) < 14 {
 		return 0, headerTruncated
 	}
@@ -92,9 +109,9 @@ func parseEthernet(data []byte, f *record.Flow) (uint64, headerStatus) {
 	}
 	switch etherType {
 	case wire.EtherTypeIPv4:
-		return parseIPv4(data, f)
+		return p.ipv4(data, f)
 	case wire.EtherTypeIPv6:
-		return parseIPv6(data, f)
+		return p.ipv6(data, f)
 	}
 	f.EType = etherType
 	return 0, headerNonIP
@@ -112,7 +129,7 @@ func checkIP(data []byte, version byte, minLen int) headerStatus {
 	return headerParsed
 }
 
-func parseIPv4(data []byte, f *record.Flow) (uint64, headerStatus) {
+func (p *headerParser) ipv4(data []byte, f *record.Flow) (uint64, headerStatus) {
 	if status := checkIP(data, 4, 20); status != headerParsed {
 		return 0, status
 	}
@@ -129,6 +146,11 @@ func parseIPv4(data []byte, f *record.Flow) (uint64, headerStatus) {
 	// Only the first fragment carries the transport header.
 	if f.IPFragmentOffset == 0 && headerLen >= 20 && len(data) >= headerLen {
 		parseTransport(data[headerLen:], f)
+		if p.decap != 0 {
+			if inner, status, ok := p.decapsulate(data[headerLen:], f); ok {
+				return inner, status
+			}
+		}
 	}
 	return l3Length, headerParsed
 }
@@ -141,7 +163,7 @@ const (
 	ipv6DestOptions = 60
 )
 
-func parseIPv6(data []byte, f *record.Flow) (uint64, headerStatus) {
+func (p *headerParser) ipv6(data []byte, f *record.Flow) (uint64, headerStatus) {
 	if status := checkIP(data, 6, 40); status != headerParsed {
 		return 0, status
 	}
@@ -189,6 +211,11 @@ func parseIPv6(data []byte, f *record.Flow) (uint64, headerStatus) {
 	}
 	f.Proto = next
 	parseTransport(data, f)
+	if p.decap != 0 {
+		if inner, status, ok := p.decapsulate(data, f); ok {
+			return inner, status
+		}
+	}
 	return l3Length, headerParsed
 }
 

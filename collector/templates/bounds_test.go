@@ -148,3 +148,24 @@ func TestExpire(t *testing.T) {
 		t.Errorf("after a lazy sweep: %+v", st)
 	}
 }
+
+func TestMaxInterfaces(t *testing.T) {
+	s := NewStore(Config{MaxInterfacesPerExporter: 2, MaxInterfaces: 3})
+	a, b := s.Handle(exporterA, 1), s.Handle(exporterB, 1)
+	for i := range uint32(3) {
+		a.SetInterface(InterfaceKey{10, 0, i}, InterfaceNames{Name: "a"})
+		b.SetInterface(InterfaceKey{10, 0, i}, InterfaceNames{Name: "b"})
+	}
+	a.SetInterface(InterfaceKey{10, 0, 0}, InterfaceNames{Name: "renamed"}) // known: still updated
+	st := s.Stats()
+	if st.Interfaces != 3 || st.InterfacesRefused != 3 {
+		t.Fatalf("stats %+v, want 3 held and 3 refused", st)
+	}
+	if n, _ := a.Interface(InterfaceKey{10, 0, 0}); n.Name != "renamed" {
+		t.Errorf("interface 0 = %+v", n)
+	}
+	s.Expire(time.Unix(0, 1).Add(2 * time.Hour))
+	if st := s.Stats(); st.Interfaces != 0 {
+		t.Errorf("after expiry: %+v", st)
+	}
+}

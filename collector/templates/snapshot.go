@@ -26,6 +26,7 @@ type ExporterSnapshot struct {
 	LastSeen      int64               `json:"last_seen"` // Unix nanoseconds
 	Templates     []TemplateEntry     `json:"templates,omitempty"`
 	SamplingRates []SamplingRateEntry `json:"sampling_rates,omitempty"`
+	Interfaces    []InterfaceEntry    `json:"interfaces,omitempty"`
 }
 
 // TemplateEntry is one stored template. Template is goflow2's
@@ -125,7 +126,11 @@ func (s *Store) Snapshot() Snapshot {
 		for k, r := range e.sampling {
 			es.SamplingRates = append(es.SamplingRates, SamplingRateEntry{k, r})
 		}
+		for k, n := range e.interfaces {
+			es.Interfaces = append(es.Interfaces, InterfaceEntry{k, n})
+		}
 		e.mu.RUnlock()
+		slices.SortFunc(es.Interfaces, func(a, b InterfaceEntry) int { return a.Key.compare(b.Key) })
 		slices.SortFunc(es.Templates, func(a, b TemplateEntry) int { return a.Key.compare(b.Key) })
 		slices.SortFunc(es.SamplingRates, func(a, b SamplingRateEntry) int { return a.Key.compare(b.Key) })
 		snap.Exporters = append(snap.Exporters, es)
@@ -158,6 +163,7 @@ type RestoreStats struct {
 	Exporters     int // exporters restored
 	Templates     int // templates restored
 	SamplingRates int // sampling rates restored
+	Interfaces    int // interfaces with names restored
 	Expired       int // exporters left out: not seen for ExporterIdle before now
 	Refused       int // templates, rates or exporters beyond a bound (also counted in Stats)
 }
@@ -207,6 +213,16 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 			}
 			if e.setSamplingRate(r.Key, r.Rate) == stored {
 				st.SamplingRates++
+			} else {
+				st.Refused++
+			}
+		}
+		for _, i := range es.Interfaces {
+			if i.Names == (InterfaceNames{}) {
+				continue
+			}
+			if e.setInterface(i.Key, i.Names) == stored {
+				st.Interfaces++
 			} else {
 				st.Refused++
 			}

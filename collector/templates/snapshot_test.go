@@ -32,6 +32,7 @@ func TestSnapshotFileRoundTrip(t *testing.T) {
 	b.AddTemplate(9, 1, 256, netflow.NFv9OptionsTemplateRecord{TemplateId: 256, ScopeLength: 4, OptionLength: 4,
 		Scopes: []netflow.Field{{Type: 1, Length: 4}}, Options: oneField})
 	b.SetSamplingRate(SamplerKey{9, 1, 4}, 512)
+	b.SetInterface(InterfaceKey{9, 1, 17}, InterfaceNames{"Te0/0/1", "TenGigabitEthernet0/0/1"})
 	v6 := record.Addr(netip.MustParseAddr("2001:db8::1").As16())
 	c := s.Handle(v6, seenAt(now, time.Second))
 	c.AddTemplate(9, 0, 260, netflow.TemplateRecord{TemplateId: 260, FieldCount: 1, Fields: oneField})
@@ -49,13 +50,16 @@ func TestSnapshotFileRoundTrip(t *testing.T) {
 	}
 	restored := NewStore(Config{})
 	st := restored.Restore(snap, now)
-	if want := (RestoreStats{Exporters: 3, Templates: 4, SamplingRates: 1}); st != want {
+	if want := (RestoreStats{Exporters: 3, Templates: 4, SamplingRates: 1, Interfaces: 1}); st != want {
 		t.Errorf("restore stats = %+v, want %+v", st, want)
 	}
 	if got, want := restored.Snapshot(), s.Snapshot(); !reflect.DeepEqual(got, want) {
 		t.Errorf("restored state differs:\n got %+v\nwant %+v", got, want)
 	}
 	rb := restored.Handle(exporterB, now.UnixNano())
+	if names, ok := rb.Interface(InterfaceKey{9, 1, 17}); !ok || names.Name != "Te0/0/1" {
+		t.Errorf("interface = %+v %v", names, ok)
+	}
 	if rate, ok := rb.SamplingRate(SamplerKey{9, 1, 4}); !ok || rate != 512 {
 		t.Errorf("rate = %d %v", rate, ok)
 	}

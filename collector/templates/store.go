@@ -1,6 +1,7 @@
 // Package templates keeps the per-exporter state that NetFlow v9 and IPFIX
-// decoding needs between datagrams: the templates that describe data records
-// and the sampling rates announced in options data records.
+// decoding needs between datagrams: the templates that describe data records,
+// and the sampling rates and interface names announced in options data
+// records.
 //
 // State is keyed by the exporter's address and, inside it, by NetFlow
 // version, observation domain (v9 source ID) and template or sampler ID. The
@@ -57,6 +58,12 @@ type Config struct {
 	// MaxSamplingRates bounds the sampler entries of all exporters.
 	// Default 100 000.
 	MaxSamplingRates int `yaml:"max-sampling-rates"`
+	// MaxInterfacesPerExporter bounds the interfaces whose names (IE 82,
+	// 83) one exporter's options data announce. Default 4096.
+	MaxInterfacesPerExporter int `yaml:"max-interfaces-per-exporter"`
+	// MaxInterfaces bounds the interfaces with names of all exporters.
+	// Default 100 000.
+	MaxInterfaces int `yaml:"max-interfaces"`
 	// ExporterIdle is how long an exporter's state is kept after its last
 	// datagram. Default 1h.
 	ExporterIdle time.Duration `yaml:"exporter-idle"`
@@ -78,6 +85,8 @@ func (c Config) Validate() error {
 		{"max-exporters", c.MaxExporters},
 		{"max-template-fields", c.MaxTemplateFields},
 		{"max-sampling-rates", c.MaxSamplingRates},
+		{"max-interfaces-per-exporter", c.MaxInterfacesPerExporter},
+		{"max-interfaces", c.MaxInterfaces},
 	} {
 		if f.value < 1 {
 			errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", f.key, f.value))
@@ -100,6 +109,8 @@ func DefaultConfig() Config {
 		MaxExporters:                10_000,
 		MaxTemplateFields:           1_000_000,
 		MaxSamplingRates:            100_000,
+		MaxInterfacesPerExporter:    4096,
+		MaxInterfaces:               100_000,
 		ExporterIdle:                time.Hour,
 		SaveInterval:                10 * time.Second,
 	}
@@ -116,6 +127,7 @@ type Store struct {
 
 	// Totals over all exporters, changed under the owning exporter's lock.
 	templates, fields, sampling atomic.Int64
+	interfaceCount              atomic.Int64
 
 	// changes counts changes of templates and sampling rates (not of
 	// last-seen times), so that a persister writes only when needed.
@@ -124,6 +136,7 @@ type Store struct {
 	refusedPerExporter, refusedTotal, invalid atomic.Uint64
 	samplingRefused                           atomic.Uint64
 	exportersRefused, exportersExpired        atomic.Uint64
+	interfacesRefused                         atomic.Uint64
 }
 
 // NewStore returns an empty store. Zero bounds in cfg take their defaults.
@@ -139,6 +152,8 @@ func NewStore(cfg Config) *Store {
 	orDefault(&cfg.MaxExporters, def.MaxExporters)
 	orDefault(&cfg.MaxTemplateFields, def.MaxTemplateFields)
 	orDefault(&cfg.MaxSamplingRates, def.MaxSamplingRates)
+	orDefault(&cfg.MaxInterfacesPerExporter, def.MaxInterfacesPerExporter)
+	orDefault(&cfg.MaxInterfaces, def.MaxInterfaces)
 	if cfg.ExporterIdle <= 0 {
 		cfg.ExporterIdle = def.ExporterIdle
 	}
@@ -231,6 +246,7 @@ type Stats struct {
 	Templates      int
 	TemplateFields int
 	SamplingRates  int
+	Interfaces     int // interfaces with names from options data
 
 	TemplatesRefusedPerExporter uint64 // the exporter had MaxTemplatesPerExporter templates
 	TemplatesRefusedTotal       uint64 // MaxTemplateFields were held in total
@@ -238,6 +254,7 @@ type Stats struct {
 	SamplingRatesRefused        uint64 // a per-exporter or the total bound was reached
 	ExportersRefused            uint64 // state for a new exporter refused: MaxExporters were held
 	ExportersExpired            uint64 // removed after ExporterIdle without a datagram
+	InterfacesRefused           uint64 // interface names refused: a per-exporter or the total bound was reached
 }
 
 // Stats summarises the store. It takes no exporter lock.
@@ -250,6 +267,8 @@ func (s *Store) Stats() Stats {
 		Templates:                   int(s.templates.Load()),
 		TemplateFields:              int(s.fields.Load()),
 		SamplingRates:               int(s.sampling.Load()),
+		Interfaces:                  int(s.interfaceCount.Load()),
+		InterfacesRefused:           s.interfacesRefused.Load(),
 		TemplatesRefusedPerExporter: s.refusedPerExporter.Load(),
 		TemplatesRefusedTotal:       s.refusedTotal.Load(),
 		TemplatesInvalid:            s.invalid.Load(),
@@ -257,6 +276,18 @@ func (s *Store) Stats() Stats {
 		ExportersRefused:            s.exportersRefused.Load(),
 		ExportersExpired:            s.exportersExpired.Load(),
 	}
+}
+
+// ExporterTemplates returns how many templates the exporter holds now (0
+// when it has no state), for its per-exporter metric.
+func (s *Store) ExporterTemplates(addr record.Addr) int {
+	e := s.lookup(addr)
+	if e == nil {
+		return 0
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.templates)
 }
 
 // TemplateKey identifies a template inside one exporter.
@@ -280,10 +311,11 @@ type exporter struct {
 	store    *Store
 	lastSeen atomic.Int64 // Unix nanoseconds
 
-	mu        sync.RWMutex
-	removed   bool // expired: a handle holding it must go back to the store
-	templates map[TemplateKey]storedTemplate
-	sampling  map[SamplerKey]uint64
+	mu         sync.RWMutex
+	removed    bool // expired: a handle holding it must go back to the store
+	templates  map[TemplateKey]storedTemplate
+	sampling   map[SamplerKey]uint64
+	interfaces map[InterfaceKey]InterfaceNames
 }
 
 type storedTemplate struct {
@@ -302,7 +334,8 @@ func (e *exporter) retire() {
 	}
 	e.store.templates.Add(-int64(len(e.templates)))
 	e.store.sampling.Add(-int64(len(e.sampling)))
-	e.templates, e.sampling = nil, nil
+	e.store.interfaceCount.Add(-int64(len(e.interfaces)))
+	e.templates, e.sampling, e.interfaces = nil, nil, nil
 }
 
 // storeResult says what became of a template or sampling rate to store.

@@ -96,6 +96,9 @@ type Frame struct {
 	Templates int                 // NetFlow v9/IPFIX template records (data and options)
 	// Options holds the NetFlow v9/IPFIX options data records, flattened.
 	Options []map[string][]string
+	// Counters holds the sFlow counter samples (compact and expanded),
+	// flattened.
+	Counters []map[string][]string
 }
 
 // Protocol names accepted by Decode.
@@ -346,8 +349,16 @@ func sflowRecords(layer *object, fr *Frame, records []Record) []Record {
 					index++
 				}
 			}
+		case strings.HasPrefix(key, "Counters sample") || strings.HasPrefix(key, "Expanded counters sample"):
+			for _, s := range asList(value) {
+				if tree, ok := s.(*object); ok {
+					fields := map[string][]string{}
+					flatten(tree, fields)
+					fr.Counters = append(fr.Counters, fields)
+				}
+			}
 		case strings.Contains(key, "sample"):
-			// counter and other samples
+			// drop and other samples
 		default:
 			flattenValue(key, value, fr.Header)
 		}

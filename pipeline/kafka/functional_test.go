@@ -40,7 +40,7 @@ func TestRealBrokerRoundTrip(t *testing.T) {
 	cfg := testConfig(t, brokers, 4)
 	// Small messages, so that exporters' batches are split and many
 	// produce requests are in flight at once.
-	cfg.Producer.MaxMessageBytes = 16 << 10
+	cfg.Producer.MaxMessageBytes = 64 << 10 // the smallest allowed is twice the largest record
 	cfg.Producer.MaxInFlightMessages = 16
 	p, err := NewProducer(r, cfg)
 	if err != nil {

@@ -108,7 +108,7 @@ func TestMigrateTwice(t *testing.T) {
 		"asn_names\tMergeTree", "asn_names_dict\tDictionary",
 		"exporters\tReplacingMergeTree", "exporters_in_mv\tMaterializedView", "exporters_out_mv\tMaterializedView",
 		"icmp_types\tMergeTree", "icmp_types_dict\tDictionary", "protocols\tMergeTree", "protocols_dict\tDictionary",
-		"services\tMergeTree", "services_dict\tDictionary"}
+		"services\tMergeTree", "services_dict\tDictionary", "interface_counters\tMergeTree"}
 	for _, r := range migrate.Rollups {
 		tables = append(tables, r.Table+"\tSummingMergeTree", r.Table+"_mv\tMaterializedView")
 	}

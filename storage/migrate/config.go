@@ -21,6 +21,9 @@ type Config struct {
 	// TTLAlerts is how long the alerts table keeps detections' alerts.
 	// Default 1 year.
 	TTLAlerts time.Duration `yaml:"ttl-alerts"`
+	// TTLCounters is the retention of interface_counters (sFlow counter
+	// samples). Default 90 days.
+	TTLCounters time.Duration `yaml:"ttl-counters"`
 	// Cluster, when set, is the ClickHouse cluster (from the server's
 	// remote_servers) the schema is created on: every statement runs ON
 	// CLUSTER, data tables are Replicated, and the public tables are
@@ -32,7 +35,7 @@ const day = 24 * time.Hour
 
 // DefaultConfig returns the default retentions.
 func DefaultConfig() Config {
-	return Config{TTL: 15 * day, TTL1m: 7 * day, TTL5m: 90 * day, TTL1h: 365 * day, TTLAlerts: 365 * day}
+	return Config{TTL: 15 * day, TTL1m: 7 * day, TTL5m: 90 * day, TTL1h: 365 * day, TTLAlerts: 365 * day, TTLCounters: 90 * day}
 }
 
 // Validate checks the configuration, naming each bad key.
@@ -41,7 +44,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		key string
 		ttl time.Duration
-	}{{"ttl", c.TTL}, {"ttl-1m", c.TTL1m}, {"ttl-5m", c.TTL5m}, {"ttl-1h", c.TTL1h}, {"ttl-alerts", c.TTLAlerts}} {
+	}{{"ttl", c.TTL}, {"ttl-1m", c.TTL1m}, {"ttl-5m", c.TTL5m}, {"ttl-1h", c.TTL1h}, {"ttl-alerts", c.TTLAlerts}, {"ttl-counters", c.TTLCounters}} {
 		if f.ttl < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative, got %s", f.key, f.ttl))
 		} else if f.ttl%time.Second != 0 {

@@ -72,7 +72,7 @@ func TestStatementsRecordEachVersionThenApplyEveryRun(t *testing.T) {
 	}
 	stmts := m.Statements()
 	everyRun := append(ApplyTTL(DefaultConfig()), ReferenceData(DefaultConfig())...)
-	if len(ApplyTTL(DefaultConfig())) != 1+len(Rollups)+1 { // flows, rollups, alerts
+	if len(ApplyTTL(DefaultConfig())) != 1+len(Rollups)+2 { // flows, rollups, alerts, interface_counters
 		t.Fatalf("%d TTL statements, want one per table", len(ApplyTTL(DefaultConfig())))
 	}
 	tail := stmts[len(stmts)-len(everyRun):]

@@ -71,6 +71,11 @@ var migrations = []migration{
 				createReferenceTables(asnNamesTable)(cfg))
 		},
 	},
+	{
+		version:     8, // provisional: 7 is taken by work merged separately
+		description: "create interface_counters table (sFlow counter samples)",
+		statements:  countersTableStatements,
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.

@@ -230,6 +230,9 @@ func ApplyTTL(cfg Config) []string {
 	if cfg.TTLAlerts > 0 {
 		stmts = append(stmts, modifyTTL(cfg, "alerts", "Time", cfg.TTLAlerts))
 	}
+	if cfg.TTLCounters > 0 {
+		stmts = append(stmts, modifyTTL(cfg, "interface_counters", "TimeReceived", cfg.TTLCounters))
+	}
 	return stmts
 }
 

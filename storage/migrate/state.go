@@ -132,6 +132,14 @@ func desired(cfg Config) desiredSchema {
 		})
 	}
 	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("alerts"), columns: fromTableColumns(alertColumns), create: createAlertsTable(cfg)})
+	counters := []tableColumn{
+		{name: "TimeReceived", typ: "DateTime", comment: "when the collector received the sample"},
+		{name: "ExporterAddress", typ: "IPv6", comment: "sFlow agent address"},
+	}
+	for _, c := range counterColumns {
+		counters = append(counters, tableColumn{name: c.name, typ: c.typ, comment: c.doc})
+	}
+	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("interface_counters"), columns: fromTableColumns(counters), create: countersTableStatements(cfg)})
 	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("exporters"), columns: fromTableColumns(exportersColumns()), create: createExportersTable(cfg)})
 	for _, side := range interfaceSides {
 		s.views = append(s.views, desiredObject{

@@ -738,6 +738,61 @@ CREATE DICTIONARY IF NOT EXISTS sluice.asn_names_dict ON CLUSTER `sluice_cluster
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-7', async_insert = 0 VALUES (7, 'create AS, interface and network rollups, the exporters and alerts tables, AS names');
 
+CREATE TABLE IF NOT EXISTS sluice.interface_counters_local ON CLUSTER `sluice_cluster`
+(
+    `TimeReceived` DateTime COMMENT 'when the collector received the sample',
+    `ExporterAddress` IPv6 COMMENT 'sFlow agent address',
+    `ObservationDomainID` UInt32 COMMENT 'sFlow sub-agent ID',
+    `SequenceNumber` UInt32 COMMENT 'counter sample sequence number, per source',
+    `SourceIDType` UInt8 COMMENT '0 ifIndex, 1 smonVlanDataSource, 2 entPhysicalEntry',
+    `SourceIDIndex` UInt32,
+    `HasGeneric` Bool COMMENT 'the generic interface counters were sent',
+    `IfIndex` UInt32,
+    `IfType` UInt32 COMMENT 'IANA ifType',
+    `IfSpeed` UInt64 COMMENT 'bits per second',
+    `IfDirection` UInt8 COMMENT '0 unknown, 1 full-duplex, 2 half-duplex, 3 in, 4 out',
+    `IfAdminStatus` UInt8 COMMENT '1 up',
+    `IfOperStatus` UInt8 COMMENT '1 up',
+    `IfPromiscuousMode` UInt32,
+    `IfInOctets` UInt64,
+    `IfInUcastPkts` UInt64,
+    `IfInMulticastPkts` UInt64,
+    `IfInBroadcastPkts` UInt64,
+    `IfInDiscards` UInt64,
+    `IfInErrors` UInt64,
+    `IfInUnknownProtos` UInt64,
+    `IfOutOctets` UInt64,
+    `IfOutUcastPkts` UInt64,
+    `IfOutMulticastPkts` UInt64,
+    `IfOutBroadcastPkts` UInt64,
+    `IfOutDiscards` UInt64,
+    `IfOutErrors` UInt64,
+    `HasEthernet` Bool COMMENT 'the Ethernet (dot3) counters were sent',
+    `Dot3StatsAlignmentErrors` UInt64,
+    `Dot3StatsFCSErrors` UInt64,
+    `Dot3StatsSingleCollisionFrames` UInt64,
+    `Dot3StatsMultipleCollisionFrames` UInt64,
+    `Dot3StatsSQETestErrors` UInt64,
+    `Dot3StatsDeferredTransmissions` UInt64,
+    `Dot3StatsLateCollisions` UInt64,
+    `Dot3StatsExcessiveCollisions` UInt64,
+    `Dot3StatsInternalMacTransmitErrors` UInt64,
+    `Dot3StatsCarrierSenseErrors` UInt64,
+    `Dot3StatsFrameTooLongs` UInt64,
+    `Dot3StatsInternalMacReceiveErrors` UInt64,
+    `Dot3StatsSymbolErrors` UInt64
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sluice/interface_counters_local', '{replica}')
+PARTITION BY toYYYYMMDD(TimeReceived)
+ORDER BY (ExporterAddress, IfIndex, TimeReceived)
+TTL TimeReceived + toIntervalSecond(7776000)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'sluice sFlow interface counter samples, one row per sample';
+
+CREATE TABLE IF NOT EXISTS sluice.interface_counters ON CLUSTER `sluice_cluster` AS sluice.interface_counters_local ENGINE = Distributed(`sluice_cluster`, sluice, interface_counters_local, cityHash64(ExporterAddress));
+
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-8', async_insert = 0 VALUES (8, 'create interface_counters table (sFlow counter samples)');
+
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_as_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
@@ -765,6 +820,8 @@ ALTER TABLE sluice.flows_5m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeRec
 ALTER TABLE sluice.flows_1h_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` MODIFY TTL Time + toIntervalSecond(31536000) SETTINGS materialize_ttl_after_modify = 0;
+
+ALTER TABLE sluice.interface_counters_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(7776000) SETTINGS materialize_ttl_after_modify = 0;
 
 TRUNCATE TABLE sluice.protocols ON CLUSTER `sluice_cluster`;
 

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sflow
+
+const raceEnabled = false

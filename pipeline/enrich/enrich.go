@@ -1,0 +1,597 @@
+// Package enrich adds what a flow record does not carry: exporter and
+// interface names and roles, your networks' names and the traffic
+// direction, GeoIP and AS organisations, threat-intelligence tags, the
+// service name, the Community ID, and the operator's own rules.
+//
+// Enrichment never holds or drops a record because a source is missing or
+// failing (only a rule drops, when told to): a record is written with what
+// is known, and the misses are counted. The per-record path allocates
+// nothing; tables are replaced whole, atomically, when their files change,
+// so ingestion never waits on a reload.
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaissmai/bart"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/pipeline/enrich/geoip"
+	"sluice/pipeline/enrich/snmp"
+	"sluice/pipeline/enrich/threat"
+	"sluice/pipeline/record"
+	"sluice/reporter"
+	"sluice/storage/migrate"
+)
+
+// sources are the optional enrichment sources with a life of their own
+// (background polling, file reloads); nil leaves a source out.
+type sources struct {
+	snmp   *snmp.Poller
+	geo    *geoip.DB
+	threat *threat.Set
+	// feedBits translates the threat set's feed bits (config order) into
+	// the record's feed registry.
+	feedBits [record.MaxFeeds]record.FeedSet
+}
+
+// Enricher enriches records in place. Process is safe for concurrent use.
+type Enricher struct {
+	r   *reporter.Reporter
+	cfg Config
+	src sources
+
+	exporters  *bart.Table[*exporterAttrs]
+	interfaces *bart.Table[map[uint32]*ifaceAttrs]
+	own        *bart.Lite
+	networks   atomic.Pointer[networkTable]
+	// networksVersion is the networks file's version when last read.
+	networksVersion version
+	services        *serviceTable
+	rules           []*rule
+
+	m       metrics
+	limiter *reporter.Limiter
+}
+
+type exporterAttrs struct {
+	name, group, role, site, region, tenant string
+}
+
+type ifaceAttrs struct {
+	name, description      string
+	speed                  uint64
+	boundary               record.Boundary
+	provider, connectivity string
+}
+
+type metrics struct {
+	records       prometheus.Counter
+	dropped       *prometheus.CounterVec
+	ruleMatches   *prometheus.CounterVec
+	ruleErrors    *prometheus.CounterVec
+	networks      prometheus.Gauge
+	reloads       *prometheus.CounterVec
+	exporterMiss  prometheus.Counter
+	interfaceMiss *prometheus.CounterVec
+	// hit and miss counters per source, resolved once: the per-record
+	// path only adds to them.
+	netHit, netMiss prometheus.Counter
+}
+
+// New builds the enricher and its sources; stateDir keeps what they
+// persist (the SNMP cache). The inline tables are built here; the networks
+// file is read once (an unreadable file is an error at start, and only a
+// logged, counted one on reload).
+func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Enricher{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, time.Minute)}
+	if err := e.registerMetrics(); err != nil {
+		return nil, err
+	}
+	if cfg.SNMP.Enabled {
+		poller, err := snmp.New(r.Sub("snmp"), cfg.SNMP, stateDir)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: snmp: %w", err)
+		}
+		e.src.snmp = poller
+	}
+	if cfg.GeoIP.GeoDatabase != "" || cfg.GeoIP.ASNDatabase != "" {
+		db, err := geoip.New(r.Sub("geoip"), cfg.GeoIP)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: geoip: %w", err)
+		}
+		e.src.geo = db
+	}
+	if len(cfg.Threat.Feeds) > 0 {
+		set, err := threat.New(r.Sub("threat"), cfg.Threat, cfg.OwnNetworks, stateDir)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: threat: %w", err)
+		}
+		for i, name := range set.FeedNames() {
+			bit, ok := record.RegisterFeed(name)
+			if !ok {
+				return nil, fmt.Errorf("enrich: threat.feeds[%d].name: %q: more than %d feeds, or longer than %d bytes", i, name, record.MaxFeeds, record.MaxFeedNameLen)
+			}
+			e.src.feedBits[i] = bit
+		}
+		e.src.threat = set
+	}
+
+	e.exporters = new(bart.Table[*exporterAttrs])
+	for _, x := range cfg.Exporters {
+		e.exporters.Insert(x.Prefix.Masked(), &exporterAttrs{x.Name, x.Group, x.Role, x.Site, x.Region, x.Tenant})
+	}
+	e.interfaces = buildInterfaces(cfg.Interfaces)
+	e.own = new(bart.Lite)
+	for _, p := range cfg.OwnNetworks {
+		e.own.Insert(p.Masked())
+	}
+	var fromFile []NetworkEntry
+	if cfg.Networks.File != "" {
+		// The version before the content: a change in between is seen
+		// as a change, not missed.
+		e.networksVersion, _ = fileVersion(cfg.Networks.File)
+		var err error
+		if fromFile, err = readNetworksFile(cfg.Networks.File); err != nil {
+			return nil, fmt.Errorf("enrich: networks.file: %w", err)
+		}
+	}
+	e.setNetworks(buildNetworks(cfg.Networks.Entries, fromFile))
+	if cfg.Services {
+		e.services = newServiceTable(migrate.ServiceNames())
+	}
+	for _, rc := range cfg.Rules {
+		compiled, err := compileRule(rc)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: rules %s: %w", rc.Name, err)
+		}
+		// The series exist from the start, so a rule that never matched
+		// shows 0.
+		compiled.matched = e.m.ruleMatches.WithLabelValues(rc.Name)
+		compiled.dropped = e.m.dropped.WithLabelValues(rc.Name)
+		compiled.failed = e.m.ruleErrors.WithLabelValues(rc.Name)
+		e.rules = append(e.rules, compiled)
+	}
+	return e, nil
+}
+
+// buildInterfaces indexes the configured interfaces by exporter prefix.
+// Each prefix's map also holds the entries of the prefixes covering it (the
+// more specific entry wins), so one longest-prefix match finds every entry
+// that applies to an exporter.
+func buildInterfaces(list []InterfaceConfig) *bart.Table[map[uint32]*ifaceAttrs] {
+	byPrefix := map[netip.Prefix]map[uint32]*ifaceAttrs{}
+	for _, c := range list {
+		p := c.Exporter.Masked()
+		if byPrefix[p] == nil {
+			byPrefix[p] = map[uint32]*ifaceAttrs{}
+		}
+		boundary, _ := parseBoundary(c.Boundary) // checked by Validate
+		byPrefix[p][c.Index] = &ifaceAttrs{c.Name, c.Description, c.Speed, boundary, c.Provider, c.Connectivity}
+	}
+	prefixes := make([]netip.Prefix, 0, len(byPrefix))
+	for p := range byPrefix {
+		prefixes = append(prefixes, p)
+	}
+	// Shorter prefixes first, so a prefix's covering ones are in the
+	// table when it is inserted.
+	sortPrefixesByLength(prefixes)
+	t := new(bart.Table[map[uint32]*ifaceAttrs])
+	for _, p := range prefixes {
+		merged := map[uint32]*ifaceAttrs{}
+		if parent, ok := t.LookupPrefix(p); ok {
+			for idx, a := range parent {
+				merged[idx] = a
+			}
+		}
+		for idx, a := range byPrefix[p] {
+			merged[idx] = a
+		}
+		t.Insert(p, merged)
+	}
+	return t
+}
+
+func (e *Enricher) registerMetrics() error {
+	m := &e.m
+	m.records = prometheus.NewCounter(prometheus.CounterOpts{Name: "records_total", Help: "Records enriched."})
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dropped_total", Help: "Records dropped by a rule, by rule."}, []string{"rule"})
+	m.ruleMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rule_matches_total", Help: "Records a rule applied to, by rule."}, []string{"rule"})
+	m.ruleErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rule_errors_total", Help: "Rule conditions that failed to evaluate (the rule is skipped for that record), by rule."}, []string{"rule"})
+	m.networks = prometheus.NewGauge(prometheus.GaugeOpts{Name: "networks", Help: "Prefixes in the networks table."})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reloads_total", Help: "Reloads of the networks file, by result (ok, failed: the previous table stays)."}, []string{"result"})
+	m.exporterMiss = prometheus.NewCounter(prometheus.CounterOpts{Name: "exporter_name_misses_total", Help: "Records whose exporter has no configured name and no SNMP sysName (yet)."})
+	m.interfaceMiss = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "interface_misses_total", Help: "Interfaces of records left without a name: no configuration, no options template, no SNMP answer (yet), by side."}, []string{"side"})
+	networkLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "network_lookups_total", Help: "Address lookups in the networks table, by result."}, []string{"result"})
+	m.netHit, m.netMiss = networkLookups.WithLabelValues("hit"), networkLookups.WithLabelValues("miss")
+	m.interfaceMiss.WithLabelValues("in")
+	m.interfaceMiss.WithLabelValues("out")
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("failed")
+	for _, c := range []prometheus.Collector{m.records, m.dropped, m.ruleMatches, m.ruleErrors, m.networks, m.reloads, m.exporterMiss, m.interfaceMiss, networkLookups} {
+		if err := e.r.Registerer().Register(c); err != nil {
+			return fmt.Errorf("enrich: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func (e *Enricher) setNetworks(t *networkTable) {
+	e.networks.Store(t)
+	e.m.networks.Set(float64(t.table.Size()))
+}
+
+// Process enriches flows in place and moves the records rules keep to the
+// front; it returns how many there are.
+func (e *Enricher) Process(flows []record.Flow) int {
+	kept := 0
+	var misses localMisses
+	var exp exporterCache
+	for i := range flows {
+		f := &flows[i]
+		if !e.enrich(f, &exp, &misses) {
+			continue
+		}
+		if kept != i {
+			flows[kept] = *f
+		}
+		kept++
+	}
+	e.m.records.Add(float64(len(flows)))
+	misses.flush(&e.m)
+	return kept
+}
+
+// localMisses gathers a batch's counts, added to the metrics once per
+// batch: a Prometheus counter is an atomic add, shared by every pipeline
+// goroutine.
+type localMisses struct {
+	netHit, netMiss, exporter, in, out int
+}
+
+func (l *localMisses) flush(m *metrics) {
+	if l.netHit > 0 {
+		m.netHit.Add(float64(l.netHit))
+	}
+	if l.netMiss > 0 {
+		m.netMiss.Add(float64(l.netMiss))
+	}
+	if l.exporter > 0 {
+		m.exporterMiss.Add(float64(l.exporter))
+	}
+	if l.in > 0 {
+		m.interfaceMiss.WithLabelValues("in").Add(float64(l.in))
+	}
+	if l.out > 0 {
+		m.interfaceMiss.WithLabelValues("out").Add(float64(l.out))
+	}
+}
+
+// exporterCache keeps the configuration found for the last exporter of a
+// batch: a collector's batch holds one worker's exporters, often a single
+// one, so most records skip both prefix lookups.
+type exporterCache struct {
+	valid      bool
+	addr       record.Addr
+	attrs      *exporterAttrs
+	interfaces map[uint32]*ifaceAttrs
+}
+
+func (c *exporterCache) lookup(e *Enricher, a record.Addr, exporter netip.Addr) (*exporterAttrs, map[uint32]*ifaceAttrs) {
+	if !c.valid || c.addr != a {
+		c.valid, c.addr = true, a
+		c.attrs, _ = e.exporters.Lookup(exporter)
+		c.interfaces, _ = e.interfaces.Lookup(exporter)
+	}
+	return c.attrs, c.interfaces
+}
+
+// enrich fills one record; false means a rule dropped it.
+func (e *Enricher) enrich(f *record.Flow, exp *exporterCache, misses *localMisses) bool {
+	exporter := f.ExporterAddress.Netip()
+	x, ifaces := exp.lookup(e, f.ExporterAddress, exporter)
+
+	// Exporter: configuration, then SNMP's sysName for the name.
+	if x != nil {
+		f.ExporterName, f.ExporterGroup, f.ExporterRole = x.name, x.group, x.role
+		f.ExporterSite, f.ExporterRegion, f.ExporterTenant = x.site, x.region, x.tenant
+	}
+	if f.ExporterName == "" && e.src.snmp != nil {
+		f.ExporterName, _ = e.src.snmp.ExporterName(exporter)
+	}
+	if f.ExporterName == "" {
+		misses.exporter++
+	}
+
+	// Interfaces: configuration wins over options templates (already on
+	// the record) and SNMP.
+	if !e.enrichInterface(f, exporter, ifaces, f.InIfIndex, &f.InIfName, &f.InIfDescription, &f.InIfSpeed, &f.InIfBoundary, &f.InIfProvider, &f.InIfConnectivity) {
+		misses.in++
+	}
+	if !e.enrichInterface(f, exporter, ifaces, f.OutIfIndex, &f.OutIfName, &f.OutIfDescription, &f.OutIfSpeed, &f.OutIfBoundary, &f.OutIfProvider, &f.OutIfConnectivity) {
+		misses.out++
+	}
+
+	// Networks and direction.
+	src, dst := f.SrcAddr.Netip(), f.DstAddr.Netip()
+	nets := e.networks.Load()
+	if n := nets.lookup(src); n != nil {
+		f.SrcNetName, f.SrcNetRole, f.SrcNetSite, f.SrcNetRegion, f.SrcNetTenant = n.name, n.role, n.site, n.region, n.tenant
+		misses.netHit++
+	} else {
+		misses.netMiss++
+	}
+	if n := nets.lookup(dst); n != nil {
+		f.DstNetName, f.DstNetRole, f.DstNetSite, f.DstNetRegion, f.DstNetTenant = n.name, n.role, n.site, n.region, n.tenant
+		misses.netHit++
+	} else {
+		misses.netMiss++
+	}
+	if len(e.cfg.OwnNetworks) > 0 {
+		f.TrafficDirection = direction(e.own.Lookup(src), e.own.Lookup(dst))
+	}
+
+	if e.src.geo != nil {
+		e.geo(src, &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
+		e.geo(dst, &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
+	}
+	if e.src.threat != nil {
+		f.SrcThreatFeeds = e.feeds(e.src.threat.Match(src))
+		f.DstThreatFeeds = e.feeds(e.src.threat.Match(dst))
+	}
+
+	if e.services != nil {
+		f.ServiceName = e.serviceName(f)
+	}
+	if e.cfg.CommunityID.Enabled {
+		f.CommunityID, _ = communityID(f, e.cfg.CommunityID.Seed)
+	}
+
+	for _, r := range e.rules {
+		ok, err := r.matches(f)
+		if err != nil {
+			r.failed.Inc()
+			e.limiter.Log(e.r.Logger, "rule:"+r.name, "enrichment rule failed; skipped for this record", "rule", r.name, "error", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		r.matched.Inc()
+		if r.drop {
+			r.dropped.Inc()
+			return false
+		}
+		for _, a := range r.sets {
+			a.apply(f)
+		}
+	}
+	return true
+}
+
+// enrichInterface fills one side's interface columns; it reports false
+// when the interface is left without a name.
+func (e *Enricher) enrichInterface(f *record.Flow, exporter netip.Addr, configured map[uint32]*ifaceAttrs, index uint32,
+	name, description *string, speed *uint64, boundary *record.Boundary, provider, connectivity *string) bool {
+	if index == 0 {
+		return true // no interface: nothing to name
+	}
+	if a, ok := configured[index]; ok {
+		if a.name != "" {
+			*name = a.name
+		}
+		if a.description != "" {
+			*description = a.description
+		}
+		if a.speed != 0 {
+			*speed = a.speed
+		}
+		*boundary, *provider, *connectivity = a.boundary, a.provider, a.connectivity
+	}
+	if (*name == "" || *speed == 0) && e.src.snmp != nil {
+		if polled, ok := e.src.snmp.Interface(exporter, index); ok {
+			if *name == "" {
+				*name = polled.Name
+			}
+			if *description == "" {
+				*description = polled.Description
+			}
+			if *speed == 0 {
+				*speed = polled.Speed
+			}
+		}
+	}
+	return *name != ""
+}
+
+// geo fills one side's GeoIP columns. The AS number comes from the
+// database only when the exporter sent none; the AS name only when it
+// names the record's AS.
+func (e *Enricher) geo(a netip.Addr, country, city *string, as *uint32, asName *string) {
+	var res geoip.Result
+	e.src.geo.Lookup(a, &res)
+	*country, *city = res.Country, res.City
+	if *as == 0 {
+		*as = res.ASN
+	}
+	if res.ASN != 0 && res.ASN == *as {
+		*asName = res.ASName
+	}
+}
+
+// feeds translates a threat-set match into the record's feed bits.
+func (e *Enricher) feeds(mask uint64) record.FeedSet {
+	var set record.FeedSet
+	for mask != 0 {
+		i := bits.TrailingZeros64(mask)
+		mask &^= 1 << i
+		set |= e.src.feedBits[i]
+	}
+	return set
+}
+
+// direction classifies a flow by which of its ends are your networks.
+func direction(srcOwn, dstOwn bool) record.TrafficDirection {
+	switch {
+	case srcOwn && dstOwn:
+		return record.DirectionInternal
+	case srcOwn:
+		return record.DirectionOutbound
+	case dstOwn:
+		return record.DirectionInbound
+	}
+	return record.DirectionTransit
+}
+
+// serviceTable names services by protocol and port with one array index
+// per lookup: every record asks twice.
+type serviceTable struct {
+	names []string // index 0 is ""
+	// byPort[proto][port] indexes names, for TCP, UDP and SCTP.
+	byPort [3][65536]uint16
+}
+
+func newServiceTable(known map[migrate.ServiceKey]string) *serviceTable {
+	t := &serviceTable{names: []string{""}}
+	index := map[string]uint16{}
+	for k, name := range known {
+		slot := protoSlot(k.Proto)
+		if slot < 0 {
+			continue
+		}
+		i, ok := index[name]
+		if !ok {
+			i = uint16(len(t.names))
+			t.names = append(t.names, name)
+			index[name] = i
+		}
+		t.byPort[slot][k.Port] = i
+	}
+	return t
+}
+
+func protoSlot(proto uint8) int {
+	switch proto {
+	case protoTCP:
+		return 0
+	case protoUDP:
+		return 1
+	case protoSCTP:
+		return 2
+	}
+	return -1
+}
+
+// serviceName names the service of a TCP, UDP or SCTP flow by its
+// well-known port: the destination's, else the source's (the answer of a
+// flow to that port), the lower port when both are known, since servers
+// sit on the lower ports.
+func (e *Enricher) serviceName(f *record.Flow) string {
+	slot := protoSlot(f.Proto)
+	if slot < 0 {
+		return ""
+	}
+	ports := &e.services.byPort[slot]
+	dst, src := ports[f.DstPort], ports[f.SrcPort]
+	switch {
+	case dst != 0 && src != 0 && f.SrcPort < f.DstPort:
+		return e.services.names[src]
+	case dst != 0:
+		return e.services.names[dst]
+	}
+	return e.services.names[src]
+}
+
+// Run runs the sources (SNMP polling, GeoIP and feed reloads) and reloads the networks file when
+// it changes, until ctx ends.
+func (e *Enricher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	if e.src.snmp != nil {
+		wg.Go(func() { errs[0] = e.src.snmp.Run(ctx) })
+	}
+	if e.src.geo != nil {
+		wg.Go(func() { errs[1] = e.src.geo.Run(ctx) })
+	}
+	if e.src.threat != nil {
+		wg.Go(func() { errs[2] = e.src.threat.Run(ctx) })
+	}
+	wg.Go(func() { errs[3] = e.reloadNetworks(ctx) })
+	wg.Wait()
+	if e.src.geo != nil {
+		errs = append(errs, e.src.geo.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// reloadNetworks reloads the networks file when it changes.
+func (e *Enricher) reloadNetworks(ctx context.Context) error {
+	path := e.cfg.Networks.File
+	if path == "" {
+		<-ctx.Done()
+		return nil
+	}
+	last := e.networksVersion
+	tick := time.NewTicker(e.cfg.Networks.CheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		v, err := fileVersion(path)
+		if err != nil || v == last {
+			if err != nil {
+				e.limiter.Log(e.r.Logger, "networks-stat", "cannot read the networks file; keeping the current table", "file", path, "error", err)
+			}
+			continue
+		}
+		entries, err := readNetworksFile(path)
+		if err != nil {
+			e.m.reloads.WithLabelValues("failed").Inc()
+			e.limiter.Log(e.r.Logger, "networks-reload", "networks file not reloaded; keeping the current table", "error", err)
+			last = v // do not retry a broken file until it changes again
+			continue
+		}
+		e.setNetworks(buildNetworks(e.cfg.Networks.Entries, entries))
+		e.m.reloads.WithLabelValues("ok").Inc()
+		e.r.Info("networks file reloaded", "file", path, "networks", len(entries))
+		last = v
+	}
+}
+
+// fileVersion identifies a file's content cheaply: a replaced (renamed over)
+// or rewritten file changes size or modification time.
+type version struct {
+	size  int64
+	mtime time.Time
+	path  string
+}
+
+func fileVersion(path string) (version, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return version{}, err
+	}
+	resolved, _ := filepath.EvalSymlinks(path)
+	return version{st.Size(), st.ModTime(), resolved}, nil
+}
+
+// sortPrefixesByLength orders prefixes shortest first.
+func sortPrefixesByLength(prefixes []netip.Prefix) {
+	slices.SortFunc(prefixes, func(a, b netip.Prefix) int { return a.Bits() - b.Bits() })
+}

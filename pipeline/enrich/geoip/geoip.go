@@ -1,0 +1,338 @@
+// Package geoip enriches addresses with country, city, AS number and AS
+// organisation from MaxMind-format databases (GeoLite2/GeoIP2, DB-IP lite,
+// IPinfo). Files replaced on disk, by rename or in place, are picked up by
+// Run without a restart and without pausing Lookup: a new database is
+// loaded to the side and swapped in atomically; a broken one is refused and
+// the old one kept.
+package geoip
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+
+	"sluice/reporter"
+)
+
+// Result is what a lookup finds; empty strings and 0 mean unknown. The
+// strings are shared by every lookup of the same database record and must
+// not be modified.
+type Result struct {
+	Country, City, ASName string
+	ASN                   uint32
+}
+
+// DB answers lookups from the configured databases.
+type DB struct {
+	r       *reporter.Reporter
+	cfg     Config
+	limiter *reporter.Limiter
+	m       *metrics
+	// geo and asn are nil when off; they are the same source when both
+	// keys name the same file.
+	geo, asn *source
+}
+
+// source is one configured file and the database currently loaded from it.
+type source struct {
+	role    string // "geo" or "asn", the key without "-database"
+	path    string
+	current atomic.Pointer[database]
+	// seen is the stamp of the file last tried, good or bad, so that a
+	// broken replacement is reported once, not at every check.
+	seen fileStamp
+	m    sourceMetrics
+}
+
+// database is one loaded file with its caches. They are replaced
+// together, so a cache never answers for another file.
+type database struct {
+	reader    *maxminddb.Reader
+	layout    layout
+	records   recordCache
+	addresses addressCache
+}
+
+// New opens the configured databases. It fails, naming the file, when one
+// cannot be read or has an unsupported layout.
+func New(r *reporter.Reporter, cfg Config) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &DB{r: r, cfg: cfg, limiter: reporter.NewLimiter(3, time.Minute)}
+	if cfg.GeoDatabase != "" {
+		d.geo = &source{role: "geo", path: cfg.GeoDatabase}
+	}
+	switch {
+	case cfg.ASNDatabase == "":
+	case cfg.ASNDatabase == cfg.GeoDatabase:
+		d.asn = d.geo
+	default:
+		d.asn = &source{role: "asn", path: cfg.ASNDatabase}
+	}
+	m, err := newMetrics(r, d.sources())
+	if err != nil {
+		return nil, err
+	}
+	d.m = m
+	for _, s := range d.sources() {
+		if err := s.load(); err != nil {
+			return nil, fmt.Errorf("geoip: %s-database %s: %w", s.role, s.path, err)
+		}
+		r.Info("GeoIP database loaded", "key", s.role+"-database", "file", s.path,
+			"database_type", s.current.Load().reader.Metadata.DatabaseType,
+			"layout", s.current.Load().layout.String(),
+			"build_time", s.current.Load().reader.Metadata.BuildTime().UTC())
+	}
+	return d, nil
+}
+
+// sources lists the distinct configured files.
+func (d *DB) sources() []*source {
+	var out []*source
+	if d.geo != nil {
+		out = append(out, d.geo)
+	}
+	if d.asn != nil && d.asn != d.geo {
+		out = append(out, d.asn)
+	}
+	return out
+}
+
+// Lookup fills out for a (an IPv4-mapped IPv6 address is looked up as
+// IPv4). The geo database answers country and city, the ASN database AS
+// number and organisation; a field the preferred database leaves empty is
+// taken from the other one. It is safe for concurrent use and does not
+// allocate once the records it meets are cached.
+func (d *DB) Lookup(a netip.Addr, out *Result) {
+	*out = Result{}
+	if (d.geo == nil && d.asn == nil) || !a.IsValid() {
+		return
+	}
+	d.m.lookups.Inc()
+	a = a.Unmap()
+	var geo, asn Result
+	if d.geo != nil {
+		d.geo.lookup(a, &geo)
+	}
+	switch {
+	case d.asn == d.geo:
+		asn = geo
+	case d.asn != nil:
+		d.asn.lookup(a, &asn)
+	}
+	out.Country, out.City = geo.Country, geo.City
+	if out.Country == "" {
+		out.Country = asn.Country
+	}
+	if out.City == "" {
+		out.City = asn.City
+	}
+	out.ASN, out.ASName = asn.ASN, asn.ASName
+	if out.ASN == 0 && out.ASName == "" {
+		out.ASN, out.ASName = geo.ASN, geo.ASName
+	}
+}
+
+func (s *source) lookup(a netip.Addr, out *Result) {
+	db := s.current.Load()
+	if db == nil {
+		return
+	}
+	key := a.As16()
+	hi, lo := binary.BigEndian.Uint64(key[:8]), binary.BigEndian.Uint64(key[8:])
+	record := db.addresses.get(hi, lo)
+	if record == nil {
+		if record = db.walk(a, &s.m); record == nil {
+			return // unreadable record, counted; not cached
+		}
+		db.addresses.put(hi, lo, record)
+	}
+	if record == notFound {
+		s.m.misses.Inc()
+		return
+	}
+	*out = record.result
+}
+
+// walk looks a up in the tree and returns its decoded record, or notFound.
+func (db *database) walk(a netip.Addr, m *sourceMetrics) *cachedRecord {
+	if a.Is6() && db.reader.Metadata.IPVersion == 4 {
+		return notFound // an IPv4-only database lists no IPv6 network
+	}
+	res := db.reader.Lookup(a)
+	if res.Err() != nil {
+		m.decodeErrors.Inc()
+		return nil
+	}
+	if !res.Found() {
+		return notFound
+	}
+	offset := res.Offset()
+	if cached := db.records.get(offset); cached != nil {
+		return cached
+	}
+	decoded, err := db.layout.decode(res)
+	if err != nil {
+		m.decodeErrors.Inc()
+		return nil
+	}
+	return db.records.put(offset, decoded)
+}
+
+// Run looks for replaced files every check-interval until ctx ends.
+func (d *DB) Run(ctx context.Context) error {
+	sources := d.sources()
+	if len(sources) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	tick := time.NewTicker(d.cfg.CheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			for _, s := range sources {
+				d.reloadIfChanged(s)
+			}
+		}
+	}
+}
+
+// reloadIfChanged loads the file when its stamp differs from the one last
+// tried. A file still being written (its stamp moved while it was read) is
+// tried again at the next check without being reported.
+func (d *DB) reloadIfChanged(s *source) {
+	stamp, err := stampOf(s.path)
+	if err != nil {
+		if s.seen != (fileStamp{}) {
+			s.seen = fileStamp{}
+			s.m.reloadsFailed.Inc()
+			d.limiter.Log(d.r.Logger, "reload-"+s.role, "GeoIP database unreadable; keeping the loaded one",
+				"key", s.role+"-database", "file", s.path, "error", err)
+		}
+		return
+	}
+	if stamp == s.seen {
+		return
+	}
+	err = s.load()
+	switch {
+	case errors.Is(err, errChanging):
+		return
+	case err != nil:
+		s.m.reloadsFailed.Inc()
+		d.limiter.Log(d.r.Logger, "reload-"+s.role, "GeoIP database replacement refused; keeping the loaded one",
+			"key", s.role+"-database", "file", s.path, "error", err)
+	default:
+		db := s.current.Load()
+		d.r.Info("GeoIP database reloaded", "key", s.role+"-database", "file", s.path,
+			"database_type", db.reader.Metadata.DatabaseType,
+			"build_time", db.reader.Metadata.BuildTime().UTC())
+	}
+}
+
+var errChanging = errors.New("file changed while it was read")
+
+// load reads the whole file into memory rather than mapping it: a file
+// rewritten in place under a mapping would change (or, truncated, crash)
+// the database in use. The new database is probed before it replaces the
+// old one, which the garbage collector frees once no lookup holds it.
+func (s *source) load() error {
+	before, err := stampOf(s.path)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return err
+	}
+	after, err := stampOf(s.path)
+	if err != nil {
+		return err
+	}
+	if before != after {
+		return errChanging
+	}
+	s.seen = after
+	reader, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		return err
+	}
+	l, err := detectLayout(reader.Metadata.DatabaseType)
+	if err != nil {
+		return err
+	}
+	if err := probe(reader, l); err != nil {
+		return err
+	}
+	s.current.Store(&database{reader: reader, layout: l,
+		records: newRecordCache(cacheSlots), addresses: newAddressCache(addressSlots)})
+	s.m.reloadsOK.Inc()
+	s.m.buildEpoch.Set(float64(reader.Metadata.BuildEpoch))
+	return nil
+}
+
+// probeNetworks is how many records probe decodes.
+const probeNetworks = 1000
+
+// probe decodes the first records of the tree with the layout, to refuse a
+// file whose tree or data is corrupt, or whose records are not shaped as
+// its database_type says. Reader.Verify would check everything but also
+// refuses files for harmless metadata omissions (an empty description)
+// and walks the whole file.
+func probe(reader *maxminddb.Reader, l layout) error {
+	n := 0
+	for res := range reader.Networks() {
+		if err := res.Err(); err != nil {
+			return fmt.Errorf("corrupt search tree: %w", err)
+		}
+		if _, err := l.decode(res); err != nil {
+			return fmt.Errorf("record of %s unreadable as the %s layout: %w", res.Prefix(), l, err)
+		}
+		if n++; n == probeNetworks {
+			break
+		}
+	}
+	if n == 0 {
+		return errors.New("database lists no network")
+	}
+	return nil
+}
+
+// Close drops the databases; later lookups find nothing.
+func (d *DB) Close() error {
+	for _, s := range d.sources() {
+		s.current.Store(nil)
+	}
+	return nil
+}
+
+// fileStamp tells whether a file was replaced (inode) or rewritten (size,
+// modification time).
+type fileStamp struct {
+	inode, size uint64
+	modified    int64
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	stamp := fileStamp{size: uint64(fi.Size()), modified: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		stamp.inode = st.Ino
+	}
+	return stamp, nil
+}

@@ -1,0 +1,202 @@
+package enrich
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gaissmai/bart"
+	"gopkg.in/yaml.v3"
+)
+
+// netAttrs are a network's attributes, shared by every record in it.
+type netAttrs struct {
+	name, role, site, region, tenant string
+}
+
+// networkTable is the longest-prefix-match table of configured networks.
+type networkTable struct {
+	table *bart.Table[*netAttrs]
+}
+
+func (t *networkTable) lookup(a netip.Addr) *netAttrs {
+	if t == nil || t.table == nil {
+		return nil
+	}
+	v, _ := t.table.Lookup(a)
+	return v
+}
+
+// buildNetworks makes the table from the inline entries and the file's
+// entries (parsed already), the file winning on the same prefix.
+func buildNetworks(inline, file []NetworkEntry) *networkTable {
+	t := &networkTable{table: new(bart.Table[*netAttrs])}
+	// Networks share few distinct attribute sets (a site, a tenant): keep
+	// one copy of each.
+	shared := map[netAttrs]*netAttrs{}
+	for _, list := range [][]NetworkEntry{inline, file} {
+		for _, e := range list {
+			attrs := netAttrs{name: e.Name, role: e.Role, site: e.Site, region: e.Region, tenant: e.Tenant}
+			p, ok := shared[attrs]
+			if !ok {
+				p = &attrs
+				shared[attrs] = p
+			}
+			t.table.Insert(e.Prefix.Masked(), p)
+		}
+	}
+	return t
+}
+
+// readNetworksFile parses a networks file: YAML (.yaml, .yml) or CSV (.csv).
+// Errors name the file and the line.
+func readNetworksFile(path string) ([]NetworkEntry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return parseNetworksCSV(path, data)
+	case ".yaml", ".yml":
+		return parseNetworksYAML(path, data)
+	}
+	return nil, fmt.Errorf("%s: unknown format: want a .yaml, .yml or .csv file", path)
+}
+
+// parseNetworksYAML reads either a list of entries (prefix, name, role,
+// site, region, tenant) or, as Akvorado writes it, a map from prefix to the
+// other attributes.
+func parseNetworksYAML(path string, data []byte) ([]NetworkEntry, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, nil
+	}
+	doc := root.Content[0]
+	var entries []NetworkEntry
+	switch doc.Kind {
+	case yaml.SequenceNode:
+		for _, item := range doc.Content {
+			var e NetworkEntry
+			if err := decodeStrict(item, &e); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, item.Line, err)
+			}
+			entries = append(entries, e)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(doc.Content); i += 2 {
+			key, value := doc.Content[i], doc.Content[i+1]
+			prefix, err := parsePrefix(key.Value)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, key.Line, err)
+			}
+			var e NetworkEntry
+			if err := decodeStrict(value, &e); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, value.Line, err)
+			}
+			e.Prefix = prefix
+			entries = append(entries, e)
+		}
+	default:
+		return nil, fmt.Errorf("%s:%d: want a list of networks or a map from prefix to attributes", path, doc.Line)
+	}
+	for i, e := range entries {
+		if err := e.validate(); err != nil {
+			return nil, fmt.Errorf("%s: network %d: %w", path, i+1, err)
+		}
+	}
+	return entries, nil
+}
+
+// decodeStrict decodes a node, refusing keys the struct does not have: a
+// misspelt "tennant" must not silently drop the tenant.
+func decodeStrict(node *yaml.Node, v any) error {
+	out, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}
+
+// parsePrefix reads a prefix, or a single address as a host prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither a prefix nor an address", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// networksCSVColumns are the columns a networks CSV file may have, in any
+// order, named by its header line; only prefix is required.
+var networksCSVColumns = []string{"prefix", "name", "role", "site", "region", "tenant"}
+
+func parseNetworksCSV(path string, data []byte) ([]NetworkEntry, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comment = '#'
+	r.TrimLeadingSpace = true
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	index := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		known := false
+		for _, c := range networksCSVColumns {
+			known = known || c == h
+		}
+		if !known {
+			return nil, fmt.Errorf("%s:1: unknown column %q (want %s)", path, h, strings.Join(networksCSVColumns, ", "))
+		}
+		index[h] = i
+	}
+	if _, ok := index["prefix"]; !ok {
+		return nil, fmt.Errorf("%s:1: no prefix column", path)
+	}
+	var entries []NetworkEntry
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return entries, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		line, _ := r.FieldPos(0)
+		field := func(name string) string {
+			if i, ok := index[name]; ok && i < len(row) {
+				return strings.TrimSpace(row[i])
+			}
+			return ""
+		}
+		prefix, err := parsePrefix(field("prefix"))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		e := NetworkEntry{Prefix: prefix, Name: field("name"), Role: field("role"), Site: field("site"), Region: field("region"), Tenant: field("tenant")}
+		if err := e.validate(); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		entries = append(entries, e)
+	}
+}

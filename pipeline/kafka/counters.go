@@ -1,0 +1,195 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"sluice/pipeline/record"
+	"sluice/reporter"
+)
+
+// sFlow counter samples travel on their own topic, "<topic>-counters", as
+// JSON arrays of record.Counter: one message per batch of the collector's
+// counter path, whose token is the message's sluice-message-id. The
+// pipeline's counter consumer (its own group, "<group-id>-counters")
+// inserts each message under that token and commits it only afterwards, so
+// a message written twice by a producer retry, or consumed again after a
+// crash, is stored once.
+
+// CountersSuffix names the counter topic and consumer group after the
+// flows' ones.
+const CountersSuffix = "-counters"
+
+// CountersConfig returns cfg for the counter topic and consumer group.
+func CountersConfig(cfg Config) Config {
+	cfg.Topic += CountersSuffix
+	cfg.Consumer.GroupID += CountersSuffix
+	cfg.Consumer.DeadLetterTopic = ""
+	return cfg
+}
+
+// CounterProducer writes batches of counter samples to the counter topic;
+// it is the CounterSink of `sluice collect`.
+type CounterProducer struct {
+	p       *Producer
+	mu      sync.Mutex
+	started bool
+}
+
+// NewCounterProducer builds the producer of the counter topic (cfg is the
+// flows' configuration); it connects to nothing until the first write.
+func NewCounterProducer(r *reporter.Reporter, cfg Config) (*CounterProducer, error) {
+	p, err := NewProducer(r, CountersConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return &CounterProducer{p: p}, nil
+}
+
+// WriteCounters sends rows as one message whose ID is token, and returns
+// once Kafka has acknowledged it (or failed).
+func (c *CounterProducer) WriteCounters(ctx context.Context, rows []record.Counter, token string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		if err := c.p.Start(ctx); err != nil {
+			return err
+		}
+		c.started = true
+	}
+	value, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("encode counter samples: %w", err)
+	}
+	done := make(chan error, 1)
+	if err := c.p.SendEncoded(ctx, nil, value, len(rows), token, func(err error) { done <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close flushes and closes the producer.
+func (c *CounterProducer) Close() error { return c.p.Close() }
+
+// CounterConsumer consumes the counter topic in its own consumer group and
+// hands each message's samples to store, committing once store returns nil.
+type CounterConsumer struct {
+	r       *reporter.Reporter
+	cfg     Config
+	limiter *reporter.Limiter
+
+	messages, samples, invalid, retries prometheus.Counter
+}
+
+// NewCounterConsumer builds the consumer (cfg is the flows' configuration);
+// Run joins the group.
+func NewCounterConsumer(r *reporter.Reporter, cfg Config) (*CounterConsumer, error) {
+	cfg = CountersConfig(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka configuration: %w", err)
+	}
+	c := &CounterConsumer{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, 10*time.Second),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "messages_total", Help: "Counter-topic messages stored and committed.",
+		}),
+		samples: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "samples_total", Help: "sFlow counter samples stored from the counter topic.",
+		}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invalid_messages_total", Help: "Counter-topic messages that were not a JSON array of counter samples: logged and skipped.",
+		}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "store_retries_total", Help: "Failed stores of a counter-topic message, retried before its offset is committed.",
+		}),
+	}
+	for _, m := range []prometheus.Collector{c.messages, c.samples, c.invalid, c.retries} {
+		if err := r.Registerer().Register(m); err != nil {
+			return nil, fmt.Errorf("register counter consumer metrics: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Run consumes until ctx ends. store gets writeCtx, which bounds a store
+// in progress at shutdown; what is not stored is not committed.
+func (c *CounterConsumer) Run(ctx, writeCtx context.Context, store func(ctx context.Context, rows []record.Counter, token string) error) error {
+	// Join a group on a topic that exists, or the reader gets no partition
+	// until the next rebalance: the collectors may not have created it yet.
+	if c.cfg.CreateTopic {
+		if err := ensureTopic(ctx, c.cfg.transport(), c.cfg); err != nil {
+			return fmt.Errorf("counter topic: %w", err)
+		}
+	}
+	start, _ := startOffset(c.cfg.Consumer.StartOffset)
+	k := c.cfg.Consumer
+	reader := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: c.cfg.Brokers, GroupID: k.GroupID, Topic: c.cfg.Topic, Dialer: c.cfg.dialer(),
+		MinBytes: k.MinBytes, MaxBytes: k.MaxBytes, MaxWait: k.MaxWait, StartOffset: start,
+		SessionTimeout: k.SessionTimeout, HeartbeatInterval: k.HeartbeatInterval, RebalanceTimeout: k.RebalanceTimeout,
+		CommitInterval:        0, // CommitMessages commits synchronously, and only it commits
+		WatchPartitionChanges: true,
+		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
+			c.limiter.Log(c.r.Logger, "kafka-go", "kafka client error", "error", fmt.Sprintf(format, args...))
+		}),
+	})
+	defer reader.Close()
+	for {
+		m, err := reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fetch counter samples: %w", err)
+		}
+		var rows []record.Counter
+		if err := json.Unmarshal(m.Value, &rows); err != nil {
+			c.invalid.Inc()
+			c.limiter.Log(c.r.Logger, "invalid", "invalid counter-topic message skipped",
+				"partition", m.Partition, "offset", m.Offset, "err", err)
+		} else if err := c.store(writeCtx, m, rows, store); err != nil {
+			return err
+		}
+		if err := reader.CommitMessages(writeCtx, m); err != nil {
+			return fmt.Errorf("commit counter samples: %w", err)
+		}
+		c.messages.Inc()
+	}
+}
+
+// store retries until the rows are stored or ctx ends. The token is the
+// message ID (stable across producer retries), else its offset.
+func (c *CounterConsumer) store(ctx context.Context, m kafkago.Message, rows []record.Counter, store func(context.Context, []record.Counter, string) error) error {
+	token := header(m.Headers, MessageIDHeader)
+	if token == "" {
+		token = m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		err := store(ctx, rows, token)
+		if err == nil {
+			c.samples.Add(float64(len(rows)))
+			return nil
+		}
+		c.retries.Inc()
+		c.limiter.Log(c.r.Logger, "store", "cannot store counter samples; retrying", "rows", len(rows), "err", err)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
