@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 
 	"sluice/pipeline/enrich"
@@ -16,7 +15,7 @@ import (
 func startEnricher(cfg Config, r *reporter.Reporter) (e *enrich.Enricher, stop func(), err error) {
 	e, err = enrich.New(r.Sub("pipeline/enrich"), cfg.Enrich, filepath.Join(cfg.Data, "enrich"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("enrich: %w", err)
+		return nil, nil, err // names the component: "enrich: …"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

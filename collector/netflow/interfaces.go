@@ -2,6 +2,7 @@ package netflow
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
@@ -60,7 +61,12 @@ func learnInterface(ctx *packetContext, rec *netflow.OptionsDataRecord) {
 	if old, ok := ctx.state.Interface(key); ok && old.Name == string(name) && old.Description == string(description) {
 		return // the periodic refresh
 	}
-	ctx.state.SetInterface(key, templates.InterfaceNames{Name: string(name), Description: string(description)})
+	// The names travel as protobuf strings, which must be UTF-8; an
+	// exporter's bytes are not always.
+	ctx.state.SetInterface(key, templates.InterfaceNames{
+		Name:        strings.ToValidUTF8(string(name), "\uFFFD"),
+		Description: strings.ToValidUTF8(string(description), "\uFFFD"),
+	})
 }
 
 // trimString cuts a fixed-length string field at its first NUL (exporters

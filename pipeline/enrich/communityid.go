@@ -19,24 +19,35 @@ const (
 
 // icmpCounterpart maps an ICMP type to the type of its answer (or
 // question), for the Community ID spec's two-way ICMP exchanges: both
-// directions of an echo then hash the same. Types without one are one-way.
-var (
-	icmpCounterpart = map[uint8]uint8{
-		8: 0, 0: 8, // echo
-		13: 14, 14: 13, // timestamp
-		15: 16, 16: 15, // information
-		10: 9, 9: 10, // router solicitation and advertisement
-		17: 18, 18: 17, // address mask
+// directions of an echo then hash the same. -1 marks a one-way type.
+// Arrays, not maps: every ICMP record looks one up.
+var icmpCounterpart, icmpv6Counterpart = counterparts(
+	[][2]uint8{
+		{8, 0},   // echo
+		{13, 14}, // timestamp
+		{15, 16}, // information
+		{10, 9},  // router solicitation and advertisement
+		{17, 18}, // address mask
+	}), counterparts(
+	[][2]uint8{
+		{128, 129}, // echo
+		{130, 131}, // multicast listener query and report
+		{133, 134}, // router solicitation and advertisement
+		{135, 136}, // neighbor solicitation and advertisement
+		{139, 140}, // node information query and reply
+		{144, 145}, // home agent address discovery
+	})
+
+func counterparts(pairs [][2]uint8) *[256]int16 {
+	var t [256]int16
+	for i := range t {
+		t[i] = -1
 	}
-	icmpv6Counterpart = map[uint8]uint8{
-		128: 129, 129: 128, // echo
-		130: 131, 131: 130, // multicast listener query and report
-		133: 134, 134: 133, // router solicitation and advertisement
-		135: 136, 136: 135, // neighbor solicitation and advertisement
-		139: 140, 140: 139, // node information query and reply
-		144: 145, 145: 144, // home agent address discovery
+	for _, p := range pairs {
+		t[p[0]], t[p[1]] = int16(p[1]), int16(p[0])
 	}
-)
+	return &t
+}
 
 // communityID computes the Community ID v1 hash of a record
 // (github.com/corelight/community-id-spec): SHA-1 over the seed, the
@@ -66,7 +77,7 @@ func communityID(f *record.Flow, seed uint16) (record.CommunityID, bool) {
 			counterpart = icmpv6Counterpart
 		}
 		sport, dport = uint16(f.ICMPType), uint16(f.ICMPCode)
-		if answer, ok := counterpart[f.ICMPType]; ok {
+		if answer := counterpart[f.ICMPType]; answer >= 0 {
 			dport = uint16(answer)
 		} else {
 			oneWay = true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+	"unicode/utf8"
 
 	"sluice/pipeline/enrich/geoip"
 	"sluice/pipeline/enrich/snmp"
@@ -139,8 +140,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	checkString := func(key, s string) {
-		if len(s) > recordpb.MaxStringLen {
-			bad(key, "longer than %d bytes", recordpb.MaxStringLen)
+		if err := checkValue(s); err != nil {
+			bad(key, "%v", err)
 		}
 	}
 	for i, p := range c.OwnNetworks {
@@ -220,9 +221,21 @@ func (e NetworkEntry) validate() error {
 		return errors.New("prefix: required")
 	}
 	for _, s := range []string{e.Name, e.Role, e.Site, e.Region, e.Tenant} {
-		if len(s) > recordpb.MaxStringLen {
-			return fmt.Errorf("value longer than %d bytes", recordpb.MaxStringLen)
+		if err := checkValue(s); err != nil {
+			return fmt.Errorf("%q: %w", s, err)
 		}
+	}
+	return nil
+}
+
+// checkValue refuses a configured value the record cannot carry intact:
+// strings travel as protobuf strings (UTF-8) of at most MaxStringLen bytes.
+func checkValue(s string) error {
+	if len(s) > recordpb.MaxStringLen {
+		return fmt.Errorf("longer than %d bytes", recordpb.MaxStringLen)
+	}
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8")
 	}
 	return nil
 }

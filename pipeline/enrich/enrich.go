@@ -87,6 +87,7 @@ type metrics struct {
 	// hit and miss counters per source, resolved once: the per-record
 	// path only adds to them.
 	netHit, netMiss prometheus.Counter
+	inMiss, outMiss prometheus.Counter
 }
 
 // New builds the enricher and its sources; stateDir keeps what they
@@ -153,10 +154,10 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 	if cfg.Services {
 		e.services = newServiceTable(migrate.ServiceNames())
 	}
-	for _, rc := range cfg.Rules {
+	for i, rc := range cfg.Rules {
 		compiled, err := compileRule(rc)
-		if err != nil {
-			return nil, fmt.Errorf("enrich: rules %s: %w", rc.Name, err)
+		if err != nil { // Validate compiled it already
+			return nil, fmt.Errorf("enrich: rules[%d]: %w", i, err)
 		}
 		// The series exist from the start, so a rule that never matched
 		// shows 0.
@@ -217,8 +218,7 @@ func (e *Enricher) registerMetrics() error {
 	m.interfaceMiss = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "interface_misses_total", Help: "Interfaces of records left without a name: no configuration, no options template, no SNMP answer (yet), by side."}, []string{"side"})
 	networkLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "network_lookups_total", Help: "Address lookups in the networks table, by result."}, []string{"result"})
 	m.netHit, m.netMiss = networkLookups.WithLabelValues("hit"), networkLookups.WithLabelValues("miss")
-	m.interfaceMiss.WithLabelValues("in")
-	m.interfaceMiss.WithLabelValues("out")
+	m.inMiss, m.outMiss = m.interfaceMiss.WithLabelValues("in"), m.interfaceMiss.WithLabelValues("out")
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("failed")
 	for _, c := range []prometheus.Collector{m.records, m.dropped, m.ruleMatches, m.ruleErrors, m.networks, m.reloads, m.exporterMiss, m.interfaceMiss, networkLookups} {
@@ -255,6 +255,17 @@ func (e *Enricher) Process(flows []record.Flow) int {
 	return kept
 }
 
+// noNetwork is the attributes of an address in no configured network.
+var noNetwork netAttrs
+
+func (l *localMisses) count(hit bool) {
+	if hit {
+		l.netHit++
+	} else {
+		l.netMiss++
+	}
+}
+
 // localMisses gathers a batch's counts, added to the metrics once per
 // batch: a Prometheus counter is an atomic add, shared by every pipeline
 // goroutine.
@@ -273,10 +284,10 @@ func (l *localMisses) flush(m *metrics) {
 		m.exporterMiss.Add(float64(l.exporter))
 	}
 	if l.in > 0 {
-		m.interfaceMiss.WithLabelValues("in").Add(float64(l.in))
+		m.inMiss.Add(float64(l.in))
 	}
 	if l.out > 0 {
-		m.interfaceMiss.WithLabelValues("out").Add(float64(l.out))
+		m.outMiss.Add(float64(l.out))
 	}
 }
 
@@ -288,29 +299,35 @@ type exporterCache struct {
 	addr       record.Addr
 	attrs      *exporterAttrs
 	interfaces map[uint32]*ifaceAttrs
+	snmpName   string // the SNMP sysName, when no name is configured
 }
 
-func (c *exporterCache) lookup(e *Enricher, a record.Addr, exporter netip.Addr) (*exporterAttrs, map[uint32]*ifaceAttrs) {
+func (c *exporterCache) lookup(e *Enricher, a record.Addr, exporter netip.Addr) *exporterCache {
 	if !c.valid || c.addr != a {
 		c.valid, c.addr = true, a
 		c.attrs, _ = e.exporters.Lookup(exporter)
 		c.interfaces, _ = e.interfaces.Lookup(exporter)
+		c.snmpName = ""
+		if (c.attrs == nil || c.attrs.name == "") && e.src.snmp != nil {
+			c.snmpName, _ = e.src.snmp.ExporterName(exporter)
+		}
 	}
-	return c.attrs, c.interfaces
+	return c
 }
 
 // enrich fills one record; false means a rule dropped it.
 func (e *Enricher) enrich(f *record.Flow, exp *exporterCache, misses *localMisses) bool {
 	exporter := f.ExporterAddress.Netip()
-	x, ifaces := exp.lookup(e, f.ExporterAddress, exporter)
+	cached := exp.lookup(e, f.ExporterAddress, exporter)
+	x, ifaces := cached.attrs, cached.interfaces
 
 	// Exporter: configuration, then SNMP's sysName for the name.
 	if x != nil {
 		f.ExporterName, f.ExporterGroup, f.ExporterRole = x.name, x.group, x.role
 		f.ExporterSite, f.ExporterRegion, f.ExporterTenant = x.site, x.region, x.tenant
 	}
-	if f.ExporterName == "" && e.src.snmp != nil {
-		f.ExporterName, _ = e.src.snmp.ExporterName(exporter)
+	if f.ExporterName == "" {
+		f.ExporterName = cached.snmpName
 	}
 	if f.ExporterName == "" {
 		misses.exporter++
@@ -328,18 +345,20 @@ func (e *Enricher) enrich(f *record.Flow, exp *exporterCache, misses *localMisse
 	// Networks and direction.
 	src, dst := f.SrcAddr.Netip(), f.DstAddr.Netip()
 	nets := e.networks.Load()
-	if n := nets.lookup(src); n != nil {
-		f.SrcNetName, f.SrcNetRole, f.SrcNetSite, f.SrcNetRegion, f.SrcNetTenant = n.name, n.role, n.site, n.region, n.tenant
-		misses.netHit++
-	} else {
-		misses.netMiss++
+	// Each stage sets its columns, found or not: a record enriched twice
+	// (replayed, or enriched upstream) ends the same.
+	n := nets.lookup(src)
+	misses.count(n != nil)
+	if n == nil {
+		n = &noNetwork
 	}
-	if n := nets.lookup(dst); n != nil {
-		f.DstNetName, f.DstNetRole, f.DstNetSite, f.DstNetRegion, f.DstNetTenant = n.name, n.role, n.site, n.region, n.tenant
-		misses.netHit++
-	} else {
-		misses.netMiss++
+	f.SrcNetName, f.SrcNetRole, f.SrcNetSite, f.SrcNetRegion, f.SrcNetTenant = n.name, n.role, n.site, n.region, n.tenant
+	n = nets.lookup(dst)
+	misses.count(n != nil)
+	if n == nil {
+		n = &noNetwork
 	}
+	f.DstNetName, f.DstNetRole, f.DstNetSite, f.DstNetRegion, f.DstNetTenant = n.name, n.role, n.site, n.region, n.tenant
 	if len(e.cfg.OwnNetworks) > 0 {
 		f.TrafficDirection = direction(e.own.Lookup(src), e.own.Lookup(dst))
 	}

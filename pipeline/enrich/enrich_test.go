@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"sluice/pipeline/enrich/geoip/geoiptest"
+	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"
 	"sluice/reporter"
 )
@@ -71,6 +73,35 @@ func TestCommunityIDSpecVectors(t *testing.T) {
 			t.Errorf("%s: got %q (%v), want %q", tc.name, id.String(), ok, tc.want)
 		}
 	}
+	// Paths the vectors leave out, checked against the spec's rules: a
+	// one-way ICMP type keeps its direction; equal addresses order by
+	// port; SCTP has ports.
+	unreachable := record.Flow{SrcAddr: addr("::ffff:5.6.7.8"), DstAddr: addr("::ffff:1.2.3.4"), Proto: 1, ICMPType: 3, ICMPCode: 1}
+	swapped := unreachable
+	swapped.SrcAddr, swapped.DstAddr = unreachable.DstAddr, unreachable.SrcAddr
+	a, _ := communityID(&unreachable, 0)
+	b, _ := communityID(&swapped, 0)
+	if a == b {
+		t.Error("a one-way ICMP type must not be ordered: both directions hashed the same")
+	}
+	same := record.Flow{SrcAddr: addr("::ffff:1.2.3.4"), DstAddr: addr("::ffff:1.2.3.4"), Proto: 17, SrcPort: 53, DstPort: 5353}
+	sameReversed := same
+	sameReversed.SrcPort, sameReversed.DstPort = same.DstPort, same.SrcPort
+	a, _ = communityID(&same, 0)
+	b, _ = communityID(&sameReversed, 0)
+	if a != b {
+		t.Error("equal addresses: the ports must order the endpoints")
+	}
+	sctp, udpSame := tcp, tcp
+	sctp.Proto, udpSame.Proto = 132, 17
+	sctpReversed := reverse(sctp)
+	a, _ = communityID(&sctp, 0)
+	b, _ = communityID(&sctpReversed, 0)
+	c, _ := communityID(&udpSame, 0)
+	if a != b || a == c {
+		t.Error("SCTP: ports must enter the hash, both directions alike")
+	}
+
 	mixed := record.Flow{SrcAddr: addr("::ffff:1.2.3.4"), DstAddr: addr("2001:db8::1"), Proto: 6}
 	if _, ok := communityID(&mixed, 0); ok {
 		t.Error("a record mixing IPv4 and IPv6 must have no Community ID")
@@ -194,6 +225,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{Name: "a", If: "NoSuchColumn > 1", Drop: true},
 		{Name: "a", Set: map[string]string{"InIfBoundary": "outside"}},
 		{Name: "c", Set: map[string]string{"SrcAddr": "1.2.3.4"}},
+		{Name: "d", If: `inNet(DstAddr, "10.0.0.0/33")`, Drop: true},
+		{Name: "e", Set: map[string]string{"ExporterName": strings.Repeat("n", 256)}},
 	}
 	cfg.Interfaces = []InterfaceConfig{{Index: 1, Boundary: "edge"}}
 	cfg.Exporters = []ExporterConfig{{Name: strings.Repeat("x", 300), Prefix: netip.MustParsePrefix("192.0.2.0/24")}}
@@ -201,7 +234,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	for _, want := range []string{
 		"rules[0]: if:", "rules[1].name: \"a\" used twice", "rules[1]: set.InIfBoundary: \"outside\" is not a value",
 		"rules[2]: set.SrcAddr: this column cannot be set", "interfaces[0].exporter: required", "interfaces[0].boundary",
-		"exporters[0].name: longer than 255 bytes",
+		"exporters[0].name: longer than 255 bytes", "rules[3]: if: inNet:", "rules[4]: set.ExporterName: want UTF-8 of at most 255 bytes",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not contain %q", err, want)
@@ -300,16 +333,28 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// The per-record path allocates nothing, rules aside.
+// The per-record path allocates nothing, rules aside, with every source
+// on: configured tables, GeoIP, threat feeds.
 func TestProcessDoesNotAllocate(t *testing.T) {
+	dir := t.TempDir()
 	cfg := DefaultConfig()
+	cfg.GeoIP.GeoDatabase = filepath.Join(dir, "city.mmdb")
+	os.WriteFile(cfg.GeoIP.GeoDatabase, geoiptest.Build(t, "GeoLite2-City", 1, []geoiptest.Network{
+		{CIDR: "81.2.69.0/24", Record: geoiptest.CityRecord("GB", "GB", "London")},
+	}), 0o600)
+	cfg.Threat.Feeds = []threat.FeedConfig{{Name: "test", Format: "plain", File: filepath.Join(dir, "feed.txt")}}
+	os.WriteFile(cfg.Threat.Feeds[0].File, []byte("81.2.69.0/24\n"), 0o600)
 	cfg.OwnNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	cfg.Networks.Entries = []NetworkEntry{{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Name: "corp"}}
 	cfg.Exporters = []ExporterConfig{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Name: "edge"}}
 	cfg.Interfaces = []InterfaceConfig{{Exporter: netip.MustParsePrefix("192.0.2.0/24"), Index: 1, Name: "uplink"}}
 	e := newEnricher(t, cfg)
 	flows := []record.Flow{{ExporterAddress: addr("::ffff:192.0.2.1"), InIfIndex: 1, OutIfIndex: 9,
-		SrcAddr: addr("::ffff:10.1.1.1"), DstAddr: addr("::ffff:198.51.100.1"), Proto: 6, SrcPort: 40000, DstPort: 443}}
+		SrcAddr: addr("::ffff:10.1.1.1"), DstAddr: addr("::ffff:81.2.69.1"), Proto: 6, SrcPort: 40000, DstPort: 443}}
+	e.Process(flows) // the first lookup of an address fills the GeoIP caches
+	if f := flows[0]; f.DstCountry != "GB" || f.DstThreatFeeds.Len() != 1 || f.DstNetName != "" || f.SrcNetName != "corp" {
+		t.Fatalf("sources not all on: %+v", f)
+	}
 	if n := testing.AllocsPerRun(100, func() { e.Process(flows) }); n != 0 {
 		t.Errorf("Process allocates %v times per record", n)
 	}

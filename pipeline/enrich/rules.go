@@ -3,16 +3,21 @@ package enrich
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/pipeline/record"
+	"sluice/pipeline/recordpb"
 )
 
 // rule is a compiled `enrich.rules` entry.
@@ -46,7 +51,7 @@ var ruleFunctions = []expr.Option{
 	expr.Function("inNet", func(params ...any) (any, error) {
 		a, _ := params[0].(record.Addr)
 		p, _ := params[1].(string)
-		prefix, err := parsePrefix(p)
+		prefix, err := cachedPrefix(p)
 		if err != nil {
 			return false, err
 		}
@@ -67,12 +72,51 @@ var ruleFunctions = []expr.Option{
 	}, new(func(record.FeedSet, string) bool)),
 }
 
+// prefixes caches the prefixes rules name, parsed once: rules give them as
+// constants, evaluated on every record.
+var prefixes sync.Map // string → netip.Prefix
+
+func cachedPrefix(s string) (netip.Prefix, error) {
+	if p, ok := prefixes.Load(s); ok {
+		return p.(netip.Prefix), nil
+	}
+	p, err := parsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	prefixes.Store(s, p)
+	return p, nil
+}
+
+// prefixChecker refuses, at compile time, an inNet whose constant prefix
+// does not parse: it would fail on every record.
+type prefixChecker struct{ err error }
+
+func (v *prefixChecker) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || len(call.Arguments) != 2 {
+		return
+	}
+	if callee, ok := call.Callee.(*ast.IdentifierNode); !ok || callee.Value != "inNet" {
+		return
+	}
+	if s, ok := call.Arguments[1].(*ast.StringNode); ok && v.err == nil {
+		if _, err := parsePrefix(s.Value); err != nil {
+			v.err = fmt.Errorf("inNet: %w", err)
+		}
+	}
+}
+
 // compileRule checks and compiles a rule against the record's columns.
 func compileRule(c RuleConfig) (*rule, error) {
 	r := &rule{name: c.Name, drop: c.Drop}
 	if c.If != "" {
-		opts := append([]expr.Option{expr.Env(record.Flow{}), expr.AsBool()}, ruleFunctions...)
+		check := &prefixChecker{}
+		opts := append([]expr.Option{expr.Env(record.Flow{}), expr.AsBool(), expr.Patch(check)}, ruleFunctions...)
 		program, err := expr.Compile(c.If, opts...)
+		if err == nil && check.err != nil {
+			err = check.err
+		}
 		if err != nil {
 			// expr's message draws the expression under a caret on more
 			// lines; a configuration error is one line.
@@ -107,6 +151,9 @@ func resolveAssignment(name, value string) (assignment, error) {
 		}
 		switch c.Kind {
 		case record.KindString:
+			if len(value) > recordpb.MaxStringLen || !utf8.ValidString(value) {
+				return assignment{}, fmt.Errorf("want UTF-8 of at most %d bytes", recordpb.MaxStringLen)
+			}
 			return assignment{column: c, str: value}, nil
 		case record.KindEnum8:
 			for _, m := range enumValue.FindAllStringSubmatch(c.Type, -1) {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/pipeline/record"
+	"sluice/pipeline/recordpb"
 )
 
 type producerMetrics struct {
@@ -78,7 +81,14 @@ func newConsumerMetrics(reg prometheus.Registerer) (consumerMetrics, error) {
 	// Both reasons appear at 0 from the start, so alerts see the series.
 	m.decodeErrors.WithLabelValues(reasonMalformed)
 	m.decodeErrors.WithLabelValues(reasonSchema)
-	for _, c := range []prometheus.Collector{m.messages, m.records, m.bytes, m.decodeErrors, m.commits} {
+	// The decoder's process-wide bounds, shared by every consumer.
+	internOverflows := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "consumer_strings_not_interned_total", Help: "Decoded string values copied instead of shared because the intern table was full (memory, not data, is at stake).",
+	}, func() float64 { return float64(record.InternOverflows()) })
+	feedsRefused := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "consumer_feed_names_refused_total", Help: "Threat-feed names left out of decoded records: the process's 64-feed registry was full, or the name too long.",
+	}, func() float64 { return float64(recordpb.FeedsRefused()) })
+	for _, c := range []prometheus.Collector{m.messages, m.records, m.bytes, m.decodeErrors, m.commits, internOverflows, feedsRefused} {
 		if err := reg.Register(c); err != nil {
 			return m, fmt.Errorf("registering consumer metrics: %w", err)
 		}

@@ -31,8 +31,12 @@ var feedRegistry struct {
 }
 
 // RegisterFeed returns the bit of the feed named name, registering it on
-// first use. It fails (false) when MaxFeeds names are already registered.
+// first use. It fails (false) for a name that is empty or longer than
+// MaxFeedNameLen, and when MaxFeeds names are already registered.
 func RegisterFeed(name string) (FeedSet, bool) {
+	if name == "" || len(name) > MaxFeedNameLen {
+		return 0, false
+	}
 	feedRegistry.mu.Lock()
 	defer feedRegistry.mu.Unlock()
 	if bit, ok := feedRegistry.byName[name]; ok {
@@ -72,11 +76,7 @@ func FeedBit(name []byte) (FeedSet, bool) {
 
 // Len is the number of registered feeds in the set: the names Each yields.
 func (s FeedSet) Len() int {
-	n := feedRegistry.count.Load()
-	registered := FeedSet(1)<<n - 1
-	if n == MaxFeeds {
-		registered = ^FeedSet(0)
-	}
+	registered := FeedSet(1)<<feedRegistry.count.Load() - 1 // all ones at 64: the shift gives 0
 	return bits.OnesCount64(uint64(s & registered))
 }
 

@@ -7,8 +7,10 @@ import (
 
 // maxInterned bounds the intern table: enrichment values (names, sites,
 // cities, AS organisations) are few, but a producer sending a new string in
-// every record must not grow a consumer's memory without end.
-const maxInterned = 1 << 20
+// every record must not grow a consumer's memory without end. At most
+// 262,144 strings of at most 255 bytes (the wire's limit): 64 MiB and the
+// map, in the worst case.
+const maxInterned = 1 << 18
 
 // interned holds the distinct strings decoded from the wire, so that a
 // consumer's records point at one copy of each and decoding allocates only

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -139,9 +140,14 @@ func wireString(s string) string {
 	if len(s) <= MaxStringLen {
 		return s
 	}
+	// Back up over at most one partial character: on a string that is
+	// not UTF-8 (which the sources avoid), cut at the limit.
 	cut := MaxStringLen
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	for back := 0; back < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(s[cut]); back++ {
 		cut--
+	}
+	if !utf8.RuneStart(s[cut]) {
+		cut = MaxStringLen
 	}
 	return s[:cut]
 }
@@ -258,6 +264,13 @@ func AppendBatchFlow(dst []byte, f *record.Flow) []byte {
 	return dst
 }
 
+// feedsRefused counts feed names decoded but not registered (FeedsRefused).
+var feedsRefused atomic.Uint64
+
+// FeedsRefused counts the feed names UnmarshalFlow left out of a record
+// because the process's feed registry was full or the name too long.
+func FeedsRefused() uint64 { return feedsRefused.Load() }
+
 // ErrMalformed is wrapped by every error about undecodable input.
 var ErrMalformed = errors.New("malformed record")
 
@@ -351,11 +364,13 @@ func (c *fieldCodec) decodeBytes(v []byte, f *record.Flow) error {
 			return fmt.Errorf("community ID of %d bytes, want %d", len(v), len(record.CommunityID{}))
 		}
 	case record.KindFeedSet:
-		bit, ok := record.FeedBit(v)
-		if !ok {
-			return fmt.Errorf("feed name %q: more than %d feeds, or a name longer than %d bytes", v, record.MaxFeeds, record.MaxFeedNameLen)
+		// A name the registry cannot take (full, or too long) is left
+		// out and counted, not a reason to lose the record.
+		if bit, ok := record.FeedBit(v); ok {
+			c.column.SetUint(f, c.column.Uint(f)|uint64(bit))
+		} else {
+			feedsRefused.Add(1)
 		}
-		c.column.SetUint(f, c.column.Uint(f)|uint64(bit))
 	}
 	return nil
 }

@@ -77,6 +77,11 @@ type columnBuffer struct {
 	strs   []string             // KindString
 	feeds  []record.FeedSet     // KindFeedSet
 	hashes []record.CommunityID // KindCommunityID
+
+	// The server path's values of feed sets and Community IDs, reused
+	// across batches.
+	feedRows [][]string
+	texts    []string
 }
 
 // nativeType is the type a column is sent as in a Native block: the table's
@@ -277,32 +282,38 @@ func (c *columnBuffer) values() any {
 }
 
 // serverValues is values for a server batch, which also takes the string
-// kinds: a feed set as its names, a Community ID as its text.
+// kinds: a feed set as its names, a Community ID as its text. The server
+// path renders each Community ID as a string (one allocation per row); the
+// embedded path writes them into the block's bytes.
 func (b *BlockBuilder) serverValues(c *columnBuffer) any {
 	switch c.kind {
 	case record.KindFeedSet:
-		if b.feedNames == nil {
+		if b.feedNames == nil || len(b.feedNames) > maxFeedSetsCached {
 			b.feedNames = make(map[record.FeedSet][]string)
 		}
-		rows := make([][]string, len(c.feeds))
-		for i, set := range c.feeds {
+		c.feedRows = c.feedRows[:0]
+		for _, set := range c.feeds {
 			names, ok := b.feedNames[set]
 			if !ok {
 				names = set.Names([]string{})
 				b.feedNames[set] = names
 			}
-			rows[i] = names
+			c.feedRows = append(c.feedRows, names)
 		}
-		return rows
+		return c.feedRows
 	case record.KindCommunityID:
-		rows := make([]string, len(c.hashes))
-		for i, h := range c.hashes {
-			rows[i] = h.String()
+		c.texts = c.texts[:0]
+		for _, h := range c.hashes {
+			c.texts = append(c.texts, h.String())
 		}
-		return rows
+		return c.texts
 	}
 	return c.values()
 }
+
+// maxFeedSetsCached bounds the feed-set names cache: sets are combinations
+// of at most 64 feeds, so in theory many.
+const maxFeedSetsCached = 4096
 
 // EachColumn calls fn once per column, in table order, with the column's name
 // and the batch's values as the typed slice clickhouse-go's columnar Append

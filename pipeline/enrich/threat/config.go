@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"sluice/pipeline/record"
 )
 
 // Feed formats, as their publishers write them.
@@ -29,8 +31,9 @@ const (
 
 var formats = []string{FormatFireHOL, FormatSpamhausDROP, FormatFeodoCSV, FormatTorExits, FormatPlain}
 
-// MaxFeeds is the number of bits of the match mask.
-const MaxFeeds = 64
+// MaxFeeds is the number of bits of the match mask: the record's feed
+// registry's size.
+const MaxFeeds = record.MaxFeeds
 
 // Default refresh periods, used when refresh is 0.
 const (
@@ -77,6 +80,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.name: missing", key))
 		case !validName(f.Name):
 			errs = append(errs, fmt.Errorf("%s.name: %q may only hold letters, digits, '-', '_' and '.'", key, f.Name))
+		case len(f.Name) > record.MaxFeedNameLen:
+			errs = append(errs, fmt.Errorf("%s.name: longer than %d bytes", key, record.MaxFeedNameLen))
 		default:
 			if j, dup := seen[f.Name]; dup {
 				errs = append(errs, fmt.Errorf("%s.name: %q already names feeds[%d]", key, f.Name, j))
