@@ -89,7 +89,18 @@ func main() {
 	flag.StringVar(&b.out, "out", "", "results directory (default bench-results/<time>)")
 	flag.BoolVar(&b.profile, "profile", false, "take CPU and allocation profiles of sluice-run at every fixed rate (with --rates)")
 	flag.DurationVar(&b.rssInterval, "rss-interval", 0, "sample the resident set this often during each step (the flatness run)")
+	rateFrom := flag.String("rate-from", "", "print --rate-fraction of the highest passing rate of the first target and protocol in this summary.json, and exit")
+	rateFraction := flag.Float64("rate-fraction", 0.8, "see --rate-from")
 	flag.Parse()
+	if *rateFrom != "" {
+		rate, err := rateFromSummary(*rateFrom, splitList(targetList)[0], splitList(protocolList)[0], *rateFraction)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		fmt.Println(rate)
+		return
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -463,21 +474,42 @@ func (b *bench) takeProfiles(ctx context.Context, dir string) string {
 	return strings.Join(saved, ",")
 }
 
+// summaryRow is one line of summary.json.
+type summaryRow struct {
+	Target   string      `json:"target"`
+	Protocol string      `json:"protocol"`
+	MaxRate  int         `json:"max_rate"`  // highest passing rate, 0 if none
+	FailRate int         `json:"fail_rate"` // lowest failing rate, 0 if none failed
+	Best     *stepResult `json:"best,omitempty"`
+}
+
+// rateFromSummary reads the highest passing rate of target and protocol from a summary.json
+// and returns fraction of it.
+func rateFromSummary(path, target, protocol string, fraction float64) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	var rows []summaryRow
+	if err := json.Unmarshal(data, &rows); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, r := range rows {
+		if r.Target == target && r.Protocol == protocol && r.MaxRate > 0 {
+			return roundRate(int(float64(r.MaxRate) * fraction)), nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no passing rate for %s %s", path, target, protocol)
+}
+
 // summary prints the table of the highest passing rate of each collector and protocol.
 func (b *bench) summary(searches []*search) error {
-	type row struct {
-		Target   string      `json:"target"`
-		Protocol string      `json:"protocol"`
-		MaxRate  int         `json:"max_rate"`  // highest passing rate, 0 if none
-		FailRate int         `json:"fail_rate"` // lowest failing rate, 0 if none failed
-		Best     *stepResult `json:"best,omitempty"`
-	}
-	var rows []row
+	var rows []summaryRow
 	var md strings.Builder
 	fmt.Fprintf(&md, "| collector | protocol | records/s at < %.1f %% loss | first failing rate | CPU s per million records | peak RSS | socket buffer (rb) |\n", b.maxLoss*100)
 	fmt.Fprintf(&md, "| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range searches {
-		rw := row{Target: s.target.name, Protocol: s.protocol, MaxRate: s.pass, FailRate: s.fail, Best: s.best}
+		rw := summaryRow{Target: s.target.name, Protocol: s.protocol, MaxRate: s.pass, FailRate: s.fail, Best: s.best}
 		rows = append(rows, rw)
 		failing := "—"
 		if s.fail > 0 {
@@ -494,6 +526,11 @@ func (b *bench) summary(searches []*search) error {
 		fmt.Fprintf(&md, "| %s | %s | %d | %s | %s | %d MiB | %d MiB |\n", s.target.name, s.protocol, s.pass, failing,
 			cpu, s.best.PeakRSS>>20, s.best.ReceiveBuffer>>20)
 	}
+	for _, s := range searches {
+		if s.best != nil && len(s.best.RSSSamples) > 0 {
+			md.WriteString(rssReport(s.best))
+		}
+	}
 	data, _ := json.MarshalIndent(rows, "", "  ")
 	if err := os.WriteFile(filepath.Join(b.out, "summary.json"), data, 0o644); err != nil {
 		return err
@@ -503,4 +540,28 @@ func (b *bench) summary(searches []*search) error {
 	}
 	fmt.Print(md.String())
 	return nil
+}
+
+// rssReport describes the resident set samples of a long step: every sample, and how far the
+// samples after the first minute stray from their mean (the flatness goal is ± 10 %).
+func rssReport(r *stepResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nRSS of %s (%s, %d records/s), MiB, one sample per interval:", r.Target, r.Protocol, r.Rate)
+	for _, v := range r.RSSSamples {
+		fmt.Fprintf(&b, " %d", v>>20)
+	}
+	b.WriteString("\n")
+	skip := min(len(r.RSSSamples)-1, 6) // the first minute at 10 s samples: warm-up
+	tail := r.RSSSamples[skip:]
+	var sum, lo, hi float64
+	lo = math.Inf(1)
+	for _, v := range tail {
+		f := float64(v)
+		sum += f
+		lo, hi = min(lo, f), max(hi, f)
+	}
+	mean := sum / float64(len(tail))
+	fmt.Fprintf(&b, "after the first %d samples: mean %.0f MiB, min %.1f %%, max %+.1f %% of the mean\n",
+		skip, mean/(1<<20), 100*(lo-mean)/mean, 100*(hi-mean)/mean)
+	return b.String()
 }

@@ -25,8 +25,9 @@ type groupUsage struct {
 	Processes  int
 }
 
-// usageOfGroup sums the usage of every live process whose process group is pgid: a collector
-// and whatever it forked (pmacct runs a core and a plugin process, a shell may wrap a JVM).
+// usageOfGroup sums the usage of every live process whose process group is pgid, or whose
+// pid is pgid: a collector and whatever it forked (pmacct runs a core and a plugin process),
+// or a process that does not lead its group (the Kafka broker).
 func usageOfGroup(pgid int) groupUsage {
 	var u groupUsage
 	dirs, _ := os.ReadDir("/proc")
@@ -49,7 +50,7 @@ func usageOfGroup(pgid int) groupUsage {
 		if len(f) < 15 {
 			continue
 		}
-		if pg, _ := strconv.Atoi(f[2]); pg != pgid {
+		if pg, _ := strconv.Atoi(f[2]); pg != pgid && pid != pgid {
 			continue
 		}
 		var ticks int64

@@ -20,8 +20,9 @@ readonly chdb_package="@chdb/lib-linux-x64-gnu@26.7.3-stable.1"
 readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # tshark: reference decoder; gcc and libc6-dev: cgo, which `go test -race`
 # needs; curl: scripts and docs; softflowd and pmacct (pmacctd's nfprobe and
-# sfprobe): real exporters for collector/interop.
-readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct)
+# sfprobe): real exporters for collector/interop; nfdump (nfcapd) and pmacct
+# (nfacctd, sfacctd): the peers deploy/bench measures sluice against.
+readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct nfdump)
 
 log() { echo "deps.sh: $*" >&2; }
 die() {
