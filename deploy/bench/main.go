@@ -39,6 +39,7 @@ type bench struct {
 	runID         int64
 	steps         int
 	startRate     int
+	startRates    map[string]int
 	maxRate       int
 	profile       bool
 	rssInterval   time.Duration
@@ -80,14 +81,16 @@ func main() {
 	flag.StringVar(&protocolList, "protocols", strings.Join(allProtocols, ","), "protocols, each measured on its own")
 	flag.StringVar(&rateList, "rates", "", "fixed rates to run (records/s, comma-separated) instead of searching")
 	flag.IntVar(&b.receiveBuffer, "receive-buffer", 4<<20, "socket receive buffer every collector asks for, bytes")
-	flag.DurationVar(&b.duration, "duration", 3*time.Second, "sending time of each step")
+	flag.DurationVar(&b.duration, "duration", 2*time.Second, "sending time of each step")
 	flag.Float64Var(&b.maxLoss, "max-loss", 0.001, "a step passes when less than this fraction is lost")
 	flag.IntVar(&b.exporters, "exporters", 64, "simulated exporters (distinct 127.0.x.y sources)")
-	flag.IntVar(&b.steps, "steps", 4, "rate steps per collector and protocol when searching")
-	flag.IntVar(&b.startRate, "start-rate", 400_000, "first rate of the search, records/s")
+	flag.IntVar(&b.steps, "steps", 3, "rate steps per collector and protocol when searching")
+	flag.IntVar(&b.startRate, "start-rate", 0, "first rate of the search for every collector, records/s (0: --start-rates)")
+	startRates := flag.String("start-rates", "sluice-run=300000,sluice-split=150000,goflow2=100000,nfcapd=800000,pmacct=400000",
+		"first rate of the search per collector, near what it sustained here before, so that few steps suffice")
 	flag.IntVar(&b.maxRate, "max-rate", 3_200_000, "highest rate the search tries, records/s")
 	flag.StringVar(&b.out, "out", "", "results directory (default bench-results/<time>)")
-	flag.BoolVar(&b.profile, "profile", false, "take CPU and allocation profiles of sluice-run at every fixed rate (with --rates)")
+	flag.BoolVar(&b.profile, "profile", false, "take CPU and allocation profiles of the sluice processes at every step")
 	flag.DurationVar(&b.rssInterval, "rss-interval", 0, "sample the resident set this often during each step (the flatness run)")
 	rateFrom := flag.String("rate-from", "", "print --rate-fraction of the highest passing rate of the first target and protocol in this summary.json, and exit")
 	rateFraction := flag.Float64("rate-fraction", 0.8, "see --rate-from")
@@ -104,6 +107,16 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	b.startRates = map[string]int{}
+	for _, kv := range splitList(*startRates) {
+		name, v, _ := strings.Cut(kv, "=")
+		rate, err := strconv.Atoi(v)
+		if err != nil || rate <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: --start-rates: %q is not collector=rate\n", kv)
+			os.Exit(2)
+		}
+		b.startRates[name] = rate
+	}
 	if err := b.run(ctx, splitList(targetList), splitList(protocolList), rateList); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -220,7 +233,14 @@ func (b *bench) run(ctx context.Context, targetNames, protocols []string, rateLi
 			if !slices.Contains(t.protocols, p) {
 				continue
 			}
-			s := &search{target: t, protocol: p, next: b.startRate}
+			start := b.startRate
+			if start == 0 {
+				start = b.startRates[t.name]
+			}
+			if start == 0 {
+				start = 200_000
+			}
+			s := &search{target: t, protocol: p, next: start}
 			if fixed != nil {
 				s.fixed, s.next = fixed, fixed[0]
 			}
@@ -302,8 +322,8 @@ func (b *bench) step(ctx context.Context, t target, protocol string, rate int) *
 	sideCtx, stopSide := context.WithCancel(ctx)
 	go func() {
 		defer close(sideDone)
-		if b.profile && t.name == "sluice-run" {
-			r.Profiles = b.takeProfiles(sideCtx, env.dir)
+		if b.profile {
+			r.Profiles = b.takeProfiles(sideCtx, env.dir, t.name)
 		}
 		if b.rssInterval > 0 {
 			tick := time.NewTicker(b.rssInterval)
@@ -451,27 +471,48 @@ func (b *bench) drain(ctx context.Context, in *instance, baseline, sent uint64) 
 	return last, nil
 }
 
-// takeProfiles fetches a CPU profile over most of the sending time, then a heap profile
-// (allocations since start), from sluice's /debug/pprof.
-func (b *bench) takeProfiles(ctx context.Context, dir string) string {
+// takeProfiles fetches, from each sluice process of the target, a CPU profile over most of
+// the sending time, then its allocations since start, from /debug/pprof.
+func (b *bench) takeProfiles(ctx context.Context, dir, target string) string {
+	processes := map[string][]struct {
+		name string
+		port int
+	}{
+		"sluice-run":   {{"run", httpPort}},
+		"sluice-split": {{"collect", collectHTTPPort}, {"pipeline", httpPort}},
+	}[target]
 	seconds := max(1, int(b.duration.Seconds()*0.8))
-	base := "http://" + addr(httpPort) + "/debug/pprof/"
-	var saved []string
-	for _, p := range []struct{ name, path string }{
-		{"cpu.pprof", fmt.Sprintf("profile?seconds=%d", seconds)},
-		{"allocs.pprof", "allocs"},
-	} {
-		body, err := httpGet(ctx, base+p.path)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: profile %s: %v\n", p.name, err)
-			continue
-		}
-		path := filepath.Join(dir, p.name)
-		if os.WriteFile(path, []byte(body), 0o644) == nil {
-			saved = append(saved, path)
-		}
+	saved := make(chan string, 2*len(processes))
+	done := make(chan struct{})
+	for _, proc := range processes {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			base := "http://" + addr(proc.port) + "/debug/pprof/"
+			for _, p := range []struct{ name, path string }{
+				{proc.name + "-cpu.pprof", fmt.Sprintf("profile?seconds=%d", seconds)},
+				{proc.name + "-allocs.pprof", "allocs"},
+			} {
+				body, err := httpGet(ctx, base+p.path)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "bench: profile %s: %v\n", p.name, err)
+					continue
+				}
+				path := filepath.Join(dir, p.name)
+				if os.WriteFile(path, []byte(body), 0o644) == nil {
+					saved <- path
+				}
+			}
+		}()
 	}
-	return strings.Join(saved, ",")
+	for range processes {
+		<-done
+	}
+	close(saved)
+	var paths []string
+	for p := range saved {
+		paths = append(paths, p)
+	}
+	return strings.Join(paths, ",")
 }
 
 // summaryRow is one line of summary.json.
