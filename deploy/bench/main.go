@@ -38,6 +38,9 @@ type bench struct {
 	out           string
 	runID         int64
 	steps         int
+	bisections    int
+	factor        float64
+	maxDrain      time.Duration
 	startRate     int
 	startRates    map[string]int
 	maxRate       int
@@ -65,9 +68,12 @@ type stepResult struct {
 	ReceiveBuffer int64   `json:"receive_buffer_bytes"`
 	DrainSeconds  float64 `json:"drain_seconds"`
 	Pass          bool    `json:"pass"`
-	Error         string  `json:"error,omitempty"`
-	RSSSamples    []int64 `json:"rss_samples_bytes,omitempty"`
-	Profiles      string  `json:"profiles,omitempty"`
+	// GeneratorLimited: the generator could not offer the rate (it shares the CPUs); the
+	// step then counts at the rate it did offer.
+	GeneratorLimited bool    `json:"generator_limited,omitempty"`
+	Error            string  `json:"error,omitempty"`
+	RSSSamples       []int64 `json:"rss_samples_bytes,omitempty"`
+	Profiles         string  `json:"profiles,omitempty"`
 }
 
 func main() {
@@ -84,7 +90,10 @@ func main() {
 	flag.DurationVar(&b.duration, "duration", 2*time.Second, "sending time of each step")
 	flag.Float64Var(&b.maxLoss, "max-loss", 0.001, "a step passes when less than this fraction is lost")
 	flag.IntVar(&b.exporters, "exporters", 64, "simulated exporters (distinct 127.0.x.y sources)")
-	flag.IntVar(&b.steps, "steps", 3, "rate steps per collector and protocol when searching")
+	flag.IntVar(&b.steps, "steps", 5, "most rate steps per collector and protocol when searching")
+	flag.IntVar(&b.bisections, "bisections", 0, "bisections once a passing and a failing rate are known")
+	flag.Float64Var(&b.factor, "factor", 1.5, "the search multiplies (or divides) the rate by this until a step fails (or passes)")
+	flag.DurationVar(&b.maxDrain, "max-drain", 5*time.Second, "records not stored this long after the last datagram count as lost")
 	flag.IntVar(&b.startRate, "start-rate", 0, "first rate of the search for every collector, records/s (0: --start-rates)")
 	startRates := flag.String("start-rates", "sluice-run=300000,sluice-split=150000,goflow2=100000,nfcapd=800000,pmacct=400000",
 		"first rate of the search per collector, near what it sustained here before, so that few steps suffice")
@@ -135,21 +144,33 @@ func splitList(s string) []string {
 
 // search steps one collector's rate for one protocol: doubling from the start rate while
 // steps pass, halving while they fail, then bisecting (geometrically) between the highest
-// pass and the lowest failure.
+// pass and the lowest failure, within --steps steps. The result is the highest passing rate;
+// the true limit lies below the lowest failing one.
 type search struct {
-	target   target
-	protocol string
-	next     int
-	pass     int // highest passing rate, 0 if none yet
-	fail     int // lowest failing rate, 0 if none yet
-	best     *stepResult
-	steps    int
-	done     bool
-	fixed    []int
+	target     target
+	protocol   string
+	next       int
+	pass       int // highest passing rate, 0 if none yet
+	fail       int // lowest failing rate, 0 if none yet
+	best       *stepResult
+	steps      int
+	bisections int
+	done       bool
+	// generatorLimited: the collector kept up with all the generator could send.
+	generatorLimited bool
+	fixed            []int
 }
 
 func (s *search) record(b *bench, r *stepResult) {
 	s.steps++
+	if r.Pass && r.GeneratorLimited {
+		// No higher rate can be offered: the result is a lower bound, at the offered rate.
+		if int(r.SentRate) > s.pass {
+			s.pass, s.best = int(r.SentRate), r
+		}
+		s.generatorLimited, s.done = true, true
+		return
+	}
 	if r.Pass {
 		if r.Rate > s.pass {
 			s.pass, s.best = r.Rate, r
@@ -169,15 +190,19 @@ func (s *search) record(b *bench, r *stepResult) {
 	case s.steps >= b.steps:
 		s.done = true
 	case s.fail == 0:
-		s.next = r.Rate * 2
+		s.next = roundRate(int(float64(r.Rate) * b.factor))
 		if s.next > b.maxRate {
 			s.done = true
 		}
 	case s.pass == 0:
-		s.next = r.Rate / 2
+		s.next = roundRate(int(float64(r.Rate) / b.factor))
+		if s.next < 10_000 {
+			s.done = true
+		}
 	default:
+		s.bisections++
 		s.next = roundRate(int(math.Sqrt(float64(s.pass) * float64(s.fail))))
-		if s.next <= s.pass || s.next >= s.fail {
+		if s.bisections > b.bisections || s.next <= s.pass || s.next >= s.fail {
 			s.done = true
 		}
 	}
@@ -380,12 +405,13 @@ func (b *bench) step(ctx context.Context, t target, protocol string, rate int) *
 	}
 	// A step passes when little is lost, nothing is counted twice, and the generator kept
 	// close to the asked rate (else the rate was never really offered).
-	r.Pass = r.Sent > 0 && r.Loss < b.maxLoss && r.Stored <= r.Sent && r.SentRate >= 0.95*float64(rate)
-	switch {
-	case r.Stored > r.Sent:
-		r.Error = "stored more than sent (duplicates)"
-	case r.SentRate < 0.95*float64(rate):
+	r.Pass = r.Sent > 0 && r.Loss < b.maxLoss && r.Stored <= r.Sent
+	if r.SentRate < 0.95*float64(rate) {
+		r.GeneratorLimited = true
 		r.Error = fmt.Sprintf("generator reached only %.0f/s", r.SentRate)
+	}
+	if r.Stored > r.Sent {
+		r.Error = "stored more than sent (duplicates)"
 	}
 	return r
 }
@@ -426,17 +452,15 @@ func (b *bench) send(ctx context.Context, env *stepEnv, protocol string, rate in
 	return t, nil
 }
 
-// drain waits until the collector has stored what it will. For collectors counted while
-// running: until stored reaches sent, or stays still for quiet. For those counted after stop:
-// until their socket is empty and their CPU time stops growing.
+// drain waits until the collector has stored what it will, for at most --max-drain: what a
+// collector has not stored by then it was buffering, not keeping up with, and counts as lost.
+// For collectors counted while running: until stored reaches sent. For those counted after
+// stop: until their socket is empty and their CPU time stops growing.
 func (b *bench) drain(ctx context.Context, in *instance, baseline, sent uint64) (uint64, error) {
-	const quiet = 4 * time.Second
-	const limit = 90 * time.Second
 	start := time.Now()
-	lastChange := start
 	var last uint64
 	lastCPU := -1.0
-	for time.Since(start) < limit {
+	for {
 		if in.afterStop {
 			s, _ := udpSockets(in.port)
 			cpu := in.usage().CPUSeconds
@@ -453,22 +477,17 @@ func (b *bench) drain(ctx context.Context, in *instance, baseline, sent uint64) 
 			if n >= sent {
 				return n, nil
 			}
-			if n != last {
-				last, lastChange = n, time.Now()
-			} else if time.Since(lastChange) > quiet {
-				return n, nil
-			}
+			last = n
+		}
+		if time.Since(start) >= b.maxDrain {
+			return last, nil
 		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if in.afterStop {
-		return 0, nil
-	}
-	return last, nil
 }
 
 // takeProfiles fetches, from each sluice process of the target, a CPU profile over most of
@@ -564,7 +583,14 @@ func (b *bench) summary(searches []*search) error {
 		if s.best.KafkaCPU > 0 {
 			cpu += fmt.Sprintf(" (+ Kafka %.2f)", s.best.KafkaCPU/(float64(s.best.Sent)/1e6))
 		}
-		fmt.Fprintf(&md, "| %s | %s | %d | %s | %s | %d MiB | %d MiB |\n", s.target.name, s.protocol, s.pass, failing,
+		rate := fmt.Sprintf("%d", s.pass)
+		switch {
+		case s.generatorLimited:
+			rate = fmt.Sprintf("≥ %d (all the generator sent)", s.pass)
+		case s.fail == 0:
+			rate = fmt.Sprintf("≥ %d (no step failed)", s.pass)
+		}
+		fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %d MiB | %d MiB |\n", s.target.name, s.protocol, rate, failing,
 			cpu, s.best.PeakRSS>>20, s.best.ReceiveBuffer>>20)
 	}
 	for _, s := range searches {
