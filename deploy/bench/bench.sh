@@ -88,7 +88,13 @@ if [[ $mode == flat ]]; then
 	exit
 fi
 
-brokers=$(SLUICE_KAFKA_PORT=$kafka_port deploy/dev/kafka.sh start)
+# The port lies in the ephemeral range: an outgoing connection may hold it for a moment.
+for attempt in 1 2 3; do
+	brokers=$(SLUICE_KAFKA_PORT=$kafka_port deploy/dev/kafka.sh start) && break
+	((attempt < 3)) || die "Kafka did not start on port $kafka_port"
+	log "Kafka did not start (attempt $attempt), retrying"
+	sleep 2
+done
 kafka_pid=$(cat "$cache/run/kafka-$kafka_port/kafka.pid" 2>/dev/null || echo 0)
 bin/sluice-bench --sluice bin/sluice --goflow2 "$goflow2_dir/goflow2" \
 	--kafka "$brokers" --kafka-pid "$kafka_pid" "$@"

@@ -93,10 +93,11 @@ func main() {
 	flag.IntVar(&b.steps, "steps", 5, "most rate steps per collector and protocol when searching")
 	flag.IntVar(&b.bisections, "bisections", 0, "bisections once a passing and a failing rate are known")
 	flag.Float64Var(&b.factor, "factor", 1.5, "the search multiplies (or divides) the rate by this until a step fails (or passes)")
-	flag.DurationVar(&b.maxDrain, "max-drain", 5*time.Second, "records not stored this long after the last datagram count as lost")
+	flag.DurationVar(&b.maxDrain, "max-drain", 2*time.Second, "records not stored this long after the last datagram count as lost")
 	flag.IntVar(&b.startRate, "start-rate", 0, "first rate of the search for every collector, records/s (0: --start-rates)")
-	startRates := flag.String("start-rates", "sluice-run=300000,sluice-split=150000,goflow2=100000,nfcapd=800000,pmacct=400000",
-		"first rate of the search per collector, near what it sustained here before, so that few steps suffice")
+	startRates := flag.String("start-rates", "sluice-run=200000,sluice-split=200000,goflow2=200000,nfcapd=1200000,pmacct=400000,"+
+		"sluice-run/sflow5=100000,sluice-split/sflow5=100000,goflow2/sflow5=100000,pmacct/sflow5=200000",
+		"first rate of the search per collector (or collector/protocol), near what it sustained here before, so that few steps suffice")
 	flag.IntVar(&b.maxRate, "max-rate", 3_200_000, "highest rate the search tries, records/s")
 	flag.StringVar(&b.out, "out", "", "results directory (default bench-results/<time>)")
 	flag.BoolVar(&b.profile, "profile", false, "take CPU and allocation profiles of the sluice processes at every step")
@@ -259,6 +260,9 @@ func (b *bench) run(ctx context.Context, targetNames, protocols []string, rateLi
 				continue
 			}
 			start := b.startRate
+			if start == 0 {
+				start = b.startRates[t.name+"/"+p]
+			}
 			if start == 0 {
 				start = b.startRates[t.name]
 			}
