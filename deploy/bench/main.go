@@ -154,6 +154,7 @@ type search struct {
 	pass       int // highest passing rate, 0 if none yet
 	fail       int // lowest failing rate, 0 if none yet
 	best       *stepResult
+	last       *stepResult // the latest step, whose RSS samples the flatness run reports
 	steps      int
 	bisections int
 	done       bool
@@ -164,6 +165,7 @@ type search struct {
 
 func (s *search) record(b *bench, r *stepResult) {
 	s.steps++
+	s.last = r
 	if r.Pass && r.GeneratorLimited {
 		// No higher rate can be offered: the result is a lower bound, at the offered rate.
 		if int(r.SentRate) > s.pass {
@@ -598,8 +600,8 @@ func (b *bench) summary(searches []*search) error {
 			cpu, s.best.PeakRSS>>20, s.best.ReceiveBuffer>>20)
 	}
 	for _, s := range searches {
-		if s.best != nil && len(s.best.RSSSamples) > 0 {
-			md.WriteString(rssReport(s.best))
+		if s.last != nil && len(s.last.RSSSamples) > 0 {
+			md.WriteString(rssReport(s.last))
 		}
 	}
 	data, _ := json.MarshalIndent(rows, "", "  ")
@@ -617,7 +619,7 @@ func (b *bench) summary(searches []*search) error {
 // samples after the first minute stray from their mean (the flatness goal is ± 10 %).
 func rssReport(r *stepResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nRSS of %s (%s, %d records/s), MiB, one sample per interval:", r.Target, r.Protocol, r.Rate)
+	fmt.Fprintf(&b, "\nRSS of %s (%s, %d records/s, %.3f %% lost), MiB, one sample per interval:", r.Target, r.Protocol, r.Rate, 100*r.Loss)
 	for _, v := range r.RSSSamples {
 		fmt.Fprintf(&b, " %d", v>>20)
 	}
