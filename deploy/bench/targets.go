@@ -45,10 +45,13 @@ type instance struct {
 	procs []*exec.Cmd // each leads its own process group
 	// stored reads how many records the collector has stored so far. With afterStop, it is
 	// only meaningful once stop has returned (nfcapd closes its file then).
-	stored    func(ctx context.Context) (uint64, error)
-	afterStop bool
-	port      int // the UDP port the protocol under test goes to
-	stopWait  time.Duration
+	stored func(ctx context.Context) (uint64, error)
+	// duplicates, when set, counts stored records that repeat another one (the same exporter,
+	// source address and source port, which the generator makes unique).
+	duplicates func(ctx context.Context) (uint64, error)
+	afterStop  bool
+	port       int // the UDP port the protocol under test goes to
+	stopWait   time.Duration
 }
 
 // usage sums the process groups of the instance.
@@ -192,7 +195,18 @@ status-interval: 0s
 
 // sluiceCount asks a sluice's SQL endpoint how many flows are stored.
 func sluiceCount(httpAddr string) func(ctx context.Context) (uint64, error) {
-	u := "http://" + httpAddr + "/api/v1/sql?format=TSV&query=" + url.QueryEscape("SELECT count() FROM sluice.flows")
+	return sluiceQuery(httpAddr, "SELECT count() FROM sluice.flows")
+}
+
+// sluiceDuplicates counts the stored flows whose (exporter, source address, source port)
+// another stored flow has already.
+func sluiceDuplicates(httpAddr string) func(ctx context.Context) (uint64, error) {
+	return sluiceQuery(httpAddr, "SELECT count() - uniqExact(ExporterAddress, SrcAddr, SrcPort) FROM sluice.flows")
+}
+
+// sluiceQuery runs a query answering one number on a sluice's SQL endpoint.
+func sluiceQuery(httpAddr, query string) func(ctx context.Context) (uint64, error) {
+	u := "http://" + httpAddr + "/api/v1/sql?format=TSV&query=" + url.QueryEscape(query)
 	return func(ctx context.Context) (uint64, error) {
 		body, err := httpGet(ctx, u)
 		if err != nil {
@@ -218,7 +232,8 @@ func sluiceRunTarget() target {
 		if err != nil {
 			return nil, err
 		}
-		in := &instance{procs: []*exec.Cmd{cmd}, stored: sluiceCount(addr(httpPort)), port: portOf(env.protocol), stopWait: 60 * time.Second}
+		in := &instance{procs: []*exec.Cmd{cmd}, stored: sluiceCount(addr(httpPort)), duplicates: sluiceDuplicates(addr(httpPort)),
+			port: portOf(env.protocol), stopWait: 60 * time.Second}
 		if err := waitFor(ctx, "sluice run", cmd, 60*time.Second, func() bool { return httpOK("http://" + addr(httpPort) + "/readyz") }); err != nil {
 			in.stop()
 			return nil, err
@@ -245,7 +260,8 @@ func sluiceSplitTarget() target {
 		if err != nil {
 			return nil, err
 		}
-		in := &instance{procs: []*exec.Cmd{collect}, stored: sluiceCount(addr(httpPort)), port: portOf(env.protocol), stopWait: 60 * time.Second}
+		in := &instance{procs: []*exec.Cmd{collect}, stored: sluiceCount(addr(httpPort)), duplicates: sluiceDuplicates(addr(httpPort)),
+			port: portOf(env.protocol), stopWait: 60 * time.Second}
 		if err := waitFor(ctx, "sluice collect", collect, 60*time.Second, func() bool { return httpOK("http://" + addr(collectHTTPPort) + "/readyz") }); err != nil {
 			in.stop()
 			return nil, err
