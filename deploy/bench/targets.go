@@ -370,6 +370,11 @@ func nfdumpFlows(ctx context.Context, dir string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("nfdump -R %s -I: %w: %s", dir, err, out)
 	}
+	return parseNfdumpFlows(out)
+}
+
+// parseNfdumpFlows sums the "Flows:" lines of `nfdump -I`.
+func parseNfdumpFlows(out []byte) (uint64, error) {
 	var total uint64
 	found := false
 	for _, line := range strings.Split(string(out), "\n") {
@@ -451,6 +456,11 @@ func pmacctRead(ctx context.Context, pipe string, packets bool) (uint64, error) 
 	if err != nil {
 		return 0, fmt.Errorf("pmacct -p %s -s: %w", pipe, err)
 	}
+	return parsePmacctCSV(out, packets)
+}
+
+// parsePmacctCSV sums the FLOWS column (or PACKETS) of `pmacct -s -O csv`.
+func parsePmacctCSV(out []byte, packets bool) (uint64, error) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "PEER_SRC_IP,") {
 		return 0, fmt.Errorf("pmacct -s: unexpected output %q", out)
