@@ -607,6 +607,7 @@ func (b *bench) summary(searches []*search) error {
 		fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %d MiB | %d MiB |\n", s.target.name, s.protocol, rate, failing,
 			cpu, s.best.PeakRSS>>20, s.best.ReceiveBuffer>>20)
 	}
+	md.WriteString(goalRatios(searches))
 	for _, s := range searches {
 		if s.last != nil && len(s.last.RSSSamples) > 0 {
 			md.WriteString(rssReport(s.last))
@@ -645,4 +646,61 @@ func rssReport(r *stepResult) string {
 	fmt.Fprintf(&b, "after the first %d samples: mean %.0f MiB, min %.1f %%, max %+.1f %% of the mean\n",
 		skip, mean/(1<<20), 100*(lo-mean)/mean, 100*(hi-mean)/mean)
 	return b.String()
+}
+
+// goalRatios compares, per protocol, the rate sluice sustained end to end (both deployments)
+// with goflow2's and nfcapd's, the goals being at least 5× goflow2 and 1× nfcapd. A
+// peer that never failed gives a lower bound, so the ratio is then an upper bound (≤).
+func goalRatios(searches []*search) string {
+	find := func(target, protocol string) *search {
+		for _, s := range searches {
+			if s.target.name == target && s.protocol == protocol {
+				return s
+			}
+		}
+		return nil
+	}
+	var b strings.Builder
+	for _, p := range allProtocols {
+		for _, own := range []string{"sluice-run", "sluice-split"} {
+			o := find(own, p)
+			if o == nil {
+				continue
+			}
+			for _, peer := range []struct {
+				name string
+				goal float64
+			}{{"goflow2", 5}, {"nfcapd", 1}} {
+				q := find(peer.name, p)
+				if q == nil || q.pass == 0 {
+					continue
+				}
+				ownOpen := o.fail == 0 || o.generatorLimited // sluice's rate is a lower bound
+				peerOpen := q.fail == 0 || q.generatorLimited
+				ratio := float64(o.pass) / float64(q.pass)
+				bound, verdict := "", "met"
+				switch {
+				case ownOpen && peerOpen:
+					bound, verdict = "~ ", "undecided: neither failed"
+				case peerOpen: // the ratio is at most this
+					bound, verdict = "≤ ", "missed"
+					if ratio >= peer.goal {
+						verdict = "undecided"
+					}
+				case ownOpen: // the ratio is at least this
+					bound = "≥ "
+					if ratio < peer.goal {
+						verdict = "undecided"
+					}
+				case ratio < peer.goal:
+					verdict = "missed"
+				}
+				fmt.Fprintf(&b, "- %s, %s / %s: %s%.2f× (goal ≥ %g×: %s)\n", p, own, peer.name, bound, ratio, peer.goal, verdict)
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\nAgainst the goals, from this run:\n\n" + b.String()
 }
