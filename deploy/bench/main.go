@@ -243,10 +243,14 @@ func (b *bench) run(ctx context.Context, targetNames, protocols []string, rateLi
 	if b.out == "" {
 		b.out = filepath.Join("bench-results", time.Now().UTC().Format("20060102T150405Z"))
 	}
+	var err error
+	// Absolute: each collector runs in its step's directory.
+	if b.out, err = filepath.Abs(b.out); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
 		return err
 	}
-	var err error
 	if b.sluice, err = filepath.Abs(b.sluice); err != nil {
 		return err
 	}
