@@ -19,6 +19,7 @@ help:
 	@echo "make run    - build and run sluice with the demo exporter (Ctrl-C stops)"
 	@echo "make test   - every test, vet and format check, as CI runs them"
 	@echo "make build  - build $(BIN)"
+	@echo "make bench  - measure sluice against goflow2, nfcapd and pmacct (root, ~5 min)"
 
 # The binary records where libchdb is (ELF run path): chdb-go loads it when
 # the program starts, so every command, even `sluice sql`, finds it without
@@ -63,3 +64,9 @@ test: deps-test lint build
 		pkg=$${target%%:*}; fn=$${target##*:}; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
 	done
+
+# The comparison with goflow2, nfcapd and pmacct (BENCHMARKS.md), as root:
+# `make bench`; the 10-minute RSS run: `make bench BENCH_ARGS=flat`.
+.PHONY: bench
+bench:
+	deploy/bench/bench.sh $(BENCH_ARGS)

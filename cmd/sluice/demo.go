@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,15 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	ipv6Share := fs.Float64("ipv6-share", def.IPv6Share, "fraction of flows between IPv6 addresses")
 	sluiceURL := fs.String("sluice", "", "URL of the receiving sluice's HTTP endpoint, to show how many flows are stored")
 	quiet := fs.Bool("quiet", false, "no live line, only the final totals")
+	templateRefresh := fs.Duration("template-refresh", def.TemplateRefresh, "resend NetFlow v9/IPFIX templates this often (0: only at start)")
+	templateRefreshDatagrams := fs.Int("template-refresh-datagrams", 0, "also resend templates every this many datagrams of an exporter (0: off)")
+	flushInterval := fs.Duration("flush-interval", def.FlushInterval, "longest a flow waits in a datagram that is not full")
+	maxDatagram := fs.Int("max-datagram-size", def.MaxDatagramSize, "largest UDP payload, bytes")
+	pool := fs.Int("pool", 0, "load tests: each exporter draws this many flows once and replays them with unique source ports (0: draw every flow)")
+	sendBatch := fs.Int("send-batch", 0, "load tests: datagrams per sendmmsg call, from one socket (needs --bind-sources; 0: one call per datagram)")
+	pacing := fs.Duration("pacing-interval", def.PacingInterval, "send the flows that came due this often")
+	jsonOut := fs.Bool("json", false, "print the final totals as JSON on stdout")
+	statsFile := fs.String("stats-file", "", "also write the final totals as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,6 +53,9 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Protocols = splitList(*protocols)
 	cfg.Exporters, cfg.Interfaces, cfg.Seed = *exporters, *interfaces, *seed
 	cfg.BindSources, cfg.IPv6Share = *bindSources, *ipv6Share
+	cfg.TemplateRefresh, cfg.TemplateRefreshDatagrams = *templateRefresh, *templateRefreshDatagrams
+	cfg.FlushInterval, cfg.MaxDatagramSize = *flushInterval, *maxDatagram
+	cfg.Pool, cfg.SendBatch, cfg.PacingInterval = *pool, *sendBatch, *pacing
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -61,16 +75,42 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	stored.Count(ctx) // the baseline: flows stored before this demo
 	stats, err := demo.Run(ctx, cfg, progress)
+	elapsed := time.Since(start)
 	if !*quiet {
 		fmt.Fprintln(stderr)
 	}
-	fmt.Fprintf(stderr, "sent %d flows in %d datagrams: %d bytes, %d packets (netflow9 %d, ipfix %d, sflow5 %d, netflow5 %d flows)\n",
-		stats.Flows, stats.Datagrams, stats.Bytes, stats.Packets,
+	fmt.Fprintf(stderr, "sent %d flows in %d datagrams (%d payload bytes) in %s: %d bytes, %d packets (netflow9 %d, ipfix %d, sflow5 %d, netflow5 %d flows)\n",
+		stats.Flows, stats.Datagrams, stats.PayloadBytes, elapsed.Round(time.Millisecond), stats.Bytes, stats.Packets,
 		stats.NetFlow9.Flows, stats.IPFIX.Flows, stats.SFlow5.Flows, stats.NetFlow5.Flows)
+	if *jsonOut || *statsFile != "" {
+		out, jerr := json.Marshal(demoTotals{Stats: stats, Seconds: elapsed.Seconds(),
+			FlowsPerSecond: float64(stats.Flows) / elapsed.Seconds(), Complete: err == nil})
+		if jerr != nil {
+			return errors.Join(err, jerr)
+		}
+		if *jsonOut {
+			fmt.Fprintf(stdoutOf(stderr), "%s\n", out)
+		}
+		if *statsFile != "" {
+			if werr := os.WriteFile(*statsFile, append(out, '\n'), 0o644); werr != nil {
+				return errors.Join(err, fmt.Errorf("--stats-file: %w", werr))
+			}
+		}
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil // Ctrl-C is how a demo ends
 	}
 	return err
+}
+
+// demoTotals is the JSON of --json and --stats-file: what was sent (only datagrams the kernel
+// accepted count), how long it took, and whether the run ended as configured rather than
+// being cancelled or failing.
+type demoTotals struct {
+	demo.Stats
+	Seconds        float64 `json:"seconds"`
+	FlowsPerSecond float64 `json:"flows_per_second"`
+	Complete       bool    `json:"complete"`
 }
 
 // storedCounter asks a running sluice how many flows it has stored since

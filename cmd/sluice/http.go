@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -64,6 +65,14 @@ func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql 
 	if sql != nil {
 		mux.HandleFunc("/api/v1/sql", s.handleSQL)
 	}
+	// Go's profiles, for measuring sluice under load (go tool pprof
+	// http://ADDR/debug/pprof/profile?seconds=30); the HTTP address is
+	// loopback by default, as for the SQL endpoint.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }

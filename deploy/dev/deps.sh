@@ -23,8 +23,10 @@ readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # sfprobe): real exporters for collector/interop; snmpd: the real SNMP agent
 # pipeline/enrich/snmp's tests start on 127.0.0.1:16161-16199 (their own
 # config; a system snmpd the package may start on 161 does not matter), and
-# snmp: its command-line tools (snmpwalk, snmpget) to look at an agent.
-readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp)
+# snmp: its command-line tools (snmpwalk, snmpget) to look at an agent;
+# nfdump (nfcapd) and pmacct (nfacctd, sfacctd): the peers deploy/bench
+# measures sluice against.
+readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp nfdump)
 
 log() { echo "deps.sh: $*" >&2; }
 die() {

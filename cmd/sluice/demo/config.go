@@ -56,6 +56,20 @@ type Config struct {
 	BindSources bool
 	// ProgressInterval is how often Run reports progress (--progress-interval).
 	ProgressInterval time.Duration
+
+	// Load-test settings: they trade the traffic model's variety for speed.
+
+	// Pool makes each exporter draw this many flows once and replay them in turn (--pool),
+	// with a unique source port and address per flow (see Generator); 0 draws every flow from
+	// the model, which costs about ten times more per flow. Replayed flows are TCP and UDP only.
+	Pool int
+	// SendBatch sends up to this many datagrams per system call (--send-batch), with sendmmsg
+	// on one socket that sets each datagram's source address (IP_PKTINFO); it needs
+	// BindSources. All exporters then share one source port. 0 or 1 sends each datagram with
+	// its own call, from each exporter's own socket.
+	SendBatch int
+	// PacingInterval is how often Run sends the flows that have come due (--pacing-interval).
+	PacingInterval time.Duration
 }
 
 // DefaultConfig returns the configuration `sluice demo` starts from: 1000 flows/s of all four
@@ -74,12 +88,15 @@ func DefaultConfig() Config {
 		MaxDatagramSize:  1400,
 		IPv6Share:        0.2,
 		ProgressInterval: time.Second,
+		PacingInterval:   10 * time.Millisecond,
 	}
 }
 
 // Limits of the configuration.
 const (
-	maxExporters  = 64
+	maxExporters  = 1000
+	maxPool       = 1 << 20
+	maxSendBatch  = 1024
 	maxInterfaces = 64
 	// minDatagramSize fits a datagram of any protocol holding templates and one flow.
 	minDatagramSize = 512
@@ -107,6 +124,15 @@ func (c *Config) Validate() error {
 	if c.ProgressInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--progress-interval must be > 0, got %s", c.ProgressInterval))
 	}
+	if c.PacingInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--pacing-interval must be > 0, got %s", c.PacingInterval))
+	}
+	if c.SendBatch < 0 || c.SendBatch > maxSendBatch {
+		errs = append(errs, fmt.Errorf("--send-batch must be between 0 and %d, got %d", maxSendBatch, c.SendBatch))
+	}
+	if c.SendBatch > 1 && !c.BindSources {
+		errs = append(errs, errors.New("--send-batch needs --bind-sources: batched datagrams carry each exporter's address"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -128,6 +154,9 @@ func (c *Config) validateTraffic() error {
 	}
 	if c.Interfaces < 2 || c.Interfaces > maxInterfaces {
 		errs = append(errs, fmt.Errorf("--interfaces must be between 2 and %d, got %d", maxInterfaces, c.Interfaces))
+	}
+	if c.Pool < 0 || c.Pool > maxPool {
+		errs = append(errs, fmt.Errorf("--pool must be between 0 and %d flows, got %d", maxPool, c.Pool))
 	}
 	if c.TemplateRefresh < 0 {
 		errs = append(errs, fmt.Errorf("--template-refresh must be >= 0, got %s", c.TemplateRefresh))

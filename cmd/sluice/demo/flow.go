@@ -64,11 +64,12 @@ type Flow struct {
 
 // Counters counts what was sent for one protocol, or in total.
 type Counters struct {
-	Datagrams uint64
-	Flows     uint64 // data records (NetFlow, IPFIX) or flow samples (sFlow)
-	Bytes     uint64 // sum of the encoded flows' byte counters, unscaled by sampling
-	Packets   uint64 // sum of the encoded flows' packet counters, unscaled by sampling
-	Templates uint64 // template records sent (NetFlow v9, IPFIX)
+	Datagrams    uint64 `json:"datagrams"`
+	Flows        uint64 `json:"flows"`         // data records (NetFlow, IPFIX) or flow samples (sFlow)
+	Bytes        uint64 `json:"bytes"`         // sum of the encoded flows' byte counters, unscaled by sampling
+	Packets      uint64 `json:"packets"`       // sum of the encoded flows' packet counters, unscaled by sampling
+	Templates    uint64 `json:"templates"`     // template records sent (NetFlow v9, IPFIX)
+	PayloadBytes uint64 `json:"payload_bytes"` // UDP payload bytes sent
 }
 
 func (c *Counters) add(o Counters) {
@@ -77,12 +78,16 @@ func (c *Counters) add(o Counters) {
 	c.Bytes += o.Bytes
 	c.Packets += o.Packets
 	c.Templates += o.Templates
+	c.PayloadBytes += o.PayloadBytes
 }
 
 // Stats is what was sent: totals in the embedded Counters, and the same counters per protocol.
 type Stats struct {
 	Counters
-	NetFlow5, NetFlow9, IPFIX, SFlow5 Counters
+	NetFlow5 Counters `json:"netflow5"`
+	NetFlow9 Counters `json:"netflow9"`
+	IPFIX    Counters `json:"ipfix"`
+	SFlow5   Counters `json:"sflow5"`
 }
 
 // Protocol returns the counters of the named protocol (see the protocol name constants).
@@ -101,14 +106,18 @@ func (s Stats) Protocol(name string) (Counters, bool) {
 }
 
 // record adds one sent datagram to the totals and to its protocol's counters.
-func (s *Stats) record(d *Datagram) {
-	c := Counters{Datagrams: 1, Flows: uint64(len(d.Flows)), Templates: uint64(d.Templates)}
-	for i := range d.Flows {
-		c.Bytes += d.Flows[i].Bytes
-		c.Packets += d.Flows[i].Packets
-	}
+func (s *Stats) record(d *Datagram) { s.add(d.Protocol, d.counters()) }
+
+// sentDatagram is what a datagram counts for, kept while it waits in a send batch.
+type sentDatagram struct {
+	protocol string
+	counters Counters
+}
+
+// add adds the counters of one protocol's datagrams to the totals and to the protocol's.
+func (s *Stats) add(protocol string, c Counters) {
 	s.Counters.add(c)
-	switch d.Protocol {
+	switch protocol {
 	case NetFlow5:
 		s.NetFlow5.add(c)
 	case NetFlow9:
@@ -118,6 +127,17 @@ func (s *Stats) record(d *Datagram) {
 	case SFlow5:
 		s.SFlow5.add(c)
 	}
+}
+
+// counters is what d counts for: one datagram, its flows and their counters.
+func (d *Datagram) counters() Counters {
+	c := Counters{Datagrams: 1, Flows: uint64(len(d.Flows)), Templates: uint64(d.Templates),
+		PayloadBytes: uint64(len(d.Payload))}
+	for i := range d.Flows {
+		c.Bytes += d.Flows[i].Bytes
+		c.Packets += d.Flows[i].Packets
+	}
+	return c
 }
 
 // Datagram is one encoded datagram and the flows it carries, in encoding order. It is only

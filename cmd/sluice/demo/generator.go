@@ -17,6 +17,7 @@ type Generator struct {
 	scratch   Flow // the flow being drawn
 	dgram     Datagram
 	stats     Stats
+	poolTime  time.Time // the export time the replay pools were drawn for
 }
 
 // exporter is one simulated exporter and the state its protocol keeps.
@@ -50,6 +51,12 @@ type exporter struct {
 	opened   time.Time // when the datagram's first flow was drawn
 	out      []Flow
 	buf      []byte
+
+	// Replay pool (Config.Pool): flows drawn once, as of poolTime, replayed in turn.
+	pool     []Flow
+	poolNext int
+	// replayed numbers the exporter's replayed flows; it makes each one's source unique.
+	replayed uint32
 }
 
 func (e *exporter) uplinkInterfaces() []iface { return e.ifaces[:e.uplinks] }
@@ -112,7 +119,52 @@ func NewGenerator(cfg Config, start time.Time) (*Generator, error) {
 			g.exporters = append(g.exporters, e)
 		}
 	}
+	if cfg.Pool > 0 {
+		g.poolTime = start.Truncate(time.Second)
+		for _, e := range g.exporters {
+			e.pool = make([]Flow, cfg.Pool)
+			for j := range e.pool {
+				g.drawTransport(&e.pool[j], e, g.poolTime)
+			}
+		}
+	}
 	return g, nil
+}
+
+// drawTransport draws a TCP or UDP flow, never ICMP: a replayed flow's uniqueness lives in its
+// source port, which every protocol encodes only for TCP and UDP.
+func (g *Generator) drawTransport(f *Flow, e *exporter, now time.Time) {
+	for {
+		g.model.fill(f, e, now)
+		if f.IPProto == ipProtoTCP || f.IPProto == ipProtoUDP {
+			return
+		}
+	}
+}
+
+// replay copies e's next pool flow into f, moved in time to export, and gives it a source no
+// other flow of e has: the replay number n of e's flow becomes the source port (its low 16
+// bits) and the last two bytes of the source address (its high 16 bits). So an exporter's
+// (source address, source port) pairs are distinct for its first 2^32 flows, which lets a
+// benchmark count duplicates as well as losses. The address may leave the drawn prefix.
+func (g *Generator) replay(f *Flow, e *exporter, export time.Time) {
+	*f = e.pool[e.poolNext]
+	e.poolNext++
+	if e.poolNext == len(e.pool) {
+		e.poolNext = 0
+	}
+	shift := export.Sub(g.poolTime)
+	f.Start, f.End = f.Start.Add(shift), f.End.Add(shift)
+	n := e.replayed
+	e.replayed++
+	f.SrcPort = uint16(n)
+	a := f.SrcAddr.As16()
+	a[14], a[15] = byte(n>>24), byte(n>>16)
+	if f.SrcAddr.Is4() {
+		f.SrcAddr = netip.AddrFrom4([4]byte(a[12:]))
+	} else {
+		f.SrcAddr = netip.AddrFrom16(a)
+	}
 }
 
 // exporterAddress is the address of exporter number k: 127.0.1.1, 127.0.1.2, …, away from
@@ -180,7 +232,11 @@ func (g *Generator) flushOpen(now time.Time, age time.Duration, emit func(*Datag
 // would not fit.
 func (g *Generator) add(e *exporter, now, export time.Time, emit func(*Datagram) error) error {
 	f := &g.scratch
-	g.model.fill(f, e, export)
+	if e.pool != nil {
+		g.replay(f, e, export)
+	} else {
+		g.model.fill(f, e, export)
+	}
 	f.Protocol = e.protocol
 	f.Exporter = e.addr
 	f.ObservationDomain = e.domain

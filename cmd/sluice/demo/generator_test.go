@@ -30,7 +30,10 @@ func TestConfigValidate(t *testing.T) {
 		{"--protocols", func(c *Config) { c.Protocols = []string{"netflow7"} }},
 		{"--protocols", func(c *Config) { c.Protocols = []string{IPFIX, IPFIX} }},
 		{"--exporters", func(c *Config) { c.Exporters = 0 }},
-		{"--exporters", func(c *Config) { c.Exporters = 65 }},
+		{"--exporters", func(c *Config) { c.Exporters = maxExporters + 1 }},
+		{"--pool", func(c *Config) { c.Pool = -1 }},
+		{"--send-batch", func(c *Config) { c.SendBatch = 2 }}, // without --bind-sources
+		{"--pacing-interval", func(c *Config) { c.PacingInterval = 0 }},
 		{"--interfaces", func(c *Config) { c.Interfaces = 1 }},
 		{"--template-refresh", func(c *Config) { c.TemplateRefresh = -1 }},
 		{"--template-refresh-datagrams", func(c *Config) { c.TemplateRefreshDatagrams = -1 }},

@@ -10,10 +10,6 @@ import (
 	"time"
 )
 
-// pacingInterval is how often Run sends the flows that have come due: small bursts keep the
-// rate smooth at high rates, and at low rates a tick simply has nothing to send.
-const pacingInterval = 10 * time.Millisecond
-
 // Run sends the configured traffic to cfg.Target (and cfg.SFlowTarget) until cfg.Duration has
 // passed, cfg.Count flows have been sent, or ctx is cancelled, calling progress (when not nil)
 // every cfg.ProgressInterval and once at the end. Flows are paced so that, at any moment, the
@@ -46,27 +42,55 @@ func Run(ctx context.Context, cfg Config, progress func(Stats)) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	sockets, err := openSockets(gen.Exporters(), cfg.BindSources)
-	if err != nil {
-		return Stats{}, err
-	}
-	defer func() {
-		for _, s := range sockets {
-			s.Close()
-		}
-	}()
-
 	var stats Stats
-	send := func(d *Datagram) error {
-		to := target
-		if d.Protocol == SFlow5 {
-			to = sflowTarget
+	var send func(d *Datagram) error
+	flushSends := func() error { return nil }
+	if cfg.SendBatch > 1 {
+		batch, err := newBatchSender(cfg.SendBatch, cfg.MaxDatagramSize)
+		if err != nil {
+			return Stats{}, err
 		}
-		if _, err := sockets[d.Exporter].WriteToUDPAddrPort(d.Payload, to); err != nil {
-			return fmt.Errorf("demo: send %s datagram of exporter %s to %s: %w", d.Protocol, d.Source, to, err)
+		defer batch.Close()
+		sent := func(d *sentDatagram) { stats.add(d.protocol, d.counters) }
+		send = func(d *Datagram) error {
+			to := target
+			if d.Protocol == SFlow5 {
+				to = sflowTarget
+			}
+			return batch.add(d, to, sent)
 		}
-		stats.record(d)
-		return nil
+		flushSends = func() error { return batch.flush(sent) }
+	} else {
+		sockets, err := openSockets(gen.Exporters(), cfg.BindSources)
+		if err != nil {
+			return Stats{}, err
+		}
+		defer func() {
+			for _, s := range sockets {
+				s.Close()
+			}
+		}()
+		send = func(d *Datagram) error {
+			to := target
+			if d.Protocol == SFlow5 {
+				to = sflowTarget
+			}
+			if _, err := sockets[d.Exporter].WriteToUDPAddrPort(d.Payload, to); err != nil {
+				return fmt.Errorf("demo: send %s datagram of exporter %s to %s: %w", d.Protocol, d.Source, to, err)
+			}
+			stats.record(d)
+			return nil
+		}
+	}
+	// generate draws and sends n flows, or with n 0 flushes every open datagram.
+	generate := func(now time.Time, n int) error {
+		var err error
+		if n > 0 {
+			err = gen.Generate(now, n, send)
+		} else {
+			err = gen.Flush(now, send)
+		}
+		return errors.Join(err, flushSends())
 	}
 	report := func() {
 		if progress != nil {
@@ -74,7 +98,7 @@ func Run(ctx context.Context, cfg Config, progress func(Stats)) (Stats, error) {
 		}
 	}
 
-	pace := time.NewTicker(pacingInterval)
+	pace := time.NewTicker(cfg.PacingInterval)
 	defer pace.Stop()
 	reportTicker := time.NewTicker(cfg.ProgressInterval)
 	defer reportTicker.Stop()
@@ -91,21 +115,21 @@ func Run(ctx context.Context, cfg Config, progress func(Stats)) (Stats, error) {
 			due, done = cfg.Count, true
 		}
 		if due > generated {
-			if err := gen.Generate(now, int(due-generated), send); err != nil {
+			if err := generate(now, int(due-generated)); err != nil {
 				report()
 				return stats, err
 			}
 			generated = due
 		}
 		if done {
-			err := gen.Flush(now, send)
+			err := generate(now, 0)
 			report()
 			return stats, err
 		}
 		select {
 		case <-ctx.Done():
 			// Send what was drawn: it is already late, not lost.
-			if err := gen.Flush(time.Now(), send); err != nil {
+			if err := generate(time.Now(), 0); err != nil {
 				report()
 				return stats, err
 			}

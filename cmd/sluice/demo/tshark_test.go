@@ -238,6 +238,7 @@ func TestTsharkDecodesEveryDatagram(t *testing.T) {
 			got = checkSFlowSamples(c, d)
 		}
 		got.Datagrams = 1
+		got.PayloadBytes = uint64(len(d.payload))       // the capture's UDP payload
 		decoded.record(&Datagram{Protocol: d.protocol}) // counts the datagram under its protocol
 		addDecoded(&decoded, d.protocol, got)
 		c.consumed(cflowFlowFields...)
