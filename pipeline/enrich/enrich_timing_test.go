@@ -3,6 +3,7 @@ package enrich
 import (
 	"bytes"
 	"fmt"
+	mathrand "math/rand"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -102,13 +103,43 @@ func BenchmarkProcess(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	tableMiB := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / (1 << 20)
 
-	flows := benchFlows(4096)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += len(flows) {
-		e.Process(flows[:min(len(flows), b.N-i)])
+	// Two address mixes: uniformly random over the address space (every
+	// lookup misses the CPU caches: the worst case), and Zipf-distributed
+	// over a million hosts (s = 1.1), as traffic concentrates on few
+	// talkers.
+	for _, mix := range []struct {
+		name  string
+		flows []record.Flow
+	}{{"addresses=uniform", benchFlows(4096)}, {"addresses=zipf", zipfFlows(1 << 16)}} {
+		b.Run(mix.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i += len(mix.flows) {
+				e.Process(mix.flows[:min(len(mix.flows), b.N-i)])
+			}
+			b.ReportMetric(tableMiB, "table-MiB")
+		})
 	}
-	b.ReportMetric(tableMiB, "table-MiB") // after the loop: ResetTimer drops reported metrics
+}
+
+// zipfFlows are benchFlows whose addresses are drawn from a million hosts
+// (a quarter IPv6) with Zipf-distributed popularity.
+func zipfFlows(n int) []record.Flow {
+	r := rand.New(rand.NewPCG(10, 10))
+	hosts := make([]record.Addr, 1<<20)
+	for i := range hosts {
+		if i%4 == 0 {
+			hosts[i] = addr(fmt.Sprintf("2001:db8:%x:%x::1", r.Uint32()&0xffff, r.Uint32()&0xffff))
+		} else {
+			v := r.Uint32()
+			hosts[i] = record.AddrFrom4([4]byte{byte(1 + v%223), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
+		}
+	}
+	zipf := mathrand.NewZipf(mathrand.New(mathrand.NewSource(11)), 1.1, 1, uint64(len(hosts)-1))
+	flows := benchFlows(n)
+	for i := range flows {
+		flows[i].SrcAddr, flows[i].DstAddr = hosts[zipf.Uint64()], hosts[zipf.Uint64()]
+	}
+	return flows
 }
 
 // benchFeed writes a plain feed of n entries (addresses and /24s, as
