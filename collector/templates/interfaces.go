@@ -30,27 +30,7 @@ type InterfaceEntry struct {
 // setInterface stores an interface's names within the bounds.
 func (e *exporter) setInterface(key InterfaceKey, names InterfaceNames) storeResult {
 	s := e.store
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.removed {
-		return retired
-	}
-	old, exists := e.interfaces[key]
-	if exists && old == names {
-		return stored
-	}
-	if !exists {
-		if len(e.interfaces) >= s.cfg.MaxInterfacesPerExporter || !take(&s.interfaceCount, 1, int64(s.cfg.MaxInterfaces)) {
-			s.interfacesRefused.Add(1)
-			return refused
-		}
-	}
-	if e.interfaces == nil {
-		e.interfaces = make(map[InterfaceKey]InterfaceNames)
-	}
-	e.interfaces[key] = names
-	s.changes.Add(1)
-	return stored
+	return setBounded(e, &e.interfaces, key, names, s.cfg.MaxInterfacesPerExporter, &s.interfaceCount, s.cfg.MaxInterfaces, &s.interfacesRefused)
 }
 
 // SetInterface records an interface's names announced in options data,

@@ -393,26 +393,34 @@ func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
 
 func (e *exporter) setSamplingRate(key SamplerKey, rate uint64) storeResult {
 	s := e.store
+	return setBounded(e, &e.sampling, key, rate, s.cfg.MaxSamplingRatesPerExporter, &s.sampling, s.cfg.MaxSamplingRates, &s.samplingRefused)
+}
+
+// setBounded stores value under key in one of the exporter's maps, within
+// the per-exporter bound and the store's total (count against limit);
+// what is refused is counted. Updating a known key is never refused.
+func setBounded[K, V comparable](e *exporter, m *map[K]V, key K, value V, perExporter int,
+	count *atomic.Int64, limit int, refusedCount *atomic.Uint64) storeResult {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.removed {
 		return retired
 	}
-	old, exists := e.sampling[key]
-	if exists && old == rate {
+	old, exists := (*m)[key]
+	if exists && old == value {
 		return stored
 	}
 	if !exists {
-		if len(e.sampling) >= s.cfg.MaxSamplingRatesPerExporter || !take(&s.sampling, 1, int64(s.cfg.MaxSamplingRates)) {
-			s.samplingRefused.Add(1)
+		if len(*m) >= perExporter || !take(count, 1, int64(limit)) {
+			refusedCount.Add(1)
 			return refused
 		}
 	}
-	if e.sampling == nil {
-		e.sampling = make(map[SamplerKey]uint64)
+	if *m == nil {
+		*m = make(map[K]V)
 	}
-	e.sampling[key] = rate
-	s.changes.Add(1)
+	(*m)[key] = value
+	e.store.changes.Add(1)
 	return stored
 }
 
