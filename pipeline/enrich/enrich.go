@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,6 +24,7 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/pipeline/enrich/filestamp"
 	"sluice/pipeline/enrich/geoip"
 	"sluice/pipeline/enrich/snmp"
 	"sluice/pipeline/enrich/threat"
@@ -55,10 +54,10 @@ type Enricher struct {
 	interfaces *bart.Table[map[uint32]*ifaceAttrs]
 	own        *bart.Lite
 	networks   atomic.Pointer[networkTable]
-	// networksVersion is the networks file's version when last read.
-	networksVersion version
-	services        *serviceTable
-	rules           []*rule
+	// networksStamp is the networks file's stamp when last read.
+	networksStamp filestamp.Stamp
+	services      *serviceTable
+	rules         []*rule
 
 	m       metrics
 	limiter *reporter.Limiter
@@ -142,11 +141,8 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 	}
 	var fromFile []NetworkEntry
 	if cfg.Networks.File != "" {
-		// The version before the content: a change in between is seen
-		// as a change, not missed.
-		e.networksVersion, _ = fileVersion(cfg.Networks.File)
 		var err error
-		if fromFile, err = readNetworksFile(cfg.Networks.File); err != nil {
+		if fromFile, e.networksStamp, err = readNetworksFile(cfg.Networks.File); err != nil {
 			return nil, fmt.Errorf("enrich: networks.file: %w", err)
 		}
 	}
@@ -563,7 +559,7 @@ func (e *Enricher) reloadNetworks(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	last := e.networksVersion
+	last := e.networksStamp
 	tick := time.NewTicker(e.cfg.Networks.CheckInterval)
 	defer tick.Stop()
 	for {
@@ -572,42 +568,28 @@ func (e *Enricher) reloadNetworks(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		v, err := fileVersion(path)
-		if err != nil || v == last {
+		stamp, err := filestamp.Of(path)
+		if err != nil || stamp == last {
 			if err != nil {
 				e.limiter.Log(e.r.Logger, "networks-stat", "cannot read the networks file; keeping the current table", "file", path, "error", err)
 			}
 			continue
 		}
-		entries, err := readNetworksFile(path)
+		entries, read, err := readNetworksFile(path)
+		if errors.Is(err, filestamp.ErrChanging) {
+			continue // being written: read it whole at the next check
+		}
 		if err != nil {
 			e.m.reloads.WithLabelValues("failed").Inc()
 			e.limiter.Log(e.r.Logger, "networks-reload", "networks file not reloaded; keeping the current table", "error", err)
-			last = v // do not retry a broken file until it changes again
+			last = stamp // do not retry a broken file until it changes again
 			continue
 		}
 		e.setNetworks(buildNetworks(e.cfg.Networks.Entries, entries))
 		e.m.reloads.WithLabelValues("ok").Inc()
 		e.r.Info("networks file reloaded", "file", path, "networks", len(entries))
-		last = v
+		last = read
 	}
-}
-
-// fileVersion identifies a file's content cheaply: a replaced (renamed over)
-// or rewritten file changes size or modification time.
-type version struct {
-	size  int64
-	mtime time.Time
-	path  string
-}
-
-func fileVersion(path string) (version, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return version{}, err
-	}
-	resolved, _ := filepath.EvalSymlinks(path)
-	return version{st.Size(), st.ModTime(), resolved}, nil
 }
 
 // sortPrefixesByLength orders prefixes shortest first.

@@ -254,7 +254,7 @@ func TestNetworksFiles(t *testing.T) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := readNetworksFile(path)
+		entries, _, err := readNetworksFile(path)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -277,7 +277,7 @@ func TestNetworksFiles(t *testing.T) {
 	} {
 		path := filepath.Join(dir, name)
 		os.WriteFile(path, []byte(content), 0o600)
-		_, err := readNetworksFile(path)
+		_, _, err := readNetworksFile(path)
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v does not name the file", name, err)
 		}

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/gaissmai/bart"
 	"gopkg.in/yaml.v3"
+
+	"sluice/pipeline/enrich/filestamp"
 )
 
 // netAttrs are a network's attributes, shared by every record in it.
@@ -54,20 +55,23 @@ func buildNetworks(inline, file []NetworkEntry) *networkTable {
 	return t
 }
 
-// readNetworksFile parses a networks file: YAML (.yaml, .yml) or CSV (.csv).
-// Errors name the file and the line.
-func readNetworksFile(path string) ([]NetworkEntry, error) {
-	data, err := os.ReadFile(path)
+// readNetworksFile parses a networks file: YAML (.yaml, .yml) or CSV (.csv),
+// and returns the stamp of what it read. Errors name the file and the line.
+func readNetworksFile(path string) ([]NetworkEntry, filestamp.Stamp, error) {
+	data, stamp, err := filestamp.Read(path)
 	if err != nil {
-		return nil, err
+		return nil, stamp, err
 	}
+	var entries []NetworkEntry
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
-		return parseNetworksCSV(path, data)
+		entries, err = parseNetworksCSV(path, data)
 	case ".yaml", ".yml":
-		return parseNetworksYAML(path, data)
+		entries, err = parseNetworksYAML(path, data)
+	default:
+		err = fmt.Errorf("%s: unknown format: want a .yaml, .yml or .csv file", path)
 	}
-	return nil, fmt.Errorf("%s: unknown format: want a .yaml, .yml or .csv file", path)
+	return entries, stamp, err
 }
 
 // parseNetworksYAML reads either a list of entries (prefix, name, role,

@@ -12,13 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
+	"sluice/pipeline/enrich/filestamp"
 	"sluice/reporter"
 )
 
@@ -48,7 +47,7 @@ type source struct {
 	current atomic.Pointer[database]
 	// seen is the stamp of the file last tried, good or bad, so that a
 	// broken replacement is reported once, not at every check.
-	seen fileStamp
+	seen filestamp.Stamp
 	m    sourceMetrics
 }
 
@@ -213,10 +212,10 @@ func (d *DB) Run(ctx context.Context) error {
 // tried. A file still being written (its stamp moved while it was read) is
 // tried again at the next check without being reported.
 func (d *DB) reloadIfChanged(s *source) {
-	stamp, err := stampOf(s.path)
+	stamp, err := filestamp.Of(s.path)
 	if err != nil {
-		if s.seen != (fileStamp{}) {
-			s.seen = fileStamp{}
+		if s.seen != (filestamp.Stamp{}) {
+			s.seen = filestamp.Stamp{}
 			s.m.reloadsFailed.Inc()
 			d.limiter.Log(d.r.Logger, "reload-"+s.role, "GeoIP database unreadable; keeping the loaded one",
 				"key", s.role+"-database", "file", s.path, "error", err)
@@ -228,7 +227,7 @@ func (d *DB) reloadIfChanged(s *source) {
 	}
 	err = s.load()
 	switch {
-	case errors.Is(err, errChanging):
+	case errors.Is(err, filestamp.ErrChanging):
 		return
 	case err != nil:
 		s.m.reloadsFailed.Inc()
@@ -242,29 +241,16 @@ func (d *DB) reloadIfChanged(s *source) {
 	}
 }
 
-var errChanging = errors.New("file changed while it was read")
-
 // load reads the whole file into memory rather than mapping it: a file
 // rewritten in place under a mapping would change (or, truncated, crash)
 // the database in use. The new database is probed before it replaces the
 // old one, which the garbage collector frees once no lookup holds it.
 func (s *source) load() error {
-	before, err := stampOf(s.path)
+	data, stamp, err := filestamp.Read(s.path)
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return err
-	}
-	after, err := stampOf(s.path)
-	if err != nil {
-		return err
-	}
-	if before != after {
-		return errChanging
-	}
-	s.seen = after
+	s.seen = stamp
 	reader, err := maxminddb.OpenBytes(data)
 	if err != nil {
 		return err
@@ -316,23 +302,4 @@ func (d *DB) Close() error {
 		s.current.Store(nil)
 	}
 	return nil
-}
-
-// fileStamp tells whether a file was replaced (inode) or rewritten (size,
-// modification time).
-type fileStamp struct {
-	inode, size uint64
-	modified    int64
-}
-
-func stampOf(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	stamp := fileStamp{size: uint64(fi.Size()), modified: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		stamp.inode = st.Ino
-	}
-	return stamp, nil
 }

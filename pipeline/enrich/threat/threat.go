@@ -24,6 +24,7 @@ import (
 	"github.com/gaissmai/bart"
 
 	"sluice/pipeline/atomicfile"
+	"sluice/pipeline/enrich/filestamp"
 	"sluice/reporter"
 )
 
@@ -62,7 +63,7 @@ type feed struct {
 	cfg      FeedConfig
 	prefixes []netip.Prefix
 	// file feeds: the file last read, to see a replacement.
-	fileInfo os.FileInfo
+	stamp filestamp.Stamp // the file feed last read
 	// URL feeds: validators of the last good response, for conditional
 	// requests, and when it was fetched.
 	etag, lastModified string
@@ -213,18 +214,11 @@ func parseUsable(format string, data []byte) (parsed, error) {
 // loadFile reads a file feed. A file that changed while it was read (being
 // rewritten in place) is left for the next check.
 func (s *Set) loadFile(f *feed) error {
-	info, err := os.Stat(f.cfg.File)
+	data, stamp, err := filestamp.Read(f.cfg.File)
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(f.cfg.File)
-	if err != nil {
-		return err
-	}
-	if after, err := os.Stat(f.cfg.File); err != nil || !sameFile(info, after) {
-		return errChanging
-	}
-	f.fileInfo = info
+	f.stamp = stamp
 	p, err := parseUsable(f.cfg.Format, data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.cfg.File, err)
@@ -298,14 +292,14 @@ func (s *Set) watchFile(ctx context.Context, f *feed) {
 			return
 		case <-tick.C:
 		}
-		info, err := os.Stat(f.cfg.File)
-		if err == nil && f.fileInfo != nil && sameFile(info, f.fileInfo) {
+		stamp, err := filestamp.Of(f.cfg.File)
+		if err == nil && stamp == f.stamp {
 			continue
 		}
 		if err == nil {
 			err = s.loadFile(f)
 		}
-		if errors.Is(err, errChanging) {
+		if errors.Is(err, filestamp.ErrChanging) {
 			continue
 		}
 		if err != nil {
@@ -347,16 +341,7 @@ func (s *Set) pollURL(ctx context.Context, f *feed) {
 	}
 }
 
-var (
-	errNotModified = errors.New("not modified")
-	errChanging    = errors.New("file changed while it was read")
-)
-
-// sameFile tells whether a and b describe the same file with the same
-// content: neither replaced (rename) nor rewritten in place.
-func sameFile(a, b os.FileInfo) bool {
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
-}
+var errNotModified = errors.New("not modified")
 
 // fetch downloads a URL feed, conditionally when the last response
 // carried validators, and installs and saves it when it parses.
