@@ -52,7 +52,9 @@ lint:
 
 # The real Kafka broker runs for the length of the test run only. Every
 # dependency is installed above, so a test that finds one missing fails
-# (SLUICE_REQUIRE_DEPS) rather than skips, here as in CI.
+# (SLUICE_REQUIRE_DEPS) rather than skips, here as in CI. The collector's
+# no-allocation tests skip under -race (sync.Pool drops pooled memory
+# there), so they run once more without it.
 .PHONY: test
 test: deps-test lint build
 	lib=$$(deploy/dev/deps.sh chdb); export CHDB_LIB_PATH=$$lib; \
@@ -60,6 +62,7 @@ test: deps-test lint build
 	trap 'deploy/dev/kafka.sh stop' EXIT; \
 	export SLUICE_REQUIRE_DEPS=1; \
 	$(GO) test -race -count=1 -timeout 30m ./...; \
+	$(GO) test -count=1 -run 'Alloc' ./collector/...; \
 	for target in collector/netflow:FuzzDecode collector/sflow:FuzzDecode; do \
 		pkg=$${target%%:*}; fn=$${target##*:}; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \

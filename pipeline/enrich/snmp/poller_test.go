@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/testenv"
 	"sluice/pipeline/enrich/snmp/snmptest"
 )
 
@@ -135,7 +137,7 @@ func TestPollV2c(t *testing.T) {
 
 func TestPollIPv6(t *testing.T) {
 	if c, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
-		t.Skipf("no IPv6 loopback here: %v", err)
+		testenv.Missing(t, fmt.Sprintf("IPv6 loopback (%v)", err))
 	} else {
 		c.Close()
 	}
