@@ -63,8 +63,9 @@ type columnBuffer struct {
 	hash  func(*record.Flow) *record.CommunityID
 	enums *[256]bool // valid Enum8 values; others are stored as 0
 	// blockIndex is the column's index in block, -1 for the columns the
-	// builder encodes itself (strings).
+	// builder encodes itself (strings), which are sent as nativeType.
 	blockIndex int
+	nativeType string
 
 	u8    []uint8
 	u16   []uint16
@@ -116,7 +117,7 @@ func newBlockBuilder(columns []record.Column) (*BlockBuilder, error) {
 		if err := checkKind(c); err != nil {
 			return nil, err
 		}
-		b.columns[i] = columnBuffer{name: c.Name, kind: c.Kind, uint: c.Uint, addr: c.Addr, str: c.Str, hash: c.Hash, blockIndex: -1}
+		b.columns[i] = columnBuffer{name: c.Name, kind: c.Kind, uint: c.Uint, addr: c.Addr, str: c.Str, hash: c.Hash, blockIndex: -1, nativeType: nativeType(c)}
 		if !selfEncoded(c.Kind) {
 			if err := b.block.AddColumn(c.Name, column.Type(c.Type)); err != nil {
 				return nil, fmt.Errorf("column %s: type %q: %w", c.Name, c.Type, err)
@@ -370,7 +371,7 @@ func (b *BlockBuilder) EncodeNative(dst []byte) ([]byte, error) {
 			continue
 		}
 		buf.PutString(c.name)
-		buf.PutString(nativeType(record.Column{Kind: c.kind}))
+		buf.PutString(c.nativeType)
 		c.encodeStrings(&buf)
 	}
 	return buf.Buf, nil
