@@ -122,14 +122,7 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 		if err != nil {
 			switch {
 			case c.Context().Err() != nil:
-				// The partition is handed over or the worker stops: store and
-				// commit what is held, unless it is a batch being rebuilt and
-				// not complete (its next owner rebuilds it).
-				if b.first >= 0 && b.replayEnd < 0 {
-					p.flush(writeCtx, c, b, "handover")
-				} else {
-					p.m.pending.Add(-int64(len(b.flows)))
-				}
+				p.handOver(writeCtx, c, b)
 				return
 			case errors.Is(err, context.DeadlineExceeded):
 				if !p.flush(writeCtx, c, b, "time") {
@@ -163,6 +156,11 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 		}
 		b.last = msg.Offset
 		switch {
+		case c.Context().Err() != nil:
+			// kafka-go may hand out a message it already held after the
+			// claim's context ended: it is the last one taken.
+			p.handOver(writeCtx, c, b)
+			return
 		case b.replayEnd >= 0:
 			if b.last >= b.replayEnd && !p.flush(writeCtx, c, b, "replay") {
 				return
@@ -175,9 +173,23 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 	}
 }
 
+// handOver ends a claim whose partition is handed over or whose worker
+// stops: it stores and commits what is held, unless that is a batch being
+// rebuilt and not complete (its next owner rebuilds it).
+func (p *FromKafka) handOver(ctx context.Context, c *kafka.Claim, b *partitionBatch) {
+	if b.first >= 0 && (b.replayEnd < 0 || b.last >= b.replayEnd) {
+		p.flush(ctx, c, b, "handover")
+		return
+	}
+	p.m.pending.Add(-int64(len(b.flows)))
+}
+
 // flush writes the batch to every sink under its token, then commits past
-// it. It reports false when the batch could not be stored (writeCtx ended):
-// the partition's handler then stops without committing.
+// it. It reports false when the batch could not be stored (writeCtx ended),
+// or was stored but not committed because the partition changed hands: the
+// partition's handler then stops. It must not store another batch, as the
+// intent names only the last one: the next owner starts at the last
+// committed offset and can rebuild only that batch with the same token.
 //
 // The batch's intent is recorded first, and nothing is stored without it: a
 // batch stored without one could not be rebuilt with the same range after a
@@ -227,23 +239,28 @@ func (p *FromKafka) flush(ctx context.Context, c *kafka.Claim, b *partitionBatch
 		if err == nil {
 			break
 		}
-		if c.Context().Err() != nil {
-			p.limiter.Log(p.r.Logger, "commit", "commit failed while the partition was handed over; the next owner replays the batch",
-				"topic", c.Topic, "partition", c.Partition, "error", err)
-			break
+		if c.Context().Err() == nil {
+			p.limiter.Log(p.r.Logger, "commit", "commit failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
+			if sleep(c.Context(), wait) {
+				continue
+			}
 		}
-		p.limiter.Log(p.r.Logger, "commit", "commit failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
-		if !sleep(c.Context(), wait) {
-			break
-		}
+		p.limiter.Log(p.r.Logger, "commit", "commit failed while the partition was handed over; the next owner replays the batch",
+			"topic", c.Topic, "partition", c.Partition, "first", b.first, "last", b.last, "error", err)
+		b.reset()
+		return false
 	}
 	if n > 0 {
 		p.m.flushes.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
 	}
+	b.reset()
+	return true
+}
+
+func (b *partitionBatch) reset() {
 	clear(b.flows)
 	b.flows = b.flows[:0]
 	b.first, b.last, b.replayEnd = -1, -1, -1
-	return true
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -2,15 +2,20 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
@@ -55,48 +60,11 @@ func TestIntentLog(t *testing.T) {
 // uncommitted, and the failures are counted, until the intent can be
 // written; then it is stored once, whole.
 func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	const records = 300
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	kcfg := kafka.DefaultConfig()
-	kcfg.Brokers = cluster.ListenAddrs()
-	kcfg.Topic = "sluice-intent-test"
-	kcfg.Consumer.GroupID = "sluice-intent-test"
-	kcfg.TopicPartitions = 1
-	kcfg.Producer.BatchTimeout = 20 * time.Millisecond
-	kcfg.Consumer.SessionTimeout = 6 * time.Second
-	kcfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
-	kcfg.Consumer.RebalanceTimeout = 5 * time.Second
-	kcfg.Consumer.MaxWait = 100 * time.Millisecond
-
-	producer, err := kafka.NewProducer(r.Sub("producer"), kcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := producer.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	const records = 300
-	rnd := rand.New(rand.NewPCG(1, 2))
-	flows := make([]record.Flow, records)
-	for i := range flows {
-		flows[i] = recordpb.RandomFlow(rnd)
-	}
-	sent := make(chan error, 1)
-	if err := producer.Send(ctx, flows, func(err error) { sent <- err }); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-sent; err != nil {
-		t.Fatal(err)
-	}
-	producer.Close()
-
+	_, kcfg := kfakeTopic(t, ctx, r, "sluice-intent-test", records)
 	group, err := kafka.NewGroup(r.Sub("group"), kcfg)
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +129,51 @@ func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 	}
 }
 
+// kfakeTopic starts an in-process broker and writes one message of n random
+// records per element of messages to a one-partition topic.
+func kfakeTopic(t *testing.T, ctx context.Context, r *reporter.Reporter, topic string, messages ...int) (*kfake.Cluster, kafka.Config) {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	kcfg := kafka.DefaultConfig()
+	kcfg.Brokers = cluster.ListenAddrs()
+	kcfg.Topic = topic
+	kcfg.Consumer.GroupID = topic
+	kcfg.TopicPartitions = 1
+	kcfg.Producer.BatchTimeout = 20 * time.Millisecond
+	kcfg.Consumer.SessionTimeout = 6 * time.Second
+	kcfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
+	kcfg.Consumer.RebalanceTimeout = 5 * time.Second
+	kcfg.Consumer.MaxWait = 100 * time.Millisecond
+
+	producer, err := kafka.NewProducer(r.Sub("producer"), kcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	if err := producer.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, n := range messages {
+		flows := make([]record.Flow, n)
+		for i := range flows {
+			flows[i] = recordpb.RandomFlow(rnd)
+		}
+		sent := make(chan error, 1)
+		if err := producer.Send(ctx, flows, func(err error) { sent <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cluster, kcfg
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -169,5 +182,116 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tokenSink records the deduplication token of every write, and how many
+// records each token stored.
+type tokenSink struct {
+	mu      sync.Mutex
+	tokens  []string
+	records map[string]int
+	onWrite func()
+}
+
+func (s *tokenSink) Write(_ context.Context, flows []record.Flow, token string) error {
+	s.mu.Lock()
+	s.tokens = append(s.tokens, token)
+	if s.records == nil {
+		s.records = map[string]int{}
+	}
+	s.records[token] = len(flows)
+	hook := s.onWrite
+	s.onWrite = nil
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return nil
+}
+
+func (s *tokenSink) snapshot() (tokens []string, stored int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.records {
+		stored += n
+	}
+	return append([]string(nil), s.tokens...), stored
+}
+
+// When the coordinator goes away right after a batch is stored, its commit
+// fails and the partition is handed over while the worker still holds
+// fetched messages. The worker must stop there: a second batch stored
+// uncommitted would have no intent, so the next owner, starting at the
+// last committed offset, would store it again under another token. Every
+// offset must be stored under one token only.
+func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
+	const messages, perMessage = 8, 50
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	sizes := make([]int, messages)
+	for i := range sizes {
+		sizes[i] = perMessage
+	}
+	cluster, kcfg := kfakeTopic(t, ctx, r, "sluice-commit-failure-test", sizes...)
+	kcfg.Consumer.QueueMessages = messages // the reader holds them all when the claim ends
+	group, err := kafka.NewGroup(r.Sub("group"), kcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After the first store, every commit closes the coordinator
+	// connection (so the generation ends too), for a second.
+	var failing atomic.Bool
+	cluster.ControlKey(kmsg.OffsetCommit.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if failing.Load() {
+			return nil, errors.New("coordinator lost"), true
+		}
+		return nil, nil, false
+	})
+	sink := &tokenSink{onWrite: func() {
+		failing.Store(true)
+		time.AfterFunc(time.Second, func() { failing.Store(false) })
+	}}
+	p, err := NewFromKafka(r.Sub("pipeline"), Config{BatchRows: perMessage, FlushInterval: time.Minute}, group, t.TempDir(), time.Second, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx, ctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	owner := map[int64]string{}
+	waitFor(t, "every record stored", func() bool {
+		tokens, stored := sink.snapshot()
+		for _, token := range tokens {
+			var first, last int64
+			if _, err := fmt.Sscanf(token[strings.LastIndexByte(token, '/')+1:], "%d-%d", &first, &last); err != nil {
+				t.Fatalf("token %q: %v", token, err)
+			}
+			for o := first; o <= last; o++ {
+				if prev, ok := owner[o]; ok && prev != token {
+					t.Fatalf("offset %d stored under %q and %q (tokens %v)", o, prev, token, tokens)
+				}
+				owner[o] = token
+			}
+		}
+		return stored == messages*perMessage
+	})
+	// Stored once per distinct token; the batch whose commit failed, again.
+	tokens, _ := sink.snapshot()
+	distinct := map[string]bool{}
+	for _, token := range tokens {
+		distinct[token] = true
+	}
+	if len(tokens) == len(distinct) {
+		t.Fatalf("tokens %v: the failed commit was not followed by a replay", tokens)
 	}
 }

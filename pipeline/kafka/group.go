@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,7 +32,15 @@ type Group struct {
 
 	deadLetter *kafkago.Writer
 	commitMu   sync.Mutex
+
+	// windows keeps each partition's seen message IDs between claims.
+	windowsMu sync.Mutex
+	windows   map[int]*idWindow
 }
+
+// seenIDs is how many message IDs a partition's window holds: a producer's
+// retry lands well within that many messages of the first copy.
+const seenIDs = 1 << 14
 
 type groupMetrics struct {
 	lag         *prometheus.GaugeVec
@@ -49,7 +58,7 @@ func NewGroup(r *reporter.Reporter, cfg Config) (*Group, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
-	g := &Group{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, 10*time.Second)}
+	g := &Group{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, 10*time.Second), windows: map[int]*idWindow{}}
 	var err error
 	if g.metrics, err = newConsumerMetrics(r.Registerer()); err != nil {
 		return nil, err
@@ -166,6 +175,7 @@ func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 			partitions[i] = a.ID
 		}
 		g.r.Info("joined consumer group", "group", k.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", fmt.Sprint(partitions))
+		g.keepOnly(assignments)
 		gen.Start(func(genCtx context.Context) {
 			var wg sync.WaitGroup
 			for _, a := range assignments {
@@ -208,7 +218,7 @@ type Claim struct {
 	ctx    context.Context
 	reader *kafkago.Reader
 	label  string
-	seen   idWindow
+	seen   *idWindow
 }
 
 func (g *Group) newClaim(ctx context.Context, gen *kafkago.Generation, a kafkago.PartitionAssignment) *Claim {
@@ -231,11 +241,41 @@ func (g *Group) newClaim(ctx context.Context, gen *kafkago.Generation, a kafkago
 		Topic: g.cfg.Topic, Partition: a.ID, Start: a.Offset,
 		g: g, gen: gen, ctx: ctx, reader: reader,
 		label: strconv.Itoa(a.ID),
-		seen:  newIDWindow(1 << 14),
+		seen:  g.takeWindow(a),
+	}
+}
+
+// takeWindow hands a claim the IDs seen in the partition by this worker's
+// earlier claims, less those it reads again: a copy written by a producer
+// retry is skipped even when a rebalance (a broker restart, say) falls
+// between the two copies.
+func (g *Group) takeWindow(a kafkago.PartitionAssignment) *idWindow {
+	g.windowsMu.Lock()
+	w := g.windows[a.ID]
+	delete(g.windows, a.ID)
+	g.windowsMu.Unlock()
+	if w == nil || a.Offset < 0 { // no committed offset: the group starts afresh
+		return newIDWindow(seenIDs)
+	}
+	w.rewind(a.Offset)
+	return w
+}
+
+// keepOnly drops the windows of partitions this worker no longer holds.
+func (g *Group) keepOnly(assignments []kafkago.PartitionAssignment) {
+	g.windowsMu.Lock()
+	defer g.windowsMu.Unlock()
+	for id := range g.windows {
+		if !slices.ContainsFunc(assignments, func(a kafkago.PartitionAssignment) bool { return a.ID == id }) {
+			delete(g.windows, id)
+		}
 	}
 }
 
 func (c *Claim) close() {
+	c.g.windowsMu.Lock()
+	c.g.windows[c.Partition] = c.seen
+	c.g.windowsMu.Unlock()
 	c.reader.Close()
 	c.g.gm.assigned.Dec()
 	c.g.gm.lag.DeleteLabelValues(c.label)
@@ -289,7 +329,7 @@ func (c *Claim) Fetch(ctx context.Context, flows []record.Flow) (ClaimMessage, e
 		return msg, nil
 	}
 	if id != "" {
-		c.seen.add(id)
+		c.seen.add(id, km.Offset)
 	}
 	m.messages.Inc()
 	m.records.Add(float64(len(decoded) - len(flows)))
@@ -344,24 +384,48 @@ func (c *Claim) Commit(next int64) error {
 	return nil
 }
 
-// idWindow remembers the last n message IDs.
+// idWindow remembers the IDs of the last n messages handled, with their
+// offsets, so that a window kept from an earlier claim can forget what is
+// to be read again.
 type idWindow struct {
-	ring []string
-	next int
+	ring []seenID
+	next int // where the next ID goes
+	size int
 	set  map[string]struct{}
 }
 
-func newIDWindow(n int) idWindow {
-	return idWindow{ring: make([]string, n), set: make(map[string]struct{}, n)}
+type seenID struct {
+	id     string
+	offset int64
+}
+
+func newIDWindow(n int) *idWindow {
+	return &idWindow{ring: make([]seenID, n), set: make(map[string]struct{}, n)}
 }
 
 func (w *idWindow) has(id string) bool { _, ok := w.set[id]; return ok }
 
-func (w *idWindow) add(id string) {
-	if old := w.ring[w.next]; old != "" {
-		delete(w.set, old)
+func (w *idWindow) add(id string, offset int64) {
+	if w.size == len(w.ring) {
+		delete(w.set, w.ring[w.next].id)
+	} else {
+		w.size++
 	}
-	w.ring[w.next] = id
+	w.ring[w.next] = seenID{id, offset}
 	w.set[id] = struct{}{}
 	w.next = (w.next + 1) % len(w.ring)
+}
+
+// rewind forgets the messages at offset start and after: a claim starting
+// at start reads them again, and they are not copies of themselves.
+func (w *idWindow) rewind(start int64) {
+	for w.size > 0 {
+		last := (w.next - 1 + len(w.ring)) % len(w.ring)
+		if w.ring[last].offset < start {
+			return
+		}
+		delete(w.set, w.ring[last].id)
+		w.ring[last] = seenID{}
+		w.next, w.size = last, w.size-1
+	}
 }

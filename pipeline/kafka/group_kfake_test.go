@@ -2,14 +2,18 @@ package kafka
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"sluice/pipeline/record"
+	"sluice/pipeline/recordpb"
 )
 
 // groupMember runs a Group whose handler reads its partitions and commits
@@ -227,4 +231,111 @@ func committed(t *testing.T, ctx context.Context, cfg Config, partitions int) ma
 		out[p.Partition] = p.CommittedOffset
 	}
 	return out
+}
+
+// TestGroupSkipsRetriedCopies writes copies of messages under the same
+// sluice-message-id, as a producer's retry does, on both sides of a
+// rebalance: a copy is skipped even when the claim that read the first one
+// has ended, while a message read again because it was not committed is not
+// mistaken for a copy of itself.
+func TestGroupSkipsRetriedCopies(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(t, cluster.ListenAddrs(), 1)
+	cfg.Consumer.SessionTimeout = 6 * time.Second
+	cfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
+	cfg.Consumer.RebalanceTimeout = 5 * time.Second
+	p, err := NewProducer(newTestReporter(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	flows := randomFlows(7, 1, 1)
+	value := recordpb.AppendBatchFlow(nil, &flows[0])
+	write := func(ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			done := make(chan error, 1)
+			if err := p.SendEncoded(ctx, []byte("exporter"), value, 1, id, func(err error) { done <- err }); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write("a", "b", "a") // offsets 0, 1, 2
+
+	g, err := NewGroup(newTestReporter(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type read struct {
+		claim   int
+		offset  int64
+		skipped string
+	}
+	var mu sync.Mutex
+	var reads []read
+	snapshot := func() []read {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]read(nil), reads...)
+	}
+	claims := 0
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Run(runCtx, func(c *Claim) {
+			claims++
+			for {
+				msg, err := c.Fetch(c.Context(), nil)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				reads = append(reads, read{claims, msg.Offset, msg.Skipped})
+				mu.Unlock()
+				if msg.Offset == 0 {
+					// Only the first message is handled for good: the next
+					// claim reads offset 1 onwards again.
+					if err := c.Commit(1); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	eventually(t, 30*time.Second, "the first claim to read three messages", func() bool { return len(snapshot()) == 3 })
+	// The coordinator drops the next heartbeat's connection: the
+	// generation ends and the worker joins the next one.
+	cluster.ControlKey(kmsg.Heartbeat.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		return nil, errors.New("coordinator lost"), true
+	})
+	eventually(t, 30*time.Second, "the second claim to read offsets 1 and 2 again", func() bool { return len(snapshot()) == 5 })
+	write("b", "c") // offsets 3, 4
+	eventually(t, 30*time.Second, "the second claim to read the new messages", func() bool { return len(snapshot()) == 7 })
+
+	want := []read{
+		{1, 0, ""}, {1, 1, ""}, {1, 2, "duplicate"},
+		{2, 1, ""}, {2, 2, "duplicate"}, // b is read again, not a copy of itself
+		{2, 3, "duplicate"}, {2, 4, ""}, // b was read before the rebalance
+	}
+	if got := snapshot(); !slices.Equal(got, want) {
+		t.Fatalf("reads (claim, offset, skipped):\n got %v\nwant %v", got, want)
+	}
 }
