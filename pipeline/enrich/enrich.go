@@ -54,6 +54,10 @@ type Enricher struct {
 	interfaces *bart.Table[map[uint32]*ifaceAttrs]
 	own        *bart.Lite
 	networks   atomic.Pointer[networkTable]
+	// networksVersion counts the networks tables swapped in; with the
+	// threat set's version it makes the address cache's generation.
+	networksVersion atomic.Uint64
+	addresses       *addressCache
 	// networksStamp is the networks file's stamp when last read.
 	networksStamp filestamp.Stamp
 	services      *serviceTable
@@ -85,8 +89,9 @@ type metrics struct {
 	interfaceMiss *prometheus.CounterVec
 	// hit and miss counters per source, resolved once: the per-record
 	// path only adds to them.
-	netHit, netMiss prometheus.Counter
-	inMiss, outMiss prometheus.Counter
+	netHit, netMiss     prometheus.Counter
+	inMiss, outMiss     prometheus.Counter
+	cacheHit, cacheMiss prometheus.Counter
 }
 
 // New builds the enricher and its sources; stateDir keeps what they
@@ -97,7 +102,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Enricher{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, time.Minute)}
+	e := &Enricher{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, time.Minute), addresses: newAddressCache(addressSlots)}
 	if err := e.registerMetrics(); err != nil {
 		return nil, err
 	}
@@ -215,9 +220,11 @@ func (e *Enricher) registerMetrics() error {
 	networkLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "network_lookups_total", Help: "Address lookups in the networks table, by result."}, []string{"result"})
 	m.netHit, m.netMiss = networkLookups.WithLabelValues("hit"), networkLookups.WithLabelValues("miss")
 	m.inMiss, m.outMiss = m.interfaceMiss.WithLabelValues("in"), m.interfaceMiss.WithLabelValues("out")
+	addressLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "address_cache_lookups_total", Help: "Addresses looked up in the cache of network, own-network and threat matches, by result (hit, miss: the tables were searched)."}, []string{"result"})
+	m.cacheHit, m.cacheMiss = addressLookups.WithLabelValues("hit"), addressLookups.WithLabelValues("miss")
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("failed")
-	for _, c := range []prometheus.Collector{m.records, m.dropped, m.ruleMatches, m.ruleErrors, m.networks, m.reloads, m.exporterMiss, m.interfaceMiss, networkLookups} {
+	for _, c := range []prometheus.Collector{m.records, m.dropped, m.ruleMatches, m.ruleErrors, m.networks, m.reloads, m.exporterMiss, m.interfaceMiss, networkLookups, addressLookups} {
 		if err := e.r.Registerer().Register(c); err != nil {
 			return fmt.Errorf("enrich: register metrics: %w", err)
 		}
@@ -227,6 +234,7 @@ func (e *Enricher) registerMetrics() error {
 
 func (e *Enricher) setNetworks(t *networkTable) {
 	e.networks.Store(t)
+	e.networksVersion.Add(1)
 	e.m.networks.Set(float64(t.table.Size()))
 }
 
@@ -236,9 +244,12 @@ func (e *Enricher) Process(flows []record.Flow) int {
 	kept := 0
 	var misses localMisses
 	var exp exporterCache
+	// Read before any table is: an entry cached from a table swapped in
+	// meanwhile gets the older generation, and is only ever a miss.
+	gen := e.generation()
 	for i := range flows {
 		f := &flows[i]
-		if !e.enrich(f, &exp, &misses) {
+		if !e.enrich(f, gen, &exp, &misses) {
 			continue
 		}
 		if kept != i {
@@ -249,6 +260,34 @@ func (e *Enricher) Process(flows []record.Flow) int {
 	e.m.records.Add(float64(len(flows)))
 	misses.flush(&e.m)
 	return kept
+}
+
+// generation identifies the networks and threat tables in use (each is
+// replaced whole on reload): the address cache keeps facts per generation.
+func (e *Enricher) generation() uint64 {
+	gen := e.networksVersion.Load()
+	if e.src.threat != nil {
+		gen |= e.src.threat.Version() << 32
+	}
+	return gen
+}
+
+// facts returns what the networks, own-networks and threat tables say of
+// a, from the address cache when it holds a for this generation.
+func (e *Enricher) facts(a *record.Addr, nets *networkTable, gen uint64, l *localMisses) addressFacts {
+	hi, lo := addressKey(a)
+	if facts, ok := e.addresses.get(hi, lo, gen); ok {
+		l.cacheHit++
+		return facts
+	}
+	l.cacheMiss++
+	addr := a.Netip()
+	facts := addressFacts{net: nets.lookup(addr), own: e.own.Lookup(addr)}
+	if e.src.threat != nil {
+		facts.feeds = e.src.threat.Lookup(addr)
+	}
+	e.addresses.put(hi, lo, gen, facts)
+	return facts
 }
 
 // noNetwork is the attributes of an address in no configured network.
@@ -267,6 +306,7 @@ func (l *localMisses) count(hit bool) {
 // goroutine.
 type localMisses struct {
 	netHit, netMiss, exporter, in, out int
+	cacheHit, cacheMiss                int
 }
 
 func (l *localMisses) flush(m *metrics) {
@@ -284,6 +324,12 @@ func (l *localMisses) flush(m *metrics) {
 	}
 	if l.out > 0 {
 		m.outMiss.Add(float64(l.out))
+	}
+	if l.cacheHit > 0 {
+		m.cacheHit.Add(float64(l.cacheHit))
+	}
+	if l.cacheMiss > 0 {
+		m.cacheMiss.Add(float64(l.cacheMiss))
 	}
 }
 
@@ -312,7 +358,7 @@ func (c *exporterCache) lookup(e *Enricher, a record.Addr, exporter netip.Addr) 
 }
 
 // enrich fills one record; false means a rule dropped it.
-func (e *Enricher) enrich(f *record.Flow, exp *exporterCache, misses *localMisses) bool {
+func (e *Enricher) enrich(f *record.Flow, gen uint64, exp *exporterCache, misses *localMisses) bool {
 	exporter := f.ExporterAddress.Netip()
 	cached := exp.lookup(e, f.ExporterAddress, exporter)
 	x, ifaces := cached.attrs, cached.interfaces
@@ -338,34 +384,34 @@ func (e *Enricher) enrich(f *record.Flow, exp *exporterCache, misses *localMisse
 		misses.out++
 	}
 
-	// Networks and direction.
-	src, dst := f.SrcAddr.Netip(), f.DstAddr.Netip()
+	// Networks, direction and threat feeds.
 	nets := e.networks.Load()
+	srcFacts, dstFacts := e.facts(&f.SrcAddr, nets, gen, misses), e.facts(&f.DstAddr, nets, gen, misses)
 	// Each stage sets its columns, found or not: a record enriched twice
 	// (replayed, or enriched upstream) ends the same.
-	n := nets.lookup(src)
+	n := srcFacts.net
 	misses.count(n != nil)
 	if n == nil {
 		n = &noNetwork
 	}
 	f.SrcNetName, f.SrcNetRole, f.SrcNetSite, f.SrcNetRegion, f.SrcNetTenant = n.name, n.role, n.site, n.region, n.tenant
-	n = nets.lookup(dst)
+	n = dstFacts.net
 	misses.count(n != nil)
 	if n == nil {
 		n = &noNetwork
 	}
 	f.DstNetName, f.DstNetRole, f.DstNetSite, f.DstNetRegion, f.DstNetTenant = n.name, n.role, n.site, n.region, n.tenant
 	if len(e.cfg.OwnNetworks) > 0 {
-		f.TrafficDirection = direction(e.own.Lookup(src), e.own.Lookup(dst))
+		f.TrafficDirection = direction(srcFacts.own, dstFacts.own)
+	}
+	if e.src.threat != nil {
+		f.SrcThreatFeeds = e.feeds(srcFacts.feeds)
+		f.DstThreatFeeds = e.feeds(dstFacts.feeds)
 	}
 
 	if e.src.geo != nil {
-		e.geo(src, &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
-		e.geo(dst, &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
-	}
-	if e.src.threat != nil {
-		f.SrcThreatFeeds = e.feeds(e.src.threat.Match(src))
-		f.DstThreatFeeds = e.feeds(e.src.threat.Match(dst))
+		e.geo(f.SrcAddr.Netip(), &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
+		e.geo(f.DstAddr.Netip(), &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
 	}
 
 	if e.services != nil {
@@ -447,8 +493,13 @@ func (e *Enricher) geo(a netip.Addr, country, city *string, as *uint32, asName *
 	}
 }
 
-// feeds translates a threat-set match into the record's feed bits.
+// feeds counts a threat-set match and translates it into the record's
+// feed bits.
 func (e *Enricher) feeds(mask uint64) record.FeedSet {
+	if mask == 0 {
+		return 0
+	}
+	e.src.threat.CountMatches(mask)
 	var set record.FeedSet
 	for mask != 0 {
 		i := bits.TrailingZeros64(mask)

@@ -288,15 +288,7 @@ func TestNetworksFiles(t *testing.T) {
 // restart, and a broken replacement keeps the table in use.
 func TestNetworksFileReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "networks.csv")
-	write := func(content string) {
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(content string) { replaceFile(t, path, content) }
 	write("prefix,name\n10.0.0.0/8,before\n")
 	cfg := DefaultConfig()
 	cfg.Networks.File = path
@@ -319,6 +311,18 @@ func TestNetworksFileReload(t *testing.T) {
 	waitFor(t, func() bool { return testutil.ToFloat64(e.m.reloads.WithLabelValues("failed")) == 1 })
 	if got := name(); got != "after-with-a-longer-name" {
 		t.Errorf("after a broken file: %q", got)
+	}
+}
+
+// replaceFile replaces path's content at once, as a deployment tool would.
+func replaceFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -358,4 +362,55 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { e.Process(flows) }); n != 0 {
 		t.Errorf("Process allocates %v times per record", n)
 	}
+}
+
+// An address answered from the cache still counts as a feed match, and a
+// feed file replaced while running reaches addresses already cached.
+func TestFeedReloadReachesCachedAddresses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feed.txt")
+	write := func(content string) { replaceFile(t, path, content) }
+	write("192.0.2.1\n")
+	cfg := DefaultConfig()
+	cfg.Threat.Feeds = []threat.FeedConfig{{Name: "reload-test", Format: "plain", File: path, Refresh: 10 * time.Millisecond}}
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	e, err := New(r, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(t.Context()) }()
+
+	tagged := func(a string) bool {
+		flows := []record.Flow{{SrcAddr: addr("::ffff:198.51.100.9"), DstAddr: addr(a)}}
+		e.Process(flows)
+		return flows[0].DstThreatFeeds != 0
+	}
+	for range 3 {
+		if !tagged("::ffff:192.0.2.1") || tagged("::ffff:198.51.100.7") {
+			t.Fatal("tags before the reload")
+		}
+	}
+	if n := metricSum(t, r, "matches_total"); n != 3 {
+		t.Fatalf("%v feed matches counted, want 3 (one per record, cached or not)", n)
+	}
+	write("198.51.100.7\n")
+	waitFor(t, func() bool { return tagged("::ffff:198.51.100.7") && !tagged("::ffff:192.0.2.1") })
+}
+
+// metricSum adds every sample of the metrics whose name ends with suffix.
+func metricSum(t *testing.T, r *reporter.Reporter, suffix string) float64 {
+	t.Helper()
+	mfs, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if strings.HasSuffix(mf.GetName(), suffix) {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }

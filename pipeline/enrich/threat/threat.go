@@ -54,6 +54,7 @@ type Set struct {
 	ownExcluded uint64
 
 	current atomic.Pointer[matchTable]
+	version atomic.Uint64 // tables swapped in
 	// mu serialises table rebuilds and guards every feed's prefixes.
 	mu sync.Mutex
 }
@@ -121,12 +122,29 @@ func (s *Set) FeedNames() []string { return append([]string(nil), s.names...) }
 // without match-own-networks never matches inside the own networks. Safe
 // for concurrent use; it does not allocate.
 func (s *Set) Match(a netip.Addr) uint64 {
+	mask := s.Lookup(a)
+	s.CountMatches(mask)
+	return mask
+}
+
+// Lookup is Match without counting the matches: for a caller that keeps
+// masks (a cache in front of the set) and counts each use with
+// CountMatches.
+func (s *Set) Lookup(a netip.Addr) uint64 {
 	mask, _ := s.current.Load().table.Lookup(a.Unmap())
+	return mask
+}
+
+// CountMatches adds a match to the counter of each feed in mask.
+func (s *Set) CountMatches(mask uint64) {
 	for rest := mask; rest != 0; rest &= rest - 1 {
 		s.m.feeds[bits.TrailingZeros64(rest)].matches.Inc()
 	}
-	return mask
 }
+
+// Version changes whenever the set's table is replaced (a feed reloaded or
+// refreshed), so a cache of Lookup results knows when to forget them.
+func (s *Set) Version() uint64 { return s.version.Load() }
 
 // matchTable is the prefix table and the feed names of every mask it can
 // answer, swapped together.
@@ -149,6 +167,7 @@ func (s *Set) rebuild() {
 		}
 	}
 	s.current.Store(t)
+	s.version.Add(1)
 	s.m.prefixes.Set(float64(t.table.Size()))
 }
 
