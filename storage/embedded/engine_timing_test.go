@@ -1,7 +1,9 @@
 package embedded_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"sluice/storage/clickhouse"
@@ -54,4 +56,61 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkInsertStages splits an insert's cost by what the engine does
+// with the same 50k-flow Native batch: parse it into a table that stores
+// nothing (Null engine), with the enrichment columns as String and as the
+// flows table's LowCardinality(String); write a MergeTree part (a copy of
+// the flows table: same types, codecs, key and skip indexes, no views);
+// and the flows table itself, whose materialized views feed every rollup.
+func BenchmarkInsertStages(b *testing.B) {
+	migrateSchema(b)
+	truncate(b)
+	builder, err := clickhouse.NewBlockBuilder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 50_000
+	builder.AppendFlows(clickhouse.GenerateFlows(batch, 1))
+	native, err := builder.EncodeNative(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var defs []string
+	for _, c := range strings.Split(strings.TrimSpace(query(b, "SELECT name, type FROM system.columns WHERE database = 'sluice' AND table = 'flows' ORDER BY position")), "\n") {
+		name, typ, _ := strings.Cut(c, "\t")
+		defs = append(defs, clickhouse.QuoteIdentifier(name)+" "+strings.ReplaceAll(typ, "LowCardinality(String)", "String"))
+	}
+	for _, stmt := range []string{
+		"CREATE TABLE IF NOT EXISTS sluice.bench_parse_string (" + strings.Join(defs, ", ") + ") ENGINE = Null",
+		"CREATE TABLE IF NOT EXISTS sluice.bench_parse AS sluice.flows ENGINE = Null",
+		"CREATE TABLE IF NOT EXISTS sluice.bench_part AS sluice.flows",
+	} {
+		if err := engine.Exec(b.Context(), stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() {
+		for _, table := range []string{"bench_parse_string", "bench_parse", "bench_part"} {
+			_ = engine.Exec(context.Background(), "DROP TABLE IF EXISTS sluice."+table)
+		}
+	})
+	for _, stage := range []struct{ name, table string }{
+		{"parse-as-String", "sluice.bench_parse_string"},
+		{"parse-as-LowCardinality", "sluice.bench_parse"},
+		{"part-without-views", "sluice.bench_part"},
+		{"flows-with-views", migrate.FlowsTable},
+	} {
+		b.Run(stage.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				if err := engine.InsertNative(b.Context(), stage.table, fmt.Sprintf("stages-%s-%d", stage.name, i), native); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
 }
