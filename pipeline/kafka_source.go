@@ -131,6 +131,7 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 			default:
 				p.limiter.Log(p.r.Logger, "fetch", "fetch failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
 				if !sleep(c.Context(), time.Second) {
+					p.handOver(writeCtx, c, b)
 					return
 				}
 			}

@@ -43,9 +43,11 @@ type addressCache struct {
 type addressSlot struct {
 	seq    atomic.Uint64
 	hi, lo atomic.Uint64
-	gen    atomic.Uint64 // generation << 1 | own
-	net    atomic.Pointer[netAttrs]
-	feeds  atomic.Uint64
+	// gen is the generation << 1 | own. Generations are table versions
+	// (Enricher.generation): a version would need 2^31 reloads to alias.
+	gen   atomic.Uint64
+	net   atomic.Pointer[netAttrs]
+	feeds atomic.Uint64
 }
 
 func newAddressCache(size int) *addressCache {

@@ -58,6 +58,10 @@ type Enricher struct {
 	// threat set's version it makes the address cache's generation.
 	networksVersion atomic.Uint64
 	addresses       *addressCache
+	// cacheUseful is whether the last batch that used the address cache
+	// found it worth it; cacheBypassed counts the batches since.
+	cacheUseful   atomic.Bool
+	cacheBypassed atomic.Uint64
 	// networksStamp is the networks file's stamp when last read.
 	networksStamp filestamp.Stamp
 	services      *serviceTable
@@ -103,6 +107,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 		return nil, err
 	}
 	e := &Enricher{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, time.Minute), addresses: newAddressCache(addressSlots)}
+	e.cacheUseful.Store(true)
 	if err := e.registerMetrics(); err != nil {
 		return nil, err
 	}
@@ -246,10 +251,10 @@ func (e *Enricher) Process(flows []record.Flow) int {
 	var exp exporterCache
 	// Read before any table is: an entry cached from a table swapped in
 	// meanwhile gets the older generation, and is only ever a miss.
-	gen := e.generation()
+	pass := cachePass{gen: e.generation(), on: e.cacheUseful.Load() || e.cacheBypassed.Add(1)%cacheRetryEvery == 0}
 	for i := range flows {
 		f := &flows[i]
-		if !e.enrich(f, gen, &exp, &misses) {
+		if !e.enrich(f, pass, &exp, &misses) {
 			continue
 		}
 		if kept != i {
@@ -258,8 +263,29 @@ func (e *Enricher) Process(flows []record.Flow) int {
 		kept++
 	}
 	e.m.records.Add(float64(len(flows)))
+	if n := misses.cacheHit + misses.cacheMiss; pass.on && n >= cacheJudgeLookups {
+		e.cacheUseful.Store(misses.cacheHit*100 >= n*cacheMinHitPercent)
+	}
 	misses.flush(&e.m)
 	return kept
+}
+
+// The address cache pays only when addresses repeat: when they do not
+// (traffic spread over more addresses than it holds, a scan), probing and
+// filling it costs more than the lookups it saves. A batch of at least
+// cacheJudgeLookups lookups that finds fewer than cacheMinHitPercent hits
+// turns it off; while off, one batch in cacheRetryEvery uses it again,
+// to see whether that changed.
+const (
+	cacheJudgeLookups  = 256
+	cacheMinHitPercent = 30
+	cacheRetryEvery    = 8
+)
+
+// cachePass is how one batch uses the address cache.
+type cachePass struct {
+	gen uint64 // the tables' generation (Enricher.generation)
+	on  bool
 }
 
 // generation identifies the networks and threat tables in use (each is
@@ -274,19 +300,24 @@ func (e *Enricher) generation() uint64 {
 
 // facts returns what the networks, own-networks and threat tables say of
 // a, from the address cache when it holds a for this generation.
-func (e *Enricher) facts(a *record.Addr, nets *networkTable, gen uint64, l *localMisses) addressFacts {
-	hi, lo := addressKey(a)
-	if facts, ok := e.addresses.get(hi, lo, gen); ok {
-		l.cacheHit++
-		return facts
+func (e *Enricher) facts(a *record.Addr, nets *networkTable, pass cachePass, l *localMisses) addressFacts {
+	var hi, lo uint64
+	if pass.on {
+		hi, lo = addressKey(a)
+		if facts, ok := e.addresses.get(hi, lo, pass.gen); ok {
+			l.cacheHit++
+			return facts
+		}
+		l.cacheMiss++
 	}
-	l.cacheMiss++
 	addr := a.Netip()
 	facts := addressFacts{net: nets.lookup(addr), own: e.own.Lookup(addr)}
 	if e.src.threat != nil {
 		facts.feeds = e.src.threat.Lookup(addr)
 	}
-	e.addresses.put(hi, lo, gen, facts)
+	if pass.on {
+		e.addresses.put(hi, lo, pass.gen, facts)
+	}
 	return facts
 }
 
@@ -358,7 +389,7 @@ func (c *exporterCache) lookup(e *Enricher, a record.Addr, exporter netip.Addr) 
 }
 
 // enrich fills one record; false means a rule dropped it.
-func (e *Enricher) enrich(f *record.Flow, gen uint64, exp *exporterCache, misses *localMisses) bool {
+func (e *Enricher) enrich(f *record.Flow, pass cachePass, exp *exporterCache, misses *localMisses) bool {
 	exporter := f.ExporterAddress.Netip()
 	cached := exp.lookup(e, f.ExporterAddress, exporter)
 	x, ifaces := cached.attrs, cached.interfaces
@@ -386,7 +417,7 @@ func (e *Enricher) enrich(f *record.Flow, gen uint64, exp *exporterCache, misses
 
 	// Networks, direction and threat feeds.
 	nets := e.networks.Load()
-	srcFacts, dstFacts := e.facts(&f.SrcAddr, nets, gen, misses), e.facts(&f.DstAddr, nets, gen, misses)
+	srcFacts, dstFacts := e.facts(&f.SrcAddr, nets, pass, misses), e.facts(&f.DstAddr, nets, pass, misses)
 	// Each stage sets its columns, found or not: a record enriched twice
 	// (replayed, or enriched upstream) ends the same.
 	n := srcFacts.net

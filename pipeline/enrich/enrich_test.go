@@ -414,3 +414,45 @@ func metricSum(t *testing.T, r *reporter.Reporter, suffix string) float64 {
 	}
 	return sum
 }
+
+// Addresses that never repeat turn the address cache off; once they
+// repeat again, a retried batch turns it back on. The answers are the same
+// either way.
+func TestAddressCacheTurnsOffWhenUseless(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Networks.Entries = []NetworkEntry{{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Name: "corp"}}
+	e := newEnricher(t, cfg)
+	batch := func(distinct bool, seq int) {
+		t.Helper()
+		flows := make([]record.Flow, 512)
+		for i := range flows {
+			v := uint32(i)
+			if !distinct {
+				v = 0
+			}
+			v += uint32(seq) << 9
+			flows[i].SrcAddr = record.AddrFrom4([4]byte{10, byte(v >> 16), byte(v >> 8), byte(v)})
+			flows[i].DstAddr = record.AddrFrom4([4]byte{192, byte(v >> 16), byte(v >> 8), byte(v)})
+		}
+		e.Process(flows)
+		for i := range flows {
+			if flows[i].SrcNetName != "corp" || flows[i].DstNetName != "" {
+				t.Fatalf("record %d: %q %q", i, flows[i].SrcNetName, flows[i].DstNetName)
+			}
+		}
+	}
+	batch(false, 0)
+	if !e.cacheUseful.Load() {
+		t.Fatal("off after a batch of one repeated address")
+	}
+	batch(true, 1)
+	if e.cacheUseful.Load() {
+		t.Fatal("still on after a batch where no address repeats")
+	}
+	for i := range cacheRetryEvery {
+		batch(false, 2+i)
+	}
+	if !e.cacheUseful.Load() {
+		t.Fatalf("still off after %d batches of one repeated address", cacheRetryEvery)
+	}
+}

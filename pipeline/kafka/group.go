@@ -177,6 +177,12 @@ func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 		g.r.Info("joined consumer group", "group", k.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", fmt.Sprint(partitions))
 		g.keepOnly(assignments)
 		gen.Start(func(genCtx context.Context) {
+			// A generation that ended before it started (a heartbeat
+			// failed at once) runs this without kafka-go waiting for it:
+			// its claims could overlap the next generation's.
+			if genCtx.Err() != nil {
+				return
+			}
 			var wg sync.WaitGroup
 			for _, a := range assignments {
 				c := g.newClaim(genCtx, gen, a)
