@@ -5,11 +5,12 @@ import (
 	"math/bits"
 	"sync/atomic"
 
+	"sluice/pipeline/enrich/geoip"
 	"sluice/pipeline/record"
 )
 
-// addressSlots is the size of the address cache: 2^17 slots of 48 bytes,
-// 6 MiB. Traffic concentrates on few hosts: with addresses drawn
+// addressSlots is the size of the address cache: 2^17 slots of 64 bytes,
+// 8 MiB. Traffic concentrates on few hosts: with addresses drawn
 // Zipf-distributed from a million hosts, most lookups hit.
 const addressSlots = 1 << 17
 
@@ -17,14 +18,15 @@ const addressSlots = 1 << 17
 // four slots of its bucket.
 const addressWays = 4
 
-// addressFacts is what the networks, own-networks and threat tables say of
-// one address: three lookups in tables of up to millions of prefixes, each
-// a chain of CPU cache misses, that flow records repeat for the same
-// addresses.
+// addressFacts is what the networks, own-networks, threat and GeoIP
+// tables say of one address: lookups in tables of up to millions of
+// prefixes, each a chain of CPU cache misses, that flow records repeat for
+// the same addresses.
 type addressFacts struct {
 	net   *netAttrs // nil: in no configured network
 	feeds uint64    // the threat set's mask
 	own   bool
+	geo   geoip.Answer
 }
 
 // addressCache remembers addressFacts per address for one generation of
@@ -48,6 +50,8 @@ type addressSlot struct {
 	gen   atomic.Uint64
 	net   atomic.Pointer[netAttrs]
 	feeds atomic.Uint64
+	geo   atomic.Pointer[geoip.Result]
+	asn   atomic.Pointer[geoip.Result]
 }
 
 func newAddressCache(size int) *addressCache {
@@ -72,7 +76,8 @@ func (c *addressCache) get(hi, lo, gen uint64) (addressFacts, bool) {
 			continue
 		}
 		meta := s.gen.Load()
-		facts := addressFacts{net: s.net.Load(), feeds: s.feeds.Load(), own: meta&1 != 0}
+		facts := addressFacts{net: s.net.Load(), feeds: s.feeds.Load(), own: meta&1 != 0,
+			geo: geoip.Answer{Geo: s.geo.Load(), ASN: s.asn.Load()}}
 		if meta>>1 == gen && s.seq.Load() == seq {
 			return facts, true
 		}
@@ -104,5 +109,7 @@ func (c *addressCache) put(hi, lo, gen uint64, facts addressFacts) {
 	s.gen.Store(meta)
 	s.net.Store(facts.net)
 	s.feeds.Store(facts.feeds)
+	s.geo.Store(facts.geo.Geo)
+	s.asn.Store(facts.geo.ASN)
 	s.seq.Store(seq + 2)
 }

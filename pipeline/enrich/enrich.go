@@ -288,12 +288,17 @@ type cachePass struct {
 	on  bool
 }
 
-// generation identifies the networks and threat tables in use (each is
-// replaced whole on reload): the address cache keeps facts per generation.
+// generation identifies the networks, threat and GeoIP tables in use (each
+// is replaced whole on reload): the address cache keeps facts per
+// generation. Each version takes 21 bits: two million reloads before one
+// could alias.
 func (e *Enricher) generation() uint64 {
-	gen := e.networksVersion.Load()
+	gen := e.networksVersion.Load() & (1<<21 - 1)
 	if e.src.threat != nil {
-		gen |= e.src.threat.Version() << 32
+		gen |= (e.src.threat.Version() & (1<<21 - 1)) << 21
+	}
+	if e.src.geo != nil {
+		gen |= (e.src.geo.Version() & (1<<21 - 1)) << 42
 	}
 	return gen
 }
@@ -314,6 +319,9 @@ func (e *Enricher) facts(a *record.Addr, nets *networkTable, pass cachePass, l *
 	facts := addressFacts{net: nets.lookup(addr), own: e.own.Lookup(addr)}
 	if e.src.threat != nil {
 		facts.feeds = e.src.threat.Lookup(addr)
+	}
+	if e.src.geo != nil {
+		facts.geo = e.src.geo.Find(addr)
 	}
 	if pass.on {
 		e.addresses.put(hi, lo, pass.gen, facts)
@@ -441,8 +449,8 @@ func (e *Enricher) enrich(f *record.Flow, pass cachePass, exp *exporterCache, mi
 	}
 
 	if e.src.geo != nil {
-		e.geo(f.SrcAddr.Netip(), &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
-		e.geo(f.DstAddr.Netip(), &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
+		e.geo(srcFacts.geo, &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
+		e.geo(dstFacts.geo, &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
 	}
 
 	if e.services != nil {
@@ -512,9 +520,10 @@ func (e *Enricher) enrichInterface(f *record.Flow, exporter netip.Addr, configur
 // geo fills one side's GeoIP columns. The AS number comes from the
 // database only when the exporter sent none; the AS name only when it
 // names the record's AS.
-func (e *Enricher) geo(a netip.Addr, country, city *string, as *uint32, asName *string) {
+func (e *Enricher) geo(ans geoip.Answer, country, city *string, as *uint32, asName *string) {
+	e.src.geo.Count(ans)
 	var res geoip.Result
-	e.src.geo.Lookup(a, &res)
+	ans.Fill(&res)
 	*country, *city = res.Country, res.City
 	if *as == 0 {
 		*as = res.ASN

@@ -456,3 +456,34 @@ func TestAddressCacheTurnsOffWhenUseless(t *testing.T) {
 		t.Fatalf("still off after %d batches of one repeated address", cacheRetryEvery)
 	}
 }
+
+// A GeoIP database replaced while running reaches addresses whose answer
+// the address cache holds.
+func TestGeoIPReloadReachesCachedAddresses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	city := func(name string, epoch int64) string {
+		return string(geoiptest.Build(t, "GeoLite2-City", epoch, []geoiptest.Network{
+			{CIDR: "81.2.69.0/24", Record: geoiptest.CityRecord("GB", "GB", name)},
+		}))
+	}
+	replaceFile(t, path, city("London", 1))
+	cfg := DefaultConfig()
+	cfg.GeoIP.GeoDatabase = path
+	cfg.GeoIP.CheckInterval = 10 * time.Millisecond
+	e := newEnricher(t, cfg)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(t.Context()) }()
+
+	cityOf := func() string {
+		flows := []record.Flow{{SrcAddr: addr("::ffff:81.2.69.1"), DstAddr: addr("::ffff:81.2.69.1")}}
+		e.Process(flows)
+		return flows[0].SrcGeoCity
+	}
+	for range 3 {
+		if got := cityOf(); got != "London" {
+			t.Fatalf("city %q", got)
+		}
+	}
+	replaceFile(t, path, city("Manchester", 2))
+	waitFor(t, func() bool { return cityOf() == "Manchester" })
+}

@@ -45,6 +45,8 @@ type source struct {
 	role    string // "geo" or "asn", the key without "-database"
 	path    string
 	current atomic.Pointer[database]
+	// swaps counts the databases stored in current (DB.Version).
+	swaps atomic.Uint64
 	// seen is the stamp of the file last tried, good or bad, so that a
 	// broken replacement is reported once, not at every check.
 	seen filestamp.Stamp
@@ -128,6 +130,13 @@ func (d *DB) Lookup(a netip.Addr, out *Result) {
 	case d.asn != nil:
 		d.asn.lookup(a, &asn)
 	}
+	merge(geo, asn, out)
+}
+
+// merge takes country and city from the geo database's answer, AS number
+// and organisation from the ASN database's, each from the other when the
+// preferred one leaves it empty.
+func merge(geo, asn Result, out *Result) {
 	out.Country, out.City = geo.Country, geo.City
 	if out.Country == "" {
 		out.Country = asn.Country
@@ -139,6 +148,90 @@ func (d *DB) Lookup(a netip.Addr, out *Result) {
 	if out.ASN == 0 && out.ASName == "" {
 		out.ASN, out.ASName = geo.ASN, geo.ASName
 	}
+}
+
+// Answer is what the databases list for one address: each database's
+// record, shared by every lookup that meets it and never modified; nil
+// when the database is off, lists no network for the address, or its
+// record could not be read. When one file serves both, Geo and ASN are
+// the same record.
+type Answer struct {
+	Geo, ASN *Result
+}
+
+// Find is Lookup for a caller that caches answers by address itself (the
+// enricher): it walks the trees without the address caches, and counts
+// nothing; Count counts each answer used, found here or in the caller's
+// cache. Safe for concurrent use; it does not allocate once the records it
+// meets are cached.
+func (d *DB) Find(a netip.Addr) Answer {
+	var ans Answer
+	if !a.IsValid() {
+		return ans
+	}
+	a = a.Unmap()
+	if d.geo != nil {
+		ans.Geo = d.geo.find(a)
+	}
+	switch {
+	case d.asn == d.geo:
+		ans.ASN = ans.Geo
+	case d.asn != nil:
+		ans.ASN = d.asn.find(a)
+	}
+	return ans
+}
+
+// Count counts an answer as one lookup, and a miss of each configured
+// database it has no record of.
+func (d *DB) Count(ans Answer) {
+	d.m.lookups.Inc()
+	if d.geo != nil && ans.Geo == nil {
+		d.geo.m.misses.Inc()
+	}
+	if d.asn != nil && d.asn != d.geo && ans.ASN == nil {
+		d.asn.m.misses.Inc()
+	}
+}
+
+// Fill merges an answer as Lookup does: the geo database answers country
+// and city, the ASN database AS number and organisation, and a field the
+// preferred database leaves empty is taken from the other one.
+func (ans Answer) Fill(out *Result) {
+	var geo, asn Result
+	if ans.Geo != nil {
+		geo = *ans.Geo
+	}
+	if ans.ASN != nil {
+		asn = *ans.ASN
+	}
+	merge(geo, asn, out)
+}
+
+// Version changes whenever a database is loaded, replaced or closed: an
+// Answer cached by a caller belongs to one version.
+func (d *DB) Version() uint64 {
+	var v uint64
+	if d.geo != nil {
+		v += d.geo.swaps.Load()
+	}
+	if d.asn != nil && d.asn != d.geo {
+		v += d.asn.swaps.Load()
+	}
+	return v
+}
+
+// find is the source's record for a, nil when there is none.
+func (s *source) find(a netip.Addr) *Result {
+	db := s.current.Load()
+	if db == nil {
+		return nil
+	}
+	record := db.walk(a, &s.m)
+	if record == nil || record == notFound {
+		return nil
+	}
+	return &record.result
 }
 
 func (s *source) lookup(a netip.Addr, out *Result) {
@@ -264,6 +357,7 @@ func (s *source) load() error {
 	}
 	s.current.Store(&database{reader: reader, layout: l,
 		records: newRecordCache(cacheSlots), addresses: newAddressCache(addressSlots)})
+	s.swaps.Add(1)
 	s.m.reloadsOK.Inc()
 	s.m.buildEpoch.Set(float64(reader.Metadata.BuildEpoch))
 	return nil
@@ -300,6 +394,7 @@ func probe(reader *maxminddb.Reader, l layout) error {
 func (d *DB) Close() error {
 	for _, s := range d.sources() {
 		s.current.Store(nil)
+		s.swaps.Add(1)
 	}
 	return nil
 }

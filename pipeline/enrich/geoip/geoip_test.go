@@ -36,6 +36,7 @@ type lookupCase struct {
 	want Result
 }
 
+// checkLookups checks Lookup, and Find then Fill, which must agree.
 func checkLookups(t *testing.T, d *DB, cases []lookupCase) {
 	t.Helper()
 	for _, c := range cases {
@@ -43,6 +44,11 @@ func checkLookups(t *testing.T, d *DB, cases []lookupCase) {
 		d.Lookup(netip.MustParseAddr(c.addr), &got)
 		if got != c.want {
 			t.Errorf("Lookup(%s) = %+v, want %+v", c.addr, got, c.want)
+		}
+		var found Result
+		d.Find(netip.MustParseAddr(c.addr)).Fill(&found)
+		if found != c.want {
+			t.Errorf("Find(%s).Fill = %+v, want %+v", c.addr, found, c.want)
 		}
 	}
 }
@@ -78,12 +84,14 @@ func TestMaxMindAndDBIPLayouts(t *testing.T) {
 				{"2001:4860::8888", Result{}},
 			})
 			g := r.Gatherer()
-			if got := metricValue(t, g, "lookups_total"); got != 9 {
-				t.Errorf("lookups_total = %v, want 9", got)
+			// Find counts nothing; Count counts an answer as Lookup would.
+			d.Count(d.Find(netip.MustParseAddr("1.0.0.1")))
+			if got := metricValue(t, g, "lookups_total"); got != 10 {
+				t.Errorf("lookups_total = %v, want 10", got)
 			}
-			// geo: 1.0.0.1, 8.8.8.8, 2001:4860::8888; asn: 89.160.20.5, 8.8.8.8, 2001:4860::8888
-			if got := metricValue(t, g, "misses_total", "database", "geo"); got != 3 {
-				t.Errorf("geo misses = %v, want 3", got)
+			// geo: 1.0.0.1 (twice), 8.8.8.8, 2001:4860::8888; asn: 89.160.20.5, 8.8.8.8, 2001:4860::8888
+			if got := metricValue(t, g, "misses_total", "database", "geo"); got != 4 {
+				t.Errorf("geo misses = %v, want 4", got)
 			}
 			if got := metricValue(t, g, "misses_total", "database", "asn"); got != 3 {
 				t.Errorf("asn misses = %v, want 3", got)
@@ -349,8 +357,12 @@ func TestReplacedFilesArePickedUp(t *testing.T) {
 	}
 
 	waitFor("London")
+	before := d.Version()
 	replaceFile(t, path, version("Manchester", 2))
 	waitFor("Manchester")
+	if d.Version() == before {
+		t.Error("Version unchanged by a reload: answers cached by callers would outlive their database")
+	}
 	writeFile(t, path, version("Leeds", 3)) // in place: truncate and rewrite
 	waitFor("Leeds")
 	if got := metricValue(t, r.Gatherer(), "build_epoch_seconds"); got != 3 {
