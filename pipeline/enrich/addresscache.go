@@ -45,8 +45,7 @@ type addressCache struct {
 type addressSlot struct {
 	seq    atomic.Uint64
 	hi, lo atomic.Uint64
-	// gen is the generation << 1 | own. Generations are table versions
-	// (Enricher.generation): a version would need 2^31 reloads to alias.
+	// gen is the generation (Enricher.generation) << 1 | own.
 	gen   atomic.Uint64
 	net   atomic.Pointer[netAttrs]
 	feeds atomic.Uint64

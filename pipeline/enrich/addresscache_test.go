@@ -3,6 +3,8 @@ package enrich
 import (
 	"sync"
 	"testing"
+
+	"sluice/pipeline/enrich/geoip"
 )
 
 func TestAddressCache(t *testing.T) {
@@ -13,8 +15,9 @@ func TestAddressCache(t *testing.T) {
 		t.Fatal("an empty cache answers")
 	}
 	net := &netAttrs{name: "corp"}
-	c.put(hi, lo, 1, addressFacts{net: net, feeds: 5, own: true})
-	if got, ok := c.get(hi, lo, 1); !ok || got.net != net || got.feeds != 5 || !got.own {
+	geo, asn := &geoip.Result{Country: "GB"}, &geoip.Result{ASN: 64500}
+	c.put(hi, lo, 1, addressFacts{net: net, feeds: 5, own: true, geo: geoip.Answer{Geo: geo, ASN: asn}})
+	if got, ok := c.get(hi, lo, 1); !ok || got.net != net || got.feeds != 5 || !got.own || got.geo.Geo != geo || got.geo.ASN != asn {
 		t.Fatalf("got %+v %v", got, ok)
 	}
 	if _, ok := c.get(hi, lo, 2); ok {

@@ -58,10 +58,12 @@ type Enricher struct {
 	// threat set's version it makes the address cache's generation.
 	networksVersion atomic.Uint64
 	addresses       *addressCache
-	// cacheUseful is whether the last batch that used the address cache
-	// found it worth it; cacheBypassed counts the batches since.
-	cacheUseful   atomic.Bool
-	cacheBypassed atomic.Uint64
+	// cacheUseful is whether the lookups through the address cache last
+	// judged (judgeCache) found it worth it; cacheBypassed counts the
+	// batches since.
+	cacheUseful               atomic.Bool
+	cacheBypassed             atomic.Uint64
+	judgedHits, judgedLookups atomic.Int64
 	// networksStamp is the networks file's stamp when last read.
 	networksStamp filestamp.Stamp
 	services      *serviceTable
@@ -225,7 +227,7 @@ func (e *Enricher) registerMetrics() error {
 	networkLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "network_lookups_total", Help: "Address lookups in the networks table, by result."}, []string{"result"})
 	m.netHit, m.netMiss = networkLookups.WithLabelValues("hit"), networkLookups.WithLabelValues("miss")
 	m.inMiss, m.outMiss = m.interfaceMiss.WithLabelValues("in"), m.interfaceMiss.WithLabelValues("out")
-	addressLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "address_cache_lookups_total", Help: "Addresses looked up in the cache of network, own-network and threat matches, by result (hit, miss: the tables were searched)."}, []string{"result"})
+	addressLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "address_cache_lookups_total", Help: "Addresses looked up in the cache of network, own-network, threat and GeoIP answers, by result (hit, miss: the tables were searched)."}, []string{"result"})
 	m.cacheHit, m.cacheMiss = addressLookups.WithLabelValues("hit"), addressLookups.WithLabelValues("miss")
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("failed")
@@ -263,8 +265,8 @@ func (e *Enricher) Process(flows []record.Flow) int {
 		kept++
 	}
 	e.m.records.Add(float64(len(flows)))
-	if n := misses.cacheHit + misses.cacheMiss; pass.on && n >= cacheJudgeLookups {
-		e.cacheUseful.Store(misses.cacheHit*100 >= n*cacheMinHitPercent)
+	if pass.on {
+		e.judgeCache(misses.cacheHit, misses.cacheHit+misses.cacheMiss)
 	}
 	misses.flush(&e.m)
 	return kept
@@ -272,15 +274,29 @@ func (e *Enricher) Process(flows []record.Flow) int {
 
 // The address cache pays only when addresses repeat: when they do not
 // (traffic spread over more addresses than it holds, a scan), probing and
-// filling it costs more than the lookups it saves. A batch of at least
-// cacheJudgeLookups lookups that finds fewer than cacheMinHitPercent hits
-// turns it off; while off, one batch in cacheRetryEvery uses it again,
-// to see whether that changed.
+// filling it costs more than the lookups it saves. Every cacheJudgeLookups
+// lookups through it (one batch or several small ones), fewer than
+// cacheMinHitPercent hits turn it off, more turn it on; while off, one
+// batch in cacheRetryEvery uses it again, to see whether that changed.
 const (
 	cacheJudgeLookups  = 256
 	cacheMinHitPercent = 30
 	cacheRetryEvery    = 8
 )
+
+// judgeCache adds a batch's use of the address cache, and decides whether
+// to keep using it once enough lookups are in. Concurrent batches may both
+// decide; either answer is recent.
+func (e *Enricher) judgeCache(hits, lookups int) {
+	total := e.judgedLookups.Add(int64(lookups))
+	hit := e.judgedHits.Add(int64(hits))
+	if total < cacheJudgeLookups {
+		return
+	}
+	e.judgedLookups.Add(-total)
+	e.judgedHits.Add(-hit)
+	e.cacheUseful.Store(hit*100 >= total*cacheMinHitPercent)
+}
 
 // cachePass is how one batch uses the address cache.
 type cachePass struct {
@@ -290,15 +306,16 @@ type cachePass struct {
 
 // generation identifies the networks, threat and GeoIP tables in use (each
 // is replaced whole on reload): the address cache keeps facts per
-// generation. Each version takes 21 bits: two million reloads before one
-// could alias.
+// generation. It is the sum of their versions, which only grow, so it only
+// grows too: once every table swapped in has been counted, no entry made
+// from an older table carries the current generation.
 func (e *Enricher) generation() uint64 {
-	gen := e.networksVersion.Load() & (1<<21 - 1)
+	gen := e.networksVersion.Load()
 	if e.src.threat != nil {
-		gen |= (e.src.threat.Version() & (1<<21 - 1)) << 21
+		gen += e.src.threat.Version()
 	}
 	if e.src.geo != nil {
-		gen |= (e.src.geo.Version() & (1<<21 - 1)) << 42
+		gen += e.src.geo.Version()
 	}
 	return gen
 }
@@ -323,7 +340,7 @@ func (e *Enricher) facts(a *record.Addr, nets *networkTable, pass cachePass, l *
 	if e.src.geo != nil {
 		facts.geo = e.src.geo.Find(addr)
 	}
-	if pass.on {
+	if pass.on && facts.geo.Cacheable() {
 		e.addresses.put(hi, lo, pass.gen, facts)
 	}
 	return facts

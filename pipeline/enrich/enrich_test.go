@@ -362,6 +362,43 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { e.Process(flows) }); n != 0 {
 		t.Errorf("Process allocates %v times per record", n)
 	}
+	// The same with the address cache off: every lookup walks the tables.
+	e.cacheUseful.Store(false)
+	e.cacheBypassed.Store(1) // no retry batch among the next few
+	if n := testing.AllocsPerRun(5, func() { e.Process(flows) }); n != 0 {
+		t.Errorf("Process allocates %v times per record with the address cache off", n)
+	}
+	if f := flows[0]; f.DstCountry != "GB" || f.DstThreatFeeds.Len() != 1 || f.SrcNetName != "corp" {
+		t.Fatalf("cache off: %+v", f)
+	}
+}
+
+// GeoIP lookups and misses count once per address looked up, whether the
+// address cache answers or the databases do.
+func TestGeoIPCountedOnCacheHits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	replaceFile(t, path, string(geoiptest.Build(t, "GeoLite2-City", 1, []geoiptest.Network{
+		{CIDR: "81.2.69.0/24", Record: geoiptest.CityRecord("GB", "GB", "London")},
+	})))
+	cfg := DefaultConfig()
+	cfg.GeoIP.GeoDatabase = path
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	e, err := New(r, cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		e.Process([]record.Flow{{SrcAddr: addr("::ffff:81.2.69.1"), DstAddr: addr("::ffff:198.51.100.1")}})
+	}
+	if n := metricSum(t, r, "geoip_lookups_total"); n != 6 {
+		t.Errorf("%v GeoIP lookups counted, want 6", n)
+	}
+	if n := metricSum(t, r, "geoip_misses_total"); n != 3 {
+		t.Errorf("%v GeoIP misses counted, want 3", n)
+	}
+	if n := metricSum(t, r, "address_cache_lookups_total"); n != 6 {
+		t.Errorf("%v address cache lookups, want 6", n)
+	}
 }
 
 // An address answered from the cache still counts as a feed match, and a
@@ -422,9 +459,10 @@ func TestAddressCacheTurnsOffWhenUseless(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Networks.Entries = []NetworkEntry{{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Name: "corp"}}
 	e := newEnricher(t, cfg)
+	size := 512
 	batch := func(distinct bool, seq int) {
 		t.Helper()
-		flows := make([]record.Flow, 512)
+		flows := make([]record.Flow, size)
 		for i := range flows {
 			v := uint32(i)
 			if !distinct {
@@ -454,6 +492,18 @@ func TestAddressCacheTurnsOffWhenUseless(t *testing.T) {
 	}
 	if !e.cacheUseful.Load() {
 		t.Fatalf("still off after %d batches of one repeated address", cacheRetryEvery)
+	}
+	// Small batches (a low rate) are judged together.
+	batch(true, 100)
+	if e.cacheUseful.Load() {
+		t.Fatal("still on after a batch where no address repeats")
+	}
+	size = 4 // 8 lookups a batch
+	for i := range cacheRetryEvery * (cacheJudgeLookups/8 + 1) {
+		batch(false, 200+i)
+	}
+	if !e.cacheUseful.Load() {
+		t.Fatal("still off after small batches of repeated addresses")
 	}
 }
 

@@ -157,7 +157,15 @@ func merge(geo, asn Result, out *Result) {
 // the same record.
 type Answer struct {
 	Geo, ASN *Result
+	// unreadable has bit 0 set when the geo database's record could not
+	// be read, bit 1 for the ASN database's: a decode error (counted as
+	// such), not a miss.
+	unreadable uint8
 }
+
+// Cacheable reports whether the answer may be kept for its address: not
+// when a record could not be read (the next lookup tries again).
+func (ans Answer) Cacheable() bool { return ans.unreadable == 0 }
 
 // Find is Lookup for a caller that caches answers by address itself (the
 // enricher): it walks the trees without the address caches, and counts
@@ -171,25 +179,31 @@ func (d *DB) Find(a netip.Addr) Answer {
 	}
 	a = a.Unmap()
 	if d.geo != nil {
-		ans.Geo = d.geo.find(a)
+		var ok bool
+		if ans.Geo, ok = d.geo.find(a); !ok {
+			ans.unreadable |= 1
+		}
 	}
 	switch {
 	case d.asn == d.geo:
 		ans.ASN = ans.Geo
 	case d.asn != nil:
-		ans.ASN = d.asn.find(a)
+		var ok bool
+		if ans.ASN, ok = d.asn.find(a); !ok {
+			ans.unreadable |= 2
+		}
 	}
 	return ans
 }
 
 // Count counts an answer as one lookup, and a miss of each configured
-// database it has no record of.
+// database that lists no network for the address (as Lookup does).
 func (d *DB) Count(ans Answer) {
 	d.m.lookups.Inc()
-	if d.geo != nil && ans.Geo == nil {
+	if d.geo != nil && ans.Geo == nil && ans.unreadable&1 == 0 && d.geo.current.Load() != nil {
 		d.geo.m.misses.Inc()
 	}
-	if d.asn != nil && d.asn != d.geo && ans.ASN == nil {
+	if d.asn != nil && d.asn != d.geo && ans.ASN == nil && ans.unreadable&2 == 0 && d.asn.current.Load() != nil {
 		d.asn.m.misses.Inc()
 	}
 }
@@ -209,7 +223,7 @@ func (ans Answer) Fill(out *Result) {
 }
 
 // Version changes whenever a database is loaded, replaced or closed: an
-// Answer cached by a caller belongs to one version.
+// Answer cached by a caller belongs to one version. It only grows.
 func (d *DB) Version() uint64 {
 	var v uint64
 	if d.geo != nil {
@@ -221,17 +235,21 @@ func (d *DB) Version() uint64 {
 	return v
 }
 
-// find is the source's record for a, nil when there is none.
-func (s *source) find(a netip.Addr) *Result {
+// find is the source's record for a, nil when there is none; false when
+// the record could not be read (counted as a decode error).
+func (s *source) find(a netip.Addr) (*Result, bool) {
 	db := s.current.Load()
 	if db == nil {
-		return nil
+		return nil, true
 	}
-	record := db.walk(a, &s.m)
-	if record == nil || record == notFound {
-		return nil
+	switch record := db.walk(a, &s.m); record {
+	case nil:
+		return nil, false
+	case notFound:
+		return nil, true
+	default:
+		return &record.result, true
 	}
-	return &record.result
 }
 
 func (s *source) lookup(a netip.Addr, out *Result) {
