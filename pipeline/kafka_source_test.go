@@ -83,15 +83,7 @@ func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 	if err := os.WriteFile(intentDir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx, ctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runFromKafka(t, ctx, p)()
 
 	intentErrors := func() float64 {
 		mfs, err := pr.Gatherer().Gather()
@@ -172,6 +164,20 @@ func kfakeTopic(t *testing.T, ctx context.Context, r *reporter.Reporter, topic s
 		}
 	}
 	return cluster, kcfg
+}
+
+// runFromKafka runs p until the returned function is called, which waits
+// for it to store, commit and leave the group.
+func runFromKafka(t *testing.T, ctx context.Context, p *FromKafka) (stop func()) {
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx, ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -258,15 +264,7 @@ func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx, ctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer runFromKafka(t, ctx, p)()
 
 	owner := map[int64]string{}
 	waitFor(t, "every record stored", func() bool {

@@ -132,27 +132,10 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // each partition it gets exactly there: nothing read twice, nothing
 // skipped, before and after the rebalance.
 func TestGroupKfakeRebalance(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
 	const partitions = 2
-	cfg := testConfig(t, cluster.ListenAddrs(), partitions)
-	cfg.Consumer.SessionTimeout = 6 * time.Second
-	cfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
-	cfg.Consumer.RebalanceTimeout = 5 * time.Second
-	p, err := NewProducer(newTestReporter(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	_, cfg, p := kfakeGroupTopic(t, ctx, partitions)
 	first := randomFlows(5, 2000, 16)
 	produceAll(t, ctx, p, first, 100)
 
@@ -207,6 +190,31 @@ func TestGroupKfakeRebalance(t *testing.T) {
 	}
 }
 
+// kfakeGroupTopic starts an in-process broker and a producer to a topic of
+// the given partitions, with group timers short enough for rebalances to
+// take a second.
+func kfakeGroupTopic(t *testing.T, ctx context.Context, partitions int) (*kfake.Cluster, Config, *Producer) {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	cfg := testConfig(t, cluster.ListenAddrs(), partitions)
+	cfg.Consumer.SessionTimeout = 6 * time.Second
+	cfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
+	cfg.Consumer.RebalanceTimeout = 5 * time.Second
+	p, err := NewProducer(newTestReporter(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return cluster, cfg, p
+}
+
 // committed is the group's committed offset of each partition, -1 when
 // there is none.
 func committed(t *testing.T, ctx context.Context, cfg Config, partitions int) map[int]int64 {
@@ -239,25 +247,9 @@ func committed(t *testing.T, ctx context.Context, cfg Config, partitions int) ma
 // has ended, while a message read again because it was not committed is not
 // mistaken for a copy of itself.
 func TestGroupSkipsRetriedCopies(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := testConfig(t, cluster.ListenAddrs(), 1)
-	cfg.Consumer.SessionTimeout = 6 * time.Second
-	cfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
-	cfg.Consumer.RebalanceTimeout = 5 * time.Second
-	p, err := NewProducer(newTestReporter(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cluster, cfg, p := kfakeGroupTopic(t, ctx, 1)
 	flows := randomFlows(7, 1, 1)
 	value := recordpb.AppendBatchFlow(nil, &flows[0])
 	write := func(ids ...string) {
