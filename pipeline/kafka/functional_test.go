@@ -64,20 +64,10 @@ func TestRealBrokerRoundTrip(t *testing.T) {
 	t.Logf("%d records in %v messages (%.0f encoded bytes/record before compression)",
 		records, messages, metricValue(t, r.Gatherer(), "producer_bytes_total")/records)
 
-	c, err := NewConsumer(r, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	got := consumeExactly(t, ctx, c, records, 3*time.Second)
+	got := consumeExactly(t, ctx, r, cfg, records, 3*time.Second)
 	checkSameRecords(t, want, got)
 	if n := metricValue(t, r.Gatherer(), "consumer_messages_total"); n != messages {
 		t.Errorf("consumer_messages_total = %v, want %v (as produced)", n, messages)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
 	}
 
 	// One more record, read by a new member of the group: it must get that
@@ -92,13 +82,5 @@ func TestRealBrokerRoundTrip(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := NewConsumer(newTestReporter(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := again.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
-	checkSameRecords(t, sentinel, consumeExactly(t, ctx, again, 1, 2*time.Second))
+	checkSameRecords(t, sentinel, consumeExactly(t, ctx, newTestReporter(t), cfg, 1, 2*time.Second))
 }

@@ -343,6 +343,17 @@ func (c *Claim) Fetch(ctx context.Context, flows []record.Flow) (ClaimMessage, e
 	return msg, nil
 }
 
+// schemaVersion reads the schema header. A message without one is taken as
+// the topic's version: a third-party producer may not set headers.
+func schemaVersion(headers []kafkago.Header) (string, bool) {
+	for _, h := range headers {
+		if h.Key == recordpb.SchemaHeader {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
 func header(headers []kafkago.Header, key string) string {
 	for _, h := range headers {
 		if h.Key == key {

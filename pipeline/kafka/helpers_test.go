@@ -114,35 +114,70 @@ func produceAll(t testing.TB, ctx context.Context, p *Producer, flows []record.F
 	}
 }
 
-// consumeExactly fetches until want records arrived, committing each message,
-// then checks that nothing more comes within quiet. It returns the records in
-// arrival order.
-func consumeExactly(t testing.TB, ctx context.Context, c *Consumer, want int, quiet time.Duration) []record.Flow {
+// consumeExactly joins the consumer group as one member, reads every
+// partition and commits each message, until want records arrived; then it
+// checks that nothing more comes within quiet, and leaves the group. It
+// returns the records in arrival order (each partition's in its order) and
+// checks that every exporter's records came through one partition, as the
+// message key routes them.
+func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg Config, want int, quiet time.Duration) []record.Flow {
 	t.Helper()
-	var got []record.Flow
-	var flows []record.Flow
-	for len(got) < want {
-		msg, err := c.Fetch(ctx, flows[:0])
-		if err != nil {
-			t.Fatalf("Fetch after %d of %d records: %v", len(got), want, err)
-		}
-		for i := range msg.Flows {
-			if msg.Flows[i].ExporterAddress != msg.Exporter {
-				t.Fatalf("message keyed %s holds a record of exporter %s", msg.Exporter, msg.Flows[i].ExporterAddress)
-			}
-		}
-		got = append(got, msg.Flows...)
-		flows = msg.Flows
-		if err := c.Commit(ctx, msg); err != nil {
-			t.Fatal(err)
-		}
+	g, err := NewGroup(r, cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	quietCtx, cancel := context.WithTimeout(ctx, quiet)
-	defer cancel()
-	if msg, err := c.Fetch(quietCtx, flows[:0]); err == nil {
-		t.Fatalf("got %d records more than the %d produced (partition %d offset %d)", len(msg.Flows), want, msg.Partition, msg.Offset)
-	} else if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Fetch for extras: %v", err)
+	var mu sync.Mutex
+	var got []record.Flow
+	var failure error
+	partitionOf := map[record.Addr]int{}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Run(runCtx, func(c *Claim) {
+			var flows []record.Flow
+			for {
+				msg, err := c.Fetch(c.Context(), flows[:0])
+				if err != nil {
+					return
+				}
+				flows = msg.Flows
+				mu.Lock()
+				for _, f := range msg.Flows {
+					if p, ok := partitionOf[f.ExporterAddress]; ok && p != c.Partition && failure == nil {
+						failure = fmt.Errorf("exporter %s in partitions %d and %d", f.ExporterAddress, p, c.Partition)
+					}
+					partitionOf[f.ExporterAddress] = c.Partition
+				}
+				got = append(got, msg.Flows...)
+				mu.Unlock()
+				if err := c.Commit(msg.Offset + 1); err != nil {
+					mu.Lock()
+					failure = errors.Join(failure, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+	for count() < want {
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d records consumed: %v", count(), want, ctx.Err())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(quiet) // anything more shows up now
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if failure != nil {
+		t.Fatal(failure)
 	}
 	if len(got) != want {
 		t.Fatalf("consumed %d records, want %d", len(got), want)

@@ -48,15 +48,7 @@ func TestProduceConsumeKfake(t *testing.T) {
 		t.Errorf("producer_records_total = %v, want %d", got, len(want))
 	}
 
-	c, err := NewConsumer(r, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	got := consumeExactly(t, ctx, c, len(want), 2*time.Second)
+	got := consumeExactly(t, ctx, r, cfg, len(want), 2*time.Second)
 	checkSameRecords(t, want, got)
 	if n := metricValue(t, r.Gatherer(), "consumer_decode_errors_total", "reason", "malformed"); n != 1 {
 		t.Errorf("consumer_decode_errors_total{reason=malformed} = %v, want 1", n)
