@@ -30,28 +30,18 @@ func learnInterface(ctx *packetContext, rec *netflow.OptionsDataRecord) {
 		haveIndex         bool
 		name, description []byte
 	)
-	for _, group := range [2][]netflow.DataField{rec.ScopesValues, rec.OptionsValues} {
-		for i := range group {
-			field := &group[i]
-			if field.PenProvided {
-				continue
-			}
-			value, ok := field.Value.([]byte)
-			if !ok {
-				continue
-			}
-			switch field.Type {
-			case fieldIngressInterface:
+	for typ, value := range optionFields(rec) {
+		switch typ {
+		case fieldIngressInterface:
+			ifIndex, haveIndex = beUint(value), true
+		case fieldEgressInterface:
+			if !haveIndex {
 				ifIndex, haveIndex = beUint(value), true
-			case fieldEgressInterface:
-				if !haveIndex {
-					ifIndex, haveIndex = beUint(value), true
-				}
-			case fieldInterfaceName:
-				name = trimString(value)
-			case fieldInterfaceDescription:
-				description = trimString(value)
 			}
+		case fieldInterfaceName:
+			name = trimString(value)
+		case fieldInterfaceDescription:
+			description = trimString(value)
 		}
 	}
 	if !haveIndex || ifIndex > 0xffffffff || (len(name) == 0 && len(description) == 0) {

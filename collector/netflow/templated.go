@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 
@@ -323,23 +324,31 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// optionFields yields the type and bytes of every IANA field (no
+// enterprise number) of an options data record, scopes first.
+func optionFields(rec *netflow.OptionsDataRecord) iter.Seq2[uint16, []byte] {
+	return func(yield func(uint16, []byte) bool) {
+		for _, group := range [2][]netflow.DataField{rec.ScopesValues, rec.OptionsValues} {
+			for i := range group {
+				field := &group[i]
+				if field.PenProvided {
+					continue
+				}
+				if value, ok := field.Value.([]byte); ok && !yield(field.Type, value) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // learnSampling stores the sampling rate an options data record announces,
 // keyed by its sampler (or selector) ID, 0 when it names none. Scope and
 // option fields are both searched: exporters put the sampler ID in either.
 func learnSampling(ctx *packetContext, rec *netflow.OptionsDataRecord) {
 	var sp samplingFields
-	for _, group := range [2][]netflow.DataField{rec.ScopesValues, rec.OptionsValues} {
-		for i := range group {
-			field := &group[i]
-			if field.PenProvided {
-				continue
-			}
-			value, ok := field.Value.([]byte)
-			if !ok {
-				continue
-			}
-			sp.read(field.Type, value)
-		}
+	for typ, value := range optionFields(rec) {
+		sp.read(typ, value)
 	}
 	if rate := sp.rate(); rate != 0 {
 		ctx.state.SetSamplingRate(templates.SamplerKey{Version: ctx.version, ObservationDomain: ctx.obsDomain, SamplerID: sp.samplerID}, rate)

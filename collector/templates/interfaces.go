@@ -40,19 +40,7 @@ func (h *Handle) SetInterface(key InterfaceKey, names InterfaceNames) {
 	if names == (InterfaceNames{}) {
 		return
 	}
-	for {
-		e := h.exporter()
-		if e == nil {
-			if e = h.store.create(h.addr, h.now); e == nil {
-				return
-			}
-			h.e = e
-		}
-		if e.setInterface(key, names) != retired {
-			return
-		}
-		h.e = nil
-	}
+	h.update(func(e *exporter) storeResult { return e.setInterface(key, names) })
 }
 
 // Interface returns an interface's names, and whether any are known.

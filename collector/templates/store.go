@@ -482,18 +482,26 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 		}
 		return nil
 	}
+	h.update(func(e *exporter) storeResult { return e.addTemplate(key, template, fields) })
+	return nil
+}
+
+// update applies set to the exporter's state, creating it if needed (past
+// the store's bound it is refused, and set not applied). An exporter that
+// expired while in use is looked up again.
+func (h *Handle) update(set func(*exporter) storeResult) {
 	for {
 		e := h.exporter()
 		if e == nil {
 			if e = h.store.create(h.addr, h.now); e == nil {
-				return nil
+				return
 			}
 			h.e = e
 		}
-		if e.addTemplate(key, template, fields) != retired {
-			return nil
+		if set(e) != retired {
+			return
 		}
-		h.e = nil // expired while in use: start again from the store
+		h.e = nil
 	}
 }
 
@@ -543,19 +551,7 @@ func (h *Handle) SetSamplingRate(key SamplerKey, rate uint64) {
 	if rate == 0 {
 		return
 	}
-	for {
-		e := h.exporter()
-		if e == nil {
-			if e = h.store.create(h.addr, h.now); e == nil {
-				return
-			}
-			h.e = e
-		}
-		if e.setSamplingRate(key, rate) != retired {
-			return
-		}
-		h.e = nil
-	}
+	h.update(func(e *exporter) storeResult { return e.setSamplingRate(key, rate) })
 }
 
 // SamplingRate returns the rate of a sampler, falling back to the

@@ -366,26 +366,19 @@ type localMisses struct {
 }
 
 func (l *localMisses) flush(m *metrics) {
-	if l.netHit > 0 {
-		m.netHit.Add(float64(l.netHit))
-	}
-	if l.netMiss > 0 {
-		m.netMiss.Add(float64(l.netMiss))
-	}
-	if l.exporter > 0 {
-		m.exporterMiss.Add(float64(l.exporter))
-	}
-	if l.in > 0 {
-		m.inMiss.Add(float64(l.in))
-	}
-	if l.out > 0 {
-		m.outMiss.Add(float64(l.out))
-	}
-	if l.cacheHit > 0 {
-		m.cacheHit.Add(float64(l.cacheHit))
-	}
-	if l.cacheMiss > 0 {
-		m.cacheMiss.Add(float64(l.cacheMiss))
+	addCount(m.netHit, l.netHit)
+	addCount(m.netMiss, l.netMiss)
+	addCount(m.exporterMiss, l.exporter)
+	addCount(m.inMiss, l.in)
+	addCount(m.outMiss, l.out)
+	addCount(m.cacheHit, l.cacheHit)
+	addCount(m.cacheMiss, l.cacheMiss)
+}
+
+// addCount adds n to c, skipping the shared atomic add when n is 0.
+func addCount(c prometheus.Counter, n int) {
+	if n > 0 {
+		c.Add(float64(n))
 	}
 }
 
