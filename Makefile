@@ -53,8 +53,8 @@ lint:
 # The real Kafka broker runs for the length of the test run only. Every
 # dependency is installed above, so a test that finds one missing fails
 # (SLUICE_REQUIRE_DEPS) rather than skips, here as in CI. The collector's
-# no-allocation tests skip under -race (sync.Pool drops pooled memory
-# there), so they run once more without it.
+# no-allocation tests are built without -race only (sync.Pool drops pooled
+# memory under it), so they run in a second pass without it.
 .PHONY: test
 test: deps-test lint build
 	lib=$$(deploy/dev/deps.sh chdb); export CHDB_LIB_PATH=$$lib; \

@@ -35,9 +35,7 @@ import (
 
 func requireChdb(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test skipped with -short")
-	}
+	testenv.SkipIfShort(t, "end-to-end test")
 	lib := os.Getenv("CHDB_LIB_PATH")
 	if lib == "" {
 		testenv.Missing(t, "libchdb (CHDB_LIB_PATH)")

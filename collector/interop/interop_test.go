@@ -243,9 +243,7 @@ func tsharkTotals(t *testing.T, path string, sflow bool) totals {
 // collector hands on add up to what tshark decodes from the datagrams the
 // exporter sent, and the packets they count to the packets of the traffic.
 func TestExportersThroughCollector(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real exporters; skipped with -short")
-	}
+	testenv.SkipIfShort(t, "runs real exporters")
 	testenv.Tshark(t)
 	dir := t.TempDir()
 	traffic := filepath.Join(dir, "traffic.pcap")

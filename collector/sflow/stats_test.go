@@ -117,20 +117,3 @@ func TestHeaderSkipReasons(t *testing.T) {
 		t.Errorf("stats %+v, want 1 unknown protocol, 3 non-IP, 4 truncated", stats)
 	}
 }
-
-// TestAllocsExtraction: decoding a datagram (walk, header parsing,
-// record extraction) allocates nothing.
-func TestAllocsExtraction(t *testing.T) {
-	if raceEnabled {
-		t.Skip("sync.Pool drops pooled memory under the race detector")
-	}
-	d := New(Config{Decapsulate: DecapsulateVXLAN | DecapsulateGRE})
-	for _, file := range []string{"akvorado__sflow-qinq.pcap", "akvorado__sflow-1140.pcap", "lssflow__lag-counters.pcap", "akvorado__sflow-encap-vxlan.pcap"} {
-		payload := corpusPayload(t, file)
-		if allocs := testing.AllocsPerRun(100, func() {
-			d.DecodeWithCounters(testExporter, 1, payload, func(*record.Flow) {}, func(*record.Counter) {})
-		}); allocs != 0 {
-			t.Errorf("%s: %v allocations per datagram, want 0", file, allocs)
-		}
-	}
-}

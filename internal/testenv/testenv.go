@@ -25,6 +25,20 @@ func Missing(tb testing.TB, what string) {
 	tb.Skipf("%s is missing; `make test` installs it", what)
 }
 
+// SkipIfShort skips a slow test (one that starts a real server or
+// exporter) under -short, outside CI: in CI every test runs, so -short
+// there fails it rather than hide it.
+func SkipIfShort(tb testing.TB, what string) {
+	tb.Helper()
+	if !testing.Short() {
+		return
+	}
+	if InCI() {
+		tb.Fatalf("%s: -short would skip it, and in CI every test must run", what)
+	}
+	tb.Skipf("%s: skipped with -short", what)
+}
+
 // RepoRoot is the directory holding go.mod, found upwards from the
 // package directory a test runs in.
 func RepoRoot(tb testing.TB) string {

@@ -16,9 +16,7 @@ import (
 // mandatory.
 func brokersForTest(t testing.TB) []string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real Kafka broker; skipped under -short")
-	}
+	testenv.SkipIfShort(t, "needs the real Kafka broker")
 	brokers := os.Getenv("SLUICE_KAFKA_BROKERS")
 	if brokers == "" {
 		testenv.Missing(t, "the Kafka broker (SLUICE_KAFKA_BROKERS; export SLUICE_KAFKA_BROKERS=$(deploy/dev/kafka.sh start))")

@@ -69,9 +69,7 @@ type Agent struct {
 // at the end of the test.
 func Start(tb testing.TB, cfg Config) *Agent {
 	tb.Helper()
-	if testing.Short() {
-		tb.Skip("runs a real snmpd; skipped with -short")
-	}
+	testenv.SkipIfShort(tb, "runs a real snmpd")
 	bin, err := exec.LookPath("snmpd")
 	if err != nil {
 		// Debian installs it in /usr/sbin, which a user's PATH may lack.

@@ -1,5 +1,0 @@
-//go:build !race
-
-package sflow
-
-const raceEnabled = false
