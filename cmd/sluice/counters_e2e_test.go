@@ -100,17 +100,7 @@ func TestRunStoresCounters(t *testing.T) {
 	if want.samples == 0 {
 		t.Fatal("tshark found no counter samples")
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := in.sql(counterTotalsQuery, "TSV")
-		if got == want.tsv() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("interface_counters: %q, tshark says %q", got, want.tsv())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitRows(t, in, counterTotalsQuery, strings.TrimRight(want.tsv(), "\n")) // what tshark says
 	if m := in.metrics("sluice_pipeline_counters_written_total"); m["sluice_pipeline_counters_written_total"] != float64(want.samples) {
 		t.Errorf("counters_written_total = %v, want %d", m, want.samples)
 	}

@@ -88,15 +88,11 @@ func sendV5(s *sender, in *instance, flows ...demo.Flow) {
 // waitRows polls the store until query returns want (TSV, trimmed).
 func waitRows(t *testing.T, in *instance, query, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	var got string
-	for time.Now().Before(deadline) {
-		if got = strings.TrimRight(in.sql(query, "TSV"), "\n"); got == want {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s\n got: %q\nwant: %q", query, got, want)
+	waitUntil(t, 30*time.Second, func() bool {
+		got = strings.TrimRight(in.sql(query, "TSV"), "\n")
+		return got == want
+	}, func() string { return fmt.Sprintf("for %s\n got: %q\nwant: %q", query, got, want) })
 }
 
 // TestRunEnrichment sends flows through `sluice run` with every
@@ -174,14 +170,13 @@ func TestRunEnrichment(t *testing.T) {
 
 	// The first records of a new exporter only start its SNMP poll: send
 	// until a stored record carries the sysName.
-	deadline := time.Now().Add(30 * time.Second)
-	for in.count("ExporterName = 'edge-lab-1'") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no record named by SNMP within 30s")
+	waitFor(t, 30*time.Second, "a record named by SNMP", func() bool {
+		if in.count("ExporterName = 'edge-lab-1'") > 0 {
+			return true
 		}
 		sendV5(s, in, enrichFlow("192.0.2.1", "192.0.2.2", 40000, 40001, 1001, 1002))
-		time.Sleep(300 * time.Millisecond)
-	}
+		return false
+	})
 
 	sendV5(s, in,
 		enrichFlow("10.1.2.3", "81.2.69.7", 50000, 443, 1001, 1002), // outbound https
@@ -211,14 +206,13 @@ func TestRunEnrichment(t *testing.T) {
 	cityDB, _ = geoDatabases(t, "FR", "Paris")
 	replace(t, cityPath, cityDB)
 	replace(t, feodoPath, []byte(feodoHeader+`"2025-09-30 22:10:05","81.2.69.20","2222","online","2026-11-23","BumbleBee"`+"\n# Number of entries: 2\n"))
-	deadline = time.Now().Add(30 * time.Second)
-	for in.count("DstGeoCity = 'Paris' AND has(DstThreatFeeds, 'feodo')") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("replaced database and feed not used within 30s")
+	waitFor(t, 30*time.Second, "the replaced database and feed to be used", func() bool {
+		if in.count("DstGeoCity = 'Paris' AND has(DstThreatFeeds, 'feodo')") > 0 {
+			return true
 		}
 		sendV5(s, in, enrichFlow("10.1.2.3", "81.2.69.20", 50010, 443, 1001, 1002))
-		time.Sleep(300 * time.Millisecond)
-	}
+		return false
+	})
 	waitRows(t, in, "SELECT DstCountry, DstThreatFeeds FROM flows WHERE DstGeoCity = 'Paris' AND has(DstThreatFeeds, 'feodo') LIMIT 1",
 		"FR\t['firehol_level1','feodo']")
 
@@ -255,17 +249,13 @@ func TestRunEnrichment(t *testing.T) {
 // against the spec's vectors in pipeline/enrich.
 func communityIDOf(t *testing.T, in *instance, port int) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		id := strings.TrimSpace(in.sql(fmt.Sprintf("SELECT CommunityID FROM flows WHERE DstPort = %d", port), "TSV"))
-		if id != "" {
-			if !strings.HasPrefix(id, "1:") || len(id) != 30 {
-				t.Fatalf("Community ID %q is not in the v1 text form", id)
-			}
-			return id
-		}
-		time.Sleep(200 * time.Millisecond)
+	var id string
+	waitFor(t, 30*time.Second, fmt.Sprintf("a record to port %d", port), func() bool {
+		id = strings.TrimSpace(in.sql(fmt.Sprintf("SELECT CommunityID FROM flows WHERE DstPort = %d", port), "TSV"))
+		return id != ""
+	})
+	if !strings.HasPrefix(id, "1:") || len(id) != 30 {
+		t.Fatalf("Community ID %q is not in the v1 text form", id)
 	}
-	t.Fatalf("no record to port %d", port)
-	return ""
+	return id
 }

@@ -62,17 +62,6 @@ func TestRunStoresOptionsInterfaceNames(t *testing.T) {
 	s.send(from, in.netflow, ipfixE2E(flowData))
 
 	const q = "SELECT InIfIndex, InIfName, InIfDescription, OutIfIndex, OutIfName, OutIfDescription FROM flows ORDER BY InIfIndex, OutIfIndex"
-	want := "5\tet-0/0/5\ttransit: AS64500\t7\t\t\n5\tet-0/0/5\ttransit: AS64500\t9\tae9\t\n9\tae9\t\t5\tet-0/0/5\ttransit: AS64500\n"
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := in.sql(q, "TSV")
-		if got == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stored:\n%s\nwant:\n%s", got, want)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitRows(t, in, q, "5\tet-0/0/5\ttransit: AS64500\t7\t\t\n5\tet-0/0/5\ttransit: AS64500\t9\tae9\t\n9\tae9\t\t5\tet-0/0/5\ttransit: AS64500")
 	in.stop()
 }

@@ -155,10 +155,17 @@ func (p *tier) count() uint64 {
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	waitUntil(t, timeout, cond, func() string { return "waiting for " + what })
+}
+
+// waitUntil polls cond until it holds; past timeout it fails with what
+// failure says then (the last value seen, say).
+func waitUntil(t *testing.T, timeout time.Duration, cond func() bool, failure func() string) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			t.Fatalf("timed out after %s %s", timeout, failure())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
