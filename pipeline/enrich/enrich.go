@@ -249,7 +249,7 @@ func (e *Enricher) setNetworks(t *networkTable) {
 // front; it returns how many there are.
 func (e *Enricher) Process(flows []record.Flow) int {
 	kept := 0
-	var misses localMisses
+	var misses batchCounts
 	var exp exporterCache
 	// Read before any table is: an entry cached from a table swapped in
 	// meanwhile gets the older generation, and is only ever a miss.
@@ -269,6 +269,9 @@ func (e *Enricher) Process(flows []record.Flow) int {
 		e.judgeCache(misses.cacheHit, misses.cacheHit+misses.cacheMiss)
 	}
 	misses.flush(&e.m)
+	if e.src.geo != nil {
+		e.src.geo.AddCounts(misses.geo)
+	}
 	return kept
 }
 
@@ -322,7 +325,7 @@ func (e *Enricher) generation() uint64 {
 
 // facts returns what the networks, own-networks and threat tables say of
 // a, from the address cache when it holds a for this generation.
-func (e *Enricher) facts(a *record.Addr, nets *networkTable, pass cachePass, l *localMisses) addressFacts {
+func (e *Enricher) facts(a *record.Addr, nets *networkTable, pass cachePass, l *batchCounts) addressFacts {
 	var hi, lo uint64
 	if pass.on {
 		hi, lo = addressKey(a)
@@ -349,7 +352,7 @@ func (e *Enricher) facts(a *record.Addr, nets *networkTable, pass cachePass, l *
 // noNetwork is the attributes of an address in no configured network.
 var noNetwork netAttrs
 
-func (l *localMisses) count(hit bool) {
+func (l *batchCounts) count(hit bool) {
 	if hit {
 		l.netHit++
 	} else {
@@ -357,15 +360,16 @@ func (l *localMisses) count(hit bool) {
 	}
 }
 
-// localMisses gathers a batch's counts, added to the metrics once per
+// batchCounts gathers a batch's counts, added to the metrics once per
 // batch: a Prometheus counter is an atomic add, shared by every pipeline
 // goroutine.
-type localMisses struct {
+type batchCounts struct {
 	netHit, netMiss, exporter, in, out int
 	cacheHit, cacheMiss                int
+	geo                                geoip.Counts
 }
 
-func (l *localMisses) flush(m *metrics) {
+func (l *batchCounts) flush(m *metrics) {
 	addCount(m.netHit, l.netHit)
 	addCount(m.netMiss, l.netMiss)
 	addCount(m.exporterMiss, l.exporter)
@@ -407,7 +411,7 @@ func (c *exporterCache) lookup(e *Enricher, a record.Addr, exporter netip.Addr) 
 }
 
 // enrich fills one record; false means a rule dropped it.
-func (e *Enricher) enrich(f *record.Flow, pass cachePass, exp *exporterCache, misses *localMisses) bool {
+func (e *Enricher) enrich(f *record.Flow, pass cachePass, exp *exporterCache, misses *batchCounts) bool {
 	exporter := f.ExporterAddress.Netip()
 	cached := exp.lookup(e, f.ExporterAddress, exporter)
 	x, ifaces := cached.attrs, cached.interfaces
@@ -459,8 +463,10 @@ func (e *Enricher) enrich(f *record.Flow, pass cachePass, exp *exporterCache, mi
 	}
 
 	if e.src.geo != nil {
-		e.geo(srcFacts.geo, &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
-		e.geo(dstFacts.geo, &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
+		misses.geo.Add(e.src.geo, srcFacts.geo)
+		misses.geo.Add(e.src.geo, dstFacts.geo)
+		geo(srcFacts.geo, &f.SrcCountry, &f.SrcGeoCity, &f.SrcAS, &f.SrcASName)
+		geo(dstFacts.geo, &f.DstCountry, &f.DstGeoCity, &f.DstAS, &f.DstASName)
 	}
 
 	if e.services != nil {
@@ -530,8 +536,7 @@ func (e *Enricher) enrichInterface(f *record.Flow, exporter netip.Addr, configur
 // geo fills one side's GeoIP columns. The AS number comes from the
 // database only when the exporter sent none; the AS name only when it
 // names the record's AS.
-func (e *Enricher) geo(ans geoip.Answer, country, city *string, as *uint32, asName *string) {
-	e.src.geo.Count(ans)
+func geo(ans geoip.Answer, country, city *string, as *uint32, asName *string) {
 	var res geoip.Result
 	ans.Fill(&res)
 	*country, *city = res.Country, res.City

@@ -199,12 +199,39 @@ func (d *DB) Find(a netip.Addr) Answer {
 // Count counts an answer as one lookup, and a miss of each configured
 // database that lists no network for the address (as Lookup does).
 func (d *DB) Count(ans Answer) {
-	d.m.lookups.Inc()
+	var c Counts
+	c.Add(d, ans)
+	d.AddCounts(c)
+}
+
+// Counts gathers the counts of many answers, for a caller that adds them
+// to the metrics once per batch (AddCounts) rather than at every lookup:
+// each metric is an atomic add shared by every goroutine.
+type Counts struct {
+	lookups, geoMisses, asnMisses int
+}
+
+// Add counts ans as Count would.
+func (c *Counts) Add(d *DB, ans Answer) {
+	c.lookups++
 	if d.geo != nil && ans.Geo == nil && ans.unreadable&1 == 0 && d.geo.current.Load() != nil {
-		d.geo.m.misses.Inc()
+		c.geoMisses++
 	}
 	if d.asn != nil && d.asn != d.geo && ans.ASN == nil && ans.unreadable&2 == 0 && d.asn.current.Load() != nil {
-		d.asn.m.misses.Inc()
+		c.asnMisses++
+	}
+}
+
+// AddCounts adds c to the metrics.
+func (d *DB) AddCounts(c Counts) {
+	if c.lookups > 0 {
+		d.m.lookups.Add(float64(c.lookups))
+	}
+	if c.geoMisses > 0 {
+		d.geo.m.misses.Add(float64(c.geoMisses))
+	}
+	if c.asnMisses > 0 {
+		d.asn.m.misses.Add(float64(c.asnMisses))
 	}
 }
 
