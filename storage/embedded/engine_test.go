@@ -359,17 +359,17 @@ func TestQueryReadOnly(t *testing.T) {
 	}
 	ctx := t.Context()
 	allowed := map[string]string{
-		"SELECT count() FROM sluice.flows":                                            "10\n",
-		"  select count() from sluice.flows ; ":                                       "10\n",
-		"WITH x AS (SELECT 1 AS a) SELECT a FROM x UNION ALL SELECT 2":                "1\n2\n",
-		"SELECT 1 EXCEPT SELECT 2":                                                    "1\n",
-		"SELECT count() FROM (SELECT * FROM sluice.flows) -- comment":                 "10\n",
-		"SHOW TABLES FROM sluice LIKE '%migrations'":                                  "schema_migrations\n",
-		"EXISTS TABLE sluice.flows":                                                   "1\n",
-		"DESCRIBE TABLE sluice.schema_migrations":                                     "",
-		"SHOW CREATE TABLE sluice.schema_migrations":                                  "",
-		"EXPLAIN SELECT count() FROM sluice.flows":                                    "",
-		"SELECT name FROM system.tables WHERE database = 'sluice' AND name = 'flows'": "flows\n",
+		"SELECT count() FROM sluice.flows":                                                        "10\n",
+		"  select count() from sluice.flows ; ":                                                   "10\n",
+		"WITH x AS (SELECT 1 AS a) SELECT a FROM (SELECT a FROM x UNION ALL SELECT 2) ORDER BY a": "1\n2\n", // a UNION's parts come in any order
+		"SELECT 1 EXCEPT SELECT 2":                                                                "1\n",
+		"SELECT count() FROM (SELECT * FROM sluice.flows) -- comment":                             "10\n",
+		"SHOW TABLES FROM sluice LIKE '%migrations'":                                              "schema_migrations\n",
+		"EXISTS TABLE sluice.flows":                                                               "1\n",
+		"DESCRIBE TABLE sluice.schema_migrations":                                                 "",
+		"SHOW CREATE TABLE sluice.schema_migrations":                                              "",
+		"EXPLAIN SELECT count() FROM sluice.flows":                                                "",
+		"SELECT name FROM system.tables WHERE database = 'sluice' AND name = 'flows'":             "flows\n",
 	}
 	for q, want := range allowed {
 		out, err := engine.QueryReadOnly(ctx, q, "TSV")
