@@ -242,7 +242,7 @@ func (e *Enricher) registerMetrics() error {
 func (e *Enricher) setNetworks(t *networkTable) {
 	e.networks.Store(t)
 	e.networksVersion.Add(1)
-	e.m.networks.Set(float64(t.table.Size()))
+	e.m.networks.Set(float64(t.size()))
 }
 
 // Process enriches flows in place and moves the records rules keep to the

@@ -259,6 +259,9 @@ func TestNetworksFiles(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		table := buildNetworks(nil, entries)
+		if table.size() != 2 {
+			t.Errorf("%s: %d prefixes, want 2", name, table.size())
+		}
 		if n := table.lookup(netip.MustParseAddr("10.1.200.1")); n == nil || n.name != "dc" || n.site != "par1" {
 			t.Errorf("%s: 10.1.200.1 → %+v", name, n)
 		}

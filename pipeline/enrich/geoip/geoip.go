@@ -56,8 +56,10 @@ type source struct {
 // database is one loaded file with its caches. They are replaced
 // together, so a cache never answers for another file.
 type database struct {
-	reader    *maxminddb.Reader
-	layout    layout
+	reader *maxminddb.Reader
+	layout layout
+	ipv4   ipv4Table
+	// records and addresses cache what IPv6 lookups walk to.
 	records   recordCache
 	addresses addressCache
 }
@@ -284,14 +286,9 @@ func (s *source) lookup(a netip.Addr, out *Result) {
 	if db == nil {
 		return
 	}
-	key := a.As16()
-	hi, lo := binary.BigEndian.Uint64(key[:8]), binary.BigEndian.Uint64(key[8:])
-	record := db.addresses.get(hi, lo)
+	record := db.find(a, &s.m)
 	if record == nil {
-		if record = db.walk(a, &s.m); record == nil {
-			return // unreadable record, counted; not cached
-		}
-		db.addresses.put(hi, lo, record)
+		return // unreadable record, counted
 	}
 	if record == notFound {
 		s.m.misses.Inc()
@@ -300,9 +297,31 @@ func (s *source) lookup(a netip.Addr, out *Result) {
 	*out = record.result
 }
 
-// walk looks a up in the tree and returns its decoded record, or notFound.
+// find is walk behind the address cache for IPv6 addresses; the IPv4
+// table answers faster than the cache would.
+func (db *database) find(a netip.Addr, m *sourceMetrics) *cachedRecord {
+	if a.Is4() {
+		return db.ipv4.find(a, m)
+	}
+	key := a.As16()
+	hi, lo := binary.BigEndian.Uint64(key[:8]), binary.BigEndian.Uint64(key[8:])
+	if record := db.addresses.get(hi, lo); record != nil {
+		return record
+	}
+	record := db.walk(a, m)
+	if record != nil { // an unreadable record is not cached
+		db.addresses.put(hi, lo, record)
+	}
+	return record
+}
+
+// walk looks a up (in the IPv4 table, or the tree) and returns its decoded
+// record, notFound, or nil when the record could not be read.
 func (db *database) walk(a netip.Addr, m *sourceMetrics) *cachedRecord {
-	if a.Is6() && db.reader.Metadata.IPVersion == 4 {
+	if a.Is4() {
+		return db.ipv4.find(a, m)
+	}
+	if db.reader.Metadata.IPVersion == 4 {
 		return notFound // an IPv4-only database lists no IPv6 network
 	}
 	res := db.reader.Lookup(a)
@@ -400,7 +419,11 @@ func (s *source) load() error {
 	if err := probe(reader, l); err != nil {
 		return err
 	}
-	s.current.Store(&database{reader: reader, layout: l,
+	ipv4, err := flattenIPv4(reader, l)
+	if err != nil {
+		return err
+	}
+	s.current.Store(&database{reader: reader, layout: l, ipv4: ipv4,
 		records: newRecordCache(cacheSlots), addresses: newAddressCache(addressSlots)})
 	s.swaps.Add(1)
 	s.m.reloadsOK.Inc()

@@ -99,7 +99,7 @@ func TestMaxMindAndDBIPLayouts(t *testing.T) {
 			if got := metricValue(t, g, "build_epoch_seconds", "database", "asn"); got != 1_700_000_100 {
 				t.Errorf("asn build epoch = %v", got)
 			}
-			if got := metricValue(t, g, "cache_entries", "database", "geo"); got != 4 {
+			if got := metricValue(t, g, "decoded_records", "database", "geo"); got != 4 {
 				t.Errorf("geo cache entries = %v, want 4 (London, GB, SE, Zurich)", got)
 			}
 		})
