@@ -537,14 +537,14 @@ func (e *Enricher) enrichInterface(f *record.Flow, exporter netip.Addr, configur
 // database only when the exporter sent none; the AS name only when it
 // names the record's AS.
 func geo(ans geoip.Answer, country, city *string, as *uint32, asName *string) {
-	var res geoip.Result
-	ans.Fill(&res)
-	*country, *city = res.Country, res.City
+	var asn uint32
+	var name string
+	*country, *city, asn, name = ans.Fields()
 	if *as == 0 {
-		*as = res.ASN
+		*as = asn
 	}
-	if res.ASN != 0 && res.ASN == *as {
-		*asName = res.ASName
+	if asn != 0 && asn == *as {
+		*asName = name
 	}
 }
 

@@ -241,14 +241,29 @@ func (d *DB) AddCounts(c Counts) {
 // and city, the ASN database AS number and organisation, and a field the
 // preferred database leaves empty is taken from the other one.
 func (ans Answer) Fill(out *Result) {
-	var geo, asn Result
-	if ans.Geo != nil {
-		geo = *ans.Geo
+	out.Country, out.City, out.ASN, out.ASName = ans.Fields()
+}
+
+// Fields is Fill's answer without a Result to fill: it reads the records
+// in place, for a caller on the per-record path.
+func (ans Answer) Fields() (country, city string, asn uint32, asName string) {
+	geo, as := ans.Geo, ans.ASN
+	if geo != nil {
+		country, city = geo.Country, geo.City
 	}
-	if ans.ASN != nil {
-		asn = *ans.ASN
+	if as != nil {
+		if country == "" {
+			country = as.Country
+		}
+		if city == "" {
+			city = as.City
+		}
+		asn, asName = as.ASN, as.ASName
 	}
-	merge(geo, asn, out)
+	if asn == 0 && asName == "" && geo != nil {
+		asn, asName = geo.ASN, geo.ASName
+	}
+	return country, city, asn, asName
 }
 
 // Version changes whenever a database is loaded, replaced or closed: an
