@@ -30,24 +30,3 @@ func TestRecordCacheIsBoundedAndExact(t *testing.T) {
 		t.Fatalf("%d records cached, want 64", found)
 	}
 }
-
-func TestAddressCacheAnswersOnlyItsAddress(t *testing.T) {
-	c := newAddressCache(16)
-	a, b := &cachedRecord{offset: 1}, &cachedRecord{offset: 2}
-	c.put(1, 2, a)
-	if got := c.get(1, 2); got != a {
-		t.Fatalf("get after put = %v", got)
-	}
-	if got := c.get(2, 1); got != nil {
-		t.Fatalf("another address got %v", got)
-	}
-	for lo := range uint64(64) { // overwrite every slot
-		c.put(7, lo, b)
-	}
-	if got := c.get(1, 2); got != nil && got != a {
-		t.Fatalf("evicted address answers %v", got)
-	}
-	if got := c.get(7, 63); got != b {
-		t.Fatalf("latest put not found: %v", got)
-	}
-}

@@ -8,7 +8,6 @@ package geoip
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -59,9 +58,8 @@ type database struct {
 	reader *maxminddb.Reader
 	layout layout
 	ipv4   ipv4Table
-	// records and addresses cache what IPv6 lookups walk to.
-	records   recordCache
-	addresses addressCache
+	// records caches the records IPv6 lookups walk to.
+	records recordCache
 }
 
 // New opens the configured databases. It fails, naming the file, when one
@@ -111,7 +109,8 @@ func (d *DB) sources() []*source {
 }
 
 // Lookup fills out for a (an IPv4-mapped IPv6 address is looked up as
-// IPv4). The geo database answers country and city, the ASN database AS
+// IPv4). IPv4 addresses are answered by the database's flattened IPv4
+// table, IPv6 ones by a walk of its tree. The geo database answers country and city, the ASN database AS
 // number and organisation; a field the preferred database leaves empty is
 // taken from the other one. It is safe for concurrent use and does not
 // allocate once the records it meets are cached.
@@ -170,10 +169,9 @@ type Answer struct {
 func (ans Answer) Cacheable() bool { return ans.unreadable == 0 }
 
 // Find is Lookup for a caller that caches answers by address itself (the
-// enricher): it walks the trees without the address caches, and counts
-// nothing; Count counts each answer used, found here or in the caller's
-// cache. Safe for concurrent use; it does not allocate once the records it
-// meets are cached.
+// enricher): it counts nothing; Count counts each answer used, found here
+// or in the caller's cache. Safe for concurrent use; it does not allocate
+// once the records it meets are cached.
 func (d *DB) Find(a netip.Addr) Answer {
 	var ans Answer
 	if !a.IsValid() {
@@ -301,7 +299,7 @@ func (s *source) lookup(a netip.Addr, out *Result) {
 	if db == nil {
 		return
 	}
-	record := db.find(a, &s.m)
+	record := db.walk(a, &s.m)
 	if record == nil {
 		return // unreadable record, counted
 	}
@@ -310,24 +308,6 @@ func (s *source) lookup(a netip.Addr, out *Result) {
 		return
 	}
 	*out = record.result
-}
-
-// find is walk behind the address cache for IPv6 addresses; the IPv4
-// table answers faster than the cache would.
-func (db *database) find(a netip.Addr, m *sourceMetrics) *cachedRecord {
-	if a.Is4() {
-		return db.ipv4.find(a, m)
-	}
-	key := a.As16()
-	hi, lo := binary.BigEndian.Uint64(key[:8]), binary.BigEndian.Uint64(key[8:])
-	if record := db.addresses.get(hi, lo); record != nil {
-		return record
-	}
-	record := db.walk(a, m)
-	if record != nil { // an unreadable record is not cached
-		db.addresses.put(hi, lo, record)
-	}
-	return record
 }
 
 // walk looks a up (in the IPv4 table, or the tree) and returns its decoded
@@ -439,7 +419,7 @@ func (s *source) load() error {
 		return err
 	}
 	s.current.Store(&database{reader: reader, layout: l, ipv4: ipv4,
-		records: newRecordCache(cacheSlots), addresses: newAddressCache(addressSlots)})
+		records: newRecordCache(cacheSlots)})
 	s.swaps.Add(1)
 	s.m.reloadsOK.Inc()
 	s.m.buildEpoch.Set(float64(reader.Metadata.BuildEpoch))
