@@ -540,3 +540,36 @@ func TestGeoIPReloadReachesCachedAddresses(t *testing.T) {
 	replaceFile(t, path, city("Manchester", 2))
 	waitFor(t, func() bool { return cityOf() == "Manchester" })
 }
+
+// TestNetworksFileWinsAndLongestMatch: the file's entry replaces an
+// inline one of the same prefix, in IPv4 (the flattened table) as in IPv6
+// (the tree), and the longest prefix answers inside a shorter one.
+func TestNetworksFileWinsAndLongestMatch(t *testing.T) {
+	inline := []NetworkEntry{
+		{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Name: "corp"},
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Name: "inline-dc"},
+		{Prefix: netip.MustParsePrefix("2001:db8::/32"), Name: "inline-v6"},
+	}
+	file := []NetworkEntry{
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Name: "file-dc"},
+		{Prefix: netip.MustParsePrefix("10.1.2.0/24"), Name: "lab"},
+		{Prefix: netip.MustParsePrefix("2001:db8::/32"), Name: "file-v6"},
+	}
+	table := buildNetworks(inline, file)
+	for addr, want := range map[string]string{
+		"10.9.9.9": "corp", "10.1.0.1": "file-dc", "10.1.2.3": "lab", "10.1.3.0": "file-dc",
+		"::ffff:10.1.2.3": "lab", "11.0.0.1": "", "2001:db8::1": "file-v6", "2001:db9::1": "",
+	} {
+		a := netip.MustParseAddr(addr).Unmap()
+		got := ""
+		if n := table.lookup(a); n != nil {
+			got = n.name
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", addr, got, want)
+		}
+	}
+	if table.size() != 4 {
+		t.Errorf("%d prefixes, want 4 (two replaced)", table.size())
+	}
+}
