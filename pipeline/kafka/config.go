@@ -199,8 +199,8 @@ func (c Config) Validate() error {
 	check(k.QueueMessages >= 1, "consumer.queue-messages", "must be at least 1, got %d", k.QueueMessages)
 	check(k.DeadLetterTopic == "" || validTopic(k.DeadLetterTopic) && k.DeadLetterTopic != c.Topic, "consumer.dead-letter-topic",
 		"want empty, or a valid topic name other than topic, got %q", k.DeadLetterTopic)
-	for _, err := range unjoin(c.TLS.validate()) {
-		errs = append(errs, fmt.Errorf("tls.%w", err))
+	if _, err := c.TLS.Build("tls"); err != nil {
+		errs = append(errs, err)
 	}
 	for _, err := range unjoin(c.SASL.validate()) {
 		errs = append(errs, fmt.Errorf("sasl.%w", err))

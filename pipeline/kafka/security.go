@@ -1,11 +1,9 @@
 package kafka
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"os"
+	"sluice/tlsclient"
 	"strings"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -15,21 +13,7 @@ import (
 )
 
 // TLSConfig is `kafka.tls`.
-type TLSConfig struct {
-	// Enabled turns TLS on; the other keys only matter then.
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM bundle of the CAs that sign the brokers'
-	// certificates; empty: the system's roots.
-	CAFile string `yaml:"ca-file"`
-	// CertFile and KeyFile are this client's certificate and key (PEM), for
-	// brokers that require client certificates (mutual TLS).
-	CertFile string `yaml:"cert-file"`
-	KeyFile  string `yaml:"key-file"`
-	// ServerName overrides the name checked in the brokers' certificates.
-	ServerName string `yaml:"server-name"`
-	// InsecureSkipVerify accepts any broker certificate: for tests only.
-	InsecureSkipVerify bool `yaml:"insecure-skip-verify"`
-}
+type TLSConfig = tlsclient.Config
 
 // SASLConfig is `kafka.sasl`. The password never sits in the configuration
 // file: it is read from PasswordFile, or else from the environment variable
@@ -47,53 +31,6 @@ type SASLConfig struct {
 // PasswordEnv is the environment variable read for the SASL password when
 // no password file is configured.
 const PasswordEnv = "SLUICE_KAFKA_SASL_PASSWORD"
-
-func (c TLSConfig) validate() error {
-	if !c.Enabled {
-		return nil
-	}
-	_, err := c.build()
-	return err
-}
-
-// build returns the client TLS configuration, nil when TLS is off.
-func (c TLSConfig) build() (*tls.Config, error) {
-	if !c.Enabled {
-		return nil, nil
-	}
-	var errs []error
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.ServerName,
-		InsecureSkipVerify: c.InsecureSkipVerify,
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ca-file: %w", err))
-		} else {
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				errs = append(errs, fmt.Errorf("ca-file: no PEM certificate in %s", c.CAFile))
-			}
-		}
-	}
-	switch {
-	case c.CertFile != "" && c.KeyFile != "":
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cert-file: %w", err))
-		} else {
-			cfg.Certificates = []tls.Certificate{cert}
-		}
-	case c.CertFile != "" || c.KeyFile != "":
-		errs = append(errs, errors.New("cert-file: cert-file and key-file go together"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
 
 func (c SASLConfig) validate() error {
 	_, err := c.build()
@@ -149,7 +86,7 @@ func (c SASLConfig) password() (string, error) {
 // transport is the producer's and admin client's connection settings. The
 // configuration was validated, so building TLS and SASL cannot fail here.
 func (c Config) transport() *kafkago.Transport {
-	tlsConfig, _ := c.TLS.build()
+	tlsConfig, _ := c.TLS.Build("tls")
 	mechanism, _ := c.SASL.build()
 	return &kafkago.Transport{
 		ClientID:    c.ClientID,
@@ -161,7 +98,7 @@ func (c Config) transport() *kafkago.Transport {
 
 // dialer is the consumer's connection settings.
 func (c Config) dialer() *kafkago.Dialer {
-	tlsConfig, _ := c.TLS.build()
+	tlsConfig, _ := c.TLS.Build("tls")
 	mechanism, _ := c.SASL.build()
 	return &kafkago.Dialer{
 		ClientID:      c.ClientID,

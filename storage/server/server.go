@@ -14,7 +14,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"sluice/storage/clickhouse"
+	"sluice/tlsclient"
 )
 
 // Config is how to reach the server (`storage.server:`).
@@ -46,18 +46,7 @@ type Config struct {
 }
 
 // TLSConfig is the `tls:` section.
-type TLSConfig struct {
-	Enabled bool `yaml:"enabled"`
-	// CAFile verifies the server (default: the system's roots).
-	CAFile string `yaml:"ca-file"`
-	// CertFile and KeyFile authenticate sluice with a client certificate.
-	CertFile string `yaml:"cert-file"`
-	KeyFile  string `yaml:"key-file"`
-	// ServerName overrides the name checked in the server's certificate.
-	ServerName string `yaml:"server-name"`
-	// InsecureSkipVerify disables verification: for tests only.
-	InsecureSkipVerify bool `yaml:"insecure-skip-verify"`
-}
+type TLSConfig = tlsclient.Config
 
 // DefaultConfig has no address: a server must be named to be used.
 func DefaultConfig() Config {
@@ -88,30 +77,7 @@ func (c Config) Validate() error {
 }
 
 // tlsConfig builds the TLS configuration, or nil when TLS is off.
-func (c Config) tlsConfig() (*tls.Config, error) {
-	if !c.TLS.Enabled {
-		return nil, nil
-	}
-	t := &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if c.TLS.CAFile != "" {
-		pem, err := os.ReadFile(c.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca-file: %w", err)
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca-file: no certificate in %s", c.TLS.CAFile)
-		}
-	}
-	if c.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.cert-file: %w", err)
-		}
-		t.Certificates = []tls.Certificate{cert}
-	}
-	return t, nil
-}
+func (c Config) tlsConfig() (*tls.Config, error) { return c.TLS.Build("tls") }
 
 // Server is a connection pool to the server.
 type Server struct {

@@ -2,18 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +13,7 @@ import (
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
 	"sluice/storage/writer"
+	"sluice/tlsclient/tlsclienttest"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -40,36 +33,10 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// writePEM writes a self-signed certificate and its key.
-func writePEM(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	return certFile, keyFile
-}
-
 func TestTLSConfig(t *testing.T) {
 	dir := t.TempDir()
-	ca, _ := writePEM(t, dir, "ca")
-	cert, key := writePEM(t, dir, "client")
+	ca, _ := tlsclienttest.WriteSelfSigned(t, dir, "ca")
+	cert, key := tlsclienttest.WriteSelfSigned(t, dir, "client")
 	cfg := DefaultConfig()
 	cfg.TLS = TLSConfig{Enabled: true, CAFile: ca, CertFile: cert, KeyFile: key, ServerName: "ch.example"}
 	tc, err := cfg.tlsConfig()
