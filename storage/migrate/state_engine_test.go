@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"sluice/pipeline/record"
 	"sluice/storage/embedded"
+	"sluice/storage/embedded/embeddedtest"
 	"sluice/storage/migrate"
 )
 
@@ -20,23 +20,7 @@ import (
 // run the migrations and the desired-state comparison on the real engine.
 var engine *embedded.Engine
 
-// TestMain opens the engine and closes it after the tests (a -race binary
-// exiting with the chDB session open can crash). libchdb is loaded when the
-// binary starts: without CHDB_LIB_PATH it fails, never skips.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sluice-migrate-test-")
-	if err != nil {
-		panic(err)
-	}
-	engine, err = embedded.Open(dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	engine.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { embeddedtest.Main(m, &engine, nil) }
 
 func queryTSV(ctx context.Context, sql string) (string, error) {
 	out, err := engine.Query(ctx, sql, "TSV")

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"sluice/pipeline/record"
 	"sluice/storage/embedded"
+	"sluice/storage/embedded/embeddedtest"
 	"sluice/storage/migrate"
 	"sluice/storage/queries"
 	"sluice/storage/writer"
@@ -24,22 +24,7 @@ import (
 
 var engine *embedded.Engine
 
-// TestMain owns the process's one chDB session and closes it after the
-// tests (a -race binary can crash at exit otherwise).
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sluice-queries-test-")
-	if err != nil {
-		panic(err)
-	}
-	engine, err = embedded.Open(dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	engine.Close()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { embeddedtest.Main(m, &engine, nil) }
 
 // epoch is the start of the generated traffic: two whole days, on hour
 // boundaries, so every rollup can answer exactly.

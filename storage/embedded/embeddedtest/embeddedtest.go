@@ -1,0 +1,47 @@
+// Package embeddedtest gives a test binary its one embedded engine: chDB
+// allows one session per process, so the tests of a package share it.
+package embeddedtest
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+
+	"sluice/storage/embedded"
+)
+
+// Main is a TestMain: it opens the engine in a temporary directory, sets
+// *engine and *dataDir (dataDir may be nil), runs the tests, closes the
+// engine and exits. Closing matters: a -race binary that exits with the
+// chDB session open can crash after its tests passed.
+//
+// There is no skip when libchdb is missing: chdb-go loads it in an init
+// function and panics before TestMain runs, so CHDB_LIB_PATH must be set
+// (the Makefile does), and a missing library fails CI by that panic.
+func Main(m *testing.M, engine **embedded.Engine, dataDir *string) {
+	os.Exit(run(m, engine, dataDir))
+}
+
+func run(m *testing.M, engine **embedded.Engine, dataDir *string) int {
+	dir, err := os.MkdirTemp("", "sluice-engine-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if dataDir != nil {
+		*dataDir = dir
+	}
+	if *engine, err = embedded.Open(dir, slog.New(slog.DiscardHandler)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	// Tests may replace the engine (TestReopen): close the current one.
+	if err := (*engine).Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return code
+}
