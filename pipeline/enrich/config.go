@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -251,4 +252,35 @@ func parseBoundary(s string) (record.Boundary, error) {
 		return record.BoundaryUndefined, nil
 	}
 	return 0, fmt.Errorf("%q: want external, internal or undefined", s)
+}
+
+// withIPv4Unmapped writes every IPv4-mapped IPv6 prefix of the
+// configuration (::ffff:10.0.0.0/104) as the IPv4 prefix it stands for
+// (10.0.0.0/8): records carry IPv4 addresses unmapped, so a mapped prefix
+// would never match. The networks file's entries get the same in
+// buildNetworks. The slices are copied: the caller's configuration is
+// left as it was.
+func (c Config) withIPv4Unmapped() Config {
+	c.OwnNetworks = slices.Clone(c.OwnNetworks)
+	for i := range c.OwnNetworks {
+		c.OwnNetworks[i] = unmapPrefix(c.OwnNetworks[i])
+	}
+	c.Exporters = slices.Clone(c.Exporters)
+	for i := range c.Exporters {
+		c.Exporters[i].Prefix = unmapPrefix(c.Exporters[i].Prefix)
+	}
+	c.Interfaces = slices.Clone(c.Interfaces)
+	for i := range c.Interfaces {
+		c.Interfaces[i].Exporter = unmapPrefix(c.Interfaces[i].Exporter)
+	}
+	return c
+}
+
+// unmapPrefix returns p masked, as an IPv4 prefix when it is an
+// IPv4-mapped IPv6 one.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+	}
+	return p.Masked()
 }

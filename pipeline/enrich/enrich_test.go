@@ -554,22 +554,42 @@ func TestNetworksFileWinsAndLongestMatch(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Name: "file-dc"},
 		{Prefix: netip.MustParsePrefix("10.1.2.0/24"), Name: "lab"},
 		{Prefix: netip.MustParsePrefix("2001:db8::/32"), Name: "file-v6"},
+		{Prefix: netip.MustParsePrefix("::ffff:10.1.2.128/121"), Name: "lab-mapped"}, // 10.1.2.128/25
 	}
 	table := buildNetworks(inline, file)
 	for addr, want := range map[string]string{
 		"10.9.9.9": "corp", "10.1.0.1": "file-dc", "10.1.2.3": "lab", "10.1.3.0": "file-dc",
-		"::ffff:10.1.2.3": "lab", "11.0.0.1": "", "2001:db8::1": "file-v6", "2001:db9::1": "",
+		"::ffff:10.1.2.3": "lab", "10.1.2.200": "lab-mapped", "::ffff:10.1.2.200": "lab-mapped",
+		"11.0.0.1": "", "2001:db8::1": "file-v6", "2001:db9::1": "",
 	} {
-		a := netip.MustParseAddr(addr).Unmap()
 		got := ""
-		if n := table.lookup(a); n != nil {
+		if n := table.lookup(netip.MustParseAddr(addr)); n != nil {
 			got = n.name
 		}
 		if got != want {
 			t.Errorf("%s: %q, want %q", addr, got, want)
 		}
 	}
-	if table.size() != 4 {
-		t.Errorf("%d prefixes, want 4 (two replaced)", table.size())
+	if table.size() != 5 {
+		t.Errorf("%d prefixes, want 5 (two replaced)", table.size())
+	}
+}
+
+// TestMappedPrefixesMatchIPv4: own networks, exporters and interfaces
+// configured as IPv4-mapped IPv6 prefixes match the IPv4 addresses records
+// carry, and the caller's configuration is left as it was.
+func TestMappedPrefixesMatchIPv4(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.OwnNetworks = []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}
+	cfg.Exporters = []ExporterConfig{{Prefix: netip.MustParsePrefix("::ffff:192.0.2.0/120"), Name: "edge"}}
+	cfg.Interfaces = []InterfaceConfig{{Exporter: netip.MustParsePrefix("::ffff:192.0.2.0/120"), Index: 3, Name: "et-0/0/3"}}
+	e := newEnricher(t, cfg)
+	flows := []record.Flow{{ExporterAddress: addr("::ffff:192.0.2.1"), InIfIndex: 3, SrcAddr: addr("::ffff:10.1.2.3"), DstAddr: addr("::ffff:198.51.100.7"), Proto: 6, SrcPort: 50000, DstPort: 443}}
+	e.Process(flows)
+	if f := flows[0]; f.TrafficDirection != record.DirectionOutbound || f.ExporterName != "edge" || f.InIfName != "et-0/0/3" {
+		t.Errorf("direction %v, exporter %q, interface %q", f.TrafficDirection, f.ExporterName, f.InIfName)
+	}
+	if cfg.OwnNetworks[0].String() != "::ffff:10.0.0.0/104" || cfg.Exporters[0].Prefix.String() != "::ffff:192.0.2.0/120" {
+		t.Errorf("the caller's configuration changed: %v, %v", cfg.OwnNetworks, cfg.Exporters[0].Prefix)
 	}
 }

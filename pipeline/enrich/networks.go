@@ -33,7 +33,7 @@ type networkTable struct {
 }
 
 func (t *networkTable) lookup(a netip.Addr) *netAttrs {
-	if a.Is4() {
+	if a = a.Unmap(); a.Is4() {
 		if v := t.ipv4.LookupAddr(a); v != 0 {
 			return t.attrs[v-1]
 		}
@@ -63,7 +63,7 @@ func buildNetworks(inline, file []NetworkEntry) *networkTable {
 				v = uint32(len(t.attrs))
 				shared[attrs] = v
 			}
-			if p := e.Prefix.Masked(); !ipv4.Add(p, v) {
+			if p := unmapPrefix(e.Prefix); !ipv4.Add(p, v) {
 				t.ipv6.Insert(p, t.attrs[v-1])
 			}
 		}

@@ -3,13 +3,14 @@ package kafka
 import (
 	"fmt"
 	"os"
-	"sluice/tlsclient"
 	"strings"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"sluice/tlsclient"
 )
 
 // TLSConfig is `kafka.tls`.

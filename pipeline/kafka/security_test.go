@@ -4,11 +4,12 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
-	"sluice/tlsclient/tlsclienttest"
 	"strings"
 	"testing"
 
 	"github.com/segmentio/kafka-go/sasl/plain"
+
+	"sluice/tlsclient/tlsclienttest"
 )
 
 // TestTLSConfig checks that kafka.tls reaches the producer and the

@@ -67,8 +67,8 @@ func (c Config) Validate() error {
 	if c.Password != "" && c.PasswordFile != "" {
 		errs = append(errs, errors.New("password-file: set password or password-file, not both"))
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, errors.New("tls.cert-file: a client certificate needs both cert-file and key-file"))
+	if _, err := c.TLS.Build("tls"); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("dial-timeout: must be positive, got %s", c.DialTimeout))

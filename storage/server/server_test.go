@@ -24,7 +24,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	cfg.Addrs = []string{"db1:9000", "db2"}
 	cfg.Password, cfg.PasswordFile = "x", "/run/secret"
-	cfg.TLS.CertFile = "c.pem"
+	cfg.TLS.Enabled, cfg.TLS.CertFile = true, "c.pem"
 	err = cfg.Validate()
 	for _, key := range []string{`"db2" is not host:port`, "password-file", "tls.cert-file"} {
 		if err == nil || !strings.Contains(err.Error(), key) {

@@ -110,10 +110,11 @@ func (d *DB) sources() []*source {
 
 // Lookup fills out for a (an IPv4-mapped IPv6 address is looked up as
 // IPv4). IPv4 addresses are answered by the database's flattened IPv4
-// table, IPv6 ones by a walk of its tree. The geo database answers country and city, the ASN database AS
-// number and organisation; a field the preferred database leaves empty is
-// taken from the other one. It is safe for concurrent use and does not
-// allocate once the records it meets are cached.
+// table, IPv6 ones by a walk of its tree. The geo database answers country
+// and city, the ASN database AS number and organisation; a field the
+// preferred database leaves empty is taken from the other one. It is safe
+// for concurrent use and does not allocate once the records it meets are
+// cached.
 func (d *DB) Lookup(a netip.Addr, out *Result) {
 	*out = Result{}
 	if (d.geo == nil && d.asn == nil) || !a.IsValid() {

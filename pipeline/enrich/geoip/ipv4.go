@@ -19,6 +19,8 @@ type ipv4Table struct {
 	// records[v-1] is the record of the networks' value v; nil when it
 	// could not be read (a decode error at every lookup that meets it).
 	records []*cachedRecord
+	// decoded counts the records that could be read.
+	decoded int
 }
 
 // everyIPv4 is the prefix holding every IPv4 network of a database, in
@@ -42,12 +44,22 @@ func flattenIPv4(reader *maxminddb.Reader, l layout) (ipv4Table, error) {
 			var record *cachedRecord
 			if decoded, err := l.decode(res); err == nil {
 				record = &cachedRecord{offset: offset, result: decoded}
+				t.decoded++
 			}
 			t.records = append(t.records, record)
 			v = uint32(len(t.records))
 			values[offset] = v
 		}
-		b.Add(res.Prefix(), v)
+		if p := res.Prefix(); !b.Add(p, v) {
+			// A record of an IPv6 database that covers the whole IPv4
+			// subtree (::/64, or ::/0 in a database with one answer)
+			// comes back as that IPv6 network: it answers every IPv4
+			// address.
+			if !p.Contains(netip.IPv6Unspecified()) || p.Bits() > 96 {
+				return ipv4Table{}, fmt.Errorf("corrupt search tree: network %s listed under the IPv4 networks", p)
+			}
+			b.Add(everyIPv4, v)
+		}
 	}
 	t.networks = b.Build()
 	return t, nil

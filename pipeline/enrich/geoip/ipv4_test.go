@@ -1,13 +1,16 @@
 package geoip
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/maxmind/mmdbwriter"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
@@ -96,4 +99,39 @@ func TestCorruptIPv4TreeIsRefused(t *testing.T) {
 		return
 	}
 	t.Fatal("no node found that the probe misses and the IPv4 walk meets")
+}
+
+// TestRecordCoveringIPv4Subtree: in an IPv6 database, a record of a
+// network wider than the IPv4 subtree (::/64 here, ::/0 in a database with
+// one answer) answers every IPv4 address, as maxminddb's walk does.
+func TestRecordCoveringIPv4Subtree(t *testing.T) {
+	for _, cidr := range []string{"::/0", "::/64", "::/96"} {
+		tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", RecordSize: 28, IPVersion: 6,
+			IncludeReservedNetworks: true, DisableIPv4Aliasing: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, network, _ := net.ParseCIDR(cidr)
+		if err := tree.Insert(network, cityRecord("NL", "NL", "")); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := tree.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "country.mmdb")
+		writeFile(t, path, buf.Bytes())
+		d, err := New(newReporter(), Config{GeoDatabase: path, CheckInterval: time.Second})
+		if err != nil {
+			t.Fatalf("%s: %v", cidr, err)
+		}
+		for _, a := range []string{"1.2.3.4", "255.255.255.255", "0.0.0.0", "::ffff:198.51.100.1"} {
+			var got Result
+			d.Lookup(netip.MustParseAddr(a), &got)
+			if got.Country != "NL" {
+				t.Errorf("%s: %s: %+v, want NL", cidr, a, got)
+			}
+		}
+		d.Close()
+	}
 }

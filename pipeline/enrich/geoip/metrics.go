@@ -46,11 +46,11 @@ func newMetrics(r *reporter.Reporter, sources []*source) (*metrics, error) {
 			buildEpoch:    buildEpoch.WithLabelValues(s.role),
 		}
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "decoded_records", Help: "Decoded records held for the database in use: every record of its IPv4 networks, decoded at load, and those IPv6 lookups met since.",
+			Name: "decoded_records", Help: "Decoded records held for the database in use: every record of its IPv4 networks, decoded at load, and those IPv6 lookups met since (a record of both counts twice).",
 			ConstLabels: prometheus.Labels{"database": s.role},
 		}, func() float64 {
 			if db := s.current.Load(); db != nil {
-				return float64(len(db.ipv4.records)) + float64(db.records.filled.Load())
+				return float64(db.ipv4.decoded) + float64(db.records.filled.Load())
 			}
 			return 0
 		}))

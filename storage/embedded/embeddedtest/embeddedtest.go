@@ -38,7 +38,11 @@ func run(m *testing.M, engine **embedded.Engine, dataDir *string) int {
 		return 1
 	}
 	code := m.Run()
-	// Tests may replace the engine (TestReopen): close the current one.
+	// Tests may replace the engine (TestReopen): close the current one,
+	// if a failed test left one.
+	if *engine == nil {
+		return code
+	}
 	if err := (*engine).Close(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
