@@ -324,7 +324,7 @@ func (e *Enricher) generation() uint64 {
 	return gen
 }
 
-// facts returns what the networks, own-networks and threat tables say of
+// facts returns what the networks, own-networks, threat and GeoIP tables say of
 // a, from the address cache when it holds a for this generation.
 func (e *Enricher) facts(a *record.Addr, nets *networkTable, pass cachePass, l *batchCounts) addressFacts {
 	var hi, lo uint64

@@ -120,36 +120,9 @@ func (d *DB) Lookup(a netip.Addr, out *Result) {
 	if (d.geo == nil && d.asn == nil) || !a.IsValid() {
 		return
 	}
-	d.m.lookups.Inc()
-	a = a.Unmap()
-	var geo, asn Result
-	if d.geo != nil {
-		d.geo.lookup(a, &geo)
-	}
-	switch {
-	case d.asn == d.geo:
-		asn = geo
-	case d.asn != nil:
-		d.asn.lookup(a, &asn)
-	}
-	merge(geo, asn, out)
-}
-
-// merge takes country and city from the geo database's answer, AS number
-// and organisation from the ASN database's, each from the other when the
-// preferred one leaves it empty.
-func merge(geo, asn Result, out *Result) {
-	out.Country, out.City = geo.Country, geo.City
-	if out.Country == "" {
-		out.Country = asn.Country
-	}
-	if out.City == "" {
-		out.City = asn.City
-	}
-	out.ASN, out.ASName = asn.ASN, asn.ASName
-	if out.ASN == 0 && out.ASName == "" {
-		out.ASN, out.ASName = geo.ASN, geo.ASName
-	}
+	ans := d.Find(a)
+	d.Count(ans)
+	ans.Fill(out)
 }
 
 // Answer is what the databases list for one address: each database's
@@ -236,9 +209,9 @@ func (d *DB) AddCounts(c Counts) {
 	}
 }
 
-// Fill merges an answer as Lookup does: the geo database answers country
-// and city, the ASN database AS number and organisation, and a field the
-// preferred database leaves empty is taken from the other one.
+// Fill merges an answer: the geo database answers country and city, the
+// ASN database AS number and organisation, and a field the preferred
+// database leaves empty is taken from the other one.
 func (ans Answer) Fill(out *Result) {
 	out.Country, out.City, out.ASN, out.ASName = ans.Fields()
 }
@@ -293,22 +266,6 @@ func (s *source) find(a netip.Addr) (*Result, bool) {
 	default:
 		return &record.result, true
 	}
-}
-
-func (s *source) lookup(a netip.Addr, out *Result) {
-	db := s.current.Load()
-	if db == nil {
-		return
-	}
-	record := db.walk(a, &s.m)
-	if record == nil {
-		return // unreadable record, counted
-	}
-	if record == notFound {
-		s.m.misses.Inc()
-		return
-	}
-	*out = record.result
 }
 
 // walk looks a up (in the IPv4 table, or the tree) and returns its decoded

@@ -83,7 +83,6 @@ type prefix struct {
 	first, last uint32
 	bits        uint8
 	value       uint32
-	order       int // Add's order: the later of two equal prefixes wins
 }
 
 // Add sets the value of the addresses of p (IPv4, or IPv4-mapped IPv6)
@@ -101,7 +100,7 @@ func (b *Builder) Add(p netip.Prefix, value uint32) bool {
 	}
 	raw := addr.As4()
 	first := binary.BigEndian.Uint32(raw[:]) &^ hostMask(length)
-	b.prefixes = append(b.prefixes, prefix{first: first, last: first | hostMask(length), bits: uint8(length), value: value, order: len(b.prefixes)})
+	b.prefixes = append(b.prefixes, prefix{first: first, last: first | hostMask(length), bits: uint8(length), value: value})
 	return true
 }
 
@@ -117,8 +116,9 @@ func hostMask(length int) uint32 {
 // space into spans, each taking the value of the innermost open prefix.
 func (b *Builder) Build() *Map {
 	ps := b.prefixes
-	slices.SortFunc(ps, func(x, y prefix) int {
-		return cmp.Or(cmp.Compare(x.first, y.first), cmp.Compare(x.bits, y.bits), cmp.Compare(x.order, y.order))
+	// Stable: of two equal prefixes, the one added later comes last.
+	slices.SortStableFunc(ps, func(x, y prefix) int {
+		return cmp.Or(cmp.Compare(x.first, y.first), cmp.Compare(x.bits, y.bits))
 	})
 	m := &Map{spans: make([]span, 0, 2*len(ps)+1)}
 	m.spans = append(m.spans, span{start: 0, value: 0})
