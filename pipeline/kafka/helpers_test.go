@@ -130,6 +130,11 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 	var got []record.Flow
 	var failure error
 	partitionOf := map[record.Addr]int{}
+	// reached is closed when want records are in.
+	reached := make(chan struct{})
+	if want == 0 {
+		close(reached)
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -148,7 +153,11 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 					}
 					partitionOf[f.ExporterAddress] = c.Partition
 				}
+				before := len(got)
 				got = append(got, msg.Flows...)
+				if before < want && len(got) >= want {
+					close(reached)
+				}
 				mu.Unlock()
 				if err := c.Commit(msg.Offset + 1); err != nil {
 					mu.Lock()
@@ -158,18 +167,17 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 			}
 		})
 	}()
-	count := func() int {
+	select {
+	case <-reached:
+	case <-ctx.Done():
+		stop()
+		<-done
 		mu.Lock()
 		defer mu.Unlock()
-		return len(got)
+		t.Fatalf("%d of %d records consumed: %v", len(got), want, ctx.Err())
 	}
-	for count() < want {
-		if ctx.Err() != nil {
-			t.Fatalf("%d of %d records consumed: %v", count(), want, ctx.Err())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(quiet) // anything more shows up now
+	// Nothing more may arrive: a record that does shows up within quiet.
+	time.Sleep(quiet)
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
