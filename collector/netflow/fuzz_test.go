@@ -14,10 +14,13 @@ import (
 )
 
 // corpusPayloads returns the datagrams of every NetFlow/IPFIX capture of the
-// corpus, or nil when the corpus is absent (fuzzing then starts from the
-// built-in seeds).
+// corpus, or nil when the corpus is absent outside CI (fuzzing then starts
+// from the built-in seeds).
 func corpusPayloads(tb testing.TB) [][]byte {
-	dir := filepath.Join(testenv.RepoRoot(tb), "..", "shared", "corpus")
+	dir, ok := testenv.CorpusDirIfPresent(tb)
+	if !ok {
+		return nil
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap"))
 	var payloads [][]byte
 	for _, file := range files {

@@ -2,30 +2,23 @@ package sflow
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"sluice/collector/decodeerr"
 	"sluice/collector/pcap"
+	"sluice/internal/testenv"
 	"sluice/pipeline/record"
 )
 
 // corpusPayloads returns the datagrams of every sFlow capture of the
-// corpus, or nil when the corpus is absent.
+// corpus, or nil when the corpus is absent outside CI (fuzzing then starts
+// from the built-in seed).
 func corpusPayloads(tb testing.TB) [][]byte {
-	dir := ""
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "corpus")
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
+	dir, ok := testenv.CorpusDirIfPresent(tb)
+	if !ok {
+		return nil
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.pcap"))
 	var payloads [][]byte
