@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
+	"math"
+	"net/netip"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,8 +136,10 @@ func splitJoined(err error) []error {
 	return []error{err}
 }
 
-// LoadConfig reads a YAML file over the defaults. Unknown keys are errors
-// listed by path (collector.netflow.lisen), and every error names the file.
+// LoadConfig reads a YAML file over the defaults. Every error names the
+// file and the key's path: unknown keys (collector.netflow.lisen) and values
+// of the wrong type (collector.workers: want an integer, got "two") are all
+// listed, with their lines, before any value is checked.
 func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
@@ -147,10 +153,10 @@ func LoadConfig(path string) (Config, error) {
 	if len(root.Content) == 0 {
 		return cfg, nil // empty file: defaults
 	}
-	if unknown := unknownKeys(root.Content[0], reflect.TypeFor[Config](), ""); len(unknown) > 0 {
-		errs := make([]error, len(unknown))
-		for i, u := range unknown {
-			errs[i] = fmt.Errorf("%s: %s", path, u)
+	if problems := checkNode(root.Content[0], reflect.TypeFor[Config](), ""); len(problems) > 0 {
+		errs := make([]error, len(problems))
+		for i, p := range problems {
+			errs[i] = fmt.Errorf("%s: %s", path, p)
 		}
 		return cfg, errors.Join(errs...)
 	}
@@ -169,37 +175,192 @@ func LoadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
-// unknownKeys walks a mapping node beside the struct it decodes into and
-// reports every key the struct does not have, with its path and line.
-func unknownKeys(node *yaml.Node, typ reflect.Type, prefix string) []string {
+// checkNode walks a YAML node beside the Go type it decodes into and
+// reports, in the file's order, every key the type does not have and every
+// value that does not fit its type, each with its line and path
+// (enrich.networks.entries[2].prefix).
+func checkNode(node *yaml.Node, typ reflect.Type, path string) []string {
+	line := node.Line // an alias's problem is reported where the alias is
+	for node.Kind == yaml.AliasNode && node.Alias != nil {
+		node = node.Alias
+	}
 	for typ.Kind() == reflect.Pointer {
 		typ = typ.Elem()
 	}
-	if node.Kind != yaml.MappingNode || typ.Kind() != reflect.Struct {
+	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		return nil // an empty value leaves the default
+	}
+	if reflect.PointerTo(typ).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		// A value written as text (netip.Prefix, netip.Addr): its own parser decides.
+		if node.Kind != yaml.ScalarNode || node.Decode(reflect.New(typ).Interface()) != nil {
+			return []string{typeProblem(line, node, typ, path)}
+		}
 		return nil
 	}
-	fields := map[string]reflect.Type{}
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
+	switch typ.Kind() {
+	case reflect.Struct:
+		if node.Kind != yaml.MappingNode {
+			return []string{typeProblem(line, node, typ, path)}
 		}
-		fields[name] = f.Type
+		fields := map[string]reflect.Type{}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			fields[name] = f.Type
+		}
+		var problems []string
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			key, value := node.Content[i], node.Content[i+1]
+			if key.Tag == "!!merge" { // <<: *anchor merges the anchor's keys here
+				problems = append(problems, checkMerge(value, typ, path)...)
+				continue
+			}
+			ft, ok := fields[key.Value]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("line %d: unknown key %s", key.Line, joinPath(path, key.Value)))
+				continue
+			}
+			problems = append(problems, checkNode(value, ft, joinPath(path, key.Value))...)
+		}
+		return problems
+	case reflect.Slice, reflect.Array:
+		if node.Kind != yaml.SequenceNode {
+			return []string{typeProblem(line, node, typ, path)}
+		}
+		var problems []string
+		for i, item := range node.Content {
+			problems = append(problems, checkNode(item, typ.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return problems
+	case reflect.Map:
+		if node.Kind != yaml.MappingNode {
+			return []string{typeProblem(line, node, typ, path)}
+		}
+		var problems []string
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			key, value := node.Content[i], node.Content[i+1]
+			if key.Tag == "!!merge" {
+				problems = append(problems, checkMerge(value, typ, path)...)
+				continue
+			}
+			if err := key.Decode(reflect.New(typ.Key()).Interface()); err != nil {
+				problems = append(problems, fmt.Sprintf("line %d: %s: key %s is not %s", key.Line, path, gotValue(key), wantType(typ.Key())))
+				continue
+			}
+			problems = append(problems, checkNode(value, typ.Elem(), joinPath(path, key.Value))...)
+		}
+		return problems
+	case reflect.Interface:
+		return nil // anything goes
 	}
-	var unknown []string
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		key, value := node.Content[i], node.Content[i+1]
-		path := key.Value
-		if prefix != "" {
-			path = prefix + "." + key.Value
-		}
-		ft, ok := fields[key.Value]
-		if !ok {
-			unknown = append(unknown, fmt.Sprintf("line %d: unknown key %s", key.Line, path))
-			continue
-		}
-		unknown = append(unknown, unknownKeys(value, ft, path)...)
+	if node.Kind != yaml.ScalarNode || node.Decode(reflect.New(typ).Interface()) != nil || fractional(node, typ) {
+		return []string{typeProblem(line, node, typ, path)}
 	}
-	return unknown
+	return nil
+}
+
+// checkMerge checks the mapping (or list of mappings) a merge key brings in.
+func checkMerge(value *yaml.Node, typ reflect.Type, path string) []string {
+	for value.Kind == yaml.AliasNode && value.Alias != nil {
+		value = value.Alias
+	}
+	if value.Kind != yaml.SequenceNode {
+		return checkNode(value, typ, path)
+	}
+	var problems []string
+	for _, item := range value.Content {
+		problems = append(problems, checkNode(item, typ, path)...)
+	}
+	return problems
+}
+
+// fractional reports a number with a fractional part given for an integer,
+// which yaml.v3 would silently truncate (workers: 2.5 → 2).
+func fractional(node *yaml.Node, typ reflect.Type) bool {
+	if node.ShortTag() != "!!float" {
+		return false
+	}
+	switch typ.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return false
+	}
+	f, err := strconv.ParseFloat(node.Value, 64)
+	return err != nil || f != math.Trunc(f)
+}
+
+func joinPath(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// typeProblem says what the key wants and what it got.
+func typeProblem(line int, node *yaml.Node, typ reflect.Type, path string) string {
+	where := fmt.Sprintf("line %d: ", line)
+	if path != "" {
+		where += path + ": "
+	}
+	return where + "want " + wantType(typ) + ", got " + gotValue(node)
+}
+
+// wantType names a Go type as a configuration value.
+func wantType(typ reflect.Type) string {
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	switch typ {
+	case reflect.TypeFor[time.Duration]():
+		return "a duration like 10s or 1m30s"
+	case reflect.TypeFor[netip.Prefix]():
+		return "a prefix like 192.0.2.0/24 or 2001:db8::/32"
+	case reflect.TypeFor[netip.Addr]():
+		return "an address like 192.0.2.1 or 2001:db8::1"
+	}
+	if reflect.PointerTo(typ).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return "a " + typ.String() + " written as text"
+	}
+	switch typ.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Int8, reflect.Int16, reflect.Int32:
+		return fmt.Sprintf("an integer from %d to %d", -(int64(1) << (typ.Bits() - 1)), int64(1)<<(typ.Bits()-1)-1)
+	case reflect.Uint, reflect.Uint64:
+		return "an integer, 0 or more"
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		return fmt.Sprintf("an integer from 0 to %d", uint64(1)<<typ.Bits()-1)
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping (key: value lines)"
+	}
+	return typ.String()
+}
+
+// gotValue shows a YAML value as the file has it: strings quoted, numbers
+// and booleans bare, collections by kind.
+func gotValue(node *yaml.Node) string {
+	switch node.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if node.ShortTag() == "!!str" {
+			return strconv.Quote(node.Value)
+		}
+		return node.Value
+	}
+	return "a " + node.ShortTag() + " value"
 }

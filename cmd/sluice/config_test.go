@@ -82,6 +82,10 @@ func TestConfigCheckCommand(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "collector.netflow.lisen") {
 		t.Fatalf("err = %v, want the unknown key's path", err)
 	}
+	err = dispatch(t.Context(), []string{"config", "check", "testdata/config/type-errors/in.yaml"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "testdata/config/type-errors/in.yaml: line 2: collector.workers: want an integer, got \"two\"") {
+		t.Fatalf("err = %v, want the file, line, key path and expected type", err)
+	}
 }
 
 // The configuration shown in README.md is a valid configuration.
