@@ -75,7 +75,7 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 		r:       r,
 		cfg:     cfg,
 		out:     out,
-		limiter: reporter.NewLimiter(5, 10*time.Second),
+		limiter: r.NewLimiter(5, 10*time.Second),
 	}
 	var err error
 	if c.metrics, err = newMetrics(r.Registerer()); err != nil {
@@ -196,6 +196,7 @@ func (c *Collector) Stop(ctx context.Context) {
 	if c.state != nil {
 		c.state.close() // every datagram is decoded: the state is final
 	}
+	c.limiter.Stop() // say now how many error lines a last burst held back
 }
 
 // dispatch runs on a socket reader: pick the exporter's worker, never block.
