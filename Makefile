@@ -26,7 +26,10 @@ help:
 # CHDB_LIB_PATH.
 .PHONY: build
 build:
-	lib=$$(deploy/dev/deps.sh chdb); $(GO) build -ldflags "-r $${lib%/*}" -o $(BIN) ./cmd/sluice
+	@echo "building $(BIN) (go build ./cmd/sluice)"
+	@start=$$SECONDS; lib=$$(deploy/dev/deps.sh chdb); \
+	$(GO) build -ldflags "-r $${lib%/*}" -o $(BIN) ./cmd/sluice; \
+	echo "built $(BIN) in $$((SECONDS - start))s"
 
 .PHONY: deps-run
 deps-run:
@@ -50,23 +53,13 @@ lint:
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# The real Kafka broker runs for the length of the test run only. Every
-# dependency is installed above, so a test that finds one missing fails
-# (SLUICE_REQUIRE_DEPS) rather than skips, here as in CI. The collector's
-# no-allocation tests are built without -race only (sync.Pool drops pooled
-# memory under it), so they run in a second pass without it.
+# deploy/dev/test.sh runs the stages (deps, lint, build, race tests,
+# allocation tests, fuzz), each with a start line and its duration, and ends
+# with which test tiers ran and which did not, and why (the capture corpus,
+# kept beside the repository, is the one dependency it cannot install).
 .PHONY: test
-test: deps-test lint build
-	lib=$$(deploy/dev/deps.sh chdb); export CHDB_LIB_PATH=$$lib; \
-	brokers=$$(deploy/dev/kafka.sh start); export SLUICE_KAFKA_BROKERS=$$brokers; \
-	trap 'deploy/dev/kafka.sh stop' EXIT; \
-	export SLUICE_REQUIRE_DEPS=1; \
-	$(GO) test -race -count=1 -timeout 30m ./...; \
-	$(GO) test -count=1 -run 'Alloc' ./collector/...; \
-	for target in collector/netflow:FuzzDecode collector/sflow:FuzzDecode; do \
-		pkg=$${target%%:*}; fn=$${target##*:}; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
-	done
+test:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) deploy/dev/test.sh
 
 # The comparison with goflow2, nfcapd and pmacct (BENCHMARKS.md), as root:
 # `make bench`; the 10-minute RSS run: `make bench BENCH_ARGS=flat`.

@@ -34,22 +34,44 @@ die() {
 	exit 1
 }
 
+# progress PID DIR logs, every 10 s while PID runs, how many MB DIR holds.
+progress() {
+	local pid=$1 dir=$2 what=$3 start=$SECONDS next=$((SECONDS + 10)) bytes
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		if ((SECONDS >= next)); then
+			bytes=$(du -sb "$dir" 2>/dev/null | cut -f1)
+			log "$what: $((${bytes:-0} / 1000000)) MB so far ($((SECONDS - start)) s)"
+			next=$((SECONDS + 10))
+		fi
+	done
+}
+
 chdb() {
 	local lib="$chdb_dir/package/libchdb.so"
 	if [[ ! -s "$lib" ]]; then
 		command -v npm >/dev/null || die "npm not found: it fetches libchdb ($chdb_package)"
-		log "fetching $chdb_package (about 180 MB)"
-		local staging="$chdb_dir.tmp.$$"
+		log "fetching $chdb_package (about 180 MB) into $chdb_dir"
+		local staging="$chdb_dir.tmp.$$" start=$SECONDS npm_pid
 		rm -rf "$staging"
 		mkdir -p "$staging"
-		(cd "$staging" && npm pack --silent "$chdb_package" >/dev/null 2>&1) || {
+		# npm's cache goes in the staging directory (and with it): the
+		# download grows there as it arrives, which the progress lines
+		# measure, and nothing is left outside SLUICE_CACHE.
+		(cd "$staging" && exec npm pack --silent --cache "$staging/npm-cache" "$chdb_package" >/dev/null 2>"$staging/npm.log") &
+		npm_pid=$!
+		progress "$npm_pid" "$staging/npm-cache/_cacache" "$chdb_package"
+		if ! wait "$npm_pid"; then
+			tail -n 20 "$staging/npm.log" >&2 || true
 			rm -rf "$staging"
 			die "npm pack $chdb_package failed"
-		}
+		fi
+		log "downloaded in $((SECONDS - start)) s; unpacking"
 		tar -xzf "$staging"/*.tgz -C "$staging" || die "cannot unpack $chdb_package"
-		rm -f "$staging"/*.tgz
+		rm -rf "$staging"/*.tgz "$staging/npm-cache" "$staging/npm.log"
 		rm -rf "$chdb_dir"
 		mv "$staging" "$chdb_dir"
+		log "fetched and unpacked $chdb_package in $((SECONDS - start)) s"
 	fi
 	# chdb-go looks for /usr/local/lib/libchdb.so when CHDB_LIB_PATH is unset:
 	# linking it there lets an operator run `sluice sql` or `sluice demo`

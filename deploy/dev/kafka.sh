@@ -59,17 +59,23 @@ install() {
 		return 0
 	fi
 	command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-	log "fetching Kafka $kafka_version jars into $libs"
-	local staging="$libs.tmp.$$"
+	log "fetching Kafka $kafka_version jars (about 55 MB) with Maven into $libs"
+	local staging="$libs.tmp.$$" start=$SECONDS
 	rm -rf "$staging"
 	mkdir -p "$staging"
-	if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$staging" >&2; then
+	# Quiet, in batch mode, uncoloured. Debian's Maven 3.8.7 writes a stray
+	# colour reset (ESC[0m) at start and exit even then, unless jansi is
+	# told not to (jansi.noreset, which must be a JVM option: MAVEN_OPTS).
+	if ! MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }-Djansi.noreset=true" \
+		mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$pom" \
+		dependency:copy-dependencies -DoutputDirectory="$staging" >&2; then
 		rm -rf "$staging"
 		die "mvn dependency:copy-dependencies failed"
 	fi
 	echo "$want" >"$staging/.pom.sha256"
 	rm -rf "$libs"
 	mv "$staging" "$libs"
+	log "fetched $(find "$libs" -name '*.jar' | wc -l) jars in $((SECONDS - start)) s"
 }
 
 run_dir() { echo "${1:-$cache/run/kafka-$port}"; }
