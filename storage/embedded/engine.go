@@ -174,20 +174,29 @@ func (e *Engine) query(ctx context.Context, sql, format string, keep bool) ([]by
 	}
 	res, err := e.conn.Query(sql, format)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), &engineError{err})
 	}
 	if res == nil {
 		return nil, nil
 	}
 	defer res.Free()
 	if err := res.Error(); err != nil {
-		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), &engineError{err})
 	}
 	if !keep {
 		return nil, nil
 	}
 	return append([]byte(nil), res.Buf()...), nil
 }
+
+// engineError is an error the engine itself reported for a statement, in
+// ClickHouse's words: "Code: 62. DB::Exception: Syntax error: ...
+// (SYNTAX_ERROR)". QueryReadOnly tells it apart from sluice's own errors
+// (a canceled context, a closed engine) by this type.
+type engineError struct{ err error }
+
+func (e *engineError) Error() string { return e.err.Error() }
+func (e *engineError) Unwrap() error { return e.err }
 
 // Insert encodes a batch's columns as ClickHouse Native format and inserts
 // it (InsertNative): the writer's Inserter for the embedded engine.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"sluice/storage/clickhouse"
@@ -42,34 +44,116 @@ var readOnlyKinds = map[string]bool{
 //     (file, url, remote, executable, ...) and writes, and with the query
 //     limits (QueryLimits): one engine serves inserts and queries in turn,
 //     so an unbounded query would stall ingestion.
+//
+// A query that is refused, by these rules or by the engine, fails with a
+// *QueryError, whose Message is what to show the person who wrote it.
 func (e *Engine) QueryReadOnly(ctx context.Context, query, format string) ([]byte, error) {
 	if err := checkFormat(format); err != nil {
-		return nil, err
+		return nil, &QueryError{Message: err.Error(), stage: "format", statement: query, err: err}
 	}
 	query = strings.TrimSpace(query)
 	for strings.HasSuffix(query, ";") {
 		query = strings.TrimSpace(strings.TrimSuffix(query, ";"))
 	}
 	if query == "" {
-		return nil, fmt.Errorf("embedded: read-only query: %w: empty query", ErrNotReadOnly)
+		return nil, refused("check", query, fmt.Errorf("%w: empty query", ErrNotReadOnly))
+	}
+	if strings.IndexByte(query, 0) >= 0 {
+		return nil, refused("check", query, errors.New("the query contains a NUL byte"))
 	}
 	normalized, err := e.query(ctx, "SELECT formatQuerySingleLine("+clickhouse.QuoteString(query)+")", "RawBLOB", true)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: read-only query: parse: %w", err)
+		return nil, queryFailed("parse", query, err)
 	}
 	stmt := strings.TrimSpace(string(normalized))
 	ast, err := e.query(ctx, "EXPLAIN AST "+stmt, "TSVRaw", true)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: read-only query: explain: %w", err)
+		return nil, queryFailed("explain", stmt, err)
 	}
 	if err := checkReadOnlyAST(string(ast)); err != nil {
-		return nil, fmt.Errorf("embedded: read-only query %s: %w", abbreviate(stmt), err)
+		return nil, refused("check", stmt, err)
 	}
 	out, err := e.query(ctx, stmt+e.readOnlySettings(), format, true)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: read-only query: %w", err)
+		return nil, queryFailed("run", stmt, err)
 	}
 	return out, nil
+}
+
+// QueryError is why QueryReadOnly did not answer a query, said twice:
+//   - Message, for the person who wrote the query: the engine's own text
+//     ("Code: 62. DB::Exception: Syntax error: failed at position 1 ...
+//     (SYNTAX_ERROR)"), or why sluice refused the statement, without what
+//     sluice added to run it safely (the formatQuerySingleLine call that
+//     parses it, the SETTINGS appended to it);
+//   - Error(), for the log: the step that failed and the whole error, with
+//     the statement as it was run.
+//
+// It wraps the error it explains: errors.Is(err, ErrNotReadOnly) holds for
+// a refusal.
+type QueryError struct {
+	// Message is the answer for the query's author.
+	Message string
+	// Code is the engine's error code (62 for a syntax error, 47 for an
+	// unknown identifier), 0 when sluice refused the query itself.
+	Code int
+
+	stage     string // format, check, parse, explain or run
+	statement string
+	err       error
+}
+
+func (e *QueryError) Error() string {
+	if errors.As(e.err, new(*engineError)) {
+		// The engine's error already names the statement as run.
+		return "embedded: read-only query: " + e.stage + ": " + e.err.Error()
+	}
+	return fmt.Sprintf("embedded: read-only query %s: %s: %v", abbreviate(e.statement), e.stage, e.err)
+}
+
+func (e *QueryError) Unwrap() error { return e.err }
+
+// refused is a QueryError for a query sluice will not run.
+func refused(stage, statement string, err error) *QueryError {
+	return &QueryError{Message: err.Error(), stage: stage, statement: statement, err: err}
+}
+
+// queryFailed makes a QueryError of an error the engine reported for a step
+// of QueryReadOnly; any other error (a canceled context, a closed engine) is
+// not the query's fault and is returned as it is.
+func queryFailed(stage, statement string, err error) error {
+	var ee *engineError
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("embedded: read-only query: %s: %w", stage, err)
+	}
+	msg := engineMessage(ee.Error())
+	qe := &QueryError{Message: msg, stage: stage, statement: statement, err: err}
+	if m := errorCode.FindStringSubmatch(msg); m != nil {
+		qe.Code, _ = strconv.Atoi(m[1])
+	}
+	return qe
+}
+
+var (
+	// errorCode is the code at the start of the engine's messages.
+	errorCode = regexp.MustCompile(`^Code: (\d+)\.`)
+	// appendedSettings is the SETTINGS clause of readOnlySettings, as the
+	// engine prints it back when it quotes the statement ("in scope SELECT
+	// ... SETTINGS readonly = 1, max_execution_time = 60, ..."). A user's
+	// own SETTINGS clause is refused, so every one in a message is ours.
+	appendedSettings = regexp.MustCompile(` SETTINGS readonly = 1(, \w+ = ('[^']*'|\w+))*`)
+	// parseScope is how the engine names the statement of a syntax error
+	// found by formatQuerySingleLine: the wrapper around the query, with
+	// the query quoted inside. The error's name after it is kept.
+	parseScope = regexp.MustCompile(`(?s): In scope SELECT formatQuerySingleLine\('.*'\)(\. \([A-Z0-9_]+\))?\s*$`)
+)
+
+// engineMessage is the engine's error message with sluice's additions to
+// the statement taken out.
+func engineMessage(msg string) string {
+	msg = strings.TrimSpace(msg)
+	msg = parseScope.ReplaceAllString(msg, "$1")
+	return appendedSettings.ReplaceAllString(msg, "")
 }
 
 // SetQueryLimits replaces the limits of later read-only queries.
