@@ -35,13 +35,21 @@ type Query struct {
 	// TimeSeries queries group by time bucket: the table's grain must be
 	// fine enough to give a useful curve.
 	TimeSeries bool
+	// SeriesKeys, for a query that answers several time series (bits/s
+	// per exporter, per interface), are the columns that tell the series
+	// apart. With Params.Limit, Build keeps the Limit series with the most
+	// bytes over the range (ties in the order of the keys); without it,
+	// every series.
+	SeriesKeys []string
 	// SQL is the query, with placeholders filled by Build:
 	//   {table}    the table read
-	//   {where}    the time range, and the exporter filter if given
+	//   {where}    the time range, the exporter filter if given, and for
+	//              SeriesKeys with a limit, the filter that keeps the top
+	//              series
 	//   {bytes} {packets} {flows}  the sampling-scaled counter sums
 	//   {bucket}   TimeReceived truncated to the series' step (TimeSeries)
 	//   {step}     the series' step in seconds
-	//   {limit}    the row limit
+	//   {limit}    the row limit (queries without SeriesKeys)
 	SQL string
 }
 
@@ -49,7 +57,9 @@ type Query struct {
 type Params struct {
 	// From and To bound TimeReceived: From <= TimeReceived < To.
 	From, To time.Time
-	// Limit bounds the rows of top-N queries. Default 10.
+	// Limit bounds the rows of top-N queries (default 10), and the series
+	// of queries with SeriesKeys to the Limit series with the most bytes
+	// (default every series).
 	Limit int
 	// Exporter, when valid, keeps only that exporter's flows.
 	Exporter netip.Addr
@@ -112,29 +122,34 @@ var Library = []Query{
 	{
 		Name: "traffic-by-exporter", Description: "bits per second over time, per exporter",
 		Columns: []string{"ExporterAddress"}, TimeSeries: true,
-		SQL: "SELECT {bucket} AS Time, ExporterAddress, intDiv({bytes} * 8, {step}) AS Bps, intDiv({packets}, {step}) AS Pps FROM {table} WHERE {where} GROUP BY Time, ExporterAddress ORDER BY Time, ExporterAddress",
+		SeriesKeys: []string{"ExporterAddress"},
+		SQL:        "SELECT {bucket} AS Time, ExporterAddress, intDiv({bytes} * 8, {step}) AS Bps, intDiv({packets}, {step}) AS Pps FROM {table} WHERE {where} GROUP BY Time, ExporterAddress ORDER BY Time, ExporterAddress",
 	},
 	{
 		Name: "traffic-by-interface", Description: "bits per second over time, per exporter and input interface",
 		Columns: []string{"ExporterAddress", "InIfIndex"}, TimeSeries: true,
-		SQL: "SELECT {bucket} AS Time, ExporterAddress, InIfIndex, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, ExporterAddress, InIfIndex ORDER BY Time, ExporterAddress, InIfIndex",
+		SeriesKeys: []string{"ExporterAddress", "InIfIndex"},
+		SQL:        "SELECT {bucket} AS Time, ExporterAddress, InIfIndex, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, ExporterAddress, InIfIndex ORDER BY Time, ExporterAddress, InIfIndex",
 	},
 	{
 		Name: "traffic-by-direction", Description: "bits per second over time, per flow direction (0 unknown, 1 ingress, 2 egress)",
 		Columns: []string{"FlowDirection"}, TimeSeries: true,
-		SQL: "SELECT {bucket} AS Time, FlowDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, FlowDirection ORDER BY Time, FlowDirection",
+		SeriesKeys: []string{"FlowDirection"},
+		SQL:        "SELECT {bucket} AS Time, FlowDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, FlowDirection ORDER BY Time, FlowDirection",
 	},
 	{
 		Name: "traffic-by-forwarding-status", Description: "bits per second over time, per forwarding status (RFC 7270: 64 forwarded, 128 dropped, ...)",
 		Columns: []string{"ForwardingStatus"}, TimeSeries: true,
-		SQL: "SELECT {bucket} AS Time, ForwardingStatus, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, ForwardingStatus ORDER BY Time, ForwardingStatus",
+		SeriesKeys: []string{"ForwardingStatus"},
+		SQL:        "SELECT {bucket} AS Time, ForwardingStatus, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, ForwardingStatus ORDER BY Time, ForwardingStatus",
 	},
 	interfaceUtilisation("Out", "output"),
 	interfaceUtilisation("In", "input"),
 	{
 		Name: "traffic-by-traffic-direction", Description: "bits per second over time, per direction relative to the own networks (inbound, outbound, internal, transit)",
 		Columns: []string{"TrafficDirection"}, TimeSeries: true,
-		SQL: "SELECT {bucket} AS Time, TrafficDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, TrafficDirection ORDER BY Time, TrafficDirection",
+		SeriesKeys: []string{"TrafficDirection"},
+		SQL:        "SELECT {bucket} AS Time, TrafficDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, TrafficDirection ORDER BY Time, TrafficDirection",
 	},
 	topN("top-src-countries", "source countries (ISO 3166-1 alpha-2) by traffic", "SrcCountry"),
 	topN("top-dst-countries", "destination countries (ISO 3166-1 alpha-2) by traffic", "DstCountry"),
@@ -255,11 +270,11 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 	if !p.From.Before(p.To) {
 		return Built{}, fmt.Errorf("query %s: the range is empty (from %s to %s)", q.Name, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339))
 	}
-	if p.Limit == 0 {
-		p.Limit = 10
-	}
 	if p.Limit < 0 {
 		return Built{}, fmt.Errorf("query %s: limit must be positive, got %d", q.Name, p.Limit)
+	}
+	if p.Limit == 0 && len(q.SeriesKeys) == 0 {
+		p.Limit = 10
 	}
 	if p.Baseline == 0 {
 		p.Baseline = 7 * 24 * time.Hour
@@ -279,6 +294,9 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 	where := timeRange("TimeReceived", p.From, p.To)
 	if p.Exporter.IsValid() {
 		where += " AND ExporterAddress = toIPv6(" + clickhouse.QuoteString(mapped(p.Exporter)) + ")"
+	}
+	if len(q.SeriesKeys) > 0 && p.Limit > 0 {
+		where += topSeries(q.SeriesKeys, src, where, p.Limit)
 	}
 	baseline := timeRange("TimeReceived", p.From.Add(-p.Baseline), p.From)
 	if p.Exporter.IsValid() {
@@ -301,6 +319,16 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 		built.Step = step
 	}
 	return built, nil
+}
+
+// topSeries is the condition that keeps, of the series told apart by keys,
+// the limit ones with the most bytes in the range (where), ties broken by
+// the keys' order. GLOBAL: on a cluster the subquery runs once, over every
+// shard.
+func topSeries(keys []string, src source, where string, limit int) string {
+	list := strings.Join(keys, ", ")
+	return " AND (" + list + ") GLOBAL IN (SELECT " + list + " FROM " + src.table + " WHERE " + where +
+		" GROUP BY " + list + " ORDER BY " + src.bytes + " DESC, " + list + " LIMIT " + strconv.Itoa(limit) + ")"
 }
 
 // pick chooses the first (coarsest, narrowest) source that has the columns

@@ -211,14 +211,27 @@ func reference(name string, p queries.Params, step time.Duration) string {
 	var rows []string
 	switch name {
 	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction", "traffic-by-forwarding-status", "traffic-by-traffic-direction":
+		order := func(key string) string { return key }
+		if name == "traffic-by-traffic-direction" { // an enum sorts by value
+			order = func(key string) string { return fmt.Sprint(slices.Index(trafficDirections, key)) }
+		}
+		// With a limit, only the series with the most bytes over the
+		// range, ties in the keys' order; without one, every series.
+		series := slices.Collect(maps.Keys(groups))
+		slices.SortFunc(series, func(a, b string) int {
+			return cmp.Or(cmp.Compare(groups[b].bytes, groups[a].bytes), compareKeys(order(a), order(b)))
+		})
+		if p.Limit > 0 {
+			series = series[:min(p.Limit, len(series))]
+		}
 		type point struct {
 			t   int64
 			key string
 			b   uint64
 		}
 		var points []point
-		for k, g := range groups {
-			for t, b := range g.steps {
+		for _, k := range series {
+			for t, b := range groups[k].steps {
 				points = append(points, point{t, k, b})
 			}
 		}
@@ -231,10 +244,6 @@ func reference(name string, p queries.Params, step time.Duration) string {
 				s -= s % int64(stepSeconds)
 				pk[fmt.Sprint(s, keyOf(f))] += f.Packets * f.SamplingRate
 			}
-		}
-		order := func(key string) string { return key }
-		if name == "traffic-by-traffic-direction" { // an enum sorts by value
-			order = func(key string) string { return fmt.Sprint(slices.Index(trafficDirections, key)) }
 		}
 		slices.SortFunc(points, func(a, b point) int { return cmp.Or(cmp.Compare(a.t, b.t), compareKeys(order(a.key), order(b.key))) })
 		for _, pt := range points {
@@ -402,6 +411,87 @@ func TestLibraryExactAnswers(t *testing.T) {
 	}
 	if got := strings.Count(run(t, b), "::ffff:198.51.100."); got == 0 {
 		t.Error("new-destinations missed the destinations seen only in the last hour")
+	}
+}
+
+// TestLimit runs every query of the library with a limit below its number
+// of groups, over a range answered by a rollup and one answered by the raw
+// table, and compares with the answer computed in Go: top-N queries keep N
+// rows, and time series keep the N series with the most bytes over the
+// range, each with all its points.
+func TestLimit(t *testing.T) {
+	loadTraffic(t)
+	now := epoch.Add(trafficSpan)
+	const limit = 2
+	ranges := []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"two days", epoch, epoch.Add(trafficSpan)},
+		{"seven minutes", epoch.Add(5*time.Hour + 3*time.Minute), epoch.Add(5*time.Hour + 10*time.Minute)},
+	}
+	for _, q := range queries.Library {
+		for _, r := range ranges {
+			t.Run(q.Name+"/"+r.name, func(t *testing.T) {
+				// A short baseline, so that new-destinations finds more
+				// than the limit in seven minutes.
+				p := queries.Params{From: r.from, To: r.to, Limit: limit, Baseline: 5 * time.Minute}
+				b, err := queries.Build(q, p, migrate.Config{}, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := run(t, b)
+				if want := reference(q.Name, p, b.Step); got != want {
+					t.Errorf("from %s:\n%s\ngot:\n%s\nwant:\n%s", b.Table, b.SQL, head(got), head(want))
+				}
+				// The limit must have cut something, or the comparison
+				// proves nothing about it.
+				p.Limit = 1000
+				all, err := queries.Build(q, p, migrate.Config{}, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				limited, unlimited := groupsIn(q, got), groupsIn(q, run(t, all))
+				if limited != limit || unlimited <= limit {
+					t.Errorf("limit %d kept %d of %d groups", limit, limited, unlimited)
+				}
+			})
+		}
+	}
+}
+
+// groupsIn counts the rows (top-N queries) or the series (SeriesKeys) of a
+// TSV answer.
+func groupsIn(q queries.Query, tsv string) int {
+	lines := strings.Split(strings.TrimSuffix(tsv, "\n"), "\n")
+	if len(q.SeriesKeys) == 0 {
+		return len(lines)
+	}
+	series := map[string]bool{}
+	for _, line := range lines {
+		fields := strings.Split(line, "\t")
+		series[strings.Join(fields[1:1+len(q.SeriesKeys)], "\t")] = true // after Time
+	}
+	return len(series)
+}
+
+// Without a limit a series query answers every series; a negative limit
+// is refused.
+func TestSeriesWithoutLimit(t *testing.T) {
+	loadTraffic(t)
+	now := epoch.Add(trafficSpan)
+	q, _ := queries.Lookup("traffic-by-interface")
+	p := queries.Params{From: epoch, To: epoch.Add(trafficSpan)}
+	b, err := queries.Build(q, p, migrate.Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := groupsIn(q, run(t, b)); got != 12 { // 3 exporters × 4 input interfaces
+		t.Errorf("traffic-by-interface without a limit has %d series, want all 12", got)
+	}
+	p.Limit = -1
+	if _, err := queries.Build(q, p, migrate.Config{}, now); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("limit -1: err = %v, want a refusal naming the limit", err)
 	}
 }
 
