@@ -82,9 +82,25 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "sent %d flows in %d datagrams (%d payload bytes) in %s: %d bytes, %d packets (netflow9 %d, ipfix %d, sflow5 %d, netflow5 %d flows)\n",
 		stats.Flows, stats.Datagrams, stats.PayloadBytes, elapsed.Round(time.Millisecond), stats.Bytes, stats.Packets,
 		stats.NetFlow9.Flows, stats.IPFIX.Flows, stats.SFlow5.Flows, stats.NetFlow5.Flows)
+	totals := demoTotals{Stats: stats, Seconds: elapsed.Seconds(),
+		FlowsPerSecond: float64(stats.Flows) / elapsed.Seconds(), Complete: err == nil}
+	if *sluiceURL != "" {
+		// The last flows are still on their way to storage (about 4 s): wait
+		// for the count to settle, even after Ctrl-C (a second one ends the
+		// wait), then say what was stored.
+		if !*quiet {
+			fmt.Fprintf(stderr, "waiting for %s to store the last flows (at most %s)...\n", *sluiceURL, settleTimeout)
+		}
+		wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		n, ok := stored.Settle(wait, stats.Flows, settlePoll, settleQuiet)
+		cancel()
+		fmt.Fprintln(stderr, finalLine(stats.Flows, n, ok))
+		if ok {
+			totals.Stored = &n
+		}
+	}
 	if *jsonOut || *statsFile != "" {
-		out, jerr := json.Marshal(demoTotals{Stats: stats, Seconds: elapsed.Seconds(),
-			FlowsPerSecond: float64(stats.Flows) / elapsed.Seconds(), Complete: err == nil})
+		out, jerr := json.Marshal(totals)
 		if jerr != nil {
 			return errors.Join(err, jerr)
 		}
@@ -104,13 +120,42 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // demoTotals is the JSON of --json and --stats-file: what was sent (only datagrams the kernel
-// accepted count), how long it took, and whether the run ended as configured rather than
-// being cancelled or failing.
+// accepted count), how long it took, whether the run ended as configured rather than
+// being cancelled or failing, and with --sluice the flows stored once the count settled.
 type demoTotals struct {
 	demo.Stats
 	Seconds        float64 `json:"seconds"`
 	FlowsPerSecond float64 `json:"flows_per_second"`
 	Complete       bool    `json:"complete"`
+	Stored         *int64  `json:"stored,omitempty"`
+}
+
+// How the demo waits for the stored count to settle once it stops sending:
+// a poll every settlePoll; settled when every flow sent is stored, or when
+// settleQuiet polls in a row found the same count. 5 s without change is more
+// than a record takes from arrival to storage with the default timers
+// (collector flush 1 s, pipeline flush 2 s, the insert). settleTimeout bounds
+// the wait.
+const (
+	settlePoll    = 500 * time.Millisecond
+	settleQuiet   = 10
+	settleTimeout = 30 * time.Second
+)
+
+// finalLine is the demo's last line with --sluice: sent, stored, and the
+// difference.
+func finalLine(sent uint64, stored int64, ok bool) string {
+	line := fmt.Sprintf("done: sent %d flows", sent)
+	switch {
+	case !ok:
+		return line + ", stored count unavailable (sluice did not answer)"
+	case stored == int64(sent):
+		return line + fmt.Sprintf(", stored %d (all stored)", stored)
+	case stored < int64(sent):
+		return line + fmt.Sprintf(", stored %d (%d missing)", stored, int64(sent)-stored)
+	default:
+		return line + fmt.Sprintf(", stored %d (%d more than sent: other exporters send to this sluice too)", stored, stored-int64(sent))
+	}
 }
 
 // storedCounter asks a running sluice how many flows it has stored since
@@ -156,6 +201,34 @@ func (c *storedCounter) Count(ctx context.Context) (int64, bool) {
 		c.baseline, c.ready = n, true
 	}
 	return n - c.baseline, true
+}
+
+// Settle polls the stored count every poll until every one of sent flows is
+// stored, or quiet polls in a row found the same count, or ctx ends. It
+// returns the last count read, and whether one was read at all.
+func (c *storedCounter) Settle(ctx context.Context, sent uint64, poll time.Duration, quiet int) (int64, bool) {
+	var last int64
+	read, same := false, 0
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if n, ok := c.Count(ctx); ok {
+			if read && n == last {
+				same++
+			} else {
+				same = 0
+			}
+			last, read = n, true
+			if n >= int64(sent) || same >= quiet {
+				return last, true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return last, read
+		case <-t.C:
+		}
+	}
 }
 
 func humanBytes(n uint64) string {

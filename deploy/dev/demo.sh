@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh runs the all-in-one sluice (collector + embedded ClickHouse) on
 # loopback and feeds it with the built-in demo exporter, printing a live line
-# of what was sent and what is stored. Ctrl-C stops both; the data stays in
-# $SLUICE_DATA (default ./data) for the next run.
+# of what was sent and what is stored. Ctrl-C stops the demo, which waits for
+# the last flows to be stored and prints the final count, then sluice; the data
+# stays in $SLUICE_DATA (default ./data) for the next run.
 #
 #   deploy/dev/demo.sh [BIN]     BIN defaults to bin/sluice
 #
@@ -23,7 +24,10 @@ duration=${SLUICE_DEMO_DURATION:-1h}
 mkdir -p "$data"
 log="$data/sluice.log"
 
-"$bin" run --data "$data" --http "$http" \
+# sluice runs in a session of its own, so that Ctrl-C in the terminal reaches
+# only the demo: the demo then waits for sluice to store its last flows and
+# prints the final count, and only then does stop() below end sluice.
+setsid "$bin" run --data "$data" --http "$http" \
 	--netflow-listen "$netflow" --sflow-listen "$sflow" >>"$log" 2>&1 &
 sluice_pid=$!
 stop() {
