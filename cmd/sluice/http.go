@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"sluice/reporter"
+	"sluice/storage/embedded"
 )
 
 // sqlFormats maps the short format names of `sluice sql --format` to
@@ -29,7 +31,8 @@ var sqlFormats = map[string]string{
 // maxQueryBytes bounds a query's text.
 const maxQueryBytes = 1 << 20
 
-// SQLRunner answers read-only SQL; the embedded engine implements it.
+// SQLRunner answers read-only SQL; the embedded engine implements it. A
+// query at fault fails with an *embedded.QueryError.
 type SQLRunner interface {
 	QueryReadOnly(ctx context.Context, sql, format string) ([]byte, error)
 }
@@ -42,6 +45,8 @@ type httpServer struct {
 	ready  func() error
 	sql    SQLRunner
 	served chan struct{}
+	// errLimiter bounds the log lines of the SQL endpoint's own failures.
+	errLimiter *reporter.Limiter
 }
 
 func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql SQLRunner) (*httpServer, error) {
@@ -49,7 +54,8 @@ func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql 
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w", listen, err)
 	}
-	s := &httpServer{r: r, ln: ln, ready: ready, sql: sql, served: make(chan struct{})}
+	s := &httpServer{r: r, ln: ln, ready: ready, sql: sql, served: make(chan struct{}),
+		errLimiter: reporter.NewLimiter(5, 10*time.Second)}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.Gatherer(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -135,7 +141,7 @@ func (s *httpServer) handleSQL(w http.ResponseWriter, req *http.Request) {
 	}
 	out, err := s.sql.QueryReadOnly(req.Context(), query, format)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		s.sqlError(w, req, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -143,4 +149,31 @@ func (s *httpServer) handleSQL(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 	}
 	w.Write(out)
+}
+
+// sqlError answers a query that failed. A query's own fault (a syntax
+// error, an unknown column, a refused statement) is answered with the
+// engine's code and message as ClickHouse words them, without sluice's
+// wrapping or the settings it adds (embedded.QueryError), and with the code
+// in X-ClickHouse-Exception-Code as a ClickHouse server sends it; the full
+// error goes to the debug log. Anything else is sluice's fault: the log has
+// it (rate-limited) and the answer says where to look.
+func (s *httpServer) sqlError(w http.ResponseWriter, req *http.Request, err error) {
+	var qe *embedded.QueryError
+	switch {
+	case errors.As(err, &qe):
+		s.r.Debug("SQL query failed", "err", err)
+		if qe.Code != 0 {
+			w.Header().Set("X-ClickHouse-Exception-Code", strconv.Itoa(qe.Code))
+		}
+		http.Error(w, qe.Message, http.StatusBadRequest)
+	case req.Context().Err() != nil:
+		// The client went away: nobody reads the answer.
+		s.r.Debug("SQL query abandoned by its client", "err", err)
+	case errors.Is(err, embedded.ErrClosed):
+		http.Error(w, "the store is closed: sluice is stopping", http.StatusServiceUnavailable)
+	default:
+		s.errLimiter.Log(s.r.Logger, "sql", "SQL endpoint failed", "err", err)
+		http.Error(w, "the query failed inside sluice; its log has the error", http.StatusInternalServerError)
+	}
 }
