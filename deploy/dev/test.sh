@@ -170,6 +170,8 @@ tiers() {
 		else tier(name, "NOT RUN", "an earlier stage failed")
 	}
 	$1 == "corpus" {
+		# Tests, not subtests: a test whose subtests each ask counts once.
+		sub(/\/.*/, "", $4)
 		if (!(($2, $3, $4) in test)) { test[$2, $3, $4]; tests[$2]++ }
 		if (!(($2, $3) in pkg)) { pkg[$2, $3]; pkgs[$2]++ }
 		detail[$2] = $5
