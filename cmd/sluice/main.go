@@ -11,23 +11,27 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 )
 
 const usage = `sluice: network flow collector and analytics
 
 usage:
-  sluice run      [--config FILE] [--data DIR] ...   collector + storage in one process (embedded ClickHouse)
-  sluice collect  [--config FILE] [--kafka-brokers LIST] ...   collector → Kafka (spools to --data while Kafka is down)
-  sluice pipeline [--config FILE] [--kafka-brokers LIST] ...   Kafka consumer group → storage (embedded ClickHouse in --data)
-  sluice sql      [--addr URL] [--format F] "SQL"    query a running sluice
-  sluice query    NAME [--since 1h] [--param k=v]    run a library query (sluice query list)
-  sluice demo     --target HOST:PORT [--rate N] [--duration D]   send demo NetFlow v9, IPFIX and sFlow
-  sluice migrate  [--config FILE] [--data DIR] [--check] [--allow-destructive]   create, upgrade or check the schema, then exit
-  sluice config check FILE                           validate a configuration file
+  sluice run      [--config FILE] [--data DIR] [--http ADDR] ...      collector + storage in one process (embedded ClickHouse)
+  sluice collect  [--config FILE] [--kafka-brokers LIST] ...          collector → Kafka (spools to --data while Kafka is down)
+  sluice pipeline [--config FILE] [--kafka-brokers LIST] ...          Kafka consumer group → storage (embedded ClickHouse in --data)
+  sluice sql      [--addr ADDR] [--config FILE] [--format F] "SQL"    query a running sluice
+  sluice query    NAME [--since 1h] [--param k=v] [--addr ADDR] [--format F] ...   run a library query (sluice query list)
+  sluice demo     --target HOST:PORT [--rate N] [--duration D] ...    send demo NetFlow v5/v9, IPFIX and sFlow
+  sluice migrate  [--config FILE] [--data DIR] [--check] [--allow-destructive] ...   create, upgrade or check the schema, then exit
+  sluice config check FILE                                           validate a configuration file
   sluice version
+  sluice help [COMMAND]
 
-Run "sluice COMMAND -h" for a command's flags.
+The client commands (sql, query) find sluice at --addr, else $SLUICE_ADDR, else http.listen of
+--config, else 127.0.0.1:8080.
+Run "sluice help COMMAND" or "sluice COMMAND -h" for a command's flags.
 `
 
 var errUsage = errors.New("usage")
@@ -43,8 +47,8 @@ func main() {
 	}()
 	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	switch {
-	case err == nil:
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp): // help was asked for and given
+	case errors.Is(err, errUsage):
 		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "sluice:", err)
@@ -65,7 +69,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "pipeline":
 		return cmdPipeline(ctx, args[1:], stderr)
 	case "sql":
-		return cmdSQL(ctx, args[1:], stdout)
+		return runSQLCommand(ctx, args[1:], stdout, stderr)
 	case "query":
 		return cmdQuery(ctx, args[1:], stdout, stderr)
 	case "demo":
@@ -73,19 +77,74 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "config":
+		if slices.ContainsFunc(args[1:], isHelpFlag) {
+			return help(ctx, args[:1], stdout, stderr)
+		}
 		if len(args) == 3 && args[1] == "check" {
 			return cmdConfigCheck(args[2], stdout)
 		}
-		fmt.Fprintln(stderr, "usage: sluice config check FILE")
+		fmt.Fprintln(stderr, configUsage)
 		return errUsage
 	case "version", "--version":
+		if len(args) == 2 && isHelpFlag(args[1]) {
+			return help(ctx, args[:1], stdout, stderr)
+		}
+		if len(args) > 1 {
+			fmt.Fprintln(stderr, versionUsage)
+			return errUsage
+		}
 		fmt.Fprintln(stdout, "sluice", version())
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return help(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+		return errUsage
+	}
+}
+
+const versionUsage = "usage: sluice version"
+
+const configUsage = "usage: sluice config check FILE   (validate a configuration file: unknown keys and bad values, by key path)"
+
+// isHelpFlag tells the flags that ask for help.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// help prints sluice's usage, or with a command, that command's usage: the
+// command is run with -h, and its flag set prints it. A command ending in
+// flag.ErrHelp has done what was asked.
+func help(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if len(args) > 1 {
+		fmt.Fprintf(stderr, "usage: sluice help [COMMAND]\n")
+		return errUsage
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionUsage)
+		return nil
+	case "config":
+		fmt.Fprintln(stdout, configUsage)
+		return nil
+	case "run", "collect", "pipeline", "sql", "query", "demo", "migrate":
+		if err := dispatch(ctx, []string{args[0], "-h"}, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
+	default:
+		fmt.Fprintf(stderr, "sluice help: unknown command %q\n\n%s", args[0], usage)
 		return errUsage
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -27,32 +28,55 @@ func (p paramFlags) Set(s string) error {
 	return nil
 }
 
+// queryUsage is `sluice query`'s synopsis.
+const queryUsage = `usage: sluice query NAME [--since 1h | --from T --to T] [--param k=v]... [--exact] [--sql]
+                    [--addr ADDR] [--config FILE] [--format F] [--timeout D]
+       sluice query list
+
+Runs a query of the library against a running sluice (run or pipeline), from the coarsest
+table that answers, and says on stderr which table and range answered.
+The address is --addr, else $SLUICE_ADDR, else http.listen of --config, else 127.0.0.1:8080.
+`
+
 // cmdQuery runs one query of the library against a running sluice, through
 // its read-only SQL endpoint, choosing the coarsest table that answers.
+// Flags may come before or after NAME.
 func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cf := newCommonFlags("query")
-	fs := cf.fs
-	addr := fs.String("addr", "http://127.0.0.1:8080", "URL of sluice's HTTP endpoint")
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", addrFlagUsage)
+	configPath := fs.String("config", "", "sluice's configuration file: its retentions decide which tables can answer, and its http.listen is the address (unless --addr or $"+serverAddrEnv+")")
 	format := fs.String("format", "table", "output format: table, csv, tsv, json, jsonl, or a ClickHouse format name")
 	since := fs.Duration("since", time.Hour, "the range: from this long ago until now (ignored with --from)")
 	fromFlag := fs.String("from", "", "start of the range, RFC 3339 (e.g. 2026-11-24T10:00:00Z)")
 	toFlag := fs.String("to", "", "end of the range, RFC 3339 (default now)")
 	exact := fs.Bool("exact", false, "keep the range as given, even if only the raw table can then answer exactly")
 	showSQL := fs.Bool("sql", false, "print the SQL instead of running it")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	params := paramFlags{}
-	fs.Var(params, "param", "query parameter key=value: limit=N, exporter=ADDRESS, baseline=DURATION (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: sluice query NAME [--since 1h | --from T --to T] [--param k=v] [--addr URL] [--format F]")
-		fmt.Fprintln(fs.Output(), "       sluice query list")
+	fs.Var(params, "param", "query parameter key=value (repeatable): limit=N (top-N queries: rows, default 10; traffic-by-*: the N series with the most bytes, default all), exporter=ADDRESS, baseline=DURATION (new-destinations, default 7d)")
+	printUsage := func(w io.Writer) {
+		fmt.Fprint(w, queryUsage)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(stderr)
 	}
-	if len(args) == 0 {
-		fs.Usage()
+	// The flag package stops at the first argument that is not a flag:
+	// parse what comes before NAME, then what follows it.
+	if err := parseFlags(fs, args, printUsage, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		printUsage(stderr)
 		return errUsage
 	}
-	name := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	name := fs.Arg(0)
+	if err := parseFlags(fs, fs.Args()[1:], printUsage, stdout, stderr); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sluice query: unexpected arguments after the flags: %s\n", strings.Join(fs.Args(), " "))
+		return errUsage
 	}
 	if name == "list" {
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -63,11 +87,14 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	q, ok := queries.Lookup(name)
 	if !ok {
-		return fmt.Errorf("unknown query %q; known: %s", name, strings.Join(queries.Names(), ", "))
+		return fmt.Errorf("unknown query %q; known: %s (sluice query list describes them)", name, strings.Join(queries.Names(), ", "))
 	}
-	cfg, err := cf.load(nil) // the retentions decide which tables can answer
-	if err != nil {
-		return err
+	cfg := DefaultConfig() // the retentions decide which tables can answer
+	var err error
+	if *configPath != "" {
+		if cfg, err = LoadConfig(*configPath); err != nil {
+			return err
+		}
 	}
 	now := time.Now()
 	p := queries.Params{From: now.Add(-*since), To: now, Align: !*exact}
@@ -92,8 +119,8 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return fmt.Errorf("--param exporter: %w", err)
 			}
 		case "baseline":
-			if p.Baseline, err = time.ParseDuration(v); err != nil || p.Baseline <= 0 {
-				return fmt.Errorf("--param baseline: want a positive duration, got %q", v)
+			if p.Baseline, err = parseDays(v); err != nil || p.Baseline <= 0 {
+				return fmt.Errorf("--param baseline: want a positive duration (7d, 36h), got %q", v)
 			}
 		default:
 			return fmt.Errorf("--param %s: unknown parameter (limit, exporter, baseline)", k)
@@ -107,7 +134,26 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, built.SQL)
 		return nil
 	}
+	server, err := resolveServerAddress(*addr, *configPath, cfg.HTTP.Listen)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "%s from %s, %s to %s\n", q.Name, built.Table,
 		built.From.Format(time.RFC3339), built.To.Format(time.RFC3339))
-	return cmdSQL(ctx, []string{"--addr", *addr, "--format", *format, built.SQL}, stdout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	return postSQL(ctx, server, *format, built.SQL, stdout)
+}
+
+// parseDays parses a duration as time.ParseDuration does, and also a whole
+// number of days: "7d".
+func parseDays(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("%q: not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

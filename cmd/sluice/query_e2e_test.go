@@ -64,6 +64,19 @@ func TestQueryCommand(t *testing.T) {
 	if !strings.Contains(used, "from sluice.flows,") || strings.Count(got, "\n") != 4 {
 		t.Errorf("top-sources (raw table, 3 rows and a header): %s\n%s", used, got)
 	}
+	// A limit keeps the series of the exporters with the most bytes.
+	exporters := func(tsv string) map[string]bool {
+		seen := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(tsv), "\n")[1:] { // after the header
+			seen[strings.Split(line, "\t")[1]] = true
+		}
+		return seen
+	}
+	all, _ := query("traffic-by-exporter", "--since", "1h")
+	top, _ := query("traffic-by-exporter", "--since", "1h", "--param", "limit=2")
+	if n, m := len(exporters(all)), len(exporters(top)); n <= 2 || m != 2 {
+		t.Errorf("traffic-by-exporter: %d exporters without a limit, %d with limit=2", n, m)
+	}
 	list, _ := query("list")
 	for _, name := range []string{"top-sources", "top-pairs", "traffic-by-exporter", "new-destinations"} {
 		if !strings.Contains(list, name) {
