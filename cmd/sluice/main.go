@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"syscall"
@@ -26,7 +27,7 @@ usage:
   sluice demo     --target HOST:PORT [--rate N] [--duration D] ...    send demo NetFlow v5/v9, IPFIX and sFlow
   sluice migrate  [--config FILE] [--data DIR] [--check] [--allow-destructive] ...   create, upgrade or check the schema, then exit
   sluice config check FILE                                           validate a configuration file
-  sluice version
+  sluice version                                                     the version, VCS revision and Go version of this build
   sluice help [COMMAND]
 
 The client commands (sql, query) find sluice at --addr, else $SLUICE_ADDR, else http.listen of
@@ -103,7 +104,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 }
 
-const versionUsage = "usage: sluice version"
+const versionUsage = "usage: sluice version   (the module version, VCS revision and Go version of this build)"
 
 const configUsage = "usage: sluice config check FILE   (validate a configuration file: unknown keys and bad values, by key path)"
 
@@ -149,18 +150,48 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
+// version describes this build from the build information that the Go
+// toolchain records in the binary.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown"
+		return "(no build information) " + runtime.Version()
 	}
-	v := info.Main.Version
+	return describeBuild(info)
+}
+
+// describeBuild writes the module version, the VCS revision (12 hex
+// digits, "+dirty" when the tree had uncommitted changes) and its commit
+// time, and the Go version, as in
+//
+//	v0.0.0-20261124091133-5eeb0ec3a852 (revision 5eeb0ec3a852, 2026-11-24T09:11:33Z; go1.26.8 linux/amd64)
+//
+// Since Go 1.24 `go build` in a git checkout writes a pseudo-version such
+// as that one; a build without one says "(devel)", and the revision still
+// tells what was built. A build without VCS information (-buildvcs=false,
+// as a GOFLAGS setting can impose, or a copy of the tree without .git)
+// says so.
+func describeBuild(info *debug.BuildInfo) string {
+	settings := map[string]string{}
 	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
+		settings[s.Key] = s.Value
 	}
-	return v
+	platform := info.GoVersion
+	if goos, goarch := settings["GOOS"], settings["GOARCH"]; goos != "" && goarch != "" {
+		platform += " " + goos + "/" + goarch
+	}
+	revision := settings["vcs.revision"]
+	if revision == "" {
+		return fmt.Sprintf("%s (no VCS revision: built with -buildvcs=false or outside a git checkout; %s)", info.Main.Version, platform)
+	}
+	revision = revision[:min(len(revision), 12)]
+	if settings["vcs.modified"] == "true" {
+		revision += "+dirty"
+	}
+	if t := settings["vcs.time"]; t != "" {
+		revision += ", " + t
+	}
+	return fmt.Sprintf("%s (revision %s; %s)", info.Main.Version, revision, platform)
 }
 
 func cmdConfigCheck(path string, stdout io.Writer) error {

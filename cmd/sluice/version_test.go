@@ -1,0 +1,140 @@
+package main
+
+import (
+	"debug/buildinfo"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"sluice/internal/testenv"
+)
+
+// TestDescribeBuild: the version line gives the module version, the VCS
+// revision with "+dirty" for uncommitted changes, the commit time and the
+// Go version, and still the revision when the module version is "(devel)".
+func TestDescribeBuild(t *testing.T) {
+	settings := func(kv ...string) []debug.BuildSetting {
+		var s []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			s = append(s, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return s
+	}
+	const rev = "5eeb0ec3a852d3ed0bef70d6d52a2c53949693c7"
+	for _, tc := range []struct {
+		name string
+		info debug.BuildInfo
+		want string
+	}{
+		{
+			"pseudo-version from a clean checkout",
+			debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261124091133-5eeb0ec3a852"},
+				Settings: settings("GOOS", "linux", "GOARCH", "amd64", "vcs.revision", rev, "vcs.time", "2026-11-24T09:11:33Z", "vcs.modified", "false")},
+			"v0.0.0-20261124091133-5eeb0ec3a852 (revision 5eeb0ec3a852, 2026-11-24T09:11:33Z; go1.26.8 linux/amd64)",
+		},
+		{
+			"(devel) from a tree with changes",
+			debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
+				Settings: settings("GOOS", "linux", "GOARCH", "arm64", "vcs.revision", rev, "vcs.time", "2026-11-24T09:11:33Z", "vcs.modified", "true")},
+			"(devel) (revision 5eeb0ec3a852+dirty, 2026-11-24T09:11:33Z; go1.26.8 linux/arm64)",
+		},
+		{
+			"no VCS information",
+			debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: settings("GOOS", "linux", "GOARCH", "amd64")},
+			"(devel) (no VCS revision: built with -buildvcs=false or outside a git checkout; go1.26.8 linux/amd64)",
+		},
+	} {
+		if got := describeBuild(&tc.info); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+var (
+	vcsBuildOnce sync.Once
+	vcsBin       string
+	vcsBuildErr  error
+)
+
+// vcsBinary builds cmd/sluice once with VCS stamping asked for explicitly:
+// -buildvcs=true overrides a GOFLAGS=-buildvcs=false in the environment or
+// in go env. Outside a git checkout it builds without VCS information.
+func vcsBinary(t *testing.T) string {
+	t.Helper()
+	inCheckout := gitHead(t) != ""
+	vcsBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-version-bin-")
+		if err != nil {
+			vcsBuildErr = err
+			return
+		}
+		vcsBin = filepath.Join(dir, "sluice")
+		out, err := exec.Command("go", "build", fmt.Sprintf("-buildvcs=%t", inCheckout), "-o", vcsBin, ".").CombinedOutput()
+		if err != nil {
+			vcsBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if vcsBuildErr != nil {
+		t.Fatal(vcsBuildErr)
+	}
+	return vcsBin
+}
+
+// gitHead is `git rev-parse HEAD` of the repository, or "" outside a git
+// checkout.
+func gitHead(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("git", "rev-parse", "HEAD")
+	cmd.Dir = testenv.RepoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestVersionOfBuiltBinary builds sluice and checks that `sluice version`
+// names the commit it was built from (HEAD's 12-digit revision), "+dirty"
+// exactly when the build recorded uncommitted changes, and the Go version.
+// Other work may commit meanwhile: HEAD before or after the build will do.
+func TestVersionOfBuiltBinary(t *testing.T) {
+	requireChdb(t) // sluice loads libchdb at start, even for `version`
+	headBefore := gitHead(t)
+	bin := vcsBinary(t)
+	headAfter := gitHead(t)
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sluice version: %v\n%s", err, out)
+	}
+	got := string(out)
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, "sluice ") || !strings.Contains(got, info.GoVersion) {
+		t.Errorf("sluice version = %q, want the Go version %s", got, info.GoVersion)
+	}
+	if headBefore == "" {
+		if !strings.Contains(got, "no VCS revision") {
+			t.Errorf("outside a git checkout, sluice version = %q, want it to say there is no VCS revision", got)
+		}
+		return
+	}
+	if !strings.Contains(got, headBefore[:12]) && !strings.Contains(got, headAfter[:12]) {
+		t.Errorf("sluice version = %q, want HEAD's revision %s", got, headBefore[:12])
+	}
+	if strings.Contains(got, "(devel)") && !regexp.MustCompile(`revision [0-9a-f]{12}`).MatchString(got) {
+		t.Errorf("a (devel) build without its revision: %q", got)
+	}
+	modified := slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "vcs.modified" && s.Value == "true" })
+	if dirty := strings.Contains(got, "+dirty"); dirty != modified {
+		t.Errorf("sluice version = %q: +dirty is %v, but the build recorded vcs.modified=%v", got, dirty, modified)
+	}
+}
