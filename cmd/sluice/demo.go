@@ -30,6 +30,8 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	protocols := fs.String("protocols", strings.Join(def.Protocols, ","), "protocols to send: netflow9, ipfix, sflow5, netflow5")
 	exporters := fs.Int("exporters", def.Exporters, "simulated exporters per protocol")
 	interfaces := fs.Int("interfaces", def.Interfaces, "interfaces per exporter")
+	counterInterval := fs.Duration("counter-interval", demo.DefaultCounterInterval, "sFlow exporters send each interface's counters at start and this often (0: never)")
+	interfaceNames := fs.Bool("interface-names", true, "NetFlow v9 and IPFIX exporters announce interface names in options data")
 	seed := fs.Uint64("seed", def.Seed, "random seed: the same seed sends the same traffic")
 	bindSources := fs.Bool("bind-sources", false, "send each exporter from its own 127.0.X.Y address (loopback targets only)")
 	ipv6Share := fs.Float64("ipv6-share", def.IPv6Share, "fraction of flows between IPv6 addresses")
@@ -52,6 +54,7 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Rate, cfg.Duration, cfg.Count = *rate, *duration, *count
 	cfg.Protocols = splitList(*protocols)
 	cfg.Exporters, cfg.Interfaces, cfg.Seed = *exporters, *interfaces, *seed
+	cfg.CounterInterval, cfg.InterfaceNames = *counterInterval, *interfaceNames
 	cfg.BindSources, cfg.IPv6Share = *bindSources, *ipv6Share
 	cfg.TemplateRefresh, cfg.TemplateRefreshDatagrams = *templateRefresh, *templateRefreshDatagrams
 	cfg.FlushInterval, cfg.MaxDatagramSize = *flushInterval, *maxDatagram

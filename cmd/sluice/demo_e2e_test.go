@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sluice/cmd/sluice/demo"
 )
 
 // demoProcess is a `sluice demo` started by a test, its stdout and stderr kept apart.
@@ -165,4 +167,59 @@ func TestDemoFinalLineText(t *testing.T) {
 			t.Errorf("finalLine(%d, %d, %v) = %q, want %q", c.sent, c.stored, c.ok, got, c.want)
 		}
 	}
+}
+
+// `sluice demo` fills interface_counters and names interfaces: its sFlow
+// exporters send a counter sample of each interface at start, its NetFlow v9
+// and IPFIX exporters announce their interface names in options data before
+// their first flows, and `sluice run` stores the samples, one row each, and
+// every NetFlow v9 and IPFIX flow with both its interfaces' names.
+func TestDemoCountersAndNames(t *testing.T) {
+	requireChdb(t)
+	in := startSluice(t, t.TempDir())
+	totals, out := startDemo(t, demoArgs(in, "--rate", "1000", "--duration", "3s")...).wait(t)
+	if _, stored, _ := finalCounts(t, out); stored != totals.Flows {
+		t.Fatalf("stored %d flows of %d:\n%s", stored, totals.Flows, out)
+	}
+	// 4 sFlow exporters × 8 interfaces, once at start (the next poll is 20 s later).
+	if totals.SFlow5.CounterSamples != 32 || totals.NetFlow9.InterfaceNames != 32 || totals.IPFIX.InterfaceNames != 32 {
+		t.Fatalf("sent %d counter samples, %d+%d interface names; want 32 each", totals.SFlow5.CounterSamples,
+			totals.NetFlow9.InterfaceNames, totals.IPFIX.InterfaceNames)
+	}
+	cfg := demo.DefaultConfig()
+	gen, err := demo.NewGenerator(cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perExporter, names []string
+	for _, e := range gen.Exporters() {
+		switch e.Protocol {
+		case demo.SFlow5:
+			perExporter = append(perExporter, fmt.Sprintf("::ffff:%s\t8\t8", e.Address))
+		case demo.IPFIX:
+			if names == nil {
+				for _, n := range e.InterfaceNames {
+					names = append(names, fmt.Sprintf("%d\t%s\t%s", n.IfIndex, n.Name, n.Description))
+				}
+			}
+		}
+	}
+	waitRows(t, in, "SELECT ExporterAddress, count(), uniqExact(IfIndex) FROM interface_counters WHERE HasGeneric AND HasEthernet AND IfSpeed IN (1000000000, 10000000000) AND IfInOctets > 0 GROUP BY ALL ORDER BY ALL",
+		strings.Join(perExporter, "\n"))
+
+	named := "FlowType IN ('NetFlowV9', 'IPFIX')"
+	if n := in.count(named); n == 0 || n != totals.NetFlow9.Flows+totals.IPFIX.Flows {
+		t.Fatalf("%d NetFlow v9 and IPFIX flows stored, %d sent", n, totals.NetFlow9.Flows+totals.IPFIX.Flows)
+	}
+	if n := in.count(named + " AND (InIfName = '' OR OutIfName = '' OR InIfDescription = '')"); n != 0 {
+		t.Errorf("%d NetFlow v9 and IPFIX flows without interface names", n)
+	}
+	got := in.sql("SELECT DISTINCT InIfIndex, InIfName, InIfDescription FROM flows WHERE "+named+" ORDER BY ALL", "TSV")
+	if want := strings.Join(names, "\n") + "\n"; got != want {
+		t.Errorf("interface names stored:\n%s\nwant (the demo's):\n%s", got, want)
+	}
+	if n := in.count("FlowType IN ('SFlowV5', 'NetFlowV5') AND InIfName != ''"); n != 0 {
+		t.Errorf("%d sFlow or NetFlow v5 flows with interface names, which they do not announce", n)
+	}
+	in.stop()
 }

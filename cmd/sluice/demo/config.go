@@ -56,6 +56,15 @@ type Config struct {
 	BindSources bool
 	// ProgressInterval is how often Run reports progress (--progress-interval).
 	ProgressInterval time.Duration
+	// CounterInterval makes each sFlow exporter send a counter sample (generic interface and
+	// Ethernet counters) of every interface at start and then this often (--counter-interval),
+	// as agents poll their interfaces; 0 sends none. The counters add up the sampled traffic
+	// (each sample counts for its sampling rate) to totals since the exporter booted.
+	CounterInterval time.Duration
+	// InterfaceNames makes each NetFlow v9 and IPFIX exporter announce its interfaces' names and
+	// descriptions in options data (--interface-names): at start, before its first flows, and
+	// again with each template refresh.
+	InterfaceNames bool
 
 	// Load-test settings: they trade the traffic model's variety for speed.
 
@@ -72,8 +81,11 @@ type Config struct {
 	PacingInterval time.Duration
 }
 
-// DefaultConfig returns the configuration `sluice demo` starts from: 1000 flows/s of all four
-// protocols for 10 s, from 4 exporters each, to a collector on this machine.
+// DefaultConfig returns the traffic `sluice demo` starts from: 1000 flows/s of all four
+// protocols for 10 s, from 4 exporters each, to a collector on this machine. It sends flows
+// only: `sluice demo` adds sFlow counter samples every DefaultCounterInterval and interface
+// names (CounterInterval, InterfaceNames), which tests that count datagrams or templates
+// leave out.
 func DefaultConfig() Config {
 	return Config{
 		Target:           "127.0.0.1:2055",
@@ -91,6 +103,10 @@ func DefaultConfig() Config {
 		PacingInterval:   10 * time.Millisecond,
 	}
 }
+
+// DefaultCounterInterval is how often `sluice demo`'s sFlow exporters send each interface's
+// counters, the default polling interval of sFlow agents (hsflowd, most switches).
+const DefaultCounterInterval = 20 * time.Second
 
 // Limits of the configuration.
 const (
@@ -163,6 +179,9 @@ func (c *Config) validateTraffic() error {
 	}
 	if c.TemplateRefreshDatagrams < 0 {
 		errs = append(errs, fmt.Errorf("--template-refresh-datagrams must be >= 0, got %d", c.TemplateRefreshDatagrams))
+	}
+	if c.CounterInterval < 0 {
+		errs = append(errs, fmt.Errorf("--counter-interval must be >= 0, got %s", c.CounterInterval))
 	}
 	if c.FlushInterval < 0 {
 		errs = append(errs, fmt.Errorf("--flush-interval must be >= 0, got %s", c.FlushInterval))

@@ -68,8 +68,14 @@ type Counters struct {
 	Flows        uint64 `json:"flows"`         // data records (NetFlow, IPFIX) or flow samples (sFlow)
 	Bytes        uint64 `json:"bytes"`         // sum of the encoded flows' byte counters, unscaled by sampling
 	Packets      uint64 `json:"packets"`       // sum of the encoded flows' packet counters, unscaled by sampling
-	Templates    uint64 `json:"templates"`     // template records sent (NetFlow v9, IPFIX)
+	Templates    uint64 `json:"templates"`     // template records sent, options templates included (NetFlow v9, IPFIX)
 	PayloadBytes uint64 `json:"payload_bytes"` // UDP payload bytes sent
+	// CounterSamples are the sFlow counter samples sent (Config.CounterInterval), one per
+	// interface and poll.
+	CounterSamples uint64 `json:"counter_samples"`
+	// InterfaceNames are the options data records naming an interface sent (NetFlow v9, IPFIX;
+	// Config.InterfaceNames).
+	InterfaceNames uint64 `json:"interface_names"`
 }
 
 func (c *Counters) add(o Counters) {
@@ -79,6 +85,8 @@ func (c *Counters) add(o Counters) {
 	c.Packets += o.Packets
 	c.Templates += o.Templates
 	c.PayloadBytes += o.PayloadBytes
+	c.CounterSamples += o.CounterSamples
+	c.InterfaceNames += o.InterfaceNames
 }
 
 // Stats is what was sent: totals in the embedded Counters, and the same counters per protocol.
@@ -132,7 +140,8 @@ func (s *Stats) add(protocol string, c Counters) {
 // counters is what d counts for: one datagram, its flows and their counters.
 func (d *Datagram) counters() Counters {
 	c := Counters{Datagrams: 1, Flows: uint64(len(d.Flows)), Templates: uint64(d.Templates),
-		PayloadBytes: uint64(len(d.Payload))}
+		PayloadBytes: uint64(len(d.Payload)), CounterSamples: uint64(len(d.Counters)),
+		InterfaceNames: uint64(len(d.Interfaces))}
 	for i := range d.Flows {
 		c.Bytes += d.Flows[i].Bytes
 		c.Packets += d.Flows[i].Packets
@@ -149,4 +158,8 @@ type Datagram struct {
 	Payload   []byte
 	Flows     []Flow
 	Templates int // template records in the datagram, sent ahead of the data
+	// Counters are the sFlow counter samples of a counter datagram, Interfaces the interface
+	// names of a NetFlow v9/IPFIX options datagram; such datagrams carry no flows.
+	Counters   []InterfaceCounters
+	Interfaces []InterfaceName
 }

@@ -16,8 +16,11 @@ type Generator struct {
 	next      int  // round-robin position in exporters
 	scratch   Flow // the flow being drawn
 	dgram     Datagram
-	stats     Stats
-	poolTime  time.Time // the export time the replay pools were drawn for
+	// Reused for counter samples and interface names.
+	samples  []InterfaceCounters
+	names    []InterfaceName
+	stats    Stats
+	poolTime time.Time // the export time the replay pools were drawn for
 }
 
 // exporter is one simulated exporter and the state its protocol keeps.
@@ -42,6 +45,12 @@ type exporter struct {
 	// Per-interface flow_sample state (sFlow): the source ID is the input interface.
 	sampleSequence []uint32
 	samplePool     []uint32
+	// Per-interface counters (sFlow), and when they are next sent (Config.CounterInterval).
+	counters     []ifaceCounters
+	nextCounters time.Time
+	// Interface names (NetFlow v9, IPFIX; Config.InterfaceNames): sent at least once, and when.
+	namesSent bool
+	lastNames time.Time
 
 	// The datagram being filled: flows in encoding order (IPv4 then IPv6 for NetFlow v9 and
 	// IPFIX, which send one data set per template), and its encoded length so far.
@@ -73,6 +82,9 @@ type ExporterInfo struct {
 	SamplingRate      uint32
 	Boot              time.Time // sysUptime origin
 	Interfaces        []uint32  // ifIndexes
+	// InterfaceNames are the interfaces' names and descriptions, in the order of Interfaces.
+	// Only NetFlow v9 and IPFIX exporters announce them (Config.InterfaceNames).
+	InterfaceNames []InterfaceName
 }
 
 // Sampling rates the exporters cycle through: flow exporters include unsampled ones (firewalls,
@@ -115,6 +127,10 @@ func NewGenerator(cfg Config, start time.Time) (*Generator, error) {
 				e.samplingRate = sflowSamplingRates[i%len(sflowSamplingRates)]
 				e.sampleSequence = make([]uint32, cfg.Interfaces)
 				e.samplePool = make([]uint32, cfg.Interfaces)
+				e.counters = make([]ifaceCounters, cfg.Interfaces)
+				for j := range e.ifaces {
+					e.counters[j] = bootCounters(&e.ifaces[j], uptime)
+				}
 			}
 			g.exporters = append(g.exporters, e)
 		}
@@ -186,6 +202,7 @@ func (g *Generator) Exporters() []ExporterInfo {
 		}
 		for _, ifc := range e.ifaces {
 			infos[i].Interfaces = append(infos[i].Interfaces, ifc.index)
+			infos[i].InterfaceNames = append(infos[i].InterfaceNames, InterfaceName{IfIndex: ifc.index, Name: ifc.name, Description: ifc.descr})
 		}
 	}
 	return infos
@@ -198,9 +215,14 @@ func (g *Generator) Stats() Stats { return g.stats }
 // datagram to emit once it is full or, like an exporter's export timer, once it has been open
 // for Config.FlushInterval (with 0, every open datagram is sent before Generate returns).
 // Export times are the sending call's now truncated to the second; flows end at or before it.
-// An error from emit stops Generate and is returned as is.
+// First come the datagrams that are due by time rather than by traffic: sFlow counter samples
+// and NetFlow v9/IPFIX interface names (see Config). An error from emit stops Generate and is
+// returned as is.
 func (g *Generator) Generate(now time.Time, n int, emit func(*Datagram) error) error {
 	export := now.Truncate(time.Second)
+	if err := g.periodic(now, emit); err != nil {
+		return err
+	}
 	for range n {
 		e := g.exporters[g.next]
 		g.next = (g.next + 1) % len(g.exporters)
@@ -211,9 +233,96 @@ func (g *Generator) Generate(now time.Time, n int, emit func(*Datagram) error) e
 	return g.flushOpen(now, g.cfg.FlushInterval, emit)
 }
 
-// Flush sends every open datagram, so that every flow drawn so far has been emitted.
+// Flush sends every open datagram, so that every flow drawn so far has been emitted, and the
+// counter samples and interface names that are due.
 func (g *Generator) Flush(now time.Time, emit func(*Datagram) error) error {
+	if err := g.periodic(now, emit); err != nil {
+		return err
+	}
 	return g.flushOpen(now, 0, emit)
+}
+
+// periodic sends what exporters send on a timer rather than with their flows: every sFlow
+// exporter's counter samples, at start and every Config.CounterInterval, and every NetFlow v9
+// and IPFIX exporter's interface names, at start and every Config.TemplateRefresh.
+func (g *Generator) periodic(now time.Time, emit func(*Datagram) error) error {
+	export := now.Truncate(time.Second)
+	for _, e := range g.exporters {
+		var err error
+		switch e.protocol {
+		case SFlow5:
+			if g.cfg.CounterInterval > 0 && !now.Before(e.nextCounters) {
+				e.nextCounters = now.Add(g.cfg.CounterInterval)
+				err = g.sendCounters(e, export, emit)
+			}
+		case NetFlow9, IPFIX:
+			if g.cfg.InterfaceNames && (!e.namesSent || g.cfg.TemplateRefresh > 0 && export.Sub(e.lastNames) >= g.cfg.TemplateRefresh) {
+				e.namesSent, e.lastNames = true, export
+				err = g.sendNames(e, export, emit)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendCounters sends a counter sample of each of e's interfaces, as many per datagram as fit.
+func (g *Generator) sendCounters(e *exporter, export time.Time, emit func(*Datagram) error) error {
+	per := max(1, (g.cfg.MaxDatagramSize-sflowDatagramHeaderV4)/sflowCounterSampleLength)
+	for from := 0; from < len(e.ifaces); from += per {
+		g.samples = g.samples[:0]
+		for j := from; j < min(from+per, len(e.ifaces)); j++ {
+			g.samples = append(g.samples, e.sample(j))
+		}
+		e.buf = AppendSFlow5Counters(e.buf[:0], SFlow5Header{
+			Agent: e.addr, SubAgentID: e.domain, Sequence: e.sequence, Boot: e.boot, ExportTime: export,
+		}, g.samples)
+		e.sequence++
+		g.dgram = Datagram{Protocol: e.protocol, Exporter: e.index, Source: e.addr, Payload: e.buf, Counters: g.samples}
+		g.stats.record(&g.dgram)
+		if err := emit(&g.dgram); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendNames sends the names of all of e's interfaces in options data, with the options
+// template in the first datagram, as many records per datagram as fit.
+func (g *Generator) sendNames(e *exporter, export time.Time, emit func(*Datagram) error) error {
+	system := e.addr.As4()
+	for from, template := 0, true; from < len(e.ifaces); template = false {
+		g.names = g.names[:0]
+		for j := from; j < len(e.ifaces) && optionsLength(e.protocol, template, len(g.names)+1) <= g.cfg.MaxDatagramSize; j++ {
+			ifc := &e.ifaces[j]
+			g.names = append(g.names, InterfaceName{IfIndex: ifc.index, Name: ifc.name, Description: ifc.descr})
+		}
+		from += len(g.names)
+		templates := 0
+		if template {
+			templates = 1
+		}
+		if e.protocol == NetFlow9 {
+			e.buf = AppendNetFlow9Options(e.buf[:0], NetFlow9Header{
+				Boot: e.boot, ExportTime: export, Sequence: e.sequence, SourceID: e.domain,
+			}, template, g.names, system)
+			e.sequence++
+		} else {
+			e.buf = AppendIPFIXOptions(e.buf[:0], IPFIXHeader{
+				ExportTime: export, Sequence: e.sequence, ObservationDomain: e.domain,
+			}, template, g.names)
+			e.sequence += uint32(len(g.names)) // options data records are data records
+		}
+		g.dgram = Datagram{Protocol: e.protocol, Exporter: e.index, Source: e.addr, Payload: e.buf,
+			Templates: templates, Interfaces: g.names}
+		g.stats.record(&g.dgram)
+		if err := emit(&g.dgram); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flushOpen sends the datagrams open for at least age.
@@ -259,6 +368,7 @@ func (g *Generator) add(e *exporter, now, export time.Time, emit func(*Datagram)
 		e.sampleSequence[j]++
 		e.samplePool[j] += 1 + uint32(g.model.rng.Int64N(2*int64(e.samplingRate)))
 		f.SampleSequence, f.SamplePool = e.sampleSequence[j], e.samplePool[j]
+		e.countSampled(f)
 	}
 	e.length = g.lengthWith(e, f)
 	if f.SrcAddr.Is6() && (e.protocol == NetFlow9 || e.protocol == IPFIX) {

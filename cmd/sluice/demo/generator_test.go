@@ -190,7 +190,23 @@ func TestTrafficMix(t *testing.T) {
 }
 
 func TestGenerateAllocations(t *testing.T) {
-	g, err := NewGenerator(DefaultConfig(), testStart)
+	// Steps of 11 s send counter samples and interface names in most steps.
+	for name, cfg := range map[string]Config{"flows": DefaultConfig(), "counters and names": countersConfig()} {
+		allocs, st := generateAllocs(t, cfg, 11*time.Second)
+		if allocs != 0 {
+			t.Errorf("%s: Generate allocates %.1f times per 1000 flows, want 0", name, allocs)
+		}
+		if cfg.InterfaceNames && (st.CounterSamples == 0 || st.InterfaceNames == 0) {
+			t.Errorf("%s: %d counter samples, %d names sent", name, st.CounterSamples, st.InterfaceNames)
+		}
+	}
+}
+
+// generateAllocs measures the allocations of Generate calls of 1000 flows, step apart, once
+// the buffers have grown, and returns them with what was sent.
+func generateAllocs(t *testing.T, cfg Config, step time.Duration) (float64, Stats) {
+	t.Helper()
+	g, err := NewGenerator(cfg, testStart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,10 +214,8 @@ func TestGenerateAllocations(t *testing.T) {
 	now := testStart
 	_ = g.Generate(now, 10000, discard) // grow the buffers
 	allocs := testing.AllocsPerRun(20, func() {
-		now = now.Add(time.Second)
+		now = now.Add(step)
 		_ = g.Generate(now, 1000, discard)
 	})
-	if allocs != 0 {
-		t.Errorf("Generate allocates %.1f times per 1000 flows, want 0", allocs)
-	}
+	return allocs, g.Stats()
 }

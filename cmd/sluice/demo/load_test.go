@@ -81,18 +81,7 @@ func TestRunSendBatch(t *testing.T) {
 func TestReplayAllocations(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Pool = 256
-	g, err := NewGenerator(cfg, testStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	discard := func(*Datagram) error { return nil }
-	now := testStart
-	_ = g.Generate(now, 10000, discard) // grow the buffers
-	allocs := testing.AllocsPerRun(20, func() {
-		now = now.Add(time.Second)
-		_ = g.Generate(now, 1000, discard)
-	})
-	if allocs != 0 {
+	if allocs, _ := generateAllocs(t, cfg, time.Second); allocs != 0 {
 		t.Errorf("Generate with a pool allocates %.1f times per 1000 flows, want 0", allocs)
 	}
 }

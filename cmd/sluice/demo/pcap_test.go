@@ -17,6 +17,8 @@ type capture struct {
 	flows     []Flow
 	templates int
 	export    time.Time // the header's export time
+	counters  []InterfaceCounters
+	names     []InterfaceName
 }
 
 // generate runs a generator and keeps copies of its datagrams.
@@ -37,6 +39,8 @@ func generate(t testing.TB, cfg Config, start time.Time, steps []int, step time.
 			flows:     append([]Flow(nil), d.Flows...),
 			templates: d.Templates,
 			export:    now.Truncate(time.Second),
+			counters:  append([]InterfaceCounters(nil), d.Counters...),
+			names:     append([]InterfaceName(nil), d.Interfaces...),
 		})
 		return nil
 	}

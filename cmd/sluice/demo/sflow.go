@@ -50,16 +50,21 @@ type SFlow5Header struct {
 // UDP or ICMP header), the VLANs (extended switch), next hop and masks (extended router) and
 // AS numbers (extended gateway). The source ID is the input interface's ifIndex.
 func AppendSFlow5(dst []byte, h SFlow5Header, flows []Flow) []byte {
+	dst = appendSFlowHeader(dst, &h, len(flows))
+	for i := range flows {
+		dst = appendFlowSample(dst, &flows[i], h.RouterAS)
+	}
+	return dst
+}
+
+// appendSFlowHeader appends an sFlow v5 datagram header announcing samples samples.
+func appendSFlowHeader(dst []byte, h *SFlow5Header, samples int) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, sflowVersion)
 	dst = appendSFlowAddress(dst, h.Agent)
 	dst = binary.BigEndian.AppendUint32(dst, h.SubAgentID)
 	dst = binary.BigEndian.AppendUint32(dst, h.Sequence)
 	dst = binary.BigEndian.AppendUint32(dst, uptimeMillis(h.Boot, h.ExportTime))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(flows)))
-	for i := range flows {
-		dst = appendFlowSample(dst, &flows[i], h.RouterAS)
-	}
-	return dst
+	return binary.BigEndian.AppendUint32(dst, uint32(samples))
 }
 
 // appendFlowSample appends one flow_sample sample record (specification section "Flow Samples").

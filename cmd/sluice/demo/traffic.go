@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -122,6 +123,9 @@ type weighted struct {
 type iface struct {
 	index    uint32
 	uplink   bool
+	speed    uint64 // bits per second
+	name     string // announced in NetFlow v9/IPFIX options data
+	descr    string
 	vlan     uint16
 	mac      [6]byte // the exporter's MAC on this interface
 	peerMAC  [6]byte // the neighbour's MAC
@@ -140,8 +144,9 @@ func newModel(seed uint64, ipv6Share float64) *model {
 }
 
 // newInterfaces builds n interfaces for exporter number k: the first quarter (at least one)
-// are uplinks towards the Internet, the others access ports. ifIndexes start at 513, like a
-// line card's.
+// are 10 Gb/s uplinks towards the Internet (xe-0/0/N, described by their transit provider),
+// the others 1 Gb/s access ports (ge-0/1/N, described by their VLAN). ifIndexes start at 513,
+// like a line card's.
 func newInterfaces(k, n int) []iface {
 	uplinks := max(1, n/4)
 	ifs := make([]iface, n)
@@ -149,12 +154,20 @@ func newInterfaces(k, n int) []iface {
 		ifs[j] = iface{
 			index:   uint32(513 + j),
 			uplink:  j < uplinks,
+			speed:   1_000_000_000,
+			name:    fmt.Sprintf("ge-0/1/%d", j-uplinks),
+			descr:   fmt.Sprintf("access: vlan %d", 100+j),
 			vlan:    uint16(100 + j),
 			mac:     [6]byte{0x02, 0x00, 0x5e, byte(k), byte(j), 0x01},
 			peerMAC: [6]byte{0x02, 0x00, 0x5e, byte(k), byte(j), 0x02},
 			// Point-to-point neighbours: 10.255.k.j/31-style and 2001:db8:ffff:k::j.
 			nextHop4: netip.AddrFrom4([4]byte{10, 255, byte(k), byte(2*j + 1)}),
 			nextHop6: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, byte(k), 14: 0, 15: byte(2*j + 1)}),
+		}
+		if j < uplinks {
+			ifs[j].speed = 10_000_000_000
+			ifs[j].name = fmt.Sprintf("xe-0/0/%d", j)
+			ifs[j].descr = fmt.Sprintf("transit: AS%d", 64496+j) // documentation ASNs (RFC 5398)
 		}
 	}
 	return ifs
