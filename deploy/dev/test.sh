@@ -46,6 +46,7 @@ export SLUICE_REQUIRE_DEPS=1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+touch "$work"/{race,alloc,fuzz}.tiers
 
 say() { echo "test.sh: $*"; }
 
@@ -66,20 +67,38 @@ go_test_lines() {
 	echo "${n:-0}"
 }
 
+# running_tests names the test binaries running under this script (go test
+# names each after its package: sluice.test for cmd/sluice).
+running_tests() {
+	ps -eo pid=,ppid=,args= | awk -v root=$$ '
+	{ parent[$1] = $2; name = $3; sub(/.*\//, "", name); binary[$1] = name }
+	END {
+		for (p in binary) {
+			if (binary[p] !~ /\.test$/) continue
+			for (q = parent[p]; q > 1; q = parent[q])
+				if (q == root) { list = list (list == "" ? "" : ", ") binary[p]; break }
+		}
+		print list
+	}'
+}
+
 # heartbeat TITLE [LOG] prints a line every heartbeat_s seconds until
-# killed; with LOG, go test's output, it counts the packages done.
+# killed; with LOG, go test's output, it counts the packages reported and
+# names the test binaries running.
 heartbeat() {
-	local title=$1 log=${2:-} start=$SECONDS sleeper= done
+	local title=$1 log=${2:-} start=$SECONDS sleeper= detail running
 	trap 'kill $sleeper 2>/dev/null; exit 0' TERM
 	while :; do
 		sleep "$heartbeat_s" &
 		sleeper=$!
 		wait "$sleeper"
-		done=
+		detail=
 		if [[ -n $log ]]; then
-			done=", $(go_test_lines "$log") of $packages packages done"
+			detail=", $(go_test_lines "$log") of $packages packages reported"
+			running=$(running_tests)
+			[[ -z $running ]] || detail+="; running $running"
 		fi
-		say "$title: still running ($(duration $((SECONDS - start)))$done)"
+		say "$title: still running ($(duration $((SECONDS - start)))$detail)"
 	done
 }
 
@@ -152,11 +171,10 @@ tiers() {
 	local beside
 	beside=$(cd "$repo/.." && pwd)/shared/corpus
 	count() { grep -cE "$1" "$work/$2.log" 2>/dev/null || true; }
-	cat "$work"/*.tiers >"$work/all.tiers" 2>/dev/null || true
 	say "tiers:"
 	awk -F'\t' -v race="${result[race]:-}" -v alloc="${result[alloc]:-}" -v fuzz="${result[fuzz]:-}" \
 		-v ok="$(count '^ok[[:space:]]' race)" -v failed="$(count '^FAIL[[:space:]]+[^[:space:]]' race)" \
-		-v notests="$(count '^[?][[:space:]]' race)" -v alloc_ok="$(count '^ok[[:space:]]' alloc)" \
+		-v notests="$(count '^[?][[:space:]]' race)" -v alloc_ok="$(count '^ok[[:space:]].*[0-9]s$' alloc)" \
 		-v fuzzing="${fuzz_targets[*]}, $fuzztime each" -v beside="$beside" -v corpus_env="${SLUICE_CORPUS:-}" \
 		-v uncovered="$work/uncovered" '
 	function tier(name, status, why) {
@@ -176,12 +194,14 @@ tiers() {
 		if (!(($2, $3) in pkg)) { pkg[$2, $3]; pkgs[$2]++ }
 		detail[$2] = $5
 		if ($2 == "not run" && $4 ~ /^Fuzz/) unseeded = 1
+		if ($2 == "not run" && FILENAME ~ /alloc[.]tiers$/ && !(($3, $4) in alloc_test)) { alloc_test[$3, $4]; alloc_skipped++ }
 	}
 	$1 == "component" && $2 == "missing" { missing = missing (missing == "" ? "" : "; ") $5 }
 	END {
 		staged("unit", race, sprintf("go test ./...: %d packages ok, %d failed, %d without tests", ok, failed, notests))
 		staged("race", race, "the same run, built with -race")
-		staged("allocation", alloc, sprintf("go test -run Alloc ./collector/... without -race: %d packages ok", alloc_ok))
+		staged("allocation", alloc, sprintf("go test -run Alloc ./collector/... without -race: %d packages ok", alloc_ok) \
+			(alloc_skipped ? sprintf(", %d tests skipped (no corpus)", alloc_skipped) : ""))
 		staged("fuzz", fuzz, fuzzing (unseeded ? ", from the built-in seeds only (no corpus)" : ", seeded from the corpus"))
 		if (missing != "") tier("real components", "FAILED", "missing: " missing)
 		else staged("real components", race, "Kafka broker, libchdb, tshark, softflowd, pmacct, snmpd (a missing one fails its tests)")
@@ -193,7 +213,7 @@ tiers() {
 		if (tests["ran"] && !tests["not run"] && !tests["failed"]) exit
 		if (corpus_env != "") printf "  %-16s %-8s to run it: point SLUICE_CORPUS (now %s) at the capture corpus\n", "", "", corpus_env
 		else printf "  %-16s %-8s to run it: set SLUICE_CORPUS=DIR, or put the corpus at %s\n", "", "", beside
-	}' "$work/all.tiers"
+	}' "$work/race.tiers" "$work/alloc.tiers" "$work/fuzz.tiers"
 }
 
 # finish prints the summary and exits: 0 when every stage passed (and, in
@@ -229,7 +249,7 @@ stage build build "bin/sluice (make build)" build || finish
 CHDB_LIB_PATH=$(deploy/dev/deps.sh chdb)
 export CHDB_LIB_PATH
 packages=$("$go" list ./... | wc -l)
-stage race "race tests" "go test -race ./... ($packages packages, with a Kafka broker; a package's line shows once those before it are done)" \
+stage race "race tests" "go test -race ./... ($packages packages, with a Kafka broker; go test prints a package's line once those before it in the list are done)" \
 	race_tests || true
 stage alloc "allocation tests" "go test -run Alloc ./collector/... without -race" alloc_tests || true
 stage fuzz fuzz "${fuzz_targets[*]}, $fuzztime each" fuzz || true
