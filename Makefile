@@ -26,9 +26,9 @@ help:
 # CHDB_LIB_PATH.
 .PHONY: build
 build:
-	@echo "building $(BIN) (go build ./cmd/sluice)"
+	@echo "building $(BIN) (go build -buildvcs=auto ./cmd/sluice)"
 	@start=$$SECONDS; lib=$$(deploy/dev/deps.sh chdb); \
-	$(GO) build -ldflags "-r $${lib%/*}" -o $(BIN) ./cmd/sluice; \
+	$(GO) build -buildvcs=auto -ldflags "-r $${lib%/*}" -o $(BIN) ./cmd/sluice; \
 	echo "built $(BIN) in $$((SECONDS - start))s"
 
 .PHONY: deps-run

@@ -40,7 +40,7 @@ func newStatePersister(r *reporter.Reporter, dir string, store *templates.Store,
 		path:     filepath.Join(dir, StateFile),
 		store:    store,
 		interval: interval,
-		limiter:  reporter.NewLimiter(1, time.Minute),
+		limiter:  r.NewLimiter(1, time.Minute),
 		saves: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "template_state_saves_total", Help: "Times the NetFlow v9/IPFIX template and sampling state was written to the data directory.",
 		}),

@@ -52,7 +52,7 @@ func NewCounters(r *reporter.Reporter, sink CounterSink, flushInterval time.Dura
 	}
 	c := &Counters{
 		r: r, sink: sink, in: make(chan record.Counter, counterQueue), interval: flushInterval,
-		limiter: reporter.NewLimiter(5, 10*time.Second), run: hex.EncodeToString(id),
+		limiter: r.NewLimiter(5, 10*time.Second), run: hex.EncodeToString(id),
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "counters_received_total", Help: "sFlow interface counter samples taken from the collector.",
 		}),

@@ -70,7 +70,7 @@ func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDi
 	}
 	return &FromKafka{
 		r: r, cfg: cfg, group: group, sinks: sinks, intents: intentLog{dir: intentDir},
-		grace: grace, m: m, limiter: reporter.NewLimiter(5, 10*time.Second),
+		grace: grace, m: m, limiter: r.NewLimiter(5, 10*time.Second),
 		intentErrors: intentErrors,
 	}, nil
 }

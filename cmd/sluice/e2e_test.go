@@ -61,7 +61,8 @@ func sluiceBinary(t *testing.T) string {
 			return
 		}
 		builtBin = filepath.Join(dir, "sluice")
-		args := []string{"build", "-o", builtBin}
+		// -buildvcs=auto as make build: a GOFLAGS=-buildvcs=false must not hide the revision.
+		args := []string{"build", "-buildvcs=auto", "-o", builtBin}
 		if raceEnabled {
 			args = append(args, "-race")
 		}

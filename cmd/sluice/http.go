@@ -55,7 +55,7 @@ func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql 
 		return nil, fmt.Errorf("http.listen %s: %w", listen, err)
 	}
 	s := &httpServer{r: r, ln: ln, ready: ready, sql: sql, served: make(chan struct{}),
-		errLimiter: reporter.NewLimiter(5, 10*time.Second)}
+		errLimiter: r.NewLimiter(5, 10*time.Second)}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.Gatherer(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

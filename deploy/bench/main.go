@@ -457,7 +457,7 @@ func (b *bench) send(ctx context.Context, env *stepEnv, protocol string, rate in
 		"--target", addr(netflowPort), "--sflow-target", addr(sflowPort),
 		"--protocols", protocol, "--exporters", strconv.Itoa(b.exporters), "--bind-sources",
 		"--pool", "1024", "--send-batch", "64", "--pacing-interval", "1ms",
-		"--template-refresh", "1s", "--rate", strconv.Itoa(rate), "--duration", b.duration.String(),
+		"--template-refresh", "1s", "--counter-interval", "0", "--interface-names=false", "--rate", strconv.Itoa(rate), "--duration", b.duration.String(),
 		"--quiet", "--stats-file", statsFile)
 	out, err := cmd.CombinedOutput()
 	os.WriteFile(filepath.Join(env.dir, "demo.log"), out, 0o644)

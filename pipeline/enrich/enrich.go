@@ -109,7 +109,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 		return nil, err
 	}
 	cfg = cfg.withIPv4Unmapped()
-	e := &Enricher{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, time.Minute), addresses: newAddressCache(addressSlots)}
+	e := &Enricher{r: r, cfg: cfg, limiter: r.NewLimiter(5, time.Minute), addresses: newAddressCache(addressSlots)}
 	e.cacheUseful.Store(true)
 	if err := e.registerMetrics(); err != nil {
 		return nil, err

@@ -101,7 +101,7 @@ func NewCounterConsumer(r *reporter.Reporter, cfg Config) (*CounterConsumer, err
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
-	c := &CounterConsumer{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, 10*time.Second),
+	c := &CounterConsumer{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second),
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "messages_total", Help: "Counter-topic messages stored and committed.",
 		}),

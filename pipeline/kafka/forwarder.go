@@ -90,7 +90,7 @@ var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
 func NewForwarder(r *reporter.Reporter, p *Producer, s *spool.Spool) (*Forwarder, error) {
 	f := &Forwarder{
 		r: r, producer: p, spool: s,
-		limiter:     reporter.NewLimiter(5, 10*time.Second),
+		limiter:     r.NewLimiter(5, 10*time.Second),
 		maxValue:    p.cfg.Producer.MaxMessageBytes - (recordpb.MaxFlowSize() + 4),
 		maxInFlight: p.cfg.Producer.MaxInFlightMessages,
 		minBackoff:  100 * time.Millisecond,

@@ -58,7 +58,7 @@ func NewGroup(r *reporter.Reporter, cfg Config) (*Group, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
-	g := &Group{r: r, cfg: cfg, limiter: reporter.NewLimiter(5, 10*time.Second), windows: map[int]*idWindow{}}
+	g := &Group{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second), windows: map[int]*idWindow{}}
 	var err error
 	if g.metrics, err = newConsumerMetrics(r.Registerer()); err != nil {
 		return nil, err

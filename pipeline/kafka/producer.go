@@ -68,7 +68,7 @@ func NewProducer(r *reporter.Reporter, cfg Config) (*Producer, error) {
 	p := &Producer{
 		r:         r,
 		cfg:       cfg,
-		limiter:   reporter.NewLimiter(5, 10*time.Second),
+		limiter:   r.NewLimiter(5, 10*time.Second),
 		inFlight:  make(chan struct{}, cfg.Producer.MaxInFlightMessages),
 		transport: cfg.transport(),
 		// A message is cut before the next record could push it over the

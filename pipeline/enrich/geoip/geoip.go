@@ -68,7 +68,7 @@ func New(r *reporter.Reporter, cfg Config) (*DB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &DB{r: r, cfg: cfg, limiter: reporter.NewLimiter(3, time.Minute)}
+	d := &DB{r: r, cfg: cfg, limiter: r.NewLimiter(3, time.Minute)}
 	if cfg.GeoDatabase != "" {
 		d.geo = &source{role: "geo", path: cfg.GeoDatabase}
 	}

@@ -128,7 +128,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Poller, error) {
 		r:           r,
 		cfg:         cfg,
 		creds:       creds,
-		limiter:     reporter.NewLimiter(5, time.Minute),
+		limiter:     r.NewLimiter(5, time.Minute),
 		requests:    make(chan netip.Addr, requestQueue),
 		missRepoll:  min(missRepoll, cfg.Interval),
 		backoffBase: backoffBase,

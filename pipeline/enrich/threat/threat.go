@@ -82,7 +82,7 @@ func New(r *reporter.Reporter, cfg Config, own []netip.Prefix, stateDir string) 
 	s := &Set{
 		r: r, stateDir: stateDir, own: own,
 		client:  &http.Client{Timeout: fetchTimeout},
-		limiter: reporter.NewLimiter(3, time.Minute),
+		limiter: r.NewLimiter(3, time.Minute),
 	}
 	for i, fc := range cfg.Feeds {
 		s.feeds = append(s.feeds, &feed{index: i, cfg: fc})
