@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"sluice/cmd/sluice/demo"
 	"sluice/collector/udp"
-	"sluice/reporter"
+	"sluice/internal/demo"
+	"sluice/internal/reporter"
 )
 
 // The no-allocation tests are left out of -race builds, where sync.Pool

@@ -20,8 +20,8 @@ import (
 
 	"sluice/collector/sampling"
 	"sluice/collector/udp"
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // Output receives full batches and owns them from then on (it calls

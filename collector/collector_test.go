@@ -11,10 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
+	"sluice/internal/reporter"
 	"sluice/pipeline/queue"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // startCollector runs a collector on loopback port 0 with a real queue as

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"sluice/cmd/sluice/demo"
 	"sluice/collector/udp"
+	"sluice/internal/demo"
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // releasingOutput stands for the next stage at full speed.

@@ -8,11 +8,11 @@ import (
 	"sync"
 	"testing"
 
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
+	"sluice/internal/reporter"
 	"sluice/internal/testenv"
 	"sluice/pipeline/queue"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 type counterRecorder struct {

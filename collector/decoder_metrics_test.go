@@ -9,10 +9,10 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
+	"sluice/internal/reporter"
 	"sluice/internal/testenv"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // gathered returns every sample of the registry as "name{label=value}" →

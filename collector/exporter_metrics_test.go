@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
 )
 
 // series returns the values of a metric family by its label pairs

@@ -12,7 +12,7 @@ import (
 	"github.com/netsampler/goflow2/v2/producer"
 	protoproducer "github.com/netsampler/goflow2/v2/producer/proto"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
 )
 
 // The baselines of the worker benchmarks (collector_timing_test.go):

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/collector/templates"
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 // StateFile is the file, under Config.StateDir, holding the NetFlow v9 and

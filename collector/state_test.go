@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // CounterSink stores sFlow interface counter samples. A write retried under

@@ -11,10 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/pipeline/atomicfile"
+	"sluice/internal/atomicfile"
+	"sluice/internal/reporter"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // FromKafka is the pipeline of the split deployment (`sluice pipeline`): it

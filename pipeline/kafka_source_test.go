@@ -17,10 +17,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
-	"sluice/reporter"
 )
 
 // The intent of a partition's last batch survives a restart, and a broken

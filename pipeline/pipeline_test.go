@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // recordingSink keeps the size of every write; the storage writer's own

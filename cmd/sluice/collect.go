@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"sluice/collector"
+	"sluice/internal/reporter"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/spool"
-	"sluice/reporter"
 )
 
 // spoolDirName is the spool's directory under the data directory.

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"sluice/collector"
+	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 )

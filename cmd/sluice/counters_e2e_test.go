@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"sluice/collector/pcap"
-	"sluice/collector/tshark"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 )
 
 // counterCaptures are the corpus sFlow captures with generic interface or

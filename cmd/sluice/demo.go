@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
 )
 
 // cmdDemo runs the built-in exporter and prints a live line of what it sent

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
 )
 
 // demoProcess is a `sluice demo` started by a test, its stdout and stderr kept apart.

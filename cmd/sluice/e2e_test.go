@@ -28,8 +28,8 @@ import (
 	"testing"
 	"time"
 
-	"sluice/cmd/sluice/demo"
-	"sluice/collector/pcap"
+	"sluice/internal/demo"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
 )
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"path/filepath"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/enrich"
-	"sluice/reporter"
 )
 
 // startEnricher builds the enrichment stage of `run` and `pipeline` and

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
 	"sluice/pipeline/enrich/geoip/geoiptest"
 	"sluice/pipeline/enrich/snmp/snmptest"
 )

@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 	"sluice/storage/embedded"
 )
 

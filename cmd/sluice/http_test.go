@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 	"sluice/storage/embedded"
 )
 

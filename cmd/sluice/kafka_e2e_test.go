@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
 	"sluice/internal/testenv"
 )
 

@@ -14,11 +14,11 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
-	"sluice/reporter"
 	"sluice/storage/writer"
 )
 

@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/kafka"
-	"sluice/reporter"
 )
 
 // intentDirName holds the Kafka pipeline's batch intents, beside the store

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"sluice/cmd/sluice/demo"
+	"sluice/internal/demo"
 )
 
 // TestQueryCommand runs library queries with `sluice query` against a

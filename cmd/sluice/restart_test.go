@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"sluice/collector"
-	"sluice/collector/pcap"
-	"sluice/collector/tshark"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 )
 
 // restartCaptures hold templates (and options, with sampling rates) in

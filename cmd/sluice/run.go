@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"sluice/collector"
+	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/queue"
-	"sluice/reporter"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 	"sluice/storage/writer"

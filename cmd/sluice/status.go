@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 // statusCounters name what the status line reports: the counter of flows

@@ -22,12 +22,12 @@ import (
 	"time"
 
 	"sluice/collector"
-	"sluice/collector/pcap"
-	"sluice/collector/tshark"
+	"sluice/internal/pcap"
+	"sluice/internal/reporter"
 	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 	"sluice/pipeline/queue"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 var update = flag.Bool("update", false, "copy the exported datagrams to ../testdata/interop")

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 )
 
 // trafficStart is when the generated traffic begins.

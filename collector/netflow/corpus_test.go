@@ -8,7 +8,7 @@ import (
 	"sluice/internal/testenv"
 
 	"sluice/collector/decodeerr"
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 	"sluice/pipeline/record"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"sluice/collector/decodeerr"
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
 	"sluice/pipeline/record"
 )

@@ -6,10 +6,10 @@ import (
 	"strconv"
 	"testing"
 
-	"sluice/collector/pcap"
 	"sluice/collector/templates"
-	"sluice/collector/tshark"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 	"sluice/pipeline/record"
 )
 

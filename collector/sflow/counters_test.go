@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"testing"
 
-	"sluice/collector/tshark"
 	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 	"sluice/pipeline/record"
 )
 

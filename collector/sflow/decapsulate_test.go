@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"sluice/collector/pcap"
-	"sluice/collector/tshark"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 	"sluice/pipeline/record"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"sluice/collector/decodeerr"
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
 	"sluice/pipeline/record"
 )

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"testing"
 
-	"sluice/collector/pcap"
-	"sluice/collector/tshark"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 	"sluice/pipeline/record"
 )
 

@@ -24,13 +24,13 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
 	"sluice/pipeline/enrich/geoip"
 	"sluice/pipeline/enrich/snmp"
 	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"
-	"sluice/reporter"
-	"sluice/storage/migrate"
+	"sluice/pipeline/reference"
 )
 
 // sources are the optional enrichment sources with a life of their own
@@ -161,7 +161,7 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 	}
 	e.setNetworks(buildNetworks(cfg.Networks.Entries, fromFile))
 	if cfg.Services {
-		e.services = newServiceTable(migrate.ServiceNames())
+		e.services = newServiceTable(reference.Services())
 	}
 	for i, rc := range cfg.Rules {
 		compiled, err := compileRule(rc)
@@ -586,7 +586,7 @@ type serviceTable struct {
 	byPort [3][65536]uint16
 }
 
-func newServiceTable(known map[migrate.ServiceKey]string) *serviceTable {
+func newServiceTable(known map[reference.ServiceKey]string) *serviceTable {
 	t := &serviceTable{names: []string{""}}
 	index := map[string]uint16{}
 	for k, name := range known {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/geoip/geoiptest"
 	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 func addr(s string) record.Addr { return record.Addr(netip.MustParseAddr(s).As16()) }

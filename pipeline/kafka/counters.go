@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
-	"sluice/reporter"
 )
 
 // sFlow counter samples travel on their own topic, "<topic>-counters", as

@@ -10,10 +10,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
 	"sluice/pipeline/spool"
-	"sluice/reporter"
 )
 
 // Forwarder is the collector's Output in the split deployment (`sluice

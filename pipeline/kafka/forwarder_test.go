@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/spool"
-	"sluice/reporter"
 )
 
 // flakySender stands in for the Producer: it holds at most maxInFlight

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
-	"sluice/reporter"
 )
 
 // Group is a member of the pipeline workers' consumer group, built on

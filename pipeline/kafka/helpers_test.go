@@ -14,9 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
-	"sluice/reporter"
 )
 
 func newTestReporter(t testing.TB) *reporter.Reporter {

@@ -23,9 +23,9 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
-	"sluice/reporter"
 )
 
 // ErrClosed is returned by Send after Close.

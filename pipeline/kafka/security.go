@@ -10,7 +10,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
-	"sluice/tlsclient"
+	"sluice/internal/tlsclient"
 )
 
 // TLSConfig is `kafka.tls`.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go/sasl/plain"
 
-	"sluice/tlsclient/tlsclienttest"
+	"sluice/internal/tlsclient/tlsclienttest"
 )
 
 // TestTLSConfig checks that kafka.tls reaches the producer and the

@@ -52,8 +52,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/pipeline/atomicfile"
-	"sluice/reporter"
+	"sluice/internal/atomicfile"
+	"sluice/internal/reporter"
 )
 
 // ErrFull is returned by Append when the spool is full and the policy is

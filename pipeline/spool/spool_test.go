@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 func newReporter() *reporter.Reporter {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"sluice/pipeline/record"
+	"sluice/pipeline/reference"
 	"sluice/storage/embedded"
 	"sluice/storage/embedded/embeddedtest"
 	"sluice/storage/migrate"
@@ -145,8 +146,8 @@ func inRange(f *record.Flow, from, to time.Time, exporter netip.Addr) bool {
 	return !exporter.IsValid() || f.ExporterAddress.Netip() == exporter
 }
 
-// reference computes, in Go, what a query must answer.
-func reference(name string, p queries.Params, step time.Duration) string {
+// expected computes, in Go, what a query must answer.
+func expected(name string, p queries.Params, step time.Duration) string {
 	keyOf := map[string]func(f *record.Flow) string{
 		"top-sources":      func(f *record.Flow) string { return mapped(f.SrcAddr) },
 		"top-destinations": func(f *record.Flow) string { return mapped(f.DstAddr) },
@@ -154,10 +155,10 @@ func reference(name string, p queries.Params, step time.Duration) string {
 		"top-conversations": func(f *record.Flow) string {
 			return fmt.Sprintf("%s\t%s\t%d\t%d\t%d", mapped(f.SrcAddr), mapped(f.DstAddr), f.Proto, f.SrcPort, f.DstPort)
 		},
-		"top-src-as": func(f *record.Flow) string { return fmt.Sprintf("%d\t%s", f.SrcAS, migrate.ASName(f.SrcAS)) },
-		"top-dst-as": func(f *record.Flow) string { return fmt.Sprintf("%d\t%s", f.DstAS, migrate.ASName(f.DstAS)) },
+		"top-src-as": func(f *record.Flow) string { return fmt.Sprintf("%d\t%s", f.SrcAS, reference.ASName(f.SrcAS)) },
+		"top-dst-as": func(f *record.Flow) string { return fmt.Sprintf("%d\t%s", f.DstAS, reference.ASName(f.DstAS)) },
 		"top-services": func(f *record.Flow) string {
-			return fmt.Sprintf("%d\t%d\t%s", f.Proto, f.DstPort, migrate.ServiceName(f.Proto, f.DstPort))
+			return fmt.Sprintf("%d\t%d\t%s", f.Proto, f.DstPort, reference.ServiceName(f.Proto, f.DstPort))
 		},
 		"top-protocols":                func(f *record.Flow) string { return fmt.Sprintf("%d\t%d", f.EType, f.Proto) },
 		"traffic-by-exporter":          func(f *record.Flow) string { return mapped(f.ExporterAddress) },
@@ -387,7 +388,7 @@ func TestLibraryExactAnswers(t *testing.T) {
 				}
 				tables[b.Table] = true
 				got := run(t, b)
-				want := reference(q.Name, p, b.Step)
+				want := expected(q.Name, p, b.Step)
 				if got != want {
 					t.Errorf("from %s:\n%s\ngot:\n%s\nwant:\n%s", b.Table, b.SQL, head(got), head(want))
 				}
@@ -441,7 +442,7 @@ func TestLimit(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := run(t, b)
-				if want := reference(q.Name, p, b.Step); got != want {
+				if want := expected(q.Name, p, b.Step); got != want {
 					t.Errorf("from %s:\n%s\ngot:\n%s\nwant:\n%s", b.Table, b.SQL, head(got), head(want))
 				}
 				// The limit must have cut something, or the comparison

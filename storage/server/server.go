@@ -23,8 +23,8 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"sluice/internal/tlsclient"
 	"sluice/storage/clickhouse"
-	"sluice/tlsclient"
 )
 
 // Config is how to reach the server (`storage.server:`).

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/tlsclient/tlsclienttest"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
 	"sluice/storage/writer"
-	"sluice/tlsclient/tlsclienttest"
 )
 
 func TestConfigValidate(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
-	"sluice/reporter"
 )
 
 // Result is what a lookup finds; empty strings and 0 mean unknown. The

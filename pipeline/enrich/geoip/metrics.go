@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 type metrics struct {

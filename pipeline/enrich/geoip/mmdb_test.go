@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/geoip/geoiptest"
-	"sluice/reporter"
 )
 
 // network is one entry of a test database.

@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 func TestDefaultConfigValidates(t *testing.T) {

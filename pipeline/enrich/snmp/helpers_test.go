@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 // logBuffer collects a poller's log lines for assertions.

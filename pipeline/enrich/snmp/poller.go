@@ -31,7 +31,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 // Interface is what the cache knows about one interface of an exporter.

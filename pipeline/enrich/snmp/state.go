@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"sluice/pipeline/atomicfile"
+	"sluice/internal/atomicfile"
 )
 
 // stateVersion changes when the file's meaning does; another version is

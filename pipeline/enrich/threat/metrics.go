@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 // feedMetrics are one feed's, resolved once so that Match does no label

@@ -23,10 +23,10 @@ import (
 
 	"github.com/gaissmai/bart"
 
-	"sluice/pipeline/atomicfile"
+	"sluice/internal/atomicfile"
+	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
 	"sluice/pipeline/enrich/ipv4map"
-	"sluice/reporter"
 )
 
 const (

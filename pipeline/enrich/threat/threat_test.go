@@ -17,7 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"sluice/reporter"
+	"sluice/internal/reporter"
 )
 
 func newReporter() *reporter.Reporter {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"sluice/tlsclient/tlsclienttest"
+	"sluice/internal/tlsclient/tlsclienttest"
 )
 
 func TestBuild(t *testing.T) {

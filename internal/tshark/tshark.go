@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 )
 
 // Record is one flow record as tshark decodes it.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 	"sluice/pipeline/record"
 )
 

@@ -1,8 +1,8 @@
 //go:build ignore
 
-// gen_dictionaries writes data/protocols.tsv and data/services.tsv from the
+// gen_reference writes data/protocols.tsv and data/services.tsv from the
 // IANA-derived lists that Debian's netbase package installs
-// (/etc/protocols, /etc/services): `go generate ./storage/migrate`. The
+// (/etc/protocols, /etc/services): `go generate ./pipeline/reference`. The
 // files are committed; a collector never reads /etc at run time.
 //
 // With -asn, it also writes data/asn_names.tsv.gz, AS number → name, from
@@ -10,7 +10,7 @@
 // RouteViews, DB-IP, NRO; see data/ASN_NAMES_PROVENANCE):
 //
 //	npm pack @ip-location-db/asn && tar xzf ip-location-db-asn-*.tgz
-//	go run gen_dictionaries.go -asn package/asn-ipv4.csv,package/asn-ipv6.csv
+//	go run gen_reference.go -asn package/asn-ipv4.csv,package/asn-ipv6.csv
 package main
 
 import (

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"sluice/collector/tshark"
+	"sluice/internal/tshark"
 )
 
 // countersConfig has sFlow counter samples and interface names on, with more interfaces

@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"sluice/collector/pcap"
+	"sluice/internal/pcap"
 	"sluice/internal/testenv"
 )
 
