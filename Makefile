@@ -21,6 +21,9 @@ help:
 	@echo "make build  - build $(BIN)"
 	@echo "make bench  - measure sluice against goflow2, nfcapd and pmacct (root, ~5 min)"
 
+# -buildvcs=auto records the VCS revision (sluice version) even where GOFLAGS
+# turns it off; where git refuses the checkout (another user's), the build
+# goes on without it.
 # The binary records where libchdb is (ELF run path): chdb-go loads it when
 # the program starts, so every command, even `sluice sql`, finds it without
 # CHDB_LIB_PATH.
@@ -28,7 +31,12 @@ help:
 build:
 	@echo "building $(BIN) (go build -buildvcs=auto ./cmd/sluice)"
 	@start=$$SECONDS; lib=$$(deploy/dev/deps.sh chdb); \
-	$(GO) build -buildvcs=auto -ldflags "-r $${lib%/*}" -o $(BIN) ./cmd/sluice; \
+	build() { $(GO) build -buildvcs=$$1 -ldflags "-r $${lib%/*}" -o $(BIN) ./cmd/sluice; }; \
+	if ! out=$$(build auto 2>&1); then \
+		if [[ $$out != *"error obtaining VCS status"* ]]; then echo "$$out" >&2; exit 1; fi; \
+		echo "make build: git cannot read this checkout; building without the VCS revision" >&2; \
+		build false; \
+	fi; \
 	echo "built $(BIN) in $$((SECONDS - start))s"
 
 .PHONY: deps-run

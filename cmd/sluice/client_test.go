@@ -121,3 +121,17 @@ func TestClientHelp(t *testing.T) {
 		t.Errorf("sluice help nonsense: err = %v, want a usage error", err)
 	}
 }
+
+// TestHelpOnStdout: `sluice help COMMAND` prints every command's flags on
+// stdout, where a pager reads them.
+func TestHelpOnStdout(t *testing.T) {
+	for command, flag := range map[string]string{"run": "-config", "collect": "-kafka-brokers", "pipeline": "-config", "migrate": "-check", "demo": "-target"} {
+		var stdout, stderr bytes.Buffer
+		if err := dispatch(context.Background(), []string{"help", command}, &stdout, &stderr); err != nil {
+			t.Errorf("sluice help %s: %v", command, err)
+		}
+		if !strings.Contains(stdout.String(), flag) || stderr.Len() != 0 {
+			t.Errorf("sluice help %s: stdout %q, stderr %q; want the flags on stdout", command, stdout.String(), stderr.String())
+		}
+	}
+}

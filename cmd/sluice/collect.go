@@ -70,6 +70,7 @@ func (f collectorFlags) apply(c *Config) {
 // up: records wait in the spool (data/kafka-spool), bounded by spool.max-bytes.
 func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 	cf := newCommonFlags("collect")
+	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz and /readyz (key http.listen, default 127.0.0.1:8080)")
 	colFlags := addCollectorFlags(cf.fs)
 	kFlags := addKafkaFlags(cf.fs)

@@ -22,6 +22,7 @@ import (
 func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	def := demo.DefaultConfig()
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	target := fs.String("target", def.Target, "collector address for NetFlow v5/v9 and IPFIX")
 	sflowTarget := fs.String("sflow-target", "", "collector address for sFlow (default: --target)")
 	rate := fs.Int("rate", def.Rate, "flows per second, all protocols together")
@@ -35,7 +36,7 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	seed := fs.Uint64("seed", def.Seed, "random seed: the same seed sends the same traffic")
 	bindSources := fs.Bool("bind-sources", false, "send each exporter from its own 127.0.X.Y address (loopback targets only)")
 	ipv6Share := fs.Float64("ipv6-share", def.IPv6Share, "fraction of flows between IPv6 addresses")
-	sluiceURL := fs.String("sluice", "", "URL of the receiving sluice's HTTP endpoint, to show how many flows are stored")
+	sluiceURL := fs.String("sluice", "", "the receiving sluice's HTTP address, host:port or URL, to show how many flows are stored (default: $"+serverAddrEnv+" when set)")
 	quiet := fs.Bool("quiet", false, "no live line, only the final totals")
 	templateRefresh := fs.Duration("template-refresh", def.TemplateRefresh, "resend NetFlow v9/IPFIX templates this often (0: only at start)")
 	templateRefreshDatagrams := fs.Int("template-refresh-datagrams", 0, "also resend templates every this many datagrams of an exporter (0: off)")
@@ -63,6 +64,20 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	if *sluiceURL == "" {
+		*sluiceURL = os.Getenv(serverAddrEnv)
+	}
+	if *sluiceURL != "" {
+		origin := "--sluice"
+		if !flagSet(fs, "sluice") {
+			origin = serverAddrEnv
+		}
+		server, err := parseServerAddress(*sluiceURL, origin)
+		if err != nil {
+			return err
+		}
+		*sluiceURL = server.url
+	}
 	stored := newStoredCounter(*sluiceURL)
 	start := time.Now()
 	progress := func(s demo.Stats) {
@@ -245,4 +260,11 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

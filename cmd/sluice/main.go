@@ -140,7 +140,9 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, configUsage)
 		return nil
 	case "run", "collect", "pipeline", "sql", "query", "demo", "migrate":
-		if err := dispatch(ctx, []string{args[0], "-h"}, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+		// The usage was asked for: it goes to stdout, where `sluice help run | less` reads
+		// it, also for the commands whose flag sets print to their stderr.
+		if err := dispatch(ctx, []string{args[0], "-h"}, stdout, stdout); !errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return nil

@@ -22,6 +22,7 @@ const intentDirName = "kafka-consumer"
 // directory and committing offsets only once they are stored.
 func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	cf := newCommonFlags("pipeline")
+	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
 	kFlags := addKafkaFlags(cf.fs)
 	group := cf.fs.String("kafka-group", "", "consumer group of the pipeline workers (key kafka.consumer.group-id, default sluice-pipeline)")

@@ -92,6 +92,7 @@ func splitList(s string) []string {
 // pipeline → embedded ClickHouse, plus the HTTP endpoints.
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	cf := newCommonFlags("run")
+	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
 	netflowListen := cf.fs.String("netflow-listen", "", "comma-separated NetFlow/IPFIX UDP addresses (key collector.netflow.listen, default :2055,:4739)")
 	sflowListen := cf.fs.String("sflow-listen", "", "comma-separated sFlow UDP addresses (key collector.sflow.listen, default :6343)")
@@ -251,6 +252,7 @@ func openStore(ctx context.Context, cfg Config, r *reporter.Reporter) (*embedded
 // is listed and makes the command fail. --check only compares.
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cf := newCommonFlags("migrate")
+	cf.fs.SetOutput(stderr)
 	printUsers := cf.fs.Bool("print-users", false, "print the DDL of a ClickHouse server's least-privilege users (passwords from SLUICE_WRITER_PASSWORD and SLUICE_ANALYST_PASSWORD) and exit")
 	check := cf.fs.Bool("check", false, "change nothing: list the differences between the database and the desired schema, and exit non-zero if there are any")
 	allowDestructive := cf.fs.Bool("allow-destructive", false, "also repair drift by rewriting or dropping data: change a column's type back, drop columns no schema version defines")

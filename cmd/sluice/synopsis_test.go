@@ -54,7 +54,7 @@ var synopsisFlag = regexp.MustCompile(`--([a-z0-9-]+)`)
 // the command has, and main's usage text names none it lacks.
 func TestSynopses(t *testing.T) {
 	requireChdb(t) // the commands' -h runs the binary, which loads libchdb
-	bin := vcsBinary(t)
+	bin := sluiceBinary(t)
 	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)

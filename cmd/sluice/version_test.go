@@ -2,15 +2,11 @@ package main
 
 import (
 	"debug/buildinfo"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"sluice/internal/testenv"
@@ -57,36 +53,6 @@ func TestDescribeBuild(t *testing.T) {
 	}
 }
 
-var (
-	vcsBuildOnce sync.Once
-	vcsBin       string
-	vcsBuildErr  error
-)
-
-// vcsBinary builds cmd/sluice once with VCS stamping asked for explicitly:
-// -buildvcs=true overrides a GOFLAGS=-buildvcs=false in the environment or
-// in go env. Outside a git checkout it builds without VCS information.
-func vcsBinary(t *testing.T) string {
-	t.Helper()
-	inCheckout := gitHead(t) != ""
-	vcsBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sluice-version-bin-")
-		if err != nil {
-			vcsBuildErr = err
-			return
-		}
-		vcsBin = filepath.Join(dir, "sluice")
-		out, err := exec.Command("go", "build", fmt.Sprintf("-buildvcs=%t", inCheckout), "-o", vcsBin, ".").CombinedOutput()
-		if err != nil {
-			vcsBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if vcsBuildErr != nil {
-		t.Fatal(vcsBuildErr)
-	}
-	return vcsBin
-}
-
 // gitHead is `git rev-parse HEAD` of the repository, or "" outside a git
 // checkout.
 func gitHead(t *testing.T) string {
@@ -107,7 +73,7 @@ func gitHead(t *testing.T) string {
 func TestVersionOfBuiltBinary(t *testing.T) {
 	requireChdb(t) // sluice loads libchdb at start, even for `version`
 	headBefore := gitHead(t)
-	bin := vcsBinary(t)
+	bin := sluiceBinary(t)
 	headAfter := gitHead(t)
 	out, err := exec.Command(bin, "version").CombinedOutput()
 	if err != nil {

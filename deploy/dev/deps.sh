@@ -25,8 +25,9 @@ readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # config; a system snmpd the package may start on 161 does not matter), and
 # snmp: its command-line tools (snmpwalk, snmpget) to look at an agent;
 # nfdump (nfcapd) and pmacct (nfacctd, sfacctd): the peers deploy/bench
-# measures sluice against.
-readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp nfdump)
+# measures sluice against; procps: ps, which names the running test binaries
+# in make test's progress lines.
+readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp nfdump procps)
 
 log() { echo "deps.sh: $*" >&2; }
 die() {
@@ -40,7 +41,7 @@ progress() {
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
 		if ((SECONDS >= next)); then
-			bytes=$(du -sb "$dir" 2>/dev/null | cut -f1)
+			bytes=$(du -sb "$dir" 2>/dev/null | cut -f1) || bytes=0
 			log "$what: $((${bytes:-0} / 1000000)) MB so far ($((SECONDS - start)) s)"
 			next=$((SECONDS + 10))
 		fi

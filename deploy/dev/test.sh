@@ -95,7 +95,7 @@ heartbeat() {
 		detail=
 		if [[ -n $log ]]; then
 			detail=", $(go_test_lines "$log") of $packages packages reported"
-			running=$(running_tests)
+			running=$(running_tests 2>/dev/null) || running=
 			[[ -z $running ]] || detail+="; running $running"
 		fi
 		say "$title: still running ($(duration $((SECONDS - start)))$detail)"
@@ -105,9 +105,10 @@ heartbeat() {
 declare -A result took
 stages=()
 
-# stage KEY TITLE WHAT COMMAND... runs COMMAND with -e in a subshell,
-# between a line saying it starts (TITLE: WHAT) and a line with its outcome
-# and duration, and records both.
+# stage KEY TITLE WHAT COMMAND... runs COMMAND in a subshell, between a
+# line saying it starts (TITLE: WHAT) and a line with its outcome and
+# duration, and records both. Callers run stage in a `||` list, where bash
+# ignores set -e, so each stage function checks its own steps.
 stage() {
 	local key=$1 title=$2 what=$3 start=$SECONDS rc hb log=
 	shift 3
@@ -150,18 +151,19 @@ build() { "$make" --no-print-directory build; }
 race_tests() {
 	local brokers
 	say "starting the Kafka broker the tests use"
-	brokers=$(deploy/dev/kafka.sh start)
+	brokers=$(deploy/dev/kafka.sh start) || return
 	trap 'deploy/dev/kafka.sh stop' EXIT
 	SLUICE_KAFKA_BROKERS=$brokers go_test race -race -count=1 -timeout 30m ./...
 }
 alloc_tests() { go_test alloc -count=1 -run 'Alloc' ./collector/...; }
 fuzz() {
-	local target pkg fn
+	local target pkg fn rc=0
 	for target in "${fuzz_targets[@]}"; do
 		pkg=${target%%:*}
 		fn=${target##*:}
-		go_test fuzz -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" "./$pkg"
+		go_test fuzz -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" "./$pkg" || rc=1
 	done
+	return "$rc"
 }
 
 # tiers prints the summary: one line per tier, from the stages' outcomes,
