@@ -92,7 +92,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	go func() {
 		defer close(countersDone)
 		for countersCtx.Err() == nil {
-			if err := counterConsumer.Run(countersCtx, writeCtx, storeCounters{engine}.WriteCounters); err != nil {
+			if err := counterConsumer.Run(countersCtx, writeCtx, store.WriteCounters); err != nil {
 				r.Error("counter samples: consumer stopped; joining again", "err", err)
 				select {
 				case <-countersCtx.Done():

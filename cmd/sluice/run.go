@@ -143,7 +143,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrites()
-	stopCounters, err := startCounters(r.Sub("pipeline"), coll, storeCounters{engine}, cfg.Pipeline.FlushInterval, writeCtx)
+	stopCounters, err := startCounters(r.Sub("pipeline"), coll, store, cfg.Pipeline.FlushInterval, writeCtx)
 	if err != nil {
 		return err
 	}

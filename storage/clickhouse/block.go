@@ -1,8 +1,10 @@
-// Package clickhouse builds the columns of a batch of flow records once, with
+// Package clickhouse builds the columns of a batch once, with
 // clickhouse-go/v2, for both storage targets: encoded as ClickHouse Native
 // format for the embedded engine, or handed column by column to a server
-// batch (driver.Batch.Column(i).Append). Columns and their types come from
-// record.Columns, so a column added there is written without a change here.
+// batch (driver.Batch.Column(i).Append). A batch of flows takes its columns
+// and types from record.Columns (BlockBuilder), a batch of counter samples
+// from schema.Counters (TableBuilder), so a column added to a declaration
+// is written without a change here.
 //
 // This package must not import chDB: binaries and tests that only encode
 // should not need libchdb.
@@ -212,14 +214,7 @@ func (b *BlockBuilder) Append(f *record.Flow) {
 		case record.KindIPv6:
 			c.addrs = append(c.addrs, *c.addr(f))
 		case record.KindDateTime:
-			// Floor division: a (theoretical) negative time must not round
-			// toward the epoch.
-			ns := int64(c.uint(f))
-			s := ns / 1e9
-			if ns%1e9 < 0 {
-				s--
-			}
-			c.i64 = append(c.i64, s)
+			c.i64 = append(c.i64, unixSeconds(int64(c.uint(f))))
 		case record.KindDateTime64ms:
 			c.i64 = append(c.i64, int64(c.uint(f)))
 		case record.KindString:

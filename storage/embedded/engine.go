@@ -200,7 +200,7 @@ func (e *engineError) Unwrap() error { return e.err }
 
 // Insert encodes a batch's columns as ClickHouse Native format and inserts
 // it (InsertNative): the writer's Inserter for the embedded engine.
-func (e *Engine) Insert(ctx context.Context, table, dedupToken string, block *clickhouse.BlockBuilder) error {
+func (e *Engine) Insert(ctx context.Context, table, dedupToken string, block clickhouse.Block) error {
 	e.nativeMu.Lock()
 	defer e.nativeMu.Unlock()
 	native, err := block.EncodeNative(e.native[:0])

@@ -174,6 +174,16 @@ func TestInsertRoundTrip(t *testing.T) {
 	for i := range all {
 		want[i] = tsvRow(&all[i])
 	}
+	sameRows(t, got, want)
+
+	if got := counterValue(t, reg, "rows_inserted_total"); got != float64(len(all)) {
+		t.Errorf("rows_inserted_total = %v, want %d", got, len(all))
+	}
+}
+
+// sameRows compares the rows read with those written, in any order.
+func sameRows(t *testing.T, got, want []string) {
+	t.Helper()
 	slices.Sort(got)
 	slices.Sort(want)
 	if len(got) != len(want) {
@@ -183,10 +193,6 @@ func TestInsertRoundTrip(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("row differs:\n got: %s\nwant: %s", got[i], want[i])
 		}
-	}
-
-	if got := counterValue(t, reg, "rows_inserted_total"); got != float64(len(all)) {
-		t.Errorf("rows_inserted_total = %v, want %d", got, len(all))
 	}
 }
 

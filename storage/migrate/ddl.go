@@ -1,5 +1,6 @@
 // Package migrate owns sluice's ClickHouse schema: the DDL derived from
-// record.Columns and the idempotent, versioned steps that create it. The SQL
+// record.Columns (flows) and from storage/schema's declarations (the other
+// tables), and the idempotent, versioned steps that create it. The SQL
 // is engine-agnostic: the embedded engine (chDB) and a ClickHouse server run
 // the same statements.
 package migrate
@@ -10,11 +11,12 @@ import (
 
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
+	"sluice/storage/schema"
 )
 
 // Names of the schema's objects. They are an interface operators rely on.
 const (
-	Database        = "sluice"
+	Database        = schema.Database
 	FlowsTable      = Database + ".flows"
 	MigrationsTable = Database + ".schema_migrations"
 )

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
+	"sluice/storage/schema"
 )
 
 // Rollup is a pre-aggregated copy of the flows table at a coarser time
@@ -113,15 +113,6 @@ func (r Rollup) TTL(cfg Config) time.Duration {
 	}
 }
 
-func columnType(name string) string {
-	for _, c := range record.Columns {
-		if c.Name == name {
-			return c.Type
-		}
-	}
-	panic("migrate: rollup dimension " + name + " is not a flow column")
-}
-
 // CreateRollupTable returns the statement creating a rollup's table: a
 // SummingMergeTree whose key is the time bucket and every dimension, so rows
 // of the same bucket and dimensions merge into one. It keeps an insert
@@ -144,15 +135,15 @@ func CreateRollupTable(r Rollup, cfg Config) string {
 
 // rollupColumns are a rollup's columns: the bucket, the dimensions (typed
 // as in the flows table), the counters.
-func rollupColumns(r Rollup) []tableColumn {
-	cols := []tableColumn{{"TimeReceived", "DateTime", "CODEC(DoubleDelta, LZ4)", "start of the " + r.Interval.String() + " bucket"}}
+func rollupColumns(r Rollup) []schema.Column[schema.NoRow] {
+	cols := []schema.Column[schema.NoRow]{{Name: "TimeReceived", Type: "DateTime", Codec: "CODEC(DoubleDelta, LZ4)", Comment: "start of the " + r.Interval.String() + " bucket"}}
 	for _, d := range r.Dimensions {
-		cols = append(cols, tableColumn{name: d, typ: columnType(d)})
+		cols = append(cols, schema.Column[schema.NoRow]{Name: d, Type: schema.FlowType(d)})
 	}
 	return append(cols,
-		tableColumn{name: "Bytes", typ: "UInt64", comment: "bytes, scaled by the sampling rate"},
-		tableColumn{name: "Packets", typ: "UInt64", comment: "packets, scaled by the sampling rate"},
-		tableColumn{name: "Flows", typ: "UInt64", comment: "flow records"})
+		schema.Column[schema.NoRow]{Name: "Bytes", Type: "UInt64", Comment: "bytes, scaled by the sampling rate"},
+		schema.Column[schema.NoRow]{Name: "Packets", Type: "UInt64", Comment: "packets, scaled by the sampling rate"},
+		schema.Column[schema.NoRow]{Name: "Flows", Type: "UInt64", Comment: "flow records"})
 }
 
 // rollupSelect is the aggregation from a raw table (from) into a rollup.

@@ -7,6 +7,7 @@ import (
 
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
+	"sluice/storage/schema"
 )
 
 // The versioned migrations say how a schema got where it is; the desired
@@ -96,12 +97,17 @@ type desiredSchema struct {
 	dictionaries []desiredObject
 }
 
-func fromTableColumns(cols []tableColumn) []desiredColumn {
+func fromTableColumns[R any](cols []schema.Column[R]) []desiredColumn {
 	out := make([]desiredColumn, len(cols))
 	for i, c := range cols {
-		out[i] = desiredColumn{c.name, c.typ, c.codec, c.definition()}
+		out[i] = desiredColumn{c.Name, c.Type, c.Codec, definition(c)}
 	}
 	return out
+}
+
+// declaredTable is the desired state of a table storage/schema declares.
+func declaredTable[R any](t *schema.Table[R], create []string, cfg Config) desiredTable {
+	return desiredTable{name: cfg.dataTable(t.Name), columns: fromTableColumns(t.Columns), create: create}
 }
 
 // desired is the schema LatestVersion defines. In cluster mode it is the
@@ -111,7 +117,7 @@ func desired(cfg Config) desiredSchema {
 	var s desiredSchema
 	s.tables = append(s.tables, desiredTable{
 		name: MigrationsTable, create: []string{createMigrationsTable(cfg)},
-		columns: fromTableColumns([]tableColumn{{name: "version", typ: "UInt32"}, {name: "description", typ: "String"}, {name: "applied_at", typ: "DateTime"}}),
+		columns: fromTableColumns([]schema.Column[schema.NoRow]{{Name: "version", Type: "UInt32"}, {Name: "description", Type: "String"}, {Name: "applied_at", Type: "DateTime"}}),
 	})
 	flows := desiredTable{name: cfg.dataTable("flows"), create: append(flowsTableStatements(cfg), addSkipIndexes(cfg)...), indexes: skipIndexes}
 	for _, c := range record.Columns {
@@ -131,16 +137,10 @@ func desired(cfg Config) desiredSchema {
 			note: "the flows inserted while it was missing are not in " + r.QualifiedTable(),
 		})
 	}
-	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("alerts"), columns: fromTableColumns(alertColumns), create: createAlertsTable(cfg)})
-	counters := []tableColumn{
-		{name: "TimeReceived", typ: "DateTime", comment: "when the collector received the sample"},
-		{name: "ExporterAddress", typ: "IPv6", comment: "sFlow agent address"},
-	}
-	for _, c := range counterColumns {
-		counters = append(counters, tableColumn{name: c.name, typ: c.typ, comment: c.doc})
-	}
-	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("interface_counters"), columns: fromTableColumns(counters), create: countersTableStatements(cfg)})
-	s.tables = append(s.tables, desiredTable{name: cfg.dataTable("exporters"), columns: fromTableColumns(exportersColumns()), create: createExportersTable(cfg)})
+	s.tables = append(s.tables,
+		declaredTable(&schema.Alerts, createAlertsTable(cfg), cfg),
+		declaredTable(&schema.Counters, countersTableStatements(cfg), cfg),
+		declaredTable(&schema.Exporters, createExportersTable(cfg), cfg))
 	for _, side := range interfaceSides {
 		s.views = append(s.views, desiredObject{
 			name: exportersViewName(side), create: []string{exportersView(side, cfg)},
@@ -148,10 +148,10 @@ func desired(cfg Config) desiredSchema {
 		})
 	}
 	for _, t := range allReferenceTables {
-		var cols []tableColumn
+		var cols []schema.Column[schema.NoRow]
 		for _, c := range t.columns {
 			name, typ, _ := strings.Cut(c, " ")
-			cols = append(cols, tableColumn{name: name, typ: typ})
+			cols = append(cols, schema.Column[schema.NoRow]{Name: name, Type: typ})
 		}
 		// The data is loaded after the repairs, as at every start.
 		s.tables = append(s.tables, desiredTable{name: t.qualified(), columns: fromTableColumns(cols), create: []string{t.createTable(cfg)}})

@@ -132,7 +132,7 @@ func (s *Server) Exec(ctx context.Context, sql string) error {
 // the columns so that the table's own column order does not matter, and
 // sends it with the deduplication token (on a Replicated table a replayed
 // batch is then stored once; the rollups' views deduplicate too).
-func (s *Server) Insert(ctx context.Context, table, dedupToken string, block *clickhouse.BlockBuilder) error {
+func (s *Server) Insert(ctx context.Context, table, dedupToken string, block clickhouse.Block) error {
 	var names []string
 	if err := block.EachColumn(func(name string, _ any) error {
 		names = append(names, clickhouse.QuoteIdentifier(name))

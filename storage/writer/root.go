@@ -1,9 +1,11 @@
-// Package writer stores batches of flow records: it builds each batch's
-// columns once (storage/clickhouse), encodes them as ClickHouse Native
-// format, and inserts them through an Inserter, retrying until the insert
-// succeeds or the caller gives up, so that storage being briefly unavailable
-// loses nothing. The embedded engine (storage/embedded) is the Inserter of
-// the all-in-one deployment.
+// Package writer stores batches of flow records and of interface counter
+// samples: it builds each batch's columns once (storage/clickhouse, from
+// record.Columns for flows and from schema.Counters for counters) and
+// inserts them through an Inserter under a deduplication token, retrying
+// until the insert succeeds or the caller gives up, so that storage being
+// briefly unavailable loses nothing and a replayed batch is stored once.
+// The embedded engine (storage/embedded) is the Inserter of the all-in-one
+// deployment.
 package writer
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
+	"sluice/storage/schema"
 )
 
 // Inserter stores one batch whose columns the writer built once with
@@ -26,7 +29,7 @@ import (
 // native-protocol batch. A non-empty dedupToken makes a replay of the same
 // batch insert nothing. The block is only valid during the call.
 type Inserter interface {
-	Insert(ctx context.Context, table, dedupToken string, block *clickhouse.BlockBuilder) error
+	Insert(ctx context.Context, table, dedupToken string, block clickhouse.Block) error
 }
 
 // Dependencies are the writer's collaborators.
@@ -36,9 +39,9 @@ type Dependencies struct {
 	Metrics  prometheus.Registerer // default: a private registry
 }
 
-// Writer is the batch writer. Write may be called from several goroutines;
-// batches are encoded and inserted one at a time, reusing one set of column
-// buffers.
+// Writer is the batch writer. Write and WriteCounters may be called from
+// several goroutines; the batches of each are encoded and inserted one at a
+// time, reusing one set of column buffers per table.
 type Writer struct {
 	cfg     Config
 	deps    Dependencies
@@ -51,6 +54,9 @@ type Writer struct {
 
 	mu      sync.Mutex // guards builder
 	builder *clickhouse.BlockBuilder
+
+	countersMu      sync.Mutex // guards countersBuilder
+	countersBuilder *clickhouse.TableBuilder[record.Counter]
 
 	// failing holds the error of the last insert attempt while inserts
 	// fail, nil once one succeeds: readiness reports it.
@@ -88,12 +94,17 @@ func New(cfg Config, deps Dependencies) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
+	countersBuilder, err := clickhouse.NewTableBuilder(&schema.Counters)
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
 	return &Writer{
-		cfg:         cfg,
-		deps:        deps,
-		metrics:     m,
-		tokenPrefix: fmt.Sprintf("sluice-writer-%d-", time.Now().UnixNano()),
-		builder:     builder,
+		cfg:             cfg,
+		deps:            deps,
+		metrics:         m,
+		tokenPrefix:     fmt.Sprintf("sluice-writer-%d-", time.Now().UnixNano()),
+		builder:         builder,
+		countersBuilder: countersBuilder,
 	}, nil
 }
 
@@ -106,43 +117,79 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 	if len(flows) == 0 {
 		return nil
 	}
-	if dedupToken == "" {
-		dedupToken = fmt.Sprintf("%s%d", w.tokenPrefix, w.tokenSeq.Add(1))
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-
 	w.builder.Reset()
 	w.builder.AppendFlows(flows)
+	if err := w.insert(ctx, w.cfg.Table, w.token(dedupToken), w.builder); err != nil {
+		return err
+	}
+	w.metrics.rowsInserted.Add(float64(len(flows)))
+	w.metrics.batchesInserted.Inc()
+	return nil
+}
 
+// WriteCounters stores a batch of interface counter samples in
+// interface_counters, as Write stores flows: columns built from
+// schema.Counters, inserted as one block under dedupToken (or a token of
+// the writer's own when empty), retried until stored or ctx ends.
+func (w *Writer) WriteCounters(ctx context.Context, rows []record.Counter, dedupToken string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	w.countersMu.Lock()
+	defer w.countersMu.Unlock()
+	w.countersBuilder.Reset()
+	w.countersBuilder.AppendRows(rows)
+	if err := w.insert(ctx, countersTable, w.token(dedupToken), w.countersBuilder); err != nil {
+		return err
+	}
+	w.metrics.counterRowsInserted.Add(float64(len(rows)))
+	w.metrics.counterBatchesInserted.Inc()
+	return nil
+}
+
+// countersTable is where WriteCounters stores counter samples.
+var countersTable = schema.Counters.Qualified()
+
+// token returns dedupToken, or when it is empty one the writer makes up, so
+// that its own retries stay idempotent.
+func (w *Writer) token(dedupToken string) string {
+	if dedupToken != "" {
+		return dedupToken
+	}
+	return fmt.Sprintf("%s%d", w.tokenPrefix, w.tokenSeq.Add(1))
+}
+
+// insert stores one block, retrying with a growing wait until it is stored
+// or ctx ends.
+func (w *Writer) insert(ctx context.Context, table, dedupToken string, block clickhouse.Block) error {
 	wait := w.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.deps.Inserter.Insert(ctx, w.cfg.Table, dedupToken, w.builder)
+		err := w.deps.Inserter.Insert(ctx, table, dedupToken, block)
 		w.metrics.insertDuration.Observe(time.Since(start).Seconds())
 		if err == nil {
 			w.failing.Store(nil)
-			w.metrics.rowsInserted.Add(float64(len(flows)))
-			w.metrics.batchesInserted.Inc()
 			if attempt > 1 {
-				w.deps.Logger.Info("insert succeeded after retries", "table", w.cfg.Table, "attempts", attempt)
+				w.deps.Logger.Info("insert succeeded after retries", "table", table, "attempts", attempt)
 			}
 			return nil
 		}
 		w.metrics.insertErrors.Inc()
-		failed := fmt.Errorf("storage: insert into %s failing (attempt %d): %w", w.cfg.Table, attempt, err)
+		failed := fmt.Errorf("storage: insert into %s failing (attempt %d): %w", table, attempt, err)
 		w.failing.Store(&failed)
 		if ctx.Err() != nil {
-			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", len(flows), w.cfg.Table, attempt, err)
+			return fmt.Errorf("writer: insert %d rows into %s, gave up after %d attempts: %w", block.Rows(), table, attempt, err)
 		}
 		// One line per attempt: the growing wait already limits the rate.
-		w.deps.Logger.Warn("insert failed, retrying", "table", w.cfg.Table, "rows", len(flows),
+		w.deps.Logger.Warn("insert failed, retrying", "table", table, "rows", block.Rows(),
 			"attempt", attempt, "retry_in", wait, "error", err)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", len(flows), w.cfg.Table, attempt, err)
+			return fmt.Errorf("writer: insert %d rows into %s, gave up after %d attempts: %w", block.Rows(), table, attempt, err)
 		case <-timer.C:
 		}
 		wait = min(2*wait, w.cfg.RetryMax)

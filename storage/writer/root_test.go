@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/pipeline"
+	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
 )
 
@@ -21,7 +23,7 @@ type insertFunc func(ctx context.Context, table, token string, data []byte) erro
 
 // Insert hands the test the Native encoding of the batch, to compare
 // retries byte for byte.
-func (f insertFunc) Insert(ctx context.Context, table, token string, block *clickhouse.BlockBuilder) error {
+func (f insertFunc) Insert(ctx context.Context, table, token string, block clickhouse.Block) error {
 	data, err := block.EncodeNative(nil)
 	if err != nil {
 		return err
@@ -178,5 +180,48 @@ func TestErrTracksFailingInserts(t *testing.T) {
 	}
 	if err := w.Err(); err != nil {
 		t.Fatalf("Err after a successful insert = %v", err)
+	}
+}
+
+// The writer is the pipeline's storage for counter samples too.
+var _ pipeline.CounterSink = (*Writer)(nil)
+
+// A counters batch goes the flows' way: retried with the same bytes and
+// token until stored, into interface_counters, counted apart from flows.
+func TestWriteCountersRetriesUntilStored(t *testing.T) {
+	var attempts int
+	var seen [][]byte
+	var tokens []string
+	w, reg := newTestWriter(t, insertFunc(func(_ context.Context, table, token string, data []byte) error {
+		attempts++
+		seen = append(seen, bytes.Clone(data))
+		tokens = append(tokens, token)
+		if table != "sluice.interface_counters" {
+			t.Errorf("table %q", table)
+		}
+		if attempts < 2 {
+			return errors.New("storage unavailable")
+		}
+		return nil
+	}))
+	rows := []record.Counter{{TimeReceived: 1_700_000_000e9, IfIndex: 3}, {TimeReceived: 1_700_000_020e9, IfIndex: 3, IfInOctets: 1 << 40}}
+	if err := w.WriteCounters(t.Context(), rows, "counters/run/1"); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 || !bytes.Equal(seen[0], seen[1]) || tokens[0] != "counters/run/1" || tokens[1] != tokens[0] {
+		t.Fatalf("%d attempts, tokens %q; want 2 attempts of the same bytes under the batch's token", attempts, tokens)
+	}
+	for name, want := range map[string]float64{
+		"counter_rows_inserted_total":    2,
+		"counter_batches_inserted_total": 1,
+		"rows_inserted_total":            0,
+		"insert_errors_total":            1,
+	} {
+		if got := metricValue(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if err := w.WriteCounters(t.Context(), nil, "empty"); err != nil || attempts != 2 {
+		t.Errorf("empty batch: %v, %d attempts", err, attempts)
 	}
 }
