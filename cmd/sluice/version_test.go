@@ -2,7 +2,9 @@ package main
 
 import (
 	"debug/buildinfo"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -53,12 +55,17 @@ func TestDescribeBuild(t *testing.T) {
 	}
 }
 
-// gitHead is `git rev-parse HEAD` of the repository, or "" outside a git
-// checkout.
+// gitHead is `git rev-parse HEAD` of the repository, or "" where go build
+// stamps no revision: outside a git checkout, and in a linked worktree, whose
+// .git is a file (the go command looks for a .git directory).
 func gitHead(t *testing.T) string {
 	t.Helper()
+	root := testenv.RepoRoot(t)
+	if info, err := os.Stat(filepath.Join(root, ".git")); err != nil || !info.IsDir() {
+		return ""
+	}
 	cmd := exec.Command("git", "rev-parse", "HEAD")
-	cmd.Dir = testenv.RepoRoot(t)
+	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
 		return ""
