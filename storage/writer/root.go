@@ -97,13 +97,25 @@ func New(cfg Config, deps Dependencies) (*Writer, error) {
 	}, nil
 }
 
-// Write stores a batch of flows. dedupToken identifies the batch (for a
-// batch read from Kafka: its partition and offsets), so that writing it again
-// after a crash stores nothing twice; when empty, the writer makes one up for
-// its own retries. Write returns once the batch is stored, or with the last
-// insert error when ctx ends first.
+// Write stores a batch of flows, as WriteBatches does a list of one.
 func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken string) error {
-	if len(flows) == 0 {
+	return w.WriteBatches(ctx, [][]record.Flow{flows}, dedupToken)
+}
+
+// WriteBatches stores batches of flows in one insert, appending the
+// columns of each in turn: the pipeline hands over the batches it gathered
+// as they are, without copying their records into one slice. dedupToken
+// identifies the insert (for batches read from Kafka: their partition and
+// offsets), so that writing it again after a crash stores nothing twice;
+// when empty, the writer makes one up for its own retries. WriteBatches
+// returns once the batches are stored, or with the last insert error when
+// ctx ends first.
+func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedupToken string) error {
+	rows := 0
+	for _, flows := range batches {
+		rows += len(flows)
+	}
+	if rows == 0 {
 		return nil
 	}
 	if dedupToken == "" {
@@ -113,7 +125,9 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 	defer w.mu.Unlock()
 
 	w.builder.Reset()
-	w.builder.AppendFlows(flows)
+	for _, flows := range batches {
+		w.builder.AppendFlows(flows)
+	}
 
 	wait := w.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
@@ -122,7 +136,7 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 		w.metrics.insertDuration.Observe(time.Since(start).Seconds())
 		if err == nil {
 			w.failing.Store(nil)
-			w.metrics.rowsInserted.Add(float64(len(flows)))
+			w.metrics.rowsInserted.Add(float64(rows))
 			w.metrics.batchesInserted.Inc()
 			if attempt > 1 {
 				w.deps.Logger.Info("insert succeeded after retries", "table", w.cfg.Table, "attempts", attempt)
@@ -133,16 +147,16 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 		failed := fmt.Errorf("storage: insert into %s failing (attempt %d): %w", w.cfg.Table, attempt, err)
 		w.failing.Store(&failed)
 		if ctx.Err() != nil {
-			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", len(flows), w.cfg.Table, attempt, err)
+			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", rows, w.cfg.Table, attempt, err)
 		}
 		// One line per attempt: the growing wait already limits the rate.
-		w.deps.Logger.Warn("insert failed, retrying", "table", w.cfg.Table, "rows", len(flows),
+		w.deps.Logger.Warn("insert failed, retrying", "table", w.cfg.Table, "rows", rows,
 			"attempt", attempt, "retry_in", wait, "error", err)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", len(flows), w.cfg.Table, attempt, err)
+			return fmt.Errorf("writer: insert %d flows into %s, gave up after %d attempts: %w", rows, w.cfg.Table, attempt, err)
 		case <-timer.C:
 		}
 		wait = min(2*wait, w.cfg.RetryMax)
