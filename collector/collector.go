@@ -243,8 +243,7 @@ type worker struct {
 	id          int
 	in          chan *udp.Datagram
 	batch       *record.Batch
-	started     time.Time // when the current batch got its first record
-	emitFunc    func(*record.Flow)
+	started     time.Time             // when the current batch got its first record
 	counterFunc func(*record.Counter) // nil without a CounterOutput
 	emitted     int                   // records of the datagram being decoded, counted once after it
 
@@ -254,7 +253,6 @@ type worker struct {
 
 func newWorker(c *Collector, id int) *worker {
 	w := &worker{c: c, id: id, in: make(chan *udp.Datagram, c.cfg.WorkerQueue), exporters: newExporterTable(c.perExp)}
-	w.emitFunc = w.emit // bind once: a method value allocates
 	if c.counters != nil {
 		w.counterFunc = c.counters.PutCounter
 	}
@@ -309,7 +307,7 @@ func (w *worker) handle(d *udp.Datagram) {
 	}
 	protocol.datagrams.Inc()
 	w.emitted = 0
-	templates, err := dec.decode(exporter, d.Received, d.Payload, w.emitFunc, w.counterFunc)
+	templates, err := dec.decode(exporter, d.Received, d.Payload, w, w.counterFunc)
 	if w.emitted > 0 {
 		protocol.flows.Add(float64(w.emitted))
 		st.flows.Add(float64(w.emitted))
@@ -330,12 +328,20 @@ func (w *worker) handle(d *udp.Datagram) {
 	}
 }
 
-func (w *worker) emit(f *record.Flow) {
+// Slot and Commit make the worker the decoders' record.Appender: records
+// are decoded straight into the batch that travels on, not copied into it.
+func (w *worker) Slot() *record.Flow {
 	if w.batch == nil {
 		w.batch = record.GetBatch()
+		w.batch.Reserve(w.c.cfg.BatchSize) // filled without growing
 		w.started = time.Now()
 	}
-	*w.batch.Next() = *f
+	return w.batch.Slot()
+}
+
+func (w *worker) Commit() {
+	w.batch.Commit()
+	f := &w.batch.Flows[len(w.batch.Flows)-1]
 	w.emitted++
 	w.exporter.observeRate(w.c.perExp, f.ObservationDomainID, f.SamplingRate)
 	if w.batch.Len() >= w.c.cfg.BatchSize {

@@ -57,7 +57,7 @@ func decodeCorpus(t *testing.T, dec flowDecoder, mutate func([]byte), files ...s
 			if mutate != nil {
 				mutate(payload)
 			}
-			dec.decode(record.AddrFromSlice(dg.Src.AsSlice()), 1, payload, func(*record.Flow) {}, nil)
+			dec.decode(record.AddrFromSlice(dg.Src.AsSlice()), 1, payload, &record.Emitter{Emit: func(*record.Flow) {}}, nil)
 		}
 	}
 }

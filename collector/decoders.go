@@ -15,9 +15,10 @@ import (
 // are *decodeerr.Error, whose ErrorReason method gives the metric label.
 // templates is how many template records the datagram carried, so that the
 // worker refreshes the exporter's template gauge only then.
+// The flow records are decoded straight into out (the worker's batch).
 // emitCounter, when not nil, receives sFlow counter samples.
 type flowDecoder interface {
-	decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), emitCounter func(*record.Counter)) (templates int, err error)
+	decode(exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, emitCounter func(*record.Counter)) (templates int, err error)
 }
 
 // netflowDecoder decodes NetFlow v5, v9 and IPFIX.
@@ -42,8 +43,8 @@ func newNetFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, re
 	return &netflowDecoder{d: d, m: m, c: c}, nil
 }
 
-func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), _ func(*record.Counter)) (int, error) {
-	stats, err := n.d.Decode(exporter, receivedNanos, payload, emit)
+func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, _ func(*record.Counter)) (int, error) {
+	stats, err := n.d.DecodeInto(exporter, receivedNanos, payload, out)
 	add(n.m.templates, stats.Templates)
 	add(n.m.samplingDefaulted, stats.SamplingDefaulted)
 	add(n.c.optionsRecords, stats.OptionsRecords)
@@ -79,8 +80,8 @@ func newSFlowDecoder(cfg Config, overrides *sampling.Overrides, m *metrics, reg 
 	return &sflowDecoder{d: sflow.New(sc), m: m, c: c}, nil
 }
 
-func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), emitCounter func(*record.Counter)) (int, error) {
-	stats, err := s.d.DecodeWithCounters(exporter, receivedNanos, payload, emit, emitCounter)
+func (s *sflowDecoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, emitCounter func(*record.Counter)) (int, error) {
+	stats, err := s.d.DecodeInto(exporter, receivedNanos, payload, out, emitCounter)
 	add(s.m.samplingDefaulted, stats.SamplingDefaulted)
 	add(s.c.flowSamples, stats.FlowSamples)
 	add(s.c.counterSamples, stats.CounterSamples)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -29,14 +30,10 @@ import (
 // rebuilt with exactly the same range, so that its insert carries the same
 // token and the store keeps it once.
 type FromKafka struct {
-	r       *reporter.Reporter
-	cfg     Config
+	loop
 	group   *kafka.Group
-	sinks   []Sink
-	stage   Stage
 	intents intentLog
 	grace   time.Duration
-	m       *metrics
 	limiter *reporter.Limiter
 	// intentErrors counts failed attempts to record a batch's intent.
 	intentErrors prometheus.Counter
@@ -49,18 +46,12 @@ type FromKafka struct {
 // rebalance) waits for its last batch to be stored (half the group's
 // rebalance timeout is safe).
 func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDir string, grace time.Duration, sinks ...Sink) (*FromKafka, error) {
-	if err := cfg.Validate(); err != nil {
+	l, err := newLoop(r, cfg, sinks)
+	if err != nil {
 		return nil, err
-	}
-	if len(sinks) == 0 {
-		return nil, errors.New("pipeline: no sink")
 	}
 	if err := os.MkdirAll(intentDir, 0o750); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	m, err := newMetrics(r)
-	if err != nil {
-		return nil, err
 	}
 	intentErrors := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "intent_errors_total", Help: "Failed attempts to record a batch's offset range before storing it; the batch waits, uncommitted, until one succeeds.",
@@ -69,8 +60,8 @@ func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDi
 		return nil, fmt.Errorf("register pipeline metrics: %w", err)
 	}
 	return &FromKafka{
-		r: r, cfg: cfg, group: group, sinks: sinks, intents: intentLog{dir: intentDir},
-		grace: grace, m: m, limiter: r.NewLimiter(5, 10*time.Second),
+		loop: l, group: group, intents: intentLog{dir: intentDir},
+		grace: grace, limiter: r.NewLimiter(5, 10*time.Second),
 		intentErrors: intentErrors,
 	}, nil
 }
@@ -90,14 +81,11 @@ func (p *FromKafka) Run(ctx, writeCtx context.Context) error {
 	return p.group.Run(ctx, func(c *kafka.Claim) { p.consume(writeCtx, c) })
 }
 
-// partitionBatch is what one partition holds.
-type partitionBatch struct {
-	flows       []record.Flow
-	first, last int64 // offsets; first < 0 when empty
-	since       time.Time
-	replayEnd   int64 // when rebuilding a recorded batch: its last offset; else -1
-}
-
+// consume runs the loop on one claimed partition until it is handed over,
+// its batch cannot be stored, or a commit fails: then the handler stops. It
+// must not store another batch, as the intent names only the last one: the
+// next owner starts at the last committed offset and can rebuild only that
+// batch with the same token.
 func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 	// Writes end with base, or a grace period after the partition is
 	// taken away (not at shutdown, where base's deadline rules).
@@ -110,158 +98,137 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 	})
 	defer stopGrace()
 
-	intent, haveIntent := p.intents.load(c.Topic, c.Partition)
-	b := &partitionBatch{flows: make([]record.Flow, 0, min(p.cfg.BatchRows, 8192)), first: -1, replayEnd: -1}
+	src := &partitionSource{p: p, c: c, replayEnd: -1,
+		buf: make([]record.Flow, 0, min(p.cfg.BatchRows, 8192))}
+	src.intent, src.haveIntent = p.intents.load(c.Topic, c.Partition)
+	var notStored *notStoredError
+	if err := p.run(writeCtx, src, "handover"); errors.As(err, &notStored) {
+		p.r.Warn("batch not stored; left uncommitted for the partition's next owner",
+			"topic", c.Topic, "partition", c.Partition, "first", notStored.first, "last", notStored.last,
+			"records", notStored.records, "error", notStored.err)
+	}
+}
+
+// partitionSource is one claimed partition as a Source: a batch is one
+// message, decoded in place at the end of the records already gathered,
+// and acknowledging it commits the offset after it.
+//
+// A gathering's deduplication token is "<topic>/<partition>/<first>-<last>",
+// its offset range. Before it is stored, its range is recorded in the data
+// directory (the intent); when a partition is consumed again from a
+// gathering's first offset (after a crash, or a commit that failed), the
+// batches up to its last offset are marked Replay, so that the loop rebuilds
+// it with exactly the same range, and its insert carries the same token and
+// the store keeps it once.
+type partitionSource struct {
+	p   *FromKafka
+	c   *kafka.Claim
+	buf []record.Flow // the records of the batches held, as decoded
+
+	intent     intent
+	haveIntent bool  // the claim's first gathering is still to start
+	holding    bool  // the loop holds batches not yet released
+	replayEnd  int64 // when rebuilding a recorded gathering: its last offset; else -1
+	ended      bool  // a message came after the claim's context ended
+}
+
+func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
+	c := s.c
 	for {
-		fetchCtx, cancelFetch := c.Context(), context.CancelFunc(func() {})
-		if b.first >= 0 && b.replayEnd < 0 {
-			fetchCtx, cancelFetch = context.WithDeadline(c.Context(), b.since.Add(p.cfg.FlushInterval))
+		if s.ended || c.Context().Err() != nil {
+			return Batch{}, io.EOF
 		}
-		msg, err := c.Fetch(fetchCtx, b.flows)
+		fetchCtx, cancelFetch := c.Context(), context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			fetchCtx, cancelFetch = context.WithDeadline(c.Context(), deadline)
+		}
+		start := len(s.buf)
+		msg, err := c.Fetch(fetchCtx, s.buf)
 		cancelFetch()
 		if err != nil {
 			switch {
 			case c.Context().Err() != nil:
-				p.handOver(writeCtx, c, b)
-				return
+				return Batch{}, io.EOF
 			case errors.Is(err, context.DeadlineExceeded):
-				if !p.flush(writeCtx, c, b, "time") {
-					return
-				}
-			default:
-				p.limiter.Log(p.r.Logger, "fetch", "fetch failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
-				if !sleep(c.Context(), time.Second) {
-					p.handOver(writeCtx, c, b)
-					return
-				}
+				return Batch{}, errFlushDue
+			}
+			s.p.limiter.Log(s.p.r.Logger, "fetch", "fetch failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
+			if !sleep(c.Context(), time.Second) {
+				return Batch{}, io.EOF
 			}
 			continue
 		}
-		p.m.received.Add(float64(len(msg.Flows) - len(b.flows)))
-		if p.stage != nil {
-			// Only the message's records: the batch's offsets, and so its
-			// deduplication token, do not depend on what a rule drops.
-			kept := p.stage.Process(msg.Flows[len(b.flows):])
-			msg.Flows = msg.Flows[:len(b.flows)+kept]
-		}
-		p.m.pending.Add(int64(len(msg.Flows) - len(b.flows)))
-		b.flows = msg.Flows
-		if b.first < 0 {
-			b.first, b.since = msg.Offset, time.Now()
-			if haveIntent && intent.first == msg.Offset {
-				b.replayEnd = intent.last
-				p.r.Info("rebuilding a batch written before but not committed", "topic", c.Topic,
-					"partition", c.Partition, "first", intent.first, "last", intent.last)
+		s.buf = msg.Flows
+		b := Batch{Flows: s.buf[start:len(s.buf):len(s.buf)], Offset: msg.Offset}
+		if !s.holding {
+			s.holding = true
+			if s.haveIntent && s.intent.first == msg.Offset {
+				s.replayEnd = s.intent.last
+				s.p.r.Info("rebuilding a batch written before but not committed", "topic", c.Topic,
+					"partition", c.Partition, "first", s.intent.first, "last", s.intent.last)
 			}
-			haveIntent = false
+			s.haveIntent = false
 		}
-		b.last = msg.Offset
-		switch {
-		case c.Context().Err() != nil:
-			// kafka-go may hand out a message it already held after the
-			// claim's context ended: it is the last one taken.
-			p.handOver(writeCtx, c, b)
-			return
-		case b.replayEnd >= 0:
-			if b.last >= b.replayEnd && !p.flush(writeCtx, c, b, "replay") {
-				return
-			}
-		case len(b.flows) >= p.cfg.BatchRows:
-			if !p.flush(writeCtx, c, b, "size") {
-				return
-			}
+		if s.replayEnd >= 0 {
+			b.Replay, b.ReplayEnd = true, msg.Offset >= s.replayEnd
 		}
+		// kafka-go may hand out a message it already held after the
+		// claim's context ended: it is the last one taken.
+		s.ended = c.Context().Err() != nil
+		return b, nil
 	}
 }
 
-// handOver ends a claim whose partition is handed over or whose worker
-// stops: it stores and commits what is held, unless that is a batch being
-// rebuilt and not complete (its next owner rebuilds it).
-func (p *FromKafka) handOver(ctx context.Context, c *kafka.Claim, b *partitionBatch) {
-	if b.first >= 0 && (b.replayEnd < 0 || b.last >= b.replayEnd) {
-		p.flush(ctx, c, b, "handover")
-		return
-	}
-	p.m.pending.Add(-int64(len(b.flows)))
-}
-
-// flush writes the batch to every sink under its token, then commits past
-// it. It reports false when the batch could not be stored (writeCtx ended),
-// or was stored but not committed because the partition changed hands: the
-// partition's handler then stops. It must not store another batch, as the
-// intent names only the last one: the next owner starts at the last
-// committed offset and can rebuild only that batch with the same token.
-//
-// The batch's intent is recorded first, and nothing is stored without it: a
-// batch stored without one could not be rebuilt with the same range after a
-// crash, and would be stored twice. While the intent cannot be written the
-// batch waits, retried with back-off until writeCtx ends, as a store that
-// fails.
-func (p *FromKafka) flush(ctx context.Context, c *kafka.Claim, b *partitionBatch, trigger string) bool {
-	if b.first < 0 {
-		return true
-	}
-	start := time.Now()
-	n := len(b.flows)
-	if n > 0 {
-		notStored := func(err error) bool {
-			p.m.failed.Add(float64(n))
-			p.m.pending.Add(-int64(n))
-			p.r.Warn("batch not stored; left uncommitted for the partition's next owner",
-				"topic", c.Topic, "partition", c.Partition, "first", b.first, "last", b.last, "records", n, "error", err)
-			return false
-		}
-		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-			err := p.intents.save(c.Topic, c.Partition, b.first, b.last)
-			if err == nil {
-				break
-			}
-			p.intentErrors.Inc()
-			p.limiter.Log(p.r.Logger, "intent", "cannot record the batch's range; not storing it until it is recorded",
-				"topic", c.Topic, "partition", c.Partition, "error", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
-				return notStored(fmt.Errorf("recording the batch's intent: %w", err))
-			}
-		}
-		token := fmt.Sprintf("%s/%d/%d-%d", c.Topic, c.Partition, b.first, b.last)
-		for _, s := range p.sinks {
-			if err := s.Write(ctx, b.flows, token); err != nil {
-				return notStored(err)
-			}
-		}
-		p.m.written.Add(float64(n))
-		p.m.pending.Add(-int64(n))
-	}
-	// Commit, retrying while the partition is held: the next batch must
-	// not start before this one is committed, so that at most one batch per
-	// partition is stored and not committed (the one the intent names).
+// Token records the gathering's intent first, and nothing is stored
+// without it: a gathering stored without one could not be rebuilt with the
+// same range after a crash, and would be stored twice. While the intent
+// cannot be written the gathering waits, retried with back-off until ctx
+// ends, as a store that fails.
+func (s *partitionSource) Token(ctx context.Context, first, last *Batch) (string, error) {
+	c := s.c
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := c.Commit(b.last + 1)
+		err := s.p.intents.save(c.Topic, c.Partition, first.Offset, last.Offset)
 		if err == nil {
 			break
 		}
+		s.p.intentErrors.Inc()
+		s.p.limiter.Log(s.p.r.Logger, "intent", "cannot record the batch's range; not storing it until it is recorded",
+			"topic", c.Topic, "partition", c.Partition, "error", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return "", fmt.Errorf("recording the batch's intent: %w", err)
+		}
+	}
+	return fmt.Sprintf("%s/%d/%d-%d", c.Topic, c.Partition, first.Offset, last.Offset), nil
+}
+
+// Ack commits past last, retrying while the partition is held: the next
+// gathering must not start before this one is committed, so that at most
+// one gathering per partition is stored and not committed (the one the
+// intent names).
+func (s *partitionSource) Ack(_ context.Context, last *Batch) error {
+	c := s.c
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := c.Commit(last.Offset + 1)
+		if err == nil {
+			return nil
+		}
 		if c.Context().Err() == nil {
-			p.limiter.Log(p.r.Logger, "commit", "commit failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
+			s.p.limiter.Log(s.p.r.Logger, "commit", "commit failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)
 			if sleep(c.Context(), wait) {
 				continue
 			}
 		}
-		p.limiter.Log(p.r.Logger, "commit", "commit failed while the partition was handed over; the next owner replays the batch",
-			"topic", c.Topic, "partition", c.Partition, "first", b.first, "last", b.last, "error", err)
-		b.reset()
-		return false
+		s.p.limiter.Log(s.p.r.Logger, "commit", "commit failed while the partition was handed over; the next owner replays the batch",
+			"topic", c.Topic, "partition", c.Partition, "last", last.Offset, "error", err)
+		return err
 	}
-	if n > 0 {
-		p.m.flushes.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
-	}
-	b.reset()
-	return true
 }
 
-func (b *partitionBatch) reset() {
-	clear(b.flows)
-	b.flows = b.flows[:0]
-	b.first, b.last, b.replayEnd = -1, -1, -1
+func (s *partitionSource) Release([]Batch) {
+	clear(s.buf)
+	s.buf = s.buf[:0]
+	s.holding = false
+	s.replayEnd = -1
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

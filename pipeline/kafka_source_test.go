@@ -200,13 +200,17 @@ type tokenSink struct {
 	onWrite func()
 }
 
-func (s *tokenSink) Write(_ context.Context, flows []record.Flow, token string) error {
+func (s *tokenSink) WriteBatches(_ context.Context, batches [][]record.Flow, token string) error {
 	s.mu.Lock()
 	s.tokens = append(s.tokens, token)
 	if s.records == nil {
 		s.records = map[string]int{}
 	}
-	s.records[token] = len(flows)
+	n := 0
+	for _, flows := range batches {
+		n += len(flows)
+	}
+	s.records[token] = n
 	hook := s.onWrite
 	s.onWrite = nil
 	s.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -17,19 +18,6 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 )
-
-// Sink stores or forwards batches. Write returns once the batch is safely
-// stored (the writer retries on its own), or fails when ctx ends.
-type Sink interface {
-	Write(ctx context.Context, flows []record.Flow, dedupToken string) error
-}
-
-// Stage changes records in place before they are batched for the sinks
-// (enrichment). Process returns how many records it kept, moved to the
-// front of flows.
-type Stage interface {
-	Process(flows []record.Flow) int
-}
 
 // Config is the `pipeline:` section.
 type Config struct {
@@ -56,16 +44,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Pipeline moves batches from a source channel to the sinks.
+// Pipeline moves batches from the in-process queue to the sinks.
 type Pipeline struct {
-	r       *reporter.Reporter
-	cfg     Config
-	source  <-chan *record.Batch
-	sinks   []Sink
-	stage   Stage
-	pending []record.Flow
-	since   time.Time
-	m       *metrics
+	loop
+	source <-chan *record.Batch
 }
 
 // metrics are the pipeline's, whatever its source (the in-process queue or
@@ -109,20 +91,25 @@ func newMetrics(r *reporter.Reporter) (*metrics, error) {
 
 // New builds a pipeline; Run starts it.
 func New(r *reporter.Reporter, cfg Config, source <-chan *record.Batch, sinks ...Sink) (*Pipeline, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if len(sinks) == 0 {
-		return nil, errors.New("pipeline: no sink")
-	}
-	m, err := newMetrics(r)
+	l, err := newLoop(r, cfg, sinks)
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{
-		r: r, cfg: cfg, source: source, sinks: sinks, m: m,
-		pending: make([]record.Flow, 0, cfg.BatchRows),
-	}, nil
+	return &Pipeline{loop: l, source: source}, nil
+}
+
+func newLoop(r *reporter.Reporter, cfg Config, sinks []Sink) (loop, error) {
+	if err := cfg.Validate(); err != nil {
+		return loop{}, err
+	}
+	if len(sinks) == 0 {
+		return loop{}, errors.New("pipeline: no sink")
+	}
+	m, err := newMetrics(r)
+	if err != nil {
+		return loop{}, err
+	}
+	return loop{r: r, cfg: cfg, sinks: sinks, m: m}, nil
 }
 
 // WithStage has every record go through stage before the sinks.
@@ -134,54 +121,51 @@ func (p *Pipeline) WithStage(stage Stage) *Pipeline {
 // Run moves batches until the source is closed, then writes what it holds
 // and returns. ctx bounds the writes: cancel it only to give up on storage.
 func (p *Pipeline) Run(ctx context.Context) error {
-	tick := time.NewTicker(p.cfg.FlushInterval / 4)
-	defer tick.Stop()
-	for {
-		select {
-		case b, ok := <-p.source:
-			if !ok {
-				return p.flush(ctx, "shutdown")
-			}
-			p.m.received.Add(float64(b.Len()))
-			if len(p.pending) == 0 {
-				p.since = time.Now()
-			}
-			start := len(p.pending)
-			p.pending = append(p.pending, b.Flows...)
-			b.Release()
-			if p.stage != nil {
-				p.pending = p.pending[:start+p.stage.Process(p.pending[start:])]
-			}
-			p.m.pending.Store(int64(len(p.pending)))
-			if len(p.pending) >= p.cfg.BatchRows {
-				if err := p.flush(ctx, "size"); err != nil {
-					return err
-				}
-			}
-		case now := <-tick.C:
-			if len(p.pending) > 0 && now.Sub(p.since) >= p.cfg.FlushInterval {
-				if err := p.flush(ctx, "time"); err != nil {
-					return err
-				}
-			}
+	return p.run(ctx, &queueSource{ch: p.source}, "shutdown")
+}
+
+// queueSource is the in-process queue as a Source: its batches need no
+// acknowledgement, only to go back to their pool once stored, and the
+// writer names them for its own retries.
+type queueSource struct {
+	ch    <-chan *record.Batch
+	timer *time.Timer
+}
+
+func (s *queueSource) Next(deadline time.Time) (Batch, error) {
+	var due <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return Batch{}, errFlushDue
 		}
+		if s.timer == nil {
+			s.timer = time.NewTimer(d)
+		} else {
+			s.timer.Reset(d)
+		}
+		defer s.timer.Stop()
+		due = s.timer.C
+	}
+	select {
+	case b, ok := <-s.ch:
+		if !ok {
+			return Batch{}, io.EOF
+		}
+		return Batch{Flows: b.Flows, pooled: b}, nil
+	case <-due:
+		return Batch{}, errFlushDue
 	}
 }
 
-func (p *Pipeline) flush(ctx context.Context, trigger string) error {
-	if len(p.pending) == 0 {
-		return nil
-	}
-	start := time.Now()
-	for _, s := range p.sinks {
-		if err := s.Write(ctx, p.pending, ""); err != nil {
-			p.m.failed.Add(float64(len(p.pending)))
-			return fmt.Errorf("pipeline: write %d records: %w", len(p.pending), err)
+func (s *queueSource) Token(context.Context, *Batch, *Batch) (string, error) { return "", nil }
+
+func (s *queueSource) Ack(context.Context, *Batch) error { return nil }
+
+func (s *queueSource) Release(batches []Batch) {
+	for i := range batches {
+		if b := batches[i].pooled; b != nil {
+			b.Release()
 		}
 	}
-	p.m.written.Add(float64(len(p.pending)))
-	p.m.flushes.WithLabelValues(trigger).Observe(time.Since(start).Seconds())
-	p.pending = p.pending[:0]
-	p.m.pending.Store(0)
-	return nil
 }

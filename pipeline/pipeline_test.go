@@ -12,26 +12,44 @@ import (
 	"sluice/pipeline/record"
 )
 
-// recordingSink keeps the size of every write; the storage writer's own
-// tests, and the end-to-end tests, cover the real sink.
+// recordingSink keeps the size and token of every write, and which Bytes
+// values it was given; the storage writer's own tests, and the end-to-end
+// tests, cover the real sink.
 type recordingSink struct {
 	mu     sync.Mutex
 	writes []int
+	tokens []string
 	total  uint64
+	seen   map[uint64]bool
 	fail   error
 }
 
-func (s *recordingSink) Write(_ context.Context, flows []record.Flow, _ string) error {
+func (s *recordingSink) WriteBatches(_ context.Context, batches [][]record.Flow, token string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return s.fail
 	}
-	s.writes = append(s.writes, len(flows))
-	for _, f := range flows {
-		s.total += f.Bytes
+	if s.seen == nil {
+		s.seen = map[uint64]bool{}
 	}
+	n := 0
+	for _, flows := range batches {
+		n += len(flows)
+		for _, f := range flows {
+			s.total += f.Bytes
+			s.seen[f.Bytes] = true
+		}
+	}
+	s.writes = append(s.writes, n)
+	s.tokens = append(s.tokens, token)
 	return nil
+}
+
+func (s *recordingSink) has(bytes uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[bytes]
 }
 
 func (s *recordingSink) snapshot() ([]int, uint64) {

@@ -209,8 +209,8 @@ type recordingSink struct {
 
 var errCrash = errors.New("simulated crash after the insert")
 
-func (s *recordingSink) Write(ctx context.Context, flows []record.Flow, token string) error {
-	if err := s.w.Write(ctx, flows, token); err != nil {
+func (s *recordingSink) WriteBatches(ctx context.Context, batches [][]record.Flow, token string) error {
+	if err := s.w.WriteBatches(ctx, batches, token); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -72,7 +72,8 @@ type Decoder struct {
 // scratch is the per-call working memory, pooled so that a busy worker
 // reuses it instead of allocating a record and packet structs per datagram.
 type scratch struct {
-	flow     record.Flow
+	reverse  record.Flow    // a biflow's reverse record, made from its forward one
+	emitter  record.Emitter // Decode's callback as an Appender
 	v5       netflowlegacy.PacketNetFlowV5
 	handle   templates.Handle // the exporter's templates, handed to goflow2
 	dataSets []dataSet        // the datagram's data sets, walked after its options
@@ -104,7 +105,24 @@ func (d *Decoder) Panics() uint64 { return d.panics.Load() }
 // Stats.MissingTemplateSets and reported as decodeerr.TemplateNotFound after
 // the rest of the datagram has been emitted.
 func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow)) (stats Stats, err error) {
+	return d.decode(exporter, receivedNanos, payload, nil, emit)
+}
+
+// DecodeInto is Decode, with the records decoded straight into where out
+// keeps them (the collector's batch), with no copy: out.Slot gives the
+// record to fill, out.Commit adds it.
+func (d *Decoder) DecodeInto(exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender) (stats Stats, err error) {
+	return d.decode(exporter, receivedNanos, payload, out, nil)
+}
+
+// decode fills out's records, or, when out is nil, the scratch's one for
+// emit.
+func (d *Decoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, emit func(*record.Flow)) (stats Stats, err error) {
 	s := d.scratch.Get().(*scratch)
+	if out == nil {
+		s.emitter.Emit = emit
+		out = &s.emitter
+	}
 	defer func() {
 		// goflow2 is meant never to panic; if it does on some input, one
 		// datagram is lost and counted, not the collector.
@@ -115,6 +133,7 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 		}
 		s.handle = templates.Handle{} // let an expired exporter's state go
 		s.ctx = packetContext{}
+		s.emitter.Emit = nil
 		d.scratch.Put(s)
 	}()
 	if len(payload) < 2 {
@@ -123,9 +142,9 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 	stats.Version = binary.BigEndian.Uint16(payload)
 	switch stats.Version {
 	case 5:
-		err = d.decodeV5(s, exporter, receivedNanos, payload, emit, &stats)
+		err = d.decodeV5(s, exporter, receivedNanos, payload, out, &stats)
 	case 9, 10:
-		err = d.decodeTemplated(s, exporter, receivedNanos, payload, emit, &stats)
+		err = d.decodeTemplated(s, exporter, receivedNanos, payload, out, &stats)
 	default:
 		err = newError(decodeerr.UnknownVersion, fmt.Errorf("version %d", stats.Version))
 	}

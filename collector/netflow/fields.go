@@ -434,6 +434,12 @@ func (r *reverseFields) read(fieldType uint16, v []byte) {
 	}
 }
 
+// carries reports whether the reverse direction carried anything: whether
+// reverse makes a record.
+func (r *reverseFields) carries() bool {
+	return cmp.Or(r.bytes, r.totalBytes) != 0 || cmp.Or(r.packets, r.totalPackets) != 0
+}
+
 // reverse turns f, a biflow's forward record, into its reverse record:
 // source and destination swapped (addresses, ports, masks, AS, interfaces,
 // VLANs, MACs, NAT), the reverse counters and TCP flags (0, unknown,
@@ -441,10 +447,10 @@ func (r *reverseFields) read(fieldType uint16, v []byte) {
 // f alone, when the reverse direction carried nothing (no reverse
 // counters, or zero ones): no record then.
 func (r *reverseFields) reverse(f *record.Flow) bool {
-	bytes, packets := cmp.Or(r.bytes, r.totalBytes), cmp.Or(r.packets, r.totalPackets)
-	if bytes == 0 && packets == 0 {
+	if !r.carries() {
 		return false
 	}
+	bytes, packets := cmp.Or(r.bytes, r.totalBytes), cmp.Or(r.packets, r.totalPackets)
 	f.SrcAddr, f.DstAddr = f.DstAddr, f.SrcAddr
 	f.SrcPort, f.DstPort = f.DstPort, f.SrcPort
 	f.SrcNetMask, f.DstNetMask = f.DstNetMask, f.SrcNetMask

@@ -52,7 +52,7 @@ type packetContext struct {
 // sets are walked by walkDataSet, which allocates nothing per record.
 // Options data sets are applied before data sets, so a sampling rate
 // announced in the same datagram applies to its flows.
-func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), stats *Stats) error {
+func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, stats *Stats) error {
 	sets, framingErr := checkSets(stats.Version, payload)
 	if sets.end == 0 {
 		return framingErr
@@ -140,7 +140,7 @@ sets:
 	var walkErr error
 	ctx.interfaces = len(s.dataSets) > 0 && ctx.state.HasInterfaces()
 	for i := range s.dataSets {
-		if err := d.walkDataSet(ctx, &s.dataSets[i], &s.flow, emit, stats); err != nil && walkErr == nil {
+		if err := d.walkDataSet(ctx, &s.dataSets[i], out, &s.reverse, stats); err != nil && walkErr == nil {
 			walkErr = err
 		}
 	}
@@ -375,7 +375,11 @@ type dataSet struct {
 // Records follow one another until what is left of the set is padding
 // (isPadding): the exporter may pad a set so that the next one starts
 // aligned, and the padding is not records.
-func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, f *record.Flow, emit func(*record.Flow), stats *Stats) error {
+//
+// Each record is decoded in place into out's next slot; a biflow's reverse
+// record starts as a copy of the forward one, made in reverse before the
+// forward one is committed (out may hand it on at once).
+func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, out record.Appender, reverse *record.Flow, stats *Stats) error {
 	minLen, variable := 0, false
 	for i := range ds.fields {
 		if n := ds.fields[i].Length; n == 0xffff {
@@ -388,6 +392,7 @@ func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, f *record.Flow, e
 	body := ds.body
 	var x extractor
 	for !isPadding(body, minLen, variable) {
+		f := out.Slot()
 		x.begin(ctx, f)
 		for i := range ds.fields {
 			field := &ds.fields[i]
@@ -412,11 +417,18 @@ func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, f *record.Flow, e
 		}
 		rev := x.finish(d, stats)
 		ctx.nameInterfaces(f)
-		emit(f)
+		hasReverse := rev.carries()
+		if hasReverse {
+			*reverse = *f
+		}
+		out.Commit()
 		stats.Flows++
-		if rev.reverse(f) {
-			ctx.nameInterfaces(f)
-			emit(f)
+		if hasReverse {
+			r := out.Slot()
+			*r = *reverse
+			rev.reverse(r)
+			ctx.nameInterfaces(r)
+			out.Commit()
 			stats.Flows++
 			stats.ReverseFlows++
 		}

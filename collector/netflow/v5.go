@@ -20,7 +20,7 @@ const (
 // than it holds is rejected whole (decodeerr.Truncated), because its contents
 // cannot be trusted and because goflow2 would allocate for the claimed count
 // first. Trailing bytes after the counted records are ignored.
-func (d *Decoder) decodeV5(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), stats *Stats) error {
+func (d *Decoder) decodeV5(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, stats *Stats) error {
 	if len(payload) < v5HeaderLen {
 		return newError(decodeerr.Truncated, fmt.Errorf("v5 header: %d bytes", len(payload)))
 	}
@@ -42,9 +42,9 @@ func (d *Decoder) decodeV5(s *scratch, exporter record.Addr, receivedNanos int64
 	exportMillis := int64(p.UnixSecs)*1000 + int64(p.UnixNSecs)/1_000_000
 
 	override := d.cfg.SamplingOverrides.Rate(exporter)
-	f := &s.flow
 	for i := range p.Records {
 		r := &p.Records[i]
+		f := out.Slot()
 		f.Reset()
 		f.TimeReceived = receivedNanos
 		f.TimeFlowStart = uptimeToUnixMillis(exportMillis, p.SysUptime, r.First)
@@ -73,7 +73,7 @@ func (d *Decoder) decodeV5(s *scratch, exporter record.Addr, receivedNanos int64
 		f.Packets = uint64(r.DPkts)
 		f.Bytes = uint64(r.DOctets)
 		icmpFromDstPort(f)
-		emit(f)
+		out.Commit()
 		stats.Flows++
 	}
 	return nil

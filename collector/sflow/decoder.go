@@ -97,7 +97,7 @@ type Decoder struct {
 }
 
 type scratch struct {
-	flow    record.Flow
+	emitter record.Emitter // Decode's callback as an Appender
 	counter record.Counter
 }
 
@@ -124,13 +124,31 @@ func (d *Decoder) Decode(exporter record.Addr, receivedNanos int64, payload []by
 // per counter sample, compact or expanded, that carries generic interface
 // or Ethernet counters. The *record.Counter is only valid during the call.
 func (d *Decoder) DecodeWithCounters(exporter record.Addr, receivedNanos int64, payload []byte, emit func(*record.Flow), emitCounter func(*record.Counter)) (stats Stats, err error) {
+	return d.decode(exporter, receivedNanos, payload, nil, emit, emitCounter)
+}
+
+// DecodeInto is DecodeWithCounters, with the flow records decoded straight
+// into where out keeps them (the collector's batch), with no copy:
+// out.Slot gives the record to fill, out.Commit adds it.
+func (d *Decoder) DecodeInto(exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, emitCounter func(*record.Counter)) (stats Stats, err error) {
+	return d.decode(exporter, receivedNanos, payload, out, nil, emitCounter)
+}
+
+// decode fills out's records, or, when out is nil, the scratch's one for
+// emit.
+func (d *Decoder) decode(exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, emit func(*record.Flow), emitCounter func(*record.Counter)) (stats Stats, err error) {
 	s := d.scratch.Get().(*scratch)
+	if out == nil {
+		s.emitter.Emit = emit
+		out = &s.emitter
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			d.panics.Add(1)
 			err = decodeerr.Recovered("sflow", r)
 			s = new(scratch)
 		}
+		s.emitter.Emit = nil
 		d.scratch.Put(s)
 	}()
 
@@ -138,7 +156,7 @@ func (d *Decoder) DecodeWithCounters(exporter record.Addr, receivedNanos int64, 
 	if r := decodeerr.Reason(framingErr); r == decodeerr.UnknownVersion || r == decodeerr.Malformed || len(payload) < 8 {
 		return stats, framingErr
 	}
-	walkErr := d.walkDatagram(s, exporter, receivedNanos, payload, emit, emitCounter, &stats)
+	walkErr := d.walkDatagram(s, exporter, receivedNanos, payload, out, emitCounter, &stats)
 	// A framing problem explains whatever the walk found after it.
 	if framingErr != nil {
 		return stats, framingErr

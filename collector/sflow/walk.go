@@ -110,7 +110,7 @@ func recordError(what string, r *xdr, err error) error {
 // malformed is skipped and reported; the samples after it are still read,
 // since each has its own length.
 func (d *Decoder) walkDatagram(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte,
-	emit func(*record.Flow), emitCounter func(*record.Counter), stats *Stats) error {
+	out record.Appender, emitCounter func(*record.Counter), stats *Stats) error {
 	r := xdr{b: payload[4:]} // the version, checked
 	agent, err := r.address()
 	if err != nil {
@@ -146,7 +146,7 @@ func (d *Decoder) walkDatagram(s *scratch, exporter record.Addr, receivedNanos i
 		switch format {
 		case sampleFlow, sampleExpandedFlow:
 			stats.FlowSamples++
-			err = sc.flowSample(&sample, format == sampleExpandedFlow, emit, stats)
+			err = sc.flowSample(&sample, format == sampleExpandedFlow, out, stats)
 		case sampleCounter, sampleExpandedCounter:
 			stats.CounterSamples++
 			if emitCounter == nil {
@@ -181,9 +181,10 @@ type sampleContext struct {
 }
 
 // flowSample reads a flow sample (compact or expanded) and emits its record.
-// stats is not kept in sampleContext: emit receives a pointer into sc's
-// scratch, which makes sc's pointers escape, and stats must not.
-func (sc *sampleContext) flowSample(r *xdr, expanded bool, emit func(*record.Flow), stats *Stats) error {
+// The record is decoded in place into out's next slot, committed only once
+// whole. stats is not kept in sampleContext: out is an interface, which
+// makes sc's pointers escape, and stats must not.
+func (sc *sampleContext) flowSample(r *xdr, expanded bool, out record.Appender, stats *Stats) error {
 	r.u32() // sequence number
 	r.u32() // source ID (and its index, expanded)
 	if expanded {
@@ -206,13 +207,13 @@ func (sc *sampleContext) flowSample(r *xdr, expanded bool, emit func(*record.Flo
 	if uint64(records)*8 > uint64(len(r.b)) {
 		return newError(decodeerr.Malformed, fmt.Errorf("flow sample claims %d records in %d bytes", records, len(r.b)))
 	}
-	f := sc.d.startFlow(&sc.s.flow, sc.agent, sc.subAgent, sc.receivedNanos, rate, sc.override, stats)
+	f := sc.d.startFlow(out.Slot(), sc.agent, sc.subAgent, sc.receivedNanos, rate, sc.override, stats)
 	setInterface(&f.InIfIndex, inFormat, inValue)
 	setOutput(outFormat, outValue, f)
 	if err := applyRecords(&sc.headers, r, records, f, stats); err != nil {
 		return err
 	}
-	emit(f)
+	out.Commit()
 	stats.Flows++
 	return nil
 }

@@ -108,23 +108,37 @@ func New(cfg Config, deps Dependencies) (*Writer, error) {
 	}, nil
 }
 
-// Write stores a batch of flows. dedupToken identifies the batch (for a
-// batch read from Kafka: its partition and offsets), so that writing it again
-// after a crash stores nothing twice; when empty, the writer makes one up for
-// its own retries. Write returns once the batch is stored, or with the last
-// insert error when ctx ends first.
+// Write stores a batch of flows, as WriteBatches does a list of one.
 func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken string) error {
-	if len(flows) == 0 {
+	return w.WriteBatches(ctx, [][]record.Flow{flows}, dedupToken)
+}
+
+// WriteBatches stores batches of flows in one insert, appending the
+// columns of each in turn: the pipeline hands over the batches it gathered
+// as they are, without copying their records into one slice. dedupToken
+// identifies the insert (for batches read from Kafka: their partition and
+// offsets), so that writing it again after a crash stores nothing twice;
+// when empty, the writer makes one up for its own retries. WriteBatches
+// returns once the batches are stored, or with the last insert error when
+// ctx ends first.
+func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedupToken string) error {
+	rows := 0
+	for _, flows := range batches {
+		rows += len(flows)
+	}
+	if rows == 0 {
 		return nil
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.builder.Reset()
-	w.builder.AppendFlows(flows)
+	for _, flows := range batches {
+		w.builder.AppendFlows(flows)
+	}
 	if err := w.insert(ctx, w.cfg.Table, w.token(dedupToken), w.builder); err != nil {
 		return err
 	}
-	w.metrics.rowsInserted.Add(float64(len(flows)))
+	w.metrics.rowsInserted.Add(float64(rows))
 	w.metrics.batchesInserted.Inc()
 	return nil
 }
