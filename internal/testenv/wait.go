@@ -51,3 +51,13 @@ func EventuallyState(tb testing.TB, timeout time.Duration, what string, cond fun
 		tb.Fatalf("waited %s for %s; last: %s", timeout, what, state)
 	}
 }
+
+// EventuallyAtLeast waits until get, a counter say, reaches want; past
+// timeout it fails with the last value seen.
+func EventuallyAtLeast(tb testing.TB, timeout time.Duration, what string, get func() float64, want float64) {
+	tb.Helper()
+	var got float64
+	if !Poll(timeout, func() bool { got = get(); return got >= want }) {
+		tb.Fatalf("waited %s for %s: %v, want %v", timeout, what, got, want)
+	}
+}

@@ -39,6 +39,17 @@ func TestEventually(t *testing.T) {
 		t.Errorf("failure %q does not end with the last state n=%d", r.msg, n)
 	}
 
+	r = &fatalRecorder{TB: t}
+	v := 0.0
+	EventuallyAtLeast(r, 10*time.Second, "v", func() float64 { v++; return v }, 3)
+	if r.msg != "" || v != 3 {
+		t.Errorf("EventuallyAtLeast stopped at %v (%q), want 3", v, r.msg)
+	}
+	EventuallyAtLeast(r, 20*time.Millisecond, "the counter", func() float64 { return 2 }, 3)
+	if want := "waited 20ms for the counter: 2, want 3"; r.msg != want {
+		t.Errorf("failure %q, want %q", r.msg, want)
+	}
+
 	if Poll(0, func() bool { return false }) {
 		t.Error("Poll reported a condition that never held")
 	}
