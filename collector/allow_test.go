@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -22,8 +23,8 @@ func TestAllowedExporters(t *testing.T) {
 	to := c.Addrs()[0]
 	send(t, to, netip.MustParseAddr("127.0.4.1"), datagrams[0].Payload, datagrams[0].Payload)
 	send(t, to, netip.MustParseAddr("127.0.3.9"), datagrams[0].Payload)
-	waitFor(t, "dropped", func() float64 { return testutil.ToFloat64(c.metrics.droppedNotAllowed) }, 2)
-	waitFor(t, "datagrams", func() float64 { return testutil.ToFloat64(c.metrics.netflow.datagrams) }, 1)
+	testenv.EventuallyAtLeast(t, 10*time.Second, "dropped", func() float64 { return testutil.ToFloat64(c.metrics.droppedNotAllowed) }, 2)
+	testenv.EventuallyAtLeast(t, 10*time.Second, "datagrams", func() float64 { return testutil.ToFloat64(c.metrics.netflow.datagrams) }, 1)
 	flows := drain(c, q)
 	if len(flows) != 29 || testutil.ToFloat64(c.metrics.netflow.datagrams) != 1 {
 		t.Errorf("%d flows from %v datagrams; want the 29 of the one allowed datagram", len(flows), testutil.ToFloat64(c.metrics.netflow.datagrams))

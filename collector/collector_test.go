@@ -13,6 +13,7 @@ import (
 
 	"sluice/internal/demo"
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 	"sluice/pipeline/queue"
 	"sluice/pipeline/record"
 )
@@ -74,18 +75,6 @@ func send(t *testing.T, to netip.AddrPort, from netip.Addr, payloads ...[]byte) 
 	}
 }
 
-// waitFor polls a counter until it reaches want.
-func waitFor(t *testing.T, what string, get func() float64, want float64) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for get() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v, want %v", what, get(), want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Every flow of many exporters, each sending its templates right before
 // its data, arrives: an exporter's datagrams stay in order on one worker.
 // Stop hands on the last partial batches.
@@ -122,7 +111,7 @@ func TestCollectorDeliversEveryFlowInOrder(t *testing.T) {
 		send(t, to, src, byExporter[src]...)
 	}
 	stats := gen.Stats()
-	waitFor(t, "flows decoded", func() float64 {
+	testenv.EventuallyAtLeast(t, 10*time.Second, "flows decoded", func() float64 {
 		return testutil.ToFloat64(c.metrics.netflow.flows) + testutil.ToFloat64(c.metrics.sflow.flows)
 	}, float64(stats.Flows))
 
@@ -169,10 +158,10 @@ func TestCollectorCountsMalformed(t *testing.T) {
 	}
 	good := len(payloads) / 4
 	send(t, c.Addrs()[0], netip.MustParseAddr("127.0.0.1"), payloads...)
-	waitFor(t, "truncated", func() float64 {
+	testenv.EventuallyAtLeast(t, 10*time.Second, "truncated", func() float64 {
 		return testutil.ToFloat64(c.metrics.decodeErrors.WithLabelValues("netflow", "truncated"))
 	}, float64(2*good))
-	waitFor(t, "unknown", func() float64 {
+	testenv.EventuallyAtLeast(t, 10*time.Second, "unknown", func() float64 {
 		return testutil.ToFloat64(c.metrics.decodeErrors.WithLabelValues("unknown", "unknown_version"))
 	}, float64(good))
 	flows := drain(c, q)
@@ -202,7 +191,7 @@ func TestCollectorDropsWhenWorkerQueueFull(t *testing.T) {
 	}
 	payloads := netflow5Payloads(t, 600)
 	send(t, c.Addrs()[0], netip.MustParseAddr("127.0.0.1"), payloads...)
-	waitFor(t, "queue_full drops", func() float64 { return testutil.ToFloat64(c.metrics.droppedQueueFull) }, 1)
+	testenv.EventuallyAtLeast(t, 10*time.Second, "queue_full drops", func() float64 { return testutil.ToFloat64(c.metrics.droppedQueueFull) }, 1)
 	close(blocked)
 	c.Stop(context.Background())
 }
@@ -316,7 +305,7 @@ func TestCollectorStopDeadlineWithStalledOutput(t *testing.T) {
 	}
 	payloads := netflow5Payloads(t, 100)
 	send(t, c.Addrs()[0], netip.MustParseAddr("127.0.0.1"), payloads...)
-	waitFor(t, "flows decoded", func() float64 { return testutil.ToFloat64(c.metrics.netflow.flows) }, 100)
+	testenv.EventuallyAtLeast(t, 10*time.Second, "flows decoded", func() float64 { return testutil.ToFloat64(c.metrics.netflow.flows) }, 100)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

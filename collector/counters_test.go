@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"sluice/internal/pcap"
 	"sluice/internal/reporter"
@@ -58,7 +59,7 @@ func TestCollectorHandsOnCounters(t *testing.T) {
 	for _, d := range datagrams {
 		send(t, c.Addrs()[0], netip.MustParseAddr("127.0.0.1"), d.Payload)
 	}
-	waitFor(t, "counters", func() float64 { return float64(out.len()) }, 1)
+	testenv.EventuallyAtLeast(t, 10*time.Second, "counters", func() float64 { return float64(out.len()) }, 1)
 	drain(c, q)
 	if n := out.len(); n != 1 {
 		t.Fatalf("%d counter samples, want 1", n)

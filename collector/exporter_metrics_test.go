@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"sluice/internal/demo"
+	"sluice/internal/testenv"
 )
 
 // series returns the values of a metric family by its label pairs
@@ -90,7 +91,7 @@ func TestExporterMetricsPerExporter(t *testing.T) {
 		}
 		send(t, to, src, wants[src].payloads...)
 	}
-	waitFor(t, "datagrams", func() float64 {
+	testenv.EventuallyAtLeast(t, 10*time.Second, "datagrams", func() float64 {
 		return testutil.ToFloat64(c.metrics.netflow.datagrams) + testutil.ToFloat64(c.metrics.sflow.datagrams)
 	}, float64(func() (n int) {
 		for _, w := range wants {
@@ -146,7 +147,7 @@ func TestExporterMetricsBounded(t *testing.T) {
 		send(t, c.Addrs()[0], netip.MustParseAddr(s), payloads...)
 	}
 	total := float64(len(sources) * len(payloads))
-	waitFor(t, "datagrams", func() float64 { return testutil.ToFloat64(c.metrics.netflow.datagrams) }, total)
+	testenv.EventuallyAtLeast(t, 10*time.Second, "datagrams", func() float64 { return testutil.ToFloat64(c.metrics.netflow.datagrams) }, total)
 	drain(c, q)
 
 	datagrams := series(t, r.Gatherer(), "sluice_collector_exporter_datagrams_total")

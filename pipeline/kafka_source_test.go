@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
@@ -97,7 +98,7 @@ func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 		}
 		return 0
 	}
-	waitFor(t, "intent failures to be counted", func() bool { return intentErrors() >= 3 })
+	testenv.Eventually(t, 30*time.Second, "intent failures to be counted", func() bool { return intentErrors() >= 3 })
 	if writes, _ := sink.snapshot(); len(writes) != 0 {
 		t.Fatalf("stored %v without an intent", writes)
 	}
@@ -109,7 +110,7 @@ func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 	if err := os.Mkdir(intentDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the batch to be stored", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the batch to be stored", func() bool {
 		writes, _ := sink.snapshot()
 		return len(writes) > 0
 	})
@@ -177,17 +178,6 @@ func runFromKafka(t *testing.T, ctx context.Context, p *FromKafka) (stop func())
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -271,7 +261,7 @@ func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
 	defer runFromKafka(t, ctx, p)()
 
 	owner := map[int64]string{}
-	waitFor(t, "every record stored", func() bool {
+	testenv.Eventually(t, 30*time.Second, "every record stored", func() bool {
 		tokens, stored := sink.snapshot()
 		for _, token := range tokens {
 			var first, last int64

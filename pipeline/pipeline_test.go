@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 	"sluice/pipeline/record"
 )
 
@@ -101,16 +102,10 @@ func TestPipelineFlushesByTime(t *testing.T) {
 	sink := &recordingSink{}
 	src, done := newPipeline(t, Config{BatchRows: 1_000_000, FlushInterval: 20 * time.Millisecond}, sink)
 	src <- batchOf(5, 2)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if writes, _ := sink.snapshot(); len(writes) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a partial batch was not written after the flush interval")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, 5*time.Second, "a partial batch to be written after the flush interval", func() bool {
+		writes, _ := sink.snapshot()
+		return len(writes) == 1
+	})
 	close(src)
 	if err := <-done; err != nil {
 		t.Fatal(err)

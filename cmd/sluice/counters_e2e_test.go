@@ -142,16 +142,16 @@ func TestKafkaStoresCounters(t *testing.T) {
 		t.Fatal("tshark found no counter samples")
 	}
 	stored := func(p *tier) string { return p.sql(counterTotalsQuery) }
-	waitFor(t, 60*time.Second, "counter samples stored", func() bool { return stored(pipe) == want.tsv() })
+	testenv.Eventually(t, 60*time.Second, "counter samples stored", func() bool { return stored(pipe) == want.tsv() })
 
 	pipe.kill()
 	twice := counterTotals{2 * want.samples, 2 * want.inOctets, 2 * want.outErrors, 2 * want.fcsErrors}
 	sendCounterCaptures(t, sf)
-	waitFor(t, 30*time.Second, "the collector to send the second samples", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the collector to send the second samples", func() bool {
 		return coll.metric("sluice_pipeline_counters_written_total") == float64(twice.samples)
 	})
 	pipe = startTier(t, "pipeline", "--config", config, "--data", pipeData)
-	waitFor(t, 60*time.Second, "counter samples stored after the restart", func() bool { return stored(pipe) == twice.tsv() })
+	testenv.Eventually(t, 60*time.Second, "counter samples stored after the restart", func() bool { return stored(pipe) == twice.tsv() })
 	time.Sleep(2 * time.Second) // room for a duplicate to show up
 	if got := stored(pipe); got != twice.tsv() {
 		t.Errorf("interface_counters %q, want %q", got, twice.tsv())

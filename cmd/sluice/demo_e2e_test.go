@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sluice/internal/demo"
+	"sluice/internal/testenv"
 )
 
 // demoProcess is a `sluice demo` started by a test, its stdout and stderr kept apart.
@@ -103,7 +104,7 @@ func TestDemoFinalLine(t *testing.T) {
 	// Interrupted: no duration, SIGINT once storing has begun. The count is
 	// the second demo's only: the baseline is what was stored before it.
 	d := startDemo(t, demoArgs(in, "--rate", "2000", "--duration", "0")...)
-	waitFor(t, 60*time.Second, "the second demo's flows to be stored", func() bool { return in.count("") > sent+2000 })
+	testenv.Eventually(t, 60*time.Second, "the second demo's flows to be stored", func() bool { return in.count("") > sent+2000 })
 	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -358,8 +358,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	// Every malformed kind is counted by its reason.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.EventuallyState(t, 30*time.Second, "every malformed kind counted", func() (bool, string) {
 		m := in.metrics("sluice_collector_decode_errors_total")
 		missing := ""
 		for _, bad := range malformed {
@@ -368,14 +367,8 @@ func TestRunEndToEnd(t *testing.T) {
 				missing = key
 			}
 		}
-		if missing == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not counted; decode errors: %v", missing, m)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return missing == "", fmt.Sprintf("%s not counted; decode errors: %v", missing, m)
+	})
 
 	// SIGTERM right away: what the workers and the pipeline hold must be
 	// stored before exit.
@@ -527,14 +520,11 @@ func TestRunCorpusTotals(t *testing.T) {
 		}
 		wants[key] = want{fl, b, p}
 	}
-	deadline := time.Now().Add(60 * time.Second)
 	var wantTotal uint64
 	for _, w := range wants {
 		wantTotal += w.flows
 	}
-	for in.count("") < wantTotal && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.Poll(60*time.Second, func() bool { return in.count("") >= wantTotal })
 	for i, f := range files {
 		if f.sflow {
 			continue

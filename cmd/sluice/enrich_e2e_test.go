@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sluice/internal/demo"
+	"sluice/internal/testenv"
 	"sluice/pipeline/enrich/geoip/geoiptest"
 	"sluice/pipeline/enrich/snmp/snmptest"
 )
@@ -88,11 +89,10 @@ func sendV5(s *sender, in *instance, flows ...demo.Flow) {
 // waitRows polls the store until query returns want (TSV, trimmed).
 func waitRows(t *testing.T, in *instance, query, want string) {
 	t.Helper()
-	var got string
-	waitUntil(t, 30*time.Second, func() bool {
-		got = strings.TrimRight(in.sql(query, "TSV"), "\n")
-		return got == want
-	}, func() string { return fmt.Sprintf("for %s\n got: %q\nwant: %q", query, got, want) })
+	testenv.EventuallyState(t, 30*time.Second, "the rows of "+query, func() (bool, string) {
+		got := strings.TrimRight(in.sql(query, "TSV"), "\n")
+		return got == want, fmt.Sprintf("\n got: %q\nwant: %q", got, want)
+	})
 }
 
 // TestRunEnrichment sends flows through `sluice run` with every
@@ -170,7 +170,7 @@ func TestRunEnrichment(t *testing.T) {
 
 	// The first records of a new exporter only start its SNMP poll: send
 	// until a stored record carries the sysName.
-	waitFor(t, 30*time.Second, "a record named by SNMP", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a record named by SNMP", func() bool {
 		if in.count("ExporterName = 'edge-lab-1'") > 0 {
 			return true
 		}
@@ -206,7 +206,7 @@ func TestRunEnrichment(t *testing.T) {
 	cityDB, _ = geoDatabases(t, "FR", "Paris")
 	replace(t, cityPath, cityDB)
 	replace(t, feodoPath, []byte(feodoHeader+`"2025-09-30 22:10:05","81.2.69.20","2222","online","2026-11-23","BumbleBee"`+"\n# Number of entries: 2\n"))
-	waitFor(t, 30*time.Second, "the replaced database and feed to be used", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the replaced database and feed to be used", func() bool {
 		if in.count("DstGeoCity = 'Paris' AND has(DstThreatFeeds, 'feodo')") > 0 {
 			return true
 		}
@@ -250,7 +250,7 @@ func TestRunEnrichment(t *testing.T) {
 func communityIDOf(t *testing.T, in *instance, port int) string {
 	t.Helper()
 	var id string
-	waitFor(t, 30*time.Second, fmt.Sprintf("a record to port %d", port), func() bool {
+	testenv.Eventually(t, 30*time.Second, fmt.Sprintf("a record to port %d", port), func() bool {
 		id = strings.TrimSpace(in.sql(fmt.Sprintf("SELECT CommunityID FROM flows WHERE DstPort = %d", port), "TSV"))
 		return id != ""
 	})

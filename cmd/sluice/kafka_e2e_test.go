@@ -152,25 +152,6 @@ func (p *tier) count() uint64 {
 	return n
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	waitUntil(t, timeout, cond, func() string { return "waiting for " + what })
-}
-
-// waitUntil polls cond until it holds; past timeout it fails with what
-// failure says then (the last value seen, say).
-func waitUntil(t *testing.T, timeout time.Duration, cond func() bool, failure func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s %s", timeout, failure())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // traffic sends demo flows to a collector and keeps the generator's exact
 // account of them.
 type traffic struct {
@@ -231,13 +212,10 @@ func expectStored(t *testing.T, stats demo.Stats, stores ...*tier) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for n := total(); n < stats.Flows; n = total() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d flows stored after 90 s, %d sent", n, stats.Flows)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.EventuallyState(t, 90*time.Second, "every flow sent to be stored", func() (bool, string) {
+		n := total()
+		return n >= stats.Flows, fmt.Sprintf("%d flows stored, %d sent", n, stats.Flows)
+	})
 	// Anything late (a duplicate) would show up now.
 	time.Sleep(2 * time.Second)
 	var count, bytes, packets uint64
@@ -274,7 +252,7 @@ func expectStored(t *testing.T, stats demo.Stats, stores ...*tier) {
 // to save.
 func waitDecoded(t *testing.T, coll *tier, n uint64) {
 	t.Helper()
-	waitFor(t, 60*time.Second, fmt.Sprintf("the collector to decode %d flows", n), func() bool {
+	testenv.Eventually(t, 60*time.Second, fmt.Sprintf("the collector to decode %d flows", n), func() bool {
 		return coll.metric("sluice_collector_flows_total") == float64(n)
 	})
 }
@@ -307,7 +285,7 @@ func TestKafkaStream(t *testing.T) {
 	waitDecoded(t, coll, 20000)
 	coll.term()
 	expectStored(t, tr.gen.Stats(), pipe)
-	waitFor(t, 10*time.Second, "consumer lag 0", func() bool { return pipe.metric("sluice_pipeline_kafka_consumer_lag_records") == 0 })
+	testenv.Eventually(t, 10*time.Second, "consumer lag 0", func() bool { return pipe.metric("sluice_pipeline_kafka_consumer_lag_records") == 0 })
 	if n := pipe.metric("sluice_pipeline_kafka_consumer_decode_errors_total"); n != 0 {
 		t.Errorf("%v decode errors", n)
 	}
@@ -329,17 +307,17 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	coll := startTier(t, args...)
 	tr := newTraffic(t, nf, sf, 2)
 	tr.send(5000, 5000)
-	waitFor(t, 60*time.Second, "first flows stored", func() bool { return pipe.count() > 0 })
+	testenv.Eventually(t, 60*time.Second, "first flows stored", func() bool { return pipe.count() > 0 })
 
 	broker.halt()
 	tr.send(5000, 5000)
-	waitFor(t, 60*time.Second, "the collector to spool", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the collector to spool", func() bool {
 		return coll.metric("sluice_pipeline_spool_entries") > 0 && coll.metric("sluice_pipeline_kafka_forwarder_kafka_up") == 0
 	})
 	broker.resume()
 	tr.send(5000, 5000)
 	waitDecoded(t, coll, 15000)
-	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return coll.metric("sluice_pipeline_spool_entries") == 0 })
+	testenv.Eventually(t, 60*time.Second, "the spool to drain", func() bool { return coll.metric("sluice_pipeline_spool_entries") == 0 })
 	coll.term()
 	expectStored(t, tr.gen.Stats(), pipe)
 	pipe.term()
@@ -365,7 +343,7 @@ func startPipelineAndCollector(t *testing.T, seed uint64) (config, data string, 
 func TestKafkaPipelineKilled(t *testing.T) {
 	config, data, pipe, coll, tr := startPipelineAndCollector(t, 3)
 	tr.send(4000, 4000)
-	waitFor(t, 60*time.Second, "inserts under way", func() bool { return pipe.metric("sluice_storage_writer_batches_inserted_total") >= 2 })
+	testenv.Eventually(t, 60*time.Second, "inserts under way", func() bool { return pipe.metric("sluice_storage_writer_batches_inserted_total") >= 2 })
 	pipe.kill()
 	tr.send(4000, 4000)
 	pipe = startTier(t, "pipeline", "--config", config, "--data", data)
@@ -383,7 +361,7 @@ func TestKafkaPipelineKilled(t *testing.T) {
 func TestKafkaStorageUnavailable(t *testing.T) {
 	_, data, pipe, coll, tr := startPipelineAndCollector(t, 4)
 	tr.send(3000, 5000)
-	waitFor(t, 60*time.Second, "the first flows stored", func() bool { return pipe.count() == tr.gen.Stats().Flows })
+	testenv.Eventually(t, 60*time.Second, "the first flows stored", func() bool { return pipe.count() == tr.gen.Stats().Flows })
 
 	insertDir := filepath.Join(data, "spool")
 	if err := os.Rename(insertDir, insertDir+".away"); err != nil {
@@ -394,11 +372,16 @@ func TestKafkaStorageUnavailable(t *testing.T) {
 	}
 	stored := pipe.count()
 	tr.send(3000, 5000)
-	waitFor(t, 60*time.Second, "inserts to fail", func() bool {
+	testenv.Eventually(t, 60*time.Second, "inserts to fail", func() bool {
 		return pipe.metric("sluice_storage_writer_insert_errors_total") > 2 && pipe.readyStatus() == http.StatusServiceUnavailable
 	})
 	commits := pipe.metric("sluice_pipeline_kafka_consumer_commits_total")
-	time.Sleep(3 * time.Second)
+	// Two more failed inserts (the writer's retries) are two more chances
+	// to commit wrongly.
+	failures := pipe.metric("sluice_storage_writer_insert_errors_total")
+	testenv.EventuallyAtLeast(t, 60*time.Second, "more inserts to fail", func() float64 {
+		return pipe.metric("sluice_storage_writer_insert_errors_total")
+	}, failures+2)
 	if n := pipe.metric("sluice_pipeline_kafka_consumer_commits_total"); n != commits {
 		t.Fatalf("offsets committed while storage was failing (%v → %v commits)", commits, n)
 	}
@@ -415,7 +398,7 @@ func TestKafkaStorageUnavailable(t *testing.T) {
 	waitDecoded(t, coll, 7000)
 	coll.term()
 	expectStored(t, tr.gen.Stats(), pipe)
-	waitFor(t, 10*time.Second, "ready again", func() bool { return pipe.readyStatus() == http.StatusOK })
+	testenv.Eventually(t, 10*time.Second, "ready again", func() bool { return pipe.readyStatus() == http.StatusOK })
 	pipe.term()
 }
 
@@ -446,10 +429,10 @@ func TestKafkaRebalance(t *testing.T) {
 		}
 	}()
 	second := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
-	waitFor(t, 60*time.Second, "the second worker to get partitions", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the second worker to get partitions", func() bool {
 		return second.metric("sluice_pipeline_kafka_consumer_partitions_assigned") > 0
 	})
-	time.Sleep(2 * time.Second)
+	testenv.Eventually(t, 60*time.Second, "the second worker to store flows", func() bool { return second.count() > 0 })
 	close(stop)
 	<-done
 	waitDecoded(t, coll, tr.gen.Stats().Flows)
@@ -474,14 +457,14 @@ func TestKafkaCollectorSpoolsUntilKafka(t *testing.T) {
 	coll := startTier(t, args...)
 	tr := newTraffic(t, nf, sf, 6)
 	tr.send(3000, 5000)
-	waitFor(t, 30*time.Second, "every flow spooled", func() bool {
+	testenv.Eventually(t, 30*time.Second, "every flow spooled", func() bool {
 		return coll.metric("sluice_pipeline_spool_appended_records_total") == float64(tr.gen.Stats().Flows)
 	})
 	// A stop while Kafka is down keeps the spool for the next start.
 	coll.term()
 	coll = startTier(t, args...)
 	tr.send(2000, 5000)
-	waitFor(t, 30*time.Second, "every new flow spooled", func() bool {
+	testenv.Eventually(t, 30*time.Second, "every new flow spooled", func() bool {
 		return coll.metric("sluice_pipeline_spool_appended_records_total") == 2000
 	})
 	if n := coll.metric("sluice_pipeline_spool_entries"); n == 0 {
@@ -490,7 +473,7 @@ func TestKafkaCollectorSpoolsUntilKafka(t *testing.T) {
 
 	broker.start()
 	pipe := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
-	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return coll.metric("sluice_pipeline_spool_entries") == 0 })
+	testenv.Eventually(t, 60*time.Second, "the spool to drain", func() bool { return coll.metric("sluice_pipeline_spool_entries") == 0 })
 	coll.term()
 	expectStored(t, tr.gen.Stats(), pipe)
 	pipe.term()

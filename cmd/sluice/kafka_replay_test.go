@@ -15,6 +15,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 	"sluice/pipeline"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
@@ -121,13 +122,9 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 	// replay is not flushed on time), so that a failure ends soon too.
 	second := &recordingSink{w: store}
 	runWorker(second, 6*perMessage, 2*time.Second, func(ctx context.Context) {
-		deadline := time.Now().Add(time.Minute)
-		for committedOffset(t, ctx, kcfg) != messages {
-			if time.Now().After(deadline) {
-				t.Fatalf("the second worker did not commit every offset in a minute; it wrote %q", second.tokens())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		testenv.EventuallyState(t, time.Minute, "the second worker to commit every offset", func() (bool, string) {
+			return committedOffset(t, ctx, kcfg) == messages, fmt.Sprintf("it wrote %q", second.tokens())
+		})
 	})
 	got := second.tokens()
 	t.Logf("second worker wrote %q", got)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sluice/internal/testenv"
 )
 
 // process is one running sluice command started by a test: `run`,
@@ -65,20 +67,23 @@ func startProcess(t *testing.T, name, httpAddr string, args ...string) (*process
 			t.Logf("sluice %s log:\n%s", p.name, p.logText())
 		}
 	})
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
+	var exited error
+	ready := testenv.Poll(90*time.Second, func() bool {
 		select {
 		case err := <-p.exited:
-			p.reaped = true
-			return nil, fmt.Errorf("sluice %s exited before being ready: %v\n%s", p.name, err, p.logText())
+			p.reaped, exited = true, fmt.Errorf("sluice %s exited before being ready: %v\n%s", p.name, err, p.logText())
+			return true
 		default:
 		}
-		if p.readyStatus() == http.StatusOK {
-			return p, nil
-		}
-		time.Sleep(100 * time.Millisecond)
+		return p.readyStatus() == http.StatusOK
+	})
+	switch {
+	case exited != nil:
+		return nil, exited
+	case !ready:
+		return nil, fmt.Errorf("sluice %s not ready after 90 s:\n%s", p.name, p.logText())
 	}
-	return nil, fmt.Errorf("sluice %s not ready after 90 s:\n%s", p.name, p.logText())
+	return p, nil
 }
 
 func (p *process) readyStatus() int {

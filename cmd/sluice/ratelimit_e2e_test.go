@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"sluice/internal/testenv"
 )
 
 // A burst of bad datagrams and nothing after it: `sluice run` logs the first
@@ -23,7 +25,7 @@ func TestRunReportsSuppressedErrors(t *testing.T) {
 		s.send(from, in.netflow, truncated)
 	}
 	const metric = `sluice_collector_decode_errors_total{protocol="netflow",reason="truncated"}`
-	waitFor(t, 30*time.Second, "the collector to count every bad datagram", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the collector to count every bad datagram", func() bool {
 		return in.metrics(metric)[metric] == bad
 	})
 
@@ -42,7 +44,7 @@ func TestRunReportsSuppressedErrors(t *testing.T) {
 		return lines, suppressed, reports
 	}
 	// The collector's limiter lets 5 lines through per reason every 10 s.
-	waitFor(t, 60*time.Second, "a line saying how many errors were suppressed", func() bool {
+	testenv.Eventually(t, 60*time.Second, "a line saying how many errors were suppressed", func() bool {
 		lines, suppressed, _ := account()
 		return lines+suppressed >= bad
 	})

@@ -133,13 +133,10 @@ func TestRunRestartKeepsTemplates(t *testing.T) {
 	}
 	// Wait until every template is in, then stop.
 	var templates float64
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if templates = in.metrics("sluice_collector_template_store_templates")["sluice_collector_template_store_templates"]; templates >= float64(len(restartCaptures)) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Poll(30*time.Second, func() bool {
+		templates = in.metrics("sluice_collector_template_store_templates")["sluice_collector_template_store_templates"]
+		return templates >= float64(len(restartCaptures))
+	})
 	if n := in.count(""); n != 0 {
 		t.Fatalf("%d flows stored before any data was sent", n)
 	}
@@ -161,10 +158,7 @@ func TestRunRestartKeepsTemplates(t *testing.T) {
 		}
 		total += c.want.flows
 	}
-	deadline = time.Now().Add(60 * time.Second)
-	for in.count("") < total && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	testenv.Poll(60*time.Second, func() bool { return in.count("") >= total })
 	for i, c := range captures {
 		where := fmt.Sprintf("ExporterAddress = toIPv6('::ffff:%s')", c.from)
 		got := in.sql("SELECT count(), sum(Bytes), sum(Packets), sum(IngressVRFID), sum(MPLS1stLabel) FROM flows WHERE "+where, "TSV")

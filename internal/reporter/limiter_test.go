@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sluice/internal/testenv"
 )
 
 func TestLimiterBurstThenWindow(t *testing.T) {
@@ -259,10 +261,7 @@ func TestLimiterReportsOnItsOwn(t *testing.T) {
 	for range 2500 {
 		l.Allow("truncated")
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(buf.String(), "suppressed") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Poll(30*time.Second, func() bool { return strings.Contains(buf.String(), "suppressed") })
 	// A slow machine may cross a window in the loop: add what every report said.
 	var total uint64
 	for _, m := range regexp.MustCompile(`suppressed=(\d+)`).FindAllStringSubmatch(buf.String(), -1) {

@@ -1,5 +1,6 @@
 // Package testenv tells tests where their external dependencies are: the
-// capture corpus, tshark, and the rule for a missing one. Outside CI and
+// capture corpus, tshark, and the rule for a missing one; and it holds the
+// one helper tests wait with (Eventually). Outside CI and
 // `make test` a test whose dependency is missing is skipped, so `go test`
 // works on a bare checkout; in CI (CI=true) and under `make test`
 // (SLUICE_REQUIRE_DEPS=1), which installs every dependency, it fails,

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 	"sluice/pipeline/enrich/geoip/geoiptest"
 	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"
@@ -309,9 +310,9 @@ func TestNetworksFileReload(t *testing.T) {
 		t.Fatalf("name %q", got)
 	}
 	write("prefix,name\n10.0.0.0/8,after-with-a-longer-name\n")
-	waitFor(t, func() bool { return name() == "after-with-a-longer-name" })
+	testenv.Eventually(t, 30*time.Second, "the new name", func() bool { return name() == "after-with-a-longer-name" })
 	write("prefix,name\nnot-a-prefix,x\n")
-	waitFor(t, func() bool { return testutil.ToFloat64(e.m.reloads.WithLabelValues("failed")) == 1 })
+	testenv.Eventually(t, 30*time.Second, "a failed reload counted", func() bool { return testutil.ToFloat64(e.m.reloads.WithLabelValues("failed")) == 1 })
 	if got := name(); got != "after-with-a-longer-name" {
 		t.Errorf("after a broken file: %q", got)
 	}
@@ -326,17 +327,6 @@ func replaceFile(t *testing.T, path, content string) {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -434,7 +424,7 @@ func TestFeedReloadReachesCachedAddresses(t *testing.T) {
 		t.Fatalf("%v feed matches counted, want 3 (one per record, cached or not)", n)
 	}
 	write("198.51.100.7\n")
-	waitFor(t, func() bool { return tagged("::ffff:198.51.100.7") && !tagged("::ffff:192.0.2.1") })
+	testenv.Eventually(t, 30*time.Second, "the reloaded feed to tag the new address only", func() bool { return tagged("::ffff:198.51.100.7") && !tagged("::ffff:192.0.2.1") })
 }
 
 // metricSum adds every sample of the metrics whose name ends with suffix.
@@ -538,7 +528,7 @@ func TestGeoIPReloadReachesCachedAddresses(t *testing.T) {
 		}
 	}
 	replaceFile(t, path, city("Manchester", 2))
-	waitFor(t, func() bool { return cityOf() == "Manchester" })
+	testenv.Eventually(t, 30*time.Second, "the new city", func() bool { return cityOf() == "Manchester" })
 }
 
 // TestNetworksFileWinsAndLongestMatch: the file's entry replaces an

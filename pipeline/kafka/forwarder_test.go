@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 	"sluice/pipeline/spool"
 )
 
@@ -121,12 +122,10 @@ func TestForwarderOutageKeepsOrder(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
-	for f.Pending() > 0 {
-		if ctx.Err() != nil {
-			t.Fatalf("%d entries still pending", f.Pending())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.EventuallyState(t, 30*time.Second, "every spooled entry forwarded", func() (bool, string) {
+		n := f.Pending()
+		return n == 0, fmt.Sprintf("%d entries still pending", n)
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"sluice/internal/testenv"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
 )
@@ -115,17 +116,6 @@ func (m *groupMember) claimStarts() map[int][]int64 {
 	return out
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestGroupKfakeRebalance runs Group against franz-go's in-process fake
 // Kafka: one member gets every partition; a second member joins, the first
 // commits what it read as its partitions are revoked, and the second starts
@@ -142,7 +132,7 @@ func TestGroupKfakeRebalance(t *testing.T) {
 	log := &groupLog{seen: map[[2]int64]int{}, next: map[int]int64{}}
 	a, assignedA := startMember(t, ctx, cfg, log)
 	defer a.stop()
-	eventually(t, 30*time.Second, "the first member to read every record", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the first member to read every record", func() bool {
 		n, _, _ := log.snapshot()
 		return n == len(first)
 	})
@@ -159,7 +149,7 @@ func TestGroupKfakeRebalance(t *testing.T) {
 
 	b, assignedB := startMember(t, ctx, cfg, log)
 	defer b.stop()
-	eventually(t, 30*time.Second, "the partitions to be shared", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the partitions to be shared", func() bool {
 		return assignedA() == 1 && assignedB() == 1
 	})
 	// The first member committed on revocation, before the second started.
@@ -174,16 +164,17 @@ func TestGroupKfakeRebalance(t *testing.T) {
 
 	second := randomFlows(6, 2000, 16)
 	produceAll(t, ctx, p, second, 100)
-	eventually(t, 30*time.Second, "every record of both rounds", func() bool {
+	testenv.Eventually(t, 30*time.Second, "every record of both rounds", func() bool {
 		n, _, _ := log.snapshot()
 		return n >= len(first)+len(second)
 	})
-	time.Sleep(500 * time.Millisecond) // anything read twice shows up now
+	// Stopped, the members read nothing more: what they read twice is in
+	// the log now.
+	a.stop()
+	b.stop()
 	if n, dups, _ := log.snapshot(); n != len(first)+len(second) || dups != 0 {
 		t.Fatalf("read %d records (%d messages twice), want %d once", n, dups, len(first)+len(second))
 	}
-	a.stop()
-	b.stop()
 	_, _, end := log.snapshot()
 	if off := committed(t, ctx, cfg, partitions); off[0] != end[0] || off[1] != end[1] {
 		t.Fatalf("committed %v after shutdown, want %v", off, end)
@@ -312,15 +303,15 @@ func TestGroupSkipsRetriedCopies(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	eventually(t, 30*time.Second, "the first claim to read three messages", func() bool { return len(snapshot()) == 3 })
+	testenv.Eventually(t, 30*time.Second, "the first claim to read three messages", func() bool { return len(snapshot()) == 3 })
 	// The coordinator drops the next heartbeat's connection: the
 	// generation ends and the worker joins the next one.
 	cluster.ControlKey(kmsg.Heartbeat.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
 		return nil, errors.New("coordinator lost"), true
 	})
-	eventually(t, 30*time.Second, "the second claim to read offsets 1 and 2 again", func() bool { return len(snapshot()) == 5 })
+	testenv.Eventually(t, 30*time.Second, "the second claim to read offsets 1 and 2 again", func() bool { return len(snapshot()) == 5 })
 	write("b", "c") // offsets 3, 4
-	eventually(t, 30*time.Second, "the second claim to read the new messages", func() bool { return len(snapshot()) == 7 })
+	testenv.Eventually(t, 30*time.Second, "the second claim to read the new messages", func() bool { return len(snapshot()) == 7 })
 
 	want := []read{
 		{1, 0, ""}, {1, 1, ""}, {1, 2, "duplicate"},

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
 )
@@ -115,12 +117,12 @@ func produceAll(t testing.TB, ctx context.Context, p *Producer, flows []record.F
 }
 
 // consumeExactly joins the consumer group as one member, reads every
-// partition and commits each message, until want records arrived; then it
-// checks that nothing more comes within quiet, and leaves the group. It
-// returns the records in arrival order (each partition's in its order) and
-// checks that every exporter's records came through one partition, as the
-// message key routes them.
-func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg Config, want int, quiet time.Duration) []record.Flow {
+// partition and commits each message, until want records arrived and every
+// partition is read to its end; then it leaves the group and checks that
+// no more than want came. It returns the records in arrival order (each
+// partition's in its order) and checks that every exporter's records came
+// through one partition, as the message key routes them.
+func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg Config, want int) []record.Flow {
 	t.Helper()
 	g, err := NewGroup(r, cfg)
 	if err != nil {
@@ -130,6 +132,7 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 	var got []record.Flow
 	var failure error
 	partitionOf := map[record.Addr]int{}
+	next := map[int]int64{} // partition → offset after the last message read
 	// reached is closed when want records are in.
 	reached := make(chan struct{})
 	if want == 0 {
@@ -139,6 +142,9 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 	done := make(chan error, 1)
 	go func() {
 		done <- g.Run(runCtx, func(c *Claim) {
+			mu.Lock()
+			next[c.Partition] = max(next[c.Partition], c.Start)
+			mu.Unlock()
 			var flows []record.Flow
 			for {
 				msg, err := c.Fetch(c.Context(), flows[:0])
@@ -147,6 +153,7 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 				}
 				flows = msg.Flows
 				mu.Lock()
+				next[c.Partition] = msg.Offset + 1
 				for _, f := range msg.Flows {
 					if p, ok := partitionOf[f.ExporterAddress]; ok && p != c.Partition && failure == nil {
 						failure = fmt.Errorf("exporter %s in partitions %d and %d", f.ExporterAddress, p, c.Partition)
@@ -176,8 +183,20 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 		defer mu.Unlock()
 		t.Fatalf("%d of %d records consumed: %v", len(got), want, ctx.Err())
 	}
-	// Nothing more may arrive: a record that does shows up within quiet.
-	time.Sleep(quiet)
+	// Nothing more may arrive: once every partition is read to its end (a
+	// message read twice comes before the end, in its partition's order),
+	// nothing is left to read.
+	ends := endOffsets(t, ctx, cfg)
+	testenv.EventuallyState(t, time.Minute, "every partition read to its end", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for p, end := range ends {
+			if next[p] < end {
+				return false, fmt.Sprintf("read up to %v, ends at %v", next, ends)
+			}
+		}
+		return true, ""
+	})
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -191,6 +210,40 @@ func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg
 		t.Fatalf("consumed %d records, want %d", len(got), want)
 	}
 	return got
+}
+
+// endOffsets is the end (high-water mark) of each partition of the topic.
+func endOffsets(t testing.TB, ctx context.Context, cfg Config) map[int]int64 {
+	t.Helper()
+	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
+	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{cfg.Topic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req []kafkago.OffsetRequest
+	for _, topic := range meta.Topics {
+		if topic.Error != nil {
+			t.Fatalf("topic %s: %v", topic.Name, topic.Error)
+		}
+		for _, p := range topic.Partitions {
+			req = append(req, kafkago.LastOffsetOf(p.ID))
+		}
+	}
+	if len(req) == 0 {
+		t.Fatalf("topic %s has no partitions", cfg.Topic)
+	}
+	res, err := client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{cfg.Topic: req}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := map[int]int64{}
+	for _, p := range res.Topics[cfg.Topic] {
+		if p.Error != nil {
+			t.Fatalf("partition %d: %v", p.Partition, p.Error)
+		}
+		ends[p.Partition] = p.LastOffset
+	}
+	return ends
 }
 
 // checkSameRecords asserts that got holds exactly the records of want: each

@@ -48,7 +48,7 @@ func TestProduceConsumeKfake(t *testing.T) {
 		t.Errorf("producer_records_total = %v, want %d", got, len(want))
 	}
 
-	got := consumeExactly(t, ctx, r, cfg, len(want), 2*time.Second)
+	got := consumeExactly(t, ctx, r, cfg, len(want))
 	checkSameRecords(t, want, got)
 	if n := metricValue(t, r.Gatherer(), "consumer_decode_errors_total", "reason", "malformed"); n != 1 {
 		t.Errorf("consumer_decode_errors_total{reason=malformed} = %v, want 1", n)

@@ -311,10 +311,16 @@ func (d *DB) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			for _, s := range sources {
-				d.reloadIfChanged(s)
-			}
+			d.check(sources)
 		}
+	}
+}
+
+// check is one tick of Run: each source is reloaded if its file changed.
+// Tests call it, once Run has returned, to force a check.
+func (d *DB) check(sources []*source) {
+	for _, s := range sources {
+		d.reloadIfChanged(s)
 	}
 }
 

@@ -3,6 +3,7 @@ package geoip
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"sluice/internal/testenv"
 )
 
 func cityNetworks() []network {
@@ -347,13 +350,10 @@ func TestReplacedFilesArePickedUp(t *testing.T) {
 	}()
 	waitFor := func(city string) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for latest.Load() != city {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never appeared; last answer %v", city, latest.Load())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testenv.EventuallyState(t, 20*time.Second, city+" to appear", func() (bool, string) {
+			last := latest.Load()
+			return last == city, fmt.Sprintf("answer %v", last)
+		})
 	}
 
 	waitFor("London")
@@ -372,15 +372,18 @@ func TestReplacedFilesArePickedUp(t *testing.T) {
 	failedBefore := metricValue(t, r.Gatherer(), "loads_total", "result", "failed")
 	good := version("Leeds", 3)
 	replaceFile(t, path, good[:len(good)/2]) // a download cut short
-	deadline := time.Now().Add(20 * time.Second)
-	for metricValue(t, r.Gatherer(), "loads_total", "result", "failed") == failedBefore {
-		if time.Now().After(deadline) {
-			t.Fatal("the broken replacement was never counted")
-		}
-		time.Sleep(5 * time.Millisecond)
+	failed := func() float64 { return metricValue(t, r.Gatherer(), "loads_total", "result", "failed") }
+	testenv.EventuallyAtLeast(t, 20*time.Second, "the broken replacement to be counted", failed, failedBefore+1)
+	// Several more checks of the same broken file, forced once the checks
+	// on the timer have stopped, count nothing more.
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // several more checks of the same broken file
-	if got := metricValue(t, r.Gatherer(), "loads_total", "result", "failed"); got != failedBefore+1 {
+	for range 3 {
+		d.check(d.sources())
+	}
+	if got := failed(); got != failedBefore+1 {
 		t.Errorf("the same broken file was counted %v times, want once", got-failedBefore)
 	}
 	close(stop)
@@ -395,9 +398,5 @@ func TestReplacedFilesArePickedUp(t *testing.T) {
 	}
 	if got := metricValue(t, r.Gatherer(), "loads_total", "result", "ok"); got < 3 {
 		t.Errorf("loads ok = %v, want at least 3", got)
-	}
-	cancel()
-	if err := <-runDone; err != nil {
-		t.Fatal(err)
 	}
 }

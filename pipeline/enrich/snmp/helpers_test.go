@@ -106,18 +106,6 @@ func (h *harness) metric(t testing.TB, name string, labels ...string) float64 {
 	return 0
 }
 
-// eventually waits, without asserting any duration, until cond holds.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // fill puts exporters with interfaces in the cache as a successful poll
 // would, without any agent: for benchmarks and allocation checks.
 func (p *Poller) fill(exporters []netip.Addr, interfaces int) {

@@ -58,7 +58,7 @@ func writeSecret(t *testing.T, secret string) string {
 // waitPolled looks the exporter up until its first poll answered.
 func waitPolled(t *testing.T, h *harness, addr netip.Addr) {
 	t.Helper()
-	eventually(t, "the first poll of "+addr.String(), func() bool {
+	testenv.Eventually(t, 30*time.Second, "the first poll of "+addr.String(), func() bool {
 		_, ok := h.Interface(addr, 1001)
 		return ok
 	})
@@ -201,7 +201,7 @@ func TestBadCredentials(t *testing.T) {
 			h := newHarness(t, testConfig(agent.Port(), tc.cred), "")
 			h.run(t)
 			h.Interface(localhost, 1001)
-			eventually(t, "a failed poll counted as "+tc.result, func() bool {
+			testenv.Eventually(t, 30*time.Second, "a failed poll counted as "+tc.result, func() bool {
 				return h.metric(t, "polls_total", "result", tc.result) >= 1
 			})
 			if got := h.metric(t, "polls_total", "result", resultOK); got != 0 {
@@ -210,7 +210,7 @@ func TestBadCredentials(t *testing.T) {
 			if _, ok := h.Interface(localhost, 1001); ok {
 				t.Error("a hit with a bad credential")
 			}
-			eventually(t, "the failure logged", func() bool {
+			testenv.Eventually(t, 30*time.Second, "the failure logged", func() bool {
 				return strings.Contains(h.log.String(), tc.log)
 			})
 			for _, want := range []string{"exporter=127.0.0.1", "result=" + tc.result, "credential_prefix=127.0.0.1/32"} {
@@ -237,7 +237,7 @@ func TestAgentDownKeepsNames(t *testing.T) {
 
 	agent.Stop()
 	// The next re-poll (after the 1s interval) finds no agent.
-	eventually(t, "a failed poll of the stopped agent", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a failed poll of the stopped agent", func() bool {
 		h.Interface(localhost, 1001)
 		return h.metric(t, "polls_total", "result", resultRefused)+h.metric(t, "polls_total", "result", resultTimeout) >= 1
 	})
@@ -256,14 +256,14 @@ func TestAgentDownKeepsNames(t *testing.T) {
 	if got := h.metric(t, "misses_total", "reason", missNotPolled); got != before+3 {
 		t.Errorf("misses_total{reason=exporter_not_polled} = %v, want %v", got, before+3)
 	}
-	eventually(t, "the failed poll of the other exporter", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the failed poll of the other exporter", func() bool {
 		return h.metric(t, "polls_total", "result", resultRefused)+h.metric(t, "polls_total", "result", resultTimeout) >= 2
 	})
 
 	// The agent comes back: polls succeed again.
 	ok := h.metric(t, "polls_total", "result", resultOK)
 	agent.Restart()
-	eventually(t, "a poll after the agent came back", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a poll after the agent came back", func() bool {
 		return h.metric(t, "polls_total", "result", resultOK) > ok
 	})
 	checkAgentNames(t, h, localhost)
@@ -300,7 +300,7 @@ func TestRestartLoadsCache(t *testing.T) {
 	// An interface the cache lacks asks for a poll, which fails: the cached
 	// names stay.
 	h2.Interface(localhost, 4242)
-	eventually(t, "the failed poll", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the failed poll", func() bool {
 		return h2.metric(t, "polls_total", "result", resultRefused)+h2.metric(t, "polls_total", "result", resultTimeout) >= 1
 	})
 	checkAgentNames(t, h2, localhost)
@@ -330,9 +330,9 @@ func TestMaxExporters(t *testing.T) {
 	for _, a := range []string{"127.0.0.2", "127.0.0.3"} {
 		h.Interface(netip.MustParseAddr(a), 1)
 	}
-	eventually(t, "two exporters known", func() bool { return h.metric(t, "exporters") == 2 })
+	testenv.Eventually(t, 30*time.Second, "two exporters known", func() bool { return h.metric(t, "exporters") == 2 })
 	h.Interface(netip.MustParseAddr("127.0.0.4"), 1)
-	eventually(t, "the third exporter refused", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the third exporter refused", func() bool {
 		h.Interface(netip.MustParseAddr("127.0.0.4"), 1)
 		return h.metric(t, "misses_total", "reason", missExporterLimit) >= 1
 	})
@@ -349,7 +349,7 @@ func TestExpire(t *testing.T) {
 	h.run(t)
 	waitPolled(t, h, localhost)
 	// No more lookups: the exporter is forgotten.
-	eventually(t, "the exporter expired", func() bool { return h.metric(t, "exporters") == 0 })
+	testenv.Eventually(t, 30*time.Second, "the exporter expired", func() bool { return h.metric(t, "exporters") == 0 })
 	for metric, want := range map[string]float64{"exporters_expired_total": 1, "exporters_cached": 0, "interfaces_cached": 0} {
 		if got := h.metric(t, metric); got != want {
 			t.Errorf("%s = %v, want %v", metric, got, want)
@@ -410,7 +410,7 @@ func TestShutdownWhilePolling(t *testing.T) {
 	for i := range 50 {
 		h.Interface(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), 1)
 	}
-	eventually(t, "polls under way", func() bool {
+	testenv.Eventually(t, 30*time.Second, "polls under way", func() bool {
 		return h.metric(t, "polls_total", "result", resultRefused)+h.metric(t, "polls_total", "result", resultTimeout) >= 3
 	})
 	stopped := make(chan struct{})
@@ -466,7 +466,7 @@ func TestNewExporterAskedOnce(t *testing.T) {
 		t.Fatalf("%d requests queued, want 1", got)
 	}
 	h.run(t)
-	eventually(t, "the exporter known", func() bool { return h.metric(t, "exporters") == 1 })
+	testenv.Eventually(t, 30*time.Second, "the exporter known", func() bool { return h.metric(t, "exporters") == 1 })
 	for i := range h.asked {
 		if h.asked[i].Load() != 0 {
 			t.Errorf("asked[%d] still marked", i)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 )
 
 func newReporter() *reporter.Reporter {
@@ -310,17 +311,6 @@ func (fs *feedServer) set(body string, failing bool) {
 	fs.failing = failing
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestURLFeedRefreshFailureAndRestartFromState(t *testing.T) {
 	drop := string(readTestdata(t, "drop_v4.json"))
 	srv := newFeedServer(t, drop)
@@ -338,20 +328,20 @@ func TestURLFeedRefreshFailureAndRestartFromState(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	eventually(t, "the first fetch is in", func() bool { return s.Match(listed) == 1 })
-	eventually(t, "an unchanged feed is answered 304", func() bool { return srv.notMod.Load() > 0 })
+	testenv.Eventually(t, 20*time.Second, "the first fetch is in", func() bool { return s.Match(listed) == 1 })
+	testenv.Eventually(t, 20*time.Second, "an unchanged feed is answered 304", func() bool { return srv.notMod.Load() > 0 })
 
 	srv.set(strings.Replace(drop, `{"type":"metadata"`, `{"cidr":"45.9.148.0/24","sblid":"SBL612345","rir":"ripencc"}`+"\n"+`{"type":"metadata"`, 1), false)
-	eventually(t, "the refresh brings the new entry", func() bool { return s.Match(added) == 1 })
+	testenv.Eventually(t, 20*time.Second, "the refresh brings the new entry", func() bool { return s.Match(added) == 1 })
 
 	errorsBefore := testutil.ToFloat64(s.m.feeds[0].loadErrors)
 	srv.set("", true)
-	eventually(t, "failed fetches are counted", func() bool { return testutil.ToFloat64(s.m.feeds[0].loadErrors) >= errorsBefore+2 })
+	testenv.Eventually(t, 20*time.Second, "failed fetches are counted", func() bool { return testutil.ToFloat64(s.m.feeds[0].loadErrors) >= errorsBefore+2 })
 	if s.Match(added) != 1 || s.Match(listed) != 1 {
 		t.Fatal("a failing server must leave the previous entries in use")
 	}
 	srv.set("<html>Too Many Requests</html>\n", false)
-	eventually(t, "an error page is refused", func() bool { return testutil.ToFloat64(s.m.feeds[0].loadErrors) >= errorsBefore+4 })
+	testenv.Eventually(t, 20*time.Second, "an error page is refused", func() bool { return testutil.ToFloat64(s.m.feeds[0].loadErrors) >= errorsBefore+4 })
 	if s.Match(added) != 1 {
 		t.Fatal("an error page served with 200 must not replace the feed")
 	}
@@ -422,13 +412,13 @@ func TestReplacedFileWhileMatching(t *testing.T) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the renamed file is loaded", func() bool { return s.Match(added) == 1 })
+	testenv.Eventually(t, 20*time.Second, "the renamed file is loaded", func() bool { return s.Match(added) == 1 })
 	// In place, with another size: file times have the kernel's coarse
 	// granularity, and a same-size rewrite within it would not be seen.
 	if err := os.WriteFile(path, []byte(base+"45.9.149.128/25\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the rewritten file is loaded", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the rewritten file is loaded", func() bool {
 		return s.Match(netip.MustParseAddr("45.9.149.129")) == 1 && s.Match(added) == 0
 	})
 	close(stop)
