@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// metricFamilies returns "name type" for every sluice_ family the process
+// exposes on /metrics, sorted.
+func (p *process) metricFamilies() []string {
+	p.t.Helper()
+	resp, err := http.Get("http://" + p.http + "/metrics")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "# TYPE "); ok && strings.HasPrefix(rest, "sluice_") {
+			out = append(out, rest)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		p.t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestRunMetricNames pins the names and types of the metrics `sluice run`
+// exposes once ready: dashboards, alerts and README refer to them, so a
+// refactoring of how components register metrics must leave them as they
+// are. Rewrite testdata/metrics/run.txt with -update when a change is meant.
+func TestRunMetricNames(t *testing.T) {
+	requireChdb(t)
+	in := startSluice(t, t.TempDir())
+	got := strings.Join(in.metricFamilies(), "\n") + "\n"
+	in.stop()
+	golden := filepath.Join("testdata", "metrics", "run.txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("metric families of `sluice run` changed:\n got:\n%s\nwant:\n%s", got, want)
+	}
+}
