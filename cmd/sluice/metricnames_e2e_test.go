@@ -36,13 +36,20 @@ func (p *process) metricFamilies() []string {
 // TestRunMetricNames pins the names and types of the metrics `sluice run`
 // exposes once ready: dashboards, alerts and README refer to them, so a
 // refactoring of how components register metrics must leave them as they
-// are. Rewrite testdata/metrics/run.txt with -update when a change is meant.
+// are. Rewrite testdata/metrics/*.txt with -update when a change is meant.
 func TestRunMetricNames(t *testing.T) {
 	requireChdb(t)
 	in := startSluice(t, t.TempDir())
-	got := strings.Join(in.metricFamilies(), "\n") + "\n"
+	checkMetricNames(t, "run", in.process)
 	in.stop()
-	golden := filepath.Join("testdata", "metrics", "run.txt")
+}
+
+// checkMetricNames compares the families p exposes with
+// testdata/metrics/<name>.txt.
+func checkMetricNames(t *testing.T, name string, p *process) {
+	t.Helper()
+	got := strings.Join(p.metricFamilies(), "\n") + "\n"
+	golden := filepath.Join("testdata", "metrics", name+".txt")
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)
@@ -56,6 +63,16 @@ func TestRunMetricNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
-		t.Errorf("metric families of `sluice run` changed:\n got:\n%s\nwant:\n%s", got, want)
+		t.Errorf("metric families of `sluice %s` changed:\n got:\n%s\nwant:\n%s", name, got, want)
 	}
+}
+
+// TestKafkaMetricNames does the same for `sluice pipeline` and `sluice
+// collect` on the shared broker.
+func TestKafkaMetricNames(t *testing.T) {
+	_, _, pipe, coll, _ := startPipelineAndCollector(t, 5)
+	checkMetricNames(t, "pipeline", pipe)
+	checkMetricNames(t, "collect", coll)
+	coll.term()
+	pipe.term()
 }
