@@ -7,6 +7,7 @@ import (
 
 	"sluice/collector/netflow"
 	"sluice/collector/templates"
+	"sluice/internal/reporter"
 )
 
 // netflowCounters count what the NetFlow decoder reports per datagram.
@@ -22,62 +23,48 @@ type netflowCounters struct {
 // registerNetFlowMetrics registers the NetFlow decoder's counters and the
 // state of its template store, read from Stats at scrape time.
 func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*netflowCounters, error) {
+	f := reporter.NewMetrics(reg)
 	c := &netflowCounters{
-		optionsRecords: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "netflow_options_records_total", Help: "NetFlow v9 and IPFIX options data records read (sampling rates are learned from them).",
-		}),
-		missingTemplateSets: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "netflow_missing_template_sets_total", Help: "NetFlow v9 and IPFIX data sets skipped because their template was unknown.",
-		}),
-		headerCountMismatches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "netflow_header_count_mismatches_total", Help: "NetFlow v9 datagrams whose header counts fewer records than the datagram has sets; every set is decoded anyway.",
-		}),
-		reverseFlows: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "netflow_reverse_flows_total", Help: "Reverse records made from IPFIX biflow records (RFC 5103) whose reverse direction counted traffic; included in flows_total.",
-		}),
-		enterpriseFields: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "netflow_enterprise_fields_skipped_total", Help: "Enterprise-specific field values of data records skipped (vendor fields sluice does not store; RFC 5103 reverse fields excepted).",
-		}),
+		optionsRecords:        f.Counter("netflow_options_records_total", "NetFlow v9 and IPFIX options data records read (sampling rates are learned from them)."),
+		missingTemplateSets:   f.Counter("netflow_missing_template_sets_total", "NetFlow v9 and IPFIX data sets skipped because their template was unknown."),
+		headerCountMismatches: f.Counter("netflow_header_count_mismatches_total", "NetFlow v9 datagrams whose header counts fewer records than the datagram has sets; every set is decoded anyway."),
+		reverseFlows:          f.Counter("netflow_reverse_flows_total", "Reverse records made from IPFIX biflow records (RFC 5103) whose reverse direction counted traffic; included in flows_total."),
+		enterpriseFields:      f.Counter("netflow_enterprise_fields_skipped_total", "Enterprise-specific field values of data records skipped (vendor fields sluice does not store; RFC 5103 reverse fields excepted)."),
 	}
 	store := d.Templates()
-	gauge := func(name, help string, read func(templates.Stats) int) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-			func() float64 { return float64(read(store.Stats())) })
+	gauge := func(name, help string, read func(templates.Stats) int) {
+		f.GaugeFunc(name, help, func() float64 { return float64(read(store.Stats())) })
 	}
-	counter := func(name, help string, labels prometheus.Labels, read func(templates.Stats) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(read(store.Stats())) })
+	counter := func(name, help string, labels prometheus.Labels, read func(templates.Stats) uint64) {
+		f.With(labels).CounterFunc(name, help, func() float64 { return float64(read(store.Stats())) })
 	}
 	const refusedHelp = "NetFlow v9 and IPFIX templates refused, by bound reached: exporter_limit (templates per exporter) or total_limit (template fields of all exporters)."
-	collectors := []prometheus.Collector{
-		c.optionsRecords, c.missingTemplateSets, c.headerCountMismatches, c.reverseFlows, c.enterpriseFields,
-		gauge("template_store_exporters", "Exporters with NetFlow v9/IPFIX template or sampling state.",
-			func(s templates.Stats) int { return s.Exporters }),
-		gauge("template_store_templates", "NetFlow v9 and IPFIX templates held, all exporters.",
-			func(s templates.Stats) int { return s.Templates }),
-		gauge("template_store_template_fields", "Fields of the templates held, all exporters (bounded in total).",
-			func(s templates.Stats) int { return s.TemplateFields }),
-		gauge("template_store_sampling_rates", "Sampling rates learned from options data, all exporters.",
-			func(s templates.Stats) int { return s.SamplingRates }),
-		gauge("template_store_interfaces", "Interfaces whose names NetFlow v9/IPFIX options data announced (IE 82, 83), all exporters.",
-			func(s templates.Stats) int { return s.Interfaces }),
-		counter("template_store_interfaces_refused_total", "Interface names not stored because a per-exporter or the total bound was reached.", nil,
-			func(s templates.Stats) uint64 { return s.InterfacesRefused }),
-		counter("template_store_templates_refused_total", refusedHelp, prometheus.Labels{"reason": "exporter_limit"},
-			func(s templates.Stats) uint64 { return s.TemplatesRefusedPerExporter }),
-		counter("template_store_templates_refused_total", refusedHelp, prometheus.Labels{"reason": "total_limit"},
-			func(s templates.Stats) uint64 { return s.TemplatesRefusedTotal }),
-		counter("template_store_templates_invalid_total", "Templates describing zero-length records (withdrawals included); they remove the template.", nil,
-			func(s templates.Stats) uint64 { return s.TemplatesInvalid }),
-		counter("template_store_sampling_rates_refused_total", "Sampling rates not stored because a per-exporter or the total bound was reached.", nil,
-			func(s templates.Stats) uint64 { return s.SamplingRatesRefused }),
-		counter("template_store_exporters_refused_total", "Templates or sampling rates of new exporters refused because the store held its maximum of exporters.", nil,
-			func(s templates.Stats) uint64 { return s.ExportersRefused }),
-		counter("template_store_exporters_expired_total", "Exporters whose state was removed after a long enough time without a datagram.", nil,
-			func(s templates.Stats) uint64 { return s.ExportersExpired }),
-	}
-	if err := register(reg, collectors); err != nil {
-		return nil, err
+	gauge("template_store_exporters", "Exporters with NetFlow v9/IPFIX template or sampling state.",
+		func(s templates.Stats) int { return s.Exporters })
+	gauge("template_store_templates", "NetFlow v9 and IPFIX templates held, all exporters.",
+		func(s templates.Stats) int { return s.Templates })
+	gauge("template_store_template_fields", "Fields of the templates held, all exporters (bounded in total).",
+		func(s templates.Stats) int { return s.TemplateFields })
+	gauge("template_store_sampling_rates", "Sampling rates learned from options data, all exporters.",
+		func(s templates.Stats) int { return s.SamplingRates })
+	gauge("template_store_interfaces", "Interfaces whose names NetFlow v9/IPFIX options data announced (IE 82, 83), all exporters.",
+		func(s templates.Stats) int { return s.Interfaces })
+	counter("template_store_interfaces_refused_total", "Interface names not stored because a per-exporter or the total bound was reached.", nil,
+		func(s templates.Stats) uint64 { return s.InterfacesRefused })
+	counter("template_store_templates_refused_total", refusedHelp, prometheus.Labels{"reason": "exporter_limit"},
+		func(s templates.Stats) uint64 { return s.TemplatesRefusedPerExporter })
+	counter("template_store_templates_refused_total", refusedHelp, prometheus.Labels{"reason": "total_limit"},
+		func(s templates.Stats) uint64 { return s.TemplatesRefusedTotal })
+	counter("template_store_templates_invalid_total", "Templates describing zero-length records (withdrawals included); they remove the template.", nil,
+		func(s templates.Stats) uint64 { return s.TemplatesInvalid })
+	counter("template_store_sampling_rates_refused_total", "Sampling rates not stored because a per-exporter or the total bound was reached.", nil,
+		func(s templates.Stats) uint64 { return s.SamplingRatesRefused })
+	counter("template_store_exporters_refused_total", "Templates or sampling rates of new exporters refused because the store held its maximum of exporters.", nil,
+		func(s templates.Stats) uint64 { return s.ExportersRefused })
+	counter("template_store_exporters_expired_total", "Exporters whose state was removed after a long enough time without a datagram.", nil,
+		func(s templates.Stats) uint64 { return s.ExportersExpired })
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("register decoder metrics: %w", err)
 	}
 	return c, nil
 }
@@ -93,15 +80,10 @@ type sflowCounters struct {
 }
 
 func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
-	samples := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sflow_samples_total", Help: "sFlow samples read, by type: flow samples become flow records, counter samples interface counter records, drop samples are not stored.",
-	}, []string{"type"})
-	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sflow_headers_skipped_total", Help: "Sampled packet headers not parsed down to IP, by reason: unknown_protocol (not Ethernet, IPv4 nor IPv6), non_ip (ARP, LLDP…), truncated.",
-	}, []string{"reason"})
-	decapsulated := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sflow_decapsulated_total", Help: "Sampled headers recorded as the inner packet of a tunnel (collector.sflow.decapsulate), by tunnel: vxlan, gre.",
-	}, []string{"protocol"})
+	f := reporter.NewMetrics(reg)
+	samples := f.CounterVec("sflow_samples_total", "sFlow samples read, by type: flow samples become flow records, counter samples interface counter records, drop samples are not stored.", "type")
+	skipped := f.CounterVec("sflow_headers_skipped_total", "Sampled packet headers not parsed down to IP, by reason: unknown_protocol (not Ethernet, IPv4 nor IPv6), non_ip (ARP, LLDP…), truncated.", "reason")
+	decapsulated := f.CounterVec("sflow_decapsulated_total", "Sampled headers recorded as the inner packet of a tunnel (collector.sflow.decapsulate), by tunnel: vxlan, gre.", "protocol")
 	c := &sflowCounters{
 		decapsulatedVXLAN:      decapsulated.WithLabelValues("vxlan"),
 		decapsulatedGRE:        decapsulated.WithLabelValues("gre"),
@@ -112,19 +94,10 @@ func registerSFlowMetrics(reg prometheus.Registerer) (*sflowCounters, error) {
 		headersNonIP:           skipped.WithLabelValues("non_ip"),
 		headersTruncated:       skipped.WithLabelValues("truncated"),
 	}
-	if err := register(reg, []prometheus.Collector{samples, skipped, decapsulated}); err != nil {
-		return nil, err
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("register decoder metrics: %w", err)
 	}
 	return c, nil
-}
-
-func register(reg prometheus.Registerer, collectors []prometheus.Collector) error {
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register decoder metrics: %w", err)
-		}
-	}
-	return nil
 }
 
 // add counts n, skipping the atomic operation for the usual 0.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/internal/reporter"
 )
 
 // ExporterMetricsConfig bounds the per-exporter metrics (the
@@ -57,34 +59,19 @@ type exporterMetrics struct {
 }
 
 func newExporterMetrics(reg prometheus.Registerer, cfg ExporterMetricsConfig) (*exporterMetrics, error) {
+	f := reporter.NewMetrics(reg)
 	m := &exporterMetrics{
-		cfg: cfg,
-		datagrams: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_datagrams_total", Help: "Datagrams received, by exporter (UDP source address; \"other\" beyond exporter-metrics.max-exporters).",
-		}, []string{"exporter"}),
-		flows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_flows_total", Help: "Flow records decoded, by exporter (UDP source address).",
-		}, []string{"exporter"}),
-		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_decode_errors_total", Help: "Datagrams not decoded in full, by exporter (UDP source address) and reason.",
-		}, []string{"exporter", "reason"}),
-		templates: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "exporter_templates", Help: "NetFlow v9 and IPFIX templates the exporter has now (data and options).",
-		}, []string{"exporter"}),
-		samplingRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "exporter_sampling_rate", Help: "Sampling rate of the exporter's last record, by observation domain (sFlow sub-agent).",
-		}, []string{"exporter", "observation_domain"}),
+		cfg:          cfg,
+		datagrams:    f.CounterVec("exporter_datagrams_total", "Datagrams received, by exporter (UDP source address; \"other\" beyond exporter-metrics.max-exporters).", "exporter"),
+		flows:        f.CounterVec("exporter_flows_total", "Flow records decoded, by exporter (UDP source address).", "exporter"),
+		decodeErrors: f.CounterVec("exporter_decode_errors_total", "Datagrams not decoded in full, by exporter (UDP source address) and reason.", "exporter", "reason"),
+		templates:    f.GaugeVec("exporter_templates", "NetFlow v9 and IPFIX templates the exporter has now (data and options).", "exporter"),
+		samplingRate: f.GaugeVec("exporter_sampling_rate", "Sampling rate of the exporter's last record, by observation domain (sFlow sub-agent).", "exporter", "observation_domain"),
 	}
-	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "exporter_metrics_refused_total", Help: "Datagrams counted under exporter=\"other\" because exporter-metrics.max-exporters exporters already had series of their own.",
-	})
-	labelled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "exporter_metrics_exporters", Help: "Exporters with series of their own (bounded by exporter-metrics.max-exporters).",
-	}, func() float64 { return float64(m.labelled.Load()) })
-	for _, c := range []prometheus.Collector{m.datagrams, m.flows, m.decodeErrors, m.templates, m.samplingRate, m.refused, labelled} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register exporter metrics: %w", err)
-		}
+	m.refused = f.Counter("exporter_metrics_refused_total", "Datagrams counted under exporter=\"other\" because exporter-metrics.max-exporters exporters already had series of their own.")
+	f.GaugeFunc("exporter_metrics_exporters", "Exporters with series of their own (bounded by exporter-metrics.max-exporters).", func() float64 { return float64(m.labelled.Load()) })
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("register exporter metrics: %w", err)
 	}
 	return m, nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/collector/udp"
+	"sluice/internal/reporter"
 )
 
 type protocolCounters struct {
@@ -29,28 +30,15 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
-	datagrams := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "datagrams_total", Help: "Datagrams received, by protocol (netflow covers v5, v9 and IPFIX).",
-	}, []string{"protocol"})
-	flows := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "flows_total", Help: "Flow records decoded, by protocol.",
-	}, []string{"protocol"})
-	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "dropped_total", Help: "Datagrams (queue_full: a worker's queue was full; not_allowed: the source is not in allowed-exporters) or records (shutdown: the next stage did not take them before the stop deadline) dropped by the collector.",
-	}, []string{"reason"})
+	f := reporter.NewMetrics(reg)
+	datagrams := f.CounterVec("datagrams_total", "Datagrams received, by protocol (netflow covers v5, v9 and IPFIX).", "protocol")
+	flows := f.CounterVec("flows_total", "Flow records decoded, by protocol.", "protocol")
+	dropped := f.CounterVec("dropped_total", "Datagrams (queue_full: a worker's queue was full; not_allowed: the source is not in allowed-exporters) or records (shutdown: the next stage did not take them before the stop deadline) dropped by the collector.", "reason")
 	m := metrics{
-		decodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "decode_errors_total", Help: "Datagrams that could not be decoded, in full or in part, by protocol and reason.",
-		}, []string{"protocol", "reason"}),
-		readErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "read_errors_total", Help: "UDP socket read errors.",
-		}),
-		templates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "templates_total", Help: "NetFlow v9 and IPFIX template records received (data and options).",
-		}),
-		samplingDefaulted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sampling_rate_unknown_flows_total", Help: "Flows stored with the default sampling rate because the exporter announced none.",
-		}),
+		decodeErrors:      f.CounterVec("decode_errors_total", "Datagrams that could not be decoded, in full or in part, by protocol and reason.", "protocol", "reason"),
+		readErrors:        f.Counter("read_errors_total", "UDP socket read errors."),
+		templates:         f.Counter("templates_total", "NetFlow v9 and IPFIX template records received (data and options)."),
+		samplingDefaulted: f.Counter("sampling_rate_unknown_flows_total", "Flows stored with the default sampling rate because the exporter announced none."),
 	}
 	for _, p := range []struct {
 		c    *protocolCounters
@@ -61,10 +49,8 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 	m.droppedQueueFull = dropped.WithLabelValues("queue_full")
 	m.droppedShutdown = dropped.WithLabelValues("shutdown")
 	m.droppedNotAllowed = dropped.WithLabelValues("not_allowed")
-	for _, c := range []prometheus.Collector{datagrams, flows, dropped, m.decodeErrors, m.readErrors, m.templates, m.samplingDefaulted} {
-		if err := reg.Register(c); err != nil {
-			return metrics{}, fmt.Errorf("register collector metrics: %w", err)
-		}
+	if err := f.Err(); err != nil {
+		return metrics{}, fmt.Errorf("register collector metrics: %w", err)
 	}
 	return m, nil
 }
@@ -77,20 +63,14 @@ func (m *metrics) decodeError(protocol, reason string) prometheus.Counter {
 // registerListener exposes the kernel's view of one bound address: the
 // receive buffer it granted and the datagrams it dropped for lack of room.
 func (m *metrics) registerListener(reg prometheus.Registerer, l *udp.Listener) error {
-	labels := prometheus.Labels{"listen": l.Addr().String()}
+	f := reporter.NewMetrics(reg).With(prometheus.Labels{"listen": l.Addr().String()})
 	port := l.Port()
-	drops := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "socket_drops_total", Help: "Datagrams the kernel dropped on this port because the receive buffer was full (/proc/net/udp).",
-		ConstLabels: labels,
-	}, func() float64 { return float64(udp.KernelDrops(port)) })
-	buffer := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "socket_receive_buffer_bytes", Help: "Receive buffer the kernel granted per socket (Linux reports twice the request).",
-		ConstLabels: labels,
-	}, func() float64 { return float64(l.ReceiveBuffer()) })
-	for _, c := range []prometheus.Collector{drops, buffer} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register metrics of %s: %w", l.Addr(), err)
-		}
+	f.CounterFunc("socket_drops_total", "Datagrams the kernel dropped on this port because the receive buffer was full (/proc/net/udp).",
+		func() float64 { return float64(udp.KernelDrops(port)) })
+	f.GaugeFunc("socket_receive_buffer_bytes", "Receive buffer the kernel granted per socket (Linux reports twice the request).",
+		func() float64 { return float64(l.ReceiveBuffer()) })
+	if err := f.Err(); err != nil {
+		return fmt.Errorf("register metrics of %s: %w", l.Addr(), err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
@@ -35,27 +36,20 @@ type statePersister struct {
 }
 
 func newStatePersister(r *reporter.Reporter, dir string, store *templates.Store, interval time.Duration, reg prometheus.Registerer) (*statePersister, error) {
+	f := reporter.NewMetrics(reg)
 	p := &statePersister{
-		r:        r,
-		path:     filepath.Join(dir, StateFile),
-		store:    store,
-		interval: interval,
-		limiter:  r.NewLimiter(1, time.Minute),
-		saves: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "template_state_saves_total", Help: "Times the NetFlow v9/IPFIX template and sampling state was written to the data directory.",
-		}),
-		saveErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "template_state_save_errors_total", Help: "Failed writes of the template and sampling state (retried at the next interval).",
-		}),
-		loadErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "template_state_load_errors_total", Help: "Template state files that could not be read at start (the collector starts empty).",
-		}),
-		restored: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "template_state_restored", Help: "What the last start restored from the data directory: exporters, templates, sampling_rates, interfaces, and what it left out: expired, refused.",
-		}, []string{"what"}),
+		r:          r,
+		path:       filepath.Join(dir, StateFile),
+		store:      store,
+		interval:   interval,
+		limiter:    r.NewLimiter(1, time.Minute),
+		saves:      f.Counter("template_state_saves_total", "Times the NetFlow v9/IPFIX template and sampling state was written to the data directory."),
+		saveErrors: f.Counter("template_state_save_errors_total", "Failed writes of the template and sampling state (retried at the next interval)."),
+		loadErrors: f.Counter("template_state_load_errors_total", "Template state files that could not be read at start (the collector starts empty)."),
+		restored:   f.GaugeVec("template_state_restored", "What the last start restored from the data directory: exporters, templates, sampling_rates, interfaces, and what it left out: expired, refused.", "what"),
 	}
-	if err := register(reg, []prometheus.Collector{p.saves, p.saveErrors, p.loadErrors, p.restored}); err != nil {
-		return nil, err
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("register template state metrics: %w", err)
 	}
 	return p, nil
 }

@@ -53,23 +53,14 @@ func NewCounters(r *reporter.Reporter, sink CounterSink, flushInterval time.Dura
 	c := &Counters{
 		r: r, sink: sink, in: make(chan record.Counter, counterQueue), interval: flushInterval,
 		limiter: r.NewLimiter(5, 10*time.Second), run: hex.EncodeToString(id),
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "counters_received_total", Help: "sFlow interface counter samples taken from the collector.",
-		}),
-		written: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "counters_written_total", Help: "sFlow interface counter samples the sink (storage or Kafka) took.",
-		}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "counters_dropped_total", Help: "sFlow interface counter samples dropped: the queue to the sink was full, or the stop deadline passed.",
-		}),
-		retries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "counters_write_retries_total", Help: "Failed writes of a batch of counter samples, retried with the same deduplication token.",
-		}),
 	}
-	for _, m := range []prometheus.Collector{c.received, c.written, c.dropped, c.retries} {
-		if err := r.Registerer().Register(m); err != nil {
-			return nil, fmt.Errorf("register counter metrics: %w", err)
-		}
+	m := r.Metrics()
+	c.received = m.Counter("counters_received_total", "sFlow interface counter samples taken from the collector.")
+	c.written = m.Counter("counters_written_total", "sFlow interface counter samples the sink (storage or Kafka) took.")
+	c.dropped = m.Counter("counters_dropped_total", "sFlow interface counter samples dropped: the queue to the sink was full, or the stop deadline passed.")
+	c.retries = m.Counter("counters_write_retries_total", "Failed writes of a batch of counter samples, retried with the same deduplication token.")
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("register counter metrics: %w", err)
 	}
 	return c, nil
 }

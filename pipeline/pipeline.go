@@ -63,28 +63,17 @@ type metrics struct {
 }
 
 func newMetrics(r *reporter.Reporter) (*metrics, error) {
+	f := r.Metrics()
 	m := &metrics{
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "records_received_total", Help: "Records taken from the source.",
-		}),
-		written: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "records_written_total", Help: "Records every sink acknowledged.",
-		}),
-		failed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "records_failed_total", Help: "Records a sink could not take before shutdown (or, from Kafka, a partition's hand-over) gave up on them.",
-		}),
-		flushes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "flush_seconds", Help: "Time to hand one gathered batch to every sink, by trigger.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-		}, []string{"trigger"}),
+		received: f.Counter("records_received_total", "Records taken from the source."),
+		written:  f.Counter("records_written_total", "Records every sink acknowledged."),
+		failed:   f.Counter("records_failed_total", "Records a sink could not take before shutdown (or, from Kafka, a partition's hand-over) gave up on them."),
+		flushes: f.HistogramVec("flush_seconds", "Time to hand one gathered batch to every sink, by trigger.",
+			prometheus.ExponentialBuckets(0.001, 2, 16), "trigger"),
 	}
-	pendingGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "records_pending", Help: "Records gathered and not yet written.",
-	}, func() float64 { return float64(m.pending.Load()) })
-	for _, c := range []prometheus.Collector{m.received, m.written, m.failed, m.flushes, pendingGauge} {
-		if err := r.Registerer().Register(c); err != nil {
-			return nil, fmt.Errorf("register pipeline metrics: %w", err)
-		}
+	f.GaugeFunc("records_pending", "Records gathered and not yet written.", func() float64 { return float64(m.pending.Load()) })
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("register pipeline metrics: %w", err)
 	}
 	return m, nil
 }

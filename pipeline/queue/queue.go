@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 )
 
@@ -47,25 +48,14 @@ func New(cfg Config, reg prometheus.Registerer) (*Queue, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	q := &Queue{
-		ch: make(chan *record.Batch, cfg.Batches),
-		batches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "batches_total", Help: "Batches put into the in-process queue.",
-		}),
-		records: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "records_total", Help: "Records put into the in-process queue.",
-		}),
-	}
-	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "depth_batches", Help: "Batches waiting in the in-process queue.",
-	}, func() float64 { return float64(len(q.ch)) })
-	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "capacity_batches", Help: "Capacity of the in-process queue.",
-	}, func() float64 { return float64(cap(q.ch)) })
-	for _, c := range []prometheus.Collector{q.batches, q.records, depth, capacity} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register queue metrics: %w", err)
-		}
+	q := &Queue{ch: make(chan *record.Batch, cfg.Batches)}
+	m := reporter.NewMetrics(reg)
+	q.batches = m.Counter("batches_total", "Batches put into the in-process queue.")
+	q.records = m.Counter("records_total", "Records put into the in-process queue.")
+	m.GaugeFunc("depth_batches", "Batches waiting in the in-process queue.", func() float64 { return float64(len(q.ch)) })
+	m.GaugeFunc("capacity_batches", "Capacity of the in-process queue.", func() float64 { return float64(cap(q.ch)) })
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("register queue metrics: %w", err)
 	}
 	return q, nil
 }
