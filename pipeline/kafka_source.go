@@ -113,6 +113,15 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 // message, decoded in place at the end of the records already gathered,
 // and acknowledging it commits the offset after it.
 //
+// The held batches keep pointing at the array they were decoded into, so
+// buf must not grow by append while batches are held: each of append's
+// small steps (1.25x for large slices) would leave an array that stays
+// reachable until the gathering is stored, about four times the records
+// held in all (180-220 MiB for a 50,000-record gathering of 832-byte
+// records, against 42-52 MiB). Instead, when the largest message seen
+// would not fit, the next one is decoded into a new array sized for a
+// whole gathering, which later gatherings reuse.
+//
 // A gathering's deduplication token is "<topic>/<partition>/<first>-<last>",
 // its offset range. Before it is stored, its range is recorded in the data
 // directory (the intent); when a partition is consumed again from a
@@ -123,7 +132,9 @@ func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
 type partitionSource struct {
 	p   *FromKafka
 	c   *kafka.Claim
-	buf []record.Flow // the records of the batches held, as decoded
+	buf []record.Flow // the records of the batches held since it was last replaced, as decoded
+	// largest is the most records a message of the partition has held.
+	largest int
 
 	intent     intent
 	haveIntent bool  // the claim's first gathering is still to start
@@ -142,6 +153,7 @@ func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
 		if !deadline.IsZero() {
 			fetchCtx, cancelFetch = context.WithDeadline(c.Context(), deadline)
 		}
+		s.makeRoom()
 		start := len(s.buf)
 		msg, err := c.Fetch(fetchCtx, s.buf)
 		cancelFetch()
@@ -159,6 +171,7 @@ func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
 			continue
 		}
 		s.buf = msg.Flows
+		s.largest = max(s.largest, len(s.buf)-start)
 		b := Batch{Flows: s.buf[start:len(s.buf):len(s.buf)], Offset: msg.Offset}
 		if !s.holding {
 			s.holding = true
@@ -177,6 +190,16 @@ func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
 		s.ended = c.Context().Err() != nil
 		return b, nil
 	}
+}
+
+// makeRoom replaces buf by a new, empty array when the largest message
+// seen would not fit in it, rather than let the next message grow it: the
+// batches held keep the old array, which goes once they are released.
+func (s *partitionSource) makeRoom() {
+	if s.largest <= cap(s.buf)-len(s.buf) {
+		return
+	}
+	s.buf = make([]record.Flow, 0, max(s.p.cfg.BatchRows, len(s.buf))+s.largest)
 }
 
 // Token records the gathering's intent first, and nothing is stored
