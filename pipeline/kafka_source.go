@@ -53,10 +53,9 @@ func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDi
 	if err := os.MkdirAll(intentDir, 0o750); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	intentErrors := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "intent_errors_total", Help: "Failed attempts to record a batch's offset range before storing it; the batch waits, uncommitted, until one succeeds.",
-	})
-	if err := r.Registerer().Register(intentErrors); err != nil {
+	m := r.Metrics()
+	intentErrors := m.Counter("intent_errors_total", "Failed attempts to record a batch's offset range before storing it; the batch waits, uncommitted, until one succeeds.")
+	if err := m.Err(); err != nil {
 		return nil, fmt.Errorf("register pipeline metrics: %w", err)
 	}
 	return &FromKafka{

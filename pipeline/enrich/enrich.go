@@ -216,26 +216,24 @@ func buildInterfaces(list []InterfaceConfig) *bart.Table[map[uint32]*ifaceAttrs]
 }
 
 func (e *Enricher) registerMetrics() error {
-	m := &e.m
-	m.records = prometheus.NewCounter(prometheus.CounterOpts{Name: "records_total", Help: "Records enriched."})
-	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dropped_total", Help: "Records dropped by a rule, by rule."}, []string{"rule"})
-	m.ruleMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rule_matches_total", Help: "Records a rule applied to, by rule."}, []string{"rule"})
-	m.ruleErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rule_errors_total", Help: "Rule conditions that failed to evaluate (the rule is skipped for that record), by rule."}, []string{"rule"})
-	m.networks = prometheus.NewGauge(prometheus.GaugeOpts{Name: "networks", Help: "Prefixes in the networks table."})
-	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reloads_total", Help: "Reloads of the networks file, by result (ok, failed: the previous table stays)."}, []string{"result"})
-	m.exporterMiss = prometheus.NewCounter(prometheus.CounterOpts{Name: "exporter_name_misses_total", Help: "Records whose exporter has no configured name and no SNMP sysName (yet)."})
-	m.interfaceMiss = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "interface_misses_total", Help: "Interfaces of records left without a name: no configuration, no options template, no SNMP answer (yet), by side."}, []string{"side"})
-	networkLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "network_lookups_total", Help: "Address lookups in the networks table, by result."}, []string{"result"})
+	m, f := &e.m, e.r.Metrics()
+	m.records = f.Counter("records_total", "Records enriched.")
+	m.dropped = f.CounterVec("dropped_total", "Records dropped by a rule, by rule.", "rule")
+	m.ruleMatches = f.CounterVec("rule_matches_total", "Records a rule applied to, by rule.", "rule")
+	m.ruleErrors = f.CounterVec("rule_errors_total", "Rule conditions that failed to evaluate (the rule is skipped for that record), by rule.", "rule")
+	m.networks = f.Gauge("networks", "Prefixes in the networks table.")
+	m.reloads = f.CounterVec("reloads_total", "Reloads of the networks file, by result (ok, failed: the previous table stays).", "result")
+	m.exporterMiss = f.Counter("exporter_name_misses_total", "Records whose exporter has no configured name and no SNMP sysName (yet).")
+	m.interfaceMiss = f.CounterVec("interface_misses_total", "Interfaces of records left without a name: no configuration, no options template, no SNMP answer (yet), by side.", "side")
+	networkLookups := f.CounterVec("network_lookups_total", "Address lookups in the networks table, by result.", "result")
 	m.netHit, m.netMiss = networkLookups.WithLabelValues("hit"), networkLookups.WithLabelValues("miss")
 	m.inMiss, m.outMiss = m.interfaceMiss.WithLabelValues("in"), m.interfaceMiss.WithLabelValues("out")
-	addressLookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "address_cache_lookups_total", Help: "Addresses looked up in the cache of network, own-network, threat and GeoIP answers, by result (hit, miss: the tables were searched)."}, []string{"result"})
+	addressLookups := f.CounterVec("address_cache_lookups_total", "Addresses looked up in the cache of network, own-network, threat and GeoIP answers, by result (hit, miss: the tables were searched).", "result")
 	m.cacheHit, m.cacheMiss = addressLookups.WithLabelValues("hit"), addressLookups.WithLabelValues("miss")
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("failed")
-	for _, c := range []prometheus.Collector{m.records, m.dropped, m.ruleMatches, m.ruleErrors, m.networks, m.reloads, m.exporterMiss, m.interfaceMiss, networkLookups, addressLookups} {
-		if err := e.r.Registerer().Register(c); err != nil {
-			return fmt.Errorf("enrich: register metrics: %w", err)
-		}
+	if err := f.Err(); err != nil {
+		return fmt.Errorf("enrich: register metrics: %w", err)
 	}
 	return nil
 }

@@ -101,24 +101,15 @@ func NewCounterConsumer(r *reporter.Reporter, cfg Config) (*CounterConsumer, err
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
+	m := r.Metrics()
 	c := &CounterConsumer{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second),
-		messages: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "messages_total", Help: "Counter-topic messages stored and committed.",
-		}),
-		samples: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "samples_total", Help: "sFlow counter samples stored from the counter topic.",
-		}),
-		invalid: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "invalid_messages_total", Help: "Counter-topic messages that were not a JSON array of counter samples: logged and skipped.",
-		}),
-		retries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "store_retries_total", Help: "Failed stores of a counter-topic message, retried before its offset is committed.",
-		}),
+		messages: m.Counter("messages_total", "Counter-topic messages stored and committed."),
+		samples:  m.Counter("samples_total", "sFlow counter samples stored from the counter topic."),
+		invalid:  m.Counter("invalid_messages_total", "Counter-topic messages that were not a JSON array of counter samples: logged and skipped."),
+		retries:  m.Counter("store_retries_total", "Failed stores of a counter-topic message, retried before its offset is committed."),
 	}
-	for _, m := range []prometheus.Collector{c.messages, c.samples, c.invalid, c.retries} {
-		if err := r.Registerer().Register(m); err != nil {
-			return nil, fmt.Errorf("register counter consumer metrics: %w", err)
-		}
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("register counter consumer metrics: %w", err)
 	}
 	return c, nil
 }

@@ -88,36 +88,27 @@ var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
 
 // NewForwarder builds the forwarder; Run starts delivering.
 func NewForwarder(r *reporter.Reporter, p *Producer, s *spool.Spool) (*Forwarder, error) {
+	m := r.Metrics()
 	f := &Forwarder{
 		r: r, producer: p, spool: s,
-		limiter:     r.NewLimiter(5, 10*time.Second),
-		maxValue:    p.cfg.Producer.MaxMessageBytes - (recordpb.MaxFlowSize() + 4),
-		maxInFlight: p.cfg.Producer.MaxInFlightMessages,
-		minBackoff:  100 * time.Millisecond,
-		maxBackoff:  5 * time.Second,
-		changed:     make(chan struct{}),
-		encodedRecords: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "forwarder_records_total", Help: "Flow records encoded and spooled for Kafka.",
-		}),
-		droppedRecords: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "forwarder_dropped_records_total", Help: "Flow records dropped because the spool could not be written (disk errors; a full spool counts in spool_dropped_records_total).",
-		}),
-		retries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "forwarder_retries_total", Help: "Messages sent to Kafka again after a failed delivery.",
-		}),
+		limiter:        r.NewLimiter(5, 10*time.Second),
+		maxValue:       p.cfg.Producer.MaxMessageBytes - (recordpb.MaxFlowSize() + 4),
+		maxInFlight:    p.cfg.Producer.MaxInFlightMessages,
+		minBackoff:     100 * time.Millisecond,
+		maxBackoff:     5 * time.Second,
+		changed:        make(chan struct{}),
+		encodedRecords: m.Counter("forwarder_records_total", "Flow records encoded and spooled for Kafka."),
+		droppedRecords: m.Counter("forwarder_dropped_records_total", "Flow records dropped because the spool could not be written (disk errors; a full spool counts in spool_dropped_records_total)."),
+		retries:        m.Counter("forwarder_retries_total", "Messages sent to Kafka again after a failed delivery."),
 	}
-	healthy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "forwarder_kafka_up", Help: "1 when the last delivery to Kafka succeeded, 0 while deliveries fail.",
-	}, func() float64 {
+	m.GaugeFunc("forwarder_kafka_up", "1 when the last delivery to Kafka succeeded, 0 while deliveries fail.", func() float64 {
 		if f.healthy.Load() {
 			return 1
 		}
 		return 0
 	})
-	for _, c := range []prometheus.Collector{f.encodedRecords, f.droppedRecords, f.retries, healthy} {
-		if err := r.Registerer().Register(c); err != nil {
-			return nil, fmt.Errorf("registering forwarder metrics: %w", err)
-		}
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("registering forwarder metrics: %w", err)
 	}
 	return f, nil
 }

@@ -63,37 +63,19 @@ func NewGroup(r *reporter.Reporter, cfg Config) (*Group, error) {
 	if g.metrics, err = newConsumerMetrics(r.Registerer()); err != nil {
 		return nil, err
 	}
+	m := r.Metrics()
 	g.gm = groupMetrics{
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "consumer_lag_records", Help: "Messages of a partition this worker holds that are behind the partition's end (high-water mark), as of the last fetch.",
-		}, []string{"partition"}),
-		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "consumer_partitions_assigned", Help: "Partitions this worker consumes in the current generation.",
-		}),
-		generations: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "consumer_generations_total", Help: "Consumer group generations joined (each rebalance starts one).",
-		}),
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "consumer_duplicates_total", Help: "Messages skipped because a message with the same sluice-message-id was already handled (a producer's retry).",
-		}),
-		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "consumer_dead_letter_messages_total", Help: "Invalid messages copied to the dead-letter topic.",
-		}),
-		dlqErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "consumer_dead_letter_errors_total", Help: "Invalid messages that could not be copied to the dead-letter topic (skipped all the same).",
-		}),
-		commitErrs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "consumer_commit_errors_total", Help: "Failed offset commits (retried while the partition is held).",
-		}),
-		groupErrs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "consumer_group_errors_total", Help: "Failures to join or sync the consumer group (retried).",
-		}),
+		lag:         m.GaugeVec("consumer_lag_records", "Messages of a partition this worker holds that are behind the partition's end (high-water mark), as of the last fetch.", "partition"),
+		assigned:    m.Gauge("consumer_partitions_assigned", "Partitions this worker consumes in the current generation."),
+		generations: m.Counter("consumer_generations_total", "Consumer group generations joined (each rebalance starts one)."),
+		duplicates:  m.Counter("consumer_duplicates_total", "Messages skipped because a message with the same sluice-message-id was already handled (a producer's retry)."),
+		deadLetters: m.Counter("consumer_dead_letter_messages_total", "Invalid messages copied to the dead-letter topic."),
+		dlqErrors:   m.Counter("consumer_dead_letter_errors_total", "Invalid messages that could not be copied to the dead-letter topic (skipped all the same)."),
+		commitErrs:  m.Counter("consumer_commit_errors_total", "Failed offset commits (retried while the partition is held)."),
+		groupErrs:   m.Counter("consumer_group_errors_total", "Failures to join or sync the consumer group (retried)."),
 	}
-	for _, c := range []prometheus.Collector{g.gm.lag, g.gm.assigned, g.gm.generations, g.gm.duplicates,
-		g.gm.deadLetters, g.gm.dlqErrors, g.gm.commitErrs, g.gm.groupErrs} {
-		if err := r.Registerer().Register(c); err != nil {
-			return nil, fmt.Errorf("registering consumer group metrics: %w", err)
-		}
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("registering consumer group metrics: %w", err)
 	}
 	if cfg.Consumer.DeadLetterTopic != "" {
 		acks, _ := requiredAcks(cfg.Producer.RequiredAcks)

@@ -181,29 +181,16 @@ func spoolID(dir string) (string, error) {
 }
 
 func (s *Spool) registerMetrics() error {
-	s.appended = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "appended_records_total", Help: "Flow records written to the spool.",
-	})
-	s.appendedBytes = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "appended_bytes_total", Help: "Bytes written to the spool.",
-	})
-	s.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "dropped_records_total", Help: "Flow records dropped: because the spool was full, by policy; or found corrupt on disk (corrupt).",
-	}, []string{"policy"})
+	m := s.r.Metrics()
+	s.appended = m.Counter("appended_records_total", "Flow records written to the spool.")
+	s.appendedBytes = m.Counter("appended_bytes_total", "Bytes written to the spool.")
+	s.dropped = m.CounterVec("dropped_records_total", "Flow records dropped: because the spool was full, by policy; or found corrupt on disk (corrupt).", "policy")
 	s.dropped.WithLabelValues(s.cfg.Policy)
-	bytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "bytes", Help: "Bytes on disk in the spool (entries not yet acknowledged, and their segments).",
-	}, func() float64 { _, b := s.Pending(); return float64(b) })
-	entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "entries", Help: "Entries (Kafka messages) in the spool not yet acknowledged.",
-	}, func() float64 { n, _ := s.Pending(); return float64(n) })
-	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "capacity_bytes", Help: "Configured bound of the spool.",
-	}, func() float64 { return float64(s.cfg.MaxBytes) })
-	for _, c := range []prometheus.Collector{s.appended, s.appendedBytes, s.dropped, bytes, entries, capacity} {
-		if err := s.r.Registerer().Register(c); err != nil {
-			return fmt.Errorf("spool: register metrics: %w", err)
-		}
+	m.GaugeFunc("bytes", "Bytes on disk in the spool (entries not yet acknowledged, and their segments).", func() float64 { _, b := s.Pending(); return float64(b) })
+	m.GaugeFunc("entries", "Entries (Kafka messages) in the spool not yet acknowledged.", func() float64 { n, _ := s.Pending(); return float64(n) })
+	m.GaugeFunc("capacity_bytes", "Configured bound of the spool.", func() float64 { return float64(s.cfg.MaxBytes) })
+	if err := m.Err(); err != nil {
+		return fmt.Errorf("spool: register metrics: %w", err)
 	}
 	return nil
 }

@@ -21,22 +21,12 @@ type sourceMetrics struct {
 }
 
 func newMetrics(r *reporter.Reporter, sources []*source) (*metrics, error) {
-	m := &metrics{lookups: prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "lookups_total", Help: "Addresses looked up.",
-	})}
-	misses := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "misses_total", Help: "Lookups of an address the database does not list, by database (geo, asn).",
-	}, []string{"database"})
-	decodeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "decode_errors_total", Help: "Lookups whose database record could not be read, by database.",
-	}, []string{"database"})
-	loads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "loads_total", Help: "Database files loaded (result=ok) or refused (result=failed, the previous one kept), by database.",
-	}, []string{"database", "result"})
-	buildEpoch := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "build_epoch_seconds", Help: "Build time (Unix seconds) of the database in use, from its metadata.",
-	}, []string{"database"})
-	collectors := []prometheus.Collector{m.lookups, misses, decodeErrors, loads, buildEpoch}
+	f := r.Metrics()
+	m := &metrics{lookups: f.Counter("lookups_total", "Addresses looked up.")}
+	misses := f.CounterVec("misses_total", "Lookups of an address the database does not list, by database (geo, asn).", "database")
+	decodeErrors := f.CounterVec("decode_errors_total", "Lookups whose database record could not be read, by database.", "database")
+	loads := f.CounterVec("loads_total", "Database files loaded (result=ok) or refused (result=failed, the previous one kept), by database.", "database", "result")
+	buildEpoch := f.GaugeVec("build_epoch_seconds", "Build time (Unix seconds) of the database in use, from its metadata.", "database")
 	for _, s := range sources {
 		s.m = sourceMetrics{
 			misses:        misses.WithLabelValues(s.role),
@@ -45,20 +35,15 @@ func newMetrics(r *reporter.Reporter, sources []*source) (*metrics, error) {
 			reloadsFailed: loads.WithLabelValues(s.role, "failed"),
 			buildEpoch:    buildEpoch.WithLabelValues(s.role),
 		}
-		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "decoded_records", Help: "Decoded records held for the database in use: every record of its IPv4 networks, decoded at load, and those IPv6 lookups met since (a record of both counts twice).",
-			ConstLabels: prometheus.Labels{"database": s.role},
-		}, func() float64 {
+		f.With(prometheus.Labels{"database": s.role}).GaugeFunc("decoded_records", "Decoded records held for the database in use: every record of its IPv4 networks, decoded at load, and those IPv6 lookups met since (a record of both counts twice).", func() float64 {
 			if db := s.current.Load(); db != nil {
 				return float64(db.ipv4.decoded) + float64(db.records.filled.Load())
 			}
 			return 0
-		}))
+		})
 	}
-	for _, c := range collectors {
-		if err := r.Registerer().Register(c); err != nil {
-			return nil, fmt.Errorf("register geoip metrics: %w", err)
-		}
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("register geoip metrics: %w", err)
 	}
 	return m, nil
 }

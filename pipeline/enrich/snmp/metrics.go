@@ -38,66 +38,33 @@ type metrics struct {
 }
 
 func (p *Poller) registerMetrics() error {
-	m := &p.metrics
-	m.polls = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "polls_total",
-		Help: "SNMP polls of an exporter, by result: ok, empty (answered with nothing), timeout, refused, auth, error.",
-	}, []string{"result"})
+	m, f := &p.metrics, p.r.Metrics()
+	m.polls = f.CounterVec("polls_total", "SNMP polls of an exporter, by result: ok, empty (answered with nothing), timeout, refused, auth, error.", "result")
 	for _, r := range []string{resultOK, resultEmpty, resultTimeout, resultRefused, resultAuth, resultError} {
 		m.polls.WithLabelValues(r)
 	}
-	m.pollDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "poll_duration_seconds",
-		Help:    "Time one poll of an exporter took (sysName and the interface tables), failed polls included.",
-		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-	})
-	m.lookupsByKind = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "lookups_total",
-		Help: "Lookups answered from the cache (hit) or not (miss): interface for Interface, name for ExporterName.",
-	}, []string{"kind", "result"})
+	m.pollDuration = f.Histogram("poll_duration_seconds", "Time one poll of an exporter took (sysName and the interface tables), failed polls included.",
+		[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30})
+	m.lookupsByKind = f.CounterVec("lookups_total", "Lookups answered from the cache (hit) or not (miss): interface for Interface, name for ExporterName.", "kind", "result")
 	m.hits = m.lookupsByKind.WithLabelValues("interface", "hit")
 	m.misses = m.lookupsByKind.WithLabelValues("interface", "miss")
 	m.nameHits = m.lookupsByKind.WithLabelValues("name", "hit")
 	m.nameMisses = m.lookupsByKind.WithLabelValues("name", "miss")
-	missVec := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "misses_total",
-		Help: "Interface lookups missed, by reason: exporter_not_polled, interface_unknown, exporter_limit.",
-	}, []string{"reason"})
+	missVec := f.CounterVec("misses_total", "Interface lookups missed, by reason: exporter_not_polled, interface_unknown, exporter_limit.", "reason")
 	m.missReasons = map[string]prometheus.Counter{}
 	for _, r := range []string{missNotPolled, missUnknownInterface, missExporterLimit} {
 		m.missReasons[r] = missVec.WithLabelValues(r)
 	}
-	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "poll_requests_dropped_total",
-		Help: "Polls a lookup miss asked for but that were dropped because the request queue was full.",
-	})
-	m.stateWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "state_writes_total",
-		Help: "Writes of the cache to the state directory, by result (ok, error).",
-	}, []string{"result"})
+	m.dropped = f.Counter("poll_requests_dropped_total", "Polls a lookup miss asked for but that were dropped because the request queue was full.")
+	m.stateWrites = f.CounterVec("state_writes_total", "Writes of the cache to the state directory, by result (ok, error).", "result")
 	m.stateWrites.WithLabelValues("ok")
 	m.stateWrites.WithLabelValues("error")
-	m.expired = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "exporters_expired_total",
-		Help: "Exporters forgotten because no lookup asked about them for expire.",
-	})
-	exporters := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "exporters",
-		Help: "Exporters known (cached or waiting for their first poll).",
-	}, func() float64 { return float64(p.exporters.Load().n) })
-	cached := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "exporters_cached",
-		Help: "Exporters whose names are cached.",
-	}, func() float64 { return float64(p.cachedExporters.Load()) })
-	interfaces := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "interfaces_cached",
-		Help: "Interfaces cached, all exporters together.",
-	}, func() float64 { return float64(p.cachedInterfaces.Load()) })
-	for _, c := range []prometheus.Collector{m.polls, m.pollDuration, m.lookupsByKind, missVec, m.dropped,
-		m.stateWrites, m.expired, exporters, cached, interfaces} {
-		if err := p.r.Registerer().Register(c); err != nil {
-			return fmt.Errorf("snmp: register metrics: %w", err)
-		}
+	m.expired = f.Counter("exporters_expired_total", "Exporters forgotten because no lookup asked about them for expire.")
+	f.GaugeFunc("exporters", "Exporters known (cached or waiting for their first poll).", func() float64 { return float64(p.exporters.Load().n) })
+	f.GaugeFunc("exporters_cached", "Exporters whose names are cached.", func() float64 { return float64(p.cachedExporters.Load()) })
+	f.GaugeFunc("interfaces_cached", "Interfaces cached, all exporters together.", func() float64 { return float64(p.cachedInterfaces.Load()) })
+	if err := f.Err(); err != nil {
+		return fmt.Errorf("snmp: register metrics: %w", err)
 	}
 	return nil
 }

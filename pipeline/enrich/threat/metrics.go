@@ -22,24 +22,13 @@ type metrics struct {
 }
 
 func newMetrics(r *reporter.Reporter, names []string) (*metrics, error) {
-	entries := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "feed_entries", Help: "Addresses and prefixes the feed lists, as last loaded.",
-	}, []string{"feed"})
-	lastSuccess := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "feed_last_success_timestamp_seconds", Help: "When the feed was last loaded (or found unchanged) successfully, Unix seconds.",
-	}, []string{"feed"})
-	loadErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "feed_load_errors_total", Help: "Fetches or reads of the feed that failed; the previous entries were kept.",
-	}, []string{"feed"})
-	badLines := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "feed_bad_lines_total", Help: "Lines of the feed that were neither comments nor entries.",
-	}, []string{"feed"})
-	matches := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "feed_matches_total", Help: "Addresses the feed matched.",
-	}, []string{"feed"})
-	m := &metrics{prefixes: prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "table_prefixes", Help: "Distinct prefixes in the merged table of all feeds.",
-	})}
+	f := r.Metrics()
+	entries := f.GaugeVec("feed_entries", "Addresses and prefixes the feed lists, as last loaded.", "feed")
+	lastSuccess := f.GaugeVec("feed_last_success_timestamp_seconds", "When the feed was last loaded (or found unchanged) successfully, Unix seconds.", "feed")
+	loadErrors := f.CounterVec("feed_load_errors_total", "Fetches or reads of the feed that failed; the previous entries were kept.", "feed")
+	badLines := f.CounterVec("feed_bad_lines_total", "Lines of the feed that were neither comments nor entries.", "feed")
+	matches := f.CounterVec("feed_matches_total", "Addresses the feed matched.", "feed")
+	m := &metrics{prefixes: f.Gauge("table_prefixes", "Distinct prefixes in the merged table of all feeds.")}
 	for _, name := range names {
 		m.feeds = append(m.feeds, feedMetrics{
 			entries:     entries.WithLabelValues(name),
@@ -49,10 +38,8 @@ func newMetrics(r *reporter.Reporter, names []string) (*metrics, error) {
 			matches:     matches.WithLabelValues(name),
 		})
 	}
-	for _, c := range []prometheus.Collector{entries, lastSuccess, loadErrors, badLines, matches, m.prefixes} {
-		if err := r.Registerer().Register(c); err != nil {
-			return nil, fmt.Errorf("register threat metrics: %w", err)
-		}
+	if err := f.Err(); err != nil {
+		return nil, fmt.Errorf("register threat metrics: %w", err)
 	}
 	return m, nil
 }
