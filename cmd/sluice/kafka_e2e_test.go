@@ -200,10 +200,12 @@ func (tr *traffic) send(n, rate int) {
 	}
 }
 
-// expectStored waits until the stores together hold every flow sent, then
-// checks that they hold exactly those: the same count, byte and packet
-// totals, and no row twice within or across stores.
-func expectStored(t *testing.T, stats demo.Stats, stores ...*tier) {
+// expectStored waits until the stores together hold every flow sent and
+// the pipelines are done with the topic (see settled), then checks that
+// they hold exactly those: the same count, byte and packet totals, and no
+// row twice within or across stores. config is the test's configuration,
+// which names the topic and consumer group.
+func expectStored(t *testing.T, config string, stats demo.Stats, stores ...*tier) {
 	t.Helper()
 	total := func() uint64 {
 		var n uint64
@@ -216,18 +218,22 @@ func expectStored(t *testing.T, stats demo.Stats, stores ...*tier) {
 		n := total()
 		return n >= stats.Flows, fmt.Sprintf("%d flows stored, %d sent", n, stats.Flows)
 	})
-	// Anything late (a duplicate) would show up now.
-	time.Sleep(2 * time.Second)
 	var count, bytes, packets uint64
-	seen := map[string]bool{}
-	for _, s := range stores {
-		var c, b, p uint64
-		if _, err := fmt.Sscanf(s.sql("SELECT count(), sum(Bytes), sum(Packets) FROM flows"), "%d\t%d\t%d", &c, &b, &p); err != nil {
-			t.Fatal(err)
+	var hashes [][]string
+	settled(t, flowsGroup(t, config), stores, flowWrites, func() {
+		count, bytes, packets, hashes = 0, 0, 0, nil
+		for _, s := range stores {
+			var c, b, p uint64
+			if _, err := fmt.Sscanf(s.sql("SELECT count(), sum(Bytes), sum(Packets) FROM flows"), "%d\t%d\t%d", &c, &b, &p); err != nil {
+				t.Fatal(err)
+			}
+			count, bytes, packets = count+c, bytes+b, packets+p
+			hashes = append(hashes, strings.Fields(s.sql(`SELECT cityHash64(ExporterAddress, TimeReceived, SrcAddr, DstAddr, SrcPort, DstPort,
+				Proto, Bytes, Packets, TimeFlowStart, TimeFlowEnd, InIfIndex, OutIfIndex, TCPFlags) FROM flows`)))
 		}
-		count, bytes, packets = count+c, bytes+b, packets+p
-		rows := strings.Fields(s.sql(`SELECT cityHash64(ExporterAddress, TimeReceived, SrcAddr, DstAddr, SrcPort, DstPort,
-			Proto, Bytes, Packets, TimeFlowStart, TimeFlowEnd, InIfIndex, OutIfIndex, TCPFlags) FROM flows`))
+	})
+	seen := map[string]bool{}
+	for _, rows := range hashes {
 		for _, r := range rows {
 			if seen[r] {
 				t.Errorf("a flow is stored twice (row hash %s)", r)
@@ -284,7 +290,7 @@ func TestKafkaStream(t *testing.T) {
 	// holds must reach Kafka before it exits.
 	waitDecoded(t, coll, 20000)
 	coll.term()
-	expectStored(t, tr.gen.Stats(), pipe)
+	expectStored(t, config, tr.gen.Stats(), pipe)
 	testenv.Eventually(t, 10*time.Second, "consumer lag 0", func() bool { return pipe.metric("sluice_pipeline_kafka_consumer_lag_records") == 0 })
 	if n := pipe.metric("sluice_pipeline_kafka_consumer_decode_errors_total"); n != 0 {
 		t.Errorf("%v decode errors", n)
@@ -319,7 +325,7 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	waitDecoded(t, coll, 15000)
 	testenv.Eventually(t, 60*time.Second, "the spool to drain", func() bool { return coll.metric("sluice_pipeline_spool_entries") == 0 })
 	coll.term()
-	expectStored(t, tr.gen.Stats(), pipe)
+	expectStored(t, config, tr.gen.Stats(), pipe)
 	pipe.term()
 }
 
@@ -350,7 +356,7 @@ func TestKafkaPipelineKilled(t *testing.T) {
 	tr.send(2000, 4000)
 	waitDecoded(t, coll, 10000)
 	coll.term()
-	expectStored(t, tr.gen.Stats(), pipe)
+	expectStored(t, config, tr.gen.Stats(), pipe)
 	pipe.term()
 }
 
@@ -359,7 +365,7 @@ func TestKafkaPipelineKilled(t *testing.T) {
 // fails on a real filesystem error): the pipeline stops consuming and
 // committing, reports not ready, and resumes when the store is back.
 func TestKafkaStorageUnavailable(t *testing.T) {
-	_, data, pipe, coll, tr := startPipelineAndCollector(t, 4)
+	config, data, pipe, coll, tr := startPipelineAndCollector(t, 4)
 	tr.send(3000, 5000)
 	testenv.Eventually(t, 60*time.Second, "the first flows stored", func() bool { return pipe.count() == tr.gen.Stats().Flows })
 
@@ -397,7 +403,7 @@ func TestKafkaStorageUnavailable(t *testing.T) {
 	tr.send(1000, 5000)
 	waitDecoded(t, coll, 7000)
 	coll.term()
-	expectStored(t, tr.gen.Stats(), pipe)
+	expectStored(t, config, tr.gen.Stats(), pipe)
 	testenv.Eventually(t, 10*time.Second, "ready again", func() bool { return pipe.readyStatus() == http.StatusOK })
 	pipe.term()
 }
@@ -437,7 +443,7 @@ func TestKafkaRebalance(t *testing.T) {
 	<-done
 	waitDecoded(t, coll, tr.gen.Stats().Flows)
 	coll.term()
-	expectStored(t, tr.gen.Stats(), first, second)
+	expectStored(t, config, tr.gen.Stats(), first, second)
 	if second.count() == 0 || second.metric("sluice_pipeline_kafka_consumer_partitions_assigned") == 0 {
 		t.Fatalf("the second worker got no partition (%d flows)", second.count())
 	}
@@ -475,6 +481,6 @@ func TestKafkaCollectorSpoolsUntilKafka(t *testing.T) {
 	pipe := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
 	testenv.Eventually(t, 60*time.Second, "the spool to drain", func() bool { return coll.metric("sluice_pipeline_spool_entries") == 0 })
 	coll.term()
-	expectStored(t, tr.gen.Stats(), pipe)
+	expectStored(t, config, tr.gen.Stats(), pipe)
 	pipe.term()
 }

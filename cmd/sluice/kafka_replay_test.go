@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-
 	"sluice/internal/reporter"
 	"sluice/internal/testenv"
 	"sluice/pipeline"
@@ -230,23 +228,15 @@ func (s *recordingSink) tokens() []string {
 // there is none.
 func committedOffset(t *testing.T, ctx context.Context, cfg kafka.Config) int64 {
 	t.Helper()
-	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
-	res, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
-		GroupID: cfg.Consumer.GroupID, Topics: map[string][]int{cfg.Topic: {0}},
-	})
+	offsets, err := committed(ctx, kafkaClient(cfg), cfg.Consumer.GroupID, cfg.Topic, []int{0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range res.Topics[cfg.Topic] {
-		if p.Partition == 0 {
-			if p.Error != nil {
-				t.Fatal(p.Error)
-			}
-			return p.CommittedOffset
-		}
+	off, ok := offsets[0]
+	if !ok {
+		t.Fatalf("no offset for %s/0", cfg.Topic)
 	}
-	t.Fatalf("no offset for %s/0 in %+v", cfg.Topic, res)
-	return 0
+	return off
 }
 
 func flowCount(t *testing.T, ctx context.Context, e interface {
