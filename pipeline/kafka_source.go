@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,8 +36,6 @@ type FromKafka struct {
 	limiter *reporter.Limiter
 	// intentErrors counts failed attempts to record a batch's intent.
 	intentErrors prometheus.Counter
-
-	stopping atomic.Bool
 }
 
 // NewFromKafka builds the Kafka-fed pipeline. intentDir holds the batches'
@@ -75,9 +72,7 @@ func (p *FromKafka) WithStage(stage Stage) *FromKafka {
 // holds and leaves the group. writeCtx bounds the writes: cancel it to give
 // up on storage (what is not stored is not committed, so nothing is lost).
 func (p *FromKafka) Run(ctx, writeCtx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { p.stopping.Store(true) })
-	defer stop()
-	return p.group.Run(ctx, func(c *kafka.Claim) { p.consume(writeCtx, c) })
+	return p.group.Run(ctx, func(c *kafka.Claim) { p.consume(ctx, writeCtx, c) })
 }
 
 // consume runs the loop on one claimed partition until it is handed over,
@@ -85,13 +80,15 @@ func (p *FromKafka) Run(ctx, writeCtx context.Context) error {
 // must not store another batch, as the intent names only the last one: the
 // next owner starts at the last committed offset and can rebuild only that
 // batch with the same token.
-func (p *FromKafka) consume(base context.Context, c *kafka.Claim) {
+func (p *FromKafka) consume(run, base context.Context, c *kafka.Claim) {
 	// Writes end with base, or a grace period after the partition is
 	// taken away (not at shutdown, where base's deadline rules).
 	writeCtx, cancelWrites := context.WithCancel(base)
 	defer cancelWrites()
 	stopGrace := context.AfterFunc(c.Context(), func() {
-		if !p.stopping.Load() {
+		// run ends before the group closes the claims, so a claim ended by
+		// shutdown always sees it ended: no grace, base's deadline rules.
+		if run.Err() == nil {
 			time.AfterFunc(p.grace, cancelWrites)
 		}
 	})
@@ -160,7 +157,7 @@ func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
 			switch {
 			case c.Context().Err() != nil:
 				return Batch{}, io.EOF
-			case errors.Is(err, context.DeadlineExceeded):
+			case errors.Is(err, context.DeadlineExceeded) && !deadline.IsZero():
 				return Batch{}, errFlushDue
 			}
 			s.p.limiter.Log(s.p.r.Logger, "fetch", "fetch failed; retrying", "topic", c.Topic, "partition", c.Partition, "error", err)

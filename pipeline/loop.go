@@ -105,9 +105,14 @@ type loop struct {
 type gathering struct {
 	batches []Batch
 	flows   [][]record.Flow
-	rows    int
+	rows    int // records the sinks get
+	held    int // records the batches hold, kept or dropped by the stage
 	since   time.Time
 }
+
+// heldRowsFactor bounds the records a gathering holds, kept or not, at this
+// many times BatchRows.
+const heldRowsFactor = 4
 
 func (g *gathering) replay() bool { return len(g.batches) > 0 && g.batches[0].Replay }
 
@@ -137,6 +142,12 @@ func (l *loop) run(ctx context.Context, src Source, endTrigger string) error {
 			}
 			return l.flush(ctx, src, g, endTrigger)
 		case errors.Is(err, errFlushDue):
+			if g.replay() {
+				// A rebuilt gathering is stored whole under its recorded
+				// token, never cut by time: a part under a new range
+				// would be stored twice.
+				continue
+			}
 			if err := l.flush(ctx, src, g, "time"); err != nil {
 				return err
 			}
@@ -145,6 +156,7 @@ func (l *loop) run(ctx context.Context, src Source, endTrigger string) error {
 			return err
 		}
 		l.m.received.Add(float64(len(b.Flows)))
+		g.held += len(b.Flows) // memory stays held whatever the stage keeps
 		if l.stage != nil {
 			b.Flows = b.Flows[:l.stage.Process(b.Flows)]
 		}
@@ -164,7 +176,10 @@ func (l *loop) run(ctx context.Context, src Source, endTrigger string) error {
 					return err
 				}
 			}
-		case g.rows >= l.cfg.BatchRows:
+		case g.rows >= l.cfg.BatchRows || g.held >= heldRowsFactor*l.cfg.BatchRows:
+			// The second bound: records the stage dropped stay in their
+			// batches until those are released, so heavy dropping must
+			// not let the memory held grow with the flush interval.
 			if err := l.flush(ctx, src, g, "size"); err != nil {
 				return err
 			}
@@ -222,5 +237,5 @@ func (l *loop) release(src Source, g *gathering) {
 	src.Release(g.batches)
 	clear(g.batches)
 	clear(g.flows)
-	g.batches, g.flows, g.rows = g.batches[:0], g.flows[:0], 0
+	g.batches, g.flows, g.rows, g.held = g.batches[:0], g.flows[:0], 0, 0
 }

@@ -186,3 +186,29 @@ func TestPipelineShutdownDrains(t *testing.T) {
 		t.Fatalf("writes %v (bytes %d), want one of 70 records at shutdown", writes, total)
 	}
 }
+
+// dropAll is a stage that keeps no record.
+type dropAll struct{}
+
+func (dropAll) Process([]record.Flow) int { return 0 }
+
+// Records the stage drops still hold their batches' memory until the
+// gathering is released, so a gathering is flushed once it holds
+// heldRowsFactor × BatchRows records, kept or not: with a stage that keeps
+// nothing, 10 records of BatchRows 1 are acknowledged (and released) every
+// 4, not held until the flush interval.
+func TestLoopBoundsRecordsHeldByDroppingStage(t *testing.T) {
+	a := &recordingSink{}
+	l := newTestLoop(t, Config{BatchRows: 1, FlushInterval: time.Hour}, a)
+	l.stage = dropAll{}
+	src := newScriptSource(10, a)
+	if err := l.run(t.Context(), src, "shutdown"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{3, 7, 9}; fmt.Sprint(src.acks) != fmt.Sprint(want) {
+		t.Fatalf("acknowledged %v, want %v", src.acks, want)
+	}
+	if len(a.writes) != 0 || src.released != 10 {
+		t.Fatalf("writes %v, released %d; want no write (nothing kept) and 10 released", a.writes, src.released)
+	}
+}

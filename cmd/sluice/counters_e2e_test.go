@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -122,6 +123,36 @@ ORDER BY TimeReceived`, "TSV")
 	}
 	if got := in.sql("SELECT count() FROM interface_counters WHERE ExporterAddress = toIPv6('::') OR IfIndex = 0", "TSV"); strings.TrimSpace(got) != "0" {
 		t.Errorf("%s rows without exporter or interface", got)
+	}
+	in.stop()
+}
+
+// SIGTERM right after the samples arrive stores them: with an hour's flush
+// interval they are all still held by the counter path when the signal
+// comes, and shutdown must store them before it gives up on storage.
+func TestRunStoresCountersOnSIGTERM(t *testing.T) {
+	requireChdb(t)
+	data := t.TempDir()
+	config := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(config, []byte("pipeline:\n  flush-interval: 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := startSluice(t, data, "--config", config)
+	want := tsharkCounterTotals(t, sendCounterCaptures(t, in.sflow))
+	if want.samples == 0 {
+		t.Fatal("tshark found no counter samples")
+	}
+	const received = "sluice_pipeline_counters_received_total"
+	testenv.Eventually(t, 30*time.Second, "the counter path to take every sample", func() bool {
+		return in.metrics(received)[received] == float64(want.samples)
+	})
+	if got := strings.TrimSpace(in.sql("SELECT count() FROM interface_counters", "TSV")); got != "0" {
+		t.Fatalf("%s samples stored before the flush interval; the test needs them held", got)
+	}
+	in.stop()
+	in = startSluice(t, data)
+	if got := in.sql(counterTotalsQuery, "TSV"); got != want.tsv() {
+		t.Errorf("after SIGTERM and a restart: %q, want %q", got, want.tsv())
 	}
 	in.stop()
 }

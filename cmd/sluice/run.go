@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -147,11 +148,15 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
+	// Stopped once: within the shutdown deadline below, or on any earlier
+	// return. After the deadline writeCtx is cancelled and what the
+	// counters hold would be dropped.
+	stopCountersOnce := sync.OnceFunc(func() {
 		if err := stopCounters(); err != nil {
 			r.Error("counter samples not stored", "err", err)
 		}
-	}()
+	})
+	defer stopCountersOnce()
 	var pipelineErr atomic.Pointer[error] // set once the pipeline has died
 	ready := func() error {
 		if !coll.Ready() {
@@ -209,7 +214,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 	coll.Stop(deadline) // flushes the workers' partial batches into the queue
 	q.Close()
-	if err := <-pipeDone; err != nil {
+	pipeErr := <-pipeDone
+	stopCountersOnce() // the collector has stopped: no sample comes after this
+	if err := pipeErr; err != nil {
 		return fmt.Errorf("stopping: records not stored before the %s deadline: %w", shutdownTimeout, err)
 	}
 	r.Info("stopped cleanly")
