@@ -21,7 +21,7 @@ readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # tshark: reference decoder; gcc and libc6-dev: cgo, which `go test -race`
 # needs; curl: scripts and docs; softflowd and pmacct (pmacctd's nfprobe and
 # sfprobe): real exporters for collector/interop; snmpd: the real SNMP agent
-# pipeline/enrich/snmp's tests start on 127.0.0.1:16161-16199 (their own
+# pipeline/enrich/snmp's tests start on 127.0.0.1:16161-16960 (their own
 # config; a system snmpd the package may start on 161 does not matter), and
 # snmp: its command-line tools (snmpwalk, snmpget) to look at an agent;
 # nfdump (nfcapd) and pmacct (nfacctd, sfacctd): the peers deploy/bench

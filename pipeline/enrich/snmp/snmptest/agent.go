@@ -1,6 +1,6 @@
 // Package snmptest runs a real SNMP agent, Net-SNMP's snmpd (Debian
 // package snmpd), for tests: on 127.0.0.1, on a free UDP port of
-// 16161–16199, with its own configuration and persistent directory in a
+// 16161–16960, tried from a random one, with its own configuration and persistent directory in a
 // temporary directory (never /etc/snmp or /var/lib/snmp, and whether a
 // system snmpd runs on port 161 does not matter). The interfaces a test
 // configures are served with snmpd.conf `override` directives at ifIndexes
@@ -11,6 +11,7 @@ package snmptest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -22,6 +23,12 @@ import (
 	"time"
 
 	"sluice/internal/testenv"
+)
+
+// The agents' ports: 16161–16960.
+const (
+	firstPort = 16161
+	portCount = 800
 )
 
 // Interface is one row of the agent's interface tables; a zero field is
@@ -81,7 +88,13 @@ func Start(tb testing.TB, cfg Config) *Agent {
 	a := &Agent{tb: tb, bin: bin, dir: tb.TempDir()}
 	a.conf = filepath.Join(a.dir, "snmpd.conf")
 	var lastErr error
-	for port := uint16(16161); port <= 16199; port++ {
+	// From a random port of the range: test packages run at once, and an
+	// agent one test stops must not have its port taken by the next agent
+	// another package starts, or the first test's poller would be answered
+	// by the wrong agent when it expects silence or its own agent back.
+	offset := rand.IntN(portCount)
+	for i := range portCount {
+		port := uint16(firstPort + (offset+i)%portCount)
 		if !udpFree("127.0.0.1", port) || cfg.IPv6 && !udpFree("::1", port) {
 			continue
 		}
@@ -94,7 +107,7 @@ func Start(tb testing.TB, cfg Config) *Agent {
 			return a
 		}
 	}
-	tb.Fatalf("snmptest: no port of 16161–16199 could be served: %v", lastErr)
+	tb.Fatalf("snmptest: no port of %d–%d could be served: %v", firstPort, firstPort+portCount-1, lastErr)
 	return nil
 }
 
