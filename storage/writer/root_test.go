@@ -62,35 +62,46 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
+// flakyStorage records every insert attempt into table and fails the first
+// failures of them.
+type flakyStorage struct {
+	t        *testing.T
+	table    string
+	failures int
+	attempts int
+	seen     [][]byte
+	tokens   []string
+}
+
+func (s *flakyStorage) insert(_ context.Context, table, token string, data []byte) error {
+	s.attempts++
+	s.seen = append(s.seen, bytes.Clone(data))
+	s.tokens = append(s.tokens, token)
+	if table != s.table {
+		s.t.Errorf("table %q, want %q", table, s.table)
+	}
+	if s.attempts <= s.failures {
+		return errors.New("storage unavailable")
+	}
+	return nil
+}
+
 func TestWriteRetriesUntilStored(t *testing.T) {
-	var attempts int
-	var seen [][]byte
-	var tokens []string
-	w, reg := newTestWriter(t, insertFunc(func(_ context.Context, table, token string, data []byte) error {
-		attempts++
-		seen = append(seen, bytes.Clone(data))
-		tokens = append(tokens, token)
-		if table != "sluice.flows" {
-			t.Errorf("table %q", table)
-		}
-		if attempts < 3 {
-			return errors.New("storage unavailable")
-		}
-		return nil
-	}))
+	storage := &flakyStorage{t: t, table: "sluice.flows", failures: 2}
+	w, reg := newTestWriter(t, insertFunc(storage.insert))
 	flows := clickhouse.GenerateFlows(100, 1)
 	if err := w.Write(t.Context(), flows, ""); err != nil {
 		t.Fatal(err)
 	}
-	if attempts != 3 {
-		t.Fatalf("%d attempts, want 3", attempts)
+	if storage.attempts != 3 {
+		t.Fatalf("%d attempts, want 3", storage.attempts)
 	}
-	for i := 1; i < len(seen); i++ {
-		if !bytes.Equal(seen[i], seen[0]) || tokens[i] != tokens[0] {
+	for i := 1; i < len(storage.seen); i++ {
+		if !bytes.Equal(storage.seen[i], storage.seen[0]) || storage.tokens[i] != storage.tokens[0] {
 			t.Errorf("attempt %d sent other data or token than the first", i+1)
 		}
 	}
-	if tokens[0] == "" {
+	if storage.tokens[0] == "" {
 		t.Error("no token made up for a batch without one")
 	}
 	for name, want := range map[string]float64{
@@ -108,7 +119,7 @@ func TestWriteRetriesUntilStored(t *testing.T) {
 	if err := w.Write(t.Context(), flows, ""); err != nil {
 		t.Fatal(err)
 	}
-	if tokens[len(tokens)-1] == tokens[0] {
+	if storage.tokens[len(storage.tokens)-1] == storage.tokens[0] {
 		t.Error("two batches got the same made-up token")
 	}
 }
@@ -189,27 +200,14 @@ var _ pipeline.CounterSink = (*Writer)(nil)
 // A counters batch goes the flows' way: retried with the same bytes and
 // token until stored, into interface_counters, counted apart from flows.
 func TestWriteCountersRetriesUntilStored(t *testing.T) {
-	var attempts int
-	var seen [][]byte
-	var tokens []string
-	w, reg := newTestWriter(t, insertFunc(func(_ context.Context, table, token string, data []byte) error {
-		attempts++
-		seen = append(seen, bytes.Clone(data))
-		tokens = append(tokens, token)
-		if table != "sluice.interface_counters" {
-			t.Errorf("table %q", table)
-		}
-		if attempts < 2 {
-			return errors.New("storage unavailable")
-		}
-		return nil
-	}))
+	storage := &flakyStorage{t: t, table: "sluice.interface_counters", failures: 1}
+	w, reg := newTestWriter(t, insertFunc(storage.insert))
 	rows := []record.Counter{{TimeReceived: 1_700_000_000e9, IfIndex: 3}, {TimeReceived: 1_700_000_020e9, IfIndex: 3, IfInOctets: 1 << 40}}
 	if err := w.WriteCounters(t.Context(), rows, "counters/run/1"); err != nil {
 		t.Fatal(err)
 	}
-	if attempts != 2 || !bytes.Equal(seen[0], seen[1]) || tokens[0] != "counters/run/1" || tokens[1] != tokens[0] {
-		t.Fatalf("%d attempts, tokens %q; want 2 attempts of the same bytes under the batch's token", attempts, tokens)
+	if storage.attempts != 2 || !bytes.Equal(storage.seen[0], storage.seen[1]) || storage.tokens[0] != "counters/run/1" || storage.tokens[1] != storage.tokens[0] {
+		t.Fatalf("%d attempts, tokens %q; want 2 attempts of the same bytes under the batch's token", storage.attempts, storage.tokens)
 	}
 	for name, want := range map[string]float64{
 		"counter_rows_inserted_total":    2,
@@ -221,7 +219,7 @@ func TestWriteCountersRetriesUntilStored(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	if err := w.WriteCounters(t.Context(), nil, "empty"); err != nil || attempts != 2 {
-		t.Errorf("empty batch: %v, %d attempts", err, attempts)
+	if err := w.WriteCounters(t.Context(), nil, "empty"); err != nil || storage.attempts != 2 {
+		t.Errorf("empty batch: %v, %d attempts", err, storage.attempts)
 	}
 }
