@@ -64,14 +64,11 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	origin := "--sluice"
 	if *sluiceURL == "" {
-		*sluiceURL = os.Getenv(serverAddrEnv)
+		*sluiceURL, origin = os.Getenv(serverAddrEnv), serverAddrEnv
 	}
 	if *sluiceURL != "" {
-		origin := "--sluice"
-		if !flagSet(fs, "sluice") {
-			origin = serverAddrEnv
-		}
 		server, err := parseServerAddress(*sluiceURL, origin)
 		if err != nil {
 			return err
@@ -260,11 +257,4 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// flagSet reports whether the command line set the flag name.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
