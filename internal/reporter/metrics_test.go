@@ -73,3 +73,34 @@ func TestMetricsDuplicate(t *testing.T) {
 		t.Errorf("y was registered after the error: %v", err)
 	}
 }
+
+func TestPackageDerivesThePrefixFromTheCaller(t *testing.T) {
+	r := New(slog.New(slog.DiscardHandler))
+	// Called from any sub-reporter, the result is rooted at the module.
+	p := r.Sub("somewhere/else").Package()
+	if got, want := p.Module(), "internal/reporter"; got != want {
+		t.Fatalf("Module() = %q, want %q", got, want)
+	}
+	p.Metrics().Counter("things_total", "Things.")
+	names, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range names {
+		found = found || mf.GetName() == "sluice_internal_reporter_things_total"
+	}
+	if !found {
+		t.Fatal("sluice_internal_reporter_things_total not registered")
+	}
+	for fn, want := range map[string]string{
+		"sluice/pipeline/kafka.(*Group).Run":           "sluice/pipeline/kafka",
+		"sluice/collector.New.func1":                   "sluice/collector",
+		"sluice/storage/clickhouse.NewTableBuilder[…]": "sluice/storage/clickhouse",
+		"main.main":                                    "main",
+	} {
+		if got := packageOf(fn); got != want {
+			t.Errorf("packageOf(%q) = %q, want %q", fn, got, want)
+		}
+	}
+}

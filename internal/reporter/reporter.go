@@ -7,6 +7,7 @@ package reporter
 
 import (
 	"log/slog"
+	"runtime"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +16,9 @@ import (
 // Reporter is handed to each component's constructor.
 type Reporter struct {
 	*slog.Logger
+	root       *slog.Logger // the logger of New, before any module tag
 	registry   *prometheus.Registry
+	rootReg    prometheus.Registerer // "sluice_" only
 	registerer prometheus.Registerer
 	module     string
 }
@@ -28,11 +31,46 @@ func New(logger *slog.Logger) *Reporter {
 		prometheus.NewGoCollector(),
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 	)
+	reg := prometheus.WrapRegistererWithPrefix("sluice_", registry)
 	return &Reporter{
 		Logger:     logger,
+		root:       logger,
 		registry:   registry,
-		registerer: prometheus.WrapRegistererWithPrefix("sluice_", registry),
+		rootReg:    reg,
+		registerer: reg,
 	}
+}
+
+// modulePath is the Go module every package path starts with.
+const modulePath = "sluice/"
+
+// Package returns the reporter of the calling package, whatever reporter
+// it is called on: its module is the package's path inside the module
+// (sluice/pipeline/kafka → pipeline/kafka, metrics sluice_pipeline_kafka_…).
+// A component's constructor calls it first, so metric names follow the
+// tree and no caller types a prefix that could drift from it.
+func (r *Reporter) Package() *Reporter {
+	pc, _, _, ok := runtime.Caller(1)
+	fn := runtime.FuncForPC(pc)
+	if !ok || fn == nil {
+		return r
+	}
+	pkg := packageOf(fn.Name())
+	if !strings.HasPrefix(pkg, modulePath) {
+		return r // a test binary's package main, say: keep the caller's
+	}
+	root := &Reporter{Logger: r.root, root: r.root, registry: r.registry, rootReg: r.rootReg, registerer: r.rootReg}
+	return root.Sub(strings.TrimPrefix(pkg, modulePath))
+}
+
+// packageOf cuts a function's full name (sluice/pipeline/kafka.(*Group).Run,
+// sluice/collector.New.func1) down to its package path.
+func packageOf(funcName string) string {
+	slash := strings.LastIndexByte(funcName, '/')
+	if dot := strings.IndexByte(funcName[slash+1:], '.'); dot >= 0 {
+		return funcName[:slash+1+dot]
+	}
+	return funcName
 }
 
 // Sub returns the reporter of a sub-component: its log lines carry
@@ -46,7 +84,9 @@ func (r *Reporter) Sub(name string) *Reporter {
 	prefix := strings.NewReplacer("/", "_", "-", "_", ".", "_").Replace(name) + "_"
 	return &Reporter{
 		Logger:     r.Logger.With("module", module),
+		root:       r.root,
 		registry:   r.registry,
+		rootReg:    r.rootReg,
 		registerer: prometheus.WrapRegistererWithPrefix(prefix, r.registerer),
 		module:     module,
 	}
