@@ -97,7 +97,7 @@ func TestPackageDerivesThePrefixFromTheCaller(t *testing.T) {
 		"sluice/pipeline/kafka.(*Group).Run":           "sluice/pipeline/kafka",
 		"sluice/collector.New.func1":                   "sluice/collector",
 		"sluice/storage/clickhouse.NewTableBuilder[…]": "sluice/storage/clickhouse",
-		"main.main":                                    "main",
+		"main.main": "main",
 	} {
 		if got := packageOf(fn); got != want {
 			t.Errorf("packageOf(%q) = %q, want %q", fn, got, want)
