@@ -21,7 +21,7 @@ import (
 func TestWorkerDataDatagramAllocatesNothing(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Workers = 1
-	c, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, releasingOutput{})
+	c, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, Dependencies{Output: releasingOutput{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,15 @@ type CounterOutput interface {
 	PutCounter(c *record.Counter)
 }
 
+// Dependencies are what the collector hands its output to.
+type Dependencies struct {
+	// Output receives the batches of flow records; required.
+	Output Output
+	// Counters receives sFlow interface counter samples; nil: they are
+	// counted, not kept.
+	Counters CounterOutput
+}
+
 // Collector is the collector component: New builds it, Start binds the
 // sockets, Stop drains it.
 type Collector struct {
@@ -58,6 +67,7 @@ type Collector struct {
 	workers   []*worker
 	wg        sync.WaitGroup
 	ready     atomic.Bool
+	dropped   atomic.Uint64 // records the Output did not take by Stop's deadline
 
 	// flushCtx bounds the workers' hand-offs to the Output: it ends only
 	// when Stop's deadline passes, so back-pressure waits while running
@@ -67,15 +77,21 @@ type Collector struct {
 }
 
 // New checks the configuration and builds the decoders; it binds nothing.
-func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
+// Its logger and metrics are those of r's package (collector).
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Collector, error) {
+	r = r.Package()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if deps.Output == nil {
+		return nil, errors.New("no output")
+	}
 	c := &Collector{
-		r:       r,
-		cfg:     cfg,
-		out:     out,
-		limiter: r.NewLimiter(5, 10*time.Second),
+		r:        r,
+		cfg:      cfg,
+		out:      deps.Output,
+		counters: deps.Counters,
+		limiter:  r.NewLimiter(5, 10*time.Second),
 	}
 	var err error
 	if c.metrics, err = newMetrics(r.Registerer()); err != nil {
@@ -108,10 +124,6 @@ func New(r *reporter.Reporter, cfg Config, out Output) (*Collector, error) {
 	}
 	return c, nil
 }
-
-// SetCounterOutput makes the collector hand sFlow counter samples to out.
-// Call it before Start.
-func (c *Collector) SetCounterOutput(out CounterOutput) { c.counters = out }
 
 // Start restores the template state saved by the last run, binds every
 // input and starts the workers. A bind error names the address and leaves
@@ -156,8 +168,13 @@ func (c *Collector) Start(ctx context.Context) error {
 	return nil
 }
 
-// Ready reports whether every listener is bound and serving.
-func (c *Collector) Ready() bool { return c.ready.Load() }
+// Ready returns nil while every listener is bound and serving.
+func (c *Collector) Ready() error {
+	if !c.ready.Load() {
+		return errors.New("collector listeners not bound")
+	}
+	return nil
+}
 
 // Addrs lists the bound addresses (port 0 resolved), in configuration order:
 // NetFlow inputs first, then sFlow.
@@ -172,8 +189,9 @@ func (c *Collector) Addrs() []netip.AddrPort {
 // Stop closes the sockets, lets every worker decode what it has queued and
 // hands the last partial batches to the Output before returning. If ctx
 // ends first, whatever the Output has not taken by then is dropped and
-// counted (reason "shutdown"), so Stop always returns.
-func (c *Collector) Stop(ctx context.Context) {
+// counted (reason "shutdown"), so Stop always returns, with an error saying
+// how many records it dropped.
+func (c *Collector) Stop(ctx context.Context) error {
 	c.ready.Store(false)
 	for _, l := range c.listeners {
 		l.Close()
@@ -197,6 +215,10 @@ func (c *Collector) Stop(ctx context.Context) {
 		c.state.close() // every datagram is decoded: the state is final
 	}
 	c.limiter.Stop() // say now how many error lines a last burst held back
+	if n := c.dropped.Load(); n > 0 {
+		return fmt.Errorf("%d records dropped: the stop deadline passed before the next stage took them", n)
+	}
+	return nil
 }
 
 // dispatch runs on a socket reader: pick the exporter's worker, never block.
@@ -359,6 +381,7 @@ func (w *worker) flush() {
 	// (back-pressure); only Stop's deadline makes it give up.
 	if err := w.c.out.Put(w.c.flushCtx, b); err != nil {
 		w.c.metrics.droppedShutdown.Add(float64(b.Len()))
+		w.c.dropped.Add(uint64(b.Len()))
 		if ok, _ := w.c.limiter.Allow("shutdown"); ok {
 			w.c.r.Error("stop deadline passed before the next stage took a batch; records dropped",
 				"records", b.Len(), "err", err)

@@ -36,12 +36,18 @@ func startCollector(t *testing.T, mutate func(*Config)) (*Collector, *queue.Queu
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := New(r.Sub("collector"), cfg, q)
+	c, err := New(r, cfg, Dependencies{Output: q})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := c.Ready(); err == nil || err.Error() != "collector listeners not bound" {
+		t.Fatalf("Ready before Start = %v, want listeners not bound", err)
+	}
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if err := c.Ready(); err != nil {
+		t.Fatalf("Ready after Start = %v", err)
 	}
 	return c, q, r
 }
@@ -182,7 +188,7 @@ func TestCollectorDropsWhenWorkerQueueFull(t *testing.T) {
 	cfg.WorkerQueue = 1
 	cfg.BatchSize = 1
 	out := blockingOutput{release: blocked}
-	c, err := New(r.Sub("collector"), cfg, out)
+	c, err := New(r, cfg, Dependencies{Output: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +302,7 @@ func TestCollectorStopDeadlineWithStalledOutput(t *testing.T) {
 	cfg.BatchSize = 1000
 	never := make(chan struct{})
 	defer close(never)
-	c, err := New(r.Sub("collector"), cfg, stalledOutput{never})
+	c, err := New(r, cfg, Dependencies{Output: stalledOutput{never}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,11 +316,15 @@ func TestCollectorStopDeadlineWithStalledOutput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	done := make(chan struct{})
-	go func() { c.Stop(ctx); close(done) }()
+	var stopErr error
+	go func() { stopErr = c.Stop(ctx); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return after its deadline")
+	}
+	if stopErr == nil || !strings.Contains(stopErr.Error(), "100 records dropped") {
+		t.Errorf("Stop = %v, want an error saying 100 records were dropped", stopErr)
 	}
 	if got := testutil.ToFloat64(c.metrics.droppedShutdown); got != 100 {
 		t.Fatalf("dropped at shutdown = %v, want 100", got)

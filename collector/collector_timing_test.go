@@ -27,7 +27,7 @@ func (releasingOutput) Put(_ context.Context, b *record.Batch) error {
 func benchmarkWorker(b *testing.B, protocol string) {
 	cfg := DefaultConfig()
 	cfg.Workers = 1
-	c, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, releasingOutput{})
+	c, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, Dependencies{Output: releasingOutput{}})
 	if err != nil {
 		b.Fatal(err)
 	}

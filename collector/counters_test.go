@@ -43,12 +43,11 @@ func TestCollectorHandsOnCounters(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.NetFlow.Listen, cfg.SFlow.Listen = nil, []string{"127.0.0.1:0"}
-	c, err := New(r.Sub("collector"), cfg, q)
+	out := &counterRecorder{}
+	c, err := New(r, cfg, Dependencies{Output: q, Counters: out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &counterRecorder{}
-	c.SetCounterOutput(out)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

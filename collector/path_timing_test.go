@@ -42,12 +42,12 @@ func BenchmarkCollectorToWriter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := New(r, cfg, q)
+	c, err := New(r, cfg, Dependencies{Output: q})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ins := &columnsOnly{}
-	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{Inserter: ins, Logger: r.Logger})
+	w, err := writer.New(r, writer.DefaultConfig(), writer.Dependencies{Inserter: ins})
 	if err != nil {
 		b.Fatal(err)
 	}

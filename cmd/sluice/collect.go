@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -106,11 +105,6 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("kafka: %w", err)
 	}
 	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
-	coll, err := collector.New(r.Sub("collector"), cfg.Collector, fwd)
-	if err != nil {
-		sp.Close()
-		return fmt.Errorf("collector: %w", err)
-	}
 	counterProducer, err := kafka.NewCounterProducer(r.Sub("pipeline/kafka/counters"), cfg.Kafka)
 	if err != nil {
 		sp.Close()
@@ -118,7 +112,7 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	counterCtx, cancelCounters := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelCounters()
-	stopCounters, err := startCounters(r.Sub("pipeline"), coll, counterProducer, cfg.Collector.FlushInterval, counterCtx)
+	counters, stopCounters, err := startCounters(r.Sub("pipeline"), counterProducer, cfg.Collector.FlushInterval, counterCtx)
 	if err != nil {
 		sp.Close()
 		return err
@@ -134,9 +128,14 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 			r.Warn("closing the Kafka counter producer", "error", err)
 		}
 	}()
+	coll, err := collector.New(r, cfg.Collector, collector.Dependencies{Output: fwd, Counters: counters})
+	if err != nil {
+		sp.Close()
+		return fmt.Errorf("collector: %w", err)
+	}
 	ready := func() error {
-		if !coll.Ready() {
-			return errors.New("collector listeners not bound")
+		if err := coll.Ready(); err != nil {
+			return err
 		}
 		return nil // Kafka down is not unready: the spool takes the records
 	}

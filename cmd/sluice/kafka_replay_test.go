@@ -66,7 +66,7 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer engine.Close()
+	defer engine.Stop(context.WithoutCancel(ctx))
 	intentDir := cfg.Data + "/" + intentDirName
 
 	// runWorker runs one pipeline worker until stop returns, with batches of

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"sluice/internal/reporter"
 	"sluice/storage/embedded"
 )
 
@@ -27,7 +28,9 @@ func TestMigrateCheckCommand(t *testing.T) {
 	if out, err := migrate("--check"); err != nil || out != "" {
 		t.Fatalf("check of a new schema: %v\n%s", err, out)
 	}
-	engine, err := embedded.Open(data, slog.New(slog.DiscardHandler))
+	engineCfg := embedded.DefaultConfig()
+	engineCfg.DataDir = data
+	engine, err := embedded.Open(t.Context(), reporter.New(slog.New(slog.DiscardHandler)), engineCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +39,9 @@ func TestMigrateCheckCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	engine.Close()
+	if err := engine.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 
 	out, err := migrate("--check")
 	if err == nil || !strings.Contains(err.Error(), "2 ways") {

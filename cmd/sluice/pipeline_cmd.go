@@ -49,7 +49,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer engine.Close()
+	defer engine.Stop(context.WithoutCancel(ctx))
 	consumer, err := kafka.NewGroup(r.Sub("pipeline/kafka"), cfg.Kafka)
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
@@ -70,7 +70,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		if stopped.Load() {
 			return fmt.Errorf("stopped")
 		}
-		return store.Err() // nil unless inserts are failing right now
+		return store.Ready() // nil unless inserts are failing right now
 	}
 	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, engine)
 	if err != nil {

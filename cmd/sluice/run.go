@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -122,7 +121,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer engine.Close()
+	defer engine.Stop(context.WithoutCancel(ctx))
 	q, err := queue.New(cfg.Queue, r.Sub("pipeline/queue").Registerer())
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
@@ -138,13 +137,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	pipe.WithStage(enricher)
 	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
-	coll, err := collector.New(r.Sub("collector"), cfg.Collector, q)
-	if err != nil {
-		return fmt.Errorf("collector: %w", err)
-	}
 	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrites()
-	stopCounters, err := startCounters(r.Sub("pipeline"), coll, store, cfg.Pipeline.FlushInterval, writeCtx)
+	counters, stopCounters, err := startCounters(r.Sub("pipeline"), store, cfg.Pipeline.FlushInterval, writeCtx)
 	if err != nil {
 		return err
 	}
@@ -157,15 +152,19 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	})
 	defer stopCountersOnce()
+	coll, err := collector.New(r, cfg.Collector, collector.Dependencies{Output: q, Counters: counters})
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
 	var pipelineErr atomic.Pointer[error] // set once the pipeline has died
 	ready := func() error {
-		if !coll.Ready() {
-			return errors.New("collector listeners not bound")
+		if err := coll.Ready(); err != nil {
+			return err
 		}
 		if p := pipelineErr.Load(); p != nil {
 			return *p
 		}
-		return store.Err() // nil unless inserts are failing right now
+		return store.Ready() // nil unless inserts are failing right now
 	}
 	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, engine)
 	if err != nil {
@@ -226,29 +225,28 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 // openStore opens the embedded engine in the data directory, migrates the
 // schema and puts the writer in front of it. The caller closes the engine.
 func openStore(ctx context.Context, cfg Config, r *reporter.Reporter) (*embedded.Engine, *writer.Writer, error) {
-	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)
+	engine, err := embedded.Open(ctx, r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL})
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage: %w", err)
 	}
-	engine.SetQueryLimits(cfg.Storage.SQL)
+	stop := func() { engine.Stop(context.WithoutCancel(ctx)) }
 	migrator, err := newMigrator(cfg, r, engine)
 	if err != nil {
-		engine.Close()
+		stop()
 		return nil, nil, fmt.Errorf("storage.schema: %w", err)
 	}
 	if err := migrator.Migrate(ctx, engine.Exec); err != nil {
-		engine.Close()
+		stop()
 		return nil, nil, fmt.Errorf("storage: %w", err)
 	}
 	// Analysts write FROM flows, not FROM sluice.flows.
 	if err := engine.Exec(ctx, "USE "+migrate.Database); err != nil {
-		engine.Close()
+		stop()
 		return nil, nil, fmt.Errorf("storage: %w", err)
 	}
-	wr := r.Sub("storage/writer")
-	store, err := writer.New(cfg.Storage.Writer, writer.Dependencies{Inserter: engine, Logger: wr.Logger, Metrics: wr.Registerer()})
+	store, err := writer.New(r, cfg.Storage.Writer, writer.Dependencies{Inserter: engine})
 	if err != nil {
-		engine.Close()
+		stop()
 		return nil, nil, fmt.Errorf("storage.writer: %w", err)
 	}
 	return engine, store, nil
@@ -277,11 +275,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("--check changes nothing: it cannot take --allow-destructive")
 	}
 	r := reporter.New(newLogger(cfg.Log, stderr))
-	engine, err := embedded.Open(cfg.Data, r.Sub("storage/embedded").Logger)
+	engine, err := embedded.Open(ctx, r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL})
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
-	defer engine.Close()
+	defer engine.Stop(context.WithoutCancel(ctx))
 	migrator, err := newMigrator(cfg, r, engine)
 	if err != nil {
 		return fmt.Errorf("storage.schema: %w", err)

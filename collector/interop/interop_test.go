@@ -366,7 +366,7 @@ func startCollector(t *testing.T) (*collector.Collector, *queue.Queue) {
 	cfg.NetFlow.Listen = []string{"127.0.0.1:0"}
 	cfg.SFlow.Listen = nil
 	cfg.Workers = 1
-	c, err := collector.New(r.Sub("collector"), cfg, q)
+	c, err := collector.New(r, cfg, collector.Dependencies{Output: q})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
@@ -26,7 +24,7 @@ func TestWriteCountersReadBackOnce(t *testing.T) {
 	if err := engine.Exec(t.Context(), "TRUNCATE TABLE "+migrate.CountersTable); err != nil {
 		t.Fatal(err)
 	}
-	w := newWriter(t, prometheus.NewRegistry())
+	w := newWriter(t)
 	rows := []record.Counter{{
 		TimeReceived: 1_700_000_000_123_456_789, ExporterAddress: record.AddrFrom4([4]byte{192, 0, 2, 7}),
 		ObservationDomainID: 3, SequenceNumber: 99, SourceIDIndex: 12,
@@ -61,7 +59,7 @@ func TestWriteCountersEveryColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := randomCounters(500, 7)
-	if err := newWriter(t, prometheus.NewRegistry()).WriteCounters(writeCtx(t), rows, ""); err != nil {
+	if err := newWriter(t).WriteCounters(writeCtx(t), rows, ""); err != nil {
 		t.Fatal(err)
 	}
 	var exprs []string

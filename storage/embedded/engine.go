@@ -22,6 +22,7 @@ import (
 
 	chdb "github.com/chdb-io/chdb-go/chdb-purego"
 
+	"sluice/internal/reporter"
 	"sluice/storage/clickhouse"
 )
 
@@ -38,7 +39,7 @@ var (
 	sessionOpen bool
 )
 
-// ErrClosed is returned by calls on a closed Engine.
+// ErrClosed is returned by calls on an Engine not started, or stopped.
 var ErrClosed = errors.New("embedded engine is closed")
 
 // Engine is the embedded ClickHouse engine. chDB is not known to be safe for
@@ -63,48 +64,74 @@ type Engine struct {
 	limits atomic.Pointer[clickhouse.QueryLimits] // of QueryReadOnly
 }
 
-// Open starts the embedded engine with its databases under
-// dataDir/clickhouse; data written there survives a restart. Only one Engine
-// may be open in a process.
-func Open(dataDir string, logger *slog.Logger) (*Engine, error) {
-	if logger == nil {
-		logger = slog.Default()
+// Dependencies are what the engine is handed: nothing yet.
+type Dependencies struct{}
+
+// New checks cfg and returns an engine that is not open yet: Start opens
+// its chDB session, Stop closes it. Its logger is that of r's package
+// (storage/embedded).
+func New(r *reporter.Reporter, cfg Config, _ Dependencies) (*Engine, error) {
+	r = r.Package()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	dataDir, err := filepath.Abs(dataDir)
+	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: data directory: %w", err)
 	}
 	e := &Engine{
-		logger:     logger,
+		logger:     r.Logger,
 		sessionDir: filepath.Join(dataDir, sessionDirName),
 		spoolDir:   filepath.Join(dataDir, spoolDirName),
 	}
-	e.SetQueryLimits(clickhouse.DefaultQueryLimits())
+	e.setQueryLimits(cfg.QueryLimits)
+	return e, nil
+}
+
+// Open is New then Start, for short-lived commands and tests that use the
+// engine without a deployment's lifecycle; the caller calls Stop.
+func Open(ctx context.Context, r *reporter.Reporter, cfg Config) (*Engine, error) {
+	e, err := New(r, cfg, Dependencies{})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Start(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Start opens the engine's chDB session, with its databases under
+// DataDir/clickhouse. Only one Engine may be open in a process. ctx is not
+// used: opening the session cannot be interrupted.
+func (e *Engine) Start(context.Context) error {
 	for _, dir := range []string{e.sessionDir, e.spoolDir} {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("embedded: create %s: %w", dir, err)
+			return fmt.Errorf("embedded: create %s: %w", dir, err)
 		}
 	}
 	// A file left in the spool by a crash was never acknowledged: its batch
 	// is still upstream (Kafka, or lost with the process's memory) and will
 	// be written again, deduplicated by its token.
 	if err := e.cleanSpool(); err != nil {
-		return nil, err
+		return err
 	}
 
 	sessionMu.Lock()
 	defer sessionMu.Unlock()
 	if sessionOpen {
-		return nil, errors.New("embedded: an engine is already open in this process (libchdb allows one session)")
+		return errors.New("embedded: an engine is already open in this process (libchdb allows one session)")
 	}
 	conn, err := chdb.NewConnectionFromConnString(e.sessionDir)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: open chDB session in %s: %w", e.sessionDir, err)
+		return fmt.Errorf("embedded: open chDB session in %s: %w", e.sessionDir, err)
 	}
+	e.mu.Lock()
 	e.conn = conn
+	e.mu.Unlock()
 	sessionOpen = true
-	logger.Info("embedded engine open", "path", e.sessionDir)
-	return e, nil
+	e.logger.Info("embedded engine open", "path", e.sessionDir)
+	return nil
 }
 
 func (e *Engine) cleanSpool() error {
@@ -121,9 +148,11 @@ func (e *Engine) cleanSpool() error {
 	return nil
 }
 
-// Close ends the chDB session. The engine cannot be used afterwards, but a
-// new one can be opened on the same data directory.
-func (e *Engine) Close() error {
+// Stop ends the chDB session; a statement in progress ends first, since
+// chDB cannot interrupt it, so ctx is not used. The engine cannot be used
+// afterwards, but a new one can be started on the same data directory.
+// Stopping again does nothing.
+func (e *Engine) Stop(context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn == nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
 	"sluice/storage/embedded"
@@ -80,15 +81,22 @@ func truncate(t testing.TB) {
 	}
 }
 
-func newWriter(t testing.TB, reg prometheus.Registerer) *writer.Writer {
+func newWriter(t testing.TB) *writer.Writer {
 	t.Helper()
-	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{
-		Inserter: engine, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Metrics: reg,
-	})
+	w, _ := newWriterMetrics(t)
+	return w
+}
+
+// newWriterMetrics returns a writer into the shared engine and the
+// registry of its metrics.
+func newWriterMetrics(t testing.TB) (*writer.Writer, prometheus.Gatherer) {
+	t.Helper()
+	r := reporter.New(slog.New(slog.NewTextHandler(t.Output(), nil)))
+	w, err := writer.New(r, writer.DefaultConfig(), writer.Dependencies{Inserter: engine})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return w, r.Gatherer()
 }
 
 func TestMigrateTwice(t *testing.T) {
@@ -142,8 +150,7 @@ func TestMigrateTwice(t *testing.T) {
 func TestInsertRoundTrip(t *testing.T) {
 	migrateSchema(t)
 	truncate(t)
-	reg := prometheus.NewRegistry()
-	w := newWriter(t, reg)
+	w, reg := newWriterMetrics(t)
 	_ = w
 
 	var all []record.Flow
@@ -176,7 +183,7 @@ func TestInsertRoundTrip(t *testing.T) {
 	}
 	sameRows(t, got, want)
 
-	if got := counterValue(t, reg, "rows_inserted_total"); got != float64(len(all)) {
+	if got := counterValue(t, reg, "sluice_storage_writer_rows_inserted_total"); got != float64(len(all)) {
 		t.Errorf("rows_inserted_total = %v, want %d", got, len(all))
 	}
 }
@@ -250,7 +257,7 @@ func counterValue(t testing.TB, g prometheus.Gatherer, name string) float64 {
 func TestReplayedBatchInsertsNothing(t *testing.T) {
 	migrateSchema(t)
 	truncate(t)
-	w := newWriter(t, nil)
+	w := newWriter(t)
 	flows := clickhouse.GenerateFlows(1000, 42)
 	for range 3 {
 		if err := w.Write(writeCtx(t), flows, "partition-3-offsets-100-1099"); err != nil {
@@ -285,7 +292,7 @@ func TestReplayedBatchInsertsNothing(t *testing.T) {
 func TestRollupsEqualRawAggregate(t *testing.T) {
 	migrateSchema(t)
 	truncate(t)
-	w := newWriter(t, nil)
+	w := newWriter(t)
 	for seed := range uint64(4) {
 		flows := clickhouse.GenerateFlows(5000, 100+seed)
 		for i := range flows {
@@ -328,7 +335,7 @@ func TestRollupsEqualRawAggregate(t *testing.T) {
 func TestRollupBackfill(t *testing.T) {
 	migrateSchema(t)
 	truncate(t)
-	w := newWriter(t, nil)
+	w := newWriter(t)
 	flows := clickhouse.GenerateFlows(2000, 7)
 	for i := range flows {
 		flows[i].Bytes, flows[i].SamplingRate = 100, 10
@@ -360,7 +367,7 @@ func TestRollupBackfill(t *testing.T) {
 func TestQueryReadOnly(t *testing.T) {
 	migrateSchema(t)
 	truncate(t)
-	if err := newWriter(t, nil).Write(writeCtx(t), clickhouse.GenerateFlows(10, 1), ""); err != nil {
+	if err := newWriter(t).Write(writeCtx(t), clickhouse.GenerateFlows(10, 1), ""); err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
@@ -451,20 +458,25 @@ func TestQueryReadOnly(t *testing.T) {
 func TestReopen(t *testing.T) {
 	migrateSchema(t)
 	truncate(t)
-	if err := newWriter(t, nil).Write(writeCtx(t), clickhouse.GenerateFlows(123, 7), "reopen"); err != nil {
+	if err := newWriter(t).Write(writeCtx(t), clickhouse.GenerateFlows(123, 7), "reopen"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := embedded.Open(t.TempDir(), nil); err == nil {
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	other := embedded.DefaultConfig()
+	other.DataDir = t.TempDir()
+	if _, err := embedded.Open(t.Context(), r, other); err == nil {
 		t.Fatal("a second engine opened while one is open")
 	}
-	if err := engine.Close(); err != nil {
+	if err := engine.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if err := engine.Exec(t.Context(), "SELECT 1"); !errors.Is(err, embedded.ErrClosed) {
-		t.Errorf("Exec after Close: %v, want ErrClosed", err)
+		t.Errorf("Exec after Stop: %v, want ErrClosed", err)
 	}
+	cfg := embedded.DefaultConfig()
+	cfg.DataDir = dataDir
 	var err error
-	engine, err = embedded.Open(dataDir, slog.New(slog.DiscardHandler))
+	engine, err = embedded.Open(t.Context(), r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,8 +508,8 @@ func TestInsertNativeRefusesBadTable(t *testing.T) {
 // memory is stopped: the engine serves inserts in between queries, so an
 // unbounded query would stall ingestion.
 func TestQueryReadOnlyLimits(t *testing.T) {
-	defer engine.SetQueryLimits(clickhouse.DefaultQueryLimits())
-	engine.SetQueryLimits(clickhouse.QueryLimits{MaxExecutionTime: time.Second, MaxResultBytes: 1 << 20, MaxMemoryUsage: 4 << 30})
+	defer embedded.SetQueryLimits(engine, clickhouse.DefaultQueryLimits())
+	embedded.SetQueryLimits(engine, clickhouse.QueryLimits{MaxExecutionTime: time.Second, MaxResultBytes: 1 << 20, MaxMemoryUsage: 4 << 30})
 	start := time.Now()
 	_, err := engine.QueryReadOnly(t.Context(), "SELECT count() FROM numbers(100000000000)", "TSV")
 	if err == nil {
@@ -509,11 +521,11 @@ func TestQueryReadOnlyLimits(t *testing.T) {
 	if _, err := engine.QueryReadOnly(t.Context(), "SELECT number FROM numbers(10000000)", "TSV"); err == nil {
 		t.Fatal("a result beyond max-result-bytes was returned")
 	}
-	engine.SetQueryLimits(clickhouse.QueryLimits{MaxExecutionTime: time.Minute, MaxResultBytes: 1 << 30, MaxMemoryUsage: 1 << 20})
+	embedded.SetQueryLimits(engine, clickhouse.QueryLimits{MaxExecutionTime: time.Minute, MaxResultBytes: 1 << 30, MaxMemoryUsage: 1 << 20})
 	if _, err := engine.QueryReadOnly(t.Context(), "SELECT groupArray(number) FROM numbers(10000000)", "TSV"); err == nil {
 		t.Fatal("a query beyond max-memory-usage succeeded")
 	}
-	engine.SetQueryLimits(clickhouse.DefaultQueryLimits())
+	embedded.SetQueryLimits(engine, clickhouse.DefaultQueryLimits())
 	out, err := engine.QueryReadOnly(t.Context(), "SELECT count() FROM numbers(1000)", "TSV")
 	if err != nil || string(out) != "1000\n" {
 		t.Fatalf("a small query under the limits: %q, %v", out, err)
@@ -628,7 +640,7 @@ func versions() string {
 func TestMigrateSkipsAppliedVersions(t *testing.T) {
 	migrateSchema(t)
 	truncate(t)
-	w := newWriter(t, nil)
+	w := newWriter(t)
 	if err := w.Write(writeCtx(t), clickhouse.GenerateFlows(1000, 9), "skip-applied"); err != nil {
 		t.Fatal(err)
 	}

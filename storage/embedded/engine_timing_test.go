@@ -47,7 +47,7 @@ func BenchmarkWrite(b *testing.B) {
 	truncate(b)
 	const batch = 50_000
 	flows := clickhouse.GenerateFlows(batch, 1)
-	w := newWriter(b, nil)
+	w := newWriter(b)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -156,8 +156,8 @@ func engineMessage(msg string) string {
 	return appendedSettings.ReplaceAllString(msg, "")
 }
 
-// SetQueryLimits replaces the limits of later read-only queries.
-func (e *Engine) SetQueryLimits(l clickhouse.QueryLimits) { e.limits.Store(&l) }
+// setQueryLimits replaces the limits of later read-only queries.
+func (e *Engine) setQueryLimits(l clickhouse.QueryLimits) { e.limits.Store(&l) }
 
 func (e *Engine) readOnlySettings() string {
 	return " SETTINGS readonly = 1, " + e.limits.Load().Settings()

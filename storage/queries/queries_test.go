@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/pipeline/reference"
 	"sluice/storage/embedded"
@@ -106,7 +107,7 @@ func loadTraffic(t *testing.T) {
 	if err := m.Migrate(t.Context(), engine.Exec); err != nil {
 		t.Fatal(err)
 	}
-	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{Inserter: engine, Logger: slog.New(slog.DiscardHandler)})
+	w, err := writer.New(reporter.New(slog.New(slog.DiscardHandler)), writer.DefaultConfig(), writer.Dependencies{Inserter: engine})
 	if err != nil {
 		t.Fatal(err)
 	}

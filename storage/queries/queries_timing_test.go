@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/migrate"
 	"sluice/storage/queries"
@@ -52,7 +53,7 @@ func loadBenchTraffic(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 	}
-	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{Inserter: engine, Logger: slog.New(slog.DiscardHandler)})
+	w, err := writer.New(reporter.New(slog.New(slog.DiscardHandler)), writer.DefaultConfig(), writer.Dependencies{Inserter: engine})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"sluice/internal/reporter"
 	"sluice/internal/tlsclient"
 	"sluice/storage/clickhouse"
 )
@@ -81,12 +83,21 @@ func (c Config) tlsConfig() (*tls.Config, error) { return c.TLS.Build("tls") }
 
 // Server is a connection pool to the server.
 type Server struct {
-	conn driver.Conn
+	cfg      Config
+	tls      *tls.Config
+	password string
+	logger   *slog.Logger
+
+	conn driver.Conn // set by Start
 }
 
-// Open checks the configuration and connects (it pings the server, so a
-// wrong address or password shows at start).
-func Open(ctx context.Context, cfg Config) (*Server, error) {
+// Dependencies are what the server connection is handed: nothing yet.
+type Dependencies struct{}
+
+// New checks the configuration, reads the password file and returns a
+// server that is not connected yet: Start connects.
+func New(r *reporter.Reporter, cfg Config, _ Dependencies) (*Server, error) {
+	r = r.Package()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -102,22 +113,40 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		password = strings.TrimSpace(string(b))
 	}
+	return &Server{cfg: cfg, tls: tlsCfg, password: password, logger: r.Logger}, nil
+}
+
+// Start connects; it pings the server, so a wrong address or password
+// shows at start. ctx bounds the ping.
+func (s *Server) Start(ctx context.Context) error {
+	cfg := s.cfg
 	conn, err := ch.Open(&ch.Options{
 		Addr:        cfg.Addrs,
-		Auth:        ch.Auth{Database: cfg.Database, Username: cfg.Username, Password: password},
-		TLS:         tlsCfg,
+		Auth:        ch.Auth{Database: cfg.Database, Username: cfg.Username, Password: s.password},
+		TLS:         s.tls,
 		DialTimeout: cfg.DialTimeout,
 		Compression: &ch.Compression{Method: ch.CompressionLZ4},
 		ClientInfo:  ch.ClientInfo{Products: []struct{ Name, Version string }{{Name: "sluice"}}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("server %v: %w", cfg.Addrs, err)
+		return fmt.Errorf("server %v: %w", cfg.Addrs, err)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("server %v: %w", cfg.Addrs, err)
+		return fmt.Errorf("server %v: %w", cfg.Addrs, err)
 	}
-	return &Server{conn: conn}, nil
+	s.conn = conn
+	s.logger.Info("connected to ClickHouse server", "addrs", fmt.Sprint(cfg.Addrs))
+	return nil
+}
+
+// Stop closes the connections. An insert in progress is bounded by its
+// caller's context, not by ctx.
+func (s *Server) Stop(context.Context) error {
+	if s.conn == nil {
+		return nil
+	}
+	return s.conn.Close()
 }
 
 // Exec runs a statement, for migrations (migrate.ExecFunc).
@@ -171,6 +200,3 @@ func (s *Server) Insert(ctx context.Context, table, dedupToken string, block cli
 	}
 	return nil
 }
-
-// Close closes the connections.
-func (s *Server) Close() error { return s.conn.Close() }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/internal/tlsclient/tlsclienttest"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
@@ -56,8 +57,8 @@ func TestTLSConfig(t *testing.T) {
 	}
 }
 
-// Open fails fast, naming the address, when nothing listens there.
-func TestOpenUnreachable(t *testing.T) {
+// Start fails fast, naming the address, when nothing listens there.
+func TestStartUnreachable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,11 @@ func TestOpenUnreachable(t *testing.T) {
 	cfg.DialTimeout = 2 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := Open(ctx, cfg); err == nil || !strings.Contains(err.Error(), addr) {
+	s, err := New(testReporter(), cfg, Dependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("err = %v, want one naming %s", err, addr)
 	}
 }
@@ -93,11 +98,14 @@ func TestRealServer(t *testing.T) {
 	}
 	cfg.Password = os.Getenv("SLUICE_TEST_CLICKHOUSE_PASSWORD")
 	ctx := t.Context()
-	s, err := Open(ctx, cfg)
+	s, err := New(testReporter(), cfg, Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.WithoutCancel(ctx))
 	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +116,7 @@ func TestRealServer(t *testing.T) {
 	if err := s.Exec(ctx, "TRUNCATE TABLE "+migrate.FlowsTable); err != nil {
 		t.Fatal(err)
 	}
-	w, err := writer.New(writer.DefaultConfig(), writer.Dependencies{Inserter: s})
+	w, err := writer.New(testReporter(), writer.DefaultConfig(), writer.Dependencies{Inserter: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,3 +140,5 @@ func TestRealServer(t *testing.T) {
 	}
 	fmt.Fprintf(os.Stderr, "server test: %d rows stored once on %s\n", n, addr)
 }
+
+func testReporter() *reporter.Reporter { return reporter.New(slog.New(slog.DiscardHandler)) }

@@ -16,8 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
 	"sluice/storage/schema"
@@ -34,18 +33,17 @@ type Inserter interface {
 
 // Dependencies are the writer's collaborators.
 type Dependencies struct {
-	Inserter Inserter
-	Logger   *slog.Logger          // default slog.Default()
-	Metrics  prometheus.Registerer // default: a private registry
+	Inserter Inserter // required
 }
 
 // Writer is the batch writer. Write and WriteCounters may be called from
 // several goroutines; the batches of each are encoded and inserted one at a
 // time, reusing one set of column buffers per table.
 type Writer struct {
-	cfg     Config
-	deps    Dependencies
-	metrics *metrics
+	cfg      Config
+	inserter Inserter
+	logger   *slog.Logger
+	metrics  *metrics
 
 	// tokenPrefix and tokenSeq name batches that come without a
 	// deduplication token, so that the writer's own retries stay idempotent.
@@ -63,30 +61,27 @@ type Writer struct {
 	failing atomic.Pointer[error]
 }
 
-// Err returns the last insert error while storage is failing, and nil
-// when the last insert attempt succeeded (or none was made yet).
-func (w *Writer) Err() error {
+// Ready returns the last insert error while storage is failing, and nil
+// when the last insert attempt succeeded (or none was made yet): a
+// deployment whose inserts fail is not ready.
+func (w *Writer) Ready() error {
 	if p := w.failing.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
-// New returns a writer; it starts nothing.
-func New(cfg Config, deps Dependencies) (*Writer, error) {
+// New returns a writer; it starts nothing. Its logger and metrics are
+// those of r's package (storage/writer).
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Writer, error) {
+	r = r.Package()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
 	if deps.Inserter == nil {
 		return nil, fmt.Errorf("writer: no inserter")
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.Default()
-	}
-	if deps.Metrics == nil {
-		deps.Metrics = prometheus.NewRegistry()
-	}
-	m, err := newMetrics(deps.Metrics)
+	m, err := newMetrics(r.Registerer())
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
@@ -100,13 +95,22 @@ func New(cfg Config, deps Dependencies) (*Writer, error) {
 	}
 	return &Writer{
 		cfg:             cfg,
-		deps:            deps,
+		inserter:        deps.Inserter,
+		logger:          r.Logger,
 		metrics:         m,
 		tokenPrefix:     fmt.Sprintf("sluice-writer-%d-", time.Now().UnixNano()),
 		builder:         builder,
 		countersBuilder: countersBuilder,
 	}, nil
 }
+
+// Start does nothing: the writer has no background work, it inserts in
+// its callers' goroutines.
+func (w *Writer) Start(context.Context) error { return nil }
+
+// Stop does nothing, as Start: a write in progress is bounded by its
+// caller's context, not by the writer's lifecycle.
+func (w *Writer) Stop(context.Context) error { return nil }
 
 // Write stores a batch of flows, as WriteBatches does a list of one.
 func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken string) error {
@@ -181,12 +185,12 @@ func (w *Writer) insert(ctx context.Context, table, dedupToken string, block cli
 	wait := w.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.deps.Inserter.Insert(ctx, table, dedupToken, block)
+		err := w.inserter.Insert(ctx, table, dedupToken, block)
 		w.metrics.insertDuration.Observe(time.Since(start).Seconds())
 		if err == nil {
 			w.failing.Store(nil)
 			if attempt > 1 {
-				w.deps.Logger.Info("insert succeeded after retries", "table", table, "attempts", attempt)
+				w.logger.Info("insert succeeded after retries", "table", table, "attempts", attempt)
 			}
 			return nil
 		}
@@ -197,7 +201,7 @@ func (w *Writer) insert(ctx context.Context, table, dedupToken string, block cli
 			return fmt.Errorf("writer: insert %d rows into %s, gave up after %d attempts: %w", block.Rows(), table, attempt, err)
 		}
 		// One line per attempt: the growing wait already limits the rate.
-		w.deps.Logger.Warn("insert failed, retrying", "table", table, "rows", block.Rows(),
+		w.logger.Warn("insert failed, retrying", "table", table, "rows", block.Rows(),
 			"attempt", attempt, "retry_in", wait, "error", err)
 		timer := time.NewTimer(wait)
 		select {

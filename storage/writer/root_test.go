@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
@@ -31,26 +32,27 @@ func (f insertFunc) Insert(ctx context.Context, table, token string, block click
 	return f(ctx, table, token, data)
 }
 
-func newTestWriter(t *testing.T, ins Inserter) (*Writer, *prometheus.Registry) {
+func newTestWriter(t *testing.T, ins Inserter) (*Writer, prometheus.Gatherer) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
+	r := reporter.New(slog.New(slog.DiscardHandler))
 	cfg := DefaultConfig()
 	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 4*time.Millisecond
-	w, err := New(cfg, Dependencies{Inserter: ins, Logger: slog.New(slog.DiscardHandler), Metrics: reg})
+	w, err := New(r, cfg, Dependencies{Inserter: ins})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w, reg
+	return w, r.Gatherer()
 }
 
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// metricValue reads the writer's metric name (without its package prefix).
+func metricValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range families {
-		if f.GetName() == name {
+		if f.GetName() == "sluice_storage_writer_"+name {
 			m := f.GetMetric()[0]
 			if h := m.GetHistogram(); h != nil {
 				return float64(h.GetSampleCount())
@@ -160,14 +162,14 @@ func TestConfig(t *testing.T) {
 	if err := bad.Validate(); err == nil {
 		t.Error("retry-max below retry-min accepted")
 	}
-	if _, err := New(DefaultConfig(), Dependencies{}); err == nil {
+	if _, err := New(reporter.New(slog.New(slog.DiscardHandler)), DefaultConfig(), Dependencies{}); err == nil {
 		t.Error("writer without inserter accepted")
 	}
 }
 
-// Err reports a failing storage while inserts fail and clears once one
+// Ready reports a failing storage while inserts fail and clears once one
 // succeeds: /readyz shows it.
-func TestErrTracksFailingInserts(t *testing.T) {
+func TestReadyTracksFailingInserts(t *testing.T) {
 	fail := make(chan bool, 10)
 	observed := make(chan error, 10)
 	var w *Writer
@@ -175,10 +177,10 @@ func TestErrTracksFailingInserts(t *testing.T) {
 		if <-fail {
 			return errors.New("disk full")
 		}
-		observed <- w.Err() // still failing from the attempt before
+		observed <- w.Ready() // still failing from the attempt before
 		return nil
 	}))
-	if w.Err() != nil {
+	if w.Ready() != nil {
 		t.Fatal("a new writer must not report an error")
 	}
 	fail <- true
@@ -187,10 +189,10 @@ func TestErrTracksFailingInserts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-observed; err == nil || !strings.Contains(err.Error(), "disk full") {
-		t.Fatalf("Err during the retry = %v, want the insert error", err)
+		t.Fatalf("Ready during the retry = %v, want the insert error", err)
 	}
-	if err := w.Err(); err != nil {
-		t.Fatalf("Err after a successful insert = %v", err)
+	if err := w.Ready(); err != nil {
+		t.Fatalf("Ready after a successful insert = %v", err)
 	}
 }
 

@@ -3,17 +3,19 @@
 package embeddedtest
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"testing"
 
+	"sluice/internal/reporter"
 	"sluice/storage/embedded"
 )
 
 // Main is a TestMain: it opens the engine in a temporary directory, sets
-// *engine and *dataDir (dataDir may be nil), runs the tests, closes the
-// engine and exits. Closing matters: a -race binary that exits with the
+// *engine and *dataDir (dataDir may be nil), runs the tests, stops the
+// engine and exits. Stopping matters: a -race binary that exits with the
 // chDB session open can crash after its tests passed.
 //
 // There is no skip when libchdb is missing: chdb-go loads it in an init
@@ -33,17 +35,19 @@ func run(m *testing.M, engine **embedded.Engine, dataDir *string) int {
 	if dataDir != nil {
 		*dataDir = dir
 	}
-	if *engine, err = embedded.Open(dir, slog.New(slog.DiscardHandler)); err != nil {
+	cfg := embedded.DefaultConfig()
+	cfg.DataDir = dir
+	if *engine, err = embedded.Open(context.Background(), reporter.New(slog.New(slog.DiscardHandler)), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	code := m.Run()
-	// Tests may replace the engine (TestReopen): close the current one,
+	// Tests may replace the engine (TestReopen): stop the current one,
 	// if a failed test left one.
 	if *engine == nil {
 		return code
 	}
-	if err := (*engine).Close(); err != nil {
+	if err := (*engine).Stop(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
