@@ -14,15 +14,13 @@ import (
 // the collector has stopped, writes what is held (bounded by writeCtx) and
 // returns.
 func startCounters(r *reporter.Reporter, coll *collector.Collector, sink pipeline.CounterSink, interval time.Duration, writeCtx context.Context) (stop func() error, err error) {
-	counters, err := pipeline.NewCounters(r, sink, interval)
+	counters, err := pipeline.NewCounters(r, pipeline.CountersConfig{FlushInterval: interval}, pipeline.CountersDependencies{Sink: sink})
 	if err != nil {
 		return nil, fmt.Errorf("counters: %w", err)
 	}
 	coll.SetCounterOutput(counters)
-	done := make(chan error, 1)
-	go func() { done <- counters.Run(writeCtx) }()
-	return func() error {
-		counters.Close()
-		return <-done
-	}, nil
+	if err := counters.Start(writeCtx); err != nil {
+		return nil, fmt.Errorf("counters: %w", err)
+	}
+	return func() error { return counters.Stop(writeCtx) }, nil
 }

@@ -123,7 +123,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	q, err := queue.New(cfg.Queue, r.Sub("pipeline/queue").Registerer())
+	q, err := queue.New(r, cfg.Queue, queue.Dependencies{})
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
@@ -132,11 +132,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopEnricher()
-	pipe, err := pipeline.New(r.Sub("pipeline"), cfg.Pipeline, q.Batches(), store)
+	pipe, err := pipeline.New(r, cfg.Pipeline, pipeline.Dependencies{Source: q.Batches(), Sinks: []pipeline.Sink{store}, Stage: enricher})
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
-	pipe.WithStage(enricher)
 	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
 	coll, err := collector.New(r.Sub("collector"), cfg.Collector, q)
 	if err != nil {
@@ -174,13 +173,14 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// Start: the pipeline first, so the collector always has somewhere to
 	// put records; stop in reverse.
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- pipe.Run(writeCtx) }()
+	if err := pipe.Start(ctx); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
 	stopHTTP := httpSrv.Start()
 	defer stopHTTP()
 	if err := coll.Start(ctx); err != nil {
-		q.Close()
-		<-pipeDone
+		_ = q.Stop(ctx)
+		_ = pipe.Stop(context.Background())
 		return fmt.Errorf("collector: %w", err)
 	}
 	r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
@@ -190,7 +190,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	defer status()
 	select {
 	case <-ctx.Done():
-	case err := <-pipeDone:
+	case err := <-pipe.Failed():
 		// The pipeline ends on its own only when storage failed for good:
 		// nothing consumes the queue any more, so what the collector holds
 		// is dropped (and counted) at once.
@@ -199,7 +199,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		expired, cancel := context.WithCancel(context.Background())
 		cancel()
 		coll.Stop(expired)
-		q.Close()
+		_ = q.Stop(expired)
 		return err
 	}
 
@@ -210,14 +210,14 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancelDeadline()
 	go func() {
 		<-deadline.Done()
-		cancelWrites() // gives up on storage: the pipeline returns its error
+		cancelWrites() // gives up on the counters' storage too
 	}()
 	coll.Stop(deadline) // flushes the workers' partial batches into the queue
-	q.Close()
-	pipeErr := <-pipeDone
+	_ = q.Stop(deadline)
+	pipeErr := pipe.Stop(deadline)
 	stopCountersOnce() // the collector has stopped: no sample comes after this
 	if err := pipeErr; err != nil {
-		return fmt.Errorf("stopping: records not stored before the %s deadline: %w", shutdownTimeout, err)
+		return fmt.Errorf("stopping: pipeline (%s deadline): %w", shutdownTimeout, err)
 	}
 	r.Info("stopped cleanly")
 	return nil
