@@ -23,7 +23,7 @@ import (
 func startCollector(t *testing.T, mutate func(*Config)) (*Collector, *queue.Queue, *reporter.Reporter) {
 	t.Helper()
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	q, err := queue.New(queue.Config{Batches: 1024}, r.Sub("queue").Registerer())
+	q, err := queue.New(r, queue.Config{Batches: 1024}, queue.Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func startCollector(t *testing.T, mutate func(*Config)) (*Collector, *queue.Queu
 // drain collects every record queued until Stop closes the stream.
 func drain(c *Collector, q *queue.Queue) []record.Flow {
 	c.Stop(context.Background())
-	q.Close()
+	_ = q.Stop(context.Background())
 	var flows []record.Flow
 	for b := range q.Batches() {
 		flows = append(flows, b.Flows...)

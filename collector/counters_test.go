@@ -37,7 +37,7 @@ func (c *counterRecorder) len() int {
 // agent address as exporter.
 func TestCollectorHandsOnCounters(t *testing.T) {
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	q, err := queue.New(queue.Config{Batches: 16}, r.Sub("queue").Registerer())
+	q, err := queue.New(r, queue.Config{Batches: 16}, queue.Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"sluice/collector/udp"
 	"sluice/internal/demo"
 	"sluice/internal/reporter"
@@ -38,7 +36,7 @@ func BenchmarkCollectorToWriter(b *testing.B) {
 	r := reporter.New(slog.New(slog.DiscardHandler))
 	cfg := DefaultConfig()
 	cfg.Workers = 1
-	q, err := queue.New(queue.DefaultConfig(), prometheus.NewRegistry())
+	q, err := queue.New(r, queue.DefaultConfig(), queue.Dependencies{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,12 +49,13 @@ func BenchmarkCollectorToWriter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := pipeline.New(r.Sub("pipeline"), pipeline.DefaultConfig(), q.Batches(), w)
+	p, err := pipeline.New(r, pipeline.DefaultConfig(), pipeline.Dependencies{Source: q.Batches(), Sinks: []pipeline.Sink{w}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(context.Background()) }()
+	if err := p.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 
 	wk := newWorker(c, 0)
 	dc := demo.DefaultConfig()
@@ -92,8 +91,8 @@ func BenchmarkCollectorToWriter(b *testing.B) {
 		wk.handle(datagrams[i%len(datagrams)])
 	}
 	wk.flush()
-	q.Close()
-	if err := <-done; err != nil {
+	_ = q.Stop(context.Background())
+	if err := p.Stop(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()

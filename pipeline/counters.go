@@ -35,14 +35,34 @@ type Counters struct {
 	seq      uint64
 
 	received, written, dropped, retries prometheus.Counter
+
+	cancelWrite context.CancelFunc
+	done        chan error
+}
+
+// CountersConfig is the counter path's configuration.
+type CountersConfig struct {
+	// FlushInterval is the longest a sample waits before being written.
+	FlushInterval time.Duration
+}
+
+// CountersDependencies is what the counter path is handed.
+type CountersDependencies struct {
+	// Sink takes the samples: the storage, or Kafka.
+	Sink CounterSink
 }
 
 // counterQueue bounds the samples waiting for the sink: a few minutes of
 // 10,000 interfaces.
 const counterQueue = 65536
 
-// NewCounters builds the counter path; Run starts it.
-func NewCounters(r *reporter.Reporter, sink CounterSink, flushInterval time.Duration) (*Counters, error) {
+// NewCounters builds the counter path; Start starts it.
+func NewCounters(r *reporter.Reporter, cfg CountersConfig, deps CountersDependencies) (*Counters, error) {
+	r = r.Package()
+	sink, flushInterval := deps.Sink, cfg.FlushInterval
+	if sink == nil {
+		return nil, errors.New("counters: no sink")
+	}
 	if flushInterval <= 0 {
 		return nil, errors.New("counters: flush interval must be positive")
 	}
@@ -79,13 +99,33 @@ func (c *Counters) PutCounter(x *record.Counter) {
 	}
 }
 
-// Close ends the input; Run writes what it holds and returns. Call it after
-// the collector has stopped.
-func (c *Counters) Close() { close(c.in) }
+// Start writes batches in the background until Stop.
+func (c *Counters) Start(context.Context) error {
+	writeCtx, cancel := context.WithCancel(context.Background())
+	c.cancelWrite, c.done = cancel, make(chan error, 1)
+	go func() { c.done <- c.writeLoop(writeCtx) }()
+	return nil
+}
 
-// Run writes batches until Close, then writes the rest. ctx bounds the
-// writes: once it ends, what is not written is dropped and counted.
-func (c *Counters) Run(ctx context.Context) error {
+// Stop ends the input, writes what is held and returns. Call it after the
+// collector has stopped: no sample may come after. If ctx ends first, what
+// is not written is dropped and counted, and Stop says so.
+func (c *Counters) Stop(ctx context.Context) error {
+	close(c.in)
+	defer c.cancelWrite()
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		c.cancelWrite()
+		return <-c.done
+	}
+}
+
+// writeLoop writes batches until the input is closed, then writes the rest.
+// ctx bounds the writes: once it ends, what is not written is dropped and
+// counted.
+func (c *Counters) writeLoop(ctx context.Context) error {
 	tick := time.NewTicker(c.interval)
 	defer tick.Stop()
 	var batch []record.Counter

@@ -30,6 +30,9 @@ import (
 // token and the store keeps it once.
 type FromKafka struct {
 	loop
+	lifecycle
+	cancelFetch context.CancelFunc
+
 	group   *kafka.Group
 	intents intentLog
 	grace   time.Duration
@@ -38,16 +41,34 @@ type FromKafka struct {
 	intentErrors prometheus.Counter
 }
 
-// NewFromKafka builds the Kafka-fed pipeline. intentDir holds the batches'
-// intents; grace bounds how long a partition being handed over (a
-// rebalance) waits for its last batch to be stored (half the group's
-// rebalance timeout is safe).
-func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDir string, grace time.Duration, sinks ...Sink) (*FromKafka, error) {
-	l, err := newLoop(r, cfg, sinks)
+// KafkaDependencies is what a FromKafka is handed.
+type KafkaDependencies struct {
+	// Group is the consumer group the pipeline is a member of.
+	Group *kafka.Group
+	// IntentDir holds the batches' intents.
+	IntentDir string
+	// Grace bounds how long a partition being handed over (a rebalance)
+	// waits for its last batch to be stored (half the group's rebalance
+	// timeout is safe).
+	Grace time.Duration
+	// Sinks take the gathered batches, the storage writer first.
+	Sinks []Sink
+	// Stage, when not nil, changes every record before the sinks
+	// (enrichment).
+	Stage Stage
+}
+
+// NewFromKafka builds the Kafka-fed pipeline; Start starts it.
+func NewFromKafka(r *reporter.Reporter, cfg Config, deps KafkaDependencies) (*FromKafka, error) {
+	r = r.Package()
+	if deps.Group == nil {
+		return nil, errors.New("pipeline: no consumer group")
+	}
+	l, err := newLoop(r, cfg, deps.Sinks, deps.Stage)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(intentDir, 0o750); err != nil {
+	if err := os.MkdirAll(deps.IntentDir, 0o750); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	m := r.Metrics()
@@ -56,23 +77,28 @@ func NewFromKafka(r *reporter.Reporter, cfg Config, group *kafka.Group, intentDi
 		return nil, fmt.Errorf("register pipeline metrics: %w", err)
 	}
 	return &FromKafka{
-		loop: l, group: group, intents: intentLog{dir: intentDir},
-		grace: grace, limiter: r.NewLimiter(5, 10*time.Second),
+		loop: l, lifecycle: newLifecycle(), group: deps.Group, intents: intentLog{dir: deps.IntentDir},
+		grace: deps.Grace, limiter: r.NewLimiter(5, 10*time.Second),
 		intentErrors: intentErrors,
 	}, nil
 }
 
-// WithStage has every record go through stage before the sinks.
-func (p *FromKafka) WithStage(stage Stage) *FromKafka {
-	p.stage = stage
-	return p
+// Start joins the group and consumes in the background until Stop.
+func (p *FromKafka) Start(context.Context) error {
+	fetchCtx, cancelFetch := context.WithCancel(context.Background())
+	p.cancelFetch = cancelFetch
+	p.start(func(writeCtx context.Context) error {
+		return p.group.Run(fetchCtx, func(c *kafka.Claim) { p.consume(fetchCtx, writeCtx, c) })
+	})
+	return nil
 }
 
-// Run consumes until ctx ends, then stores and commits what each partition
-// holds and leaves the group. writeCtx bounds the writes: cancel it to give
-// up on storage (what is not stored is not committed, so nothing is lost).
-func (p *FromKafka) Run(ctx, writeCtx context.Context) error {
-	return p.group.Run(ctx, func(c *kafka.Claim) { p.consume(ctx, writeCtx, c) })
+// Stop stops fetching, stores and commits what each partition holds and
+// leaves the group. If ctx ends first, it gives up on storage (what is not
+// stored is not committed, so the group's next member consumes it) and
+// says so.
+func (p *FromKafka) Stop(ctx context.Context) error {
+	return p.stop(ctx, p.cancelFetch)
 }
 
 // consume runs the loop on one claimed partition until it is handed over,

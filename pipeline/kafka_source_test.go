@@ -75,7 +75,8 @@ func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 	pr := r.Sub("pipeline")
 	// Only size flushes: the batch is all 300 records however slowly
 	// they are fetched, so the one write has them all.
-	p, err := NewFromKafka(pr, Config{BatchRows: records, FlushInterval: time.Hour}, group, intentDir, time.Second, sink)
+	p, err := NewFromKafka(pr, Config{BatchRows: records, FlushInterval: time.Hour},
+		KafkaDependencies{Group: group, IntentDir: intentDir, Grace: time.Second, Sinks: []Sink{sink}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,14 +171,13 @@ func kfakeTopic(t *testing.T, ctx context.Context, r *reporter.Reporter, topic s
 }
 
 // runFromKafka runs p until the returned function is called, which waits
-// for it to store, commit and leave the group.
+// for it to store, commit and leave the group (within ctx).
 func runFromKafka(t *testing.T, ctx context.Context, p *FromKafka) (stop func()) {
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx, ctx) }()
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := p.Stop(ctx); err != nil {
 			t.Error(err)
 		}
 	}
@@ -256,7 +256,8 @@ func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
 		failing.Store(true)
 		time.AfterFunc(time.Second, func() { failing.Store(false) })
 	}}
-	p, err := NewFromKafka(r.Sub("pipeline"), Config{BatchRows: perMessage, FlushInterval: time.Minute}, group, t.TempDir(), time.Second, sink)
+	p, err := NewFromKafka(r.Sub("pipeline"), Config{BatchRows: perMessage, FlushInterval: time.Minute},
+		KafkaDependencies{Group: group, IntentDir: t.TempDir(), Grace: time.Second, Sinks: []Sink{sink}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func newTestLoop(t *testing.T, cfg Config, sinks ...*recordingSink) loop {
 	for _, s := range sinks {
 		ss = append(ss, s)
 	}
-	l, err := newLoop(reporter.New(slog.New(slog.DiscardHandler)), cfg, ss)
+	l, err := newLoop(reporter.New(slog.New(slog.DiscardHandler)), cfg, ss, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,15 +171,15 @@ func TestLoopReplay(t *testing.T) {
 }
 
 // Closing the in-process queue drains it: every batch taken is stored and
-// given back to the pool before Run returns.
+// given back to the pool before Stop returns.
 func TestPipelineShutdownDrains(t *testing.T) {
 	sink := &recordingSink{}
-	src, done := newPipeline(t, Config{BatchRows: 1_000_000, FlushInterval: time.Hour}, sink)
+	src, p := newPipeline(t, Config{BatchRows: 1_000_000, FlushInterval: time.Hour}, sink)
 	for range 7 {
 		src <- batchOf(10, 3)
 	}
 	close(src)
-	if err := <-done; err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if writes, total := sink.snapshot(); len(writes) != 1 || writes[0] != 70 || total != 210 {

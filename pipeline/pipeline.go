@@ -47,7 +47,20 @@ func (c Config) Validate() error {
 // Pipeline moves batches from the in-process queue to the sinks.
 type Pipeline struct {
 	loop
+	lifecycle
 	source <-chan *record.Batch
+}
+
+// Dependencies is what a Pipeline is handed.
+type Dependencies struct {
+	// Source is the in-process queue's side: the pipeline drains it and
+	// ends once it is closed.
+	Source <-chan *record.Batch
+	// Sinks take the gathered batches, the storage writer first.
+	Sinks []Sink
+	// Stage, when not nil, changes every record before the sinks
+	// (enrichment).
+	Stage Stage
 }
 
 // metrics are the pipeline's, whatever its source (the in-process queue or
@@ -78,16 +91,20 @@ func newMetrics(r *reporter.Reporter) (*metrics, error) {
 	return m, nil
 }
 
-// New builds a pipeline; Run starts it.
-func New(r *reporter.Reporter, cfg Config, source <-chan *record.Batch, sinks ...Sink) (*Pipeline, error) {
-	l, err := newLoop(r, cfg, sinks)
+// New builds a pipeline; Start starts it.
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Pipeline, error) {
+	r = r.Package()
+	if deps.Source == nil {
+		return nil, errors.New("pipeline: no source")
+	}
+	l, err := newLoop(r, cfg, deps.Sinks, deps.Stage)
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{loop: l, source: source}, nil
+	return &Pipeline{loop: l, lifecycle: newLifecycle(), source: deps.Source}, nil
 }
 
-func newLoop(r *reporter.Reporter, cfg Config, sinks []Sink) (loop, error) {
+func newLoop(r *reporter.Reporter, cfg Config, sinks []Sink, stage Stage) (loop, error) {
 	if err := cfg.Validate(); err != nil {
 		return loop{}, err
 	}
@@ -98,26 +115,33 @@ func newLoop(r *reporter.Reporter, cfg Config, sinks []Sink) (loop, error) {
 	if err != nil {
 		return loop{}, err
 	}
-	return loop{r: r, cfg: cfg, sinks: sinks, m: m}, nil
+	return loop{r: r, cfg: cfg, sinks: sinks, stage: stage, m: m}, nil
 }
 
-// WithStage has every record go through stage before the sinks.
-func (p *Pipeline) WithStage(stage Stage) *Pipeline {
-	p.stage = stage
-	return p
+// Start moves batches until the source is closed, in the background.
+func (p *Pipeline) Start(context.Context) error {
+	p.start(func(writeCtx context.Context) error {
+		return p.run(writeCtx, &queueSource{ch: p.source, stop: writeCtx.Done()}, "shutdown")
+	})
+	return nil
 }
 
-// Run moves batches until the source is closed, then writes what it holds
-// and returns. ctx bounds the writes: cancel it only to give up on storage.
-func (p *Pipeline) Run(ctx context.Context) error {
-	return p.run(ctx, &queueSource{ch: p.source}, "shutdown")
+// Stop waits for the pipeline to write what it holds and end, which it
+// does once its source is closed (the queue stopped before it). If ctx
+// ends first, it gives up on storage: the records held are counted as
+// failed and Stop says so.
+func (p *Pipeline) Stop(ctx context.Context) error {
+	return p.stop(ctx, func() {})
 }
 
 // queueSource is the in-process queue as a Source: its batches need no
 // acknowledgement, only to go back to their pool once stored, and the
 // writer names them for its own retries.
 type queueSource struct {
-	ch    <-chan *record.Batch
+	ch <-chan *record.Batch
+	// stop ends the stream when the writes are given up, so that a
+	// pipeline whose queue is never closed still ends.
+	stop  <-chan struct{}
 	timer *time.Timer
 }
 
@@ -144,6 +168,8 @@ func (s *queueSource) Next(deadline time.Time) (Batch, error) {
 		return Batch{Flows: b.Flows, pooled: b}, nil
 	case <-due:
 		return Batch{}, errFlushDue
+	case <-s.stop:
+		return Batch{}, io.EOF
 	}
 }
 

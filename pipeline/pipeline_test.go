@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"sluice/internal/reporter"
 	"sluice/internal/testenv"
@@ -67,26 +70,27 @@ func batchOf(n int, bytes uint64) *record.Batch {
 	return b
 }
 
-func newPipeline(t *testing.T, cfg Config, sink Sink) (chan *record.Batch, chan error) {
+func newPipeline(t *testing.T, cfg Config, sink Sink) (chan *record.Batch, *Pipeline) {
 	t.Helper()
 	src := make(chan *record.Batch)
-	p, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, src, sink)
+	p, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, Dependencies{Source: src, Sinks: []Sink{sink}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(context.Background()) }()
-	return src, done
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return src, p
 }
 
 func TestPipelineGathersBySize(t *testing.T) {
 	sink := &recordingSink{}
-	src, done := newPipeline(t, Config{BatchRows: 250, FlushInterval: time.Hour}, sink)
+	src, p := newPipeline(t, Config{BatchRows: 250, FlushInterval: time.Hour}, sink)
 	for range 10 {
 		src <- batchOf(100, 1)
 	}
 	close(src) // the rest goes out at shutdown
-	if err := <-done; err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	writes, total := sink.snapshot()
@@ -100,24 +104,54 @@ func TestPipelineGathersBySize(t *testing.T) {
 
 func TestPipelineFlushesByTime(t *testing.T) {
 	sink := &recordingSink{}
-	src, done := newPipeline(t, Config{BatchRows: 1_000_000, FlushInterval: 20 * time.Millisecond}, sink)
+	src, p := newPipeline(t, Config{BatchRows: 1_000_000, FlushInterval: 20 * time.Millisecond}, sink)
 	src <- batchOf(5, 2)
 	testenv.Eventually(t, 5*time.Second, "a partial batch to be written after the flush interval", func() bool {
 		writes, _ := sink.snapshot()
 		return len(writes) == 1
 	})
 	close(src)
-	if err := <-done; err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestPipelineStopsOnSinkFailure(t *testing.T) {
 	sink := &recordingSink{fail: errors.New("storage gone")}
-	src, done := newPipeline(t, Config{BatchRows: 10, FlushInterval: time.Hour}, sink)
+	src, p := newPipeline(t, Config{BatchRows: 10, FlushInterval: time.Hour}, sink)
 	src <- batchOf(10, 1)
-	if err := <-done; err == nil {
-		t.Fatal("a failed write must end Run with its error")
+	if err := <-p.Failed(); err == nil {
+		t.Fatal("a failed write must end the pipeline with its error")
+	}
+	if p.Ready() == nil {
+		t.Error("a pipeline whose storage failed for good says it is ready")
+	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Errorf("Stop = %v, want nil: Failed reported the error already", err)
+	}
+}
+
+// blockingSink takes nothing until its context ends.
+type blockingSink struct{}
+
+func (blockingSink) WriteBatches(ctx context.Context, _ [][]record.Flow, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Past Stop's deadline the writes are given up, and Stop says what was not
+// stored, even when the queue was never closed.
+func TestPipelineStopGivesUpAtDeadline(t *testing.T) {
+	src, p := newPipeline(t, Config{BatchRows: 10, FlushInterval: time.Hour}, blockingSink{})
+	src <- batchOf(10, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := p.Stop(ctx)
+	if err == nil || !strings.Contains(err.Error(), "not stored before the deadline") {
+		t.Fatalf("Stop = %v, want the records not stored named", err)
+	}
+	if got := testutil.ToFloat64(p.m.failed); got != 10 {
+		t.Errorf("records failed = %v, want 10", got)
 	}
 }
 

@@ -13,17 +13,16 @@ import (
 // work, once the pipeline no longer uses the enricher, and waits for it
 // (the SNMP cache is saved on the way out).
 func startEnricher(cfg Config, r *reporter.Reporter) (e *enrich.Enricher, stop func(), err error) {
-	e, err = enrich.New(r.Sub("pipeline/enrich"), cfg.Enrich, filepath.Join(cfg.Data, "enrich"))
+	e, err = enrich.New(r, cfg.Enrich, enrich.Dependencies{StateDir: filepath.Join(cfg.Data, "enrich")})
 	if err != nil {
 		return nil, nil, err // names the component: "enrich: …"
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := e.Run(ctx); err != nil {
+	if err := e.Start(context.Background()); err != nil {
+		return nil, nil, err
+	}
+	return e, func() {
+		if err := e.Stop(context.Background()); err != nil {
 			r.Error("enrichment sources stopped", "error", err)
 		}
-	}()
-	return e, func() { cancel(); <-done }, nil
+	}, nil
 }

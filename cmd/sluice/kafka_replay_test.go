@@ -79,16 +79,17 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		pcfg := pipeline.Config{BatchRows: batchRows, FlushInterval: flushInterval}
-		p, err := pipeline.NewFromKafka(r.Sub("pipeline"), pcfg, group, intentDir, 5*time.Second, sink)
+		p, err := pipeline.NewFromKafka(r, pcfg, pipeline.KafkaDependencies{
+			Group: group, IntentDir: intentDir, Grace: 5 * time.Second, Sinks: []pipeline.Sink{sink},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		runCtx, stopRun := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- p.Run(runCtx, ctx) }()
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
 		defer func() {
-			stopRun()
-			if err := <-done; err != nil {
+			if err := p.Stop(ctx); err != nil {
 				t.Error(err)
 			}
 		}()

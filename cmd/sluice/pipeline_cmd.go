@@ -59,12 +59,13 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopEnricher()
-	pipe, err := pipeline.NewFromKafka(r.Sub("pipeline"), cfg.Pipeline, consumer,
-		filepath.Join(cfg.Data, intentDirName), cfg.Kafka.Consumer.RebalanceTimeout/2, store)
+	pipe, err := pipeline.NewFromKafka(r, cfg.Pipeline, pipeline.KafkaDependencies{
+		Group: consumer, IntentDir: filepath.Join(cfg.Data, intentDirName),
+		Grace: cfg.Kafka.Consumer.RebalanceTimeout / 2, Sinks: []pipeline.Sink{store}, Stage: enricher,
+	})
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
-	pipe.WithStage(enricher)
 	var stopped atomic.Bool
 	ready := func() error {
 		if stopped.Load() {
@@ -83,8 +84,9 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrites()
-	done := make(chan error, 1)
-	go func() { done <- pipe.Run(ctx, writeCtx) }()
+	if err := pipe.Start(ctx); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
 	// The counter samples' own consumer; a failure (Kafka, storage) is
 	// logged and the consumer joins again: what was not committed comes back.
 	countersCtx, stopCountersConsumer := context.WithCancel(ctx)
@@ -112,7 +114,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	defer status()
 
 	select {
-	case err := <-done:
+	case err := <-pipe.Failed():
 		stopped.Store(true)
 		return fmt.Errorf("pipeline: %w", err)
 	case <-ctx.Done():
@@ -123,7 +125,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	r.Info("stopping: storing and committing what the pipeline holds", "deadline", shutdownTimeout)
 	giveUp := time.AfterFunc(shutdownTimeout, cancelWrites)
 	defer giveUp.Stop()
-	if err := <-done; err != nil {
+	if err := pipe.Stop(writeCtx); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	r.Info("stopped cleanly")

@@ -358,7 +358,7 @@ func samplePool(t *testing.T, path string) uint64 {
 func startCollector(t *testing.T) (*collector.Collector, *queue.Queue) {
 	t.Helper()
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	q, err := queue.New(queue.Config{Batches: 1024}, r.Sub("queue").Registerer())
+	q, err := queue.New(r, queue.Config{Batches: 1024}, queue.Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func startCollector(t *testing.T) (*collector.Collector, *queue.Queue) {
 
 func drain(c *collector.Collector, q *queue.Queue) []record.Flow {
 	c.Stop(context.Background())
-	q.Close()
+	_ = q.Stop(context.Background())
 	var flows []record.Flow
 	for b := range q.Batches() {
 		flows = append(flows, b.Flows...)

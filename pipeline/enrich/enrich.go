@@ -17,16 +17,17 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gaissmai/bart"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/component"
 	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
 	"sluice/pipeline/enrich/geoip"
+	"sluice/pipeline/enrich/internal/background"
 	"sluice/pipeline/enrich/snmp"
 	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"
@@ -71,6 +72,15 @@ type Enricher struct {
 
 	m       metrics
 	limiter *reporter.Limiter
+	// reloads watches the networks file between Start and Stop.
+	reloads background.Work
+}
+
+// Dependencies is what an Enricher is handed.
+type Dependencies struct {
+	// StateDir keeps what the sources persist (the SNMP cache, the last
+	// good copy of each threat feed).
+	StateDir string
 }
 
 type exporterAttrs struct {
@@ -100,11 +110,13 @@ type metrics struct {
 	cacheHit, cacheMiss prometheus.Counter
 }
 
-// New builds the enricher and its sources; stateDir keeps what they
+// New builds the enricher and its sources; deps.StateDir keeps what they
 // persist (the SNMP cache). The inline tables are built here; the networks
 // file is read once (an unreadable file is an error at start, and only a
 // logged, counted one on reload).
-func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Enricher, error) {
+	r = r.Package()
+	stateDir := deps.StateDir
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -115,21 +127,21 @@ func New(r *reporter.Reporter, cfg Config, stateDir string) (*Enricher, error) {
 		return nil, err
 	}
 	if cfg.SNMP.Enabled {
-		poller, err := snmp.New(r.Sub("snmp"), cfg.SNMP, stateDir)
+		poller, err := snmp.New(r, cfg.SNMP, snmp.Dependencies{StateDir: stateDir})
 		if err != nil {
 			return nil, fmt.Errorf("enrich: snmp: %w", err)
 		}
 		e.src.snmp = poller
 	}
 	if cfg.GeoIP.GeoDatabase != "" || cfg.GeoIP.ASNDatabase != "" {
-		db, err := geoip.New(r.Sub("geoip"), cfg.GeoIP)
+		db, err := geoip.New(r, cfg.GeoIP, geoip.Dependencies{})
 		if err != nil {
 			return nil, fmt.Errorf("enrich: geoip: %w", err)
 		}
 		e.src.geo = db
 	}
 	if len(cfg.Threat.Feeds) > 0 {
-		set, err := threat.New(r.Sub("threat"), cfg.Threat, cfg.OwnNetworks, stateDir)
+		set, err := threat.New(r, cfg.Threat, threat.Dependencies{OwnNetworks: cfg.OwnNetworks, StateDir: stateDir})
 		if err != nil {
 			return nil, fmt.Errorf("enrich: threat: %w", err)
 		}
@@ -635,26 +647,50 @@ func (e *Enricher) serviceName(f *record.Flow) string {
 	return e.services.names[src]
 }
 
-// Run runs the sources (SNMP polling, GeoIP and feed reloads) and reloads the networks file when
-// it changes, until ctx ends.
-func (e *Enricher) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	if e.src.snmp != nil {
-		wg.Go(func() { errs[0] = e.src.snmp.Run(ctx) })
+// Start starts the sources' background work (SNMP polling, GeoIP and feed
+// reloads) and the networks file's reloads, until Stop.
+func (e *Enricher) Start(ctx context.Context) error {
+	for i, c := range e.src.list() {
+		if err := c.Start(ctx); err != nil {
+			return errors.Join(fmt.Errorf("enrich: %w", err), e.stopSources(ctx, i))
+		}
 	}
-	if e.src.geo != nil {
-		wg.Go(func() { errs[1] = e.src.geo.Run(ctx) })
-	}
-	if e.src.threat != nil {
-		wg.Go(func() { errs[2] = e.src.threat.Run(ctx) })
-	}
-	wg.Go(func() { errs[3] = e.reloadNetworks(ctx) })
-	wg.Wait()
-	if e.src.geo != nil {
-		errs = append(errs, e.src.geo.Close())
+	e.reloads.Start(e.reloadNetworks)
+	return nil
+}
+
+// Stop ends the background work and waits for it: the SNMP cache is
+// saved, the GeoIP databases dropped.
+func (e *Enricher) Stop(ctx context.Context) error {
+	err := e.reloads.Stop(ctx)
+	return errors.Join(err, e.stopSources(ctx, len(e.src.list())))
+}
+
+// stopSources stops the first n sources, in reverse.
+func (e *Enricher) stopSources(ctx context.Context, n int) error {
+	list := e.src.list()
+	var errs []error
+	for i := n - 1; i >= 0; i-- {
+		if err := list[i].Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("enrich: %w", err))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// list is the sources configured, each with a lifecycle.
+func (s *sources) list() []component.Component {
+	var out []component.Component
+	if s.snmp != nil {
+		out = append(out, s.snmp)
+	}
+	if s.geo != nil {
+		out = append(out, s.geo)
+	}
+	if s.threat != nil {
+		out = append(out, s.threat)
+	}
+	return out
 }
 
 // reloadNetworks reloads the networks file when it changes.

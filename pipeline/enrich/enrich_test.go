@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -22,12 +23,25 @@ func addr(s string) record.Addr { return record.Addr(netip.MustParseAddr(s).As16
 
 func newTestReporter(t testing.TB) *reporter.Reporter {
 	t.Helper()
-	return reporter.New(slog.New(slog.NewTextHandler(t.Output(), nil))).Sub("enrich")
+	return reporter.New(slog.New(slog.NewTextHandler(t.Output(), nil)))
+}
+
+// start starts the enricher's background work until the test ends.
+func start(t testing.TB, e *Enricher) {
+	t.Helper()
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 func newEnricher(t testing.TB, cfg Config) *Enricher {
 	t.Helper()
-	e, err := New(newTestReporter(t), cfg, t.TempDir())
+	e, err := New(newTestReporter(t), cfg, Dependencies{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,8 +312,7 @@ func TestNetworksFileReload(t *testing.T) {
 	cfg.Networks.File = path
 	cfg.Networks.CheckInterval = 10 * time.Millisecond
 	e := newEnricher(t, cfg)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(t.Context()) }()
+	start(t, e)
 
 	name := func() string {
 		flows := []record.Flow{{SrcAddr: addr("::ffff:10.1.1.1")}}
@@ -376,7 +389,7 @@ func TestGeoIPCountedOnCacheHits(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.GeoIP.GeoDatabase = path
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	e, err := New(r, cfg, t.TempDir())
+	e, err := New(r, cfg, Dependencies{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,12 +416,11 @@ func TestFeedReloadReachesCachedAddresses(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Threat.Feeds = []threat.FeedConfig{{Name: "reload-test", Format: "plain", File: path, Refresh: 10 * time.Millisecond}}
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	e, err := New(r, cfg, t.TempDir())
+	e, err := New(r, cfg, Dependencies{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- e.Run(t.Context()) }()
+	start(t, e)
 
 	tagged := func(a string) bool {
 		flows := []record.Flow{{SrcAddr: addr("::ffff:198.51.100.9"), DstAddr: addr(a)}}
@@ -514,8 +526,7 @@ func TestGeoIPReloadReachesCachedAddresses(t *testing.T) {
 	cfg.GeoIP.GeoDatabase = path
 	cfg.GeoIP.CheckInterval = 10 * time.Millisecond
 	e := newEnricher(t, cfg)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(t.Context()) }()
+	start(t, e)
 
 	cityOf := func() string {
 		flows := []record.Flow{{SrcAddr: addr("::ffff:81.2.69.1"), DstAddr: addr("::ffff:81.2.69.1")}}

@@ -43,13 +43,17 @@ type Queue struct {
 	records prometheus.Counter
 }
 
+// Dependencies is what a Queue is handed: nothing.
+type Dependencies struct{}
+
 // New creates a queue and registers its metrics.
-func New(cfg Config, reg prometheus.Registerer) (*Queue, error) {
+func New(r *reporter.Reporter, cfg Config, _ Dependencies) (*Queue, error) {
+	r = r.Package()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	q := &Queue{ch: make(chan *record.Batch, cfg.Batches)}
-	m := reporter.NewMetrics(reg)
+	m := r.Metrics()
 	q.batches = m.Counter("batches_total", "Batches put into the in-process queue.")
 	q.records = m.Counter("records_total", "Records put into the in-process queue.")
 	m.GaugeFunc("depth_batches", "Batches waiting in the in-process queue.", func() float64 { return float64(len(q.ch)) })
@@ -74,9 +78,16 @@ func (q *Queue) Put(ctx context.Context, b *record.Batch) error {
 	}
 }
 
-// Batches is the consumer's side. It is closed by Close once producers are
+// Batches is the consumer's side. It is closed by Stop once producers are
 // done, after the batches already queued.
 func (q *Queue) Batches() <-chan *record.Batch { return q.ch }
 
-// Close ends the stream. Call it only after every producer has stopped.
-func (q *Queue) Close() { q.closeOnce.Do(func() { close(q.ch) }) }
+// Start does nothing: the queue has no work of its own.
+func (q *Queue) Start(context.Context) error { return nil }
+
+// Stop ends the stream: the consumer takes the batches queued, then sees
+// the end. Call it only after every producer has stopped.
+func (q *Queue) Stop(context.Context) error {
+	q.closeOnce.Do(func() { close(q.ch) })
+	return nil
+}

@@ -3,16 +3,16 @@ package queue
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 )
 
 func TestQueueOrderAndBackPressure(t *testing.T) {
-	q, err := New(Config{Batches: 2}, prometheus.NewRegistry())
+	q, err := New(reporter.New(slog.New(slog.DiscardHandler)), Config{Batches: 2}, Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,9 @@ func TestQueueOrderAndBackPressure(t *testing.T) {
 	if err := q.Put(ctx, extra); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Put on a full queue = %v, want deadline exceeded", err)
 	}
-	q.Close()
+	if err := q.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var got []uint64
 	for b := range q.Batches() {
 		got = append(got, b.Flows[0].Bytes)

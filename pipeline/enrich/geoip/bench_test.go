@@ -31,7 +31,7 @@ func BenchmarkLookupCitySized(b *testing.B) {
 	}
 	before := heapInUse()
 	loadStart := time.Now()
-	d, err := New(newReporter(), Config{GeoDatabase: path, CheckInterval: time.Minute})
+	d, err := New(newReporter(), Config{GeoDatabase: path, CheckInterval: time.Minute}, Dependencies{})
 	if err != nil {
 		b.Fatal(err)
 	}

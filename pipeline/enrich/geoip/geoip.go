@@ -1,8 +1,8 @@
 // Package geoip enriches addresses with country, city, AS number and AS
 // organisation from MaxMind-format databases (GeoLite2/GeoIP2, DB-IP lite,
 // IPinfo). Files replaced on disk, by rename or in place, are picked up by
-// Run without a restart and without pausing Lookup: a new database is
-// loaded to the side and swapped in atomically; a broken one is refused and
+// the checks Start launches, without a restart and without pausing Lookup:
+// a new database is loaded to the side and swapped in atomically; a broken one is refused and
 // the old one kept.
 package geoip
 
@@ -18,6 +18,7 @@ import (
 
 	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
+	"sluice/pipeline/enrich/internal/background"
 )
 
 // Result is what a lookup finds; empty strings and 0 mean unknown. The
@@ -37,7 +38,11 @@ type DB struct {
 	// geo and asn are nil when off; they are the same source when both
 	// keys name the same file.
 	geo, asn *source
+	reloads  background.Work
 }
+
+// Dependencies is what a DB is handed: nothing yet.
+type Dependencies struct{}
 
 // source is one configured file and the database currently loaded from it.
 type source struct {
@@ -63,8 +68,10 @@ type database struct {
 }
 
 // New opens the configured databases. It fails, naming the file, when one
-// cannot be read or has an unsupported layout.
-func New(r *reporter.Reporter, cfg Config) (*DB, error) {
+// cannot be read or has an unsupported layout. Start looks for replaced
+// files.
+func New(r *reporter.Reporter, cfg Config, _ Dependencies) (*DB, error) {
+	r = r.Package()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -297,8 +304,25 @@ func (db *database) walk(a netip.Addr, m *sourceMetrics) *cachedRecord {
 	return db.records.put(offset, decoded)
 }
 
-// Run looks for replaced files every check-interval until ctx ends.
-func (d *DB) Run(ctx context.Context) error {
+// Start looks for replaced files every check-interval until Stop.
+func (d *DB) Start(context.Context) error {
+	d.reloads.Start(d.run)
+	return nil
+}
+
+// Stop ends the checks and drops the databases; later lookups find
+// nothing.
+func (d *DB) Stop(ctx context.Context) error {
+	err := d.reloads.Stop(ctx)
+	d.close()
+	if err != nil {
+		return fmt.Errorf("geoip: %w", err)
+	}
+	return nil
+}
+
+// run looks for replaced files every check-interval until ctx ends.
+func (d *DB) run(ctx context.Context) error {
 	sources := d.sources()
 	if len(sources) == 0 {
 		<-ctx.Done()
@@ -316,8 +340,8 @@ func (d *DB) Run(ctx context.Context) error {
 	}
 }
 
-// check is one tick of Run: each source is reloaded if its file changed.
-// Tests call it, once Run has returned, to force a check.
+// check is one tick of run: each source is reloaded if its file changed.
+// Tests call it, once run has returned, to force a check.
 func (d *DB) check(sources []*source) {
 	for _, s := range sources {
 		d.reloadIfChanged(s)
@@ -425,11 +449,10 @@ func probe(reader *maxminddb.Reader, l layout) error {
 	return nil
 }
 
-// Close drops the databases; later lookups find nothing.
-func (d *DB) Close() error {
+// close drops the databases; later lookups find nothing.
+func (d *DB) close() {
 	for _, s := range d.sources() {
 		s.current.Store(nil)
 		s.swaps.Add(1)
 	}
-	return nil
 }

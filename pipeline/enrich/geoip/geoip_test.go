@@ -69,11 +69,11 @@ func TestMaxMindAndDBIPLayouts(t *testing.T) {
 			writeFile(t, cfg.GeoDatabase, buildMMDB(t, types[0], 1_700_000_000, cityNetworks()))
 			writeFile(t, cfg.ASNDatabase, buildMMDB(t, types[1], 1_700_000_100, asnNetworks))
 			r := newReporter()
-			d, err := New(r, cfg)
+			d, err := New(r, cfg, Dependencies{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer d.Close()
+			defer d.close()
 			london := Result{Country: "GB", City: "London", ASN: 20712, ASName: "Andrews & Arnold Ltd"}
 			checkLookups(t, d, []lookupCase{
 				{"81.2.69.142", london},
@@ -161,7 +161,7 @@ func TestIPinfoLayouts(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := New(newReporter(), c.cfg)
+			d, err := New(newReporter(), c.cfg, Dependencies{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,25 +193,25 @@ func TestConfigErrorsNameTheKeyOrFile(t *testing.T) {
 
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.mmdb")
-	if _, err := New(newReporter(), Config{ASNDatabase: missing, CheckInterval: time.Second}); err == nil ||
+	if _, err := New(newReporter(), Config{ASNDatabase: missing, CheckInterval: time.Second}, Dependencies{}); err == nil ||
 		!strings.Contains(err.Error(), "asn-database") || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("missing file: %v", err)
 	}
 	garbage := filepath.Join(dir, "garbage.mmdb")
 	writeFile(t, garbage, []byte("not a MaxMind database\n"))
-	if _, err := New(newReporter(), Config{GeoDatabase: garbage, CheckInterval: time.Second}); err == nil ||
+	if _, err := New(newReporter(), Config{GeoDatabase: garbage, CheckInterval: time.Second}, Dependencies{}); err == nil ||
 		!strings.Contains(err.Error(), garbage) {
 		t.Fatalf("garbage file: %v", err)
 	}
 	other := filepath.Join(dir, "other.mmdb")
 	writeFile(t, other, buildMMDB(t, "Acme-Geo", 1, []network{{CIDR: "1.0.0.0/24", Record: asnRecord(1, "x")}}))
-	if _, err := New(newReporter(), Config{GeoDatabase: other, CheckInterval: time.Second}); err == nil ||
+	if _, err := New(newReporter(), Config{GeoDatabase: other, CheckInterval: time.Second}, Dependencies{}); err == nil ||
 		!strings.Contains(err.Error(), `"Acme-Geo"`) {
 		t.Fatalf("unsupported database type: %v", err)
 	}
 	mislabelled := filepath.Join(dir, "mislabelled.mmdb")
 	writeFile(t, mislabelled, buildMMDB(t, "ipinfo country_asn.mmdb", 1, cityNetworks()))
-	if _, err := New(newReporter(), Config{GeoDatabase: mislabelled, CheckInterval: time.Second}); err == nil ||
+	if _, err := New(newReporter(), Config{GeoDatabase: mislabelled, CheckInterval: time.Second}, Dependencies{}); err == nil ||
 		!strings.Contains(err.Error(), "ipinfo layout") {
 		t.Fatalf("records not in the layout of the database type: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestIPv4OnlyDatabaseAndInvalidAddress(t *testing.T) {
 	}
 	writeFile(t, path, buf.Bytes())
 	r := newReporter()
-	d, err := New(r, Config{GeoDatabase: path, CheckInterval: time.Second})
+	d, err := New(r, Config{GeoDatabase: path, CheckInterval: time.Second}, Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestIPv4OnlyDatabaseAndInvalidAddress(t *testing.T) {
 }
 
 func TestNoDatabaseFindsNothing(t *testing.T) {
-	d, err := New(newReporter(), DefaultConfig())
+	d, err := New(newReporter(), DefaultConfig(), Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	cfg.ASNDatabase = filepath.Join(dir, "asn.mmdb")
 	writeFile(t, cfg.GeoDatabase, buildMMDB(t, "GeoLite2-City", 1, cityNetworks()))
 	writeFile(t, cfg.ASNDatabase, buildMMDB(t, "GeoLite2-ASN", 1, asnNetworks))
-	d, err := New(newReporter(), cfg)
+	d, err := New(newReporter(), cfg, Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,14 +311,14 @@ func TestReplacedFilesArePickedUp(t *testing.T) {
 	}
 	writeFile(t, path, version("London", 1))
 	r := newReporter()
-	d, err := New(r, Config{GeoDatabase: path, CheckInterval: 5 * time.Millisecond})
+	d, err := New(r, Config{GeoDatabase: path, CheckInterval: 5 * time.Millisecond}, Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)
-	go func() { runDone <- d.Run(ctx) }()
+	go func() { runDone <- d.run(ctx) }()
 
 	var latest atomic.Value
 	latest.Store("")

@@ -92,7 +92,7 @@ func TestCorruptIPv4TreeIsRefused(t *testing.T) {
 		}
 		path := filepath.Join(t.TempDir(), "city.mmdb")
 		writeFile(t, path, broken)
-		_, err = New(newReporter(), Config{GeoDatabase: path, CheckInterval: time.Second})
+		_, err = New(newReporter(), Config{GeoDatabase: path, CheckInterval: time.Second}, Dependencies{})
 		if err == nil || !strings.Contains(err.Error(), "corrupt search tree") || !strings.Contains(err.Error(), path) {
 			t.Fatalf("node %d broken: New = %v, want a corrupt search tree error naming the file", node, err)
 		}
@@ -121,7 +121,7 @@ func TestRecordCoveringIPv4Subtree(t *testing.T) {
 		}
 		path := filepath.Join(t.TempDir(), "country.mmdb")
 		writeFile(t, path, buf.Bytes())
-		d, err := New(newReporter(), Config{GeoDatabase: path, CheckInterval: time.Second})
+		d, err := New(newReporter(), Config{GeoDatabase: path, CheckInterval: time.Second}, Dependencies{})
 		if err != nil {
 			t.Fatalf("%s: %v", cidr, err)
 		}
@@ -132,6 +132,6 @@ func TestRecordCoveringIPv4Subtree(t *testing.T) {
 				t.Errorf("%s: %s: %+v, want NL", cidr, a, got)
 			}
 		}
-		d.Close()
+		d.close()
 	}
 }

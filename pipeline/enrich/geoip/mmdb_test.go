@@ -56,7 +56,7 @@ func ipinfoCountryASN(country, countryName, asn, asName string) mmdbtype.Map {
 }
 
 func newReporter() *reporter.Reporter {
-	return reporter.New(slog.New(slog.DiscardHandler)).Sub("enrich/geoip")
+	return reporter.New(slog.New(slog.DiscardHandler))
 }
 
 // metricValue sums the samples of a metric (name without the prefix) whose

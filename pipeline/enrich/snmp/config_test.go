@@ -142,7 +142,7 @@ func TestSecretFileErrorsNameKeys(t *testing.T) {
 		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Version: "3", User: "u", AuthProtocol: "SHA",
 			AuthPassphraseFile: "/nonexistent/snmp-auth"},
 	}
-	_, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, "")
+	_, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, Dependencies{})
 	if err == nil || !strings.Contains(err.Error(), "credentials[1].auth-passphrase-file: open /nonexistent/snmp-auth") {
 		t.Errorf("New() = %v; want the key and the file named", err)
 	}

@@ -42,8 +42,8 @@ type harness struct {
 func newHarness(t testing.TB, cfg Config, stateDir string) *harness {
 	t.Helper()
 	log := &logBuffer{}
-	r := reporter.New(slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))).Sub("snmp")
-	p, err := New(r, cfg, stateDir)
+	r := reporter.New(slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	p, err := New(r, cfg, Dependencies{StateDir: stateDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,17 +59,16 @@ func newHarness(t testing.TB, cfg Config, stateDir string) *harness {
 }
 
 // run runs the poller until the returned stop is called (or the test ends)
-// and reports Run's error.
+// and reports Stop's error.
 func (h *harness) run(t testing.TB) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
+			if err := h.Stop(context.Background()); err != nil {
+				t.Errorf("Stop: %v", err)
 			}
 		})
 	}
@@ -77,7 +76,7 @@ func (h *harness) run(t testing.TB) (stop func()) {
 	return stop
 }
 
-// metric is the value of the poller's metric sluice_snmp_<name> whose
+// metric is the value of the poller's metric sluice_pipeline_enrich_snmp_<name> whose
 // labels are the given name=value pairs (0 when absent).
 func (h *harness) metric(t testing.TB, name string, labels ...string) float64 {
 	t.Helper()
@@ -86,7 +85,7 @@ func (h *harness) metric(t testing.TB, name string, labels ...string) float64 {
 		t.Fatal(err)
 	}
 	for _, mf := range families {
-		if mf.GetName() != "sluice_snmp_"+name {
+		if mf.GetName() != "sluice_pipeline_enrich_snmp_"+name {
 			continue
 		}
 	series:

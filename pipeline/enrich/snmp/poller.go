@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/internal/reporter"
+	"sluice/pipeline/enrich/internal/background"
 )
 
 // Interface is what the cache knows about one interface of an exporter.
@@ -96,7 +97,7 @@ type Poller struct {
 	missNotPolled, missUnknownInterface, missExporterLimit prometheus.Counter
 
 	exporters        atomic.Pointer[exporterTable]
-	clock            atomic.Int64 // coarse unix seconds, advanced by Run
+	clock            atomic.Int64 // coarse unix seconds, advanced by run
 	full             atomic.Bool  // max-exporters reached
 	cachedExporters  atomic.Int64
 	cachedInterfaces atomic.Int64
@@ -109,14 +110,23 @@ type Poller struct {
 	asked [256]atomic.Uint64
 
 	running atomic.Bool
+	polling background.Work
 
 	// Tunables; tests shorten them.
 	missRepoll, backoffBase, saveEvery, tick time.Duration
 }
 
-// New builds a Poller and loads the cache persisted in stateDir ("" keeps
-// nothing on disk). It starts nothing: Run polls.
-func New(r *reporter.Reporter, cfg Config, stateDir string) (*Poller, error) {
+// Dependencies is what a Poller is handed.
+type Dependencies struct {
+	// StateDir keeps the cache across restarts ("" keeps nothing on disk).
+	StateDir string
+}
+
+// New builds a Poller and loads the cache persisted in the state
+// directory. It starts nothing: Start polls.
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Poller, error) {
+	r = r.Package()
+	stateDir := deps.StateDir
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("snmp: %w", err)
 	}
@@ -276,17 +286,32 @@ type pollResult struct {
 	duration time.Duration
 }
 
-// Run polls until ctx ends: Workers goroutines poll, and this one
+// Start polls in the background until Stop.
+func (p *Poller) Start(context.Context) error {
+	p.polling.Start(p.run)
+	return nil
+}
+
+// Stop ends the polling and waits for it, the cache written on the way
+// out.
+func (p *Poller) Stop(ctx context.Context) error {
+	if err := p.polling.Stop(ctx); err != nil {
+		return fmt.Errorf("snmp: %w", err)
+	}
+	return nil
+}
+
+// run polls until ctx ends: Workers goroutines poll, and this one
 // schedules (first polls asked for by lookups, re-polls every interval,
 // backoff after failures), forgets expired exporters and writes the cache.
 // It writes the cache once more before returning nil.
-func (p *Poller) Run(ctx context.Context) error {
+func (p *Poller) run(ctx context.Context) error {
 	if !p.cfg.Enabled {
 		<-ctx.Done()
 		return nil
 	}
 	if !p.running.CompareAndSwap(false, true) {
-		return errors.New("snmp: Run called twice")
+		return errors.New("snmp: started twice")
 	}
 	jobs := make(chan *exporter)
 	results := make(chan pollResult, p.cfg.Workers)
@@ -348,7 +373,7 @@ loop:
 	return nil
 }
 
-// scheduler is Run's state, touched by Run's goroutine only.
+// scheduler is run's state, touched by run's goroutine only.
 type scheduler struct {
 	p        *Poller
 	queue    []*exporter // due, waiting for a worker

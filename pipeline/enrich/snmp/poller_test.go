@@ -87,7 +87,7 @@ func TestPollV2c(t *testing.T) {
 		Credential{Prefix: netip.MustParsePrefix("127.0.0.1/32"), CommunityFile: writeSecret(t, "s3cret-ro")},
 	), "")
 
-	// Before Run: a miss, counted, and a poll asked for.
+	// Before Start: a miss, counted, and a poll asked for.
 	if _, ok := h.Interface(localhost, 1001); ok {
 		t.Fatal("hit before any poll")
 	}
@@ -287,7 +287,7 @@ func TestRestartLoadsCache(t *testing.T) {
 		t.Fatalf("state file: %v, %+v", err, state)
 	}
 
-	// A new poller, agent down: names at once, before Run and during it.
+	// A new poller, agent down: names at once, before Start and after it.
 	h2 := newHarness(t, testConfig(agent.Port()), stateDir)
 	checkAgentNames(t, h2, localhost)
 	if got := h2.metric(t, "exporters_cached"); got != 1 {
@@ -401,7 +401,7 @@ func TestCredentialFor(t *testing.T) {
 	}
 }
 
-// Run returns, and writes the cache, while polls are queued and running.
+// Stop returns, and writes the cache, while polls are queued and running.
 func TestShutdownWhilePolling(t *testing.T) {
 	cfg := testConfig(16200) // nothing listens: every poll fails fast
 	cfg.Workers = 1
@@ -418,7 +418,7 @@ func TestShutdownWhilePolling(t *testing.T) {
 	select {
 	case <-stopped:
 	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return after its context ended")
+		t.Fatal("Stop did not return")
 	}
 }
 

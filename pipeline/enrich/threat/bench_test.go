@@ -91,7 +91,7 @@ func BenchmarkMatch100k(b *testing.B) {
 	own := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/16")}
 	before := heapInUse()
 	start := time.Now()
-	s, err := New(newReporter(), cfg, own, "")
+	s, err := New(newReporter(), cfg, Dependencies{OwnNetworks: own})
 	if err != nil {
 		b.Fatal(err)
 	}

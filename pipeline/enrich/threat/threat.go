@@ -26,6 +26,7 @@ import (
 	"sluice/internal/atomicfile"
 	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
+	"sluice/pipeline/enrich/internal/background"
 	"sluice/pipeline/enrich/ipv4map"
 )
 
@@ -58,6 +59,17 @@ type Set struct {
 	version atomic.Uint64 // tables swapped in
 	// mu serialises table rebuilds and guards every feed's prefixes.
 	mu sync.Mutex
+
+	refresh background.Work
+}
+
+// Dependencies is what a Set is handed.
+type Dependencies struct {
+	// OwnNetworks are the own networks, where feeds not told to match
+	// them match nothing.
+	OwnNetworks []netip.Prefix
+	// StateDir keeps the last good copy of each URL feed ("" keeps none).
+	StateDir string
 }
 
 type feed struct {
@@ -74,8 +86,10 @@ type feed struct {
 
 // New loads every feed: file feeds from their file (an unreadable one is
 // an error naming its key), URL feeds from the last good copy saved in
-// stateDir, if any. It fetches nothing; Run does.
-func New(r *reporter.Reporter, cfg Config, own []netip.Prefix, stateDir string) (*Set, error) {
+// the state directory, if any. It fetches nothing; Start does.
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Set, error) {
+	r = r.Package()
+	own, stateDir := deps.OwnNetworks, deps.StateDir
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -309,8 +323,22 @@ func (s *Set) loadState(f *feed) {
 		"feed", f.cfg.Name, "file", path, "error", err)
 }
 
-// Run refreshes every feed until ctx ends.
-func (s *Set) Run(ctx context.Context) error {
+// Start refreshes every feed in the background until Stop.
+func (s *Set) Start(context.Context) error {
+	s.refresh.Start(s.run)
+	return nil
+}
+
+// Stop ends the refreshes and waits for them.
+func (s *Set) Stop(ctx context.Context) error {
+	if err := s.refresh.Stop(ctx); err != nil {
+		return fmt.Errorf("threat: %w", err)
+	}
+	return nil
+}
+
+// run refreshes every feed until ctx ends.
+func (s *Set) run(ctx context.Context) error {
 	if len(s.feeds) == 0 {
 		<-ctx.Done()
 		return nil

@@ -1,7 +1,6 @@
 package threat
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,7 +21,7 @@ import (
 )
 
 func newReporter() *reporter.Reporter {
-	return reporter.New(slog.New(slog.DiscardHandler)).Sub("enrich/threat")
+	return reporter.New(slog.New(slog.DiscardHandler))
 }
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -74,7 +73,7 @@ func TestFormatsParseExactly(t *testing.T) {
 					len(p.prefixes), p.badLines, p.firstBad, c.entries, c.bad, p.prefixes)
 			}
 			r := newReporter()
-			s, err := New(r, Config{Feeds: []FeedConfig{{Name: "f", Format: c.format, File: filepath.Join("testdata", c.file)}}}, nil, "")
+			s, err := New(r, Config{Feeds: []FeedConfig{{Name: "f", Format: c.format, File: filepath.Join("testdata", c.file)}}}, Dependencies{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,8 +97,8 @@ func TestFormatsParseExactly(t *testing.T) {
 			if got := testutil.ToFloat64(m.matches); got != float64(len(c.members)) {
 				t.Errorf("feed_matches_total = %v, want %d", got, len(c.members))
 			}
-			if n, err := testutil.GatherAndCount(r.Gatherer(), "sluice_enrich_threat_feed_entries"); err != nil || n != 1 {
-				t.Errorf("sluice_enrich_threat_feed_entries has %d series (%v), want 1", n, err)
+			if n, err := testutil.GatherAndCount(r.Gatherer(), "sluice_pipeline_enrich_threat_feed_entries"); err != nil || n != 1 {
+				t.Errorf("sluice_pipeline_enrich_threat_feed_entries has %d series (%v), want 1", n, err)
 			}
 		})
 	}
@@ -152,7 +151,7 @@ func TestOverlappingFeedsAndOwnNetworks(t *testing.T) {
 	}}
 	own := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::/32"),
 		netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("185.220.101.40/29")}
-	s, err := New(newReporter(), cfg, own, "")
+	s, err := New(newReporter(), cfg, Dependencies{OwnNetworks: own})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +191,7 @@ func TestNamesOfMatchedMasks(t *testing.T) {
 		{Name: "firehol_level1", Format: FormatFireHOL, File: filepath.Join("testdata", "firehol_level1.netset")},
 		{Name: "spamhaus_drop", Format: FormatSpamhausDROP, File: filepath.Join("testdata", "drop_v4.json")},
 		{Name: "tor", Format: FormatTorExits, File: filepath.Join("testdata", "torbulkexitlist")},
-	}}, nil, "")
+	}}, Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +215,7 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	s, err := New(newReporter(), Config{Feeds: []FeedConfig{
 		{Name: "firehol", Format: FormatFireHOL, File: filepath.Join("testdata", "firehol_level1.netset")},
 		{Name: "drop6", Format: FormatSpamhausDROP, File: filepath.Join("testdata", "drop_v6.json")},
-	}}, []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, "")
+	}}, Dependencies{OwnNetworks: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +259,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	if err := many.Validate(); err == nil || !strings.Contains(err.Error(), "feeds: at most 64") {
 		t.Fatalf("65 feeds: %v", err)
 	}
-	_, err = New(newReporter(), Config{Feeds: []FeedConfig{{Name: "a", Format: FormatPlain, File: "/nonexistent/list"}}}, nil, "")
+	_, err = New(newReporter(), Config{Feeds: []FeedConfig{{Name: "a", Format: FormatPlain, File: "/nonexistent/list"}}}, Dependencies{})
 	if err == nil || !strings.Contains(err.Error(), "feeds[0].file") {
 		t.Fatalf("missing file: %v", err)
 	}
@@ -317,17 +316,17 @@ func TestURLFeedRefreshFailureAndRestartFromState(t *testing.T) {
 	stateDir := t.TempDir()
 	cfg := Config{Feeds: []FeedConfig{{Name: "spamhaus_drop", Format: FormatSpamhausDROP, URL: srv.URL + "/drop/drop_v4.json", Refresh: 20 * time.Millisecond}}}
 	r := newReporter()
-	s, err := New(r, cfg, nil, stateDir)
+	s, err := New(r, cfg, Dependencies{StateDir: stateDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	listed, added := netip.MustParseAddr("1.10.16.1"), netip.MustParseAddr("45.9.148.1")
 	if s.Match(listed) != 0 {
-		t.Fatal("nothing is fetched before Run")
+		t.Fatal("nothing is fetched before Start")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	testenv.Eventually(t, 20*time.Second, "the first fetch is in", func() bool { return s.Match(listed) == 1 })
 	testenv.Eventually(t, 20*time.Second, "an unchanged feed is answered 304", func() bool { return srv.notMod.Load() > 0 })
 
@@ -345,15 +344,14 @@ func TestURLFeedRefreshFailureAndRestartFromState(t *testing.T) {
 	if s.Match(added) != 1 {
 		t.Fatal("an error page served with 200 must not replace the feed")
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := s.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 
 	// A restart without network (the server is gone) matches from the
 	// saved copy.
 	srv.Close()
-	s2, err := New(newReporter(), cfg, nil, stateDir)
+	s2, err := New(newReporter(), cfg, Dependencies{StateDir: stateDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,13 +374,13 @@ func TestReplacedFileWhileMatching(t *testing.T) {
 	s, err := New(r, Config{Feeds: []FeedConfig{
 		{Name: "firehol_level1", Format: FormatFireHOL, File: path, Refresh: 2 * time.Millisecond},
 		{Name: "tor", Format: FormatTorExits, File: filepath.Join("testdata", "torbulkexitlist")},
-	}}, nil, "")
+	}}, Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 
 	always, tor := netip.MustParseAddr("1.10.20.1"), netip.MustParseAddr("185.220.101.47")
 	var lost atomic.Int64
@@ -423,8 +421,9 @@ func TestReplacedFileWhileMatching(t *testing.T) {
 	})
 	close(stop)
 	wg.Wait()
-	cancel()
-	<-done
+	if err := s.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	// A torn read of the in-place rewrite may be seen for one check; the
 	// address listed from the first line on must never be lost.
 	if n := lost.Load(); n != 0 {
