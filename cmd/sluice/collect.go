@@ -91,36 +91,35 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 	r.Info("starting sluice collect", "version", version(), "data", cfg.Data, "brokers", fmt.Sprint(cfg.Kafka.Brokers), "topic", cfg.Kafka.Topic)
 
 	// Construction, in dependency order.
-	kr := r.Sub("pipeline/kafka")
-	producer, err := kafka.NewProducer(kr, cfg.Kafka)
+	producer, err := kafka.NewProducer(r, cfg.Kafka, kafka.ProducerDependencies{})
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
-	sp, err := spool.Open(r.Sub("pipeline/spool"), filepath.Join(cfg.Data, spoolDirName), cfg.Spool)
+	sp, err := spool.New(r, cfg.Spool, spool.Dependencies{Dir: filepath.Join(cfg.Data, spoolDirName)})
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	fwd, err := kafka.NewForwarder(kr, producer, sp)
+	fwd, err := kafka.NewForwarder(r, kafka.ForwarderConfig{DrainStall: drainStall}, kafka.ForwarderDependencies{Producer: producer, Spool: sp})
 	if err != nil {
-		sp.Close()
+		sp.Stop(context.Background())
 		return fmt.Errorf("kafka: %w", err)
 	}
 	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
 	coll, err := collector.New(r.Sub("collector"), cfg.Collector, fwd)
 	if err != nil {
-		sp.Close()
+		sp.Stop(context.Background())
 		return fmt.Errorf("collector: %w", err)
 	}
-	counterProducer, err := kafka.NewCounterProducer(r.Sub("pipeline/kafka/counters"), cfg.Kafka)
+	counterProducer, err := kafka.NewCounterProducer(r, cfg.Kafka, kafka.CounterProducerDependencies{})
 	if err != nil {
-		sp.Close()
+		sp.Stop(context.Background())
 		return fmt.Errorf("kafka: %w", err)
 	}
 	counterCtx, cancelCounters := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelCounters()
 	stopCounters, err := startCounters(r.Sub("pipeline"), coll, counterProducer, cfg.Collector.FlushInterval, counterCtx)
 	if err != nil {
-		sp.Close()
+		sp.Stop(context.Background())
 		return err
 	}
 	defer func() {
@@ -130,7 +129,7 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 		if err := stopCounters(); err != nil {
 			r.Warn("counter samples not sent to Kafka", "err", err)
 		}
-		if err := counterProducer.Close(); err != nil {
+		if err := counterProducer.Stop(counterCtx); err != nil {
 			r.Warn("closing the Kafka counter producer", "error", err)
 		}
 	}()
@@ -142,30 +141,36 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, nil)
 	if err != nil {
-		sp.Close()
+		sp.Stop(context.Background())
 		return err
 	}
 
 	// Start: the forwarder first, so spooled records from an earlier run go
 	// first; stop in reverse.
-	fwdCtx, stopForwarding := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopForwarding()
-	fwdDone := make(chan error, 1)
-	go func() { fwdDone <- fwd.Run(fwdCtx) }()
-	closeKafka := func() {
-		stopForwarding()
-		<-fwdDone
-		if err := producer.Close(); err != nil {
+	// None of these three fails to start: Kafka down is the spool's job.
+	if err := errors.Join(producer.Start(ctx), sp.Start(ctx), fwd.Start(ctx)); err != nil {
+		sp.Stop(ctx)
+		return fmt.Errorf("kafka: %w", err)
+	}
+	// closeKafka drains the spool to Kafka while drain allows, then closes
+	// the producer (waiting for what it holds, as before) and the spool.
+	closeKafka := func(drain context.Context) {
+		if err := fwd.Stop(drain); err != nil {
+			r.Warn("stopping the Kafka forwarder", "error", err)
+		}
+		if err := producer.Stop(context.Background()); err != nil {
 			r.Warn("closing the Kafka producer", "error", err)
 		}
-		if err := sp.Close(); err != nil {
+		if err := sp.Stop(context.Background()); err != nil {
 			r.Warn("closing the spool", "error", err)
 		}
 	}
 	stopHTTP := httpSrv.Start()
 	defer stopHTTP()
 	if err := coll.Start(ctx); err != nil {
-		closeKafka()
+		noDrain, cancel := context.WithCancel(context.Background())
+		cancel()
+		closeKafka(noDrain)
 		return fmt.Errorf("collector: %w", err)
 	}
 	r.Info("sluice collect is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()))
@@ -179,17 +184,7 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 	deadline, cancelDeadline := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancelDeadline()
 	coll.Stop(deadline)
-	last, lastChange := fwd.Pending(), time.Now()
-	for last > 0 && time.Since(lastChange) < drainStall && deadline.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
-		if n := fwd.Pending(); n != last {
-			last, lastChange = n, time.Now()
-		}
-	}
-	closeKafka()
-	if n := fwd.Pending(); n > 0 {
-		r.Warn("Kafka did not take every record before the stop; they stay spooled for the next start", "messages", n)
-	}
+	closeKafka(deadline)
 	r.Info("stopped cleanly")
 	return nil
 }

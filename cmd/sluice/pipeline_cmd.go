@@ -50,7 +50,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	consumer, err := kafka.NewGroup(r.Sub("pipeline/kafka"), cfg.Kafka)
+	consumer, err := kafka.NewGroup(r, cfg.Kafka, kafka.GroupDependencies{})
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
@@ -77,7 +77,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	counterConsumer, err := kafka.NewCounterConsumer(r.Sub("pipeline/kafka/counters"), cfg.Kafka)
+	counterConsumer, err := kafka.NewCounterConsumer(r, cfg.Kafka, kafka.CounterConsumerDependencies{Store: store.WriteCounters})
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
@@ -87,23 +87,15 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	go func() { done <- pipe.Run(ctx, writeCtx) }()
 	// The counter samples' own consumer; a failure (Kafka, storage) is
 	// logged and the consumer joins again: what was not committed comes back.
-	countersCtx, stopCountersConsumer := context.WithCancel(ctx)
-	countersDone := make(chan struct{})
-	go func() {
-		defer close(countersDone)
-		for countersCtx.Err() == nil {
-			if err := counterConsumer.Run(countersCtx, writeCtx, store.WriteCounters); err != nil {
-				r.Error("counter samples: consumer stopped; joining again", "err", err)
-				select {
-				case <-countersCtx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
-	}()
+	if err := counterConsumer.Start(ctx); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
 	defer func() {
-		stopCountersConsumer()
-		<-countersDone
+		stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := counterConsumer.Stop(stopCtx); err != nil {
+			r.Warn("counter samples", "err", err)
+		}
 	}()
 	stopHTTP := httpSrv.Start()
 	defer stopHTTP()

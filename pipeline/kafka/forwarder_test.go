@@ -48,7 +48,7 @@ func newFlakySender(maxInFlight, failFrom, failTo int) *flakySender {
 	return s
 }
 
-func (s *flakySender) Start(context.Context) error { return nil }
+func (s *flakySender) EnsureTopic(context.Context) error { return nil }
 
 func (s *flakySender) SendEncoded(ctx context.Context, _, _ []byte, _ int, id string, done func(error)) error {
 	select {
@@ -94,22 +94,22 @@ func TestForwarderOutageKeepsOrder(t *testing.T) {
 	r := reporter.New(slog.New(slog.DiscardHandler)).Sub("pipeline/kafka")
 	cfg := DefaultConfig()
 	cfg.Producer.MaxInFlightMessages = maxInFlight
-	p, err := NewProducer(r, cfg)
+	p, err := NewProducer(r, cfg, ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := spool.Open(r.Sub("spool"), t.TempDir(), spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest})
+	sp, err := spool.New(r, spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest}, spool.Dependencies{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sp.Close()
+	defer sp.Stop(context.Background())
 	var want []string
 	for i := range entries {
 		if err := sp.Append([]byte{byte(i)}, fmt.Appendf(nil, "message %d", i), 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f, err := NewForwarder(r, p, sp)
+	f, err := NewForwarder(r, ForwarderConfig{}, ForwarderDependencies{Producer: p, Spool: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,14 +120,14 @@ func TestForwarderOutageKeepsOrder(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	testenv.EventuallyState(t, 30*time.Second, "every spooled entry forwarded", func() (bool, string) {
 		n := f.Pending()
 		return n == 0, fmt.Sprintf("%d entries still pending", n)
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := f.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 
