@@ -66,7 +66,7 @@ func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 	defer cancel()
 	r := reporter.New(slog.New(slog.DiscardHandler))
 	_, kcfg := kfakeTopic(t, ctx, r, "sluice-intent-test", records)
-	group, err := kafka.NewGroup(r.Sub("group"), kcfg)
+	group, err := kafka.NewGroup(r, kcfg, kafka.GroupDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +145,12 @@ func kfakeTopic(t *testing.T, ctx context.Context, r *reporter.Reporter, topic s
 	kcfg.Consumer.RebalanceTimeout = 5 * time.Second
 	kcfg.Consumer.MaxWait = 100 * time.Millisecond
 
-	producer, err := kafka.NewProducer(r.Sub("producer"), kcfg)
+	producer, err := kafka.NewProducer(r, kcfg, kafka.ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer producer.Close()
-	if err := producer.Start(ctx); err != nil {
+	defer producer.Stop(context.Background())
+	if err := producer.EnsureTopic(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -238,7 +238,7 @@ func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
 	}
 	cluster, kcfg := kfakeTopic(t, ctx, r, "sluice-commit-failure-test", sizes...)
 	kcfg.Consumer.QueueMessages = messages // the reader holds them all when the claim ends
-	group, err := kafka.NewGroup(r.Sub("group"), kcfg)
+	group, err := kafka.NewGroup(r, kcfg, kafka.GroupDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 	runWorker := func(sink *recordingSink, batchRows int, flushInterval time.Duration, stop func(context.Context)) {
 		t.Helper()
 		r := reporter.New(logger)
-		group, err := kafka.NewGroup(r.Sub("pipeline/kafka"), kcfg)
+		group, err := kafka.NewGroup(r, kcfg, kafka.GroupDependencies{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,11 +157,11 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 // from 1, and waits until Kafka has acknowledged them all.
 func produceNumbered(t *testing.T, ctx context.Context, r *reporter.Reporter, cfg kafka.Config, messages, perMessage int) {
 	t.Helper()
-	p, err := kafka.NewProducer(r.Sub("pipeline/kafka"), cfg)
+	p, err := kafka.NewProducer(r, cfg, kafka.ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := p.EnsureTopic(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -185,7 +185,7 @@ func produceNumbered(t *testing.T, ctx context.Context, r *reporter.Reporter, cf
 			t.Fatal(err)
 		}
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

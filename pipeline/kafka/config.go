@@ -24,7 +24,7 @@ type Config struct {
 	ClientID string `yaml:"client-id"`
 	// DialTimeout bounds connecting to a broker.
 	DialTimeout time.Duration `yaml:"dial-timeout"`
-	// CreateTopic makes the producer create Topic at Start when it is
+	// CreateTopic makes the producer create Topic (EnsureTopic) when it is
 	// missing, with TopicPartitions and TopicReplicationFactor. An existing
 	// topic is left as it is.
 	CreateTopic bool `yaml:"create-topic"`

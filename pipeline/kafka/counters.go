@@ -39,31 +39,40 @@ func CountersConfig(cfg Config) Config {
 // CounterProducer writes batches of counter samples to the counter topic;
 // it is the CounterSink of `sluice collect`.
 type CounterProducer struct {
-	p       *Producer
-	mu      sync.Mutex
-	started bool
+	p          *Producer
+	mu         sync.Mutex
+	topicReady bool
 }
+
+// CounterProducerDependencies is what a CounterProducer is handed: nothing
+// yet.
+type CounterProducerDependencies struct{}
 
 // NewCounterProducer builds the producer of the counter topic (cfg is the
 // flows' configuration); it connects to nothing until the first write.
-func NewCounterProducer(r *reporter.Reporter, cfg Config) (*CounterProducer, error) {
-	p, err := NewProducer(r, CountersConfig(cfg))
+func NewCounterProducer(r *reporter.Reporter, cfg Config, _ CounterProducerDependencies) (*CounterProducer, error) {
+	r = r.Package().Sub("counters")
+	p, err := newProducer(r, CountersConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
 	return &CounterProducer{p: p}, nil
 }
 
+// Start does nothing: the topic is made ready at the first write, so that
+// a collector starts while Kafka is down.
+func (c *CounterProducer) Start(ctx context.Context) error { return c.p.Start(ctx) }
+
 // WriteCounters sends rows as one message whose ID is token, and returns
 // once Kafka has acknowledged it (or failed).
 func (c *CounterProducer) WriteCounters(ctx context.Context, rows []record.Counter, token string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.started {
-		if err := c.p.Start(ctx); err != nil {
+	if !c.topicReady {
+		if err := c.p.EnsureTopic(ctx); err != nil {
 			return err
 		}
-		c.started = true
+		c.topicReady = true
 	}
 	value, err := json.Marshal(rows)
 	if err != nil {
@@ -81,28 +90,47 @@ func (c *CounterProducer) WriteCounters(ctx context.Context, rows []record.Count
 	}
 }
 
-// Close flushes and closes the producer.
-func (c *CounterProducer) Close() error { return c.p.Close() }
+// Stop flushes and closes the producer, within ctx.
+func (c *CounterProducer) Stop(ctx context.Context) error { return c.p.Stop(ctx) }
 
 // CounterConsumer consumes the counter topic in its own consumer group and
-// hands each message's samples to store, committing once store returns nil.
+// hands each message's samples to its Store, committing once Store returns
+// nil.
 type CounterConsumer struct {
 	r       *reporter.Reporter
 	cfg     Config
+	deps    CounterConsumerDependencies
 	limiter *reporter.Limiter
 
 	messages, samples, invalid, retries prometheus.Counter
+
+	// stopFetch ends the rejoin loop; cancelWrites gives up on a store or
+	// commit in progress, once Stop's ctx is done. done closes when the
+	// loop has returned.
+	stopFetch, cancelWrites context.CancelFunc
+	done                    chan struct{}
 }
 
-// NewCounterConsumer builds the consumer (cfg is the flows' configuration);
-// Run joins the group.
-func NewCounterConsumer(r *reporter.Reporter, cfg Config) (*CounterConsumer, error) {
+// CounterConsumerDependencies is what a CounterConsumer is handed.
+type CounterConsumerDependencies struct {
+	// Store writes a message's samples under token (its message ID, or
+	// its offset), idempotently: a message may come again after a crash.
+	Store func(ctx context.Context, rows []record.Counter, token string) error
+}
+
+// NewCounterConsumer builds the consumer (cfg is the flows'
+// configuration); Start joins the group.
+func NewCounterConsumer(r *reporter.Reporter, cfg Config, deps CounterConsumerDependencies) (*CounterConsumer, error) {
+	r = r.Package().Sub("counters")
+	if deps.Store == nil {
+		return nil, errors.New("counter consumer: needs a store")
+	}
 	cfg = CountersConfig(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
 	m := r.Metrics()
-	c := &CounterConsumer{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second),
+	c := &CounterConsumer{r: r, cfg: cfg, deps: deps, limiter: r.NewLimiter(5, 10*time.Second),
 		messages: m.Counter("messages_total", "Counter-topic messages stored and committed."),
 		samples:  m.Counter("samples_total", "sFlow counter samples stored from the counter topic."),
 		invalid:  m.Counter("invalid_messages_total", "Counter-topic messages that were not a JSON array of counter samples: logged and skipped."),
@@ -114,9 +142,45 @@ func NewCounterConsumer(r *reporter.Reporter, cfg Config) (*CounterConsumer, err
 	return c, nil
 }
 
-// Run consumes until ctx ends. store gets writeCtx, which bounds a store
-// in progress at shutdown; what is not stored is not committed.
-func (c *CounterConsumer) Run(ctx, writeCtx context.Context, store func(ctx context.Context, rows []record.Counter, token string) error) error {
+// Start joins the group and consumes until Stop. A failure (Kafka,
+// storage) is logged and the consumer joins again a second later: what
+// was not committed comes back.
+func (c *CounterConsumer) Start(ctx context.Context) error {
+	base := context.WithoutCancel(ctx)
+	fetchCtx, stopFetch := context.WithCancel(base)
+	writeCtx, cancelWrites := context.WithCancel(base)
+	c.stopFetch, c.cancelWrites, c.done = stopFetch, cancelWrites, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		for fetchCtx.Err() == nil {
+			if err := c.run(fetchCtx, writeCtx); err != nil {
+				c.r.Error("counter samples: consumer stopped; joining again", "err", err)
+				sleep(fetchCtx, time.Second)
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop stops fetching and lets the message in hand be stored and
+// committed while ctx allows; then it gives up on it (uncommitted, it is
+// consumed again by the group's next member) and returns an error.
+func (c *CounterConsumer) Stop(ctx context.Context) error {
+	c.stopFetch()
+	defer c.cancelWrites()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+	}
+	c.cancelWrites()
+	<-c.done
+	return fmt.Errorf("counter consumer: gave up storing the message in hand (left uncommitted): %w", ctx.Err())
+}
+
+// run consumes until ctx ends. Stores and commits get writeCtx, which
+// bounds one in progress at shutdown; what is not stored is not committed.
+func (c *CounterConsumer) run(ctx, writeCtx context.Context) error {
 	// Join a group on a topic that exists, or the reader gets no partition
 	// until the next rebalance: the collectors may not have created it yet.
 	if c.cfg.CreateTopic {
@@ -150,7 +214,7 @@ func (c *CounterConsumer) Run(ctx, writeCtx context.Context, store func(ctx cont
 			c.invalid.Inc()
 			c.limiter.Log(c.r.Logger, "invalid", "invalid counter-topic message skipped",
 				"partition", m.Partition, "offset", m.Offset, "err", err)
-		} else if err := c.store(writeCtx, m, rows, store); err != nil {
+		} else if err := c.store(writeCtx, m, rows); err != nil {
 			return err
 		}
 		if err := reader.CommitMessages(writeCtx, m); err != nil {
@@ -162,14 +226,14 @@ func (c *CounterConsumer) Run(ctx, writeCtx context.Context, store func(ctx cont
 
 // store retries until the rows are stored or ctx ends. The token is the
 // message ID (stable across producer retries), else its offset.
-func (c *CounterConsumer) store(ctx context.Context, m kafkago.Message, rows []record.Counter, store func(context.Context, []record.Counter, string) error) error {
+func (c *CounterConsumer) store(ctx context.Context, m kafkago.Message, rows []record.Counter) error {
 	token := header(m.Headers, MessageIDHeader)
 	if token == "" {
 		token = m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
 	}
 	backoff := 100 * time.Millisecond
 	for {
-		err := store(ctx, rows, token)
+		err := c.deps.Store(ctx, rows, token)
 		if err == nil {
 			c.samples.Add(float64(len(rows)))
 			return nil

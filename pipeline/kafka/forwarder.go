@@ -18,7 +18,8 @@ import (
 
 // Forwarder is the collector's Output in the split deployment (`sluice
 // collect`). Put encodes a batch into one message per exporter and appends
-// the messages to the on-disk spool; Run delivers the spool to Kafka in
+// the messages to the on-disk spool; Start launches the delivery of the
+// spool to Kafka in
 // order and deletes what Kafka acknowledged. While Kafka is unreachable the
 // spool grows, up to its bound and policy; when Kafka returns, the spool
 // drains, oldest first. The collector is never held up by Kafka.
@@ -35,6 +36,7 @@ import (
 // requests in flight and no idempotence).
 type Forwarder struct {
 	r           *reporter.Reporter
+	cfg         ForwarderConfig
 	producer    sender
 	spool       *spool.Spool
 	limiter     *reporter.Limiter
@@ -54,8 +56,12 @@ type Forwarder struct {
 	failed  int // deliveries of window to send (again)
 	// changed is closed, and replaced, when a delivery completes.
 	changed chan struct{}
-	// interrupt, when set, cancels Run's wait for a new spool entry.
+	// interrupt, when set, cancels run's wait for a new spool entry.
 	interrupt context.CancelFunc
+
+	// stopRun ends the delivery goroutine, which closes runDone.
+	stopRun context.CancelFunc
+	runDone chan struct{}
 
 	encodedRecords prometheus.Counter
 	droppedRecords prometheus.Counter
@@ -64,7 +70,7 @@ type Forwarder struct {
 
 // sender is what the forwarder needs of the Producer.
 type sender interface {
-	Start(ctx context.Context) error
+	EnsureTopic(ctx context.Context) error
 	SendEncoded(ctx context.Context, key, value []byte, records int, id string, done func(error)) error
 }
 
@@ -86,11 +92,43 @@ const (
 
 var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
 
-// NewForwarder builds the forwarder; Run starts delivering.
-func NewForwarder(r *reporter.Reporter, p *Producer, s *spool.Spool) (*Forwarder, error) {
+// ForwarderConfig tunes the forwarder's stop.
+type ForwarderConfig struct {
+	// DrainStall is how long Stop waits for Kafka to take a spooled
+	// message before it leaves the rest spooled for the next start; 0
+	// means the default.
+	DrainStall time.Duration
+}
+
+// DefaultForwarderConfig waits up to 10s for progress while draining.
+func DefaultForwarderConfig() ForwarderConfig {
+	return ForwarderConfig{DrainStall: 10 * time.Second}
+}
+
+// ForwarderDependencies is what a Forwarder is handed. It does not own
+// them: they are components of their own, started before the forwarder
+// and stopped after it.
+type ForwarderDependencies struct {
+	Producer *Producer
+	Spool    *spool.Spool
+}
+
+// NewForwarder builds the forwarder; Start starts delivering.
+func NewForwarder(r *reporter.Reporter, cfg ForwarderConfig, deps ForwarderDependencies) (*Forwarder, error) {
+	r = r.Package()
+	if cfg.DrainStall == 0 {
+		cfg.DrainStall = DefaultForwarderConfig().DrainStall
+	}
+	switch {
+	case cfg.DrainStall < 0:
+		return nil, fmt.Errorf("forwarder: drain stall must not be negative, got %s", cfg.DrainStall)
+	case deps.Producer == nil || deps.Spool == nil:
+		return nil, errors.New("forwarder: needs a producer and a spool")
+	}
+	p, s := deps.Producer, deps.Spool
 	m := r.Metrics()
 	f := &Forwarder{
-		r: r, producer: p, spool: s,
+		r: r, cfg: cfg, producer: p, spool: s,
 		limiter:        r.NewLimiter(5, 10*time.Second),
 		maxValue:       p.cfg.Producer.MaxMessageBytes - (recordpb.MaxFlowSize() + 4),
 		maxInFlight:    p.cfg.Producer.MaxInFlightMessages,
@@ -184,20 +222,54 @@ func (f *Forwarder) append(m *encodedMessage) {
 	m.records = 0
 }
 
-// Run delivers the spool to Kafka until ctx ends. It first creates the topic
-// when configured to, retrying while Kafka is unreachable.
-func (f *Forwarder) Run(ctx context.Context) error {
+// Start launches the delivery of the spool to Kafka, which runs until
+// Stop. Delivery first creates the topic when configured to, retrying while
+// Kafka is unreachable (the spool takes the records meanwhile).
+func (f *Forwarder) Start(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.stopRun, f.runDone = cancel, make(chan struct{})
+	go func() {
+		defer close(f.runDone)
+		f.run(runCtx)
+	}()
+	return nil
+}
+
+// Stop gives Kafka what it will take of the spool: it waits while the
+// spool keeps draining, until DrainStall passes without progress or ctx
+// ends. Then it stops delivering; what Kafka did not take stays spooled
+// for the next start, and is logged, not lost. The producer and spool are
+// left to their own Stop.
+func (f *Forwarder) Stop(ctx context.Context) error {
+	last, lastChange := f.Pending(), time.Now()
+	// A bounded wait for Kafka's progress, polled: the spool has no
+	// channel that says "acknowledged".
+	for last > 0 && time.Since(lastChange) < f.cfg.DrainStall && sleep(ctx, 50*time.Millisecond) {
+		if n := f.Pending(); n != last {
+			last, lastChange = n, time.Now()
+		}
+	}
+	f.stopRun()
+	<-f.runDone
+	if n := f.Pending(); n > 0 {
+		f.r.Warn("Kafka did not take every record before the stop; they stay spooled for the next start", "messages", n)
+	}
+	return nil
+}
+
+// run delivers the spool to Kafka until ctx ends.
+func (f *Forwarder) run(ctx context.Context) {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := f.producer.Start(ctx)
+		err := f.producer.EnsureTopic(ctx)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		f.limiter.Log(f.r.Logger, "topic", "Kafka not ready; spooling", "error", err, "retry_in", wait)
 		if !sleep(ctx, wait) {
-			return nil
+			return
 		}
 	}
 	backoff := f.minBackoff
@@ -216,7 +288,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				backoff = f.minBackoff
 			} else {
 				if !sleep(ctx, backoff) {
-					return nil
+					return
 				}
 				backoff = min(2*backoff, f.maxBackoff)
 			}
@@ -228,14 +300,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			f.mu.Unlock()
 			f.retries.Inc()
 			if err := f.send(ctx, d); err != nil && ctx.Err() != nil {
-				return nil
+				return
 			}
 			continue
 		case failed > 0 || held >= f.maxInFlight:
 			// Wait for the deliveries under way.
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-changed:
 			}
 			continue
@@ -243,14 +315,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		backoff = f.minBackoff
 		if err := f.next(ctx); err != nil {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
-				return nil
+				return
 			}
 			if errors.Is(err, context.Canceled) {
 				continue // a delivery failed while waiting
 			}
 			f.limiter.Log(f.r.Logger, "spool-read", "cannot read the spool", "error", err)
 			if !sleep(ctx, time.Second) {
-				return nil
+				return
 			}
 		}
 	}

@@ -48,7 +48,7 @@ func newFlakySender(maxInFlight, failFrom, failTo int) *flakySender {
 	return s
 }
 
-func (s *flakySender) Start(context.Context) error { return nil }
+func (s *flakySender) EnsureTopic(context.Context) error { return nil }
 
 func (s *flakySender) SendEncoded(ctx context.Context, _, _ []byte, _ int, id string, done func(error)) error {
 	select {
@@ -91,43 +91,19 @@ func TestForwarderOutageKeepsOrder(t *testing.T) {
 		maxInFlight = 4
 		entries     = 200
 	)
-	r := reporter.New(slog.New(slog.DiscardHandler)).Sub("pipeline/kafka")
-	cfg := DefaultConfig()
-	cfg.Producer.MaxInFlightMessages = maxInFlight
-	p, err := NewProducer(r, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := spool.Open(r.Sub("spool"), t.TempDir(), spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
+	f, fake := newTestForwarder(t, ForwarderConfig{}, maxInFlight, entries, 20, 70) // 50 sends fail, from the 20th
 	var want []string
-	for i := range entries {
-		if err := sp.Append([]byte{byte(i)}, fmt.Appendf(nil, "message %d", i), 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := NewForwarder(r, p, sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := newFlakySender(maxInFlight, 20, 70) // 50 sends fail, from the 20th
-	fake.f = f
-	f.producer = fake
-	f.minBackoff, f.maxBackoff = time.Millisecond, 4*time.Millisecond
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	testenv.EventuallyState(t, 30*time.Second, "every spooled entry forwarded", func() (bool, string) {
 		n := f.Pending()
 		return n == 0, fmt.Sprintf("%d entries still pending", n)
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := f.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -150,7 +126,83 @@ func TestForwarderOutageKeepsOrder(t *testing.T) {
 	if fake.maxHeld > maxInFlight || fake.maxPending > maxInFlight {
 		t.Errorf("forwarder held %d entries, %d sent and undelivered; bound %d", fake.maxHeld, fake.maxPending, maxInFlight)
 	}
-	if got := metricValue(t, r.Gatherer(), "forwarder_retries_total"); got < 50 {
+	if got := metricValue(t, f.r.Gatherer(), "forwarder_retries_total"); got < 50 {
 		t.Errorf("forwarder_retries_total = %v, want at least the 50 failures", got)
+	}
+}
+
+// newTestForwarder spools entries and builds a forwarder on a flakySender
+// that fails the sends numbered in [failFrom, failTo).
+func newTestForwarder(t *testing.T, cfg ForwarderConfig, maxInFlight, entries, failFrom, failTo int) (*Forwarder, *flakySender) {
+	t.Helper()
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	kcfg := DefaultConfig()
+	kcfg.Producer.MaxInFlightMessages = maxInFlight
+	p, err := NewProducer(r, kcfg, ProducerDependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.New(r, spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest}, spool.Dependencies{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Stop(context.Background()) })
+	for i := range entries {
+		if err := sp.Append([]byte{byte(i)}, fmt.Appendf(nil, "message %d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := NewForwarder(r, cfg, ForwarderDependencies{Producer: p, Spool: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := newFlakySender(maxInFlight, failFrom, failTo)
+	fake.f = f
+	f.producer = fake
+	f.minBackoff, f.maxBackoff = time.Millisecond, 4*time.Millisecond
+	return f, fake
+}
+
+// startStop starts f and stops it at once, failing t if Stop waited for
+// its context (30s) rather than for the spool.
+func startStop(t *testing.T, f *Forwarder) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Stop waited for its context, not for the spool to drain or stall")
+	}
+}
+
+// Stop gives Kafka the spool while it makes progress: started and stopped
+// at once, the forwarder still delivers every entry.
+func TestForwarderStopDrains(t *testing.T) {
+	const entries = 200
+	f, fake := newTestForwarder(t, ForwarderConfig{}, 4, entries, 1, 1)
+	startStop(t, f)
+	if n := f.Pending(); n != 0 {
+		t.Errorf("%d entries pending after Stop, want the spool drained", n)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.delivered) != entries {
+		t.Errorf("Kafka received %d entries, want %d", len(fake.delivered), entries)
+	}
+}
+
+// While Kafka takes nothing, Stop gives up after DrainStall without
+// progress, and the entries stay spooled for the next start.
+func TestForwarderStopStalls(t *testing.T) {
+	const entries = 20
+	f, _ := newTestForwarder(t, ForwarderConfig{DrainStall: 100 * time.Millisecond}, 4, entries, 1, 1<<30)
+	startStop(t, f)
+	if n := f.Pending(); n != entries {
+		t.Errorf("%d entries pending after Stop, want all %d left spooled", n, entries)
 	}
 }

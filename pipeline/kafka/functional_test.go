@@ -40,16 +40,16 @@ func TestRealBrokerRoundTrip(t *testing.T) {
 	// produce requests are in flight at once.
 	cfg.Producer.MaxMessageBytes = 64 << 10 // the smallest allowed is twice the largest record
 	cfg.Producer.MaxInFlightMessages = 16
-	p, err := NewProducer(r, cfg)
+	p, err := NewProducer(r, cfg, ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := p.EnsureTopic(ctx); err != nil {
 		t.Fatal(err)
 	}
 	want := randomFlows(2, records, 25)
 	produceAll(t, ctx, p, want, 1000)
-	if err := p.Close(); err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := metricValue(t, r.Gatherer(), "producer_records_total"); n != records {
@@ -71,13 +71,13 @@ func TestRealBrokerRoundTrip(t *testing.T) {
 	// One more record, read by a new member of the group: it must get that
 	// record alone, not the 20000 again, so the commits were honoured (the
 	// group would otherwise start from the first offset).
-	p, err = NewProducer(newTestReporter(t), cfg)
+	p, err = NewProducer(newTestReporter(t), cfg, ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sentinel := randomFlows(3, 1, 1)
 	produceAll(t, ctx, p, sentinel, 1)
-	if err := p.Close(); err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	checkSameRecords(t, sentinel, consumeExactly(t, ctx, newTestReporter(t), cfg, 1))

@@ -27,11 +27,11 @@ func BenchmarkBrokerProduce(b *testing.B) {
 	ctx := context.Background()
 	r := newTestReporter(b)
 	cfg := testConfig(b, brokers, 4)
-	p, err := NewProducer(r, cfg)
+	p, err := NewProducer(r, cfg, ProducerDependencies{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := p.EnsureTopic(ctx); err != nil {
 		b.Fatal(err)
 	}
 	flows := randomFlows(1, 10000, 25)
@@ -63,7 +63,7 @@ func BenchmarkBrokerProduce(b *testing.B) {
 	if failed != nil {
 		b.Fatal(failed)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	records := metricValue(b, r.Gatherer(), "producer_records_total")
@@ -81,21 +81,21 @@ func BenchmarkBrokerConsume(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cfg := testConfig(b, brokers, 4)
-	p, err := NewProducer(newTestReporter(b), cfg)
+	p, err := NewProducer(newTestReporter(b), cfg, ProducerDependencies{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := p.EnsureTopic(ctx); err != nil {
 		b.Fatal(err)
 	}
 	flows := randomFlows(2, 10000, 25)
 	for sent := 0; sent < b.N; sent += len(flows) {
 		produceAll(b, ctx, p, flows[:min(len(flows), b.N-sent)], 1000)
 	}
-	p.Close()
+	p.Stop(context.Background())
 
 	r := newTestReporter(b)
-	g, err := NewGroup(r, cfg)
+	g, err := NewGroup(r, cfg, GroupDependencies{})
 	if err != nil {
 		b.Fatal(err)
 	}

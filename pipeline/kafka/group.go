@@ -53,8 +53,13 @@ type groupMetrics struct {
 	groupErrs   prometheus.Counter
 }
 
-// NewGroup checks the configuration; Run joins the group.
-func NewGroup(r *reporter.Reporter, cfg Config) (*Group, error) {
+// GroupDependencies is what a Group is handed: nothing yet.
+type GroupDependencies struct{}
+
+// NewGroup checks the configuration; Run joins the group. The group is not
+// a component of its own: the pipeline's Kafka source drives Run.
+func NewGroup(r *reporter.Reporter, cfg Config, _ GroupDependencies) (*Group, error) {
+	r = r.Package()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}

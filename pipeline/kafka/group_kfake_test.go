@@ -62,7 +62,7 @@ func (l *groupLog) snapshot() (records int, duplicates int, next map[int]int64) 
 func startMember(t *testing.T, ctx context.Context, cfg Config, log *groupLog) (*groupMember, func() float64) {
 	t.Helper()
 	r := newTestReporter(t)
-	g, err := NewGroup(r, cfg)
+	g, err := NewGroup(r, cfg, GroupDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,14 +195,14 @@ func kfakeGroupTopic(t *testing.T, ctx context.Context, partitions int) (*kfake.
 	cfg.Consumer.SessionTimeout = 6 * time.Second
 	cfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
 	cfg.Consumer.RebalanceTimeout = 5 * time.Second
-	p, err := NewProducer(newTestReporter(t), cfg)
+	p, err := NewProducer(newTestReporter(t), cfg, ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := p.EnsureTopic(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { p.Stop(context.Background()) })
 	return cluster, cfg, p
 }
 
@@ -257,7 +257,7 @@ func TestGroupSkipsRetriedCopies(t *testing.T) {
 	}
 	write("a", "b", "a") // offsets 0, 1, 2
 
-	g, err := NewGroup(newTestReporter(t), cfg)
+	g, err := NewGroup(newTestReporter(t), cfg, GroupDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func produceAll(t testing.TB, ctx context.Context, p *Producer, flows []record.F
 // through one partition, as the message key routes them.
 func consumeExactly(t testing.TB, ctx context.Context, r *reporter.Reporter, cfg Config, want int) []record.Flow {
 	t.Helper()
-	g, err := NewGroup(r, cfg)
+	g, err := NewGroup(r, cfg, GroupDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}

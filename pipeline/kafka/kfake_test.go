@@ -25,11 +25,11 @@ func TestProduceConsumeKfake(t *testing.T) {
 
 	r := newTestReporter(t)
 	cfg := testConfig(t, cluster.ListenAddrs(), 3)
-	p, err := NewProducer(r, cfg)
+	p, err := NewProducer(r, cfg, ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := p.EnsureTopic(ctx); err != nil {
 		t.Fatal(err)
 	}
 	want := randomFlows(1, 3000, 7)
@@ -41,7 +41,7 @@ func TestProduceConsumeKfake(t *testing.T) {
 		t.Fatal(err)
 	}
 	garbage.Close()
-	if err := p.Close(); err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := metricValue(t, r.Gatherer(), "producer_records_total"); got != float64(len(want)) {
@@ -78,11 +78,11 @@ func TestSendBackPressureAndClose(t *testing.T) {
 	cfg.Producer.MaxMessageBytes = 1 << 20
 	cfg.Producer.BatchBytes = 2 << 20
 	cfg.Consumer.MaxBytes = 2 << 20
-	p, err := NewProducer(r, cfg)
+	p, err := NewProducer(r, cfg, ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Start(ctx); err != nil {
+	if err := p.EnsureTopic(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// 10 exporters: 10 messages through a single token.
@@ -105,7 +105,7 @@ func TestSendBackPressureAndClose(t *testing.T) {
 	if err == nil {
 		t.Fatal("Send with a canceled context and no free token succeeded")
 	}
-	if err := p.Close(); err != nil { // waits for every done
+	if err := p.Stop(context.Background()); err != nil { // waits for every done
 		t.Fatal(err)
 	}
 	if calls.Load() != 1 || doneErr.Load() == nil {

@@ -28,7 +28,7 @@ import (
 	"sluice/pipeline/recordpb"
 )
 
-// ErrClosed is returned by Send after Close.
+// ErrClosed is returned by Send after Stop.
 var ErrClosed = errors.New("kafka producer closed")
 
 // schemaHeaders is every message's header list. kafka-go only reads it, so
@@ -49,17 +49,27 @@ type Producer struct {
 	// completed: kafka-go's async writer buffers without bound otherwise.
 	inFlight chan struct{}
 	closed   atomic.Bool
-	// sending counts Sends in progress, so Close waits for them before
+	// sending counts Sends in progress, so Stop waits for them before
 	// closing the writer.
 	sending sync.WaitGroup
-	mu      sync.Mutex // orders Close against the start of a Send
+	mu      sync.Mutex // orders Stop against the start of a Send
 
 	maxMessageBytes int
 }
 
-// NewProducer checks the configuration and builds the producer; it connects to
-// nothing until Start or the first Send.
-func NewProducer(r *reporter.Reporter, cfg Config) (*Producer, error) {
+// ProducerDependencies is what a Producer is handed: nothing yet.
+type ProducerDependencies struct{}
+
+// NewProducer checks the configuration and builds the producer; it connects
+// to nothing until the first Send or EnsureTopic.
+func NewProducer(r *reporter.Reporter, cfg Config, _ ProducerDependencies) (*Producer, error) {
+	r = r.Package()
+	return newProducer(r, cfg)
+}
+
+// newProducer builds a producer reporting through r as is, so the counter
+// producer keeps its "counters" sub-prefix.
+func newProducer(r *reporter.Reporter, cfg Config) (*Producer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
@@ -101,10 +111,15 @@ func NewProducer(r *reporter.Reporter, cfg Config) (*Producer, error) {
 	return p, nil
 }
 
-// Start creates the topic if it is missing and configured to (CreateTopic),
-// then waits until the brokers know it, so the first Send does not fail on
-// missing metadata.
-func (p *Producer) Start(ctx context.Context) error {
+// Start does nothing: kafka-go connects on the first write, and a
+// collector must start while Kafka is down (its forwarder spools). Topic
+// creation is EnsureTopic's, retried by whoever needs the topic.
+func (p *Producer) Start(context.Context) error { return nil }
+
+// EnsureTopic creates the topic if it is missing and configured to
+// (CreateTopic), then waits until the brokers know it, so the first Send
+// does not fail on missing metadata. Without CreateTopic it does nothing.
+func (p *Producer) EnsureTopic(ctx context.Context) error {
 	if !p.cfg.CreateTopic {
 		return nil
 	}
@@ -380,19 +395,30 @@ func (p *Producer) Put(ctx context.Context, b *record.Batch) error {
 	return err
 }
 
-// Close stops accepting records, flushes what is buffered and waits until
+// Stop stops accepting records, flushes what is buffered and waits until
 // Kafka has acknowledged or failed every message, so every done callback
-// has run when it returns.
-func (p *Producer) Close() error {
+// has run when it returns. When ctx ends first it returns an error naming
+// the messages still unacknowledged; kafka-go finishes (or fails) them in
+// the background, within its write timeout and retries.
+func (p *Producer) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	alreadyClosed := p.closed.Swap(true)
 	p.mu.Unlock()
 	if alreadyClosed {
 		return nil
 	}
-	p.sending.Wait()
-	if err := p.writer.Close(); err != nil {
-		return fmt.Errorf("closing kafka producer: %w", err)
+	closed := make(chan error, 1)
+	go func() {
+		p.sending.Wait()
+		closed <- p.writer.Close()
+	}()
+	select {
+	case err := <-closed:
+		if err != nil {
+			return fmt.Errorf("closing kafka producer: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kafka producer: %d messages not acknowledged at the stop deadline: %w", len(p.inFlight), ctx.Err())
 	}
-	return nil
 }

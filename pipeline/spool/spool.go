@@ -17,18 +17,18 @@
 // all big-endian. Appends reach the file (the operating system) before
 // Append returns, so a killed process loses nothing; a torn record at the end
 // of a segment, from a crash in the middle of a write, is cut off at the next
-// start. Entries acknowledged before a clean Close are not read again (the
+// start. Entries acknowledged before a clean Stop are not read again (the
 // cursor file); after a crash, the first live segment is read again from its
 // start, so some entries may be delivered twice.
 //
 // The cursor file, "<segment> <index>", says that every entry before that
 // position was delivered. It stays true for good because segment numbers are
 // never reused: a new segment is numbered past both the cursor and every
-// segment found on disk at Open, even those Open deletes as delivered. (Were
+// segment found on disk at New, even those New deletes as delivered. (Were
 // numbers reused, a cursor left by a clean stop would, after a later crash,
 // mark the new segments' entries as delivered, and a consumer would take
-// their IDs for ones it had already seen.) Open rewrites the cursor, durably,
-// to describe what it recovered, and Close to describe what was acknowledged;
+// their IDs for ones it had already seen.) New rewrites the cursor, durably,
+// to describe what it recovered, and Stop to describe what was acknowledged;
 // nothing else writes it, so after a crash it is at worst behind, and the
 // entries since are delivered again.
 package spool
@@ -60,7 +60,7 @@ import (
 // drop-newest: the entry was dropped (and counted).
 var ErrFull = errors.New("spool full")
 
-// ErrClosed is returned after Close.
+// ErrClosed is returned after Stop.
 var ErrClosed = errors.New("spool closed")
 
 const (
@@ -127,8 +127,22 @@ type Spool struct {
 	dropped       *prometheus.CounterVec
 }
 
-// Open opens or creates the spool in dir, recovering its segments.
-func Open(r *reporter.Reporter, dir string, cfg Config) (*Spool, error) {
+// Dependencies is what a Spool is handed.
+type Dependencies struct {
+	// Dir is the spool's data directory, created if missing.
+	Dir string
+}
+
+// New opens or creates the spool in deps.Dir and recovers its segments,
+// so that it takes and yields entries at once (the forwarder, and tests,
+// use it before anything is started). It starts no goroutine: a spool has
+// no work of its own.
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
+	r = r.Package()
+	dir := deps.Dir
+	if dir == "" {
+		return nil, errors.New("spool: no directory")
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -559,10 +573,14 @@ func (s *Spool) Pending() (entries int, bytes int64) {
 	return entries, s.total
 }
 
-// Close flushes, records how far the oldest segment was delivered, and
+// Start does nothing: New opened the spool, and it has no background
+// work.
+func (s *Spool) Start(context.Context) error { return nil }
+
+// Stop flushes, records how far the oldest segment was delivered, and
 // closes the files. Entries read but not acknowledged are read again at the
-// next Open.
-func (s *Spool) Close() error {
+// next New. Nothing in it waits, so ctx is not consulted.
+func (s *Spool) Stop(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

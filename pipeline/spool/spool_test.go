@@ -27,7 +27,7 @@ func smallConfig() Config {
 func open(t *testing.T, dir string, cfg Config) (*Spool, *reporter.Reporter) {
 	t.Helper()
 	r := newReporter()
-	s, err := Open(r, dir, cfg)
+	s, err := New(r, cfg, Dependencies{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestOrderAndAck(t *testing.T) {
 	if _, err := s.Next(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Next on an empty spool: %v", err)
 	}
-	if err := s.Close(); err != nil {
+	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +123,7 @@ func TestRestart(t *testing.T) {
 	}
 	e := next(t, s) // read, never acknowledged: delivered again
 	ids = append(ids, e.ID)
-	if err := s.Close(); err != nil {
+	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// A crash in the middle of an append leaves half a record.
@@ -136,7 +136,7 @@ func TestRestart(t *testing.T) {
 	f.Close()
 
 	s, _ = open(t, dir, Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: DropNewest})
-	defer s.Close()
+	defer s.Stop(context.Background())
 	if n, _ := s.Pending(); n != 6 {
 		t.Fatalf("%d entries pending after restart, want 6", n)
 	}
@@ -159,7 +159,7 @@ func TestRestart(t *testing.T) {
 
 func TestDropNewest(t *testing.T) {
 	s, r := open(t, t.TempDir(), smallConfig())
-	defer s.Close()
+	defer s.Stop(context.Background())
 	accepted, refused := 0, 0
 	for i := range 400 {
 		switch err := s.Append([]byte("k"), value(i), 3); {
@@ -190,7 +190,7 @@ func TestDropOldest(t *testing.T) {
 	cfg := smallConfig()
 	cfg.Policy = DropOldest
 	s, r := open(t, t.TempDir(), cfg)
-	defer s.Close()
+	defer s.Stop(context.Background())
 	const n = 400
 	for i := range n {
 		if err := s.Append([]byte("k"), value(i), 2); err != nil {
@@ -261,7 +261,7 @@ func TestCrashAfterCleanRestart(t *testing.T) {
 		seen[e.ID] = true
 		s.Ack(e.Pos)
 	}
-	if err := s.Close(); err != nil {
+	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -280,7 +280,7 @@ func TestCrashAfterCleanRestart(t *testing.T) {
 
 	// Run 3: every entry of run 2 is there, in order, under new IDs.
 	s, _ = open(t, dir, cfg)
-	defer s.Close()
+	defer s.Stop(context.Background())
 	if got, _ := s.Pending(); got != n {
 		t.Fatalf("%d entries pending after the crash, want %d", got, n)
 	}
