@@ -171,7 +171,7 @@ func (c *Collector) Start(ctx context.Context) error {
 // Ready returns nil while every listener is bound and serving.
 func (c *Collector) Ready() error {
 	if !c.ready.Load() {
-		return errors.New("collector listeners not bound")
+		return errors.New("listeners not bound")
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func startCollector(t *testing.T, mutate func(*Config)) (*Collector, *queue.Queu
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Ready(); err == nil || err.Error() != "collector listeners not bound" {
+	if err := c.Ready(); err == nil || err.Error() != "listeners not bound" {
 		t.Fatalf("Ready before Start = %v, want listeners not bound", err)
 	}
 	if err := c.Start(context.Background()); err != nil {

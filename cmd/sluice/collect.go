@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"sluice/collector"
+	"sluice/internal/component"
 	"sluice/internal/reporter"
+	"sluice/pipeline"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/spool"
 )
@@ -89,106 +90,51 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 	r := reporter.New(newLogger(cfg.Log, stderr))
 	r.Info("starting sluice collect", "version", version(), "data", cfg.Data, "brokers", fmt.Sprint(cfg.Kafka.Brokers), "topic", cfg.Kafka.Topic)
 
-	// Construction, in dependency order.
-	kr := r.Sub("pipeline/kafka")
-	producer, err := kafka.NewProducer(kr, cfg.Kafka)
-	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
-	}
-	sp, err := spool.Open(r.Sub("pipeline/spool"), filepath.Join(cfg.Data, spoolDirName), cfg.Spool)
+	// Construction, in dependency order; nothing runs yet.
+	sp, err := spool.New(r, cfg.Spool, spool.Dependencies{Dir: filepath.Join(cfg.Data, spoolDirName)})
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	fwd, err := kafka.NewForwarder(kr, producer, sp)
+	producer, err := kafka.NewProducer(r, cfg.Kafka, kafka.ProducerDependencies{})
 	if err != nil {
-		sp.Close()
 		return fmt.Errorf("kafka: %w", err)
 	}
-	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
-	counterProducer, err := kafka.NewCounterProducer(r.Sub("pipeline/kafka/counters"), cfg.Kafka)
+	fwd, err := kafka.NewForwarder(r, kafka.ForwarderConfig{DrainStall: drainStall},
+		kafka.ForwarderDependencies{Producer: producer, Spool: sp})
 	if err != nil {
-		sp.Close()
 		return fmt.Errorf("kafka: %w", err)
 	}
-	counterCtx, cancelCounters := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelCounters()
-	counters, stopCounters, err := startCounters(r.Sub("pipeline"), counterProducer, cfg.Collector.FlushInterval, counterCtx)
+	counterProducer, err := kafka.NewCounterProducer(r, cfg.Kafka, kafka.CounterProducerDependencies{})
 	if err != nil {
-		sp.Close()
-		return err
+		return fmt.Errorf("kafka: %w", err)
 	}
-	defer func() {
-		// After the collector stopped: send what is held, within the stop deadline.
-		stopAfter := time.AfterFunc(shutdownTimeout, cancelCounters)
-		defer stopAfter.Stop()
-		if err := stopCounters(); err != nil {
-			r.Warn("counter samples not sent to Kafka", "err", err)
-		}
-		if err := counterProducer.Close(); err != nil {
-			r.Warn("closing the Kafka counter producer", "error", err)
-		}
-	}()
-	coll, err := collector.New(r, cfg.Collector, collector.Dependencies{Output: fwd, Counters: counters})
+	counters, err := pipeline.NewCounters(r, pipeline.CountersConfig{FlushInterval: cfg.Collector.FlushInterval},
+		pipeline.CountersDependencies{Sink: counterProducer})
 	if err != nil {
-		sp.Close()
-		return fmt.Errorf("collector: %w", err)
+		return fmt.Errorf("counters: %w", err)
 	}
-	ready := func() error {
-		if err := coll.Ready(); err != nil {
-			return err
-		}
-		return nil // Kafka down is not unready: the spool takes the records
-	}
-	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, nil)
+	coll, err := newCollector(r, cfg, fwd, counters)
 	if err != nil {
-		sp.Close()
 		return err
 	}
 
-	// Start: the forwarder first, so spooled records from an earlier run go
-	// first; stop in reverse.
-	fwdCtx, stopForwarding := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopForwarding()
-	fwdDone := make(chan error, 1)
-	go func() { fwdDone <- fwd.Run(fwdCtx) }()
-	closeKafka := func() {
-		stopForwarding()
-		<-fwdDone
-		if err := producer.Close(); err != nil {
-			r.Warn("closing the Kafka producer", "error", err)
-		}
-		if err := sp.Close(); err != nil {
-			r.Warn("closing the spool", "error", err)
-		}
-	}
-	stopHTTP := httpSrv.Start()
-	defer stopHTTP()
-	if err := coll.Start(ctx); err != nil {
-		closeKafka()
-		return fmt.Errorf("collector: %w", err)
-	}
-	r.Info("sluice collect is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()))
-	status := startStatus(ctx, r, cfg.Status, collectStatus)
-	defer status()
-	<-ctx.Done()
-
-	// Stop intake and spool what the workers hold, then give Kafka what
-	// it will take; the rest stays spooled for the next start.
-	r.Info("stopping: spooling what the collector holds and draining the spool to Kafka")
-	deadline, cancelDeadline := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancelDeadline()
-	coll.Stop(deadline)
-	last, lastChange := fwd.Pending(), time.Now()
-	for last > 0 && time.Since(lastChange) < drainStall && deadline.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
-		if n := fwd.Pending(); n != last {
-			last, lastChange = n, time.Now()
-		}
-	}
-	closeKafka()
-	if n := fwd.Pending(); n > 0 {
-		r.Warn("Kafka did not take every record before the stop; they stay spooled for the next start", "messages", n)
-	}
-	r.Info("stopped cleanly")
-	return nil
+	// Started in this order, stopped in reverse: the forwarder starts
+	// before the collector, so spooled records of an earlier run go first;
+	// at the stop the collector spools what its workers hold, and the
+	// forwarder gives Kafka what it takes within drain-stall: the rest
+	// stays spooled for the next start. Kafka being down is not unready:
+	// the spool takes the records.
+	var d component.List
+	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, nil)
+	d.Add("http", httpSrv)
+	d.Add("spool", sp)
+	d.Add("kafka.producer", producer)
+	d.Add("kafka.forwarder", fwd)
+	d.Add("kafka.counters", counterProducer)
+	d.Add("counters", counters)
+	d.Add("collector", coll)
+	d.Add("status", statusLine(r, cfg.Status, collectStatus))
+	return serve(ctx, r, &d, func() {
+		r.Info("sluice collect is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()))
+	}, "spooling what the collector holds and draining the spool to Kafka")
 }

@@ -37,9 +37,11 @@ type SQLRunner interface {
 	QueryReadOnly(ctx context.Context, sql, format string) ([]byte, error)
 }
 
-// httpServer serves the operational endpoints and the SQL endpoint.
+// httpServer serves the operational endpoints and the SQL endpoint. It is
+// a component of every deployment: Start binds and serves, Stop drains.
 type httpServer struct {
 	r      *reporter.Reporter
+	listen string
 	srv    *http.Server
 	ln     net.Listener
 	ready  func() error
@@ -49,12 +51,12 @@ type httpServer struct {
 	errLimiter *reporter.Limiter
 }
 
-func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql SQLRunner) (*httpServer, error) {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, fmt.Errorf("http.listen %s: %w", listen, err)
-	}
-	s := &httpServer{r: r, ln: ln, ready: ready, sql: sql, served: make(chan struct{}),
+// httpStopTimeout is how long requests in flight get when sluice stops.
+const httpStopTimeout = 5 * time.Second
+
+func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql SQLRunner) *httpServer {
+	r = r.Sub("http")
+	s := &httpServer{r: r, listen: listen, ready: ready, sql: sql, served: make(chan struct{}),
 		errLimiter: r.NewLimiter(5, 10*time.Second)}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.Gatherer(), promhttp.HandlerOpts{}))
@@ -80,28 +82,39 @@ func newHTTPServer(r *reporter.Reporter, listen string, ready func() error, sql 
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return s, nil
+	return s
 }
 
+// Addr is the bound address, once started.
 func (s *httpServer) Addr() string { return s.ln.Addr().String() }
 
-// Start serves in the background and returns the function that stops it,
-// giving requests in flight up to 5 seconds.
-func (s *httpServer) Start() (stop func()) {
+// Start binds the listen address and serves in the background.
+func (s *httpServer) Start(context.Context) error {
+	ln, err := net.Listen("tcp", s.listen)
+	if err != nil {
+		return fmt.Errorf("http.listen %s: %w", s.listen, err)
+	}
+	s.ln = ln
 	go func() {
 		defer close(s.served)
-		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.r.Error("HTTP server stopped", "err", err)
 		}
 	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			s.r.Warn("HTTP shutdown", "err", err)
-		}
-		<-s.served
+	return nil
+}
+
+// Stop gives requests in flight up to httpStopTimeout (less if ctx ends
+// sooner), then closes what is left.
+func (s *httpServer) Stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, httpStopTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.r.Warn("HTTP shutdown", "err", err)
+		s.srv.Close()
 	}
+	<-s.served
+	return nil
 }
 
 // handleSQL runs one read-only statement: the query comes in the body of a

@@ -18,12 +18,11 @@ import (
 // TestProfilesServed checks that the HTTP server answers Go's profile endpoints, which the
 // benchmark (deploy/bench --profile) reads.
 func TestProfilesServed(t *testing.T) {
-	srv, err := newHTTPServer(reporter.New(slog.New(slog.DiscardHandler)), "127.0.0.1:0", func() error { return nil }, nil)
-	if err != nil {
+	srv := newHTTPServer(reporter.New(slog.New(slog.DiscardHandler)), "127.0.0.1:0", func() error { return nil }, nil)
+	if err := srv.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	stop := srv.Start()
-	defer stop()
+	defer srv.Stop(context.Background())
 	for path, want := range map[string]string{
 		"/debug/pprof/":                  "goroutine",
 		"/debug/pprof/cmdline":           "",
@@ -62,18 +61,17 @@ func TestSQLEndpointOwnFailures(t *testing.T) {
 		{errors.New("embedded: read-only query: run: embedded: SELECT 1 SETTINGS readonly = 1: invalid connection"), http.StatusInternalServerError},
 	} {
 		var log bytes.Buffer
-		srv, err := newHTTPServer(reporter.New(slog.New(slog.NewTextHandler(&log, nil))), "127.0.0.1:0", func() error { return nil }, failingSQL{tc.err})
-		if err != nil {
+		srv := newHTTPServer(reporter.New(slog.New(slog.NewTextHandler(&log, nil))), "127.0.0.1:0", func() error { return nil }, failingSQL{tc.err})
+		if err := srv.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		stop := srv.Start()
 		resp, err := http.Post("http://"+srv.Addr()+"/api/v1/sql", "text/plain", strings.NewReader("SELECT 1"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		stop()
+		srv.Stop(context.Background())
 		if resp.StatusCode != tc.status || strings.Contains(string(body), "embedded:") || strings.Contains(string(body), "SETTINGS") {
 			t.Errorf("%v: %s %q, want %d without sluice's internals", tc.err, resp.Status, body, tc.status)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/component"
 	"sluice/internal/reporter"
 	"sluice/internal/testenv"
 	"sluice/pipeline"
@@ -62,11 +63,17 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 	cfg.Data = t.TempDir()
 	cfg.Storage.Writer.RetryMax = 500 * time.Millisecond
 	storeReporter := reporter.New(logger)
-	engine, store, err := openStore(ctx, cfg, storeReporter)
+	st, err := newEmbeddedStore(storeReporter, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer engine.Stop(context.WithoutCancel(ctx))
+	var storage component.List
+	st.addTo(&storage)
+	if err := storage.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer storage.Stop(context.WithoutCancel(ctx))
+	engine, store := st.engine, st.writer
 	intentDir := cfg.Data + "/" + intentDirName
 
 	// runWorker runs one pipeline worker until stop returns, with batches of

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sync/atomic"
-	"time"
 
+	"sluice/internal/component"
 	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/kafka"
@@ -45,89 +44,50 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	r.Info("starting sluice pipeline", "version", version(), "data", cfg.Data, "brokers", fmt.Sprint(cfg.Kafka.Brokers),
 		"topic", cfg.Kafka.Topic, "group", cfg.Kafka.Consumer.GroupID)
 
-	engine, store, err := openStore(ctx, cfg, r)
+	// Construction, in dependency order; nothing runs yet.
+	store, err := newEmbeddedStore(r, cfg)
 	if err != nil {
 		return err
 	}
-	defer engine.Stop(context.WithoutCancel(ctx))
-	consumer, err := kafka.NewGroup(r.Sub("pipeline/kafka"), cfg.Kafka)
+	consumer, err := kafka.NewGroup(r, cfg.Kafka, kafka.GroupDependencies{})
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
-	enricher, stopEnricher, err := startEnricher(cfg, r)
+	enricher, err := newEnricher(r, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopEnricher()
 	pipe, err := pipeline.NewFromKafka(r, cfg.Pipeline, pipeline.KafkaDependencies{
-		Group: consumer, IntentDir: filepath.Join(cfg.Data, intentDirName),
-		Grace: cfg.Kafka.Consumer.RebalanceTimeout / 2, Sinks: []pipeline.Sink{store}, Stage: enricher,
+		Group:     consumer,
+		IntentDir: filepath.Join(cfg.Data, intentDirName),
+		Grace:     cfg.Kafka.Consumer.RebalanceTimeout / 2,
+		Sinks:     []pipeline.Sink{store.writer},
+		Stage:     enricher,
 	})
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
-	var stopped atomic.Bool
-	ready := func() error {
-		if stopped.Load() {
-			return fmt.Errorf("stopped")
-		}
-		return store.Ready() // nil unless inserts are failing right now
-	}
-	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, engine)
-	if err != nil {
-		return err
-	}
-
-	counterConsumer, err := kafka.NewCounterConsumer(r.Sub("pipeline/kafka/counters"), cfg.Kafka)
+	// The counter samples' own consumer: what was not stored is not
+	// committed, and comes back.
+	counterConsumer, err := kafka.NewCounterConsumer(r, cfg.Kafka,
+		kafka.CounterConsumerDependencies{Store: store.writer.WriteCounters})
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
-	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWrites()
-	if err := pipe.Start(ctx); err != nil {
-		return fmt.Errorf("pipeline: %w", err)
-	}
-	// The counter samples' own consumer; a failure (Kafka, storage) is
-	// logged and the consumer joins again: what was not committed comes back.
-	countersCtx, stopCountersConsumer := context.WithCancel(ctx)
-	countersDone := make(chan struct{})
-	go func() {
-		defer close(countersDone)
-		for countersCtx.Err() == nil {
-			if err := counterConsumer.Run(countersCtx, writeCtx, store.WriteCounters); err != nil {
-				r.Error("counter samples: consumer stopped; joining again", "err", err)
-				select {
-				case <-countersCtx.Done():
-				case <-time.After(time.Second):
-				}
-			}
-		}
-	}()
-	defer func() {
-		stopCountersConsumer()
-		<-countersDone
-	}()
-	stopHTTP := httpSrv.Start()
-	defer stopHTTP()
-	r.Info("sluice pipeline is running", "http", httpSrv.Addr())
-	status := startStatus(ctx, r, cfg.Status, pipelineStatus)
-	defer status()
 
-	select {
-	case err := <-pipe.Failed():
-		stopped.Store(true)
-		return fmt.Errorf("pipeline: %w", err)
-	case <-ctx.Done():
-	}
-	// Stop fetching, store and commit what each partition holds, leave the
-	// group. Past the deadline, give up on storage: what is not stored is
-	// not committed, and the group's next member consumes it.
-	r.Info("stopping: storing and committing what the pipeline holds", "deadline", shutdownTimeout)
-	giveUp := time.AfterFunc(shutdownTimeout, cancelWrites)
-	defer giveUp.Stop()
-	if err := pipe.Stop(writeCtx); err != nil {
-		return fmt.Errorf("pipeline: %w", err)
-	}
-	r.Info("stopped cleanly")
-	return nil
+	// Started in this order, stopped in reverse: at the stop each partition
+	// stores and commits what it holds and leaves the group. Past the
+	// deadline storage is given up on: what is not stored is not committed,
+	// and the group's next member consumes it.
+	var d component.List
+	store.addTo(&d)
+	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, store.engine)
+	d.Add("http", httpSrv)
+	d.Add("enrich", enricher)
+	d.Add("pipeline", pipe)
+	d.Add("kafka.counters", counterConsumer)
+	d.Add("status", statusLine(r, cfg.Status, pipelineStatus))
+	return serve(ctx, r, &d, func() {
+		r.Info("sluice pipeline is running", "http", httpSrv.Addr())
+	}, "storing and committing what the pipeline holds")
 }

@@ -8,17 +8,16 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"sluice/collector"
+	"sluice/internal/component"
 	"sluice/internal/reporter"
 	"sluice/pipeline"
+	"sluice/pipeline/enrich"
 	"sluice/pipeline/queue"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
-	"sluice/storage/writer"
 )
 
 // shutdownTimeout bounds how long a stopping sluice keeps trying to store
@@ -94,8 +93,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	cf := newCommonFlags("run")
 	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
-	netflowListen := cf.fs.String("netflow-listen", "", "comma-separated NetFlow/IPFIX UDP addresses (key collector.netflow.listen, default :2055,:4739)")
-	sflowListen := cf.fs.String("sflow-listen", "", "comma-separated sFlow UDP addresses (key collector.sflow.listen, default :6343)")
+	colFlags := addCollectorFlags(cf.fs)
 	if err := cf.fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,12 +101,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		if *httpListen != "" {
 			c.HTTP.Listen = *httpListen
 		}
-		if *netflowListen != "" {
-			c.Collector.NetFlow.Listen = splitList(*netflowListen)
-		}
-		if *sflowListen != "" {
-			c.Collector.SFlow.Listen = splitList(*sflowListen)
-		}
+		colFlags.apply(c)
 	})
 	if err != nil {
 		return err
@@ -116,145 +109,70 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	r := reporter.New(newLogger(cfg.Log, stderr))
 	r.Info("starting sluice", "version", version(), "data", cfg.Data)
 
-	// Construction, in dependency order; each error names its component.
-	engine, store, err := openStore(ctx, cfg, r)
+	// Construction, in dependency order; nothing runs yet.
+	store, err := newEmbeddedStore(r, cfg)
 	if err != nil {
 		return err
 	}
-	defer engine.Stop(context.WithoutCancel(ctx))
-	q, err := queue.New(cfg.Queue, r.Sub("pipeline/queue").Registerer())
+	q, err := queue.New(r, cfg.Queue, queue.Dependencies{})
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	enricher, stopEnricher, err := startEnricher(cfg, r)
+	enricher, err := newEnricher(r, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopEnricher()
-	pipe, err := pipeline.New(r.Sub("pipeline"), cfg.Pipeline, q.Batches(), store)
+	pipe, err := pipeline.New(r, cfg.Pipeline, pipeline.Dependencies{
+		Source: q.Batches(), Sinks: []pipeline.Sink{store.writer}, Stage: enricher})
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
-	pipe.WithStage(enricher)
-	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector") // templates survive a restart
-	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWrites()
-	counters, stopCounters, err := startCounters(r.Sub("pipeline"), store, cfg.Pipeline.FlushInterval, writeCtx)
+	counters, err := pipeline.NewCounters(r, pipeline.CountersConfig{FlushInterval: cfg.Pipeline.FlushInterval},
+		pipeline.CountersDependencies{Sink: store.writer})
 	if err != nil {
-		return err
+		return fmt.Errorf("counters: %w", err)
 	}
-	// Stopped once: within the shutdown deadline below, or on any earlier
-	// return. After the deadline writeCtx is cancelled and what the
-	// counters hold would be dropped.
-	stopCountersOnce := sync.OnceFunc(func() {
-		if err := stopCounters(); err != nil {
-			r.Error("counter samples not stored", "err", err)
-		}
-	})
-	defer stopCountersOnce()
-	coll, err := collector.New(r, cfg.Collector, collector.Dependencies{Output: q, Counters: counters})
-	if err != nil {
-		return fmt.Errorf("collector: %w", err)
-	}
-	var pipelineErr atomic.Pointer[error] // set once the pipeline has died
-	ready := func() error {
-		if err := coll.Ready(); err != nil {
-			return err
-		}
-		if p := pipelineErr.Load(); p != nil {
-			return *p
-		}
-		return store.Ready() // nil unless inserts are failing right now
-	}
-	httpSrv, err := newHTTPServer(r.Sub("http"), cfg.HTTP.Listen, ready, engine)
+	coll, err := newCollector(r, cfg, q, counters)
 	if err != nil {
 		return err
 	}
 
-	// Start: the pipeline first, so the collector always has somewhere to
-	// put records; stop in reverse.
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- pipe.Run(writeCtx) }()
-	stopHTTP := httpSrv.Start()
-	defer stopHTTP()
-	if err := coll.Start(ctx); err != nil {
-		q.Close()
-		<-pipeDone
-		return fmt.Errorf("collector: %w", err)
-	}
-	r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
-		"sql", "sluice sql --addr http://"+httpSrv.Addr()+" \"SELECT count() FROM flows\"")
-
-	status := startStatus(ctx, r, cfg.Status, runStatus)
-	defer status()
-	select {
-	case <-ctx.Done():
-	case err := <-pipeDone:
-		// The pipeline ends on its own only when storage failed for good:
-		// nothing consumes the queue any more, so what the collector holds
-		// is dropped (and counted) at once.
-		err = fmt.Errorf("pipeline: %w", err)
-		pipelineErr.Store(&err)
-		expired, cancel := context.WithCancel(context.Background())
-		cancel()
-		coll.Stop(expired)
-		q.Close()
-		return err
-	}
-
-	// Shutdown within one deadline: stop intake, decode what is queued,
-	// store what is held; past the deadline, drop and count what is left.
-	r.Info("stopping: draining the collector and storing what it holds", "deadline", shutdownTimeout)
-	deadline, cancelDeadline := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancelDeadline()
-	go func() {
-		<-deadline.Done()
-		cancelWrites() // gives up on storage: the pipeline returns its error
-	}()
-	coll.Stop(deadline) // flushes the workers' partial batches into the queue
-	q.Close()
-	pipeErr := <-pipeDone
-	stopCountersOnce() // the collector has stopped: no sample comes after this
-	if err := pipeErr; err != nil {
-		return fmt.Errorf("stopping: records not stored before the %s deadline: %w", shutdownTimeout, err)
-	}
-	r.Info("stopped cleanly")
-	return nil
+	// Started in this order, stopped in reverse: the collector stops first
+	// and flushes what its workers hold into the queue, the queue closes,
+	// the pipeline stores what it has, and storage closes last.
+	var d component.List
+	store.addTo(&d)
+	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, store.engine)
+	d.Add("http", httpSrv)
+	d.Add("enrich", enricher)
+	d.Add("pipeline", pipe)
+	d.Add("queue", q)
+	d.Add("counters", counters)
+	d.Add("collector", coll)
+	d.Add("status", statusLine(r, cfg.Status, runStatus))
+	return serve(ctx, r, &d, func() {
+		r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
+			"sql", "sluice sql --addr http://"+httpSrv.Addr()+" \"SELECT count() FROM flows\"")
+	}, "draining the collector and storing what it holds")
 }
 
-// openStore opens the embedded engine in the data directory, migrates the
-// schema and puts the writer in front of it. The caller closes the engine.
-func openStore(ctx context.Context, cfg Config, r *reporter.Reporter) (*embedded.Engine, *writer.Writer, error) {
-	engine, err := embedded.Open(ctx, r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL})
-	if err != nil {
-		return nil, nil, fmt.Errorf("storage: %w", err)
-	}
-	stop := func() { engine.Stop(context.WithoutCancel(ctx)) }
-	migrator, err := newMigrator(cfg, r, engine)
-	if err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("storage.schema: %w", err)
-	}
-	if err := migrator.Migrate(ctx, engine.Exec); err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("storage: %w", err)
-	}
-	// Analysts write FROM flows, not FROM sluice.flows.
-	if err := engine.Exec(ctx, "USE "+migrate.Database); err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("storage: %w", err)
-	}
-	store, err := writer.New(r, cfg.Storage.Writer, writer.Dependencies{Inserter: engine})
-	if err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("storage.writer: %w", err)
-	}
-	return engine, store, nil
+// newEnricher builds the enrichment stage of `run` and `pipeline`; its
+// state (the SNMP cache, threat feeds) lives in the data directory.
+func newEnricher(r *reporter.Reporter, cfg Config) (*enrich.Enricher, error) {
+	return enrich.New(r, cfg.Enrich, enrich.Dependencies{StateDir: filepath.Join(cfg.Data, "enrich")}) // errors name "enrich"
 }
 
-// cmdMigrate creates or upgrades the schema in the embedded engine, then
-// compares it with the desired schema: safe drift is repaired, the rest
-// is listed and makes the command fail. --check only compares.
+// newCollector builds the collector of `run` and `collect`; its templates
+// are saved in the data directory and survive a restart.
+func newCollector(r *reporter.Reporter, cfg Config, out collector.Output, counters collector.CounterOutput) (*collector.Collector, error) {
+	cfg.Collector.StateDir = filepath.Join(cfg.Data, "collector")
+	coll, err := collector.New(r, cfg.Collector, collector.Dependencies{Output: out, Counters: counters})
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	return coll, nil
+}
+
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cf := newCommonFlags("migrate")
 	cf.fs.SetOutput(stderr)

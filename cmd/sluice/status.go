@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/component"
 	"sluice/internal/reporter"
 )
 
@@ -21,39 +22,54 @@ var (
 	pipelineStatus = statusCounters{"sluice_pipeline_records_received_total", "sluice_pipeline_records_written_total", "flows_stored"}
 )
 
-// startStatus logs, every interval, what came in and what was stored, so an
-// operator watching the log sees flows arrive. It returns a stop function.
-func startStatus(ctx context.Context, r *reporter.Reporter, interval time.Duration, counters statusCounters) func() {
+// statusLine logs, every interval, what came in and what was stored, so an
+// operator watching the log sees flows arrive. A zero interval logs nothing.
+func statusLine(r *reporter.Reporter, interval time.Duration, counters statusCounters) component.Component {
 	if interval <= 0 {
-		return func() {}
+		return component.Funcs{}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	var stop context.CancelFunc
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		var lastFlows float64
-		last := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				g := r.Gatherer()
-				flows := counterSum(g, counters.received)
-				r.Info("status",
-					"flows_per_s", int((flows-lastFlows)/now.Sub(last).Seconds()),
-					"flows_received", uint64(flows),
-					counters.storedKey, uint64(counterSum(g, counters.stored)),
-					"decode_errors", uint64(counterSum(g, "sluice_collector_decode_errors_total")),
-					"datagrams_dropped", uint64(counterValue(g, "sluice_collector_dropped_total", "reason", "queue_full")),
-					"kernel_drops", uint64(counterSum(g, "sluice_collector_socket_drops_total")))
-				lastFlows, last = flows, now
-			}
+	return component.Funcs{
+		StartFunc: func(context.Context) error {
+			var ctx context.Context
+			ctx, stop = context.WithCancel(context.Background())
+			go func() {
+				defer close(done)
+				logStatus(ctx, r, interval, counters)
+			}()
+			return nil
+		},
+		StopFunc: func(context.Context) error {
+			stop()
+			<-done
+			return nil
+		},
+	}
+}
+
+func logStatus(ctx context.Context, r *reporter.Reporter, interval time.Duration, counters statusCounters) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var lastFlows float64
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			g := r.Gatherer()
+			flows := counterSum(g, counters.received)
+			r.Info("status",
+				"flows_per_s", int((flows-lastFlows)/now.Sub(last).Seconds()),
+				"flows_received", uint64(flows),
+				counters.storedKey, uint64(counterSum(g, counters.stored)),
+				"decode_errors", uint64(counterSum(g, "sluice_collector_decode_errors_total")),
+				"datagrams_dropped", uint64(counterValue(g, "sluice_collector_dropped_total", "reason", "queue_full")),
+				"kernel_drops", uint64(counterSum(g, "sluice_collector_socket_drops_total")))
+			lastFlows, last = flows, now
 		}
-	}()
-	return func() { cancel(); <-done }
+	}
 }
 
 // counterSum adds up every series of a counter (all label values).

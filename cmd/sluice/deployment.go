@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"sluice/internal/component"
+	"sluice/internal/reporter"
+	"sluice/storage/embedded"
+	"sluice/storage/migrate"
+	"sluice/storage/writer"
+)
+
+// serve runs a deployment, the one start and stop path of `run`, `collect`
+// and `pipeline`: it starts the components in list order, reports running,
+// and waits for the stop signal (ctx) or for a component to fail. It then
+// stops them in reverse within shutdownTimeout: each hands on what it holds
+// while the deadline allows, and counts what it drops once it has passed.
+// After a failure nothing is waited for.
+func serve(ctx context.Context, r *reporter.Reporter, d *component.List, running func(), stopping string) error {
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	running()
+	select {
+	case <-ctx.Done():
+	case err := <-d.Failed():
+		r.Error("stopping: a component failed", "err", err)
+		expired, cancel := context.WithCancel(context.Background())
+		cancel()
+		return errors.Join(err, d.Stop(expired))
+	}
+	r.Info("stopping: "+stopping, "deadline", shutdownTimeout)
+	deadline, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := d.Stop(deadline); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	r.Info("stopped cleanly")
+	return nil
+}
+
+// embeddedStore is the storage tier of `run` and `pipeline`: the embedded
+// engine in the data directory, its schema, and the writer in front of it.
+type embeddedStore struct {
+	engine   *embedded.Engine
+	migrator *migrate.Migrator
+	writer   *writer.Writer
+}
+
+func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) {
+	engine, err := embedded.New(r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL}, embedded.Dependencies{})
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	migrator, err := newMigrator(cfg, r, engine)
+	if err != nil {
+		return nil, fmt.Errorf("storage.schema: %w", err)
+	}
+	w, err := writer.New(r, cfg.Storage.Writer, writer.Dependencies{Inserter: engine})
+	if err != nil {
+		return nil, fmt.Errorf("storage.writer: %w", err)
+	}
+	return &embeddedStore{engine: engine, migrator: migrator, writer: w}, nil
+}
+
+// addTo appends the store to a deployment: the engine opens, the schema is
+// migrated, then the writer takes inserts.
+func (s *embeddedStore) addTo(d *component.List) {
+	d.Add("storage", s.engine)
+	d.Add("storage.schema", component.Funcs{StartFunc: func(ctx context.Context) error {
+		if err := s.migrator.Migrate(ctx, s.engine.Exec); err != nil {
+			return err
+		}
+		// Analysts write FROM flows, not FROM sluice.flows.
+		return s.engine.Exec(ctx, "USE "+migrate.Database)
+	}})
+	d.Add("storage.writer", s.writer)
+}
