@@ -109,17 +109,29 @@ func (c *Counters) Start(context.Context) error {
 
 // Stop ends the input, writes what is held and returns. Call it after the
 // collector has stopped: no sample may come after. If ctx ends first, what
-// is not written is dropped and counted, and Stop says so.
+// is not written is dropped, counted and logged. Stop then still returns
+// nil: interface counters are sampled again every interval, and losing the
+// last one does not make the stop a failure (records are another matter).
 func (c *Counters) Stop(ctx context.Context) error {
 	close(c.in)
 	defer c.cancelWrite()
+	var err error
 	select {
-	case err := <-c.done:
-		return err
+	case err = <-c.done:
 	case <-ctx.Done():
 		c.cancelWrite()
-		return <-c.done
+		err = <-c.done
 	}
+	if err == nil {
+		return nil
+	}
+	held := 0
+	for range c.in { // closed above: what the loop never read
+		held++
+	}
+	c.dropped.Add(float64(held))
+	c.r.Error("counter samples not stored", "queued", held, "err", err)
+	return nil
 }
 
 // writeLoop writes batches until the input is closed, then writes the rest.

@@ -39,7 +39,8 @@ func (l *lifecycle) start(run func(writeCtx context.Context) error) {
 
 // stop calls end (which makes the loop drain and return), waits for the
 // loop, and, if ctx ends first, cancels the writes and waits again. It
-// returns the loop's error, unless Failed has yielded it already.
+// returns the loop's error: after a failure Failed has yielded, the same
+// failure again, so that a stop racing the failure cannot hide it.
 func (l *lifecycle) stop(ctx context.Context, end func()) error {
 	l.stopping.Store(true)
 	end()
@@ -52,10 +53,6 @@ func (l *lifecycle) stop(ctx context.Context, end func()) error {
 		if l.err != nil && l.failure.Load() == nil {
 			return fmt.Errorf("records not stored before the deadline: %w", l.err)
 		}
-		return nil
-	}
-	if l.failure.Load() != nil {
-		return nil // Failed said so
 	}
 	return l.err
 }

@@ -120,18 +120,18 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// Started in this order, stopped in reverse: the forwarder starts
 	// before the collector, so spooled records of an earlier run go first;
-	// at the stop the collector spools what its workers hold, and the
-	// forwarder gives Kafka what it takes within drain-stall: the rest
-	// stays spooled for the next start. Kafka being down is not unready:
-	// the spool takes the records.
+	// at the stop the collector spools what its workers hold, the
+	// forwarder gives Kafka what it takes within drain-stall (the rest
+	// stays spooled for the next start), and then the counter samples are
+	// sent. Kafka being down is not unready: the spool takes the records.
 	var d component.List
 	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, nil)
 	d.Add("http", httpSrv)
+	d.Add("kafka.counters", counterProducer)
+	d.Add("counters", counters)
 	d.Add("spool", sp)
 	d.Add("kafka.producer", producer)
 	d.Add("kafka.forwarder", fwd)
-	d.Add("kafka.counters", counterProducer)
-	d.Add("counters", counters)
 	d.Add("collector", coll)
 	d.Add("status", statusLine(r, cfg.Status, collectStatus))
 	return serve(ctx, r, &d, func() {

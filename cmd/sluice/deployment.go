@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"sluice/internal/component"
@@ -17,7 +16,8 @@ import (
 // and waits for the stop signal (ctx) or for a component to fail. It then
 // stops them in reverse within shutdownTimeout: each hands on what it holds
 // while the deadline allows, and counts what it drops once it has passed.
-// After a failure nothing is waited for.
+// After a failure nothing is waited for. A component that fails to start
+// stops those started before it at once, and serve returns its error.
 func serve(ctx context.Context, r *reporter.Reporter, d *component.List, running func(), stopping string) error {
 	if err := d.Start(ctx); err != nil {
 		return err
@@ -26,10 +26,16 @@ func serve(ctx context.Context, r *reporter.Reporter, d *component.List, running
 	select {
 	case <-ctx.Done():
 	case err := <-d.Failed():
+		// Nothing downstream takes what the others hold: they drop it at
+		// once (counted). The failed component's Stop returns its failure
+		// again, named, with whatever else the stop found.
 		r.Error("stopping: a component failed", "err", err)
 		expired, cancel := context.WithCancel(context.Background())
 		cancel()
-		return errors.Join(err, d.Stop(expired))
+		if stopErr := d.Stop(expired); stopErr != nil {
+			return stopErr
+		}
+		return err
 	}
 	r.Info("stopping: "+stopping, "deadline", shutdownTimeout)
 	deadline, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

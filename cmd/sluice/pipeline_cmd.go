@@ -84,8 +84,8 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, store.engine)
 	d.Add("http", httpSrv)
 	d.Add("enrich", enricher)
-	d.Add("pipeline", pipe)
 	d.Add("kafka.counters", counterConsumer)
+	d.Add("pipeline", pipe)
 	d.Add("status", statusLine(r, cfg.Status, pipelineStatus))
 	return serve(ctx, r, &d, func() {
 		r.Info("sluice pipeline is running", "http", httpSrv.Addr())

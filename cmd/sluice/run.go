@@ -139,15 +139,16 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// Started in this order, stopped in reverse: the collector stops first
 	// and flushes what its workers hold into the queue, the queue closes,
-	// the pipeline stores what it has, and storage closes last.
+	// the pipeline stores what it has, the counter samples (none comes
+	// after the collector) are stored, and storage closes last.
 	var d component.List
 	store.addTo(&d)
 	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, store.engine)
 	d.Add("http", httpSrv)
+	d.Add("counters", counters)
 	d.Add("enrich", enricher)
 	d.Add("pipeline", pipe)
 	d.Add("queue", q)
-	d.Add("counters", counters)
 	d.Add("collector", coll)
 	d.Add("status", statusLine(r, cfg.Status, runStatus))
 	return serve(ctx, r, &d, func() {
@@ -225,7 +226,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // newMigrator builds the schema migrator for the embedded engine, able to
 // read which versions are applied.
 func newMigrator(cfg Config, r *reporter.Reporter, engine *embedded.Engine) (*migrate.Migrator, error) {
-	m, err := migrate.New(cfg.Storage.Schema, r.Sub("storage/migrate").Logger)
+	m, err := migrate.New(r, cfg.Storage.Schema)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,8 @@ type Readier interface {
 
 // Failer is a component whose work can end on its own (storage failed for
 // good, say). Failed returns a channel that yields the error once, when
-// that happens; the deployment then stops.
+// that happens; the deployment then stops. Its Stop returns the same
+// failure again, so that a stop that races the failure cannot hide it.
 type Failer interface {
 	Failed() <-chan error
 }
@@ -49,6 +50,7 @@ type List struct {
 	started int // how many, from the first, were started
 	stopped bool
 	failed  chan failure
+	done    chan struct{} // closed by Stop: ends the goroutines that watch failures
 }
 
 type item struct {
@@ -67,24 +69,35 @@ func (l *List) Add(name string, c Component) {
 	defer l.mu.Unlock()
 	l.items = append(l.items, item{name, c})
 	l.failed = make(chan failure, len(l.items)) // one slot each: a sender never blocks
+	if l.done == nil {
+		l.done = make(chan struct{})
+	}
 }
 
 // Start starts every component in order. When one fails to start, those
-// already started are stopped in reverse with ctx, and the error names the
-// one that failed.
+// already started are stopped in reverse at once (with an expired context:
+// a deployment that never ran has taken in nothing worth waiting for, and
+// what an earlier run left, a spool say, stays for the next start), and
+// the error names the one that failed.
 func (l *List) Start(ctx context.Context) error {
 	for i, it := range l.items {
 		if err := it.c.Start(ctx); err != nil {
 			err = fmt.Errorf("%s: %w", it.name, err)
-			return errors.Join(err, l.Stop(ctx))
+			expired, cancel := context.WithCancel(context.Background())
+			cancel()
+			return errors.Join(err, l.Stop(expired))
 		}
 		l.mu.Lock()
 		l.started = i + 1
 		l.mu.Unlock()
 		if f, ok := it.c.(Failer); ok {
 			go func(name string, ch <-chan error) {
-				if err, ok := <-ch; ok {
-					l.failed <- failure{name, err}
+				select {
+				case err, ok := <-ch:
+					if ok {
+						l.failed <- failure{name, err}
+					}
+				case <-l.done:
 				}
 			}(it.name, f.Failed())
 		}
@@ -98,8 +111,11 @@ func (l *List) Start(ctx context.Context) error {
 func (l *List) Failed() <-chan error {
 	out := make(chan error, 1)
 	go func() {
-		f := <-l.failed
-		out <- fmt.Errorf("%s: %w", f.name, f.err)
+		select {
+		case f := <-l.failed:
+			out <- fmt.Errorf("%s: %w", f.name, f.err)
+		case <-l.done:
+		}
 	}()
 	return out
 }
@@ -115,6 +131,9 @@ func (l *List) Stop(ctx context.Context) error {
 	}
 	l.stopped = true
 	started := l.started
+	if l.done != nil {
+		close(l.done)
+	}
 	l.mu.Unlock()
 	var errs []error
 	for i := started - 1; i >= 0; i-- {

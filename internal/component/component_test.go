@@ -16,6 +16,7 @@ type recorder struct {
 	stopErr  error
 	ready    error
 	failed   chan error
+	stopCtx  error // ctx.Err() of the context Stop was given
 }
 
 func (r *recorder) Start(context.Context) error {
@@ -23,7 +24,8 @@ func (r *recorder) Start(context.Context) error {
 	return r.startErr
 }
 
-func (r *recorder) Stop(context.Context) error {
+func (r *recorder) Stop(ctx context.Context) error {
+	r.stopCtx = ctx.Err()
 	*r.log = append(*r.log, "stop "+r.name)
 	return r.stopErr
 }
@@ -68,7 +70,8 @@ func TestListStartsInOrderAndStopsInReverseOnce(t *testing.T) {
 func TestListStartFailureStopsWhatStarted(t *testing.T) {
 	var log []string
 	var l List
-	l.Add("storage", &recorder{name: "storage", log: &log})
+	storage := &recorder{name: "storage", log: &log}
+	l.Add("storage", storage)
 	l.Add("collector", &recorder{name: "collector", log: &log, startErr: errors.New("address in use")})
 	l.Add("status", &recorder{name: "status", log: &log})
 	err := l.Start(context.Background())
@@ -78,6 +81,9 @@ func TestListStartFailureStopsWhatStarted(t *testing.T) {
 	want := "start storage,start collector,stop storage"
 	if got := strings.Join(log, ","); got != want {
 		t.Fatalf("calls:\n got %s\nwant %s", got, want)
+	}
+	if storage.stopCtx == nil {
+		t.Error("a deployment that never ran was stopped with a live context: it would wait to drain")
 	}
 }
 

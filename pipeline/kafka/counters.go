@@ -173,6 +173,11 @@ func (c *CounterConsumer) Stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	select {
+	case <-c.done: // ended just as ctx did: nothing was given up
+		return nil
+	default:
+	}
 	c.cancelWrites()
 	<-c.done
 	return fmt.Errorf("counter consumer: gave up storing the message in hand (left uncommitted): %w", ctx.Err())

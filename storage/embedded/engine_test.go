@@ -36,7 +36,7 @@ func writeCtx(t testing.TB) context.Context {
 // dates from 2020 to 2035, which TTL merges would delete mid-test.
 func migrateSchema(t testing.TB) {
 	t.Helper()
-	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,7 +565,7 @@ func TestUsersScriptParses(t *testing.T) {
 func TestClusterDDLParses(t *testing.T) {
 	cfg := migrate.DefaultConfig()
 	cfg.Cluster = "sluice_cluster"
-	m, err := migrate.New(cfg, nil)
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

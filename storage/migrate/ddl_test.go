@@ -3,12 +3,14 @@ package migrate
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 )
 
@@ -66,7 +68,7 @@ func TestConfigValidate(t *testing.T) {
 // Every version is recorded after its statements; TTLs and reference data
 // are applied last, on every run.
 func TestStatementsRecordEachVersionThenApplyEveryRun(t *testing.T) {
-	m, err := New(DefaultConfig(), nil)
+	m, err := New(reporter.New(slog.New(slog.DiscardHandler)), DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestRollupDDL(t *testing.T) {
 func TestClusterDDLGolden(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Cluster = "sluice_cluster"
-	m, err := New(cfg, nil)
+	m, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

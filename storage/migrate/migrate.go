@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"sluice/internal/reporter"
 	"sluice/storage/clickhouse"
 )
 
@@ -148,14 +149,12 @@ func (m *Migrator) applied(ctx context.Context) (uint32, error) {
 }
 
 // New returns a migrator; it runs nothing.
-func New(cfg Config, logger *slog.Logger) (*Migrator, error) {
+func New(r *reporter.Reporter, cfg Config) (*Migrator, error) {
+	r = r.Package()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	return &Migrator{cfg: cfg, logger: logger}, nil
+	return &Migrator{cfg: cfg, logger: r.Logger}, nil
 }
 
 // Statements returns every statement Migrate runs, in order.

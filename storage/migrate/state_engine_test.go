@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/embedded"
 	"sluice/storage/embedded/embeddedtest"
@@ -29,7 +30,7 @@ func queryTSV(ctx context.Context, sql string) (string, error) {
 
 func newMigrator(t *testing.T) *migrate.Migrator {
 	t.Helper()
-	m, err := migrate.New(migrate.Config{}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	m, err := migrate.New(reporter.New(slog.New(slog.NewTextHandler(t.Output(), nil))), migrate.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 4 {
 		wg.Go(func() {
-			m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
+			m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
 			if err == nil {
 				err = m.WithQuery(queryTSV).Migrate(t.Context(), engine.Exec)
 			}
@@ -267,7 +268,7 @@ func TestASNames(t *testing.T) {
 // table has its configured TTL.
 func TestAlertsTable(t *testing.T) {
 	freshSchema(t)
-	m, err := migrate.New(migrate.Config{TTLAlerts: 30 * 24 * time.Hour}, slog.New(slog.DiscardHandler))
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{TTLAlerts: 30 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

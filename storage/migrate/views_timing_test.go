@@ -2,10 +2,12 @@ package migrate_test
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 
+	"sluice/internal/reporter"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
 )
@@ -50,7 +52,7 @@ func BenchmarkInsertViews(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			m, err := migrate.New(migrate.Config{}, nil)
+			m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -100,7 +100,7 @@ func loadTraffic(t *testing.T) {
 	if flows != nil {
 		return
 	}
-	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler)) // no TTL: the traffic's dates are fixed
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{}) // no TTL: the traffic's dates are fixed
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func loadBenchTraffic(b *testing.B, n int) {
 	if benchLoaded == n {
 		return
 	}
-	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

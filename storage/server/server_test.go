@@ -106,7 +106,7 @@ func TestRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop(context.WithoutCancel(ctx))
-	m, err := migrate.New(migrate.Config{}, slog.New(slog.DiscardHandler))
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ package background
 
 import (
 	"context"
-	"fmt"
 )
 
 // Work is one source's background work: it runs until ctx ends.
@@ -25,17 +24,16 @@ func (w *Work) Start(run func(ctx context.Context) error) {
 	}()
 }
 
-// Stop cancels the work and waits for it to end, or for ctx to, and
-// returns run's error. A Work never started stops at once.
-func (w *Work) Stop(ctx context.Context) error {
+// Stop cancels the work and waits for it to end, and returns run's error.
+// It waits past ctx: the work has nothing to hand on and ends promptly once
+// cancelled, but it saves its state on the way out (the SNMP cache), which
+// a process exiting under it would cut short. A Work never started stops
+// at once.
+func (w *Work) Stop(context.Context) error {
 	if w.cancel == nil {
 		return nil
 	}
 	w.cancel()
-	select {
-	case <-w.done:
-		return w.err
-	case <-ctx.Done():
-		return fmt.Errorf("background work did not end before the deadline: %w", ctx.Err())
-	}
+	<-w.done
+	return w.err
 }
