@@ -239,3 +239,17 @@ func (l *loop) release(src Source, g *gathering) {
 	clear(g.flows)
 	g.batches, g.flows, g.rows, g.held = g.batches[:0], g.flows[:0], 0, 0
 }
+
+func newLoop(r *reporter.Reporter, cfg Config, sinks []Sink, stage Stage) (loop, error) {
+	if err := cfg.Validate(); err != nil {
+		return loop{}, err
+	}
+	if len(sinks) == 0 {
+		return loop{}, errors.New("pipeline: no sink")
+	}
+	m, err := newMetrics(r)
+	if err != nil {
+		return loop{}, err
+	}
+	return loop{r: r, cfg: cfg, sinks: sinks, stage: stage, m: m}, nil
+}

@@ -8,41 +8,12 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 )
-
-// Config is the `pipeline:` section.
-type Config struct {
-	// BatchRows is the number of records that triggers an insert.
-	BatchRows int `yaml:"batch-rows"`
-	// FlushInterval is the longest a record waits before being inserted.
-	FlushInterval time.Duration `yaml:"flush-interval"`
-}
-
-// DefaultConfig inserts every 50,000 records or every 2 seconds.
-func DefaultConfig() Config {
-	return Config{BatchRows: 50_000, FlushInterval: 2 * time.Second}
-}
-
-// Validate names bad keys.
-func (c Config) Validate() error {
-	var errs []error
-	if c.BatchRows < 1 {
-		errs = append(errs, fmt.Errorf("batch-rows: must be at least 1, got %d", c.BatchRows))
-	}
-	if c.FlushInterval <= 0 {
-		errs = append(errs, fmt.Errorf("flush-interval: must be positive, got %s", c.FlushInterval))
-	}
-	return errors.Join(errs...)
-}
 
 // Pipeline moves batches from the in-process queue to the sinks.
 type Pipeline struct {
@@ -63,34 +34,6 @@ type Dependencies struct {
 	Stage Stage
 }
 
-// metrics are the pipeline's, whatever its source (the in-process queue or
-// Kafka): one of the two runs in a process.
-type metrics struct {
-	// pending counts records gathered and not yet written, for the
-	// metrics scrape, which runs on another goroutine.
-	pending  atomic.Int64
-	received prometheus.Counter
-	written  prometheus.Counter
-	failed   prometheus.Counter
-	flushes  *prometheus.HistogramVec
-}
-
-func newMetrics(r *reporter.Reporter) (*metrics, error) {
-	f := r.Metrics()
-	m := &metrics{
-		received: f.Counter("records_received_total", "Records taken from the source."),
-		written:  f.Counter("records_written_total", "Records every sink acknowledged."),
-		failed:   f.Counter("records_failed_total", "Records a sink could not take before shutdown (or, from Kafka, a partition's hand-over) gave up on them."),
-		flushes: f.HistogramVec("flush_seconds", "Time to hand one gathered batch to every sink, by trigger.",
-			prometheus.ExponentialBuckets(0.001, 2, 16), "trigger"),
-	}
-	f.GaugeFunc("records_pending", "Records gathered and not yet written.", func() float64 { return float64(m.pending.Load()) })
-	if err := f.Err(); err != nil {
-		return nil, fmt.Errorf("register pipeline metrics: %w", err)
-	}
-	return m, nil
-}
-
 // New builds a pipeline; Start starts it.
 func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Pipeline, error) {
 	r = r.Package()
@@ -102,20 +45,6 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Pipeline, error)
 		return nil, err
 	}
 	return &Pipeline{loop: l, lifecycle: newLifecycle(), source: deps.Source}, nil
-}
-
-func newLoop(r *reporter.Reporter, cfg Config, sinks []Sink, stage Stage) (loop, error) {
-	if err := cfg.Validate(); err != nil {
-		return loop{}, err
-	}
-	if len(sinks) == 0 {
-		return loop{}, errors.New("pipeline: no sink")
-	}
-	m, err := newMetrics(r)
-	if err != nil {
-		return loop{}, err
-	}
-	return loop{r: r, cfg: cfg, sinks: sinks, stage: stage, m: m}, nil
 }
 
 // Start moves batches until the source is closed, in the background.
