@@ -175,15 +175,25 @@ func TestLoopReplay(t *testing.T) {
 func TestPipelineShutdownDrains(t *testing.T) {
 	sink := &recordingSink{}
 	src, p := newPipeline(t, Config{BatchRows: 1_000_000, FlushInterval: time.Hour}, sink)
+	var sent []*record.Batch
 	for range 7 {
-		src <- batchOf(10, 3)
+		b := batchOf(10, 3)
+		sent = append(sent, b)
+		src <- b
 	}
 	close(src)
 	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The sink read every record's bytes while it held the batches: none
+	// was released (emptied) before it was stored.
 	if writes, total := sink.snapshot(); len(writes) != 1 || writes[0] != 70 || total != 210 {
 		t.Fatalf("writes %v (bytes %d), want one of 70 records at shutdown", writes, total)
+	}
+	for i, b := range sent {
+		if len(b.Flows) != 0 {
+			t.Errorf("batch %d still holds %d records after Stop: not given back to the pool", i, len(b.Flows))
+		}
 	}
 }
 
