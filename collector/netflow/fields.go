@@ -83,9 +83,13 @@ type recordTimes struct {
 // extract fills f from one data record's fields.
 //
 // Choices where fields overlap (documented here as the one place to look):
-//   - Bytes: IE 1 octetDeltaCount, else 85 octetTotalCount, else 23
-//     (v9 OUT_BYTES / IPFIX postOctetDeltaCount). Packets: 2, else 86, else
-//     24. An exporter sending both IN and OUT counters gets the IN ones.
+//   - Counters, by presence in the template, never by value (README,
+//     "Conventions"): Bytes is IE 1 octetDeltaCount when the template has
+//     it, zero included; else 85 octetTotalCount; else 231 NSEL
+//     initiatorOctets; else 23 (v9 OUT_BYTES / postOctetDeltaCount), the
+//     only count of a template without an IN one. Packets: 2, 86, 298, 24
+//     the same way. A present IN counter is never replaced by OUT, nor a
+//     delta by a total.
 //   - TTL: IE 192 ipTTL, else 52 minimumTTL, else 53 maximumTTL.
 //   - VLAN: 58 vlanId, else 243 dot1qVlanId (source); 59 postVlanId, else
 //     254 postDot1qVlanId (destination). 12 bits kept.
@@ -127,8 +131,8 @@ type extractor struct {
 
 	sp                                 samplingFields
 	times                              recordTimes
-	outBytes, outPackets               uint64
-	totalBytes, totalPackets           uint64
+	bytes, packets                     counters // pre (IN) counters
+	outBytes, outPackets               counter  // post (OUT) counters
 	minTTL, maxTTL                     uint8
 	haveTTL, haveMinTTL, haveMaxTTL    bool
 	postVlan, dot1qVlan, postDot1qVlan uint16
@@ -256,17 +260,17 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 	case netflow.IPFIX_FIELD_postDestinationMacAddress:
 		x.postDstMAC = wire.MACToUint64(v)
 	case netflow.IPFIX_FIELD_octetDeltaCount:
-		f.Bytes = beUint(v)
+		x.bytes.delta.set(v)
 	case netflow.IPFIX_FIELD_packetDeltaCount:
-		f.Packets = beUint(v)
+		x.packets.delta.set(v)
 	case netflow.IPFIX_FIELD_octetTotalCount:
-		x.totalBytes = beUint(v)
+		x.bytes.total.set(v)
 	case netflow.IPFIX_FIELD_packetTotalCount:
-		x.totalPackets = beUint(v)
+		x.packets.total.set(v)
 	case netflow.IPFIX_FIELD_postOctetDeltaCount:
-		x.outBytes = beUint(v)
+		x.outBytes.set(v)
 	case netflow.IPFIX_FIELD_postPacketDeltaCount:
-		x.outPackets = beUint(v)
+		x.outPackets.set(v)
 	case netflow.IPFIX_FIELD_forwardingStatus:
 		f.ForwardingStatus = uint8(beUint(v))
 	case netflow.IPFIX_FIELD_flowDirection:
@@ -328,12 +332,8 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 // returns the record's reverse (biflow) counters.
 func (x *extractor) finish(d *Decoder, stats *Stats) reverseFields {
 	f := x.f
-	if f.Bytes == 0 {
-		f.Bytes = cmp.Or(x.totalBytes, x.outBytes)
-	}
-	if f.Packets == 0 {
-		f.Packets = cmp.Or(x.totalPackets, x.outPackets)
-	}
+	f.Bytes = x.bytes.value(x.outBytes)
+	f.Packets = x.packets.value(x.outPackets)
 	if !x.haveTTL {
 		if x.haveMinTTL {
 			f.IPTTL = x.minTTL
@@ -401,6 +401,41 @@ const (
 	penReverse = 29305
 )
 
+// counter is one counter field of a record: whether the template has it,
+// and its value. Presence, not the value, picks the counter used: a zero
+// delta is an answer, not a gap.
+type counter struct {
+	v       uint64
+	present bool
+}
+
+func (c *counter) set(v []byte) { c.v, c.present = beUint(v), true }
+
+// counters are the pre (IN) counters of one quantity (bytes or packets) a
+// record may carry, in the order the one counter rule tries them.
+type counters struct {
+	delta     counter // IE 1 / 2 (v9 IN_BYTES / IN_PKTS)
+	total     counter // IE 85 / 86, cumulative over the flow's life
+	initiator counter // NSEL IE 231 / 298, the initiator's side of a connection
+}
+
+// value applies the one counter rule (README, "Conventions"): the delta
+// when the template has one, whatever its value; else the total, as sent
+// (no previous total is kept to difference it); else NSEL's initiator
+// count; else post (OUT) when the template has no IN counter at all: the
+// record's only count, not a stand-in for a present one.
+func (c *counters) value(post counter) uint64 {
+	switch {
+	case c.delta.present:
+		return c.delta.v
+	case c.total.present:
+		return c.total.v
+	case c.initiator.present:
+		return c.initiator.v
+	}
+	return post.v
+}
+
 // mplsLabel reads a label stack entry (RFC 3032: 20-bit label, 3 bits of
 // traffic class, bottom-of-stack bit; IPFIX sends the first 3 bytes) and
 // returns its label.
@@ -414,30 +449,30 @@ func mplsLabel(v []byte) uint32 {
 
 // reverseFields are a biflow record's reverse-direction counters (RFC 5103).
 type reverseFields struct {
-	bytes, packets           uint64
-	totalBytes, totalPackets uint64
-	tcpFlags                 uint16 // 0 when the record has none
+	bytes, packets counters // NSEL's responder counts are the initiator slot
+	tcpFlags       uint16   // 0 when the record has none
 }
 
 func (r *reverseFields) read(fieldType uint16, v []byte) {
 	switch fieldType {
 	case netflow.IPFIX_FIELD_octetDeltaCount:
-		r.bytes = beUint(v)
+		r.bytes.delta.set(v)
 	case netflow.IPFIX_FIELD_packetDeltaCount:
-		r.packets = beUint(v)
+		r.packets.delta.set(v)
 	case netflow.IPFIX_FIELD_octetTotalCount:
-		r.totalBytes = beUint(v)
+		r.bytes.total.set(v)
 	case netflow.IPFIX_FIELD_packetTotalCount:
-		r.totalPackets = beUint(v)
+		r.packets.total.set(v)
 	case netflow.IPFIX_FIELD_tcpControlBits:
 		r.tcpFlags = uint16(beUint(v))
 	}
 }
 
 // carries reports whether the reverse direction carried anything: whether
-// reverse makes a record.
+// reverse makes a record. The counters are chosen by the one counter rule,
+// as the forward ones are.
 func (r *reverseFields) carries() bool {
-	return cmp.Or(r.bytes, r.totalBytes) != 0 || cmp.Or(r.packets, r.totalPackets) != 0
+	return r.bytes.value(counter{}) != 0 || r.packets.value(counter{}) != 0
 }
 
 // reverse turns f, a biflow's forward record, into its reverse record:
@@ -450,7 +485,7 @@ func (r *reverseFields) reverse(f *record.Flow) bool {
 	if !r.carries() {
 		return false
 	}
-	bytes, packets := cmp.Or(r.bytes, r.totalBytes), cmp.Or(r.packets, r.totalPackets)
+	bytes, packets := r.bytes.value(counter{}), r.packets.value(counter{})
 	f.SrcAddr, f.DstAddr = f.DstAddr, f.SrcAddr
 	f.SrcPort, f.DstPort = f.DstPort, f.SrcPort
 	f.SrcNetMask, f.DstNetMask = f.DstNetMask, f.SrcNetMask
