@@ -18,13 +18,21 @@ type netflowCounters struct {
 	headerCountMismatches prometheus.Counter
 	reverseFlows          prometheus.Counter
 	enterpriseFields      prometheus.Counter
+
+	dataSetsCut, otherSetsCut, recordsCut prometheus.Counter
 }
 
 // registerNetFlowMetrics registers the NetFlow decoder's counters and the
 // state of its template store, read from Stats at scrape time.
 func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*netflowCounters, error) {
 	f := reporter.NewMetrics(reg)
+	cut := f.CounterVec("netflow_sets_cut_total", "NetFlow v9 and IPFIX sets cut short (the datagram is also counted as truncated), by what was kept: "+
+		"data_set (the set ran past the end of the datagram; its complete records were decoded), other_set (a template or options set ran past the end; dropped whole), "+
+		"record (a variable-length value ran past the end of its set; the set's later records dropped).", "reason")
 	c := &netflowCounters{
+		dataSetsCut:           cut.WithLabelValues("data_set"),
+		otherSetsCut:          cut.WithLabelValues("other_set"),
+		recordsCut:            cut.WithLabelValues("record"),
 		optionsRecords:        f.Counter("netflow_options_records_total", "NetFlow v9 and IPFIX options data records read (sampling rates are learned from them)."),
 		missingTemplateSets:   f.Counter("netflow_missing_template_sets_total", "NetFlow v9 and IPFIX data sets skipped because their template was unknown."),
 		headerCountMismatches: f.Counter("netflow_header_count_mismatches_total", "NetFlow v9 datagrams whose header counts fewer records than the datagram has sets; every set is decoded anyway."),

@@ -57,6 +57,11 @@ type Stats struct {
 	HeaderCountMismatch int    // 1 when a v9 header counts fewer records than the datagram has sets
 	ReverseFlows        int    // RFC 5103 reverse records emitted (included in Flows)
 	EnterpriseFields    int    // enterprise-specific field values skipped (RFC 5103's excepted)
+
+	// Sets cut short, by what was lost (also reported as decodeerr.Truncated).
+	DataSetsCut  int // a data set ran past the end of the datagram: its complete records were decoded
+	OtherSetsCut int // a template or options set ran past the end: dropped whole
+	RecordsCut   int // a variable-length value ran past the end of its set: the set's later records dropped
 }
 
 // Decoder decodes NetFlow v5, v9 and IPFIX datagrams. It is safe for
