@@ -105,6 +105,10 @@ type recordTimes struct {
 //     experimental bits, bottom-of-stack); the label is the top 20 bits.
 //   - NAT: IE 225-228 (NSEL uses the same numbers), 281/282 for IPv6, and
 //     NSEL's older 40001-40004.
+//   - NSEL: firewall event 233 or 40005, extended event 33002, ACL IDs
+//     33000/33001; initiator counts 231/298 are the forward record's,
+//     responder counts 232/299 the reverse one's; counts of events other
+//     than a teardown are not stored (nselEventRule).
 //   - RFC 5103 reverse elements (enterprise 29305) are collected into
 //     the returned reverseFields, from which the caller makes the reverse
 //     record; other enterprise-specific fields are skipped and counted
@@ -323,6 +327,22 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 		f.SrcPortNAT = uint16(beUint(v))
 	case netflow.IPFIX_FIELD_postNAPTDestinationTransportPort, ieNSELXlateDstPort:
 		f.DstPortNAT = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_firewallEvent, ieNSELFirewallEvent:
+		f.FirewallEvent = uint8(beUint(v))
+	case ieNSELExtEvent:
+		f.FirewallExtEvent = uint16(beUint(v))
+	case ieNSELIngressACL:
+		f.IngressACL, f.IngressACE, f.IngressACEExt = aclID(v)
+	case ieNSELEgressACL:
+		f.EgressACL, f.EgressACE, f.EgressACEExt = aclID(v)
+	case netflow.IPFIX_FIELD_initiatorOctets:
+		x.bytes.initiator.set(v)
+	case netflow.IPFIX_FIELD_initiatorPackets:
+		x.packets.initiator.set(v)
+	case netflow.IPFIX_FIELD_responderOctets:
+		x.rev.bytes.initiator.set(v) // the reverse record's "initiator"
+	case netflow.IPFIX_FIELD_responderPackets:
+		x.rev.packets.initiator.set(v)
 	default:
 		x.sp.read(fieldType, v)
 	}
@@ -334,6 +354,7 @@ func (x *extractor) finish(d *Decoder, stats *Stats) reverseFields {
 	f := x.f
 	f.Bytes = x.bytes.value(x.outBytes)
 	f.Packets = x.packets.value(x.outPackets)
+	x.nselEventRule()
 	if !x.haveTTL {
 		if x.haveMinTTL {
 			f.IPTTL = x.minTTL
@@ -395,11 +416,61 @@ const (
 	ieNSELXlateSrcPort     = 40003
 	ieNSELXlateDstPort     = 40004
 
+	// Cisco NSEL event fields: NF_F_FW_EVENT (IE 233's older number),
+	// NF_F_FW_EXT_EVENT, NF_F_INGRESS_ACL_ID, NF_F_EGRESS_ACL_ID.
+	ieNSELFirewallEvent = 40005
+	ieNSELExtEvent      = 33002
+	ieNSELIngressACL    = 33000
+	ieNSELEgressACL     = 33001
+
 	// penReverse is the enterprise number of RFC 5103's reverse
 	// information elements: the forward IE's number, for the reverse
 	// direction of a biflow.
 	penReverse = 29305
 )
+
+// NSEL firewall events (IE 233, 40005).
+const (
+	fwEventDeleted = 2 // flow-teardown
+)
+
+// nselEventRule keeps an ASA flow's bytes from being counted twice across
+// its events (README, "Cisco ASA (NSEL)"). Cisco's NSEL guide: a
+// flow-teardown record "includes all information regarding the flow", its
+// whole life; flow-update records carry the counts since the last update
+// timer, and an update at teardown the last interval, none for a flow torn
+// down before its first update. So the teardown's counts are stored, and
+// the counts of any other event (create, denied, alert, update) are not:
+// stored too, the update counts would count a long flow twice. Delta
+// counters (IE 1/2) mean what RFC 7012 says, since the previous report,
+// whatever the event: they are kept.
+func (x *extractor) nselEventRule() {
+	f := x.f
+	if f.FirewallEvent == 0 || f.FirewallEvent == fwEventDeleted {
+		return
+	}
+	if !x.bytes.delta.present {
+		f.Bytes = 0
+	}
+	if !x.packets.delta.present {
+		f.Packets = 0
+	}
+	x.rev.bytes.total, x.rev.bytes.initiator = counter{}, counter{}
+	x.rev.packets.total, x.rev.packets.initiator = counter{}, counter{}
+}
+
+// aclID reads an NSEL ACL ID (IE 33000/33001): three 32-bit values, the
+// ACL, the ACE and the extended ACE; a shorter value fills what it covers.
+func aclID(v []byte) (acl, ace, ext uint32) {
+	var id [3]uint32
+	for i := range id {
+		if len(v) < 4 {
+			break
+		}
+		id[i], v = binary.BigEndian.Uint32(v), v[4:]
+	}
+	return id[0], id[1], id[2]
+}
 
 // counter is one counter field of a record: whether the template has it,
 // and its value. Presence, not the value, picks the counter used: a zero

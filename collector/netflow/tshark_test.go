@@ -2,6 +2,7 @@ package netflow
 
 import (
 	"encoding/binary"
+	"fmt"
 	"maps"
 	"math/big"
 	"slices"
@@ -138,9 +139,13 @@ var netflowChecks = []checked{
 	{"SrcPort", uintField("cflow.srcport"), func(f *record.Flow) string { return u(uint64(f.SrcPort)) }},
 	{"DstPort", uintField("cflow.dstport"), func(f *record.Flow) string { return u(uint64(f.DstPort)) }},
 	{"Proto", uintField("cflow.protocol"), func(f *record.Flow) string { return u(uint64(f.Proto)) }},
-	// IE 1, else 85 (total), else 23 (post / v9 OUT_BYTES): extract's documented choice.
-	{"Bytes", uintField("cflow.octets", "cflow.permanent_octets", "cflow.post_octets"), func(f *record.Flow) string { return u(f.Bytes) }},
-	{"Packets", uintField("cflow.packets", "cflow.permanent_packets", "cflow.post_packets"), func(f *record.Flow) string { return u(f.Packets) }},
+	// The one counter rule and the NSEL event rule (counted, below).
+	{"Bytes", counted("cflow.octets", "cflow.permanent_octets", "cflow.initiator_octets", "cflow.post_octets"), func(f *record.Flow) string { return u(f.Bytes) }},
+	{"Packets", counted("cflow.packets", "cflow.permanent_packets", "cflow.initiator_packets", "cflow.post_packets"), func(f *record.Flow) string { return u(f.Packets) }},
+	{"FirewallEvent", uintField("cflow.firewall_event"), func(f *record.Flow) string { return u(uint64(f.FirewallEvent)) }},
+	{"FirewallExtEvent", uintField("cflow.fw_ext_event"), func(f *record.Flow) string { return u(uint64(f.FirewallExtEvent)) }},
+	{"IngressACL", hexField("cflow.ingress_acl_id"), func(f *record.Flow) string { return aclHex(f.IngressACL, f.IngressACE, f.IngressACEExt) }},
+	{"EgressACL", hexField("cflow.egress_acl_id"), func(f *record.Flow) string { return aclHex(f.EgressACL, f.EgressACE, f.EgressACEExt) }},
 	{"TCPFlags", uintField("cflow.tcpflags"), func(f *record.Flow) string { return u(uint64(f.TCPFlags)) }},
 	{"IPTos", uintField("cflow.tos"), func(f *record.Flow) string { return u(uint64(f.IPTos)) }},
 	{"InIfIndex", uintField("cflow.inputint", "cflow.ingress_physical_interface"), func(f *record.Flow) string { return u(uint64(f.InIfIndex)) }},
@@ -223,6 +228,38 @@ var netflowChecks = []checked{
 		return "", false
 	}, func(f *record.Flow) string { return u(f.SamplingRate) }},
 }
+
+// counted is a record's expected Bytes or Packets from tshark's counters:
+// the conventions of README's "Decoding choices", in one place.
+//
+//   - The one counter rule: the first of delta, total, NSEL initiator and
+//     post (OUT) counters the record has, zero or not (names, in order).
+//   - The NSEL event rule: a record with a firewall event other than 2
+//     (flow deleted) stores no counts but delta ones (the first name).
+func counted(names ...string) func(*tshark.Record, *tsharkContext) (string, bool) {
+	return func(r *tshark.Record, _ *tsharkContext) (string, bool) {
+		v, ok := uintOf(r, names...)
+		if !ok {
+			return "", false
+		}
+		if ev, _ := r.Uint("cflow.firewall_event"); ev != 0 && ev != 2 {
+			if _, delta := r.Uint(names[0]); !delta {
+				return "0", true
+			}
+		}
+		return u(v), true
+	}
+}
+
+// hexField is a byte-string field as tshark prints it, in hex.
+func hexField(name string) func(*tshark.Record, *tsharkContext) (string, bool) {
+	return func(r *tshark.Record, _ *tsharkContext) (string, bool) {
+		s, ok := r.First(name)
+		return strings.ReplaceAll(s, ":", ""), ok
+	}
+}
+
+func aclHex(acl, ace, ext uint32) string { return fmt.Sprintf("%08x%08x%08x", acl, ace, ext) }
 
 // tsharkMPLSLabel is the label of the i-th label stack entry tshark decoded
 // (IE 70, 71, 72: cflow.mpls_label, in template order).
