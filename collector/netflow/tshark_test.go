@@ -419,5 +419,5 @@ func TestFieldsMatchTshark(t *testing.T) {
 	if c.Files < 40 {
 		t.Errorf("compared %d NetFlow/IPFIX captures; the corpus has more than 40", c.Files)
 	}
-	t.Logf("%d captures; values compared per field: %v", c.Files, c.Compared)
+	t.Logf("%d captures, %d records compared, %d identical in every field tshark reports; values compared per field: %v", c.Files, c.Records, c.Identical, c.Compared)
 }
