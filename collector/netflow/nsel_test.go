@@ -2,8 +2,14 @@ package netflow
 
 import (
 	"encoding/binary"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"sluice/internal/pcap"
+	"sluice/internal/testenv"
+	"sluice/internal/tshark"
 	"sluice/pipeline/record"
 )
 
@@ -142,19 +148,18 @@ func nselDatagram(withTemplates bool, events ...nselEvent) []byte {
 	return v9Message(uint16(len(sets)), sets...)
 }
 
-// TestNSELEventsCountedOnce: an ASA's create, update and teardown events
-// for one connection store its bytes and packets exactly once, in each
-// direction, whatever the events in between (README, "Cisco ASA (NSEL)"):
+// nselSequence is an ASA's datagrams for three connections between A and
+// B, the events in separate datagrams as they happen, the template first:
 //
 //   - connection 1, long: created, two updates at the timer, an update at
 //     teardown and the teardown with the whole flow's counts;
 //   - connection 2, short: torn down before any update (and before its
 //     delayed create was sent), so the teardown is its only record;
 //   - connection 3: denied by the ingress ACL (extended event 1001).
-func TestNSELEventsCountedOnce(t *testing.T) {
-	a, b := [4]byte{192, 168, 14, 1}, [4]byte{198, 51, 100, 7}
-	acl := [3]uint32{0x0f8e7ff3, 0xfc1a030f, 0}
-	nat := [4]byte{203, 0, 113, 9}
+func nselSequence() (datagrams [][]byte, a, b, nat [4]byte, acl [3]uint32) {
+	a, b = [4]byte{192, 168, 14, 1}, [4]byte{198, 51, 100, 7}
+	acl = [3]uint32{0x0f8e7ff3, 0xfc1a030f, 0}
+	nat = [4]byte{203, 0, 113, 9}
 	conn1 := nselEvent{conn: 1, src: a, dst: b, srcPort: 40000, dstPort: 443, ingressACL: acl, xlateSrc: nat, xlateSrcPort: 1024, xlateDstPort: 443}
 	create, upd1, upd2, updEnd, teardown := conn1, conn1, conn1, conn1, conn1
 	create.event = 1
@@ -166,15 +171,23 @@ func TestNSELEventsCountedOnce(t *testing.T) {
 	short := nselEvent{conn: 2, src: b, dst: a, srcPort: 53, dstPort: 5353, event: 2, extEvent: 2025, withCounts: true,
 		fwdBytes: 100, revBytes: 60, fwdPackets: 1, revPackets: 1}
 	denied := nselEvent{conn: 3, src: b, dst: a, srcPort: 6000, dstPort: 22, event: 3, extEvent: 1001, ingressACL: [3]uint32{7, 8, 9}}
+	datagrams = [][]byte{
+		nselDatagram(true, create), nselDatagram(false, upd1), nselDatagram(false, upd2),
+		nselDatagram(false, updEnd, teardown, short), nselDatagram(false, denied),
+	}
+	return datagrams, a, b, nat, acl
+}
 
+// TestNSELEventsCountedOnce: an ASA's create, update and teardown events
+// for one connection store its bytes and packets exactly once, in each
+// direction, whatever the events in between (README, "Cisco ASA (NSEL)"),
+// on nselSequence's connections.
+func TestNSELEventsCountedOnce(t *testing.T) {
+	datagrams, a, b, nat, acl := nselSequence()
 	d := New(Config{})
 	var flows []record.Flow
 	emit := func(f *record.Flow) { flows = append(flows, *f) }
-	// In separate datagrams, as they happen, the template first.
-	for i, msg := range [][]byte{
-		nselDatagram(true, create), nselDatagram(false, upd1), nselDatagram(false, upd2),
-		nselDatagram(false, updEnd, teardown, short), nselDatagram(false, denied),
-	} {
+	for i, msg := range datagrams {
 		if _, err := d.Decode(testExporter, 1, msg, emit); err != nil {
 			t.Fatalf("datagram %d: %v", i, err)
 		}
@@ -263,5 +276,60 @@ func TestNSELResponderReverseRecord(t *testing.T) {
 		if tc.records == 2 && (flows[1].Bytes != 700 || flows[1].Packets != 7 || flows[1].SrcAddr != addr4("192.0.2.2")) {
 			t.Errorf("reverse record: %+v", flows[1])
 		}
+	}
+}
+
+// TestNSELMatchesTshark: nselSequence, written to a capture, decodes in
+// tshark to what sluice stores, field by field (netflowChecks, with the
+// counter and NSEL event rules applied to tshark's values in counted and
+// expandBiflow): the encoder's element numbers and layouts are those tshark
+// knows, and the decoder reads them as tshark does.
+func TestNSELMatchesTshark(t *testing.T) {
+	datagrams, _, _, _, _ := nselSequence()
+	path := filepath.Join(t.TempDir(), "nsel.pcap")
+	file, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcap.NewWriter(file, pcap.LinkTypeRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, dst := netip.MustParseAddrPort("192.0.2.44:40021"), netip.MustParseAddrPort("192.0.2.254:2055")
+	for i, msg := range datagrams {
+		if err := w.WriteUDP(int64(i+1)*1e9, src, dst, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := file.Close(); err != nil {
+		t.Fatal(err)
+	}
+	written, _, err := pcap.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, frames, err := tshark.Decode(testenv.Tshark(t), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expanded []tshark.Record
+	for _, r := range records {
+		expanded = append(expanded, expandBiflow(t, r)...)
+	}
+	c := tshark.NewComparison(t, "", "record", nil)
+	checks := make([]tshark.Check, len(netflowChecks))
+	ctx := &tsharkContext{samplers: map[string]uint64{}}
+	for i, nc := range netflowChecks {
+		checks[i] = tshark.Check{Field: nc.field, Want: func(r *tshark.Record) (string, bool) { return nc.want(r, ctx) }, Got: nc.got}
+	}
+	d := New(Config{})
+	c.Compare(&tshark.Capture{Name: "nsel.pcap", Datagrams: written, Records: expanded, Frames: frames}, checks, func(dg pcap.Datagram, emit func(*record.Flow)) {
+		d.Decode(record.AddrFromSlice(dg.Src.AsSlice()), dg.Timestamp, dg.Payload, emit)
+	})
+	c.Finish()
+	// Bytes and Packets: the 7 records with counts (3 updates, 2
+	// teardowns' forward and reverse records); create and denied have none.
+	if c.Records != 9 || c.Compared["Bytes"] != 7 || c.Compared["Packets"] != 7 || c.Compared["FirewallEvent"] != 9 || c.Compared["IngressACL"] != 9 {
+		t.Errorf("compared %d records, values per field %v; want 9 records, 7 with counts, all with events and ACLs", c.Records, c.Compared)
 	}
 }

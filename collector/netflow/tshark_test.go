@@ -321,6 +321,9 @@ var swapped = [][2]string{
 // template's labels ("BYTES" before "BYTES [Reverse]") say which
 // occurrence is which.
 func expandBiflow(t *testing.T, r tshark.Record) []tshark.Record {
+	if rev, ok := nselReverse(r); ok {
+		return rev
+	}
 	forwardFirst := map[string]bool{} // label → the forward value comes first
 	biflow := false
 	for i, label := range r.Template {
@@ -369,6 +372,38 @@ func expandBiflow(t *testing.T, r tshark.Record) []tshark.Record {
 		rev.Fields["cflow.direction"] = []string{u(d ^ 1)}
 	}
 	return []tshark.Record{fwd, rev}
+}
+
+// nselReverse returns what sluice must emit for an NSEL record with
+// responder counts (IE 232/299): the record, and, when the responder sent
+// something and the event's counts are stored (teardown, or no event: the
+// NSEL event rule), the reverse record with the responder's counts as
+// its initiator ones, swapped as for RFC 5103. ok is false for a record
+// without responder counts.
+func nselReverse(r tshark.Record) (_ []tshark.Record, ok bool) {
+	revBytes, okBytes := r.Uint("cflow.responder_octets")
+	revPackets, okPackets := r.Uint("cflow.responder_packets")
+	if !okBytes && !okPackets {
+		return nil, false
+	}
+	if ev, _ := r.Uint("cflow.firewall_event"); (ev != 0 && ev != 2) || revBytes == 0 && revPackets == 0 {
+		return []tshark.Record{r}, true
+	}
+	rev := tshark.Record{Frame: r.Frame, Index: r.Index, Header: r.Header, Fields: maps.Clone(r.Fields)}
+	setOrDelete(rev.Fields, "cflow.initiator_octets", r.Fields["cflow.responder_octets"])
+	setOrDelete(rev.Fields, "cflow.initiator_packets", r.Fields["cflow.responder_packets"])
+	if rev.Fields["cflow.tcpflags"] != nil {
+		rev.Fields["cflow.tcpflags"] = []string{"0"}
+	}
+	for _, pair := range swapped {
+		a, b := rev.Fields[pair[0]], rev.Fields[pair[1]]
+		setOrDelete(rev.Fields, pair[0], b)
+		setOrDelete(rev.Fields, pair[1], a)
+	}
+	if d, ok := rev.Uint("cflow.direction"); ok {
+		rev.Fields["cflow.direction"] = []string{u(d ^ 1)}
+	}
+	return []tshark.Record{r, rev}, true
 }
 
 func setOrDelete(m map[string][]string, k string, v []string) {
