@@ -72,6 +72,7 @@ type Decoder struct {
 	store   *templates.Store
 	scratch sync.Pool
 	panics  atomic.Uint64
+	totals  totalsTable // previous totals of the flows reporting them (totals.go)
 }
 
 // scratch is the per-call working memory, pooled so that a busy worker

@@ -85,7 +85,8 @@ type recordTimes struct {
 // Choices where fields overlap (documented here as the one place to look):
 //   - Counters, by presence in the template, never by value (README,
 //     "Conventions"): Bytes is IE 1 octetDeltaCount when the template has
-//     it, zero included; else 85 octetTotalCount; else 231 NSEL
+//     it, zero included; else 85 octetTotalCount (less the same flow's
+//     previous total: totals.go); else 231 NSEL
 //     initiatorOctets; else 23 (v9 OUT_BYTES / postOctetDeltaCount), the
 //     only count of a template without an IN one. Packets: 2, 86, 298, 24
 //     the same way. A present IN counter is never replaced by OUT, nor a
@@ -143,6 +144,8 @@ type extractor struct {
 	postSrcMAC, postDstMAC             uint64
 	physIn, physOut                    uint32
 	haveICMP                           bool
+	flowID                             uint64 // IE 148 (NSEL NF_F_CONN_ID): names the flow for totalsTable
+	haveFlowID                         bool
 	ipVersion                          uint8
 	etherType                          uint16
 	v4, v6                             bool
@@ -327,6 +330,8 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 		f.SrcPortNAT = uint16(beUint(v))
 	case netflow.IPFIX_FIELD_postNAPTDestinationTransportPort, ieNSELXlateDstPort:
 		f.DstPortNAT = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_flowId:
+		x.flowID, x.haveFlowID = beUint(v), true
 	case netflow.IPFIX_FIELD_firewallEvent, ieNSELFirewallEvent:
 		f.FirewallEvent = uint8(beUint(v))
 	case ieNSELExtEvent:
@@ -400,6 +405,7 @@ func (x *extractor) finish(d *Decoder, stats *Stats) reverseFields {
 		rate, _ = x.ctx.state.SamplingRate(templates.SamplerKey{Version: x.ctx.version, ObservationDomain: x.ctx.obsDomain, SamplerID: x.sp.samplerID})
 	}
 	f.SamplingRate = d.samplingRate(x.ctx.sampling, rate, stats)
+	x.differenceTotals(d)
 	return x.rev
 }
 
@@ -491,8 +497,9 @@ type counters struct {
 }
 
 // value applies the one counter rule (README, "Conventions"): the delta
-// when the template has one, whatever its value; else the total, as sent
-// (no previous total is kept to difference it); else NSEL's initiator
+// when the template has one, whatever its value; else the total (which
+// differenceTotals then turns into the difference from the same flow's
+// previous report, when the record names its flow); else NSEL's initiator
 // count; else post (OUT) when the template has no IN counter at all: the
 // record's only count, not a stand-in for a present one.
 func (c *counters) value(post counter) uint64 {
