@@ -276,20 +276,26 @@ func tsharkMPLSLabel(i int) func(*tshark.Record, *tsharkContext) (string, bool) 
 // learnSamplers records the sampling rates of a frame's options data.
 func (ctx *tsharkContext) learnSamplers(f *tshark.Frame) {
 	for _, o := range f.Options {
-		r := tshark.Record{Fields: o}
-		rate, ok := uintOf(&r, "cflow.sampling_interval", "cflow.sampler_random_interval")
+		rate, ok := ctx.rateOf(o)
 		if !ok {
-			if interval, ok2 := r.Uint("cflow.sampling_packet_interval"); ok2 && interval != 0 {
-				space, _ := r.Uint("cflow.sampling_packet_space")
-				rate, ok = (interval+space)/interval, true
-			}
-		}
-		if !ok || rate == 0 {
 			continue
 		}
-		id, _ := firstOf(&r, "cflow.sampler_id", "cflow.selector_id")
+		id, _ := firstOf(&tshark.Record{Fields: o}, "cflow.sampler_id", "cflow.selector_id")
 		ctx.samplers[id] = rate
 	}
+}
+
+// rateOf is the sampling rate an options record announces, if any.
+func (*tsharkContext) rateOf(o map[string][]string) (uint64, bool) {
+	r := tshark.Record{Fields: o}
+	rate, ok := uintOf(&r, "cflow.sampling_interval", "cflow.sampler_random_interval")
+	if !ok {
+		if interval, ok2 := r.Uint("cflow.sampling_packet_interval"); ok2 && interval != 0 {
+			space, _ := r.Uint("cflow.sampling_packet_space")
+			rate, ok = (interval+space)/interval, true
+		}
+	}
+	return rate, ok && rate != 0
 }
 
 // reverseCounters maps tshark's names of the fields RFC 5103 reverses
