@@ -369,14 +369,7 @@ func expandBiflow(t *testing.T, r tshark.Record) []tshark.Record {
 	if _, reversed := forwardFirst["TCP_FLAGS"]; !reversed && rev.Fields["cflow.tcpflags"] != nil {
 		rev.Fields["cflow.tcpflags"] = []string{"0"} // the forward flags only: the reverse ones are unknown
 	}
-	for _, pair := range swapped {
-		a, b := rev.Fields[pair[0]], rev.Fields[pair[1]]
-		setOrDelete(rev.Fields, pair[0], b)
-		setOrDelete(rev.Fields, pair[1], a)
-	}
-	if d, ok := rev.Uint("cflow.direction"); ok {
-		rev.Fields["cflow.direction"] = []string{u(d ^ 1)}
-	}
+	swapDirection(&rev)
 	return []tshark.Record{fwd, rev}
 }
 
@@ -401,6 +394,13 @@ func nselReverse(r tshark.Record) (_ []tshark.Record, ok bool) {
 	if rev.Fields["cflow.tcpflags"] != nil {
 		rev.Fields["cflow.tcpflags"] = []string{"0"}
 	}
+	swapDirection(&rev)
+	return []tshark.Record{r, rev}, true
+}
+
+// swapDirection makes rev describe the other direction: source and
+// destination fields swapped, the flow direction flipped.
+func swapDirection(rev *tshark.Record) {
 	for _, pair := range swapped {
 		a, b := rev.Fields[pair[0]], rev.Fields[pair[1]]
 		setOrDelete(rev.Fields, pair[0], b)
@@ -409,7 +409,6 @@ func nselReverse(r tshark.Record) (_ []tshark.Record, ok bool) {
 	if d, ok := rev.Uint("cflow.direction"); ok {
 		rev.Fields["cflow.direction"] = []string{u(d ^ 1)}
 	}
-	return []tshark.Record{r, rev}, true
 }
 
 func setOrDelete(m map[string][]string, k string, v []string) {
