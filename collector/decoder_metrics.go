@@ -18,6 +18,8 @@ type netflowCounters struct {
 	headerCountMismatches prometheus.Counter
 	reverseFlows          prometheus.Counter
 	enterpriseFields      prometheus.Counter
+	totalsEvicted         prometheus.Counter
+	totalsOutOfOrder      prometheus.Counter
 
 	dataSetsCut, otherSetsCut, recordsCut prometheus.Counter
 }
@@ -38,6 +40,9 @@ func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*net
 		headerCountMismatches: f.Counter("netflow_header_count_mismatches_total", "NetFlow v9 datagrams whose header counts fewer records than the datagram has sets; every set is decoded anyway."),
 		reverseFlows:          f.Counter("netflow_reverse_flows_total", "Reverse records made from IPFIX biflow records (RFC 5103) whose reverse direction counted traffic; included in flows_total."),
 		enterpriseFields:      f.Counter("netflow_enterprise_fields_skipped_total", "Enterprise-specific field values of data records skipped (vendor fields sluice does not store; RFC 5103 reverse fields excepted)."),
+		totalsEvicted: f.Counter("netflow_totals_evicted_total", "Flows reporting total counters (IE 85/86) whose previous total was dropped from the collector's table (65,536 entries) for another flow's while still live; "+
+			"the flow's next total is stored whole, counting its earlier traffic again."),
+		totalsOutOfOrder: f.Counter("netflow_totals_out_of_order_total", "Total counters (IE 85/86) lower than their flow's newest report: older reports arriving late, stored as 0 bytes and packets (the newer total holds their traffic)."),
 	}
 	store := d.Templates()
 	gauge := func(name, help string, read func(templates.Stats) int) {

@@ -57,6 +57,8 @@ type Stats struct {
 	HeaderCountMismatch int    // 1 when a v9 header counts fewer records than the datagram has sets
 	ReverseFlows        int    // RFC 5103 reverse records emitted (included in Flows)
 	EnterpriseFields    int    // enterprise-specific field values skipped (RFC 5103's excepted)
+	TotalsEvicted       int    // live flows whose previous total the table dropped for another flow's (totals.go)
+	TotalsOutOfOrder    int    // totals lower than their flow's newest, stored as 0 (totals.go)
 
 	// Sets cut short, by what was lost (also reported as decodeerr.Truncated).
 	DataSetsCut  int // a data set ran past the end of the datagram: its complete records were decoded

@@ -145,7 +145,6 @@ type extractor struct {
 	physIn, physOut                    uint32
 	haveICMP                           bool
 	flowID                             uint64 // IE 148 (NSEL NF_F_CONN_ID): names the flow for totalsTable
-	haveFlowID                         bool
 	ipVersion                          uint8
 	etherType                          uint16
 	v4, v6                             bool
@@ -331,7 +330,7 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 	case netflow.IPFIX_FIELD_postNAPTDestinationTransportPort, ieNSELXlateDstPort:
 		f.DstPortNAT = uint16(beUint(v))
 	case netflow.IPFIX_FIELD_flowId:
-		x.flowID, x.haveFlowID = beUint(v), true
+		x.flowID = beUint(v) // 0 names no flow
 	case netflow.IPFIX_FIELD_firewallEvent, ieNSELFirewallEvent:
 		f.FirewallEvent = uint8(beUint(v))
 	case ieNSELExtEvent:
@@ -405,7 +404,7 @@ func (x *extractor) finish(d *Decoder, stats *Stats) reverseFields {
 		rate, _ = x.ctx.state.SamplingRate(templates.SamplerKey{Version: x.ctx.version, ObservationDomain: x.ctx.obsDomain, SamplerID: x.sp.samplerID})
 	}
 	f.SamplingRate = d.samplingRate(x.ctx.sampling, rate, stats)
-	x.differenceTotals(d)
+	x.differenceTotals(d, stats)
 	return x.rev
 }
 

@@ -16,22 +16,28 @@ import (
 //
 // A report is known to be the same flow's only when the record names the
 // flow: by its start time (IE 150-155, or v9/IPFIX uptime 22) or its ID
-// (IE 148, NSEL's NF_F_CONN_ID), with the exporter, observation domain,
+// (IE 148, NSEL's NF_F_CONN_ID; 0 names no flow), with the exporter, observation domain,
 // addresses, ports and protocol. Without either, two reports of one key
 // may be two flows (a DNS client reusing its port), whose difference would
-// be wrong: the total is stored as sent. A first report, a total lower
-// than the previous one (a counter reset) or a previous report older than
-// totalsIdle is stored as sent too.
+// be wrong: the total is stored as sent. A first report, or one whose
+// previous report is older than totalsIdle, is stored as sent too; a total
+// lower than the flow's newest is an older report, stored as 0 (see
+// difference).
 //
-// The table is direct-mapped and fixed in size, allocated on first use:
-// no allocation per record, and bounded memory. A flow whose slot another
-// took is seen again as a first report (stored as sent: counted again from
-// its start), which a table of totalsSlots makes rare.
+// The table is one per Decoder (the whole collector: its workers share
+// the decoder), fixed in size (totalsSlots entries, 2 MiB), allocated on
+// first use: no allocation per record, and bounded memory. It is
+// set-associative: a flow hashes to a bucket of totalsWays entries and
+// takes a free one, else the one seen longest ago. A flow whose entry
+// another took while it was live (seen within totalsIdle) is counted in
+// Stats.TotalsEvicted, and its next report is seen as a first one: stored
+// as sent, counted again from its start.
 type totalsTable struct {
 	once    sync.Once
 	mu      sync.Mutex
 	seed    maphash.Seed
-	entries []totalsEntry
+	buckets int           // of totalsWays entries; 0 until first use (tests set it smaller)
+	entries []totalsEntry // bucket b is entries[b*totalsWays:][:totalsWays]
 }
 
 type totalsEntry struct {
@@ -42,6 +48,7 @@ type totalsEntry struct {
 
 const (
 	totalsSlots = 1 << 16
+	totalsWays  = 8 // entries per bucket: a flow takes any free or oldest one of its bucket
 	// totalsIdle bounds how old a previous report may be: longer than any
 	// active timeout exporters use (30 minutes at most, usually 1 to 5).
 	totalsIdle = int64(2 * 3600 * 1e9)
@@ -55,7 +62,9 @@ func (x *extractor) totalsKey(reverse bool) (key [totalsKeyLen]byte, flowKnown b
 	if start == 0 && x.times.haveStartUp {
 		start = uint64(x.times.startUptime) | 1<<63 // not a Unix time
 	}
-	if start == 0 && !x.haveFlowID {
+	if start == 0 && x.flowID == 0 {
+		// No start time, and no flow ID (or 0, which names no flow:
+		// exporters send it for "none").
 		return key, false
 	}
 	b := key[:0]
@@ -79,31 +88,75 @@ func (x *extractor) totalsKey(reverse bool) (key [totalsKeyLen]byte, flowKnown b
 
 const totalsKeyLen = len(record.Addr{})*3 + 4 + 2 + 2 + 1 + 8 + 8 + 1
 
-// difference replaces each of the totals in use (useBytes, usePackets) by
+// difference replaces each of the totals in use (useBytes, usePackets, stats) by
 // its difference from the flow's previous report, and records them.
-func (t *totalsTable) difference(key *[totalsKeyLen]byte, received int64, bytes, packets *uint64, useBytes, usePackets bool) {
+//
+// The previous report kept is the one with the largest totals: a flow's
+// totals only grow, so a report with a lower total than the one kept is an
+// older report that arrived (or was decoded) late, whose traffic the newer
+// total already holds. It is stored as 0 (counted in stats.TotalsOutOfOrder)
+// and leaves the entry as it was: stored as sent it would count that
+// traffic twice. A real counter reset under the same flow name (same start
+// time or flow ID) is counted 0 then too; undercounting that rare case is
+// the price of never counting twice.
+func (t *totalsTable) difference(key *[totalsKeyLen]byte, received int64, bytes, packets *uint64, useBytes, usePackets bool, stats *Stats) {
 	t.once.Do(func() {
 		t.seed = maphash.MakeSeed()
-		t.entries = make([]totalsEntry, totalsSlots)
+		if t.buckets == 0 {
+			t.buckets = totalsSlots / totalsWays
+		}
+		t.entries = make([]totalsEntry, t.buckets*totalsWays)
 	})
 	h := maphash.Bytes(t.seed, key[:])
 	h |= 1 // 0 marks an empty slot
 	t.mu.Lock()
-	e := &t.entries[h%totalsSlots]
-	prev := *e
-	*e = totalsEntry{key: h, bytes: *bytes, packets: *packets, seen: received}
-	t.mu.Unlock()
-	if prev.key != h || received-prev.seen > totalsIdle || received < prev.seen {
-		return // a first report, or one too old to trust
+	defer t.mu.Unlock()
+	i := int((h>>1)%uint64(t.buckets)) * totalsWays
+	bucket := t.entries[i : i+totalsWays]
+	var e *totalsEntry
+	victim := &bucket[0]
+	for j := range bucket {
+		s := &bucket[j]
+		if s.key == h {
+			e = s
+			break
+		}
+		if victim.key != 0 && (s.key == 0 || s.seen < victim.seen) {
+			victim = s // an empty slot, else the one seen longest ago
+		}
 	}
-	if useBytes && *bytes < prev.bytes || usePackets && *packets < prev.packets {
-		return // the exporter's counters restarted: a new flow
+	if e == nil || received-e.seen > totalsIdle {
+		// A first report, or one whose previous report is too old to
+		// trust: stored as sent.
+		if e == nil {
+			if victim.key != 0 && received-victim.seen <= totalsIdle {
+				// A live flow loses its entry: its next report is
+				// stored as sent (README, "Conventions").
+				stats.TotalsEvicted++
+			}
+			e = victim
+		}
+		*e = totalsEntry{key: h, bytes: *bytes, packets: *packets, seen: received}
+		return
 	}
+	if useBytes && *bytes < e.bytes || usePackets && *packets < e.packets {
+		stats.TotalsOutOfOrder++
+		if useBytes {
+			*bytes = 0
+		}
+		if usePackets {
+			*packets = 0
+		}
+		return
+	}
+	prevBytes, prevPackets := e.bytes, e.packets
+	e.bytes, e.packets = *bytes, *packets
+	e.seen = max(e.seen, received)
 	if useBytes {
-		*bytes -= prev.bytes
+		*bytes -= prevBytes
 	}
 	if usePackets {
-		*packets -= prev.packets
+		*packets -= prevPackets
 	}
 }
 
@@ -111,7 +164,7 @@ func (t *totalsTable) difference(key *[totalsKeyLen]byte, received int64, bytes,
 // (no delta counter beside them), forward and reverse. Records of firewall
 // events are left to the NSEL event rule, which counts a teardown's totals
 // whole.
-func (x *extractor) differenceTotals(d *Decoder) {
+func (x *extractor) differenceTotals(d *Decoder, stats *Stats) {
 	f := x.f
 	if f.FirewallEvent != 0 {
 		return
@@ -120,7 +173,7 @@ func (x *extractor) differenceTotals(d *Decoder) {
 	usePackets := !x.packets.delta.present && x.packets.total.present
 	if useBytes || usePackets {
 		if key, ok := x.totalsKey(false); ok {
-			d.totals.difference(&key, x.ctx.receivedNanos, &f.Bytes, &f.Packets, useBytes, usePackets)
+			d.totals.difference(&key, x.ctx.receivedNanos, &f.Bytes, &f.Packets, useBytes, usePackets, stats)
 		}
 	}
 	r := &x.rev
@@ -128,7 +181,7 @@ func (x *extractor) differenceTotals(d *Decoder) {
 	usePackets = !r.packets.delta.present && r.packets.total.present
 	if useBytes || usePackets {
 		if key, ok := x.totalsKey(true); ok {
-			d.totals.difference(&key, x.ctx.receivedNanos, &r.bytes.total.v, &r.packets.total.v, useBytes, usePackets)
+			d.totals.difference(&key, x.ctx.receivedNanos, &r.bytes.total.v, &r.packets.total.v, useBytes, usePackets, stats)
 		}
 	}
 }
