@@ -447,17 +447,19 @@ const (
 // down before its first update. So the teardown's counts are stored, and
 // the counts of any other event (create, denied, alert, update) are not:
 // stored too, the update counts would count a long flow twice. Delta
-// counters (IE 1/2) mean what RFC 7012 says, since the previous report,
-// whatever the event: they are kept.
+// counters (IE 1/2, and the post ones 23/24, v9 OUT_BYTES/OUT_PKTS, when
+// the one counter rule picks them; the reverse deltas likewise) mean what
+// RFC 7012 says, since the previous report, whatever the event: they are
+// kept.
 func (x *extractor) nselEventRule() {
 	f := x.f
 	if f.FirewallEvent == 0 || f.FirewallEvent == fwEventDeleted {
 		return
 	}
-	if !x.bytes.delta.present {
+	if !x.bytes.isDelta(x.outBytes) {
 		f.Bytes = 0
 	}
-	if !x.packets.delta.present {
+	if !x.packets.isDelta(x.outPackets) {
 		f.Packets = 0
 	}
 	x.rev.bytes.total, x.rev.bytes.initiator = counter{}, counter{}
@@ -511,6 +513,12 @@ func (c *counters) value(post counter) uint64 {
 		return c.initiator.v
 	}
 	return post.v
+}
+
+// isDelta reports whether value(post) picks a delta counter: IE 1/2, or
+// the post (OUT) IE 23/24 of a template with no IN counter.
+func (c *counters) isDelta(post counter) bool {
+	return c.delta.present || !c.total.present && !c.initiator.present && post.present
 }
 
 // mplsLabel reads a label stack entry (RFC 3032: 20-bit label, 3 bits of

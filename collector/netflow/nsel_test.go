@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"sluice/internal/pcap"
@@ -331,5 +332,35 @@ func TestNSELMatchesTshark(t *testing.T) {
 	// teardowns' forward and reverse records); create and denied have none.
 	if c.Records != 9 || c.Compared["Bytes"] != 7 || c.Compared["Packets"] != 7 || c.Compared["FirewallEvent"] != 9 || c.Compared["IngressACL"] != 9 {
 		t.Errorf("compared %d records, values per field %v; want 9 records, 7 with counts, all with events and ACLs", c.Records, c.Compared)
+	}
+}
+
+// TestNSELEventKeepsDeltas: the NSEL event rule zeroes the total and
+// initiator counts of events other than teardown, never a delta: IE 1/2,
+// nor the post (OUT) deltas 23/24 the one counter rule picks when the
+// template has no IN counter.
+func TestNSELEventKeepsDeltas(t *testing.T) {
+	addrs := []tf{{8, []byte{192, 0, 2, 1}}, {12, []byte{192, 0, 2, 2}}}
+	for _, tc := range []struct {
+		name           string
+		counts         []tf
+		bytes, packets uint64
+	}{
+		{"IN delta", []tf{{1, u32(300)}, {2, u32(3)}}, 300, 3},
+		{"OUT delta only", []tf{{23, u32(700)}, {24, u32(7)}}, 700, 7},
+		{"total", []tf{{85, u32(5000)}, {86, u32(50)}}, 0, 0},
+		{"initiator", []tf{{231, u32(5000)}, {298, u32(50)}}, 0, 0},
+		{"total beside OUT: the total", []tf{{85, u32(5000)}, {86, u32(50)}, {23, u32(700)}, {24, u32(7)}}, 0, 0},
+	} {
+		for _, version := range []int{9, 10} {
+			fields := append(append(slices.Clone(addrs), tc.counts...), tf{233, []byte{5}})
+			got, ok := decodeOne(t, singleRecord(version, fields...))
+			if !ok {
+				t.Fatalf("%s (v%d): no record", tc.name, version)
+			}
+			if got.Bytes != tc.bytes || got.Packets != tc.packets {
+				t.Errorf("%s, flow-update (v%d): %d bytes, %d packets; want %d, %d", tc.name, version, got.Bytes, got.Packets, tc.bytes, tc.packets)
+			}
+		}
 	}
 }

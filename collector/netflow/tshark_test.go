@@ -235,19 +235,22 @@ var netflowChecks = []checked{
 //   - The one counter rule: the first of delta, total, NSEL initiator and
 //     post (OUT) counters the record has, zero or not (names, in order).
 //   - The NSEL event rule: a record with a firewall event other than 2
-//     (flow deleted) stores no counts but delta ones (the first name).
+//     (flow deleted) stores no counts but delta ones: the first name (IE
+//     1/2) or the last (post, IE 23/24), whichever the rule chose.
 func counted(names ...string) func(*tshark.Record, *tsharkContext) (string, bool) {
 	return func(r *tshark.Record, _ *tsharkContext) (string, bool) {
-		v, ok := uintOf(r, names...)
-		if !ok {
-			return "", false
-		}
-		if ev, _ := r.Uint("cflow.firewall_event"); ev != 0 && ev != 2 {
-			if _, delta := r.Uint(names[0]); !delta {
+		for i, n := range names {
+			v, ok := r.Uint(n)
+			if !ok {
+				continue
+			}
+			delta := i == 0 || i == len(names)-1
+			if ev, _ := r.Uint("cflow.firewall_event"); ev != 0 && ev != 2 && !delta {
 				return "0", true
 			}
+			return u(v), true
 		}
-		return u(v), true
+		return "", false
 	}
 }
 
