@@ -21,7 +21,7 @@ type netflowCounters struct {
 	totalsEvicted         prometheus.Counter
 	totalsOutOfOrder      prometheus.Counter
 
-	dataSetsCut, otherSetsCut, recordsCut prometheus.Counter
+	dataSetsCut, dataSetsCorrupt, otherSetsCut, recordsCut prometheus.Counter
 }
 
 // registerNetFlowMetrics registers the NetFlow decoder's counters and the
@@ -29,10 +29,12 @@ type netflowCounters struct {
 func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*netflowCounters, error) {
 	f := reporter.NewMetrics(reg)
 	cut := f.CounterVec("netflow_sets_cut_total", "NetFlow v9 and IPFIX sets cut short (the datagram is also counted as truncated), by what was kept: "+
-		"data_set (the set ran past the end of the datagram; its complete records were decoded), other_set (a template or options set ran past the end; dropped whole), "+
+		"data_set (the set ran past the end of the datagram, inside its last record; its complete records were decoded), "+
+		"data_set_corrupt (a data set's length ran past the end by more than a record: corrupt, dropped whole, the datagram counted as malformed), other_set (a template or options set ran past the end; dropped whole), "+
 		"record (a variable-length value ran past the end of its set; the set's later records dropped).", "reason")
 	c := &netflowCounters{
 		dataSetsCut:           cut.WithLabelValues("data_set"),
+		dataSetsCorrupt:       cut.WithLabelValues("data_set_corrupt"),
 		otherSetsCut:          cut.WithLabelValues("other_set"),
 		recordsCut:            cut.WithLabelValues("record"),
 		optionsRecords:        f.Counter("netflow_options_records_total", "NetFlow v9 and IPFIX options data records read (sampling rates are learned from them)."),

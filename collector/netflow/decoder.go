@@ -61,9 +61,10 @@ type Stats struct {
 	TotalsOutOfOrder    int    // totals lower than their flow's newest, stored as 0 (totals.go)
 
 	// Sets cut short, by what was lost (also reported as decodeerr.Truncated).
-	DataSetsCut  int // a data set ran past the end of the datagram: its complete records were decoded
-	OtherSetsCut int // a template or options set ran past the end: dropped whole
-	RecordsCut   int // a variable-length value ran past the end of its set: the set's later records dropped
+	DataSetsCut     int // a data set ran past the end of the datagram: its complete records were decoded
+	DataSetsCorrupt int // a data set ran past the end by more than its last record: a corrupt length, dropped whole (reported as malformed)
+	OtherSetsCut    int // a template or options set ran past the end: dropped whole
+	RecordsCut      int // a variable-length value ran past the end of its set: the set's later records dropped
 }
 
 // Decoder decodes NetFlow v5, v9 and IPFIX datagrams. It is safe for

@@ -95,7 +95,7 @@ func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNano
 	// allocating (walkDataSet), once every options data set of the
 	// datagram has been applied. goflow2 stopped at the first set it could
 	// not decode; so does this walk.
-	var decodeErr error
+	var decodeErr, corruptErr error
 	s.dataSets = s.dataSets[:0]
 sets:
 	for pos := headerLen; pos < sets.end; {
@@ -129,6 +129,14 @@ sets:
 		var records []netflow.OptionsDataRecord
 		switch t := template.(type) {
 		case netflow.TemplateRecord:
+			if cut && !cutInLastRecord(body, t.Fields, sets.overrun) {
+				// The set's length is corrupt, not cut: what follows
+				// its header to the end is other sets, not records.
+				stats.DataSetsCut--
+				stats.DataSetsCorrupt++
+				corruptErr = newError(decodeerr.Malformed, fmt.Errorf("data set %d: length runs %d bytes past the end, more than its last record", id, sets.overrun))
+				continue
+			}
 			s.dataSets = append(s.dataSets, dataSet{body: body, fields: t.Fields, cut: cut})
 			continue
 		case netflow.NFv9OptionsTemplateRecord:
@@ -158,6 +166,8 @@ sets:
 	// The first problem found wins: a framing problem explains any goflow2
 	// error that follows from it.
 	switch {
+	case corruptErr != nil:
+		return corruptErr
 	case framingErr != nil:
 		return framingErr
 	case decodeErr != nil:
@@ -174,9 +184,10 @@ sets:
 // and sane, and there are count of them; the last one may be a data set
 // cut short (cut == cutDataSet), whose complete records can be read.
 type setsFound struct {
-	end   int
-	count int
-	cut   setCut
+	end     int
+	count   int
+	cut     setCut
+	overrun int // a cut set's declared bytes past the end
 }
 
 // setCut tells which kind of set ran past the end of the datagram (or
@@ -241,6 +252,7 @@ func checkSets(version uint16, payload []byte) (found setsFound, err error) {
 			// before the end are as good as in a whole set (tshark
 			// decodes them too). The cut record is left.
 			found.cut = cutOtherSet
+			found.overrun = pos + setLen - limit
 			if setID >= 256 {
 				found.cut = cutDataSet
 				found.count++
@@ -465,6 +477,60 @@ func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, out record.Append
 		}
 	}
 	return nil
+}
+
+// cutInLastRecord reports whether a data set whose declared length runs
+// overrun bytes past the end of the datagram (or IPFIX message) was cut
+// inside its last record: the overrun is shorter than the record the end
+// cuts (at its least length: its fixed-length fields, and its
+// variable-length values as far as their lengths could be read) plus
+// padding. A longer overrun means a corrupt length, not a cut: the bytes
+// to the end are other sets, and read as records they would be stored as
+// flows.
+func cutInLastRecord(body []byte, fields []netflow.Field, overrun int) bool {
+	return overrun < cutRecordLen(body, fields)+maxPadding
+}
+
+// cutRecordLen walks body's records by their lengths and returns the least
+// length of the one body's end cuts (the template's shortest record when
+// body ends between records).
+func cutRecordLen(body []byte, fields []netflow.Field) int {
+	minLen := 0
+	for i := range fields {
+		if n := fields[i].Length; n == 0xffff {
+			minLen++
+		} else {
+			minLen += int(n)
+		}
+	}
+	if minLen == 0 {
+		return 0 // refused by the store; no record to walk
+	}
+	for {
+		rec, need := 0, minLen // this record's bytes walked, its least length
+		for i := range fields {
+			n := int(fields[i].Length)
+			if n == 0xffff {
+				if len(body) < rec+1 {
+					return need
+				}
+				n, rec = int(body[rec]), rec+1
+				if n == 255 {
+					if len(body) < rec+2 {
+						return need + 2
+					}
+					n, rec = int(binary.BigEndian.Uint16(body[rec:])), rec+2
+					need += 2
+				}
+				need += n
+			}
+			rec += n
+			if rec > len(body) {
+				return need
+			}
+		}
+		body = body[rec:]
+	}
 }
 
 // maxPadding is the most padding a set can end with: 7 octets, to align
