@@ -18,18 +18,33 @@ type netflowCounters struct {
 	headerCountMismatches prometheus.Counter
 	reverseFlows          prometheus.Counter
 	enterpriseFields      prometheus.Counter
+	totalsEvicted         prometheus.Counter
+	totalsOutOfOrder      prometheus.Counter
+
+	dataSetsCut, dataSetsCorrupt, otherSetsCut, recordsCut prometheus.Counter
 }
 
 // registerNetFlowMetrics registers the NetFlow decoder's counters and the
 // state of its template store, read from Stats at scrape time.
 func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*netflowCounters, error) {
 	f := reporter.NewMetrics(reg)
+	cut := f.CounterVec("netflow_sets_cut_total", "NetFlow v9 and IPFIX sets cut short (the datagram is also counted as truncated), by what was kept: "+
+		"data_set (the set ran past the end of the datagram, inside its last record; its complete records were decoded), "+
+		"data_set_corrupt (a data set's length ran past the end by more than a record: corrupt, dropped whole, the datagram counted as malformed), other_set (a template or options set ran past the end; dropped whole), "+
+		"record (a variable-length value ran past the end of its set; the set's later records dropped).", "reason")
 	c := &netflowCounters{
+		dataSetsCut:           cut.WithLabelValues("data_set"),
+		dataSetsCorrupt:       cut.WithLabelValues("data_set_corrupt"),
+		otherSetsCut:          cut.WithLabelValues("other_set"),
+		recordsCut:            cut.WithLabelValues("record"),
 		optionsRecords:        f.Counter("netflow_options_records_total", "NetFlow v9 and IPFIX options data records read (sampling rates are learned from them)."),
 		missingTemplateSets:   f.Counter("netflow_missing_template_sets_total", "NetFlow v9 and IPFIX data sets skipped because their template was unknown."),
 		headerCountMismatches: f.Counter("netflow_header_count_mismatches_total", "NetFlow v9 datagrams whose header counts fewer records than the datagram has sets; every set is decoded anyway."),
 		reverseFlows:          f.Counter("netflow_reverse_flows_total", "Reverse records made from IPFIX biflow records (RFC 5103) whose reverse direction counted traffic; included in flows_total."),
 		enterpriseFields:      f.Counter("netflow_enterprise_fields_skipped_total", "Enterprise-specific field values of data records skipped (vendor fields sluice does not store; RFC 5103 reverse fields excepted)."),
+		totalsEvicted: f.Counter("netflow_totals_evicted_total", "Flows reporting total counters (IE 85/86) whose previous total was dropped from the collector's table (65,536 entries) for another flow's while still live; "+
+			"the flow's next total is stored whole, counting its earlier traffic again."),
+		totalsOutOfOrder: f.Counter("netflow_totals_out_of_order_total", "Total counters (IE 85/86) lower than their flow's newest report: older reports arriving late, stored as 0 bytes and packets (the newer total holds their traffic)."),
 	}
 	store := d.Templates()
 	gauge := func(name, help string, read func(templates.Stats) int) {

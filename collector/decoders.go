@@ -52,6 +52,12 @@ func (n *netflowDecoder) decode(exporter record.Addr, receivedNanos int64, paylo
 	add(n.c.headerCountMismatches, stats.HeaderCountMismatch)
 	add(n.c.reverseFlows, stats.ReverseFlows)
 	add(n.c.enterpriseFields, stats.EnterpriseFields)
+	add(n.c.totalsEvicted, stats.TotalsEvicted)
+	add(n.c.totalsOutOfOrder, stats.TotalsOutOfOrder)
+	add(n.c.dataSetsCut, stats.DataSetsCut)
+	add(n.c.dataSetsCorrupt, stats.DataSetsCorrupt)
+	add(n.c.otherSetsCut, stats.OtherSetsCut)
+	add(n.c.recordsCut, stats.RecordsCut)
 	return stats.Templates, err
 }
 

@@ -57,6 +57,14 @@ type Stats struct {
 	HeaderCountMismatch int    // 1 when a v9 header counts fewer records than the datagram has sets
 	ReverseFlows        int    // RFC 5103 reverse records emitted (included in Flows)
 	EnterpriseFields    int    // enterprise-specific field values skipped (RFC 5103's excepted)
+	TotalsEvicted       int    // live flows whose previous total the table dropped for another flow's (totals.go)
+	TotalsOutOfOrder    int    // totals lower than their flow's newest, stored as 0 (totals.go)
+
+	// Sets cut short, by what was lost (also reported as decodeerr.Truncated).
+	DataSetsCut     int // a data set ran past the end of the datagram: its complete records were decoded
+	DataSetsCorrupt int // a data set ran past the end by more than its last record: a corrupt length, dropped whole (reported as malformed)
+	OtherSetsCut    int // a template or options set ran past the end: dropped whole
+	RecordsCut      int // a variable-length value ran past the end of its set: the set's later records dropped
 }
 
 // Decoder decodes NetFlow v5, v9 and IPFIX datagrams. It is safe for
@@ -67,6 +75,7 @@ type Decoder struct {
 	store   *templates.Store
 	scratch sync.Pool
 	panics  atomic.Uint64
+	totals  totalsTable // previous totals of the flows reporting them (totals.go)
 }
 
 // scratch is the per-call working memory, pooled so that a busy worker

@@ -152,7 +152,21 @@ var fieldCases = []struct {
 	{"40002 NSEL xlate destination IPv4", 9, []tf{{40002, []byte{203, 0, 113, 4}}}, func(f *record.Flow) { f.DstAddrNAT = addr4("203.0.113.4") }},
 	{"40003 NSEL xlate source port", 9, []tf{{40003, []byte{0x20, 0}}}, func(f *record.Flow) { f.SrcPortNAT = 0x2000 }},
 	{"40004 NSEL xlate destination port", 9, []tf{{40004, []byte{0x20, 1}}}, func(f *record.Flow) { f.DstPortNAT = 0x2001 }},
+	{"231 initiatorOctets", 9, []tf{{231, []byte{0, 0, 4, 0}}}, func(f *record.Flow) { f.Bytes = 1024 }},
+	{"298 initiatorPackets", 9, []tf{{298, []byte{0, 0, 0, 0, 0, 0, 0, 12}}}, func(f *record.Flow) { f.Packets = 12 }},
+	{"233 firewallEvent", 10, []tf{{233, []byte{2}}}, func(f *record.Flow) { f.FirewallEvent = 2 }},
+	{"40005 NSEL NF_F_FW_EVENT", 9, []tf{{40005, []byte{3}}}, func(f *record.Flow) { f.FirewallEvent = 3 }},
+	{"33002 NSEL NF_F_FW_EXT_EVENT", 9, []tf{{33002, []byte{0x07, 0xe9}}}, func(f *record.Flow) { f.FirewallExtEvent = 2025 }},
+	{"33000 NSEL NF_F_INGRESS_ACL_ID", 9, []tf{{33000, []byte{0x0f, 0x8e, 0x7f, 0xf3, 0xfc, 0x1a, 0x03, 0x0f, 0, 0, 0, 1}}},
+		func(f *record.Flow) { f.IngressACL, f.IngressACE, f.IngressACEExt = 0x0f8e7ff3, 0xfc1a030f, 1 }},
+	{"33001 NSEL NF_F_EGRESS_ACL_ID", 9, []tf{{33001, []byte{0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 7}}},
+		func(f *record.Flow) { f.EgressACL, f.EgressACE, f.EgressACEExt = 5, 6, 7 }},
 }
+
+// reverseElements make a reverse record alone (so no fieldCases entry,
+// which wants one record): NSEL's responderOctets and responderPackets,
+// tested by TestNSELResponderReverseRecord.
+var reverseElements = []uint16{232, 299}
 
 // TestFieldElements: each element extraction reads sets the record field
 // it should, and nothing else (fieldCases).
@@ -182,6 +196,9 @@ func TestFieldElements(t *testing.T) {
 // IPv6 address take.
 func TestFieldElementsComplete(t *testing.T) {
 	covered := map[uint16]bool{}
+	for _, ie := range reverseElements {
+		covered[ie] = true
+	}
 	for _, tc := range fieldCases {
 		for _, f := range tc.fields {
 			covered[f.ie] = true

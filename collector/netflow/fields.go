@@ -83,9 +83,14 @@ type recordTimes struct {
 // extract fills f from one data record's fields.
 //
 // Choices where fields overlap (documented here as the one place to look):
-//   - Bytes: IE 1 octetDeltaCount, else 85 octetTotalCount, else 23
-//     (v9 OUT_BYTES / IPFIX postOctetDeltaCount). Packets: 2, else 86, else
-//     24. An exporter sending both IN and OUT counters gets the IN ones.
+//   - Counters, by presence in the template, never by value (README,
+//     "Conventions"): Bytes is IE 1 octetDeltaCount when the template has
+//     it, zero included; else 85 octetTotalCount (less the same flow's
+//     previous total: totals.go); else 231 NSEL
+//     initiatorOctets; else 23 (v9 OUT_BYTES / postOctetDeltaCount), the
+//     only count of a template without an IN one. Packets: 2, 86, 298, 24
+//     the same way. A present IN counter is never replaced by OUT, nor a
+//     delta by a total.
 //   - TTL: IE 192 ipTTL, else 52 minimumTTL, else 53 maximumTTL.
 //   - VLAN: 58 vlanId, else 243 dot1qVlanId (source); 59 postVlanId, else
 //     254 postDot1qVlanId (destination). 12 bits kept.
@@ -101,6 +106,10 @@ type recordTimes struct {
 //     experimental bits, bottom-of-stack); the label is the top 20 bits.
 //   - NAT: IE 225-228 (NSEL uses the same numbers), 281/282 for IPv6, and
 //     NSEL's older 40001-40004.
+//   - NSEL: firewall event 233 or 40005, extended event 33002, ACL IDs
+//     33000/33001; initiator counts 231/298 are the forward record's,
+//     responder counts 232/299 the reverse one's; counts of events other
+//     than a teardown are not stored (nselEventRule).
 //   - RFC 5103 reverse elements (enterprise 29305) are collected into
 //     the returned reverseFields, from which the caller makes the reverse
 //     record; other enterprise-specific fields are skipped and counted
@@ -127,14 +136,15 @@ type extractor struct {
 
 	sp                                 samplingFields
 	times                              recordTimes
-	outBytes, outPackets               uint64
-	totalBytes, totalPackets           uint64
+	bytes, packets                     counters // pre (IN) counters
+	outBytes, outPackets               counter  // post (OUT) counters
 	minTTL, maxTTL                     uint8
 	haveTTL, haveMinTTL, haveMaxTTL    bool
 	postVlan, dot1qVlan, postDot1qVlan uint16
 	postSrcMAC, postDstMAC             uint64
 	physIn, physOut                    uint32
 	haveICMP                           bool
+	flowID                             uint64 // IE 148 (NSEL NF_F_CONN_ID): names the flow for totalsTable
 	ipVersion                          uint8
 	etherType                          uint16
 	v4, v6                             bool
@@ -256,17 +266,17 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 	case netflow.IPFIX_FIELD_postDestinationMacAddress:
 		x.postDstMAC = wire.MACToUint64(v)
 	case netflow.IPFIX_FIELD_octetDeltaCount:
-		f.Bytes = beUint(v)
+		x.bytes.delta.set(v)
 	case netflow.IPFIX_FIELD_packetDeltaCount:
-		f.Packets = beUint(v)
+		x.packets.delta.set(v)
 	case netflow.IPFIX_FIELD_octetTotalCount:
-		x.totalBytes = beUint(v)
+		x.bytes.total.set(v)
 	case netflow.IPFIX_FIELD_packetTotalCount:
-		x.totalPackets = beUint(v)
+		x.packets.total.set(v)
 	case netflow.IPFIX_FIELD_postOctetDeltaCount:
-		x.outBytes = beUint(v)
+		x.outBytes.set(v)
 	case netflow.IPFIX_FIELD_postPacketDeltaCount:
-		x.outPackets = beUint(v)
+		x.outPackets.set(v)
 	case netflow.IPFIX_FIELD_forwardingStatus:
 		f.ForwardingStatus = uint8(beUint(v))
 	case netflow.IPFIX_FIELD_flowDirection:
@@ -319,6 +329,24 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 		f.SrcPortNAT = uint16(beUint(v))
 	case netflow.IPFIX_FIELD_postNAPTDestinationTransportPort, ieNSELXlateDstPort:
 		f.DstPortNAT = uint16(beUint(v))
+	case netflow.IPFIX_FIELD_flowId:
+		x.flowID = beUint(v) // 0 names no flow
+	case netflow.IPFIX_FIELD_firewallEvent, ieNSELFirewallEvent:
+		f.FirewallEvent = uint8(beUint(v))
+	case ieNSELExtEvent:
+		f.FirewallExtEvent = uint16(beUint(v))
+	case ieNSELIngressACL:
+		f.IngressACL, f.IngressACE, f.IngressACEExt = aclID(v)
+	case ieNSELEgressACL:
+		f.EgressACL, f.EgressACE, f.EgressACEExt = aclID(v)
+	case netflow.IPFIX_FIELD_initiatorOctets:
+		x.bytes.initiator.set(v)
+	case netflow.IPFIX_FIELD_initiatorPackets:
+		x.packets.initiator.set(v)
+	case netflow.IPFIX_FIELD_responderOctets:
+		x.rev.bytes.initiator.set(v) // the reverse record's "initiator"
+	case netflow.IPFIX_FIELD_responderPackets:
+		x.rev.packets.initiator.set(v)
 	default:
 		x.sp.read(fieldType, v)
 	}
@@ -328,12 +356,9 @@ func (x *extractor) field(penProvided bool, pen uint32, fieldType uint16, v []by
 // returns the record's reverse (biflow) counters.
 func (x *extractor) finish(d *Decoder, stats *Stats) reverseFields {
 	f := x.f
-	if f.Bytes == 0 {
-		f.Bytes = cmp.Or(x.totalBytes, x.outBytes)
-	}
-	if f.Packets == 0 {
-		f.Packets = cmp.Or(x.totalPackets, x.outPackets)
-	}
+	f.Bytes = x.bytes.value(x.outBytes)
+	f.Packets = x.packets.value(x.outPackets)
+	x.nselEventRule()
 	if !x.haveTTL {
 		if x.haveMinTTL {
 			f.IPTTL = x.minTTL
@@ -379,6 +404,7 @@ func (x *extractor) finish(d *Decoder, stats *Stats) reverseFields {
 		rate, _ = x.ctx.state.SamplingRate(templates.SamplerKey{Version: x.ctx.version, ObservationDomain: x.ctx.obsDomain, SamplerID: x.sp.samplerID})
 	}
 	f.SamplingRate = d.samplingRate(x.ctx.sampling, rate, stats)
+	x.differenceTotals(d, stats)
 	return x.rev
 }
 
@@ -395,11 +421,105 @@ const (
 	ieNSELXlateSrcPort     = 40003
 	ieNSELXlateDstPort     = 40004
 
+	// Cisco NSEL event fields: NF_F_FW_EVENT (IE 233's older number),
+	// NF_F_FW_EXT_EVENT, NF_F_INGRESS_ACL_ID, NF_F_EGRESS_ACL_ID.
+	ieNSELFirewallEvent = 40005
+	ieNSELExtEvent      = 33002
+	ieNSELIngressACL    = 33000
+	ieNSELEgressACL     = 33001
+
 	// penReverse is the enterprise number of RFC 5103's reverse
 	// information elements: the forward IE's number, for the reverse
 	// direction of a biflow.
 	penReverse = 29305
 )
+
+// NSEL firewall events (IE 233, 40005).
+const (
+	fwEventDeleted = 2 // flow-teardown
+)
+
+// nselEventRule keeps an ASA flow's bytes from being counted twice across
+// its events (README, "Cisco ASA (NSEL)"). Cisco's NSEL guide: a
+// flow-teardown record "includes all information regarding the flow", its
+// whole life; flow-update records carry the counts since the last update
+// timer, and an update at teardown the last interval, none for a flow torn
+// down before its first update. So the teardown's counts are stored, and
+// the counts of any other event (create, denied, alert, update) are not:
+// stored too, the update counts would count a long flow twice. Delta
+// counters (IE 1/2, and the post ones 23/24, v9 OUT_BYTES/OUT_PKTS, when
+// the one counter rule picks them; the reverse deltas likewise) mean what
+// RFC 7012 says, since the previous report, whatever the event: they are
+// kept.
+func (x *extractor) nselEventRule() {
+	f := x.f
+	if f.FirewallEvent == 0 || f.FirewallEvent == fwEventDeleted {
+		return
+	}
+	if !x.bytes.isDelta(x.outBytes) {
+		f.Bytes = 0
+	}
+	if !x.packets.isDelta(x.outPackets) {
+		f.Packets = 0
+	}
+	x.rev.bytes.total, x.rev.bytes.initiator = counter{}, counter{}
+	x.rev.packets.total, x.rev.packets.initiator = counter{}, counter{}
+}
+
+// aclID reads an NSEL ACL ID (IE 33000/33001): three 32-bit values, the
+// ACL, the ACE and the extended ACE; a shorter value fills what it covers.
+func aclID(v []byte) (acl, ace, ext uint32) {
+	var id [3]uint32
+	for i := range id {
+		if len(v) < 4 {
+			break
+		}
+		id[i], v = binary.BigEndian.Uint32(v), v[4:]
+	}
+	return id[0], id[1], id[2]
+}
+
+// counter is one counter field of a record: whether the template has it,
+// and its value. Presence, not the value, picks the counter used: a zero
+// delta is an answer, not a gap.
+type counter struct {
+	v       uint64
+	present bool
+}
+
+func (c *counter) set(v []byte) { c.v, c.present = beUint(v), true }
+
+// counters are the pre (IN) counters of one quantity (bytes or packets) a
+// record may carry, in the order the one counter rule tries them.
+type counters struct {
+	delta     counter // IE 1 / 2 (v9 IN_BYTES / IN_PKTS)
+	total     counter // IE 85 / 86, cumulative over the flow's life
+	initiator counter // NSEL IE 231 / 298, the initiator's side of a connection
+}
+
+// value applies the one counter rule (README, "Conventions"): the delta
+// when the template has one, whatever its value; else the total (which
+// differenceTotals then turns into the difference from the same flow's
+// previous report, when the record names its flow); else NSEL's initiator
+// count; else post (OUT) when the template has no IN counter at all: the
+// record's only count, not a stand-in for a present one.
+func (c *counters) value(post counter) uint64 {
+	switch {
+	case c.delta.present:
+		return c.delta.v
+	case c.total.present:
+		return c.total.v
+	case c.initiator.present:
+		return c.initiator.v
+	}
+	return post.v
+}
+
+// isDelta reports whether value(post) picks a delta counter: IE 1/2, or
+// the post (OUT) IE 23/24 of a template with no IN counter.
+func (c *counters) isDelta(post counter) bool {
+	return c.delta.present || !c.total.present && !c.initiator.present && post.present
+}
 
 // mplsLabel reads a label stack entry (RFC 3032: 20-bit label, 3 bits of
 // traffic class, bottom-of-stack bit; IPFIX sends the first 3 bytes) and
@@ -414,30 +534,30 @@ func mplsLabel(v []byte) uint32 {
 
 // reverseFields are a biflow record's reverse-direction counters (RFC 5103).
 type reverseFields struct {
-	bytes, packets           uint64
-	totalBytes, totalPackets uint64
-	tcpFlags                 uint16 // 0 when the record has none
+	bytes, packets counters // NSEL's responder counts are the initiator slot
+	tcpFlags       uint16   // 0 when the record has none
 }
 
 func (r *reverseFields) read(fieldType uint16, v []byte) {
 	switch fieldType {
 	case netflow.IPFIX_FIELD_octetDeltaCount:
-		r.bytes = beUint(v)
+		r.bytes.delta.set(v)
 	case netflow.IPFIX_FIELD_packetDeltaCount:
-		r.packets = beUint(v)
+		r.packets.delta.set(v)
 	case netflow.IPFIX_FIELD_octetTotalCount:
-		r.totalBytes = beUint(v)
+		r.bytes.total.set(v)
 	case netflow.IPFIX_FIELD_packetTotalCount:
-		r.totalPackets = beUint(v)
+		r.packets.total.set(v)
 	case netflow.IPFIX_FIELD_tcpControlBits:
 		r.tcpFlags = uint16(beUint(v))
 	}
 }
 
 // carries reports whether the reverse direction carried anything: whether
-// reverse makes a record.
+// reverse makes a record. The counters are chosen by the one counter rule,
+// as the forward ones are.
 func (r *reverseFields) carries() bool {
-	return cmp.Or(r.bytes, r.totalBytes) != 0 || cmp.Or(r.packets, r.totalPackets) != 0
+	return r.bytes.value(counter{}) != 0 || r.packets.value(counter{}) != 0
 }
 
 // reverse turns f, a biflow's forward record, into its reverse record:
@@ -450,7 +570,7 @@ func (r *reverseFields) reverse(f *record.Flow) bool {
 	if !r.carries() {
 		return false
 	}
-	bytes, packets := cmp.Or(r.bytes, r.totalBytes), cmp.Or(r.packets, r.totalPackets)
+	bytes, packets := r.bytes.value(counter{}), r.packets.value(counter{})
 	f.SrcAddr, f.DstAddr = f.DstAddr, f.SrcAddr
 	f.SrcPort, f.DstPort = f.DstPort, f.SrcPort
 	f.SrcNetMask, f.DstNetMask = f.DstNetMask, f.SrcNetMask

@@ -36,7 +36,8 @@ type packetContext struct {
 //
 // Before goflow2 sees the datagram, its sets are walked (checkSets) so that
 // a datagram cut short or with a corrupt set length is decoded up to its
-// last complete set and then reported, instead of goflow2 silently decoding
+// last complete set (or, for a data set cut short, its last complete
+// record) and then reported, instead of goflow2 silently decoding
 // a partial set, and so that a template record claiming more fields than
 // its set holds never reaches goflow2, which allocates for the claimed
 // count before reading.
@@ -54,6 +55,12 @@ type packetContext struct {
 // announced in the same datagram applies to its flows.
 func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNanos int64, payload []byte, out record.Appender, stats *Stats) error {
 	sets, framingErr := checkSets(stats.Version, payload)
+	switch sets.cut {
+	case cutDataSet:
+		stats.DataSetsCut++
+	case cutOtherSet:
+		stats.OtherSetsCut++
+	}
 	if sets.end == 0 {
 		return framingErr
 	}
@@ -88,12 +95,14 @@ func (d *Decoder) decodeTemplated(s *scratch, exporter record.Addr, receivedNano
 	// allocating (walkDataSet), once every options data set of the
 	// datagram has been applied. goflow2 stopped at the first set it could
 	// not decode; so does this walk.
-	var decodeErr error
+	var decodeErr, corruptErr error
 	s.dataSets = s.dataSets[:0]
 sets:
 	for pos := headerLen; pos < sets.end; {
 		id := binary.BigEndian.Uint16(payload[pos:])
-		set := payload[pos : pos+int(binary.BigEndian.Uint16(payload[pos+2:]))]
+		// A data set cut short (sets.partial) ends at sets.end.
+		set := payload[pos:min(pos+int(binary.BigEndian.Uint16(payload[pos+2:])), sets.end)]
+		cut := pos+int(binary.BigEndian.Uint16(payload[pos+2:])) > sets.end
 		pos += len(set)
 		if id < 256 {
 			fs, err := netflow.DecodeMessageCommonFlowSet(newBuffer(set), ctx.state, ctx.obsDomain, stats.Version)
@@ -120,7 +129,15 @@ sets:
 		var records []netflow.OptionsDataRecord
 		switch t := template.(type) {
 		case netflow.TemplateRecord:
-			s.dataSets = append(s.dataSets, dataSet{body: body, fields: t.Fields})
+			if cut && !cutInLastRecord(body, t.Fields, sets.overrun) {
+				// The set's length is corrupt, not cut: what follows
+				// its header to the end is other sets, not records.
+				stats.DataSetsCut--
+				stats.DataSetsCorrupt++
+				corruptErr = newError(decodeerr.Malformed, fmt.Errorf("data set %d: length runs %d bytes past the end, more than its last record", id, sets.overrun))
+				continue
+			}
+			s.dataSets = append(s.dataSets, dataSet{body: body, fields: t.Fields, cut: cut})
 			continue
 		case netflow.NFv9OptionsTemplateRecord:
 			records, err = netflow.DecodeOptionsDataSet(stats.Version, newBuffer(body), t.Scopes, t.Options)
@@ -149,6 +166,8 @@ sets:
 	// The first problem found wins: a framing problem explains any goflow2
 	// error that follows from it.
 	switch {
+	case corruptErr != nil:
+		return corruptErr
 	case framingErr != nil:
 		return framingErr
 	case decodeErr != nil:
@@ -162,11 +181,24 @@ sets:
 }
 
 // setsFound is what checkSets found: the sets in payload[:end] are whole
-// and sane, and there are count of them.
+// and sane, and there are count of them; the last one may be a data set
+// cut short (cut == cutDataSet), whose complete records can be read.
 type setsFound struct {
-	end   int
-	count int
+	end     int
+	count   int
+	cut     setCut
+	overrun int // a cut set's declared bytes past the end
 }
+
+// setCut tells which kind of set ran past the end of the datagram (or
+// IPFIX message), if one did.
+type setCut uint8
+
+const (
+	cutNone     setCut = iota
+	cutDataSet         // kept up to the end: its complete records are decoded
+	cutOtherSet        // a template or options set: dropped whole, a cut template cannot be trusted
+)
 
 // checkSets walks the set headers of a v9 or IPFIX datagram and returns how
 // many leading bytes hold complete, sane sets, with an error describing
@@ -216,6 +248,16 @@ func checkSets(version uint16, payload []byte) (found setsFound, err error) {
 			if err == nil {
 				err = newError(decodeerr.Truncated, fmt.Errorf("set at %d has length %d, %d bytes left", pos, setLen, limit-pos))
 			}
+			// A data set's records are independent: those wholly
+			// before the end are as good as in a whole set (tshark
+			// decodes them too). The cut record is left.
+			found.cut = cutOtherSet
+			found.overrun = pos + setLen - limit
+			if setID >= 256 {
+				found.cut = cutDataSet
+				found.count++
+				pos = limit
+			}
 			break
 		}
 		if !templatesFit(version, setID, payload[pos+setHeaderLen:pos+setLen]) {
@@ -227,7 +269,7 @@ func checkSets(version uint16, payload []byte) (found setsFound, err error) {
 		found.count++
 	}
 	if pos == headerLen && err != nil {
-		return setsFound{}, err
+		return setsFound{cut: found.cut}, err
 	}
 	found.end = pos
 	return found, err
@@ -360,6 +402,7 @@ func learnSampling(ctx *packetContext, rec *netflow.OptionsDataRecord) {
 type dataSet struct {
 	body   []byte
 	fields []netflow.Field
+	cut    bool // the set ran past the end of the datagram: its last record is cut
 }
 
 // walkDataSet extracts and emits the records of a data set, reading each
@@ -399,18 +442,18 @@ func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, out record.Append
 			n := int(field.Length)
 			if n == 0xffff {
 				if len(body) < 1 {
-					return newError(decodeerr.Truncated, errVariableLength)
+					return ds.recordCut(stats)
 				}
 				n, body = int(body[0]), body[1:]
 				if n == 255 {
 					if len(body) < 2 {
-						return newError(decodeerr.Truncated, errVariableLength)
+						return ds.recordCut(stats)
 					}
 					n, body = int(binary.BigEndian.Uint16(body)), body[2:]
 				}
 			}
 			if n > len(body) {
-				return newError(decodeerr.Truncated, errVariableLength)
+				return ds.recordCut(stats)
 			}
 			x.field(field.PenProvided, field.Pen, field.Type, body[:n], stats)
 			body = body[n:]
@@ -434,6 +477,60 @@ func (d *Decoder) walkDataSet(ctx *packetContext, ds *dataSet, out record.Append
 		}
 	}
 	return nil
+}
+
+// cutInLastRecord reports whether a data set whose declared length runs
+// overrun bytes past the end of the datagram (or IPFIX message) was cut
+// inside its last record: the overrun is shorter than the record the end
+// cuts (at its least length: its fixed-length fields, and its
+// variable-length values as far as their lengths could be read) plus
+// padding. A longer overrun means a corrupt length, not a cut: the bytes
+// to the end are other sets, and read as records they would be stored as
+// flows.
+func cutInLastRecord(body []byte, fields []netflow.Field, overrun int) bool {
+	return overrun < cutRecordLen(body, fields)+maxPadding
+}
+
+// cutRecordLen walks body's records by their lengths and returns the least
+// length of the one body's end cuts (the template's shortest record when
+// body ends between records).
+func cutRecordLen(body []byte, fields []netflow.Field) int {
+	minLen := 0
+	for i := range fields {
+		if n := fields[i].Length; n == 0xffff {
+			minLen++
+		} else {
+			minLen += int(n)
+		}
+	}
+	if minLen == 0 {
+		return 0 // refused by the store; no record to walk
+	}
+	for {
+		rec, need := 0, minLen // this record's bytes walked, its least length
+		for i := range fields {
+			n := int(fields[i].Length)
+			if n == 0xffff {
+				if len(body) < rec+1 {
+					return need
+				}
+				n, rec = int(body[rec]), rec+1
+				if n == 255 {
+					if len(body) < rec+2 {
+						return need + 2
+					}
+					n, rec = int(binary.BigEndian.Uint16(body[rec:])), rec+2
+					need += 2
+				}
+				need += n
+			}
+			rec += n
+			if rec > len(body) {
+				return need
+			}
+		}
+		body = body[rec:]
+	}
 }
 
 // maxPadding is the most padding a set can end with: 7 octets, to align
@@ -470,6 +567,16 @@ func isPadding(rest []byte, minLen int, variable bool) bool {
 		}
 	}
 	return true
+}
+
+// recordCut counts and reports a record whose variable-length value runs
+// past the end of its set. In a set that ran past the datagram's end, that
+// record is the one the end cut, already counted with the set.
+func (ds *dataSet) recordCut(stats *Stats) error {
+	if !ds.cut {
+		stats.RecordsCut++
+	}
+	return newError(decodeerr.Truncated, errVariableLength)
 }
 
 // errVariableLength is the cause of a data set abandoned mid-record.

@@ -63,6 +63,9 @@ type Comparison struct {
 	Files int
 	// Compared counts the values compared, by field.
 	Compared map[string]int
+	// Records counts the records both decoded and compared; Identical
+	// those whose every compared field matched.
+	Records, Identical int
 }
 
 // NewComparison returns a comparison that runs tshark (its path), names a
@@ -122,6 +125,7 @@ func (c *Comparison) Compare(cp *Capture, checks []Check, decode func(dg pcap.Da
 		byFrame[r.Frame] = append(byFrame[r.Frame], r)
 	}
 	diffs := map[string][]string{}
+	records, identicalRecords := 0, 0
 	for _, dg := range cp.Datagrams {
 		var flows []record.Flow
 		decode(dg, func(f *record.Flow) {
@@ -132,6 +136,7 @@ func (c *Comparison) Compare(cp *Capture, checks []Check, decode func(dg pcap.Da
 			diffs["count"] = append(diffs["count"], fmt.Sprintf("frame %d: sluice %d records, tshark %d", dg.Frame, len(flows), len(want)))
 		}
 		for i := range min(len(flows), len(want)) {
+			identical := true
 			for _, check := range checks {
 				w, ok := check.Want(&want[i])
 				if !ok {
@@ -139,11 +144,28 @@ func (c *Comparison) Compare(cp *Capture, checks []Check, decode func(dg pcap.Da
 				}
 				c.Compared[check.Field]++
 				if g := check.Got(&flows[i]); g != w {
+					identical = false
 					diffs[check.Field] = append(diffs[check.Field], fmt.Sprintf("frame %d %s %d: sluice %s, tshark %s", dg.Frame, c.unit, i+1, g, w))
 				}
 			}
+			records++
+			if identical {
+				identicalRecords++
+			}
 		}
 	}
+	c.Records += records
+	c.Identical += identicalRecords
+	// Per capture, which fields differ (excused ones marked), so a run's
+	// log shows the state of every capture, not only the failures.
+	var differing []string
+	for _, field := range slices.Sorted(maps.Keys(diffs)) {
+		if c.wouldExcuse(cp.Name, field) {
+			field += " (known)"
+		}
+		differing = append(differing, field)
+	}
+	c.tb.Logf("%s: %d %ss compared, %d identical in every field tshark reports; differing: %v", cp.Name, records, c.unit, identicalRecords, differing)
 	for _, field := range slices.Sorted(maps.Keys(diffs)) {
 		if c.excused(cp.Name, field) {
 			continue
@@ -164,6 +186,17 @@ func (c *Comparison) excused(file, field string) bool {
 	for i, d := range c.known {
 		if (d.File == file || d.File == "*") && d.Field == field {
 			c.used[i] = true
+			return true
+		}
+	}
+	return false
+}
+
+// wouldExcuse reports whether the table excuses a field of a capture,
+// marking nothing.
+func (c *Comparison) wouldExcuse(file, field string) bool {
+	for _, d := range c.known {
+		if (d.File == file || d.File == "*") && d.Field == field {
 			return true
 		}
 	}

@@ -440,4 +440,53 @@ var Columns = []Column{
 		Doc:   "Community ID v1 of the flow",
 		Hash:  func(f *Flow) *CommunityID { return &f.CommunityID },
 	},
+	// Firewall events (NSEL), schema version 9.
+	{
+		Name: "FirewallEvent", Kind: KindUInt8, Type: "UInt8", Field: 87,
+		Doc:     "firewall event (IPFIX IE 233, NSEL 40005): 1 created, 2 deleted, 3 denied, 4 alert, 5 update; 0 none",
+		Uint:    func(f *Flow) uint64 { return uint64(f.FirewallEvent) },
+		SetUint: func(f *Flow, v uint64) { f.FirewallEvent = uint8(v) },
+	},
+	{
+		Name: "FirewallExtEvent", Kind: KindUInt16, Type: "UInt16", Field: 88,
+		Doc:     "NSEL extended event code (IE 33002), e.g. why a flow was denied or torn down",
+		Uint:    func(f *Flow) uint64 { return uint64(f.FirewallExtEvent) },
+		SetUint: func(f *Flow, v uint64) { f.FirewallExtEvent = uint16(v) },
+	},
+	{
+		Name: "IngressACL", Kind: KindUInt32, Type: "UInt32", Field: 89,
+		Doc:     "NSEL ingress ACL (hash or ID of its name), from IE 33000",
+		Uint:    func(f *Flow) uint64 { return uint64(f.IngressACL) },
+		SetUint: func(f *Flow, v uint64) { f.IngressACL = uint32(v) },
+	},
+	{
+		Name: "IngressACE", Kind: KindUInt32, Type: "UInt32", Field: 90,
+		Doc:     "NSEL ingress ACE within the ACL (hash, ID or line), from IE 33000",
+		Uint:    func(f *Flow) uint64 { return uint64(f.IngressACE) },
+		SetUint: func(f *Flow, v uint64) { f.IngressACE = uint32(v) },
+	},
+	{
+		Name: "IngressACEExt", Kind: KindUInt32, Type: "UInt32", Field: 91,
+		Doc:     "NSEL ingress extended ACE configuration (hash or ID), from IE 33000",
+		Uint:    func(f *Flow) uint64 { return uint64(f.IngressACEExt) },
+		SetUint: func(f *Flow, v uint64) { f.IngressACEExt = uint32(v) },
+	},
+	{
+		Name: "EgressACL", Kind: KindUInt32, Type: "UInt32", Field: 92,
+		Doc:     "NSEL egress ACL (hash or ID of its name), from IE 33001",
+		Uint:    func(f *Flow) uint64 { return uint64(f.EgressACL) },
+		SetUint: func(f *Flow, v uint64) { f.EgressACL = uint32(v) },
+	},
+	{
+		Name: "EgressACE", Kind: KindUInt32, Type: "UInt32", Field: 93,
+		Doc:     "NSEL egress ACE within the ACL (hash, ID or line), from IE 33001",
+		Uint:    func(f *Flow) uint64 { return uint64(f.EgressACE) },
+		SetUint: func(f *Flow, v uint64) { f.EgressACE = uint32(v) },
+	},
+	{
+		Name: "EgressACEExt", Kind: KindUInt32, Type: "UInt32", Field: 94,
+		Doc:     "NSEL egress extended ACE configuration (hash or ID), from IE 33001",
+		Uint:    func(f *Flow) uint64 { return uint64(f.EgressACEExt) },
+		SetUint: func(f *Flow, v uint64) { f.EgressACEExt = uint32(v) },
+	},
 }

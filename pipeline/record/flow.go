@@ -146,6 +146,20 @@ type Flow struct {
 	SrcPortNAT uint16
 	DstPortNAT uint16
 
+	// Firewall events (Cisco ASA NSEL, IPFIX IE 233): the event
+	// (1 created, 2 deleted, 3 denied, 4 alert, 5 update; 0 none), NSEL's
+	// extended event code (33002), and the ingress and egress ACL that
+	// matched (33000/33001): each three 32-bit values, the ACL, the ACE
+	// within it and the extended ACE configuration (hashes or IDs).
+	FirewallEvent    uint8
+	FirewallExtEvent uint16
+	IngressACL       uint32
+	IngressACE       uint32
+	IngressACEExt    uint32
+	EgressACL        uint32
+	EgressACE        uint32
+	EgressACEExt     uint32
+
 	// Enrichment (pipeline/enrich). Strings point into the enrichment
 	// tables (or into the wire decoder's intern table), so filling them
 	// allocates nothing.

@@ -69,6 +69,13 @@ var mplsVRFNATColumns = []string{
 	"SrcAddrNAT", "DstAddrNAT", "SrcPortNAT", "DstPortNAT",
 }
 
+// firewallColumns are the columns schema version 9 adds: Cisco ASA NSEL's
+// firewall event fields.
+var firewallColumns = []string{
+	"FirewallEvent", "FirewallExtEvent",
+	"IngressACL", "IngressACE", "IngressACEExt", "EgressACL", "EgressACE", "EgressACEExt",
+}
+
 // enrichmentColumns are the columns schema version 6 adds: what
 // pipeline/enrich fills (exporter, network, GeoIP, interface, threat,
 // service, direction and Community ID).

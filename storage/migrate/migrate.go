@@ -77,6 +77,11 @@ var migrations = []migration{
 		description: "create interface_counters table (sFlow counter samples)",
 		statements:  countersTableStatements,
 	},
+	{
+		version:     9,
+		description: "add firewall event columns (Cisco ASA NSEL): event, extended event, ingress and egress ACL",
+		statements:  addFlowColumns(firewallColumns...),
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.

@@ -424,7 +424,23 @@ type Flow struct {
 	// direction relative to the configured own networks.
 	TrafficDirection TrafficDirection `protobuf:"varint,85,opt,name=TrafficDirection,proto3,enum=sluice.record.v1.TrafficDirection" json:"TrafficDirection,omitempty"`
 	// Community ID v1 of the flow, the 20-byte SHA-1 (the text form is "1:" and its base64).
-	CommunityID   []byte `protobuf:"bytes,86,opt,name=CommunityID,proto3" json:"CommunityID,omitempty"`
+	CommunityID []byte `protobuf:"bytes,86,opt,name=CommunityID,proto3" json:"CommunityID,omitempty"`
+	// firewall event (IPFIX IE 233, NSEL 40005): 1 created, 2 deleted, 3 denied, 4 alert, 5 update; 0 none.
+	FirewallEvent uint32 `protobuf:"varint,87,opt,name=FirewallEvent,proto3" json:"FirewallEvent,omitempty"`
+	// NSEL extended event code (IE 33002), e.g. why a flow was denied or torn down.
+	FirewallExtEvent uint32 `protobuf:"varint,88,opt,name=FirewallExtEvent,proto3" json:"FirewallExtEvent,omitempty"`
+	// NSEL ingress ACL (hash or ID of its name), from IE 33000.
+	IngressACL uint32 `protobuf:"varint,89,opt,name=IngressACL,proto3" json:"IngressACL,omitempty"`
+	// NSEL ingress ACE within the ACL (hash, ID or line), from IE 33000.
+	IngressACE uint32 `protobuf:"varint,90,opt,name=IngressACE,proto3" json:"IngressACE,omitempty"`
+	// NSEL ingress extended ACE configuration (hash or ID), from IE 33000.
+	IngressACEExt uint32 `protobuf:"varint,91,opt,name=IngressACEExt,proto3" json:"IngressACEExt,omitempty"`
+	// NSEL egress ACL (hash or ID of its name), from IE 33001.
+	EgressACL uint32 `protobuf:"varint,92,opt,name=EgressACL,proto3" json:"EgressACL,omitempty"`
+	// NSEL egress ACE within the ACL (hash, ID or line), from IE 33001.
+	EgressACE uint32 `protobuf:"varint,93,opt,name=EgressACE,proto3" json:"EgressACE,omitempty"`
+	// NSEL egress extended ACE configuration (hash or ID), from IE 33001.
+	EgressACEExt  uint32 `protobuf:"varint,94,opt,name=EgressACEExt,proto3" json:"EgressACEExt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1061,6 +1077,62 @@ func (x *Flow) GetCommunityID() []byte {
 	return nil
 }
 
+func (x *Flow) GetFirewallEvent() uint32 {
+	if x != nil {
+		return x.FirewallEvent
+	}
+	return 0
+}
+
+func (x *Flow) GetFirewallExtEvent() uint32 {
+	if x != nil {
+		return x.FirewallExtEvent
+	}
+	return 0
+}
+
+func (x *Flow) GetIngressACL() uint32 {
+	if x != nil {
+		return x.IngressACL
+	}
+	return 0
+}
+
+func (x *Flow) GetIngressACE() uint32 {
+	if x != nil {
+		return x.IngressACE
+	}
+	return 0
+}
+
+func (x *Flow) GetIngressACEExt() uint32 {
+	if x != nil {
+		return x.IngressACEExt
+	}
+	return 0
+}
+
+func (x *Flow) GetEgressACL() uint32 {
+	if x != nil {
+		return x.EgressACL
+	}
+	return 0
+}
+
+func (x *Flow) GetEgressACE() uint32 {
+	if x != nil {
+		return x.EgressACE
+	}
+	return 0
+}
+
+func (x *Flow) GetEgressACEExt() uint32 {
+	if x != nil {
+		return x.EgressACEExt
+	}
+	return 0
+}
+
 var File_flow_proto protoreflect.FileDescriptor
 
 const file_flow_proto_rawDesc = "" +
@@ -1068,7 +1140,7 @@ const file_flow_proto_rawDesc = "" +
 	"\n" +
 	"flow.proto\x12\x10sluice.record.v1\"9\n" +
 	"\tFlowBatch\x12,\n" +
-	"\x05flows\x18\x01 \x03(\v2\x16.sluice.record.v1.FlowR\x05flows\"\x94\x17\n" +
+	"\x05flows\x18\x01 \x03(\v2\x16.sluice.record.v1.FlowR\x05flows\"\xac\x19\n" +
 	"\x04Flow\x12\"\n" +
 	"\fTimeReceived\x18\x01 \x01(\x03R\fTimeReceived\x12$\n" +
 	"\rTimeFlowStart\x18\x02 \x01(\x03R\rTimeFlowStart\x12 \n" +
@@ -1194,7 +1266,19 @@ const file_flow_proto_rawDesc = "" +
 	"\x0eDstThreatFeeds\x18S \x03(\tR\x0eDstThreatFeeds\x12 \n" +
 	"\vServiceName\x18T \x01(\tR\vServiceName\x12N\n" +
 	"\x10TrafficDirection\x18U \x01(\x0e2\".sluice.record.v1.TrafficDirectionR\x10TrafficDirection\x12 \n" +
-	"\vCommunityID\x18V \x01(\fR\vCommunityID*\x7f\n" +
+	"\vCommunityID\x18V \x01(\fR\vCommunityID\x12$\n" +
+	"\rFirewallEvent\x18W \x01(\rR\rFirewallEvent\x12*\n" +
+	"\x10FirewallExtEvent\x18X \x01(\rR\x10FirewallExtEvent\x12\x1e\n" +
+	"\n" +
+	"IngressACL\x18Y \x01(\rR\n" +
+	"IngressACL\x12\x1e\n" +
+	"\n" +
+	"IngressACE\x18Z \x01(\rR\n" +
+	"IngressACE\x12$\n" +
+	"\rIngressACEExt\x18[ \x01(\rR\rIngressACEExt\x12\x1c\n" +
+	"\tEgressACL\x18\\ \x01(\rR\tEgressACL\x12\x1c\n" +
+	"\tEgressACE\x18] \x01(\rR\tEgressACE\x12\"\n" +
+	"\fEgressACEExt\x18^ \x01(\rR\fEgressACEExt*\x7f\n" +
 	"\bFlowType\x12\x15\n" +
 	"\x11FLOW_TYPE_UNKNOWN\x10\x00\x12\x17\n" +
 	"\x13FLOW_TYPE_NETFLOWV5\x10\x01\x12\x17\n" +

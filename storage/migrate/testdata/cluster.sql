@@ -97,7 +97,15 @@ CREATE TABLE IF NOT EXISTS sluice.flows_local ON CLUSTER `sluice_cluster`
     `DstThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing DstAddr',
     `ServiceName` LowCardinality(String) COMMENT 'service by protocol and port',
     `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4) COMMENT 'direction relative to the configured own networks',
-    `CommunityID` String COMMENT 'Community ID v1 of the flow' CODEC(ZSTD(1))
+    `CommunityID` String COMMENT 'Community ID v1 of the flow' CODEC(ZSTD(1)),
+    `FirewallEvent` UInt8 COMMENT 'firewall event (IPFIX IE 233, NSEL 40005): 1 created, 2 deleted, 3 denied, 4 alert, 5 update; 0 none',
+    `FirewallExtEvent` UInt16 COMMENT 'NSEL extended event code (IE 33002), e.g. why a flow was denied or torn down',
+    `IngressACL` UInt32 COMMENT 'NSEL ingress ACL (hash or ID of its name), from IE 33000',
+    `IngressACE` UInt32 COMMENT 'NSEL ingress ACE within the ACL (hash, ID or line), from IE 33000',
+    `IngressACEExt` UInt32 COMMENT 'NSEL ingress extended ACE configuration (hash or ID), from IE 33000',
+    `EgressACL` UInt32 COMMENT 'NSEL egress ACL (hash or ID of its name), from IE 33001',
+    `EgressACE` UInt32 COMMENT 'NSEL egress ACE within the ACL (hash, ID or line), from IE 33001',
+    `EgressACEExt` UInt32 COMMENT 'NSEL egress extended ACE configuration (hash or ID), from IE 33001'
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sluice/flows_local', '{replica}')
 PARTITION BY toYYYYMMDD(TimeReceived)
@@ -792,6 +800,40 @@ COMMENT 'sluice sFlow interface counter samples, one row per sample';
 CREATE TABLE IF NOT EXISTS sluice.interface_counters ON CLUSTER `sluice_cluster` AS sluice.interface_counters_local ENGINE = Distributed(`sluice_cluster`, sluice, interface_counters_local, cityHash64(ExporterAddress));
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-8', async_insert = 0 VALUES (8, 'create interface_counters table (sFlow counter samples)');
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `FirewallEvent` UInt8 COMMENT 'firewall event (IPFIX IE 233, NSEL 40005): 1 created, 2 deleted, 3 denied, 4 alert, 5 update; 0 none';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `FirewallExtEvent` UInt16 COMMENT 'NSEL extended event code (IE 33002), e.g. why a flow was denied or torn down';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `IngressACL` UInt32 COMMENT 'NSEL ingress ACL (hash or ID of its name), from IE 33000';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `IngressACE` UInt32 COMMENT 'NSEL ingress ACE within the ACL (hash, ID or line), from IE 33000';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `IngressACEExt` UInt32 COMMENT 'NSEL ingress extended ACE configuration (hash or ID), from IE 33000';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `EgressACL` UInt32 COMMENT 'NSEL egress ACL (hash or ID of its name), from IE 33001';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `EgressACE` UInt32 COMMENT 'NSEL egress ACE within the ACL (hash, ID or line), from IE 33001';
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `EgressACEExt` UInt32 COMMENT 'NSEL egress extended ACE configuration (hash or ID), from IE 33001';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `FirewallEvent` UInt8 COMMENT 'firewall event (IPFIX IE 233, NSEL 40005): 1 created, 2 deleted, 3 denied, 4 alert, 5 update; 0 none';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `FirewallExtEvent` UInt16 COMMENT 'NSEL extended event code (IE 33002), e.g. why a flow was denied or torn down';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `IngressACL` UInt32 COMMENT 'NSEL ingress ACL (hash or ID of its name), from IE 33000';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `IngressACE` UInt32 COMMENT 'NSEL ingress ACE within the ACL (hash, ID or line), from IE 33000';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `IngressACEExt` UInt32 COMMENT 'NSEL ingress extended ACE configuration (hash or ID), from IE 33000';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `EgressACL` UInt32 COMMENT 'NSEL egress ACL (hash or ID of its name), from IE 33001';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `EgressACE` UInt32 COMMENT 'NSEL egress ACE within the ACL (hash, ID or line), from IE 33001';
+
+ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `EgressACEExt` UInt32 COMMENT 'NSEL egress extended ACE configuration (hash or ID), from IE 33001';
+
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-9', async_insert = 0 VALUES (9, 'add firewall event columns (Cisco ASA NSEL): event, extended event, ingress and egress ACL');
 
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 

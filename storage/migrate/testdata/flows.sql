@@ -85,7 +85,15 @@ CREATE TABLE IF NOT EXISTS sluice.flows
     `DstThreatFeeds` Array(LowCardinality(String)) COMMENT 'names of the threat-intelligence feeds listing DstAddr',
     `ServiceName` LowCardinality(String) COMMENT 'service by protocol and port',
     `TrafficDirection` Enum8('unknown' = 0, 'inbound' = 1, 'outbound' = 2, 'internal' = 3, 'transit' = 4) COMMENT 'direction relative to the configured own networks',
-    `CommunityID` String COMMENT 'Community ID v1 of the flow' CODEC(ZSTD(1))
+    `CommunityID` String COMMENT 'Community ID v1 of the flow' CODEC(ZSTD(1)),
+    `FirewallEvent` UInt8 COMMENT 'firewall event (IPFIX IE 233, NSEL 40005): 1 created, 2 deleted, 3 denied, 4 alert, 5 update; 0 none',
+    `FirewallExtEvent` UInt16 COMMENT 'NSEL extended event code (IE 33002), e.g. why a flow was denied or torn down',
+    `IngressACL` UInt32 COMMENT 'NSEL ingress ACL (hash or ID of its name), from IE 33000',
+    `IngressACE` UInt32 COMMENT 'NSEL ingress ACE within the ACL (hash, ID or line), from IE 33000',
+    `IngressACEExt` UInt32 COMMENT 'NSEL ingress extended ACE configuration (hash or ID), from IE 33000',
+    `EgressACL` UInt32 COMMENT 'NSEL egress ACL (hash or ID of its name), from IE 33001',
+    `EgressACE` UInt32 COMMENT 'NSEL egress ACE within the ACL (hash, ID or line), from IE 33001',
+    `EgressACEExt` UInt32 COMMENT 'NSEL egress extended ACE configuration (hash or ID), from IE 33001'
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(TimeReceived)
