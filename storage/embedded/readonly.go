@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -48,36 +49,142 @@ var readOnlyKinds = map[string]bool{
 // A query that is refused, by these rules or by the engine, fails with a
 // *QueryError, whose Message is what to show the person who wrote it.
 func (e *Engine) QueryReadOnly(ctx context.Context, query, format string) ([]byte, error) {
+	res, err := e.QueryReadOnlyRequest(ctx, ReadOnlyRequest{Query: query, Format: format})
+	return res.Data, err
+}
+
+// ReadOnlyRequest is a read-only query with what ClickHouse's HTTP
+// interface sends beside it.
+type ReadOnlyRequest struct {
+	Query string
+	// Format is the output format, unless the query has a FORMAT clause.
+	Format string
+	// Database, when set, is the current database for this query only.
+	Database string
+	// Params are the values of the query's {name:Type} parameters, in
+	// ClickHouse's text form. The engine binds them (SET param_name), so
+	// a value is never part of the statement's text.
+	Params map[string]string
+	// Settings are applied to this query, before the read-only ones, which
+	// therefore win. The caller decides which are harmless.
+	Settings map[string]string
+}
+
+// ReadOnlyResult is a read-only query's output and its format.
+type ReadOnlyResult struct {
+	Data []byte
+	// Format is the one the output is in: the query's FORMAT clause, or
+	// the request's.
+	Format string
+}
+
+// formatClause is the FORMAT clause that ends a normalized statement.
+var formatClause = regexp.MustCompile(` FORMAT (\w+)$`)
+
+// QueryReadOnlyRequest is QueryReadOnly with a request's parameters,
+// database and settings. The engine's lock is held from the first step to
+// the last, so that the parameters and database of one request never
+// reach another statement; they are reset afterwards.
+func (e *Engine) QueryReadOnlyRequest(ctx context.Context, req ReadOnlyRequest) (ReadOnlyResult, error) {
+	query, format := req.Query, req.Format
 	if err := checkFormat(format); err != nil {
-		return nil, &QueryError{Message: err.Error(), stage: "format", statement: query, err: err}
+		return ReadOnlyResult{}, &QueryError{Message: err.Error(), stage: "format", statement: query, err: err}
 	}
 	query = strings.TrimSpace(query)
 	for strings.HasSuffix(query, ";") {
 		query = strings.TrimSpace(strings.TrimSuffix(query, ";"))
 	}
 	if query == "" {
-		return nil, refused("check", query, fmt.Errorf("%w: empty query", ErrNotReadOnly))
+		return ReadOnlyResult{}, refused("check", query, fmt.Errorf("%w: empty query", ErrNotReadOnly))
 	}
 	if strings.IndexByte(query, 0) >= 0 {
-		return nil, refused("check", query, errors.New("the query contains a NUL byte"))
+		return ReadOnlyResult{}, refused("check", query, errors.New("the query contains a NUL byte"))
 	}
-	normalized, err := e.query(ctx, "SELECT formatQuerySingleLine("+clickhouse.QuoteString(query)+")", "RawBLOB", true)
+	settings, err := settingsClause(req.Settings)
 	if err != nil {
-		return nil, queryFailed("parse", query, err)
+		return ReadOnlyResult{}, refused("check", query, err)
+	}
+	params := sortedKeys(req.Params)
+	for _, name := range params {
+		if !identifier.MatchString(name) {
+			return ReadOnlyResult{}, refused("check", query, fmt.Errorf("invalid query parameter name %q", name))
+		}
+		if strings.IndexByte(req.Params[name], 0) >= 0 {
+			return ReadOnlyResult{}, refused("check", query, fmt.Errorf("query parameter %s contains a NUL byte", name))
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	normalized, err := e.queryLocked(ctx, "SELECT formatQuerySingleLine("+clickhouse.QuoteString(query)+")", "RawBLOB", true)
+	if err != nil {
+		return ReadOnlyResult{}, queryFailed("parse", query, err)
 	}
 	stmt := strings.TrimSpace(string(normalized))
-	ast, err := e.query(ctx, "EXPLAIN AST "+stmt, "TSVRaw", true)
+	if len(params) > 0 {
+		// Reset to empty rather than left: a later query naming the same
+		// parameter without a value must not see this one's.
+		defer func() {
+			for _, name := range params {
+				e.queryLocked(context.WithoutCancel(ctx), "SET param_"+name+" = ''", "TSV", false)
+			}
+		}()
+		for _, name := range params {
+			if _, err := e.queryLocked(ctx, "SET param_"+name+" = "+clickhouse.QuoteString(req.Params[name]), "TSV", false); err != nil {
+				return ReadOnlyResult{}, queryFailed("parameters", stmt, err)
+			}
+		}
+	}
+	if req.Database != "" {
+		prev, err := e.queryLocked(ctx, "SELECT currentDatabase()", "RawBLOB", true)
+		if err != nil {
+			return ReadOnlyResult{}, fmt.Errorf("embedded: read-only query: current database: %w", err)
+		}
+		if _, err := e.queryLocked(ctx, "USE "+clickhouse.QuoteIdentifier(req.Database), "TSV", false); err != nil {
+			return ReadOnlyResult{}, queryFailed("database", stmt, err)
+		}
+		defer e.queryLocked(context.WithoutCancel(ctx), "USE "+clickhouse.QuoteIdentifier(strings.TrimSpace(string(prev))), "TSV", false)
+	}
+	ast, err := e.queryLocked(ctx, "EXPLAIN AST "+stmt, "TSVRaw", true)
 	if err != nil {
-		return nil, queryFailed("explain", stmt, err)
+		return ReadOnlyResult{}, queryFailed("explain", stmt, err)
 	}
 	if err := checkReadOnlyAST(string(ast)); err != nil {
-		return nil, refused("check", stmt, err)
+		return ReadOnlyResult{}, refused("check", stmt, err)
 	}
-	out, err := e.query(ctx, stmt+e.readOnlySettings(), format, true)
+	if m := formatClause.FindStringSubmatch(stmt); m != nil {
+		format = m[1]
+	}
+	out, err := e.queryLocked(ctx, stmt+" SETTINGS "+settings+e.readOnlySettings(), format, true)
 	if err != nil {
-		return nil, queryFailed("run", stmt, err)
+		return ReadOnlyResult{}, queryFailed("run", stmt, err)
 	}
-	return out, nil
+	return ReadOnlyResult{Data: out, Format: format}, nil
+}
+
+// identifier is a setting's or a query parameter's name.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// settingsClause is the request's settings as the start of a SETTINGS
+// clause, each value a string literal, which the engine parses as the
+// setting's type.
+func settingsClause(settings map[string]string) (string, error) {
+	var b strings.Builder
+	for _, name := range sortedKeys(settings) {
+		if !identifier.MatchString(name) {
+			return "", fmt.Errorf("invalid setting name %q", name)
+		}
+		b.WriteString(name + " = " + clickhouse.QuoteString(settings[name]) + ", ")
+	}
+	return b.String(), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // QueryError is why QueryReadOnly did not answer a query, said twice:
@@ -141,7 +248,7 @@ var (
 	// engine prints it back when it quotes the statement ("in scope SELECT
 	// ... SETTINGS readonly = 1, max_execution_time = 60, ..."). A user's
 	// own SETTINGS clause is refused, so every one in a message is ours.
-	appendedSettings = regexp.MustCompile(` SETTINGS readonly = 1(, \w+ = ('[^']*'|\w+))*`)
+	appendedSettings = regexp.MustCompile(` SETTINGS (\w+ = '[^']*', )*readonly = 1(, \w+ = ('[^']*'|\w+))*`)
 	// parseScope is how the engine names the statement of a syntax error
 	// found by formatQuerySingleLine: the wrapper around the query, with
 	// the query quoted inside. The error's name after it is kept.
@@ -159,8 +266,9 @@ func engineMessage(msg string) string {
 // setQueryLimits replaces the limits of later read-only queries.
 func (e *Engine) setQueryLimits(l clickhouse.QueryLimits) { e.limits.Store(&l) }
 
+// readOnlySettings end the SETTINGS clause of a read-only query.
 func (e *Engine) readOnlySettings() string {
-	return " SETTINGS readonly = 1, " + e.limits.Load().Settings()
+	return "readonly = 1, " + e.limits.Load().Settings()
 }
 
 // astNode is one line of EXPLAIN AST: its depth (one space per level) and

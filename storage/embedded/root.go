@@ -194,6 +194,13 @@ func (e *Engine) query(ctx context.Context, sql, format string, keep bool) ([]by
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.queryLocked(ctx, sql, format, keep)
+}
+
+// queryLocked is query for a caller that holds e.mu: a sequence of
+// statements that must not interleave with others (parameters set for
+// one query) holds the lock across them.
+func (e *Engine) queryLocked(ctx context.Context, sql, format string, keep bool) ([]byte, error) {
 	if e.conn == nil {
 		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), ErrClosed)
 	}
@@ -255,9 +262,9 @@ func (e *Engine) InsertNative(ctx context.Context, table, dedupToken string, dat
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("embedded: insert into %s: %w", table, err)
 	}
-	path := filepath.Join(e.spoolDir, fmt.Sprintf("insert-%d-%d.native", os.Getpid(), e.spoolSeq.Add(1)))
-	if err := os.WriteFile(path, data, 0o640); err != nil {
-		return fmt.Errorf("embedded: insert into %s: spool: %w", table, err)
+	path, err := e.spool(data)
+	if err != nil {
+		return fmt.Errorf("embedded: insert into %s: %w", table, err)
 	}
 	defer os.Remove(path)
 
@@ -280,6 +287,49 @@ func (e *Engine) InsertNative(ctx context.Context, table, dedupToken string, dat
 		" SETTINGS " + settings + " FORMAT Native"
 	if err := e.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("embedded: insert %d bytes into %s: %w", len(data), table, err)
+	}
+	return nil
+}
+
+// spool writes an insert's data to a file of the spool directory, which
+// chDB reads with FROM INFILE; the caller removes it.
+func (e *Engine) spool(data []byte) (string, error) {
+	path := filepath.Join(e.spoolDir, fmt.Sprintf("insert-%d-%d.native", os.Getpid(), e.spoolSeq.Add(1)))
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		return "", fmt.Errorf("spool: %w", err)
+	}
+	return path, nil
+}
+
+// Run runs any statement, for an administrator (ClickHouse's HTTP
+// interface's writer user): the engine's own errors fail with a
+// *QueryError, as QueryReadOnly's do.
+func (e *Engine) Run(ctx context.Context, sql, format string) ([]byte, error) {
+	if err := checkFormat(format); err != nil {
+		return nil, &QueryError{Message: err.Error(), stage: "format", statement: sql, err: err}
+	}
+	out, err := e.query(ctx, sql, format, true)
+	if err != nil {
+		return nil, queryFailed("run", sql, err)
+	}
+	return out, nil
+}
+
+// RunInsert inserts data in the given format into target, a table name
+// optionally followed by its column list, for an administrator: the
+// INSERT … FORMAT statement whose data comes in an HTTP request's body.
+func (e *Engine) RunInsert(ctx context.Context, target, format string, data []byte) error {
+	if err := checkFormat(format); err != nil {
+		return &QueryError{Message: err.Error(), stage: "format", statement: target, err: err}
+	}
+	path, err := e.spool(data)
+	if err != nil {
+		return fmt.Errorf("embedded: insert into %s: %w", target, err)
+	}
+	defer os.Remove(path)
+	sql := "INSERT INTO " + target + " FROM INFILE " + clickhouse.QuoteString(path) + " SETTINGS async_insert = 0 FORMAT " + format
+	if _, err := e.query(ctx, sql, "TSV", false); err != nil {
+		return queryFailed("run", sql, err)
 	}
 	return nil
 }

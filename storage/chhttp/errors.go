@@ -1,0 +1,110 @@
+package chhttp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"sluice/storage/embedded"
+)
+
+// ClickHouse error codes the interface answers with itself.
+const (
+	codeUnknownSetting      = 115 // UNKNOWN_SETTING
+	codeReadonly            = 164 // READONLY
+	codeTooManyQueries      = 202 // TOO_MANY_SIMULTANEOUS_QUERIES
+	codeSettingConstraint   = 452 // SETTING_CONSTRAINT_VIOLATION
+	codeAuthenticationFaild = 516 // AUTHENTICATION_FAILED
+	codeBadArguments        = 36  // BAD_ARGUMENTS
+	codeSyntaxError         = 62  // SYNTAX_ERROR
+	codeUnknownFormat       = 73  // UNKNOWN_FORMAT
+	codeNotImplemented      = 48  // NOT_IMPLEMENTED
+)
+
+var codeNames = map[int]string{
+	codeUnknownSetting:      "UNKNOWN_SETTING",
+	codeReadonly:            "READONLY",
+	codeTooManyQueries:      "TOO_MANY_SIMULTANEOUS_QUERIES",
+	codeSettingConstraint:   "SETTING_CONSTRAINT_VIOLATION",
+	codeAuthenticationFaild: "AUTHENTICATION_FAILED",
+	codeBadArguments:        "BAD_ARGUMENTS",
+	codeSyntaxError:         "SYNTAX_ERROR",
+	codeUnknownFormat:       "UNKNOWN_FORMAT",
+	codeNotImplemented:      "NOT_IMPLEMENTED",
+}
+
+// chError is an answer in ClickHouse's error shape.
+type chError struct {
+	code    int
+	message string // "Code: N. DB::Exception: … (NAME)"
+	reason  string // the refused_total label
+	status  int    // the HTTP status, when not the code's
+}
+
+// newError words one of the interface's own errors as ClickHouse does.
+func newError(code int, reason, format string, args ...any) *chError {
+	return &chError{code: code, reason: reason,
+		message: fmt.Sprintf("Code: %d. DB::Exception: %s. (%s)", code, fmt.Sprintf(format, args...), codeNames[code])}
+}
+
+// engineError is the answer for a query the engine or the read-only
+// rules refused, or nil when err is not the query's fault.
+func engineError(err error, user string) *chError {
+	var qe *embedded.QueryError
+	if !errors.As(err, &qe) {
+		return nil
+	}
+	if qe.Code != 0 {
+		return &chError{code: qe.Code, message: qe.Message, reason: "query"}
+	}
+	if errors.Is(err, embedded.ErrNotReadOnly) {
+		// ClickHouse's words for a readonly user, with sluice's reason.
+		return newError(codeReadonly, "readonly", "%s: Cannot execute query in readonly mode: %s", user,
+			strings.TrimPrefix(qe.Message, embedded.ErrNotReadOnly.Error()+": "))
+	}
+	return newError(codeBadArguments, "bad_request", "%s", qe.Message)
+}
+
+// httpStatus is the status ClickHouse's HTTP handler answers an error
+// code with (exceptionCodeToHTTPStatus): authentication 401, access 403,
+// the query's own faults 400, unknown objects 404, overload 503, the rest
+// 500.
+func httpStatus(code int) int {
+	switch code {
+	case 516, 192, 193, 194: // AUTHENTICATION_FAILED, UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD
+		return http.StatusUnauthorized
+	case 164, 497, 452: // READONLY, ACCESS_DENIED, SETTING_CONSTRAINT_VIOLATION
+		return http.StatusForbidden
+	case 62, 27, 36, 38, 41, 43, 47, 53, 70, 72, 73, 115, 456, 457, 6, 26, 32, 33, 48:
+		// syntax and argument errors, unknown identifiers and settings,
+		// query parameters, formats, NOT_IMPLEMENTED
+		return http.StatusBadRequest
+	case 60, 81, 46, 107, 390: // UNKNOWN_TABLE, UNKNOWN_DATABASE, UNKNOWN_FUNCTION, FILE_DOESNT_EXIST, CANNOT_GET_CREATE_TABLE_QUERY
+		return http.StatusNotFound
+	case 202: // TOO_MANY_SIMULTANEOUS_QUERIES
+		return http.StatusServiceUnavailable
+	case 159, 160: // TIMEOUT_EXCEEDED, TOO_SLOW
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// write answers with the error: status, X-ClickHouse-Exception-Code and
+// the message with a newline, as ClickHouse does.
+func (s *Server) writeError(w http.ResponseWriter, e *chError) {
+	s.metrics.refused.WithLabelValues(e.reason).Inc()
+	h := w.Header()
+	h.Del("Content-Encoding")
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("X-ClickHouse-Exception-Code", strconv.Itoa(e.code))
+	status := e.status
+	if status == 0 {
+		status = httpStatus(e.code)
+	}
+	w.WriteHeader(status)
+	fmt.Fprintln(w, e.message)
+}
+
+func (e *chError) Error() string { return e.message }
