@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"sluice/internal/component"
 	"sluice/internal/reporter"
+	"sluice/storage/chhttp"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 	"sluice/storage/writer"
@@ -53,6 +55,9 @@ type embeddedStore struct {
 	engine   *embedded.Engine
 	migrator *migrate.Migrator
 	writer   *writer.Writer
+	// clickhouse is ClickHouse's HTTP interface over the engine; nil when
+	// off.
+	clickhouse *chhttp.Server
 }
 
 func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) {
@@ -68,7 +73,11 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage.writer: %w", err)
 	}
-	return &embeddedStore{engine: engine, migrator: migrator, writer: w}, nil
+	ch, err := newClickHouseHTTP(r, cfg, engine)
+	if err != nil {
+		return nil, err
+	}
+	return &embeddedStore{engine: engine, migrator: migrator, writer: w, clickhouse: ch}, nil
 }
 
 // addTo appends the store to a deployment: the engine opens, the schema is
@@ -83,4 +92,53 @@ func (s *embeddedStore) addTo(d *component.List) {
 		return s.engine.Exec(ctx, "USE "+migrate.Database)
 	}})
 	d.Add("storage.writer", s.writer)
+	if s.clickhouse != nil {
+		// After the writer: it stops first, so no query holds the engine
+		// while the writer drains.
+		d.Add("clickhouse-http", s.clickhouse)
+	}
+}
+
+// clickhouseAddr is the ClickHouse HTTP interface's bound address, or
+// "off"; once started.
+func (s *embeddedStore) clickhouseAddr() string {
+	if s.clickhouse == nil {
+		return "off"
+	}
+	return s.clickhouse.Addr()
+}
+
+// newClickHouseHTTP builds the ClickHouse HTTP interface over the engine,
+// or nil when its listen address is empty.
+func newClickHouseHTTP(r *reporter.Reporter, cfg Config, engine *embedded.Engine) (*chhttp.Server, error) {
+	if cfg.ClickHouseHTTP.Listen == "" {
+		return nil, nil
+	}
+	c, err := withClickHouseHTTPSecrets(cfg.ClickHouseHTTP)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse-http: %w", err)
+	}
+	s, err := chhttp.New(r, c, chhttp.Dependencies{Engine: engine})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse-http.%w", err)
+	}
+	return s, nil
+}
+
+// clickhouseListenFlag is --clickhouse-listen of run and pipeline.
+type clickhouseListenFlag struct{ v *string }
+
+func addClickHouseListenFlag(fs *flag.FlagSet) clickhouseListenFlag {
+	return clickhouseListenFlag{fs.String("clickhouse-listen", "",
+		`ClickHouse HTTP interface address, "off" for none (key clickhouse-http.listen, default 127.0.0.1:8123)`)}
+}
+
+func (f clickhouseListenFlag) apply(c *Config) {
+	switch *f.v {
+	case "":
+	case "off":
+		c.ClickHouseHTTP.Listen = ""
+	default:
+		c.ClickHouseHTTP.Listen = *f.v
+	}
 }

@@ -24,6 +24,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
 	kFlags := addKafkaFlags(cf.fs)
+	chListen := addClickHouseListenFlag(cf.fs)
 	group := cf.fs.String("kafka-group", "", "consumer group of the pipeline workers (key kafka.consumer.group-id, default sluice-pipeline)")
 	if err := cf.fs.Parse(args); err != nil {
 		return err
@@ -32,6 +33,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		if *httpListen != "" {
 			c.HTTP.Listen = *httpListen
 		}
+		chListen.apply(c)
 		kFlags.apply(c)
 		if *group != "" {
 			c.Kafka.Consumer.GroupID = *group
@@ -88,6 +90,6 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("pipeline", pipe)
 	d.Add("status", statusLine(r, cfg.Status, pipelineStatus))
 	return serve(ctx, r, &d, func() {
-		r.Info("sluice pipeline is running", "http", httpSrv.Addr())
+		r.Info("sluice pipeline is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr())
 	}, "storing and committing what the pipeline holds")
 }

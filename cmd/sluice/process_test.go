@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,7 +52,12 @@ func startProcess(t *testing.T, name, httpAddr string, args ...string) (*process
 		t: t, name: name, http: httpAddr,
 		log: &bytes.Buffer{}, logMu: &sync.Mutex{}, exited: make(chan error, 1),
 	}
-	p.cmd = exec.Command(sluiceBinary(t), append(args, "--http", httpAddr)...)
+	args = append(args, "--http", httpAddr)
+	if (name == "run" || name == "pipeline") && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--clickhouse-listen") }) {
+		// Not ClickHouse's port: tests run side by side.
+		args = append(args, "--clickhouse-listen", "127.0.0.1:0")
+	}
+	p.cmd = exec.Command(sluiceBinary(t), args...)
 	p.cmd.Stdout = syncWriter{p.logMu, p.log}
 	p.cmd.Stderr = syncWriter{p.logMu, p.log}
 	if err := p.cmd.Start(); err != nil {

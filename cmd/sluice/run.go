@@ -94,6 +94,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
 	colFlags := addCollectorFlags(cf.fs)
+	chListen := addClickHouseListenFlag(cf.fs)
 	if err := cf.fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,6 +102,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		if *httpListen != "" {
 			c.HTTP.Listen = *httpListen
 		}
+		chListen.apply(c)
 		colFlags.apply(c)
 	})
 	if err != nil {
@@ -152,7 +154,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("collector", coll)
 	d.Add("status", statusLine(r, cfg.Status, runStatus))
 	return serve(ctx, r, &d, func() {
-		r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
+		r.Info("sluice is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr(), "inputs", fmt.Sprint(coll.Addrs()),
 			"sql", "sluice sql --addr http://"+httpSrv.Addr()+" \"SELECT count() FROM flows\"")
 	}, "draining the collector and storing what it holds")
 }
