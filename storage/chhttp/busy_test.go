@@ -94,3 +94,62 @@ func TestBusyRefused(t *testing.T) {
 		return busy == 1
 	})
 }
+
+// instantEngine answers every query with "1".
+type instantEngine struct{}
+
+func (instantEngine) QueryReadOnlyRequest(_ context.Context, req embedded.ReadOnlyRequest) (embedded.ReadOnlyResult, error) {
+	return embedded.ReadOnlyResult{Data: []byte("1\n"), Format: req.Format}, nil
+}
+func (instantEngine) Run(context.Context, string, string) ([]byte, error)     { return []byte("1\n"), nil }
+func (instantEngine) RunInsert(context.Context, string, string, []byte) error { return nil }
+
+// With an analyst password configured, every way ClickHouse takes
+// credentials works, and none without the password; the writer exists
+// only when configured.
+func TestAuthenticationSources(t *testing.T) {
+	cfg := chhttp.DefaultConfig()
+	cfg.Listen, cfg.AnalystPassword = "127.0.0.1:0", "s3cret"
+	s, err := chhttp.New(reporter.New(slog.New(slog.DiscardHandler)), cfg, chhttp.Dependencies{Engine: instantEngine{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	for _, c := range []struct {
+		name   string
+		query  string
+		header http.Header
+		basic  []string
+		want   int
+	}{
+		{"no credentials", "", nil, nil, 403},
+		{"headers", "", http.Header{"X-Clickhouse-User": {"default"}, "X-Clickhouse-Key": {"s3cret"}}, nil, 200},
+		{"analyst by name", "", http.Header{"X-Clickhouse-User": {"sluice_analyst"}, "X-Clickhouse-Key": {"s3cret"}}, nil, 200},
+		{"basic", "", nil, []string{"default", "s3cret"}, 200},
+		{"basic wrong", "", nil, []string{"default", "nope"}, 403},
+		{"url", "&user=default&password=s3cret", nil, nil, 200},
+		{"url without user", "&password=s3cret", nil, nil, 200},
+		{"mixed", "&password=s3cret", http.Header{"X-Clickhouse-User": {"default"}}, nil, 403},
+		{"writer not configured", "", http.Header{"X-Clickhouse-User": {"sluice_writer"}, "X-Clickhouse-Key": {""}}, nil, 403},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/?query=SELECT+1"+c.query, nil)
+		for k, v := range c.header {
+			req.Header[k] = v
+		}
+		if c.basic != nil {
+			req.SetBasicAuth(c.basic[0], c.basic[1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || c.want != 200 && resp.Header.Get("X-ClickHouse-Exception-Code") != "516" {
+			t.Errorf("%s: %d %q, want %d", c.name, resp.StatusCode, body, c.want)
+		}
+	}
+}

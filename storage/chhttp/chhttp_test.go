@@ -386,7 +386,7 @@ func TestReadOnlyRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 403 || resp.Header.Get("X-ClickHouse-Exception-Code") != "164" {
+		if resp.StatusCode != 500 || resp.Header.Get("X-ClickHouse-Exception-Code") != "164" {
 			t.Errorf("?%s: %d code %s", p, resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"))
 		}
 	}

@@ -68,25 +68,28 @@ func engineError(err error, user string) *chError {
 }
 
 // httpStatus is the status ClickHouse's HTTP handler answers an error
-// code with (exceptionCodeToHTTPStatus): authentication 401, access 403,
-// the query's own faults 400, unknown objects 404, overload 503, the rest
-// 500.
+// code with (its exceptionCodeToHTTPStatus): a missing password 401, a
+// failed authentication 403, parse and syntax errors 400, unknown
+// objects 404, NOT_IMPLEMENTED 501, the rest (READONLY included) 500.
+// TOO_MANY_SIMULTANEOUS_QUERIES is 503 here, so that a client or proxy
+// may retry.
 func httpStatus(code int) int {
 	switch code {
-	case 516, 192, 193, 194: // AUTHENTICATION_FAILED, UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD
+	case 194: // REQUIRED_PASSWORD
 		return http.StatusUnauthorized
-	case 164, 497, 452: // READONLY, ACCESS_DENIED, SETTING_CONSTRAINT_VIOLATION
+	case 192, 193, 516: // UNKNOWN_USER, WRONG_PASSWORD, AUTHENTICATION_FAILED
 		return http.StatusForbidden
-	case 62, 27, 36, 38, 41, 43, 47, 53, 70, 72, 73, 115, 456, 457, 6, 26, 32, 33, 48:
-		// syntax and argument errors, unknown identifiers and settings,
-		// query parameters, formats, NOT_IMPLEMENTED
+	case 6, 25, 26, 27, 38, 41, 72, 53, 117, 62, 167, 168, 223:
+		// CANNOT_PARSE_*, TYPE_MISMATCH, INCORRECT_DATA, SYNTAX_ERROR, AST limits
 		return http.StatusBadRequest
-	case 60, 81, 46, 107, 390: // UNKNOWN_TABLE, UNKNOWN_DATABASE, UNKNOWN_FUNCTION, FILE_DOESNT_EXIST, CANNOT_GET_CREATE_TABLE_QUERY
+	case 60, 46, 47, 50, 56, 81, 115, 63, 73:
+		// UNKNOWN_TABLE, _FUNCTION, _IDENTIFIER, _TYPE, _STORAGE, _DATABASE,
+		// _SETTING, _AGGREGATE_FUNCTION, _FORMAT
 		return http.StatusNotFound
-	case 202: // TOO_MANY_SIMULTANEOUS_QUERIES
+	case 48: // NOT_IMPLEMENTED
+		return http.StatusNotImplemented
+	case 202, 209: // TOO_MANY_SIMULTANEOUS_QUERIES, SOCKET_TIMEOUT
 		return http.StatusServiceUnavailable
-	case 159, 160: // TIMEOUT_EXCEEDED, TOO_SLOW
-		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -46,6 +46,11 @@ const (
 func (s *Server) authenticate(req *http.Request) (string, role, *chError) {
 	q := req.URL.Query()
 	user, password := req.Header.Get("X-ClickHouse-User"), req.Header.Get("X-ClickHouse-Key")
+	_, _, basic := req.BasicAuth()
+	if (user != "" || password != "") && (basic || q.Has("user") || q.Has("password")) || basic && (q.Has("user") || q.Has("password")) {
+		return user, 0, newError(codeAuthenticationFaild, "auth",
+			"Invalid authentication: it is not allowed to use more than one of X-ClickHouse headers, the Authorization header and the user and password parameters")
+	}
 	if user == "" && password == "" {
 		if u, p, ok := req.BasicAuth(); ok {
 			user, password = u, p
