@@ -95,8 +95,73 @@ var httpOnly = map[string]bool{
 }
 
 // passedSettings change only how a result looks or how it is computed
-// within the limits: an analyst may set them.
-var passedSettings = regexp.MustCompile(`^(output_format_\w+|format_\w+|date_time_output_format|date_time_input_format|session_timezone|extremes|join_use_nulls|max_block_size|use_client_time_zone|totals_mode|aggregate_functions_null_for_empty|union_default_mode|prefer_column_name_to_alias|allow_experimental_analyzer|enable_analyzer)$`)
+// within the limits: an analyst may set them. It is an explicit list, of
+// what clickhouse-go, clickhouse-connect, JDBC and Grafana's plugin send
+// and of harmless output options: a pattern such as format_\w+ let
+// format_template_resultset or format_schema through, which name files
+// the engine reads (and output_format_schema one it writes).
+var passedSettings = map[string]bool{
+	// Output shape.
+	"output_format_json_quote_64bit_integers": true, "output_format_json_quote_64bit_floats": true,
+	"output_format_json_quote_denormals": true, "output_format_json_quote_decimals": true,
+	"output_format_json_escape_forward_slashes": true, "output_format_json_named_tuples_as_objects": true,
+	"output_format_json_array_of_rows": true, "output_format_json_validate_utf8": true,
+	"output_format_json_skip_null_value_in_named_tuples": true, "output_format_write_statistics": true,
+	"output_format_decimal_trailing_zeros": true, "output_format_csv_crlf_end_of_line": true,
+	"output_format_tsv_crlf_end_of_line": true, "output_format_pretty_max_rows": true,
+	"output_format_pretty_max_column_pad_width": true, "output_format_pretty_max_value_width": true,
+	"output_format_pretty_color": true, "output_format_pretty_grid_charset": true,
+	"output_format_pretty_row_numbers": true, "output_format_arrow_string_as_string": true,
+	"output_format_arrow_low_cardinality_as_dictionary": true, "output_format_arrow_fixed_string_as_fixed_byte_array": true,
+	"output_format_parquet_string_as_string": true, "output_format_orc_string_as_string": true,
+	"output_format_native_write_json_as_string": true, "output_format_binary_write_json_as_string": true,
+	"format_csv_delimiter": true, "format_csv_allow_single_quotes": true, "format_csv_allow_double_quotes": true,
+	"format_tsv_null_representation": true, "format_csv_null_representation": true,
+	"date_time_output_format": true, "date_time_input_format": true, "interval_output_format": true,
+	"bool_true_representation": true, "bool_false_representation": true,
+	"session_timezone": true, "use_client_time_zone": true, "extremes": true, "totals_mode": true,
+	// Query semantics, within the limits.
+	"max_block_size": true, "join_use_nulls": true, "aggregate_functions_null_for_empty": true,
+	"union_default_mode": true, "prefer_column_name_to_alias": true, "allow_experimental_analyzer": true,
+	"enable_analyzer": true, "cast_keep_nullable": true, "input_format_null_as_default": true,
+	"allow_experimental_object_type": true, "allow_experimental_json_type": true,
+	"allow_experimental_variant_type": true, "allow_experimental_dynamic_type": true,
+	"allow_suspicious_low_cardinality_types": true, "data_type_default_nullable": true,
+}
+
+// readOnlyFormats are the output formats an analyst may ask for, by
+// default_format or a FORMAT clause, in lower case (the engine takes
+// format names in any case): none reads a schema or template file
+// (Template, CustomSeparated, Protobuf, CapnProto, Regexp, Avro with a
+// registry) or writes one.
+var readOnlyFormats = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range []string{
+		"Native", "RowBinary", "RowBinaryWithNames", "RowBinaryWithNamesAndTypes",
+		"TabSeparated", "TabSeparatedRaw", "TabSeparatedWithNames", "TabSeparatedWithNamesAndTypes",
+		"TabSeparatedRawWithNames", "TabSeparatedRawWithNamesAndTypes",
+		"TSV", "TSVRaw", "TSVWithNames", "TSVWithNamesAndTypes", "TSVRawWithNames", "TSVRawWithNamesAndTypes",
+		"CSV", "CSVWithNames", "CSVWithNamesAndTypes",
+		"JSON", "JSONStrings", "JSONCompact", "JSONCompactStrings", "JSONColumns", "JSONCompactColumns",
+		"JSONEachRow", "JSONStringsEachRow", "JSONCompactEachRow", "JSONCompactEachRowWithNames",
+		"JSONCompactEachRowWithNamesAndTypes", "JSONCompactStringsEachRow", "JSONCompactStringsEachRowWithNames",
+		"JSONCompactStringsEachRowWithNamesAndTypes", "JSONObjectEachRow", "JSONLines", "NDJSON",
+		"Pretty", "PrettyCompact", "PrettyCompactMonoBlock", "PrettyNoEscapes", "PrettySpace",
+		"PrettyCompactNoEscapes", "PrettySpaceNoEscapes", "PrettyMonoBlock",
+		"Values", "Vertical", "Markdown", "Parquet", "Arrow", "ArrowStream", "ORC", "XML", "Null", "RawBLOB",
+	} {
+		m[strings.ToLower(f)] = true
+	}
+	return m
+}()
+
+// readOnlyFormat refuses a format outside readOnlyFormats.
+func readOnlyFormat(format string) error {
+	if !readOnlyFormats[strings.ToLower(format)] {
+		return fmt.Errorf("format %s is not allowed for a read-only user: it is unknown, or reads a schema or template file", format)
+	}
+	return nil
+}
 
 // limitSettings are the engine's read-only limits, which clients send
 // (Grafana sends max_execution_time): accepted, never lifting the limits.
@@ -207,6 +272,11 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 	if f := q.Get("default_format"); f != "" {
 		r.format = f
 	}
+	if role == analyst {
+		if err := readOnlyFormat(r.format); err != nil {
+			return nil, newError(codeUnknownFormat, "setting", "%v", err)
+		}
+	}
 	if r.queryID == "" {
 		r.queryID = newQueryID()
 	}
@@ -237,7 +307,7 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 			// Accepted and left out: the engine's read-only limits apply
 			// whatever the client asks (the engine refuses a limit set
 			// twice in one SETTINGS clause under readonly).
-		case passedSettings.MatchString(name):
+		case passedSettings[name]:
 			r.settings[name] = value
 		default:
 			return nil, newError(codeReadonly, "setting", "%s: Cannot modify '%s' setting in readonly mode", user, name)
@@ -355,7 +425,8 @@ func (s *Server) run(ctx context.Context, r *request) ([]byte, string, error) {
 	default:
 		var res embedded.ReadOnlyResult
 		res, err = s.engine.QueryReadOnlyRequest(ctx, embedded.ReadOnlyRequest{
-			Query: r.query, Format: r.format, Database: r.database, Params: r.params, Settings: r.settings})
+			Query: r.query, Format: r.format, Database: r.database, Params: r.params, Settings: r.settings,
+			AllowFormat: readOnlyFormat})
 		out, format = res.Data, res.Format
 	}
 	if err != nil {

@@ -68,6 +68,10 @@ type ReadOnlyRequest struct {
 	// Settings are applied to this query, before the read-only ones, which
 	// therefore win. The caller decides which are harmless.
 	Settings map[string]string
+	// AllowFormat, when set, judges the output format (Format, or the
+	// query's FORMAT clause): formats such as Template or Protobuf read
+	// schema files, which an HTTP client may name.
+	AllowFormat func(format string) error
 }
 
 // ReadOnlyResult is a read-only query's output and its format.
@@ -153,6 +157,14 @@ func (e *Engine) QueryReadOnlyRequest(ctx context.Context, req ReadOnlyRequest) 
 	}
 	if m := formatClause.FindStringSubmatch(stmt); m != nil {
 		format = m[1]
+	}
+	if req.AllowFormat != nil {
+		for _, f := range append(astFormats(string(ast)), format) {
+			if err := req.AllowFormat(f); err != nil {
+				return ReadOnlyResult{}, &QueryError{Message: "Code: 73. DB::Exception: " + err.Error() + ". (UNKNOWN_FORMAT)",
+					Code: 73, stage: "format", statement: stmt, err: err}
+			}
+		}
 	}
 	out, err := e.queryLocked(ctx, stmt+" SETTINGS "+settings+e.readOnlySettings(), format, true)
 	if err != nil {
@@ -289,6 +301,23 @@ func parseAST(ast string) []astNode {
 		nodes = append(nodes, astNode{depth: len(line) - len(label), words: words})
 	}
 	return nodes
+}
+
+// astFormats are the format names of a SELECT's syntax tree: its
+// FORMAT clause is an identifier child of the statement itself, which the
+// normalized text's last words show too (formatClause); both are checked.
+func astFormats(ast string) []string {
+	nodes := parseAST(ast)
+	if len(nodes) == 0 || nodes[0].words[0] != "SelectWithUnionQuery" {
+		return nil
+	}
+	var formats []string
+	for _, n := range nodes {
+		if n.depth == 1 && n.words[0] == "Identifier" && len(n.words) > 1 {
+			formats = append(formats, n.words[1])
+		}
+	}
+	return formats
 }
 
 // checkReadOnlyAST applies QueryReadOnly's rules to EXPLAIN AST output.
