@@ -1,7 +1,10 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -169,6 +172,19 @@ func (e *Engine) QueryReadOnlyRequest(ctx context.Context, req ReadOnlyRequest) 
 	out, err := e.queryLocked(ctx, stmt+" SETTINGS "+settings+e.readOnlySettings(), format, true)
 	if err != nil {
 		return ReadOnlyResult{}, queryFailed("run", stmt, err)
+	}
+	if len(out) == 0 && strings.EqualFold(format, "Native") {
+		// The engine writes nothing for an empty result, where ClickHouse
+		// sends a block of no rows that names the columns and their types
+		// (Grafana needs them): DESCRIBE of the query gives them, without
+		// running it.
+		desc, err := e.queryLocked(ctx, "DESCRIBE ("+formatClause.ReplaceAllString(stmt, "")+") SETTINGS "+settings+e.readOnlySettings(), "JSONEachRow", true)
+		if err != nil {
+			return ReadOnlyResult{}, queryFailed("describe", stmt, err)
+		}
+		if out, err = nativeHeader(desc); err != nil {
+			return ReadOnlyResult{}, fmt.Errorf("embedded: read-only query: empty result's header: %w", err)
+		}
 	}
 	return ReadOnlyResult{Data: out, Format: format}, nil
 }
@@ -349,4 +365,29 @@ func checkReadOnlyAST(ast string) error {
 		}
 	}
 	return nil
+}
+
+// nativeHeader is a Native block of no rows with the columns of DESCRIBE's
+// JSONEachRow output: column and row counts, then each column's name and
+// type, as length-prefixed strings.
+func nativeHeader(describe []byte) ([]byte, error) {
+	type column struct{ Name, Type string }
+	var cols []column
+	dec := json.NewDecoder(bytes.NewReader(describe))
+	for dec.More() {
+		var c column
+		if err := dec.Decode(&c); err != nil {
+			return nil, fmt.Errorf("DESCRIBE output: %w", err)
+		}
+		cols = append(cols, c)
+	}
+	out := binary.AppendUvarint(nil, uint64(len(cols)))
+	out = binary.AppendUvarint(out, 0)
+	for _, c := range cols {
+		for _, s := range []string{c.Name, c.Type} {
+			out = binary.AppendUvarint(out, uint64(len(s)))
+			out = append(out, s...)
+		}
+	}
+	return out, nil
 }
