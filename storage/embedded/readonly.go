@@ -127,12 +127,29 @@ func (e *Engine) QueryReadOnlyRequest(ctx context.Context, req ReadOnlyRequest) 
 		return ReadOnlyResult{}, queryFailed("parse", query, err)
 	}
 	stmt := strings.TrimSpace(string(normalized))
+	// The engine cannot unset a parameter (SET param_x = DEFAULT binds the
+	// word DEFAULT), so one an earlier request set stays bound, reset to
+	// ''. A query naming a parameter this request did not send is refused
+	// as ClickHouse refuses it, before any earlier value could answer it.
+	for _, name := range queryParameters(stmt) {
+		if _, ok := req.Params[name]; !ok {
+			msg := fmt.Sprintf("Code: 456. DB::Exception: Substitution `%s` is not set. (UNKNOWN_QUERY_PARAMETER)", name)
+			return ReadOnlyResult{}, &QueryError{Message: msg, Code: 456, stage: "parameters", statement: stmt, err: errors.New(msg)}
+		}
+	}
+	if err := e.restoreDatabaseLocked(ctx); err != nil {
+		return ReadOnlyResult{}, err
+	}
 	if len(params) > 0 {
-		// Reset to empty rather than left: a later query naming the same
-		// parameter without a value must not see this one's.
+		// Reset to empty rather than left with this request's values,
+		// which must not outlive it (in the engine's memory, in errors).
 		defer func() {
 			for _, name := range params {
-				e.queryLocked(context.WithoutCancel(ctx), "SET param_"+name+" = ''", "TSV", false)
+				if _, err := e.queryLocked(context.WithoutCancel(ctx), "SET param_"+name+" = ''", "TSV", false); err != nil {
+					// Harmless for later queries, which must send their own
+					// value; said, since it should not happen.
+					e.logger.Warn("read-only query: resetting a query parameter failed", "param", name, "err", err)
+				}
 			}
 		}()
 		for _, name := range params {
@@ -149,7 +166,14 @@ func (e *Engine) QueryReadOnlyRequest(ctx context.Context, req ReadOnlyRequest) 
 		if _, err := e.queryLocked(ctx, "USE "+clickhouse.QuoteIdentifier(req.Database), "TSV", false); err != nil {
 			return ReadOnlyResult{}, queryFailed("database", stmt, err)
 		}
-		defer e.queryLocked(context.WithoutCancel(ctx), "USE "+clickhouse.QuoteIdentifier(strings.TrimSpace(string(prev))), "TSV", false)
+		defer func() {
+			e.restoreDatabase = strings.TrimSpace(string(prev))
+			if err := e.restoreDatabaseLocked(context.WithoutCancel(ctx)); err != nil {
+				// Left for the next statement that depends on the current
+				// database, which tries again first (restoreDatabase).
+				e.logger.Warn("read-only query: restoring the current database failed", "database", e.restoreDatabase, "err", err)
+			}
+		}()
 	}
 	ast, err := e.queryLocked(ctx, "EXPLAIN AST "+stmt, "TSVRaw", true)
 	if err != nil {
@@ -187,6 +211,54 @@ func (e *Engine) QueryReadOnlyRequest(ctx context.Context, req ReadOnlyRequest) 
 		}
 	}
 	return ReadOnlyResult{Data: out, Format: format}, nil
+}
+
+// restoreDatabaseLocked makes restoreDatabase, when set, the session's
+// current database again: a request's database is the session's for that
+// request only, and ingestion, the writer and later requests share the
+// session.
+func (e *Engine) restoreDatabaseLocked(ctx context.Context) error {
+	if e.restoreDatabase == "" {
+		return nil
+	}
+	if _, err := e.queryLocked(ctx, "USE "+clickhouse.QuoteIdentifier(e.restoreDatabase), "TSV", false); err != nil {
+		return fmt.Errorf("embedded: restore the current database %s: %w", e.restoreDatabase, err)
+	}
+	e.restoreDatabase = ""
+	return nil
+}
+
+// queryParameters are the names of a normalized statement's {name:Type}
+// placeholders, outside its string literals and quoted identifiers.
+func queryParameters(stmt string) []string {
+	var names []string
+	for i := 0; i < len(stmt); i++ {
+		switch c := stmt[i]; c {
+		case '\'', '"', '`':
+			for i++; i < len(stmt) && stmt[i] != c; i++ {
+				if stmt[i] == '\\' {
+					i++
+				}
+			}
+		case '{':
+			j := i + 1
+			for j < len(stmt) && stmt[j] == ' ' {
+				j++
+			}
+			k := j
+			for k < len(stmt) && (stmt[k] == '_' || stmt[k] >= 'a' && stmt[k] <= 'z' || stmt[k] >= 'A' && stmt[k] <= 'Z' || stmt[k] >= '0' && stmt[k] <= '9') {
+				k++
+			}
+			l := k
+			for l < len(stmt) && stmt[l] == ' ' {
+				l++
+			}
+			if k > j && l < len(stmt) && stmt[l] == ':' {
+				names = append(names, stmt[j:k])
+			}
+		}
+	}
+	return names
 }
 
 // identifier is a setting's or a query parameter's name.

@@ -54,6 +54,10 @@ type Engine struct {
 
 	mu   sync.Mutex // serializes chDB calls and guards conn
 	conn chdb.ChdbConn
+	// restoreDatabase, when set, is the session's current database, which
+	// a read-only request changed for itself and could not restore: the
+	// next statement that depends on it restores it first.
+	restoreDatabase string
 
 	// native is the Native encoding of the last insert, reused: a 50k-row
 	// batch encodes to about 13 MB, which growing from nil every time
