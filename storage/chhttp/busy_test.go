@@ -31,7 +31,7 @@ func (e *slowEngine) QueryReadOnlyRequest(ctx context.Context, req embedded.Read
 }
 
 func (e *slowEngine) Run(context.Context, string, string) ([]byte, error) { return nil, nil }
-func (e *slowEngine) RunInsert(context.Context, string, string, []byte) error {
+func (e *slowEngine) RunInsert(context.Context, string, string, []byte, map[string]string) error {
 	return nil
 }
 
@@ -101,8 +101,10 @@ type instantEngine struct{}
 func (instantEngine) QueryReadOnlyRequest(_ context.Context, req embedded.ReadOnlyRequest) (embedded.ReadOnlyResult, error) {
 	return embedded.ReadOnlyResult{Data: []byte("1\n"), Format: req.Format}, nil
 }
-func (instantEngine) Run(context.Context, string, string) ([]byte, error)     { return []byte("1\n"), nil }
-func (instantEngine) RunInsert(context.Context, string, string, []byte) error { return nil }
+func (instantEngine) Run(context.Context, string, string) ([]byte, error) { return []byte("1\n"), nil }
+func (instantEngine) RunInsert(context.Context, string, string, []byte, map[string]string) error {
+	return nil
+}
 
 // With an analyst password configured, every way ClickHouse takes
 // credentials works, and none without the password; the writer exists

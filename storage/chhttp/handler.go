@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +165,23 @@ func readOnlyFormat(format string) error {
 	return nil
 }
 
+// insertSettings are what the writer may send with an INSERT whose data
+// is the body: deduplication and whether the insert is asynchronous.
+var insertSettings = map[string]bool{
+	"insert_deduplication_token": true, "insert_deduplicate": true,
+	"deduplicate_blocks_in_dependent_materialized_views": true,
+	"async_insert": true, "wait_for_async_insert": true,
+}
+
+func sortedNames(m map[string]bool) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // limitSettings are the engine's read-only limits, which clients send
 // (Grafana sends max_execution_time): accepted, never lifting the limits.
 var limitSettings = map[string]bool{
@@ -180,7 +199,8 @@ type request struct {
 	queryID  string
 	params   map[string]string
 	settings map[string]string
-	revision uint64 // client_protocol_version; 0 for plain Native
+	limits   map[string]string // the writer's limit settings
+	revision uint64            // client_protocol_version; 0 for plain Native
 	gzip     bool
 }
 
@@ -268,7 +288,7 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 	q := req.URL.Query()
 	r := &request{user: user, role: role, query: q.Get("query"), format: "TabSeparated",
 		database: q.Get("database"), queryID: q.Get("query_id"),
-		params: map[string]string{}, settings: map[string]string{}}
+		params: map[string]string{}, settings: map[string]string{}, limits: map[string]string{}}
 	if f := q.Get("default_format"); f != "" {
 		r.format = f
 	}
@@ -301,8 +321,18 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 			if value == "0" && role != writer {
 				return nil, newError(codeReadonly, "setting", "%s: Cannot modify 'readonly' setting in readonly mode", user)
 			}
+		case role == writer && insertSettings[name]:
+			r.settings[name] = value
+		case role == writer && limitSettings[name]:
+			// clickhouse-go sends max_execution_time with every request:
+			// applied to an insert whose data is the body; the writer's
+			// other statements (DDL, mostly) cannot take a SETTINGS clause
+			// that means the same in all of them, and run unbounded.
+			r.limits[name] = value
 		case role == writer:
-			// Settings of the writer's statements: not passed yet.
+			// Refused rather than dropped: the writer would believe them
+			// applied.
+			return nil, newError(codeUnknownSetting, "setting", "Setting %s is not supported for the writer here: only %s, with an INSERT whose data is the body", name, strings.Join(sortedNames(insertSettings), ", "))
 		case limitSettings[name]:
 			// Accepted and left out: the engine's read-only limits apply
 			// whatever the client asks (the engine refuses a limit set
@@ -414,7 +444,11 @@ func (s *Server) run(ctx context.Context, r *request) ([]byte, string, error) {
 	switch {
 	case r.role == writer && r.data != nil:
 		m := insertFormat.FindStringSubmatch(strings.TrimSpace(r.query))
-		return nil, format, s.engine.RunInsert(ctx, m[1], m[2], r.data)
+		settings := maps.Clone(r.settings)
+		maps.Copy(settings, r.limits)
+		return nil, format, s.engine.RunInsert(ctx, m[1], m[2], r.data, settings)
+	case r.role == writer && len(r.settings) > 0:
+		return nil, format, newError(codeNotImplemented, "setting", "settings (%s) are passed only with an INSERT whose data is the body", strings.Join(sortedKeys(r.settings), ", "))
 	case r.role == writer:
 		// The writer's statements run in the session's database, sluice's
 		// own, which clients name too (clickhouse-go's Auth.Database).
@@ -451,4 +485,13 @@ func contentType(format string) string {
 		return "application/octet-stream"
 	}
 	return "text/tab-separated-values; charset=UTF-8"
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

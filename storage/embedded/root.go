@@ -307,12 +307,34 @@ func (e *Engine) spool(data []byte) (string, error) {
 
 // Run runs any statement, for an administrator (ClickHouse's HTTP
 // interface's writer user): the engine's own errors fail with a
-// *QueryError, as QueryReadOnly's do.
+// *QueryError, as QueryReadOnly's do. SET and USE are refused, and so is
+// more than one statement: they would change the one session that
+// ingestion shares (SET readonly = 1 would stop every insert).
 func (e *Engine) Run(ctx context.Context, sql, format string) ([]byte, error) {
 	if err := checkFormat(format); err != nil {
 		return nil, &QueryError{Message: err.Error(), stage: "format", statement: sql, err: err}
 	}
-	out, err := e.query(ctx, sql, format, true)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+	}
+	if strings.IndexByte(sql, 0) >= 0 {
+		return nil, fmt.Errorf("embedded: %s: statement contains a NUL byte", abbreviate(sql))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	normalized, err := e.queryLocked(ctx, "SELECT formatQuerySingleLine("+clickhouse.QuoteString(sql)+")", "RawBLOB", true)
+	if err != nil {
+		return nil, queryFailed("parse", sql, err)
+	}
+	stmt := strings.TrimSpace(string(normalized))
+	if kind, _, _ := strings.Cut(stmt, " "); kind == "SET" || kind == "USE" {
+		msg := fmt.Sprintf("Code: 48. DB::Exception: %s statements are not supported: they would change the session that ingestion shares; send settings as URL parameters and qualify names. (NOT_IMPLEMENTED)", kind)
+		return nil, &QueryError{Message: msg, Code: 48, stage: "check", statement: sql, err: errors.New(msg)}
+	}
+	if err := e.restoreDatabaseLocked(ctx); err != nil {
+		return nil, err
+	}
+	out, err := e.queryLocked(ctx, sql, format, true)
 	if err != nil {
 		return nil, queryFailed("run", sql, err)
 	}
@@ -322,16 +344,31 @@ func (e *Engine) Run(ctx context.Context, sql, format string) ([]byte, error) {
 // RunInsert inserts data in the given format into target, a table name
 // optionally followed by its column list, for an administrator: the
 // INSERT … FORMAT statement whose data comes in an HTTP request's body.
-func (e *Engine) RunInsert(ctx context.Context, target, format string, data []byte) error {
+// settings are the insert's own (insert_deduplication_token, …), which
+// the caller has judged; as InsertNative's, a deduplication token
+// deduplicates the dependent materialized views too.
+func (e *Engine) RunInsert(ctx context.Context, target, format string, data []byte, settings map[string]string) error {
 	if err := checkFormat(format); err != nil {
 		return &QueryError{Message: err.Error(), stage: "format", statement: target, err: err}
+	}
+	all := map[string]string{"async_insert": "0"}
+	if settings["insert_deduplication_token"] != "" {
+		all["deduplicate_blocks_in_dependent_materialized_views"] = "1"
+	}
+	for k, v := range settings {
+		all[k] = v
+	}
+	clause, err := settingsClause(all)
+	if err != nil {
+		return &QueryError{Message: err.Error(), stage: "check", statement: target, err: err}
 	}
 	path, err := e.spool(data)
 	if err != nil {
 		return fmt.Errorf("embedded: insert into %s: %w", target, err)
 	}
 	defer os.Remove(path)
-	sql := "INSERT INTO " + target + " FROM INFILE " + clickhouse.QuoteString(path) + " SETTINGS async_insert = 0 FORMAT " + format
+	sql := "INSERT INTO " + target + " FROM INFILE " + clickhouse.QuoteString(path) +
+		" SETTINGS " + strings.TrimSuffix(clause, ", ") + " FORMAT " + format
 	if _, err := e.query(ctx, sql, "TSV", false); err != nil {
 		return queryFailed("run", sql, err)
 	}
