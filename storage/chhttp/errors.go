@@ -21,6 +21,7 @@ const (
 	codeSyntaxError         = 62  // SYNTAX_ERROR
 	codeUnknownFormat       = 73  // UNKNOWN_FORMAT
 	codeNotImplemented      = 48  // NOT_IMPLEMENTED
+	codeQueryTooLarge       = 229 // QUERY_IS_TOO_LARGE
 )
 
 var codeNames = map[int]string{
@@ -33,6 +34,7 @@ var codeNames = map[int]string{
 	codeSyntaxError:         "SYNTAX_ERROR",
 	codeUnknownFormat:       "UNKNOWN_FORMAT",
 	codeNotImplemented:      "NOT_IMPLEMENTED",
+	codeQueryTooLarge:       "QUERY_IS_TOO_LARGE",
 }
 
 // chError is an answer in ClickHouse's error shape.
@@ -68,28 +70,43 @@ func engineError(err error, user string) *chError {
 }
 
 // httpStatus is the status ClickHouse's HTTP handler answers an error
-// code with (its exceptionCodeToHTTPStatus): a missing password 401, a
-// failed authentication 403, parse and syntax errors 400, unknown
-// objects 404, NOT_IMPLEMENTED 501, the rest (READONLY included) 500.
-// TOO_MANY_SIMULTANEOUS_QUERIES is 503 here, so that a client or proxy
-// may retry.
+// code with (exceptionCodeToHTTPStatus in src/Server/HTTPHandler.cpp): a
+// missing password 401, a failed authentication 403, bad arguments, parse
+// and syntax errors 400, unknown objects 404, a timeout 408, a query too
+// large 413, NOT_IMPLEMENTED 501, a socket timeout or a file the server
+// cannot open 503, the rest (READONLY included) 500.
+// TOO_MANY_SIMULTANEOUS_QUERIES is 503 here too, so that a client or a
+// proxy may retry.
 func httpStatus(code int) int {
 	switch code {
 	case 194: // REQUIRED_PASSWORD
 		return http.StatusUnauthorized
-	case 192, 193, 516: // UNKNOWN_USER, WRONG_PASSWORD, AUTHENTICATION_FAILED
+	case 192, 193, 516, 512: // UNKNOWN_USER, WRONG_PASSWORD, AUTHENTICATION_FAILED, SET_NON_GRANTED_ROLE
 		return http.StatusForbidden
-	case 6, 25, 26, 27, 38, 41, 72, 53, 117, 62, 167, 168, 223:
-		// CANNOT_PARSE_*, TYPE_MISMATCH, INCORRECT_DATA, SYNTAX_ERROR, AST limits
+	case 36, 427, 6, 25, 26, 38, 41, 72, 441, 675, 676, 27, 376, 15, 44, 37, 123, 8, 167, 168, 223, 62, 117, 53, 321:
+		// BAD_ARGUMENTS, CANNOT_COMPILE_REGEXP, CANNOT_PARSE_* (TEXT,
+		// ESCAPE_SEQUENCE, QUOTED_STRING, DATE, DATETIME, NUMBER,
+		// DOMAIN_VALUE_FROM_STRING, IPV4, IPV6, INPUT_ASSERTION_FAILED,
+		// UUID), DUPLICATE_COLUMN, ILLEGAL_COLUMN, UNKNOWN_ELEMENT_IN_AST,
+		// UNKNOWN_TYPE_OF_AST_NODE, THERE_IS_NO_COLUMN, TOO_DEEP_AST,
+		// TOO_BIG_AST, UNEXPECTED_AST_STRUCTURE, SYNTAX_ERROR,
+		// INCORRECT_DATA, TYPE_MISMATCH, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
 		return http.StatusBadRequest
-	case 60, 46, 47, 50, 56, 81, 115, 63, 73:
-		// UNKNOWN_TABLE, _FUNCTION, _IDENTIFIER, _TYPE, _STORAGE, _DATABASE,
-		// _SETTING, _AGGREGATE_FUNCTION, _FORMAT
+	case 60, 46, 47, 50, 56, 81, 115, 152, 63, 73, 336, 78, 511:
+		// UNKNOWN_TABLE, _FUNCTION, _IDENTIFIER, _TYPE, _STORAGE,
+		// _DATABASE, _SETTING, _DIRECTION_OF_SORTING, _AGGREGATE_FUNCTION,
+		// _FORMAT, _DATABASE_ENGINE, _TYPE_OF_QUERY, _ROLE
 		return http.StatusNotFound
+	case codeQueryTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case 48: // NOT_IMPLEMENTED
 		return http.StatusNotImplemented
-	case 202, 209: // TOO_MANY_SIMULTANEOUS_QUERIES, SOCKET_TIMEOUT
+	case 209, 76, 439, 202: // SOCKET_TIMEOUT, CANNOT_OPEN_FILE, CANNOT_SCHEDULE_TASK, TOO_MANY_SIMULTANEOUS_QUERIES
 		return http.StatusServiceUnavailable
+	case 381: // HTTP_LENGTH_REQUIRED
+		return http.StatusLengthRequired
+	case 159: // TIMEOUT_EXCEEDED
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }

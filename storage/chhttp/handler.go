@@ -395,7 +395,7 @@ func (s *Server) readBody(req *http.Request) ([]byte, *chError) {
 		return nil, newError(codeBadArguments, "bad_request", "read body: %v", err)
 	}
 	if int64(len(data)) > s.cfg.MaxBodyBytes {
-		return nil, newError(codeBadArguments, "bad_request", "the body is larger than %d bytes (clickhouse-http.max-body-bytes)", s.cfg.MaxBodyBytes)
+		return nil, newError(codeQueryTooLarge, "bad_request", "the body is larger than %d bytes (clickhouse-http.max-body-bytes)", s.cfg.MaxBodyBytes)
 	}
 	return data, nil
 }
