@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sluice/storage/embedded"
@@ -220,17 +221,28 @@ func (s *Server) handleRoot(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("X-ClickHouse-Query-Id", r.queryID)
 	w.Header().Set("X-ClickHouse-Server-Display-Name", displayName)
-	if info := s.serverInfo(req.Context()); info != nil {
-		w.Header().Set("X-ClickHouse-Timezone", info.timezone)
+	if s.info != nil {
+		w.Header().Set("X-ClickHouse-Timezone", s.info.timezone)
 	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{}) // the body is read: see readTimeout
 
-	release, cerr := s.takeTurn(req.Context())
+	release, done, cerr := s.takeTurn(req.Context())
+	if cerr == errClientGone {
+		return // nobody to answer, and not a refusal
+	}
 	if cerr != nil {
 		s.writeError(w, cerr)
 		return
 	}
+	// The query's waiting slot is kept until its answer is written: the
+	// results held in memory are at most MaxConcurrentQueries +
+	// MaxQueuedQueries, each within max_result_bytes, however slowly
+	// clients read.
+	defer done()
 	out, format, err := s.run(req.Context(), r)
 	release()
+	rc.SetWriteDeadline(writeDeadline(len(out)))
 	kind := map[role]string{analyst: "analyst", writer: "writer"}[r.role]
 	if err != nil {
 		s.metrics.requests.WithLabelValues(kind, "error").Inc()
@@ -400,14 +412,19 @@ func (s *Server) readBody(req *http.Request) ([]byte, *chError) {
 	return data, nil
 }
 
+// errClientGone is takeTurn's answer when the client left while queued.
+var errClientGone = &chError{reason: "client_gone"}
+
 // takeTurn waits for the query's turn: at most MaxConcurrentQueries run,
-// MaxQueuedQueries wait, each up to QueueTimeout.
-func (s *Server) takeTurn(ctx context.Context) (func(), *chError) {
+// MaxQueuedQueries wait, each up to QueueTimeout. release gives the turn
+// back once the query ran; done gives the waiting slot back once its
+// answer is written.
+func (s *Server) takeTurn(ctx context.Context) (release, done func(), cerr *chError) {
 	busy := newError(codeTooManyQueries, "busy", "Too many simultaneous queries: the embedded engine answers one query at a time beside ingestion")
 	select {
 	case s.waiting <- struct{}{}:
 	default:
-		return nil, busy
+		return nil, nil, busy
 	}
 	s.metrics.queued.Inc()
 	timer := time.NewTimer(s.cfg.QueueTimeout)
@@ -416,17 +433,22 @@ func (s *Server) takeTurn(ctx context.Context) (func(), *chError) {
 	case s.turns <- struct{}{}:
 		s.metrics.queued.Dec()
 		s.metrics.running.Inc()
-		return func() {
-			s.metrics.running.Dec()
-			<-s.turns
-			<-s.waiting
-		}, nil
+		var once sync.Once
+		release = func() {
+			once.Do(func() {
+				s.metrics.running.Dec()
+				<-s.turns
+			})
+		}
+		return release, func() { release(); <-s.waiting }, nil
 	case <-timer.C:
+		cerr = busy
 	case <-ctx.Done():
+		cerr = errClientGone
 	}
 	s.metrics.queued.Dec()
 	<-s.waiting
-	return nil, busy
+	return nil, nil, cerr
 }
 
 // insertFormat is an INSERT whose data follows: its target (table and

@@ -14,19 +14,21 @@ type serverInfo struct {
 	timezone string
 }
 
-// serverInfo asks the engine once; nil until it answers.
-func (s *Server) serverInfo(ctx context.Context) *serverInfo {
-	s.infoMu.Lock()
-	defer s.infoMu.Unlock()
-	if s.info != nil {
-		return s.info
-	}
+// loadServerInfo asks the engine once, at Start, before any query: a
+// request never calls the engine outside its turn. On failure the headers
+// go without it.
+func (s *Server) loadServerInfo(ctx context.Context) {
 	res, err := s.engine.QueryReadOnlyRequest(ctx, embedded.ReadOnlyRequest{Query: "SELECT timezone()", Format: "TSVRaw"})
 	if err != nil {
-		return nil
+		s.r.Warn("ClickHouse HTTP interface: the engine's time zone", "err", err)
+		return
 	}
-	s.info = &serverInfo{timezone: strings.TrimSpace(string(res.Data))}
-	return s.info
+	tz := strings.TrimSpace(string(res.Data))
+	if len(tz) > 64 || strings.ContainsFunc(tz, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		s.r.Warn("ClickHouse HTTP interface: the engine's time zone is not a name", "timezone", tz[:min(len(tz), 64)])
+		return
+	}
+	s.info = &serverInfo{timezone: tz}
 }
 
 // newQueryID is a random UUID, as ClickHouse gives a query without one.

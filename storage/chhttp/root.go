@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"sluice/internal/reporter"
@@ -50,8 +49,7 @@ type Server struct {
 	waiting chan struct{} // a slot per query allowed to wait
 	errLog  *reporter.Limiter
 
-	infoMu sync.Mutex
-	info   *serverInfo
+	info *serverInfo // read once at Start
 }
 
 // stopTimeout is how long requests in flight get when sluice stops.
@@ -80,17 +78,39 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ping", s.handlePing)
 	mux.HandleFunc("/", s.handleRoot)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A request's body (at most max-body-bytes, 64 MiB by default)
+		// must arrive within readTimeout; the handler lifts the deadline
+		// once it has the body, since the net/http server's read deadline
+		// would otherwise cancel a query that outlasts it.
+		ReadTimeout: readTimeout,
+		IdleTimeout: 2 * time.Minute,
+		// No WriteTimeout: it would count the queue and the query too.
+		// Each response gets a write deadline for its size (writeDeadline).
+	}
 	return s, nil
 }
 
+// readTimeout bounds a request's upload: 64 MiB at half a MiB a second.
+const readTimeout = 2 * time.Minute
+
+// writeDeadline is how long a response of n bytes may take to write: a
+// minute, plus a second for each 256 KiB, so that a client that stops
+// reading frees its query's slot (and the result it holds) in bounded
+// time.
+func writeDeadline(n int) time.Time {
+	return time.Now().Add(time.Minute + time.Duration(n/(256<<10))*time.Second)
+}
+
 // Start binds the listen address and serves in the background.
-func (s *Server) Start(context.Context) error {
+func (s *Server) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
 	}
 	s.ln = ln
+	s.loadServerInfo(ctx)
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

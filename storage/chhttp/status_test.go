@@ -1,13 +1,18 @@
 package chhttp_test
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"sluice/internal/reporter"
 	"sluice/storage/chhttp"
+	"sluice/storage/embedded"
 )
 
 // TestHTTPStatus: ClickHouse's exceptionCodeToHTTPStatus.
@@ -43,5 +48,66 @@ func TestBodyTooLarge(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 413 || resp.Header.Get("X-ClickHouse-Exception-Code") != "229" {
 		t.Errorf("%d code %s", resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"))
+	}
+}
+
+// bigEngine answers every query with 32 MiB, more than the sockets
+// buffer, so a client that does not read keeps its handler writing.
+type bigEngine struct{ instantEngine }
+
+func (bigEngine) QueryReadOnlyRequest(_ context.Context, req embedded.ReadOnlyRequest) (embedded.ReadOnlyResult, error) {
+	if req.Query == "SELECT timezone()" {
+		return embedded.ReadOnlyResult{Data: []byte("UTC\n"), Format: req.Format}, nil
+	}
+	return embedded.ReadOnlyResult{Data: make([]byte, 32<<20), Format: req.Format}, nil
+}
+
+// TestSlowReaderHoldsItsSlot: a result being written keeps its query's
+// slot, so the results held in memory stay within the running and
+// waiting queries; the slot is freed once the client goes.
+func TestSlowReaderHoldsItsSlot(t *testing.T) {
+	cfg := chhttp.DefaultConfig()
+	cfg.Listen, cfg.MaxConcurrentQueries, cfg.MaxQueuedQueries = "127.0.0.1:0", 1, 0
+	s, err := chhttp.New(reporter.New(slog.New(slog.DiscardHandler)), cfg, chhttp.Dependencies{Engine: bigEngine{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	// Its own transport, so that closing it closes the connection.
+	slow := &http.Transport{}
+	resp, err := (&http.Client{Transport: slow}).Get("http://" + s.Addr() + "/?query=SELECT+1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The headers came: the handler is writing the body nobody reads.
+	second, err := http.Get("http://" + s.Addr() + "/?query=SELECT+1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Body.Close()
+	if second.StatusCode != 503 {
+		t.Errorf("a query while a result is being written: %d, want 503", second.StatusCode)
+	}
+	resp.Body.Close()
+	slow.CloseIdleConnections()
+	// Freed: the next query runs (the handler notices the closed
+	// connection on its next write).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		third, err := http.Get("http://" + s.Addr() + "/?query=SELECT+1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, third.Body)
+		third.Body.Close()
+		if third.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the slot was not freed: %d", third.StatusCode)
+		}
+		runtime.Gosched()
 	}
 }
