@@ -19,3 +19,6 @@ func LeaveDatabase(e *Engine, name string) {
 	e.queryLocked(context.Background(), "USE "+clickhouse.QuoteIdentifier(name), "TSV", false)
 	e.restoreDatabase = "default"
 }
+
+// EngineMessage is engineMessage, for its table test.
+var EngineMessage = engineMessage

@@ -37,3 +37,17 @@ func TestDatabaseRestoredByNextQuery(t *testing.T) {
 		t.Errorf("current database %q, %v; want default", res.Data, err)
 	}
 }
+
+// TestNestedMessageUnwrapped: a message quoting another whole is shown
+// once, with the inner code.
+func TestNestedMessageUnwrapped(t *testing.T) {
+	for in, want := range map[string]string{
+		"Code: 62. DB::Exception: Code: 62. DB::Exception: Syntax error: x. (SYNTAX_ERROR)":                            "Code: 62. DB::Exception: Syntax error: x. (SYNTAX_ERROR)",
+		"Code: 1001. DB::Exception: Code: 47. DB::Exception: Code: 47. DB::Exception: Unknown y. (UNKNOWN_IDENTIFIER)": "Code: 47. DB::Exception: Unknown y. (UNKNOWN_IDENTIFIER)",
+		"Code: 47. DB::Exception: Unknown z. (UNKNOWN_IDENTIFIER)":                                                     "Code: 47. DB::Exception: Unknown z. (UNKNOWN_IDENTIFIER)",
+	} {
+		if got := embedded.EngineMessage(in); got != want {
+			t.Errorf("%q:\n got %q\nwant %q", in, got, want)
+		}
+	}
+}

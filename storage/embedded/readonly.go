@@ -342,6 +342,8 @@ func queryFailed(stage, statement string, err error) error {
 }
 
 var (
+	// nestedException is a message that starts with another.
+	nestedException = regexp.MustCompile(`^Code: \d+\. DB::Exception: (Code: \d+\. DB::Exception: )`)
 	// errorCode is the code at the start of the engine's messages.
 	errorCode = regexp.MustCompile(`^Code: (\d+)\.`)
 	// appendedSettings is the SETTINGS clause of readOnlySettings, as the
@@ -359,6 +361,12 @@ var (
 // the statement taken out.
 func engineMessage(msg string) string {
 	msg = strings.TrimSpace(msg)
+	// chDB quotes an inner exception whole ("Code: 62. DB::Exception:
+	// Code: 62. DB::Exception: Syntax error …"): the innermost is the
+	// message, and its code the error's.
+	for nestedException.MatchString(msg) {
+		msg = nestedException.ReplaceAllString(msg, "$1")
+	}
 	msg = parseScope.ReplaceAllString(msg, "$1")
 	return appendedSettings.ReplaceAllString(msg, "")
 }
