@@ -81,12 +81,24 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// isLoopback says whether a listen host reaches only this machine. An
-// empty host (":8123") listens everywhere.
+// isLoopback says whether a listen host reaches only this machine: a
+// loopback IP, or the name localhost, which Start listens on as
+// 127.0.0.1 without asking the resolver (/etc/hosts may map it elsewhere).
+// An empty host (":8123") listens everywhere.
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// listenAddress is the address to bind: localhost as 127.0.0.1, never
+// resolved.
+func listenAddress(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || host != "localhost" {
+		return listen
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }

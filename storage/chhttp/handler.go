@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -77,6 +78,28 @@ func (s *Server) authenticate(req *http.Request) (string, role, *chError) {
 		}
 	}
 	return user, 0, failed
+}
+
+// checkHost refuses, when the analyst has no password, a request whose
+// Host header is not a loopback name or address or the listen host: a web
+// page could otherwise reach the passwordless interface on loopback
+// through a name of its own that resolves to 127.0.0.1 (DNS rebinding).
+func (s *Server) checkHost(req *http.Request) *chError {
+	if s.cfg.AnalystPassword != "" {
+		return nil
+	}
+	host := req.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	listen, _, _ := net.SplitHostPort(s.cfg.Listen)
+	if isLoopback(host) || strings.EqualFold(host, "localhost") || host != "" && host == listen {
+		return nil
+	}
+	e := newError(codeAuthenticationFaild, "host",
+		"Host %q is not allowed: without an analyst password, only localhost and loopback addresses are (SLUICE_ANALYST_PASSWORD lifts this)", req.Host)
+	return e
 }
 
 // equalSecret compares in constant time (their hashes: equal lengths).
@@ -214,6 +237,10 @@ func (s *Server) handleRoot(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	start := time.Now()
+	if cerr := s.checkHost(req); cerr != nil {
+		s.writeError(w, cerr)
+		return
+	}
 	r, cerr := s.parse(req)
 	if cerr != nil {
 		s.writeError(w, cerr)

@@ -105,7 +105,7 @@ func writeDeadline(n int) time.Time {
 
 // Start binds the listen address and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := net.Listen("tcp", listenAddress(s.cfg.Listen))
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
 	}

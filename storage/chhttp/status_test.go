@@ -111,3 +111,38 @@ func TestSlowReaderHoldsItsSlot(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+// TestHostChecked: without an analyst password, a request naming a host
+// other than a loopback one (a page's own name, rebound to 127.0.0.1) is
+// refused; localhost is listened on as 127.0.0.1, never resolved.
+func TestHostChecked(t *testing.T) {
+	cfg := chhttp.DefaultConfig()
+	cfg.Listen = "localhost:0"
+	s, err := chhttp.New(reporter.New(slog.New(slog.DiscardHandler)), cfg, chhttp.Dependencies{Engine: instantEngine{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	if !strings.HasPrefix(s.Addr(), "127.0.0.1:") {
+		t.Errorf("localhost listened on as %s", s.Addr())
+	}
+	_, port, _ := strings.Cut(s.Addr(), ":")
+	for host, want := range map[string]int{
+		"evil.example:" + port: 403, "evil.example": 403, "127.0.0.1.nip.io:" + port: 403,
+		"localhost:" + port: 200, "127.0.0.1:" + port: 200, "[::1]:" + port: 200, "127.0.0.2": 200,
+	} {
+		req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/?query=SELECT+1", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}
