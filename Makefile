@@ -54,6 +54,7 @@ deps-test:
 	deploy/dev/deps.sh chdb >/dev/null
 	deploy/dev/deps.sh debian
 	deploy/dev/deps.sh kafka
+	deploy/dev/deps.sh clients
 
 .PHONY: lint
 lint:

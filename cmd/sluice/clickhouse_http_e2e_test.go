@@ -10,12 +10,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// TestClickHouseHTTPRun runs `sluice run` fed by `sluice demo` and reads it
-// as a ClickHouse client would: clickhouse-go over HTTP, as user default
-// with no password on loopback. The counts and a top-talkers result equal
-// what the read-only SQL endpoint (`sluice sql`) answers, and writes are
-// refused with ClickHouse's error.
-func TestClickHouseHTTPRun(t *testing.T) {
+// runFedByDemo starts `sluice run` with its ClickHouse HTTP interface on a
+// free loopback port, feeds it 2 s of `sluice demo`, and returns it, the
+// interface's address and what the demo sent, all of it stored.
+func runFedByDemo(t *testing.T) (*instance, string, demoTotals) {
+	t.Helper()
 	requireChdb(t)
 	chAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	in := startSluice(t, t.TempDir(), "--clickhouse-listen", chAddr)
@@ -23,6 +22,16 @@ func TestClickHouseHTTPRun(t *testing.T) {
 	if totals.Flows == 0 {
 		t.Fatal("the demo sent nothing")
 	}
+	return in, chAddr, totals
+}
+
+// TestClickHouseHTTPRun runs `sluice run` fed by `sluice demo` and reads it
+// as a ClickHouse client would: clickhouse-go over HTTP, as user default
+// with no password on loopback. The counts and a top-talkers result equal
+// what the read-only SQL endpoint (`sluice sql`) answers, and writes are
+// refused with ClickHouse's error.
+func TestClickHouseHTTPRun(t *testing.T) {
+	in, chAddr, totals := runFedByDemo(t)
 
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}, Protocol: clickhouse.HTTP,
 		Auth: clickhouse.Auth{Username: "default"}})

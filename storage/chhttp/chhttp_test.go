@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/ch-go/compress"
 	chproto "github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
@@ -490,4 +491,96 @@ func TestWriterUser(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), "SELECT count() FROM sluice.chhttp_writer").Scan(&n); err != nil || n != 10 {
 		t.Errorf("count %d, %v", n, err)
 	}
+}
+
+// TestCompressedBlocks: compress=1 (ClickHouse's Java client and JDBC ask
+// for it by default, clickhouse-go with LZ4 or ZSTD) frames the result in
+// ClickHouse's compressed blocks: LZ4 unless network_compression_method
+// says otherwise, at most 1 MiB of result each.
+func TestCompressedBlocks(t *testing.T) {
+	for _, method := range []clickhouse.CompressionMethod{clickhouse.CompressionLZ4, clickhouse.CompressionZSTD} {
+		conn := open(t, "default", "", &clickhouse.Compression{Method: method})
+		rows, err := conn.Query(t.Context(), "SELECT SrcAddr, DstAddr, FlowType, TimeFlowStart FROM sluice.flows ORDER BY TimeReceived")
+		if err != nil {
+			t.Fatalf("clickhouse-go with %s: %v", method, err)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil || n != len(testFlows()) {
+			t.Fatalf("clickhouse-go with %s: %d rows, %v", method, n, err)
+		}
+	}
+	// The method byte of the first block (after the 16-byte checksum):
+	// 0x82 LZ4, 0x90 ZSTD.
+	for _, c := range []struct {
+		query, method string
+		byte          byte
+	}{
+		{"SELECT number FROM numbers(300000)", "", 0x82}, // 2 MB of text: two blocks
+		{"SELECT number FROM numbers(1000)", "zstd", 0x90},
+		{"SELECT 42", "lz4", 0x82},
+		{"SELECT randomString(2000000) FORMAT RowBinary", "", 0x82}, // incompressible
+	} {
+		plain := getOK(t, url.Values{"query": {c.query}}, nil)
+		framed := getOK(t, url.Values{"query": {c.query}, "compress": {"1"}, "network_compression_method": {c.method}}, nil)
+		if len(framed) < 17 || framed[16] != c.byte {
+			t.Errorf("%s: first block's method %#x, want %#x", c.query, framed[min(len(framed)-1, 16)], c.byte)
+		}
+		body, err := readBlocks(framed)
+		if err != nil {
+			t.Fatalf("%s: reading the compressed blocks: %v", c.query, err)
+		}
+		if strings.Contains(c.query, "random") {
+			if len(body) != len(plain) { // random each time: the length only
+				t.Errorf("%s: %d bytes compressed, %d plain", c.query, len(body), len(plain))
+			}
+		} else if !bytes.Equal(body, plain) {
+			t.Errorf("%s: %q compressed, %q plain", c.query, body[:min(len(body), 64)], plain[:min(len(plain), 64)])
+		}
+	}
+}
+
+// readBlocks reads compressed blocks to their end (ch-go's reader says
+// io.EOF wrapped).
+func readBlocks(framed []byte) ([]byte, error) {
+	r := compress.NewReader(bytes.NewReader(framed))
+	var out []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		out = append(out, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// TestFormatAndDatabaseHeaders: the format and database may come as
+// X-ClickHouse-Format and X-ClickHouse-Database request headers, as
+// ClickHouse's Java client (JDBC) sends them; the URL parameters win.
+func TestFormatAndDatabaseHeaders(t *testing.T) {
+	headers := http.Header{"X-Clickhouse-Format": {"JSONEachRow"}, "X-Clickhouse-Database": {"sluice"}}
+	body := getOK(t, url.Values{"query": {"SELECT count() AS n FROM flows"}}, headers)
+	if string(body) != "{\"n\":\"50\"}\n" && string(body) != "{\"n\":50}\n" {
+		t.Errorf("with the headers: %q", body)
+	}
+	body = getOK(t, url.Values{"query": {"SELECT count() AS n FROM flows"}, "default_format": {"TSV"}}, headers)
+	if string(body) != "50\n" {
+		t.Errorf("default_format TSV beside the header: %q", body)
+	}
+}
+
+// getOK answers a GET as user default and fails the test unless it is 200.
+func getOK(t *testing.T, q url.Values, headers http.Header) []byte {
+	t.Helper()
+	status, _, body := get(t, q, headers)
+	if status != http.StatusOK {
+		t.Fatalf("%s: %d: %s", q.Get("query"), status, body)
+	}
+	return []byte(body)
 }

@@ -10,16 +10,25 @@ import (
 	"testing"
 )
 
-// get sends a GET with the given URL parameters as the default user and
-// returns the status, the exception code and the body.
-func get(t *testing.T, params url.Values) (int, string, string) {
+// get sends a GET with the given URL parameters (and headers) as the
+// default user and returns the status, the exception code and the body.
+func get(t *testing.T, params url.Values, headers ...http.Header) (int, string, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + start(t) + "/?" + params.Encode())
+	req, _ := http.NewRequest("GET", "http://"+start(t)+"/?"+params.Encode(), nil)
+	for _, h := range headers {
+		for k, v := range h {
+			req.Header[k] = v
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"), string(body)
 }
 

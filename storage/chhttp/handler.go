@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/ch-go/compress"
+
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 )
@@ -117,7 +119,7 @@ var httpOnly = map[string]bool{
 	"wait_end_of_query": true, "http_wait_end_of_query": true, "buffer_size": true,
 	"user": true, "password": true, "quota_key": true, "add_http_cors_header": true,
 	"cancel_http_readonly_queries_on_client_close": true, "http_response_buffer_size": true,
-	"compress": true, "decompress": true,
+	"compress": true, "decompress": true, "network_compression_method": true,
 }
 
 // passedSettings change only how a result looks or how it is computed
@@ -226,6 +228,7 @@ type request struct {
 	limits   map[string]string // the writer's limit settings
 	revision uint64            // client_protocol_version; 0 for plain Native
 	gzip     bool
+	compress *compress.Method // compress=1: the result in ClickHouse's compressed blocks
 }
 
 // handleRoot answers GET and POST / : a query.
@@ -304,6 +307,13 @@ func (s *Server) handleRoot(w http.ResponseWriter, req *http.Request) {
 		"elapsed_ns": strconv.FormatInt(time.Since(start).Nanoseconds(), 10),
 	})
 	h.Set("X-ClickHouse-Summary", string(summary))
+	if r.compress != nil {
+		if out, err = compressBlocks(out, *r.compress); err != nil {
+			s.writeError(w, &chError{code: 1001, reason: "internal",
+				message: "Code: 1001. DB::Exception: compressing the result: " + err.Error() + ". (STD_EXCEPTION)"})
+			return
+		}
+	}
 	if r.gzip {
 		h.Set("Content-Encoding", "gzip")
 		gz := gzip.NewWriter(w)
@@ -328,8 +338,16 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 	r := &request{user: user, role: role, query: q.Get("query"), format: "TabSeparated",
 		database: q.Get("database"), queryID: q.Get("query_id"),
 		params: map[string]string{}, settings: map[string]string{}, limits: map[string]string{}}
+	// The format and database may come as headers too, as ClickHouse's
+	// Java client (JDBC) sends them; the URL parameter wins.
+	if f := req.Header.Get("X-ClickHouse-Format"); f != "" {
+		r.format = f
+	}
 	if f := q.Get("default_format"); f != "" {
 		r.format = f
+	}
+	if r.database == "" {
+		r.database = req.Header.Get("X-ClickHouse-Database")
 	}
 	if role == analyst {
 		if err := readOnlyFormat(r.format); err != nil {
@@ -346,8 +364,15 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 		}
 		r.revision = rev
 	}
-	if q.Get("decompress") == "1" || q.Get("compress") == "1" {
-		return nil, newError(codeNotImplemented, "bad_request", "ClickHouse's native compression over HTTP (compress, decompress) is not supported: use gzip")
+	if q.Get("decompress") == "1" {
+		return nil, newError(codeNotImplemented, "bad_request", "ClickHouse's native compression of the request body (decompress) is not supported: use gzip")
+	}
+	if q.Get("compress") == "1" {
+		m, ok := compressMethods[strings.ToLower(q.Get("network_compression_method"))]
+		if !ok {
+			return nil, newError(codeBadArguments, "bad_request", "Unknown compression method: '%s'", q.Get("network_compression_method"))
+		}
+		r.compress = &m
 	}
 	r.gzip = q.Get("enable_http_compression") == "1" && acceptsGzip(req.Header.Get("Accept-Encoding"))
 	for name, values := range q {
