@@ -31,7 +31,7 @@ func (e *slowEngine) QueryReadOnlyRequest(ctx context.Context, req embedded.Read
 }
 
 func (e *slowEngine) Run(context.Context, string, string) ([]byte, error) { return nil, nil }
-func (e *slowEngine) RunInsert(context.Context, string, string, []byte) error {
+func (e *slowEngine) RunInsert(context.Context, string, string, map[string]string, []byte) error {
 	return nil
 }
 
@@ -102,7 +102,7 @@ func (instantEngine) QueryReadOnlyRequest(_ context.Context, req embedded.ReadOn
 	return embedded.ReadOnlyResult{Data: []byte("1\n"), Format: req.Format}, nil
 }
 func (instantEngine) Run(context.Context, string, string) ([]byte, error)     { return []byte("1\n"), nil }
-func (instantEngine) RunInsert(context.Context, string, string, []byte) error { return nil }
+func (instantEngine) RunInsert(context.Context, string, string, map[string]string, []byte) error { return nil }
 
 // With an analyst password configured, every way ClickHouse takes
 // credentials works, and none without the password; the writer exists

@@ -115,6 +115,10 @@ type request struct {
 	queryID  string
 	params   map[string]string
 	settings map[string]string
+	// insertSettings are the writer's, for its INSERT (deduplication).
+	insertSettings map[string]string
+	// readOnly: the writer asked for readonly, and is answered as a reader.
+	readOnly bool
 	revision uint64 // client_protocol_version; 0 for plain Native
 	gzip     bool
 }
@@ -203,7 +207,7 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 	q := req.URL.Query()
 	r := &request{user: user, role: role, query: q.Get("query"), format: "TabSeparated",
 		database: q.Get("database"), queryID: q.Get("query_id"),
-		params: map[string]string{}, settings: map[string]string{}}
+		params: map[string]string{}, settings: map[string]string{}, insertSettings: map[string]string{}}
 	if f := q.Get("default_format"); f != "" {
 		r.format = f
 	}
@@ -231,8 +235,14 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 			if value == "0" && role != writer {
 				return nil, newError(codeReadonly, "setting", "%s: Cannot modify 'readonly' setting in readonly mode", user)
 			}
+			// The writer asking for readonly (sluice's server backend
+			// reading for an analyst) gets the read-only path, as
+			// ClickHouse would refuse its writes.
+			r.readOnly = r.readOnly || value != "0" && role == writer
+		case role == writer && insertSettings[name]:
+			r.insertSettings[name] = value
 		case role == writer:
-			// Settings of the writer's statements: not passed yet.
+			// Other settings of the writer's statements: not passed.
 		case limitSettings[name]:
 			// Accepted and left out: the engine's read-only limits apply
 			// whatever the client asks (the engine refuses a limit set
@@ -329,6 +339,14 @@ func (s *Server) takeTurn(ctx context.Context) (func(), *chError) {
 	return nil, busy
 }
 
+// insertSettings are the writer's settings its INSERTs honour: a replayed
+// batch (sluice's server backend retrying, or after a crash) is stored
+// once, in the tables and in the rollups' views.
+var insertSettings = map[string]bool{
+	"insert_deduplication_token":                         true,
+	"deduplicate_blocks_in_dependent_materialized_views": true,
+}
+
 // insertFormat is an INSERT whose data follows: its target (table and
 // optional columns) and format.
 var insertFormat = regexp.MustCompile(`(?is)^INSERT\s+INTO\s+(?:TABLE\s+)?([\w.` + "`" + `"]+(?:\s*\([^)]*\))?)\s+FORMAT\s+(\w+)$`)
@@ -344,8 +362,8 @@ func (s *Server) run(ctx context.Context, r *request) ([]byte, string, error) {
 	switch {
 	case r.role == writer && r.data != nil:
 		m := insertFormat.FindStringSubmatch(strings.TrimSpace(r.query))
-		return nil, format, s.engine.RunInsert(ctx, m[1], m[2], r.data)
-	case r.role == writer:
+		return nil, format, s.engine.RunInsert(ctx, m[1], m[2], r.insertSettings, r.data)
+	case r.role == writer && !r.readOnly:
 		// The writer's statements run in the session's database, sluice's
 		// own, which clients name too (clickhouse-go's Auth.Database).
 		if len(r.params) > 0 || r.database != "" && r.database != migrate.Database {

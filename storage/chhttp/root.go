@@ -29,7 +29,7 @@ type Engine interface {
 	QueryReadOnlyRequest(ctx context.Context, req embedded.ReadOnlyRequest) (embedded.ReadOnlyResult, error)
 	// Run and RunInsert answer the writer.
 	Run(ctx context.Context, sql, format string) ([]byte, error)
-	RunInsert(ctx context.Context, target, format string, data []byte) error
+	RunInsert(ctx context.Context, target, format string, settings map[string]string, data []byte) error
 }
 
 // Dependencies are what the interface is handed.

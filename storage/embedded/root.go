@@ -14,8 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -318,7 +321,9 @@ func (e *Engine) Run(ctx context.Context, sql, format string) ([]byte, error) {
 // RunInsert inserts data in the given format into target, a table name
 // optionally followed by its column list, for an administrator: the
 // INSERT … FORMAT statement whose data comes in an HTTP request's body.
-func (e *Engine) RunInsert(ctx context.Context, target, format string, data []byte) error {
+// settings apply to the insert (a deduplication token); their names are
+// the caller's to check, their values are quoted here.
+func (e *Engine) RunInsert(ctx context.Context, target, format string, settings map[string]string, data []byte) error {
 	if err := checkFormat(format); err != nil {
 		return &QueryError{Message: err.Error(), stage: "format", statement: target, err: err}
 	}
@@ -327,7 +332,16 @@ func (e *Engine) RunInsert(ctx context.Context, target, format string, data []by
 		return fmt.Errorf("embedded: insert into %s: %w", target, err)
 	}
 	defer os.Remove(path)
-	sql := "INSERT INTO " + target + " FROM INFILE " + clickhouse.QuoteString(path) + " SETTINGS async_insert = 0 FORMAT " + format
+	clauses := []string{"async_insert = 0"}
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
+		v := settings[name]
+		if _, err := strconv.ParseUint(v, 10, 64); err != nil {
+			v = clickhouse.QuoteString(v)
+		}
+		clauses = append(clauses, name+" = "+v)
+	}
+	sql := "INSERT INTO " + target + " FROM INFILE " + clickhouse.QuoteString(path) +
+		" SETTINGS " + strings.Join(clauses, ", ") + " FORMAT " + format
 	if _, err := e.query(ctx, sql, "TSV", false); err != nil {
 		return queryFailed("run", sql, err)
 	}
