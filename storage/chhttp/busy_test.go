@@ -101,8 +101,10 @@ type instantEngine struct{}
 func (instantEngine) QueryReadOnlyRequest(_ context.Context, req embedded.ReadOnlyRequest) (embedded.ReadOnlyResult, error) {
 	return embedded.ReadOnlyResult{Data: []byte("1\n"), Format: req.Format}, nil
 }
-func (instantEngine) Run(context.Context, string, string) ([]byte, error)     { return []byte("1\n"), nil }
-func (instantEngine) RunInsert(context.Context, string, string, map[string]string, []byte) error { return nil }
+func (instantEngine) Run(context.Context, string, string) ([]byte, error) { return []byte("1\n"), nil }
+func (instantEngine) RunInsert(context.Context, string, string, map[string]string, []byte) error {
+	return nil
+}
 
 // With an analyst password configured, every way ClickHouse takes
 // credentials works, and none without the password; the writer exists
