@@ -50,6 +50,9 @@ func TestServerBackendHTTP(t *testing.T) {
 	if !strings.Contains(pipe.logText(), "connected to ClickHouse server") {
 		t.Fatalf("the pipeline did not log its connection to the server:\n%s", pipe.logText())
 	}
+	if maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pipe.cmd.Process.Pid)); err == nil && bytes.Contains(maps, []byte("libchdb")) {
+		t.Fatal("the pipeline with a server backend has libchdb mapped")
+	}
 	args, nf, sf := collectArgs(t, config, t.TempDir())
 	coll := startTier(t, args...)
 	tr := newTraffic(t, nf, sf, 14)
