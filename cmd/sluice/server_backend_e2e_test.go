@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -64,10 +65,11 @@ func TestServerBackendHTTP(t *testing.T) {
 	// without its answer, and is retried with its deduplication token.
 	srv.kill()
 	tr.send(5000, 5000)
-	testenv.Eventually(t, 60*time.Second, "the pipeline's inserts to fail", func() bool {
-		return pipe.metric("sluice_storage_writer_insert_errors_total") > 0
+	testenv.Eventually(t, 60*time.Second, "the pipeline's inserts to fail, and it to say it is not ready", func() bool {
+		return pipe.metric("sluice_storage_writer_insert_errors_total") > 0 && pipe.readyStatus() == http.StatusServiceUnavailable
 	})
 	srv = startSluice(t, srvData, "--config", srvConfig, "--clickhouse-listen", chAddr)
+	testenv.Eventually(t, 60*time.Second, "the pipeline to be ready again", func() bool { return pipe.readyStatus() == http.StatusOK })
 	tr.send(5000, 5000)
 	waitDecoded(t, coll, 15000)
 	coll.term()
