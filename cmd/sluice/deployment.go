@@ -67,7 +67,7 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	migrator, err := newMigrator(cfg, r, engine)
+	migrator, err := newMigrator(cfg, r, engine.Query)
 	if err != nil {
 		return nil, fmt.Errorf("storage.schema: %w", err)
 	}
@@ -181,14 +181,10 @@ func newServerStore(r *reporter.Reporter, cfg Config) (*serverStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage.server.%w", err)
 	}
-	m, err := migrate.New(r, cfg.Storage.Schema)
+	m, err := newMigrator(cfg, r, srv.Query)
 	if err != nil {
 		return nil, fmt.Errorf("storage.schema: %w", err)
 	}
-	m = m.WithQuery(func(ctx context.Context, sql string) (string, error) {
-		out, err := srv.Query(ctx, sql, "TSV")
-		return string(out), err
-	})
 	w, err := writer.New(r, cfg.Storage.Writer, writer.Dependencies{Inserter: srv})
 	if err != nil {
 		return nil, fmt.Errorf("storage.writer: %w", err)
@@ -209,3 +205,17 @@ func (s *serverStore) addTo(d *component.List) {
 func (s *serverStore) sink() *writer.Writer   { return s.writer }
 func (s *serverStore) sqlRunner() SQLRunner   { return s.server }
 func (s *serverStore) clickhouseAddr() string { return "off" }
+
+// backendFlag is --backend of pipeline and migrate.
+type backendFlag struct{ v *string }
+
+func addBackendFlag(fs *flag.FlagSet) backendFlag {
+	return backendFlag{fs.String("backend", "",
+		"where records are stored and read: embedded or server (key storage.backend, default embedded; the server is storage.server)")}
+}
+
+func (f backendFlag) apply(c *Config) {
+	if *f.v != "" {
+		c.Storage.Backend = *f.v
+	}
+}

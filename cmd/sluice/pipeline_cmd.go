@@ -26,7 +26,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
 	kFlags := addKafkaFlags(cf.fs)
 	chListen := addClickHouseListenFlag(cf.fs)
-	backend := cf.fs.String("backend", "", "where records are stored and read: embedded or server (key storage.backend, default embedded; the server is storage.server)")
+	backend := addBackendFlag(cf.fs)
 	group := cf.fs.String("kafka-group", "", "consumer group of the pipeline workers (key kafka.consumer.group-id, default sluice-pipeline)")
 	if err := cf.fs.Parse(args); err != nil {
 		return err
@@ -37,9 +37,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		chListen.apply(c)
 		kFlags.apply(c)
-		if *backend != "" {
-			c.Storage.Backend = *backend
-		}
+		backend.apply(c)
 		if *group != "" {
 			c.Kafka.Consumer.GroupID = *group
 		}

@@ -89,6 +89,12 @@ func TestServerBackendHTTP(t *testing.T) {
 	if strings.Count(viaServer, "\n") < 2 || viaServer != direct {
 		t.Fatalf("top-sources through the server backend:\n%s\nfrom the server's engine:\n%s", viaServer, direct)
 	}
+	// sluice migrate --check reads the server's schema: what the pipeline
+	// migrated has no drift.
+	var check bytes.Buffer
+	if err := cmdMigrate(context.Background(), []string{"--config", config, "--backend", "server", "--check"}, &check, &check); err != nil {
+		t.Fatalf("sluice migrate --backend server --check: %v\n%s", err, check.String())
+	}
 	// A query's own error comes back as the server words it.
 	var out bytes.Buffer
 	err = cmdSQL(context.Background(), []string{"--addr", "http://" + pipe.http, "SELECT nope FROM flows"}, &out)
