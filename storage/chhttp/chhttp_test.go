@@ -26,6 +26,7 @@ import (
 	"sluice/pipeline/record"
 	"sluice/storage/chhttp"
 	"sluice/storage/migrate"
+	"sluice/storage/server"
 	"sluice/storage/writer"
 )
 
@@ -583,4 +584,54 @@ func getOK(t *testing.T, q url.Values, headers http.Header) []byte {
 		t.Fatalf("%s: %d: %s", q.Get("query"), status, body)
 	}
 	return []byte(body)
+}
+
+// TestServerBackend drives the interface as `sluice pipeline --backend
+// server` does with protocol http (storage/server as the writer's
+// Inserter): a second batch under the first one's deduplication token is
+// not stored, and its read-only queries run as the writer asking for readonly,
+// refused writes included.
+func TestServerBackend(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.Addrs, cfg.Protocol = []string{start(t)}, server.ProtocolHTTP
+	cfg.Username, cfg.Password = migrate.WriterUser, writerPassword
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	srv, err := server.New(r, cfg, server.Dependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(context.Background())
+	const table = "sluice.chhttp_server_flows"
+	if err := srv.Exec(t.Context(), "CREATE TABLE IF NOT EXISTS "+table+" AS "+migrate.FlowsTable); err != nil {
+		t.Fatal(err)
+	}
+	wcfg := writer.DefaultConfig()
+	wcfg.Table = table
+	w, err := writer.New(r, wcfg, writer.Dependencies{Inserter: srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second write reuses the token with other rows: only the token
+	// (not the block's hash, which deduplicates an identical replay
+	// anyway) makes it store nothing.
+	for _, flows := range [][]record.Flow{testFlows(), testFlows()[:10]} {
+		if err := w.Write(t.Context(), flows, "chhttp-server-backend"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := srv.QueryReadOnly(t.Context(), "SELECT count(), sum(Bytes) FROM chhttp_server_flows", "TSV")
+	if err != nil || string(out) != "50\t51225\n" {
+		t.Fatalf("stored %q, %v; want 50 rows once", out, err)
+	}
+	_, err = srv.QueryReadOnly(t.Context(), "DROP TABLE "+table, "TSV")
+	var qe *server.QueryError
+	if !errors.As(err, &qe) || qe.Code == 0 {
+		t.Fatalf("DROP TABLE on the read-only path: %v, want the engine's refusal", err)
+	}
+	if out, err := srv.Query(t.Context(), "SELECT count() FROM "+table, "TSV"); err != nil || string(out) != "50\n" {
+		t.Fatalf("after the refused DROP: %q, %v", out, err)
+	}
 }

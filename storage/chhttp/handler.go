@@ -334,6 +334,12 @@ func (s *Server) parse(req *http.Request) (*request, *chError) {
 	if cerr != nil {
 		return nil, cerr
 	}
+	// The writer asking for readonly (sluice's server backend reading for
+	// an analyst) is answered as a reader, on the read-only path, with its
+	// formats and settings: ClickHouse would refuse its writes too.
+	if v := req.URL.Query().Get("readonly"); role == writer && v != "" && v != "0" {
+		role = analyst
+	}
 	q := req.URL.Query()
 	r := &request{user: user, role: role, query: q.Get("query"), format: "TabSeparated",
 		database: q.Get("database"), queryID: q.Get("query_id"),

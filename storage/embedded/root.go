@@ -3,10 +3,10 @@
 // and SQL as a ClickHouse server.
 //
 // libchdb keeps a single session per process, so exactly one Engine may be
-// open at a time, and this package is the only one that imports chDB:
-// chdb-go loads libchdb in an init function and panics when it cannot, so
-// every binary or test that imports this package needs CHDB_LIB_PATH to
-// point at libchdb.so (the Makefile sets it).
+// open at a time, and this package is the only one that imports chDB. It
+// loads libchdb (CHDB_LIB_PATH, which the Makefile sets) when the first
+// engine starts, not when the binary starts (internal/chdbpurego): a
+// pipeline writing to a ClickHouse server runs without libchdb.
 package embedded
 
 import (
@@ -20,7 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	chdb "github.com/chdb-io/chdb-go/chdb-purego"
+	chdb "sluice/storage/embedded/internal/chdbpurego"
 
 	"sluice/internal/reporter"
 	"sluice/storage/clickhouse"
