@@ -197,6 +197,9 @@ var insertSettings = map[string]bool{
 	"insert_deduplication_token": true, "insert_deduplicate": true,
 	"deduplicate_blocks_in_dependent_materialized_views": true,
 	"async_insert": true, "wait_for_async_insert": true,
+	// sluice's server backend sends it so that an insert into a Distributed
+	// table is acknowledged once every shard has it; harmless here.
+	"distributed_foreground_insert": true,
 }
 
 func sortedNames(m map[string]bool) []string {
@@ -212,6 +215,7 @@ func sortedNames(m map[string]bool) []string {
 // (Grafana sends max_execution_time): accepted, never lifting the limits.
 var limitSettings = map[string]bool{
 	"max_execution_time": true, "max_result_rows": true, "max_result_bytes": true, "max_memory_usage": true,
+	"result_overflow_mode": true, // sluice's own server backend sends its limits with 'throw'
 }
 
 // request is one parsed query request.
@@ -527,9 +531,10 @@ func (s *Server) run(ctx context.Context, r *request) ([]byte, string, error) {
 		settings := maps.Clone(r.settings)
 		maps.Copy(settings, r.limits)
 		return nil, format, s.engine.RunInsert(ctx, m[1], m[2], r.data, settings)
-	case r.role == writer && len(r.settings) > 0:
-		return nil, format, newError(codeNotImplemented, "setting", "settings (%s) are passed only with an INSERT whose data is the body", strings.Join(sortedKeys(r.settings), ", "))
 	case r.role == writer:
+		// Insert settings on another statement mean nothing there and are
+		// left out, as ClickHouse does: clickhouse-go sends a context's
+		// settings with every query of the insert (its hello, DESCRIBE).
 		// The writer's statements run in the session's database, sluice's
 		// own, which clients name too (clickhouse-go's Auth.Database).
 		if len(r.params) > 0 || r.database != "" && r.database != migrate.Database {

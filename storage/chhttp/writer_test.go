@@ -52,7 +52,9 @@ func TestWriterInsertSettings(t *testing.T) {
 			t.Errorf("%v: %d code %q %s", p, status, code, body)
 		}
 	}
-	if status, code, body := post(t, url.Values{"query": {"SELECT 1"}, "insert_deduplication_token": {"x"}}, ""); status == 200 || code != "48" {
+	// clickhouse-go sends an insert's settings with the queries it makes on
+	// the way (its hello, DESCRIBE): there they mean nothing and are left out.
+	if status, code, body := post(t, url.Values{"query": {"SELECT 1"}, "insert_deduplication_token": {"x"}}, ""); status != 200 || body != "1\n" {
 		t.Errorf("an insert setting on a SELECT: %d code %q %s", status, code, body)
 	}
 	if status, _, body := post(t, url.Values{"query": {"SELECT count() FROM sluice.chhttp_dedup"}}, ""); status != 200 || body != "3\n" {
