@@ -24,9 +24,8 @@ help:
 # -buildvcs=auto records the VCS revision (sluice version) even where GOFLAGS
 # turns it off; where git refuses the checkout (another user's), the build
 # goes on without it.
-# The binary records where libchdb is (ELF run path): chdb-go loads it when
-# the program starts, so every command, even `sluice sql`, finds it without
-# CHDB_LIB_PATH.
+# The binary records where libchdb is (ELF run path): the embedded engine
+# loads it when it starts, and finds it there without CHDB_LIB_PATH.
 .PHONY: build
 build:
 	@echo "building $(BIN) (go build -buildvcs=auto ./cmd/sluice)"
@@ -54,6 +53,7 @@ deps-test:
 	deploy/dev/deps.sh chdb >/dev/null
 	deploy/dev/deps.sh debian
 	deploy/dev/deps.sh kafka
+	deploy/dev/deps.sh clients
 
 .PHONY: lint
 lint:

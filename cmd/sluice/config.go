@@ -22,6 +22,7 @@ import (
 	"sluice/pipeline/queue"
 	"sluice/pipeline/spool"
 	"sluice/storage"
+	"sluice/storage/chhttp"
 )
 
 // Config is sluice's whole configuration: one YAML file, made of the
@@ -48,6 +49,10 @@ type Config struct {
 	// Kafka: brokers, topic, security, producer (sluice collect) and
 	// consumer group (sluice pipeline).
 	Kafka kafka.Config `yaml:"kafka"`
+	// ClickHouseHTTP: ClickHouse's HTTP interface over the embedded store,
+	// served by `run` and `pipeline` (default 127.0.0.1:8123; listen ""
+	// turns it off). Passwords come from the environment.
+	ClickHouseHTTP chhttp.Config `yaml:"clickhouse-http"`
 	// Spool: sluice collect's on-disk buffer, in the data directory, for
 	// when Kafka is unreachable.
 	Spool spool.Config `yaml:"spool"`
@@ -83,6 +88,8 @@ func DefaultConfig() Config {
 		Kafka:     kafka.DefaultConfig(),
 		Spool:     spool.DefaultConfig(),
 		Status:    10 * time.Second,
+
+		ClickHouseHTTP: chhttp.DefaultConfig(),
 	}
 }
 
@@ -119,6 +126,7 @@ func (c Config) Validate() error {
 		{"storage", c.Storage.Validate()},
 		{"kafka", c.Kafka.Validate()},
 		{"spool", c.Spool.Validate()},
+		{"clickhouse-http", validateClickHouseHTTP(c.ClickHouseHTTP)},
 	} {
 		if section.err != nil {
 			for _, e := range splitJoined(section.err) {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"sluice/internal/component"
 	"sluice/internal/reporter"
+	"sluice/storage"
+	"sluice/storage/chhttp"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
+	"sluice/storage/server"
 	"sluice/storage/writer"
 )
 
@@ -53,6 +57,9 @@ type embeddedStore struct {
 	engine   *embedded.Engine
 	migrator *migrate.Migrator
 	writer   *writer.Writer
+	// clickhouse is ClickHouse's HTTP interface over the engine; nil when
+	// off.
+	clickhouse *chhttp.Server
 }
 
 func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) {
@@ -60,7 +67,7 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	migrator, err := newMigrator(cfg, r, engine)
+	migrator, err := newMigrator(cfg, r, engine.Query)
 	if err != nil {
 		return nil, fmt.Errorf("storage.schema: %w", err)
 	}
@@ -68,7 +75,11 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage.writer: %w", err)
 	}
-	return &embeddedStore{engine: engine, migrator: migrator, writer: w}, nil
+	ch, err := newClickHouseHTTP(r, cfg, engine)
+	if err != nil {
+		return nil, err
+	}
+	return &embeddedStore{engine: engine, migrator: migrator, writer: w, clickhouse: ch}, nil
 }
 
 // addTo appends the store to a deployment: the engine opens, the schema is
@@ -83,4 +94,128 @@ func (s *embeddedStore) addTo(d *component.List) {
 		return s.engine.Exec(ctx, "USE "+migrate.Database)
 	}})
 	d.Add("storage.writer", s.writer)
+	if s.clickhouse != nil {
+		// After the writer: it stops first, so no query holds the engine
+		// while the writer drains.
+		d.Add("clickhouse-http", s.clickhouse)
+	}
+}
+
+// clickhouseAddr is the ClickHouse HTTP interface's bound address, or
+// "off"; once started.
+func (s *embeddedStore) clickhouseAddr() string {
+	if s.clickhouse == nil {
+		return "off"
+	}
+	return s.clickhouse.Addr()
+}
+
+// newClickHouseHTTP builds the ClickHouse HTTP interface over the engine,
+// or nil when its listen address is empty.
+func newClickHouseHTTP(r *reporter.Reporter, cfg Config, engine *embedded.Engine) (*chhttp.Server, error) {
+	if cfg.ClickHouseHTTP.Listen == "" {
+		return nil, nil
+	}
+	c, err := withClickHouseHTTPSecrets(cfg.ClickHouseHTTP)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse-http: %w", err)
+	}
+	s, err := chhttp.New(r, c, chhttp.Dependencies{Engine: engine})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse-http.%w", err)
+	}
+	return s, nil
+}
+
+// clickhouseListenFlag is --clickhouse-listen of run and pipeline.
+type clickhouseListenFlag struct{ v *string }
+
+func addClickHouseListenFlag(fs *flag.FlagSet) clickhouseListenFlag {
+	return clickhouseListenFlag{fs.String("clickhouse-listen", "",
+		`ClickHouse HTTP interface address, "off" for none (key clickhouse-http.listen, default 127.0.0.1:8123)`)}
+}
+
+func (f clickhouseListenFlag) apply(c *Config) {
+	switch *f.v {
+	case "":
+	case "off":
+		c.ClickHouseHTTP.Listen = ""
+	default:
+		c.ClickHouseHTTP.Listen = *f.v
+	}
+}
+
+// pipelineStore is where `sluice pipeline` stores and reads: the embedded
+// engine (embeddedStore) or a ClickHouse server (serverStore).
+type pipelineStore interface {
+	addTo(d *component.List)
+	sink() *writer.Writer
+	sqlRunner() SQLRunner
+	clickhouseAddr() string
+}
+
+func (s *embeddedStore) sink() *writer.Writer { return s.writer }
+func (s *embeddedStore) sqlRunner() SQLRunner { return s.engine }
+
+// newPipelineStore builds the store of storage.backend.
+func newPipelineStore(r *reporter.Reporter, cfg Config) (pipelineStore, error) {
+	if cfg.Storage.Backend == storage.BackendServer {
+		return newServerStore(r, cfg)
+	}
+	return newEmbeddedStore(r, cfg)
+}
+
+// serverStore is the storage tier of `pipeline` with storage.backend
+// server: the connection to a ClickHouse server or cluster, its schema, and
+// the writer in front of it. It opens no embedded engine, so it needs no
+// libchdb, and serves no ClickHouse HTTP interface: clients connect to the
+// server itself.
+type serverStore struct {
+	server   *server.Server
+	migrator *migrate.Migrator
+	writer   *writer.Writer
+}
+
+func newServerStore(r *reporter.Reporter, cfg Config) (*serverStore, error) {
+	srv, err := server.New(r, cfg.Storage.Server, server.Dependencies{QueryLimits: cfg.Storage.SQL})
+	if err != nil {
+		return nil, fmt.Errorf("storage.server.%w", err)
+	}
+	m, err := newMigrator(cfg, r, srv.Query)
+	if err != nil {
+		return nil, fmt.Errorf("storage.schema: %w", err)
+	}
+	w, err := writer.New(r, cfg.Storage.Writer, writer.Dependencies{Inserter: srv})
+	if err != nil {
+		return nil, fmt.Errorf("storage.writer: %w", err)
+	}
+	return &serverStore{server: srv, migrator: m, writer: w}, nil
+}
+
+// addTo appends the store to a deployment: the connection is made, the
+// schema migrated, then the writer takes inserts.
+func (s *serverStore) addTo(d *component.List) {
+	d.Add("storage", s.server)
+	d.Add("storage.schema", component.Funcs{StartFunc: func(ctx context.Context) error {
+		return s.migrator.Migrate(ctx, s.server.Exec)
+	}})
+	d.Add("storage.writer", s.writer)
+}
+
+func (s *serverStore) sink() *writer.Writer   { return s.writer }
+func (s *serverStore) sqlRunner() SQLRunner   { return s.server }
+func (s *serverStore) clickhouseAddr() string { return "off" }
+
+// backendFlag is --backend of pipeline and migrate.
+type backendFlag struct{ v *string }
+
+func addBackendFlag(fs *flag.FlagSet) backendFlag {
+	return backendFlag{fs.String("backend", "",
+		"where records are stored and read: embedded or server (key storage.backend, default embedded; the server is storage.server)")}
+}
+
+func (f backendFlag) apply(c *Config) {
+	if *f.v != "" {
+		c.Storage.Backend = *f.v
+	}
 }

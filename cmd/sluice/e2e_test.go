@@ -604,6 +604,7 @@ func TestDemoScript(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"SLUICE_DATA="+data,
 		fmt.Sprintf("SLUICE_HTTP=127.0.0.1:%d", freePort(t, "tcp")),
+		fmt.Sprintf("SLUICE_CLICKHOUSE=127.0.0.1:%d", freePort(t, "tcp")),
 		fmt.Sprintf("SLUICE_NETFLOW=127.0.0.1:%d", freePort(t, "udp")),
 		fmt.Sprintf("SLUICE_SFLOW=127.0.0.1:%d", freePort(t, "udp")),
 		"SLUICE_DEMO_RATE=1000",

@@ -16,6 +16,7 @@ import (
 
 	"sluice/internal/reporter"
 	"sluice/storage/embedded"
+	"sluice/storage/server"
 )
 
 // sqlFormats maps the short format names of `sluice sql --format` to
@@ -31,8 +32,9 @@ var sqlFormats = map[string]string{
 // maxQueryBytes bounds a query's text.
 const maxQueryBytes = 1 << 20
 
-// SQLRunner answers read-only SQL; the embedded engine implements it. A
-// query at fault fails with an *embedded.QueryError.
+// SQLRunner answers read-only SQL: the embedded engine, or a ClickHouse
+// server. A query at fault fails with an *embedded.QueryError or a
+// *server.QueryError.
 type SQLRunner interface {
 	QueryReadOnly(ctx context.Context, sql, format string) ([]byte, error)
 }
@@ -173,7 +175,14 @@ func (s *httpServer) handleSQL(w http.ResponseWriter, req *http.Request) {
 // it (rate-limited) and the answer says where to look.
 func (s *httpServer) sqlError(w http.ResponseWriter, req *http.Request, err error) {
 	var qe *embedded.QueryError
+	var se *server.QueryError
 	switch {
+	case errors.As(err, &se):
+		// A ClickHouse server's answer (storage.backend server): its
+		// message is already ClickHouse's.
+		s.r.Debug("SQL query failed", "err", err)
+		w.Header().Set("X-ClickHouse-Exception-Code", strconv.Itoa(se.Code))
+		http.Error(w, se.Message, http.StatusBadRequest)
 	case errors.As(err, &qe):
 		s.r.Debug("SQL query failed", "err", err)
 		if qe.Code != 0 {

@@ -62,6 +62,7 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Data = t.TempDir()
 	cfg.Storage.Writer.RetryMax = 500 * time.Millisecond
+	cfg.ClickHouseHTTP.Listen = "" // not under test; its default port may be taken
 	storeReporter := reporter.New(logger)
 	st, err := newEmbeddedStore(storeReporter, cfg)
 	if err != nil {

@@ -21,7 +21,7 @@ const usage = `sluice: network flow collector and analytics
 usage:
   sluice run      [--config FILE] [--data DIR] [--http ADDR] ...      collector + storage in one process (embedded ClickHouse)
   sluice collect  [--config FILE] [--kafka-brokers LIST] ...          collector → Kafka (spools to --data while Kafka is down)
-  sluice pipeline [--config FILE] [--kafka-brokers LIST] ...          Kafka consumer group → storage (embedded ClickHouse in --data)
+  sluice pipeline [--config FILE] [--kafka-brokers LIST] ...          Kafka consumer group → storage (embedded ClickHouse in --data, or --backend server)
   sluice sql      [--addr ADDR] [--config FILE] [--format F] "SQL"    query a running sluice
   sluice query    NAME [--since 1h] [--param k=v] [--addr ADDR] [--format F] ...   run a library query (sluice query list)
   sluice demo     --target HOST:PORT [--rate N] [--duration D] ...    send demo NetFlow v5/v9, IPFIX and sFlow

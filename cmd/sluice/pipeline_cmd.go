@@ -18,12 +18,15 @@ const intentDirName = "kafka-consumer"
 
 // cmdPipeline is the pipeline tier of the split deployment: a member of the
 // Kafka consumer group, storing records in the embedded engine of its data
-// directory and committing offsets only once they are stored.
+// directory or in a ClickHouse server (storage.backend) and committing
+// offsets only once they are stored.
 func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	cf := newCommonFlags("pipeline")
 	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
 	kFlags := addKafkaFlags(cf.fs)
+	chListen := addClickHouseListenFlag(cf.fs)
+	backend := addBackendFlag(cf.fs)
 	group := cf.fs.String("kafka-group", "", "consumer group of the pipeline workers (key kafka.consumer.group-id, default sluice-pipeline)")
 	if err := cf.fs.Parse(args); err != nil {
 		return err
@@ -32,7 +35,9 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		if *httpListen != "" {
 			c.HTTP.Listen = *httpListen
 		}
+		chListen.apply(c)
 		kFlags.apply(c)
+		backend.apply(c)
 		if *group != "" {
 			c.Kafka.Consumer.GroupID = *group
 		}
@@ -41,11 +46,11 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	r := reporter.New(newLogger(cfg.Log, stderr))
-	r.Info("starting sluice pipeline", "version", version(), "data", cfg.Data, "brokers", fmt.Sprint(cfg.Kafka.Brokers),
+	r.Info("starting sluice pipeline", "version", version(), "data", cfg.Data, "backend", cfg.Storage.Backend, "brokers", fmt.Sprint(cfg.Kafka.Brokers),
 		"topic", cfg.Kafka.Topic, "group", cfg.Kafka.Consumer.GroupID)
 
 	// Construction, in dependency order; nothing runs yet.
-	store, err := newEmbeddedStore(r, cfg)
+	store, err := newPipelineStore(r, cfg)
 	if err != nil {
 		return err
 	}
@@ -61,7 +66,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		Group:     consumer,
 		IntentDir: filepath.Join(cfg.Data, intentDirName),
 		Grace:     cfg.Kafka.Consumer.RebalanceTimeout / 2,
-		Sinks:     []pipeline.Sink{store.writer},
+		Sinks:     []pipeline.Sink{store.sink()},
 		Stage:     enricher,
 	})
 	if err != nil {
@@ -70,7 +75,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	// The counter samples' own consumer: what was not stored is not
 	// committed, and comes back.
 	counterConsumer, err := kafka.NewCounterConsumer(r, cfg.Kafka,
-		kafka.CounterConsumerDependencies{Store: store.writer.WriteCounters})
+		kafka.CounterConsumerDependencies{Store: store.sink().WriteCounters})
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
@@ -81,13 +86,13 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	// and the group's next member consumes it.
 	var d component.List
 	store.addTo(&d)
-	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, store.engine)
+	httpSrv := newHTTPServer(r, cfg.HTTP.Listen, d.Ready, store.sqlRunner())
 	d.Add("http", httpSrv)
 	d.Add("enrich", enricher)
 	d.Add("kafka.counters", counterConsumer)
 	d.Add("pipeline", pipe)
 	d.Add("status", statusLine(r, cfg.Status, pipelineStatus))
 	return serve(ctx, r, &d, func() {
-		r.Info("sluice pipeline is running", "http", httpSrv.Addr())
+		r.Info("sluice pipeline is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr())
 	}, "storing and committing what the pipeline holds")
 }

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,11 +49,26 @@ func (w syncWriter) Write(p []byte) (int, error) {
 // The process is killed at the end of the test if still running.
 func startProcess(t *testing.T, name, httpAddr string, args ...string) (*process, error) {
 	t.Helper()
+	return startProcessEnv(t, nil, name, httpAddr, args...)
+}
+
+// startProcessEnv is startProcess with env added to the test's environment
+// (a later entry wins).
+func startProcessEnv(t *testing.T, env []string, name, httpAddr string, args ...string) (*process, error) {
+	t.Helper()
 	p := &process{
 		t: t, name: name, http: httpAddr,
 		log: &bytes.Buffer{}, logMu: &sync.Mutex{}, exited: make(chan error, 1),
 	}
-	p.cmd = exec.Command(sluiceBinary(t), append(args, "--http", httpAddr)...)
+	args = append(args, "--http", httpAddr)
+	if (name == "run" || name == "pipeline") && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--clickhouse-listen") }) {
+		// Not ClickHouse's port: tests run side by side.
+		args = append(args, "--clickhouse-listen", "127.0.0.1:0")
+	}
+	p.cmd = exec.Command(sluiceBinary(t), args...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout = syncWriter{p.logMu, p.log}
 	p.cmd.Stderr = syncWriter{p.logMu, p.log}
 	if err := p.cmd.Start(); err != nil {

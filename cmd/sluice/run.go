@@ -16,8 +16,10 @@ import (
 	"sluice/pipeline"
 	"sluice/pipeline/enrich"
 	"sluice/pipeline/queue"
+	"sluice/storage"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
+	"sluice/storage/server"
 )
 
 // shutdownTimeout bounds how long a stopping sluice keeps trying to store
@@ -94,6 +96,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	cf.fs.SetOutput(stderr)
 	httpListen := cf.fs.String("http", "", "HTTP address for /metrics, /healthz, /readyz and SQL (key http.listen, default 127.0.0.1:8080)")
 	colFlags := addCollectorFlags(cf.fs)
+	chListen := addClickHouseListenFlag(cf.fs)
 	if err := cf.fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,6 +104,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		if *httpListen != "" {
 			c.HTTP.Listen = *httpListen
 		}
+		chListen.apply(c)
 		colFlags.apply(c)
 	})
 	if err != nil {
@@ -152,7 +156,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("collector", coll)
 	d.Add("status", statusLine(r, cfg.Status, runStatus))
 	return serve(ctx, r, &d, func() {
-		r.Info("sluice is running", "http", httpSrv.Addr(), "inputs", fmt.Sprint(coll.Addrs()),
+		r.Info("sluice is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr(), "inputs", fmt.Sprint(coll.Addrs()),
 			"sql", "sluice sql --addr http://"+httpSrv.Addr()+" \"SELECT count() FROM flows\"")
 	}, "draining the collector and storing what it holds")
 }
@@ -180,10 +184,11 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	printUsers := cf.fs.Bool("print-users", false, "print the DDL of a ClickHouse server's least-privilege users (passwords from SLUICE_WRITER_PASSWORD and SLUICE_ANALYST_PASSWORD) and exit")
 	check := cf.fs.Bool("check", false, "change nothing: list the differences between the database and the desired schema, and exit non-zero if there are any")
 	allowDestructive := cf.fs.Bool("allow-destructive", false, "also repair drift by rewriting or dropping data: change a column's type back, drop columns no schema version defines")
+	backend := addBackendFlag(cf.fs)
 	if err := cf.fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := cf.load(nil)
+	cfg, err := cf.load(backend.apply)
 	if err != nil {
 		return err
 	}
@@ -194,12 +199,29 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("--check changes nothing: it cannot take --allow-destructive")
 	}
 	r := reporter.New(newLogger(cfg.Log, stderr))
-	engine, err := embedded.Open(ctx, r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL})
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+	var db interface {
+		Exec(ctx context.Context, sql string) error
+		Query(ctx context.Context, sql, format string) ([]byte, error)
 	}
-	defer engine.Stop(context.WithoutCancel(ctx))
-	migrator, err := newMigrator(cfg, r, engine)
+	if cfg.Storage.Backend == storage.BackendServer {
+		srv, err := server.New(r, cfg.Storage.Server, server.Dependencies{QueryLimits: cfg.Storage.SQL})
+		if err != nil {
+			return fmt.Errorf("storage.server.%w", err)
+		}
+		if err := srv.Start(ctx); err != nil {
+			return fmt.Errorf("storage.server: %w", err)
+		}
+		defer srv.Stop(context.WithoutCancel(ctx))
+		db = srv
+	} else {
+		engine, err := embedded.Open(ctx, r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL})
+		if err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		defer engine.Stop(context.WithoutCancel(ctx))
+		db = engine
+	}
+	migrator, err := newMigrator(cfg, r, db.Query)
 	if err != nil {
 		return fmt.Errorf("storage.schema: %w", err)
 	}
@@ -209,7 +231,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	} else {
-		if err := migrator.WithAllowDestructive(*allowDestructive).Migrate(ctx, engine.Exec); err != nil {
+		if err := migrator.WithAllowDestructive(*allowDestructive).Migrate(ctx, db.Exec); err != nil {
 			return err
 		}
 		drift = migrator.Drift()
@@ -223,15 +245,15 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// newMigrator builds the schema migrator for the embedded engine, able to
-// read which versions are applied.
-func newMigrator(cfg Config, r *reporter.Reporter, engine *embedded.Engine) (*migrate.Migrator, error) {
+// newMigrator builds the schema migrator, able to read which versions are
+// applied with query (the embedded engine's or the server's Query).
+func newMigrator(cfg Config, r *reporter.Reporter, query func(ctx context.Context, sql, format string) ([]byte, error)) (*migrate.Migrator, error) {
 	m, err := migrate.New(r, cfg.Storage.Schema)
 	if err != nil {
 		return nil, err
 	}
 	return m.WithQuery(func(ctx context.Context, sql string) (string, error) {
-		out, err := engine.Query(ctx, sql, "TSV")
+		out, err := query(ctx, sql, "TSV")
 		return string(out), err
 	}), nil
 }

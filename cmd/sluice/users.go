@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"sluice/storage/chhttp"
 	"sluice/storage/migrate"
 )
 
@@ -26,6 +27,39 @@ func secret(name string) (string, error) {
 		return strings.TrimSpace(string(b)), nil
 	}
 	return "", fmt.Errorf("%s (or %s_FILE) is not set", name, name)
+}
+
+// optionalSecret is secret, or "" when neither variable is set.
+func optionalSecret(name string) (string, error) {
+	if os.Getenv(name) == "" && os.Getenv(name+"_FILE") == "" {
+		return "", nil
+	}
+	return secret(name)
+}
+
+// withClickHouseHTTPSecrets is the ClickHouse HTTP interface's
+// configuration with the users' passwords from the environment: the
+// analyst's (SLUICE_ANALYST_PASSWORD, for sluice_analyst and default) and
+// the writer's (SLUICE_WRITER_PASSWORD), the migrations' own accounts.
+func withClickHouseHTTPSecrets(c chhttp.Config) (chhttp.Config, error) {
+	var err error
+	if c.AnalystPassword, err = optionalSecret("SLUICE_ANALYST_PASSWORD"); err != nil {
+		return c, err
+	}
+	if c.WriterPassword, err = optionalSecret("SLUICE_WRITER_PASSWORD"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// validateClickHouseHTTP checks the section with its passwords, which
+// decide whether a non-loopback address is allowed.
+func validateClickHouseHTTP(c chhttp.Config) error {
+	c, err := withClickHouseHTTPSecrets(c)
+	if err != nil {
+		return err
+	}
+	return c.Validate()
 }
 
 // printUsersScript writes the server's users DDL, with the analyst limits

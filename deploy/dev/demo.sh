@@ -7,7 +7,8 @@
 #
 #   deploy/dev/demo.sh [BIN]     BIN defaults to bin/sluice
 #
-# Environment: SLUICE_DATA, SLUICE_HTTP (127.0.0.1:8080), SLUICE_NETFLOW
+# Environment: SLUICE_DATA, SLUICE_HTTP (127.0.0.1:8080), SLUICE_CLICKHOUSE
+# (ClickHouse HTTP interface, 127.0.0.1:8123), SLUICE_NETFLOW
 # (127.0.0.1:2055,127.0.0.1:4739), SLUICE_SFLOW (127.0.0.1:6343),
 # SLUICE_DEMO_RATE (flows/s, default 2000), SLUICE_DEMO_DURATION (default 1h).
 set -euo pipefail
@@ -15,6 +16,7 @@ set -euo pipefail
 bin=${1:-bin/sluice}
 data=${SLUICE_DATA:-./data}
 http=${SLUICE_HTTP:-127.0.0.1:8080}
+clickhouse=${SLUICE_CLICKHOUSE:-127.0.0.1:8123}
 netflow=${SLUICE_NETFLOW:-127.0.0.1:2055,127.0.0.1:4739}
 sflow=${SLUICE_SFLOW:-127.0.0.1:6343}
 rate=${SLUICE_DEMO_RATE:-2000}
@@ -27,7 +29,7 @@ log="$data/sluice.log"
 # sluice runs in a session of its own, so that Ctrl-C in the terminal reaches
 # only the demo: the demo then waits for sluice to store its last flows and
 # prints the final count, and only then does stop() below end sluice.
-setsid "$bin" run --data "$data" --http "$http" \
+setsid "$bin" run --data "$data" --http "$http" --clickhouse-listen "$clickhouse" \
 	--netflow-listen "$netflow" --sflow-listen "$sflow" >>"$log" 2>&1 &
 sluice_pid=$!
 stop() {
@@ -58,6 +60,7 @@ Query it from another terminal, for example:
   $bin sql --addr http://$http "SELECT count(), sum(Bytes) FROM flows"
   $bin sql --addr http://$http "SELECT ExporterAddress, FlowType, count() AS flows, sum(Bytes*SamplingRate) AS bytes FROM flows GROUP BY ALL ORDER BY ALL"
   curl -s http://$http/metrics | grep ^sluice_
+  curl -s 'http://$clickhouse/?database=sluice' --data-binary 'SELECT count() FROM flows'   (ClickHouse's HTTP interface: Grafana, DBeaver, clickhouse-go)
 Each simulated exporter sends from its own address (127.0.1.N).
 Sending demo flows at $rate/s for $duration (Ctrl-C to stop):
 MSG

@@ -8,6 +8,19 @@
 #   deploy/dev/deps.sh debian   Debian packages the tests use (tshark, exporters)
 #   deploy/dev/deps.sh go       Go modules
 #   deploy/dev/deps.sh kafka    Apache Kafka jars (deploy/dev/kafka.sh install)
+#   deploy/dev/deps.sh clients  the ClickHouse clients the tests connect to `sluice run`
+#                               (deploy/dev/clients): python, jdbc and chgo below
+#   deploy/dev/deps.sh python [--installed]
+#                               a virtualenv with clickhouse-connect and pandas (pip,
+#                               python/requirements.txt); prints its python
+#   deploy/dev/deps.sh jdbc [--installed]
+#                               ClickHouse's JDBC driver (Maven, jdbc/pom.xml) and
+#                               SluiceJDBC compiled against it; prints their directory
+#   deploy/dev/deps.sh chgo     the modules of the clickhouse-go v2.47 client (chgo/go.mod)
+#                               and of the same client re-pinned to the project's version
+#
+# With --installed, python and jdbc install nothing: they print the path if
+# it is there and exit 3 if not (the tests ask so).
 #
 # Environment: SLUICE_CACHE (default ~/.cache/sluice) holds what is fetched.
 set -euo pipefail
@@ -26,13 +39,18 @@ readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # snmp: its command-line tools (snmpwalk, snmpget) to look at an agent;
 # nfdump (nfcapd) and pmacct (nfacctd, sfacctd): the peers deploy/bench
 # measures sluice against; procps: ps, which names the running test binaries
-# in make test's progress lines.
-readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp nfdump procps)
+# in make test's progress lines; python3 and python3-venv: the virtualenv of
+# the Python ClickHouse client (deps.sh python); maven and openjdk-17-jdk-headless:
+# the JDBC client and the Kafka broker's jars.
+readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp nfdump procps
+	python3 python3-venv maven openjdk-17-jdk-headless)
+readonly clients="$script_dir/clients"
 
 log() { echo "deps.sh: $*" >&2; }
+# die MESSAGE [STATUS] logs MESSAGE and exits with STATUS (1).
 die() {
-	log "$*"
-	exit 1
+	log "$1"
+	exit "${2:-1}"
 }
 
 # progress PID DIR logs, every 10 s while PID runs, how many MB DIR holds.
@@ -110,8 +128,99 @@ gomod() {
 	(cd "$repo" && go mod download)
 }
 
+# cached DIR-PREFIX FILE... names the cache directory for what FILEs build:
+# the prefix and a hash of their contents, so that editing one (a version
+# bump) builds anew instead of mixing old and new.
+cached() {
+	local prefix=$1
+	shift
+	echo "$prefix-$(cat "$@" | sha256sum | cut -c1-12)"
+}
+
+# python [--installed] makes the virtualenv of the Python client and prints
+# its python.
+python() {
+	local req="$clients/python/requirements.txt" venv
+	venv=$(cached "$cache/venv-clients" "$req")
+	if [[ ! -x "$venv/bin/python" ]]; then
+		[[ ${1:-} != --installed ]] || die "no virtualenv at $venv: deploy/dev/deps.sh python makes it" 3
+		command -v python3 >/dev/null || die "python3 not found (deploy/dev/deps.sh debian installs it)"
+		log "making a virtualenv at $venv: pip install -r ${req#"$repo"/}"
+		local staging="$venv.tmp.$$" start=$SECONDS
+		rm -rf "$staging"
+		python3 -m venv "$staging" >&2 || die "python3 -m venv failed (Debian package python3-venv)"
+		if ! "$staging/bin/pip" install -q --disable-pip-version-check -r "$req" >&2; then
+			rm -rf "$staging"
+			die "pip install -r $req failed"
+		fi
+		# Moved into place whole: its python finds the packages from where
+		# it is (its pip's first line names the staging path, but nothing
+		# runs pip there again: a new requirements file makes a new one).
+		rm -rf "$venv"
+		mv "$staging" "$venv"
+		log "virtualenv ready in $((SECONDS - start)) s"
+	fi
+	echo "$venv/bin/python"
+}
+
+# jdbc [--installed] fetches the JDBC driver, compiles SluiceJDBC against it,
+# and prints the directory (classes/ and lib/).
+jdbc() {
+	local pom="$clients/jdbc/pom.xml" src="$clients/jdbc/SluiceJDBC.java" dir
+	dir=$(cached "$cache/jdbc-client" "$pom" "$src")
+	if [[ ! -f "$dir/classes/SluiceJDBC.class" ]]; then
+		[[ ${1:-} != --installed ]] || die "no JDBC client at $dir: deploy/dev/deps.sh jdbc builds it" 3
+		command -v mvn >/dev/null || die "mvn not found (deploy/dev/deps.sh debian installs maven)"
+		command -v javac >/dev/null || die "javac not found (Java 17: openjdk-17-jdk-headless)"
+		log "fetching the JDBC driver (${pom#"$repo"/}) with Maven into $dir"
+		local staging="$dir.tmp.$$" start=$SECONDS
+		rm -rf "$staging"
+		mkdir -p "$staging"
+		# As deploy/dev/kafka.sh: quiet, batch mode, no colour reset.
+		if ! MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }-Djansi.noreset=true" \
+			mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$pom" \
+			dependency:copy-dependencies -DoutputDirectory="$staging/lib" >&2; then
+			rm -rf "$staging"
+			die "mvn dependency:copy-dependencies failed"
+		fi
+		if ! javac -d "$staging/classes" -cp "$staging/lib/*" "$src" >&2; then
+			rm -rf "$staging"
+			die "javac $src failed"
+		fi
+		rm -rf "$dir"
+		mv "$staging" "$dir"
+		log "JDBC client built in $((SECONDS - start)) s"
+	fi
+	echo "$dir"
+}
+
+# chgo downloads the modules the clickhouse-go v2.47 client needs, and those
+# of the same program re-pinned to the project's clickhouse-go, as the test
+# TestClickHouseClientsGo runs it.
+chgo() {
+	local version tmp
+	(cd "$clients/chgo" && go mod download)
+	version=$(cd "$repo" && go list -m -f '{{.Version}}' github.com/ClickHouse/clickhouse-go/v2)
+	tmp=$(mktemp -d)
+	cp "$clients/chgo"/{go.mod,go.sum,main.go} "$tmp/"
+	(cd "$tmp" && go mod edit -require="github.com/ClickHouse/clickhouse-go/v2@$version" &&
+		GOFLAGS=-mod=mod go mod download) || {
+		rm -rf "$tmp"
+		die "go mod download of the client re-pinned to clickhouse-go $version failed"
+	}
+	rm -rf "$tmp"
+}
+
 case "${1:-}" in
 chdb) chdb ;;
+python) python "${2:-}" ;;
+jdbc) jdbc "${2:-}" ;;
+chgo) chgo ;;
+clients)
+	python >/dev/null
+	jdbc >/dev/null
+	chgo
+	;;
 debian) debian ;;
 go) gomod ;;
 kafka) "$script_dir/kafka.sh" install ;;

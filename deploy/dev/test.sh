@@ -3,7 +3,10 @@
 # CI runs, one stage after another, each announced when it starts and timed
 # when it ends:
 #
-#   deps               Go modules, libchdb, Debian packages, Kafka jars (make deps-test)
+#   deps               Go modules, libchdb, Debian packages, Kafka jars, and the
+#                      ClickHouse clients the tests connect to sluice (a Python
+#                      virtualenv, the JDBC driver, clickhouse-go v2.47's
+#                      modules: deploy/dev/deps.sh clients) (make deps-test)
 #   lint               gofmt and go vet (make lint)
 #   build              bin/sluice (make build)
 #   race tests         go test -race ./..., against a real Kafka broker it starts
@@ -199,6 +202,8 @@ tiers() {
 		if ($2 == "not run" && FILENAME ~ /alloc[.]tiers$/ && !(($3, $4) in alloc_test)) { alloc_test[$3, $4]; alloc_skipped++ }
 	}
 	$1 == "component" && $2 == "missing" { missing = missing (missing == "" ? "" : "; ") $5 }
+	# The ClickHouse clients the tests ran (internal/testenv.Ran), each once.
+	$1 == "component" && $2 == "ran" && !($5 in ran) { ran[$5]; clients = clients (clients == "" ? "" : ", ") $5 }
 	END {
 		staged("unit", race, sprintf("go test ./...: %d packages ok, %d failed, %d without tests", ok, failed, notests))
 		staged("race", race, "the same run, built with -race")
@@ -206,7 +211,8 @@ tiers() {
 			(alloc_skipped ? sprintf(", %d tests skipped (no corpus)", alloc_skipped) : ""))
 		staged("fuzz", fuzz, fuzzing (unseeded ? ", from the built-in seeds only (no corpus)" : ", seeded from the corpus"))
 		if (missing != "") tier("real components", "FAILED", "missing: " missing)
-		else staged("real components", race, "Kafka broker, libchdb, tshark, softflowd, pmacct, snmpd (a missing one fails its tests)")
+		else staged("real components", race, "Kafka broker, libchdb, tshark, softflowd, pmacct, snmpd" \
+			(clients != "" ? "; ClickHouse clients: " clients : "; no ClickHouse client ran") " (a missing one fails its tests)")
 		if (tests["failed"]) tier("corpus", "FAILED", detail["failed"])
 		else if (tests["ran"] && tests["not run"]) tier("corpus", "partly", sprintf("%d tests on %s; %d without: %s", tests["ran"], detail["ran"], tests["not run"], detail["not run"]))
 		else if (tests["ran"]) tier("corpus", "ran", sprintf("%d tests in %d packages on %s", tests["ran"], pkgs["ran"], detail["ran"]))
@@ -244,7 +250,7 @@ finish() {
 }
 
 run_start=$SECONDS
-stage deps deps "Go modules, libchdb, Debian packages, Kafka jars (make deps-test)" \
+stage deps deps "Go modules, libchdb, Debian packages, Kafka jars, ClickHouse clients (make deps-test)" \
 	"$make" --no-print-directory deps-test || finish
 stage lint lint "gofmt, go vet ./..." lint || true
 stage build build "bin/sluice (make build)" build || finish

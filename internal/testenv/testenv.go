@@ -54,6 +54,14 @@ func Missing(tb testing.TB, what string) {
 	tb.Skipf("%s is missing; `make test` installs it", what)
 }
 
+// Ran reports, for make test's summary of the real components tier, that
+// the test ran against what: a real component whose absence would have
+// failed it in CI (a ClickHouse client, with its version).
+func Ran(tb testing.TB, what string) {
+	tb.Helper()
+	report(tb, "component", "ran", what)
+}
+
 // SkipIfShort skips a slow test (one that starts a real server or
 // exporter) under -short, outside CI: in CI every test runs, so -short
 // there fails it rather than hide it.

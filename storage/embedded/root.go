@@ -3,10 +3,10 @@
 // and SQL as a ClickHouse server.
 //
 // libchdb keeps a single session per process, so exactly one Engine may be
-// open at a time, and this package is the only one that imports chDB:
-// chdb-go loads libchdb in an init function and panics when it cannot, so
-// every binary or test that imports this package needs CHDB_LIB_PATH to
-// point at libchdb.so (the Makefile sets it).
+// open at a time, and this package is the only one that imports chDB. It
+// loads libchdb (CHDB_LIB_PATH, which the Makefile sets) when the first
+// engine starts, not when the binary starts (internal/chdbpurego): a
+// pipeline writing to a ClickHouse server runs without libchdb.
 package embedded
 
 import (
@@ -20,7 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	chdb "github.com/chdb-io/chdb-go/chdb-purego"
+	chdb "sluice/storage/embedded/internal/chdbpurego"
 
 	"sluice/internal/reporter"
 	"sluice/storage/clickhouse"
@@ -54,6 +54,10 @@ type Engine struct {
 
 	mu   sync.Mutex // serializes chDB calls and guards conn
 	conn chdb.ChdbConn
+	// restoreDatabase, when set, is the session's current database, which
+	// a read-only request changed for itself and could not restore: the
+	// next statement that depends on it restores it first.
+	restoreDatabase string
 
 	// native is the Native encoding of the last insert, reused: a 50k-row
 	// batch encodes to about 13 MB, which growing from nil every time
@@ -194,6 +198,13 @@ func (e *Engine) query(ctx context.Context, sql, format string, keep bool) ([]by
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.queryLocked(ctx, sql, format, keep)
+}
+
+// queryLocked is query for a caller that holds e.mu: a sequence of
+// statements that must not interleave with others (parameters set for
+// one query) holds the lock across them.
+func (e *Engine) queryLocked(ctx context.Context, sql, format string, keep bool) ([]byte, error) {
 	if e.conn == nil {
 		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), ErrClosed)
 	}
@@ -255,9 +266,9 @@ func (e *Engine) InsertNative(ctx context.Context, table, dedupToken string, dat
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("embedded: insert into %s: %w", table, err)
 	}
-	path := filepath.Join(e.spoolDir, fmt.Sprintf("insert-%d-%d.native", os.Getpid(), e.spoolSeq.Add(1)))
-	if err := os.WriteFile(path, data, 0o640); err != nil {
-		return fmt.Errorf("embedded: insert into %s: spool: %w", table, err)
+	path, err := e.spool(data)
+	if err != nil {
+		return fmt.Errorf("embedded: insert into %s: %w", table, err)
 	}
 	defer os.Remove(path)
 
@@ -280,6 +291,86 @@ func (e *Engine) InsertNative(ctx context.Context, table, dedupToken string, dat
 		" SETTINGS " + settings + " FORMAT Native"
 	if err := e.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("embedded: insert %d bytes into %s: %w", len(data), table, err)
+	}
+	return nil
+}
+
+// spool writes an insert's data to a file of the spool directory, which
+// chDB reads with FROM INFILE; the caller removes it.
+func (e *Engine) spool(data []byte) (string, error) {
+	path := filepath.Join(e.spoolDir, fmt.Sprintf("insert-%d-%d.native", os.Getpid(), e.spoolSeq.Add(1)))
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		return "", fmt.Errorf("spool: %w", err)
+	}
+	return path, nil
+}
+
+// Run runs any statement, for an administrator (ClickHouse's HTTP
+// interface's writer user): the engine's own errors fail with a
+// *QueryError, as QueryReadOnly's do. SET and USE are refused, and so is
+// more than one statement: they would change the one session that
+// ingestion shares (SET readonly = 1 would stop every insert).
+func (e *Engine) Run(ctx context.Context, sql, format string) ([]byte, error) {
+	if err := checkFormat(format); err != nil {
+		return nil, &QueryError{Message: err.Error(), stage: "format", statement: sql, err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
+	}
+	if strings.IndexByte(sql, 0) >= 0 {
+		return nil, fmt.Errorf("embedded: %s: statement contains a NUL byte", abbreviate(sql))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	normalized, err := e.queryLocked(ctx, "SELECT formatQuerySingleLine("+clickhouse.QuoteString(sql)+")", "RawBLOB", true)
+	if err != nil {
+		return nil, queryFailed("parse", sql, err)
+	}
+	stmt := strings.TrimSpace(string(normalized))
+	if kind, _, _ := strings.Cut(stmt, " "); kind == "SET" || kind == "USE" {
+		msg := fmt.Sprintf("Code: 48. DB::Exception: %s statements are not supported: they would change the session that ingestion shares; send settings as URL parameters and qualify names. (NOT_IMPLEMENTED)", kind)
+		return nil, &QueryError{Message: msg, Code: 48, stage: "check", statement: sql, err: errors.New(msg)}
+	}
+	if err := e.restoreDatabaseLocked(ctx); err != nil {
+		return nil, err
+	}
+	out, err := e.queryLocked(ctx, sql, format, true)
+	if err != nil {
+		return nil, queryFailed("run", sql, err)
+	}
+	return out, nil
+}
+
+// RunInsert inserts data in the given format into target, a table name
+// optionally followed by its column list, for an administrator: the
+// INSERT … FORMAT statement whose data comes in an HTTP request's body.
+// settings are the insert's own (insert_deduplication_token, …), which
+// the caller has judged; as InsertNative's, a deduplication token
+// deduplicates the dependent materialized views too.
+func (e *Engine) RunInsert(ctx context.Context, target, format string, data []byte, settings map[string]string) error {
+	if err := checkFormat(format); err != nil {
+		return &QueryError{Message: err.Error(), stage: "format", statement: target, err: err}
+	}
+	all := map[string]string{"async_insert": "0"}
+	if settings["insert_deduplication_token"] != "" {
+		all["deduplicate_blocks_in_dependent_materialized_views"] = "1"
+	}
+	for k, v := range settings {
+		all[k] = v
+	}
+	clause, err := settingsClause(all)
+	if err != nil {
+		return &QueryError{Message: err.Error(), stage: "check", statement: target, err: err}
+	}
+	path, err := e.spool(data)
+	if err != nil {
+		return fmt.Errorf("embedded: insert into %s: %w", target, err)
+	}
+	defer os.Remove(path)
+	sql := "INSERT INTO " + target + " FROM INFILE " + clickhouse.QuoteString(path) +
+		" SETTINGS " + strings.TrimSuffix(clause, ", ") + " FORMAT " + format
+	if _, err := e.query(ctx, sql, "TSV", false); err != nil {
+		return queryFailed("run", sql, err)
 	}
 	return nil
 }

@@ -34,6 +34,35 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// Reads go to the server's HTTP interface: the address of protocol http,
+// else ClickHouse's HTTP port on the first native address's host.
+func TestHTTPAddress(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Addrs = []string{"db1:9000", "db2:9000"}
+	for _, c := range []struct {
+		protocol, http string
+		tls            bool
+		want           string
+	}{
+		{ProtocolNative, "", false, "db1:8123"},
+		{ProtocolNative, "", true, "db1:8443"},
+		{ProtocolNative, "proxy:80", false, "proxy:80"},
+		{ProtocolHTTP, "", false, "db1:9000"},
+	} {
+		cfg.Protocol, cfg.HTTPAddress, cfg.TLS.Enabled = c.protocol, c.http, c.tls
+		if got := cfg.httpAddress(); got != c.want {
+			t.Errorf("%s, http-address %q, tls %v: %s, want %s", c.protocol, c.http, c.tls, got, c.want)
+		}
+	}
+	cfg.Protocol, cfg.HTTPAddress = "grpc", "nohost"
+	err := cfg.Validate()
+	for _, key := range []string{"protocol", "http-address"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("err = %v, want one about %s", err, key)
+		}
+	}
+}
+
 func TestTLSConfig(t *testing.T) {
 	dir := t.TempDir()
 	ca, _ := tlsclienttest.WriteSelfSigned(t, dir, "ca")
@@ -137,6 +166,11 @@ func TestRealServer(t *testing.T) {
 	}
 	if n != uint64(len(flows)) || sum != bytes {
 		t.Fatalf("stored %d rows, %d bytes; want %d, %d", n, sum, len(flows), bytes)
+	}
+	// sluice's SQL endpoint reads through the server's HTTP interface.
+	out, err := s.QueryReadOnly(ctx, "SELECT count() FROM "+migrate.FlowsTable, "TSV")
+	if err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(n) {
+		t.Fatalf("QueryReadOnly: %q, %v; want %d", out, err, n)
 	}
 	fmt.Fprintf(os.Stderr, "server test: %d rows stored once on %s\n", n, addr)
 }

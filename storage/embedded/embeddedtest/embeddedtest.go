@@ -18,9 +18,9 @@ import (
 // engine and exits. Stopping matters: a -race binary that exits with the
 // chDB session open can crash after its tests passed.
 //
-// There is no skip when libchdb is missing: chdb-go loads it in an init
-// function and panics before TestMain runs, so CHDB_LIB_PATH must be set
-// (the Makefile does), and a missing library fails CI by that panic.
+// There is no skip when libchdb is missing: the engine fails to start, so
+// CHDB_LIB_PATH must be set (the Makefile does), and a missing library
+// fails CI.
 func Main(m *testing.M, engine **embedded.Engine, dataDir *string) {
 	os.Exit(run(m, engine, dataDir))
 }

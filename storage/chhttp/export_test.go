@@ -1,0 +1,4 @@
+package chhttp
+
+// HTTPStatus is httpStatus, for the table test.
+var HTTPStatus = httpStatus
