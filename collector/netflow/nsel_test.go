@@ -3,7 +3,6 @@ package netflow
 import (
 	"encoding/binary"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -288,21 +287,8 @@ func TestNSELResponderReverseRecord(t *testing.T) {
 func TestNSELMatchesTshark(t *testing.T) {
 	datagrams, _, _, _, _ := nselSequence()
 	path := filepath.Join(t.TempDir(), "nsel.pcap")
-	file, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pcap.NewWriter(file, pcap.LinkTypeRaw)
-	if err != nil {
-		t.Fatal(err)
-	}
 	src, dst := netip.MustParseAddrPort("192.0.2.44:40021"), netip.MustParseAddrPort("192.0.2.254:2055")
-	for i, msg := range datagrams {
-		if err := w.WriteUDP(int64(i+1)*1e9, src, dst, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := file.Close(); err != nil {
+	if err := pcap.WriteUDPFile(path, src, dst, datagrams); err != nil {
 		t.Fatal(err)
 	}
 	written, _, err := pcap.ReadFile(path)

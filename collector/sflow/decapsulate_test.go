@@ -3,7 +3,6 @@ package sflow
 import (
 	"encoding/binary"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -247,21 +246,12 @@ func TestDecapsulationMatchesTshark(t *testing.T) {
 	bin := testenv.Tshark(t)
 	cases := tunnelCases()
 	path := filepath.Join(t.TempDir(), "tunnels.pcap")
-	file, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pcap.NewWriter(file, pcap.LinkTypeRaw)
-	if err != nil {
-		t.Fatal(err)
-	}
 	src, dst := netip.MustParseAddrPort("192.0.2.1:50000"), netip.MustParseAddrPort("192.0.2.100:6343")
-	for i, tc := range cases {
-		if err := w.WriteUDP(int64(i+1)*1e9, src, dst, sflowDatagram(tc.header)); err != nil {
-			t.Fatal(err)
-		}
+	var datagrams [][]byte
+	for _, tc := range cases {
+		datagrams = append(datagrams, sflowDatagram(tc.header))
 	}
-	if err := file.Close(); err != nil {
+	if err := pcap.WriteUDPFile(path, src, dst, datagrams); err != nil {
 		t.Fatal(err)
 	}
 	lines := tsharkInnermost(t, bin, path)

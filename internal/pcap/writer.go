@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 )
 
 // Writer writes a classic pcap file (microsecond timestamps, little
@@ -97,4 +98,28 @@ func ipv4Checksum(h []byte) uint16 {
 		sum = sum&0xffff + sum>>16
 	}
 	return ^uint16(sum)
+}
+
+// WriteUDPFile writes a raw-IP capture at path of datagrams sent from src
+// to dst, one a second: what a test hands tshark as an exporter's traffic.
+func WriteUDPFile(path string, src, dst netip.AddrPort, datagrams [][]byte) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("pcap: %w", err)
+	}
+	w, err := NewWriter(file, LinkTypeRaw)
+	if err != nil {
+		file.Close()
+		return err
+	}
+	for i, d := range datagrams {
+		if err := w.WriteUDP(int64(i+1)*1e9, src, dst, d); err != nil {
+			file.Close()
+			return err
+		}
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("pcap: %w", err)
+	}
+	return nil
 }
