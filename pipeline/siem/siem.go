@@ -11,6 +11,7 @@ package siem
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"sluice/pipeline/record"
@@ -72,4 +73,19 @@ type Transport interface {
 	// health endpoint), for /readyz.
 	Ready(ctx context.Context) error
 	Close() error
+}
+
+// AlertEventID is the event ID of one state of an alert: the alert's ID
+// and the time of this update, so a redelivered update carries the same
+// ID and each update a new one.
+func AlertEventID(a *record.Alert) string {
+	return a.ID + "@" + strconv.FormatInt(a.Time.UnixNano(), 10)
+}
+
+// FlowEventID is the event ID of the record at index in the batches
+// written under token: the same on every redelivery of the batches.
+func FlowEventID(dst []byte, token string, index int) []byte {
+	dst = append(dst, token...)
+	dst = append(dst, '-')
+	return strconv.AppendInt(dst, int64(index), 10)
 }

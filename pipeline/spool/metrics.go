@@ -2,10 +2,15 @@ package spool
 
 import (
 	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-func (s *Spool) registerMetrics() error {
+func (s *Spool) registerMetrics(labels prometheus.Labels) error {
 	m := s.r.Metrics()
+	if labels != nil {
+		m = m.With(labels)
+	}
 	s.appended = m.Counter("appended_records_total", "Flow records written to the spool.")
 	s.appendedBytes = m.Counter("appended_bytes_total", "Bytes written to the spool.")
 	s.dropped = m.CounterVec("dropped_records_total", "Flow records dropped: because the spool was full, by policy; or found corrupt on disk (corrupt).", "policy")

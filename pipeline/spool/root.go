@@ -131,6 +131,10 @@ type Spool struct {
 type Dependencies struct {
 	// Dir is the spool's data directory, created if missing.
 	Dir string
+	// Labels, when set, are constant labels of the spool's metrics, so
+	// that several spools in one process (one per SIEM sink) are told
+	// apart.
+	Labels prometheus.Labels
 }
 
 // New opens or creates the spool in deps.Dir and recovers its segments,
@@ -168,7 +172,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 		s.closeFiles()
 		return nil, fmt.Errorf("spool: cursor: %w", err)
 	}
-	if err := s.registerMetrics(); err != nil {
+	if err := s.registerMetrics(deps.Labels); err != nil {
 		s.closeFiles()
 		return nil, err
 	}
