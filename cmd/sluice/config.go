@@ -56,6 +56,9 @@ type Config struct {
 	// Spool: sluice collect's on-disk buffer, in the data directory, for
 	// when Kafka is unreachable.
 	Spool spool.Config `yaml:"spool"`
+	// SIEM: sinks delivering flows and alerts to security tools (ECS or
+	// OCSF over Kafka, CEF over syslog, Splunk HEC); none by default.
+	SIEM SIEMConfig `yaml:"siem"`
 	// Status logs a one-line summary (flows received, stored) at this
 	// interval; 0 turns it off.
 	Status time.Duration `yaml:"status-interval"`
@@ -127,6 +130,7 @@ func (c Config) Validate() error {
 		{"kafka", c.Kafka.Validate()},
 		{"spool", c.Spool.Validate()},
 		{"clickhouse-http", validateClickHouseHTTP(c.ClickHouseHTTP)},
+		{"siem", c.SIEM.Validate()},
 	} {
 		if section.err != nil {
 			for _, e := range splitJoined(section.err) {
@@ -211,14 +215,22 @@ func checkNode(node *yaml.Node, typ reflect.Type, path string) []string {
 			return []string{typeProblem(line, node, typ, path)}
 		}
 		fields := map[string]reflect.Type{}
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "" || name == "-" {
-				continue
+		var addFields func(t reflect.Type)
+		addFields = func(t reflect.Type) {
+			for i := range t.NumField() {
+				f := t.Field(i)
+				name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				if opts == "inline" && f.Type.Kind() == reflect.Struct {
+					addFields(f.Type) // an embedded section's keys sit beside the others
+					continue
+				}
+				if name == "" || name == "-" {
+					continue
+				}
+				fields[name] = f.Type
 			}
-			fields[name] = f.Type
 		}
+		addFields(typ)
 		var problems []string
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			key, value := node.Content[i], node.Content[i+1]

@@ -62,11 +62,15 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	siemSinks, err := newSIEMSinks(r, cfg)
+	if err != nil {
+		return err
+	}
 	pipe, err := pipeline.NewFromKafka(r, cfg.Pipeline, pipeline.KafkaDependencies{
 		Group:     consumer,
 		IntentDir: filepath.Join(cfg.Data, intentDirName),
 		Grace:     cfg.Kafka.Consumer.RebalanceTimeout / 2,
-		Sinks:     []pipeline.Sink{store.sink()},
+		Sinks:     withSIEMSinks(store.sink(), siemSinks),
 		Stage:     enricher,
 	})
 	if err != nil {
@@ -90,6 +94,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("http", httpSrv)
 	d.Add("enrich", enricher)
 	d.Add("kafka.counters", counterConsumer)
+	addSIEMSinks(&d, siemSinks)
 	d.Add("pipeline", pipe)
 	d.Add("status", statusLine(r, cfg.Status, pipelineStatus))
 	return serve(ctx, r, &d, func() {

@@ -126,8 +126,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	siemSinks, err := newSIEMSinks(r, cfg)
+	if err != nil {
+		return err
+	}
 	pipe, err := pipeline.New(r, cfg.Pipeline, pipeline.Dependencies{
-		Source: q.Batches(), Sinks: []pipeline.Sink{store.writer}, Stage: enricher})
+		Source: q.Batches(), Sinks: withSIEMSinks(store.writer, siemSinks), Stage: enricher})
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
@@ -151,6 +155,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("http", httpSrv)
 	d.Add("counters", counters)
 	d.Add("enrich", enricher)
+	addSIEMSinks(&d, siemSinks)
 	d.Add("pipeline", pipe)
 	d.Add("queue", q)
 	d.Add("collector", coll)

@@ -16,6 +16,8 @@
 #   deploy/dev/deps.sh jdbc [--installed]
 #                               ClickHouse's JDBC driver (Maven, jdbc/pom.xml) and
 #                               SluiceJDBC compiled against it; prints their directory
+#   deploy/dev/deps.sh ecs      the ECS field definitions of @elastic/ecs (npm, pinned
+#                               below) as flat JSON (field: type, normalize); prints its path
 #   deploy/dev/deps.sh chgo     the modules of the clickhouse-go v2.47 client (chgo/go.mod)
 #                               and of the same client re-pinned to the project's version
 #
@@ -103,6 +105,36 @@ chdb() {
 		log "every sluice command loads libchdb: export CHDB_LIB_PATH=$lib"
 	fi
 	echo "$lib"
+}
+
+# The ECS version pipeline/siem/ecs writes (ecs.Version) and tests against.
+readonly ecs_package="@elastic/ecs@9.4.0"
+readonly ecs_dir="$cache/ecs-9.4.0"
+
+# ecs fetches @elastic/ecs and writes ecs-flat.json, each field's type and
+# normalize list from the package's EcsFlat, and ecs-version.txt, the
+# version its generated types fix ecs.version to.
+ecs() {
+	local out="$ecs_dir/ecs-flat.json"
+	if [[ ! -s "$out" ]]; then
+		command -v npm >/dev/null || die "npm not found: it fetches $ecs_package"
+		command -v node >/dev/null || die "node not found: it reads $ecs_package"
+		local staging="$ecs_dir.tmp.$$"
+		rm -rf "$staging"
+		mkdir -p "$staging"
+		(cd "$staging" && npm pack --silent --cache "$staging/npm-cache" "$ecs_package" >/dev/null) || die "npm pack $ecs_package failed"
+		tar -xzf "$staging"/*.tgz -C "$staging" || die "cannot unpack $ecs_package"
+		sed -n "s/^ *version: '\\([0-9.]*\\)';$/\\1/p" "$staging/package/generated/ecs.ts" | head -n1 >"$staging/ecs-version.txt"
+		(cd "$staging/package" && node -e '
+			const {EcsFlat} = require("./build/commonjs/ecs_flat.js");
+			const o = {};
+			for (const [k, v] of Object.entries(EcsFlat)) o[k] = {type: v.type, normalize: v.normalize || [], allowed: (v.allowed_values || []).map(a => a.name)};
+			process.stdout.write(JSON.stringify(o));' >"$staging/ecs-flat.json") || die "cannot read $ecs_package"
+		rm -rf "$staging/npm-cache" "$staging"/*.tgz "$staging/package"
+		rm -rf "$ecs_dir"
+		mv "$staging" "$ecs_dir"
+	fi
+	echo "$out"
 }
 
 debian() {
@@ -216,6 +248,7 @@ chdb) chdb ;;
 python) python "${2:-}" ;;
 jdbc) jdbc "${2:-}" ;;
 chgo) chgo ;;
+ecs) ecs ;;
 clients)
 	python >/dev/null
 	jdbc >/dev/null
