@@ -156,9 +156,25 @@ func (t *Transport) Send(ctx context.Context, events []siem.Event) error {
 			Headers: []kafkago.Header{{Key: "sluice-event-kind", Value: kindValue[ev.Kind]}}})
 	}
 	if err := t.writer.WriteMessages(ctx, t.msgs...); err != nil {
-		return fmt.Errorf("siem kafka: produce to %s: %w", t.cfg.Topic, err)
+		return fmt.Errorf("siem kafka: produce to %s: %w", t.cfg.Topic, summarize(err))
 	}
 	return nil
+}
+
+// summarize cuts kafka-go's error per message down to how many failed and
+// the first distinct error: the same refused connection repeated for each
+// of a thousand messages says nothing more.
+func summarize(err error) error {
+	var we kafkago.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	for _, e := range we {
+		if e != nil {
+			return fmt.Errorf("%d of %d messages failed, first: %w", we.Count(), len(we), e)
+		}
+	}
+	return err
 }
 
 var kindValue = map[siem.Kind][]byte{siem.KindFlow: []byte("flow"), siem.KindAlert: []byte("alert")}
@@ -181,9 +197,13 @@ func (t *Transport) ensureTopic(ctx context.Context) error {
 	return nil
 }
 
-// Ready asks the brokers for the topic's metadata.
+// Ready asks the brokers for the topic's metadata over a new connection:
+// the producer's pooled ones may answer from what they cached.
 func (t *Transport) Ready(ctx context.Context) error {
-	client := &kafkago.Client{Addr: kafkago.TCP(t.cfg.Brokers...), Transport: t.transport}
+	probe := &kafkago.Transport{ClientID: t.transport.ClientID, DialTimeout: t.transport.DialTimeout,
+		TLS: t.transport.TLS, SASL: t.transport.SASL}
+	defer probe.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(t.cfg.Brokers...), Transport: probe}
 	if _, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{t.cfg.Topic}}); err != nil {
 		return fmt.Errorf("siem kafka: brokers %v: %w", t.cfg.Brokers, err)
 	}
