@@ -155,11 +155,38 @@ func (t *Transport) Send(ctx context.Context, events []siem.Event) error {
 		t.msgs = append(t.msgs, kafkago.Message{Key: []byte(ev.ID), Value: ev.Body, Time: ev.Time,
 			Headers: []kafkago.Header{{Key: "sluice-event-kind", Value: kindValue[ev.Kind]}}})
 	}
-	if err := t.writer.WriteMessages(ctx, t.msgs...); err != nil {
-		return fmt.Errorf("siem kafka: produce to %s: %w", t.cfg.Topic, summarize(err))
+	// A produce fails per message (a partition whose leader moved, right
+	// after the topic's creation say): the messages that failed are sent
+	// again here, a few times, so that those acknowledged are not
+	// duplicated by the sink's retry of the whole send.
+	msgs := t.msgs
+	for attempt := 1; ; attempt++ {
+		err := t.writer.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		var we kafkago.WriteErrors
+		if attempt == partialAttempts || !errors.As(err, &we) || ctx.Err() != nil {
+			return fmt.Errorf("siem kafka: produce to %s: %w", t.cfg.Topic, summarize(err))
+		}
+		failed := msgs[:0:0]
+		for i, e := range we {
+			if e != nil {
+				failed = append(failed, msgs[i])
+			}
+		}
+		msgs = failed
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("siem kafka: produce to %s: %w (last: %w)", t.cfg.Topic, ctx.Err(), summarize(err))
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
 	}
-	return nil
 }
+
+// partialAttempts bounds the produce attempts of one Send that resend
+// only the messages that failed.
+const partialAttempts = 3
 
 // summarize cuts kafka-go's error per message down to how many failed and
 // the first distinct error: the same refused connection repeated for each
