@@ -160,6 +160,9 @@ func TestSIEMRunToKafka(t *testing.T) {
 	if ocsfDups > 0 || ecsDups > 0 {
 		t.Logf("log: %s", in.logText())
 	}
+	// The sinks' metric names are pinned as the others are (-update
+	// rewrites testdata/metrics/run-siem.txt).
+	checkMetricNames(t, "run-siem", in.process)
 	m := in.metrics("sluice_pipeline_siem_events_dropped_total")
 	for k, v := range m {
 		if v != 0 {
