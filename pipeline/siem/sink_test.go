@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/pipeline/siem"
@@ -89,7 +88,6 @@ func metric(t *testing.T, r *reporter.Reporter, name string) float64 {
 	}
 	return sum
 }
-
 
 func TestFlowIDsAreStableAndFilteredRecordsKeepTheirIndex(t *testing.T) {
 	rec := &receiver{}

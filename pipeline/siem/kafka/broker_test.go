@@ -214,4 +214,3 @@ func consume(t *testing.T, ctx context.Context, brokers []string, topic string, 
 	}
 	return len(got), dups
 }
-
