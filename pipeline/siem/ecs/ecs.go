@@ -188,22 +188,8 @@ func (Format) AppendAlert(dst []byte, a *record.Alert) ([]byte, error) {
 	j.String("ruleset", "sluice")
 	j.Close()
 
-	if !a.SrcAddr.IsZero() {
-		j.Open("source")
-		j.Addr("ip", a.SrcAddr)
-		if a.SrcPort != 0 {
-			j.Uint("port", uint64(a.SrcPort))
-		}
-		j.Close()
-	}
-	if !a.DstAddr.IsZero() {
-		j.Open("destination")
-		j.Addr("ip", a.DstAddr)
-		if a.DstPort != 0 {
-			j.Uint("port", uint64(a.DstPort))
-		}
-		j.Close()
-	}
+	alertEndpoint(&j, "source", a.SrcAddr, a.SrcPort)
+	alertEndpoint(&j, "destination", a.DstAddr, a.DstPort)
 	j.Open("network")
 	if a.Proto != 0 {
 		if name := siem.ProtoName(a.Proto); name != "" {
@@ -288,6 +274,19 @@ func endpoint(j *siem.JSON, key string, addr record.Addr, port uint16, mac uint6
 	if withCounters {
 		j.Uint("bytes", bytes)
 		j.Uint("packets", packets)
+	}
+	j.Close()
+}
+
+// alertEndpoint writes an alert's source or destination, if it has one.
+func alertEndpoint(j *siem.JSON, key string, addr record.Addr, port uint16) {
+	if addr.IsZero() {
+		return
+	}
+	j.Open(key)
+	j.Addr("ip", addr)
+	if port != 0 {
+		j.Uint("port", uint64(port))
 	}
 	j.Close()
 }

@@ -1,6 +1,6 @@
 // Package ocsf formats flows and alerts as Open Cybersecurity Schema
 // Framework events (JSON) at the pinned OCSF version Version, for Amazon
-// Security Lake, Microsoft Sentinel's OCSF tables and other OCSF consumers.
+// Security Lake and other OCSF consumers.
 //
 // A flow is a Network Activity event (class_uid 4001, activity Traffic,
 // type_uid 400106): src_endpoint and dst_endpoint (address, port, MAC, AS,
@@ -104,12 +104,7 @@ func (Format) AppendFlow(dst []byte, f *record.Flow, id string) ([]byte, error) 
 	j.Uint("packets", f.Packets*rate)
 	j.Close()
 
-	j.Open("device")
-	j.Uint("type_id", 99)
-	j.String("type", "Router")
-	j.Addr("ip", f.ExporterAddress)
-	j.StringNonEmpty("name", f.ExporterName)
-	j.Close()
+	device(&j, f.ExporterAddress, f.ExporterName)
 
 	j.OpenArray("observables")
 	observable(&j, "src_endpoint.ip", f.SrcAddr)
@@ -250,11 +245,7 @@ func (Format) AppendAlert(dst []byte, a *record.Alert) ([]byte, error) {
 		j.CloseArray()
 	}
 	if !a.ExporterAddress.IsZero() {
-		j.Open("device")
-		j.Uint("type_id", 99)
-		j.String("type", "Router")
-		j.Addr("ip", a.ExporterAddress)
-		j.Close()
+		device(&j, a.ExporterAddress, "")
 	}
 	j.Open("unmapped")
 	j.String("detection", a.Detection)
@@ -266,6 +257,17 @@ func (Format) AppendAlert(dst []byte, a *record.Alert) ([]byte, error) {
 	j.Close()
 	j.Close()
 	return j.B, nil
+}
+
+// device writes the exporter as the device (type Other: OCSF 1.2.0 has
+// no router type).
+func device(j *siem.JSON, addr record.Addr, name string) {
+	j.Open("device")
+	j.Uint("type_id", 99)
+	j.String("type", "Router")
+	j.Addr("ip", addr)
+	j.StringNonEmpty("name", name)
+	j.Close()
 }
 
 func severityName(id uint64) string {

@@ -20,6 +20,7 @@ import (
 
 	"sluice/internal/testenv"
 	"sluice/pipeline/record"
+	"sluice/pipeline/siem"
 )
 
 // ECS is the ECS field definitions: flat name → definition.
@@ -432,4 +433,17 @@ func Alerts() []record.Alert {
 		ID: "ddos-2001:db8::1", Detection: "volumetric-ddos", Severity: record.SeverityMedium, State: record.AlertClosed,
 		Summary: "flood ended", Time: t.Add(2 * time.Second),
 	}}
+}
+
+// BenchmarkFlows encodes fresh-ish flows with f, reporting events/s: the
+// formats' per-record path, which must not allocate.
+func BenchmarkFlows(b *testing.B, f siem.Format) {
+	flows := Flows(4096)
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf, _ = f.AppendFlow(buf[:0], &flows[i%len(flows)], "0123456789abcdef-42")
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
