@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +26,8 @@ import (
 )
 
 // broker starts a broker of its own (the test halts and resumes it, which
-// a shared one must not suffer) on SLUICE_SIEM_KAFKA_PORT, else two ports
-// past SLUICE_KAFKA_PORT (19092 when unset).
+// a shared one must not suffer) on SLUICE_SIEM_KAFKA_PORT, else on a free
+// pair of ports (the controller takes the next one).
 type broker struct {
 	t       *testing.T
 	script  string
@@ -43,11 +44,7 @@ func startBroker(t *testing.T) *broker {
 	}
 	port := os.Getenv("SLUICE_SIEM_KAFKA_PORT")
 	if port == "" {
-		base, err := strconv.Atoi(os.Getenv("SLUICE_KAFKA_PORT"))
-		if err != nil {
-			base = 19092
-		}
-		port = strconv.Itoa(base + 2)
+		port = strconv.Itoa(freePortPair(t))
 	}
 	b := &broker{t: t, script: filepath.Join(testenv.RepoRoot(t), "deploy/dev/kafka.sh"), dir: t.TempDir(),
 		env: append(os.Environ(), "SLUICE_KAFKA_PORT="+port)}
@@ -213,4 +210,25 @@ func consume(t *testing.T, ctx context.Context, brokers []string, topic string, 
 		}
 	}
 	return len(got), dups
+}
+
+// freePortPair finds a free TCP port whose next port is free too.
+func freePortPair(t *testing.T) int {
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if p >= 65535 {
+			continue
+		}
+		if l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+			l2.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port pair")
+	return 0
 }
