@@ -175,12 +175,14 @@ func FlowEnd(f *record.Flow) time.Time {
 	return time.Unix(0, f.TimeReceived)
 }
 
-// FlowStart is a flow's first packet, else FlowEnd.
+// FlowStart is a flow's first packet, else FlowEnd; never after FlowEnd
+// (an exporter's clock can say otherwise), so durations are not negative.
 func FlowStart(f *record.Flow) time.Time {
-	if f.TimeFlowStart != 0 {
+	end := FlowEnd(f)
+	if f.TimeFlowStart != 0 && f.TimeFlowStart <= end.UnixMilli() {
 		return time.UnixMilli(f.TimeFlowStart)
 	}
-	return FlowEnd(f)
+	return end
 }
 
 // IsV4 reports whether an address is IPv4 (mapped).
