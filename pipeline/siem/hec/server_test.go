@@ -245,4 +245,3 @@ func (s *splunk) find(id string) (hecEvent, bool) {
 	}
 	return hecEvent{}, false
 }
-
