@@ -41,6 +41,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sluice/internal/reporter"
@@ -68,6 +69,10 @@ type Transport struct {
 	backoff time.Duration
 	failed  bool // the last attempt failed: back off before the next
 	closed  bool
+
+	// lastErr is the last attempt's error, nil after a success: what
+	// Ready reports while a Send holds the connection.
+	lastErr atomic.Pointer[error]
 }
 
 var _ siem.Transport = (*Transport)(nil)
@@ -131,11 +136,13 @@ func (t *Transport) Send(ctx context.Context, events []siem.Event) error {
 		var reason string
 		if reason, err = t.attempt(ctx, events); err == nil {
 			t.failed, t.backoff = false, t.cfg.ReconnectBackoff
+			t.lastErr.Store(nil)
 			t.metrics.events.Add(float64(len(events)))
 			t.metrics.batches.Inc()
 			return nil
 		}
 		t.failed = true
+		t.lastErr.Store(&err)
 		t.drop()
 		t.metrics.errors.WithLabelValues(reason).Inc()
 		if ok, suppressed := t.limiter.Allow(reason); ok {
@@ -318,9 +325,16 @@ func (t *Transport) isConnected() float64 {
 	return 0
 }
 
-// Ready connects if not connected, and reports whether it could.
+// Ready connects if not connected, and reports whether it could. While a
+// Send holds the connection (it may be backing off for a while), Ready
+// does not wait for it: it reports the last attempt's outcome.
 func (t *Transport) Ready(ctx context.Context) error {
-	t.mu.Lock()
+	if !t.mu.TryLock() {
+		if err := t.lastErr.Load(); err != nil {
+			return fmt.Errorf("syslog %s: %w", t.cfg.Address, *err)
+		}
+		return nil
+	}
 	defer t.mu.Unlock()
 	if t.closed {
 		return ErrClosed

@@ -177,4 +177,22 @@ func TestSendFailsWhenDown(t *testing.T) {
 	if err := tr.Send(ctx, events(1, "x")); err != context.Canceled && !strings.Contains(fmt.Sprint(err), "canceled") {
 		t.Fatalf("send with a cancelled context: %v", err)
 	}
+
+	// A Send backing off holds the connection: Ready does not wait for
+	// it, and reports the last failure.
+	tr.backoff, tr.cfg.ReconnectBackoffMax = time.Hour, time.Hour
+	ctx, cancel = context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- tr.Send(ctx, events(1, "x")) }()
+	for tr.mu.TryLock() {
+		tr.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	if err := tr.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "connecting") {
+		t.Errorf("ready during a send: %v", err)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("cancelled send succeeded")
+	}
 }
