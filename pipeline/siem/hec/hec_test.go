@@ -314,3 +314,14 @@ func TestConfig(t *testing.T) {
 		t.Errorf("uuid %s", u)
 	}
 }
+
+func TestAppendEventNoAllocations(t *testing.T) {
+	s := newSplunk(t, testToken)
+	tr := newTransport(t, testConfig(t, s))
+	cefEvent := batches(t, 1, 1)[0][0]
+	jsonEvent := siem.Event{Kind: siem.KindFlow, ID: "x", Time: time.Unix(1, 0), Body: []byte(`{"a":[1,2,{"b":"c"}]}`)}
+	buf := make([]byte, 0, 8192)
+	if n := testing.AllocsPerRun(100, func() { buf = tr.appendEvent(tr.appendEvent(buf[:0], &cefEvent), &jsonEvent) }); n != 0 {
+		t.Errorf("appendEvent: %v allocations", n)
+	}
+}
