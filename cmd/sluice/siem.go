@@ -11,9 +11,12 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/siem"
+	"sluice/pipeline/siem/cef"
 	"sluice/pipeline/siem/ecs"
+	"sluice/pipeline/siem/hec"
 	siemkafka "sluice/pipeline/siem/kafka"
 	"sluice/pipeline/siem/ocsf"
+	"sluice/pipeline/siem/syslog"
 )
 
 // SIEMConfig is the `siem:` section.
@@ -29,15 +32,20 @@ type SIEMSinkConfig struct {
 	siem.Config `yaml:",inline"`
 	// Kafka: the transport of type kafka.
 	Kafka siemkafka.Config `yaml:"kafka"`
-	// The syslog (CEF) and HEC transports' sections plug in here:
-	// Syslog syslog.Config `yaml:"syslog"`, HEC hec.Config `yaml:"hec"`.
+	// Syslog: the transport of type syslog (RFC 5424 over TCP/TLS).
+	Syslog syslog.Config `yaml:"syslog"`
+	// HEC: the transport of type hec (Splunk HTTP Event Collector).
+	HEC hec.Config `yaml:"hec"`
+	// CEF: the format cef's header settings.
+	CEF cef.Config `yaml:"cef"`
 }
 
 // UnmarshalYAML decodes an entry over the defaults, which a list's items
 // would not otherwise get.
 func (c *SIEMSinkConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain SIEMSinkConfig
-	p := plain{Config: siem.DefaultConfig(), Kafka: siemkafka.DefaultConfig()}
+	p := plain{Config: siem.DefaultConfig(), Kafka: siemkafka.DefaultConfig(),
+		Syslog: syslog.DefaultConfig(), HEC: hec.DefaultConfig(), CEF: cef.DefaultConfig()}
 	if err := n.Decode(&p); err != nil {
 		return err
 	}
@@ -62,13 +70,24 @@ func (c SIEMConfig) Validate() error {
 			at(fmt.Errorf("name: %q is used by another sink", s.Name))
 		}
 		seen[s.Name] = true
+		section := func(key string, err error) {
+			if err == nil {
+				return
+			}
+			for _, e := range splitJoined(err) {
+				at(fmt.Errorf("%s.%w", key, e))
+			}
+		}
 		switch s.Type {
 		case "kafka":
-			if err := s.Kafka.Validate(); err != nil {
-				for _, e := range splitJoined(err) {
-					at(fmt.Errorf("kafka.%w", e))
-				}
-			}
+			section("kafka", s.Kafka.Validate())
+		case "syslog":
+			section("syslog", s.Syslog.Validate())
+		case "hec":
+			section("hec", s.HEC.Validate())
+		}
+		if s.Format == "cef" {
+			section("cef", s.CEF.Validate())
 		}
 	}
 	return errors.Join(errs...)
@@ -90,7 +109,8 @@ func newSIEMSinks(r *reporter.Reporter, cfg Config) ([]*siem.Sink, error) {
 			format = ecs.New()
 		case "ocsf":
 			format = ocsf.New()
-		// case "cef": format = cef.New() — the CEF format plugs in here.
+		case "cef":
+			format = cef.New(sc.CEF)
 		default:
 			return fail(fmt.Errorf("siem sink %s: format %s is not built into this sluice", sc.Name, sc.Format))
 		}
@@ -102,7 +122,18 @@ func newSIEMSinks(r *reporter.Reporter, cfg Config) ([]*siem.Sink, error) {
 				return fail(fmt.Errorf("siem sink %s: %w", sc.Name, err))
 			}
 			transport = t
-		// case "syslog", "hec": the syslog and Splunk HEC transports plug in here.
+		case "syslog":
+			t, err := syslog.New(r, sc.Syslog, sc.Name)
+			if err != nil {
+				return fail(fmt.Errorf("siem sink %s: %w", sc.Name, err))
+			}
+			transport = t
+		case "hec":
+			t, err := hec.New(r, sc.HEC, sc.Name)
+			if err != nil {
+				return fail(fmt.Errorf("siem sink %s: %w", sc.Name, err))
+			}
+			transport = t
 		default:
 			return fail(fmt.Errorf("siem sink %s: type %s is not built into this sluice", sc.Name, sc.Type))
 		}

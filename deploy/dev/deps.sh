@@ -43,9 +43,10 @@ readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # measures sluice against; procps: ps, which names the running test binaries
 # in make test's progress lines; python3 and python3-venv: the virtualenv of
 # the Python ClickHouse client (deps.sh python); maven and openjdk-17-jdk-headless:
-# the JDBC client and the Kafka broker's jars.
+# the JDBC client and the Kafka broker's jars; rsyslog and rsyslog-gnutls:
+# the syslog receiver (TLS, octet-counted TCP) of the SIEM syslog/CEF tests.
 readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp nfdump procps
-	python3 python3-venv maven openjdk-17-jdk-headless)
+	python3 python3-venv maven openjdk-17-jdk-headless rsyslog rsyslog-gnutls)
 readonly clients="$script_dir/clients"
 
 log() { echo "deps.sh: $*" >&2; }
