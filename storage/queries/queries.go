@@ -302,18 +302,13 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 	if p.Exporter.IsValid() {
 		baseline += " AND ExporterAddress = toIPv6(" + clickhouse.QuoteString(mapped(p.Exporter)) + ")"
 	}
-	sql := strings.NewReplacer(
-		"{table}", src.table,
-		"{where}", where,
-		"{baseline}", baseline,
-		"{bytes}", src.bytes,
-		"{packets}", src.packets,
-		"{flows}", src.flows,
-		"{bucket}", fmt.Sprintf("toStartOfInterval(TimeReceived, toIntervalSecond(%d))", int64(step/time.Second)),
-		"{step}", strconv.FormatInt(int64(max(step, time.Second)/time.Second), 10),
-		"{seconds}", strconv.FormatInt(int64(span/time.Second), 10),
-		"{limit}", strconv.Itoa(p.Limit),
-	).Replace(q.SQL)
+	sql := fill(q.SQL, src, placeholders{
+		where: where, baseline: baseline,
+		bucket:  fmt.Sprintf("toStartOfInterval(TimeReceived, toIntervalSecond(%d))", int64(step/time.Second)),
+		step:    strconv.FormatInt(int64(max(step, time.Second)/time.Second), 10),
+		seconds: strconv.FormatInt(int64(span/time.Second), 10),
+		limit:   p.Limit,
+	})
 	built := Built{SQL: sql, Table: src.table, From: p.From, To: p.To}
 	if q.TimeSeries {
 		built.Step = step
