@@ -38,6 +38,12 @@ func queryVariable(name, label, description, sql string) Variable {
 	}
 }
 
+// The ClickHouse HTTP interface of `sluice run` re-frames results for
+// clickhouse-go's protocol revision and refuses an empty LowCardinality
+// column (TestDashboardPanels found it): the panels CAST such columns
+// (sites, tenants, interface names, detections, feeds) to String, which
+// costs nothing on a ClickHouse server.
+
 // hourRange is the time filter of the variables' queries over an hourly
 // rollup: the buckets the range touches.
 const hourRange = "TimeReceived >= toStartOfHour($__fromTime) AND TimeReceived <= $__toTime"
@@ -47,12 +53,12 @@ var (
 		"SELECT DISTINCT toString(ExporterAddress) AS value, if(ExporterName = '', toString(ExporterAddress), ExporterName) AS text "+
 			"FROM sluice.flows_if_1h WHERE "+hourRange+" ORDER BY text")
 	interfaceVar = queryVariable("interface", "Interface", "Interface names (input or output) of the selected exporters.",
-		"SELECT DISTINCT arrayJoin([InIfName, OutIfName]) AS name FROM sluice.flows_if_1h WHERE "+hourRange+
+		"SELECT DISTINCT CAST(arrayJoin([InIfName, OutIfName]) AS String) AS name FROM sluice.flows_if_1h WHERE "+hourRange+
 			" AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter) AND name != '' ORDER BY name")
 	siteVar = queryVariable("site", "Site", "Network sites (source or destination), from the networks configuration.",
-		"SELECT DISTINCT arrayJoin([SrcNetSite, DstNetSite]) AS site FROM sluice.flows_net_1h WHERE "+hourRange+" AND site != '' ORDER BY site")
+		"SELECT DISTINCT CAST(arrayJoin([SrcNetSite, DstNetSite]) AS String) AS site FROM sluice.flows_net_1h WHERE "+hourRange+" AND site != '' ORDER BY site")
 	tenantVar = queryVariable("tenant", "Tenant", "Network tenants (source or destination), from the networks configuration.",
-		"SELECT DISTINCT arrayJoin([SrcNetTenant, DstNetTenant]) AS tenant FROM sluice.flows_net_1h WHERE "+hourRange+" AND tenant != '' ORDER BY tenant")
+		"SELECT DISTINCT CAST(arrayJoin([SrcNetTenant, DstNetTenant]) AS String) AS tenant FROM sluice.flows_net_1h WHERE "+hourRange+" AND tenant != '' ORDER BY tenant")
 	directionVar = customVariable("direction", "Direction", "Traffic direction relative to the own networks.",
 		[]string{"inbound", "outbound", "internal", "transit", "unknown"})
 	srcVar = textVariable("src", "Source", "Source address of the evidence flows (empty: any); an alert's link fills it.")
@@ -295,16 +301,19 @@ func interfaces() *layout {
 		l.library(12, 10, "table", title, name, util, "").
 			unitOverride("Bps$", "bps").unitOverride("Speed$", "bps").unitOverride("^P95Percent$", "percent")
 	}
-	// sFlow counter samples: cumulative counters per interface; the
-	// increase within each step, per second.
+	// sFlow counter samples: cumulative counters per interface; each
+	// sample's increase over the one before (0 for the first, and across a
+	// counter reset), summed per step, per second.
 	counter := func(title, in, out string) {
 		l.custom(12, 9, "timeseries", title,
 			"sFlow interface counters ("+in+", "+out+"), per second, from the counter samples the agents send (interface_counters). No library query reads them yet.",
-			"SELECT $__timeInterval(TimeReceived) AS Time, concat(toString(ExporterAddress), ' if', toString(IfIndex)) AS Interface, "+
-				"(max("+in+") - min("+in+") + max("+out+") - min("+out+")) / $__interval_s AS PerSecond "+
+			"SELECT $__timeInterval(TimeReceived) AS Time, Interface, sum(Delta) / $__interval_s AS PerSecond FROM ("+
+				"SELECT TimeReceived, concat(toString(ExporterAddress), ' if', toString(IfIndex)) AS Interface, "+
+				"toInt64("+in+" + "+out+") AS Total, greatest(0, Total - lagInFrame(Total, 1, Total) OVER "+
+				"(PARTITION BY ExporterAddress, IfIndex ORDER BY TimeReceived ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)) AS Delta "+
 				"FROM sluice.interface_counters WHERE $__timeFilter(TimeReceived) AND HasGeneric "+
-				"AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter) "+
-				"GROUP BY Time, Interface HAVING PerSecond > 0 ORDER BY Time, Interface", "short")
+				"AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter)"+
+				") GROUP BY Time, Interface ORDER BY Time, Interface", "short")
 	}
 	counter("sFlow interface errors per second", "IfInErrors", "IfOutErrors")
 	counter("sFlow interface discards per second", "IfInDiscards", "IfOutDiscards")
@@ -325,7 +334,7 @@ func security() *layout {
 			"WHERE $__timeFilter(Time) GROUP BY Time, Severity ORDER BY Time, Severity", "short")
 	alerts := l.custom(24, 10, "table", "Alerts",
 		"The latest alerts; a row's link shows the flows it is about (the Evidence flows panel, filtered by its addresses, over the alert's hour).",
-		"SELECT Time, Detection, toString(Severity) AS Severity, toString(SrcAddr) AS Source, toString(DstAddr) AS Destination, "+
+		"SELECT Time, CAST(Detection AS String) AS Detection, toString(Severity) AS Severity, toString(SrcAddr) AS Source, toString(DstAddr) AS Destination, "+
 			"Proto, DstPort, Bytes, Packets, Flows, Details FROM sluice.alerts FINAL "+
 			"WHERE $__timeFilter(Time) AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter) "+
 			"ORDER BY Time DESC, Severity DESC LIMIT 500", "")
@@ -337,7 +346,7 @@ func security() *layout {
 		"Flows an address of which a threat feed lists (SrcThreatFeeds, DstThreatFeeds), per feed and side.",
 		"SELECT Feed, Side, count() AS Flows, uniqExact(Address) AS Addresses, sum(Bytes * SamplingRate) AS Bytes FROM ("+
 			"SELECT arrayJoin(arrayConcat(arrayMap(f -> (f, 'source', SrcAddr), SrcThreatFeeds), arrayMap(f -> (f, 'destination', DstAddr), DstThreatFeeds))) AS hit, "+
-			"hit.1 AS Feed, hit.2 AS Side, hit.3 AS Address, Bytes, SamplingRate FROM sluice.flows "+
+			"CAST(hit.1 AS String) AS Feed, hit.2 AS Side, hit.3 AS Address, Bytes, SamplingRate FROM sluice.flows "+
 			"WHERE $__timeFilter(TimeReceived) AND "+threatFeeds+" AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter)"+
 			") GROUP BY Feed, Side ORDER BY Flows DESC, Feed, Side LIMIT 100", ""))
 	bytesTable(l.custom(12, 10, "table", "Threat-intel hits: addresses",
