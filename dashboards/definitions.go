@@ -333,7 +333,7 @@ func security() *layout {
 		"SELECT $__timeInterval(Time) AS Time, toString(Severity) AS Severity, count() AS Alerts FROM sluice.alerts FINAL "+
 			"WHERE $__timeFilter(Time) GROUP BY Time, Severity ORDER BY Time, Severity", "short")
 	alerts := l.custom(24, 10, "table", "Alerts",
-		"The latest alerts; a row's link shows the flows it is about (the Evidence flows panel, filtered by its addresses, over the alert's hour).",
+		"The latest alerts; a row's link shows the flows it is about (the Evidence flows panel, filtered by its addresses, over the hour around it).",
 		"SELECT Time, CAST(Detection AS String) AS Detection, toString(Severity) AS Severity, toString(SrcAddr) AS Source, toString(DstAddr) AS Destination, "+
 			"Proto, DstPort, Bytes, Packets, Flows, Details FROM sluice.alerts FINAL "+
 			"WHERE $__timeFilter(Time) AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter) "+
@@ -341,7 +341,7 @@ func security() *layout {
 	bytesTable(alerts)
 	alerts.FieldConfig.Defaults.Links = []DataLink{{Title: "Evidence flows",
 		URL: "/d/sluice-security?var-src=${__data.fields.Source}&var-dst=${__data.fields.Destination}&${exporter:queryparam}" +
-			"&from=${__data.fields.Time:date:x}&to=${__data.fields.Time:date:x}&timezone=utc#evidence"}}
+			"&time=${__data.fields.Time:date:x}&time.window=3600000"}}
 	bytesTable(l.custom(12, 10, "table", "Threat-intel hits by feed",
 		"Flows an address of which a threat feed lists (SrcThreatFeeds, DstThreatFeeds), per feed and side.",
 		"SELECT Feed, Side, count() AS Flows, uniqExact(Address) AS Addresses, sum(Bytes * SamplingRate) AS Bytes FROM ("+
