@@ -156,7 +156,7 @@ func sqlPanel(kind, title, description, sql, unit string) *Panel {
 	}
 	p := &Panel{
 		Type: kind, Title: title, Description: description, Datasource: clickhouse,
-		Targets: []Target{{RefID: "A", Datasource: clickhouse, EditorType: "sql", QueryType: queryType, Format: intp(format), RawSQL: sql}},
+		Targets:     []Target{{RefID: "A", Datasource: clickhouse, EditorType: "sql", QueryType: queryType, Format: intp(format), RawSQL: sql}},
 		FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: unit}, Overrides: []Override{}},
 		Options:     map[string]any{},
 	}
@@ -277,12 +277,12 @@ func services() *layout {
 	f := queries.Panel{Limit: 20, Filters: []queries.Filter{exporterFilter}}
 	bytesTable(l.library(12, 12, "table", "Top services (protocol, destination port)", "top-services", f, ""))
 	bytesTable(l.library(12, 12, "table", "Top protocols", "top-protocols", f, ""))
-	p := l.library(12, 10, "piechart", "Protocols by bytes", "top-protocols", f, "decbytes")
-	p.Options = map[string]any{"reduceOptions": map[string]any{"values": true, "calcs": []string{"lastNotNull"}, "fields": "/^Bytes$/"},
-		"pieType": "donut", "legend": map[string]any{"displayMode": "table", "placement": "right", "showLegend": true, "values": []string{"value", "percent"}}}
-	p = l.library(12, 10, "piechart", "Services by bytes", "top-services", f, "decbytes")
-	p.Options = map[string]any{"reduceOptions": map[string]any{"values": true, "calcs": []string{"lastNotNull"}, "fields": "/^Bytes$/"},
-		"pieType": "donut", "legend": map[string]any{"displayMode": "table", "placement": "right", "showLegend": true, "values": []string{"value", "percent"}}}
+	// A donut of each row's bytes.
+	for _, pie := range [][2]string{{"Protocols by bytes", "top-protocols"}, {"Services by bytes", "top-services"}} {
+		p := l.library(12, 10, "piechart", pie[0], pie[1], f, "decbytes")
+		p.Options = map[string]any{"reduceOptions": map[string]any{"values": true, "calcs": []string{"lastNotNull"}, "fields": "/^Bytes$/"},
+			"pieType": "donut", "legend": map[string]any{"displayMode": "table", "placement": "right", "showLegend": true, "values": []string{"value", "percent"}}}
+	}
 	return l
 }
 

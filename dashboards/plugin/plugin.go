@@ -193,9 +193,11 @@ func intervalText(d time.Duration) string {
 // macroFunc is one macro of pkg/macros/macros.go.
 type macroFunc func(r Request, args []string) (string, error)
 
-func dateTime(t time.Time) string   { return fmt.Sprintf("toDateTime(%d)", t.Unix()) }
-func dateTime64(t time.Time) string { return fmt.Sprintf("fromUnixTimestamp64Milli(%d)", t.UnixMilli()) }
-func date(t time.Time) string       { return fmt.Sprintf("toDate('%s')", t.Format("2006-01-02")) }
+func dateTime(t time.Time) string { return fmt.Sprintf("toDateTime(%d)", t.Unix()) }
+func dateTime64(t time.Time) string {
+	return fmt.Sprintf("fromUnixTimestamp64Milli(%d)", t.UnixMilli())
+}
+func date(t time.Time) string { return fmt.Sprintf("toDate('%s')", t.Format("2006-01-02")) }
 
 // rangeFilter is the plugin's filter shape: both bounds included.
 func rangeFilter(conv func(time.Time) string) macroFunc {
