@@ -208,8 +208,8 @@ func All() ([]*Dashboard, error) {
 
 func overview() *layout {
 	l := newDashboard("sluice-overview", "sluice / Traffic overview",
-		"How much traffic, where from and which way: bits and packets per second over time by exporter and direction, scaled by the sampling rate.",
-		exporterVar, directionVar)
+		"How much traffic, where from and which way: bits and packets per second over time by exporter, direction and site, scaled by the sampling rate.",
+		exporterVar, directionVar, siteVar)
 	f := queries.Panel{Filters: []queries.Filter{exporterFilter, directionFilter}}
 	l.library(24, 9, "timeseries", "Bits per second by exporter", "traffic-by-exporter", queries.Panel{Limit: 10, Filters: f.Filters}, "bps").hide("Pps")
 	l.library(12, 8, "timeseries", "Packets per second by exporter", "traffic-by-exporter", queries.Panel{Limit: 10, Filters: f.Filters}, "pps").hide("Bps")
@@ -217,6 +217,10 @@ func overview() *layout {
 	l.library(12, 8, "timeseries", "Bits per second by flow direction (ingress, egress)", "traffic-by-direction", f, "bps")
 	l.library(12, 8, "timeseries", "Bits per second by forwarding status", "traffic-by-forwarding-status",
 		queries.Panel{Filters: []queries.Filter{exporterFilter}}, "bps")
+	// The network rollups keep sites and directions, not exporters.
+	sites := queries.Panel{Limit: 10, Filters: []queries.Filter{directionFilter, siteFilter}}
+	l.library(12, 8, "timeseries", "Bits per second by source site", "traffic-by-src-site", sites, "bps")
+	l.library(12, 8, "timeseries", "Bits per second by destination site", "traffic-by-dst-site", sites, "bps")
 	return l
 }
 
