@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -155,6 +156,7 @@ func TestDashboardPanels(t *testing.T) {
 		step                     bool // run at the library's step
 	}
 	checks := map[string]check{}
+	ran := map[string]bool{} // the selections run
 	stmts = nil
 	add := func(id, sql string, c check) {
 		stmts = append(stmts, statement{ID: id, SQL: sql})
@@ -164,6 +166,7 @@ func TestDashboardPanels(t *testing.T) {
 		for _, r := range ranges {
 			from := now.Add(-r.span)
 			for _, c := range combos(b, options, r.name, src) {
+				ran[c.name] = true
 				vars := allSelected(b, options)
 				for name, sel := range c.values {
 					v := vars[name]
@@ -290,8 +293,8 @@ func TestDashboardPanels(t *testing.T) {
 	if compared == 0 {
 		t.Fatal("no panel compared with sluice query")
 	}
-	t.Logf("%d dashboards, %d panels (%d fed by the demo's %d flows), %d statements in %s through clickhouse-go v2.47; %d results equal to sluice query's",
-		len(boards), len(panels), len(fed), totals.Flows, len(stmts), elapsed.Round(time.Millisecond), compared)
+	t.Logf("%d dashboards, %d panels (%d fed by the demo's %d flows), selections %v, %d statements in %s through clickhouse-go v2.47; %d results equal to sluice query's",
+		len(boards), len(panels), len(fed), totals.Flows, slices.Sorted(maps.Keys(ran)), len(stmts), elapsed.Round(time.Millisecond), compared)
 	testenv.Ran(t, "clickhouse-go v2.47.0 (HTTP), Grafana ClickHouse plugin 4.x expansion")
 	in.stop()
 }
