@@ -151,6 +151,8 @@ var Library = []Query{
 		SeriesKeys: []string{"TrafficDirection"},
 		SQL:        "SELECT {bucket} AS Time, TrafficDirection, intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, TrafficDirection ORDER BY Time, TrafficDirection",
 	},
+	seriesBy("traffic-by-src-site", "bits per second over time, per source network site (empty: not in a configured network)", "SrcNetSite"),
+	seriesBy("traffic-by-dst-site", "bits per second over time, per destination network site (empty: not in a configured network)", "DstNetSite"),
 	topN("top-src-countries", "source countries (ISO 3166-1 alpha-2) by traffic", "SrcCountry"),
 	topN("top-dst-countries", "destination countries (ISO 3166-1 alpha-2) by traffic", "DstCountry"),
 	topN("site-matrix", "traffic between source and destination network sites", "SrcNetSite", "DstNetSite"),
@@ -171,6 +173,16 @@ func topN(name, description string, columns ...string) Query {
 		Name: name, Description: description, Columns: columns,
 		SQL: "SELECT " + keys + ", {bytes} AS Bytes, {packets} AS Packets, {flows} AS Flows FROM {table} WHERE {where} GROUP BY " + keys +
 			" ORDER BY Bytes DESC, " + keys + " LIMIT {limit}",
+	}
+}
+
+// seriesBy is a query of bits per second over time, one series per value
+// of a column.
+func seriesBy(name, description, column string) Query {
+	return Query{
+		Name: name, Description: description, Columns: []string{column}, TimeSeries: true, SeriesKeys: []string{column},
+		SQL: "SELECT {bucket} AS Time, " + column + ", intDiv({bytes} * 8, {step}) AS Bps FROM {table} WHERE {where} GROUP BY Time, " +
+			column + " ORDER BY Time, " + column,
 	}
 }
 
@@ -302,18 +314,13 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 	if p.Exporter.IsValid() {
 		baseline += " AND ExporterAddress = toIPv6(" + clickhouse.QuoteString(mapped(p.Exporter)) + ")"
 	}
-	sql := strings.NewReplacer(
-		"{table}", src.table,
-		"{where}", where,
-		"{baseline}", baseline,
-		"{bytes}", src.bytes,
-		"{packets}", src.packets,
-		"{flows}", src.flows,
-		"{bucket}", fmt.Sprintf("toStartOfInterval(TimeReceived, toIntervalSecond(%d))", int64(step/time.Second)),
-		"{step}", strconv.FormatInt(int64(max(step, time.Second)/time.Second), 10),
-		"{seconds}", strconv.FormatInt(int64(span/time.Second), 10),
-		"{limit}", strconv.Itoa(p.Limit),
-	).Replace(q.SQL)
+	sql := fill(q.SQL, src, placeholders{
+		where: where, baseline: baseline,
+		bucket:  fmt.Sprintf("toStartOfInterval(TimeReceived, toIntervalSecond(%d))", int64(step/time.Second)),
+		step:    strconv.FormatInt(int64(max(step, time.Second)/time.Second), 10),
+		seconds: strconv.FormatInt(int64(span/time.Second), 10),
+		limit:   p.Limit,
+	})
 	built := Built{SQL: sql, Table: src.table, From: p.From, To: p.To}
 	if q.TimeSeries {
 		built.Step = step

@@ -173,6 +173,8 @@ func expected(name string, p queries.Params, step time.Duration) string {
 			return fmt.Sprintf("%s\t%d\t%s\t%d", mapped(f.ExporterAddress), f.InIfIndex, f.InIfName, f.InIfSpeed)
 		},
 		"traffic-by-traffic-direction": func(f *record.Flow) string { return trafficDirections[f.TrafficDirection] },
+		"traffic-by-src-site":          func(f *record.Flow) string { return f.SrcNetSite },
+		"traffic-by-dst-site":          func(f *record.Flow) string { return f.DstNetSite },
 		"top-src-countries":            func(f *record.Flow) string { return f.SrcCountry },
 		"top-dst-countries":            func(f *record.Flow) string { return f.DstCountry },
 		"site-matrix":                  func(f *record.Flow) string { return f.SrcNetSite + "\t" + f.DstNetSite },
@@ -212,7 +214,8 @@ func expected(name string, p queries.Params, step time.Duration) string {
 	stepSeconds := uint64(step / time.Second)
 	var rows []string
 	switch name {
-	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction", "traffic-by-forwarding-status", "traffic-by-traffic-direction":
+	case "traffic-by-exporter", "traffic-by-interface", "traffic-by-direction", "traffic-by-forwarding-status", "traffic-by-traffic-direction",
+		"traffic-by-src-site", "traffic-by-dst-site":
 		order := func(key string) string { return key }
 		if name == "traffic-by-traffic-direction" { // an enum sorts by value
 			order = func(key string) string { return fmt.Sprint(slices.Index(trafficDirections, key)) }
