@@ -38,12 +38,6 @@ func queryVariable(name, label, description, sql string) Variable {
 	}
 }
 
-// The ClickHouse HTTP interface of `sluice run` re-frames results for
-// clickhouse-go's protocol revision and refuses an empty LowCardinality
-// column (TestDashboardPanels found it): the panels CAST such columns
-// (sites, tenants, interface names, detections, feeds) to String, which
-// costs nothing on a ClickHouse server.
-
 // hourRange is the time filter of the variables' queries over an hourly
 // rollup: the buckets the range touches.
 const hourRange = "TimeReceived >= toStartOfHour($__fromTime) AND TimeReceived <= $__toTime"
@@ -53,12 +47,12 @@ var (
 		"SELECT DISTINCT toString(ExporterAddress) AS value, if(ExporterName = '', toString(ExporterAddress), ExporterName) AS text "+
 			"FROM sluice.flows_if_1h WHERE "+hourRange+" ORDER BY text")
 	interfaceVar = queryVariable("interface", "Interface", "Interface names (input or output) of the selected exporters.",
-		"SELECT DISTINCT CAST(arrayJoin([InIfName, OutIfName]) AS String) AS name FROM sluice.flows_if_1h WHERE "+hourRange+
+		"SELECT DISTINCT arrayJoin([InIfName, OutIfName]) AS name FROM sluice.flows_if_1h WHERE "+hourRange+
 			" AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter) AND name != '' ORDER BY name")
 	siteVar = queryVariable("site", "Site", "Network sites (source or destination), from the networks configuration.",
-		"SELECT DISTINCT CAST(arrayJoin([SrcNetSite, DstNetSite]) AS String) AS site FROM sluice.flows_net_1h WHERE "+hourRange+" AND site != '' ORDER BY site")
+		"SELECT DISTINCT arrayJoin([SrcNetSite, DstNetSite]) AS site FROM sluice.flows_net_1h WHERE "+hourRange+" AND site != '' ORDER BY site")
 	tenantVar = queryVariable("tenant", "Tenant", "Network tenants (source or destination), from the networks configuration.",
-		"SELECT DISTINCT CAST(arrayJoin([SrcNetTenant, DstNetTenant]) AS String) AS tenant FROM sluice.flows_net_1h WHERE "+hourRange+" AND tenant != '' ORDER BY tenant")
+		"SELECT DISTINCT arrayJoin([SrcNetTenant, DstNetTenant]) AS tenant FROM sluice.flows_net_1h WHERE "+hourRange+" AND tenant != '' ORDER BY tenant")
 	directionVar = customVariable("direction", "Direction", "Traffic direction relative to the own networks.",
 		[]string{"inbound", "outbound", "internal", "transit", "unknown"})
 	srcVar = textVariable("src", "Source", "Source address of the evidence flows (empty: any); an alert's link fills it.")
@@ -338,7 +332,7 @@ func security() *layout {
 			"WHERE $__timeFilter(Time) GROUP BY Time, Severity ORDER BY Time, Severity", "short")
 	alerts := l.custom(24, 10, "table", "Alerts",
 		"The latest alerts; a row's link shows the flows it is about (the Evidence flows panel, filtered by its addresses, over the hour around it).",
-		"SELECT Time, CAST(Detection AS String) AS Detection, toString(Severity) AS Severity, toString(SrcAddr) AS Source, toString(DstAddr) AS Destination, "+
+		"SELECT Time, Detection AS Detection, toString(Severity) AS Severity, toString(SrcAddr) AS Source, toString(DstAddr) AS Destination, "+
 			"Proto, DstPort, Bytes, Packets, Flows, Details FROM sluice.alerts FINAL "+
 			"WHERE $__timeFilter(Time) AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter) "+
 			"ORDER BY Time DESC, Severity DESC LIMIT 500", "")
@@ -350,7 +344,7 @@ func security() *layout {
 		"Flows an address of which a threat feed lists (SrcThreatFeeds, DstThreatFeeds), per feed and side.",
 		"SELECT Feed, Side, count() AS Flows, uniqExact(Address) AS Addresses, sum(Bytes * SamplingRate) AS Bytes FROM ("+
 			"SELECT arrayJoin(arrayConcat(arrayMap(f -> (f, 'source', SrcAddr), SrcThreatFeeds), arrayMap(f -> (f, 'destination', DstAddr), DstThreatFeeds))) AS hit, "+
-			"CAST(hit.1 AS String) AS Feed, hit.2 AS Side, hit.3 AS Address, Bytes, SamplingRate FROM sluice.flows "+
+			"hit.1 AS Feed, hit.2 AS Side, hit.3 AS Address, Bytes, SamplingRate FROM sluice.flows "+
 			"WHERE $__timeFilter(TimeReceived) AND "+threatFeeds+" AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter)"+
 			") GROUP BY Feed, Side ORDER BY Flows DESC, Feed, Side LIMIT 100", ""))
 	bytesTable(l.custom(12, 10, "table", "Threat-intel hits: addresses",

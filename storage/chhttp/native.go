@@ -36,10 +36,10 @@ func reframeNative(data []byte, revision uint64) ([]byte, error) {
 	same := &chproto.Buffer{Buf: make([]byte, 0, len(data))}
 	out := &chproto.Buffer{Buf: make([]byte, 0, len(data)+len(data)/16+64)}
 	for n, block := range blocks {
-		if err := block.Encode(same, 0); err != nil {
+		if err := encodeBlock(block, same, 0); err != nil {
 			return nil, notCarried(revision, blockTypes(blocks, data), fmt.Errorf("encode block %d: %w", n, err))
 		}
-		if err := block.Encode(out, revision); err != nil {
+		if err := encodeBlock(block, out, revision); err != nil {
 			return nil, notCarried(revision, blockTypes(blocks, data), fmt.Errorf("encode block %d: %w", n, err))
 		}
 	}
@@ -59,6 +59,28 @@ func reframeNative(data []byte, revision uint64) ([]byte, error) {
 		return nil, notCarried(revision, blockTypes(blocks, data), err)
 	}
 	return out.Buf, nil
+}
+
+// encodeBlock encodes a block as ClickHouse's NativeWriter does. An empty
+// block carries the columns' names and types and no data: clickhouse-go's
+// Block.Encode writes a LowCardinality column's state prefix even at zero
+// rows, which neither the engine writes nor clickhouse-go's own decoder
+// reads (it reads column data only when there are rows).
+func encodeBlock(block *proto.Block, buf *chproto.Buffer, revision uint64) error {
+	if block.Rows() != 0 {
+		return block.Encode(buf, revision)
+	}
+	if err := block.EncodeHeader(buf, revision); err != nil {
+		return err
+	}
+	for _, c := range block.Columns {
+		buf.PutString(c.Name())
+		buf.PutString(string(c.Type()))
+		if revision >= proto.DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION {
+			buf.PutBool(false)
+		}
+	}
+	return nil
 }
 
 // readerSize is ch-go's proto.Reader buffer size.

@@ -3,6 +3,7 @@ package chhttp_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -87,5 +88,38 @@ func TestEmptyResultHasColumns(t *testing.T) {
 	}
 	if err := rows.Err(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestEmptyLowCardinalityResult: an empty result with a LowCardinality
+// column (a rollup's dimension, filtered to nothing) is an empty result,
+// not NOT_IMPLEMENTED: Grafana panels over a quiet range see it.
+func TestEmptyLowCardinalityResult(t *testing.T) {
+	conn := open(t, "default", "", nil)
+	for _, q := range []string{
+		"SELECT toLowCardinality('a') AS s, 1 AS x WHERE 0",
+		"SELECT toLowCardinality(toString(number)) AS s FROM numbers(10) WHERE number > 100",
+		"SELECT toLowCardinality(toNullable('a')) AS s WHERE 0",
+	} {
+		rows, err := conn.Query(t.Context(), q)
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		if rows.Next() {
+			t.Errorf("%s: a row", q)
+		}
+		if err := rows.Err(); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+		if got := rows.ColumnTypes(); len(got) == 0 || !strings.HasPrefix(got[0].DatabaseTypeName(), "LowCardinality(") {
+			t.Errorf("%s: column types %v", q, got)
+		}
+		rows.Close()
+	}
+	// A non-empty one still carries its rows.
+	var s string
+	if err := conn.QueryRow(t.Context(), "SELECT toLowCardinality('b')").Scan(&s); err != nil || s != "b" {
+		t.Errorf("non-empty: %q %v", s, err)
 	}
 }
