@@ -56,10 +56,25 @@ type evictions struct {
 	neverUsed, idle, exportersEvicted atomic.Uint64
 }
 
-// candidate is a template in the store's eviction queue.
+// candidate is a template in an eviction queue: queued when added (it may
+// go while it has never decoded data), or by a scan for idle templates (it
+// may go while still idle).
 type candidate struct {
-	e *exporter
-	t *storedTemplate
+	e       *exporter
+	t       *storedTemplate
+	scanned bool
+}
+
+// evictable tells whether c's template may be evicted at nowNanos, and why.
+// A template queued when added that has decoded data since is not: it
+// leaves the queue, and a scan queues it again once it is idle, so that
+// every template that never decoded data goes before any idle one.
+func (s *Store) evictable(c candidate, nowNanos int64) (reason string, ok bool) {
+	if c.t.gone.Load() {
+		return "", false
+	}
+	reason, ok = s.unused(c.t, nowNanos)
+	return reason, ok && (c.scanned || reason == ReasonNeverUsed)
 }
 
 // Log keys (the limiter's) and the reasons of the eviction metrics.
@@ -97,6 +112,10 @@ func (s *Store) unused(t *storedTemplate, nowNanos int64) (reason string, ok boo
 	return "", false
 }
 
+// held tells whether the candidate's template is still in the store, for
+// the queues' compaction.
+func (c candidate) held() bool { return !c.t.gone.Load() }
+
 // makeRoom evicts unused templates of any exporter until need more fields
 // fit under MaxTemplateFields, and reports whether they do. The caller
 // holds no lock.
@@ -116,7 +135,7 @@ func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
 			}
 			continue
 		}
-		if reason, ok := s.unused(c.t, nowNanos); ok && c.e.evictTemplate(c.t, nowNanos) {
+		if reason, ok := s.evictable(c, nowNanos); ok && c.e.evictTemplate(c.t, nowNanos) {
 			ev.evicted(reason, c.e.addr, c.t.key, forAddr)
 		}
 		// Else gone, or in use: out of the queue until a scan finds it idle.
@@ -133,7 +152,7 @@ func (s *Store) queueIdleTemplates(nowNanos int64) bool {
 		e.mu.RLock()
 		for _, t := range e.templates {
 			if reason, ok := s.unused(t, nowNanos); ok && reason == ReasonIdle {
-				idle = append(idle, candidate{e, t})
+				idle = append(idle, candidate{e, t, true})
 			}
 		}
 		e.mu.RUnlock()
@@ -179,19 +198,16 @@ func (e *exporter) evictTemplate(t *storedTemplate, nowNanos int64) bool {
 func (e *exporter) evictOwn(nowNanos int64) bool {
 	s := e.store
 	for {
-		t, ok := e.own.pop()
+		c, ok := e.own.pop()
 		if !ok {
 			if !e.ownScan.due(nowNanos) || !e.queueIdle(nowNanos) {
 				return false
 			}
 			continue
 		}
-		if t.gone.Load() {
-			continue
-		}
-		if reason, ok := s.unused(t, nowNanos); ok {
-			e.drop(t)
-			s.evictions.evicted(reason, e.addr, t.key, e.addr)
+		if reason, ok := s.evictable(c, nowNanos); ok {
+			e.drop(c.t)
+			s.evictions.evicted(reason, e.addr, c.t.key, e.addr)
 			return true
 		}
 	}
@@ -200,15 +216,15 @@ func (e *exporter) evictOwn(nowNanos int64) bool {
 // queueIdle queues the exporter's templates idle for TemplateIdle, least
 // recently used first. The caller holds e.mu.
 func (e *exporter) queueIdle(nowNanos int64) bool {
-	var idle []*storedTemplate
+	var idle []candidate
 	for _, t := range e.templates {
 		if reason, ok := e.store.unused(t, nowNanos); ok && reason == ReasonIdle {
-			idle = append(idle, t)
+			idle = append(idle, candidate{e, t, true})
 		}
 	}
-	slices.SortFunc(idle, compareUse)
-	for _, t := range idle {
-		e.own.push(t)
+	slices.SortFunc(idle, func(a, b candidate) int { return compareUse(a.t, b.t) })
+	for _, c := range idle {
+		e.own.push(c)
 	}
 	return len(idle) > 0
 }
@@ -278,8 +294,8 @@ func (s *Store) queueIdleExporters(nowNanos int64) bool {
 // count. The caller holds no exporter lock.
 func (ev *evictions) pushTemplate(e *exporter, t *storedTemplate, live int) {
 	ev.mu.Lock()
-	ev.templates.push(candidate{e, t})
-	ev.templates.compact(live, func(c candidate) bool { return c.t.held() })
+	ev.templates.push(candidate{e, t, false})
+	ev.templates.compact(live, candidate.held)
 	ev.mu.Unlock()
 }
 

@@ -388,7 +388,7 @@ type exporter struct {
 	// own holds its templates in the order they were added, for its own
 	// bound's evictions (evict.go); ownScan is when its templates were
 	// last searched for idle ones.
-	own     fifo[*storedTemplate]
+	own     fifo[candidate]
 	ownScan scanClock
 }
 
@@ -414,7 +414,7 @@ func (e *exporter) retire() {
 		e.store.fields.Add(-int64(t.fields))
 		t.gone.Store(true)
 	}
-	e.own = fifo[*storedTemplate]{}
+	e.own = fifo[candidate]{}
 	e.store.templates.Add(-int64(len(e.templates)))
 	e.store.sampling.Add(-int64(len(e.sampling)))
 	e.store.interfaceCount.Add(-int64(len(e.interfaces)))
@@ -474,14 +474,10 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 	} else {
 		s.templates.Add(1)
 	}
-	e.own.push(t)
-	e.own.compact(len(e.templates), (*storedTemplate).held)
+	e.own.push(candidate{e, t, false})
+	e.own.compact(len(e.templates), candidate.held)
 	return stored, t, 0
 }
-
-// held tells whether a template is still in its exporter's map, for the
-// eviction queues' compaction.
-func (t *storedTemplate) held() bool { return !t.gone.Load() }
 
 func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
 	e.mu.Lock()
