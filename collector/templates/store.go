@@ -108,7 +108,6 @@ func (c Config) Validate() error {
 		{"max-sampling-rates", c.MaxSamplingRates},
 		{"max-interfaces-per-exporter", c.MaxInterfacesPerExporter},
 		{"max-interfaces", c.MaxInterfaces},
-		{"max-state-bytes", c.MaxStateBytes},
 	} {
 		if f.value < 1 {
 			errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", f.key, f.value))
@@ -120,7 +119,7 @@ func (c Config) Validate() error {
 	if c.TemplateIdle < time.Minute {
 		errs = append(errs, fmt.Errorf("template-idle: must be at least 1m, got %s", c.TemplateIdle))
 	}
-	if c.MaxStateBytes > 0 && c.MaxStateBytes < minStateBytes {
+	if c.MaxStateBytes < minStateBytes {
 		errs = append(errs, fmt.Errorf("max-state-bytes: must be at least %d, got %d", minStateBytes, c.MaxStateBytes))
 	}
 	if c.SaveInterval < 100*time.Millisecond {
