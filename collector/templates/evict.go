@@ -128,12 +128,9 @@ func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for s.fields.Load()+need > limit {
-		c, ok := ev.templates.pop()
+		c, ok := ev.templates.next(&ev.templatesScan, nowNanos, s.queueIdleTemplates)
 		if !ok {
-			if !ev.templatesScan.due(nowNanos) || !s.queueIdleTemplates(nowNanos) {
-				return false
-			}
-			continue
+			return false
 		}
 		if reason, ok := s.evictable(c, nowNanos); ok && c.e.evictTemplate(c.t, nowNanos) {
 			ev.evicted(reason, c.e.addr, c.t.key, forAddr)
@@ -150,23 +147,34 @@ func (s *Store) queueIdleTemplates(nowNanos int64) bool {
 	var idle []candidate
 	for _, e := range s.exporterList() {
 		e.mu.RLock()
-		for _, t := range e.templates {
-			if reason, ok := s.unused(t, nowNanos); ok && reason == ReasonIdle {
-				idle = append(idle, candidate{e, t, true})
-			}
-		}
+		idle = e.idleTemplates(nowNanos, idle)
 		e.mu.RUnlock()
 	}
-	slices.SortFunc(idle, func(a, b candidate) int { return compareUse(a.t, b.t) })
+	return queueByUse(&s.evictions.templates, idle)
+}
+
+// idleTemplates appends to idle the exporter's templates that decoded
+// data, but none for TemplateIdle. The caller holds e.mu.
+func (e *exporter) idleTemplates(nowNanos int64, idle []candidate) []candidate {
+	for _, t := range e.templates {
+		if reason, ok := e.store.unused(t, nowNanos); ok && reason == ReasonIdle {
+			idle = append(idle, candidate{e, t, true})
+		}
+	}
+	return idle
+}
+
+// queueByUse queues idle templates, least recently used first, and
+// reports whether there were any.
+func queueByUse(q *fifo[candidate], idle []candidate) bool {
+	slices.SortFunc(idle, func(a, b candidate) int { return byTime(a.t.lastUsed.Load(), b.t.lastUsed.Load()) })
 	for _, c := range idle {
-		s.evictions.templates.push(c)
+		q.push(c)
 	}
 	return len(idle) > 0
 }
 
-func compareUse(a, b *storedTemplate) int {
-	return int(min(max(a.lastUsed.Load()-b.lastUsed.Load(), -1), 1))
-}
+func byTime(a, b int64) int { return int(min(max(a-b, -1), 1)) }
 
 func (s *Store) exporterList() []*exporter {
 	s.mu.RLock()
@@ -198,12 +206,9 @@ func (e *exporter) evictTemplate(t *storedTemplate, nowNanos int64) bool {
 func (e *exporter) evictOwn(nowNanos int64) bool {
 	s := e.store
 	for {
-		c, ok := e.own.pop()
+		c, ok := e.own.next(&e.ownScan, nowNanos, e.queueIdle)
 		if !ok {
-			if !e.ownScan.due(nowNanos) || !e.queueIdle(nowNanos) {
-				return false
-			}
-			continue
+			return false
 		}
 		if reason, ok := s.evictable(c, nowNanos); ok {
 			e.drop(c.t)
@@ -216,17 +221,7 @@ func (e *exporter) evictOwn(nowNanos int64) bool {
 // queueIdle queues the exporter's templates idle for TemplateIdle, least
 // recently used first. The caller holds e.mu.
 func (e *exporter) queueIdle(nowNanos int64) bool {
-	var idle []candidate
-	for _, t := range e.templates {
-		if reason, ok := e.store.unused(t, nowNanos); ok && reason == ReasonIdle {
-			idle = append(idle, candidate{e, t, true})
-		}
-	}
-	slices.SortFunc(idle, func(a, b candidate) int { return compareUse(a.t, b.t) })
-	for _, c := range idle {
-		e.own.push(c)
-	}
-	return len(idle) > 0
+	return queueByUse(&e.own, e.idleTemplates(nowNanos, nil))
 }
 
 // evictExporter removes an exporter none of whose templates decoded data
@@ -237,12 +232,9 @@ func (s *Store) evictExporter(nowNanos int64, forAddr record.Addr) bool {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for {
-		e, ok := ev.exporters.pop()
+		e, ok := ev.exporters.next(&ev.exportersScan, nowNanos, s.queueIdleExporters)
 		if !ok {
-			if !ev.exportersScan.due(nowNanos) || !s.queueIdleExporters(nowNanos) {
-				return false
-			}
-			continue
+			return false
 		}
 		if e.gone.Load() || !s.exporterUnused(e, nowNanos) {
 			continue
@@ -283,7 +275,7 @@ func (s *Store) queueIdleExporters(nowNanos int64) bool {
 			idle = append(idle, e)
 		}
 	}
-	slices.SortFunc(idle, func(a, b *exporter) int { return int(min(max(a.lastData.Load()-b.lastData.Load(), -1), 1)) })
+	slices.SortFunc(idle, func(a, b *exporter) int { return byTime(a.lastData.Load(), b.lastData.Load()) })
 	for _, e := range idle {
 		s.evictions.exporters.push(e)
 	}
@@ -388,6 +380,20 @@ func (q *fifo[T]) pop() (v T, ok bool) {
 }
 
 func (q *fifo[T]) len() int { return len(q.items) - q.head }
+
+// next pops the oldest entry; when the queue is empty, it first lets
+// refill queue more, if clock says a scan is due.
+func (q *fifo[T]) next(clock *scanClock, nowNanos int64, refill func(nowNanos int64) bool) (T, bool) {
+	for {
+		if v, ok := q.pop(); ok {
+			return v, true
+		}
+		if !clock.due(nowNanos) || !refill(nowNanos) {
+			var zero T
+			return zero, false
+		}
+	}
+}
 
 // compact drops the entries keep rejects once the queue is longer than
 // twice live (the entries that can be alive) and a little more.
