@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,10 @@ func TestTemplateFloodDoesNotLockOutNewExporters(t *testing.T) {
 	}
 	checkBounds(t, "after the flood", d.Templates(), cfg.Templates)
 	flood := d.Templates().Stats()
+	runtime.GC()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	t.Logf("heap in use after the flood: %.0f MiB", float64(mem.HeapInuse)/(1<<20))
 	t.Logf("after the flood: %d exporters, %d templates, %d fields; evicted %d (never used), refused %d (exporter bound) %d (total bound)",
 		flood.Exporters, flood.Templates, flood.TemplateFields, flood.TemplatesEvictedNeverUsed,
 		flood.TemplatesRefusedPerExporter, flood.TemplatesRefusedTotal)

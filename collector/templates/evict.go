@@ -38,8 +38,8 @@ import (
 // set, and a store at most once a second: the decoding path stays cheap and
 // allocation-free. The queues hold a pointer per template and per exporter;
 // an entry whose template (or exporter) left the store is dropped when
-// reached, and a queue is compacted when dead entries could outnumber the
-// live ones, so they stay within twice the store's size.
+// reached, and a queue is compacted when it grows half as long again as
+// the store, so it stays within one and a half times the store's size.
 
 // evictions is the store's eviction state and its counters.
 type evictions struct {
@@ -60,7 +60,6 @@ type evictions struct {
 // go while it has never decoded data), or by a scan for idle templates (it
 // may go while still idle).
 type candidate struct {
-	e       *exporter
 	t       *storedTemplate
 	scanned bool
 }
@@ -132,8 +131,8 @@ func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
 		if !ok {
 			return false
 		}
-		if reason, ok := s.evictable(c, nowNanos); ok && c.e.evictTemplate(c.t, nowNanos) {
-			ev.evicted(reason, c.e.addr, c.t.key, forAddr)
+		if reason, ok := s.evictable(c, nowNanos); ok && c.t.e.evictTemplate(c.t, nowNanos) {
+			ev.evicted(reason, c.t.e.addr, c.t.key, forAddr)
 		}
 		// Else gone, or in use: out of the queue until a scan finds it idle.
 	}
@@ -158,7 +157,7 @@ func (s *Store) queueIdleTemplates(nowNanos int64) bool {
 func (e *exporter) idleTemplates(nowNanos int64, idle []candidate) []candidate {
 	for _, t := range e.templates {
 		if reason, ok := e.store.unused(t, nowNanos); ok && reason == ReasonIdle {
-			idle = append(idle, candidate{e, t, true})
+			idle = append(idle, candidate{t, true})
 		}
 	}
 	return idle
@@ -284,9 +283,9 @@ func (s *Store) queueIdleExporters(nowNanos int64) bool {
 
 // pushTemplate queues a template just added; live is the store's template
 // count. The caller holds no exporter lock.
-func (ev *evictions) pushTemplate(e *exporter, t *storedTemplate, live int) {
+func (ev *evictions) pushTemplate(t *storedTemplate, live int) {
 	ev.mu.Lock()
-	ev.templates.push(candidate{e, t, false})
+	ev.templates.push(candidate{t, false})
 	ev.templates.compact(live, candidate.held)
 	ev.mu.Unlock()
 }
@@ -395,10 +394,12 @@ func (q *fifo[T]) next(clock *scanClock, nowNanos int64, refill func(nowNanos in
 	}
 }
 
-// compact drops the entries keep rejects once the queue is longer than
-// twice live (the entries that can be alive) and a little more.
+// compact drops the entries keep rejects once the queue is half as long
+// again as live (about as many entries as can be alive) and a little more,
+// and gives back the room a long queue left behind. Each compaction
+// follows at least live/2 pushes: amortised, a few moves a push.
 func (q *fifo[T]) compact(live int, keep func(T) bool) {
-	if q.len() <= 2*live+64 {
+	if q.len() <= live+live/2+64 {
 		return
 	}
 	n := 0
@@ -410,4 +411,9 @@ func (q *fifo[T]) compact(live int, keep func(T) bool) {
 	}
 	clear(q.items[n:])
 	q.items, q.head = q.items[:n], 0
+	if cap(q.items) > 2*n+64 {
+		fitted := make([]T, n, n+n/4+16)
+		copy(fitted, q.items)
+		q.items = fitted
+	}
 }

@@ -210,7 +210,7 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 			}
 			result, added, _ := e.addTemplate(t.Key, t.Template, fields, t.LastUsed, now.UnixNano(), false)
 			if added != nil {
-				s.evictions.pushTemplate(e, added, int(s.templates.Load()))
+				s.evictions.pushTemplate(added, int(s.templates.Load()))
 			}
 			switch result {
 			case stored:

@@ -38,7 +38,6 @@ package templates
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -202,7 +201,6 @@ func NewStore(cfg Config) *Store {
 		cfg:        cfg,
 		sweepEvery: int64(cfg.ExporterIdle / 4),
 		exporters:  make(map[record.Addr]*exporter),
-		evictions:  evictions{log: slog.New(slog.DiscardHandler)},
 	}
 }
 
@@ -395,6 +393,7 @@ type exporter struct {
 // modified; a template received again with other fields is a new
 // storedTemplate.
 type storedTemplate struct {
+	e        *exporter // its exporter, for the store's eviction queue
 	key      TemplateKey
 	template any
 	fields   int
@@ -464,7 +463,7 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 	if e.templates == nil {
 		e.templates = make(map[TemplateKey]*storedTemplate)
 	}
-	t := &storedTemplate{key: key, template: template, fields: fields}
+	t := &storedTemplate{e: e, key: key, template: template, fields: fields}
 	t.lastUsed.Store(lastUsed)
 	e.templates[key] = t
 	s.changes.Add(1)
@@ -473,7 +472,7 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 	} else {
 		s.templates.Add(1)
 	}
-	e.own.push(candidate{e, t, false})
+	e.own.push(candidate{t, false})
 	e.own.compact(len(e.templates), candidate.held)
 	return stored, t, 0
 }
@@ -595,7 +594,7 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 		for {
 			result, added, need := e.addTemplate(key, template, fields, 0, h.now, true)
 			if added != nil {
-				s.evictions.pushTemplate(e, added, int(s.templates.Load()))
+				s.evictions.pushTemplate(added, int(s.templates.Load()))
 			}
 			if result != full {
 				if result == refused {
