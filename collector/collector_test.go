@@ -22,7 +22,12 @@ import (
 // its output.
 func startCollector(t *testing.T, mutate func(*Config)) (*Collector, *queue.Queue, *reporter.Reporter) {
 	t.Helper()
-	r := reporter.New(slog.New(slog.DiscardHandler))
+	return startCollectorLogging(t, reporter.New(slog.New(slog.DiscardHandler)), mutate)
+}
+
+// startCollectorLogging is startCollector reporting through r.
+func startCollectorLogging(t *testing.T, r *reporter.Reporter, mutate func(*Config)) (*Collector, *queue.Queue, *reporter.Reporter) {
+	t.Helper()
 	q, err := queue.New(r, queue.Config{Batches: 1024}, queue.Dependencies{})
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,8 @@ func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*net
 	counter := func(name, help string, labels prometheus.Labels, read func(templates.Stats) uint64) {
 		f.With(labels).CounterFunc(name, help, func() float64 { return float64(read(store.Stats())) })
 	}
-	const refusedHelp = "NetFlow v9 and IPFIX templates refused, by bound reached: exporter_limit (templates per exporter) or total_limit (template fields of all exporters)."
+	const refusedHelp = "NetFlow v9 and IPFIX templates refused, by bound reached: exporter_limit (templates per exporter) or total_limit (template fields of all exporters); " +
+		"refused only when every template held under that bound decodes data (others are evicted first)."
 	gauge("template_store_exporters", "Exporters with NetFlow v9/IPFIX template or sampling state.",
 		func(s templates.Stats) int { return s.Exporters })
 	gauge("template_store_templates", "NetFlow v9 and IPFIX templates held, all exporters.",
@@ -70,11 +71,18 @@ func registerNetFlowMetrics(reg prometheus.Registerer, d *netflow.Decoder) (*net
 		func(s templates.Stats) uint64 { return s.TemplatesRefusedPerExporter })
 	counter("template_store_templates_refused_total", refusedHelp, prometheus.Labels{"reason": "total_limit"},
 		func(s templates.Stats) uint64 { return s.TemplatesRefusedTotal })
+	const evictedHelp = "NetFlow v9 and IPFIX templates evicted to make room under a bound for a new template, by reason: never_used (it had never decoded a data record) or idle (it had decoded none for templates.template-idle)."
+	counter("template_store_templates_evicted_total", evictedHelp, prometheus.Labels{"reason": templates.ReasonNeverUsed},
+		func(s templates.Stats) uint64 { return s.TemplatesEvictedNeverUsed })
+	counter("template_store_templates_evicted_total", evictedHelp, prometheus.Labels{"reason": templates.ReasonIdle},
+		func(s templates.Stats) uint64 { return s.TemplatesEvictedIdle })
+	counter("template_store_exporters_evicted_total", "Exporters whose template state was evicted to make room for a new exporter under templates.max-exporters: none of their templates had decoded data for templates.template-idle.", nil,
+		func(s templates.Stats) uint64 { return s.ExportersEvicted })
 	counter("template_store_templates_invalid_total", "Templates describing zero-length records (withdrawals included); they remove the template.", nil,
 		func(s templates.Stats) uint64 { return s.TemplatesInvalid })
 	counter("template_store_sampling_rates_refused_total", "Sampling rates not stored because a per-exporter or the total bound was reached.", nil,
 		func(s templates.Stats) uint64 { return s.SamplingRatesRefused })
-	counter("template_store_exporters_refused_total", "Templates or sampling rates of new exporters refused because the store held its maximum of exporters.", nil,
+	counter("template_store_exporters_refused_total", "Templates or sampling rates of new exporters refused because the store held its maximum of exporters, every one decoding data (others are evicted first).", nil,
 		func(s templates.Stats) uint64 { return s.ExportersRefused })
 	counter("template_store_exporters_expired_total", "Exporters whose state was removed after a long enough time without a datagram.", nil,
 		func(s templates.Stats) uint64 { return s.ExportersExpired })

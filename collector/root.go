@@ -113,6 +113,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Collector, error
 		return nil, err
 	}
 	c.netflow = nf
+	nf.d.Templates().SetReporter(r) // evictions and refusals are logged, naming the exporter
 	if cfg.StateDir != "" {
 		if c.state, err = newStatePersister(r, cfg.StateDir, nf.d.Templates(), cfg.Templates.SaveInterval, r.Registerer()); err != nil {
 			return nil, err
@@ -214,6 +215,7 @@ func (c *Collector) Stop(ctx context.Context) error {
 		c.state.close() // every datagram is decoded: the state is final
 	}
 	c.limiter.Stop() // say now how many error lines a last burst held back
+	c.netflow.d.Templates().Close()
 	if n := c.dropped.Load(); n > 0 {
 		return fmt.Errorf("%d records dropped: the stop deadline passed before the next stage took them", n)
 	}

@@ -27,6 +27,7 @@ type statePersister struct {
 
 	saves, saveErrors, loadErrors prometheus.Counter
 	restored                      *prometheus.GaugeVec
+	omitted                       prometheus.Gauge
 
 	mu        sync.Mutex // serialises saves
 	saved     uint64     // store.Changes() at the last successful save
@@ -46,7 +47,9 @@ func newStatePersister(r *reporter.Reporter, dir string, store *templates.Store,
 		saves:      f.Counter("template_state_saves_total", "Times the NetFlow v9/IPFIX template and sampling state was written to the data directory."),
 		saveErrors: f.Counter("template_state_save_errors_total", "Failed writes of the template and sampling state (retried at the next interval)."),
 		loadErrors: f.Counter("template_state_load_errors_total", "Template state files that could not be read at start (the collector starts empty)."),
-		restored:   f.GaugeVec("template_state_restored", "What the last start restored from the data directory: exporters, templates, sampling_rates, interfaces, and what it left out: expired, refused.", "what"),
+		omitted: f.Gauge("template_state_omitted", "Templates, sampling rates and interface names the last save left out to keep the file within templates.max-state-bytes "+
+			"(templates that never decoded data go first)."),
+		restored: f.GaugeVec("template_state_restored", "What the last start restored from the data directory: exporters, templates, sampling_rates, interfaces, and what it left out: expired, refused.", "what"),
 	}
 	if err := f.Err(); err != nil {
 		return nil, fmt.Errorf("register template state metrics: %w", err)
@@ -114,7 +117,9 @@ func (p *statePersister) save(force bool) {
 	if !force && p.savedOnce && changes == p.saved {
 		return
 	}
-	if err := templates.WriteFile(p.path, p.store.Snapshot()); err != nil {
+	snap, omitted := p.store.SnapshotToPersist()
+	p.omitted.Set(float64(omitted))
+	if err := templates.WriteFile(p.path, snap); err != nil {
 		p.saveErrors.Inc()
 		if ok, suppressed := p.limiter.Allow("save"); ok {
 			p.r.Error("cannot save template state", "file", p.path, "err", err, "suppressed", suppressed)

@@ -165,28 +165,42 @@ func TestZeroLengthTemplate(t *testing.T) {
 	}
 }
 
-// TestTemplateBound: templates beyond the per-exporter bound are refused
-// and counted; their data sets count as missing templates.
+// TestTemplateBound: at the per-exporter bound, a template whose data
+// decodes is kept: a new template is refused and counted, and its data sets
+// count as missing templates. A template that never decoded data makes
+// room instead.
 func TestTemplateBound(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Templates.MaxTemplatesPerExporter = 1
 	d := New(cfg)
 	// Templates 256 and 257: IE 8 (sourceIPv4Address), 4 bytes.
-	msg := ipfixMessage(
-		set(2, 1, 0, 0, 1, 0, 8, 0, 4, 1, 1, 0, 1, 0, 8, 0, 4),
-		set(256, 192, 0, 2, 10),
-		set(257, 192, 0, 2, 11),
-	)
+	template256, template257 := set(2, 1, 0, 0, 1, 0, 8, 0, 4), set(2, 1, 1, 0, 1, 0, 8, 0, 4)
+	data256, data257 := set(256, 192, 0, 2, 10), set(257, 192, 0, 2, 11)
 	var srcs []record.Addr
-	st, err := d.Decode(testExporter, 1, msg, func(f *record.Flow) { srcs = append(srcs, f.SrcAddr) })
+	collect := func(f *record.Flow) { srcs = append(srcs, f.SrcAddr) }
+	if st, err := d.Decode(testExporter, 1, ipfixMessage(template256, data256), collect); err != nil || st.Flows != 1 {
+		t.Fatalf("template 256 and its data: %v, %d flows", err, st.Flows)
+	}
+	st, err := d.Decode(testExporter, 2, ipfixMessage(template257, data256, data257), collect)
 	if decodeerr.Reason(err) != decodeerr.TemplateNotFound || st.Flows != 1 || st.MissingTemplateSets != 1 {
 		t.Errorf("reason %q flows %d missing %d", decodeerr.Reason(err), st.Flows, st.MissingTemplateSets)
 	}
-	if len(srcs) != 1 || srcs[0] != record.AddrFrom4([4]byte{192, 0, 2, 10}) {
+	if want := record.AddrFrom4([4]byte{192, 0, 2, 10}); len(srcs) != 2 || srcs[0] != want || srcs[1] != want {
 		t.Errorf("sources %v", srcs)
 	}
-	if ts := d.Templates().Stats(); ts.TemplatesRefusedPerExporter != 1 {
-		t.Errorf("refused = %d", ts.TemplatesRefusedPerExporter)
+	if ts := d.Templates().Stats(); ts.TemplatesRefusedPerExporter != 1 || ts.TemplatesEvictedNeverUsed != 0 {
+		t.Errorf("refused %d, evicted %d; want 1 and 0", ts.TemplatesRefusedPerExporter, ts.TemplatesEvictedNeverUsed)
+	}
+
+	// Another exporter's template 256 never decodes data: 257 replaces it.
+	other := record.AddrFrom4([4]byte{192, 0, 2, 99})
+	srcs = nil
+	d.Decode(other, 3, ipfixMessage(template256), collect)
+	if st, err := d.Decode(other, 4, ipfixMessage(template257, data257), collect); err != nil || len(srcs) != 1 || srcs[0] != record.AddrFrom4([4]byte{192, 0, 2, 11}) {
+		t.Errorf("template 257 after an unused 256: %v, %d flows, sources %v", err, st.Flows, srcs)
+	}
+	if ts := d.Templates().Stats(); ts.TemplatesEvictedNeverUsed != 1 {
+		t.Errorf("evicted %d, want 1", ts.TemplatesEvictedNeverUsed)
 	}
 }
 

@@ -120,7 +120,9 @@ sets:
 			}
 			continue
 		}
-		template, err := ctx.state.GetTemplate(stats.Version, ctx.obsDomain, id)
+		// Marks the template as decoding data, which keeps it from
+		// eviction when the store is full (templates/evict.go).
+		template, err := ctx.state.UseTemplate(stats.Version, ctx.obsDomain, id)
 		if err != nil {
 			stats.MissingTemplateSets++
 			continue

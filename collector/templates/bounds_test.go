@@ -51,30 +51,62 @@ func TestUnknownExporterHasNoState(t *testing.T) {
 	}
 }
 
+// TestMaxExporters: at MaxExporters, an exporter none of whose templates
+// decodes data makes room for a new one, the oldest first; exporters whose
+// data uses their templates are kept, and a new exporter is refused, until
+// they have decoded nothing for TemplateIdle.
 func TestMaxExporters(t *testing.T) {
 	s := NewStore(Config{MaxExporters: 2})
-	for i := range 5 {
-		h := s.Handle(record.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 1)
+	addr := func(i int) record.Addr { return record.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
+	add := func(i int, now int64) {
+		h := s.Handle(addr(i), now)
 		h.AddTemplate(9, 0, 256, netflow.TemplateRecord{Fields: oneField})
 		h.AddTemplate(9, 0, 257, netflow.TemplateRecord{Fields: oneField})
 	}
+	for i := range 5 {
+		add(i, 1)
+	}
 	st := s.Stats()
-	if st.Exporters != 2 || st.Templates != 4 || st.ExportersRefused != 6 {
-		t.Errorf("stats = %+v, want 2 exporters, 4 templates, 6 refusals", st)
+	if st.Exporters != 2 || st.Templates != 4 || st.ExportersEvicted != 3 || st.ExportersRefused != 0 {
+		t.Errorf("stats = %+v, want 2 exporters, 4 templates, 3 evicted", st)
+	}
+	if s.ExporterTemplates(addr(3)) != 2 || s.ExporterTemplates(addr(4)) != 2 {
+		t.Errorf("the newest exporters were not kept")
+	}
+	// Their data uses their templates: a new exporter is refused.
+	for _, i := range []int{3, 4} {
+		h := s.Handle(addr(i), 2)
+		if _, err := h.UseTemplate(9, 0, 256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(5, 3)
+	if st := s.Stats(); st.Exporters != 2 || st.ExportersEvicted != 3 || st.ExportersRefused != 2 {
+		t.Errorf("stats = %+v, want 2 exporters kept and 2 refusals", st)
 	}
 	// A known exporter keeps learning.
-	h := s.Handle(record.AddrFrom4([4]byte{192, 0, 2, 0}), 1)
+	h := s.Handle(addr(3), 3)
 	h.AddTemplate(9, 0, 258, netflow.TemplateRecord{Fields: oneField})
 	if _, err := h.GetTemplate(9, 0, 258); err != nil {
 		t.Error(err)
 	}
+	// After TemplateIdle without data, they make room again.
+	add(6, 2+int64(s.cfg.TemplateIdle)+1)
+	if st := s.Stats(); st.Exporters != 2 || st.ExportersEvicted != 4 || s.ExporterTemplates(addr(6)) != 2 {
+		t.Errorf("stats = %+v, want an idle exporter evicted for exporter 6", st)
+	}
 }
 
+// TestMaxTemplateFields: past the total bound, a template is refused when
+// every template held decodes data; a refused redefinition keeps the old
+// template.
 func TestMaxTemplateFields(t *testing.T) {
 	s := NewStore(Config{MaxTemplateFields: 5})
 	a, b := s.Handle(exporterA, 1), s.Handle(exporterB, 1)
 	a.AddTemplate(10, 0, 256, netflow.TemplateRecord{Fields: fields(2)})
 	b.AddTemplate(10, 0, 256, netflow.TemplateRecord{Fields: fields(2)})
+	a.UseTemplate(10, 0, 256)
+	b.UseTemplate(10, 0, 256)
 	b.AddTemplate(10, 0, 257, netflow.TemplateRecord{Fields: fields(2)}) // 6 > 5: refused
 	if _, err := b.GetTemplate(10, 0, 257); err == nil {
 		t.Error("template over the total bound accepted")
@@ -85,7 +117,8 @@ func TestMaxTemplateFields(t *testing.T) {
 		t.Error("refused replacement removed the old template")
 	}
 	st := s.Stats()
-	if st.TemplateFields != 5 || st.Templates != 2 || st.TemplatesRefusedTotal != 2 || st.TemplatesRefusedPerExporter != 0 {
+	if st.TemplateFields != 5 || st.Templates != 2 || st.TemplatesRefusedTotal != 2 || st.TemplatesRefusedPerExporter != 0 ||
+		st.TemplatesEvictedNeverUsed+st.TemplatesEvictedIdle != 0 {
 		t.Errorf("stats = %+v, want 5 fields in 2 templates and 2 refusals", st)
 	}
 	// Removing a template gives its fields back.

@@ -32,9 +32,13 @@ type ExporterSnapshot struct {
 // TemplateEntry is one stored template. Template is goflow2's
 // netflow.TemplateRecord, netflow.NFv9OptionsTemplateRecord or
 // netflow.IPFIXOptionsTemplateRecord; in JSON its kind is named beside it.
+// LastUsed is the receive time (Unix nanoseconds) of the last datagram
+// whose data it decoded, 0 if none did: a restored template keeps its
+// standing against eviction.
 type TemplateEntry struct {
 	Key      TemplateKey
 	Template any
+	LastUsed int64
 }
 
 // SamplingRateEntry is one stored sampling rate.
@@ -55,6 +59,7 @@ type templateEntryJSON struct {
 	Key      TemplateKey     `json:"key"`
 	Kind     string          `json:"kind"`
 	Template json.RawMessage `json:"template"`
+	LastUsed int64           `json:"last_used,omitempty"`
 }
 
 // MarshalJSON writes the template with its kind, so that it reads back as
@@ -75,7 +80,7 @@ func (t TemplateEntry) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(templateEntryJSON{t.Key, kind, raw})
+	return json.Marshal(templateEntryJSON{t.Key, kind, raw, t.LastUsed})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -84,7 +89,7 @@ func (t *TemplateEntry) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	t.Key = j.Key
+	t.Key, t.LastUsed = j.Key, j.LastUsed
 	var err error
 	switch j.Kind {
 	case kindTemplate:
@@ -121,7 +126,7 @@ func (s *Store) Snapshot() Snapshot {
 		es := ExporterSnapshot{Address: addr.Netip(), LastSeen: e.lastSeen.Load()}
 		e.mu.RLock()
 		for k, t := range e.templates {
-			es.Templates = append(es.Templates, TemplateEntry{k, t.template})
+			es.Templates = append(es.Templates, TemplateEntry{k, t.template, t.lastUsed.Load()})
 		}
 		for k, r := range e.sampling {
 			es.SamplingRates = append(es.SamplingRates, SamplingRateEntry{k, r})
@@ -187,8 +192,10 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 		if es.Address.Is4() {
 			addr = record.AddrFrom4(es.Address.As4())
 		}
-		e := s.create(addr, es.LastSeen)
-		if e == nil {
+		// Fresher exporters were restored first: no eviction for older ones.
+		e, atBound := s.insert(addr, es.LastSeen)
+		if atBound {
+			s.exportersRefused.Add(1)
 			st.Refused++
 			continue
 		}
@@ -201,9 +208,17 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 			if !valid {
 				continue
 			}
-			if e.addTemplate(t.Key, t.Template, fields) == stored {
+			result, added, _ := e.addTemplate(t.Key, t.Template, fields, t.LastUsed, now.UnixNano(), false)
+			if added != nil {
+				s.evictions.pushTemplate(added, int(s.templates.Load()))
+			}
+			switch result {
+			case stored:
 				st.Templates++
-			} else {
+			case full:
+				s.refusedTotal.Add(1)
+				st.Refused++
+			default:
 				st.Refused++
 			}
 		}
@@ -229,4 +244,122 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 		}
 	}
 	return st
+}
+
+// Upper bounds of what each part of a snapshot takes in the JSON that
+// WriteFile writes, for SnapshotToPersist's size bound. They are the
+// longest each can be (every number at its widest, the longest kind of
+// template, an IPv4-mapped IPv6 address), separators included.
+const (
+	fileBytes          = 64  // {"version":1,"exporters":[]}
+	exporterBytes      = 160 // address, last_seen and three empty lists
+	templateBytes      = 256 // key, kind, the template's counts and last_used
+	fieldBytes         = 72  // {"pen-provided":false,"type":65535,"length":65535,"pen":4294967295},
+	samplingRateBytes  = 128
+	interfaceBytes     = 128 // without the names
+	escapedBytesPerOne = 6   // a byte of a name, escaped as \u00XX at worst
+)
+
+func templateEntryBytes(t TemplateEntry) int {
+	n, _ := templateFields(t.Template)
+	return templateBytes + fieldBytes*n
+}
+
+// SnapshotToPersist is Snapshot within MaxStateBytes of JSON (as WriteFile
+// writes it), and how many templates, sampling rates and interfaces it
+// left out. Exporters seen most recently come first. What data uses goes
+// first: every exporter's templates that decoded data, its sampling rates
+// and interface names; then, in what room is left but in no more than a
+// quarter of MaxStateBytes, templates that never decoded data (an
+// exporter's whose data has not come yet, or a flood's).
+func (s *Store) SnapshotToPersist() (Snapshot, int) {
+	return s.Snapshot().bound(s.cfg.MaxStateBytes)
+}
+
+func (snap Snapshot) bound(maxBytes int) (Snapshot, int) {
+	budget, omitted := maxBytes-fileBytes, 0
+	take := func(n int) bool {
+		if n > budget {
+			return false
+		}
+		budget -= n
+		return true
+	}
+
+	out := make([]ExporterSnapshot, len(snap.Exporters))
+	included := make([]bool, len(snap.Exporters))
+	// What data uses first.
+	for i, es := range snap.Exporters {
+		o := &out[i]
+		o.Address, o.LastSeen = es.Address, es.LastSeen
+		used := 0
+		for _, t := range es.Templates {
+			if t.LastUsed != 0 {
+				used++
+			}
+		}
+		if used+len(es.SamplingRates)+len(es.Interfaces) == 0 {
+			continue
+		}
+		if !take(exporterBytes) {
+			omitted += used + len(es.SamplingRates) + len(es.Interfaces)
+			continue
+		}
+		included[i] = true
+		for _, t := range es.Templates {
+			if t.LastUsed == 0 {
+				continue
+			}
+			if take(templateEntryBytes(t)) {
+				o.Templates = append(o.Templates, t)
+			} else {
+				omitted++
+			}
+		}
+		for _, r := range es.SamplingRates {
+			if take(samplingRateBytes) {
+				o.SamplingRates = append(o.SamplingRates, r)
+			} else {
+				omitted++
+			}
+		}
+		for _, n := range es.Interfaces {
+			if take(interfaceBytes + escapedBytesPerOne*(len(n.Names.Name)+len(n.Names.Description))) {
+				o.Interfaces = append(o.Interfaces, n)
+			} else {
+				omitted++
+			}
+		}
+	}
+	// Then the templates waiting for data, in what room is left, within a
+	// quarter of the bound.
+	budget = min(budget, maxBytes/4)
+	for i, es := range snap.Exporters {
+		o := &out[i]
+		for _, t := range es.Templates {
+			if t.LastUsed != 0 {
+				continue
+			}
+			if !included[i] {
+				if !take(exporterBytes) {
+					omitted++
+					continue
+				}
+				included[i] = true
+			}
+			if take(templateEntryBytes(t)) {
+				o.Templates = append(o.Templates, t)
+			} else {
+				omitted++
+			}
+		}
+		slices.SortFunc(o.Templates, func(a, b TemplateEntry) int { return a.Key.compare(b.Key) })
+	}
+	bounded := Snapshot{Exporters: make([]ExporterSnapshot, 0, len(out))}
+	for i := range out {
+		if included[i] {
+			bounded.Exporters = append(bounded.Exporters, out[i])
+		}
+	}
+	return bounded, omitted
 }

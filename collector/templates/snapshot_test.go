@@ -81,7 +81,7 @@ func TestRestoreExpiryAndBounds(t *testing.T) {
 		snap.Exporters = append(snap.Exporters, ExporterSnapshot{
 			Address:   netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}),
 			LastSeen:  seenAt(now, ago),
-			Templates: []TemplateEntry{{TemplateKey{10, 0, 256}, tmpl}},
+			Templates: []TemplateEntry{{TemplateKey{10, 0, 256}, tmpl, 0}},
 		})
 	}
 

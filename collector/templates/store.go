@@ -20,7 +20,14 @@
 //   - an exporter not seen for ExporterIdle is removed. Expiry needs no
 //     goroutine: Handle sweeps the store at most every ExporterIdle/4,
 //     measured with the receive times it is given, and Expire sweeps on
-//     demand.
+//     demand;
+//   - when a bound is reached, room is made by evicting what data does not
+//     use (evict.go): a template that never decoded a data record, or has
+//     not for TemplateIdle, goes first, the oldest first; an exporter none
+//     of whose templates decoded data for TemplateIdle goes before a new
+//     exporter is refused. Only when everything held is in use is a new
+//     template (or exporter) refused. Evictions and refusals are counted
+//     and logged (rate-limited), naming the exporter.
 //
 // Everything lives in memory; Snapshot and Restore, and WriteFile and
 // ReadFile (a JSON file replaced atomically), let the collector persist the
@@ -67,6 +74,19 @@ type Config struct {
 	// ExporterIdle is how long an exporter's state is kept after its last
 	// datagram. Default 1h.
 	ExporterIdle time.Duration `yaml:"exporter-idle"`
+	// TemplateIdle is how long after it last decoded a data record a
+	// template counts as unused: when a bound is reached, templates that
+	// never decoded data, then those unused for TemplateIdle, are evicted
+	// to make room (and exporters none of whose templates decoded data for
+	// that long). Default 15m.
+	TemplateIdle time.Duration `yaml:"template-idle"`
+	// MaxStateBytes bounds the size of the persisted state
+	// (templates.json). Exporters seen most recently come first, and the
+	// templates that decoded data, the sampling rates and the interface
+	// names of every exporter are written before any template that never
+	// decoded data, which takes at most a quarter of the bound; what does
+	// not fit is left out (and counted). Default 32 MiB.
+	MaxStateBytes int `yaml:"max-state-bytes"`
 	// SaveInterval is how often the state is written to the data
 	// directory when it has changed (and always at stop), so that a
 	// restart loses no template. Default 10s.
@@ -95,6 +115,12 @@ func (c Config) Validate() error {
 	if c.ExporterIdle < time.Minute {
 		errs = append(errs, fmt.Errorf("exporter-idle: must be at least 1m, got %s", c.ExporterIdle))
 	}
+	if c.TemplateIdle < time.Minute {
+		errs = append(errs, fmt.Errorf("template-idle: must be at least 1m, got %s", c.TemplateIdle))
+	}
+	if c.MaxStateBytes < minStateBytes {
+		errs = append(errs, fmt.Errorf("max-state-bytes: must be at least %d, got %d", minStateBytes, c.MaxStateBytes))
+	}
 	if c.SaveInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("save-interval: must be at least 100ms, got %s", c.SaveInterval))
 	}
@@ -112,9 +138,14 @@ func DefaultConfig() Config {
 		MaxInterfacesPerExporter:    4096,
 		MaxInterfaces:               100_000,
 		ExporterIdle:                time.Hour,
+		TemplateIdle:                15 * time.Minute,
+		MaxStateBytes:               32 << 20,
 		SaveInterval:                10 * time.Second,
 	}
 }
+
+// minStateBytes is the least MaxStateBytes: room for a few exporters.
+const minStateBytes = 4096
 
 // Store holds the state of every exporter. It is safe for concurrent use.
 type Store struct {
@@ -137,6 +168,8 @@ type Store struct {
 	samplingRefused                           atomic.Uint64
 	exportersRefused, exportersExpired        atomic.Uint64
 	interfacesRefused                         atomic.Uint64
+
+	evictions evictions // evict.go
 }
 
 // NewStore returns an empty store. Zero bounds in cfg take their defaults.
@@ -154,8 +187,12 @@ func NewStore(cfg Config) *Store {
 	orDefault(&cfg.MaxSamplingRates, def.MaxSamplingRates)
 	orDefault(&cfg.MaxInterfacesPerExporter, def.MaxInterfacesPerExporter)
 	orDefault(&cfg.MaxInterfaces, def.MaxInterfaces)
+	orDefault(&cfg.MaxStateBytes, def.MaxStateBytes)
 	if cfg.ExporterIdle <= 0 {
 		cfg.ExporterIdle = def.ExporterIdle
+	}
+	if cfg.TemplateIdle <= 0 {
+		cfg.TemplateIdle = def.TemplateIdle
 	}
 	if cfg.SaveInterval <= 0 {
 		cfg.SaveInterval = def.SaveInterval
@@ -221,22 +258,42 @@ func (s *Store) lookup(addr record.Addr) *exporter {
 	return e
 }
 
-// create returns the exporter's state, creating it when the store has room;
-// nil when it has not (counted).
+// create returns the exporter's state, creating it when the store has room
+// or room can be made by evicting an exporter whose data uses none of its
+// templates; nil when neither (counted and logged).
 func (s *Store) create(addr record.Addr, nowNanos int64) *exporter {
+	for attempt := 0; ; attempt++ {
+		e, full := s.insert(addr, nowNanos)
+		if !full {
+			return e
+		}
+		if attempt > 0 || !s.evictExporter(nowNanos, addr) {
+			s.exportersRefused.Add(1)
+			s.evictions.refused(addr, "refused_max_exporters", "max_exporters", "new exporter refused: every exporter held decodes data (max-exporters reached)")
+			return nil
+		}
+	}
+}
+
+// insert adds the exporter's state unless the store holds MaxExporters
+// (full).
+func (s *Store) insert(addr record.Addr, nowNanos int64) (e *exporter, full bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if e, ok := s.exporters[addr]; ok {
-		return e
+		s.mu.Unlock()
+		return e, false
 	}
 	if len(s.exporters) >= s.cfg.MaxExporters {
-		s.exportersRefused.Add(1)
-		return nil
+		s.mu.Unlock()
+		return nil, true
 	}
-	e := &exporter{store: s}
+	e = &exporter{store: s, addr: addr}
 	e.lastSeen.Store(nowNanos)
 	s.exporters[addr] = e
-	return e
+	n := len(s.exporters)
+	s.mu.Unlock()
+	s.evictions.pushExporter(e, n)
+	return e, false
 }
 
 // Stats is a point-in-time summary of the store, for metrics. The counters
@@ -248,11 +305,14 @@ type Stats struct {
 	SamplingRates  int
 	Interfaces     int // interfaces with names from options data
 
-	TemplatesRefusedPerExporter uint64 // the exporter had MaxTemplatesPerExporter templates
-	TemplatesRefusedTotal       uint64 // MaxTemplateFields were held in total
+	TemplatesRefusedPerExporter uint64 // the exporter had MaxTemplatesPerExporter templates, all in use
+	TemplatesRefusedTotal       uint64 // MaxTemplateFields were held in total, all in use
+	TemplatesEvictedNeverUsed   uint64 // evicted to make room: had never decoded a data record
+	TemplatesEvictedIdle        uint64 // evicted to make room: had decoded none for TemplateIdle
+	ExportersEvicted            uint64 // evicted to make room for a new exporter: no data for TemplateIdle
 	TemplatesInvalid            uint64 // describe zero-length records (withdrawals included)
 	SamplingRatesRefused        uint64 // a per-exporter or the total bound was reached
-	ExportersRefused            uint64 // state for a new exporter refused: MaxExporters were held
+	ExportersRefused            uint64 // state for a new exporter refused: MaxExporters were held, all decoding data
 	ExportersExpired            uint64 // removed after ExporterIdle without a datagram
 	InterfacesRefused           uint64 // interface names refused: a per-exporter or the total bound was reached
 }
@@ -275,6 +335,9 @@ func (s *Store) Stats() Stats {
 		SamplingRatesRefused:        s.samplingRefused.Load(),
 		ExportersRefused:            s.exportersRefused.Load(),
 		ExportersExpired:            s.exportersExpired.Load(),
+		TemplatesEvictedNeverUsed:   s.evictions.neverUsed.Load(),
+		TemplatesEvictedIdle:        s.evictions.idle.Load(),
+		ExportersEvicted:            s.evictions.exportersEvicted.Load(),
 	}
 }
 
@@ -309,18 +372,33 @@ type SamplerKey struct {
 // exporter is the state of one exporter.
 type exporter struct {
 	store    *Store
+	addr     record.Addr
 	lastSeen atomic.Int64 // Unix nanoseconds
+	lastData atomic.Int64 // when one of its templates last decoded data; 0: never
+	gone     atomic.Bool  // removed from the store (expired or evicted)
 
 	mu         sync.RWMutex
 	removed    bool // expired: a handle holding it must go back to the store
-	templates  map[TemplateKey]storedTemplate
+	templates  map[TemplateKey]*storedTemplate
 	sampling   map[SamplerKey]uint64
 	interfaces map[InterfaceKey]InterfaceNames
+	// own holds its templates in the order they were added, for its own
+	// bound's evictions (evict.go); ownScan is when its templates were
+	// last searched for idle ones.
+	own     fifo[candidate]
+	ownScan scanClock
 }
 
+// storedTemplate is one template held. Its template value is never
+// modified; a template received again with other fields is a new
+// storedTemplate.
 type storedTemplate struct {
+	e        *exporter // its exporter, for the store's eviction queue
+	key      TemplateKey
 	template any
 	fields   int
+	lastUsed atomic.Int64 // receive time of the last datagram whose data it decoded; 0: never
+	gone     atomic.Bool  // no longer in its exporter's map
 }
 
 // retire empties an exporter removed from the store and gives its share of
@@ -329,9 +407,12 @@ func (e *exporter) retire() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.removed = true
+	e.gone.Store(true)
 	for _, t := range e.templates {
 		e.store.fields.Add(-int64(t.fields))
+		t.gone.Store(true)
 	}
+	e.own = fifo[candidate]{}
 	e.store.templates.Add(-int64(len(e.templates)))
 	e.store.sampling.Add(-int64(len(e.sampling)))
 	e.store.interfaceCount.Add(-int64(len(e.interfaces)))
@@ -345,50 +426,75 @@ const (
 	stored  storeResult = iota // stored, or already held unchanged
 	refused                    // beyond a bound (counted)
 	retired                    // the exporter was removed meanwhile: start again from the store
+	full                       // the total bound is reached: make room (evict.go), then try again
 )
 
-// addTemplate stores a template within the bounds.
-func (e *exporter) addTemplate(key TemplateKey, template any, fields int) storeResult {
+// addTemplate stores a template within the bounds, evicting one of the
+// exporter's own unused templates when it holds MaxTemplatesPerExporter.
+// lastUsed is the template's last use (restored state; 0 for a new one);
+// evict false refuses rather than evicts (a restore, which adds the
+// freshest state first). It returns the template added, for the store's
+// eviction queue (pushed by the caller, outside the exporter's lock), and
+// when the result is full, the fields it needs room for.
+func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUsed, nowNanos int64, evict bool) (result storeResult, added *storedTemplate, need int64) {
 	s := e.store
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.removed {
-		return retired
+		return retired, nil, 0
 	}
 	old, exists := e.templates[key]
 	if exists && sameTemplate(old.template, template) {
-		return stored // the usual periodic refresh: nothing changes
+		return stored, nil, 0 // the usual periodic refresh: nothing changes
 	}
-	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter {
+	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter && (!evict || !e.evictOwn(nowNanos)) {
 		s.refusedPerExporter.Add(1)
-		return refused
+		return refused, nil, 0
 	}
-	if !take(&s.fields, int64(fields-old.fields), int64(s.cfg.MaxTemplateFields)) {
-		s.refusedTotal.Add(1)
-		return refused
+	oldFields := 0
+	if exists {
+		oldFields = old.fields
+		// Still the template the exporter's data uses, redefined.
+		lastUsed = max(lastUsed, old.lastUsed.Load())
+	}
+	if need := int64(fields - oldFields); !take(&s.fields, need, int64(s.cfg.MaxTemplateFields)) {
+		return full, nil, need
 	}
 	if e.templates == nil {
-		e.templates = make(map[TemplateKey]storedTemplate)
+		e.templates = make(map[TemplateKey]*storedTemplate)
 	}
-	e.templates[key] = storedTemplate{template, fields}
-	if !exists {
+	t := &storedTemplate{e: e, key: key, template: template, fields: fields}
+	t.lastUsed.Store(lastUsed)
+	e.templates[key] = t
+	s.changes.Add(1)
+	if exists {
+		old.gone.Store(true) // its entries in the eviction queues are dead: the new one goes at the back
+	} else {
 		s.templates.Add(1)
 	}
-	s.changes.Add(1)
-	return stored
+	e.own.push(candidate{t, false})
+	e.own.compact(len(e.templates), candidate.held)
+	return stored, t, 0
 }
 
 func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t, ok := e.templates[key]
-	if ok {
-		delete(e.templates, key)
-		e.store.templates.Add(-1)
-		e.store.fields.Add(-int64(t.fields))
-		e.store.changes.Add(1)
+	if !ok {
+		return nil, false
 	}
-	return t.template, ok
+	e.drop(t)
+	return t.template, true
+}
+
+// drop removes a held template; the caller holds e.mu.
+func (e *exporter) drop(t *storedTemplate) {
+	delete(e.templates, t.key)
+	t.gone.Store(true)
+	e.store.templates.Add(-1)
+	e.store.fields.Add(-int64(t.fields))
+	e.store.changes.Add(1)
 }
 
 func (e *exporter) setSamplingRate(key SamplerKey, rate uint64) storeResult {
@@ -482,7 +588,28 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 		}
 		return nil
 	}
-	h.update(func(e *exporter) storeResult { return e.addTemplate(key, template, fields) })
+	s := h.store
+	madeRoom := false
+	h.update(func(e *exporter) storeResult {
+		for {
+			result, added, need := e.addTemplate(key, template, fields, 0, h.now, true)
+			if added != nil {
+				s.evictions.pushTemplate(added, int(s.templates.Load()))
+			}
+			if result != full {
+				if result == refused {
+					s.evictions.refused(h.addr, "refused_exporter_limit", "exporter_limit", "template refused: the exporter holds max-templates-per-exporter templates, all decoding data")
+				}
+				return result
+			}
+			if madeRoom || !s.makeRoom(need, h.now, h.addr) {
+				s.refusedTotal.Add(1)
+				s.evictions.refused(h.addr, "refused_total_limit", "total_limit", "template refused: the store holds max-template-fields, all in templates decoding data")
+				return refused
+			}
+			madeRoom = true
+		}
+	})
 	return nil
 }
 
@@ -508,15 +635,46 @@ func (h *Handle) update(set func(*exporter) storeResult) {
 // GetTemplate returns a template or netflow.ErrorTemplateNotFound, which
 // goflow2 treats as "skip this data set and go on".
 func (h *Handle) GetTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
-	if e := h.exporter(); e != nil {
-		e.mu.RLock()
-		t, ok := e.templates[TemplateKey{version, obsDomainID, templateID}]
-		e.mu.RUnlock()
-		if ok {
-			return t.template, nil
-		}
+	if t := h.held(TemplateKey{version, obsDomainID, templateID}); t != nil {
+		return t.template, nil
 	}
 	return nil, netflow.ErrorTemplateNotFound
+}
+
+// UseTemplate is GetTemplate for a data set about to be decoded: it also
+// marks the template (and its exporter) as decoding data at the handle's
+// receive time, which keeps it from eviction (evict.go). Marking costs an
+// atomic load, and a store at most once a second; it allocates nothing.
+func (h *Handle) UseTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
+	t := h.held(TemplateKey{version, obsDomainID, templateID})
+	if t == nil {
+		return nil, netflow.ErrorTemplateNotFound
+	}
+	now := max(h.now, 1) // 0 means never used
+	if last := t.lastUsed.Load(); last == 0 || now-last >= useResolution {
+		t.lastUsed.Store(now)
+		if last := h.e.lastData.Load(); last == 0 || now-last >= useResolution {
+			h.e.lastData.Store(now)
+		}
+	}
+	return t.template, nil
+}
+
+// useResolution is how stale a template's (or exporter's) last use may be
+// before a use stores it again: TemplateIdle is minutes, and storing at
+// most once a second keeps an exporter's datagrams from writing the same
+// cache line each time.
+const useResolution = int64(time.Second)
+
+func (h *Handle) held(key TemplateKey) *storedTemplate {
+	e := h.exporter()
+	if e == nil {
+		return nil
+	}
+	e.mu.RLock()
+	t := e.templates[key]
+	e.mu.RUnlock()
+	return t
 }
 
 // RemoveTemplate deletes a template (IPFIX template withdrawal).

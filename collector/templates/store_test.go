@@ -51,6 +51,9 @@ func TestTemplatesKeyedByExporterAndDomain(t *testing.T) {
 	}
 }
 
+// TestTemplateBound: past the per-exporter bound, the exporter's own
+// templates that never decoded data make room, the oldest first; when its
+// data uses every template it holds, a new one is refused.
 func TestTemplateBound(t *testing.T) {
 	s := NewStore(Config{MaxTemplatesPerExporter: 2})
 	e := s.Handle(exporterA, 1)
@@ -58,14 +61,28 @@ func TestTemplateBound(t *testing.T) {
 		if err := e.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: oneField}); err != nil {
 			t.Fatal(err)
 		}
+		if id == 256 {
+			e.UseTemplate(9, 0, id)
+		}
+	}
+	// 257 then 258 were evicted; 256 decodes data and 259 now too.
+	for id, want := range map[uint16]bool{256: true, 257: false, 258: false, 259: true} {
+		if _, err := e.GetTemplate(9, 0, id); (err == nil) != want {
+			t.Errorf("template %d held: %v, want %v", id, err == nil, want)
+		}
+	}
+	e.UseTemplate(9, 0, 259)
+	e.AddTemplate(9, 0, 260, netflow.TemplateRecord{TemplateId: 260, Fields: oneField})
+	if st := s.Stats(); st.TemplatesEvictedNeverUsed != 2 || st.TemplatesRefusedPerExporter != 1 {
+		t.Errorf("stats = %+v, want 2 evicted and 1 refused", st)
 	}
 	// Replacing a known template is always allowed.
 	if err := e.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, FieldCount: 3, Fields: oneField}); err != nil {
 		t.Fatal(err)
 	}
 	st := s.Stats()
-	if st.Templates != 2 || st.TemplatesRefusedPerExporter != 2 || st.Exporters != 1 {
-		t.Errorf("stats = %+v, want 2 templates and 2 refused", st)
+	if st.Templates != 2 || st.TemplatesRefusedPerExporter != 1 || st.Exporters != 1 {
+		t.Errorf("stats = %+v, want 2 templates and 1 refused", st)
 	}
 	got, _ := e.GetTemplate(9, 0, 256)
 	if got.(netflow.TemplateRecord).FieldCount != 3 {

@@ -1,0 +1,255 @@
+package templates
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netsampler/goflow2/v2/decoders/netflow"
+
+	"sluice/collector/netflow/netflowtest"
+	"sluice/internal/reporter"
+	"sluice/pipeline/record"
+)
+
+var exporterC = record.AddrFrom4([4]byte{192, 0, 2, 3})
+
+// loggedStore returns a store whose evictions and refusals are logged to
+// the returned log.
+func loggedStore(t *testing.T, cfg Config) (*Store, *netflowtest.Log) {
+	s := NewStore(cfg)
+	var log netflowtest.Log
+	s.SetReporter(reporter.New(slog.New(slog.NewTextHandler(&log, nil))))
+	t.Cleanup(s.Close)
+	return s, &log
+}
+
+func held(h Handle, id uint16) bool {
+	_, err := h.GetTemplate(9, 0, id)
+	return err == nil
+}
+
+// TestEvictionOrder: at the total bound, templates that never decoded data
+// go first, the oldest first; then templates idle for TemplateIdle, the
+// least recently used first; a template in use is never evicted, and when
+// only such templates are held a new one is refused, logged with its
+// exporter.
+func TestEvictionOrder(t *testing.T) {
+	s, log := loggedStore(t, Config{MaxTemplateFields: 4, TemplateIdle: time.Minute})
+	at := func(d time.Duration) int64 { return int64(time.Hour + d) }
+	add := func(addr record.Addr, now int64, id uint16) Handle {
+		h := s.Handle(addr, now)
+		h.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: oneField})
+		return h
+	}
+	a := add(exporterA, at(0), 256)
+	a.UseTemplate(9, 0, 256)
+	add(exporterA, at(time.Second), 257) // never used
+	b := add(exporterB, at(2*time.Second), 256)
+	b.UseTemplate(9, 0, 256)
+	add(exporterB, at(3*time.Second), 257) // never used
+
+	// Minutes later A's and B's 256 are idle, but the never-used go first.
+	later := at(10 * time.Minute)
+	c := add(exporterC, later, 300)
+	if held(s.Handle(exporterA, later), 257) || !held(s.Handle(exporterB, later), 257) {
+		t.Error("the oldest never-used template (A's 257) was not evicted first")
+	}
+	c.UseTemplate(9, 0, 300)
+	add(exporterC, later, 301)
+	c.UseTemplate(9, 0, 301)
+	add(exporterC, later+int64(2*time.Second), 302) // A's 256, least recently used
+	c.UseTemplate(9, 0, 302)
+	if held(s.Handle(exporterA, later), 256) || !held(s.Handle(exporterB, later), 256) {
+		t.Error("the least recently used idle template (A's 256) was not evicted first")
+	}
+	add(exporterC, later+int64(4*time.Second), 303) // B's 256
+	c.UseTemplate(9, 0, 303)
+	st := s.Stats()
+	if st.TemplatesEvictedNeverUsed != 2 || st.TemplatesEvictedIdle != 2 || st.TemplatesRefusedTotal != 0 || st.TemplateFields != 4 {
+		t.Errorf("stats = %+v, want 2 never-used and 2 idle evictions", st)
+	}
+	// Every template held is in use: refused.
+	add(exporterA, later+int64(5*time.Second), 258)
+	add(exporterA, later+int64(10*time.Second), 259)
+	if st := s.Stats(); st.TemplatesRefusedTotal != 2 || held(s.Handle(exporterA, later), 258) {
+		t.Errorf("stats = %+v, want 2 refusals", st)
+	}
+	for _, want := range []string{
+		`msg="template evicted to make room: it never decoded a data record" exporter=192.0.2.1 version=9 domain=0 template=257 for=192.0.2.3`,
+		`msg="template evicted to make room: it decoded no data record for template-idle" exporter=192.0.2.1 version=9 domain=0 template=256 for=192.0.2.3`,
+		`msg="template refused: the store holds max-template-fields, all in templates decoding data" exporter=192.0.2.1 reason=total_limit`,
+	} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+}
+
+// TestEvictionQueuesStayBounded: templates withdrawn, redefined or expired
+// leave dead entries in the eviction queues; the queues are compacted, so
+// they stay within about one and a half times the store's size.
+func TestEvictionQueuesStayBounded(t *testing.T) {
+	s := NewStore(Config{MaxTemplateFields: 2000, MaxTemplatesPerExporter: 64})
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := int64(1)
+	for i := range 100_000 {
+		now += int64(time.Millisecond)
+		h := s.Handle(record.AddrFrom4([4]byte{10, 0, byte(i % 50 >> 8), byte(i % 50)}), now)
+		id := uint16(256 + rng.IntN(100))
+		switch i % 3 {
+		case 0:
+			h.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: fields(1 + rng.IntN(3))})
+		case 1:
+			h.RemoveTemplate(9, 0, id)
+		case 2:
+			h.UseTemplate(9, 0, id)
+		}
+		if i%10_000 == 0 {
+			s.Expire(time.Unix(0, now).Add(2 * time.Hour)) // every exporter goes
+		}
+	}
+	st := s.Stats()
+	s.evictions.mu.Lock()
+	queued := s.evictions.templates.len()
+	s.evictions.mu.Unlock()
+	if queued > st.Templates+st.Templates/2+65 {
+		t.Errorf("%d entries in the store's queue for %d templates", queued, st.Templates)
+	}
+	for _, e := range s.exporterList() {
+		e.mu.RLock()
+		if n := e.own.len(); n > len(e.templates)+len(e.templates)/2+65 {
+			t.Errorf("%d entries in an exporter's queue for %d templates", n, len(e.templates))
+		}
+		e.mu.RUnlock()
+	}
+	if st.TemplatesEvictedNeverUsed == 0 {
+		t.Errorf("stats = %+v: no eviction exercised", st)
+	}
+}
+
+// TestConcurrentFloodAndData: flooding sources and exporters sending data
+// share the store from several goroutines (run with -race); the exporters
+// that send data keep their templates, and the bounds hold.
+func TestConcurrentFloodAndData(t *testing.T) {
+	cfg := Config{MaxTemplateFields: 500, MaxTemplatesPerExporter: 50, MaxExporters: 40}
+	s := NewStore(cfg)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 0))
+			for i := range 5000 {
+				h := s.Handle(record.AddrFrom4([4]byte{127, 1, byte(g), byte(i % 100)}), int64(1+i))
+				id := uint16(256 + rng.IntN(60000))
+				h.AddTemplate(9, rng.Uint32(), id, netflow.TemplateRecord{TemplateId: id, Fields: fields(2)})
+			}
+		}()
+	}
+	errs := make(chan error, 8)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := record.AddrFrom4([4]byte{127, 2, 0, byte(g)})
+			decoding := false
+			for i := range 5000 {
+				h := s.Handle(addr, int64(1+i))
+				// Its template, with every datagram: a flood can push a
+				// new template out before its first data record, not after.
+				h.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(3)})
+				_, err := h.UseTemplate(9, 0, 256)
+				if err != nil && decoding {
+					errs <- fmt.Errorf("exporter %d, datagram %d: template decoding data lost: %w", g, i, err)
+					return
+				}
+				decoding = decoding || err == nil
+			}
+			if !decoding {
+				errs <- fmt.Errorf("exporter %d never had its template accepted", g)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := s.Stats()
+	if st.TemplateFields > cfg.MaxTemplateFields || st.Exporters > cfg.MaxExporters {
+		t.Errorf("stats = %+v, beyond the bounds", st)
+	}
+}
+
+// TestSnapshotToPersistBound: the persisted state stays within
+// MaxStateBytes; what decodes data is written first, templates that never
+// did in at most a quarter of it; a restore keeps when each template last
+// decoded data.
+func TestSnapshotToPersistBound(t *testing.T) {
+	const bound = 64 << 10
+	s := NewStore(Config{MaxStateBytes: bound})
+	now := time.Now()
+	for i := range 300 {
+		h := s.Handle(record.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), seenAt(now, time.Duration(i)*time.Second))
+		for id := uint16(256); id < 266; id++ {
+			h.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: fields(8)})
+		}
+		if i%30 == 0 { // 10 exporters send data
+			h.UseTemplate(9, 0, 256)
+			h.SetSamplingRate(SamplerKey{9, 0, 0}, 100)
+		}
+	}
+	snap, omitted := s.SnapshotToPersist()
+	path := filepath.Join(t.TempDir(), "templates.json")
+	if err := WriteFile(path, snap); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() > bound || omitted == 0 {
+		t.Errorf("%d bytes written for a bound of %d, %d entries left out", info.Size(), bound, omitted)
+	}
+	used, unused := 0, 0
+	for _, es := range snap.Exporters {
+		for _, te := range es.Templates {
+			if te.LastUsed != 0 {
+				used++
+			} else {
+				unused++
+			}
+		}
+	}
+	if used != 10 || unused == 0 || unused*(256+72*8) > bound/4 {
+		t.Errorf("%d templates in use and %d unused written, want the 10 in use and unused ones within a quarter", used, unused)
+	}
+	t.Logf("%d bytes: %d templates in use, %d unused, %d entries left out", info.Size(), used, unused, omitted)
+
+	read, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewStore(Config{MaxTemplateFields: 8 * (used + unused)})
+	r.Restore(read, now)
+	// Full: a new template evicts an unused one, not one in use.
+	h := r.Handle(exporterA, now.UnixNano())
+	for id := uint16(256); id < 256+uint16(unused); id++ {
+		h.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: fields(8)})
+	}
+	if st := r.Stats(); st.TemplatesEvictedNeverUsed != uint64(unused) || st.TemplatesRefusedTotal != 0 {
+		t.Errorf("stats = %+v, want %d unused evicted", st, unused)
+	}
+	for i := 0; i < 300; i += 30 {
+		if !held(r.Handle(record.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), now.UnixNano()), 256) {
+			t.Errorf("exporter %d lost its template in use", i)
+		}
+	}
+}
