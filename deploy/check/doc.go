@@ -1,0 +1,2 @@
+// Package check tests what deploy/ ships to operators.
+package check
