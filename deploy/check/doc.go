@@ -1,2 +1,0 @@
-// Package check tests what deploy/ ships to operators.
-package check
