@@ -58,7 +58,7 @@ var composeFiles = map[string]map[string]composeService{
 	},
 	"compose.all-in-one.yaml": {
 		"sluice": {image: "sluice-run",
-			ports: []string{"2055:2055/udp", "4739:4739/udp", "6343:6343/udp", "127.0.0.1:8080:8080/tcp", "127.0.0.1:8123:8123/tcp"},
+			ports:  []string{"2055:2055/udp", "4739:4739/udp", "6343:6343/udp", "127.0.0.1:8080:8080/tcp", "127.0.0.1:8123:8123/tcp"},
 			mounts: map[string]string{sluiceConfigPath: "deploy/examples/single-box.yaml", "/var/lib/sluice": "sluice-data"}},
 		"grafana": {image: "grafana/grafana", ports: []string{"127.0.0.1:3000:3000/tcp"}, mounts: dashboardMounts,
 			deps: map[string]string{"sluice": types.ServiceConditionHealthy}},
@@ -242,4 +242,3 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
-

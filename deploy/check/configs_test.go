@@ -145,7 +145,7 @@ func TestExampleConfigsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, bad := range map[string]string{
-		"unknown key": strings.Replace(string(b), "  backend: server", "  backend: server\n  bakend: server", 1),
+		"unknown key":  strings.Replace(string(b), "  backend: server", "  backend: server\n  bakend: server", 1),
 		"bad protocol": strings.Replace(string(b), "protocol: http", "protocol: grpc", 1),
 	} {
 		if bad == string(b) {
