@@ -10,9 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"sluice/internal/testenv"
 )
 
-// repoRoot is the repository's top directory (deploy/check is two below).
+// repoRoot is the repository's top directory: deploy/check is two below
+// (testenv.RepoRoot would stop at this module's go.mod).
 func repoRoot(t testing.TB) string {
 	t.Helper()
 	_, file, _, ok := runtime.Caller(0)
@@ -22,22 +25,16 @@ func repoRoot(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// requireTool returns the path of a command the test needs. A missing one
-// skips the test on a developer's machine and fails it where every
-// dependency must be there (CI=true, SLUICE_REQUIRE_DEPS=1, as make test
-// sets; deploy/dev/deps.sh installs it).
+// requireTool returns the path of a command the test needs; a missing one
+// is testenv.Missing's to judge (a failure where every dependency must be
+// there, as in make test; deploy/dev/deps.sh installs it).
 func requireTool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	if err != nil {
+		testenv.Missing(t, fmt.Sprintf("%s (Debian package %s)", name, pkg))
 	}
-	msg := fmt.Sprintf("%s not found (Debian package %s; deploy/dev/deps.sh debian installs it)", name, pkg)
-	if os.Getenv("CI") == "true" || os.Getenv("SLUICE_REQUIRE_DEPS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return path
 }
 
 // The version and revision the test binary is stamped with, as the
