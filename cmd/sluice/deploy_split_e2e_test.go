@@ -33,16 +33,9 @@ import (
 // closes (deduplication by a message identity any worker recognises); see
 // deploy/README.md, "Partitions and consumers".
 func TestDeploySplitExamples(t *testing.T) {
-	requireChdb(t)
-	const password = "deploy-split-test"
-	t.Setenv("SLUICE_WRITER_PASSWORD", password)
-	t.Setenv("SLUICE_CLICKHOUSE_PASSWORD", password)
+	srv, _, chAddr := startClickHouseServer(t, "deploy-split-test")
 	brokers := sharedBrokers(t)
 	suffix := fmt.Sprintf("deploy-split-%d", time.Now().UnixNano())
-
-	chAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
-	srv := startSluice(t, t.TempDir(), "--config", writeTestFile(t, "server.yaml", "status-interval: 0s\nclickhouse-http:\n  writer: true\n"),
-		"--clickhouse-listen", chAddr)
 
 	// The examples, with this machine's broker and server, and a topic and
 	// group of the test's own; everything else as shipped.
