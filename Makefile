@@ -60,6 +60,7 @@ lint:
 	@unformatted=$$(gofmt -l .); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd deploy/check && $(GO) vet ./...
 
 # deploy/dev/test.sh runs the stages (deps, lint, build, race tests,
 # allocation tests, fuzz), each with a start line and its duration, and ends

@@ -159,6 +159,10 @@ type traffic struct {
 	gen            *demo.Generator
 	s              *sender
 	netflow, sflow string
+	// route, when set, picks the collector (its NetFlow and sFlow
+	// addresses) of each datagram, as a load balancer in front of several
+	// collectors would.
+	route func(d *demo.Datagram) (netflow, sflow string)
 }
 
 func newTraffic(t *testing.T, netflow, sflow string, seed uint64) *traffic {
@@ -176,9 +180,12 @@ func newTraffic(t *testing.T, netflow, sflow string, seed uint64) *traffic {
 }
 
 func (tr *traffic) emit(d *demo.Datagram) error {
-	to := tr.netflow
+	to, sflow := tr.netflow, tr.sflow
+	if tr.route != nil {
+		to, sflow = tr.route(d)
+	}
 	if d.Protocol == demo.SFlow5 {
-		to = tr.sflow
+		to = sflow
 	}
 	tr.s.send(d.Source, to, d.Payload)
 	return nil

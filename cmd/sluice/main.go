@@ -159,7 +159,30 @@ func version() string {
 	if !ok {
 		return "(no build information) " + runtime.Version()
 	}
-	return describeBuild(info)
+	return describeBuild(stamped(info, buildVersion, buildRevision))
+}
+
+// buildVersion and buildRevision, set at link time with
+// -ldflags "-X main.buildVersion=v1.4.0 -X main.buildRevision=5eeb0ec3a852",
+// name a build made without VCS information: deploy/docker/Dockerfile
+// builds from a copy of the tree without .git, and passes them in.
+var buildVersion, buildRevision string
+
+// stamped returns info with the link-time version and revision in place of
+// what the toolchain recorded, where they are set; the toolchain's own VCS
+// revision, when it has one, wins over a link-time one.
+func stamped(info *debug.BuildInfo, version, revision string) *debug.BuildInfo {
+	if version == "" && revision == "" {
+		return info
+	}
+	out := *info
+	if version != "" {
+		out.Main.Version = version
+	}
+	if revision != "" && !slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "vcs.revision" }) {
+		out.Settings = append(slices.Clone(info.Settings), debug.BuildSetting{Key: "vcs.revision", Value: revision})
+	}
+	return &out
 }
 
 // describeBuild writes the module version, the VCS revision (12 hex

@@ -22,17 +22,7 @@ import (
 // flow stored exactly once (per-row hashes), and answers `sluice sql` and
 // `sluice query` by reading the server.
 func TestServerBackendHTTP(t *testing.T) {
-	requireChdb(t)
-	const password = "server-backend-test"
-	t.Setenv("SLUICE_WRITER_PASSWORD", password)
-	t.Setenv("SLUICE_CLICKHOUSE_PASSWORD", password)
-
-	// The "server": sluice run, whose ClickHouse HTTP interface keeps its
-	// address across the restart.
-	chAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
-	srvConfig := writeTestFile(t, "server.yaml", "status-interval: 0s\nclickhouse-http:\n  writer: true\n")
-	srvData := t.TempDir()
-	srv := startSluice(t, srvData, "--config", srvConfig, "--clickhouse-listen", chAddr)
+	srv, restart, chAddr := startClickHouseServer(t, "server-backend-test")
 
 	config := kafkaTestConfig(t, sharedBrokers(t), "")
 	setStorage(t, config, fmt.Sprintf(`  server:
@@ -68,7 +58,7 @@ func TestServerBackendHTTP(t *testing.T) {
 	testenv.Eventually(t, 60*time.Second, "the pipeline's inserts to fail, and it to say it is not ready", func() bool {
 		return pipe.metric("sluice_storage_writer_insert_errors_total") > 0 && pipe.readyStatus() == http.StatusServiceUnavailable
 	})
-	srv = startSluice(t, srvData, "--config", srvConfig, "--clickhouse-listen", chAddr)
+	srv = restart()
 	testenv.Eventually(t, 60*time.Second, "the pipeline to be ready again", func() bool { return pipe.readyStatus() == http.StatusOK })
 	tr.send(5000, 5000)
 	waitDecoded(t, coll, 15000)
@@ -103,6 +93,26 @@ func TestServerBackendHTTP(t *testing.T) {
 	}
 	pipe.term()
 	srv.stop()
+}
+
+// startClickHouseServer starts the ClickHouse server of the server backend
+// tests: a `sluice run` serving ClickHouse's HTTP interface with its writer
+// user, whose password (also the pipelines' SLUICE_CLICKHOUSE_PASSWORD) it
+// sets for the test. restart starts it again on the same data and address,
+// after a kill.
+func startClickHouseServer(t *testing.T, password string) (srv *instance, restart func() *instance, addr string) {
+	t.Helper()
+	requireChdb(t)
+	t.Setenv("SLUICE_WRITER_PASSWORD", password)
+	t.Setenv("SLUICE_CLICKHOUSE_PASSWORD", password)
+	addr = fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+	config := writeTestFile(t, "server.yaml", "status-interval: 0s\nclickhouse-http:\n  writer: true\n")
+	data := t.TempDir()
+	restart = func() *instance {
+		t.Helper()
+		return startSluice(t, data, "--config", config, "--clickhouse-listen", addr)
+	}
+	return restart(), restart, addr
 }
 
 // writeTestFile writes a file of the test's temporary directory.

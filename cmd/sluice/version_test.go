@@ -111,3 +111,25 @@ func TestVersionOfBuiltBinary(t *testing.T) {
 		t.Errorf("sluice version = %q: +dirty is %v, but the build recorded vcs.modified=%v", got, dirty, modified)
 	}
 }
+
+// TestStampedVersion: a version and revision set at link time (the
+// container build, which has no .git) name the build; a revision the
+// toolchain recorded wins over a link-time one.
+func TestStampedVersion(t *testing.T) {
+	bare := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
+		Settings: []debug.BuildSetting{{Key: "GOOS", Value: "linux"}, {Key: "GOARCH", Value: "amd64"}}}
+	if got, want := describeBuild(stamped(bare, "v1.4.0", "5eeb0ec3a852d3ed")), "v1.4.0 (revision 5eeb0ec3a852; go1.26.8 linux/amd64)"; got != want {
+		t.Errorf("stamped: got %s, want %s", got, want)
+	}
+	if got, want := describeBuild(stamped(bare, "", "")), "(devel) (no VCS revision: built with -buildvcs=false or outside a git checkout; go1.26.8 linux/amd64)"; got != want {
+		t.Errorf("unstamped: got %s, want %s", got, want)
+	}
+	if len(bare.Settings) != 2 || bare.Main.Version != "(devel)" {
+		t.Errorf("stamped changed its argument: %+v", bare)
+	}
+	vcs := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "aaaaaaaaaaaaaaaa"}}}
+	if got, want := describeBuild(stamped(vcs, "v1.4.0", "bbbbbbbbbbbb")), "v1.4.0 (revision aaaaaaaaaaaa; go1.26.8)"; got != want {
+		t.Errorf("with the toolchain's revision: got %s, want %s", got, want)
+	}
+}

@@ -44,9 +44,10 @@ readonly chdb_dir="$cache/chdb-26.7.3-stable.1"
 # in make test's progress lines; python3 and python3-venv: the virtualenv of
 # the Python ClickHouse client (deps.sh python); maven and openjdk-17-jdk-headless:
 # the JDBC client and the Kafka broker's jars; rsyslog and rsyslog-gnutls:
-# the syslog receiver (TLS, octet-counted TCP) of the SIEM syslog/CEF tests.
+# the syslog receiver (TLS, octet-counted TCP) of the SIEM syslog/CEF tests;
+# systemd: systemd-analyze, which checks deploy/systemd's units (deploy/check).
 readonly debian_packages=(tshark gcc libc6-dev curl softflowd pmacct snmpd snmp nfdump procps
-	python3 python3-venv maven openjdk-17-jdk-headless rsyslog rsyslog-gnutls)
+	python3 python3-venv maven openjdk-17-jdk-headless rsyslog rsyslog-gnutls systemd)
 readonly clients="$script_dir/clients"
 
 log() { echo "deps.sh: $*" >&2; }
@@ -159,6 +160,8 @@ debian() {
 
 gomod() {
 	(cd "$repo" && go mod download)
+	# deploy/check: the deploy tests' own module (Helm, compose-go, BuildKit).
+	(cd "$repo/deploy/check" && go mod download)
 }
 
 # cached DIR-PREFIX FILE... names the cache directory for what FILEs build:

@@ -157,6 +157,9 @@ race_tests() {
 	brokers=$(deploy/dev/kafka.sh start) || return
 	trap 'deploy/dev/kafka.sh stop' EXIT
 	SLUICE_KAFKA_BROKERS=$brokers go_test race -race -count=1 -timeout 30m ./...
+	# deploy/check is a module of its own (the chart, compose, Dockerfile
+	# and systemd checks, with Helm's and Compose's libraries).
+	(cd deploy/check && go_test race -race -count=1 -timeout 10m ./...)
 }
 alloc_tests() { go_test alloc -count=1 -run 'Alloc' ./collector/...; }
 fuzz() {
