@@ -40,7 +40,8 @@ type Group struct {
 	// refuse it as too large.
 	dedupBudget atomic.Int64
 
-	// windows keeps each partition's seen message IDs between claims.
+	// windows keeps each partition's seen message IDs between claims, for
+	// messages of collectors without sluice-acked (see Claim.seen).
 	windowsMu sync.Mutex
 	windows   map[int]*idWindow
 }
@@ -318,7 +319,10 @@ type ClaimMessage struct {
 // valid record batch is counted, logged with its partition and offset,
 // copied to the dead-letter topic when one is configured, and returned
 // with Skipped set, so that the caller moves past it. So is a copy of a
-// message already handled in this claim (same sluice-message-id).
+// message consumed before: recognised by its identity and the committed
+// deduplication state (see dedupState) when it carries sluice-acked, or,
+// from an older collector, by its sluice-message-id among those this
+// worker saw last.
 func (c *Claim) Fetch(ctx context.Context, flows []record.Flow) (ClaimMessage, error) {
 	if c.dedup == nil {
 		if err := c.loadDedup(ctx); err != nil {
