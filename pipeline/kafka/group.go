@@ -35,7 +35,8 @@ type Group struct {
 	commitMu   sync.Mutex
 	// client commits offsets with their deduplication state, and reads
 	// them back when a claim starts.
-	client *kafkago.Client
+	client          *kafkago.Client
+	commitTransport *kafkago.Transport
 	// dedupBudget is the metadata size allowed, lowered when the brokers
 	// refuse it as too large.
 	dedupBudget atomic.Int64
@@ -73,7 +74,8 @@ func NewGroup(r *reporter.Reporter, cfg Config, _ GroupDependencies) (*Group, er
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
 	g := &Group{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second), windows: map[int]*idWindow{}}
-	g.client = &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: cfg.transport()}
+	g.commitTransport = cfg.transport()
+	g.client = &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: g.commitTransport}
 	g.dedupBudget.Store(int64(cfg.Consumer.DedupStateBytes))
 	var err error
 	if g.metrics, err = newConsumerMetrics(r.Registerer()); err != nil {
@@ -200,6 +202,7 @@ func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 	// Ends the generation (the handlers store and commit, the coordinator
 	// connection staying open for their commits), then leaves the group.
 	cg.Close()
+	g.commitTransport.CloseIdleConnections()
 	if g.deadLetter != nil {
 		g.deadLetter.Close()
 	}
