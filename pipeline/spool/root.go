@@ -167,7 +167,12 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s := &Spool{r: r, cfg: cfg, dir: dir, notify: make(chan struct{})}
-	_, cursorErr := os.Stat(filepath.Join(dir, cursorFile))
+	var seq uint64
+	var index int
+	cursor, cursorErr := os.ReadFile(filepath.Join(dir, cursorFile))
+	if cursorErr == nil {
+		_, cursorErr = fmt.Sscanf(string(cursor), "%d %d", &seq, &index)
+	}
 	var err error
 	if s.id, err = spoolID(r, dir, cursorErr != nil); err != nil {
 		return nil, err
@@ -197,7 +202,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 }
 
 // spoolID reads the instance ID, or makes one: when there is none, or when
-// fresh is set (the cursor is missing, so segment numbers may start again
+// fresh is set (the cursor is missing or unreadable, so segment numbers may start again
 // and an old ID with new numbers could name entries already delivered).
 func spoolID(r *reporter.Reporter, dir string, fresh bool) (string, error) {
 	path := filepath.Join(dir, idFile)

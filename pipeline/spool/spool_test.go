@@ -364,8 +364,17 @@ func TestNewInstanceWithoutCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ = open(t, dir, smallConfig())
-	defer s.Stop(context.Background())
-	if s.Instance() == first {
+	second := s.Instance()
+	if second == first {
 		t.Fatalf("instance %s kept though the cursor was lost", first)
+	}
+	s.Stop(context.Background())
+	if err := os.WriteFile(filepath.Join(dir, cursorFile), []byte("garbage"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = open(t, dir, smallConfig())
+	defer s.Stop(context.Background())
+	if s.Instance() == second {
+		t.Fatalf("instance %s kept though the cursor was unreadable", second)
 	}
 }
