@@ -2,11 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,12 +26,26 @@ import (
 // partition's records to the sinks in batches, one partition at a time per
 // batch, committing a batch's offsets only once every sink has it.
 //
-// A batch's deduplication token is "<topic>/<partition>/<first>-<last>", its
-// offset range. Before a batch is written, its range is recorded in the
-// data directory (the intent); when a partition is consumed again from a
-// batch's first offset (after a crash, or a commit that failed), the batch is
-// rebuilt with exactly the same range, so that its insert carries the same
-// token and the store keeps it once.
+// Nothing is stored twice, by two means:
+//
+//   - A message a collector sent twice (after a failed delivery or a
+//     crash; the copy lands at another offset, perhaps long after) is
+//     recognised by its identity (spool instance and sequence number) and
+//     skipped before it is gathered, by whichever worker reads it: the
+//     partition's deduplication state is committed with its offset (see
+//     kafka.Claim).
+//   - A gathering stored but not committed (a pipeline crash, a commit that
+//     failed) is rebuilt from the same messages and inserted under the same
+//     deduplication token, which the store drops. Before a gathering is
+//     written, its offset range is recorded in the data directory (the
+//     intent); when a partition is consumed again from a gathering's first
+//     offset, it is rebuilt with exactly that range. Its token is derived
+//     from its messages' identities ("sluice-ids/<hash>"), or, when none of
+//     them has one (older collectors, other producers), from its range
+//     ("<topic>/<partition>/<first>-<last>"). ClickHouse keeps the tokens
+//     of the last non_replicated_deduplication_window (replicated: the
+//     replicated_deduplication_window) inserts of a table: a rebuild is
+//     recognised within that many inserts.
 type FromKafka struct {
 	loop
 	lifecycle
@@ -144,13 +162,13 @@ func (p *FromKafka) consume(run, base context.Context, c *kafka.Claim) {
 // would not fit, the next one is decoded into a new array sized for a
 // whole gathering, which later gatherings reuse.
 //
-// A gathering's deduplication token is "<topic>/<partition>/<first>-<last>",
-// its offset range. Before it is stored, its range is recorded in the data
+// Before a gathering is stored, its range is recorded in the data
 // directory (the intent); when a partition is consumed again from a
 // gathering's first offset (after a crash, or a commit that failed), the
 // batches up to its last offset are marked Replay, so that the loop rebuilds
-// it with exactly the same range, and its insert carries the same token and
-// the store keeps it once.
+// it with exactly the same range (and, the deduplication state being the
+// one committed before it, the same messages skipped), and its insert
+// carries the same token and the store keeps it once.
 type partitionSource struct {
 	p   *FromKafka
 	c   *kafka.Claim
@@ -194,7 +212,7 @@ func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
 		}
 		s.buf = msg.Flows
 		s.largest = max(s.largest, len(s.buf)-start)
-		b := Batch{Flows: s.buf[start:len(s.buf):len(s.buf)], Offset: msg.Offset}
+		b := Batch{Flows: s.buf[start:len(s.buf):len(s.buf)], Offset: msg.Offset, Producer: msg.Producer, Seq: msg.Seq}
 		if !s.holding {
 			s.holding = true
 			if s.haveIntent && s.intent.first == msg.Offset {
@@ -229,8 +247,14 @@ func (s *partitionSource) makeRoom() {
 // same range after a crash, and would be stored twice. While the intent
 // cannot be written the gathering waits, retried with back-off until ctx
 // ends, as a store that fails.
-func (s *partitionSource) Token(ctx context.Context, first, last *Batch) (string, error) {
+//
+// The token names the gathering's messages: a hash of their identities, in
+// order, when one has an identity (a message without one counts by its
+// offset), else the offset range as before identities existed. Either is
+// the same whenever the same messages are gathered again.
+func (s *partitionSource) Token(ctx context.Context, batches []Batch) (string, error) {
 	c := s.c
+	first, last := &batches[0], &batches[len(batches)-1]
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		err := s.p.intents.save(c.Topic, c.Partition, first.Offset, last.Offset)
 		if err == nil {
@@ -243,7 +267,35 @@ func (s *partitionSource) Token(ctx context.Context, first, last *Batch) (string
 			return "", fmt.Errorf("recording the batch's intent: %w", err)
 		}
 	}
-	return fmt.Sprintf("%s/%d/%d-%d", c.Topic, c.Partition, first.Offset, last.Offset), nil
+	if !slices.ContainsFunc(batches, func(b Batch) bool { return b.Producer != "" }) {
+		return fmt.Sprintf("%s/%d/%d-%d", c.Topic, c.Partition, first.Offset, last.Offset), nil
+	}
+	return identityToken(c.Topic, c.Partition, batches), nil
+}
+
+// identityToken hashes the identities of batches: "sluice-ids/" and 32 hex
+// digits of SHA-256.
+func identityToken(topic string, partition int, batches []Batch) string {
+	h := sha256.New()
+	var buf []byte
+	for i := range batches {
+		b := &batches[i]
+		buf = buf[:0]
+		if b.Producer != "" {
+			buf = append(buf, 'i')
+			buf = binary.AppendUvarint(buf, uint64(len(b.Producer)))
+			buf = append(buf, b.Producer...)
+			buf = binary.BigEndian.AppendUint64(buf, b.Seq)
+		} else {
+			buf = append(buf, 'o')
+			buf = binary.AppendUvarint(buf, uint64(len(topic)))
+			buf = append(buf, topic...)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(partition))
+			buf = binary.BigEndian.AppendUint64(buf, uint64(b.Offset))
+		}
+		h.Write(buf)
+	}
+	return "sluice-ids/" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Ack commits past last, retrying while the partition is held: the next

@@ -242,16 +242,19 @@ func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// After the first store, every commit closes the coordinator
-	// connection (so the generation ends too), for a second.
+	// After the first store, every commit and heartbeat closes its
+	// connection to the coordinator (so the generation ends too), for a
+	// second.
 	var failing atomic.Bool
-	cluster.ControlKey(kmsg.OffsetCommit.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		if failing.Load() {
-			return nil, errors.New("coordinator lost"), true
-		}
-		return nil, nil, false
-	})
+	for _, key := range []int16{kmsg.OffsetCommit.Int16(), kmsg.Heartbeat.Int16()} {
+		cluster.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
+			cluster.KeepControl()
+			if failing.Load() {
+				return nil, errors.New("coordinator lost"), true
+			}
+			return nil, nil, false
+		})
+	}
 	sink := &tokenSink{onWrite: func() {
 		failing.Store(true)
 		time.AfterFunc(time.Second, func() { failing.Store(false) })
@@ -288,5 +291,38 @@ func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
 	}
 	if len(tokens) == len(distinct) {
 		t.Fatalf("tokens %v: the failed commit was not followed by a replay", tokens)
+	}
+}
+
+// A gathering's identity token names its messages, not where they are:
+// the same messages at other offsets or in another partition give the same
+// token, other messages another one, and a message without identity counts
+// by its place.
+func TestIdentityToken(t *testing.T) {
+	batches := func(offset int64, ids ...uint64) []Batch {
+		var bs []Batch
+		for i, id := range ids {
+			b := Batch{Offset: offset + int64(i)}
+			if id != 0 {
+				b.Producer, b.Seq = "0123456789abcdef", id
+			}
+			bs = append(bs, b)
+		}
+		return bs
+	}
+	a := identityToken("flows", 1, batches(10, 5, 6, 7))
+	if !strings.HasPrefix(a, "sluice-ids/") || len(a) != len("sluice-ids/")+32 {
+		t.Fatalf("token %q", a)
+	}
+	if b := identityToken("flows", 3, batches(900, 5, 6, 7)); b != a {
+		t.Errorf("same messages elsewhere: %s, want %s", b, a)
+	}
+	for _, other := range [][]Batch{batches(10, 5, 6), batches(10, 5, 7, 6), batches(10, 5, 6, 8), batches(10, 5, 6, 0)} {
+		if b := identityToken("flows", 1, other); b == a {
+			t.Errorf("other messages %+v share the token %s", other, a)
+		}
+	}
+	if identityToken("flows", 1, batches(10, 5, 0)) == identityToken("flows", 1, batches(11, 5, 0)) {
+		t.Error("a message without identity does not count by its offset")
 	}
 }

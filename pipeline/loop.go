@@ -38,6 +38,11 @@ type Batch struct {
 	// gathers it neither by size nor by time, flushes at the batch marked
 	// ReplayEnd, and stores nothing of it when the stream ends before.
 	Replay, ReplayEnd bool
+	// Producer and Seq identify the batch's message when its producer gave
+	// it an identity (a collector's spool instance ID and the entry's
+	// sequence number); Producer is "" otherwise.
+	Producer string
+	Seq      uint64
 
 	pooled *record.Batch // the queue's batch, released once acknowledged
 }
@@ -46,19 +51,19 @@ type Batch struct {
 // run`, or one Kafka partition claimed by `sluice pipeline`. The loop
 // calls it from one goroutine.
 //
-// Acknowledgements and tokens are by position, as Kafka's offsets are:
-// acknowledging a batch acknowledges every batch of the stream before it,
-// and the token of gathered batches is derived from the first and the last.
+// Acknowledgements are by position, as Kafka's offsets are: acknowledging a
+// batch acknowledges every batch of the stream before it.
 type Source interface {
 	// Next returns the stream's next batch. It returns errFlushDue once
 	// deadline passes (a zero deadline never does) and io.EOF when the
 	// stream ends (shutdown, or the partition is handed over).
 	Next(deadline time.Time) (Batch, error)
-	// Token records the gathered batches first..last where a restart finds
-	// them (Kafka: the intent) and returns their deduplication token. It
-	// is called only for batches holding records; when it fails (ctx
-	// ended), they are not stored.
-	Token(ctx context.Context, first, last *Batch) (string, error)
+	// Token records the gathered batches where a restart finds them
+	// (Kafka: the intent) and returns their deduplication token: the same
+	// for the same batches, whenever they are gathered again. It is called
+	// only for batches holding records; when it fails (ctx ended), they are
+	// not stored.
+	Token(ctx context.Context, batches []Batch) (string, error)
 	// Ack tells the source that every sink has the batches up to last.
 	// When it fails the loop stores nothing more from the stream.
 	Ack(ctx context.Context, last *Batch) error
@@ -198,7 +203,7 @@ func (l *loop) flush(ctx context.Context, src Source, g *gathering, trigger stri
 	first, last := &g.batches[0], &g.batches[len(g.batches)-1]
 	n := g.rows
 	if n > 0 {
-		err := l.store(ctx, src, g, first, last)
+		err := l.store(ctx, src, g)
 		if err != nil {
 			l.m.failed.Add(float64(n))
 			l.m.pending.Add(-int64(n))
@@ -220,8 +225,8 @@ func (l *loop) flush(ctx context.Context, src Source, g *gathering, trigger stri
 	return nil
 }
 
-func (l *loop) store(ctx context.Context, src Source, g *gathering, first, last *Batch) error {
-	token, err := src.Token(ctx, first, last)
+func (l *loop) store(ctx context.Context, src Source, g *gathering) error {
+	token, err := src.Token(ctx, g.batches)
 	if err != nil {
 		return err
 	}

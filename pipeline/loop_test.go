@@ -41,8 +41,8 @@ func (s *scriptSource) Next(time.Time) (Batch, error) {
 	return s.batches[s.next-1], nil
 }
 
-func (s *scriptSource) Token(_ context.Context, first, last *Batch) (string, error) {
-	return fmt.Sprintf("script/%d-%d", first.Offset, last.Offset), nil
+func (s *scriptSource) Token(_ context.Context, batches []Batch) (string, error) {
+	return fmt.Sprintf("script/%d-%d", batches[0].Offset, batches[len(batches)-1].Offset), nil
 }
 
 func (s *scriptSource) Ack(_ context.Context, last *Batch) error {

@@ -102,7 +102,7 @@ func (s *queueSource) Next(deadline time.Time) (Batch, error) {
 	}
 }
 
-func (s *queueSource) Token(context.Context, *Batch, *Batch) (string, error) { return "", nil }
+func (s *queueSource) Token(context.Context, []Batch) (string, error) { return "", nil }
 
 func (s *queueSource) Ack(context.Context, *Batch) error { return nil }
 

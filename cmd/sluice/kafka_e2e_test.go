@@ -214,6 +214,29 @@ func (tr *traffic) send(n, rate int) {
 // which names the topic and consumer group.
 func expectStored(t *testing.T, config string, stats demo.Stats, stores ...*tier) {
 	t.Helper()
+	count, bytes, packets, seen, twice := readStored(t, config, stats, stores...)
+	for _, r := range twice {
+		t.Errorf("a flow is stored twice (row hash %s)", r)
+	}
+	// sFlow bytes are the sampled packets' IP length, 22 bytes below the
+	// frame length the demo counts (see expectedRow).
+	wantBytes := stats.Bytes - 22*stats.SFlow5.Flows
+	if count != stats.Flows || bytes != wantBytes || packets != stats.Packets {
+		t.Fatalf("stored %d flows, %d bytes, %d packets; sent %d flows, %d bytes, %d packets",
+			count, bytes, packets, stats.Flows, wantBytes, stats.Packets)
+	}
+	if uint64(len(seen)) != count {
+		t.Fatalf("%d distinct rows among %d", len(seen), count)
+	}
+}
+
+// readStored waits until the stores together hold at least every flow
+// sent and the pipelines are done with the topic (see settled), then reads
+// their totals and every row's hash (over 14 columns): seen holds the
+// distinct hashes, twice the hashes of rows stored more than once (once
+// per extra copy).
+func readStored(t *testing.T, config string, stats demo.Stats, stores ...*tier) (count, bytes, packets uint64, seen map[string]bool, twice []string) {
+	t.Helper()
 	total := func() uint64 {
 		var n uint64
 		for _, s := range stores {
@@ -225,7 +248,6 @@ func expectStored(t *testing.T, config string, stats demo.Stats, stores ...*tier
 		n := total()
 		return n >= stats.Flows, fmt.Sprintf("%d flows stored, %d sent", n, stats.Flows)
 	})
-	var count, bytes, packets uint64
 	var hashes [][]string
 	settled(t, flowsGroup(t, config), stores, flowWrites, func() {
 		count, bytes, packets, hashes = 0, 0, 0, nil
@@ -239,25 +261,16 @@ func expectStored(t *testing.T, config string, stats demo.Stats, stores ...*tier
 				Proto, Bytes, Packets, TimeFlowStart, TimeFlowEnd, InIfIndex, OutIfIndex, TCPFlags) FROM flows`)))
 		}
 	})
-	seen := map[string]bool{}
+	seen = map[string]bool{}
 	for _, rows := range hashes {
 		for _, r := range rows {
 			if seen[r] {
-				t.Errorf("a flow is stored twice (row hash %s)", r)
+				twice = append(twice, r)
 			}
 			seen[r] = true
 		}
 	}
-	// sFlow bytes are the sampled packets' IP length, 22 bytes below the
-	// frame length the demo counts (see expectedRow).
-	wantBytes := stats.Bytes - 22*stats.SFlow5.Flows
-	if count != stats.Flows || bytes != wantBytes || packets != stats.Packets {
-		t.Fatalf("stored %d flows, %d bytes, %d packets; sent %d flows, %d bytes, %d packets",
-			count, bytes, packets, stats.Flows, wantBytes, stats.Packets)
-	}
-	if uint64(len(seen)) != count {
-		t.Fatalf("%d distinct rows among %d", len(seen), count)
-	}
+	return count, bytes, packets, seen, twice
 }
 
 // waitDecoded waits until the collector has decoded n flows: a datagram

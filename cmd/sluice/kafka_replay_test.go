@@ -185,7 +185,7 @@ func produceNumbered(t *testing.T, ctx context.Context, r *reporter.Reporter, cf
 			value = recordpb.AppendBatchFlow(value, &f)
 		}
 		// One at a time, so that the offsets follow the numbering.
-		err := p.SendEncoded(ctx, []byte("exporter"), value, perMessage, "", func(err error) { errs <- err })
+		err := p.SendEncoded(ctx, []byte("exporter"), value, perMessage, kafka.Identity{}, func(err error) { errs <- err })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -100,6 +100,14 @@ type ConsumerConfig struct {
 	// valid record batch (with headers saying where it came from and why);
 	// empty: such messages are only counted, logged and skipped.
 	DeadLetterTopic string `yaml:"dead-letter-topic"`
+	// DedupStateBytes bounds the deduplication state committed with each
+	// partition's offset (as the commit's metadata): which collectors'
+	// messages were consumed, so that a message a collector sends again
+	// after a crash is skipped by whichever worker reads it. It must not
+	// exceed the brokers' offset.metadata.max.bytes (4096 by default). The
+	// collectors seen last in the partition are kept; about 100 fit in the
+	// default while they send steadily. 0 keeps no state across restarts.
+	DedupStateBytes int `yaml:"dedup-state-bytes"`
 }
 
 // DefaultConfig talks to a local broker on the default topic, compresses with
@@ -136,6 +144,7 @@ func DefaultConfig() Config {
 			HeartbeatInterval: 3 * time.Second,
 			RebalanceTimeout:  30 * time.Second,
 			QueueMessages:     16,
+			DedupStateBytes:   4000,
 		},
 	}
 }
@@ -197,6 +206,7 @@ func (c Config) Validate() error {
 		"must be positive and below consumer.session-timeout (%s), got %s", k.SessionTimeout, k.HeartbeatInterval)
 	check(k.RebalanceTimeout > 0, "consumer.rebalance-timeout", "must be positive, got %s", k.RebalanceTimeout)
 	check(k.QueueMessages >= 1, "consumer.queue-messages", "must be at least 1, got %d", k.QueueMessages)
+	check(k.DedupStateBytes >= 0, "consumer.dedup-state-bytes", "must not be negative, got %d", k.DedupStateBytes)
 	check(k.DeadLetterTopic == "" || validTopic(k.DeadLetterTopic) && k.DeadLetterTopic != c.Topic, "consumer.dead-letter-topic",
 		"want empty, or a valid topic name other than topic, got %q", k.DeadLetterTopic)
 	if _, err := c.TLS.Build("tls"); err != nil {

@@ -79,7 +79,7 @@ func (c *CounterProducer) WriteCounters(ctx context.Context, rows []record.Count
 		return fmt.Errorf("encode counter samples: %w", err)
 	}
 	done := make(chan error, 1)
-	if err := c.p.SendEncoded(ctx, nil, value, len(rows), token, func(err error) { done <- err }); err != nil {
+	if err := c.p.SendEncoded(ctx, nil, value, len(rows), Identity{ID: token}, func(err error) { done <- err }); err != nil {
 		return err
 	}
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +72,7 @@ type Forwarder struct {
 // sender is what the forwarder needs of the Producer.
 type sender interface {
 	EnsureTopic(ctx context.Context) error
-	SendEncoded(ctx context.Context, key, value []byte, records int, id string, done func(error)) error
+	SendEncoded(ctx context.Context, key, value []byte, records int, id Identity, done func(error)) error
 }
 
 // delivery is one spool entry on its way to Kafka, with the buffer that
@@ -299,7 +300,7 @@ func (f *Forwarder) run(ctx context.Context) {
 			f.sending++
 			f.mu.Unlock()
 			f.retries.Inc()
-			if err := f.send(ctx, d); err != nil && ctx.Err() != nil {
+			if err := f.send(ctx, d, d.entry.Pos); err != nil && ctx.Err() != nil {
 				return
 			}
 			continue
@@ -360,16 +361,21 @@ func (f *Forwarder) next(ctx context.Context) error {
 	}
 	d.state = sending
 	f.sending++
+	acked := f.window[0].entry.Pos
 	f.mu.Unlock()
-	if err := f.send(ctx, d); err != nil && ctx.Err() != nil {
+	if err := f.send(ctx, d, acked); err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return nil
 }
 
-// send hands d to the producer; d is already counted in f.sending.
-func (f *Forwarder) send(ctx context.Context, d *delivery) error {
-	return f.producer.SendEncoded(ctx, d.entry.Key, d.entry.Value, d.entry.Records, d.entry.ID, func(err error) {
+// send hands d to the producer; d is already counted in f.sending. acked
+// is the position of the window's head: every spool entry before it was
+// acknowledged by Kafka, so their copies precede d in the topic (the
+// AckedHeader promise).
+func (f *Forwarder) send(ctx context.Context, d *delivery, acked spool.Pos) error {
+	id := Identity{ID: d.entry.ID, Acked: strconv.FormatUint(acked.Segment, 10) + "-" + strconv.Itoa(acked.Index)}
+	return f.producer.SendEncoded(ctx, d.entry.Key, d.entry.Value, d.entry.Records, id, func(err error) {
 		f.completed(d, err)
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +32,10 @@ type flakySender struct {
 	outstanding map[string]bool // IDs sent and not delivered yet
 	maxHeld     int             // most entries the forwarder held at once
 	maxPending  int             // most IDs sent and not delivered at once
+	// badAcked counts sends whose AckedHeader promise was false: an entry
+	// before the acknowledged position not delivered yet, or the position
+	// past the message's own.
+	badAcked int
 }
 
 func newFlakySender(maxInFlight, failFrom, failTo int) *flakySender {
@@ -50,7 +56,8 @@ func newFlakySender(maxInFlight, failFrom, failTo int) *flakySender {
 
 func (s *flakySender) EnsureTopic(context.Context) error { return nil }
 
-func (s *flakySender) SendEncoded(ctx context.Context, _, _ []byte, _ int, id string, done func(error)) error {
+func (s *flakySender) SendEncoded(ctx context.Context, _, _ []byte, _ int, identity Identity, done func(error)) error {
+	id := identity.ID
 	select {
 	case s.tokens <- struct{}{}:
 	case <-ctx.Done():
@@ -64,6 +71,14 @@ func (s *flakySender) SendEncoded(ctx context.Context, _, _ []byte, _ int, id st
 	s.calls++
 	fail := s.calls >= s.failFrom && s.calls < s.failTo
 	s.outstanding[id] = true
+	// The test's entries are in one segment, delivered in order: the
+	// promise holds when the acknowledged index is within what was
+	// delivered and not past this entry.
+	var seg, acked int
+	own, err := strconv.Atoi(id[strings.LastIndexByte(id, '-')+1:])
+	if _, serr := fmt.Sscanf(identity.Acked, "%d-%d", &seg, &acked); serr != nil || err != nil || acked > own || acked > len(s.delivered) {
+		s.badAcked++
+	}
 	s.maxHeld = max(s.maxHeld, held)
 	s.maxPending = max(s.maxPending, len(s.outstanding))
 	s.mu.Unlock()
@@ -122,6 +137,9 @@ func TestForwarderOutageKeepsOrder(t *testing.T) {
 	}
 	if fmt.Sprint(fake.delivered) != fmt.Sprint(want) {
 		t.Errorf("Kafka received\n%v\nwant the spool order\n%v", fake.delivered, want)
+	}
+	if fake.badAcked > 0 {
+		t.Errorf("%d messages claimed entries acknowledged that were not", fake.badAcked)
 	}
 	if fake.maxHeld > maxInFlight || fake.maxPending > maxInFlight {
 		t.Errorf("forwarder held %d entries, %d sent and undelivered; bound %d", fake.maxHeld, fake.maxPending, maxInFlight)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +33,16 @@ type Group struct {
 
 	deadLetter *kafkago.Writer
 	commitMu   sync.Mutex
+	// client commits offsets with their deduplication state, and reads
+	// them back when a claim starts.
+	client          *kafkago.Client
+	commitTransport *kafkago.Transport
+	// dedupBudget is the metadata size allowed, lowered when the brokers
+	// refuse it as too large.
+	dedupBudget atomic.Int64
 
-	// windows keeps each partition's seen message IDs between claims.
+	// windows keeps each partition's seen message IDs between claims, for
+	// messages of collectors without sluice-acked (see Claim.seen).
 	windowsMu sync.Mutex
 	windows   map[int]*idWindow
 }
@@ -47,6 +56,7 @@ type groupMetrics struct {
 	assigned    prometheus.Gauge
 	generations prometheus.Counter
 	duplicates  prometheus.Counter
+	evicted     prometheus.Counter
 	deadLetters prometheus.Counter
 	dlqErrors   prometheus.Counter
 	commitErrs  prometheus.Counter
@@ -64,6 +74,9 @@ func NewGroup(r *reporter.Reporter, cfg Config, _ GroupDependencies) (*Group, er
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
 	g := &Group{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second), windows: map[int]*idWindow{}}
+	g.commitTransport = cfg.transport()
+	g.client = &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: g.commitTransport}
+	g.dedupBudget.Store(int64(cfg.Consumer.DedupStateBytes))
 	var err error
 	if g.metrics, err = newConsumerMetrics(r.Registerer()); err != nil {
 		return nil, err
@@ -73,7 +86,8 @@ func NewGroup(r *reporter.Reporter, cfg Config, _ GroupDependencies) (*Group, er
 		lag:         m.GaugeVec("consumer_lag_records", "Messages of a partition this worker holds that are behind the partition's end (high-water mark), as of the last fetch.", "partition"),
 		assigned:    m.Gauge("consumer_partitions_assigned", "Partitions this worker consumes in the current generation."),
 		generations: m.Counter("consumer_generations_total", "Consumer group generations joined (each rebalance starts one)."),
-		duplicates:  m.Counter("consumer_duplicates_total", "Messages skipped because a message with the same sluice-message-id was already handled (a producer's retry)."),
+		duplicates:  m.Counter("consumer_duplicates_total", "Messages skipped because a message with the same identity (sluice-message-id) was already consumed: a collector sent it again after a failed delivery or a crash."),
+		evicted:     m.Counter("consumer_dedup_evicted_producers_total", "Collectors dropped from a partition's committed deduplication state for room (consumer.dedup-state-bytes): a message they send again would be stored twice."),
 		deadLetters: m.Counter("consumer_dead_letter_messages_total", "Invalid messages copied to the dead-letter topic."),
 		dlqErrors:   m.Counter("consumer_dead_letter_errors_total", "Invalid messages that could not be copied to the dead-letter topic (skipped all the same)."),
 		commitErrs:  m.Counter("consumer_commit_errors_total", "Failed offset commits (retried while the partition is held)."),
@@ -188,6 +202,7 @@ func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 	// Ends the generation (the handlers store and commit, the coordinator
 	// connection staying open for their commits), then leaves the group.
 	cg.Close()
+	g.commitTransport.CloseIdleConnections()
 	if g.deadLetter != nil {
 		g.deadLetter.Close()
 	}
@@ -211,7 +226,15 @@ type Claim struct {
 	ctx    context.Context
 	reader *kafkago.Reader
 	label  string
-	seen   *idWindow
+	// seen holds the IDs of messages without an acknowledged position
+	// (collectors before sluice-acked), with which a copy is recognised
+	// only by this worker while it remembers the first.
+	seen *idWindow
+	// dedup recognises copies of messages with an identity; nil until
+	// loaded from the committed offset's metadata at the first Fetch.
+	dedup *dedupState
+	// fetched is the offset after the last message fetched.
+	fetched int64
 }
 
 func (g *Group) newClaim(ctx context.Context, gen *kafkago.Generation, a kafkago.PartitionAssignment) *Claim {
@@ -287,6 +310,11 @@ type ClaimMessage struct {
 	// Skipped says why a message contributes no records: "" (it does), a
 	// decode error reason, or "duplicate".
 	Skipped string
+	// Producer and Seq are the message's identity when it has one (a
+	// collector's spool instance ID and the entry's sequence number);
+	// Producer is "" otherwise.
+	Producer string
+	Seq      uint64
 }
 
 // Fetch returns the partition's next message, waiting until ctx ends (pass
@@ -294,12 +322,21 @@ type ClaimMessage struct {
 // valid record batch is counted, logged with its partition and offset,
 // copied to the dead-letter topic when one is configured, and returned
 // with Skipped set, so that the caller moves past it. So is a copy of a
-// message already handled in this claim (same sluice-message-id).
+// message consumed before: recognised by its identity and the committed
+// deduplication state (see dedupState) when it carries sluice-acked, or,
+// from an older collector, by its sluice-message-id among those this
+// worker saw last.
 func (c *Claim) Fetch(ctx context.Context, flows []record.Flow) (ClaimMessage, error) {
+	if c.dedup == nil {
+		if err := c.loadDedup(ctx); err != nil {
+			return ClaimMessage{Flows: flows}, err
+		}
+	}
 	km, err := c.reader.FetchMessage(ctx)
 	if err != nil {
 		return ClaimMessage{Flows: flows}, err
 	}
+	c.fetched = km.Offset + 1
 	m := &c.g.metrics
 	m.bytes.Add(float64(len(km.Value)))
 	c.g.gm.lag.WithLabelValues(c.label).Set(float64(max(0, km.HighWaterMark-km.Offset-1)))
@@ -309,8 +346,17 @@ func (c *Claim) Fetch(ctx context.Context, flows []record.Flow) (ClaimMessage, e
 		c.invalid(km, reasonSchema, fmt.Errorf("schema version %q, want %q", version, recordpb.SchemaVersion))
 		return msg, nil
 	}
-	id := header(km.Headers, MessageIDHeader)
-	if id != "" && c.seen.has(id) {
+	var id string
+	if instance, seq, acked, ok := parseIdentity(headerBytes(km.Headers, MessageIDHeader), headerBytes(km.Headers, AckedHeader)); ok {
+		var dup bool
+		msg.Producer, dup = c.dedup.observe(instance, seq, acked, km.Offset)
+		msg.Seq = seq
+		if dup {
+			c.g.gm.duplicates.Inc()
+			msg.Skipped = "duplicate"
+			return msg, nil
+		}
+	} else if id = header(km.Headers, MessageIDHeader); id != "" && c.seen.has(id) {
 		c.g.gm.duplicates.Inc()
 		msg.Skipped = "duplicate"
 		return msg, nil
@@ -342,12 +388,16 @@ func schemaVersion(headers []kafkago.Header) (string, bool) {
 }
 
 func header(headers []kafkago.Header, key string) string {
+	return string(headerBytes(headers, key))
+}
+
+func headerBytes(headers []kafkago.Header, key string) []byte {
 	for _, h := range headers {
 		if h.Key == key {
-			return string(h.Value)
+			return h.Value
 		}
 	}
-	return ""
+	return nil
 }
 
 // invalid counts, logs and dead-letters a message that is skipped.
@@ -374,17 +424,110 @@ func (c *Claim) invalid(km kafkago.Message, reason string, cause error) {
 	g.gm.deadLetters.Inc()
 }
 
-// Commit records that the partition's messages before next are handled. It
-// works during a rebalance too, until the handler returns.
+// Commit records that the partition's messages before next are handled,
+// with the deduplication state that goes with them as the commit's
+// metadata. next must follow the last message fetched (the state describes
+// what was fetched); otherwise no state is committed. It works during a
+// rebalance too, until the handler returns.
 func (c *Claim) Commit(next int64) error {
+	if c.dedup == nil {
+		// Nothing fetched: keep the state committed before.
+		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.Consumer.SessionTimeout)
+		err := c.loadDedup(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	var metadata string
+	if next == c.fetched {
+		for {
+			var evicted int
+			metadata, evicted = c.dedup.encode(next, int(c.g.dedupBudget.Load()))
+			if evicted > 0 {
+				c.g.gm.evicted.Add(float64(evicted))
+				c.g.limiter.Log(c.g.r.Logger, "dedup-evict", "deduplication state full: collectors seen least recently dropped from it; a message they send again would be stored twice (raise consumer.dedup-state-bytes, within the brokers' offset.metadata.max.bytes)",
+					"topic", c.Topic, "partition", c.Partition, "evicted", evicted, "dedup_state_bytes", c.g.dedupBudget.Load())
+			}
+			err := c.commit(next, metadata)
+			if !errors.Is(err, kafkago.OffsetMetadataTooLarge) || len(metadata) == 0 {
+				return err
+			}
+			// The brokers allow less than consumer.dedup-state-bytes.
+			c.g.dedupBudget.Store(int64(len(metadata) / 2))
+		}
+	}
+	if next != c.fetched {
+		c.g.limiter.Log(c.g.r.Logger, "dedup-commit", "commit before the last message fetched: committed without deduplication state",
+			"topic", c.Topic, "partition", c.Partition, "offset", next, "fetched", c.fetched)
+		c.dedup = newDedupState()
+	}
+	return c.commit(next, metadata)
+}
+
+func (c *Claim) commit(next int64, metadata string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.Consumer.SessionTimeout)
+	defer cancel()
 	c.g.commitMu.Lock()
-	err := c.gen.CommitOffsets(map[string]map[int]int64{c.Topic: {c.Partition: next}})
+	res, err := c.g.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
+		GroupID: c.gen.GroupID, GenerationID: int(c.gen.ID), MemberID: c.gen.MemberID,
+		Topics: map[string][]kafkago.OffsetCommit{c.Topic: {{Partition: c.Partition, Offset: next, Metadata: metadata}}},
+	})
 	c.g.commitMu.Unlock()
+	if err == nil {
+		for _, p := range res.Topics[c.Topic] {
+			if p.Partition == c.Partition && p.Error != nil {
+				err = p.Error
+			}
+		}
+	}
 	if err != nil {
 		c.g.gm.commitErrs.Inc()
 		return fmt.Errorf("committing offset %d of %s/%d: %w", next, c.Topic, c.Partition, err)
 	}
 	c.g.metrics.commits.Inc()
+	return nil
+}
+
+// loadDedup reads the deduplication state committed with the offset the
+// claim starts from. A partition without a committed offset starts with an
+// empty state; so does one whose state cannot be read (logged: copies sent
+// again by collectors may then be stored twice).
+func (c *Claim) loadDedup(ctx context.Context) error {
+	c.fetched = c.Start
+	if c.Start < 0 {
+		c.dedup = newDedupState()
+		return nil
+	}
+	res, err := c.g.client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
+		GroupID: c.gen.GroupID, Topics: map[string][]int{c.Topic: {c.Partition}},
+	})
+	if err == nil {
+		err = res.Error
+	}
+	if err != nil {
+		return fmt.Errorf("reading the committed deduplication state of %s/%d: %w", c.Topic, c.Partition, err)
+	}
+	var metadata string
+	for _, p := range res.Topics[c.Topic] {
+		if p.Partition != c.Partition {
+			continue
+		}
+		if p.Error != nil {
+			return fmt.Errorf("reading the committed deduplication state of %s/%d: %w", c.Topic, c.Partition, p.Error)
+		}
+		if p.CommittedOffset != c.Start {
+			c.g.r.Warn("committed offset moved since the claim started; starting without deduplication state",
+				"topic", c.Topic, "partition", c.Partition, "start", c.Start, "committed", p.CommittedOffset)
+			c.dedup = newDedupState()
+			return nil
+		}
+		metadata = p.Metadata
+	}
+	c.dedup, err = decodeDedupState(metadata, c.Start)
+	if err != nil {
+		c.g.r.Warn("cannot read the committed deduplication state; starting without it", "topic", c.Topic, "partition", c.Partition, "error", err)
+	}
 	return nil
 }
 

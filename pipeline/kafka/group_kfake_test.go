@@ -247,7 +247,7 @@ func TestGroupSkipsRetriedCopies(t *testing.T) {
 		t.Helper()
 		for _, id := range ids {
 			done := make(chan error, 1)
-			if err := p.SendEncoded(ctx, []byte("exporter"), value, 1, id, func(err error) { done <- err }); err != nil {
+			if err := p.SendEncoded(ctx, []byte("exporter"), value, 1, Identity{ID: id}, func(err error) { done <- err }); err != nil {
 				t.Fatal(err)
 			}
 			if err := <-done; err != nil {

@@ -295,16 +295,32 @@ func (p *Producer) Send(ctx context.Context, flows []record.Flow, done func(erro
 
 // MessageIDHeader carries a message's identity, stable when the message is
 // sent again (from the spool, after a failure or a restart), so consumers
-// can skip a copy they have already handled.
+// can skip a copy they have already handled. From a collector's spool it is
+// "<instance id>-<segment>-<index>" (see pipeline/spool).
 const MessageIDHeader = "sluice-message-id"
 
+// AckedHeader, beside MessageIDHeader, is "<segment>-<index>": every entry
+// of the same spool instance before that position had been acknowledged by
+// Kafka when the message was sent, so its copies are in the topic before
+// this message. The consumers' deduplication (see dedupState) rests on it.
+const AckedHeader = "sluice-acked"
+
+// Identity is what a message says of itself in its headers; empty fields
+// add no header.
+type Identity struct {
+	// ID goes into MessageIDHeader.
+	ID string
+	// Acked goes into AckedHeader.
+	Acked string
+}
+
 // SendEncoded hands Kafka one message that is already encoded: value is a
-// FlowBatch of records flow records, all of the exporter key names; id, when
-// not empty, goes into the MessageIDHeader header. done runs once Kafka has
-// acknowledged or given up on the message; key and value must stay
-// unchanged until then. Like Send, it blocks while
-// max-in-flight-messages are unacknowledged.
-func (p *Producer) SendEncoded(ctx context.Context, key, value []byte, records int, id string, done func(error)) error {
+// FlowBatch of records flow records, all of the exporter key names; id's
+// fields, when not empty, go into the MessageIDHeader and AckedHeader
+// headers. done runs once Kafka has acknowledged or given up on the
+// message; key and value must stay unchanged until then. Like Send, it
+// blocks while max-in-flight-messages are unacknowledged.
+func (p *Producer) SendEncoded(ctx context.Context, key, value []byte, records int, id Identity, done func(error)) error {
 	p.mu.Lock()
 	if p.closed.Load() {
 		p.mu.Unlock()
@@ -320,8 +336,15 @@ func (p *Producer) SendEncoded(ctx context.Context, key, value []byte, records i
 	m := messagePool.Get().(*message)
 	m.value, m.borrowed, m.records, m.send = value, true, records, state
 	headers := schemaHeaders
-	if id != "" {
-		headers = []kafkago.Header{schemaHeaders[0], {Key: MessageIDHeader, Value: []byte(id)}}
+	if id.ID != "" || id.Acked != "" {
+		headers = make([]kafkago.Header, 1, 3)
+		headers[0] = schemaHeaders[0]
+		if id.ID != "" {
+			headers = append(headers, kafkago.Header{Key: MessageIDHeader, Value: []byte(id.ID)})
+		}
+		if id.Acked != "" {
+			headers = append(headers, kafkago.Header{Key: AckedHeader, Value: []byte(id.Acked)})
+		}
 	}
 	var err error
 	select {

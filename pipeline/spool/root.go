@@ -5,9 +5,12 @@
 // size the policy drops the newest entries (refusing them) or the oldest
 // segment, and counts what it dropped.
 //
-// Each entry has an identity that survives restarts (Entry.ID: the spool's
-// own random ID, the segment and the index), so that a consumer can
-// recognise an entry delivered twice.
+// Each entry has an identity that survives restarts and crashes: the
+// spool's instance ID (a random ID kept in the directory's "id" file) and
+// the entry's sequence number (Pos.Seq: its segment and its index, packed;
+// segment numbers are never reused, so sequence numbers only grow, in the
+// order entries were appended). Entry.ID spells both out. A consumer uses it
+// to recognise an entry delivered twice.
 //
 // A segment file is a sequence of records:
 //
@@ -17,20 +20,21 @@
 // all big-endian. Appends reach the file (the operating system) before
 // Append returns, so a killed process loses nothing; a torn record at the end
 // of a segment, from a crash in the middle of a write, is cut off at the next
-// start. Entries acknowledged before a clean Stop are not read again (the
-// cursor file); after a crash, the first live segment is read again from its
-// start, so some entries may be delivered twice.
+// start.
 //
 // The cursor file, "<segment> <index>", says that every entry before that
-// position was delivered. It stays true for good because segment numbers are
-// never reused: a new segment is numbered past both the cursor and every
-// segment found on disk at New, even those New deletes as delivered. (Were
-// numbers reused, a cursor left by a clean stop would, after a later crash,
-// mark the new segments' entries as delivered, and a consumer would take
-// their IDs for ones it had already seen.) New rewrites the cursor, durably,
-// to describe what it recovered, and Stop to describe what was acknowledged;
-// nothing else writes it, so after a crash it is at worst behind, and the
-// entries since are delivered again.
+// position was delivered. Once started, the spool rewrites it, durably,
+// within CursorInterval of an acknowledgement that moved it (and at New and
+// Stop): after a crash, only the entries acknowledged within that last
+// interval, and those not acknowledged at all, are read again. The cursor
+// stays true for good because segment numbers are never reused: a new
+// segment is numbered past both the cursor and every segment found on disk
+// at New, even those New deletes as delivered. (Were numbers reused, a
+// cursor left by a clean stop would, after a later crash, mark the new
+// segments' entries as delivered, and a consumer would take their IDs for
+// ones it had already seen.) For the same reason, a directory that has an
+// instance ID but no readable cursor gets a new instance ID: its numbering
+// may start again.
 package spool
 
 import (
@@ -49,6 +53,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -79,12 +84,18 @@ type Pos struct {
 	Index   int
 }
 
+// Seq is the entry's sequence number: segment and index packed in 64
+// bits. Within a spool (one instance ID) it orders entries as they were
+// appended and is never reused. Indexes stay below 2^32 (segments are at
+// most 4 GiB).
+func (p Pos) Seq() uint64 { return p.Segment<<32 | uint64(p.Index) }
+
 // Entry is one spooled message.
 type Entry struct {
 	Key, Value []byte // slices of the buffer given to Next
 	Records    int
 	Pos        Pos
-	// ID is stable across restarts: "<spool id>-<segment>-<index>".
+	// ID is stable across restarts: "<instance id>-<segment>-<index>".
 	ID string
 	// Buf is the buffer Key and Value are in, to pass to the next Next.
 	Buf []byte
@@ -122,9 +133,15 @@ type Spool struct {
 	notify  chan struct{}
 	closed  bool
 
+	// cursorAt is the position the cursor file last recorded.
+	cursorAt Pos
+	stopSync context.CancelFunc
+	syncDone chan struct{}
+
 	appended      prometheus.Counter
 	appendedBytes prometheus.Counter
 	dropped       *prometheus.CounterVec
+	cursorErrors  prometheus.Counter
 }
 
 // Dependencies is what a Spool is handed.
@@ -139,8 +156,8 @@ type Dependencies struct {
 
 // New opens or creates the spool in deps.Dir and recovers its segments,
 // so that it takes and yields entries at once (the forwarder, and tests,
-// use it before anything is started). It starts no goroutine: a spool has
-// no work of its own.
+// use it before anything is started). It starts no goroutine: Start starts
+// the one that keeps the cursor file current.
 func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 	r = r.Package()
 	dir := deps.Dir
@@ -154,8 +171,14 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s := &Spool{r: r, cfg: cfg, dir: dir, notify: make(chan struct{})}
+	var seq uint64
+	var index int
+	cursor, cursorErr := os.ReadFile(filepath.Join(dir, cursorFile))
+	if cursorErr == nil {
+		_, cursorErr = fmt.Sscanf(string(cursor), "%d %d", &seq, &index)
+	}
 	var err error
-	if s.id, err = spoolID(dir); err != nil {
+	if s.id, err = spoolID(r, dir, cursorErr != nil); err != nil {
 		return nil, err
 	}
 	if err := s.recover(); err != nil {
@@ -182,10 +205,16 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 	return s, nil
 }
 
-func spoolID(dir string) (string, error) {
+// spoolID reads the instance ID, or makes one: when there is none, or when
+// fresh is set (the cursor is missing or unreadable, so segment numbers may start again
+// and an old ID with new numbers could name entries already delivered).
+func spoolID(r *reporter.Reporter, dir string, fresh bool) (string, error) {
 	path := filepath.Join(dir, idFile)
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		return strings.TrimSpace(string(b)), nil
+		if !fresh {
+			return strings.TrimSpace(string(b)), nil
+		}
+		r.Warn("spool has an instance ID but no cursor; taking a new ID, so that entries are not mistaken for ones already delivered", "dir", dir)
 	}
 	var raw [8]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -253,6 +282,7 @@ func (s *Spool) readCursor() (uint64, int) {
 		s.r.Warn("spool cursor unreadable, ignored", "error", err)
 		return 0, 0
 	}
+	s.cursorAt = Pos{Segment: seq, Index: index}
 	return seq, index
 }
 
@@ -562,14 +592,64 @@ func (s *Spool) Pending() (entries int, bytes int64) {
 	return entries, s.total
 }
 
-// Start does nothing: New opened the spool, and it has no background
-// work.
-func (s *Spool) Start(context.Context) error { return nil }
+// Start starts keeping the cursor file current: every CursorInterval,
+// when acknowledgements moved the delivered position, it is written again.
+// New opened the spool already.
+func (s *Spool) Start(context.Context) error {
+	interval := s.cfg.CursorInterval
+	if interval == 0 {
+		interval = defaultCursorInterval
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopSync, s.syncDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.syncDone)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		limiter := s.r.NewLimiter(1, time.Minute)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := s.syncCursor(); err != nil {
+				s.cursorErrors.Inc()
+				limiter.Log(s.r.Logger, "cursor", "cannot record the spool's delivered position; after a crash more entries would be sent again", "error", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// syncCursor writes the cursor file when the delivered position moved. The
+// file is written outside the lock: only this goroutine writes it between
+// New and Stop.
+func (s *Spool) syncCursor() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	at, ok := s.deliveredPos()
+	s.mu.Unlock()
+	if !ok || at == s.cursorAt {
+		return nil
+	}
+	if err := s.storeCursor(at); err != nil {
+		return err
+	}
+	return nil
+}
 
 // Stop flushes, records how far the oldest segment was delivered, and
 // closes the files. Entries read but not acknowledged are read again at the
-// next New. Nothing in it waits, so ctx is not consulted.
+// next New. Nothing in it waits long, so ctx is not consulted.
 func (s *Spool) Stop(context.Context) error {
+	if s.stopSync != nil {
+		s.stopSync()
+		<-s.syncDone
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -605,15 +685,38 @@ func (s *Spool) closeFiles() {
 }
 
 // writeCursor records, durably, that the entries before the first one not
-// acknowledged in the oldest segment were delivered.
+// acknowledged in the oldest segment were delivered. s.mu is held.
 func (s *Spool) writeCursor() error {
-	if len(s.segs) == 0 {
+	at, ok := s.deliveredPos()
+	if !ok {
 		return nil
+	}
+	return s.storeCursor(at)
+}
+
+// deliveredPos is the position of the first entry not acknowledged in the
+// oldest segment (acknowledgements come in order, so every entry before it
+// was delivered). s.mu is held.
+func (s *Spool) deliveredPos() (Pos, bool) {
+	if len(s.segs) == 0 {
+		return Pos{}, false
 	}
 	first := s.segs[0]
 	index := slices.Index(first.acked, false)
 	if index < 0 {
 		index = first.entries
 	}
-	return atomicfile.WriteFile(filepath.Join(s.dir, cursorFile), fmt.Appendf(nil, "%d %d\n", first.seq, index), 0o640)
+	return Pos{Segment: first.seq, Index: index}, true
 }
+
+func (s *Spool) storeCursor(at Pos) error {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, cursorFile), fmt.Appendf(nil, "%d %d\n", at.Segment, at.Index), 0o640); err != nil {
+		return fmt.Errorf("spool: cursor: %w", err)
+	}
+	s.cursorAt = at
+	return nil
+}
+
+// Instance is the spool's instance ID, the first half of its entries'
+// identity.
+func (s *Spool) Instance() string { return s.id }

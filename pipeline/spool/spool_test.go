@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/internal/reporter"
+	"sluice/internal/testenv"
 )
 
 func newReporter() *reporter.Reporter {
@@ -292,5 +293,88 @@ func TestCrashAfterCleanRestart(t *testing.T) {
 		if seen[e.ID] {
 			t.Fatalf("entry %d reuses ID %s of an entry delivered in run 1", i, e.ID)
 		}
+	}
+}
+
+// Once started, the spool records acknowledgements on disk within its
+// cursor interval: a crash (no Stop) does not deliver them again, and the
+// entries keep their identity (instance and sequence) across it.
+func TestCursorKeptWithoutStop(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	cfg.CursorInterval = 10 * time.Millisecond
+	s, _ := open(t, dir, cfg)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := s.Append([]byte{byte(i)}, value(i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var entries []Entry
+	for range 20 {
+		entries = append(entries, next(t, s))
+	}
+	for _, e := range entries[:12] {
+		s.Ack(e.Pos)
+	}
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Pos.Seq() <= entries[i-1].Pos.Seq() {
+			t.Fatalf("sequence numbers do not grow: %v then %v", entries[i-1].Pos, entries[i].Pos)
+		}
+	}
+	want := entries[12].Pos
+	testenv.Eventually(t, 10*time.Second, "the cursor to record the acknowledgements", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, cursorFile))
+		return string(b) == fmt.Sprintf("%d %d\n", want.Segment, want.Index)
+	})
+	// The crash: the first spool is never stopped (its goroutine is, so
+	// that it does not write over the second's cursor).
+	s.stopSync()
+	<-s.syncDone
+	s2, _ := open(t, dir, cfg)
+	defer s2.Stop(context.Background())
+	e := next(t, s2)
+	if e.Pos != want || e.ID != entries[12].ID || s2.Instance() != s.Instance() {
+		t.Fatalf("first entry after the crash: %v %s (instance %s), want %v %s (instance %s)",
+			e.Pos, e.ID, s2.Instance(), want, entries[12].ID, s.Instance())
+	}
+	if n, _ := s2.Pending(); n != 8 {
+		t.Fatalf("%d entries pending after the crash, want the 8 not acknowledged", n)
+	}
+}
+
+// A spool directory whose cursor is gone may number its segments from the
+// start again: it takes a new instance ID, so that no entry is taken for
+// one delivered before.
+func TestNewInstanceWithoutCursor(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, smallConfig())
+	first := s.Instance()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = open(t, dir, smallConfig())
+	if s.Instance() != first {
+		t.Fatalf("instance changed across a clean restart: %s, then %s", first, s.Instance())
+	}
+	s.Stop(context.Background())
+	if err := os.Remove(filepath.Join(dir, cursorFile)); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = open(t, dir, smallConfig())
+	second := s.Instance()
+	if second == first {
+		t.Fatalf("instance %s kept though the cursor was lost", first)
+	}
+	s.Stop(context.Background())
+	if err := os.WriteFile(filepath.Join(dir, cursorFile), []byte("garbage"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = open(t, dir, smallConfig())
+	defer s.Stop(context.Background())
+	if s.Instance() == second {
+		t.Fatalf("instance %s kept though the cursor was unreadable", second)
 	}
 }
