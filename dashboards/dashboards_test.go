@@ -253,6 +253,11 @@ func TestEnginesAgree(t *testing.T) {
 				vars[v.Name] = plugin.Variable{Options: []string{"10.0.0.1", "10.0.0.2"}, Current: selected, Multi: v.Multi}
 			}
 			for _, sql := range queries {
+				for _, line := range strings.Split(sql, "\n") {
+					if strings.HasPrefix(strings.TrimSpace(line), "--") && strings.Contains(line, "$__") {
+						t.Errorf("%s: a macro in a comment (macropro strips comments first): %s", name, line)
+					}
+				}
 				var want string
 				for _, e := range plugin.Engines() {
 					got, err := plugin.Expand(sql, plugin.Request{From: from, To: from.Add(time.Hour), Interval: time.Minute, Variables: vars, Engine: e})

@@ -25,8 +25,9 @@
 //     (TestEnginesAgree in dashboards).
 //
 // Expand follows both; unknown variables and macros are left as they are,
-// as Grafana leaves them. Comments in the SQL are not stripped as macropro
-// strips them: the generated SQL has none.
+// as Grafana leaves them. macropro strips SQL comments before it expands
+// (the panels' first line is one); Expand keeps them, which ClickHouse
+// ignores, so a macro must not be written in a comment.
 package plugin
 
 import (
@@ -357,13 +358,15 @@ const (
 	// empty argument). Every occurrence's text is replaced everywhere
 	// (strings.ReplaceAll).
 	SQLUtil
-	// Counting is the parser of grafana-plugin-sdk-go before v0.200.0 and of
-	// sqlds v2 (clickhouse-datasource issues #236, #249): from the macro's
-	// name on, a ")" met before any "(" ends a macro without arguments, but
-	// a "(" anywhere before it opens the argument list, which runs to the
-	// parenthesis that balances it, so `$__fromTime AND x < $__toTime AND
-	// (1)` is one macro with the argument "1". Arguments split at every
-	// comma.
+	// Counting is the parser of grafana-plugin-sdk-go's sqlutil before
+	// v0.200.0 and of sqlds v2 before its #83 (January 2023; later v2
+	// releases, used up to plugin 4.0.5, end a bare macro at a space, not at
+	// a comma or a line end), clickhouse-datasource issues #236 and #249:
+	// from the macro's name on, a ")" met before any "(" ends a macro
+	// without arguments, but a "(" anywhere before it opens the argument
+	// list, which runs to the parenthesis that balances it, so
+	// `$__fromTime AND x < $__toTime AND (1)` is one macro with the
+	// argument "1". Arguments split at every comma.
 	Counting
 	// LazyRegex is sqlds v1: \$__name\b(?:\((.*?)\))?, the arguments running
 	// to the first ")".
