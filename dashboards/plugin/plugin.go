@@ -456,22 +456,34 @@ func (e Engine) find(sql, name string) ([]occurrence, error) {
 // balances it, -1 when none does. quotes skips '…' and "…" literals
 // (doubled quotes escape), as macropro's findClosingParen.
 func closing(s string, quotes bool) int {
-	depth := 0
-	for i := 0; i < len(s); i++ {
+	depth, end := 0, -1
+	walk(s, quotes, func(i int) bool {
 		switch s[i] {
-		case '\'', '"':
-			if quotes {
-				i = endOfLiteral(s, i) - 1
-			}
 		case '(':
 			depth++
 		case ')':
 			if depth--; depth == 0 {
-				return i
+				end = i
+				return false
 			}
 		}
+		return true
+	})
+	return end
+}
+
+// walk calls f with the index of each byte of s outside quoted literals
+// (every byte when quotes is false) until f returns false.
+func walk(s string, quotes bool, f func(i int) bool) {
+	for i := 0; i < len(s); i++ {
+		if quotes && (s[i] == '\'' || s[i] == '"') {
+			i = endOfLiteral(s, i) - 1
+			continue
+		}
+		if !f(i) {
+			return
+		}
 	}
-	return -1
 }
 
 // endOfLiteral returns the index after the literal that starts at s[i].
@@ -496,18 +508,16 @@ func splitArgs(raw string, quotes bool) ([]string, error) {
 		return nil, nil
 	}
 	var args []string
+	var err error
 	depth, start := 0, 0
-	for i := 0; i < len(raw); i++ {
+	walk(raw, quotes, func(i int) bool {
 		switch raw[i] {
-		case '\'', '"':
-			if quotes {
-				i = endOfLiteral(raw, i) - 1
-			}
 		case '(':
 			depth++
 		case ')':
 			if depth == 0 {
-				return nil, fmt.Errorf("unexpected ')' at position %d", i)
+				err = fmt.Errorf("unexpected ')' at position %d", i)
+				return false
 			}
 			depth--
 		case ',':
@@ -516,6 +526,10 @@ func splitArgs(raw string, quotes bool) ([]string, error) {
 				start = i + 1
 			}
 		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	if depth != 0 {
 		return nil, fmt.Errorf("unbalanced parentheses in arguments")
