@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	sdk "github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -199,18 +200,87 @@ func isMacro(name string) bool {
 	return name == "__conditionalAll" || slices.Contains(plugin.Macros(), strings.TrimPrefix(name, "__"))
 }
 
-// checkMacroArgs: sqlds finds a macro's arguments with the lazy \((.*?)\),
-// up to the first closing parenthesis, where the plugin's newer parsers
-// balance parentheses. Arguments without parentheses read the same in both.
+// checkMacroArgs: every backend macro is written with its argument list,
+// "()" when it takes none, and no argument holds a parenthesis. A bare
+// $__fromTime followed later by "(" is a macro with arguments to the
+// parenthesis-counting parser (plugin.Counting), and the lazy regex
+// (plugin.LazyRegex) ends an argument at its first ")".
 func checkMacroArgs(t *testing.T, where, sql string) {
 	t.Helper()
 	for _, name := range plugin.Macros() {
-		for _, m := range regexp.MustCompile(`\$__`+name+`\b\(([^)]*)\)`).FindAllStringSubmatch(sql, -1) {
-			if strings.Contains(m[1], "(") {
-				t.Errorf("%s: $__%s(%s): an argument with parentheses", where, name, m[1])
+		for _, m := range regexp.MustCompile(`\$__`+name+`\b(\(([^)]*)\))?`).FindAllStringSubmatch(sql, -1) {
+			if m[1] == "" {
+				t.Errorf("%s: $__%s without its parentheses: write $__%s()", where, name, name)
+			}
+			if strings.Contains(m[2], "(") {
+				t.Errorf("%s: $__%s(%s): an argument with parentheses", where, name, m[2])
 			}
 		}
 	}
+}
+
+// TestEnginesAgree: every query of every dashboard (panels and variables)
+// expands to the same SQL under every macro engine the ClickHouse plugin
+// has had, with every variable on All and with one value selected (the
+// $__conditionalAll conditions then add parentheses after the macros), so
+// no dashboard depends on the plugin's version.
+func TestEnginesAgree(t *testing.T) {
+	from := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	checked := 0
+	for name, b := range loadAll(t) {
+		var d Dashboard
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var queries []string
+		for _, v := range d.Templating.List {
+			if q, ok := v.Query.(map[string]any); ok {
+				if sql, _ := q["rawSql"].(string); sql != "" {
+					queries = append(queries, sql)
+				}
+			}
+		}
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				if tg.RawSQL != "" {
+					queries = append(queries, tg.RawSQL)
+				}
+			}
+		}
+		for _, selected := range [][]string{{plugin.AllValue}, {"10.0.0.1"}} {
+			vars := map[string]plugin.Variable{}
+			for _, v := range d.Templating.List {
+				vars[v.Name] = plugin.Variable{Options: []string{"10.0.0.1", "10.0.0.2"}, Current: selected, Multi: v.Multi}
+			}
+			for _, sql := range queries {
+				for _, line := range strings.Split(sql, "\n") {
+					if strings.HasPrefix(strings.TrimSpace(line), "--") && strings.Contains(line, "$__") {
+						t.Errorf("%s: a macro in a comment (macropro strips comments first): %s", name, line)
+					}
+				}
+				var want string
+				for _, e := range plugin.Engines() {
+					got, err := plugin.Expand(sql, plugin.Request{From: from, To: from.Add(time.Hour), Interval: time.Minute, Variables: vars, Engine: e})
+					switch {
+					case err != nil:
+						t.Errorf("%s %v: %v\n%s", name, e, err, sql)
+					case e == plugin.MacroPro:
+						want = got
+						if strings.Contains(got, "$__") {
+							t.Errorf("%s: a macro is left after expansion:\n%s", name, got)
+						}
+					case got != want:
+						t.Errorf("%s: %v expands\n%s\nto\n%s\nand %v to\n%s", name, e, sql, got, plugin.MacroPro, want)
+					}
+				}
+				checked++
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no query checked")
+	}
+	t.Logf("%d expansions agree under %d engines", checked, len(plugin.Engines()))
 }
 
 // TestPrometheusMetrics: every metric a health panel reads is one sluice

@@ -40,7 +40,7 @@ func queryVariable(name, label, description, sql string) Variable {
 
 // hourRange is the time filter of the variables' queries over an hourly
 // rollup: the buckets the range touches.
-const hourRange = "TimeReceived >= toStartOfHour($__fromTime) AND TimeReceived <= $__toTime"
+const hourRange = "TimeReceived >= toStartOfHour($__fromTime()) AND TimeReceived <= $__toTime()"
 
 var (
 	exporterVar = queryVariable("exporter", "Exporter", "Exporters that sent flows in the range (by name when known).",
@@ -305,7 +305,7 @@ func interfaces() *layout {
 	counter := func(title, in, out string) {
 		l.custom(12, 9, "timeseries", title,
 			"sFlow interface counters ("+in+", "+out+"), per second, from the counter samples the agents send (interface_counters). No library query reads them yet.",
-			"SELECT $__timeInterval(TimeReceived) AS Time, Interface, sum(Delta) / $__interval_s AS PerSecond FROM ("+
+			"SELECT $__timeInterval(TimeReceived) AS Time, Interface, sum(Delta) / $__interval_s() AS PerSecond FROM ("+
 				"SELECT TimeReceived, concat(toString(ExporterAddress), ' if', toString(IfIndex)) AS Interface, "+
 				"toInt64("+in+" + "+out+") AS Total, greatest(0, Total - lagInFrame(Total, 1, Total) OVER "+
 				"(PARTITION BY ExporterAddress, IfIndex ORDER BY TimeReceived ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)) AS Delta "+
@@ -360,7 +360,7 @@ func security() *layout {
 			"GROUP BY SrcAddr ORDER BY Ports + Hosts DESC, SrcAddr LIMIT 20", ""))
 	bytesTable(l.custom(12, 10, "table", "DDoS targets: destinations by packet rate and sources",
 		"Destinations by average packets per second over the range, with how many sources sent to them.",
-		"SELECT DstAddr, intDiv(sum(Packets * SamplingRate), greatest(1, toUInt32($__toTime) - toUInt32($__fromTime))) AS Pps, "+
+		"SELECT DstAddr, intDiv(sum(Packets * SamplingRate), greatest(1, toUInt32($__toTime()) - toUInt32($__fromTime()))) AS Pps, "+
 			"uniqExact(SrcAddr) AS Sources, count() AS Flows, sum(Bytes * SamplingRate) AS Bytes FROM sluice.flows "+
 			"WHERE $__timeFilter(TimeReceived) AND $__conditionalAll(toString(ExporterAddress) IN (${exporter:singlequote}), $exporter) "+
 			"GROUP BY DstAddr ORDER BY Pps DESC, DstAddr LIMIT 20", "").unitOverride("^Pps$", "pps"))

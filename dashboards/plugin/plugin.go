@@ -12,13 +12,22 @@
 //     template service interpolates the variables ($var, ${var},
 //     ${var:format}, [[var]]) with the plugin's format function: a list of
 //     values becomes 'a','b', a single value is left as it is.
-//  2. In the plugin's backend, sqlds interpolates the macros of
-//     grafana/clickhouse-datasource pkg/macros/macros.go: each macro is
-//     found with the regular expression \$__name\b(?:\((.*?)\))? (sqlds,
-//     macros.go), its arguments split at commas and trimmed.
+//  2. In the plugin's backend, the macros of grafana/clickhouse-datasource
+//     pkg/macros/macros.go are expanded. The pinned plugin is 4.20.0 (the
+//     first releases to pin clickhouse-go v2.47.0 are 4.19.0 and 4.20.0),
+//     whose engine is grafana/macropro (parser.go). Earlier releases parsed
+//     differently (Engine: sqlutil's getMacroMatches in 4.0.6 to 4.18.0, a
+//     parenthesis-counting parser and a lazy regular expression before),
+//     and the worst of them takes a bare macro followed, anywhere later, by
+//     a parenthesis as a macro with arguments (clickhouse-datasource issues
+//     #236, #249). The dashboards write every macro with its parentheses,
+//     $__fromTime(), so that each engine reads them alike
+//     (TestEnginesAgree in dashboards).
 //
 // Expand follows both; unknown variables and macros are left as they are,
-// as Grafana leaves them.
+// as Grafana leaves them. macropro strips SQL comments before it expands
+// (the panels' first line is one); Expand keeps them, which ClickHouse
+// ignores, so a macro must not be written in a comment.
 package plugin
 
 import (
@@ -64,6 +73,9 @@ type Request struct {
 	// from the range and the panel's width (max data points).
 	Interval  time.Duration
 	Variables map[string]Variable
+	// Engine is the backend's macro parser: the pinned plugin's (MacroPro)
+	// unless set.
+	Engine Engine
 }
 
 // Expand returns sql as the plugin sends it to ClickHouse for r.
@@ -229,6 +241,8 @@ func timeInterval(ms bool) macroFunc {
 	}
 }
 
+// bound is a macro that takes no argument and ignores any it is given
+// (the plugin's fromTime, toTime, interval_s...).
 func bound(pick func(Request) time.Time, conv func(time.Time) string) macroFunc {
 	return func(r Request, _ []string) (string, error) { return conv(pick(r)), nil }
 }
@@ -236,7 +250,45 @@ func bound(pick func(Request) time.Time, conv func(time.Time) string) macroFunc 
 func from(r Request) time.Time { return r.From }
 func to(r Request) time.Time   { return r.To }
 
-// macroTable is the plugin's macro map (pkg/macros/macros.go, Macros).
+// boundFilter is 4.19's $__timeFrom(col) / $__timeTo(col).
+func boundFilter(pick func(Request) time.Time, op string) macroFunc {
+	return func(r Request, args []string) (string, error) {
+		if len(args) != 1 {
+			return "", fmt.Errorf("unexpected number of arguments: expected 1 argument, received %d", len(args))
+		}
+		return fmt.Sprintf("%s %s %s", args[0], op, dateTime(pick(r))), nil
+	}
+}
+
+// timeGroup is 4.19's $__timeGroup(col, 5m).
+func timeGroup(_ Request, args []string) (string, error) {
+	if len(args) != 2 {
+		return "", fmt.Errorf("unexpected number of arguments: expected 2 arguments, received %d", len(args))
+	}
+	period := strings.Trim(strings.TrimSpace(args[1]), `'"`)
+	d, err := time.ParseDuration(period)
+	if err != nil || d.Round(time.Second) <= 0 {
+		return "", fmt.Errorf("invalid interval %q", period)
+	}
+	return fmt.Sprintf("toStartOfInterval(toDateTime(%s), INTERVAL %d second)", strings.TrimSpace(args[0]), int64(d.Round(time.Second).Seconds())), nil
+}
+
+// noContext is $__table and $__column: a raw SQL panel has neither, and
+// macropro refuses them (4.18's sqlutil wrote an empty string).
+func noContext(name string) macroFunc {
+	return func(Request, []string) (string, error) {
+		return "", fmt.Errorf("no %s name in query context", name)
+	}
+}
+
+// macroTable is the plugin's macro set as 4.20.0 registers it
+// (pkg/macros/macros.go, ClickHouseMacros): its own macros merged over the
+// engine's defaults (macropro defaults.go, as sqlutil's DefaultMacros
+// before it: interval, interval_ms, timeFilter, timeFrom, timeTo,
+// timeGroup, table, column), timeFilter, timeFrom, timeTo and timeGroup
+// overridden with ClickHouse functions. $__interval and $__interval_ms
+// rarely reach the backend: Grafana's template service replaces them
+// first (interpolate).
 var macroTable = map[string]macroFunc{
 	"fromTime":        bound(from, dateTime),
 	"toTime":          bound(to, dateTime),
@@ -252,6 +304,17 @@ var macroTable = map[string]macroFunc{
 	"interval_s": func(r Request, _ []string) (string, error) {
 		return fmt.Sprint(int(math.Max(r.Interval.Seconds(), 1))), nil
 	},
+	"timeFrom":  boundFilter(from, ">="),
+	"timeTo":    boundFilter(to, "<="),
+	"timeGroup": timeGroup,
+	"table":     noContext("table"),
+	"column":    noContext("column"),
+	"interval": func(r Request, _ []string) (string, error) {
+		return intervalText(r.Interval), nil
+	},
+	"interval_ms": func(r Request, _ []string) (string, error) {
+		return fmt.Sprint(r.Interval.Milliseconds()), nil
+	},
 }
 
 // Macros lists the macro names the plugin's backend expands.
@@ -264,22 +327,258 @@ func Macros() []string {
 	return names
 }
 
-// macros follows sqlds' interpolate with the plugin's macros. \b after the
-// name keeps $__timeFilter from matching $__timeFilter_ms, so the order the
-// macros are tried in does not matter.
-func macros(sql string, r Request) (string, error) {
-	for _, name := range Macros() {
-		re := regexp.MustCompile(`\$__` + name + `\b(?:\((.*?)\))?`)
-		for _, m := range re.FindAllStringSubmatch(sql, -1) {
-			var args []string
-			for _, a := range strings.Split(m[1], ",") {
-				args = append(args, strings.TrimSpace(a))
+// longestFirst is the order sqlutil (since grafana-plugin-sdk-go v0.233)
+// and macropro try the macros in, so that $__timeFilter never takes the
+// start of $__timeFilter_ms. The older engines ranged over a Go map, in
+// no order; this emulation gives them the same one, and the dashboards'
+// SQL must not depend on it (TestEnginesAgree).
+func longestFirst() []string {
+	names := Macros()
+	slices.SortStableFunc(names, func(a, b string) int { return len(b) - len(a) })
+	return names
+}
+
+// Engine is one way the plugin's backend has found the macros in a query
+// and their arguments. The zero value is the pinned plugin's.
+type Engine int
+
+const (
+	// MacroPro is grafana-clickhouse-datasource 4.19.0 and later (the
+	// pinned 4.20.0, the first releases with clickhouse-go v2.47.0):
+	// grafana/macropro parser.go, Interpolate and replaceAllMacro. A macro
+	// takes arguments only when "(" follows its name at once; the list
+	// ends at the parenthesis that balances it, quotes respected; "()" is
+	// no argument. The query is scanned once per macro, longest name
+	// first, and each occurrence replaced where it stands.
+	MacroPro Engine = iota
+	// SQLUtil is 4.0.6 to 4.18.0: sqlds v3 to v5.1 call
+	// grafana-plugin-sdk-go's data/sqlutil Interpolate, whose
+	// getMacroMatches (since v0.200.0) takes arguments only when "(" follows
+	// the name at once, balanced, split at the top level commas ("()" is one
+	// empty argument). Every occurrence's text is replaced everywhere
+	// (strings.ReplaceAll).
+	SQLUtil
+	// Counting is the parser of grafana-plugin-sdk-go's sqlutil before
+	// v0.200.0 and of sqlds v2 before its #83 (January 2023; later v2
+	// releases, used up to plugin 4.0.5, end a bare macro at a space, not at
+	// a comma or a line end), clickhouse-datasource issues #236 and #249:
+	// from the macro's name on, a ")" met before any "(" ends a macro
+	// without arguments, but a "(" anywhere before it opens the argument
+	// list, which runs to the parenthesis that balances it, so
+	// `$__fromTime AND x < $__toTime AND (1)` is one macro with the
+	// argument "1". Arguments split at every comma.
+	Counting
+	// LazyRegex is sqlds v1: \$__name\b(?:\((.*?)\))?, the arguments running
+	// to the first ")".
+	LazyRegex
+)
+
+// Engines lists every engine, the pinned one first.
+func Engines() []Engine { return []Engine{MacroPro, SQLUtil, Counting, LazyRegex} }
+
+func (e Engine) String() string {
+	switch e {
+	case MacroPro:
+		return "macropro (4.19+)"
+	case SQLUtil:
+		return "sqlutil (4.0.6-4.18)"
+	case Counting:
+		return "counting (sdk before v0.200, sqlds v2)"
+	case LazyRegex:
+		return "lazy regex (sqlds v1)"
+	}
+	return fmt.Sprintf("Engine(%d)", int(e))
+}
+
+// occurrence is one macro found in a query: its text and its arguments.
+type occurrence struct {
+	start, end int // the text is sql[start:end]
+	args       []string
+}
+
+// find returns the occurrences of $__name in sql as e parses them.
+func (e Engine) find(sql, name string) ([]occurrence, error) {
+	re := regexp.MustCompile(`\$__` + regexp.QuoteMeta(name) + `\b`)
+	var found []occurrence
+	for _, m := range re.FindAllStringIndex(sql, -1) {
+		o := occurrence{start: m[0], end: m[1]}
+		rest := sql[m[1]:]
+		switch e {
+		case MacroPro:
+			if strings.HasPrefix(rest, "(") {
+				if n := closing(rest, true); n > 0 {
+					args, err := splitArgs(rest[1:n], true)
+					if err != nil {
+						return nil, fmt.Errorf("$__%s: %w", name, err)
+					}
+					o.end, o.args = m[1]+n+1, args
+				}
 			}
-			res, err := macroTable[name](r, args)
+		case SQLUtil:
+			if strings.HasPrefix(rest, "(") {
+				n := closing(rest, false)
+				if n < 0 {
+					return nil, fmt.Errorf("$__%s: failed to parse macro arguments (missing close bracket?)", name)
+				}
+				o.end = m[1] + n + 1
+				o.args, _ = splitArgs(rest[1:n], false)
+				if len(o.args) == 0 {
+					o.args = []string{""}
+				}
+			}
+		case Counting:
+			o.args = []string{""}
+			open := strings.IndexByte(rest, '(')
+			if shut := strings.IndexByte(rest, ')'); open >= 0 && (shut < 0 || open < shut) {
+				n := closing(rest[open:], false)
+				if n < 0 {
+					// getMacroMatches sliced out of range: the plugin panicked.
+					return nil, fmt.Errorf("$__%s: unbalanced parentheses after the macro", name)
+				}
+				o.end = m[1] + open + n + 1
+				o.args = trimAll(strings.Split(rest[open+1:open+n], ","))
+			}
+		case LazyRegex:
+			o.args = []string{""}
+			if strings.HasPrefix(rest, "(") {
+				if n := strings.IndexByte(rest, ')'); n > 0 {
+					o.end = m[1] + n + 1
+					o.args = trimAll(strings.Split(rest[1:n], ","))
+				}
+			}
+		}
+		found = append(found, o)
+	}
+	return found, nil
+}
+
+// closing returns the index in s (which starts with "(") of the ")" that
+// balances it, -1 when none does. quotes skips '…' and "…" literals
+// (doubled quotes escape), as macropro's findClosingParen.
+func closing(s string, quotes bool) int {
+	depth, end := 0, -1
+	walk(s, quotes, func(i int) bool {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				end = i
+				return false
+			}
+		}
+		return true
+	})
+	return end
+}
+
+// walk calls f with the index of each byte of s outside quoted literals
+// (every byte when quotes is false) until f returns false.
+func walk(s string, quotes bool, f func(i int) bool) {
+	for i := 0; i < len(s); i++ {
+		if quotes && (s[i] == '\'' || s[i] == '"') {
+			i = endOfLiteral(s, i) - 1
+			continue
+		}
+		if !f(i) {
+			return
+		}
+	}
+}
+
+// endOfLiteral returns the index after the literal that starts at s[i].
+func endOfLiteral(s string, i int) int {
+	q := s[i]
+	for j := i + 1; j < len(s); j++ {
+		if s[j] == q {
+			if j+1 < len(s) && s[j+1] == q {
+				j++
+				continue
+			}
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// splitArgs splits an argument list at its top level commas, trimmed; a
+// blank list is no argument.
+func splitArgs(raw string, quotes bool) ([]string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	var args []string
+	var err error
+	depth, start := 0, 0
+	walk(raw, quotes, func(i int) bool {
+		switch raw[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				err = fmt.Errorf("unexpected ')' at position %d", i)
+				return false
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				args = append(args, strings.TrimSpace(raw[start:i]))
+				start = i + 1
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if depth != 0 {
+		return nil, fmt.Errorf("unbalanced parentheses in arguments")
+	}
+	return append(args, strings.TrimSpace(raw[start:])), nil
+}
+
+func trimAll(s []string) []string {
+	for i := range s {
+		s[i] = strings.TrimSpace(s[i])
+	}
+	return s
+}
+
+// macros expands the macros of sql with r's engine, one macro after the
+// other, longest name first.
+func macros(sql string, r Request) (string, error) {
+	for _, name := range longestFirst() {
+		found, err := r.Engine.find(sql, name)
+		if err != nil {
+			return "", err
+		}
+		if r.Engine == MacroPro {
+			// Each occurrence replaced where it stands.
+			var b strings.Builder
+			last := 0
+			for _, o := range found {
+				res, err := macroTable[name](r, o.args)
+				if err != nil {
+					return "", fmt.Errorf("macro $__%s: %w", name, err)
+				}
+				b.WriteString(sql[last:o.start])
+				b.WriteString(res)
+				last = o.end
+			}
+			sql = b.String() + sql[last:]
+			continue
+		}
+		// sqlutil and sqlds: every occurrence's text replaced everywhere.
+		texts := make([]string, len(found))
+		for i, o := range found {
+			texts[i] = sql[o.start:o.end]
+		}
+		for i, o := range found {
+			res, err := macroTable[name](r, o.args)
 			if err != nil {
 				return "", fmt.Errorf("macro $__%s: %w", name, err)
 			}
-			sql = strings.ReplaceAll(sql, m[0], res)
+			sql = strings.ReplaceAll(sql, texts[i], res)
 		}
 	}
 	return sql, nil

@@ -59,3 +59,62 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+// TestEngines shows how each engine of the plugin's history reads the same
+// query (grafana/macropro parser.go; grafana-plugin-sdk-go data/sqlutil
+// macros.go before and after v0.200.0; sqlds v1 macros.go).
+func TestEngines(t *testing.T) {
+	from := time.Unix(1000, 0).UTC()
+	to := time.Unix(2000, 0).UTC()
+	const lo, hi = "toDateTime(1000)", "toDateTime(2000)"
+	bare := "T >= $__fromTime AND T < $__toTime AND (1)"
+	parens := "T >= $__fromTime() AND T < $__toTime() AND (1)"
+	step := "sum(x) / $__interval_s AS PerSecond FROM (SELECT 1)"
+	for _, c := range []struct {
+		engine Engine
+		in     string
+		want   string // "" for an error
+	}{
+		// A bare macro followed later by "(": only the counting parser takes
+		// the span up to the balancing ")" as the macro and its argument.
+		{MacroPro, bare, "T >= " + lo + " AND T < " + hi + " AND (1)"},
+		{SQLUtil, bare, "T >= " + lo + " AND T < " + hi + " AND (1)"},
+		{Counting, bare, "T >= " + lo},
+		{LazyRegex, bare, "T >= " + lo + " AND T < " + hi + " AND (1)"},
+		{Counting, step, "sum(x) / 60"},
+		{Counting, "a = $__fromTime) OR (b)", "a = " + lo + ") OR (b)"},
+		{Counting, "$__fromTime AND (", ""},
+		// Empty parentheses read alike everywhere.
+		{MacroPro, parens, "T >= " + lo + " AND T < " + hi + " AND (1)"},
+		{SQLUtil, parens, "T >= " + lo + " AND T < " + hi + " AND (1)"},
+		{Counting, parens, "T >= " + lo + " AND T < " + hi + " AND (1)"},
+		{LazyRegex, parens, "T >= " + lo + " AND T < " + hi + " AND (1)"},
+		{Counting, "sum(x) / $__interval_s() AS P FROM (SELECT 1)", "sum(x) / 60 AS P FROM (SELECT 1)"},
+		// Nested parentheses: the lazy regex stops at the first ")".
+		{MacroPro, "$__timeInterval(toDateTime(t))", "toStartOfInterval(toDateTime(toDateTime(t)), INTERVAL 60 second)"},
+		{SQLUtil, "$__timeInterval(toDateTime(t))", "toStartOfInterval(toDateTime(toDateTime(t)), INTERVAL 60 second)"},
+		{LazyRegex, "$__timeInterval(toDateTime(t))", "toStartOfInterval(toDateTime(toDateTime(t), INTERVAL 60 second))"},
+		// Commas: macropro and sqlutil split at the top level, the old ones at every comma.
+		{MacroPro, "$__timeInterval(f(a, b))", "toStartOfInterval(toDateTime(f(a, b)), INTERVAL 60 second)"},
+		{Counting, "$__timeInterval(f(a, b))", ""},
+		// macropro skips parentheses in quotes; sqlutil does not.
+		{MacroPro, "$__timeInterval(f(')'))", "toStartOfInterval(toDateTime(f(')')), INTERVAL 60 second)"},
+		{SQLUtil, "$__timeInterval(f(')')) x", "toStartOfInterval(toDateTime(f(')'), INTERVAL 60 second)) x"},
+		// An unclosed list: macropro reads a bare macro, sqlutil fails.
+		{MacroPro, "$__interval_s(", "60("},
+		{SQLUtil, "$__interval_s(", ""},
+		// The defaults merged under the plugin's macros.
+		{MacroPro, "$__timeFrom(t) AND $__timeTo(t)", "t >= " + lo + " AND t <= " + hi},
+		{MacroPro, "$__timeGroup(t, '5m')", "toStartOfInterval(toDateTime(t), INTERVAL 300 second)"},
+		{MacroPro, "$__table", ""},
+		{MacroPro, "$__timeFilter_ms(t) $__timeFilter(t)", "t >= fromUnixTimestamp64Milli(1000000) AND t <= fromUnixTimestamp64Milli(2000000) t >= " + lo + " AND t <= " + hi},
+	} {
+		got, err := Expand(c.in, Request{From: from, To: to, Interval: time.Minute, Engine: c.engine})
+		switch {
+		case c.want == "" && err == nil:
+			t.Errorf("%v: Expand(%q) = %q, want an error", c.engine, c.in, got)
+		case c.want != "" && (err != nil || got != c.want):
+			t.Errorf("%v: Expand(%q) = %q, %v; want %q", c.engine, c.in, got, err, c.want)
+		}
+	}
+}

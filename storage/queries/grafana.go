@@ -50,8 +50,8 @@ type Panel struct {
 
 // Grafana writes q for a panel of Grafana's ClickHouse plugin
 // (grafana-clickhouse-datasource 4.x): the range is the dashboard's
-// ($__fromTime, $__toTime), a series' step follows the panel's interval
-// ($__interval_s), and the filters are dashboard variables.
+// ($__fromTime(), $__toTime()), a series' step follows the panel's interval
+// ($__interval_s()), and the filters are dashboard variables.
 //
 // The table is picked as Build picks it with Params.Align, but in SQL,
 // when Grafana runs the query: the result is a UNION ALL of one branch per
@@ -88,7 +88,7 @@ func Grafana(q Query, p Panel, cfg migrate.Config) (string, error) {
 		}
 		branches = append(branches, s)
 	}
-	from, to := "toUInt32($__fromTime)", "toUInt32($__toTime)"
+	from, to := "toUInt32($__fromTime())", "toUInt32($__toTime())"
 	var usable []string // per branch, when its table can answer
 	var parts []string
 	for _, s := range branches {
@@ -128,15 +128,15 @@ func Grafana(q Query, p Panel, cfg migrate.Config) (string, error) {
 		usable = append(usable, cond)
 		where := "TimeReceived >= toDateTime(" + bFrom + ") AND TimeReceived < toDateTime(" + bTo + ") AND (" + when + ")"
 		if g == 0 {
-			where = "TimeReceived >= $__fromTime AND TimeReceived < $__toTime AND (" + when + ")"
+			where = "TimeReceived >= $__fromTime() AND TimeReceived < $__toTime() AND (" + when + ")"
 		}
 		for _, f := range filters {
 			where += " AND " + f
 		}
-		bucket, step := "$__timeInterval(TimeReceived)", "$__interval_s"
+		bucket, step := "$__timeInterval(TimeReceived)", "$__interval_s()"
 		if g > 0 {
 			gs := strconv.FormatInt(g, 10)
-			step = "greatest(" + gs + ", intDiv($__interval_s, " + gs + ") * " + gs + ")"
+			step = "greatest(" + gs + ", intDiv($__interval_s(), " + gs + ") * " + gs + ")"
 			bucket = "toStartOfInterval(TimeReceived, toIntervalSecond(" + step + "))"
 		}
 		baseline := "TimeReceived >= toDateTime(" + bFrom + " - " + strconv.FormatInt(int64(p.Baseline/time.Second), 10) +
