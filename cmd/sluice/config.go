@@ -23,6 +23,7 @@ import (
 	"sluice/pipeline/spool"
 	"sluice/storage"
 	"sluice/storage/chhttp"
+	"sluice/storage/detect"
 )
 
 // Config is sluice's whole configuration: one YAML file, made of the
@@ -56,6 +57,8 @@ type Config struct {
 	// Spool: sluice collect's on-disk buffer, in the data directory, for
 	// when Kafka is unreachable.
 	Spool spool.Config `yaml:"spool"`
+	// Detect: the threat detections `run` schedules over the stored flows.
+	Detect detect.Config `yaml:"detect"`
 	// Status logs a one-line summary (flows received, stored) at this
 	// interval; 0 turns it off.
 	Status time.Duration `yaml:"status-interval"`
@@ -88,6 +91,7 @@ func DefaultConfig() Config {
 		Kafka:     kafka.DefaultConfig(),
 		Spool:     spool.DefaultConfig(),
 		Status:    10 * time.Second,
+		Detect:    detect.DefaultConfig(),
 
 		ClickHouseHTTP: chhttp.DefaultConfig(),
 	}
@@ -127,6 +131,7 @@ func (c Config) Validate() error {
 		{"kafka", c.Kafka.Validate()},
 		{"spool", c.Spool.Validate()},
 		{"clickhouse-http", validateClickHouseHTTP(c.ClickHouseHTTP)},
+		{"detect", c.Detect.Validate()},
 	} {
 		if section.err != nil {
 			for _, e := range splitJoined(section.err) {

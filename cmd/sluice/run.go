@@ -17,6 +17,7 @@ import (
 	"sluice/pipeline/enrich"
 	"sluice/pipeline/queue"
 	"sluice/storage"
+	"sluice/storage/detect"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 	"sluice/storage/server"
@@ -140,6 +141,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	detections, err := newDetections(r, cfg, store.engine)
+	if err != nil {
+		return err
+	}
 
 	// Started in this order, stopped in reverse: the collector stops first
 	// and flushes what its workers hold into the queue, the queue closes,
@@ -154,6 +159,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("pipeline", pipe)
 	d.Add("queue", q)
 	d.Add("collector", coll)
+	if detections != nil {
+		d.Add("detect", detections)
+	}
 	d.Add("status", statusLine(r, cfg.Status, runStatus))
 	return serve(ctx, r, &d, func() {
 		r.Info("sluice is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr(), "inputs", fmt.Sprint(coll.Addrs()),
@@ -165,6 +173,16 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 // state (the SNMP cache, threat feeds) lives in the data directory.
 func newEnricher(r *reporter.Reporter, cfg Config) (*enrich.Enricher, error) {
 	return enrich.New(r, cfg.Enrich, enrich.Dependencies{StateDir: filepath.Join(cfg.Data, "enrich")}) // errors name "enrich"
+}
+
+// newDetections builds the detection scheduler over a store, or nil when
+// detect.enabled is off. Its state (watermark, ongoing events, alerts not
+// yet delivered) lives in the data directory. Alert sinks are wired here.
+func newDetections(r *reporter.Reporter, cfg Config, store detect.Store) (*detect.Scheduler, error) {
+	if !cfg.Detect.Enabled {
+		return nil, nil
+	}
+	return detect.New(r, cfg.Detect, detect.Dependencies{Store: store, StateDir: filepath.Join(cfg.Data, "detect")}) // errors name "detect"
 }
 
 // newCollector builds the collector of `run` and `collect`; its templates
