@@ -101,11 +101,25 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Scheduler, error
 		m.runs.WithLabelValues(d.name)
 		m.errors.WithLabelValues(d.name)
 		m.open.WithLabelValues(d.name)
+		m.duration.WithLabelValues(d.name)
 		for _, st := range []record.AlertState{record.AlertOpen, record.AlertUpdated, record.AlertClosed} {
 			m.alerts.WithLabelValues(d.name, st.String())
 		}
 	}
+	for i := range 1 + len(deps.Sinks) {
+		m.deliveryRetries.WithLabelValues(targetName(i))
+		m.alertsDelivered.WithLabelValues(targetName(i))
+	}
 	return s, nil
+}
+
+// targetName names a delivery target in metrics and logs: 0 is the alerts
+// table, i+1 the sink i.
+func targetName(i int) string {
+	if i == 0 {
+		return "alerts-table"
+	}
+	return "sink-" + strconv.Itoa(i-1)
 }
 
 // Start loads the state and runs the detections now and every interval.
@@ -495,9 +509,9 @@ func (s *Scheduler) deliver(ctx context.Context) error {
 		if done {
 			continue
 		}
-		target, write := "alerts-table", s.storeAlerts
+		target, write := targetName(i), s.storeAlerts
 		if i > 0 {
-			target, write = "sink-"+strconv.Itoa(i-1), s.deps.Sinks[i-1].WriteAlerts
+			write = s.deps.Sinks[i-1].WriteAlerts
 		}
 		if err := s.retry(ctx, target, func() error { return write(ctx, pending) }); err != nil {
 			return err
