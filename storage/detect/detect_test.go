@@ -15,6 +15,7 @@ import (
 	"sluice/storage/embedded"
 	"sluice/storage/embedded/embeddedtest"
 	"sluice/storage/migrate"
+	"sluice/storage/queries"
 	"sluice/storage/writer"
 )
 
@@ -142,14 +143,15 @@ func TestPortScanReplayedOnce(t *testing.T) {
 	if a.FirstSeen.Before(begin) || a.FirstSeen.After(begin.Add(time.Minute)) {
 		t.Fatalf("first seen %s, want the scan's flow time %s", a.FirstSeen, begin)
 	}
-	if !strings.Contains(a.Summary, "scanned 400 ports") {
-		t.Fatalf("summary %q", a.Summary)
+	// The closing record carries the peak window's evidence.
+	if closed := sk.alerts[1]; !strings.Contains(closed.Summary, "scanned 400 ports") || closed.Packets != 400 {
+		t.Fatalf("closing summary %q, %d packets", closed.Summary, closed.Packets)
 	}
-	out, err := engine.Query(t.Context(), "SELECT Detection, State, AlertID, Summary FROM sluice.alerts FINAL WHERE Detection = 'port-scan'", "TSV")
+	out, err := engine.Query(t.Context(), "SELECT Detection, State, AlertID, Summary FROM sluice.alerts FINAL WHERE Detection = 'port-scan' AND SrcAddr = toIPv6('10.9.9.9')", "TSV")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "port-scan\tclosed\t" + a.ID + "\t" + a.Summary + "\n"; string(out) != want {
+	if want := "port-scan\tclosed\t" + a.ID + "\t" + sk.alerts[1].Summary + "\n"; string(out) != want {
 		t.Fatalf("alerts table:\n%s\nwant\n%s", out, want)
 	}
 
@@ -164,4 +166,80 @@ func TestPortScanReplayedOnce(t *testing.T) {
 	if n := len(sk.states()); n != 2 {
 		t.Fatalf("sink got %d records after running again, want still 2: %v", n, sk.states())
 	}
+}
+
+// runQuery builds a library query and runs it on the engine.
+func runQuery(t *testing.T, name string, p queries.Params) string {
+	t.Helper()
+	q, ok := queries.Lookup(name)
+	if !ok {
+		t.Fatalf("no query %s", name)
+	}
+	b, err := queries.Build(q, p, migrate.Config{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := engine.Query(t.Context(), b.SQL, "TSV")
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, b.SQL)
+	}
+	return string(out)
+}
+
+// The incident-response queries over the scan's alert: the alert history
+// lists it, its evidence is the scan's flows, and the victim's timeline
+// holds them, in both directions, by flow time.
+func TestSecurityQueries(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	attacker, victim := v4(10, 8, 8, 8), v4(192, 0, 2, 88)
+	begin := now.Add(-20 * time.Minute)
+	var flows []record.Flow
+	for p := range 300 {
+		flows = append(flows, flow(attacker, victim, uint16(1000+p), begin.Add(time.Duration(p)*200*time.Millisecond), now))
+	}
+	answer := flow(victim, attacker, 61000, begin.Add(time.Second), now) // the victim answers once
+	answer.SrcPort, answer.DstPort = 1001, 40000
+	flows = append(flows, answer, flow(v4(10, 2, 2, 2), v4(192, 0, 2, 2), 443, now.Add(-time.Minute), now))
+	store(t, flows)
+	s := newScheduler(t, t.TempDir(), now)
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	window := queries.Params{From: now.Add(-time.Hour), To: now, Limit: 1000}
+	history := runQuery(t, "alert-history", window)
+	var id string
+	for _, line := range strings.Split(history, "\n") {
+		if f := strings.Split(line, "\t"); len(f) > 7 && f[1] == PortScan && f[7] == "::ffff:10.8.8.8" {
+			id = f[0]
+			if f[3] != "closed" {
+				t.Errorf("alert state %s, want closed", f[3])
+			}
+		}
+	}
+	if id == "" {
+		t.Fatalf("alert-history has no scan by 10.8.8.8:\n%s", history)
+	}
+	p := window
+	p.Alert = id
+	if n := strings.Count(runQuery(t, "alert-evidence", p), "\n"); n != 301 {
+		t.Errorf("alert-evidence: %d flows, want the 300 probes and the answer", n)
+	}
+	p = window
+	p.Address = victim.Netip()
+	timeline := runQuery(t, "host-timeline", p)
+	if in, out := strings.Count(timeline, "\tin\t"), strings.Count(timeline, "\tout\t"); in != 300 || out != 1 {
+		t.Errorf("host-timeline: %d flows in, %d out, want 300 and 1", in, out)
+	}
+	if _, err := queries.Build(mustLookup(t, "host-timeline"), window, migrate.Config{}, now); err == nil {
+		t.Error("host-timeline without an address built")
+	}
+}
+
+func mustLookup(t *testing.T, name string) queries.Query {
+	q, ok := queries.Lookup(name)
+	if !ok {
+		t.Fatalf("no query %s", name)
+	}
+	return q
 }

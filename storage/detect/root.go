@@ -425,6 +425,9 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record
 		}
 		for key, o := range open {
 			if !hits[key] {
+				if o.Changed {
+					o.Alert.Summary = d.summary(&o.Alert, detailsMap(o.Alert.Details))
+				}
 				emit(o.Alert, record.AlertClosed)
 				delete(open, key)
 			}
