@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -107,6 +110,9 @@ func detectionRun(t *testing.T, attacks string) (demo.GroundTruth, map[string]*q
 	if errs := in.metric("sluice_storage_detect_errors_total"); errs != 0 {
 		t.Errorf("%v detection errors:\n%s", errs, in.logText())
 	}
+	if attacks != "none" {
+		checkAlertCommands(t, in, alerts)
+	}
 	var truth demo.GroundTruth
 	if attacks != "none" {
 		data, err := os.ReadFile(truthFile)
@@ -203,4 +209,38 @@ func TestDetectionQuality(t *testing.T) {
 		fmt.Fprintf(&report, "%-14s %8d %8d %12d %14d %s\n", name, injected, detected, falseAttack, falseBenign, strings.Join(latencies, " "))
 	}
 	t.Logf("detection quality (recall = detected/injected; 1 hour of flow time at 60x, 1000 flows/s):\n%s", report.String())
+}
+
+// checkAlertCommands runs `sluice alerts`, `sluice alerts show` and the
+// threat-hits query against the attack run.
+func checkAlertCommands(t *testing.T, in *instance, alerts map[string]*qualityAlert) {
+	t.Helper()
+	run := func(cmd func(context.Context, []string, io.Writer, io.Writer) error, args ...string) string {
+		var out, errOut bytes.Buffer
+		args = append(args, "--addr", "http://"+in.http, "--format", "TSV")
+		if err := cmd(context.Background(), args, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errOut.String())
+		}
+		return out.String()
+	}
+	listed := run(cmdAlerts, "--since", "3h")
+	if n := strings.Count(listed, "\n"); n != len(alerts) {
+		t.Errorf("sluice alerts listed %d alerts, the table holds %d:\n%s", n, len(alerts), listed)
+	}
+	for _, a := range alerts {
+		if a.detection != detect.PortScan {
+			continue
+		}
+		if n := strings.Count(run(cmdAlerts, "show", a.id, "--since", "3h", "--limit", "5000"), "\n"); n != 1000 {
+			t.Errorf("sluice alerts show %s: %d flows, want the scan's 1000", a.id, n)
+		}
+	}
+	hits := run(cmdQuery, "threat-hits", "--since", "3h")
+	if !strings.Contains(hits, "demo-c2\t::ffff:198.18.9.9\t::ffff:10.28.0.55\t") || !strings.Contains(hits, "tor\t::ffff:198.18.10.10\t") {
+		t.Errorf("threat-hits lacks the listed addresses:\n%s", hits)
+	}
+	if open := run(cmdAlerts, "--since", "3h", "--state", "closed"); strings.Count(open, "\n") < len(alerts)-2 {
+		t.Errorf("only %d closed alerts of %d; only the beacon and the exfiltration (1-hour windows) may still be open:\n%s",
+			strings.Count(open, "\n"), len(alerts), open)
+	}
 }
