@@ -57,7 +57,8 @@ type Config struct {
 	// Spool: sluice collect's on-disk buffer, in the data directory, for
 	// when Kafka is unreachable.
 	Spool spool.Config `yaml:"spool"`
-	// Detect: the threat detections `run` schedules over the stored flows.
+	// Detect: the threat detections `run` and `pipeline` schedule over the
+	// stored flows (one pipeline worker of several should run them).
 	Detect detect.Config `yaml:"detect"`
 	// Status logs a one-line summary (flows received, stored) at this
 	// interval; 0 turns it off.

@@ -141,7 +141,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	detections, err := newDetections(r, cfg, store.engine)
+	detections, err := newDetections(r, cfg, store.detectStore())
 	if err != nil {
 		return err
 	}
