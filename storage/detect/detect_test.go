@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,4 +243,72 @@ func mustLookup(t *testing.T, name string) queries.Query {
 		t.Fatalf("no query %s", name)
 	}
 	return q
+}
+
+// An event that lasts across runs is raised once, updated while it grows,
+// and closed when it stops; a restart in the middle carries it on.
+func TestOngoingEvent(t *testing.T) {
+	attacker, victim := v4(10, 7, 7, 7), v4(192, 0, 2, 99)
+	base := time.Now().UTC().Truncate(time.Minute).Add(-40 * time.Minute)
+	// SYN flood minute by minute: 20,000 SYN/s (sampled 1 in 100), with
+	// other traffic up to the minute's end.
+	minute := func(m int, flood bool) []record.Flow {
+		at := base.Add(time.Duration(m) * time.Minute)
+		recv := at.Add(70 * time.Second)
+		var fs []record.Flow
+		if flood {
+			for i := range 20 {
+				f := flow(v4(198, 18, 0, byte(i)), victim, 80, at.Add(time.Duration(i)*time.Second), recv)
+				f.SamplingRate, f.Packets, f.Bytes = 100, 600, 600*60 // 20 × 600 × 100 / 60 s = 20,000 packets/s
+				fs = append(fs, f)
+			}
+		}
+		return append(fs, flow(attacker, v4(192, 0, 2, byte(m)), 443, at.Add(59*time.Second), recv))
+	}
+	dir := t.TempDir()
+	sk := &sink{refused: true}
+	runAt := func(m int) {
+		t.Helper()
+		s := newScheduler(t, dir, base.Add(time.Duration(m)*time.Minute+75*time.Second), sk)
+		if err := s.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var states []string
+	floodStates := func() []string {
+		var out []string
+		for _, a := range sk.alerts {
+			if a.Detection == SYNFlood && a.DstAddr == victim {
+				out = append(out, a.State.String())
+			}
+		}
+		return out
+	}
+	for m := range 20 {
+		store(t, minute(m, m >= 3 && m < 10))
+		runAt(m) // a new scheduler each minute: the state file carries the event
+		states = floodStates()
+	}
+	if got := strings.Join(states, " "); !strings.HasPrefix(got, "open updated") || !strings.HasSuffix(got, "closed") ||
+		strings.Count(got, "open") != 1 || strings.Count(got, "closed") != 1 {
+		t.Fatalf("the flood's records: %s; want one open, updates, one closed", got)
+	}
+	var ids []string
+	for _, a := range sk.alerts {
+		if a.Detection == SYNFlood && a.DstAddr == victim && !slices.Contains(ids, a.ID) {
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("the flood has %d alert IDs, want 1", len(ids))
+	}
+	last := sk.alerts[len(sk.alerts)-1]
+	for _, a := range sk.alerts {
+		if a.ID == ids[0] && a.State == record.AlertClosed {
+			last = a
+		}
+	}
+	if !last.FirstSeen.Equal(base.Add(3*time.Minute)) || last.LastSeen.Before(base.Add(9*time.Minute)) {
+		t.Errorf("the closed alert spans %s to %s, want the flood's minutes 3 to 10 after %s", last.FirstSeen, last.LastSeen, base)
+	}
 }
