@@ -97,21 +97,7 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stdout, sql)
 		return nil
 	}
-	listen := DefaultConfig().HTTP.Listen
-	if *configPath != "" {
-		cfg, err := LoadConfig(*configPath)
-		if err != nil {
-			return err
-		}
-		listen = cfg.HTTP.Listen
-	}
-	server, err := resolveServerAddress(*addr, *configPath, listen)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	return postSQL(ctx, server, *format, sql, stdout)
+	return postSQLTimeout(ctx, *addr, *configPath, *timeout, *format, sql, stdout)
 }
 
 // alertsSQL lists alerts overlapping [from, to), filtered.

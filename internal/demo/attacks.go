@@ -108,7 +108,7 @@ type scenario struct {
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-// host returns 198.18.n.i or 10.x.y.z style addresses from a base and an index.
+// hostIn is the address i after base.
 func hostIn(base string, i int) netip.Addr {
 	b := addr(base).As4()
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
@@ -118,7 +118,7 @@ func hostIn(base string, i int) netip.Addr {
 
 func ephemeral(r *rand.Rand) uint16 { return uint16(32768 + r.IntN(28000)) }
 
-// tcp is a TCP or UDP flow of real packets and bytes.
+// mk is a flow of real packets and bytes (a sampled exporter divides them).
 func mk(proto uint8, src, dst netip.Addr, sport, dport uint16, flags uint8, packets, bytes uint64, start time.Time, d time.Duration) Flow {
 	return Flow{SrcAddr: src, DstAddr: dst, SrcPort: sport, DstPort: dport, IPProto: proto, TCPFlags: flags,
 		Packets: packets, Bytes: bytes, Start: start, End: start.Add(d), SrcMask: 24, DstMask: 24}
@@ -147,41 +147,24 @@ var scenarios = []scenario{
 		// 15,000 SYN/s for 5 minutes from 50 spoofed sources: above the SYN flood threshold,
 		// below the volumetric one.
 		dst := addr("10.22.0.80")
-		var fs []Flow
-		for m := range 5 {
-			for i := range 50 {
-				const packets = 15000 * 60 / 50
-				fs = append(fs, mk(ipProtoTCP, hostIn("198.19.0.1", i*5), dst, ephemeral(r), 80, 0x02, packets, packets*60,
-					t.Add(time.Duration(m)*time.Minute+time.Duration(i)*time.Second), 50*time.Second))
-			}
-		}
+		fs := flood(50, func(i int) netip.Addr { return hostIn("198.19.0.1", i*5) }, dst, ipProtoTCP, 0x02,
+			func(int) uint16 { return ephemeral(r) }, func() uint16 { return 80 }, 15000, 60, t, time.Second, 50*time.Second)
 		return fs, AttackTruth{Victim: dst.String(), Note: "15,000 SYN packets/s from 50 sources for 5 minutes"}
 	}},
 	{name: AttackDDoS, offset: 16 * time.Minute, sampled: true, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
 		// 2 Gbit/s, 200,000 packets/s of UDP from 100 sources for 5 minutes.
 		dst := addr("10.23.0.10")
-		var fs []Flow
-		for m := range 5 {
-			for i := range 100 {
-				const packets = 200000 * 60 / 100
-				fs = append(fs, mk(ipProtoUDP, hostIn("198.18.4.1", i), dst, ephemeral(r), 80, 0, packets, packets*1250,
-					t.Add(time.Duration(m)*time.Minute+time.Duration(i)*300*time.Millisecond), 55*time.Second))
-			}
-		}
+		fs := flood(100, func(i int) netip.Addr { return hostIn("198.18.4.1", i) }, dst, ipProtoUDP, 0,
+			func(int) uint16 { return ephemeral(r) }, func() uint16 { return 80 }, 200000, 1250, t, 300*time.Millisecond, 55*time.Second)
 		return fs, AttackTruth{Victim: dst.String(), Note: "2 Gbit/s, 200k packets/s of UDP from 100 sources for 5 minutes"}
 	}},
 	{name: AttackAmplification, offset: 22 * time.Minute, sampled: true, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
 		// 200 Mbit/s of NTP, DNS and memcached answers from 40 reflectors for 5 minutes.
 		dst := addr("10.24.0.20")
 		ports := []uint16{123, 53, 11211}
-		var fs []Flow
-		for m := range 5 {
-			for i := range 40 {
-				const packets = 200_000_000 / 8 / 1400 * 60 / 40
-				fs = append(fs, mk(ipProtoUDP, hostIn("198.18.5.1", i), dst, ports[i%len(ports)], ephemeral(r), 0, packets, packets*1400,
-					t.Add(time.Duration(m)*time.Minute+time.Duration(i)*time.Second), 50*time.Second))
-			}
-		}
+		fs := flood(40, func(i int) netip.Addr { return hostIn("198.18.5.1", i) }, dst, ipProtoUDP, 0,
+			func(i int) uint16 { return ports[i%len(ports)] }, func() uint16 { return ephemeral(r) },
+			200_000_000/8/1400, 1400, t, time.Second, 50*time.Second)
 		return fs, AttackTruth{Victim: dst.String(), Note: "200 Mbit/s from 40 reflectors (NTP, DNS, memcached) for 5 minutes"}
 	}},
 	{name: AttackBruteForce, offset: 28 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
@@ -215,27 +198,43 @@ var scenarios = []scenario{
 	{name: AttackThreatIntel, offset: 38 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
 		// Five connections to a listed command-and-control address, and its answers.
 		src, dst := addr("10.28.0.55"), addr("198.18.9.9")
-		var fs []Flow
-		for i := range 5 {
-			port := ephemeral(r)
-			at := t.Add(time.Duration(i) * 30 * time.Second)
-			fs = append(fs, mk(ipProtoTCP, src, dst, port, 8443, 0x1b, 10, 1500, at, time.Second),
-				mk(ipProtoTCP, dst, src, 8443, port, 0x1b, 10, 6000, at, time.Second))
-		}
-		return fs, AttackTruth{Attacker: src.String(), Victim: dst.String(), Note: "5 connections to an address the feed demo-c2 lists"}
+		return conversations(r, src, dst, 8443, 10, 1500, 6000, t, time.Second),
+			AttackTruth{Attacker: src.String(), Victim: dst.String(), Note: "5 connections to an address the feed demo-c2 lists"}
 	}},
 	{name: AttackTor, offset: 41 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
 		// An inside host talking to a Tor relay's ORPort.
 		src, dst := addr("10.29.0.66"), addr("198.18.10.10")
-		var fs []Flow
-		for i := range 5 {
-			port := ephemeral(r)
-			at := t.Add(time.Duration(i) * 30 * time.Second)
-			fs = append(fs, mk(ipProtoTCP, src, dst, port, 9001, 0x1b, 20, 9000, at, 20*time.Second),
-				mk(ipProtoTCP, dst, src, 9001, port, 0x1b, 20, 20000, at, 20*time.Second))
-		}
-		return fs, AttackTruth{Attacker: src.String(), Victim: dst.String(), Note: "5 connections to a relay the feed tor lists"}
+		return conversations(r, src, dst, 9001, 20, 9000, 20000, t, 20*time.Second),
+			AttackTruth{Attacker: src.String(), Victim: dst.String(), Note: "5 connections to a relay the feed tor lists"}
 	}},
+}
+
+// flood is 5 minutes of pps packets of size bytes a second from n sources to victim: a flow
+// per source a minute, the sources starting spacing apart, each flow lasting d.
+func flood(n int, source func(int) netip.Addr, victim netip.Addr, proto, flags uint8, sport func(int) uint16, dport func() uint16,
+	pps, size uint64, t time.Time, spacing, d time.Duration) []Flow {
+	var fs []Flow
+	packets := pps * 60 / uint64(n)
+	for m := range 5 {
+		for i := range n {
+			fs = append(fs, mk(proto, source(i), victim, sport(i), dport(), flags, packets, packets*size,
+				t.Add(time.Duration(m)*time.Minute+time.Duration(i)*spacing), d))
+		}
+	}
+	return fs
+}
+
+// conversations is five TCP connections from client to server's port, 30 s apart, each a
+// request flow and its answer.
+func conversations(r *rand.Rand, client, server netip.Addr, port uint16, packets, reqBytes, respBytes uint64, t time.Time, d time.Duration) []Flow {
+	var fs []Flow
+	for i := range 5 {
+		cport := ephemeral(r)
+		at := t.Add(time.Duration(i) * 30 * time.Second)
+		fs = append(fs, mk(ipProtoTCP, client, server, cport, port, 0x1b, packets, reqBytes, at, d),
+			mk(ipProtoTCP, server, client, port, cport, 0x1b, packets, respBytes, at, d))
+	}
+	return fs
 }
 
 // attackPlan is the injected flows of a run, in order of their end, each with its scenario.

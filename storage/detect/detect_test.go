@@ -65,6 +65,16 @@ func flow(src, dst record.Addr, dport uint16, start time.Time, now time.Time) re
 	}
 }
 
+// scan is n probes of consecutive ports from firstPort, every interval
+// from begin, received now.
+func scan(attacker, victim record.Addr, firstPort, n int, begin time.Time, every time.Duration, now time.Time) []record.Flow {
+	var flows []record.Flow
+	for p := range n {
+		flows = append(flows, flow(attacker, victim, uint16(firstPort+p), begin.Add(time.Duration(p)*every), now))
+	}
+	return flows
+}
+
 // sink records what it is handed, refusing the first batch.
 type sink struct {
 	mu      sync.Mutex
@@ -118,10 +128,7 @@ func TestPortScanReplayedOnce(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 9, 9, 9), v4(192, 0, 2, 77)
 	begin := now.Add(-30 * time.Minute)
-	var flows []record.Flow
-	for p := range 400 {
-		flows = append(flows, flow(attacker, victim, uint16(1+p), begin.Add(time.Duration(p)*100*time.Millisecond), now))
-	}
+	flows := scan(attacker, victim, 1, 400, begin, 100*time.Millisecond, now)
 	// Quiet traffic after the scan, up to now (each minute another client).
 	for m := range 30 {
 		flows = append(flows, flow(v4(10, 1, 1, byte(m)), v4(192, 0, 2, 1), 443, begin.Add(time.Duration(m)*time.Minute), now))
@@ -194,10 +201,7 @@ func TestSecurityQueries(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 8, 8, 8), v4(192, 0, 2, 88)
 	begin := now.Add(-20 * time.Minute)
-	var flows []record.Flow
-	for p := range 300 {
-		flows = append(flows, flow(attacker, victim, uint16(1000+p), begin.Add(time.Duration(p)*200*time.Millisecond), now))
-	}
+	flows := scan(attacker, victim, 1000, 300, begin, 200*time.Millisecond, now)
 	answer := flow(victim, attacker, 61000, begin.Add(time.Second), now) // the victim answers once
 	answer.SrcPort, answer.DstPort = 1001, 40000
 	flows = append(flows, answer, flow(v4(10, 2, 2, 2), v4(192, 0, 2, 2), 443, now.Add(-time.Minute), now))
