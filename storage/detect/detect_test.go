@@ -316,3 +316,50 @@ func TestOngoingEvent(t *testing.T) {
 		t.Errorf("the closed alert spans %s to %s, want the flood's minutes 3 to 10 after %s", last.FirstSeen, last.LastSeen, base)
 	}
 }
+
+// downSink refuses everything, and stops the run (sluice stopping while
+// the sink is down).
+type downSink struct{ stop context.CancelFunc }
+
+func (d downSink) WriteAlerts(context.Context, []record.Alert) error {
+	d.stop()
+	return errors.New("down")
+}
+
+// Alerts a sink has not accepted when sluice stops are delivered after the
+// restart, from the state file, and not raised again.
+func TestPendingAlertsSurviveRestart(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	attacker, victim := v4(10, 6, 6, 6), v4(192, 0, 2, 66)
+	flows := scan(attacker, victim, 2000, 300, now.Add(-25*time.Minute), 100*time.Millisecond, now)
+	flows = append(flows, flow(v4(10, 3, 3, 3), v4(192, 0, 2, 3), 443, now.Add(-time.Minute), now))
+	store(t, flows)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s := newScheduler(t, dir, now, downSink{cancel})
+	if err := s.Run(ctx); err == nil {
+		t.Fatal("a run whose sink is down succeeded")
+	}
+	st, err := loadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Pending) == 0 || !st.Delivered[0] || st.Delivered[1] {
+		t.Fatalf("state after the failed delivery: %d pending, delivered %v; want pending, stored, not sunk", len(st.Pending), st.Delivered)
+	}
+	sk := &sink{refused: true}
+	s2 := newScheduler(t, dir, now.Add(time.Minute), sk)
+	if err := s2.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var scans []string
+	for _, a := range sk.alerts {
+		if a.Detection == PortScan && a.SrcAddr == attacker {
+			scans = append(scans, a.State.String())
+		}
+	}
+	if got := strings.Join(scans, " "); got != "open closed" {
+		t.Fatalf("the sink got the scan as %q after the restart, want open closed once", got)
+	}
+}
