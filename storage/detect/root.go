@@ -188,7 +188,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if !newest.After(s.st.NewestFlow) {
 		target = newest // idle: nothing newer is coming, evaluate up to the newest flow
 	}
-	s.st.NewestFlow = newest
 	step := s.cfg.Step
 	lastEnd := target.Truncate(step)
 	if s.st.Watermark.IsZero() {
@@ -230,6 +229,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		from = to
 	}
+	// Only a run that evaluated everything moves this on: after a failure
+	// the next run keeps its lateness.
+	s.mu.Lock()
+	s.st.NewestFlow = newest
+	s.mu.Unlock()
 	return nil
 }
 
