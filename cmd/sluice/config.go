@@ -23,6 +23,7 @@ import (
 	"sluice/pipeline/spool"
 	"sluice/storage"
 	"sluice/storage/chhttp"
+	"sluice/storage/detect"
 )
 
 // Config is sluice's whole configuration: one YAML file, made of the
@@ -59,6 +60,9 @@ type Config struct {
 	// SIEM: sinks delivering flows and alerts to security tools (ECS or
 	// OCSF over Kafka, CEF over syslog, Splunk HEC); none by default.
 	SIEM SIEMConfig `yaml:"siem"`
+	// Detect: the threat detections `run` and `pipeline` schedule over the
+	// stored flows (one pipeline worker of several should run them).
+	Detect detect.Config `yaml:"detect"`
 	// Status logs a one-line summary (flows received, stored) at this
 	// interval; 0 turns it off.
 	Status time.Duration `yaml:"status-interval"`
@@ -91,6 +95,7 @@ func DefaultConfig() Config {
 		Kafka:     kafka.DefaultConfig(),
 		Spool:     spool.DefaultConfig(),
 		Status:    10 * time.Second,
+		Detect:    detect.DefaultConfig(),
 
 		ClickHouseHTTP: chhttp.DefaultConfig(),
 	}
@@ -131,6 +136,7 @@ func (c Config) Validate() error {
 		{"spool", c.Spool.Validate()},
 		{"clickhouse-http", validateClickHouseHTTP(c.ClickHouseHTTP)},
 		{"siem", c.SIEM.Validate()},
+		{"detect", c.Detect.Validate()},
 	} {
 		if section.err != nil {
 			for _, e := range splitJoined(section.err) {

@@ -47,6 +47,9 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	pacing := fs.Duration("pacing-interval", def.PacingInterval, "send the flows that came due this often")
 	jsonOut := fs.Bool("json", false, "print the final totals as JSON on stdout")
 	statsFile := fs.String("stats-file", "", "also write the final totals as JSON to this file")
+	timeScale := fs.Float64("time-scale", 1, "date flows this many times faster than real time, ending now when the run ends (60 with --duration 1m: an hour of traffic); needs --duration, no sflow5")
+	attacks := fs.String("attacks", "none", "inject attack scenarios among the benign traffic: all, none, or some of "+strings.Join(demo.AttackNames(), ","))
+	groundTruth := fs.String("ground-truth", "", "write what --attacks injected (detection, attacker, victim, flow-time window) as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,6 +63,18 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.TemplateRefresh, cfg.TemplateRefreshDatagrams = *templateRefresh, *templateRefreshDatagrams
 	cfg.FlushInterval, cfg.MaxDatagramSize = *flushInterval, *maxDatagram
 	cfg.Pool, cfg.SendBatch, cfg.PacingInterval = *pool, *sendBatch, *pacing
+	cfg.TimeScale = *timeScale
+	var err error
+	if cfg.Attacks, err = demo.ParseAttacks(*attacks); err != nil {
+		return err
+	}
+	var truth demo.GroundTruth
+	if *groundTruth != "" {
+		if len(cfg.Attacks) == 0 {
+			return errors.New("--ground-truth needs --attacks")
+		}
+		cfg.Truth = &truth
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -126,6 +141,15 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 			if werr := os.WriteFile(*statsFile, append(out, '\n'), 0o644); werr != nil {
 				return errors.Join(err, fmt.Errorf("--stats-file: %w", werr))
 			}
+		}
+	}
+	if *groundTruth != "" {
+		out, jerr := json.MarshalIndent(truth, "", "  ")
+		if jerr == nil {
+			jerr = os.WriteFile(*groundTruth, append(out, '\n'), 0o644)
+		}
+		if jerr != nil {
+			return errors.Join(err, fmt.Errorf("--ground-truth: %w", jerr))
 		}
 	}
 	if errors.Is(err, context.Canceled) {

@@ -9,6 +9,7 @@ import (
 	"sluice/internal/reporter"
 	"sluice/storage"
 	"sluice/storage/chhttp"
+	"sluice/storage/detect"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 	"sluice/storage/server"
@@ -152,10 +153,13 @@ type pipelineStore interface {
 	sink() *writer.Writer
 	sqlRunner() SQLRunner
 	clickhouseAddr() string
+	// detectStore is where the detections query and store alerts.
+	detectStore() detect.Store
 }
 
-func (s *embeddedStore) sink() *writer.Writer { return s.writer }
-func (s *embeddedStore) sqlRunner() SQLRunner { return s.engine }
+func (s *embeddedStore) sink() *writer.Writer      { return s.writer }
+func (s *embeddedStore) sqlRunner() SQLRunner      { return s.engine }
+func (s *embeddedStore) detectStore() detect.Store { return s.engine }
 
 // newPipelineStore builds the store of storage.backend.
 func newPipelineStore(r *reporter.Reporter, cfg Config) (pipelineStore, error) {
@@ -202,9 +206,10 @@ func (s *serverStore) addTo(d *component.List) {
 	d.Add("storage.writer", s.writer)
 }
 
-func (s *serverStore) sink() *writer.Writer   { return s.writer }
-func (s *serverStore) sqlRunner() SQLRunner   { return s.server }
-func (s *serverStore) clickhouseAddr() string { return "off" }
+func (s *serverStore) sink() *writer.Writer      { return s.writer }
+func (s *serverStore) sqlRunner() SQLRunner      { return s.server }
+func (s *serverStore) clickhouseAddr() string    { return "off" }
+func (s *serverStore) detectStore() detect.Store { return s.server }
 
 // backendFlag is --backend of pipeline and migrate.
 type backendFlag struct{ v *string }

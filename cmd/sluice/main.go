@@ -24,13 +24,14 @@ usage:
   sluice pipeline [--config FILE] [--kafka-brokers LIST] ...          Kafka consumer group → storage (embedded ClickHouse in --data, or --backend server)
   sluice sql      [--addr ADDR] [--config FILE] [--format F] "SQL"    query a running sluice
   sluice query    NAME [--since 1h] [--param k=v] [--addr ADDR] [--format F] ...   run a library query (sluice query list)
+  sluice alerts   [--since 24h] [--detection NAME] [--state open|closed|all] [--addr ADDR] ...   list the detections' alerts (show ID: its flows)
   sluice demo     --target HOST:PORT [--rate N] [--duration D] ...    send demo NetFlow v5/v9, IPFIX and sFlow
   sluice migrate  [--config FILE] [--data DIR] [--check] [--allow-destructive] ...   create, upgrade or check the schema, then exit
   sluice config check FILE                                           validate a configuration file
   sluice version                                                     the version, VCS revision and Go version of this build
   sluice help [COMMAND]
 
-The client commands (sql, query) find sluice at --addr, else $SLUICE_ADDR, else http.listen of
+The client commands (sql, query, alerts) find sluice at --addr, else $SLUICE_ADDR, else http.listen of
 --config, else 127.0.0.1:8080.
 Run "sluice help COMMAND" or "sluice COMMAND -h" for a command's flags.
 `
@@ -73,6 +74,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runSQLCommand(ctx, args[1:], stdout, stderr)
 	case "query":
 		return cmdQuery(ctx, args[1:], stdout, stderr)
+	case "alerts":
+		return cmdAlerts(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stderr)
 	case "migrate":
@@ -139,7 +142,7 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "config":
 		fmt.Fprintln(stdout, configUsage)
 		return nil
-	case "run", "collect", "pipeline", "sql", "query", "demo", "migrate":
+	case "run", "collect", "pipeline", "sql", "query", "alerts", "demo", "migrate":
 		// The usage was asked for: it goes to stdout, where `sluice help run | less` reads
 		// it, also for the commands whose flag sets print to their stderr.
 		if err := dispatch(ctx, []string{args[0], "-h"}, stdout, stdout); !errors.Is(err, flag.ErrHelp) {

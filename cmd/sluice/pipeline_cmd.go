@@ -83,6 +83,12 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
+	// With several workers, run the detections on one (detect.enabled
+	// false on the others): each would raise the same alerts.
+	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks)
+	if err != nil {
+		return err
+	}
 
 	// Started in this order, stopped in reverse: at the stop each partition
 	// stores and commits what it holds and leaves the group. Past the
@@ -96,6 +102,9 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("kafka.counters", counterConsumer)
 	addSIEMSinks(&d, siemSinks)
 	d.Add("pipeline", pipe)
+	if detections != nil {
+		d.Add("detect", detections)
+	}
 	d.Add("status", statusLine(r, cfg.Status, pipelineStatus))
 	return serve(ctx, r, &d, func() {
 		r.Info("sluice pipeline is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr())

@@ -54,7 +54,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	showSQL := fs.Bool("sql", false, "print the SQL instead of running it")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	params := paramFlags{}
-	fs.Var(params, "param", "query parameter key=value (repeatable): limit=N (top-N queries: rows, default 10; traffic-by-*: the N series with the most bytes, default all), exporter=ADDRESS, baseline=DURATION (new-destinations, default 7d)")
+	fs.Var(params, "param", "query parameter key=value (repeatable): limit=N (top-N queries: rows, default 10; traffic-by-*: the N series with the most bytes, default all), exporter=ADDRESS, baseline=DURATION (new-destinations, default 7d), address=A (host-timeline), alert=ID (alert-evidence)")
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, queryUsage)
 		fs.SetOutput(w)
@@ -122,8 +122,14 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if p.Baseline, err = parseDays(v); err != nil || p.Baseline <= 0 {
 				return fmt.Errorf("--param baseline: want a positive duration (7d, 36h), got %q", v)
 			}
+		case "address":
+			if p.Address, err = netip.ParseAddr(v); err != nil {
+				return fmt.Errorf("--param address: %w", err)
+			}
+		case "alert":
+			p.Alert = v
 		default:
-			return fmt.Errorf("--param %s: unknown parameter (limit, exporter, baseline)", k)
+			return fmt.Errorf("--param %s: unknown parameter (limit, exporter, baseline, address, alert)", k)
 		}
 	}
 	built, err := queries.Build(q, p, cfg.Storage.Schema, now)

@@ -16,7 +16,9 @@ import (
 	"sluice/pipeline"
 	"sluice/pipeline/enrich"
 	"sluice/pipeline/queue"
+	"sluice/pipeline/siem"
 	"sluice/storage"
+	"sluice/storage/detect"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 	"sluice/storage/server"
@@ -144,6 +146,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks)
+	if err != nil {
+		return err
+	}
 
 	// Started in this order, stopped in reverse: the collector stops first
 	// and flushes what its workers hold into the queue, the queue closes,
@@ -159,6 +165,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	d.Add("pipeline", pipe)
 	d.Add("queue", q)
 	d.Add("collector", coll)
+	if detections != nil {
+		d.Add("detect", detections)
+	}
 	d.Add("status", statusLine(r, cfg.Status, runStatus))
 	return serve(ctx, r, &d, func() {
 		r.Info("sluice is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr(), "inputs", fmt.Sprint(coll.Addrs()),
@@ -170,6 +179,22 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 // state (the SNMP cache, threat feeds) lives in the data directory.
 func newEnricher(r *reporter.Reporter, cfg Config) (*enrich.Enricher, error) {
 	return enrich.New(r, cfg.Enrich, enrich.Dependencies{StateDir: filepath.Join(cfg.Data, "enrich")}) // errors name "enrich"
+}
+
+// newDetections builds the detection scheduler over a store, or nil when
+// detect.enabled is off. Its state (watermark, ongoing events, alerts not
+// yet delivered) lives in the data directory. Its alerts go to the alerts
+// table and to every SIEM sink (a sink whose kinds leave out alerts takes
+// none).
+func newDetections(r *reporter.Reporter, cfg Config, store detect.Store, siemSinks []*siem.Sink) (*detect.Scheduler, error) {
+	if !cfg.Detect.Enabled {
+		return nil, nil
+	}
+	sinks := make([]detect.AlertSink, 0, len(siemSinks))
+	for _, s := range siemSinks {
+		sinks = append(sinks, s)
+	}
+	return detect.New(r, cfg.Detect, detect.Dependencies{Store: store, StateDir: filepath.Join(cfg.Data, "detect"), Sinks: sinks}) // errors name "detect"
 }
 
 // newCollector builds the collector of `run` and `collect`; its templates

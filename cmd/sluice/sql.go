@@ -130,21 +130,27 @@ func runSQLCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		printUsage(stderr)
 		return errUsage
 	}
+	return postSQLTimeout(ctx, *addr, *configPath, *timeout, *format, query, stdout)
+}
+
+// postSQLTimeout runs a query of a client command (sql, alerts): it finds
+// sluice from --addr and --config, and gives up after timeout.
+func postSQLTimeout(ctx context.Context, addr, configPath string, timeout time.Duration, format, query string, stdout io.Writer) error {
 	var configListen string
-	if *configPath != "" {
-		cfg, err := LoadConfig(*configPath)
+	if configPath != "" {
+		cfg, err := LoadConfig(configPath)
 		if err != nil {
 			return err
 		}
 		configListen = cfg.HTTP.Listen
 	}
-	server, err := resolveServerAddress(*addr, *configPath, configListen)
+	server, err := resolveServerAddress(addr, configPath, configListen)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return postSQL(ctx, server, *format, query, stdout)
+	return postSQL(ctx, server, format, query, stdout)
 }
 
 // parseFlags parses a client command's flags. Help asked for (-h, --help)

@@ -66,7 +66,7 @@ func TestSynopses(t *testing.T) {
 	commands, _, _ = strings.Cut(commands, "```")
 	readmeSynopses := synopses(commands)
 	usageSynopses := synopses(usage)
-	for _, command := range []string{"run", "collect", "pipeline", "sql", "query", "demo", "migrate"} {
+	for _, command := range []string{"run", "collect", "pipeline", "sql", "query", "alerts", "demo", "migrate"} {
 		flags := commandFlags(t, bin, command)
 		var documented []string
 		for _, m := range synopsisFlag.FindAllStringSubmatch(readmeSynopses[command], -1) {

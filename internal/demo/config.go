@@ -79,6 +79,19 @@ type Config struct {
 	SendBatch int
 	// PacingInterval is how often Run sends the flows that have come due (--pacing-interval).
 	PacingInterval time.Duration
+
+	// Security scenarios.
+
+	// TimeScale compresses flow time (--time-scale): flows are dated as if this many seconds
+	// passed for every second of the run, ending at the wall clock when the run ends (an hour
+	// of traffic sent in a minute with 60 and --duration 1m). 1 (or 0) dates flows in real
+	// time. Above 1 it needs a Duration, and no sFlow, which carries no flow times.
+	TimeScale float64
+	// Attacks are the attack scenarios injected among the benign traffic (--attacks; see
+	// AttackNames). They need Duration × TimeScale ≥ AttackSpan of flow time.
+	Attacks []string
+	// Truth, when not nil, receives the ground truth of the injected scenarios.
+	Truth *GroundTruth
 }
 
 // DefaultConfig returns the traffic `sluice demo` starts from: 1000 flows/s of all four
@@ -101,6 +114,7 @@ func DefaultConfig() Config {
 		IPv6Share:        0.2,
 		ProgressInterval: time.Second,
 		PacingInterval:   10 * time.Millisecond,
+		TimeScale:        1,
 	}
 }
 
@@ -146,11 +160,37 @@ func (c *Config) Validate() error {
 	if c.SendBatch < 0 || c.SendBatch > maxSendBatch {
 		errs = append(errs, fmt.Errorf("--send-batch must be between 0 and %d, got %d", maxSendBatch, c.SendBatch))
 	}
+	if !(c.TimeScale == 0 || c.TimeScale >= 1) {
+		errs = append(errs, fmt.Errorf("--time-scale must be at least 1, got %v", c.TimeScale))
+	} else if c.TimeScale > 1 {
+		if c.Duration <= 0 {
+			errs = append(errs, errors.New("--time-scale needs a --duration: flow time ends at the wall clock when the run ends"))
+		}
+		if slices.Contains(c.Protocols, SFlow5) {
+			errs = append(errs, errors.New("--time-scale cannot date sFlow samples, which carry no flow times: leave sflow5 out of --protocols"))
+		}
+	}
+	if len(c.Attacks) > 0 {
+		if span := time.Duration(float64(c.Duration) * c.scale()); span < AttackSpan {
+			errs = append(errs, fmt.Errorf("--attacks needs %s of flow time (--duration × --time-scale), got %s", AttackSpan, span))
+		}
+		for _, a := range c.Attacks {
+			if !slices.Contains(AttackNames(), a) {
+				errs = append(errs, fmt.Errorf("--attacks: unknown scenario %q", a))
+			}
+		}
+		if c.Pool > 0 {
+			errs = append(errs, errors.New("--attacks cannot be injected with --pool"))
+		}
+	}
 	if c.SendBatch > 1 && !c.BindSources {
 		errs = append(errs, errors.New("--send-batch needs --bind-sources: batched datagrams carry each exporter's address"))
 	}
 	return errors.Join(errs...)
 }
+
+// scale is TimeScale, 0 meaning 1.
+func (c *Config) scale() float64 { return max(1, c.TimeScale) }
 
 // validateTraffic checks the settings the Generator uses.
 func (c *Config) validateTraffic() error {

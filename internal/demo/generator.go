@@ -346,6 +346,12 @@ func (g *Generator) add(e *exporter, now, export time.Time, emit func(*Datagram)
 	} else {
 		g.model.fill(f, e, export)
 	}
+	return g.push(e, f, now, export, emit)
+}
+
+// push adds the flow f (drawn or injected) to e's datagram, sending the
+// datagram first if the flow would not fit.
+func (g *Generator) push(e *exporter, f *Flow, now, export time.Time, emit func(*Datagram) error) error {
 	f.Protocol = e.protocol
 	f.Exporter = e.addr
 	f.ObservationDomain = e.domain

@@ -38,9 +38,25 @@ func Run(ctx context.Context, cfg Config, progress func(Stats)) (Stats, error) {
 	}
 
 	start := time.Now()
-	gen, err := NewGenerator(cfg, start)
+	// Flow time: scaled, ending at the wall clock when the run ends.
+	flowStart := start.Add(-time.Duration(float64(cfg.Duration) * (cfg.scale() - 1)))
+	flowAt := func(wall time.Time) time.Time {
+		return flowStart.Add(time.Duration(float64(wall.Sub(start)) * cfg.scale()))
+	}
+	gen, err := NewGenerator(cfg, flowStart)
 	if err != nil {
 		return Stats{}, err
+	}
+	var attacks *attackPlan
+	if len(cfg.Attacks) > 0 {
+		if attacks, err = newAttackPlan(cfg.Attacks, cfg.Seed, flowStart, gen); err != nil {
+			return Stats{}, err
+		}
+		if cfg.Truth != nil {
+			defer func() {
+				*cfg.Truth = GroundTruth{TimeScale: cfg.scale(), Feeds: AttackFeeds, Attacks: attacks.truth}
+			}()
+		}
 	}
 	var stats Stats
 	var send func(d *Datagram) error
@@ -83,8 +99,14 @@ func Run(ctx context.Context, cfg Config, progress func(Stats)) (Stats, error) {
 		}
 	}
 	// generate draws and sends n flows, or with n 0 flushes every open datagram.
-	generate := func(now time.Time, n int) error {
+	generate := func(wall time.Time, n int) error {
+		now := flowAt(wall)
 		var err error
+		if attacks != nil {
+			if err := attacks.inject(gen, now, wall, send); err != nil {
+				return errors.Join(err, flushSends())
+			}
+		}
 		if n > 0 {
 			err = gen.Generate(now, n, send)
 		} else {

@@ -82,6 +82,11 @@ var migrations = []migration{
 		description: "add firewall event columns (Cisco ASA NSEL): event, extended event, ingress and egress ACL",
 		statements:  addFlowColumns(firewallColumns...),
 	},
+	{
+		version:     10,
+		description: "add the alert life columns: alert ID, state, summary, first and last seen, threat feeds",
+		statements:  addAlertColumns("AlertID", "State", "Summary", "FirstSeen", "LastSeen", "ThreatFeeds"),
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.

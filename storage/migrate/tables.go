@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +80,30 @@ func createTableStatements[R any](t *schema.Table[R], cfg Config, ttl time.Durat
 // (schema version 7).
 func createAlertsTable(cfg Config) []string {
 	return createTableStatements(&schema.Alerts, cfg, cfg.TTLAlerts)
+}
+
+// addAlertColumns returns a migration adding columns of schema.Alerts to
+// an existing alerts table (a table created later has them already, hence
+// IF NOT EXISTS); in cluster mode to the local table and the Distributed
+// table over it.
+func addAlertColumns(names ...string) func(Config) []string {
+	return func(cfg Config) []string {
+		tables := []string{cfg.dataTable(schema.Alerts.Name)}
+		if cfg.clustered() {
+			tables = append(tables, AlertsTable)
+		}
+		var stmts []string
+		for _, table := range tables {
+			for _, name := range names {
+				i := slices.IndexFunc(schema.Alerts.Columns, func(c schema.Column[schema.NoRow]) bool { return c.Name == name })
+				if i < 0 {
+					panic("migrate: column " + name + " is not in schema.Alerts")
+				}
+				stmts = append(stmts, "ALTER TABLE "+table+cfg.onCluster()+" ADD COLUMN IF NOT EXISTS "+definition(schema.Alerts.Columns[i]))
+			}
+		}
+		return stmts
+	}
 }
 
 // countersTableStatements creates interface_counters (schema version 8,

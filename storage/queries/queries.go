@@ -50,7 +50,18 @@ type Query struct {
 	//   {bucket}   TimeReceived truncated to the series' step (TimeSeries)
 	//   {step}     the series' step in seconds
 	//   {limit}    the row limit (queries without SeriesKeys)
+	// and for Direct queries:
+	//   {flowtime} the range by the flows' own start time (TimeFlowStart)
+	//   {alerttime} alerts whose evidence overlaps the range
+	//   {address}  Params.Address as ClickHouse's IPv6
+	//   {alert}    Params.Alert, quoted
 	SQL string
+	// Direct queries name their tables themselves (the raw flows, judged
+	// by flow time, or the alerts table): no rollup can answer them.
+	Direct bool
+	// Needs names the parameters the query cannot do without (address,
+	// alert).
+	Needs []string
 }
 
 // Params are a query's parameters.
@@ -66,6 +77,10 @@ type Params struct {
 	// Baseline is, for new-destinations, how far back before From a
 	// destination must not have been seen. Default 7 days.
 	Baseline time.Duration
+	// Address is the host of host-timeline.
+	Address netip.Addr
+	// Alert is the alert ID of alert-evidence.
+	Alert string
 	// Align lets Build widen the range to whole buckets of a rollup whose
 	// buckets are small beside the range (at most 1/24 of it), so that
 	// "the last hour" is answered from the 1-minute rollup; Built says
@@ -163,6 +178,40 @@ var Library = []Query{
 		SQL: "SELECT DstAddr, min(TimeReceived) AS FirstSeen, {bytes} AS Bytes, {flows} AS Flows FROM {table} WHERE {where} " +
 			// GLOBAL: on a cluster the subquery runs once, over every shard.
 			"AND DstAddr GLOBAL NOT IN (SELECT DstAddr FROM {table} WHERE {baseline}) GROUP BY DstAddr ORDER BY FirstSeen, DstAddr LIMIT {limit}",
+	},
+	// Security: alerts and incident response (storage/detect). These judge
+	// flows by their own time (TimeFlowStart), as the detections do.
+	{
+		Name: "alert-history", Description: "alerts whose evidence overlaps the range, newest first, one row per alert (its last state)",
+		Direct: true,
+		SQL: "SELECT AlertID, Detection, Severity, State, FirstSeen, LastSeen, Summary, SrcAddr, DstAddr, Bytes, Packets, Flows, ThreatFeeds, Time AS Updated " +
+			"FROM " + migrate.AlertsTable + " FINAL WHERE {alerttime} ORDER BY LastSeen DESC, AlertID LIMIT {limit}",
+	},
+	{
+		Name: "alert-evidence", Description: "the flows behind one alert (--param alert=ID): its addresses, port and protocol, between its first and last seen",
+		Direct: true, Needs: []string{"alert"},
+		SQL: "WITH (SELECT tuple(FirstSeen, LastSeen, SrcAddr, DstAddr, DstPort, Proto) FROM " + migrate.AlertsTable + " FINAL WHERE AlertID = {alert} LIMIT 1) AS a " +
+			"SELECT TimeFlowStart, TimeFlowEnd, ExporterAddress, SrcAddr, SrcPort, DstAddr, DstPort, Proto, TCPFlags, " +
+			"Bytes * SamplingRate AS Bytes, Packets * SamplingRate AS Packets, SrcThreatFeeds, DstThreatFeeds, CommunityID " +
+			"FROM " + migrate.FlowsTable + " WHERE TimeFlowStart >= a.1 AND TimeFlowStart <= a.2 AND TimeReceived >= toDateTime(a.1) - 3600 " +
+			"AND (a.3 = toIPv6('::') OR SrcAddr = a.3 OR DstAddr = a.3) AND (a.4 = toIPv6('::') OR SrcAddr = a.4 OR DstAddr = a.4) " +
+			"AND (a.5 = 0 OR DstPort = a.5 OR SrcPort = a.5) AND (a.6 = 0 OR Proto = a.6) ORDER BY TimeFlowStart LIMIT {limit}",
+	},
+	{
+		Name: "threat-hits", Description: "addresses threat feeds list, and the hosts that talked with them, by flows",
+		Direct: true,
+		SQL: "SELECT Hit.1 AS Feed, Hit.2 AS Listed, Hit.3 AS Peer, count() AS Flows, sum(Bytes * SamplingRate) AS Bytes, " +
+			"min(TimeFlowStart) AS FirstSeen, max(TimeFlowEnd) AS LastSeen FROM " + migrate.FlowsTable +
+			" ARRAY JOIN arrayConcat(arrayMap(f -> (f, SrcAddr, DstAddr), SrcThreatFeeds), arrayMap(f -> (f, DstAddr, SrcAddr), DstThreatFeeds)) AS Hit " +
+			"WHERE {flowtime} GROUP BY Feed, Listed, Peer ORDER BY Flows DESC, Feed, Listed, Peer LIMIT {limit}",
+	},
+	{
+		Name: "host-timeline", Description: "every flow of one address (--param address=A), both directions, by flow start, with its enrichment and Community ID (to join Zeek or Suricata events)",
+		Direct: true, Needs: []string{"address"},
+		SQL: "SELECT TimeFlowStart, TimeFlowEnd, if(SrcAddr = {address}, 'out', 'in') AS Side, SrcAddr, SrcPort, DstAddr, DstPort, Proto, ServiceName, TCPFlags, " +
+			"Bytes * SamplingRate AS Bytes, Packets * SamplingRate AS Packets, TrafficDirection, SrcNetName, DstNetName, SrcCountry, DstCountry, SrcAS, DstAS, " +
+			"SrcThreatFeeds, DstThreatFeeds, ExporterAddress, ExporterName, InIfName, OutIfName, CommunityID FROM " + migrate.FlowsTable +
+			" WHERE {flowtime} AND (SrcAddr = {address} OR DstAddr = {address}) ORDER BY TimeFlowStart, SrcAddr, SrcPort LIMIT {limit}",
 	},
 }
 
@@ -291,6 +340,9 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 	if p.Baseline == 0 {
 		p.Baseline = 7 * 24 * time.Hour
 	}
+	if q.Direct {
+		return buildDirect(q, p)
+	}
 	src, err := pick(q, sources(cfg), now, &p)
 	if err != nil {
 		return Built{}, err
@@ -326,6 +378,36 @@ func Build(q Query, p Params, cfg migrate.Config, now time.Time) (Built, error) 
 		built.Step = step
 	}
 	return built, nil
+}
+
+// buildDirect writes a query that names its own tables.
+func buildDirect(q Query, p Params) (Built, error) {
+	for _, need := range q.Needs {
+		if need == "address" && !p.Address.IsValid() || need == "alert" && p.Alert == "" {
+			return Built{}, fmt.Errorf("query %s needs --param %s", q.Name, need)
+		}
+	}
+	address := "toIPv6('::')"
+	if p.Address.IsValid() {
+		address = "toIPv6(" + clickhouse.QuoteString(mapped(p.Address)) + ")"
+	}
+	flowtime := fmt.Sprintf("TimeFlowStart >= fromUnixTimestamp64Milli(%d) AND TimeFlowStart < fromUnixTimestamp64Milli(%d) AND TimeReceived >= toDateTime(%d)",
+		p.From.UnixMilli(), p.To.UnixMilli(), p.From.Add(-time.Hour).Unix())
+	if p.Exporter.IsValid() {
+		flowtime += " AND ExporterAddress = toIPv6(" + clickhouse.QuoteString(mapped(p.Exporter)) + ")"
+	}
+	sql := strings.NewReplacer(
+		"{flowtime}", flowtime,
+		"{alerttime}", fmt.Sprintf("LastSeen >= fromUnixTimestamp64Milli(%d) AND FirstSeen < fromUnixTimestamp64Milli(%d)", p.From.UnixMilli(), p.To.UnixMilli()),
+		"{address}", address,
+		"{alert}", clickhouse.QuoteString(p.Alert),
+		"{limit}", strconv.Itoa(p.Limit),
+	).Replace(q.SQL)
+	table := migrate.FlowsTable
+	if strings.HasPrefix(q.Name, "alert-history") {
+		table = migrate.AlertsTable
+	}
+	return Built{SQL: sql, Table: table, From: p.From, To: p.To}, nil
 }
 
 // topSeries is the condition that keeps, of the series told apart by keys,

@@ -26,6 +26,13 @@ var Alerts = Table[NoRow]{
 		{Name: "Flows", Type: "UInt64", Comment: "evidence: flow records"},
 		{Name: "Details", Type: "String", Codec: "CODEC(ZSTD(1))", Comment: "free-form details (JSON by convention)"},
 		{Name: "DedupKey", Type: "String", Comment: "the detection's key: an alert raised again with the same key replaces the earlier row"},
+		// Schema version 10: the alert's life (storage/detect).
+		{Name: "AlertID", Type: "String", Comment: "the alert's identifier, the same in every update (SIEMs correlate on it)"},
+		{Name: "State", Type: "Enum8('open' = 1, 'updated' = 2, 'closed' = 3)", Comment: "open when raised, updated while the event lasts, closed when it stopped"},
+		{Name: "Summary", Type: "String", Comment: "one human sentence"},
+		{Name: "FirstSeen", Type: "DateTime64(3)", Comment: "first evidence flow's start (flow time, not arrival)"},
+		{Name: "LastSeen", Type: "DateTime64(3)", Comment: "last evidence flow's end (flow time, not arrival)"},
+		{Name: "ThreatFeeds", Type: "Array(LowCardinality(String))", Comment: "threat-intelligence feeds involved"},
 	},
 	Engine:      "ReplacingMergeTree",
 	Version:     "Time",

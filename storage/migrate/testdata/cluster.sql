@@ -729,7 +729,13 @@ CREATE TABLE IF NOT EXISTS sluice.alerts_local ON CLUSTER `sluice_cluster`
     `Packets` UInt64 COMMENT 'evidence: packets, scaled by the sampling rate',
     `Flows` UInt64 COMMENT 'evidence: flow records',
     `Details` String COMMENT 'free-form details (JSON by convention)' CODEC(ZSTD(1)),
-    `DedupKey` String COMMENT 'the detection\'s key: an alert raised again with the same key replaces the earlier row'
+    `DedupKey` String COMMENT 'the detection\'s key: an alert raised again with the same key replaces the earlier row',
+    `AlertID` String COMMENT 'the alert\'s identifier, the same in every update (SIEMs correlate on it)',
+    `State` Enum8('open' = 1, 'updated' = 2, 'closed' = 3) COMMENT 'open when raised, updated while the event lasts, closed when it stopped',
+    `Summary` String COMMENT 'one human sentence',
+    `FirstSeen` DateTime64(3) COMMENT 'first evidence flow\'s start (flow time, not arrival)',
+    `LastSeen` DateTime64(3) COMMENT 'last evidence flow\'s end (flow time, not arrival)',
+    `ThreatFeeds` Array(LowCardinality(String)) COMMENT 'threat-intelligence feeds involved'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sluice/alerts_local', '{replica}', Time)
 PARTITION BY toYYYYMM(Time)
@@ -834,6 +840,32 @@ ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `E
 ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `EgressACEExt` UInt32 COMMENT 'NSEL egress extended ACE configuration (hash or ID), from IE 33001';
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-9', async_insert = 0 VALUES (9, 'add firewall event columns (Cisco ASA NSEL): event, extended event, ingress and egress ACL');
+
+ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `AlertID` String COMMENT 'the alert\'s identifier, the same in every update (SIEMs correlate on it)';
+
+ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `State` Enum8('open' = 1, 'updated' = 2, 'closed' = 3) COMMENT 'open when raised, updated while the event lasts, closed when it stopped';
+
+ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `Summary` String COMMENT 'one human sentence';
+
+ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `FirstSeen` DateTime64(3) COMMENT 'first evidence flow\'s start (flow time, not arrival)';
+
+ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `LastSeen` DateTime64(3) COMMENT 'last evidence flow\'s end (flow time, not arrival)';
+
+ALTER TABLE sluice.alerts_local ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ThreatFeeds` Array(LowCardinality(String)) COMMENT 'threat-intelligence feeds involved';
+
+ALTER TABLE sluice.alerts ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `AlertID` String COMMENT 'the alert\'s identifier, the same in every update (SIEMs correlate on it)';
+
+ALTER TABLE sluice.alerts ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `State` Enum8('open' = 1, 'updated' = 2, 'closed' = 3) COMMENT 'open when raised, updated while the event lasts, closed when it stopped';
+
+ALTER TABLE sluice.alerts ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `Summary` String COMMENT 'one human sentence';
+
+ALTER TABLE sluice.alerts ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `FirstSeen` DateTime64(3) COMMENT 'first evidence flow\'s start (flow time, not arrival)';
+
+ALTER TABLE sluice.alerts ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `LastSeen` DateTime64(3) COMMENT 'last evidence flow\'s end (flow time, not arrival)';
+
+ALTER TABLE sluice.alerts ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `ThreatFeeds` Array(LowCardinality(String)) COMMENT 'threat-intelligence feeds involved';
+
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-10', async_insert = 0 VALUES (10, 'add the alert life columns: alert ID, state, summary, first and last seen, threat feeds');
 
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 

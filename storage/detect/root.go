@@ -1,0 +1,594 @@
+// Package detect runs sluice's threat detections: SQL over the stored flows
+// (one embedded file per detection, sql/*.sql), every interval, over
+// sliding windows of flow time. Flows are judged by their own timestamps
+// (TimeFlowStart), never by arrival: the evaluation follows the newest
+// stored flow (less Lateness), so replayed, late or time-compressed
+// exports land in the windows they belong to, and a restart after
+// downtime evaluates what it missed from a persisted watermark.
+//
+// An event raises one alert: opened when a window first crosses a
+// threshold, updated while windows keep crossing it (the evidence is the
+// peak window's), closed at the first window that does not. Its ID is
+// stable for its life. Every alert record is stored in the alerts table
+// (a ReplacingMergeTree keyed by detection and DedupKey) and handed to the
+// AlertSinks; delivery is retried until each accepts, and what is not
+// delivered yet survives a restart in the state file.
+package detect
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"sluice/internal/reporter"
+	"sluice/pipeline/record"
+	"sluice/storage/clickhouse"
+	"sluice/storage/migrate"
+)
+
+// AlertSink receives alert records (open, updated, closed) in order. An
+// error means the batch was not accepted: it is handed again, whole, until
+// accepted, so a sink must tolerate duplicates (Alert.ID and State tell
+// them apart).
+type AlertSink interface {
+	WriteAlerts(ctx context.Context, alerts []record.Alert) error
+}
+
+// Store runs the detections' queries and stores the alerts: the embedded
+// engine or a ClickHouse server.
+type Store interface {
+	Query(ctx context.Context, sql, format string) ([]byte, error)
+	Exec(ctx context.Context, sql string) error
+}
+
+// Dependencies are the scheduler's collaborators.
+type Dependencies struct {
+	Store Store // required
+	Sinks []AlertSink
+	// StateDir keeps the watermark, the ongoing events and the alerts not
+	// yet delivered; empty keeps nothing across restarts.
+	StateDir string
+	// Now is the wall clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// Scheduler runs the detections.
+type Scheduler struct {
+	cfg        Config
+	deps       Dependencies
+	detections []*detection
+	logger     *slog.Logger
+	limiter    *reporter.Limiter
+	metrics    *metrics
+
+	mu    sync.Mutex // guards st and runs
+	st    state
+	runMu sync.Mutex // one run at a time
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New checks the configuration and builds the scheduler; it starts nothing.
+func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Scheduler, error) {
+	r = r.Package()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	if deps.Store == nil {
+		return nil, fmt.Errorf("detect: a store is required")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	m, err := newMetrics(r.Registerer())
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	s := &Scheduler{cfg: cfg, deps: deps, detections: enabledDetections(&cfg), logger: r.Logger,
+		limiter: r.NewLimiter(5, time.Minute), metrics: m}
+	for _, d := range s.detections {
+		m.runs.WithLabelValues(d.name)
+		m.errors.WithLabelValues(d.name)
+		m.open.WithLabelValues(d.name)
+		m.duration.WithLabelValues(d.name)
+		for _, st := range []record.AlertState{record.AlertOpen, record.AlertUpdated, record.AlertClosed} {
+			m.alerts.WithLabelValues(d.name, st.String())
+		}
+	}
+	for i := range 1 + len(deps.Sinks) {
+		m.deliveryRetries.WithLabelValues(targetName(i))
+		m.alertsDelivered.WithLabelValues(targetName(i))
+	}
+	return s, nil
+}
+
+// targetName names a delivery target in metrics and logs: 0 is the alerts
+// table, i+1 the sink i.
+func targetName(i int) string {
+	if i == 0 {
+		return "alerts-table"
+	}
+	return "sink-" + strconv.Itoa(i-1)
+}
+
+// Start loads the state and runs the detections now and every interval.
+func (s *Scheduler) Start(ctx context.Context) error {
+	st, err := loadState(s.deps.StateDir)
+	if err != nil {
+		return fmt.Errorf("detect: %w", err)
+	}
+	s.st = st
+	s.updateGauges()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel, s.done = cancel, make(chan struct{})
+	go s.loop(runCtx)
+	return nil
+}
+
+// Stop ends the runs (a run in progress is abandoned: its windows are
+// evaluated again at the next start) and saves the state.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return fmt.Errorf("detect: stop: %w", ctx.Err())
+	}
+	s.limiter.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.save(s.deps.StateDir)
+}
+
+func (s *Scheduler) loop(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+			s.limiter.Log(s.logger, "run", "detections failed; retrying at the next interval", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Run evaluates the windows that ended since the last run and delivers the
+// alerts. The scheduler calls it every interval; tests call it directly.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if err := s.deliver(ctx); err != nil {
+		return err
+	}
+	now := s.deps.Now()
+	oldest, newest, err := s.recentFlows(ctx, now)
+	if err != nil || newest.IsZero() {
+		return err
+	}
+	s.mu.Lock()
+	target := newest.Add(-s.cfg.Lateness)
+	if !newest.After(s.st.NewestFlow) {
+		target = newest // idle: nothing newer is coming, evaluate up to the newest flow
+	}
+	step := s.cfg.Step
+	lastEnd := target.Truncate(step)
+	if s.st.Watermark.IsZero() {
+		// First run: from the oldest flow received lately, so that what
+		// arrived before the first run (a replay, a backlog) is evaluated.
+		s.st.Watermark = oldest.Truncate(step)
+	}
+	if lastEnd.Sub(s.st.Watermark) > s.cfg.MaxCatchUp {
+		from := lastEnd.Add(-s.cfg.MaxCatchUp)
+		s.metrics.windowsSkipped.Add(float64(from.Sub(s.st.Watermark) / step))
+		s.logger.Warn("skipping windows older than max-catch-up", "from", s.st.Watermark, "to", from)
+		s.st.Watermark = from
+	}
+	watermark := s.st.Watermark
+	s.mu.Unlock()
+
+	// Chunks of at most an hour of window ends per query.
+	chunk := max(time.Hour, step)
+	for from := watermark; from.Before(lastEnd); {
+		to := lastEnd
+		if from.Add(chunk).Before(lastEnd) {
+			to = from.Add(chunk).Truncate(step)
+		}
+		emitted, err := s.evaluate(ctx, from, to)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.st.Watermark = to
+		s.st.Pending = append(s.st.Pending, emitted...)
+		err = s.st.save(s.deps.StateDir)
+		s.mu.Unlock()
+		s.metrics.watermark.Set(float64(to.Unix()))
+		if err != nil {
+			return err
+		}
+		if err := s.deliver(ctx); err != nil {
+			return err
+		}
+		from = to
+	}
+	// Only a run that evaluated everything moves this on: after a failure
+	// the next run keeps its lateness.
+	s.mu.Lock()
+	s.st.NewestFlow = newest
+	s.mu.Unlock()
+	return nil
+}
+
+// recentFlows returns the oldest flow start and the newest flow end among
+// the flows received lately (not after now: a clock ahead does not push
+// the evaluation into the future); zero times when there are none.
+func (s *Scheduler) recentFlows(ctx context.Context, now time.Time) (oldest, newest time.Time, err error) {
+	lookback := max(10*time.Minute, 2*s.cfg.Interval)
+	q := fmt.Sprintf("SELECT toUnixTimestamp64Milli(min(TimeFlowStart)), toUnixTimestamp64Milli(max(TimeFlowEnd)) FROM %s "+
+		"WHERE TimeReceived >= toDateTime(%d) AND TimeFlowEnd <= fromUnixTimestamp64Milli(%d) HAVING count() > 0",
+		migrate.FlowsTable, now.Add(-lookback).Unix(), now.UnixMilli())
+	out, err := s.deps.Store.Query(ctx, q, "TSV")
+	if err != nil {
+		return oldest, newest, fmt.Errorf("detect: newest flow: %w", err)
+	}
+	text := strings.TrimSpace(string(out))
+	if text == "" {
+		return oldest, newest, nil
+	}
+	lo, hi, ok := strings.Cut(text, "\t")
+	minMs, err1 := strconv.ParseInt(lo, 10, 64)
+	maxMs, err2 := strconv.ParseInt(hi, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return oldest, newest, fmt.Errorf("detect: newest flow: unexpected answer %q", out)
+	}
+	return time.UnixMilli(minMs).UTC(), time.UnixMilli(maxMs).UTC(), nil
+}
+
+// evaluate runs every detection over the windows ending in (from, to] and
+// returns the alert records to deliver. A failing detection fails the
+// run: its windows are evaluated again next time, the others' alerts are
+// kept (a key already open is updated, not raised twice).
+func (s *Scheduler) evaluate(ctx context.Context, from, to time.Time) ([]record.Alert, error) {
+	var emitted []record.Alert
+	for _, d := range s.detections {
+		start := time.Now()
+		rows, err := s.queryDetection(ctx, d, from, to)
+		s.metrics.runs.WithLabelValues(d.name).Inc()
+		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
+		if err != nil {
+			s.metrics.errors.WithLabelValues(d.name).Inc()
+			return nil, err
+		}
+		emitted = append(emitted, s.apply(d, rows, from, to)...)
+	}
+	return emitted, nil
+}
+
+// row is one result row: an event's evidence in one window.
+type row struct {
+	WindowEnd int64
+	Key       string
+	alert     record.Alert
+	details   map[string]string
+	detailsJS string
+}
+
+// standard are the columns every detection returns; the others are its
+// details.
+var standard = map[string]bool{"WindowEnd": true, "Key": true, "Src": true, "Dst": true, "SrcPt": true, "DstPt": true,
+	"Prot": true, "SumBytes": true, "SumPackets": true, "SumFlows": true, "First": true, "Last": true, "Feeds": true}
+
+func (s *Scheduler) queryDetection(ctx context.Context, d *detection, from, to time.Time) ([]row, error) {
+	q, err := d.query(&s.cfg, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.deps.Store.Query(ctx, q, "JSONEachRow")
+	if err != nil {
+		return nil, fmt.Errorf("detection %s: %w", d.name, err)
+	}
+	var rows []row
+	for _, line := range bytes.Split(out, []byte{'\n'}) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		r, err := parseRow(line)
+		if err != nil {
+			return nil, fmt.Errorf("detection %s: %w", d.name, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func parseRow(line []byte) (row, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(line, &m); err != nil {
+		return row{}, fmt.Errorf("result row %q: %w", line, err)
+	}
+	var r row
+	var src, dst string
+	var first, last int64
+	fields := []struct {
+		name string
+		v    any
+	}{{"WindowEnd", &r.WindowEnd}, {"Key", &r.Key}, {"Src", &src}, {"Dst", &dst}, {"SrcPt", &r.alert.SrcPort},
+		{"DstPt", &r.alert.DstPort}, {"Prot", &r.alert.Proto}, {"SumBytes", &r.alert.Bytes}, {"SumPackets", &r.alert.Packets},
+		{"SumFlows", &r.alert.Flows}, {"First", &first}, {"Last", &last}}
+	for _, f := range fields {
+		raw, ok := m[f.name]
+		if !ok {
+			return row{}, fmt.Errorf("result row %q: no column %s", line, f.name)
+		}
+		if err := json.Unmarshal(raw, f.v); err != nil {
+			return row{}, fmt.Errorf("result row column %s: %w", f.name, err)
+		}
+	}
+	if raw, ok := m["Feeds"]; ok {
+		if err := json.Unmarshal(raw, &r.alert.ThreatFeeds); err != nil {
+			return row{}, fmt.Errorf("result row column Feeds: %w", err)
+		}
+	}
+	for name, dstAddr := range map[string]*record.Addr{src: &r.alert.SrcAddr, dst: &r.alert.DstAddr} {
+		a, err := netip.ParseAddr(name)
+		if err != nil {
+			return row{}, fmt.Errorf("result row address %q: %w", name, err)
+		}
+		if a.IsUnspecified() {
+			continue
+		}
+		*dstAddr = record.Addr(a.As16())
+		if a.Is4() {
+			*dstAddr = record.AddrFrom4(a.As4())
+		}
+	}
+	r.alert.FirstSeen, r.alert.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+	details := map[string]json.RawMessage{}
+	r.details = map[string]string{}
+	for k, v := range m {
+		if standard[k] || strings.HasPrefix(k, "_") {
+			continue
+		}
+		details[k] = v
+		r.details[k] = strings.Trim(string(v), `"`)
+	}
+	js, _ := json.Marshal(details) // sorted keys
+	r.detailsJS = string(js)
+	return r, nil
+}
+
+// apply runs the events' life over the windows ending in (from, to]: a key
+// crossing the threshold in a window opens an alert unless one is open,
+// an open alert whose key does not cross it in a window is closed.
+func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record.Alert {
+	byEnd := map[int64][]row{}
+	for _, r := range rows {
+		byEnd[r.WindowEnd] = append(byEnd[r.WindowEnd], r)
+	}
+	now := s.deps.Now().UTC().Truncate(time.Second)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	open := map[string]*openAlert{}
+	var others []openAlert
+	for i := range s.st.Open {
+		o := &s.st.Open[i]
+		if o.Alert.Detection == d.name {
+			open[o.Key] = o
+		} else {
+			others = append(others, *o)
+		}
+	}
+	var emitted []record.Alert
+	emit := func(a record.Alert, st record.AlertState) {
+		a.State, a.Time = st, now
+		emitted = append(emitted, a)
+		s.metrics.alerts.WithLabelValues(d.name, st.String()).Inc()
+	}
+	ends := []time.Time{to}
+	if !d.latest {
+		ends = ends[:0]
+		for e := from.Add(s.cfg.Step); !e.After(to); e = e.Add(s.cfg.Step) {
+			ends = append(ends, e)
+		}
+	}
+	for _, end := range ends {
+		hits := map[string]bool{}
+		for _, r := range byEnd[end.Unix()] {
+			hits[r.Key] = true
+			if o, ok := open[r.Key]; ok {
+				o.Changed = merge(&o.Alert, &r) || o.Changed
+				continue
+			}
+			a := r.alert
+			a.Detection, a.Severity = d.name, d.severity
+			a.DedupKey = r.Key + " @" + strconv.FormatInt(end.Unix(), 10)
+			sum := sha256.Sum256([]byte(d.name + "\x00" + a.DedupKey))
+			a.ID = hex.EncodeToString(sum[:16])
+			a.Details = r.detailsJS
+			a.Summary = d.summary(&a, r.details)
+			open[r.Key] = &openAlert{Key: r.Key, Alert: a}
+			emit(a, record.AlertOpen)
+		}
+		for key, o := range open {
+			if !hits[key] {
+				if o.Changed {
+					o.Alert.Summary = d.summary(&o.Alert, detailsMap(o.Alert.Details))
+				}
+				emit(o.Alert, record.AlertClosed)
+				delete(open, key)
+			}
+		}
+	}
+	keys := make([]string, 0, len(open))
+	for k := range open {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		o := open[k]
+		if o.Changed {
+			o.Alert.Summary = d.summary(&o.Alert, detailsMap(o.Alert.Details))
+			emit(o.Alert, record.AlertUpdated)
+			o.Changed = false
+		}
+		others = append(others, *o)
+	}
+	s.st.Open = others
+	s.metrics.open.WithLabelValues(d.name).Set(float64(len(open)))
+	return emitted
+}
+
+// merge widens an open alert with a later window's evidence: the time
+// span grows, the counters and details are the peak window's.
+func merge(a *record.Alert, r *row) bool {
+	changed := false
+	if r.alert.FirstSeen.Before(a.FirstSeen) {
+		a.FirstSeen, changed = r.alert.FirstSeen, true
+	}
+	if r.alert.LastSeen.After(a.LastSeen) {
+		a.LastSeen, changed = r.alert.LastSeen, true
+	}
+	if r.alert.Bytes > a.Bytes || r.alert.Packets > a.Packets || r.alert.Flows > a.Flows {
+		a.Bytes, a.Packets, a.Flows = max(a.Bytes, r.alert.Bytes), max(a.Packets, r.alert.Packets), max(a.Flows, r.alert.Flows)
+		a.Details, changed = r.detailsJS, true
+	}
+	for _, f := range r.alert.ThreatFeeds {
+		if !containsString(a.ThreatFeeds, f) {
+			a.ThreatFeeds, changed = append(a.ThreatFeeds, f), true
+		}
+	}
+	return changed
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func detailsMap(js string) map[string]string {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(js), &m)
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = strings.Trim(string(v), `"`)
+	}
+	return out
+}
+
+// deliver stores the pending alert records and hands them to every sink,
+// retrying each target until it accepts or ctx ends.
+func (s *Scheduler) deliver(ctx context.Context) error {
+	s.mu.Lock()
+	pending := s.st.Pending
+	if len(pending) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if len(s.st.Delivered) != 1+len(s.deps.Sinks) {
+		s.st.Delivered = make([]bool, 1+len(s.deps.Sinks))
+	}
+	delivered := append([]bool(nil), s.st.Delivered...)
+	s.mu.Unlock()
+	s.metrics.pending.Set(float64(len(pending)))
+	for i, done := range delivered {
+		if done {
+			continue
+		}
+		target, write := targetName(i), s.storeAlerts
+		if i > 0 {
+			write = s.deps.Sinks[i-1].WriteAlerts
+		}
+		if err := s.retry(ctx, target, func() error { return write(ctx, pending) }); err != nil {
+			return err
+		}
+		s.metrics.alertsDelivered.WithLabelValues(target).Add(float64(len(pending)))
+		s.mu.Lock()
+		s.st.Delivered[i] = true
+		err := s.st.save(s.deps.StateDir)
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.st.Pending, s.st.Delivered = s.st.Pending[len(pending):], nil
+	err := s.st.save(s.deps.StateDir)
+	s.mu.Unlock()
+	s.metrics.pending.Set(0)
+	return err
+}
+
+func (s *Scheduler) retry(ctx context.Context, target string, f func() error) error {
+	wait := s.cfg.RetryMin
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		s.metrics.deliveryRetries.WithLabelValues(target).Inc()
+		s.limiter.Log(s.logger, "deliver-"+target, "alert delivery failed; retrying", "target", target, "err", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("detect: deliver to %s: %w", target, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, s.cfg.RetryMax)
+	}
+}
+
+// storeAlerts inserts alert records into the alerts table.
+func (s *Scheduler) storeAlerts(ctx context.Context, alerts []record.Alert) error {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + migrate.AlertsTable + " (Time, Detection, Severity, ExporterAddress, SrcAddr, DstAddr, SrcPort, DstPort, Proto, " +
+		"Bytes, Packets, Flows, Details, DedupKey, AlertID, State, Summary, FirstSeen, LastSeen, ThreatFeeds) SETTINGS async_insert = 0 VALUES ")
+	for i, a := range alerts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		feeds := make([]string, len(a.ThreatFeeds))
+		for j, f := range a.ThreatFeeds {
+			feeds[j] = clickhouse.QuoteString(f)
+		}
+		fmt.Fprintf(&b, "(toDateTime(%d), %s, %d, toIPv6(%s), toIPv6(%s), toIPv6(%s), %d, %d, %d, %d, %d, %d, %s, %s, %s, %d, %s, fromUnixTimestamp64Milli(%d), fromUnixTimestamp64Milli(%d), [%s])",
+			a.Time.Unix(), clickhouse.QuoteString(a.Detection), a.Severity, addrLiteral(a.ExporterAddress), addrLiteral(a.SrcAddr), addrLiteral(a.DstAddr),
+			a.SrcPort, a.DstPort, a.Proto, a.Bytes, a.Packets, a.Flows, clickhouse.QuoteString(a.Details), clickhouse.QuoteString(a.DedupKey),
+			clickhouse.QuoteString(a.ID), a.State, clickhouse.QuoteString(a.Summary), a.FirstSeen.UnixMilli(), a.LastSeen.UnixMilli(), strings.Join(feeds, ", "))
+	}
+	if err := s.deps.Store.Exec(ctx, b.String()); err != nil {
+		return fmt.Errorf("store alerts: %w", err)
+	}
+	return nil
+}
+
+func addrLiteral(a record.Addr) string {
+	return clickhouse.QuoteString(netip.AddrFrom16(a).String())
+}
+
+func (s *Scheduler) updateGauges() {
+	if !s.st.Watermark.IsZero() {
+		s.metrics.watermark.Set(float64(s.st.Watermark.Unix()))
+	}
+	s.metrics.pending.Set(float64(len(s.st.Pending)))
+}

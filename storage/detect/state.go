@@ -1,0 +1,78 @@
+package detect
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"sluice/internal/atomicfile"
+	"sluice/pipeline/record"
+)
+
+// stateFile is the scheduler's state in its directory.
+const stateFile = "detect-state.json"
+
+// state is what the scheduler keeps across restarts, so that a restart
+// neither evaluates a window twice nor forgets an ongoing event or an
+// alert not yet delivered.
+type state struct {
+	// Watermark is the end (flow time) of the last window evaluated.
+	Watermark time.Time `json:"watermark"`
+	// NewestFlow is the newest flow end seen at the last run: when it
+	// does not move, the stream is idle and the evaluation catches up to it.
+	NewestFlow time.Time `json:"newest_flow"`
+	// Open are the ongoing events, by detection and key.
+	Open []openAlert `json:"open"`
+	// Pending are alert records not yet stored and handed to every sink;
+	// Delivered says which of the targets (0: the alerts table, i+1: sink
+	// i) have them already.
+	Pending   []record.Alert `json:"pending,omitempty"`
+	Delivered []bool         `json:"delivered,omitempty"`
+}
+
+// openAlert is an ongoing event: the alert as last emitted, and whether it
+// changed since.
+type openAlert struct {
+	Key     string       `json:"key"`
+	Alert   record.Alert `json:"alert"`
+	Changed bool         `json:"changed"`
+}
+
+func loadState(dir string) (state, error) {
+	var s state
+	if dir == "" {
+		return s, nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read state: %w", err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return s, nil
+}
+
+func (s *state) save(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, stateFile), data, 0o644); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
