@@ -68,6 +68,9 @@ func Grafana(q Query, p Panel, cfg migrate.Config) (string, error) {
 	if p.Limit == 0 && len(q.SeriesKeys) == 0 {
 		p.Limit = 10
 	}
+	if q.Direct {
+		return grafanaDirect(q, p)
+	}
 	if p.Baseline == 0 {
 		p.Baseline = 7 * 24 * time.Hour
 	}
@@ -182,4 +185,23 @@ func fill(sql string, s source, p placeholders) string {
 		"{seconds}", p.seconds,
 		"{limit}", strconv.Itoa(p.limit),
 	).Replace(sql)
+}
+
+// grafanaDirect writes a Direct query (the security queries, which name
+// their tables and judge flows by their own time) for a panel: the range
+// is the dashboard's, as Build's {flowtime} and {alerttime} take it. A
+// query that needs a parameter (an alert ID, an address) is not a panel's.
+func grafanaDirect(q Query, p Panel) (string, error) {
+	if len(q.Needs) > 0 {
+		return "", fmt.Errorf("query %s needs --param %s: not a panel query", q.Name, strings.Join(q.Needs, ", "))
+	}
+	if len(p.Filters) > 0 {
+		return "", fmt.Errorf("query %s reads its own tables: it takes no dashboard filter", q.Name)
+	}
+	sql := strings.NewReplacer(
+		"{flowtime}", "TimeFlowStart >= $__fromTime() AND TimeFlowStart < $__toTime() AND TimeReceived >= $__fromTime() - 3600",
+		"{alerttime}", "LastSeen >= $__fromTime() AND FirstSeen < $__toTime()",
+		"{limit}", strconv.Itoa(p.Limit),
+	).Replace(q.SQL)
+	return "-- sluice query " + q.Name + " --param limit=" + strconv.Itoa(p.Limit) + " (storage/queries)\n" + sql, nil
 }
