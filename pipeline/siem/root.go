@@ -386,6 +386,12 @@ func (s *Sink) append(ctx context.Context, events []Event) error {
 			return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
 		}
 	}
+	// The caller acknowledges upstream (`sluice pipeline` commits the
+	// Kafka offset) once this returns: the entries must survive the
+	// machine, not only the process.
+	if err := s.spool.Sync(); err != nil {
+		return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
+	}
 	return nil
 }
 
