@@ -214,7 +214,14 @@ func (s *Sink) deliver(ctx context.Context, events []Event) error {
 	s.oldest.Store(time.Now().UnixNano())
 	defer func() { s.pendingN.Store(0); s.oldest.Store(0) }()
 	for chunk := range slices.Chunk(events, s.cfg.MaxBatchEvents) {
-		if err := s.send(ctx, chunk); err != nil {
+		failed, err := s.send(ctx, chunk)
+		if failed {
+			// A transport may still hold the events of an attempt that
+			// failed (kafka-go's queued batch, an HTTP request being
+			// written): the next write must not overwrite them.
+			s.enc.abandon()
+		}
+		if err != nil {
 			return err
 		}
 		s.pendingN.Add(-int64(len(chunk)))
@@ -223,8 +230,10 @@ func (s *Sink) deliver(ctx context.Context, events []Event) error {
 }
 
 // send hands events to the transport until it acknowledges them all,
-// backing off between attempts; it fails only when ctx ends.
-func (s *Sink) send(ctx context.Context, events []Event) error {
+// backing off between attempts; it fails only when ctx ends. failed says
+// whether an attempt failed: the buffers the events point into must then
+// not be reused.
+func (s *Sink) send(ctx context.Context, events []Event) (failed bool, _ error) {
 	countKinds(events, s.m.sent)
 	wait := s.cfg.RetryMin
 	for attempt := 0; ; attempt++ {
@@ -236,14 +245,14 @@ func (s *Sink) send(ctx context.Context, events []Event) error {
 		if err == nil {
 			s.m.sendDuration.Observe(time.Since(start).Seconds())
 			countKinds(events, s.m.acknowledged)
-			return nil
+			return attempt > 0, nil
 		}
 		s.m.sendErrors.Inc()
 		s.limiter.Log(s.r.Logger, "send", "siem: receiver did not take the events; retrying",
 			"sink", s.cfg.Name, "events", len(events), "attempt", attempt+1, "retry_in", wait, "error", err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("siem sink %s: %w (last error: %w)", s.cfg.Name, ctx.Err(), err)
+			return true, fmt.Errorf("siem sink %s: %w (last error: %w)", s.cfg.Name, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, s.cfg.RetryMax)
@@ -295,6 +304,12 @@ type span struct {
 	kind             Kind
 	time             int64
 	id0, id1, b0, b1 int
+}
+
+// abandon leaves the buffers to whoever may still read them and starts
+// afresh.
+func (e *encoder) abandon() {
+	e.body, e.ids = nil, nil
 }
 
 func (e *encoder) reset() {
@@ -418,7 +433,11 @@ func (s *Sink) drain(ctx context.Context) {
 			continue
 		}
 		s.oldest.Store(int64(binary.BigEndian.Uint64(e.Value)))
-		if err := s.send(ctx, events); err != nil {
+		failed, err := s.send(ctx, events)
+		if failed {
+			buf = nil // see deliver
+		}
+		if err != nil {
 			return // ctx ended: the entry is read again at the next start
 		}
 		s.oldest.Store(0)

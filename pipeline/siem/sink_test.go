@@ -1,10 +1,12 @@
 package siem_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -289,6 +291,53 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	for _, key := range []string{"name:", "type:", "format:", "kinds[0]:", "delivery:", "filter.directions[0]:"} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("no error naming %s in %v", key, err)
+		}
+	}
+}
+
+// holder fails its first Send and keeps the events it was handed, as
+// kafka-go keeps a batch queued after WriteMessages returned on a
+// cancelled context.
+type holder struct {
+	mu     sync.Mutex
+	held   []siem.Event
+	bodies [][]byte
+	calls  int
+}
+
+func (h *holder) Name() string { return "test" }
+func (h *holder) Send(_ context.Context, events []siem.Event) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.calls == 1 {
+		h.held = slices.Clone(events)
+		for _, e := range events {
+			h.bodies = append(h.bodies, bytes.Clone(e.Body))
+		}
+		return errors.New("timed out, batch still queued")
+	}
+	return nil
+}
+func (h *holder) Ready(context.Context) error { return nil }
+func (h *holder) Close() error                { return nil }
+
+// TestFailedSendBuffersAreNotReused: events of a failed attempt may still
+// be read by the transport; the next write must not overwrite them.
+func TestFailedSendBuffersAreNotReused(t *testing.T) {
+	h := &holder{}
+	s, _ := newSink(t, siem.DefaultConfig(), h, "")
+	defer s.Stop(context.Background())
+	flows := schematest.Flows(20)
+	if err := s.WriteBatches(context.Background(), [][]record.Flow{flows[:10]}, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatches(context.Background(), [][]record.Flow{flows[10:]}, "second"); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range h.held {
+		if !strings.HasPrefix(e.ID, "first-") || !bytes.Equal(e.Body, h.bodies[i]) {
+			t.Fatalf("held event %d overwritten by a later write: ID %q, body %.80q", i, e.ID, e.Body)
 		}
 	}
 }
