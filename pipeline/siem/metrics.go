@@ -44,7 +44,7 @@ func newMetrics(m *reporter.Metrics, s *Sink) (metrics, error) {
 	for _, r := range dropReasons {
 		x.dropped.WithLabelValues(r)
 	}
-	m.GaugeFunc("pending_events", "Delivery wait: events in the send under way. Delivery spool: spool entries (up to max-batch-events events each) not yet acknowledged by the receiver.",
+	m.GaugeFunc("pending_events", "Delivery wait: events in the send under way. Delivery spool: spool entries (up to max-batch-events events, and up to the least of spool.segment-bytes, spool.max-bytes/2 and 64 MiB, each) not yet acknowledged by the receiver.",
 		func() float64 { return float64(s.pending()) })
 	m.GaugeFunc("lag_seconds", "Age of the oldest event not yet acknowledged, from when the sink took it; 0 when none waits.",
 		func() float64 { return s.lag().Seconds() })

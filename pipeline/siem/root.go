@@ -366,45 +366,80 @@ func (e *encoder) finish() []Event {
 // all big-endian.
 const spoolEntryHeader = 8
 
+// maxSpoolPayload is the spool's own bound on an entry (spool.maxPayload).
+const maxSpoolPayload = 64 << 20
+
+// spoolEntryOverhead is what the spool adds to an entry, rounded up.
+const spoolEntryOverhead = 64
+
+// spoolEntryMax bounds an entry's bytes: within a segment, within the
+// spool's own limit, and at most half the spool, so that a drained spool
+// always has room for one (else the room check in append never passes and
+// the pipeline waits forever).
+func (c Config) spoolEntryMax() int {
+	return int(min(c.Spool.SegmentBytes, maxSpoolPayload, c.Spool.MaxBytes/2)) - spoolEntryOverhead
+}
+
 func (s *Sink) append(ctx context.Context, events []Event) error {
-	var buf []byte
-	for chunk := range slices.Chunk(events, s.cfg.MaxBatchEvents) {
-		buf = binary.BigEndian.AppendUint64(buf[:0], uint64(time.Now().UnixNano()))
-		for i := range chunk {
-			ev := &chunk[i]
-			buf = append(buf, byte(ev.Kind))
-			buf = binary.BigEndian.AppendUint64(buf, uint64(ev.Time.UnixNano()))
-			buf = binary.BigEndian.AppendUint16(buf, uint16(len(ev.ID)))
-			buf = append(buf, ev.ID...)
-			buf = binary.BigEndian.AppendUint32(buf, uint32(len(ev.Body)))
-			buf = append(buf, ev.Body...)
+	limit := s.cfg.spoolEntryMax()
+	buf := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+	n := 0
+	for i := range events {
+		ev := &events[i]
+		size := 1 + 8 + 2 + len(ev.ID) + 4 + len(ev.Body)
+		if spoolEntryHeader+size > limit {
+			return fmt.Errorf("siem sink %s: one %s event of %d bytes is larger than a spool entry can be (%d bytes: the least of spool.segment-bytes, spool.max-bytes/2 and 64 MiB); raise spool.segment-bytes and spool.max-bytes",
+				s.cfg.Name, ev.Kind, size, limit-spoolEntryHeader)
 		}
-		// Hold back while the spool has no room: the pipeline waits, and
-		// nothing is dropped.
-		const entryOverhead = 64
-		for waited := false; ; waited = true {
-			_, bytes := s.spool.Pending()
-			if bytes+int64(len(buf))+entryOverhead <= s.cfg.Spool.MaxBytes {
-				break
+		if n == s.cfg.MaxBatchEvents || len(buf)+size > limit {
+			if err := s.appendEntry(ctx, buf, n); err != nil {
+				return err
 			}
-			if !waited {
-				s.m.spoolWaits.Inc()
-				s.limiter.Log(s.r.Logger, "spool-full", "siem: spool full; holding the pipeline back", "sink", s.cfg.Name)
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("siem sink %s: spool full: %w", s.cfg.Name, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
+			buf, n = binary.BigEndian.AppendUint64(buf[:0], uint64(time.Now().UnixNano())), 0
 		}
-		if err := s.spool.Append(nil, buf, len(chunk)); err != nil {
-			return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
+		buf = append(buf, byte(ev.Kind))
+		buf = binary.BigEndian.AppendUint64(buf, uint64(ev.Time.UnixNano()))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(ev.ID)))
+		buf = append(buf, ev.ID...)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(ev.Body)))
+		buf = append(buf, ev.Body...)
+		n++
+	}
+	if n > 0 {
+		if err := s.appendEntry(ctx, buf, n); err != nil {
+			return err
 		}
 	}
 	// The caller acknowledges upstream (`sluice pipeline` commits the
 	// Kafka offset) once this returns: the entries must survive the
 	// machine, not only the process.
 	if err := s.spool.Sync(); err != nil {
+		return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
+	}
+	return nil
+}
+
+// appendEntry appends one entry of n events, waiting while the spool has
+// no room for it.
+func (s *Sink) appendEntry(ctx context.Context, entry []byte, n int) error {
+	// Hold back while the spool has no room: the pipeline waits, and
+	// nothing is dropped.
+	for waited := false; ; waited = true {
+		_, bytes := s.spool.Pending()
+		if bytes+int64(len(entry))+spoolEntryOverhead <= s.cfg.Spool.MaxBytes {
+			break
+		}
+		if !waited {
+			s.m.spoolWaits.Inc()
+			s.limiter.Log(s.r.Logger, "spool-full", "siem: spool full; holding the pipeline back", "sink", s.cfg.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("siem sink %s: spool full: %w", s.cfg.Name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := s.spool.Append(nil, entry, n); err != nil {
 		return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
 	}
 	return nil

@@ -341,3 +341,44 @@ func TestFailedSendBuffersAreNotReused(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallestSpoolTakesFullBatches: a spool entry is bounded by bytes
+// too, so the smallest valid spool (64 KiB segments, 128 KiB in all)
+// takes a full batch of default-sized events (1000 of ~1.5 KiB, far over
+// the spool), entry by entry as the receiver drains it.
+func TestSmallestSpoolTakesFullBatches(t *testing.T) {
+	rec := &receiver{}
+	cfg := siem.DefaultConfig()
+	cfg.Delivery = siem.DeliverySpool
+	cfg.Spool = siem.SpoolConfig{MaxBytes: 128 << 10, SegmentBytes: 64 << 10}
+	s, _ := newSink(t, cfg, rec, t.TempDir())
+	defer s.Stop(context.Background())
+	flows := schematest.Flows(1000)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.WriteBatches(ctx, [][]record.Flow{flows}, "big"); err != nil {
+		t.Fatalf("a full batch into the smallest spool: %v", err)
+	}
+	for len(rec.ids()) < len(flows) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d events delivered", len(rec.ids()), len(flows))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestSpoolRefusesAnEventLargerThanAnEntry names the keys to raise.
+func TestSpoolRefusesAnEventLargerThanAnEntry(t *testing.T) {
+	cfg := siem.DefaultConfig()
+	cfg.Delivery = siem.DeliverySpool
+	cfg.Spool = siem.SpoolConfig{MaxBytes: 128 << 10, SegmentBytes: 64 << 10}
+	s, _ := newSink(t, cfg, &receiver{}, t.TempDir())
+	defer s.Stop(context.Background())
+	a := schematest.Alerts()[0]
+	a.Summary = strings.Repeat("x", 70<<10)
+	err := s.WriteAlerts(context.Background(), []record.Alert{a})
+	if err == nil || !strings.Contains(err.Error(), "spool.segment-bytes") {
+		t.Fatalf("an alert over a spool entry: %v", err)
+	}
+}
