@@ -456,7 +456,13 @@ func (s *Sink) drain(ctx context.Context) {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return
 			}
-			s.limiter.Log(s.r.Logger, "spool-read", "siem: spool read failed", "sink", s.cfg.Name, "error", err)
+			s.limiter.Log(s.r.Logger, "spool-read", "siem: spool read failed; retrying", "sink", s.cfg.Name, "error", err, "retry_in", s.cfg.RetryMin)
+			// A read error that does not advance would spin a core.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.cfg.RetryMin):
+			}
 			continue
 		}
 		buf = e.Buf
