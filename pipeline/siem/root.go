@@ -131,14 +131,35 @@ func (s *Sink) Stop(context.Context) error {
 	return errors.Join(err, s.transport.Close())
 }
 
-// Ready reports whether the receiver is reachable.
+// Ready reports whether the sink takes writes without holding the
+// pipeline back. Delivery wait: whether the receiver is reachable.
+// Delivery spool: whether the spool has room, whatever the receiver's
+// state; a SIEM outage then shows in receiver_up, not in /readyz, which
+// would take `sluice run` out of a Kubernetes Service while the spool
+// absorbs the outage. Each call asks the receiver, updating receiver_up.
 func (s *Sink) Ready() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := s.transport.Ready(ctx); err != nil {
+	err := s.transport.Ready(ctx)
+	s.setUp(err == nil)
+	if s.spool != nil {
+		if _, bytes := s.spool.Pending(); bytes+int64(s.cfg.spoolEntryMax())+spoolEntryOverhead > s.cfg.Spool.MaxBytes {
+			return fmt.Errorf("siem sink %s: spool full (%d bytes of spool.max-bytes %d); receiver: %v", s.cfg.Name, bytes, s.cfg.Spool.MaxBytes, err)
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
 	}
 	return nil
+}
+
+func (s *Sink) setUp(up bool) {
+	if up {
+		s.m.receiverUp.Set(1)
+	} else {
+		s.m.receiverUp.Set(0)
+	}
 }
 
 // WriteBatches delivers the flows the filter keeps. Each event's ID is
@@ -242,6 +263,9 @@ func (s *Sink) send(ctx context.Context, events []Event) (failed bool, _ error) 
 		}
 		start := time.Now()
 		err := s.transport.Send(ctx, events)
+		if ctx.Err() == nil {
+			s.setUp(err == nil)
+		}
 		if err == nil {
 			s.m.sendDuration.Observe(time.Since(start).Seconds())
 			countKinds(events, s.m.acknowledged)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -45,9 +46,16 @@ func (r *receiver) Send(_ context.Context, events []siem.Event) error {
 	}
 	return nil
 }
-func (r *receiver) Ready(context.Context) error { return nil }
-func (r *receiver) Close() error                { return nil }
-func (r *receiver) setDown(d bool)              { r.mu.Lock(); r.down = d; r.mu.Unlock() }
+func (r *receiver) Ready(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return errors.New("receiver down")
+	}
+	return nil
+}
+func (r *receiver) Close() error   { return nil }
+func (r *receiver) setDown(d bool) { r.mu.Lock(); r.down = d; r.mu.Unlock() }
 func (r *receiver) ids() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -380,5 +388,48 @@ func TestSpoolRefusesAnEventLargerThanAnEntry(t *testing.T) {
 	err := s.WriteAlerts(context.Background(), []record.Alert{a})
 	if err == nil || !strings.Contains(err.Error(), "spool.segment-bytes") {
 		t.Fatalf("an alert over a spool entry: %v", err)
+	}
+}
+
+// TestReadyInSpoolMode: a receiver outage fails /readyz in delivery wait
+// only; in delivery spool the sink is ready while its spool has room, and
+// receiver_up shows the outage either way.
+func TestReadyInSpoolMode(t *testing.T) {
+	rec := &receiver{down: true}
+	wait, rw := newSink(t, siem.DefaultConfig(), rec, "")
+	defer wait.Stop(context.Background())
+	if err := wait.Ready(); err == nil {
+		t.Error("delivery wait ready with the receiver down")
+	}
+	if up := metric(t, rw, "sluice_pipeline_siem_receiver_up"); up != 0 {
+		t.Errorf("receiver_up %v with the receiver down", up)
+	}
+
+	cfg := siem.DefaultConfig()
+	cfg.Delivery = siem.DeliverySpool
+	cfg.Spool = siem.SpoolConfig{MaxBytes: 128 << 10, SegmentBytes: 64 << 10}
+	sp, r := newSink(t, cfg, rec, t.TempDir())
+	defer sp.Stop(context.Background())
+	if err := sp.Ready(); err != nil {
+		t.Errorf("delivery spool not ready with room in the spool: %v", err)
+	}
+	if up := metric(t, r, "sluice_pipeline_siem_receiver_up"); up != 0 {
+		t.Errorf("receiver_up %v with the receiver down", up)
+	}
+	// Fill the spool: then it is not ready.
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	for i := 0; ctx.Err() == nil; i++ {
+		sp.WriteBatches(ctx, [][]record.Flow{schematest.Flows(20)}, fmt.Sprint("w", i))
+	}
+	if err := sp.Ready(); err == nil || !strings.Contains(err.Error(), "spool full") {
+		t.Errorf("ready with a full spool: %v", err)
+	}
+	rec.setDown(false)
+	if err := sp.Ready(); err != nil && !strings.Contains(err.Error(), "spool full") {
+		t.Error(err)
+	}
+	if up := metric(t, r, "sluice_pipeline_siem_receiver_up"); up != 1 {
+		t.Errorf("receiver_up %v with the receiver back", up)
 	}
 }
