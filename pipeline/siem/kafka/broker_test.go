@@ -129,8 +129,13 @@ func TestSinkDeliversEveryEventThroughABrokerOutage(t *testing.T) {
 					b.run("resume")
 				}
 			}()
-			if sink.Ready() == nil {
-				t.Fatal("ready with the broker down")
+			// A wait sink holds the pipeline back: not ready. A spool
+			// sink takes writes: ready, the outage in receiver_up.
+			if err := sink.Ready(); (err == nil) != (mode.delivery == siem.DeliverySpool) {
+				t.Fatalf("%s sink ready with the broker down: %v", mode.delivery, err)
+			}
+			if up := receiverUp(t, r); up != 0 {
+				t.Fatalf("receiver_up %v with the broker down", up)
 			}
 			written := make(chan error, 1)
 			go func() {
@@ -230,5 +235,20 @@ func freePortPair(t *testing.T) int {
 		}
 	}
 	t.Fatal("no free port pair")
+	return 0
+}
+
+func receiverUp(t *testing.T, r *reporter.Reporter) float64 {
+	t.Helper()
+	mfs, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "sluice_pipeline_siem_receiver_up" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no receiver_up")
 	return 0
 }
