@@ -74,6 +74,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		Stage:     enricher,
 	})
 	if err != nil {
+		stopSIEMSinks(siemSinks)
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	// The counter samples' own consumer: what was not stored is not
@@ -81,6 +82,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	counterConsumer, err := kafka.NewCounterConsumer(r, cfg.Kafka,
 		kafka.CounterConsumerDependencies{Store: store.sink().WriteCounters})
 	if err != nil {
+		stopSIEMSinks(siemSinks)
 		return fmt.Errorf("kafka: %w", err)
 	}
 	// With several workers, run the detections on one (detect.enabled

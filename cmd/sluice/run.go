@@ -135,15 +135,18 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	pipe, err := pipeline.New(r, cfg.Pipeline, pipeline.Dependencies{
 		Source: q.Batches(), Sinks: withSIEMSinks(store.writer, siemSinks), Stage: enricher})
 	if err != nil {
+		stopSIEMSinks(siemSinks)
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	counters, err := pipeline.NewCounters(r, pipeline.CountersConfig{FlushInterval: cfg.Pipeline.FlushInterval},
 		pipeline.CountersDependencies{Sink: store.writer})
 	if err != nil {
+		stopSIEMSinks(siemSinks)
 		return fmt.Errorf("counters: %w", err)
 	}
 	coll, err := newCollector(r, cfg, q, counters)
 	if err != nil {
+		stopSIEMSinks(siemSinks)
 		return err
 	}
 	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks)

@@ -97,9 +97,7 @@ func (c SIEMConfig) Validate() error {
 func newSIEMSinks(r *reporter.Reporter, cfg Config) ([]*siem.Sink, error) {
 	var sinks []*siem.Sink
 	fail := func(err error) ([]*siem.Sink, error) {
-		for _, s := range sinks {
-			s.Stop(context.Background()) // nothing started: Stop only closes
-		}
+		stopSIEMSinks(sinks)
 		return nil, err
 	}
 	for _, sc := range cfg.SIEM.Sinks {
@@ -145,6 +143,15 @@ func newSIEMSinks(r *reporter.Reporter, cfg Config) ([]*siem.Sink, error) {
 		sinks = append(sinks, s)
 	}
 	return sinks, nil
+}
+
+// stopSIEMSinks closes sinks that were built but never handed to a
+// component list (a later constructor failed): their transports and spools
+// would leak otherwise.
+func stopSIEMSinks(sinks []*siem.Sink) {
+	for _, s := range sinks {
+		s.Stop(context.Background()) // nothing started: Stop only closes
+	}
 }
 
 // withSIEMSinks is the pipeline's sinks: storage first, then the SIEM

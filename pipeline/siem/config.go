@@ -49,6 +49,9 @@ type Config struct {
 	MaxBatchEvents int `yaml:"max-batch-events"`
 	// Spool bounds the on-disk spool of delivery spool (default 1 GiB in
 	// 16 MiB segments); its policy is ignored: a full spool holds back.
+	// A spool entry holds up to max-batch-events events and up to the
+	// least of segment-bytes, max-bytes/2 and 64 MiB; a single event
+	// larger than that fails the write, naming these keys.
 	Spool SpoolConfig `yaml:"spool"`
 }
 

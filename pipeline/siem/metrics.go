@@ -17,6 +17,7 @@ type metrics struct {
 	sendErrors   prometheus.Counter
 	sendDuration prometheus.Histogram
 	spoolWaits   prometheus.Counter
+	receiverUp   prometheus.Gauge
 }
 
 // Reasons an event can be dropped. Every one is counted from 0, so an
@@ -35,6 +36,7 @@ func newMetrics(m *reporter.Metrics, s *Sink) (metrics, error) {
 		sendDuration: m.Histogram("send_duration_seconds", "Time of one successful send, to the receiver's acknowledgement.",
 			prometheus.ExponentialBuckets(0.001, 4, 9)),
 		spoolWaits: m.Counter("spool_full_waits_total", "Times a write waited because the sink's spool was full."),
+		receiverUp: m.Gauge("receiver_up", "1 when the last attempt to reach the receiver (a send, or a readiness probe) succeeded, 0 when it failed or before any."),
 	}
 	for _, k := range []Kind{KindFlow, KindAlert} {
 		x.sent.WithLabelValues(k.String())
@@ -44,7 +46,7 @@ func newMetrics(m *reporter.Metrics, s *Sink) (metrics, error) {
 	for _, r := range dropReasons {
 		x.dropped.WithLabelValues(r)
 	}
-	m.GaugeFunc("pending_events", "Delivery wait: events in the send under way. Delivery spool: spool entries (up to max-batch-events events each) not yet acknowledged by the receiver.",
+	m.GaugeFunc("pending_events", "Delivery wait: events in the send under way. Delivery spool: spool entries (up to max-batch-events events, and up to the least of spool.segment-bytes, spool.max-bytes/2 and 64 MiB, each) not yet acknowledged by the receiver.",
 		func() float64 { return float64(s.pending()) })
 	m.GaugeFunc("lag_seconds", "Age of the oldest event not yet acknowledged, from when the sink took it; 0 when none waits.",
 		func() float64 { return s.lag().Seconds() })

@@ -131,14 +131,35 @@ func (s *Sink) Stop(context.Context) error {
 	return errors.Join(err, s.transport.Close())
 }
 
-// Ready reports whether the receiver is reachable.
+// Ready reports whether the sink takes writes without holding the
+// pipeline back. Delivery wait: whether the receiver is reachable.
+// Delivery spool: whether the spool has room, whatever the receiver's
+// state; a SIEM outage then shows in receiver_up, not in /readyz, which
+// would take `sluice run` out of a Kubernetes Service while the spool
+// absorbs the outage. Each call asks the receiver, updating receiver_up.
 func (s *Sink) Ready() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := s.transport.Ready(ctx); err != nil {
+	err := s.transport.Ready(ctx)
+	s.setUp(err == nil)
+	if s.spool != nil {
+		if _, bytes := s.spool.Pending(); bytes+int64(s.cfg.spoolEntryMax())+spoolEntryOverhead > s.cfg.Spool.MaxBytes {
+			return fmt.Errorf("siem sink %s: spool full (%d bytes of spool.max-bytes %d); receiver: %v", s.cfg.Name, bytes, s.cfg.Spool.MaxBytes, err)
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
 	}
 	return nil
+}
+
+func (s *Sink) setUp(up bool) {
+	if up {
+		s.m.receiverUp.Set(1)
+	} else {
+		s.m.receiverUp.Set(0)
+	}
 }
 
 // WriteBatches delivers the flows the filter keeps. Each event's ID is
@@ -214,7 +235,14 @@ func (s *Sink) deliver(ctx context.Context, events []Event) error {
 	s.oldest.Store(time.Now().UnixNano())
 	defer func() { s.pendingN.Store(0); s.oldest.Store(0) }()
 	for chunk := range slices.Chunk(events, s.cfg.MaxBatchEvents) {
-		if err := s.send(ctx, chunk); err != nil {
+		failed, err := s.send(ctx, chunk)
+		if failed {
+			// A transport may still hold the events of an attempt that
+			// failed (kafka-go's queued batch, an HTTP request being
+			// written): the next write must not overwrite them.
+			s.enc.abandon()
+		}
+		if err != nil {
 			return err
 		}
 		s.pendingN.Add(-int64(len(chunk)))
@@ -223,8 +251,10 @@ func (s *Sink) deliver(ctx context.Context, events []Event) error {
 }
 
 // send hands events to the transport until it acknowledges them all,
-// backing off between attempts; it fails only when ctx ends.
-func (s *Sink) send(ctx context.Context, events []Event) error {
+// backing off between attempts; it fails only when ctx ends. failed says
+// whether an attempt failed: the buffers the events point into must then
+// not be reused.
+func (s *Sink) send(ctx context.Context, events []Event) (failed bool, _ error) {
 	countKinds(events, s.m.sent)
 	wait := s.cfg.RetryMin
 	for attempt := 0; ; attempt++ {
@@ -233,17 +263,20 @@ func (s *Sink) send(ctx context.Context, events []Event) error {
 		}
 		start := time.Now()
 		err := s.transport.Send(ctx, events)
+		if ctx.Err() == nil {
+			s.setUp(err == nil)
+		}
 		if err == nil {
 			s.m.sendDuration.Observe(time.Since(start).Seconds())
 			countKinds(events, s.m.acknowledged)
-			return nil
+			return attempt > 0, nil
 		}
 		s.m.sendErrors.Inc()
 		s.limiter.Log(s.r.Logger, "send", "siem: receiver did not take the events; retrying",
 			"sink", s.cfg.Name, "events", len(events), "attempt", attempt+1, "retry_in", wait, "error", err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("siem sink %s: %w (last error: %w)", s.cfg.Name, ctx.Err(), err)
+			return true, fmt.Errorf("siem sink %s: %w (last error: %w)", s.cfg.Name, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, s.cfg.RetryMax)
@@ -295,6 +328,12 @@ type span struct {
 	kind             Kind
 	time             int64
 	id0, id1, b0, b1 int
+}
+
+// abandon leaves the buffers to whoever may still read them and starts
+// afresh.
+func (e *encoder) abandon() {
+	e.body, e.ids = nil, nil
 }
 
 func (e *encoder) reset() {
@@ -351,40 +390,81 @@ func (e *encoder) finish() []Event {
 // all big-endian.
 const spoolEntryHeader = 8
 
+// maxSpoolPayload is the spool's own bound on an entry (spool.maxPayload).
+const maxSpoolPayload = 64 << 20
+
+// spoolEntryOverhead is what the spool adds to an entry, rounded up.
+const spoolEntryOverhead = 64
+
+// spoolEntryMax bounds an entry's bytes: within a segment, within the
+// spool's own limit, and at most half the spool, so that a drained spool
+// always has room for one (else the room check in append never passes and
+// the pipeline waits forever).
+func (c Config) spoolEntryMax() int {
+	return int(min(c.Spool.SegmentBytes, maxSpoolPayload, c.Spool.MaxBytes/2)) - spoolEntryOverhead
+}
+
 func (s *Sink) append(ctx context.Context, events []Event) error {
-	var buf []byte
-	for chunk := range slices.Chunk(events, s.cfg.MaxBatchEvents) {
-		buf = binary.BigEndian.AppendUint64(buf[:0], uint64(time.Now().UnixNano()))
-		for i := range chunk {
-			ev := &chunk[i]
-			buf = append(buf, byte(ev.Kind))
-			buf = binary.BigEndian.AppendUint64(buf, uint64(ev.Time.UnixNano()))
-			buf = binary.BigEndian.AppendUint16(buf, uint16(len(ev.ID)))
-			buf = append(buf, ev.ID...)
-			buf = binary.BigEndian.AppendUint32(buf, uint32(len(ev.Body)))
-			buf = append(buf, ev.Body...)
+	limit := s.cfg.spoolEntryMax()
+	buf := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+	n := 0
+	for i := range events {
+		ev := &events[i]
+		size := 1 + 8 + 2 + len(ev.ID) + 4 + len(ev.Body)
+		if spoolEntryHeader+size > limit {
+			return fmt.Errorf("siem sink %s: one %s event of %d bytes is larger than a spool entry can be (%d bytes: the least of spool.segment-bytes, spool.max-bytes/2 and 64 MiB); raise spool.segment-bytes and spool.max-bytes",
+				s.cfg.Name, ev.Kind, size, limit-spoolEntryHeader)
 		}
-		// Hold back while the spool has no room: the pipeline waits, and
-		// nothing is dropped.
-		const entryOverhead = 64
-		for waited := false; ; waited = true {
-			_, bytes := s.spool.Pending()
-			if bytes+int64(len(buf))+entryOverhead <= s.cfg.Spool.MaxBytes {
-				break
+		if n == s.cfg.MaxBatchEvents || len(buf)+size > limit {
+			if err := s.appendEntry(ctx, buf, n); err != nil {
+				return err
 			}
-			if !waited {
-				s.m.spoolWaits.Inc()
-				s.limiter.Log(s.r.Logger, "spool-full", "siem: spool full; holding the pipeline back", "sink", s.cfg.Name)
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("siem sink %s: spool full: %w", s.cfg.Name, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
+			buf, n = binary.BigEndian.AppendUint64(buf[:0], uint64(time.Now().UnixNano())), 0
 		}
-		if err := s.spool.Append(nil, buf, len(chunk)); err != nil {
-			return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
+		buf = append(buf, byte(ev.Kind))
+		buf = binary.BigEndian.AppendUint64(buf, uint64(ev.Time.UnixNano()))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(ev.ID)))
+		buf = append(buf, ev.ID...)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(ev.Body)))
+		buf = append(buf, ev.Body...)
+		n++
+	}
+	if n > 0 {
+		if err := s.appendEntry(ctx, buf, n); err != nil {
+			return err
 		}
+	}
+	// The caller acknowledges upstream (`sluice pipeline` commits the
+	// Kafka offset) once this returns: the entries must survive the
+	// machine, not only the process.
+	if err := s.spool.Sync(); err != nil {
+		return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
+	}
+	return nil
+}
+
+// appendEntry appends one entry of n events, waiting while the spool has
+// no room for it.
+func (s *Sink) appendEntry(ctx context.Context, entry []byte, n int) error {
+	// Hold back while the spool has no room: the pipeline waits, and
+	// nothing is dropped.
+	for waited := false; ; waited = true {
+		_, bytes := s.spool.Pending()
+		if bytes+int64(len(entry))+spoolEntryOverhead <= s.cfg.Spool.MaxBytes {
+			break
+		}
+		if !waited {
+			s.m.spoolWaits.Inc()
+			s.limiter.Log(s.r.Logger, "spool-full", "siem: spool full; holding the pipeline back", "sink", s.cfg.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("siem sink %s: spool full: %w", s.cfg.Name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := s.spool.Append(nil, entry, n); err != nil {
+		return fmt.Errorf("siem sink %s: %w", s.cfg.Name, err)
 	}
 	return nil
 }
@@ -400,7 +480,13 @@ func (s *Sink) drain(ctx context.Context) {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return
 			}
-			s.limiter.Log(s.r.Logger, "spool-read", "siem: spool read failed", "sink", s.cfg.Name, "error", err)
+			s.limiter.Log(s.r.Logger, "spool-read", "siem: spool read failed; retrying", "sink", s.cfg.Name, "error", err, "retry_in", s.cfg.RetryMin)
+			// A read error that does not advance would spin a core.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.cfg.RetryMin):
+			}
 			continue
 		}
 		buf = e.Buf
@@ -412,7 +498,11 @@ func (s *Sink) drain(ctx context.Context) {
 			continue
 		}
 		s.oldest.Store(int64(binary.BigEndian.Uint64(e.Value)))
-		if err := s.send(ctx, events); err != nil {
+		failed, err := s.send(ctx, events)
+		if failed {
+			buf = nil // see deliver
+		}
+		if err != nil {
 			return // ctx ended: the entry is read again at the next start
 		}
 		s.oldest.Store(0)

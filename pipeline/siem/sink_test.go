@@ -1,10 +1,13 @@
 package siem_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,9 +46,16 @@ func (r *receiver) Send(_ context.Context, events []siem.Event) error {
 	}
 	return nil
 }
-func (r *receiver) Ready(context.Context) error { return nil }
-func (r *receiver) Close() error                { return nil }
-func (r *receiver) setDown(d bool)              { r.mu.Lock(); r.down = d; r.mu.Unlock() }
+func (r *receiver) Ready(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return errors.New("receiver down")
+	}
+	return nil
+}
+func (r *receiver) Close() error   { return nil }
+func (r *receiver) setDown(d bool) { r.mu.Lock(); r.down = d; r.mu.Unlock() }
 func (r *receiver) ids() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -290,5 +300,136 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("no error naming %s in %v", key, err)
 		}
+	}
+}
+
+// holder fails its first Send and keeps the events it was handed, as
+// kafka-go keeps a batch queued after WriteMessages returned on a
+// cancelled context.
+type holder struct {
+	mu     sync.Mutex
+	held   []siem.Event
+	bodies [][]byte
+	calls  int
+}
+
+func (h *holder) Name() string { return "test" }
+func (h *holder) Send(_ context.Context, events []siem.Event) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.calls == 1 {
+		h.held = slices.Clone(events)
+		for _, e := range events {
+			h.bodies = append(h.bodies, bytes.Clone(e.Body))
+		}
+		return errors.New("timed out, batch still queued")
+	}
+	return nil
+}
+func (h *holder) Ready(context.Context) error { return nil }
+func (h *holder) Close() error                { return nil }
+
+// TestFailedSendBuffersAreNotReused: events of a failed attempt may still
+// be read by the transport; the next write must not overwrite them.
+func TestFailedSendBuffersAreNotReused(t *testing.T) {
+	h := &holder{}
+	s, _ := newSink(t, siem.DefaultConfig(), h, "")
+	defer s.Stop(context.Background())
+	flows := schematest.Flows(20)
+	if err := s.WriteBatches(context.Background(), [][]record.Flow{flows[:10]}, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBatches(context.Background(), [][]record.Flow{flows[10:]}, "second"); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range h.held {
+		if !strings.HasPrefix(e.ID, "first-") || !bytes.Equal(e.Body, h.bodies[i]) {
+			t.Fatalf("held event %d overwritten by a later write: ID %q, body %.80q", i, e.ID, e.Body)
+		}
+	}
+}
+
+// TestSmallestSpoolTakesFullBatches: a spool entry is bounded by bytes
+// too, so the smallest valid spool (64 KiB segments, 128 KiB in all)
+// takes a full batch of default-sized events (1000 of ~1.5 KiB, far over
+// the spool), entry by entry as the receiver drains it.
+func TestSmallestSpoolTakesFullBatches(t *testing.T) {
+	rec := &receiver{}
+	cfg := siem.DefaultConfig()
+	cfg.Delivery = siem.DeliverySpool
+	cfg.Spool = siem.SpoolConfig{MaxBytes: 128 << 10, SegmentBytes: 64 << 10}
+	s, _ := newSink(t, cfg, rec, t.TempDir())
+	defer s.Stop(context.Background())
+	flows := schematest.Flows(1000)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.WriteBatches(ctx, [][]record.Flow{flows}, "big"); err != nil {
+		t.Fatalf("a full batch into the smallest spool: %v", err)
+	}
+	for len(rec.ids()) < len(flows) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d events delivered", len(rec.ids()), len(flows))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestSpoolRefusesAnEventLargerThanAnEntry names the keys to raise.
+func TestSpoolRefusesAnEventLargerThanAnEntry(t *testing.T) {
+	cfg := siem.DefaultConfig()
+	cfg.Delivery = siem.DeliverySpool
+	cfg.Spool = siem.SpoolConfig{MaxBytes: 128 << 10, SegmentBytes: 64 << 10}
+	s, _ := newSink(t, cfg, &receiver{}, t.TempDir())
+	defer s.Stop(context.Background())
+	a := schematest.Alerts()[0]
+	a.Summary = strings.Repeat("x", 70<<10)
+	err := s.WriteAlerts(context.Background(), []record.Alert{a})
+	if err == nil || !strings.Contains(err.Error(), "spool.segment-bytes") {
+		t.Fatalf("an alert over a spool entry: %v", err)
+	}
+}
+
+// TestReadyInSpoolMode: a receiver outage fails /readyz in delivery wait
+// only; in delivery spool the sink is ready while its spool has room, and
+// receiver_up shows the outage either way.
+func TestReadyInSpoolMode(t *testing.T) {
+	rec := &receiver{down: true}
+	wait, rw := newSink(t, siem.DefaultConfig(), rec, "")
+	defer wait.Stop(context.Background())
+	if err := wait.Ready(); err == nil {
+		t.Error("delivery wait ready with the receiver down")
+	}
+	if up := metric(t, rw, "sluice_pipeline_siem_receiver_up"); up != 0 {
+		t.Errorf("receiver_up %v with the receiver down", up)
+	}
+
+	cfg := siem.DefaultConfig()
+	cfg.Delivery = siem.DeliverySpool
+	cfg.Spool = siem.SpoolConfig{MaxBytes: 128 << 10, SegmentBytes: 64 << 10}
+	sp, r := newSink(t, cfg, rec, t.TempDir())
+	defer sp.Stop(context.Background())
+	if err := sp.Ready(); err != nil {
+		t.Errorf("delivery spool not ready with room in the spool: %v", err)
+	}
+	if up := metric(t, r, "sluice_pipeline_siem_receiver_up"); up != 0 {
+		t.Errorf("receiver_up %v with the receiver down", up)
+	}
+	// Fill the spool: then it is not ready.
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	for i := 0; ctx.Err() == nil; i++ {
+		sp.WriteBatches(ctx, [][]record.Flow{schematest.Flows(20)}, fmt.Sprint("w", i))
+	}
+	if err := sp.Ready(); err == nil || !strings.Contains(err.Error(), "spool full") {
+		t.Errorf("ready with a full spool: %v", err)
+	}
+	rec.setDown(false)
+	if err := sp.Ready(); err != nil && !strings.Contains(err.Error(), "spool full") {
+		t.Error(err)
+	}
+	if up := metric(t, r, "sluice_pipeline_siem_receiver_up"); up != 1 {
+		t.Errorf("receiver_up %v with the receiver back", up)
 	}
 }

@@ -132,6 +132,10 @@ type Spool struct {
 	total   int64
 	notify  chan struct{}
 	closed  bool
+	// syncing is set by the first Sync; from then on roll lists the
+	// segments it seals in sealed, for the next Sync to fsync.
+	syncing bool
+	sealed  []string
 
 	// cursorAt is the position the cursor file last recorded.
 	cursorAt Pos
@@ -349,6 +353,9 @@ func (s *Spool) roll() error {
 		}
 		s.wf.Close()
 		s.wf = nil
+		if s.syncing {
+			s.sealed = append(s.sealed, s.segs[len(s.segs)-1].path)
+		}
 	}
 	seg := &segment{seq: seq, path: s.segPath(seq)}
 	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
@@ -433,6 +440,50 @@ func (s *Spool) Append(key, value []byte, records int) error {
 	close(s.notify)
 	s.notify = make(chan struct{})
 	return nil
+}
+
+// Sync makes what Append took durable: it flushes the write buffer and
+// fsyncs the segment being written. Append only hands entries to the
+// operating system (enough when the process dies, not when the machine
+// does); a writer that acknowledges its input upstream once the spool
+// has it calls Sync first. Segments sealed since the last Sync are
+// fsynced too, and the directory (their names), so entries that spilled
+// into a new segment are covered. A spool on which Sync is never called
+// (the collector's) keeps no such list and behaves as before.
+func (s *Spool) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("spool: flush: %w", err)
+	}
+	if err := s.wf.Sync(); err != nil {
+		return fmt.Errorf("spool: sync: %w", err)
+	}
+	if s.syncing && len(s.sealed) > 0 {
+		for _, path := range s.sealed {
+			if err := syncPath(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("spool: sync: %w", err)
+			}
+		}
+		if err := syncPath(s.dir); err != nil {
+			return fmt.Errorf("spool: sync: %w", err)
+		}
+	}
+	s.sealed = s.sealed[:0]
+	s.syncing = true
+	return nil
+}
+
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // dropOldest deletes the oldest segment, counting its entries not yet read

@@ -378,3 +378,40 @@ func TestNewInstanceWithoutCursor(t *testing.T) {
 		t.Fatalf("instance %s kept though the cursor was unreadable", second)
 	}
 }
+
+// TestSync: Sync covers the segment being written and, once a writer
+// syncs, the segments sealed since its last Sync; it fails after Stop.
+func TestSync(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, smallConfig())
+	if err := s.Append(nil, value(0), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.syncing || len(s.sealed) != 0 {
+		t.Fatalf("after the first Sync: syncing %v, sealed %v", s.syncing, s.sealed)
+	}
+	// Enough to seal at least one segment.
+	for i := 1; i < 200; i++ {
+		if err := s.Append(nil, value(i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.sealed) == 0 {
+		t.Fatal("no sealed segment listed for the next Sync")
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.sealed) != 0 {
+		t.Errorf("sealed segments left after Sync: %v", s.sealed)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Sync after Stop: %v, want ErrClosed", err)
+	}
+}

@@ -9,8 +9,10 @@
 // (info 1, low 3, medium 5, high 8, critical 10). The extension uses the
 // standard keys of the CEF dictionary: externalId (the alert ID, stable
 // across updates and redeliveries), rt, start and end (milliseconds since
-// the epoch), src/dst (IPv4) or c6a2/c6a3 (IPv6), spt, dpt, proto, in
-// (bytes), cnt (flows), dvc (the exporter), act (open, updated, closed),
+// the epoch), src/dst (IPv4) or c6a2/c6a3 (IPv6, labelled Source and
+// Destination IPv6 Address), spt, dpt, proto, in (bytes), cnt (flows), dvc
+// (the exporter; IPv6: c6a1, labelled Device IPv6 Address), act (open,
+// updated, closed),
 // cat (alert or flow), msg (the summary), deviceExternalId, and labelled
 // custom fields: cn1 packets, cn2 sampling rate, cs1 threat feeds, cs2
 // dedup key, cs3 details (JSON), cs4 severity name, cs6 Community ID.
@@ -87,7 +89,7 @@ func (f *Format) AppendAlert(dst []byte, a *record.Alert) ([]byte, error) {
 	dst = appendString(dst, " cat", "alert")
 	dst = appendString(dst, " act", a.State.String())
 	dst = appendEndpoints(dst, a.SrcAddr, a.DstAddr, a.SrcPort, a.DstPort, a.Proto)
-	dst = appendAddr(dst, " dvc", " c6a1", a.ExporterAddress)
+	dst = appendAddr(dst, " dvc", deviceIPv6, a.ExporterAddress)
 	if a.Flows > 0 {
 		dst = appendUint(dst, " cnt", a.Flows)
 	}
@@ -147,7 +149,7 @@ func (f *Format) AppendFlow(dst []byte, fl *record.Flow, id string) ([]byte, err
 	}
 	dst = appendString(dst, " cat", flowSignature)
 	dst = appendEndpoints(dst, fl.SrcAddr, fl.DstAddr, fl.SrcPort, fl.DstPort, fl.Proto)
-	dst = appendAddr(dst, " dvc", " c6a1", fl.ExporterAddress)
+	dst = appendAddr(dst, " dvc", deviceIPv6, fl.ExporterAddress)
 	if fl.ExporterName != "" {
 		dst = appendString(dst, " dvchost", fl.ExporterName)
 	}
@@ -270,8 +272,19 @@ func appendMillis(dst []byte, key string, ms int64) []byte {
 	return strconv.AppendInt(dst, ms, 10)
 }
 
+// IPv6 addresses go in the dictionary's custom IPv6 fields with their
+// labels, as the CEF standard asks of every custom field and as ArcSight
+// and other producers use them: c6a1 the device, c6a2 the source, c6a3
+// the destination (c6a4 is left: ArcSight connectors put their own, the
+// agent's, address there).
+const (
+	deviceIPv6      = " c6a1Label=Device IPv6 Address c6a1"
+	sourceIPv6      = " c6a2Label=Source IPv6 Address c6a2"
+	destinationIPv6 = " c6a3Label=Destination IPv6 Address c6a3"
+)
+
 // appendAddr appends an address under key4 when it is IPv4, under key6
-// when IPv6, nothing when unset.
+// (one of the constants above) when IPv6, nothing when unset.
 func appendAddr(dst []byte, key4, key6 string, a record.Addr) []byte {
 	if a.IsZero() {
 		return dst
@@ -287,8 +300,8 @@ func appendAddr(dst []byte, key4, key6 string, a record.Addr) []byte {
 }
 
 func appendEndpoints(dst []byte, src, dstAddr record.Addr, sport, dport uint16, proto uint8) []byte {
-	dst = appendAddr(dst, " src", " c6a2", src)
-	dst = appendAddr(dst, " dst", " c6a3", dstAddr)
+	dst = appendAddr(dst, " src", sourceIPv6, src)
+	dst = appendAddr(dst, " dst", destinationIPv6, dstAddr)
 	if sport != 0 {
 		dst = appendUint(dst, " spt", uint64(sport))
 	}

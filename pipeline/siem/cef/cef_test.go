@@ -1,6 +1,7 @@
 package cef
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,33 @@ func TestFlow(t *testing.T) {
 		"dvc": "198.51.100.1", "dvchost": "edge|1", "in": "1000", "cn1": "200", "cn2": "100",
 		"deviceInboundInterface": "xe-0/0/0", "deviceOutboundInterface": "ae1=core", "deviceDirection": "0",
 		"app": "dns", "cs1": "cef-test-feed", "cs6": cid, "cs6Label": "communityId", "deviceExternalId": "s1",
+	} {
+		if got := ev.Extension[k]; got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+// TestIPv6Labels: IPv6 addresses go in the custom IPv6 fields, each with
+// its label: c6a1 the device (exporter), c6a2 the source, c6a3 the
+// destination.
+func TestIPv6Labels(t *testing.T) {
+	fl := testFlow()
+	fl.SrcAddr = record.AddrFromSlice(netip.MustParseAddr("2001:db8::5").AsSlice())
+	fl.DstAddr = record.AddrFromSlice(netip.MustParseAddr("2001:db8::7").AsSlice())
+	fl.ExporterAddress = record.AddrFromSlice(netip.MustParseAddr("2001:db8::1").AsSlice())
+	line, err := New(Config{DeviceVersion: "9", DeviceExternalID: "s1"}).AppendFlow(nil, fl, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ceftest.Parse(string(line))
+	if err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	for k, v := range map[string]string{
+		"c6a1": "2001:db8::1", "c6a1Label": "Device IPv6 Address",
+		"c6a2": "2001:db8::5", "c6a2Label": "Source IPv6 Address",
+		"c6a3": "2001:db8::7", "c6a3Label": "Destination IPv6 Address",
 	} {
 		if got := ev.Extension[k]; got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)

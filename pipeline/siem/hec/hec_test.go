@@ -267,16 +267,43 @@ func TestRefusalsAndHealth(t *testing.T) {
 		t.Fatalf("unhealthy HEC ready: %v", err)
 	}
 
-	// Acks off at the HEC but on in sluice: a clear error.
-	s.set(func(s *splunk) { s.noAck = true })
-	if err := tr.Send(ctx, batches(t, 1, 1)[0]); err == nil || !strings.Contains(err.Error(), "indexer acknowledgement") {
+	// Acks off at the HEC but on in sluice: the events the HEC took are
+	// taken as delivered (posting them again would index them again),
+	// counted, and Ready says what to change.
+	s.set(func(s *splunk) { s.healthy, s.noAck = true, true })
+	before := len(s.ids())
+	b := batches(t, 1, 1)[0]
+	b[0].ID = "no-ack-event"
+	if err := tr.Send(ctx, b); err != nil {
 		t.Fatalf("no ackId: %v", err)
+	}
+	if n := s.ids()["no-ack-event"]; n != 1 || len(s.ids()) != before+1 {
+		t.Fatalf("no ackId: event indexed %d times", n)
+	}
+	if v := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(reasonAckOff)); v != 1 {
+		t.Errorf("send_errors{reason=ack_disabled} = %v, want 1", v)
+	}
+	if err := tr.Ready(ctx); err == nil || !strings.Contains(err.Error(), "hec.ack") || !strings.Contains(err.Error(), "Enable indexer acknowledgement") {
+		t.Fatalf("ready with acks off at the HEC: %v", err)
 	}
 	noAck := cfg
 	noAck.Ack = false
 	tr = newTransport(t, noAck)
 	if err := tr.Send(ctx, batches(t, 1, 3)[0]); err != nil {
 		t.Fatal(err)
+	}
+
+	// Refused (here 401, no token): counted as refused, not retried by
+	// the transport (the sink sends again, logged).
+	s.set(func(s *splunk) { s.noAck = false })
+	tr = newTransport(t, cfg)
+	tr.auth = ""
+	before = s.requests
+	if err := tr.Send(ctx, batches(t, 1, 1)[0]); err == nil || !strings.Contains(err.Error(), "HTTP 401: Token is required") {
+		t.Fatalf("refused: %v", err)
+	}
+	if v := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(reasonRefused)); v != 1 || s.requests != before {
+		t.Errorf("send_errors{reason=refused} = %v, requests %d, want 1 and %d", v, s.requests, before)
 	}
 
 	// Always busy: Send gives up after max-attempts.
@@ -315,12 +342,54 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+// TestStickyLoadBalancer: the ack polls carry the cookie a load balancer
+// set on the event request, so they reach the indexer that has the ackIds.
+func TestStickyLoadBalancer(t *testing.T) {
+	s := newSplunk(t, testToken)
+	s.sticky = true
+	cfg := testConfig(t, s)
+	cfg.AckTimeout = time.Second
+	tr := newTransport(t, cfg)
+	b := batches(t, 1, 5)[0]
+	if err := tr.Send(context.Background(), b); err != nil {
+		t.Fatalf("send behind a sticky load balancer: %v", err)
+	}
+	if n := len(s.ids()); n != 5 {
+		t.Fatalf("%d events indexed, want 5", n)
+	}
+}
+
+// TestAppendEventBefore1970: times before the epoch are valid JSON numbers.
+func TestAppendEventBefore1970(t *testing.T) {
+	s := newSplunk(t, testToken)
+	tr := newTransport(t, testConfig(t, s))
+	for _, c := range []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Unix(-1, -500e6), "-1.500"},
+		{time.Unix(0, -250e6), "-0.250"},
+		{time.Unix(-86400, 0), "-86400.000"},
+		{time.Unix(1, 7e6), "1.007"},
+	} {
+		ev := siem.Event{Kind: siem.KindFlow, ID: "x", Time: c.t, Body: []byte(`{}`)}
+		out := tr.appendEvent(nil, &ev)
+		var got struct{ Time json.Number }
+		if err := json.Unmarshal(out, &got); err != nil || string(got.Time) != c.want {
+			t.Errorf("%v: %s (%v), want time %s", c.t, out, err, c.want)
+		}
+	}
+}
+
 func TestAppendEventNoAllocations(t *testing.T) {
 	s := newSplunk(t, testToken)
 	tr := newTransport(t, testConfig(t, s))
 	cefEvent := batches(t, 1, 1)[0][0]
 	jsonEvent := siem.Event{Kind: siem.KindFlow, ID: "x", Time: time.Unix(1, 0), Body: []byte(`{"a":[1,2,{"b":"c"}]}`)}
 	buf := make([]byte, 0, 8192)
+	if raceEnabled {
+		t.Skip("allocations are counted without -race (json.Valid's pooled scanner)")
+	}
 	if n := testing.AllocsPerRun(100, func() { buf = tr.appendEvent(tr.appendEvent(buf[:0], &cefEvent), &jsonEvent) }); n != 0 {
 		t.Errorf("appendEvent: %v allocations", n)
 	}

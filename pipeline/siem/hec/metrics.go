@@ -30,9 +30,9 @@ func newMetrics(r *reporter.Reporter, sink string) (metrics, error) {
 		ackPolls: f.Counter("ack_polls_total", "Requests to the ack endpoint."),
 		ackWait: f.Histogram("ack_wait_seconds", "Time from a batch's last accepted request to its last acknowledgement.",
 			[]float64{0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300}),
-		errors: f.CounterVec("send_errors_total", "Failed sends, by reason: refused (4xx), retries_exhausted, ack_timeout, context.", "reason"),
+		errors: f.CounterVec("send_errors_total", "Failed sends, by reason: refused (4xx: bad data, too large, token; the sink sends again until someone acts), retries_exhausted, ack_timeout, context; and ack_disabled, requests the HEC took without an ackId (the token has indexer acknowledgement off; taken as delivered).", "reason"),
 	}
-	for _, reason := range []string{reasonRefused, reasonExhausted, reasonAck, reasonContext} {
+	for _, reason := range []string{reasonRefused, reasonExhausted, reasonAck, reasonContext, reasonAckOff} {
 		m.errors.WithLabelValues(reason)
 	}
 	if err := f.Err(); err != nil {

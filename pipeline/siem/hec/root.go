@@ -28,10 +28,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -53,6 +55,10 @@ type Transport struct {
 	// alertHead and flowHead open an event's JSON object with its fixed
 	// metadata, up to "time":.
 	alertHead, flowHead []byte
+
+	// ackOff is set while the HEC answers without ackIds (the token has
+	// indexer acknowledgement off although ack is true).
+	ackOff atomic.Bool
 
 	mu     sync.Mutex
 	body   []byte
@@ -86,17 +92,23 @@ func New(r *reporter.Reporter, cfg Config, sink string) (*Transport, error) {
 		host, _ = os.Hostname()
 	}
 	base := strings.TrimSuffix(cfg.URL, "/")
+	// Load balancers in front of several indexers (Splunk Cloud, AWS ALB)
+	// pin a client to one with a cookie; without it the ack polls reach
+	// indexers that never heard of the ackIds, and every batch times out.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("hec: cookie jar: %w", err)
+	}
 	t := &Transport{
 		r: r, cfg: cfg, auth: "Splunk " + token, channel: channel, limiter: r.NewLimiter(3, 10*time.Second),
 		client: &http.Client{Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true,
 			MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: cfg.RequestTimeout,
-		}},
+		}, Jar: jar},
 		eventURL: base + "/services/collector/event", ackURL: base + "/services/collector/ack", healthURL: base + "/services/collector/health",
 		alertHead: eventHead(cfg, host, "sluice:alert"),
 		flowHead:  eventHead(cfg, host, "sluice:flow"),
 	}
-	var err error
 	if t.metrics, err = newMetrics(r, sink); err != nil {
 		return nil, err
 	}
@@ -164,12 +176,15 @@ func (t *Transport) Send(ctx context.Context, events []siem.Event) error {
 			}
 			end++
 		}
-		ackID, err := t.post(ctx, t.body, end-start)
+		ackID, acked, err := t.post(ctx, t.body, end-start)
 		if err != nil {
+			// net/http may still be writing a request whose RoundTrip
+			// returned (a cancelled context): leave it the buffers.
+			t.body, t.zbuf = nil, bytes.Buffer{}
 			return fmt.Errorf("hec %s: %w", t.cfg.URL, err)
 		}
 		t.metrics.events.Add(float64(end - start))
-		if t.cfg.Ack {
+		if acked {
 			pending[ackID] = end - start
 		}
 		start = end
@@ -192,7 +207,13 @@ func (t *Transport) appendEvent(dst []byte, ev *siem.Event) []byte {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
+	// Seconds with milliseconds; before 1970 the sign applies to the
+	// whole number (-1.500), so the magnitude is printed after it.
 	ms := ts.UnixMilli()
+	if ms < 0 {
+		dst = append(dst, '-')
+		ms = -ms
+	}
 	dst = strconv.AppendInt(dst, ms/1000, 10)
 	dst = append(dst, '.')
 	frac := ms % 1000
@@ -258,11 +279,13 @@ const (
 	reasonExhausted = "retries_exhausted"
 	reasonAck       = "ack_timeout"
 	reasonContext   = "context"
+	reasonAckOff    = "ack_disabled"
 )
 
 // post sends one request's body, retrying what a busy or failing HEC
-// answers, and returns its ackId.
-func (t *Transport) post(ctx context.Context, body []byte, n int) (int64, error) {
+// answers, and returns its ackId (acked false when there is none to wait
+// for).
+func (t *Transport) post(ctx context.Context, body []byte, n int) (ackID int64, acked bool, _ error) {
 	payload := body
 	if t.cfg.Gzip {
 		t.zbuf.Reset()
@@ -282,23 +305,43 @@ func (t *Transport) post(ctx context.Context, body []byte, n int) (int64, error)
 			t.metrics.requests.Inc()
 			t.metrics.bytes.Add(float64(len(payload)))
 			if !t.cfg.Ack {
-				return 0, nil
+				return 0, false, nil
 			}
 			if resp.AckID == nil {
-				t.metrics.errors.WithLabelValues(reasonRefused).Inc()
-				return 0, errors.New("no ackId in the answer: turn indexer acknowledgement on for the token, or set ack: false")
+				// The HEC took the events (200) but the token has indexer
+				// acknowledgement off: posting them again would index
+				// them again, forever. They are taken as delivered, as
+				// with ack: false, loudly; Ready fails until fixed.
+				t.ackOff.Store(true)
+				t.metrics.errors.WithLabelValues(reasonAckOff).Inc()
+				if ok, suppressed := t.limiter.Allow("ack-off"); ok {
+					t.r.Error("HEC answered without an ackId: the token has indexer acknowledgement off; "+
+						"events are taken as delivered once accepted, without waiting for indexing. "+
+						"Turn on \"Enable indexer acknowledgement\" for the token, or set hec.ack: false",
+						"url", t.eventURL, "events", n, "suppressed", suppressed)
+				}
+				return 0, false, nil
 			}
-			return *resp.AckID, nil
+			t.ackOff.Store(false)
+			return *resp.AckID, true, nil
 		}
 		if ctx.Err() != nil {
 			t.metrics.errors.WithLabelValues(reasonContext).Inc()
-			return 0, ctx.Err()
+			return 0, false, ctx.Err()
 		}
 		label := "network"
 		if err == nil {
 			if status != http.StatusTooManyRequests && status < 500 {
+				// Permanent until someone acts (400 bad data or too
+				// large, 401/403 token): the sink sends the batch again
+				// and the pipeline waits; say so loudly.
 				t.metrics.errors.WithLabelValues(reasonRefused).Inc()
-				return 0, fmt.Errorf("HTTP %d: %s (code %d)", status, resp.Text, resp.Code)
+				err = fmt.Errorf("HTTP %d: %s (code %d)", status, resp.Text, resp.Code)
+				if ok, suppressed := t.limiter.Allow("refused"); ok {
+					t.r.Error("HEC refused the events; they are sent again until it takes them, and the pipeline waits: check the token, the index and max-request-bytes against Splunk's max_content_length",
+						"url", t.eventURL, "status", status, "text", resp.Text, "code", resp.Code, "events", n, "suppressed", suppressed)
+				}
+				return 0, false, err
 			}
 			label = strconv.Itoa(status)
 			err = fmt.Errorf("HTTP %d: %s (code %d)", status, resp.Text, resp.Code)
@@ -309,7 +352,7 @@ func (t *Transport) post(ctx context.Context, body []byte, n int) (int64, error)
 		}
 		if attempt >= t.cfg.MaxAttempts {
 			t.metrics.errors.WithLabelValues(reasonExhausted).Inc()
-			return 0, fmt.Errorf("after %d attempts: %w", attempt, err)
+			return 0, false, fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
 		wait := backoff
 		if retryAfter > 0 {
@@ -318,7 +361,7 @@ func (t *Transport) post(ctx context.Context, body []byte, n int) (int64, error)
 		backoff = min(2*backoff, t.cfg.RetryBackoffMax)
 		if err := sleep(ctx, wait); err != nil {
 			t.metrics.errors.WithLabelValues(reasonContext).Inc()
-			return 0, err
+			return 0, false, err
 		}
 	}
 }
@@ -423,8 +466,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Ready asks the HEC's health endpoint.
+// Ready asks the HEC's health endpoint; it fails too while the HEC
+// answers without ackIds although ack is true.
 func (t *Transport) Ready(ctx context.Context) error {
+	if t.ackOff.Load() {
+		return fmt.Errorf("hec %s: the token has indexer acknowledgement off but hec.ack is true: turn on \"Enable indexer acknowledgement\" for the token, or set hec.ack: false", t.cfg.URL)
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.healthURL, nil)

@@ -32,7 +32,11 @@ type splunk struct {
 	lose     func(n int) bool
 	ackDelay time.Duration
 	noAck    bool
-	healthy  bool
+	// sticky makes the HEC a load balancer's pool: the event endpoint
+	// sets a cookie, and an ack poll without it reaches another indexer,
+	// which knows none of the ackIds.
+	sticky  bool
+	healthy bool
 	// onAccept, if set, runs after a request is accepted.
 	onAccept func()
 
@@ -173,6 +177,9 @@ func (s *splunk) event(w http.ResponseWriter, r *http.Request) {
 		s.pending[channel] = map[int64]pendingAck{}
 	}
 	s.pending[channel][id] = pendingAck{events: events, readyAt: time.Now().Add(s.ackDelay), lost: lost}
+	if s.sticky {
+		http.SetCookie(w, &http.Cookie{Name: "AWSALB", Value: "indexer-1", Path: "/"})
+	}
 	reply(w, 200, answer{Text: "Success", Code: 0, AckID: &id})
 	if s.onAccept != nil {
 		s.onAccept()
@@ -195,6 +202,13 @@ func (s *splunk) ack(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	acks := map[string]bool{}
+	if c, err := r.Cookie("AWSALB"); s.sticky && (err != nil || c.Value != "indexer-1") {
+		for _, id := range req.Acks {
+			acks[strconv.FormatInt(id, 10)] = false
+		}
+		reply(w, 200, map[string]any{"acks": acks})
+		return
+	}
 	now := time.Now()
 	for _, id := range req.Acks {
 		p, ok := s.pending[channel][id]

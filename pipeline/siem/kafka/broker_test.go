@@ -129,8 +129,13 @@ func TestSinkDeliversEveryEventThroughABrokerOutage(t *testing.T) {
 					b.run("resume")
 				}
 			}()
-			if sink.Ready() == nil {
-				t.Fatal("ready with the broker down")
+			// A wait sink holds the pipeline back: not ready. A spool
+			// sink takes writes: ready, the outage in receiver_up.
+			if err := sink.Ready(); (err == nil) != (mode.delivery == siem.DeliverySpool) {
+				t.Fatalf("%s sink ready with the broker down: %v", mode.delivery, err)
+			}
+			if up := receiverUp(t, r); up != 0 {
+				t.Fatalf("receiver_up %v with the broker down", up)
 			}
 			written := make(chan error, 1)
 			go func() {
@@ -231,4 +236,84 @@ func freePortPair(t *testing.T) int {
 	}
 	t.Fatal("no free port pair")
 	return 0
+}
+
+func receiverUp(t *testing.T, r *reporter.Reporter) float64 {
+	t.Helper()
+	mfs, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "sluice_pipeline_siem_receiver_up" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no receiver_up")
+	return 0
+}
+
+// TestCancelledSendKeepsKeysWithTheirValues: kafka-go's WriteMessages
+// returned on a cancelled context while the batch was still queued, its
+// values pointing into the caller's buffer, which the next send
+// overwrote: the broker then acknowledged messages whose key was one
+// event's ID and whose value another's. Each send here reuses one buffer
+// for the bodies and is given a context that ends within a few
+// milliseconds; every message read back must carry its own ID.
+func TestCancelledSendKeepsKeysWithTheirValues(t *testing.T) {
+	b := startBroker(t)
+	topic := "siem-cancel-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	kc := siemkafka.DefaultConfig()
+	kc.Brokers, kc.Topic, kc.TopicPartitions, kc.WriteTimeout = b.brokers, topic, 1, 5*time.Second
+	tr, err := siemkafka.New(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var body []byte
+	batch := func(prefix string, n int) []siem.Event {
+		body = body[:0] // reused, as the sink reuses its encoding buffer
+		events := make([]siem.Event, n)
+		for i := range events {
+			id := prefix + "-" + strconv.Itoa(i)
+			b0 := len(body)
+			body = fmt.Appendf(body, `{"id":%q,"pad":%q}`, id, strings.Repeat(prefix, 20))
+			events[i] = siem.Event{Kind: siem.KindFlow, ID: id, Time: time.Now(), Body: body[b0:len(body):len(body)]}
+		}
+		return events
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	body = make([]byte, 0, 1<<20)
+	if err := tr.Send(ctx, batch("warmup", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 40 {
+		// Cancelled while the batch waits in kafka-go's queue (an
+		// already cancelled context never gets that far).
+		cctx, stop := context.WithTimeout(ctx, time.Duration(100+round*50)*time.Microsecond)
+		tr.Send(cctx, batch("r"+strconv.Itoa(round), 100)) // may fail; what is produced must be whole
+		stop()
+	}
+	if err := tr.Send(ctx, batch("final", 10)); err != nil {
+		t.Fatal(err)
+	}
+	rd := kafkago.NewReader(kafkago.ReaderConfig{Brokers: b.brokers, Topic: topic, Partition: 0, MaxWait: 200 * time.Millisecond})
+	defer rd.Close()
+	finals, n := 0, 0
+	for finals < 10 {
+		m, err := rd.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("reading %s after %d messages: %v", topic, n, err)
+		}
+		n++
+		var doc struct{ ID string }
+		if err := json.Unmarshal(m.Value, &doc); err != nil || doc.ID != string(m.Key) {
+			t.Fatalf("message with key %q carries another event's body: %.80s", m.Key, m.Value)
+		}
+		if strings.HasPrefix(doc.ID, "final-") {
+			finals++
+		}
+	}
+	t.Logf("%d messages read back, each with its own body", n)
 }

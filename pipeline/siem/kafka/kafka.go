@@ -106,6 +106,7 @@ type Transport struct {
 	topicDone bool
 
 	msgs []kafkago.Message
+	keys []byte // the messages' keys; dropped after a failed send
 	mu   sync.Mutex
 }
 
@@ -149,19 +150,52 @@ func (t *Transport) Send(ctx context.Context, events []siem.Event) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.msgs = t.msgs[:0]
+	t.buildMessages(events)
+	// kafka-go's WriteMessages returns ctx.Err() when ctx ends while the
+	// batch is still queued in its partition writer, and that batch is
+	// produced later with the Keys and Values it was given: the sink would
+	// by then have reused the buffers they point into (a data race, and
+	// messages whose key is one event's ID and whose value another's
+	// body). So ctx's cancellation is not passed on: with MaxAttempts 1 a
+	// produce ends within WriteTimeout (kafka-go bounds each request by
+	// it), and the metadata lookup before it within DialTimeout; the
+	// bound below covers both. Should it still fire, the key arena is
+	// dropped (below) and the sink drops its buffers after a failed
+	// send, so a late produce reads memory nobody writes to any more.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*t.cfg.WriteTimeout+t.cfg.DialTimeout)
+	defer cancel()
+	err := t.produce(ctx, wctx)
+	if err != nil {
+		t.keys = nil
+	}
+	return err
+}
+
+// buildMessages makes one message per event in t.msgs: the key is the
+// event ID, copied into the transport's key arena, the value the event's
+// body, and the headers a shared read-only slice per kind, so that
+// building allocates nothing per event once the buffers have grown.
+func (t *Transport) buildMessages(events []siem.Event) {
+	t.msgs, t.keys = t.msgs[:0], t.keys[:0]
 	for i := range events {
 		ev := &events[i]
-		t.msgs = append(t.msgs, kafkago.Message{Key: []byte(ev.ID), Value: ev.Body, Time: ev.Time,
-			Headers: []kafkago.Header{{Key: "sluice-event-kind", Value: kindValue[ev.Kind]}}})
+		k0 := len(t.keys)
+		t.keys = append(t.keys, ev.ID...)
+		t.msgs = append(t.msgs, kafkago.Message{Key: t.keys[k0:len(t.keys):len(t.keys)], Value: ev.Body, Time: ev.Time,
+			Headers: kindHeaders[ev.Kind]})
 	}
+}
+
+// produce writes t.msgs under wctx; ctx (the caller's) only ends the
+// waits between partial retries.
+func (t *Transport) produce(ctx, wctx context.Context) error {
 	// A produce fails per message (a partition whose leader moved, right
 	// after the topic's creation say): the messages that failed are sent
 	// again here, a few times, so that those acknowledged are not
 	// duplicated by the sink's retry of the whole send.
 	msgs := t.msgs
 	for attempt := 1; ; attempt++ {
-		err := t.writer.WriteMessages(ctx, msgs...)
+		err := t.writer.WriteMessages(wctx, msgs...)
 		if err == nil {
 			return nil
 		}
@@ -204,7 +238,12 @@ func summarize(err error) error {
 	return err
 }
 
-var kindValue = map[siem.Kind][]byte{siem.KindFlow: []byte("flow"), siem.KindAlert: []byte("alert")}
+// kindHeaders are the messages' headers by kind, shared by every message
+// (kafka-go only reads them).
+var kindHeaders = map[siem.Kind][]kafkago.Header{
+	siem.KindFlow:  {{Key: "sluice-event-kind", Value: []byte("flow")}},
+	siem.KindAlert: {{Key: "sluice-event-kind", Value: []byte("alert")}},
+}
 
 func (t *Transport) ensureTopic(ctx context.Context) error {
 	if !t.cfg.CreateTopic {

@@ -61,6 +61,10 @@ type Transport struct {
 	alertPRI, flowPRI []byte
 	hostProc          []byte
 
+	// connected mirrors conn != nil for the gauge, which must not take mu
+	// (a Send holds it through its backoff, with no connection).
+	connected atomic.Bool
+
 	mu      sync.Mutex
 	conn    net.Conn
 	dead    chan struct{} // closed by the connection's reader when it ends
@@ -295,6 +299,7 @@ func (t *Transport) connect(ctx context.Context) error {
 		}
 	}()
 	t.conn, t.dead = conn, dead
+	t.connected.Store(true)
 	if t.w == nil {
 		t.w = bufio.NewWriterSize(conn, chunkSize)
 	} else {
@@ -311,17 +316,12 @@ func (t *Transport) drop() {
 	}
 	t.conn.Close()
 	t.conn, t.dead = nil, nil
+	t.connected.Store(false)
 	t.w.Reset(nil)
 }
 
 func (t *Transport) isConnected() float64 {
-	// TryLock: a gauge read must not wait for a send in progress, which
-	// holds a connection anyway.
-	if !t.mu.TryLock() {
-		return 1
-	}
-	defer t.mu.Unlock()
-	if t.conn != nil {
+	if t.connected.Load() {
 		return 1
 	}
 	return 0

@@ -191,6 +191,10 @@ func TestSendFailsWhenDown(t *testing.T) {
 	if err := tr.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "connecting") {
 		t.Errorf("ready during a send: %v", err)
 	}
+	// Nor does the gauge, which says there is no connection.
+	if v := tr.isConnected(); v != 0 {
+		t.Errorf("connected gauge %v while a send backs off with no connection", v)
+	}
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("cancelled send succeeded")

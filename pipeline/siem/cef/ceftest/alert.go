@@ -71,6 +71,7 @@ func CheckAlert(tb testing.TB, ev Event, a *record.Alert, version, deviceID stri
 		want["src"], want["dst"] = src.String(), dst.String()
 	} else {
 		want["c6a2"], want["c6a3"] = src.String(), dst.String()
+		want["c6a2Label"], want["c6a3Label"] = "Source IPv6 Address", "Destination IPv6 Address"
 	}
 	for k, v := range want {
 		if got, ok := ev.Extension[k]; !ok || got != v {
