@@ -38,7 +38,13 @@ func newKafkaBroker(t *testing.T) *kafkaBroker {
 	if _, err := exec.LookPath("java"); err != nil {
 		testenv.Missing(t, "java (the Kafka broker runs on Java 17)")
 	}
-	b := &kafkaBroker{t: t, port: freePortPair(t), dir: filepath.Join(t.TempDir(), "kafka")}
+	port := 0
+	if p, err := strconv.Atoi(os.Getenv("SLUICE_KAFKA_OWN_PORT")); err == nil && p > 0 {
+		port = p // a port pair reserved for the tests' own brokers, one at a time
+	} else {
+		port = freePortPair(t)
+	}
+	b := &kafkaBroker{t: t, port: port, dir: filepath.Join(t.TempDir(), "kafka")}
 	b.addr = fmt.Sprintf("127.0.0.1:%d", b.port)
 	t.Cleanup(func() { b.script("stop") })
 	return b

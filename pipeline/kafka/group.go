@@ -230,11 +230,19 @@ func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 }
 
 // leaveStale removes member, a member ID of this worker that kafka-go gave
-// up, from the group: it retries every half second until the coordinator
-// answers (the member left, or was already gone) or ctx ends.
+// up, from the group. A coordinator that has just started may answer
+// before it has loaded the group, and then restore the member from the
+// group's log: so the leave is sent every half second until the
+// coordinator has said for a whole session timeout that the member is not
+// there (UNKNOWN_MEMBER_ID), by which time it would have expired anyway;
+// or until ctx ends; and no longer than four session timeouts after the
+// coordinator's first answer.
 func (g *Group) leaveStale(ctx context.Context, client *kafkago.Client, member string) {
-	group := g.cfg.Consumer.GroupID
-	for {
+	group, session := g.cfg.Consumer.GroupID, g.cfg.Consumer.SessionTimeout
+	// The coordinator's first answer, and the last leave that removed the
+	// member (or the first answer).
+	var first, last time.Time
+	for first.IsZero() || time.Since(last) < session && time.Since(first) < 4*session {
 		reqCtx, cancel := context.WithTimeout(ctx, g.cfg.DialTimeout)
 		res, err := client.LeaveGroup(reqCtx, &kafkago.LeaveGroupRequest{
 			GroupID: group, Members: []kafkago.LeaveGroupRequestMember{{ID: member}},
@@ -248,11 +256,16 @@ func (g *Group) leaveStale(ctx context.Context, client *kafkago.Client, member s
 		}
 		switch {
 		case err == nil:
-			g.r.Info("left the consumer group with a member ID the client gave up, so that joining again does not wait for its session to time out",
-				"group", group, "member", member)
-			return
+			if first.IsZero() {
+				g.r.Info("removing a member ID the client gave up from the consumer group, so that joining again does not wait for its session to time out",
+					"group", group, "member", member)
+				first = time.Now()
+			}
+			last = time.Now()
 		case errors.Is(err, kafkago.UnknownMemberId):
-			return
+			if first.IsZero() {
+				first, last = time.Now(), time.Now()
+			}
 		case errors.Is(err, kafkago.GroupCoordinatorNotAvailable), errors.Is(err, kafkago.NotCoordinatorForGroup),
 			errors.Is(err, kafkago.GroupLoadInProgress), ctx.Err() == nil && !isKafkaError(err):
 			// The coordinator is away, moving or loading: again.
