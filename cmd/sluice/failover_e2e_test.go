@@ -80,19 +80,27 @@ func background(tr *traffic, rate int) (stop func()) {
 	return func() { once.Do(func() { close(quit); <-done }) }
 }
 
+// streaming starts, with the default group timeouts, a pipeline and a
+// collector fed with demo traffic (seed) at 2,000 flows/s until stop.
+func streaming(t *testing.T, brokers string, seed uint64) (config string, pipe, coll *tier, tr *traffic, stop func()) {
+	t.Helper()
+	config = defaultGroupTimeouts(t, kafkaTestConfig(t, brokers, ""))
+	pipe = startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
+	args, nf, sf := collectArgs(t, config, t.TempDir())
+	coll = startTier(t, args...)
+	tr = newTraffic(t, nf, sf, seed)
+	stop = background(tr, 2000)
+	t.Cleanup(stop)
+	return config, pipe, coll, tr, stop
+}
+
 // TestKafkaWorkerKilledTakeover kills one of two pipeline workers with
 // SIGKILL mid-stream and measures how long the other takes to hold every
 // partition and to store from them: the group notices the dead worker only
 // when its session times out.
 func TestKafkaWorkerKilledTakeover(t *testing.T) {
 	requireChdb(t)
-	config := defaultGroupTimeouts(t, kafkaTestConfig(t, sharedBrokers(t), ""))
-	first := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
-	args, nf, sf := collectArgs(t, config, t.TempDir())
-	coll := startTier(t, args...)
-	tr := newTraffic(t, nf, sf, 21)
-	stop := background(tr, 2000)
-	defer stop()
+	config, first, coll, _, stop := streaming(t, sharedBrokers(t), 21)
 	second := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
 	const partitions = 4
 	testenv.Eventually(t, 90*time.Second, "both workers to hold partitions", func() bool {
@@ -149,13 +157,7 @@ func TestKafkaBrokerRestartRecovery(t *testing.T) {
 	requireChdb(t)
 	broker := newKafkaBroker(t)
 	broker.start()
-	config := defaultGroupTimeouts(t, kafkaTestConfig(t, broker.addr, ""))
-	pipe := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
-	args, nf, sf := collectArgs(t, config, t.TempDir())
-	coll := startTier(t, args...)
-	tr := newTraffic(t, nf, sf, 22)
-	stop := background(tr, 2000)
-	defer stop()
+	config, pipe, coll, tr, stop := streaming(t, broker.addr, 22)
 	testenv.Eventually(t, 90*time.Second, "flows stored", func() bool { return pipe.count() > 0 })
 	testenv.Eventually(t, 30*time.Second, "both gauges up", func() bool {
 		return coll.metric("sluice_pipeline_kafka_forwarder_kafka_up") == 1 && pipe.metric("sluice_pipeline_kafka_consumer_kafka_up") == 1

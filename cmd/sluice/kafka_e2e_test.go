@@ -428,25 +428,13 @@ func TestKafkaRebalance(t *testing.T) {
 
 	// Traffic goes on while the second worker starts, joins and gets its
 	// partitions, and for a while after.
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				tr.send(500, 2000)
-			}
-		}
-	}()
+	stop := background(tr, 2000)
 	second := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
 	testenv.Eventually(t, 60*time.Second, "the second worker to get partitions", func() bool {
 		return second.metric("sluice_pipeline_kafka_consumer_partitions_assigned") > 0
 	})
 	testenv.Eventually(t, 60*time.Second, "the second worker to store flows", func() bool { return second.count() > 0 })
-	close(stop)
-	<-done
+	stop()
 	waitDecoded(t, coll, tr.gen.Stats().Flows)
 	coll.term()
 	expectStored(t, config, tr.gen.Stats(), first, second)
