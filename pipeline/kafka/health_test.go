@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"sluice/internal/testenv"
+	"sluice/pipeline/spool"
 )
 
 // TestBrokerProbe: the probe says up while the brokers answer, and down
@@ -31,6 +32,72 @@ func TestBrokerProbe(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "the probe to see the broker", p.up)
 	cluster.Close()
 	testenv.Eventually(t, 30*time.Second, "the probe to see the broker gone", func() bool { return !p.up() })
+	cancel()
+	<-done
+}
+
+// TestForwarderGaugeIdle: forwarder_kafka_up follows the brokers while
+// nothing is delivered (it used to stay at its last delivery's outcome).
+func TestForwarderGaugeIdle(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newTestReporter(t)
+	cfg := testConfig(t, cluster.ListenAddrs(), 1)
+	cfg.HealthCheckInterval = 100 * time.Millisecond
+	p, err := NewProducer(r, cfg, ProducerDependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.New(r, spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest}, spool.Dependencies{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Stop(context.Background()) })
+	f, err := NewForwarder(r, ForwarderConfig{DrainStall: 100 * time.Millisecond}, ForwarderDependencies{Producer: p, Spool: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	up := func() float64 { return metricValue(t, r.Gatherer(), "forwarder_kafka_up") }
+	testenv.Eventually(t, 30*time.Second, "forwarder_kafka_up 1", func() bool { return up() == 1 })
+	cluster.Close()
+	testenv.Eventually(t, 30*time.Second, "forwarder_kafka_up 0 with the broker gone", func() bool { return up() == 0 })
+	if err := f.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGroupGauge: consumer_kafka_up is 1 once the worker is a member of
+// its group and the brokers answer, 0 once they are gone.
+func TestGroupGauge(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newTestReporter(t)
+	cfg := testConfig(t, cluster.ListenAddrs(), 2)
+	cfg.HealthCheckInterval = 100 * time.Millisecond
+	g, err := NewGroup(r, cfg, GroupDependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := func() float64 { return metricValue(t, r.Gatherer(), "consumer_kafka_up") }
+	if up() != 0 {
+		t.Fatal("consumer_kafka_up 1 before joining")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.Run(ctx, func(c *Claim) { <-c.Context().Done() })
+	}()
+	testenv.Eventually(t, 30*time.Second, "consumer_kafka_up 1", func() bool { return up() == 1 })
+	cluster.Close()
+	testenv.Eventually(t, 30*time.Second, "consumer_kafka_up 0 with the broker gone", func() bool { return up() == 0 })
 	cancel()
 	<-done
 }
