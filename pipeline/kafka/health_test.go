@@ -9,19 +9,50 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"sluice/internal/reporter"
 	"sluice/internal/testenv"
 	"sluice/pipeline/spool"
 )
 
-// TestBrokerProbe: the probe says up while the brokers answer, and down
-// once they are gone, with no traffic to notice it.
-func TestBrokerProbe(t *testing.T) {
+// fakeKafka is a kfake cluster, closed by the test or at its end, and a
+// configuration for it that probes every 100 ms.
+func fakeKafka(t *testing.T, partitions int) (*kfake.Cluster, Config) {
+	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t, cluster.ListenAddrs(), 1)
+	t.Cleanup(cluster.Close)
+	cfg := testConfig(t, cluster.ListenAddrs(), partitions)
 	cfg.HealthCheckInterval = 100 * time.Millisecond
+	return cluster, cfg
+}
+
+// testSpool is an empty spool of 1 MiB, stopped at the end of the test.
+func testSpool(t *testing.T, r *reporter.Reporter) *spool.Spool {
+	t.Helper()
+	sp, err := spool.New(r, spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest}, spool.Dependencies{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Stop(context.Background()) })
+	return sp
+}
+
+// gaugeFollows waits for the gauge to say 1, closes the cluster and waits
+// for it to say 0.
+func gaugeFollows(t *testing.T, r *reporter.Reporter, gauge string, cluster *kfake.Cluster) {
+	t.Helper()
+	up := func() float64 { return metricValue(t, r.Gatherer(), gauge) }
+	testenv.Eventually(t, 30*time.Second, gauge+" 1", func() bool { return up() == 1 })
+	cluster.Close()
+	testenv.Eventually(t, 30*time.Second, gauge+" 0 with the broker gone", func() bool { return up() == 0 })
+}
+
+// TestBrokerProbe: the probe says up while the brokers answer, and down
+// once they are gone, with no traffic to notice it.
+func TestBrokerProbe(t *testing.T) {
+	cluster, cfg := fakeKafka(t, 1)
 	p := newBrokerProbe(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -39,33 +70,20 @@ func TestBrokerProbe(t *testing.T) {
 // TestForwarderGaugeIdle: forwarder_kafka_up follows the brokers while
 // nothing is delivered (it used to stay at its last delivery's outcome).
 func TestForwarderGaugeIdle(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, cfg := fakeKafka(t, 1)
 	r := newTestReporter(t)
-	cfg := testConfig(t, cluster.ListenAddrs(), 1)
-	cfg.HealthCheckInterval = 100 * time.Millisecond
 	p, err := NewProducer(r, cfg, ProducerDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := spool.New(r, spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest}, spool.Dependencies{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sp.Stop(context.Background()) })
-	f, err := NewForwarder(r, ForwarderConfig{DrainStall: 100 * time.Millisecond}, ForwarderDependencies{Producer: p, Spool: sp})
+	f, err := NewForwarder(r, ForwarderConfig{DrainStall: 100 * time.Millisecond}, ForwarderDependencies{Producer: p, Spool: testSpool(t, r)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	up := func() float64 { return metricValue(t, r.Gatherer(), "forwarder_kafka_up") }
-	testenv.Eventually(t, 30*time.Second, "forwarder_kafka_up 1", func() bool { return up() == 1 })
-	cluster.Close()
-	testenv.Eventually(t, 30*time.Second, "forwarder_kafka_up 0 with the broker gone", func() bool { return up() == 0 })
+	gaugeFollows(t, r, "forwarder_kafka_up", cluster)
 	if err := f.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -74,19 +92,13 @@ func TestForwarderGaugeIdle(t *testing.T) {
 // TestGroupGauge: consumer_kafka_up is 1 once the worker is a member of
 // its group and the brokers answer, 0 once they are gone.
 func TestGroupGauge(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, cfg := fakeKafka(t, 2)
 	r := newTestReporter(t)
-	cfg := testConfig(t, cluster.ListenAddrs(), 2)
-	cfg.HealthCheckInterval = 100 * time.Millisecond
 	g, err := NewGroup(r, cfg, GroupDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := func() float64 { return metricValue(t, r.Gatherer(), "consumer_kafka_up") }
-	if up() != 0 {
+	if metricValue(t, r.Gatherer(), "consumer_kafka_up") != 0 {
 		t.Fatal("consumer_kafka_up 1 before joining")
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -95,9 +107,7 @@ func TestGroupGauge(t *testing.T) {
 		defer close(done)
 		g.Run(ctx, func(c *Claim) { <-c.Context().Done() })
 	}()
-	testenv.Eventually(t, 30*time.Second, "consumer_kafka_up 1", func() bool { return up() == 1 })
-	cluster.Close()
-	testenv.Eventually(t, 30*time.Second, "consumer_kafka_up 0 with the broker gone", func() bool { return up() == 0 })
+	gaugeFollows(t, r, "consumer_kafka_up", cluster)
 	cancel()
 	<-done
 }
