@@ -38,7 +38,13 @@ func newKafkaBroker(t *testing.T) *kafkaBroker {
 	if _, err := exec.LookPath("java"); err != nil {
 		testenv.Missing(t, "java (the Kafka broker runs on Java 17)")
 	}
-	b := &kafkaBroker{t: t, port: freePortPair(t), dir: filepath.Join(t.TempDir(), "kafka")}
+	port := 0
+	if p, err := strconv.Atoi(os.Getenv("SLUICE_KAFKA_OWN_PORT")); err == nil && p > 0 {
+		port = p // a port pair reserved for the tests' own brokers, one at a time
+	} else {
+		port = freePortPair(t)
+	}
+	b := &kafkaBroker{t: t, port: port, dir: filepath.Join(t.TempDir(), "kafka")}
 	b.addr = fmt.Sprintf("127.0.0.1:%d", b.port)
 	t.Cleanup(func() { b.script("stop") })
 	return b
@@ -442,25 +448,13 @@ func TestKafkaRebalance(t *testing.T) {
 
 	// Traffic goes on while the second worker starts, joins and gets its
 	// partitions, and for a while after.
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				tr.send(500, 2000)
-			}
-		}
-	}()
+	stop := background(tr, 2000)
 	second := startTier(t, "pipeline", "--config", config, "--data", t.TempDir())
 	testenv.Eventually(t, 60*time.Second, "the second worker to get partitions", func() bool {
 		return second.metric("sluice_pipeline_kafka_consumer_partitions_assigned") > 0
 	})
 	testenv.Eventually(t, 60*time.Second, "the second worker to store flows", func() bool { return second.count() > 0 })
-	close(stop)
-	<-done
+	stop()
 	waitDecoded(t, coll, tr.gen.Stats().Flows)
 	coll.term()
 	expectStored(t, config, tr.gen.Stats(), first, second)

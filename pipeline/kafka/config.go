@@ -33,6 +33,12 @@ type Config struct {
 	TopicPartitions int `yaml:"topic-partitions"`
 	// TopicReplicationFactor is the number of copies of each partition.
 	TopicReplicationFactor int `yaml:"topic-replication-factor"`
+	// HealthCheckInterval is how often the collector's forwarder and the
+	// pipeline's consumer send the brokers a request (ApiVersions), each
+	// answer bounded by the same interval: their Kafka gauges
+	// (forwarder_kafka_up, consumer_kafka_up) turn 0 within about twice
+	// this once the brokers stop answering, traffic or not.
+	HealthCheckInterval time.Duration `yaml:"health-check-interval"`
 
 	// TLS encrypts the connections to the brokers.
 	TLS TLSConfig `yaml:"tls"`
@@ -84,10 +90,19 @@ type ConsumerConfig struct {
 	MinBytes int           `yaml:"min-bytes"`
 	MaxBytes int           `yaml:"max-bytes"`
 	MaxWait  time.Duration `yaml:"max-wait"`
-	// SessionTimeout is how long the group waits for a silent worker before
-	// giving its partitions to the others; HeartbeatInterval must be well
-	// below it.
-	SessionTimeout    time.Duration `yaml:"session-timeout"`
+	// SessionTimeout is how long the group waits for a silent worker (one
+	// killed, or cut off) before giving its partitions to the others: the
+	// standstill of those partitions after a worker dies. A worker that
+	// stops cleanly leaves the group at once and does not cost it. The
+	// brokers accept from group.min.session.timeout.ms (6s by default) to
+	// group.max.session.timeout.ms (30 min); shorter evicts a worker that
+	// misses heartbeats briefly (a long GC or network pause, an overloaded
+	// broker), longer makes a dead worker's partitions wait longer.
+	SessionTimeout time.Duration `yaml:"session-timeout"`
+	// HeartbeatInterval is how often a worker tells the group it is alive,
+	// and so how soon it learns that a rebalance started: a third of
+	// session-timeout or less, so that a lost heartbeat or two do not
+	// evict it.
 	HeartbeatInterval time.Duration `yaml:"heartbeat-interval"`
 	// RebalanceTimeout is how long workers have to rejoin during a rebalance.
 	// A worker losing a partition first stores and commits what it holds
@@ -122,6 +137,7 @@ func DefaultConfig() Config {
 		CreateTopic:            true,
 		TopicPartitions:        8,
 		TopicReplicationFactor: 1,
+		HealthCheckInterval:    time.Second,
 		SASL:                   SASLConfig{Mechanism: "none"},
 		Producer: ProducerConfig{
 			Compression:         "zstd",
@@ -135,13 +151,15 @@ func DefaultConfig() Config {
 			WriteTimeout:        10 * time.Second,
 		},
 		Consumer: ConsumerConfig{
-			GroupID:           "sluice-pipeline",
-			StartOffset:       "first",
-			MinBytes:          1,
-			MaxBytes:          16 << 20,
-			MaxWait:           500 * time.Millisecond,
-			SessionTimeout:    30 * time.Second,
-			HeartbeatInterval: 3 * time.Second,
+			GroupID:     "sluice-pipeline",
+			StartOffset: "first",
+			MinBytes:    1,
+			MaxBytes:    16 << 20,
+			MaxWait:     500 * time.Millisecond,
+			// A killed worker's partitions move about 7 s later (the
+			// brokers' least session timeout, and a heartbeat).
+			SessionTimeout:    6 * time.Second,
+			HeartbeatInterval: time.Second,
 			RebalanceTimeout:  30 * time.Second,
 			QueueMessages:     16,
 			DedupStateBytes:   4000,
@@ -169,6 +187,7 @@ func (c Config) Validate() error {
 	}
 	check(validTopic(c.Topic), "topic", "want 1 to 249 characters among [a-zA-Z0-9._-], got %q", c.Topic)
 	check(c.DialTimeout > 0, "dial-timeout", "must be positive, got %s", c.DialTimeout)
+	check(c.HealthCheckInterval > 0, "health-check-interval", "must be positive, got %s", c.HealthCheckInterval)
 	if c.CreateTopic {
 		check(c.TopicPartitions >= 1, "topic-partitions", "must be at least 1, got %d", c.TopicPartitions)
 		check(c.TopicReplicationFactor >= 1, "topic-replication-factor", "must be at least 1, got %d", c.TopicReplicationFactor)

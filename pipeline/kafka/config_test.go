@@ -35,6 +35,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	f(func(c *Config) { c.Consumer.StartOffset = "earliest" }, "consumer.start-offset")
 	f(func(c *Config) { c.Consumer.MaxBytes = 1 << 10 }, "consumer.max-bytes")
 	f(func(c *Config) { c.Consumer.HeartbeatInterval = time.Minute }, "consumer.heartbeat-interval")
+	f(func(c *Config) { c.HealthCheckInterval = 0 }, "health-check-interval")
 
 	cfg := DefaultConfig()
 	cfg.Brokers, cfg.Topic = nil, ""

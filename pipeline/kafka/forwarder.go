@@ -48,6 +48,8 @@ type Forwarder struct {
 	minBackoff, maxBackoff time.Duration
 
 	healthy atomic.Bool // the last delivery succeeded
+	failing atomic.Bool // the last delivery failed
+	probe   *brokerProbe
 
 	mu sync.Mutex
 	// window holds the entries read from the spool and not yet
@@ -136,12 +138,13 @@ func NewForwarder(r *reporter.Reporter, cfg ForwarderConfig, deps ForwarderDepen
 		minBackoff:     100 * time.Millisecond,
 		maxBackoff:     5 * time.Second,
 		changed:        make(chan struct{}),
+		probe:          newBrokerProbe(p.cfg),
 		encodedRecords: m.Counter("forwarder_records_total", "Flow records encoded and spooled for Kafka."),
 		droppedRecords: m.Counter("forwarder_dropped_records_total", "Flow records dropped because the spool could not be written (disk errors; a full spool counts in spool_dropped_records_total)."),
 		retries:        m.Counter("forwarder_retries_total", "Messages sent to Kafka again after a failed delivery."),
 	}
-	m.GaugeFunc("forwarder_kafka_up", "1 when the last delivery to Kafka succeeded, 0 while deliveries fail.", func() float64 {
-		if f.healthy.Load() {
+	m.GaugeFunc("forwarder_kafka_up", "1 while the brokers answer the health check (kafka.health-check-interval) and the last delivery to Kafka did not fail; 0 otherwise.", func() float64 {
+		if f.probe.up() && !f.failing.Load() {
 			return 1
 		}
 		return 0
@@ -229,9 +232,12 @@ func (f *Forwarder) append(m *encodedMessage) {
 func (f *Forwarder) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.stopRun, f.runDone = cancel, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { f.run(runCtx) })
+	wg.Go(func() { f.probe.run(runCtx) })
 	go func() {
-		defer close(f.runDone)
-		f.run(runCtx)
+		wg.Wait()
+		close(f.runDone)
 	}()
 	return nil
 }
@@ -389,6 +395,7 @@ func (f *Forwarder) completed(d *delivery, err error) {
 	f.sending--
 	if err != nil {
 		f.healthy.Store(false)
+		f.failing.Store(true)
 		f.limiter.Log(f.r.Logger, "deliver", "Kafka did not take a spooled message; it stays spooled and is sent again", "error", err)
 		d.state = toSend
 		f.failed++
@@ -397,6 +404,7 @@ func (f *Forwarder) completed(d *delivery, err error) {
 		}
 	} else {
 		f.healthy.Store(true)
+		f.failing.Store(false)
 		d.state = delivered
 		for len(f.window) > 0 && f.window[0].state == delivered {
 			head := f.window[0]

@@ -13,7 +13,6 @@ import (
 
 	"sluice/internal/reporter"
 	"sluice/internal/testenv"
-	"sluice/pipeline/spool"
 )
 
 // flakySender stands in for the Producer: it holds at most maxInFlight
@@ -160,11 +159,7 @@ func newTestForwarder(t *testing.T, cfg ForwarderConfig, maxInFlight, entries, f
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := spool.New(r, spool.Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: spool.DropNewest}, spool.Dependencies{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sp.Stop(context.Background()) })
+	sp := testSpool(t, r)
 	for i := range entries {
 		if err := sp.Append([]byte{byte(i)}, fmt.Appendf(nil, "message %d", i), 1); err != nil {
 			t.Fatal(err)

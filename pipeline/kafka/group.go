@@ -41,6 +41,9 @@ type Group struct {
 	// refuse it as too large.
 	dedupBudget atomic.Int64
 
+	probe  *brokerProbe
+	member atomic.Bool // in the group: a generation came, and no failure to join since
+
 	// windows keeps each partition's seen message IDs between claims, for
 	// messages of collectors without sluice-acked (see Claim.seen).
 	windowsMu sync.Mutex
@@ -73,7 +76,7 @@ func NewGroup(r *reporter.Reporter, cfg Config, _ GroupDependencies) (*Group, er
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka configuration: %w", err)
 	}
-	g := &Group{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second), windows: map[int]*idWindow{}}
+	g := &Group{r: r, cfg: cfg, limiter: r.NewLimiter(5, 10*time.Second), windows: map[int]*idWindow{}, probe: newBrokerProbe(cfg)}
 	g.commitTransport = cfg.transport()
 	g.client = &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: g.commitTransport}
 	g.dedupBudget.Store(int64(cfg.Consumer.DedupStateBytes))
@@ -93,6 +96,12 @@ func NewGroup(r *reporter.Reporter, cfg Config, _ GroupDependencies) (*Group, er
 		commitErrs:  m.Counter("consumer_commit_errors_total", "Failed offset commits (retried while the partition is held)."),
 		groupErrs:   m.Counter("consumer_group_errors_total", "Failures to join or sync the consumer group (retried)."),
 	}
+	m.GaugeFunc("consumer_kafka_up", "1 while the brokers answer the health check (kafka.health-check-interval) and this worker is a member of its consumer group; 0 otherwise.", func() float64 {
+		if g.probe.up() && g.member.Load() {
+			return 1
+		}
+		return 0
+	})
 	if err := m.Err(); err != nil {
 		return nil, fmt.Errorf("registering consumer group metrics: %w", err)
 	}
@@ -120,6 +129,14 @@ func NewGroup(r *reporter.Reporter, cfg Config, _ GroupDependencies) (*Group, er
 func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 	k := g.cfg.Consumer
 	start, _ := startOffset(k.StartOffset)
+	// Background work of this Run: the health probe, stale members
+	// leaving.
+	var background sync.WaitGroup
+	defer background.Wait()
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	background.Go(func() { g.probe.run(probeCtx) })
+	defer g.member.Store(false)
 	// kafka-go's group ends each generation at once while the topic is
 	// missing (a rebalance storm): wait for it, creating it if configured
 	// to, as the collectors do.
@@ -159,16 +176,33 @@ func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 	if err != nil {
 		return fmt.Errorf("kafka consumer group: %w", err)
 	}
+	member := "" // this worker's member ID in its last generation
 	for {
 		gen, err := cg.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
 				break
 			}
+			g.member.Store(false)
 			g.gm.groupErrs.Inc()
 			g.limiter.Log(g.r.Logger, "group", "cannot join the consumer group; retrying", "group", k.GroupID, "error", err)
+			// On any failure but a rebalance in progress, kafka-go gives
+			// up the member ID and joins afresh, after trying to leave
+			// with it once, at once (in vain while the coordinator is
+			// away, as during a broker restart). The coordinator that
+			// comes back restores the old member from the group's log,
+			// and holds every join until that member's session times
+			// out: this worker would wait for its own ghost. Leave with
+			// the old ID until the coordinator takes it.
+			if member != "" && !errors.Is(err, kafkago.RebalanceInProgress) {
+				stale := member
+				background.Go(func() { g.leaveStale(ctx, client, stale) })
+				member = ""
+			}
 			continue
 		}
+		member = gen.MemberID
+		g.member.Store(true)
 		g.gm.generations.Inc()
 		assignments := gen.Assignments[g.cfg.Topic]
 		partitions := make([]int, len(assignments))
@@ -207,6 +241,66 @@ func (g *Group) Run(ctx context.Context, handle func(*Claim)) error {
 		g.deadLetter.Close()
 	}
 	return nil
+}
+
+// leaveStale removes member, a member ID of this worker that kafka-go gave
+// up, from the group. A coordinator that has just started may answer
+// before it has loaded the group, and then restore the member from the
+// group's log: so the leave is sent every half second until the
+// coordinator has said for a whole session timeout that the member is not
+// there (UNKNOWN_MEMBER_ID), by which time it would have expired anyway;
+// or until ctx ends; and no longer than four session timeouts after the
+// coordinator's first answer.
+func (g *Group) leaveStale(ctx context.Context, client *kafkago.Client, member string) {
+	group, session := g.cfg.Consumer.GroupID, g.cfg.Consumer.SessionTimeout
+	// The coordinator's first answer, and the last leave that removed the
+	// member (or the first answer).
+	var first, last time.Time
+	for first.IsZero() || time.Since(last) < session && time.Since(first) < 4*session {
+		reqCtx, cancel := context.WithTimeout(ctx, g.cfg.DialTimeout)
+		res, err := client.LeaveGroup(reqCtx, &kafkago.LeaveGroupRequest{
+			GroupID: group, Members: []kafkago.LeaveGroupRequestMember{{ID: member}},
+		})
+		cancel()
+		if err == nil {
+			err = res.Error
+			for _, m := range res.Members {
+				err = errors.Join(err, m.Error)
+			}
+		}
+		switch {
+		case err == nil:
+			if first.IsZero() {
+				g.r.Info("removing a member ID the client gave up from the consumer group, so that joining again does not wait for its session to time out",
+					"group", group, "member", member)
+				first = time.Now()
+			}
+			last = time.Now()
+		case errors.Is(err, kafkago.UnknownMemberId):
+			if first.IsZero() {
+				first, last = time.Now(), time.Now()
+			}
+		case errors.Is(err, kafkago.GroupCoordinatorNotAvailable), errors.Is(err, kafkago.NotCoordinatorForGroup),
+			errors.Is(err, kafkago.GroupLoadInProgress), ctx.Err() == nil && !isKafkaError(err):
+			// The coordinator is away, moving or loading: again.
+		default:
+			if ctx.Err() == nil {
+				g.limiter.Log(g.r.Logger, "leave", "cannot remove a stale member from the consumer group; its session will time out",
+					"group", group, "member", member, "error", err)
+			}
+			return
+		}
+		if !sleep(ctx, 500*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// isKafkaError says whether err carries an error code from a broker (as
+// opposed to a network failure).
+func isKafkaError(err error) bool {
+	var ke kafkago.Error
+	return errors.As(err, &ke)
 }
 
 func (g *Group) logKafkaError(format string, args ...any) {

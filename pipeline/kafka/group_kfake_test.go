@@ -186,12 +186,7 @@ func TestGroupKfakeRebalance(t *testing.T) {
 // take a second.
 func kfakeGroupTopic(t *testing.T, ctx context.Context, partitions int) (*kfake.Cluster, Config, *Producer) {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	cfg := testConfig(t, cluster.ListenAddrs(), partitions)
+	cluster, cfg := fakeKafka(t, partitions)
 	cfg.Consumer.SessionTimeout = 6 * time.Second
 	cfg.Consumer.HeartbeatInterval = 200 * time.Millisecond
 	cfg.Consumer.RebalanceTimeout = 5 * time.Second
