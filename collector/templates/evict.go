@@ -116,8 +116,10 @@ func (s *Store) unused(t *storedTemplate, nowNanos int64) (reason string, ok boo
 func (c candidate) held() bool { return !c.t.gone.Load() }
 
 // makeRoom evicts unused templates of any exporter until need more fields
-// fit under MaxTemplateFields, and reports whether they do. The caller
-// holds no lock.
+// fit under MaxTemplateFields, and reserves them (adds them to the total)
+// before it lets another worker in: the room made is the caller's, who
+// hands the reservation to addTemplate. It reports whether it reserved.
+// The caller holds no lock.
 func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
 	limit := int64(s.cfg.MaxTemplateFields)
 	if need > limit {
@@ -126,7 +128,7 @@ func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
 	ev := &s.evictions
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	for s.fields.Load()+need > limit {
+	for !take(&s.fields, need, limit) {
 		c, ok := ev.templates.next(&ev.templatesScan, nowNanos, s.queueIdleTemplates)
 		if !ok {
 			return false
@@ -224,37 +226,53 @@ func (e *exporter) queueIdle(nowNanos int64) bool {
 }
 
 // evictExporter removes an exporter none of whose templates decoded data
-// for TemplateIdle (never, first), to make room under MaxExporters. The
+// for TemplateIdle (never, first) and, under the same lock, adds forAddr's
+// state in its place, so that no other new exporter takes the room made
+// for it. It returns forAddr's state, nil when no exporter may go. The
 // caller holds no lock.
-func (s *Store) evictExporter(nowNanos int64, forAddr record.Addr) bool {
+func (s *Store) evictExporter(nowNanos int64, forAddr record.Addr) *exporter {
 	ev := &s.evictions
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for {
-		e, ok := ev.exporters.next(&ev.exportersScan, nowNanos, s.queueIdleExporters)
+		victim, ok := ev.exporters.next(&ev.exportersScan, nowNanos, s.queueIdleExporters)
 		if !ok {
-			return false
+			return nil
 		}
-		if e.gone.Load() || !s.exporterUnused(e, nowNanos) {
+		if victim.gone.Load() || !s.exporterUnused(victim, nowNanos) {
 			continue
 		}
 		s.mu.Lock()
-		if s.exporters[e.addr] != e {
-			s.mu.Unlock()
-			continue
+		e, added := s.insertLocked(forAddr, nowNanos) // room made meanwhile (expiry), or added by another worker
+		switch {
+		case e != nil:
+			ev.exporters.push(victim) // not needed after all: it stays a candidate
+			victim = nil
+		case s.exporters[victim.addr] == victim:
+			delete(s.exporters, victim.addr)
+			e, added = s.insertLocked(forAddr, nowNanos)
+		default:
+			victim = nil // gone meanwhile
 		}
-		delete(s.exporters, e.addr)
+		live := len(s.exporters)
 		s.mu.Unlock()
-		e.retire()
-		s.changes.Add(1)
-		ev.exportersEvicted.Add(1)
-		if ev.limiter != nil {
-			if ok, suppressed := ev.limiter.Allow("exporter_evicted"); ok {
-				ev.log.Warn("exporter's template state evicted to make room for a new exporter (max-exporters reached): none of its templates decoded data for template-idle",
-					"exporter", e.addr.Netip(), "for", forAddr.Netip(), "suppressed", suppressed)
+		if added {
+			ev.pushExporterLocked(e, live)
+		}
+		if victim != nil {
+			victim.retire()
+			s.changes.Add(1)
+			ev.exportersEvicted.Add(1)
+			if ev.limiter != nil {
+				if ok, suppressed := ev.limiter.Allow("exporter_evicted"); ok {
+					ev.log.Warn("exporter's template state evicted to make room for a new exporter (max-exporters reached): none of its templates decoded data for template-idle",
+						"exporter", victim.addr.Netip(), "for", forAddr.Netip(), "suppressed", suppressed)
+				}
 			}
 		}
-		return true
+		if e != nil {
+			return e
+		}
 	}
 }
 
@@ -294,9 +312,14 @@ func (ev *evictions) pushTemplate(t *storedTemplate, live int) {
 // exporter count. The caller holds no lock.
 func (ev *evictions) pushExporter(e *exporter, live int) {
 	ev.mu.Lock()
+	ev.pushExporterLocked(e, live)
+	ev.mu.Unlock()
+}
+
+// pushExporterLocked is pushExporter for a caller holding ev.mu.
+func (ev *evictions) pushExporterLocked(e *exporter, live int) {
 	ev.exporters.push(e)
 	ev.exporters.compact(live, func(e *exporter) bool { return !e.gone.Load() })
-	ev.mu.Unlock()
 }
 
 // evicted counts and logs an eviction: victim's template key, evicted to

@@ -253,3 +253,107 @@ func TestSnapshotToPersistBound(t *testing.T) {
 		}
 	}
 }
+
+// TestNewExportersDuringConcurrentFlood: exporters that start while other
+// goroutines flood the store send their template once, then data. Room
+// made by evicting flood templates (or flood exporters) is claimed by the
+// newcomer it was made for, so none is refused while evictable state
+// exists (before the reservation, another worker's template could take
+// the room between the eviction and the retry, and the retry was refused).
+func TestNewExportersDuringConcurrentFlood(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		flood func(g, i int) record.Addr
+	}{
+		{"fields", Config{MaxTemplateFields: 20000, MaxTemplatesPerExporter: 4096, MaxExporters: 100000},
+			func(g, i int) record.Addr { return record.AddrFrom4([4]byte{127, 1, byte(g), byte(i % 200)}) }},
+		{"exporters", Config{MaxTemplateFields: 1 << 30, MaxExporters: 2000},
+			func(g, i int) record.Addr { return record.AddrFrom4([4]byte{127, 3, byte(g), byte(i)}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, log := loggedStore(t, tc.cfg)
+			done := make(chan struct{})
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(g), 0))
+					for i := 0; ; i++ {
+						select {
+						case <-done:
+							return
+						default:
+						}
+						h := s.Handle(tc.flood(g, i), 1)
+						id := uint16(256 + rng.IntN(60000))
+						h.AddTemplate(9, rng.Uint32(), id, netflow.TemplateRecord{TemplateId: id, Fields: fields(2)})
+					}
+				}()
+			}
+			// Let the flood fill the store before the exporters start.
+			for s.Stats().TemplateFields < tc.cfg.MaxTemplateFields*9/10 && s.Stats().Exporters < tc.cfg.MaxExporters*9/10 {
+				time.Sleep(time.Millisecond)
+			}
+			const n = 1000
+			lost := 0
+			for i := range n {
+				h := s.Handle(record.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 1)
+				h.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(3)})
+				if _, err := h.UseTemplate(9, 0, 256); err != nil {
+					lost++
+				}
+			}
+			close(done)
+			wg.Wait()
+			st := s.Stats()
+			// Refusals, the flood's included: every template and exporter
+			// but the newcomers' could always be evicted. A newcomer may
+			// still lose its template before its data when this goroutine
+			// is descheduled while the flood evicts the whole queue ahead
+			// of it (lost, logged, not a refusal).
+			t.Logf("%d of %d new exporters without their template at their first data; refused: %d templates, %d exporters",
+				lost, n, st.TemplatesRefusedTotal, st.ExportersRefused)
+			if st.TemplatesRefusedTotal+st.ExportersRefused > 0 {
+				t.Errorf("stats = %+v: refused while the store held evictable flood state", st)
+				for _, l := range strings.Split(log.String(), "\n") {
+					if strings.Contains(l, "refused") && strings.Contains(l, "exporter=10.") {
+						t.Log(l)
+					}
+				}
+			}
+			if st.TemplatesEvictedNeverUsed+st.ExportersEvicted == 0 {
+				t.Errorf("stats = %+v: the flood never filled the store", st)
+			}
+		})
+	}
+}
+
+// TestRedefinitionAtTotalBound: an exporter redefining its template (not
+// yet used) with more fields at the total bound may see its own previous
+// version evicted to make room; the redefinition is then stored in room
+// made from other unused templates, not refused.
+func TestRedefinitionAtTotalBound(t *testing.T) {
+	s := NewStore(Config{MaxTemplateFields: 5})
+	a := s.Handle(exporterA, 1)
+	a.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(2)})
+	b := s.Handle(exporterB, 1)
+	b.AddTemplate(9, 0, 257, netflow.TemplateRecord{TemplateId: 257, Fields: fields(2)})
+	if _, err := b.UseTemplate(9, 0, 257); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Handle(exporterC, 1)
+	c.AddTemplate(9, 0, 258, netflow.TemplateRecord{TemplateId: 258, Fields: fields(1)})
+
+	a.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(3)})
+	if got, err := a.GetTemplate(9, 0, 256); err != nil || len(got.(netflow.TemplateRecord).Fields) != 3 {
+		t.Errorf("redefinition: %v, %v; stats %+v", got, err, s.Stats())
+	}
+	if !held(b, 257) || held(c, 258) {
+		t.Errorf("held: B's (in use) %v, C's (unused) %v; want B's only", held(b, 257), held(c, 258))
+	}
+	if st := s.Stats(); st.TemplateFields != 5 || st.TemplatesRefusedTotal != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}

@@ -260,40 +260,48 @@ func (s *Store) lookup(addr record.Addr) *exporter {
 
 // create returns the exporter's state, creating it when the store has room
 // or room can be made by evicting an exporter whose data uses none of its
-// templates; nil when neither (counted and logged).
+// templates; nil when neither (counted and logged). The eviction and the
+// insertion happen under one lock, so no other new exporter can take the
+// room made for this one.
 func (s *Store) create(addr record.Addr, nowNanos int64) *exporter {
-	for attempt := 0; ; attempt++ {
-		e, full := s.insert(addr, nowNanos)
-		if !full {
-			return e
-		}
-		if attempt > 0 || !s.evictExporter(nowNanos, addr) {
-			s.exportersRefused.Add(1)
-			s.evictions.refused(addr, "refused_max_exporters", "max_exporters", "new exporter refused: every exporter held decodes data (max-exporters reached)")
-			return nil
-		}
+	if e, full := s.insert(addr, nowNanos); !full {
+		return e
 	}
+	if e := s.evictExporter(nowNanos, addr); e != nil {
+		return e
+	}
+	s.exportersRefused.Add(1)
+	s.evictions.refused(addr, "refused_max_exporters", "max_exporters", "new exporter refused: every exporter held decodes data (max-exporters reached)")
+	return nil
 }
 
 // insert adds the exporter's state unless the store holds MaxExporters
 // (full).
 func (s *Store) insert(addr record.Addr, nowNanos int64) (e *exporter, full bool) {
 	s.mu.Lock()
+	e, added := s.insertLocked(addr, nowNanos)
+	n := len(s.exporters)
+	s.mu.Unlock()
+	if added {
+		s.evictions.pushExporter(e, n)
+	}
+	return e, e == nil
+}
+
+// insertLocked returns the exporter's state, adding it (added) unless the
+// store holds MaxExporters (nil). The caller holds s.mu and queues an
+// added exporter for eviction.
+func (s *Store) insertLocked(addr record.Addr, nowNanos int64) (e *exporter, added bool) {
 	if e, ok := s.exporters[addr]; ok {
-		s.mu.Unlock()
 		return e, false
 	}
 	if len(s.exporters) >= s.cfg.MaxExporters {
-		s.mu.Unlock()
-		return nil, true
+		return nil, false
 	}
 	e = &exporter{store: s, addr: addr}
 	e.lastSeen.Store(nowNanos)
 	s.exporters[addr] = e
-	n := len(s.exporters)
-	s.mu.Unlock()
-	s.evictions.pushExporter(e, n)
-	return e, false
+	return e, true
 }
 
 // Stats is a point-in-time summary of the store, for metrics. The counters
@@ -436,10 +444,16 @@ const (
 // freshest state first). It returns the template added, for the store's
 // eviction queue (pushed by the caller, outside the exporter's lock), and
 // when the result is full, the fields it needs room for.
-func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUsed, nowNanos int64, evict bool) (result storeResult, added *storedTemplate, need int64) {
+//
+// reserved is how many fields makeRoom already added to the total for it:
+// addTemplate settles them whatever the result (takes only the difference,
+// or gives them back).
+func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUsed, nowNanos int64, evict bool, reserved int64) (result storeResult, added *storedTemplate, need int64) {
 	s := e.store
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	giveBack := reserved
+	defer func() { s.fields.Add(-giveBack) }()
 	if e.removed {
 		return retired, nil, 0
 	}
@@ -457,9 +471,11 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 		// Still the template the exporter's data uses, redefined.
 		lastUsed = max(lastUsed, old.lastUsed.Load())
 	}
-	if need := int64(fields - oldFields); !take(&s.fields, need, int64(s.cfg.MaxTemplateFields)) {
+	need = int64(fields - oldFields)
+	if !take(&s.fields, need-reserved, int64(s.cfg.MaxTemplateFields)) {
 		return full, nil, need
 	}
+	giveBack = 0
 	if e.templates == nil {
 		e.templates = make(map[TemplateKey]*storedTemplate)
 	}
@@ -589,10 +605,10 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 		return nil
 	}
 	s := h.store
-	madeRoom := false
 	h.update(func(e *exporter) storeResult {
-		for {
-			result, added, need := e.addTemplate(key, template, fields, 0, h.now, true)
+		var reserved int64 // fields makeRoom reserved for it
+		for attempt := 0; ; attempt++ {
+			result, added, need := e.addTemplate(key, template, fields, 0, h.now, true, reserved)
 			if added != nil {
 				s.evictions.pushTemplate(added, int(s.templates.Load()))
 			}
@@ -602,16 +618,23 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 				}
 				return result
 			}
-			if madeRoom || !s.makeRoom(need, h.now, h.addr) {
+			// A redefinition may need more than was reserved, when makeRoom
+			// evicted its own previous version (unused): once more then.
+			if attempt == maxRoomAttempts || !s.makeRoom(need, h.now, h.addr) {
 				s.refusedTotal.Add(1)
 				s.evictions.refused(h.addr, "refused_total_limit", "total_limit", "template refused: the store holds max-template-fields, all in templates decoding data")
 				return refused
 			}
-			madeRoom = true
+			reserved = need
 		}
 	})
 	return nil
 }
+
+// maxRoomAttempts bounds how often one template makes room. The room made
+// is reserved for it, so a second attempt is needed only when the eviction
+// took its own previous version.
+const maxRoomAttempts = 3
 
 // update applies set to the exporter's state, creating it if needed (past
 // the store's bound it is refused, and set not applied). An exporter that
