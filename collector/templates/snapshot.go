@@ -215,6 +215,10 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 			switch result {
 			case stored:
 				st.Templates++
+				// Its data's standing against exporter eviction, as before.
+				if e.lastData.Load() < t.LastUsed {
+					e.lastData.Store(t.LastUsed)
+				}
 			case full:
 				s.refusedTotal.Add(1)
 				st.Refused++

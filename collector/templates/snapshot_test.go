@@ -152,3 +152,28 @@ func TestReadFileErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoredExporterKeepsStanding: an exporter whose templates decoded
+// data just before a restart is, after the restore, still one whose data
+// uses its templates: a new (spoofed) exporter at MaxExporters is refused
+// rather than evicting it.
+func TestRestoredExporterKeepsStanding(t *testing.T) {
+	now := time.Now()
+	s := NewStore(Config{MaxExporters: 2})
+	h := s.Handle(exporterA, now.UnixNano())
+	h.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: oneField})
+	if _, err := h.UseTemplate(9, 0, 256); err != nil {
+		t.Fatal(err)
+	}
+	r := NewStore(Config{MaxExporters: 1})
+	r.Restore(s.Snapshot(), now)
+	later := now.Add(2 * time.Second).UnixNano()
+	spoofed := r.Handle(record.AddrFrom4([4]byte{198, 51, 100, 7}), later)
+	spoofed.AddTemplate(9, 0, 999, netflow.TemplateRecord{TemplateId: 999, Fields: oneField})
+	if !held(r.Handle(exporterA, later), 256) {
+		t.Errorf("restored exporter in use evicted for a spoofed one: %+v", r.Stats())
+	}
+	if st := r.Stats(); st.ExportersRefused != 1 || st.ExportersEvicted != 0 {
+		t.Errorf("stats = %+v, want the spoofed exporter refused", st)
+	}
+}
