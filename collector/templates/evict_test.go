@@ -357,3 +357,42 @@ func TestRedefinitionAtTotalBound(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+// TestUseAndEvictionSerialised: a template UseTemplate returns for
+// decoding is marked used before eviction can decide it is unused, so it
+// stays held. Several goroutines flood the total bound while exporters
+// add a template and use it at once.
+func TestUseAndEvictionSerialised(t *testing.T) {
+	s := NewStore(Config{MaxTemplateFields: 64, MaxExporters: 1 << 20})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				h := s.Handle(record.AddrFrom4([4]byte{127, 1, byte(g), byte(i)}), 1)
+				h.AddTemplate(9, 0, uint16(256+i%1000), netflow.TemplateRecord{TemplateId: 256, Fields: fields(1)})
+			}
+		}()
+	}
+	lost := 0
+	for i := range 20_000 {
+		h := s.Handle(record.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 1)
+		h.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(1)})
+		if _, err := h.UseTemplate(9, 0, 256); err == nil && !held(h, 256) {
+			lost++
+		}
+		h.RemoveTemplate(9, 0, 256) // keep room for the flood
+	}
+	close(done)
+	wg.Wait()
+	if lost > 0 {
+		t.Errorf("%d templates evicted after UseTemplate returned them", lost)
+	}
+}

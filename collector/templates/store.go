@@ -668,16 +668,26 @@ func (h *Handle) GetTemplate(version uint16, obsDomainID uint32, templateID uint
 // marks the template (and its exporter) as decoding data at the handle's
 // receive time, which keeps it from eviction (evict.go). Marking costs an
 // atomic load, and a store at most once a second; it allocates nothing.
+//
+// The mark is made under the exporter's read lock, which eviction's write
+// lock excludes: a template UseTemplate returns is one eviction sees as
+// used, not one it is removing.
 func (h *Handle) UseTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
-	t := h.held(TemplateKey{version, obsDomainID, templateID})
+	e := h.exporter()
+	if e == nil {
+		return nil, netflow.ErrorTemplateNotFound
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	t := e.templates[TemplateKey{version, obsDomainID, templateID}]
 	if t == nil {
 		return nil, netflow.ErrorTemplateNotFound
 	}
 	now := max(h.now, 1) // 0 means never used
 	if last := t.lastUsed.Load(); last == 0 || now-last >= useResolution {
 		t.lastUsed.Store(now)
-		if last := h.e.lastData.Load(); last == 0 || now-last >= useResolution {
-			h.e.lastData.Store(now)
+		if last := e.lastData.Load(); last == 0 || now-last >= useResolution {
+			e.lastData.Store(now)
 		}
 	}
 	return t.template, nil
