@@ -357,13 +357,18 @@ func (ev *evictions) refused(addr record.Addr, key, reason, msg string) {
 }
 
 // scanClock lets a scan run at most once a second of receive time.
+// Receive times come from several workers and step back a little between
+// them; only a step back of more than clockStepBack is taken for a clock
+// change (which makes a scan due at once rather than a step later).
 type scanClock struct {
 	last    int64
 	started bool
 }
 
+const clockStepBack = int64(time.Minute)
+
 func (c *scanClock) due(nowNanos int64) bool {
-	if c.started && nowNanos-c.last < int64(time.Second) && nowNanos >= c.last {
+	if d := nowNanos - c.last; c.started && d < int64(time.Second) && d >= -clockStepBack {
 		return false
 	}
 	c.last, c.started = nowNanos, true

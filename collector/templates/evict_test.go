@@ -396,3 +396,29 @@ func TestUseAndEvictionSerialised(t *testing.T) {
 		t.Errorf("%d templates evicted after UseTemplate returned them", lost)
 	}
 }
+
+// TestScanClock: a scan is due at most once a second of receive time, even
+// when receive times from several workers step back a little; a step back
+// of more than a minute is a clock change, after which a scan is due.
+func TestScanClock(t *testing.T) {
+	var c scanClock
+	sec := int64(time.Second)
+	for i, step := range []struct {
+		now  int64
+		want bool
+	}{
+		{100 * sec, true},
+		{100*sec + sec/2, false},
+		{100*sec - sec/100, false}, // another worker's slightly older receive time
+		{100*sec + sec/2, false},
+		{100*sec - sec/50, false},
+		{101 * sec, true},
+		{101*sec - 2*sec, false},
+		{101*sec - 2*60*sec, true}, // the clock was set back
+		{101*sec - 2*60*sec + sec/2, false},
+	} {
+		if got := c.due(step.now); got != step.want {
+			t.Errorf("step %d: due(%d) = %v, want %v", i, step.now, got, step.want)
+		}
+	}
+}
