@@ -27,7 +27,7 @@ type statePersister struct {
 
 	saves, saveErrors, loadErrors prometheus.Counter
 	restored                      *prometheus.GaugeVec
-	omitted                       prometheus.Gauge
+	omitted                       *prometheus.GaugeVec
 
 	mu        sync.Mutex // serialises saves
 	saved     uint64     // store.Changes() at the last successful save
@@ -47,8 +47,8 @@ func newStatePersister(r *reporter.Reporter, dir string, store *templates.Store,
 		saves:      f.Counter("template_state_saves_total", "Times the NetFlow v9/IPFIX template and sampling state was written to the data directory."),
 		saveErrors: f.Counter("template_state_save_errors_total", "Failed writes of the template and sampling state (retried at the next interval)."),
 		loadErrors: f.Counter("template_state_load_errors_total", "Template state files that could not be read at start (the collector starts empty)."),
-		omitted: f.Gauge("template_state_omitted", "Templates, sampling rates and interface names the last save left out to keep the file within templates.max-state-bytes "+
-			"(templates that never decoded data go first)."),
+		omitted: f.GaugeVec("template_state_omitted", "What the last save left out to keep the file within templates.max-state-bytes: templates, sampling_rates, interfaces "+
+			"(templates that never decoded data, and the rates and names of exporters none of whose templates did, go first).", "what"),
 		restored: f.GaugeVec("template_state_restored", "What the last start restored from the data directory: exporters, templates, sampling_rates, interfaces, and what it left out: expired, refused.", "what"),
 	}
 	if err := f.Err(); err != nil {
@@ -118,7 +118,9 @@ func (p *statePersister) save(force bool) {
 		return
 	}
 	snap, omitted := p.store.SnapshotToPersist()
-	p.omitted.Set(float64(omitted))
+	p.omitted.WithLabelValues("templates").Set(float64(omitted.Templates))
+	p.omitted.WithLabelValues("sampling_rates").Set(float64(omitted.SamplingRates))
+	p.omitted.WithLabelValues("interfaces").Set(float64(omitted.Interfaces))
 	if err := templates.WriteFile(p.path, snap); err != nil {
 		p.saveErrors.Inc()
 		if ok, suppressed := p.limiter.Allow("save"); ok {

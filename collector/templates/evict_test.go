@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,8 +216,8 @@ func TestSnapshotToPersistBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Size() > bound || omitted == 0 {
-		t.Errorf("%d bytes written for a bound of %d, %d entries left out", info.Size(), bound, omitted)
+	if info.Size() > bound || omitted.Total() == 0 {
+		t.Errorf("%d bytes written for a bound of %d, %+v left out", info.Size(), bound, omitted)
 	}
 	used, unused := 0, 0
 	for _, es := range snap.Exporters {
@@ -231,7 +232,7 @@ func TestSnapshotToPersistBound(t *testing.T) {
 	if used != 10 || unused == 0 || unused*(256+72*8) > bound/4 {
 		t.Errorf("%d templates in use and %d unused written, want the 10 in use and unused ones within a quarter", used, unused)
 	}
-	t.Logf("%d bytes: %d templates in use, %d unused, %d entries left out", info.Size(), used, unused, omitted)
+	t.Logf("%d bytes: %d templates in use, %d unused, %+v left out", info.Size(), used, unused, omitted)
 
 	read, err := ReadFile(path)
 	if err != nil {
@@ -420,5 +421,35 @@ func TestScanClock(t *testing.T) {
 		if got := c.due(step.now); got != step.want {
 			t.Errorf("step %d: due(%d) = %v, want %v", i, step.now, got, step.want)
 		}
+	}
+}
+
+// TestSnapshotToPersistOrder: within the bound, the exporters whose
+// templates decoded data come first, the most recent data first (not the
+// most recently seen: a flood's source is seen as recently as any); the
+// sampling rates of an exporter none of whose templates decoded data wait
+// for the last quarter of the bound.
+func TestSnapshotToPersistOrder(t *testing.T) {
+	tpl := netflow.TemplateRecord{TemplateId: 256, Fields: oneField}
+	snap := Snapshot{Exporters: []ExporterSnapshot{
+		{ // seen last, never decoded data, announces sampling rates
+			Address: netip.MustParseAddr("198.51.100.7"), LastSeen: 300,
+			SamplingRates: []SamplingRateEntry{{SamplerKey{9, 0, 1}, 10}, {SamplerKey{9, 0, 2}, 10}, {SamplerKey{9, 0, 3}, 10}},
+		},
+		{Address: netip.MustParseAddr("192.0.2.1"), LastSeen: 200, Templates: []TemplateEntry{{TemplateKey{9, 0, 256}, tpl, 100}}},
+		{Address: netip.MustParseAddr("192.0.2.2"), LastSeen: 100, Templates: []TemplateEntry{{TemplateKey{9, 0, 256}, tpl, 150}}},
+	}}
+	oneExporter := fileBytes + exporterBytes + templateBytes + fieldBytes
+	bounded, omitted := snap.bound(oneExporter + 100)
+	if len(bounded.Exporters) != 1 || bounded.Exporters[0].Address != snap.Exporters[2].Address {
+		t.Errorf("kept %+v, want only the exporter with the most recent data", bounded.Exporters)
+	}
+	if want := (Omitted{Templates: 1, SamplingRates: 3}); omitted != want {
+		t.Errorf("omitted %+v, want %+v", omitted, want)
+	}
+	// With room, everything, in last-seen order.
+	bounded, omitted = snap.bound(64 << 10)
+	if len(bounded.Exporters) != 3 || omitted.Total() != 0 || bounded.Exporters[0].Address != snap.Exporters[0].Address {
+		t.Errorf("kept %+v, omitted %+v", bounded.Exporters, omitted)
 	}
 }

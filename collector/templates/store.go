@@ -81,11 +81,13 @@ type Config struct {
 	// that long). Default 15m.
 	TemplateIdle time.Duration `yaml:"template-idle"`
 	// MaxStateBytes bounds the size of the persisted state
-	// (templates.json). Exporters seen most recently come first, and the
-	// templates that decoded data, the sampling rates and the interface
-	// names of every exporter are written before any template that never
-	// decoded data, which takes at most a quarter of the bound; what does
-	// not fit is left out (and counted). Default 32 MiB.
+	// (templates.json). The exporters whose templates decoded data come
+	// first, the most recent data first, with those templates, their
+	// sampling rates and interface names; the rest (templates that never
+	// decoded data, and the rates and names of exporters none of whose
+	// templates did) take at most a quarter of the bound, exporters seen
+	// most recently first; what does not fit is left out (and counted).
+	// Default 32 MiB.
 	MaxStateBytes int `yaml:"max-state-bytes"`
 	// SaveInterval is how often the state is written to the data
 	// directory when it has changed (and always at stop), so that a
