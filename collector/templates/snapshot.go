@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -59,7 +60,33 @@ type templateEntryJSON struct {
 	Key      TemplateKey     `json:"key"`
 	Kind     string          `json:"kind"`
 	Template json.RawMessage `json:"template"`
-	LastUsed int64           `json:"last_used,omitempty"`
+	// LastUsed is written even when 0 (never used). A file written before
+	// templates had it (absent) reads as used when its exporter was last
+	// seen: see ExporterSnapshot.UnmarshalJSON.
+	LastUsed *int64 `json:"last_used"`
+}
+
+// lastUsedUnknown marks a template read without last_used until its
+// exporter's UnmarshalJSON replaces it.
+const lastUsedUnknown = math.MinInt64
+
+// UnmarshalJSON reads an exporter. Its templates from a file written
+// before last_used existed count as used when the exporter was last seen:
+// counting them never used would make every template of every exporter
+// the first evicted after the upgrade, real exporters' included. The
+// price: a flood's templates in such a file keep their standing until
+// template-idle after the exporter's last datagram.
+func (es *ExporterSnapshot) UnmarshalJSON(b []byte) error {
+	type plain ExporterSnapshot // without this method
+	if err := json.Unmarshal(b, (*plain)(es)); err != nil {
+		return err
+	}
+	for i := range es.Templates {
+		if es.Templates[i].LastUsed == lastUsedUnknown {
+			es.Templates[i].LastUsed = es.LastSeen
+		}
+	}
+	return nil
 }
 
 // MarshalJSON writes the template with its kind, so that it reads back as
@@ -80,7 +107,7 @@ func (t TemplateEntry) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(templateEntryJSON{t.Key, kind, raw, t.LastUsed})
+	return json.Marshal(templateEntryJSON{t.Key, kind, raw, &t.LastUsed})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -89,7 +116,10 @@ func (t *TemplateEntry) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	t.Key, t.LastUsed = j.Key, j.LastUsed
+	t.Key, t.LastUsed = j.Key, lastUsedUnknown
+	if j.LastUsed != nil {
+		t.LastUsed = *j.LastUsed
+	}
 	var err error
 	switch j.Kind {
 	case kindTemplate:

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -175,5 +176,39 @@ func TestRestoredExporterKeepsStanding(t *testing.T) {
 	}
 	if st := r.Stats(); st.ExportersRefused != 1 || st.ExportersEvicted != 0 {
 		t.Errorf("stats = %+v, want the spoofed exporter refused", st)
+	}
+}
+
+// TestOldFileTemplatesCountAsUsed: a templates.json written before
+// templates had last_used reads its templates as used when their exporter
+// was last seen (not as never used, which would make them the first
+// evicted after the upgrade); last_used written as 0 stays never used.
+func TestOldFileTemplatesCountAsUsed(t *testing.T) {
+	now := time.Now()
+	seen := seenAt(now, time.Minute)
+	path := filepath.Join(t.TempDir(), "templates.json")
+	old := fmt.Sprintf(`{"version":1,"exporters":[{"address":"192.0.2.1","last_seen":%d,"templates":[
+		{"key":{"version":9,"domain":0,"id":256},"kind":"template","template":{"TemplateId":256,"FieldCount":1,"Fields":[{"Type":8,"Length":4}]}},
+		{"key":{"version":9,"domain":0,"id":257},"kind":"template","template":{"TemplateId":257,"FieldCount":1,"Fields":[{"Type":8,"Length":4}]},"last_used":0}]}]}`, seen)
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := snap.Exporters[0].Templates
+	if len(got) != 2 || got[0].LastUsed != seen || got[1].LastUsed != 0 {
+		t.Fatalf("templates read %+v, want 256 used at last seen (%d), 257 never used", got, seen)
+	}
+	// Written again, a never-used template says so explicitly.
+	if err := WriteFile(path, snap); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"last_used":0`) {
+		t.Errorf("never-used template written without last_used: %s", data)
+	}
+	if again, err := ReadFile(path); err != nil || !reflect.DeepEqual(again, snap) {
+		t.Errorf("read again %+v, %v; want %+v", again, err, snap)
 	}
 }
