@@ -84,7 +84,10 @@ const (
 
 // SetReporter makes the store log its evictions and refusals through r,
 // at most 5 lines per kind every 10 s (the rest counted in the next line
-// and in a "repeated log lines suppressed" line). Call it before use;
+// and in a "repeated log lines suppressed" line); lines about an exporter
+// whose data uses its templates have a budget of their own, so a flood's
+// lines never crowd them out. Lines are logged after the store's locks
+// are released. Call it before use;
 // without it they are only counted. Close stops its limiter.
 func (s *Store) SetReporter(r *reporter.Reporter) {
 	s.evictions.log = r.Logger
@@ -119,11 +122,23 @@ func (c candidate) held() bool { return !c.t.gone.Load() }
 // fit under MaxTemplateFields, and reserves them (adds them to the total)
 // before it lets another worker in: the room made is the caller's, who
 // hands the reservation to addTemplate. It reports whether it reserved.
-// The caller holds no lock.
-func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
+// forData tells whether forAddr's data uses its templates (for the logs).
+// The caller holds no lock; the evictions are logged after ev.mu is
+// released.
+func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr, forData bool) bool {
+	var buf [4]eviction
+	logs, ok := s.reserve(need, nowNanos, buf[:0])
+	for _, x := range logs {
+		s.evictions.logEvicted(x, forAddr, forData)
+	}
+	return ok
+}
+
+// reserve is makeRoom under ev.mu; it appends what it evicted to logs.
+func (s *Store) reserve(need, nowNanos int64, logs []eviction) ([]eviction, bool) {
 	limit := int64(s.cfg.MaxTemplateFields)
 	if need > limit {
-		return false
+		return logs, false
 	}
 	ev := &s.evictions
 	ev.mu.Lock()
@@ -131,14 +146,14 @@ func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
 	for !take(&s.fields, need, limit) {
 		c, ok := ev.templates.next(&ev.templatesScan, nowNanos, s.queueIdleTemplates)
 		if !ok {
-			return false
+			return logs, false
 		}
 		if reason, ok := s.evictable(c, nowNanos); ok && c.t.e.evictTemplate(c.t, nowNanos) {
-			ev.evicted(reason, c.t.e.addr, c.t.key, forAddr)
+			logs = append(logs, ev.evicted(reason, c.t))
 		}
 		// Else gone, or in use: out of the queue until a scan finds it idle.
 	}
-	return true
+	return logs, true
 }
 
 // queueIdleTemplates queues the templates of every exporter that decoded
@@ -203,18 +218,18 @@ func (e *exporter) evictTemplate(t *storedTemplate, nowNanos int64) bool {
 }
 
 // evictOwn evicts the exporter's own oldest unused template, to make room
-// under MaxTemplatesPerExporter. The caller holds e.mu.
-func (e *exporter) evictOwn(nowNanos int64) bool {
+// under MaxTemplatesPerExporter, and returns it for the caller to log once
+// e.mu is released. The caller holds e.mu.
+func (e *exporter) evictOwn(nowNanos int64) (eviction, bool) {
 	s := e.store
 	for {
 		c, ok := e.own.next(&e.ownScan, nowNanos, e.queueIdle)
 		if !ok {
-			return false
+			return eviction{}, false
 		}
 		if reason, ok := s.evictable(c, nowNanos); ok {
 			e.drop(c.t)
-			s.evictions.evicted(reason, e.addr, c.t.key, e.addr)
-			return true
+			return s.evictions.evicted(reason, c.t), true
 		}
 	}
 }
@@ -232,6 +247,12 @@ func (e *exporter) queueIdle(nowNanos int64) bool {
 // caller holds no lock.
 func (s *Store) evictExporter(nowNanos int64, forAddr record.Addr) *exporter {
 	ev := &s.evictions
+	var logged *exporter
+	defer func() {
+		if logged != nil {
+			ev.logExporterEvicted(logged, forAddr) // runs after the unlock below
+		}
+	}()
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for {
@@ -263,16 +284,27 @@ func (s *Store) evictExporter(nowNanos int64, forAddr record.Addr) *exporter {
 			victim.retire()
 			s.changes.Add(1)
 			ev.exportersEvicted.Add(1)
-			if ev.limiter != nil {
-				if ok, suppressed := ev.limiter.Allow("exporter_evicted"); ok {
-					ev.log.Warn("exporter's template state evicted to make room for a new exporter (max-exporters reached): none of its templates decoded data for template-idle",
-						"exporter", victim.addr.Netip(), "for", forAddr.Netip(), "suppressed", suppressed)
-				}
-			}
+			logged = victim
 		}
 		if e != nil {
 			return e
 		}
+	}
+}
+
+// logExporterEvicted logs an exporter evicted for forAddr. The caller holds
+// no lock.
+func (ev *evictions) logExporterEvicted(victim *exporter, forAddr record.Addr) {
+	if ev.limiter == nil {
+		return
+	}
+	key := "exporter_evicted"
+	if victim.lastData.Load() != 0 {
+		key += dataKey
+	}
+	if ok, suppressed := ev.limiter.Allow(key); ok {
+		ev.log.Warn("exporter's template state evicted to make room for a new exporter (max-exporters reached): none of its templates decoded data for template-idle",
+			"exporter", victim.addr.Netip(), "for", forAddr.Netip(), "suppressed", suppressed)
 	}
 }
 
@@ -322,34 +354,59 @@ func (ev *evictions) pushExporterLocked(e *exporter, live int) {
 	ev.exporters.compact(live, func(e *exporter) bool { return !e.gone.Load() })
 }
 
-// evicted counts and logs an eviction: victim's template key, evicted to
-// make room for a template of forAddr.
-func (ev *evictions) evicted(reason string, victim record.Addr, key TemplateKey, forAddr record.Addr) {
-	msg := "template evicted to make room: it never decoded a data record"
+// eviction is a template evicted, logged once the locks are released.
+type eviction struct {
+	victim record.Addr
+	key    TemplateKey
+	reason string
+	data   bool // the victim's exporter decodes data
+}
+
+// dataKey ends the limiter's key of a line about an exporter whose data
+// uses its templates: such lines have their own budget, so that a flood's
+// lines never crowd them out.
+const dataKey = "_data"
+
+// evicted counts an eviction of t and returns what to log.
+func (ev *evictions) evicted(reason string, t *storedTemplate) eviction {
 	if reason == ReasonIdle {
 		ev.idle.Add(1)
-		msg = "template evicted to make room: it decoded no data record for template-idle"
 	} else {
 		ev.neverUsed.Add(1)
 	}
+	return eviction{t.e.addr, t.key, reason, t.e.lastData.Load() != 0}
+}
+
+// logEvicted logs an eviction made to make room for a template of
+// forAddr; forData tells whether forAddr's data uses its templates. The
+// caller holds no lock.
+func (ev *evictions) logEvicted(x eviction, forAddr record.Addr, forData bool) {
 	if ev.limiter == nil {
 		return
 	}
-	limiterKey := "evicted_never_used"
-	if reason == ReasonIdle {
-		limiterKey = "evicted_idle"
+	key, msg := "evicted_never_used", "template evicted to make room: it never decoded a data record"
+	if x.reason == ReasonIdle {
+		key, msg = "evicted_idle", "template evicted to make room: it decoded no data record for template-idle"
 	}
-	if ok, suppressed := ev.limiter.Allow(limiterKey); ok {
-		ev.log.Warn(msg, "exporter", victim.Netip(), "version", key.Version, "domain", key.ObservationDomain,
-			"template", key.TemplateID, "for", forAddr.Netip(), "reason", reason, "suppressed", suppressed)
+	if x.data || forData {
+		key += dataKey
+	}
+	if ok, suppressed := ev.limiter.Allow(key); ok {
+		ev.log.Warn(msg, "exporter", x.victim.Netip(), "version", x.key.Version, "domain", x.key.ObservationDomain,
+			"template", x.key.TemplateID, "for", forAddr.Netip(), "reason", x.reason, "suppressed", suppressed)
 	}
 }
 
-// refused logs a refusal (counted by the caller). reason is one of the
-// refusal metrics' reasons; key is the limiter's, "refused_" + reason.
-func (ev *evictions) refused(addr record.Addr, key, reason, msg string) {
+// refused logs a refusal (counted by the caller) of forAddr's template or
+// state; data tells whether its data uses its templates. reason is one of
+// the refusal metrics' reasons; key is the limiter's, "refused_" + reason.
+// The caller holds no lock.
+func (ev *evictions) refused(addr record.Addr, data bool, key, reason, msg string) {
 	if ev.limiter == nil {
 		return
+	}
+	if data {
+		key += dataKey
 	}
 	if ok, suppressed := ev.limiter.Allow(key); ok {
 		ev.log.Warn(msg, "exporter", addr.Netip(), "reason", reason, "suppressed", suppressed)

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -452,4 +453,117 @@ func TestSnapshotToPersistOrder(t *testing.T) {
 	if len(bounded.Exporters) != 3 || omitted.Total() != 0 || bounded.Exporters[0].Address != snap.Exporters[0].Address {
 		t.Errorf("kept %+v, omitted %+v", bounded.Exporters, omitted)
 	}
+}
+
+// TestDataExportersLoggedDuringFlood: log lines about an exporter whose
+// data uses its templates have their own rate limit, so a flood's lines
+// (evictions of its own templates, refusals) never crowd them out.
+func TestDataExportersLoggedDuringFlood(t *testing.T) {
+	s, log := loggedStore(t, Config{MaxTemplateFields: 10})
+	flood := func(n int) {
+		for i := range n {
+			h := s.Handle(record.AddrFrom4([4]byte{127, 1, 0, byte(i)}), 1)
+			id := uint16(300 + i)
+			h.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: fields(1)})
+		}
+	}
+	a := s.Handle(exporterA, 1)
+	a.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(1)})
+	if _, err := a.UseTemplate(9, 0, 256); err != nil {
+		t.Fatal(err)
+	}
+	flood(30) // evicts its own templates: more lines than the limit
+	a.AddTemplate(9, 0, 257, netflow.TemplateRecord{TemplateId: 257, Fields: fields(1)})
+	flood(30) // evicts A's new template before its data
+	if held(a, 257) {
+		t.Fatalf("A's unused template survived the flood: %+v", s.Stats())
+	}
+	// Every other template in use: the flood, then A, are refused.
+	for i := range 9 {
+		h := s.Handle(record.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 1)
+		h.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(1)})
+		h.UseTemplate(9, 0, 256)
+	}
+	flood(30)
+	if st := s.Stats(); st.TemplatesRefusedTotal < 30 {
+		t.Fatalf("stats = %+v, want the flood refused", st)
+	}
+	a.AddTemplate(9, 0, 258, netflow.TemplateRecord{TemplateId: 258, Fields: fields(2)})
+	if held(a, 258) {
+		t.Fatalf("A's template stored in a store full of templates in use: %+v", s.Stats())
+	}
+	out := log.String()
+	for _, want := range []string{
+		"never decoded a data record\" exporter=192.0.2.1 version=9 domain=0 template=257",
+		"template refused: the store holds max-template-fields, all in templates decoding data\" exporter=192.0.2.1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no line %q in the log:\n%s", want, out)
+		}
+	}
+}
+
+// lockProbe is a log handler that records whether a line was logged while
+// the store held one of its locks.
+type lockProbe struct {
+	slog.Handler
+	s      *Store
+	locked *[]string
+}
+
+func (p lockProbe) Handle(ctx context.Context, r slog.Record) error {
+	if !p.s.evictions.mu.TryLock() {
+		*p.locked = append(*p.locked, "ev.mu: "+r.Message)
+	} else {
+		p.s.evictions.mu.Unlock()
+	}
+	if !p.s.mu.TryLock() {
+		*p.locked = append(*p.locked, "s.mu: "+r.Message)
+	} else {
+		for _, e := range p.s.exporters {
+			if !e.mu.TryLock() {
+				*p.locked = append(*p.locked, "e.mu: "+r.Message)
+			} else {
+				e.mu.Unlock()
+			}
+		}
+		p.s.mu.Unlock()
+	}
+	return p.Handler.Handle(ctx, r)
+}
+
+// TestLoggedWithoutLocks: evictions and refusals are logged after the
+// store's locks are released, so a slow log never stalls other workers.
+func TestLoggedWithoutLocks(t *testing.T) {
+	s := NewStore(Config{MaxTemplatesPerExporter: 2, MaxTemplateFields: 4, MaxExporters: 2})
+	var locked []string
+	var lines netflowtest.Log
+	s.SetReporter(reporter.New(slog.New(lockProbe{slog.NewTextHandler(&lines, nil), s, &locked})))
+	defer s.Close()
+	add := func(a record.Addr, id uint16, n int) {
+		h := s.Handle(a, 1)
+		h.AddTemplate(9, 0, id, netflow.TemplateRecord{TemplateId: id, Fields: fields(n)})
+	}
+	add(exporterA, 256, 1)
+	add(exporterA, 257, 1)
+	add(exporterA, 258, 1) // evicts A's own 256
+	add(exporterB, 256, 2)
+	add(exporterB, 257, 1) // evicts A's 257 for the total
+	add(exporterC, 256, 1) // evicts exporter A
+	for _, a := range []record.Addr{exporterA, exporterB, exporterC} {
+		h := s.Handle(a, 1)
+		for id := uint16(256); id < 259; id++ {
+			h.UseTemplate(9, 0, id)
+		}
+	}
+	add(exporterC, 300, 3)                                  // refused: the total
+	add(record.AddrFrom4([4]byte{198, 51, 100, 1}), 256, 1) // refused: max-exporters
+	st := s.Stats()
+	if st.TemplatesEvictedNeverUsed < 2 || st.ExportersEvicted != 1 || st.TemplatesRefusedTotal != 1 || st.ExportersRefused != 1 {
+		t.Errorf("stats = %+v, want every kind of line exercised", st)
+	}
+	if len(locked) > 0 {
+		t.Errorf("logged under a lock: %q", locked)
+	}
+	t.Log(lines.String())
 }

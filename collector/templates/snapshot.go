@@ -238,7 +238,7 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 			if !valid {
 				continue
 			}
-			result, added, _ := e.addTemplate(t.Key, t.Template, fields, t.LastUsed, now.UnixNano(), false, 0)
+			result, added, _, _ := e.addTemplate(t.Key, t.Template, fields, t.LastUsed, now.UnixNano(), false, 0)
 			if added != nil {
 				s.evictions.pushTemplate(added, int(s.templates.Load()))
 			}

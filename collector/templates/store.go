@@ -273,7 +273,7 @@ func (s *Store) create(addr record.Addr, nowNanos int64) *exporter {
 		return e
 	}
 	s.exportersRefused.Add(1)
-	s.evictions.refused(addr, "refused_max_exporters", "max_exporters", "new exporter refused: every exporter held decodes data (max-exporters reached)")
+	s.evictions.refused(addr, false, "refused_max_exporters", "max_exporters", "new exporter refused: every exporter held decodes data (max-exporters reached)")
 	return nil
 }
 
@@ -450,22 +450,31 @@ const (
 // reserved is how many fields makeRoom already added to the total for it:
 // addTemplate settles them whatever the result (takes only the difference,
 // or gives them back).
-func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUsed, nowNanos int64, evict bool, reserved int64) (result storeResult, added *storedTemplate, need int64) {
+//
+// A template of its own evicted for room is returned in own (reason ""
+// when none), for the caller to log once e.mu is released.
+func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUsed, nowNanos int64, evict bool, reserved int64) (result storeResult, added *storedTemplate, need int64, own eviction) {
 	s := e.store
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	giveBack := reserved
 	defer func() { s.fields.Add(-giveBack) }()
 	if e.removed {
-		return retired, nil, 0
+		return retired, nil, 0, own
 	}
 	old, exists := e.templates[key]
 	if exists && sameTemplate(old.template, template) {
-		return stored, nil, 0 // the usual periodic refresh: nothing changes
+		return stored, nil, 0, own // the usual periodic refresh: nothing changes
 	}
-	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter && (!evict || !e.evictOwn(nowNanos)) {
-		s.refusedPerExporter.Add(1)
-		return refused, nil, 0
+	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter {
+		var ok bool
+		if evict {
+			own, ok = e.evictOwn(nowNanos)
+		}
+		if !ok {
+			s.refusedPerExporter.Add(1)
+			return refused, nil, 0, own
+		}
 	}
 	oldFields := 0
 	if exists {
@@ -475,7 +484,7 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 	}
 	need = int64(fields - oldFields)
 	if !take(&s.fields, need-reserved, int64(s.cfg.MaxTemplateFields)) {
-		return full, nil, need
+		return full, nil, need, own
 	}
 	giveBack = 0
 	if e.templates == nil {
@@ -492,7 +501,7 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 	}
 	e.own.push(candidate{t, false})
 	e.own.compact(len(e.templates), candidate.held)
-	return stored, t, 0
+	return stored, t, 0, own
 }
 
 func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
@@ -610,21 +619,25 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 	h.update(func(e *exporter) storeResult {
 		var reserved int64 // fields makeRoom reserved for it
 		for attempt := 0; ; attempt++ {
-			result, added, need := e.addTemplate(key, template, fields, 0, h.now, true, reserved)
+			result, added, need, own := e.addTemplate(key, template, fields, 0, h.now, true, reserved)
+			data := e.lastData.Load() != 0
+			if own.reason != "" {
+				s.evictions.logEvicted(own, h.addr, data)
+			}
 			if added != nil {
 				s.evictions.pushTemplate(added, int(s.templates.Load()))
 			}
 			if result != full {
 				if result == refused {
-					s.evictions.refused(h.addr, "refused_exporter_limit", "exporter_limit", "template refused: the exporter holds max-templates-per-exporter templates, all decoding data")
+					s.evictions.refused(h.addr, data, "refused_exporter_limit", "exporter_limit", "template refused: the exporter holds max-templates-per-exporter templates, all decoding data")
 				}
 				return result
 			}
 			// A redefinition may need more than was reserved, when makeRoom
 			// evicted its own previous version (unused): once more then.
-			if attempt == maxRoomAttempts || !s.makeRoom(need, h.now, h.addr) {
+			if attempt == maxRoomAttempts || !s.makeRoom(need, h.now, h.addr, data) {
 				s.refusedTotal.Add(1)
-				s.evictions.refused(h.addr, "refused_total_limit", "total_limit", "template refused: the store holds max-template-fields, all in templates decoding data")
+				s.evictions.refused(h.addr, data, "refused_total_limit", "total_limit", "template refused: the store holds max-template-fields, all in templates decoding data")
 				return refused
 			}
 			reserved = need
