@@ -119,20 +119,61 @@ func TestEvictionQueuesStayBounded(t *testing.T) {
 	}
 	st := s.Stats()
 	s.evictions.mu.Lock()
-	queued := s.evictions.templates.len()
+	checkQueue(t, "the store's templates", &s.evictions.templates, st.Templates)
 	s.evictions.mu.Unlock()
-	if queued > st.Templates+st.Templates/2+65 {
-		t.Errorf("%d entries in the store's queue for %d templates", queued, st.Templates)
-	}
 	for _, e := range s.exporterList() {
 		e.mu.RLock()
-		if n := e.own.len(); n > len(e.templates)+len(e.templates)/2+65 {
-			t.Errorf("%d entries in an exporter's queue for %d templates", n, len(e.templates))
-		}
+		checkQueue(t, "an exporter's templates", &e.own, len(e.templates))
 		e.mu.RUnlock()
 	}
 	if st.TemplatesEvictedNeverUsed == 0 {
 		t.Errorf("stats = %+v: no eviction exercised", st)
+	}
+}
+
+// checkQueue fails t if q holds more entries, or more room, than live
+// entries justify: half as many again and a little more between
+// compactions, and twice that in capacity (append's growth).
+func checkQueue[T any](t *testing.T, what string, q *fifo[T], live int) {
+	t.Helper()
+	bound := live + live/2 + 65
+	if q.len() > bound || cap(q.items) > 2*bound+64 {
+		t.Errorf("queue of %s: %d entries, capacity %d, for %d live", what, q.len(), cap(q.items), live)
+	}
+}
+
+// TestExporterQueueStaysBounded: exporters evicted for new ones, or
+// expired, leave dead entries in the exporters' eviction queue; it is
+// compacted like the templates' queue.
+func TestExporterQueueStaysBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		maxExporters int
+		churn        func(Stats) uint64
+	}{
+		{"evicted", 100, func(st Stats) uint64 { return st.ExportersEvicted }},
+		{"expired", 5000, func(st Stats) uint64 { return st.ExportersExpired }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewStore(Config{MaxExporters: tc.maxExporters})
+			now := int64(time.Hour)
+			for i := range 100_000 {
+				now += int64(time.Second)
+				h := s.Handle(record.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), now)
+				h.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: fields(1)})
+				if i%50 == 0 {
+					h.UseTemplate(9, 0, 256) // some decode data: idle, not never used, when evicted
+				}
+			}
+			st := s.Stats()
+			s.evictions.mu.Lock()
+			checkQueue(t, "exporters", &s.evictions.exporters, st.Exporters)
+			checkQueue(t, "the store's templates", &s.evictions.templates, st.Templates)
+			s.evictions.mu.Unlock()
+			if tc.churn(st) < 90_000 {
+				t.Errorf("stats = %+v: too little churn exercised", st)
+			}
+		})
 	}
 }
 
