@@ -54,8 +54,14 @@ func newStatePersister(r *reporter.Reporter, dir string, store *templates.Store,
 	if err := f.Err(); err != nil {
 		return nil, fmt.Errorf("register template state metrics: %w", err)
 	}
+	for _, what := range omittedWhat {
+		p.omitted.WithLabelValues(what) // exported (0) before the first save
+	}
 	return p, nil
 }
+
+// omittedWhat are the what labels of template_state_omitted.
+var omittedWhat = [...]string{"templates", "sampling_rates", "interfaces"}
 
 // load restores the saved state. A missing file is the first start; an
 // unreadable one is logged and counted, and the collector starts empty
@@ -118,9 +124,9 @@ func (p *statePersister) save(force bool) {
 		return
 	}
 	snap, omitted := p.store.SnapshotToPersist()
-	p.omitted.WithLabelValues("templates").Set(float64(omitted.Templates))
-	p.omitted.WithLabelValues("sampling_rates").Set(float64(omitted.SamplingRates))
-	p.omitted.WithLabelValues("interfaces").Set(float64(omitted.Interfaces))
+	for i, n := range [len(omittedWhat)]int{omitted.Templates, omitted.SamplingRates, omitted.Interfaces} {
+		p.omitted.WithLabelValues(omittedWhat[i]).Set(float64(n))
+	}
 	if err := templates.WriteFile(p.path, snap); err != nil {
 		p.saveErrors.Inc()
 		if ok, suppressed := p.limiter.Allow("save"); ok {
