@@ -297,6 +297,34 @@ func TestSnapshotToPersistBound(t *testing.T) {
 	}
 }
 
+// startFlood runs goroutines that send templates (send, with a handle of
+// from(g, i) for goroutine g's i-th) until the stop it returns is called,
+// which waits for them.
+func startFlood(s *Store, goroutines int, from func(g, i int) record.Addr, send func(h *Handle, rng *rand.Rand, i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 0))
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				h := s.Handle(from(g, i), 1)
+				send(&h, rng, i)
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // TestNewExportersDuringConcurrentFlood: exporters that start while other
 // goroutines flood the store send their template once, then data. Room
 // made by evicting flood templates (or flood exporters) is claimed by the
@@ -316,25 +344,10 @@ func TestNewExportersDuringConcurrentFlood(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, log := loggedStore(t, tc.cfg)
-			done := make(chan struct{})
-			var wg sync.WaitGroup
-			for g := range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rng := rand.New(rand.NewPCG(uint64(g), 0))
-					for i := 0; ; i++ {
-						select {
-						case <-done:
-							return
-						default:
-						}
-						h := s.Handle(tc.flood(g, i), 1)
-						id := uint16(256 + rng.IntN(60000))
-						h.AddTemplate(9, rng.Uint32(), id, netflow.TemplateRecord{TemplateId: id, Fields: fields(2)})
-					}
-				}()
-			}
+			stop := startFlood(s, 8, tc.flood, func(h *Handle, rng *rand.Rand, _ int) {
+				id := uint16(256 + rng.IntN(60000))
+				h.AddTemplate(9, rng.Uint32(), id, netflow.TemplateRecord{TemplateId: id, Fields: fields(2)})
+			})
 			// Let the flood fill the store before the exporters start.
 			for s.Stats().TemplateFields < tc.cfg.MaxTemplateFields*9/10 && s.Stats().Exporters < tc.cfg.MaxExporters*9/10 {
 				time.Sleep(time.Millisecond)
@@ -348,8 +361,7 @@ func TestNewExportersDuringConcurrentFlood(t *testing.T) {
 					lost++
 				}
 			}
-			close(done)
-			wg.Wait()
+			stop()
 			st := s.Stats()
 			// Refusals, the flood's included: every template and exporter
 			// but the newcomers' could always be evicted. A newcomer may
@@ -407,23 +419,10 @@ func TestRedefinitionAtTotalBound(t *testing.T) {
 // add a template and use it at once.
 func TestUseAndEvictionSerialised(t *testing.T) {
 	s := NewStore(Config{MaxTemplateFields: 64, MaxExporters: 1 << 20})
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				h := s.Handle(record.AddrFrom4([4]byte{127, 1, byte(g), byte(i)}), 1)
-				h.AddTemplate(9, 0, uint16(256+i%1000), netflow.TemplateRecord{TemplateId: 256, Fields: fields(1)})
-			}
-		}()
-	}
+	stop := startFlood(s, 3, func(g, i int) record.Addr { return record.AddrFrom4([4]byte{127, 1, byte(g), byte(i)}) },
+		func(h *Handle, _ *rand.Rand, i int) {
+			h.AddTemplate(9, 0, uint16(256+i%1000), netflow.TemplateRecord{TemplateId: 256, Fields: fields(1)})
+		})
 	lost := 0
 	for i := range 20_000 {
 		h := s.Handle(record.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 1)
@@ -433,8 +432,7 @@ func TestUseAndEvictionSerialised(t *testing.T) {
 		}
 		h.RemoveTemplate(9, 0, 256) // keep room for the flood
 	}
-	close(done)
-	wg.Wait()
+	stop()
 	if lost > 0 {
 		t.Errorf("%d templates evicted after UseTemplate returned them", lost)
 	}
