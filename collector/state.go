@@ -27,7 +27,7 @@ type statePersister struct {
 
 	saves, saveErrors, loadErrors prometheus.Counter
 	restored                      *prometheus.GaugeVec
-	omitted                       prometheus.Gauge
+	omitted                       *prometheus.GaugeVec
 
 	mu        sync.Mutex // serialises saves
 	saved     uint64     // store.Changes() at the last successful save
@@ -47,15 +47,21 @@ func newStatePersister(r *reporter.Reporter, dir string, store *templates.Store,
 		saves:      f.Counter("template_state_saves_total", "Times the NetFlow v9/IPFIX template and sampling state was written to the data directory."),
 		saveErrors: f.Counter("template_state_save_errors_total", "Failed writes of the template and sampling state (retried at the next interval)."),
 		loadErrors: f.Counter("template_state_load_errors_total", "Template state files that could not be read at start (the collector starts empty)."),
-		omitted: f.Gauge("template_state_omitted", "Templates, sampling rates and interface names the last save left out to keep the file within templates.max-state-bytes "+
-			"(templates that never decoded data go first)."),
+		omitted: f.GaugeVec("template_state_omitted", "What the last save left out to keep the file within templates.max-state-bytes: templates, sampling_rates, interfaces "+
+			"(templates that never decoded data, and the rates and names of exporters none of whose templates did, go first).", "what"),
 		restored: f.GaugeVec("template_state_restored", "What the last start restored from the data directory: exporters, templates, sampling_rates, interfaces, and what it left out: expired, refused.", "what"),
 	}
 	if err := f.Err(); err != nil {
 		return nil, fmt.Errorf("register template state metrics: %w", err)
 	}
+	for _, what := range omittedWhat {
+		p.omitted.WithLabelValues(what) // exported (0) before the first save
+	}
 	return p, nil
 }
+
+// omittedWhat are the what labels of template_state_omitted.
+var omittedWhat = [...]string{"templates", "sampling_rates", "interfaces"}
 
 // load restores the saved state. A missing file is the first start; an
 // unreadable one is logged and counted, and the collector starts empty
@@ -118,7 +124,9 @@ func (p *statePersister) save(force bool) {
 		return
 	}
 	snap, omitted := p.store.SnapshotToPersist()
-	p.omitted.Set(float64(omitted))
+	for i, n := range [len(omittedWhat)]int{omitted.Templates, omitted.SamplingRates, omitted.Interfaces} {
+		p.omitted.WithLabelValues(omittedWhat[i]).Set(float64(n))
+	}
 	if err := templates.WriteFile(p.path, snap); err != nil {
 		p.saveErrors.Inc()
 		if ok, suppressed := p.limiter.Allow("save"); ok {

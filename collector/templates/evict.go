@@ -84,7 +84,10 @@ const (
 
 // SetReporter makes the store log its evictions and refusals through r,
 // at most 5 lines per kind every 10 s (the rest counted in the next line
-// and in a "repeated log lines suppressed" line). Call it before use;
+// and in a "repeated log lines suppressed" line); lines about an exporter
+// whose data uses its templates have a budget of their own, so a flood's
+// lines never crowd them out. Lines are logged after the store's locks
+// are released. Call it before use;
 // without it they are only counted. Close stops its limiter.
 func (s *Store) SetReporter(r *reporter.Reporter) {
 	s.evictions.log = r.Logger
@@ -116,27 +119,41 @@ func (s *Store) unused(t *storedTemplate, nowNanos int64) (reason string, ok boo
 func (c candidate) held() bool { return !c.t.gone.Load() }
 
 // makeRoom evicts unused templates of any exporter until need more fields
-// fit under MaxTemplateFields, and reports whether they do. The caller
-// holds no lock.
-func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr) bool {
+// fit under MaxTemplateFields, and reserves them (adds them to the total)
+// before it lets another worker in: the room made is the caller's, who
+// hands the reservation to addTemplate. It reports whether it reserved.
+// forData tells whether forAddr's data uses its templates (for the logs).
+// The caller holds no lock; the evictions are logged after ev.mu is
+// released.
+func (s *Store) makeRoom(need, nowNanos int64, forAddr record.Addr, forData bool) bool {
+	var buf [4]eviction
+	logs, ok := s.reserve(need, nowNanos, buf[:0])
+	for _, x := range logs {
+		s.evictions.logEvicted(x, forAddr, forData)
+	}
+	return ok
+}
+
+// reserve is makeRoom under ev.mu; it appends what it evicted to logs.
+func (s *Store) reserve(need, nowNanos int64, logs []eviction) ([]eviction, bool) {
 	limit := int64(s.cfg.MaxTemplateFields)
 	if need > limit {
-		return false
+		return logs, false
 	}
 	ev := &s.evictions
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	for s.fields.Load()+need > limit {
+	for !take(&s.fields, need, limit) {
 		c, ok := ev.templates.next(&ev.templatesScan, nowNanos, s.queueIdleTemplates)
 		if !ok {
-			return false
+			return logs, false
 		}
 		if reason, ok := s.evictable(c, nowNanos); ok && c.t.e.evictTemplate(c.t, nowNanos) {
-			ev.evicted(reason, c.t.e.addr, c.t.key, forAddr)
+			logs = append(logs, ev.evicted(reason, c.t))
 		}
 		// Else gone, or in use: out of the queue until a scan finds it idle.
 	}
-	return true
+	return logs, true
 }
 
 // queueIdleTemplates queues the templates of every exporter that decoded
@@ -201,18 +218,18 @@ func (e *exporter) evictTemplate(t *storedTemplate, nowNanos int64) bool {
 }
 
 // evictOwn evicts the exporter's own oldest unused template, to make room
-// under MaxTemplatesPerExporter. The caller holds e.mu.
-func (e *exporter) evictOwn(nowNanos int64) bool {
+// under MaxTemplatesPerExporter, and returns it for the caller to log once
+// e.mu is released. The caller holds e.mu.
+func (e *exporter) evictOwn(nowNanos int64) (eviction, bool) {
 	s := e.store
 	for {
 		c, ok := e.own.next(&e.ownScan, nowNanos, e.queueIdle)
 		if !ok {
-			return false
+			return eviction{}, false
 		}
 		if reason, ok := s.evictable(c, nowNanos); ok {
 			e.drop(c.t)
-			s.evictions.evicted(reason, e.addr, c.t.key, e.addr)
-			return true
+			return s.evictions.evicted(reason, c.t), true
 		}
 	}
 }
@@ -224,37 +241,70 @@ func (e *exporter) queueIdle(nowNanos int64) bool {
 }
 
 // evictExporter removes an exporter none of whose templates decoded data
-// for TemplateIdle (never, first), to make room under MaxExporters. The
+// for TemplateIdle (never, first) and, under the same lock, adds forAddr's
+// state in its place, so that no other new exporter takes the room made
+// for it. It returns forAddr's state, nil when no exporter may go. The
 // caller holds no lock.
-func (s *Store) evictExporter(nowNanos int64, forAddr record.Addr) bool {
+func (s *Store) evictExporter(nowNanos int64, forAddr record.Addr) *exporter {
 	ev := &s.evictions
+	var logged *exporter
+	defer func() {
+		if logged != nil {
+			ev.logExporterEvicted(logged, forAddr) // runs after the unlock below
+		}
+	}()
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for {
-		e, ok := ev.exporters.next(&ev.exportersScan, nowNanos, s.queueIdleExporters)
+		victim, ok := ev.exporters.next(&ev.exportersScan, nowNanos, s.queueIdleExporters)
 		if !ok {
-			return false
+			return nil
 		}
-		if e.gone.Load() || !s.exporterUnused(e, nowNanos) {
+		if victim.gone.Load() || !s.exporterUnused(victim, nowNanos) {
 			continue
 		}
 		s.mu.Lock()
-		if s.exporters[e.addr] != e {
-			s.mu.Unlock()
-			continue
+		e, added := s.insertLocked(forAddr, nowNanos) // room made meanwhile (expiry), or added by another worker
+		switch {
+		case e != nil:
+			ev.exporters.push(victim) // not needed after all: it stays a candidate
+			victim = nil
+		case s.exporters[victim.addr] == victim:
+			delete(s.exporters, victim.addr)
+			e, added = s.insertLocked(forAddr, nowNanos)
+		default:
+			victim = nil // gone meanwhile
 		}
-		delete(s.exporters, e.addr)
+		live := len(s.exporters)
 		s.mu.Unlock()
-		e.retire()
-		s.changes.Add(1)
-		ev.exportersEvicted.Add(1)
-		if ev.limiter != nil {
-			if ok, suppressed := ev.limiter.Allow("exporter_evicted"); ok {
-				ev.log.Warn("exporter's template state evicted to make room for a new exporter (max-exporters reached): none of its templates decoded data for template-idle",
-					"exporter", e.addr.Netip(), "for", forAddr.Netip(), "suppressed", suppressed)
-			}
+		if added {
+			ev.pushExporterLocked(e, live)
 		}
-		return true
+		if victim != nil {
+			victim.retire()
+			s.changes.Add(1)
+			ev.exportersEvicted.Add(1)
+			logged = victim
+		}
+		if e != nil {
+			return e
+		}
+	}
+}
+
+// logExporterEvicted logs an exporter evicted for forAddr. The caller holds
+// no lock.
+func (ev *evictions) logExporterEvicted(victim *exporter, forAddr record.Addr) {
+	if ev.limiter == nil {
+		return
+	}
+	key := "exporter_evicted"
+	if victim.lastData.Load() != 0 {
+		key += dataKey
+	}
+	if ok, suppressed := ev.limiter.Allow(key); ok {
+		ev.log.Warn("exporter's template state evicted to make room for a new exporter (max-exporters reached): none of its templates decoded data for template-idle",
+			"exporter", victim.addr.Netip(), "for", forAddr.Netip(), "suppressed", suppressed)
 	}
 }
 
@@ -294,39 +344,69 @@ func (ev *evictions) pushTemplate(t *storedTemplate, live int) {
 // exporter count. The caller holds no lock.
 func (ev *evictions) pushExporter(e *exporter, live int) {
 	ev.mu.Lock()
-	ev.exporters.push(e)
-	ev.exporters.compact(live, func(e *exporter) bool { return !e.gone.Load() })
+	ev.pushExporterLocked(e, live)
 	ev.mu.Unlock()
 }
 
-// evicted counts and logs an eviction: victim's template key, evicted to
-// make room for a template of forAddr.
-func (ev *evictions) evicted(reason string, victim record.Addr, key TemplateKey, forAddr record.Addr) {
-	msg := "template evicted to make room: it never decoded a data record"
+// pushExporterLocked is pushExporter for a caller holding ev.mu.
+func (ev *evictions) pushExporterLocked(e *exporter, live int) {
+	ev.exporters.push(e)
+	ev.exporters.compact(live, func(e *exporter) bool { return !e.gone.Load() })
+}
+
+// eviction is a template evicted, logged once the locks are released.
+type eviction struct {
+	victim record.Addr
+	key    TemplateKey
+	reason string
+	data   bool // the victim's exporter decodes data
+}
+
+// dataKey ends the limiter's key of a line about an exporter whose data
+// uses its templates: such lines have their own budget, so that a flood's
+// lines never crowd them out.
+const dataKey = "_data"
+
+// evicted counts an eviction of t and returns what to log.
+func (ev *evictions) evicted(reason string, t *storedTemplate) eviction {
 	if reason == ReasonIdle {
 		ev.idle.Add(1)
-		msg = "template evicted to make room: it decoded no data record for template-idle"
 	} else {
 		ev.neverUsed.Add(1)
 	}
+	return eviction{t.e.addr, t.key, reason, t.e.lastData.Load() != 0}
+}
+
+// logEvicted logs an eviction made to make room for a template of
+// forAddr; forData tells whether forAddr's data uses its templates. The
+// caller holds no lock.
+func (ev *evictions) logEvicted(x eviction, forAddr record.Addr, forData bool) {
 	if ev.limiter == nil {
 		return
 	}
-	limiterKey := "evicted_never_used"
-	if reason == ReasonIdle {
-		limiterKey = "evicted_idle"
+	key, msg := "evicted_never_used", "template evicted to make room: it never decoded a data record"
+	if x.reason == ReasonIdle {
+		key, msg = "evicted_idle", "template evicted to make room: it decoded no data record for template-idle"
 	}
-	if ok, suppressed := ev.limiter.Allow(limiterKey); ok {
-		ev.log.Warn(msg, "exporter", victim.Netip(), "version", key.Version, "domain", key.ObservationDomain,
-			"template", key.TemplateID, "for", forAddr.Netip(), "reason", reason, "suppressed", suppressed)
+	if x.data || forData {
+		key += dataKey
+	}
+	if ok, suppressed := ev.limiter.Allow(key); ok {
+		ev.log.Warn(msg, "exporter", x.victim.Netip(), "version", x.key.Version, "domain", x.key.ObservationDomain,
+			"template", x.key.TemplateID, "for", forAddr.Netip(), "reason", x.reason, "suppressed", suppressed)
 	}
 }
 
-// refused logs a refusal (counted by the caller). reason is one of the
-// refusal metrics' reasons; key is the limiter's, "refused_" + reason.
-func (ev *evictions) refused(addr record.Addr, key, reason, msg string) {
+// refused logs a refusal (counted by the caller) of forAddr's template or
+// state; data tells whether its data uses its templates. reason is one of
+// the refusal metrics' reasons; key is the limiter's, "refused_" + reason.
+// The caller holds no lock.
+func (ev *evictions) refused(addr record.Addr, data bool, key, reason, msg string) {
 	if ev.limiter == nil {
 		return
+	}
+	if data {
+		key += dataKey
 	}
 	if ok, suppressed := ev.limiter.Allow(key); ok {
 		ev.log.Warn(msg, "exporter", addr.Netip(), "reason", reason, "suppressed", suppressed)
@@ -334,13 +414,18 @@ func (ev *evictions) refused(addr record.Addr, key, reason, msg string) {
 }
 
 // scanClock lets a scan run at most once a second of receive time.
+// Receive times come from several workers and step back a little between
+// them; only a step back of more than clockStepBack is taken for a clock
+// change (which makes a scan due at once rather than a step later).
 type scanClock struct {
 	last    int64
 	started bool
 }
 
+const clockStepBack = int64(time.Minute)
+
 func (c *scanClock) due(nowNanos int64) bool {
-	if c.started && nowNanos-c.last < int64(time.Second) && nowNanos >= c.last {
+	if d := nowNanos - c.last; c.started && d < int64(time.Second) && d >= -clockStepBack {
 		return false
 	}
 	c.last, c.started = nowNanos, true

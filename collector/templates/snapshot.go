@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -59,7 +60,33 @@ type templateEntryJSON struct {
 	Key      TemplateKey     `json:"key"`
 	Kind     string          `json:"kind"`
 	Template json.RawMessage `json:"template"`
-	LastUsed int64           `json:"last_used,omitempty"`
+	// LastUsed is written even when 0 (never used). A file written before
+	// templates had it (absent) reads as used when its exporter was last
+	// seen: see ExporterSnapshot.UnmarshalJSON.
+	LastUsed *int64 `json:"last_used"`
+}
+
+// lastUsedUnknown marks a template read without last_used until its
+// exporter's UnmarshalJSON replaces it.
+const lastUsedUnknown = math.MinInt64
+
+// UnmarshalJSON reads an exporter. Its templates from a file written
+// before last_used existed count as used when the exporter was last seen:
+// counting them never used would make every template of every exporter
+// the first evicted after the upgrade, real exporters' included. The
+// price: a flood's templates in such a file keep their standing until
+// template-idle after the exporter's last datagram.
+func (es *ExporterSnapshot) UnmarshalJSON(b []byte) error {
+	type plain ExporterSnapshot // without this method
+	if err := json.Unmarshal(b, (*plain)(es)); err != nil {
+		return err
+	}
+	for i := range es.Templates {
+		if es.Templates[i].LastUsed == lastUsedUnknown {
+			es.Templates[i].LastUsed = es.LastSeen
+		}
+	}
+	return nil
 }
 
 // MarshalJSON writes the template with its kind, so that it reads back as
@@ -80,7 +107,7 @@ func (t TemplateEntry) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(templateEntryJSON{t.Key, kind, raw, t.LastUsed})
+	return json.Marshal(templateEntryJSON{t.Key, kind, raw, &t.LastUsed})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -89,7 +116,10 @@ func (t *TemplateEntry) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	t.Key, t.LastUsed = j.Key, j.LastUsed
+	t.Key, t.LastUsed = j.Key, lastUsedUnknown
+	if j.LastUsed != nil {
+		t.LastUsed = *j.LastUsed
+	}
 	var err error
 	switch j.Kind {
 	case kindTemplate:
@@ -208,13 +238,17 @@ func (s *Store) Restore(snap Snapshot, now time.Time) RestoreStats {
 			if !valid {
 				continue
 			}
-			result, added, _ := e.addTemplate(t.Key, t.Template, fields, t.LastUsed, now.UnixNano(), false)
+			result, added, _, _ := e.addTemplate(t.Key, t.Template, fields, t.LastUsed, now.UnixNano(), false, 0)
 			if added != nil {
 				s.evictions.pushTemplate(added, int(s.templates.Load()))
 			}
 			switch result {
 			case stored:
 				st.Templates++
+				// Its data's standing against exporter eviction, as before.
+				if e.lastData.Load() < t.LastUsed {
+					e.lastData.Store(t.LastUsed)
+				}
 			case full:
 				s.refusedTotal.Add(1)
 				st.Refused++
@@ -266,18 +300,39 @@ func templateEntryBytes(t TemplateEntry) int {
 }
 
 // SnapshotToPersist is Snapshot within MaxStateBytes of JSON (as WriteFile
-// writes it), and how many templates, sampling rates and interfaces it
-// left out. Exporters seen most recently come first. What data uses goes
-// first: every exporter's templates that decoded data, its sampling rates
-// and interface names; then, in what room is left but in no more than a
-// quarter of MaxStateBytes, templates that never decoded data (an
-// exporter's whose data has not come yet, or a flood's).
-func (s *Store) SnapshotToPersist() (Snapshot, int) {
+// writes it), and what it left out. What data uses goes first: the
+// exporters whose templates decoded data, the most recent data first, with
+// their templates that decoded data, their sampling rates and interface
+// names; then, in what room is left but in no more than a quarter of
+// MaxStateBytes, the rest, exporters seen most recently first: templates
+// that never decoded data (an exporter's whose data has not come yet, or a
+// flood's), and the sampling rates and interface names of exporters none
+// of whose templates decoded data.
+func (s *Store) SnapshotToPersist() (Snapshot, Omitted) {
 	return s.Snapshot().bound(s.cfg.MaxStateBytes)
 }
 
-func (snap Snapshot) bound(maxBytes int) (Snapshot, int) {
-	budget, omitted := maxBytes-fileBytes, 0
+// Omitted counts what SnapshotToPersist left out.
+type Omitted struct {
+	Templates, SamplingRates, Interfaces int
+}
+
+// Total is everything left out.
+func (o Omitted) Total() int { return o.Templates + o.SamplingRates + o.Interfaces }
+
+// lastData is when one of the exporter's templates last decoded data, 0 if
+// none did.
+func (es *ExporterSnapshot) lastData() int64 {
+	var last int64
+	for _, t := range es.Templates {
+		last = max(last, t.LastUsed)
+	}
+	return last
+}
+
+func (snap Snapshot) bound(maxBytes int) (Snapshot, Omitted) {
+	budget := maxBytes - fileBytes
+	var omitted Omitted
 	take := func(n int) bool {
 		if n > budget {
 			return false
@@ -288,72 +343,74 @@ func (snap Snapshot) bound(maxBytes int) (Snapshot, int) {
 
 	out := make([]ExporterSnapshot, len(snap.Exporters))
 	included := make([]bool, len(snap.Exporters))
-	// What data uses first.
-	for i, es := range snap.Exporters {
-		o := &out[i]
-		o.Address, o.LastSeen = es.Address, es.LastSeen
-		used := 0
-		for _, t := range es.Templates {
-			if t.LastUsed != 0 {
-				used++
-			}
+	lastData := make([]int64, len(snap.Exporters))
+	for i := range snap.Exporters {
+		lastData[i] = snap.Exporters[i].lastData()
+		out[i].Address, out[i].LastSeen = snap.Exporters[i].Address, snap.Exporters[i].LastSeen
+	}
+	// fits takes n bytes for an entry of exporter i, and the exporter's
+	// own if it is not written yet.
+	fits := func(i, n int) bool {
+		if included[i] {
+			return take(n)
 		}
-		if used+len(es.SamplingRates)+len(es.Interfaces) == 0 {
-			continue
-		}
-		if !take(exporterBytes) {
-			omitted += used + len(es.SamplingRates) + len(es.Interfaces)
-			continue
+		if !take(exporterBytes + n) {
+			return false
 		}
 		included[i] = true
+		return true
+	}
+	// add writes what of exporter i first picks (used templates, or
+	// those waiting for data), and, if rest, its sampling rates and
+	// interface names.
+	add := func(i int, usedTemplates, rest bool) {
+		es, o := &snap.Exporters[i], &out[i]
 		for _, t := range es.Templates {
-			if t.LastUsed == 0 {
+			if (t.LastUsed != 0) != usedTemplates {
 				continue
 			}
-			if take(templateEntryBytes(t)) {
+			if fits(i, templateEntryBytes(t)) {
 				o.Templates = append(o.Templates, t)
 			} else {
-				omitted++
+				omitted.Templates++
 			}
 		}
+		if !rest {
+			return
+		}
 		for _, r := range es.SamplingRates {
-			if take(samplingRateBytes) {
+			if fits(i, samplingRateBytes) {
 				o.SamplingRates = append(o.SamplingRates, r)
 			} else {
-				omitted++
+				omitted.SamplingRates++
 			}
 		}
 		for _, n := range es.Interfaces {
-			if take(interfaceBytes + escapedBytesPerOne*(len(n.Names.Name)+len(n.Names.Description))) {
+			if fits(i, interfaceBytes+escapedBytesPerOne*(len(n.Names.Name)+len(n.Names.Description))) {
 				o.Interfaces = append(o.Interfaces, n)
 			} else {
-				omitted++
+				omitted.Interfaces++
 			}
 		}
 	}
-	// Then the templates waiting for data, in what room is left, within a
-	// quarter of the bound.
-	budget = min(budget, maxBytes/4)
-	for i, es := range snap.Exporters {
-		o := &out[i]
-		for _, t := range es.Templates {
-			if t.LastUsed != 0 {
-				continue
-			}
-			if !included[i] {
-				if !take(exporterBytes) {
-					omitted++
-					continue
-				}
-				included[i] = true
-			}
-			if take(templateEntryBytes(t)) {
-				o.Templates = append(o.Templates, t)
-			} else {
-				omitted++
-			}
+	// What data uses first: the exporters whose templates decoded data,
+	// the most recent data first.
+	byData := make([]int, 0, len(snap.Exporters))
+	for i := range snap.Exporters {
+		if lastData[i] != 0 {
+			byData = append(byData, i)
 		}
-		slices.SortFunc(o.Templates, func(a, b TemplateEntry) int { return a.Key.compare(b.Key) })
+	}
+	slices.SortStableFunc(byData, func(a, b int) int { return cmp.Compare(lastData[b], lastData[a]) })
+	for _, i := range byData {
+		add(i, true, true)
+	}
+	// Then the rest, in what room is left, within a quarter of the
+	// bound, the exporters seen most recently first.
+	budget = min(budget, maxBytes/4)
+	for i := range snap.Exporters {
+		add(i, false, lastData[i] == 0)
+		slices.SortFunc(out[i].Templates, func(a, b TemplateEntry) int { return a.Key.compare(b.Key) })
 	}
 	bounded := Snapshot{Exporters: make([]ExporterSnapshot, 0, len(out))}
 	for i := range out {

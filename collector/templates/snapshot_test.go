@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -150,5 +151,64 @@ func TestReadFileErrors(t *testing.T) {
 		if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: err = %v, want an error naming the file", name, err)
 		}
+	}
+}
+
+// TestRestoredExporterKeepsStanding: an exporter whose templates decoded
+// data just before a restart is, after the restore, still one whose data
+// uses its templates: a new (spoofed) exporter at MaxExporters is refused
+// rather than evicting it.
+func TestRestoredExporterKeepsStanding(t *testing.T) {
+	now := time.Now()
+	s := NewStore(Config{MaxExporters: 2})
+	h := s.Handle(exporterA, now.UnixNano())
+	h.AddTemplate(9, 0, 256, netflow.TemplateRecord{TemplateId: 256, Fields: oneField})
+	if _, err := h.UseTemplate(9, 0, 256); err != nil {
+		t.Fatal(err)
+	}
+	r := NewStore(Config{MaxExporters: 1})
+	r.Restore(s.Snapshot(), now)
+	later := now.Add(2 * time.Second).UnixNano()
+	spoofed := r.Handle(record.AddrFrom4([4]byte{198, 51, 100, 7}), later)
+	spoofed.AddTemplate(9, 0, 999, netflow.TemplateRecord{TemplateId: 999, Fields: oneField})
+	if !held(r.Handle(exporterA, later), 256) {
+		t.Errorf("restored exporter in use evicted for a spoofed one: %+v", r.Stats())
+	}
+	if st := r.Stats(); st.ExportersRefused != 1 || st.ExportersEvicted != 0 {
+		t.Errorf("stats = %+v, want the spoofed exporter refused", st)
+	}
+}
+
+// TestOldFileTemplatesCountAsUsed: a templates.json written before
+// templates had last_used reads its templates as used when their exporter
+// was last seen (not as never used, which would make them the first
+// evicted after the upgrade); last_used written as 0 stays never used.
+func TestOldFileTemplatesCountAsUsed(t *testing.T) {
+	now := time.Now()
+	seen := seenAt(now, time.Minute)
+	path := filepath.Join(t.TempDir(), "templates.json")
+	old := fmt.Sprintf(`{"version":1,"exporters":[{"address":"192.0.2.1","last_seen":%d,"templates":[
+		{"key":{"version":9,"domain":0,"id":256},"kind":"template","template":{"TemplateId":256,"FieldCount":1,"Fields":[{"Type":8,"Length":4}]}},
+		{"key":{"version":9,"domain":0,"id":257},"kind":"template","template":{"TemplateId":257,"FieldCount":1,"Fields":[{"Type":8,"Length":4}]},"last_used":0}]}]}`, seen)
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := snap.Exporters[0].Templates
+	if len(got) != 2 || got[0].LastUsed != seen || got[1].LastUsed != 0 {
+		t.Fatalf("templates read %+v, want 256 used at last seen (%d), 257 never used", got, seen)
+	}
+	// Written again, a never-used template says so explicitly.
+	if err := WriteFile(path, snap); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"last_used":0`) {
+		t.Errorf("never-used template written without last_used: %s", data)
+	}
+	if again, err := ReadFile(path); err != nil || !reflect.DeepEqual(again, snap) {
+		t.Errorf("read again %+v, %v; want %+v", again, err, snap)
 	}
 }

@@ -81,11 +81,13 @@ type Config struct {
 	// that long). Default 15m.
 	TemplateIdle time.Duration `yaml:"template-idle"`
 	// MaxStateBytes bounds the size of the persisted state
-	// (templates.json). Exporters seen most recently come first, and the
-	// templates that decoded data, the sampling rates and the interface
-	// names of every exporter are written before any template that never
-	// decoded data, which takes at most a quarter of the bound; what does
-	// not fit is left out (and counted). Default 32 MiB.
+	// (templates.json). The exporters whose templates decoded data come
+	// first, the most recent data first, with those templates, their
+	// sampling rates and interface names; the rest (templates that never
+	// decoded data, and the rates and names of exporters none of whose
+	// templates did) take at most a quarter of the bound, exporters seen
+	// most recently first; what does not fit is left out (and counted).
+	// Default 32 MiB.
 	MaxStateBytes int `yaml:"max-state-bytes"`
 	// SaveInterval is how often the state is written to the data
 	// directory when it has changed (and always at stop), so that a
@@ -260,40 +262,48 @@ func (s *Store) lookup(addr record.Addr) *exporter {
 
 // create returns the exporter's state, creating it when the store has room
 // or room can be made by evicting an exporter whose data uses none of its
-// templates; nil when neither (counted and logged).
+// templates; nil when neither (counted and logged). The eviction and the
+// insertion happen under one lock, so no other new exporter can take the
+// room made for this one.
 func (s *Store) create(addr record.Addr, nowNanos int64) *exporter {
-	for attempt := 0; ; attempt++ {
-		e, full := s.insert(addr, nowNanos)
-		if !full {
-			return e
-		}
-		if attempt > 0 || !s.evictExporter(nowNanos, addr) {
-			s.exportersRefused.Add(1)
-			s.evictions.refused(addr, "refused_max_exporters", "max_exporters", "new exporter refused: every exporter held decodes data (max-exporters reached)")
-			return nil
-		}
+	if e, full := s.insert(addr, nowNanos); !full {
+		return e
 	}
+	if e := s.evictExporter(nowNanos, addr); e != nil {
+		return e
+	}
+	s.exportersRefused.Add(1)
+	s.evictions.refused(addr, false, "refused_max_exporters", "max_exporters", "new exporter refused: every exporter held decodes data (max-exporters reached)")
+	return nil
 }
 
 // insert adds the exporter's state unless the store holds MaxExporters
 // (full).
 func (s *Store) insert(addr record.Addr, nowNanos int64) (e *exporter, full bool) {
 	s.mu.Lock()
+	e, added := s.insertLocked(addr, nowNanos)
+	n := len(s.exporters)
+	s.mu.Unlock()
+	if added {
+		s.evictions.pushExporter(e, n)
+	}
+	return e, e == nil
+}
+
+// insertLocked returns the exporter's state, adding it (added) unless the
+// store holds MaxExporters (nil). The caller holds s.mu and queues an
+// added exporter for eviction.
+func (s *Store) insertLocked(addr record.Addr, nowNanos int64) (e *exporter, added bool) {
 	if e, ok := s.exporters[addr]; ok {
-		s.mu.Unlock()
 		return e, false
 	}
 	if len(s.exporters) >= s.cfg.MaxExporters {
-		s.mu.Unlock()
-		return nil, true
+		return nil, false
 	}
 	e = &exporter{store: s, addr: addr}
 	e.lastSeen.Store(nowNanos)
 	s.exporters[addr] = e
-	n := len(s.exporters)
-	s.mu.Unlock()
-	s.evictions.pushExporter(e, n)
-	return e, false
+	return e, true
 }
 
 // Stats is a point-in-time summary of the store, for metrics. The counters
@@ -436,20 +446,35 @@ const (
 // freshest state first). It returns the template added, for the store's
 // eviction queue (pushed by the caller, outside the exporter's lock), and
 // when the result is full, the fields it needs room for.
-func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUsed, nowNanos int64, evict bool) (result storeResult, added *storedTemplate, need int64) {
+//
+// reserved is how many fields makeRoom already added to the total for it:
+// addTemplate settles them whatever the result (takes only the difference,
+// or gives them back).
+//
+// A template of its own evicted for room is returned in own (reason ""
+// when none), for the caller to log once e.mu is released.
+func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUsed, nowNanos int64, evict bool, reserved int64) (result storeResult, added *storedTemplate, need int64, own eviction) {
 	s := e.store
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	giveBack := reserved
+	defer func() { s.fields.Add(-giveBack) }()
 	if e.removed {
-		return retired, nil, 0
+		return retired, nil, 0, own
 	}
 	old, exists := e.templates[key]
 	if exists && sameTemplate(old.template, template) {
-		return stored, nil, 0 // the usual periodic refresh: nothing changes
+		return stored, nil, 0, own // the usual periodic refresh: nothing changes
 	}
-	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter && (!evict || !e.evictOwn(nowNanos)) {
-		s.refusedPerExporter.Add(1)
-		return refused, nil, 0
+	if !exists && len(e.templates) >= s.cfg.MaxTemplatesPerExporter {
+		var ok bool
+		if evict {
+			own, ok = e.evictOwn(nowNanos)
+		}
+		if !ok {
+			s.refusedPerExporter.Add(1)
+			return refused, nil, 0, own
+		}
 	}
 	oldFields := 0
 	if exists {
@@ -457,9 +482,11 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 		// Still the template the exporter's data uses, redefined.
 		lastUsed = max(lastUsed, old.lastUsed.Load())
 	}
-	if need := int64(fields - oldFields); !take(&s.fields, need, int64(s.cfg.MaxTemplateFields)) {
-		return full, nil, need
+	need = int64(fields - oldFields)
+	if !take(&s.fields, need-reserved, int64(s.cfg.MaxTemplateFields)) {
+		return full, nil, need, own
 	}
+	giveBack = 0
 	if e.templates == nil {
 		e.templates = make(map[TemplateKey]*storedTemplate)
 	}
@@ -474,7 +501,7 @@ func (e *exporter) addTemplate(key TemplateKey, template any, fields int, lastUs
 	}
 	e.own.push(candidate{t, false})
 	e.own.compact(len(e.templates), candidate.held)
-	return stored, t, 0
+	return stored, t, 0, own
 }
 
 func (e *exporter) removeTemplate(key TemplateKey) (any, bool) {
@@ -589,29 +616,40 @@ func (h *Handle) AddTemplate(version uint16, obsDomainID uint32, templateID uint
 		return nil
 	}
 	s := h.store
-	madeRoom := false
 	h.update(func(e *exporter) storeResult {
-		for {
-			result, added, need := e.addTemplate(key, template, fields, 0, h.now, true)
+		var reserved int64 // fields makeRoom reserved for it
+		for attempt := 0; ; attempt++ {
+			result, added, need, own := e.addTemplate(key, template, fields, 0, h.now, true, reserved)
+			data := e.lastData.Load() != 0
+			if own.reason != "" {
+				s.evictions.logEvicted(own, h.addr, data)
+			}
 			if added != nil {
 				s.evictions.pushTemplate(added, int(s.templates.Load()))
 			}
 			if result != full {
 				if result == refused {
-					s.evictions.refused(h.addr, "refused_exporter_limit", "exporter_limit", "template refused: the exporter holds max-templates-per-exporter templates, all decoding data")
+					s.evictions.refused(h.addr, data, "refused_exporter_limit", "exporter_limit", "template refused: the exporter holds max-templates-per-exporter templates, all decoding data")
 				}
 				return result
 			}
-			if madeRoom || !s.makeRoom(need, h.now, h.addr) {
+			// A redefinition may need more than was reserved, when makeRoom
+			// evicted its own previous version (unused): once more then.
+			if attempt == maxRoomAttempts || !s.makeRoom(need, h.now, h.addr, data) {
 				s.refusedTotal.Add(1)
-				s.evictions.refused(h.addr, "refused_total_limit", "total_limit", "template refused: the store holds max-template-fields, all in templates decoding data")
+				s.evictions.refused(h.addr, data, "refused_total_limit", "total_limit", "template refused: the store holds max-template-fields, all in templates decoding data")
 				return refused
 			}
-			madeRoom = true
+			reserved = need
 		}
 	})
 	return nil
 }
+
+// maxRoomAttempts bounds how often one template makes room. The room made
+// is reserved for it, so a second attempt is needed only when the eviction
+// took its own previous version.
+const maxRoomAttempts = 3
 
 // update applies set to the exporter's state, creating it if needed (past
 // the store's bound it is refused, and set not applied). An exporter that
@@ -645,16 +683,26 @@ func (h *Handle) GetTemplate(version uint16, obsDomainID uint32, templateID uint
 // marks the template (and its exporter) as decoding data at the handle's
 // receive time, which keeps it from eviction (evict.go). Marking costs an
 // atomic load, and a store at most once a second; it allocates nothing.
+//
+// The mark is made under the exporter's read lock, which eviction's write
+// lock excludes: a template UseTemplate returns is one eviction sees as
+// used, not one it is removing.
 func (h *Handle) UseTemplate(version uint16, obsDomainID uint32, templateID uint16) (any, error) {
-	t := h.held(TemplateKey{version, obsDomainID, templateID})
+	e := h.exporter()
+	if e == nil {
+		return nil, netflow.ErrorTemplateNotFound
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	t := e.templates[TemplateKey{version, obsDomainID, templateID}]
 	if t == nil {
 		return nil, netflow.ErrorTemplateNotFound
 	}
 	now := max(h.now, 1) // 0 means never used
 	if last := t.lastUsed.Load(); last == 0 || now-last >= useResolution {
 		t.lastUsed.Store(now)
-		if last := h.e.lastData.Load(); last == 0 || now-last >= useResolution {
-			h.e.lastData.Store(now)
+		if last := e.lastData.Load(); last == 0 || now-last >= useResolution {
+			e.lastData.Store(now)
 		}
 	}
 	return t.template, nil
