@@ -17,18 +17,19 @@ import (
 	"sluice/pipeline/siem"
 	"sluice/pipeline/siem/cef"
 	"sluice/pipeline/siem/cef/ceftest"
+	"sluice/pipeline/siem/hec/hectest"
 )
 
 const testToken = "11111111-2222-3333-4444-555555555555"
 
-func testConfig(t *testing.T, s *splunk) Config {
+func testConfig(t *testing.T, s *hectest.Server) Config {
 	t.Helper()
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.URL, cfg.TokenFile, cfg.Index, cfg.Host = s.srv.URL, tokenFile, "netsec", "sensor-1"
+	cfg.URL, cfg.TokenFile, cfg.Index, cfg.Host = s.Srv.URL, tokenFile, "netsec", "sensor-1"
 	cfg.RetryBackoff, cfg.RetryBackoffMax = 5*time.Millisecond, 50*time.Millisecond
 	cfg.AckPollInterval, cfg.AckTimeout = 20*time.Millisecond, 2*time.Second
 	cfg.MaxRequestBytes = 8 << 10 // several requests per batch
@@ -82,9 +83,9 @@ func deliver(t *testing.T, ctx context.Context, tr *Transport, batch []siem.Even
 }
 
 // checkAll checks that every event arrived, and reports the duplicates.
-func checkAll(t *testing.T, s *splunk, all [][]siem.Event) (dups int) {
+func checkAll(t *testing.T, s *hectest.Server, all [][]siem.Event) (dups int) {
 	t.Helper()
-	ids := s.ids()
+	ids := s.IDs()
 	for _, batch := range all {
 		for _, ev := range batch {
 			n := ids[ev.ID]
@@ -98,10 +99,10 @@ func checkAll(t *testing.T, s *splunk, all [][]siem.Event) (dups int) {
 }
 
 func TestDeliveryThroughBusyAndLosingHEC(t *testing.T) {
-	s := newSplunk(t, testToken)
-	s.set(func(s *splunk) {
-		s.ackDelay = 100 * time.Millisecond // several polls per batch
-		s.busy = func(n int) int {
+	s := hectest.New(t, testToken)
+	s.Set(func(s *hectest.Server) {
+		s.AckDelay = 100 * time.Millisecond // several polls per batch
+		s.Busy = func(n int) int {
 			switch {
 			case n == 2:
 				return 429
@@ -110,7 +111,7 @@ func TestDeliveryThroughBusyAndLosingHEC(t *testing.T) {
 			}
 			return 0
 		}
-		s.lose = func(n int) bool { return n == 4 } // accepted, never indexed
+		s.Lose = func(n int) bool { return n == 4 } // accepted, never indexed
 	})
 	tr := newTransport(t, testConfig(t, s))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -126,21 +127,21 @@ func TestDeliveryThroughBusyAndLosingHEC(t *testing.T) {
 	dups := checkAll(t, s, all)
 	m := tr.metrics
 	t.Logf("requests %d (gzip %d), refused %v, failed sends %d, duplicates %d; sent %v acked %v retried 503 %v 429 %v, ack polls %v",
-		s.requests, s.gzipped, s.status, failures, dups, testutil.ToFloat64(m.events), testutil.ToFloat64(m.acked),
+		s.Requests, s.Gzipped, s.Status, failures, dups, testutil.ToFloat64(m.events), testutil.ToFloat64(m.acked),
 		testutil.ToFloat64(m.retried.WithLabelValues("503")), testutil.ToFloat64(m.retried.WithLabelValues("429")), testutil.ToFloat64(m.ackPolls))
-	if s.status[503] == 0 || s.status[429] == 0 || testutil.ToFloat64(m.retried.WithLabelValues("503")) == 0 || testutil.ToFloat64(m.retried.WithLabelValues("429")) == 0 {
-		t.Errorf("no 503 or 429 retried: %v", s.status)
+	if s.Status[503] == 0 || s.Status[429] == 0 || testutil.ToFloat64(m.retried.WithLabelValues("503")) == 0 || testutil.ToFloat64(m.retried.WithLabelValues("429")) == 0 {
+		t.Errorf("no 503 or 429 retried: %v", s.Status)
 	}
 	if failures != 1 || testutil.ToFloat64(m.errors.WithLabelValues(reasonAck)) != 1 {
 		t.Errorf("the lost request should fail exactly one send on its ack: %d failures", failures)
 	}
-	if s.gzipped != s.accepted {
-		t.Errorf("%d of %d accepted requests gzipped", s.gzipped, s.accepted)
+	if s.Gzipped != s.Accepted {
+		t.Errorf("%d of %d accepted requests gzipped", s.Gzipped, s.Accepted)
 	}
 	// Acknowledged events are the indexed ones; the lost request's events
 	// were sent once more than acknowledged.
 	indexed := 0
-	for _, n := range s.ids() {
+	for _, n := range s.IDs() {
 		indexed += n
 	}
 	if got := testutil.ToFloat64(m.acked); got != float64(indexed) {
@@ -148,19 +149,19 @@ func TestDeliveryThroughBusyAndLosingHEC(t *testing.T) {
 	}
 
 	// The event's metadata and body: a CEF line is a JSON string.
-	ev, ok := s.find(all[0][0].ID)
+	ev, ok := s.Find(all[0][0].ID)
 	var body string
 	if !ok || json.Unmarshal(ev.Event, &body) != nil || body != string(all[0][0].Body) {
 		t.Fatalf("event %+v", ev)
 	}
 	wantTime := fmt.Sprintf("%d.000", all[0][0].Time.Unix())
-	if ev.Host != "sensor-1" || ev.Source != "sluice" || ev.Sourcetype != "sluice:alert" || ev.Index != "netsec" || ev.Time.String() != wantTime || ev.channel != tr.Channel() {
+	if ev.Host != "sensor-1" || ev.Source != "sluice" || ev.Sourcetype != "sluice:alert" || ev.Index != "netsec" || ev.Time.String() != wantTime || ev.Channel != tr.Channel() {
 		t.Errorf("metadata %+v (time want %s)", ev, wantTime)
 	}
 }
 
 func TestJSONBodyAndFlows(t *testing.T) {
-	s := newSplunk(t, testToken)
+	s := hectest.New(t, testToken)
 	cfg := testConfig(t, s)
 	cfg.Gzip, cfg.Sourcetype = false, "_json"
 	tr := newTransport(t, cfg)
@@ -172,17 +173,17 @@ func TestJSONBodyAndFlows(t *testing.T) {
 	if err := tr.Send(context.Background(), events); err != nil {
 		t.Fatal(err)
 	}
-	ev, ok := s.find(`f"1`)
+	ev, ok := s.Find(`f"1`)
 	if !ok || string(ev.Event) != doc || ev.Sourcetype != "_json" || ev.Time.String() != "1796612400.123" {
 		t.Fatalf("%+v", ev)
 	}
-	ev, ok = s.find("f2")
+	ev, ok = s.Find("f2")
 	var str string
 	if !ok || json.Unmarshal(ev.Event, &str) != nil || str != "not json {\x01\ufffd" || ev.Time.String() != "1796612400.005" {
 		t.Fatalf("%+v %q", ev, str)
 	}
-	if s.gzipped != 0 {
-		t.Errorf("gzip: false sent %d gzipped requests", s.gzipped)
+	if s.Gzipped != 0 {
+		t.Errorf("gzip: false sent %d gzipped requests", s.Gzipped)
 	}
 }
 
@@ -191,8 +192,8 @@ func TestJSONBodyAndFlows(t *testing.T) {
 // replaced by a new one, on a new channel, which sends that batch again:
 // nothing is lost, the batch's events are indexed twice.
 func TestRestartMidStream(t *testing.T) {
-	s := newSplunk(t, testToken)
-	s.set(func(s *splunk) { s.ackDelay = 30 * time.Millisecond })
+	s := hectest.New(t, testToken)
+	s.Set(func(s *hectest.Server) { s.AckDelay = 30 * time.Millisecond })
 	cfg := testConfig(t, s)
 	all := batches(t, 10, 30)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -204,10 +205,10 @@ func TestRestartMidStream(t *testing.T) {
 		deliver(t, ctx, first, batch)
 	}
 	// Batch crashAt: accepted, then the process stops before the ack.
-	s.set(func(s *splunk) { s.ackDelay = time.Hour })
+	s.Set(func(s *hectest.Server) { s.AckDelay = time.Hour })
 	sendCtx, stop := context.WithCancel(ctx)
 	accepted := make(chan struct{}, 100)
-	s.set(func(s *splunk) { s.onAccept = func() { accepted <- struct{}{} } })
+	s.Set(func(s *hectest.Server) { s.OnAccept = func() { accepted <- struct{}{} } })
 	done := make(chan error, 1)
 	go func() { done <- first.Send(sendCtx, all[crashAt]) }()
 	<-accepted
@@ -216,7 +217,7 @@ func TestRestartMidStream(t *testing.T) {
 		t.Fatal("a send stopped before its acknowledgement returned nil")
 	}
 	first.Close()
-	s.set(func(s *splunk) { s.ackDelay, s.onAccept = 30*time.Millisecond, nil })
+	s.Set(func(s *hectest.Server) { s.AckDelay, s.OnAccept = 30*time.Millisecond, nil })
 
 	second := newTransport(t, cfg)
 	if second.Channel() == first.Channel() {
@@ -227,11 +228,11 @@ func TestRestartMidStream(t *testing.T) {
 	}
 	// What the first transport's Splunk took before the stop is indexed
 	// when its (unpolled) acks come: the duplicates of the resent batch.
-	s.set(func(s *splunk) {
-		for _, p := range s.pending[first.Channel()] {
-			s.indexed = append(s.indexed, p.events...)
+	s.Set(func(s *hectest.Server) {
+		for _, p := range s.Pending[first.Channel()] {
+			s.Indexed = append(s.Indexed, p.Events...)
 		}
-		s.pending[first.Channel()] = nil
+		s.Pending[first.Channel()] = nil
 	})
 	dups := checkAll(t, s, all)
 	total := 0
@@ -245,7 +246,7 @@ func TestRestartMidStream(t *testing.T) {
 }
 
 func TestRefusalsAndHealth(t *testing.T) {
-	s := newSplunk(t, testToken)
+	s := hectest.New(t, testToken)
 	cfg := testConfig(t, s)
 	ctx := context.Background()
 
@@ -254,15 +255,15 @@ func TestRefusalsAndHealth(t *testing.T) {
 	bad.TokenFile = ""
 	tr := newTransport(t, bad)
 	err := tr.Send(ctx, batches(t, 1, 1)[0])
-	if err == nil || !strings.Contains(err.Error(), "HTTP 403: Invalid token (code 4)") || s.requests != 0 {
-		t.Fatalf("wrong token: %v (%d requests)", err, s.requests)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 403: Invalid token (code 4)") || s.Requests != 0 {
+		t.Fatalf("wrong token: %v (%d requests)", err, s.Requests)
 	}
 
 	tr = newTransport(t, cfg)
 	if err := tr.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.set(func(s *splunk) { s.healthy = false })
+	s.Set(func(s *hectest.Server) { s.Healthy = false })
 	if err := tr.Ready(ctx); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("unhealthy HEC ready: %v", err)
 	}
@@ -270,14 +271,14 @@ func TestRefusalsAndHealth(t *testing.T) {
 	// Acks off at the HEC but on in sluice: the events the HEC took are
 	// taken as delivered (posting them again would index them again),
 	// counted, and Ready says what to change.
-	s.set(func(s *splunk) { s.healthy, s.noAck = true, true })
-	before := len(s.ids())
+	s.Set(func(s *hectest.Server) { s.Healthy, s.NoAck = true, true })
+	before := len(s.IDs())
 	b := batches(t, 1, 1)[0]
 	b[0].ID = "no-ack-event"
 	if err := tr.Send(ctx, b); err != nil {
 		t.Fatalf("no ackId: %v", err)
 	}
-	if n := s.ids()["no-ack-event"]; n != 1 || len(s.ids()) != before+1 {
+	if n := s.IDs()["no-ack-event"]; n != 1 || len(s.IDs()) != before+1 {
 		t.Fatalf("no ackId: event indexed %d times", n)
 	}
 	if v := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(reasonAckOff)); v != 1 {
@@ -295,19 +296,19 @@ func TestRefusalsAndHealth(t *testing.T) {
 
 	// Refused (here 401, no token): counted as refused, not retried by
 	// the transport (the sink sends again, logged).
-	s.set(func(s *splunk) { s.noAck = false })
+	s.Set(func(s *hectest.Server) { s.NoAck = false })
 	tr = newTransport(t, cfg)
 	tr.auth = ""
-	before = s.requests
+	before = s.Requests
 	if err := tr.Send(ctx, batches(t, 1, 1)[0]); err == nil || !strings.Contains(err.Error(), "HTTP 401: Token is required") {
 		t.Fatalf("refused: %v", err)
 	}
-	if v := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(reasonRefused)); v != 1 || s.requests != before {
-		t.Errorf("send_errors{reason=refused} = %v, requests %d, want 1 and %d", v, s.requests, before)
+	if v := testutil.ToFloat64(tr.metrics.errors.WithLabelValues(reasonRefused)); v != 1 || s.Requests != before {
+		t.Errorf("send_errors{reason=refused} = %v, requests %d, want 1 and %d", v, s.Requests, before)
 	}
 
 	// Always busy: Send gives up after max-attempts.
-	s.set(func(s *splunk) { s.busy = func(int) int { return 503 } })
+	s.Set(func(s *hectest.Server) { s.Busy = func(int) int { return 503 } })
 	cfg.MaxAttempts = 3
 	tr = newTransport(t, cfg)
 	if err := tr.Send(ctx, batches(t, 1, 2)[0]); err == nil || !strings.Contains(err.Error(), "after 3 attempts") {
@@ -345,8 +346,8 @@ func TestConfig(t *testing.T) {
 // TestStickyLoadBalancer: the ack polls carry the cookie a load balancer
 // set on the event request, so they reach the indexer that has the ackIds.
 func TestStickyLoadBalancer(t *testing.T) {
-	s := newSplunk(t, testToken)
-	s.sticky = true
+	s := hectest.New(t, testToken)
+	s.Sticky = true
 	cfg := testConfig(t, s)
 	cfg.AckTimeout = time.Second
 	tr := newTransport(t, cfg)
@@ -354,14 +355,14 @@ func TestStickyLoadBalancer(t *testing.T) {
 	if err := tr.Send(context.Background(), b); err != nil {
 		t.Fatalf("send behind a sticky load balancer: %v", err)
 	}
-	if n := len(s.ids()); n != 5 {
+	if n := len(s.IDs()); n != 5 {
 		t.Fatalf("%d events indexed, want 5", n)
 	}
 }
 
 // TestAppendEventBefore1970: times before the epoch are valid JSON numbers.
 func TestAppendEventBefore1970(t *testing.T) {
-	s := newSplunk(t, testToken)
+	s := hectest.New(t, testToken)
 	tr := newTransport(t, testConfig(t, s))
 	for _, c := range []struct {
 		t    time.Time
@@ -382,7 +383,7 @@ func TestAppendEventBefore1970(t *testing.T) {
 }
 
 func TestAppendEventNoAllocations(t *testing.T) {
-	s := newSplunk(t, testToken)
+	s := hectest.New(t, testToken)
 	tr := newTransport(t, testConfig(t, s))
 	cefEvent := batches(t, 1, 1)[0][0]
 	jsonEvent := siem.Event{Kind: siem.KindFlow, ID: "x", Time: time.Unix(1, 0), Body: []byte(`{"a":[1,2,{"b":"c"}]}`)}

@@ -1,27 +1,13 @@
 package syslog
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,181 +20,11 @@ import (
 	"sluice/pipeline/siem"
 	"sluice/pipeline/siem/cef"
 	"sluice/pipeline/siem/cef/ceftest"
+	"sluice/pipeline/siem/syslog/rsyslogtest"
 )
 
-// rsyslog is a real rsyslogd, run by the test in the foreground on
-// 127.0.0.1: TLS (gtls driver) with octet-counted framing, writing each
-// message as received (raw.log) and as its RFC 5424 parser read it
-// (parsed.log, JSON).
-type rsyslog struct {
-	bin, dir, conf string
-	port           int
-	cmd            *exec.Cmd
-}
-
-func startRsyslog(t *testing.T) *rsyslog {
-	t.Helper()
-	testenv.SkipIfShort(t, "rsyslog test")
-	bin, err := exec.LookPath("rsyslogd")
-	if err == nil {
-		_, err = os.Stat("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so")
-		if err != nil {
-			matches, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so")
-			if len(matches) > 0 {
-				err = nil
-			}
-		}
-	}
-	if err != nil {
-		testenv.Missing(t, "rsyslogd with its gtls driver (Debian packages rsyslog and rsyslog-gnutls)")
-	}
-	out, _ := exec.Command(bin, "-v").Output()
-	testenv.Ran(t, strings.SplitN(string(out), "\n", 2)[0])
-	r := &rsyslog{bin: bin, dir: t.TempDir()}
-	writeCerts(t, r.dir)
-	r.port = freePort(t)
-	r.conf = filepath.Join(r.dir, "rsyslog.conf")
-	conf := fmt.Sprintf(`global(workDirectory=%[1]q maxMessageSize="256k"
-  defaultNetstreamDriverCAFile=%[2]q defaultNetstreamDriverCertFile=%[3]q defaultNetstreamDriverKeyFile=%[4]q)
-module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
-input(type="imtcp" port="%[5]d" address="127.0.0.1" supportOctetCountedFraming="on")
-template(name="raw" type="string" string="%%rawmsg%%\n")
-template(name="parsed" type="list" option.jsonf="on") {
-  property(outname="pri" name="pri" format="jsonf")
-  property(outname="version" name="protocol-version" format="jsonf")
-  property(outname="time" name="timereported" dateFormat="rfc3339" format="jsonf")
-  property(outname="host" name="hostname" format="jsonf")
-  property(outname="app" name="app-name" format="jsonf")
-  property(outname="procid" name="procid" format="jsonf")
-  property(outname="msgid" name="msgid" format="jsonf")
-  property(outname="sd" name="structured-data" format="jsonf")
-  property(outname="msg" name="msg" format="jsonf")
-}
-action(type="omfile" file=%[6]q template="raw")
-action(type="omfile" file=%[7]q template="parsed")
-`, r.dir, filepath.Join(r.dir, "ca.pem"), filepath.Join(r.dir, "server.pem"), filepath.Join(r.dir, "server.key"),
-		r.port, filepath.Join(r.dir, "raw.log"), filepath.Join(r.dir, "parsed.log"))
-	if err := os.WriteFile(r.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r.start(t)
-	t.Cleanup(func() { r.stop(t) })
-	return r
-}
-
-func (r *rsyslog) start(t *testing.T) {
-	t.Helper()
-	logFile, err := os.OpenFile(filepath.Join(r.dir, "rsyslogd.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	r.cmd = exec.Command(r.bin, "-n", "-f", r.conf, "-i", filepath.Join(r.dir, "rsyslogd.pid"))
-	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
-	if !testenv.Poll(20*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}) {
-		out, _ := os.ReadFile(filepath.Join(r.dir, "rsyslogd.out"))
-		t.Fatalf("rsyslogd did not listen on %s: %s", addr, out)
-	}
-}
-
-// stop ends the rsyslogd this test started (by its PID) with SIGTERM, so
-// that it writes what it received, and waits for it.
-func (r *rsyslog) stop(t *testing.T) {
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { r.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		r.cmd.Process.Kill()
-		<-done
-		t.Errorf("rsyslogd did not stop on SIGTERM within 20s")
-	}
-	r.cmd = nil
-}
-
-func (r *rsyslog) lines(t *testing.T, name string) []string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(r.dir, name))
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []string
-	s := bufio.NewScanner(f)
-	s.Buffer(nil, 1<<20)
-	for s.Scan() {
-		lines = append(lines, s.Text())
-	}
-	return lines
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// writeCerts writes a test CA (ca.pem) and a server certificate for
-// 127.0.0.1 it signs (server.pem, server.key) into dir.
-func writeCerts(t *testing.T, dir string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	for name, block := range map[string]*pem.Block{
-		"ca.pem": {Type: "CERTIFICATE", Bytes: caDER}, "server.pem": {Type: "CERTIFICATE", Bytes: der},
-		"server.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// rfc5424 reads a message's header: PRI, VERSION, TIMESTAMP, HOSTNAME,
-// APP-NAME, PROCID, MSGID, STRUCTURED-DATA, then MSG.
-var rfc5424 = regexp.MustCompile(`(?s)^<(\d{1,3})>(1) (\S+) (\S+) (\S+) (\S+) (\S+) (-|\[.*?\]) (.*)$`)
+// rfc5424 reads a message's header (rsyslogtest.RFC5424).
+var rfc5424 = rsyslogtest.RFC5424
 
 func alertEvents(f siem.Format, from, to int) ([]siem.Event, map[string]int) {
 	var events []siem.Event
@@ -226,11 +42,11 @@ func alertEvents(f siem.Format, from, to int) ([]siem.Event, map[string]int) {
 }
 
 func TestRsyslogCEFOverTLS(t *testing.T) {
-	rs := startRsyslog(t)
+	rs := rsyslogtest.Start(t)
 	r := reporter.New(slog.New(slog.DiscardHandler))
 	cfg := DefaultConfig()
-	cfg.Address = net.JoinHostPort("127.0.0.1", strconv.Itoa(rs.port))
-	cfg.TLS = tlsclient.Config{Enabled: true, CAFile: filepath.Join(rs.dir, "ca.pem")}
+	cfg.Address = rs.Addr()
+	cfg.TLS = tlsclient.Config{Enabled: true, CAFile: rs.CAFile()}
 	cfg.Hostname = "sluice-test"
 	cfg.ReconnectBackoff = 50 * time.Millisecond
 	tr, err := New(r, cfg, "test")
@@ -254,14 +70,13 @@ func TestRsyslogCEFOverTLS(t *testing.T) {
 	if err := tr.Send(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if !testenv.Poll(30*time.Second, func() bool { return len(rs.lines(t, "parsed.log")) >= len(events) }) {
-		out, _ := os.ReadFile(filepath.Join(rs.dir, "rsyslogd.out"))
-		t.Fatalf("rsyslog wrote %d of %d messages; rsyslogd said: %s", len(rs.lines(t, "parsed.log")), len(events), out)
+	if !testenv.Poll(30*time.Second, func() bool { return len(rs.Lines(t, rsyslogtest.Parsed)) >= len(events) }) {
+		t.Fatalf("rsyslog wrote %d of %d messages; rsyslogd said: %s", len(rs.Lines(t, rsyslogtest.Parsed)), len(events), rs.Log())
 	}
 
 	// Receiver down: Send fails after max-attempts, naming the address;
 	// then up again: the same batch goes through over a new connection.
-	rs.stop(t)
+	rs.Stop(t)
 	// Once the transport's reader saw rsyslog close the connection (a
 	// batch written before that goes into a dead socket and is lost: the
 	// boundary the package's comment describes), Send fails.
@@ -282,7 +97,7 @@ func TestRsyslogCEFOverTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), cfg.Address) {
 		t.Fatalf("send with the receiver down: %v", err)
 	}
-	rs.start(t)
+	rs.Restart(t)
 	if err := tr.Send(ctx, events2); err != nil {
 		t.Fatal(err)
 	}
@@ -290,16 +105,14 @@ func TestRsyslogCEFOverTLS(t *testing.T) {
 		index[id] = i
 	}
 	want := len(events) + len(events2)
-	if !testenv.Poll(30*time.Second, func() bool { return len(rs.lines(t, "parsed.log")) >= want }) {
-		out, _ := os.ReadFile(filepath.Join(rs.dir, "rsyslogd.out"))
-		t.Errorf("rsyslog wrote %d of %d messages; rsyslogd said: %s", len(rs.lines(t, "parsed.log")), want, out)
+	if !testenv.Poll(30*time.Second, func() bool { return len(rs.Lines(t, rsyslogtest.Parsed)) >= want }) {
+		t.Errorf("rsyslog wrote %d of %d messages; rsyslogd said: %s", len(rs.Lines(t, rsyslogtest.Parsed)), want, rs.Log())
 	}
 	if testing.Verbose() {
-		out, _ := os.ReadFile(filepath.Join(rs.dir, "rsyslogd.out"))
-		t.Logf("rsyslogd said: %s", out)
+		t.Logf("rsyslogd said: %s", rs.Log())
 	}
 
-	raw, parsed := rs.lines(t, "raw.log"), rs.lines(t, "parsed.log")
+	raw, parsed := rs.Lines(t, rsyslogtest.Raw), rs.Lines(t, rsyslogtest.Parsed)
 	if len(raw) != len(parsed) {
 		t.Fatalf("%d raw lines, %d parsed", len(raw), len(parsed))
 	}
