@@ -67,20 +67,7 @@ func siemRead(t *testing.T, brokers, topic string, want int, check func([]byte) 
 	docs = map[string][]byte{}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	msgs := make(chan kafkago.Message, 1024)
-	for p := range 2 {
-		rd := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MaxWait: 200 * time.Millisecond})
-		defer rd.Close()
-		go func() {
-			for {
-				m, err := rd.ReadMessage(ctx)
-				if err != nil {
-					return
-				}
-				msgs <- m
-			}
-		}()
-	}
+	msgs := topicMessages(ctx, broker, topic, 2)
 	for len(docs) < want {
 		select {
 		case m := <-msgs:
@@ -109,6 +96,30 @@ func siemRead(t *testing.T, brokers, topic string, want int, check func([]byte) 
 			return docs, dups
 		}
 	}
+}
+
+// topicMessages reads every partition of topic from the start until ctx
+// ends.
+func topicMessages(ctx context.Context, broker, topic string, partitions int) <-chan kafkago.Message {
+	msgs := make(chan kafkago.Message, 1024)
+	for p := range partitions {
+		rd := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MaxWait: 200 * time.Millisecond})
+		go func() {
+			defer rd.Close()
+			for {
+				m, err := rd.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				select {
+				case msgs <- m:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return msgs
 }
 
 func siemCheckers(t *testing.T) (ecsCheck, ocsfCheck func([]byte) []string) {
