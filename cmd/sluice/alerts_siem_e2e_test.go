@@ -124,14 +124,7 @@ func TestAlertsReachEverySIEM(t *testing.T) {
 	splunk.Set(func(s *hectest.Server) { s.Busy = func(int) int { return 0 } })
 	duringFault := emitted() - beforeFault
 
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("sluice demo: %v\n%s", err, d.stderr.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("sluice demo still running:\n%s", d.stderr.String())
-	}
+	d.wait(t)
 	// Settled: the detections evaluated the newest flow's step, nothing
 	// is waiting, and every target took every record.
 	var newestUnix int64
