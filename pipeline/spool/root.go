@@ -28,8 +28,11 @@
 // Stop): after a crash, only the entries acknowledged within that last
 // interval, and those not acknowledged at all, are read again. The cursor
 // stays true for good because segment numbers are never reused: a new
-// segment is numbered past both the cursor and every segment found on disk
-// at New, even those New deletes as delivered. (Were numbers reused, a
+// segment is numbered past the cursor, every segment found on disk at New
+// (even those New deletes as delivered), and the high-water mark: the
+// "highwater" file records, durably, each segment number before a segment
+// of that number is created, so that a segment file lost to a power loss
+// (its directory entry never synced) does not free its number. (Were numbers reused, a
 // cursor left by a clean stop would, after a later crash, mark the new
 // segments' entries as delivered, and a consumer would take their IDs for
 // ones it had already seen.) For the same reason, a directory that has an
@@ -74,6 +77,9 @@ const (
 	segSuffix  = ".seg"
 	cursorFile = "cursor"
 	idFile     = "id"
+	// highFile holds the highest segment number ever used, recorded
+	// durably before a segment of that number is created.
+	highFile = "highwater"
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -127,11 +133,13 @@ type Spool struct {
 	// nextSeq numbers the next segment: past every number used before,
 	// in this run or an earlier one.
 	nextSeq uint64
-	wf      *os.File
-	w       *bufio.Writer
-	total   int64
-	notify  chan struct{}
-	closed  bool
+	// highWater is the number highFile records.
+	highWater uint64
+	wf        *os.File
+	w         *bufio.Writer
+	total     int64
+	notify    chan struct{}
+	closed    bool
 	// syncing is set by the first Sync; from then on roll lists the
 	// segments it seals in sealed, for the next Sync to fsync.
 	syncing bool
@@ -247,7 +255,8 @@ func (s *Spool) recover() error {
 	}
 	slices.Sort(seqs)
 	cursorSeq, cursorIndex := s.readCursor()
-	s.nextSeq = cursorSeq + 1
+	s.highWater = s.readHighWater()
+	s.nextSeq = max(cursorSeq, s.highWater) + 1
 	if len(seqs) > 0 {
 		s.nextSeq = max(s.nextSeq, seqs[len(seqs)-1]+1)
 	}
@@ -273,6 +282,24 @@ func (s *Spool) recover() error {
 		s.total += seg.size
 	}
 	return nil
+}
+
+// readHighWater reads highFile; a directory of an earlier version has none
+// (its numbering then rests on the cursor and the segments, as it did).
+func (s *Spool) readHighWater() uint64 {
+	b, err := os.ReadFile(filepath.Join(s.dir, highFile))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			s.r.Warn("spool high-water mark unreadable, ignored", "error", err)
+		}
+		return 0
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		s.r.Warn("spool high-water mark unreadable, ignored", "error", err)
+		return 0
+	}
+	return v
 }
 
 func (s *Spool) readCursor() (uint64, int) {
@@ -356,6 +383,16 @@ func (s *Spool) roll() error {
 		if s.syncing {
 			s.sealed = append(s.sealed, s.segs[len(s.segs)-1].path)
 		}
+	}
+	// The number is recorded durably before it names any entry: a segment
+	// file whose directory entry a power loss takes away (its entries may
+	// have reached Kafka already) must not see its number used again under
+	// the same instance ID, or the new entries would pass for copies.
+	if seq > s.highWater {
+		if err := atomicfile.WriteFile(filepath.Join(s.dir, highFile), strconv.AppendUint(nil, seq, 10), 0o640); err != nil {
+			return fmt.Errorf("spool: high-water mark: %w", err)
+		}
+		s.highWater = seq
 	}
 	seg := &segment{seq: seq, path: s.segPath(seq)}
 	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
