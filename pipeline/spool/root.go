@@ -37,7 +37,9 @@
 // segments' entries as delivered, and a consumer would take their IDs for
 // ones it had already seen.) For the same reason, a directory that has an
 // instance ID but no readable cursor gets a new instance ID: its numbering
-// may start again.
+// may start again. So does a copy of the directory (a cloned volume or VM,
+// a restored backup): the "fingerprint" file beside the ID names the
+// machine and the directory's inode it was made for.
 package spool
 
 import (
@@ -80,7 +82,13 @@ const (
 	// highFile holds the highest segment number ever used, recorded
 	// durably before a segment of that number is created.
 	highFile = "highwater"
+	// fingerprintFile says where the instance ID was made (see fingerprint).
+	fingerprintFile = "fingerprint"
 )
+
+// machineIDFiles are read, the first that exists, for the machine's
+// identity (a variable for tests).
+var machineIDFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -217,26 +225,70 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 	return s, nil
 }
 
-// spoolID reads the instance ID, or makes one: when there is none, or when
-// fresh is set (the cursor is missing or unreadable, so segment numbers may start again
-// and an old ID with new numbers could name entries already delivered).
+// spoolID reads the instance ID, or makes one: when there is none, when
+// fresh is set (the cursor is missing or unreadable, so segment numbers may
+// start again and an old ID with new numbers could name entries already
+// delivered), or when the directory's fingerprint changed: a copy of the
+// directory (a cloned volume or VM, a restored backup) would otherwise send
+// its entries under the original's ID, and whichever of the two sends a
+// sequence number second would have its entry taken for a copy.
 func spoolID(r *reporter.Reporter, dir string, fresh bool) (string, error) {
 	path := filepath.Join(dir, idFile)
+	fp := fingerprint(dir)
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		if !fresh {
+		old, ferr := os.ReadFile(filepath.Join(dir, fingerprintFile))
+		switch {
+		case fresh:
+			r.Warn("spool has an instance ID but no cursor; taking a new ID, so that entries are not mistaken for ones already delivered", "dir", dir)
+		case ferr == nil && strings.TrimSpace(string(old)) != fp:
+			r.Warn("spool directory was copied or moved to another machine (its fingerprint changed); taking a new instance ID, so that its entries are not mistaken for the original's",
+				"dir", dir, "was", strings.TrimSpace(string(old)), "now", fp)
+		default:
+			if ferr != nil {
+				// A directory of an earlier version: its ID is trusted
+				// and the fingerprint recorded from now on.
+				if err := atomicfile.WriteFile(filepath.Join(dir, fingerprintFile), []byte(fp+"\n"), 0o640); err != nil {
+					return "", fmt.Errorf("spool: fingerprint: %w", err)
+				}
+			}
 			return strings.TrimSpace(string(b)), nil
 		}
-		r.Warn("spool has an instance ID but no cursor; taking a new ID, so that entries are not mistaken for ones already delivered", "dir", dir)
 	}
 	var raw [8]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", fmt.Errorf("spool: id: %w", err)
 	}
 	id := hex.EncodeToString(raw[:])
+	// The ID first: a crash between the two leaves the new ID with the
+	// old fingerprint, and the next start takes yet another ID (nothing
+	// was sent under this one), never the old ID with the new fingerprint.
 	if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o640); err != nil {
 		return "", fmt.Errorf("spool: id: %w", err)
 	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, fingerprintFile), []byte(fp+"\n"), 0o640); err != nil {
+		return "", fmt.Errorf("spool: fingerprint: %w", err)
+	}
 	return id, nil
+}
+
+// fingerprint names the machine (its machine-id) and the directory (its
+// inode). Neither the host name nor the device number is in it: both
+// change when a container or a volume moves, while the spool stays the
+// same. A snapshot restored on the same machine and file system keeps both
+// and is not detected.
+func fingerprint(dir string) string {
+	machine := "-"
+	for _, path := range machineIDFiles {
+		if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			machine = strings.TrimSpace(string(b))
+			break
+		}
+	}
+	inode := "-"
+	if ino, ok := dirInode(dir); ok {
+		inode = strconv.FormatUint(ino, 10)
+	}
+	return "machine=" + machine + " inode=" + inode
 }
 
 // recover scans the segments left by an earlier run.

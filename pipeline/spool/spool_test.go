@@ -470,3 +470,55 @@ func TestSpoolLostSegmentKeepsNumber(t *testing.T) {
 		}
 	}
 }
+
+// A copy of a spool directory, elsewhere on the machine or on another
+// machine, takes a new instance ID; the directory itself, and one of an
+// earlier version without a fingerprint, keep theirs.
+func TestSpoolIdentityFingerprint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	s, _ := open(t, dir, smallConfig())
+	first := s.Instance()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = open(t, dir, smallConfig())
+	if s.Instance() != first {
+		t.Fatalf("instance changed across a restart: %s, then %s", first, s.Instance())
+	}
+	s.Stop(context.Background())
+
+	// An earlier version's directory: no fingerprint; the ID is kept.
+	if err := os.Remove(filepath.Join(dir, fingerprintFile)); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = open(t, dir, smallConfig())
+	if s.Instance() != first {
+		t.Fatalf("instance changed when the fingerprint was first recorded: %s, then %s", first, s.Instance())
+	}
+	s.Stop(context.Background())
+
+	// A copy (another inode), as cp -a or a file-level restore makes.
+	clone := filepath.Join(t.TempDir(), "spool")
+	if err := os.CopyFS(clone, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = open(t, clone, smallConfig())
+	if s.Instance() == first {
+		t.Fatalf("the copy of the directory kept the instance ID %s", first)
+	}
+	s.Stop(context.Background())
+
+	// The same directory seen from another machine (a cloned VM).
+	machine := filepath.Join(t.TempDir(), "machine-id")
+	if err := os.WriteFile(machine, []byte("0123456789abcdef0123456789abcdef\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := machineIDFiles
+	machineIDFiles = []string{machine}
+	defer func() { machineIDFiles = saved }()
+	s, _ = open(t, dir, smallConfig())
+	defer s.Stop(context.Background())
+	if s.Instance() == first {
+		t.Fatalf("the directory on another machine kept the instance ID %s", first)
+	}
+}
