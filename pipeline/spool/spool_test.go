@@ -351,33 +351,34 @@ func TestCursorKeptWithoutStop(t *testing.T) {
 // one delivered before.
 func TestNewInstanceWithoutCursor(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := open(t, dir, smallConfig())
-	first := s.Instance()
-	if err := s.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	first := instance(t, dir)
+	if again := instance(t, dir); again != first {
+		t.Fatalf("instance changed across a clean restart: %s, then %s", first, again)
 	}
-	s, _ = open(t, dir, smallConfig())
-	if s.Instance() != first {
-		t.Fatalf("instance changed across a clean restart: %s, then %s", first, s.Instance())
-	}
-	s.Stop(context.Background())
 	if err := os.Remove(filepath.Join(dir, cursorFile)); err != nil {
 		t.Fatal(err)
 	}
-	s, _ = open(t, dir, smallConfig())
-	second := s.Instance()
+	second := instance(t, dir)
 	if second == first {
 		t.Fatalf("instance %s kept though the cursor was lost", first)
 	}
-	s.Stop(context.Background())
 	if err := os.WriteFile(filepath.Join(dir, cursorFile), []byte("garbage"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	s, _ = open(t, dir, smallConfig())
-	defer s.Stop(context.Background())
-	if s.Instance() == second {
+	if third := instance(t, dir); third == second {
 		t.Fatalf("instance %s kept though the cursor was unreadable", second)
 	}
+}
+
+// instance opens the spool in dir, stops it, and returns its instance ID.
+func instance(t *testing.T, dir string) string {
+	t.Helper()
+	s, _ := open(t, dir, smallConfig())
+	id := s.Instance()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // TestSync: Sync covers the segment being written and, once a writer
@@ -476,37 +477,27 @@ func TestSpoolLostSegmentKeepsNumber(t *testing.T) {
 // earlier version without a fingerprint, keep theirs.
 func TestSpoolIdentityFingerprint(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
-	s, _ := open(t, dir, smallConfig())
-	first := s.Instance()
-	if err := s.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	first := instance(t, dir)
+	if again := instance(t, dir); again != first {
+		t.Fatalf("instance changed across a restart: %s, then %s", first, again)
 	}
-	s, _ = open(t, dir, smallConfig())
-	if s.Instance() != first {
-		t.Fatalf("instance changed across a restart: %s, then %s", first, s.Instance())
-	}
-	s.Stop(context.Background())
 
 	// An earlier version's directory: no fingerprint; the ID is kept.
 	if err := os.Remove(filepath.Join(dir, fingerprintFile)); err != nil {
 		t.Fatal(err)
 	}
-	s, _ = open(t, dir, smallConfig())
-	if s.Instance() != first {
-		t.Fatalf("instance changed when the fingerprint was first recorded: %s, then %s", first, s.Instance())
+	if again := instance(t, dir); again != first {
+		t.Fatalf("instance changed when the fingerprint was first recorded: %s, then %s", first, again)
 	}
-	s.Stop(context.Background())
 
 	// A copy (another inode), as cp -a or a file-level restore makes.
 	clone := filepath.Join(t.TempDir(), "spool")
 	if err := os.CopyFS(clone, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
-	s, _ = open(t, clone, smallConfig())
-	if s.Instance() == first {
+	if copied := instance(t, clone); copied == first {
 		t.Fatalf("the copy of the directory kept the instance ID %s", first)
 	}
-	s.Stop(context.Background())
 
 	// The same directory seen from another machine (a cloned VM).
 	machine := filepath.Join(t.TempDir(), "machine-id")
@@ -516,9 +507,7 @@ func TestSpoolIdentityFingerprint(t *testing.T) {
 	saved := machineIDFiles
 	machineIDFiles = []string{machine}
 	defer func() { machineIDFiles = saved }()
-	s, _ = open(t, dir, smallConfig())
-	defer s.Stop(context.Background())
-	if s.Instance() == first {
+	if moved := instance(t, dir); moved == first {
 		t.Fatalf("the directory on another machine kept the instance ID %s", first)
 	}
 }
