@@ -99,10 +99,11 @@ func (d *dedupState) observe(instance []byte, seq, acked uint64, offset int64) (
 }
 
 // encode returns the state as commit metadata for the offset next, at most
-// budget bytes long: the producers seen last in the partition first, the
-// others evicted (from d as well, so that what is consumed next is decided
-// as a worker starting from this metadata would decide it). It returns how
-// many producers it evicted.
+// budget bytes long: the marks of the producers seen last in the partition
+// first, the others evicted, then the seen lists that fit, the producers
+// seen last first, the others cut (from d as well, so that what is
+// consumed next is decided as a worker starting from this metadata would
+// decide it). It returns how many producers it evicted.
 func (d *dedupState) encode(next int64, budget int) (string, int) {
 	if len(d.producers) == 0 {
 		return "", 0
@@ -117,15 +118,34 @@ func (d *dedupState) encode(next int64, budget int) (string, int) {
 		}
 		return cmp.Compare(a.name, b.name)
 	})
+	// Two passes: first every producer's mark without its seen list, as
+	// many as fit (the rest evicted); then, with the room left, the seen
+	// lists, most recent producer first. A mark alone still recognises
+	// every copy below its acked position, most of what a collector that
+	// crashed sends again; a seen list matters for the few in flight.
 	room := base64.RawURLEncoding.DecodedLen(budget - len(dedupPrefix))
-	var raw, one []byte
-	evicted := 0
+	var one []byte
+	used, evicted := 0, 0
+	kept := marks[:0]
 	for _, p := range marks {
-		one = appendProducer(one[:0], p, next)
-		if len(raw)+len(one) > room {
+		n := len(appendProducer(one[:0], p, nil, next))
+		if used+n > room {
 			delete(d.producers, p.name)
 			evicted++
 			continue
+		}
+		used += n
+		kept = append(kept, p)
+	}
+	var raw []byte
+	for _, p := range kept {
+		bare := len(appendProducer(one[:0], p, nil, next))
+		one = appendProducer(one[:0], p, p.seen, next)
+		if used+len(one)-bare > room {
+			p.seen = p.seen[:0] // cut from d as well: decided as the next owner will decide
+			one = appendProducer(one[:0], p, nil, next)
+		} else {
+			used += len(one) - bare
 		}
 		raw = append(raw, one...)
 	}
@@ -135,7 +155,8 @@ func (d *dedupState) encode(next int64, budget int) (string, int) {
 	return dedupPrefix + base64.RawURLEncoding.EncodeToString(raw), evicted
 }
 
-// appendProducer appends one producer's mark in format 2:
+// appendProducer appends one producer's mark, with seen as its seen list,
+// in format 2:
 //
 //	uvarint(name length<<1 | hex) name  (hex: the name is lowercase hex,
 //	                                     stored as its bytes, half the size)
@@ -152,7 +173,7 @@ func (d *dedupState) encode(next int64, budget int) (string, int) {
 // A block's end is one past its last entry. In-flight windows make seen
 // a run (one partition) or a scattered subset of a range (several
 // partitions): a few bytes, or one bit per entry of the range.
-func appendProducer(b []byte, p *producerMark, next int64) []byte {
+func appendProducer(b []byte, p *producerMark, seen []uint64, next int64) []byte {
 	if name, ok := hexName(p.name); ok {
 		b = binary.AppendUvarint(b, uint64(len(name))<<1|1)
 		b = append(b, name...)
@@ -165,7 +186,6 @@ func appendProducer(b []byte, p *producerMark, next int64) []byte {
 	countAt := len(b) // the block count goes there once known
 	blocks := 0
 	prev := p.acked
-	seen := p.seen
 	for len(seen) > 0 {
 		first := seen[0]
 		b = binary.AppendUvarint(b, first-prev)

@@ -312,27 +312,36 @@ func dedupFill(rng *rand.Rand, collectors, window, partitions int) *dedupState {
 	return d
 }
 
-// How many collectors the default 4,000-byte state keeps while every one
-// drains a backlog at full window: the README's figures.
+// How many collectors the default 4,000-byte state keeps, and how many of
+// them with their seen lists, while every one drains a backlog at full
+// window: the README's figures.
 func TestDedupStateCapacity(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
-	for _, window := range []int{8, 64, 512} {
-		for _, partitions := range []int{1, 4} {
-			d := dedupFill(rng, 200, window, partitions)
-			meta, evicted := d.encode(1<<20, 4000)
-			kept := 200 - evicted
-			t.Logf("window %3d, %d partition(s): %3d of 200 collectors kept (%d bytes)", window, partitions, kept, len(meta))
-			back, err := decodeDedupState(meta, 1<<20)
-			if err != nil || len(back.producers) != kept {
-				t.Fatalf("decoded %d producers (%v), want %d", len(back.producers), err, kept)
-			}
-			for name, p := range d.producers {
-				if q := back.producers[name]; q == nil || fmt.Sprint(*q) != fmt.Sprint(*p) {
-					t.Fatalf("producer %s decoded as %v, want %v", name, q, *p)
+	for _, collectors := range []int{100, 200} {
+		for _, window := range []int{8, 64, 512} {
+			for _, partitions := range []int{1, 4} {
+				d := dedupFill(rng, collectors, window, partitions)
+				meta, evicted := d.encode(1<<20, 4000)
+				kept, full := collectors-evicted, 0
+				for _, p := range d.producers {
+					if len(p.seen) > 0 {
+						full++
+					}
 				}
-			}
-			if min := map[int]int{8: 60, 64: 40, 512: 20}[window]; kept < min {
-				t.Errorf("window %d, %d partition(s): %d collectors kept, fewer than %d", window, partitions, kept, min)
+				t.Logf("%d collectors, window %3d, %d partition(s): %3d kept, %3d of them with their seen list (%d bytes)",
+					collectors, window, partitions, kept, full, len(meta))
+				back, err := decodeDedupState(meta, 1<<20)
+				if err != nil || len(back.producers) != kept {
+					t.Fatalf("decoded %d producers (%v), want %d", len(back.producers), err, kept)
+				}
+				for name, p := range d.producers {
+					if q := back.producers[name]; q == nil || fmt.Sprint(*q) != fmt.Sprint(*p) {
+						t.Fatalf("producer %s decoded as %v, want %v", name, q, *p)
+					}
+				}
+				if kept < min(collectors, 150) || (collectors == 100 && full < 10) {
+					t.Errorf("%d collectors, window %d, %d partition(s): %d kept, %d with their seen list", collectors, window, partitions, kept, full)
+				}
 			}
 		}
 	}
