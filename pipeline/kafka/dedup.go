@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,8 +58,13 @@ type producerMark struct {
 // stored again).
 const maxSeen = 4096
 
-// dedupPrefix starts the metadata: the format's version.
-const dedupPrefix = "sluice-dedup-1:"
+// dedupPrefix starts the metadata: the format's version. dedupPrefixV1
+// (seen as one varint per entry) is still read, from a commit of an
+// earlier version.
+const (
+	dedupPrefix   = "sluice-dedup-2:"
+	dedupPrefixV1 = "sluice-dedup-1:"
+)
 
 func newDedupState() *dedupState { return &dedupState{producers: map[string]*producerMark{}} }
 
@@ -93,10 +99,11 @@ func (d *dedupState) observe(instance []byte, seq, acked uint64, offset int64) (
 }
 
 // encode returns the state as commit metadata for the offset next, at most
-// budget bytes long: the producers seen last in the partition first, the
-// others evicted (from d as well, so that what is consumed next is decided
-// as a worker starting from this metadata would decide it). It returns how
-// many producers it evicted.
+// budget bytes long: the marks of the producers seen last in the partition
+// first, the others evicted, then the seen lists that fit, the producers
+// seen last first, the others cut (from d as well, so that what is
+// consumed next is decided as a worker starting from this metadata would
+// decide it). It returns how many producers it evicted.
 func (d *dedupState) encode(next int64, budget int) (string, int) {
 	if len(d.producers) == 0 {
 		return "", 0
@@ -111,24 +118,34 @@ func (d *dedupState) encode(next int64, budget int) (string, int) {
 		}
 		return cmp.Compare(a.name, b.name)
 	})
+	// Two passes: first every producer's mark without its seen list, as
+	// many as fit (the rest evicted); then, with the room left, the seen
+	// lists, most recent producer first. A mark alone still recognises
+	// every copy below its acked position, most of what a collector that
+	// crashed sends again; a seen list matters for the few in flight.
 	room := base64.RawURLEncoding.DecodedLen(budget - len(dedupPrefix))
-	var raw, one []byte
-	evicted := 0
+	var one []byte
+	used, evicted := 0, 0
+	kept := marks[:0]
 	for _, p := range marks {
-		one = binary.AppendUvarint(one[:0], uint64(len(p.name)))
-		one = append(one, p.name...)
-		one = binary.AppendUvarint(one, p.acked)
-		one = binary.AppendUvarint(one, uint64(max(0, next-p.last)))
-		one = binary.AppendUvarint(one, uint64(len(p.seen)))
-		prev := p.acked
-		for _, s := range p.seen {
-			one = binary.AppendUvarint(one, s-prev)
-			prev = s
-		}
-		if len(raw)+len(one) > room {
+		n := len(appendProducer(one[:0], p, nil, next))
+		if used+n > room {
 			delete(d.producers, p.name)
 			evicted++
 			continue
+		}
+		used += n
+		kept = append(kept, p)
+	}
+	var raw []byte
+	for _, p := range kept {
+		bare := len(appendProducer(one[:0], p, nil, next))
+		one = appendProducer(one[:0], p, p.seen, next)
+		if used+len(one)-bare > room {
+			p.seen = p.seen[:0] // cut from d as well: decided as the next owner will decide
+			one = appendProducer(one[:0], p, nil, next)
+		} else {
+			used += len(one) - bare
 		}
 		raw = append(raw, one...)
 	}
@@ -138,6 +155,97 @@ func (d *dedupState) encode(next int64, budget int) (string, int) {
 	return dedupPrefix + base64.RawURLEncoding.EncodeToString(raw), evicted
 }
 
+// appendProducer appends one producer's mark, with seen as its seen list,
+// in format 2:
+//
+//	uvarint(name length<<1 | hex) name  (hex: the name is lowercase hex,
+//	                                     stored as its bytes, half the size)
+//	uvarint acked
+//	uvarint next-last
+//	uvarint blocks, then each block of seen:
+//	  uvarint gap   (its first entry minus the end of the block before,
+//	                 or minus acked for the first)
+//	  uvarint n<<1 | kind
+//	    kind 0, a run: n+1 consecutive entries
+//	    kind 1, a bitmap: n bytes, bit i of byte j is entry first+8j+i
+//	                      (bit 0 of byte 0, the first entry, is set)
+//
+// A block's end is one past its last entry. In-flight windows make seen
+// a run (one partition) or a scattered subset of a range (several
+// partitions): a few bytes, or one bit per entry of the range.
+func appendProducer(b []byte, p *producerMark, seen []uint64, next int64) []byte {
+	if name, ok := hexName(p.name); ok {
+		b = binary.AppendUvarint(b, uint64(len(name))<<1|1)
+		b = append(b, name...)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(p.name))<<1)
+		b = append(b, p.name...)
+	}
+	b = binary.AppendUvarint(b, p.acked)
+	b = binary.AppendUvarint(b, uint64(max(0, next-p.last)))
+	countAt := len(b) // the block count goes there once known
+	blocks := 0
+	prev := p.acked
+	for len(seen) > 0 {
+		first := seen[0]
+		b = binary.AppendUvarint(b, first-prev)
+		blocks++
+		if run := runLen(seen); run >= minRun {
+			b = binary.AppendUvarint(b, uint64(run-1)<<1)
+			prev = first + uint64(run)
+			seen = seen[run:]
+			continue
+		}
+		// A bitmap, extended while the gaps are shorter than a new block
+		// would cost, up to a long run.
+		k := 1
+		for k < len(seen) && seen[k]-seen[k-1] <= maxBitmapGap && seen[k]-first < maxBitmapSpan && runLen(seen[k:]) < longRun {
+			k++
+		}
+		span := seen[k-1] - first + 1
+		n := int((span + 7) / 8)
+		b = binary.AppendUvarint(b, uint64(n)<<1|1)
+		at := len(b)
+		b = append(b, make([]byte, n)...)
+		for _, s := range seen[:k] {
+			off := s - first
+			b[at+int(off/8)] |= 1 << (off % 8)
+		}
+		prev = first + span
+		seen = seen[k:]
+	}
+	var count [binary.MaxVarintLen64]byte
+	return slices.Insert(b, countAt, count[:binary.PutUvarint(count[:], uint64(blocks))]...)
+}
+
+const (
+	minRun        = 8       // a run this long is a run block
+	longRun       = 32      // a bitmap stops where a run this long starts
+	maxBitmapGap  = 24      // a gap longer than this starts a new block
+	maxBitmapSpan = 1 << 20 // a bitmap covers at most this many entries
+)
+
+// runLen counts the consecutive numbers at the start of seen.
+func runLen(seen []uint64) int {
+	n := 1
+	for n < len(seen) && seen[n] == seen[n-1]+1 {
+		n++
+	}
+	return n
+}
+
+// hexName returns the bytes a lowercase hex name spells.
+func hexName(name string) ([]byte, bool) {
+	if len(name) == 0 || len(name)%2 != 0 || len(name) > 128 {
+		return nil, false
+	}
+	b, err := hex.DecodeString(name)
+	if err != nil || hex.EncodeToString(b) != name {
+		return nil, false
+	}
+	return b, true
+}
+
 // decodeDedupState reads metadata committed with the offset next. Empty
 // metadata is an empty state.
 func decodeDedupState(metadata string, next int64) (*dedupState, error) {
@@ -145,15 +253,19 @@ func decodeDedupState(metadata string, next int64) (*dedupState, error) {
 	if metadata == "" {
 		return d, nil
 	}
+	version := 2
 	body, ok := cutPrefix(metadata, dedupPrefix)
 	if !ok {
-		return d, fmt.Errorf("offset metadata %.40q is not sluice's deduplication state", metadata)
+		if body, ok = cutPrefix(metadata, dedupPrefixV1); !ok {
+			return d, fmt.Errorf("offset metadata %.40q is not sluice's deduplication state", metadata)
+		}
+		version = 1
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil {
 		return newDedupState(), fmt.Errorf("deduplication state: %w", err)
 	}
-	errBad := errors.New("deduplication state truncated")
+	errBad := errors.New("deduplication state truncated or invalid")
 	uvarint := func() uint64 {
 		v, n := binary.Uvarint(raw)
 		if n <= 0 {
@@ -166,21 +278,32 @@ func decodeDedupState(metadata string, next int64) (*dedupState, error) {
 	}
 	for len(raw) > 0 && err == nil {
 		n := uvarint()
+		isHex := false
+		if version == 2 {
+			n, isHex = n>>1, n&1 == 1
+		}
 		if n > uint64(len(raw)) {
 			return newDedupState(), errBad
 		}
 		p := &producerMark{name: string(raw[:n])}
+		if isHex {
+			p.name = hex.EncodeToString(raw[:n])
+		}
 		raw = raw[n:]
 		p.acked = uvarint()
 		p.last = next - int64(uvarint())
-		count := uvarint()
-		if count > maxSeen {
+		if version == 1 {
+			count := uvarint()
+			if count > maxSeen {
+				return newDedupState(), errBad
+			}
+			prev := p.acked
+			for range count {
+				prev += uvarint()
+				p.seen = append(p.seen, prev)
+			}
+		} else if !p.decodeSeen(uvarint, &raw) {
 			return newDedupState(), errBad
-		}
-		prev := p.acked
-		for range count {
-			prev += uvarint()
-			p.seen = append(p.seen, prev)
 		}
 		d.producers[p.name] = p
 	}
@@ -188,6 +311,54 @@ func decodeDedupState(metadata string, next int64) (*dedupState, error) {
 		return newDedupState(), err
 	}
 	return d, nil
+}
+
+// decodeSeen reads the blocks appendProducer wrote. It fails on anything
+// appendProducer cannot write: more than maxSeen entries, entries out of
+// order or past 2^64, a bitmap not starting with its first entry.
+func (p *producerMark) decodeSeen(uvarint func() uint64, raw *[]byte) bool {
+	blocks := uvarint()
+	if blocks > maxSeen {
+		return false
+	}
+	prev := p.acked
+	for range blocks {
+		gap := uvarint()
+		h := uvarint()
+		first := prev + gap
+		if first < prev {
+			return false
+		}
+		n := h >> 1
+		if h&1 == 0 {
+			if n >= maxSeen || len(p.seen)+int(n)+1 > maxSeen || first+n < first || first+n == ^uint64(0) {
+				return false
+			}
+			for i := range n + 1 {
+				p.seen = append(p.seen, first+i)
+			}
+			prev = first + n + 1
+			continue
+		}
+		if n == 0 || n > uint64(len(*raw)) || n > maxBitmapSpan/8+1 || (*raw)[0]&1 == 0 || first+8*n < first {
+			return false
+		}
+		last := first
+		for j, c := range (*raw)[:n] {
+			for i := range 8 {
+				if c&(1<<i) != 0 {
+					if len(p.seen) == maxSeen {
+						return false
+					}
+					last = first + uint64(8*j+i)
+					p.seen = append(p.seen, last)
+				}
+			}
+		}
+		*raw = (*raw)[n:]
+		prev = last + 1
+	}
+	return true
 }
 
 func cutPrefix(s, prefix string) (string, bool) {

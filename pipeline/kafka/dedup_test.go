@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -286,4 +288,135 @@ func TestDedupObserveAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("%v allocations per message", n)
 	}
+}
+
+// dedupFill builds a partition's state as a backlog drain leaves it:
+// collectors collectors, each with window entries in flight past its
+// acknowledged position, those whose key lands in this partition (one in
+// partitions) consumed.
+func dedupFill(rng *rand.Rand, collectors, window, partitions int) *dedupState {
+	d := newDedupState()
+	off := int64(0)
+	for c := range collectors {
+		name := fmt.Sprintf("%016x", rng.Uint64())
+		acked := uint64(3+rng.IntN(50))<<32 | uint64(rng.IntN(1<<20))
+		for i := range window {
+			if rng.IntN(partitions) == 0 {
+				d.observe([]byte(name), acked+uint64(i), acked, off)
+				off++
+			}
+		}
+		d.observe([]byte(name), acked+uint64(window), acked, off+int64(c))
+		off++
+	}
+	return d
+}
+
+// How many collectors the default 4,000-byte state keeps, and how many of
+// them with their seen lists, while every one drains a backlog at full
+// window: the README's figures.
+func TestDedupStateCapacity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, collectors := range []int{100, 200} {
+		for _, window := range []int{8, 64, 512} {
+			for _, partitions := range []int{1, 4} {
+				d := dedupFill(rng, collectors, window, partitions)
+				meta, evicted := d.encode(1<<20, 4000)
+				kept, full := collectors-evicted, 0
+				for _, p := range d.producers {
+					if len(p.seen) > 0 {
+						full++
+					}
+				}
+				t.Logf("%d collectors, window %3d, %d partition(s): %3d kept, %3d of them with their seen list (%d bytes)",
+					collectors, window, partitions, kept, full, len(meta))
+				back, err := decodeDedupState(meta, 1<<20)
+				if err != nil || len(back.producers) != kept {
+					t.Fatalf("decoded %d producers (%v), want %d", len(back.producers), err, kept)
+				}
+				for name, p := range d.producers {
+					if q := back.producers[name]; q == nil || fmt.Sprint(*q) != fmt.Sprint(*p) {
+						t.Fatalf("producer %s decoded as %v, want %v", name, q, *p)
+					}
+				}
+				if kept < min(collectors, 150) || (collectors == 100 && full < 10) {
+					t.Errorf("%d collectors, window %d, %d partition(s): %d kept, %d with their seen list", collectors, window, partitions, kept, full)
+				}
+			}
+		}
+	}
+}
+
+// Any seen list (runs, scattered entries, gaps across segments, names of
+// any form) reads back as it was written, and a commit of the earlier
+// format (one varint per entry) is still read.
+func TestDedupStateEncodingRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	for round := range 500 {
+		d := newDedupState()
+		for c := range 1 + rng.IntN(5) {
+			name := fmt.Sprintf("%016x", rng.Uint64())
+			if c == 0 && round%3 == 0 {
+				name = fmt.Sprintf("collector-%d", round) // not hex: kept as text
+			}
+			p := &producerMark{name: name, acked: uint64(rng.IntN(100))<<32 | uint64(rng.IntN(1000)), last: int64(rng.IntN(1000))}
+			s := p.acked + uint64(rng.IntN(3))
+			for range rng.IntN(600) {
+				p.seen = append(p.seen, s)
+				switch r := rng.IntN(20); {
+				case r < 12:
+					s++
+				case r < 19:
+					s += 2 + uint64(rng.IntN(40))
+				default:
+					s = (s>>32+1)<<32 | uint64(rng.IntN(5)) // the next segment
+				}
+			}
+			d.producers[name] = p
+		}
+		meta, evicted := d.encode(1000, 1<<20)
+		back, err := decodeDedupState(meta, 1000)
+		if err != nil || evicted != 0 {
+			t.Fatalf("round %d: %v (evicted %d)", round, err, evicted)
+		}
+		for name, p := range d.producers {
+			if q := back.producers[name]; q == nil || fmt.Sprint(*q) != fmt.Sprint(*p) {
+				t.Fatalf("round %d: producer %s read back as %v, want %v", round, name, q, *p)
+			}
+		}
+	}
+
+	// Format 1, as an earlier version committed it.
+	var raw []byte
+	raw = binary.AppendUvarint(raw, 1)
+	raw = append(raw, 'a')
+	for _, v := range []uint64{5<<32 | 1, 3, 2, 2, 3} {
+		raw = binary.AppendUvarint(raw, v)
+	}
+	d, err := decodeDedupState(dedupPrefixV1+base64.RawURLEncoding.EncodeToString(raw), 13)
+	if p := d.producers["a"]; err != nil || p == nil || p.acked != 5<<32|1 || p.last != 10 || fmt.Sprint(p.seen) != fmt.Sprint([]uint64{5<<32 | 3, 5<<32 | 6}) {
+		t.Fatalf("format 1 read as %v (%v)", d.producers["a"], err)
+	}
+}
+
+// Whatever the metadata, reading it fails or yields a state that writes
+// back as it read: never a panic, never entries out of order.
+func FuzzDedupStateDecode(f *testing.F) {
+	d := dedupFill(rand.New(rand.NewPCG(1, 1)), 3, 64, 4)
+	meta, _ := d.encode(100, 4000)
+	f.Add(meta)
+	f.Add(dedupPrefix + "AQ")
+	f.Fuzz(func(t *testing.T, metadata string) {
+		d, err := decodeDedupState(metadata, 100)
+		if err != nil {
+			return
+		}
+		for _, p := range d.producers {
+			for i, s := range p.seen {
+				if s < p.acked || (i > 0 && s <= p.seen[i-1]) || len(p.seen) > maxSeen {
+					t.Fatalf("decoded seen %v out of order or below acked %d", p.seen, p.acked)
+				}
+			}
+		}
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -380,7 +379,7 @@ func (f *Forwarder) next(ctx context.Context) error {
 // acknowledged by Kafka, so their copies precede d in the topic (the
 // AckedHeader promise).
 func (f *Forwarder) send(ctx context.Context, d *delivery, acked spool.Pos) error {
-	id := Identity{ID: d.entry.ID, Acked: strconv.FormatUint(acked.Segment, 10) + "-" + strconv.Itoa(acked.Index)}
+	id := Identity{Spool: f.spool.Instance(), Entry: d.entry.Pos, AckedAt: acked}
 	return f.producer.SendEncoded(ctx, d.entry.Key, d.entry.Value, d.entry.Records, id, func(err error) {
 		f.completed(d, err)
 	})

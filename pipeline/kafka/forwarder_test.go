@@ -13,6 +13,7 @@ import (
 
 	"sluice/internal/reporter"
 	"sluice/internal/testenv"
+	"sluice/pipeline/spool"
 )
 
 // flakySender stands in for the Producer: it holds at most maxInFlight
@@ -56,7 +57,17 @@ func newFlakySender(maxInFlight, failFrom, failTo int) *flakySender {
 func (s *flakySender) EnsureTopic(context.Context) error { return nil }
 
 func (s *flakySender) SendEncoded(ctx context.Context, _, _ []byte, _ int, identity Identity, done func(error)) error {
-	id := identity.ID
+	// The headers the producer would write.
+	headers := new(message).identityHeaders(identity)
+	var id, ackedHeader string
+	for _, h := range headers {
+		switch h.Key {
+		case MessageIDHeader:
+			id = string(h.Value)
+		case AckedHeader:
+			ackedHeader = string(h.Value)
+		}
+	}
 	select {
 	case s.tokens <- struct{}{}:
 	case <-ctx.Done():
@@ -75,7 +86,7 @@ func (s *flakySender) SendEncoded(ctx context.Context, _, _ []byte, _ int, ident
 	// delivered and not past this entry.
 	var seg, acked int
 	own, err := strconv.Atoi(id[strings.LastIndexByte(id, '-')+1:])
-	if _, serr := fmt.Sscanf(identity.Acked, "%d-%d", &seg, &acked); serr != nil || err != nil || acked > own || acked > len(s.delivered) {
+	if _, serr := fmt.Sscanf(ackedHeader, "%d-%d", &seg, &acked); serr != nil || err != nil || acked > own || acked > len(s.delivered) {
 		s.badAcked++
 	}
 	s.maxHeld = max(s.maxHeld, held)
@@ -217,5 +228,36 @@ func TestForwarderStopStalls(t *testing.T) {
 	startStop(t, f)
 	if n := f.Pending(); n != entries {
 		t.Errorf("%d entries pending after Stop, want all %d left spooled", n, entries)
+	}
+}
+
+// A spooled message's identity headers spell what the spool's Entry.ID
+// says, and are written without allocating once the pooled message was
+// used.
+func TestIdentityHeaders(t *testing.T) {
+	m := new(message)
+	id := Identity{Spool: "0123456789abcdef", Entry: spool.Pos{Segment: 12, Index: 345}, AckedAt: spool.Pos{Segment: 11, Index: 9}}
+	h := m.identityHeaders(id)
+	if len(h) != 3 || h[1].Key != MessageIDHeader || string(h[1].Value) != "0123456789abcdef-12-345" ||
+		h[2].Key != AckedHeader || string(h[2].Value) != "11-9" {
+		t.Fatalf("headers %q", h)
+	}
+	if h := m.identityHeaders(Identity{ID: "token"}); len(h) != 2 || string(h[1].Value) != "token" {
+		t.Fatalf("headers %q", h)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		id.Entry.Index++
+		m.identityHeaders(id)
+	}); n != 0 {
+		t.Errorf("%v allocations per message", n)
+	}
+}
+
+func BenchmarkIdentityHeaders(b *testing.B) {
+	b.ReportAllocs()
+	m := new(message)
+	acked := spool.Pos{Segment: 40, Index: 1000}
+	for i := range b.N {
+		m.identityHeaders(Identity{Spool: "0123456789abcdef", Entry: spool.Pos{Segment: 40, Index: 1000 + i}, AckedAt: acked})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/pipeline/recordpb"
+	"sluice/pipeline/spool"
 )
 
 // ErrClosed is returned by Send after Stop.
@@ -143,6 +145,10 @@ type message struct {
 	// borrowed: value belongs to the caller of SendEncoded, so the pool
 	// must not keep it.
 	borrowed bool
+	// headers and headerBuf hold SendEncoded's headers until the message
+	// is completed, reused from one message to the next.
+	headers   [3]kafkago.Header
+	headerBuf []byte
 }
 
 var messagePool = sync.Pool{New: func() any { return new(message) }}
@@ -312,6 +318,12 @@ type Identity struct {
 	ID string
 	// Acked goes into AckedHeader.
 	Acked string
+	// Spool, when set, stands for ID and Acked: the message is the entry
+	// at Entry of the spool instance Spool, sent when AckedAt was the
+	// spool's acknowledged position. The headers are then written into a
+	// buffer kept with the pooled message, no string built per message.
+	Spool          string
+	Entry, AckedAt spool.Pos
 }
 
 // SendEncoded hands Kafka one message that is already encoded: value is a
@@ -335,17 +347,7 @@ func (p *Producer) SendEncoded(ctx context.Context, key, value []byte, records i
 	state.pending.Store(2) // the message, and this call until it handed it over
 	m := messagePool.Get().(*message)
 	m.value, m.borrowed, m.records, m.send = value, true, records, state
-	headers := schemaHeaders
-	if id.ID != "" || id.Acked != "" {
-		headers = make([]kafkago.Header, 1, 3)
-		headers[0] = schemaHeaders[0]
-		if id.ID != "" {
-			headers = append(headers, kafkago.Header{Key: MessageIDHeader, Value: []byte(id.ID)})
-		}
-		if id.Acked != "" {
-			headers = append(headers, kafkago.Header{Key: AckedHeader, Value: []byte(id.Acked)})
-		}
-	}
+	headers := m.identityHeaders(id)
 	var err error
 	select {
 	case p.inFlight <- struct{}{}:
@@ -358,6 +360,41 @@ func (p *Producer) SendEncoded(ctx context.Context, key, value []byte, records i
 	}
 	state.finish(nil)
 	return err
+}
+
+// identityHeaders returns the schema header and id's headers, written into
+// m's own header array and buffer (so without allocating once m was used).
+func (m *message) identityHeaders(id Identity) []kafkago.Header {
+	if id.ID == "" && id.Acked == "" && id.Spool == "" {
+		return schemaHeaders
+	}
+	b := m.headerBuf[:0]
+	if id.Spool != "" {
+		b = appendPos(append(append(b, id.Spool...), '-'), id.Entry)
+	} else {
+		b = append(b, id.ID...)
+	}
+	idLen := len(b)
+	if id.Spool != "" {
+		b = appendPos(b, id.AckedAt)
+	} else {
+		b = append(b, id.Acked...)
+	}
+	m.headerBuf = b
+	headers := append(m.headers[:0], schemaHeaders[0])
+	if idLen > 0 {
+		headers = append(headers, kafkago.Header{Key: MessageIDHeader, Value: b[:idLen:idLen]})
+	}
+	if len(b) > idLen {
+		headers = append(headers, kafkago.Header{Key: AckedHeader, Value: b[idLen:]})
+	}
+	return headers
+}
+
+// appendPos appends "<segment>-<index>".
+func appendPos(b []byte, pos spool.Pos) []byte {
+	b = strconv.AppendUint(b, pos.Segment, 10)
+	return strconv.AppendInt(append(b, '-'), int64(pos.Index), 10)
 }
 
 // write hands messages, each holding an in-flight token, to the async writer.

@@ -28,13 +28,18 @@
 // Stop): after a crash, only the entries acknowledged within that last
 // interval, and those not acknowledged at all, are read again. The cursor
 // stays true for good because segment numbers are never reused: a new
-// segment is numbered past both the cursor and every segment found on disk
-// at New, even those New deletes as delivered. (Were numbers reused, a
+// segment is numbered past the cursor, every segment found on disk at New
+// (even those New deletes as delivered), and the high-water mark: the
+// "highwater" file records, durably, each segment number before a segment
+// of that number is created, so that a segment file lost to a power loss
+// (its directory entry never synced) does not free its number. (Were numbers reused, a
 // cursor left by a clean stop would, after a later crash, mark the new
 // segments' entries as delivered, and a consumer would take their IDs for
 // ones it had already seen.) For the same reason, a directory that has an
 // instance ID but no readable cursor gets a new instance ID: its numbering
-// may start again.
+// may start again. So does a copy of the directory (a cloned volume or VM,
+// a restored backup): the "fingerprint" file beside the ID names the
+// machine and the directory's inode it was made for.
 package spool
 
 import (
@@ -74,7 +79,16 @@ const (
 	segSuffix  = ".seg"
 	cursorFile = "cursor"
 	idFile     = "id"
+	// highFile holds the highest segment number ever used, recorded
+	// durably before a segment of that number is created.
+	highFile = "highwater"
+	// fingerprintFile says where the instance ID was made (see fingerprint).
+	fingerprintFile = "fingerprint"
 )
+
+// machineIDFiles are read, the first that exists, for the machine's
+// identity (a variable for tests).
+var machineIDFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -127,11 +141,13 @@ type Spool struct {
 	// nextSeq numbers the next segment: past every number used before,
 	// in this run or an earlier one.
 	nextSeq uint64
-	wf      *os.File
-	w       *bufio.Writer
-	total   int64
-	notify  chan struct{}
-	closed  bool
+	// highWater is the number highFile records.
+	highWater uint64
+	wf        *os.File
+	w         *bufio.Writer
+	total     int64
+	notify    chan struct{}
+	closed    bool
 	// syncing is set by the first Sync; from then on roll lists the
 	// segments it seals in sealed, for the next Sync to fsync.
 	syncing bool
@@ -209,26 +225,70 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Spool, error) {
 	return s, nil
 }
 
-// spoolID reads the instance ID, or makes one: when there is none, or when
-// fresh is set (the cursor is missing or unreadable, so segment numbers may start again
-// and an old ID with new numbers could name entries already delivered).
+// spoolID reads the instance ID, or makes one: when there is none, when
+// fresh is set (the cursor is missing or unreadable, so segment numbers may
+// start again and an old ID with new numbers could name entries already
+// delivered), or when the directory's fingerprint changed: a copy of the
+// directory (a cloned volume or VM, a restored backup) would otherwise send
+// its entries under the original's ID, and whichever of the two sends a
+// sequence number second would have its entry taken for a copy.
 func spoolID(r *reporter.Reporter, dir string, fresh bool) (string, error) {
 	path := filepath.Join(dir, idFile)
+	fp := fingerprint(dir)
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-		if !fresh {
+		old, ferr := os.ReadFile(filepath.Join(dir, fingerprintFile))
+		switch {
+		case fresh:
+			r.Warn("spool has an instance ID but no cursor; taking a new ID, so that entries are not mistaken for ones already delivered", "dir", dir)
+		case ferr == nil && strings.TrimSpace(string(old)) != fp:
+			r.Warn("spool directory was copied or moved to another machine (its fingerprint changed); taking a new instance ID, so that its entries are not mistaken for the original's",
+				"dir", dir, "was", strings.TrimSpace(string(old)), "now", fp)
+		default:
+			if ferr != nil {
+				// A directory of an earlier version: its ID is trusted
+				// and the fingerprint recorded from now on.
+				if err := atomicfile.WriteFile(filepath.Join(dir, fingerprintFile), []byte(fp+"\n"), 0o640); err != nil {
+					return "", fmt.Errorf("spool: fingerprint: %w", err)
+				}
+			}
 			return strings.TrimSpace(string(b)), nil
 		}
-		r.Warn("spool has an instance ID but no cursor; taking a new ID, so that entries are not mistaken for ones already delivered", "dir", dir)
 	}
 	var raw [8]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", fmt.Errorf("spool: id: %w", err)
 	}
 	id := hex.EncodeToString(raw[:])
+	// The ID first: a crash between the two leaves the new ID with the
+	// old fingerprint, and the next start takes yet another ID (nothing
+	// was sent under this one), never the old ID with the new fingerprint.
 	if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o640); err != nil {
 		return "", fmt.Errorf("spool: id: %w", err)
 	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, fingerprintFile), []byte(fp+"\n"), 0o640); err != nil {
+		return "", fmt.Errorf("spool: fingerprint: %w", err)
+	}
 	return id, nil
+}
+
+// fingerprint names the machine (its machine-id) and the directory (its
+// inode). Neither the host name nor the device number is in it: both
+// change when a container or a volume moves, while the spool stays the
+// same. A snapshot restored on the same machine and file system keeps both
+// and is not detected.
+func fingerprint(dir string) string {
+	machine := "-"
+	for _, path := range machineIDFiles {
+		if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			machine = strings.TrimSpace(string(b))
+			break
+		}
+	}
+	inode := "-"
+	if ino, ok := dirInode(dir); ok {
+		inode = strconv.FormatUint(ino, 10)
+	}
+	return "machine=" + machine + " inode=" + inode
 }
 
 // recover scans the segments left by an earlier run.
@@ -247,7 +307,8 @@ func (s *Spool) recover() error {
 	}
 	slices.Sort(seqs)
 	cursorSeq, cursorIndex := s.readCursor()
-	s.nextSeq = cursorSeq + 1
+	s.highWater = s.readHighWater()
+	s.nextSeq = max(cursorSeq, s.highWater) + 1
 	if len(seqs) > 0 {
 		s.nextSeq = max(s.nextSeq, seqs[len(seqs)-1]+1)
 	}
@@ -273,6 +334,24 @@ func (s *Spool) recover() error {
 		s.total += seg.size
 	}
 	return nil
+}
+
+// readHighWater reads highFile; a directory of an earlier version has none
+// (its numbering then rests on the cursor and the segments, as it did).
+func (s *Spool) readHighWater() uint64 {
+	b, err := os.ReadFile(filepath.Join(s.dir, highFile))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			s.r.Warn("spool high-water mark unreadable, ignored", "error", err)
+		}
+		return 0
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		s.r.Warn("spool high-water mark unreadable, ignored", "error", err)
+		return 0
+	}
+	return v
 }
 
 func (s *Spool) readCursor() (uint64, int) {
@@ -356,6 +435,16 @@ func (s *Spool) roll() error {
 		if s.syncing {
 			s.sealed = append(s.sealed, s.segs[len(s.segs)-1].path)
 		}
+	}
+	// The number is recorded durably before it names any entry: a segment
+	// file whose directory entry a power loss takes away (its entries may
+	// have reached Kafka already) must not see its number used again under
+	// the same instance ID, or the new entries would pass for copies.
+	if seq > s.highWater {
+		if err := atomicfile.WriteFile(filepath.Join(s.dir, highFile), strconv.AppendUint(nil, seq, 10), 0o640); err != nil {
+			return fmt.Errorf("spool: high-water mark: %w", err)
+		}
+		s.highWater = seq
 	}
 	seg := &segment{seq: seq, path: s.segPath(seq)}
 	f, err := os.OpenFile(seg.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -350,33 +351,34 @@ func TestCursorKeptWithoutStop(t *testing.T) {
 // one delivered before.
 func TestNewInstanceWithoutCursor(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := open(t, dir, smallConfig())
-	first := s.Instance()
-	if err := s.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	first := instance(t, dir)
+	if again := instance(t, dir); again != first {
+		t.Fatalf("instance changed across a clean restart: %s, then %s", first, again)
 	}
-	s, _ = open(t, dir, smallConfig())
-	if s.Instance() != first {
-		t.Fatalf("instance changed across a clean restart: %s, then %s", first, s.Instance())
-	}
-	s.Stop(context.Background())
 	if err := os.Remove(filepath.Join(dir, cursorFile)); err != nil {
 		t.Fatal(err)
 	}
-	s, _ = open(t, dir, smallConfig())
-	second := s.Instance()
+	second := instance(t, dir)
 	if second == first {
 		t.Fatalf("instance %s kept though the cursor was lost", first)
 	}
-	s.Stop(context.Background())
 	if err := os.WriteFile(filepath.Join(dir, cursorFile), []byte("garbage"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	s, _ = open(t, dir, smallConfig())
-	defer s.Stop(context.Background())
-	if s.Instance() == second {
+	if third := instance(t, dir); third == second {
 		t.Fatalf("instance %s kept though the cursor was unreadable", second)
 	}
+}
+
+// instance opens the spool in dir, stops it, and returns its instance ID.
+func instance(t *testing.T, dir string) string {
+	t.Helper()
+	s, _ := open(t, dir, smallConfig())
+	id := s.Instance()
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // TestSync: Sync covers the segment being written and, once a writer
@@ -413,5 +415,99 @@ func TestSync(t *testing.T) {
 	}
 	if err := s.Sync(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Sync after Stop: %v, want ErrClosed", err)
+	}
+}
+
+// A segment file lost to a power loss (its directory entry never reached
+// the disk, though its entries reached Kafka) does not free its number:
+// the next segment under the same instance ID gets a fresh one, so that no
+// new entry carries the identity of one delivered before.
+func TestSpoolLostSegmentKeepsNumber(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{MaxBytes: 1 << 20, SegmentBytes: 64 << 10, Policy: DropNewest}
+	s, _ := open(t, dir, cfg)
+	delivered := map[string]bool{}
+	var newest uint64
+	for i := range 150 {
+		if err := s.Append([]byte("k"), value(i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 150 {
+		e := next(t, s)
+		delivered[e.ID] = true // as if it reached Kafka
+		newest = max(newest, e.Pos.Segment)
+	}
+	instance := s.Instance()
+	crash(s)
+	// The power loss: the newest segment file is gone; the cursor still
+	// names the first segment, as nothing was acknowledged.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	for _, path := range segs {
+		seq, _ := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), segSuffix), 10, 64)
+		if seq >= newest {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, _ = open(t, dir, cfg)
+	defer s.Stop(context.Background())
+	if s.Instance() != instance {
+		t.Fatalf("instance changed: %s, then %s", instance, s.Instance())
+	}
+	for i := range 200 {
+		if err := s.Append([]byte("k"), value(1000+i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n, _ := s.Pending(); n > 0; n-- {
+		e := next(t, s)
+		if !strings.HasPrefix(string(e.Value), "value-001") {
+			continue // an entry of the first run, read again under its ID
+		}
+		if e.Pos.Segment <= newest || delivered[e.ID] {
+			t.Fatalf("new entry %.12q is %s, in segment %d; the lost segment was %d", e.Value, e.ID, e.Pos.Segment, newest)
+		}
+	}
+}
+
+// A copy of a spool directory, elsewhere on the machine or on another
+// machine, takes a new instance ID; the directory itself, and one of an
+// earlier version without a fingerprint, keep theirs.
+func TestSpoolIdentityFingerprint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	first := instance(t, dir)
+	if again := instance(t, dir); again != first {
+		t.Fatalf("instance changed across a restart: %s, then %s", first, again)
+	}
+
+	// An earlier version's directory: no fingerprint; the ID is kept.
+	if err := os.Remove(filepath.Join(dir, fingerprintFile)); err != nil {
+		t.Fatal(err)
+	}
+	if again := instance(t, dir); again != first {
+		t.Fatalf("instance changed when the fingerprint was first recorded: %s, then %s", first, again)
+	}
+
+	// A copy (another inode), as cp -a or a file-level restore makes.
+	clone := filepath.Join(t.TempDir(), "spool")
+	if err := os.CopyFS(clone, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if copied := instance(t, clone); copied == first {
+		t.Fatalf("the copy of the directory kept the instance ID %s", first)
+	}
+
+	// The same directory seen from another machine (a cloned VM).
+	machine := filepath.Join(t.TempDir(), "machine-id")
+	if err := os.WriteFile(machine, []byte("0123456789abcdef0123456789abcdef\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := machineIDFiles
+	machineIDFiles = []string{machine}
+	defer func() { machineIDFiles = saved }()
+	if moved := instance(t, dir); moved == first {
+		t.Fatalf("the directory on another machine kept the instance ID %s", first)
 	}
 }
