@@ -64,7 +64,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	pipe, err := pipeline.NewFromKafka(r, cfg.Pipeline, pipeline.KafkaDependencies{
 		Group: consumer,
 		Grace: cfg.Kafka.Consumer.RebalanceTimeout / 2,
-		Sinks: withSIEMSinks(store.sink(), siemSinks),
+		Sinks: withKillAfterInserts(r, withSIEMSinks(store.sink(), siemSinks)),
 		Stage: enricher,
 	})
 	if err != nil {
