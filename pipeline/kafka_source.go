@@ -171,8 +171,8 @@ type partitionSource struct {
 
 	started   bool  // the claim's first gathering has started
 	holding   bool  // the loop holds batches not yet released
-	replayEnd  int64 // when rebuilding a recorded gathering: its last offset; else -1
-	ended      bool  // a message came after the claim's context ended
+	replayEnd int64 // when rebuilding a recorded gathering: its last offset; else -1
+	ended     bool  // a message came after the claim's context ended
 }
 
 func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
