@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,11 +104,7 @@ func TestFromKafkaIntentRebuiltByAnotherWorker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	sizes := make([]int, messages)
-	for i := range sizes {
-		sizes[i] = perMessage
-	}
-	_, kcfg := kfakeTopic(t, ctx, r, "sluice-intent-handover-test", sizes...)
+	_, kcfg := kfakeTopic(t, ctx, r, "sluice-intent-handover-test", slices.Repeat([]int{perMessage}, messages)...)
 
 	// The producer sends one message per record. The first worker
 	// gathers 150 records, stores them and "dies": its

@@ -23,12 +23,7 @@ import (
 // drops: every flow is stored once (per-row hashes), none lost.
 func TestKafkaKilledAfterInsertOtherWorker(t *testing.T) {
 	srv, _, chAddr := startClickHouseServer(t, "handover-test")
-	config := kafkaTestConfig(t, sharedBrokers(t), "")
-	setStorage(t, config, fmt.Sprintf(`  server:
-    addrs: [%q]
-    protocol: http
-    username: sluice_writer
-`, chAddr))
+	config := serverBackendConfig(t, chAddr)
 	noChdb := "CHDB_LIB_PATH=" + t.TempDir() + "/no-libchdb.so"
 	startPipeline := func(env ...string) *tier {
 		p, err := startProcessEnv(t, append(env, noChdb), "pipeline", fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")),
