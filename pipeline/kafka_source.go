@@ -8,14 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sluice/internal/atomicfile"
 	"sluice/internal/reporter"
 	"sluice/pipeline/kafka"
 	"sluice/pipeline/record"
@@ -37,9 +34,11 @@ import (
 //   - A gathering stored but not committed (a pipeline crash, a commit that
 //     failed) is rebuilt from the same messages and inserted under the same
 //     deduplication token, which the store drops. Before a gathering is
-//     written, its offset range is recorded in the data directory (the
-//     intent); when a partition is consumed again from a gathering's first
-//     offset, it is rebuilt with exactly that range. Its token is derived
+//     written, its offset range (the intent) is committed to Kafka with the
+//     partition's offset, which stays where it was, and the deduplication
+//     state from before the gathering (kafka.Claim.CommitIntent); whichever
+//     worker consumes the partition next, on any machine, reads it back and
+//     rebuilds the gathering with exactly that range. Its token is derived
 //     from its messages' identities ("sluice-ids/<hash>"), or, when none of
 //     them has one (older collectors, other producers), from its range
 //     ("<topic>/<partition>/<first>-<last>"). ClickHouse keeps the tokens
@@ -52,7 +51,6 @@ type FromKafka struct {
 	cancelFetch context.CancelFunc
 
 	group   *kafka.Group
-	intents intentLog
 	grace   time.Duration
 	limiter *reporter.Limiter
 	// intentErrors counts failed attempts to record a batch's intent.
@@ -63,8 +61,6 @@ type FromKafka struct {
 type KafkaDependencies struct {
 	// Group is the consumer group the pipeline is a member of.
 	Group *kafka.Group
-	// IntentDir holds the batches' intents.
-	IntentDir string
 	// Grace bounds how long a partition being handed over (a rebalance)
 	// waits for its last batch to be stored (half the group's rebalance
 	// timeout is safe).
@@ -86,16 +82,13 @@ func NewFromKafka(r *reporter.Reporter, cfg Config, deps KafkaDependencies) (*Fr
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(deps.IntentDir, 0o750); err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
 	m := r.Metrics()
-	intentErrors := m.Counter("intent_errors_total", "Failed attempts to record a batch's offset range before storing it; the batch waits, uncommitted, until one succeeds.")
+	intentErrors := m.Counter("intent_errors_total", "Failed attempts to commit a batch's offset range (its intent) to Kafka before storing it; the batch waits, uncommitted, until one succeeds.")
 	if err := m.Err(); err != nil {
 		return nil, fmt.Errorf("register pipeline metrics: %w", err)
 	}
 	return &FromKafka{
-		loop: l, lifecycle: newLifecycle(), group: deps.Group, intents: intentLog{dir: deps.IntentDir},
+		loop: l, lifecycle: newLifecycle(), group: deps.Group,
 		grace: deps.Grace, limiter: r.NewLimiter(5, 10*time.Second),
 		intentErrors: intentErrors,
 	}, nil
@@ -140,7 +133,6 @@ func (p *FromKafka) consume(run, base context.Context, c *kafka.Claim) {
 
 	src := &partitionSource{p: p, c: c, replayEnd: -1,
 		buf: make([]record.Flow, 0, min(p.cfg.BatchRows, 8192))}
-	src.intent, src.haveIntent = p.intents.load(c.Topic, c.Partition)
 	var notStored *notStoredError
 	if err := p.run(writeCtx, src, "handover"); errors.As(err, &notStored) {
 		p.r.Warn("batch not stored; left uncommitted for the partition's next owner",
@@ -162,10 +154,11 @@ func (p *FromKafka) consume(run, base context.Context, c *kafka.Claim) {
 // would not fit, the next one is decoded into a new array sized for a
 // whole gathering, which later gatherings reuse.
 //
-// Before a gathering is stored, its range is recorded in the data
-// directory (the intent); when a partition is consumed again from a
-// gathering's first offset (after a crash, or a commit that failed), the
-// batches up to its last offset are marked Replay, so that the loop rebuilds
+// Before a gathering is stored, its range is committed to Kafka (the
+// intent, see kafka.Claim.CommitIntent); when a partition is consumed
+// again, by any worker, from a gathering's first offset (after a crash, or
+// a commit that failed), the batches up to its last offset are marked
+// Replay, so that the loop rebuilds
 // it with exactly the same range (and, the deduplication state being the
 // one committed before it, the same messages skipped), and its insert
 // carries the same token and the store keeps it once.
@@ -176,11 +169,10 @@ type partitionSource struct {
 	// largest is the most records a message of the partition has held.
 	largest int
 
-	intent     intent
-	haveIntent bool  // the claim's first gathering is still to start
-	holding    bool  // the loop holds batches not yet released
-	replayEnd  int64 // when rebuilding a recorded gathering: its last offset; else -1
-	ended      bool  // a message came after the claim's context ended
+	started   bool  // the claim's first gathering has started
+	holding   bool  // the loop holds batches not yet released
+	replayEnd int64 // when rebuilding a recorded gathering: its last offset; else -1
+	ended     bool  // a message came after the claim's context ended
 }
 
 func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
@@ -215,12 +207,12 @@ func (s *partitionSource) Next(deadline time.Time) (Batch, error) {
 		b := Batch{Flows: s.buf[start:len(s.buf):len(s.buf)], Offset: msg.Offset, Producer: msg.Producer, Seq: msg.Seq}
 		if !s.holding {
 			s.holding = true
-			if s.haveIntent && s.intent.first == msg.Offset {
-				s.replayEnd = s.intent.last
+			if in, ok := c.Intent(); ok && !s.started && in.First == msg.Offset {
+				s.replayEnd = in.Last
 				s.p.r.Info("rebuilding a batch written before but not committed", "topic", c.Topic,
-					"partition", c.Partition, "first", s.intent.first, "last", s.intent.last)
+					"partition", c.Partition, "first", in.First, "last", in.Last)
 			}
-			s.haveIntent = false
+			s.started = true
 		}
 		if s.replayEnd >= 0 {
 			b.Replay, b.ReplayEnd = true, msg.Offset >= s.replayEnd
@@ -242,10 +234,10 @@ func (s *partitionSource) makeRoom() {
 	s.buf = make([]record.Flow, 0, max(s.p.cfg.BatchRows, len(s.buf))+s.largest)
 }
 
-// Token records the gathering's intent first, and nothing is stored
+// Token commits the gathering's intent first, and nothing is stored
 // without it: a gathering stored without one could not be rebuilt with the
 // same range after a crash, and would be stored twice. While the intent
-// cannot be written the gathering waits, retried with back-off until ctx
+// cannot be committed the gathering waits, retried with back-off until ctx
 // ends, as a store that fails.
 //
 // The token names the gathering's messages: a hash of their identities, in
@@ -256,12 +248,12 @@ func (s *partitionSource) Token(ctx context.Context, batches []Batch) (string, e
 	c := s.c
 	first, last := &batches[0], &batches[len(batches)-1]
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := s.p.intents.save(c.Topic, c.Partition, first.Offset, last.Offset)
+		err := c.CommitIntent(first.Offset, last.Offset)
 		if err == nil {
 			break
 		}
 		s.p.intentErrors.Inc()
-		s.p.limiter.Log(s.p.r.Logger, "intent", "cannot record the batch's range; not storing it until it is recorded",
+		s.p.limiter.Log(s.p.r.Logger, "intent", "cannot commit the batch's range; not storing it until it is committed",
 			"topic", c.Topic, "partition", c.Partition, "error", err, "retry_in", wait)
 		if !sleep(ctx, wait) {
 			return "", fmt.Errorf("recording the batch's intent: %w", err)
@@ -337,30 +329,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// intentLog keeps, per partition, the offset range of the last batch
-// written, in one small file each.
-type intentLog struct{ dir string }
-
-type intent struct{ first, last int64 }
-
-func (l intentLog) path(topic string, partition int) string {
-	return filepath.Join(l.dir, fmt.Sprintf("%s.%d.intent", topic, partition))
-}
-
-func (l intentLog) load(topic string, partition int) (intent, bool) {
-	b, err := os.ReadFile(l.path(topic, partition))
-	if err != nil {
-		return intent{}, false
-	}
-	var in intent
-	if _, err := fmt.Sscanf(string(b), "%d %d", &in.first, &in.last); err != nil || in.first < 0 || in.last < in.first {
-		return intent{}, false
-	}
-	return in, true
-}
-
-func (l intentLog) save(topic string, partition int, first, last int64) error {
-	return atomicfile.WriteFile(l.path(topic, partition), fmt.Appendf(nil, "%d %d\n", first, last), 0o640)
 }

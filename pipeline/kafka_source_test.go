@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -24,67 +24,41 @@ import (
 	"sluice/pipeline/recordpb"
 )
 
-// The intent of a partition's last batch survives a restart, and a broken
-// file is ignored rather than trusted.
-func TestIntentLog(t *testing.T) {
-	l := intentLog{dir: t.TempDir()}
-	if _, ok := l.load("flows", 3); ok {
-		t.Fatal("intent found in an empty directory")
-	}
-	if err := l.save("flows", 3, 100, 180); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.save("flows", 4, 7, 7); err != nil {
-		t.Fatal(err)
-	}
-	if in, ok := l.load("flows", 3); !ok || in != (intent{100, 180}) {
-		t.Fatalf("partition 3: %+v %v", in, ok)
-	}
-	if in, ok := l.load("flows", 4); !ok || in != (intent{7, 7}) {
-		t.Fatalf("partition 4: %+v %v", in, ok)
-	}
-	if err := l.save("flows", 3, 181, 200); err != nil {
-		t.Fatal(err)
-	}
-	if in, _ := l.load("flows", 3); in != (intent{181, 200}) {
-		t.Fatalf("after overwrite: %+v", in)
-	}
-	for _, bad := range []string{"", "garbage", "10 5\n", "-1 4\n"} {
-		os.WriteFile(filepath.Join(l.dir, "flows.9.intent"), []byte(bad), 0o600)
-		if in, ok := l.load("flows", 9); ok {
-			t.Errorf("%q accepted as %+v", bad, in)
-		}
-	}
-}
-
-// A batch whose intent cannot be recorded is not stored: it waits,
+// A batch whose intent cannot be committed is not stored: it waits,
 // uncommitted, and the failures are counted, until the intent can be
-// written; then it is stored once, whole.
+// committed; then it is stored once, whole, and its commit clears the
+// intent.
 func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 	const records = 300
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	_, kcfg := kfakeTopic(t, ctx, r, "sluice-intent-test", records)
+	cluster, kcfg := kfakeTopic(t, ctx, r, "sluice-intent-test", records)
+	// Commits that carry an intent fail until refuse is cleared.
+	var refuse atomic.Bool
+	refuse.Store(true)
+	cluster.ControlKey(kmsg.OffsetCommit.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		for _, topic := range req.(*kmsg.OffsetCommitRequest).Topics {
+			for _, p := range topic.Partitions {
+				if refuse.Load() && p.Metadata != nil && strings.Contains(*p.Metadata, "sluice-intent") {
+					return nil, errors.New("intent refused"), true
+				}
+			}
+		}
+		return nil, nil, false
+	})
 	group, err := kafka.NewGroup(r, kcfg, kafka.GroupDependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	intentDir := filepath.Join(t.TempDir(), "intents")
 	sink := &recordingSink{}
 	pr := r.Sub("pipeline")
 	// Only size flushes: the batch is all 300 records however slowly
 	// they are fetched, so the one write has them all.
 	p, err := NewFromKafka(pr, Config{BatchRows: records, FlushInterval: time.Hour},
-		KafkaDependencies{Group: group, IntentDir: intentDir, Grace: time.Second, Sinks: []Sink{sink}})
+		KafkaDependencies{Group: group, Grace: time.Second, Sinks: []Sink{sink}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	// The intent directory becomes a file: no intent can be written.
-	if err := os.RemoveAll(intentDir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(intentDir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	defer runFromKafka(t, ctx, p)()
@@ -106,23 +80,98 @@ func TestFromKafkaIntentFailureHoldsBatch(t *testing.T) {
 		t.Fatalf("stored %v without an intent", writes)
 	}
 
-	// The directory is back: the batch is recorded, then stored once.
-	if err := os.Remove(intentDir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(intentDir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Eventually(t, 30*time.Second, "the batch to be stored", func() bool {
-		writes, _ := sink.snapshot()
-		return len(writes) > 0
+	// The intent can be committed again: the batch is stored once, then
+	// committed without intent.
+	refuse.Store(false)
+	testenv.Eventually(t, 30*time.Second, "the batch to be stored and committed", func() bool {
+		off, _ := kfakeCommitted(t, ctx, kcfg)
+		return off == records // one message per record
 	})
 	if writes, _ := sink.snapshot(); len(writes) != 1 || writes[0] != records {
 		t.Fatalf("writes %v, want one of %d records", writes, records)
 	}
-	if in, ok := (intentLog{dir: intentDir}).load(kcfg.Topic, 0); !ok || in.first != 0 {
-		t.Fatalf("intent %+v %v after the store", in, ok)
+	if _, metadata := kfakeCommitted(t, ctx, kcfg); strings.Contains(metadata, "sluice-intent") {
+		t.Fatalf("the intent is still committed after the batch: %q", metadata)
 	}
+}
+
+// A worker killed between a batch's insert and its commit leaves the
+// batch's intent in Kafka: ANOTHER worker (its own process and disk) that
+// takes the partition rebuilds that batch with the same range and token,
+// though it would gather differently on its own, then goes on.
+func TestFromKafkaIntentRebuiltByAnotherWorker(t *testing.T) {
+	const messages, perMessage = 8, 50
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	_, kcfg := kfakeTopic(t, ctx, r, "sluice-intent-handover-test", slices.Repeat([]int{perMessage}, messages)...)
+
+	// The producer sends one message per record. The first worker
+	// gathers 150 records, stores them and "dies": its
+	// sink fails after the store, so nothing is committed.
+	first := &tokenSink{fail: errors.New("killed after the insert")}
+	g1, err := kafka.NewGroup(r, kcfg, kafka.GroupDependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := NewFromKafka(r.Sub("first"), Config{BatchRows: 3 * perMessage, FlushInterval: time.Hour},
+		KafkaDependencies{Group: g1, Grace: time.Second, Sinks: []Sink{first}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runFromKafka(t, ctx, p1)
+	testenv.Eventually(t, 30*time.Second, "the first worker to store a batch", func() bool {
+		tokens, _ := first.snapshot()
+		return len(tokens) > 0
+	})
+	stop()
+	want := fmt.Sprintf("%s/0/0-149", kcfg.Topic)
+	if tokens, _ := first.snapshot(); len(tokens) != 1 || tokens[0] != want {
+		t.Fatalf("first worker wrote %v, want [%s]", tokens, want)
+	}
+	if off, metadata := kfakeCommitted(t, ctx, kcfg); off != 0 || !strings.Contains(metadata, "sluice-intent-1:0-149") {
+		t.Fatalf("committed %d %q, want offset 0 with the intent 0-149", off, metadata)
+	}
+
+	// Another worker, gathering 250 records at a time: it rebuilds 0-149
+	// first (on its own it would gather 0-249), then 150-399.
+	second := &tokenSink{}
+	r2 := reporter.New(slog.New(slog.DiscardHandler))
+	g2, err := kafka.NewGroup(r2, kcfg, kafka.GroupDependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := NewFromKafka(r2, Config{BatchRows: 5 * perMessage, FlushInterval: 500 * time.Millisecond},
+		KafkaDependencies{Group: g2, Grace: time.Second, Sinks: []Sink{second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runFromKafka(t, ctx, p2)()
+	testenv.Eventually(t, 30*time.Second, "every offset to be committed", func() bool {
+		off, _ := kfakeCommitted(t, ctx, kcfg)
+		return off == messages*perMessage
+	})
+	tokens, _ := second.snapshot()
+	if len(tokens) != 2 || tokens[0] != want || tokens[1] != fmt.Sprintf("%s/0/150-399", kcfg.Topic) {
+		t.Fatalf("second worker wrote %v, want [%s %s/0/150-399]", tokens, want, kcfg.Topic)
+	}
+}
+
+// kfakeCommitted reads the group's committed offset of partition 0 and its
+// metadata (-1 when none).
+func kfakeCommitted(t *testing.T, ctx context.Context, kcfg kafka.Config) (int64, string) {
+	t.Helper()
+	client := &kafkago.Client{Addr: kafkago.TCP(kcfg.Brokers...)}
+	res, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: kcfg.Consumer.GroupID, Topics: map[string][]int{kcfg.Topic: {0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Topics[kcfg.Topic] {
+		if p.Partition == 0 {
+			return p.CommittedOffset, p.Metadata
+		}
+	}
+	return -1, ""
 }
 
 // kfakeTopic starts an in-process broker and writes one message of n random
@@ -190,6 +239,8 @@ type tokenSink struct {
 	tokens  []string
 	records map[string]int
 	onWrite func()
+	// fail, when set, is returned after every write is recorded.
+	fail error
 }
 
 func (s *tokenSink) WriteBatches(_ context.Context, batches [][]record.Flow, token string) error {
@@ -209,7 +260,7 @@ func (s *tokenSink) WriteBatches(_ context.Context, batches [][]record.Flow, tok
 	if hook != nil {
 		hook()
 	}
-	return nil
+	return s.fail
 }
 
 func (s *tokenSink) snapshot() (tokens []string, stored int) {
@@ -260,7 +311,7 @@ func TestFromKafkaCommitFailureStopsClaim(t *testing.T) {
 		time.AfterFunc(time.Second, func() { failing.Store(false) })
 	}}
 	p, err := NewFromKafka(r.Sub("pipeline"), Config{BatchRows: perMessage, FlushInterval: time.Minute},
-		KafkaDependencies{Group: group, IntentDir: t.TempDir(), Grace: time.Second, Sinks: []Sink{sink}})
+		KafkaDependencies{Group: group, Grace: time.Second, Sinks: []Sink{sink}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,8 +31,9 @@ import (
 // before any worker starts. The first worker gathers 200 records per batch
 // and never flushes on time: its first batch is offsets 0-3, which it stores
 // and then "crashes" (the sink returns an error after the real insert, so
-// nothing is committed). The second worker, on the same data directory and
-// group, gathers 300 records per batch: left to itself it would store
+// nothing is committed). The second worker, another member of the group
+// with nothing of the first (no data directory: the intent is committed to
+// Kafka), gathers 300 records per batch: left to itself it would store
 // offsets 0-5 under a new token, and 0-3 twice. Only the intent makes it
 // rebuild 0-3 first (a rebuilt batch ends on its recorded last offset, not
 // on size or time), under the same token, which the store drops.
@@ -75,7 +76,6 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 	}
 	defer storage.Stop(context.WithoutCancel(ctx))
 	engine, store := st.engine, st.writer
-	intentDir := cfg.Data + "/" + intentDirName
 
 	// runWorker runs one pipeline worker until stop returns, with batches of
 	// batchRows records, or flushInterval after a batch's first record.
@@ -88,7 +88,7 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 		}
 		pcfg := pipeline.Config{BatchRows: batchRows, FlushInterval: flushInterval}
 		p, err := pipeline.NewFromKafka(r, pcfg, pipeline.KafkaDependencies{
-			Group: group, IntentDir: intentDir, Grace: 5 * time.Second, Sinks: []pipeline.Sink{sink},
+			Group: group, Grace: 5 * time.Second, Sinks: []pipeline.Sink{sink},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -117,14 +117,16 @@ func TestKafkaReplayAfterCrash(t *testing.T) {
 	if got := crashing.tokens(); len(got) != 1 || got[0] != firstToken {
 		t.Fatalf("first worker wrote %q, want [%s]", got, firstToken)
 	}
-	if off := committedOffset(t, ctx, kcfg); off >= 0 {
-		t.Fatalf("offset %d committed by the crashed worker", off)
+	// The crashed worker committed only its intent, at the offset the
+	// batch starts from.
+	if off := committedOffset(t, ctx, kcfg); off != 0 {
+		t.Fatalf("offset %d committed by the crashed worker, want 0 (its intent)", off)
 	}
 	if n := flowCount(t, ctx, engine); n != 4*perMessage {
 		t.Fatalf("%d rows stored before the crash, want %d", n, 4*perMessage)
 	}
 
-	// Second worker, same data directory and group: consumes everything.
+	// Second worker, same group, its own state: consumes everything.
 	// Its flush interval only ends what follows the rebuilt batch (a
 	// replay is not flushed on time), so that a failure ends soon too.
 	second := &recordingSink{w: store}

@@ -4,17 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"sluice/internal/component"
 	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/kafka"
 )
-
-// intentDirName holds the Kafka pipeline's batch intents, beside the store
-// they describe.
-const intentDirName = "kafka-consumer"
 
 // cmdPipeline is the pipeline tier of the split deployment: a member of the
 // Kafka consumer group, storing records in the embedded engine of its data
@@ -67,11 +62,10 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	pipe, err := pipeline.NewFromKafka(r, cfg.Pipeline, pipeline.KafkaDependencies{
-		Group:     consumer,
-		IntentDir: filepath.Join(cfg.Data, intentDirName),
-		Grace:     cfg.Kafka.Consumer.RebalanceTimeout / 2,
-		Sinks:     withSIEMSinks(store.sink(), siemSinks),
-		Stage:     enricher,
+		Group: consumer,
+		Grace: cfg.Kafka.Consumer.RebalanceTimeout / 2,
+		Sinks: withKillAfterInserts(r, withSIEMSinks(store.sink(), siemSinks)),
+		Stage: enricher,
 	})
 	if err != nil {
 		stopSIEMSinks(siemSinks)

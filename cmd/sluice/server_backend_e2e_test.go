@@ -24,12 +24,7 @@ import (
 func TestServerBackendHTTP(t *testing.T) {
 	srv, restart, chAddr := startClickHouseServer(t, "server-backend-test")
 
-	config := kafkaTestConfig(t, sharedBrokers(t), "")
-	setStorage(t, config, fmt.Sprintf(`  server:
-    addrs: [%q]
-    protocol: http
-    username: sluice_writer
-`, chAddr))
+	config := serverBackendConfig(t, chAddr)
 	// No libchdb for this role: the library is loaded only by an embedded
 	// engine, which a server backend never opens.
 	pipe, err := startProcessEnv(t, []string{"CHDB_LIB_PATH=" + t.TempDir() + "/no-libchdb.so"}, "pipeline",
@@ -123,6 +118,20 @@ func writeTestFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// serverBackendConfig is a kafkaTestConfig on the shared broker whose
+// storage is the ClickHouse server at chAddr (see startClickHouseServer),
+// over HTTP as its writer user.
+func serverBackendConfig(t *testing.T, chAddr string) string {
+	t.Helper()
+	config := kafkaTestConfig(t, sharedBrokers(t), "")
+	setStorage(t, config, fmt.Sprintf(`  server:
+    addrs: [%q]
+    protocol: http
+    username: sluice_writer
+`, chAddr))
+	return config
 }
 
 // setStorage makes a kafkaTestConfig file's storage backend server, with

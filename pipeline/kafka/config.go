@@ -121,7 +121,9 @@ type ConsumerConfig struct {
 	// after a crash is skipped by whichever worker reads it. It must not
 	// exceed the brokers' offset.metadata.max.bytes (4096 by default). The
 	// collectors seen last in the partition are kept; about 100 fit in the
-	// default while they send steadily. 0 keeps no state across restarts.
+	// default while they send steadily. 56 bytes of it stay free for the
+	// intent of the gathering being stored (see pipeline.FromKafka). 0
+	// keeps no state across restarts.
 	DedupStateBytes int `yaml:"dedup-state-bytes"`
 }
 

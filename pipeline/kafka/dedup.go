@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // dedupState recognises, in one partition, the copies of messages that a
@@ -359,6 +361,35 @@ func (p *producerMark) decodeSeen(uvarint func() uint64, raw *[]byte) bool {
 		prev = last + 1
 	}
 	return true
+}
+
+// intentMark starts an intent at the end of the committed metadata:
+// "|sluice-intent-1:<first>-<last>", after the deduplication state if any.
+const intentMark = "|sluice-intent-1:"
+
+// intentRoom is the most bytes an intent takes (two int64s in decimal),
+// kept free in every commit's metadata budget.
+const intentRoom = len(intentMark) + 2*19 + 1
+
+func encodeIntent(in Intent) string {
+	return intentMark + strconv.FormatInt(in.First, 10) + "-" + strconv.FormatInt(in.Last, 10)
+}
+
+// cutIntent splits committed metadata into the deduplication state and
+// the intent, if any. A malformed intent is no intent.
+func cutIntent(metadata string) (state string, in Intent, ok bool) {
+	state, raw, found := strings.Cut(metadata, intentMark)
+	if !found {
+		return metadata, Intent{}, false
+	}
+	first, last, found := strings.Cut(raw, "-")
+	var err1, err2 error
+	in.First, err1 = strconv.ParseInt(first, 10, 64)
+	in.Last, err2 = strconv.ParseInt(last, 10, 64)
+	if !found || err1 != nil || err2 != nil || in.First < 0 || in.Last < in.First {
+		return state, Intent{}, false
+	}
+	return state, in, true
 }
 
 func cutPrefix(s, prefix string) (string, bool) {

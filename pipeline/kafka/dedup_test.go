@@ -420,3 +420,31 @@ func FuzzDedupStateDecode(f *testing.F) {
 		}
 	})
 }
+
+// An intent rides after the deduplication state in the commit's metadata,
+// within the room kept for it, and a malformed one is no intent.
+func TestIntentInMetadata(t *testing.T) {
+	d := newDedupState()
+	d.observe([]byte("collector-a"), 10, 9, 41)
+	state, _ := d.encode(42, 4000)
+	for _, in := range []Intent{{0, 0}, {42, 99}, {1<<63 - 2, 1<<63 - 1}} {
+		enc := encodeIntent(in)
+		if len(enc) > intentRoom {
+			t.Errorf("intent %+v takes %d bytes, room %d", in, len(enc), intentRoom)
+		}
+		for _, base := range []string{"", state} {
+			gotState, got, ok := cutIntent(base + enc)
+			if !ok || got != in || gotState != base {
+				t.Errorf("cutIntent(%q) = %q %+v %v", base+enc, gotState, got, ok)
+			}
+		}
+	}
+	if gotState, _, ok := cutIntent(state); ok || gotState != state {
+		t.Errorf("an intent found in %q", state)
+	}
+	for _, bad := range []string{intentMark, intentMark + "5", intentMark + "9-3", intentMark + "-1-4", intentMark + "a-b"} {
+		if _, in, ok := cutIntent(state + bad); ok {
+			t.Errorf("%q accepted as %+v", bad, in)
+		}
+	}
+}

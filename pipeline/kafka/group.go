@@ -329,7 +329,22 @@ type Claim struct {
 	dedup *dedupState
 	// fetched is the offset after the last message fetched.
 	fetched int64
+	// base is the deduplication state last committed (or read at the
+	// start), without intent, and baseNext the offset it was committed
+	// with (-1: none): the state before the gathering being stored, which
+	// CommitIntent commits again with the gathering's range.
+	base     string
+	baseNext int64
+	// intent is the gathering recorded with the committed offset the claim
+	// starts from, if any (read at the first Fetch).
+	intent    Intent
+	hasIntent bool
 }
+
+// Intent is the offset range of a gathering about to be stored, committed
+// (CommitIntent) before it is, so that whichever worker consumes the
+// partition next can rebuild exactly that gathering.
+type Intent struct{ First, Last int64 }
 
 func (g *Group) newClaim(ctx context.Context, gen *kafkago.Generation, a kafkago.PartitionAssignment) *Claim {
 	k := g.cfg.Consumer
@@ -537,27 +552,86 @@ func (c *Claim) Commit(next int64) error {
 	if next == c.fetched {
 		for {
 			var evicted int
-			metadata, evicted = c.dedup.encode(next, int(c.g.dedupBudget.Load()))
+			metadata, evicted = c.dedup.encode(next, c.g.stateBudget())
 			if evicted > 0 {
 				c.g.gm.evicted.Add(float64(evicted))
 				c.g.limiter.Log(c.g.r.Logger, "dedup-evict", "deduplication state full: collectors seen least recently dropped from it; a message they send again would be stored twice (raise consumer.dedup-state-bytes, within the brokers' offset.metadata.max.bytes)",
 					"topic", c.Topic, "partition", c.Partition, "evicted", evicted, "dedup_state_bytes", c.g.dedupBudget.Load())
 			}
-			err := c.commit(next, metadata)
+			err := c.commitBase(next, metadata)
 			if !errors.Is(err, kafkago.OffsetMetadataTooLarge) || len(metadata) == 0 {
 				return err
 			}
 			// The brokers allow less than consumer.dedup-state-bytes.
-			c.g.dedupBudget.Store(int64(len(metadata) / 2))
+			c.g.lowerBudget(len(metadata))
 		}
 	}
-	if next != c.fetched {
-		c.g.limiter.Log(c.g.r.Logger, "dedup-commit", "commit before the last message fetched: committed without deduplication state",
-			"topic", c.Topic, "partition", c.Partition, "offset", next, "fetched", c.fetched)
-		c.dedup = newDedupState()
-	}
-	return c.commit(next, metadata)
+	// Before the last message fetched, no state matches next: committing
+	// none would lose it for every later owner, and an older one would make
+	// a rebuilt gathering skip other copies (another token). Keep the last
+	// commit; the next owner reads from it, and the server drops the
+	// repeated inserts by their tokens. The loop never does this (it
+	// acknowledges what it fetched), so say it loudly.
+	c.g.limiter.Log(c.g.r.Logger, "dedup-commit", "commit before the last message fetched: not committed, the last commit stands",
+		"topic", c.Topic, "partition", c.Partition, "offset", next, "fetched", c.fetched)
+	return nil
 }
+
+// commitBase commits next with the deduplication state metadata and no
+// intent, and keeps them as the state the next gathering starts from.
+func (c *Claim) commitBase(next int64, metadata string) error {
+	if err := c.commit(next, metadata); err != nil {
+		return err
+	}
+	c.base, c.baseNext = metadata, next
+	return nil
+}
+
+// CommitIntent records, before a gathering of the messages first to last
+// is stored, its range with the partition's committed offset: the offset
+// and the deduplication state stay those last committed (the state before
+// the gathering), so that the next owner of the partition, whichever
+// worker it is, reads from the same offset with the same state and can
+// rebuild exactly this gathering (see Intent). Call it only once every
+// message up to last is fetched, before Commit moves past them.
+func (c *Claim) CommitIntent(first, last int64) error {
+	next := c.baseNext
+	if next < 0 {
+		// No committed offset: the gathering starts the partition for
+		// the group, as the start offset policy placed it.
+		next = first
+	}
+	for {
+		err := c.commit(next, c.base+encodeIntent(Intent{first, last}))
+		if !errors.Is(err, kafkago.OffsetMetadataTooLarge) || c.base == "" {
+			return err
+		}
+		// The brokers allow less than consumer.dedup-state-bytes: commit
+		// the state before the gathering with fewer collectors (a copy
+		// of theirs in the gathering may then be stored again if it is
+		// rebuilt).
+		c.g.lowerBudget(len(c.base))
+		before, derr := decodeDedupState(c.base, next)
+		if derr != nil {
+			return err
+		}
+		c.base, _ = before.encode(next, c.g.stateBudget())
+	}
+}
+
+// Intent is the gathering recorded (CommitIntent) with the committed offset
+// the claim started from and not committed since: the gathering stored, or
+// about to be, when the partition's previous owner stopped. ok is false
+// when there is none. It is known once Fetch has returned a message.
+func (c *Claim) Intent() (in Intent, ok bool) { return c.intent, c.hasIntent }
+
+// stateBudget is the room for the deduplication state in a commit's
+// metadata: the budget less the room of an intent.
+func (g *Group) stateBudget() int { return int(g.dedupBudget.Load()) - intentRoom }
+
+// lowerBudget halves the metadata budget after the brokers refused
+// metadata of n bytes as too large, keeping room for an intent.
+func (g *Group) lowerBudget(n int) { g.dedupBudget.Store(int64(n/2 + intentRoom)) }
 
 func (c *Claim) commit(next int64, metadata string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.Consumer.SessionTimeout)
@@ -569,10 +643,15 @@ func (c *Claim) commit(next int64, metadata string) error {
 	})
 	c.g.commitMu.Unlock()
 	if err == nil {
+		found := false
 		for _, p := range res.Topics[c.Topic] {
-			if p.Partition == c.Partition && p.Error != nil {
-				err = p.Error
+			if p.Partition == c.Partition {
+				found, err = true, p.Error
 			}
+		}
+		if err == nil && !found {
+			// A commit is taken only when the coordinator says so.
+			err = errors.New("the coordinator's response does not mention the partition")
 		}
 	}
 	if err != nil {
@@ -589,6 +668,7 @@ func (c *Claim) commit(next int64, metadata string) error {
 // again by collectors may then be stored twice).
 func (c *Claim) loadDedup(ctx context.Context) error {
 	c.fetched = c.Start
+	c.baseNext = c.Start
 	if c.Start < 0 {
 		c.dedup = newDedupState()
 		return nil
@@ -618,6 +698,12 @@ func (c *Claim) loadDedup(ctx context.Context) error {
 		}
 		metadata = p.Metadata
 	}
+	metadata, c.intent, c.hasIntent = cutIntent(metadata)
+	if c.hasIntent {
+		c.g.r.Info("the partition's previous owner was storing a gathering it did not commit",
+			"topic", c.Topic, "partition", c.Partition, "first", c.intent.First, "last", c.intent.Last)
+	}
+	c.base = metadata
 	c.dedup, err = decodeDedupState(metadata, c.Start)
 	if err != nil {
 		c.g.r.Warn("cannot read the committed deduplication state; starting without it", "topic", c.Topic, "partition", c.Partition, "error", err)
