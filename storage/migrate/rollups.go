@@ -231,3 +231,54 @@ func modifyTTL(cfg Config, table, column string, ttl time.Duration) string {
 	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s + toIntervalSecond(%d) SETTINGS materialize_ttl_after_modify = 0",
 		cfg.dataTable(table), cfg.onCluster(), column, int64(ttl.Seconds()))
 }
+
+// Aggregates lists the tables the storage writer fills from each batch of
+// flows since schema version 10, which dropped the materialized views that
+// filled them on every insert: each rollup family at its grains, and both
+// sides of the exporters table. The writer aggregates them in Go
+// (clickhouse.Aggregator) and inserts them into the public names (the
+// Distributed tables in cluster mode), each under a deduplication token of
+// its own derived from the batch's.
+func Aggregates() []clickhouse.AggregateFamily {
+	var out []clickhouse.AggregateFamily
+	for _, fam := range [][]Rollup{asRollups, networkRollups, interfaceRollups, wideRollups} {
+		f := clickhouse.AggregateFamily{Dimensions: fam[0].Dimensions}
+		for _, r := range fam {
+			f.Grains = append(f.Grains, clickhouse.AggregateGrain{Table: r.QualifiedTable(), Interval: r.Interval})
+		}
+		out = append(out, f)
+	}
+	for _, side := range interfaceSides {
+		f := clickhouse.AggregateFamily{Grains: []clickhouse.AggregateGrain{{Table: ExportersTable}}}
+		for _, c := range schema.ExporterColumns {
+			f.Dimensions = append(f.Dimensions, c)
+			f.Names = append(f.Names, c)
+		}
+		for _, c := range schema.InterfaceColumns {
+			f.Dimensions = append(f.Dimensions, side+c)
+			f.Names = append(f.Names, c)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// dropAggregateViews drops the materialized views versions 2 and 7
+// created (schema version 10): the storage writer now aggregates each batch
+// in Go and inserts the rollups and the exporters table itself
+// (Aggregates), so an insert into flows writes one part, not fifteen.
+// Rows already in the rollups stay.
+func dropAggregateViews(cfg Config) []string {
+	var stmts []string
+	for _, r := range Rollups {
+		stmts = append(stmts, dropView(r.QualifiedTable()+"_mv", cfg))
+	}
+	for _, side := range interfaceSides {
+		stmts = append(stmts, dropView(exportersViewName(side), cfg))
+	}
+	return stmts
+}
+
+func dropView(name string, cfg Config) string {
+	return fmt.Sprintf("DROP VIEW IF EXISTS %s%s SYNC", name, cfg.onCluster())
+}
