@@ -133,9 +133,9 @@ func TestWriteRetriesUntilStored(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]float64{
-		"rows_inserted_total":     100,
-		"batches_inserted_total":  1,
-		"insert_errors_total":     2,
+		"rows_inserted_total":    100,
+		"batches_inserted_total": 1,
+		"insert_errors_total":    2,
 		// Three attempts into flows, one into each aggregate table.
 		"insert_duration_seconds": 3 + float64(len(storage.others)) + 1,
 	} {
