@@ -82,11 +82,6 @@ var migrations = []migration{
 		description: "add firewall event columns (Cisco ASA NSEL): event, extended event, ingress and egress ACL",
 		statements:  addFlowColumns(firewallColumns...),
 	},
-	{
-		version:     10,
-		description: "drop the views feeding the rollups and the exporters table: the writer aggregates each batch and inserts them",
-		statements:  dropAggregateViews,
-	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.

@@ -232,13 +232,12 @@ func modifyTTL(cfg Config, table, column string, ttl time.Duration) string {
 		cfg.dataTable(table), cfg.onCluster(), column, int64(ttl.Seconds()))
 }
 
-// Aggregates lists the tables the storage writer fills from each batch of
-// flows since schema version 10, which dropped the materialized views that
-// filled them on every insert: each rollup family at its grains, and both
-// sides of the exporters table. The writer aggregates them in Go
-// (clickhouse.Aggregator) and inserts them into the public names (the
-// Distributed tables in cluster mode), each under a deduplication token of
-// its own derived from the batch's.
+// Aggregates lists the tables the materialized views fill from every
+// insert into flows, as families for clickhouse.Aggregator: each rollup
+// family at its grains, and both sides of the exporters table. The
+// aggregator does in Go what the views do, so that the two ways of filling
+// the rollups can be measured against each other (BenchmarkInsertViews);
+// the views fill them (see BENCHMARKS.md, 7 December 2026).
 func Aggregates() []clickhouse.AggregateFamily {
 	var out []clickhouse.AggregateFamily
 	for _, fam := range [][]Rollup{asRollups, networkRollups, interfaceRollups, wideRollups} {
@@ -261,24 +260,4 @@ func Aggregates() []clickhouse.AggregateFamily {
 		out = append(out, f)
 	}
 	return out
-}
-
-// dropAggregateViews drops the materialized views versions 2 and 7
-// created (schema version 10): the storage writer now aggregates each batch
-// in Go and inserts the rollups and the exporters table itself
-// (Aggregates), so an insert into flows writes one part, not fifteen.
-// Rows already in the rollups stay.
-func dropAggregateViews(cfg Config) []string {
-	var stmts []string
-	for _, r := range Rollups {
-		stmts = append(stmts, dropView(r.QualifiedTable()+"_mv", cfg))
-	}
-	for _, side := range interfaceSides {
-		stmts = append(stmts, dropView(exportersViewName(side), cfg))
-	}
-	return stmts
-}
-
-func dropView(name string, cfg Config) string {
-	return fmt.Sprintf("DROP VIEW IF EXISTS %s%s SYNC", name, cfg.onCluster())
 }

@@ -29,10 +29,6 @@ const (
 	CodecChanged      = "codec differs"
 	TypeChanged       = "type differs"
 	ExtraColumn       = "extra column"
-	// ExtraView is a view a version dropped (the rollups' views, dropped by
-	// version 10): left in place it would count every flow twice in its
-	// table, since the writer fills it too.
-	ExtraView = "extra view"
 )
 
 // Drift is one difference between the desired schema and the database.
@@ -99,9 +95,6 @@ type desiredSchema struct {
 	tables       []desiredTable
 	views        []desiredObject
 	dictionaries []desiredObject
-	// dropped are views that must not exist, with the statement dropping
-	// each.
-	dropped []desiredObject
 }
 
 func fromTableColumns[R any](cols []schema.Column[R]) []desiredColumn {
@@ -139,16 +132,21 @@ func desired(cfg Config) desiredSchema {
 			name: cfg.dataTable(r.Table), columns: fromTableColumns(rollupColumns(r)),
 			create: append(createRollupTable(r, cfg), BackfillRollup(r)),
 		})
-	}
-	for _, stmt := range dropAggregateViews(cfg) {
-		name := strings.Fields(strings.TrimPrefix(stmt, "DROP VIEW IF EXISTS "))[0]
-		s.dropped = append(s.dropped, desiredObject{name: name, create: []string{stmt},
-			note: "the writer fills its table: the view counts every flow inserted since version 10 twice"})
+		s.views = append(s.views, desiredObject{
+			name: r.QualifiedTable() + "_mv", create: []string{CreateRollupView(r, cfg)},
+			note: "the flows inserted while it was missing are not in " + r.QualifiedTable(),
+		})
 	}
 	s.tables = append(s.tables,
 		declaredTable(&schema.Alerts, createAlertsTable(cfg), cfg),
 		declaredTable(&schema.Counters, countersTableStatements(cfg), cfg),
 		declaredTable(&schema.Exporters, createExportersTable(cfg), cfg))
+	for _, side := range interfaceSides {
+		s.views = append(s.views, desiredObject{
+			name: exportersViewName(side), create: []string{exportersView(side, cfg)},
+			note: "interfaces seen only while it was missing are not in " + ExportersTable,
+		})
+	}
 	for _, t := range allReferenceTables {
 		var cols []schema.Column[schema.NoRow]
 		for _, c := range t.columns {
@@ -249,11 +247,6 @@ func compare(want desiredSchema, a actual, cfg Config) []Drift {
 	for _, v := range want.views {
 		if a.tables[v.name] != "MaterializedView" {
 			drifts = append(drifts, Drift{Kind: MissingView, Table: v.name, Got: a.tables[v.name], Note: v.note, repair: v.create})
-		}
-	}
-	for _, v := range want.dropped {
-		if a.tables[v.name] != "" {
-			drifts = append(drifts, Drift{Kind: ExtraView, Table: v.name, Got: a.tables[v.name], Note: v.note, repair: v.create})
 		}
 	}
 	for _, d := range want.dictionaries {

@@ -93,17 +93,16 @@ func TestNewSchemaHasNoDrift(t *testing.T) {
 }
 
 // What an operator (or a lost upgrade step) removed is reported by Check,
-// then recreated by Migrate, without losing the flows: a column, a rollup
-// table, a dictionary, a skip index, the alerts table. A view version 10
-// dropped, recreated by an older sluice, is dropped again: it would count
-// every flow twice in its rollup, which the writer fills.
+// then recreated by Migrate, without losing the flows: a column, a rollup's
+// view, a rollup table, a dictionary, a skip index, the alerts table.
 func TestMigrateRepairsWhatIsMissing(t *testing.T) {
 	freshSchema(t)
 	exec(t,
 		"ALTER TABLE sluice.flows DROP COLUMN DstPortNAT",
-		migrate.CreateRollupView(migrate.Rollups[len(migrate.Rollups)-2], migrate.Config{}),
-		"DROP TABLE sluice.flows_as_1h",
+		"DROP VIEW sluice.flows_5m_mv",
+		"DROP VIEW sluice.flows_as_1h_mv", "DROP TABLE sluice.flows_as_1h",
 		"DROP DICTIONARY sluice.services_dict",
+		"DROP VIEW sluice.exporters_out_mv",
 		"ALTER TABLE sluice.flows DROP INDEX idx_DstPort",
 		"DROP TABLE sluice.alerts",
 		"ALTER TABLE sluice.interface_counters DROP COLUMN IfOutErrors")
@@ -113,7 +112,9 @@ func TestMigrateRepairsWhatIsMissing(t *testing.T) {
 		"sluice.flows_as_1h: missing table",
 		"sluice.alerts: missing table",
 		"sluice.interface_counters column IfOutErrors: missing column (want UInt64, have none); existing rows read the column's default",
-		"sluice.flows_5m_mv: extra view (want none, have MaterializedView); the writer fills its table: the view counts every flow inserted since version 10 twice",
+		"sluice.flows_5m_mv: missing view; the flows inserted while it was missing are not in sluice.flows_5m",
+		"sluice.flows_as_1h_mv: missing view; the flows inserted while it was missing are not in sluice.flows_as_1h",
+		"sluice.exporters_out_mv: missing view; interfaces seen only while it was missing are not in sluice.exporters",
 		"sluice.services_dict: missing dictionary",
 	}
 	got := check(t)
@@ -141,15 +142,21 @@ func TestMigrateRepairsWhatIsMissing(t *testing.T) {
 		t.Errorf("flows columns after the repair (order matters to a new table's twin):\n%s", got)
 	}
 	// The rows are kept; the re-added column reads its default; the
-	// recreated rollup was backfilled; no view feeds a rollup.
+	// recreated rollup was backfilled; the views feed again.
 	if got := query(t, "SELECT count(), sum(Bytes), sum(DstPortNAT) FROM sluice.flows"); got != "1000\t100000\t0\n" {
 		t.Errorf("flows after the repair: %q", got)
 	}
 	if got := query(t, "SELECT sum(Flows), sum(Bytes) FROM sluice.flows_as_1h"); got != "1000\t1000000\n" {
 		t.Errorf("recreated rollup after its backfill: %q", got)
 	}
-	if got := query(t, "SELECT count() FROM system.tables WHERE database = 'sluice' AND engine = 'MaterializedView'"); got != "0\n" {
-		t.Errorf("views left after the repair: %q", got)
+	exec(t, "INSERT INTO sluice.flows (TimeReceived, Bytes, Packets, SamplingRate, OutIfIndex, OutIfName) VALUES ('2026-11-20 12:00:00', 7, 1, 1, 77, 'ae7')")
+	if got := query(t, "SELECT IfName FROM sluice.exporters FINAL WHERE IfIndex = 77"); got != "ae7\n" {
+		t.Errorf("the recreated exporters view does not feed: %q", got)
+	}
+	for _, table := range []string{"sluice.flows_5m", "sluice.flows_as_1h"} {
+		if got := query(t, "SELECT sum(Bytes) FROM "+table+" WHERE TimeReceived >= '2026-11-20 12:00:00'"); got != "7\n" {
+			t.Errorf("%s is not fed by its recreated view: %q", table, got)
+		}
 	}
 	if got := query(t, "SELECT dictGet('sluice.services_dict', 'Name', (toUInt8(6), toUInt16(443)))"); got != "https\n" {
 		t.Errorf("recreated services dictionary answers %q", got)

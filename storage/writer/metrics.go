@@ -11,9 +11,6 @@ import (
 type metrics struct {
 	rowsInserted    prometheus.Counter
 	batchesInserted prometheus.Counter
-	// aggregateRowsInserted counts the rows of the rollups and the
-	// exporters table the writer aggregated from the flows.
-	aggregateRowsInserted prometheus.Counter
 	// Counter samples are counted apart, so that the flow counts stay
 	// what they were.
 	counterRowsInserted    prometheus.Counter
@@ -29,7 +26,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		rowsInserted:           f.Counter("rows_inserted_total", "Flows inserted into storage."),
 		batchesInserted:        f.Counter("batches_inserted_total", "Batches inserted into storage."),
-		aggregateRowsInserted:  f.Counter("aggregate_rows_inserted_total", "Rows of the rollups and the exporters table aggregated from the flows and inserted."),
 		counterRowsInserted:    f.Counter("counter_rows_inserted_total", "Interface counter samples inserted into storage."),
 		counterBatchesInserted: f.Counter("counter_batches_inserted_total", "Batches of interface counter samples inserted into storage."),
 		insertErrors:           f.Counter("insert_errors_total", "Failed insert attempts; each is retried while the caller waits."),

@@ -19,7 +19,6 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
-	"sluice/storage/migrate"
 	"sluice/storage/schema"
 )
 
@@ -51,12 +50,8 @@ type Writer struct {
 	tokenPrefix string
 	tokenSeq    atomic.Uint64
 
-	mu      sync.Mutex // guards builder and aggregator
+	mu      sync.Mutex // guards builder
 	builder *clickhouse.BlockBuilder
-	// aggregator fills the rollups and the exporters table from each
-	// batch (migrate.Aggregates): they are inserted beside the raw rows,
-	// not computed by views on every insert.
-	aggregator *clickhouse.Aggregator
 
 	countersMu      sync.Mutex // guards countersBuilder
 	countersBuilder *clickhouse.TableBuilder[record.Counter]
@@ -98,10 +93,6 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
-	aggregator, err := clickhouse.NewAggregator(migrate.Aggregates())
-	if err != nil {
-		return nil, fmt.Errorf("writer: %w", err)
-	}
 	return &Writer{
 		cfg:             cfg,
 		inserter:        deps.Inserter,
@@ -109,7 +100,6 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Writer, error) {
 		metrics:         m,
 		tokenPrefix:     fmt.Sprintf("sluice-writer-%d-", time.Now().UnixNano()),
 		builder:         builder,
-		aggregator:      aggregator,
 		countersBuilder: countersBuilder,
 	}, nil
 }
@@ -146,27 +136,11 @@ func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedu
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.builder.Reset()
-	w.aggregator.Reset()
 	for _, flows := range batches {
 		w.builder.AppendFlows(flows)
-		w.aggregator.AddFlows(flows)
 	}
-	w.aggregator.Build()
-	token := w.token(dedupToken)
-	if err := w.insert(ctx, w.cfg.Table, token, w.builder); err != nil {
+	if err := w.insert(ctx, w.cfg.Table, w.token(dedupToken), w.builder); err != nil {
 		return err
-	}
-	// Each aggregate's token is the batch's and its table's: a replay
-	// (same token) stores nothing twice in any of them, and one that
-	// follows a failure half-way stores the tables still missing.
-	for _, blk := range w.aggregator.Blocks() {
-		if blk.Rows() == 0 {
-			continue
-		}
-		if err := w.insert(ctx, blk.Table(), token+"/"+blk.Name(), blk); err != nil {
-			return err
-		}
-		w.metrics.aggregateRowsInserted.Add(float64(blk.Rows()))
 	}
 	w.metrics.rowsInserted.Add(float64(rows))
 	w.metrics.batchesInserted.Inc()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"sluice/pipeline"
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
-	"sluice/storage/migrate"
 )
 
 // insertFunc adapts a function to Inserter. The writer's storage path is
@@ -67,9 +65,7 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 }
 
 // flakyStorage records every insert attempt into table and fails the first
-// failures of them; inserts into other tables (the rollups and the
-// exporters table the writer fills from flows) succeed, their tokens
-// recorded by table.
+// failures of them.
 type flakyStorage struct {
 	t        *testing.T
 	table    string
@@ -77,17 +73,9 @@ type flakyStorage struct {
 	attempts int
 	seen     [][]byte
 	tokens   []string
-	others   map[string][]string
 }
 
 func (s *flakyStorage) insert(_ context.Context, table, token string, data []byte) error {
-	if table != s.table && s.table == "sluice.flows" {
-		if s.others == nil {
-			s.others = map[string][]string{}
-		}
-		s.others[table] = append(s.others[table], token)
-		return nil
-	}
 	s.attempts++
 	s.seen = append(s.seen, bytes.Clone(data))
 	s.tokens = append(s.tokens, token)
@@ -118,26 +106,11 @@ func TestWriteRetriesUntilStored(t *testing.T) {
 	if storage.tokens[0] == "" {
 		t.Error("no token made up for a batch without one")
 	}
-	// Every rollup and the exporters table (from each side) got the
-	// batch's aggregate once, under a token derived from the batch's.
-	if len(storage.others) != len(migrate.Rollups)+1 {
-		t.Errorf("aggregates inserted into %d tables, want %d: %v", len(storage.others), len(migrate.Rollups)+1, storage.others)
-	}
-	for table, tokens := range storage.others {
-		want := []string{storage.tokens[0] + "/" + table}
-		if table == migrate.ExportersTable {
-			want = append(want, want[0]+"#1")
-		}
-		if !slices.Equal(tokens, want) {
-			t.Errorf("%s: tokens %q, want %q", table, tokens, want)
-		}
-	}
 	for name, want := range map[string]float64{
-		"rows_inserted_total":    100,
-		"batches_inserted_total": 1,
-		"insert_errors_total":    2,
-		// Three attempts into flows, one into each aggregate table.
-		"insert_duration_seconds": 3 + float64(len(storage.others)) + 1,
+		"rows_inserted_total":     100,
+		"batches_inserted_total":  1,
+		"insert_errors_total":     2,
+		"insert_duration_seconds": 3,
 	} {
 		if got := metricValue(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
@@ -200,10 +173,7 @@ func TestReadyTracksFailingInserts(t *testing.T) {
 	fail := make(chan bool, 10)
 	observed := make(chan error, 10)
 	var w *Writer
-	w, _ = newTestWriter(t, insertFunc(func(_ context.Context, table, _ string, _ []byte) error {
-		if table != "sluice.flows" {
-			return nil
-		}
+	w, _ = newTestWriter(t, insertFunc(func(context.Context, string, string, []byte) error {
 		if <-fail {
 			return errors.New("disk full")
 		}

@@ -835,36 +835,6 @@ ALTER TABLE sluice.flows ON CLUSTER `sluice_cluster` ADD COLUMN IF NOT EXISTS `E
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-9', async_insert = 0 VALUES (9, 'add firewall event columns (Cisco ASA NSEL): event, extended event, ingress and egress ACL');
 
-DROP VIEW IF EXISTS sluice.flows_as_1m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_as_5m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_as_1h_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_net_1m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_net_5m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_net_1h_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_if_1m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_if_5m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_if_1h_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_1m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_5m_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.flows_1h_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.exporters_in_mv ON CLUSTER `sluice_cluster` SYNC;
-
-DROP VIEW IF EXISTS sluice.exporters_out_mv ON CLUSTER `sluice_cluster` SYNC;
-
-INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-10', async_insert = 0 VALUES (10, 'drop the views feeding the rollups and the exporters table: the writer aggregates each batch and inserts them');
-
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_as_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
