@@ -54,6 +54,7 @@ func BenchmarkAggregate(b *testing.B) {
 	}
 	var native []byte
 	b.ReportAllocs()
+	cpu := clickhouse.ProcessCPU()
 	i, rows := 0, 0
 	for b.Loop() {
 		a.Reset()
@@ -68,5 +69,6 @@ func BenchmarkAggregate(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(batch*b.N), "ns/flow")
+	b.ReportMetric((clickhouse.ProcessCPU()-cpu).Seconds()/float64(batch*b.N)*1e6, "cpu-s/Mrows")
 	b.ReportMetric(float64(rows)/float64(b.N), "aggregate-rows/batch")
 }
