@@ -42,11 +42,14 @@ type AggregateGrain struct {
 }
 
 // Aggregator pre-aggregates a batch of flows into the blocks of the rollup
-// tables, as the materialized views did with GROUP BY on every insert, but
+// tables, as the materialized views do with GROUP BY on every insert, but
 // in Go: one hash aggregation per family over the finest grain's bucket and
 // the dimensions, then each coarser grain from the finer one's groups. A
 // table's block then holds one row per bucket and dimension tuple of the
-// batch, far fewer than the batch's flows.
+// batch. The writer does not use it: measured against the views
+// (BenchmarkInsertViews in storage/migrate, BENCHMARKS.md, 7 December
+// 2026) it cost inserts more CPU, since the wide and interface rollups
+// hold nearly a row per flow; it stays as that measurement's alternative.
 //
 // Its maps, key arena and column slices are kept across Reset, so an
 // aggregator reused for batches of similar shape stops allocating. It is
