@@ -357,19 +357,28 @@ func (b *BlockBuilder) EncodeNative(dst []byte) ([]byte, error) {
 	// because the block holds only the fixed-size columns.
 	buf.PutUVarInt(uint64(len(b.columns)))
 	buf.PutUVarInt(uint64(b.rows))
+	if err := b.encodeColumns(&buf); err != nil {
+		return dst, err
+	}
+	return buf.Buf, nil
+}
+
+// encodeColumns writes every column's Native encoding (name, type, data),
+// after a header the caller wrote; the block must be filled.
+func (b *BlockBuilder) encodeColumns(buf *chproto.Buffer) error {
 	for i := range b.columns {
 		c := &b.columns[i]
 		if c.blockIndex >= 0 {
-			if err := b.block.EncodeColumn(&buf, nativeRevision, c.blockIndex); err != nil {
-				return dst, fmt.Errorf("encode native block: %w", err)
+			if err := b.block.EncodeColumn(buf, nativeRevision, c.blockIndex); err != nil {
+				return fmt.Errorf("encode native block: %w", err)
 			}
 			continue
 		}
 		buf.PutString(c.name)
 		buf.PutString(c.nativeType)
-		c.encodeStrings(&buf)
+		c.encodeStrings(buf)
 	}
-	return buf.Buf, nil
+	return nil
 }
 
 // encodeStrings writes a self-encoded column's Native data: a String is its

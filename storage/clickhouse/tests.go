@@ -3,9 +3,12 @@
 package clickhouse
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"sluice/pipeline/record"
 )
@@ -100,3 +103,87 @@ var generatedFeeds = sync.OnceValue(func() []record.FeedSet {
 	}
 	return append(sets, 0, all)
 })
+
+// GenerateDemoShapedFlows returns n flows, for benchmarks, shaped like
+// `sluice demo`'s traffic at about 200k records/s: 64 exporters with 4
+// uplinks and 12 access ports each; a private client (AS 0, no country)
+// behind an access port and a public server behind an uplink, in one of
+// 200 AS numbers drawn with a heavy head (a few carry most flows, as on
+// real links); requests and answers (60/40) swap the sides; received over
+// half a minute (a 50k-row batch at that rate). The rollups then hold far
+// fewer rows than the batch, as they do on real traffic.
+func GenerateDemoShapedFlows(n int, seed uint64) []record.Flow {
+	rng := rand.New(rand.NewPCG(seed, 0xdeb0))
+	flows := GenerateFlows(n, seed)
+	start := time.Date(2026, 12, 7, 10, 0, 50, 0, time.UTC).Add(time.Duration(seed) * time.Minute)
+	countries := []string{"US", "DE", "FR", "JP", "GB", "NL", "BR", "IN", "CN", "ZA"}
+	sites := []string{"par", "ams", "fra", "lon", "nyc", "sjc", "sin", "syd"}
+	for i := range flows {
+		f := &flows[i]
+		e := rng.IntN(64)
+		f.TimeReceived = start.Add(time.Duration(i) * 30 * time.Second / time.Duration(n)).UnixNano()
+		f.ExporterAddress = record.AddrFrom4([4]byte{10, 0, 1, byte(e)})
+		f.ExporterName = demoExporterNames[e]
+		f.FlowType = record.FlowType(1 + e%3)
+		access, uplink := uint32(4+rng.IntN(12)), uint32(rng.IntN(4))
+		skew := rng.Float64()
+		serverAS := uint32(64500 + int(skew*skew*skew*200))
+		site, tenant := sites[e%8], sites[(e/8)%8]
+		country := countries[serverAS%10]
+		f.Proto = []uint8{6, 6, 6, 6, 17, 17, 1}[rng.IntN(7)]
+		f.EType, f.ForwardingStatus = 0x800, 64
+		f.InIfIndex, f.OutIfIndex = access, uplink
+		f.SrcAS, f.DstAS, f.SrcCountry, f.DstCountry = 0, serverAS, "", country
+		f.SrcNetSite, f.DstNetSite, f.SrcNetTenant, f.DstNetTenant = site, "", tenant, ""
+		f.TrafficDirection = record.TrafficDirection(2) // outbound
+		if rng.IntN(10) >= 6 {                          // the server's answer
+			f.InIfIndex, f.OutIfIndex = uplink, access
+			f.SrcAS, f.DstAS, f.SrcCountry, f.DstCountry = serverAS, 0, country, ""
+			f.SrcNetSite, f.DstNetSite, f.SrcNetTenant, f.DstNetTenant = "", site, "", tenant
+			f.TrafficDirection = record.TrafficDirection(1) // inbound
+		}
+		f.FlowDirection = uint8(rng.IntN(2))
+		f.InIfName, f.OutIfName = demoIfNames[f.InIfIndex], demoIfNames[f.OutIfIndex]
+		f.InIfSpeed, f.OutIfSpeed = 1e10, 1e10
+		f.InIfBoundary, f.OutIfBoundary = demoBoundary(f.InIfIndex), demoBoundary(f.OutIfIndex)
+		f.Bytes, f.Packets, f.SamplingRate = uint64(40+rng.IntN(1460)), uint64(1+rng.IntN(10)), 1000
+	}
+	return flows
+}
+
+var demoExporterNames = func() []string {
+	names := make([]string, 64)
+	for i := range names {
+		names[i] = fmt.Sprint("edge-", i)
+	}
+	return names
+}()
+
+var demoIfNames = func() []string {
+	names := make([]string, 16)
+	for i := range names {
+		names[i] = fmt.Sprint("et-0/0/", i)
+	}
+	return names
+}()
+
+// demoBoundary is an interface's boundary in GenerateDemoShapedFlows:
+// uplinks (0-3) are external, access ports internal.
+func demoBoundary(index uint32) record.Boundary {
+	if index < 4 {
+		return record.Boundary(1)
+	}
+	return record.Boundary(2)
+}
+
+// ProcessCPU is the user and system time of the whole process, for
+// benchmarks: the embedded engine's threads (inserts, merges) included, so
+// a benchmark reports what an insert costs the machine, which moves less
+// than its wall time on a shared machine.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -294,25 +294,9 @@ func TestRollupsEqualRawAggregate(t *testing.T) {
 	truncate(t)
 	w := newWriter(t)
 	for seed := range uint64(4) {
-		flows := clickhouse.GenerateFlows(5000, 100+seed)
-		for i := range flows {
-			// Realistic values: a few exporters and interfaces, so buckets
-			// really aggregate, and counters whose products fit in UInt64.
-			f := &flows[i]
-			f.ExporterAddress = record.AddrFrom4([4]byte{192, 0, 2, byte(i % 3)})
-			f.InIfIndex, f.OutIfIndex = uint32(i%4), uint32(i%5)
-			f.SrcAS, f.DstAS, f.Proto = uint32(i%7), uint32(i%2), uint8(6+11*(i%2))
-			f.Bytes, f.Packets, f.SamplingRate = uint64(i%1500+40), uint64(i%10+1), uint64(1+i%3)*1000
-			// Enrichment, which the narrow rollups keep.
-			f.ExporterName = []string{"edge-1", "edge-2", ""}[i%3]
-			f.InIfName, f.OutIfName = fmt.Sprint("et-", i%4), fmt.Sprint("xe-", i%5)
-			f.InIfSpeed, f.OutIfSpeed = uint64(i%4)*1e9, uint64(i%5)*1e10
-			f.InIfBoundary, f.OutIfBoundary = record.Boundary(i%3), record.Boundary((i+1)%3)
-			f.SrcCountry, f.DstCountry = []string{"FR", "DE", ""}[i%3], []string{"US", "JP"}[i%2]
-			f.SrcNetSite, f.DstNetSite = []string{"par", "ams"}[i%2], []string{"fra", "", "par"}[i%3]
-			f.SrcNetTenant, f.DstNetTenant = []string{"acme", ""}[i%2], []string{"globex", "acme"}[i%2]
-			f.TrafficDirection = record.TrafficDirection(i % 5)
-		}
+		// Realistic values: a few exporters and interfaces, so buckets
+		// really aggregate, and counters whose products fit in UInt64.
+		flows := realisticFlows(5000, 100+seed, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).Add(time.Duration(seed)*time.Hour))
 		if err := w.Write(writeCtx(t), flows, fmt.Sprintf("rollup-test-%d", seed)); err != nil {
 			t.Fatal(err)
 		}

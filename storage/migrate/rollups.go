@@ -231,3 +231,33 @@ func modifyTTL(cfg Config, table, column string, ttl time.Duration) string {
 	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL %s + toIntervalSecond(%d) SETTINGS materialize_ttl_after_modify = 0",
 		cfg.dataTable(table), cfg.onCluster(), column, int64(ttl.Seconds()))
 }
+
+// Aggregates lists the tables the materialized views fill from every
+// insert into flows, as families for clickhouse.Aggregator: each rollup
+// family at its grains, and both sides of the exporters table. The
+// aggregator does in Go what the views do, so that the two ways of filling
+// the rollups can be measured against each other (BenchmarkInsertViews);
+// the views fill them (see BENCHMARKS.md, 7 December 2026).
+func Aggregates() []clickhouse.AggregateFamily {
+	var out []clickhouse.AggregateFamily
+	for _, fam := range [][]Rollup{asRollups, networkRollups, interfaceRollups, wideRollups} {
+		f := clickhouse.AggregateFamily{Dimensions: fam[0].Dimensions}
+		for _, r := range fam {
+			f.Grains = append(f.Grains, clickhouse.AggregateGrain{Table: r.QualifiedTable(), Interval: r.Interval})
+		}
+		out = append(out, f)
+	}
+	for _, side := range interfaceSides {
+		f := clickhouse.AggregateFamily{Grains: []clickhouse.AggregateGrain{{Table: ExportersTable}}}
+		for _, c := range schema.ExporterColumns {
+			f.Dimensions = append(f.Dimensions, c)
+			f.Names = append(f.Names, c)
+		}
+		for _, c := range schema.InterfaceColumns {
+			f.Dimensions = append(f.Dimensions, side+c)
+			f.Names = append(f.Names, c)
+		}
+		out = append(out, f)
+	}
+	return out
+}

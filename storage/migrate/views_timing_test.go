@@ -3,75 +3,203 @@ package migrate_test
 import (
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sluice/internal/reporter"
+	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
 )
 
-// BenchmarkInsertViews measures what the materialized views cost an insert
-// of 50k flows into the embedded engine: with every view, without the
-// narrow rollups' and the exporters table's, and with none. Every column of
-// the generated flows is random, so each view writes about as many rows as
-// the batch (the worst case).
+// BenchmarkInsertViews measures what filling the rollups and the exporters
+// table costs an insert of 50k flows into the embedded engine, by each way
+// of filling them, on the same batches:
 //
-//	go test -run '^$' -bench InsertViews -benchtime 20x ./storage/migrate
+//   - views-groupby: schema 9's 14 materialized views, each a GROUP BY of
+//     the inserted block (12 rollups, 2 for the exporters table);
+//   - views-cascaded: the 1-minute rollups from the flows, the 5-minute and
+//     hourly ones from the 1-minute tables' blocks;
+//   - views-bucketing: Akvorado's manner, views that only bucket
+//     TimeReceived and scale the counters, leaving the summing to the
+//     SummingMergeTree's merges (the exporters views as in schema 9);
+//   - go-aggregates: no view; clickhouse.Aggregator sums the batch in Go
+//     and each table's block is inserted under a token of its own;
+//   - hybrid: GROUP BY views for the wide and interface families, whose
+//     rows are nearly as many as the batch's, and the Go aggregation for
+//     the AS and network families and the exporters table, which it
+//     shrinks to a few thousand rows;
+//   - no-view: the raw table alone, the bound.
+//
+// Two shapes of batch: demo-shaped (clickhouse.GenerateDemoShapedFlows:
+// 64 exporters, 16 interfaces each, a thousand AS numbers, half a minute),
+// and random, where every column is random and each rollup gets about as
+// many rows as the batch (the worst case).
+//
+//	go test -run '^$' -bench InsertViews -benchtime 10x ./storage/migrate
 func BenchmarkInsertViews(b *testing.B) {
 	const batch = 50_000
-	builder, err := clickhouse.NewBlockBuilder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	builder.AppendFlows(clickhouse.GenerateFlows(batch, 3))
-	native, err := builder.EncodeNative(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var narrow, all []string
-	for _, r := range migrate.Rollups {
-		all = append(all, r.QualifiedTable()+"_mv")
-		if !slices.Contains([]string{"flows_1m", "flows_5m", "flows_1h"}, r.Table) {
-			narrow = append(narrow, r.QualifiedTable()+"_mv")
-		}
-	}
-	exporters := []string{migrate.ExportersTable + "_in_mv", migrate.ExportersTable + "_out_mv"}
-	for _, tc := range []struct {
-		name string
-		drop []string
+	for _, shape := range []struct {
+		name     string
+		generate func(n int, seed uint64) []record.Flow
 	}{
-		{"every-view", nil},
-		{"wide-rollups-only", append(slices.Clone(narrow), exporters...)},
-		{"no-view", append(slices.Clone(all), exporters...)},
+		{"demo-shaped", clickhouse.GenerateDemoShapedFlows},
+		{"random", clickhouse.GenerateFlows},
 	} {
-		b.Run(tc.name, func(b *testing.B) {
-			for _, stmt := range []string{"DROP DATABASE IF EXISTS sluice SYNC"} {
-				if err := engine.Exec(b.Context(), stmt); err != nil {
-					b.Fatal(err)
-				}
-			}
-			m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
+		var inputs [4][]record.Flow
+		natives := make([][]byte, len(inputs))
+		for i := range inputs {
+			inputs[i] = shape.generate(batch, uint64(i+3))
+			builder, err := clickhouse.NewBlockBuilder()
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := m.Migrate(b.Context(), engine.Exec); err != nil {
+			builder.AppendFlows(inputs[i])
+			if natives[i], err = builder.EncodeNative(nil); err != nil {
 				b.Fatal(err)
 			}
-			for _, view := range tc.drop {
-				if err := engine.Exec(b.Context(), "DROP VIEW IF EXISTS "+view); err != nil {
+		}
+		for _, tc := range []struct {
+			name  string
+			views func() []string
+			goAgg bool
+		}{
+			{"views-groupby", groupByViews, false},
+			{"views-cascaded", cascadedViews, false},
+			{"views-bucketing", bucketingViews, false},
+			{"go-aggregates", nil, true},
+			{"hybrid", wideViews, true},
+			{"no-view", nil, false},
+		} {
+			b.Run(shape.name+"/"+tc.name, func(b *testing.B) {
+				if err := engine.Exec(b.Context(), "DROP DATABASE IF EXISTS sluice SYNC"); err != nil {
 					b.Fatal(err)
 				}
-			}
-			i := 0
-			for b.Loop() {
-				i++
-				if err := engine.InsertNative(b.Context(), migrate.FlowsTable, fmt.Sprintf("views-%s-%d", strings.ToLower(tc.name), i), native); err != nil {
+				m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
+				if err := m.Migrate(b.Context(), engine.Exec); err != nil {
+					b.Fatal(err)
+				}
+				for _, view := range append(viewNames(migrate.Rollups), migrate.ExportersTable+"_in_mv", migrate.ExportersTable+"_out_mv") {
+					if err := engine.Exec(b.Context(), "DROP VIEW IF EXISTS "+view); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if tc.views != nil {
+					for _, stmt := range tc.views() {
+						if err := engine.Exec(b.Context(), stmt); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				families := migrate.Aggregates()
+				if tc.views != nil {
+					families = narrowFamilies(families)
+				}
+				agg, err := clickhouse.NewAggregator(families)
+				if err != nil {
+					b.Fatal(err)
+				}
+				run := time.Now().UnixNano()
+				b.ReportAllocs()
+				cpu := clickhouse.ProcessCPU()
+				i := 0
+				for b.Loop() {
+					token := fmt.Sprintf("views-%d-%d", run, i)
+					if err := engine.InsertNative(b.Context(), migrate.FlowsTable, token, natives[i%len(natives)]); err != nil {
+						b.Fatal(err)
+					}
+					if tc.goAgg {
+						agg.Reset()
+						agg.AddFlows(inputs[i%len(inputs)])
+						agg.Build()
+						for _, blk := range agg.Blocks() {
+							if blk.Rows() == 0 {
+								continue
+							}
+							if err := engine.Insert(b.Context(), blk.Table(), token+"/"+blk.Name(), blk); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					i++
+				}
+				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "rows/s")
+				b.ReportMetric((clickhouse.ProcessCPU()-cpu).Seconds()/float64(batch*b.N)*1e6, "cpu-s/Mrows")
+			})
+		}
 	}
+}
+
+// truncates maps a rollup grain to the function flooring TimeReceived to it.
+var truncates = map[time.Duration]string{time.Minute: "toStartOfMinute", 5 * time.Minute: "toStartOfFiveMinutes", time.Hour: "toStartOfHour"}
+
+func groupByViews() []string {
+	var stmts []string
+	for _, r := range migrate.Rollups {
+		stmts = append(stmts, migrate.CreateRollupView(r, migrate.Config{}))
+	}
+	return append(stmts, migrate.ExportersViews(migrate.Config{})...)
+}
+
+func cascadedViews() []string {
+	var stmts []string
+	finer := map[string]string{}
+	for _, r := range migrate.Rollups {
+		dims := strings.Join(r.Dimensions, ", ")
+		if r.Interval == time.Minute {
+			stmts = append(stmts, migrate.CreateRollupView(r, migrate.Config{}))
+			finer[dims] = r.QualifiedTable()
+			continue
+		}
+		stmts = append(stmts, fmt.Sprintf("CREATE MATERIALIZED VIEW %s_mv TO %s AS SELECT %s(TimeReceived) AS TimeReceived, %s, "+
+			"sum(Bytes) AS Bytes, sum(Packets) AS Packets, sum(Flows) AS Flows FROM %s GROUP BY TimeReceived, %s",
+			r.QualifiedTable(), r.QualifiedTable(), truncates[r.Interval], dims, finer[dims], dims))
+	}
+	return append(stmts, migrate.ExportersViews(migrate.Config{})...)
+}
+
+func bucketingViews() []string {
+	var stmts []string
+	for _, r := range migrate.Rollups {
+		stmts = append(stmts, fmt.Sprintf("CREATE MATERIALIZED VIEW %s_mv TO %s AS SELECT %s(TimeReceived) AS TimeReceived, %s, "+
+			"Bytes * SamplingRate AS Bytes, Packets * SamplingRate AS Packets, toUInt64(1) AS Flows FROM %s",
+			r.QualifiedTable(), r.QualifiedTable(), truncates[r.Interval], strings.Join(r.Dimensions, ", "), migrate.FlowsTable))
+	}
+	return append(stmts, migrate.ExportersViews(migrate.Config{})...)
+}
+
+// wideViews are the GROUP BY views of the wide and interface families.
+func wideViews() []string {
+	var stmts []string
+	for _, r := range migrate.Rollups {
+		if strings.HasPrefix(r.Table, "flows_if_") || !strings.Contains(strings.TrimPrefix(r.Table, "flows_"), "_") {
+			stmts = append(stmts, migrate.CreateRollupView(r, migrate.Config{}))
+		}
+	}
+	return stmts
+}
+
+// narrowFamilies are the families hybrid aggregates in Go: AS, networks,
+// the exporters table.
+func narrowFamilies(all []clickhouse.AggregateFamily) []clickhouse.AggregateFamily {
+	var out []clickhouse.AggregateFamily
+	for _, f := range all {
+		t := f.Grains[0].Table
+		if strings.HasPrefix(t, "sluice.flows_as_") || strings.HasPrefix(t, "sluice.flows_net_") || t == migrate.ExportersTable {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func viewNames(rollups []migrate.Rollup) []string {
+	var names []string
+	for _, r := range rollups {
+		names = append(names, r.QualifiedTable()+"_mv")
+	}
+	return names
 }
