@@ -156,10 +156,13 @@ race_tests() {
 	say "starting the Kafka broker the tests use"
 	brokers=$(deploy/dev/kafka.sh start) || return
 	trap 'deploy/dev/kafka.sh stop' EXIT
-	SLUICE_KAFKA_BROKERS=$brokers go_test race -race -count=1 -timeout 30m ./...
+	local rc=0
+	SLUICE_KAFKA_BROKERS=$brokers go_test race -race -count=1 -timeout 30m ./... || rc=1
 	# deploy/check is a module of its own (the chart, compose, Dockerfile
-	# and systemd checks, with Helm's and Compose's libraries).
-	(cd deploy/check && go_test race -race -count=1 -timeout 10m ./...)
+	# and systemd checks, with Helm's and Compose's libraries). Both run,
+	# and a failure of either fails the stage.
+	(cd deploy/check && go_test race -race -count=1 -timeout 10m ./...) || rc=1
+	return "$rc"
 }
 alloc_tests() { go_test alloc -count=1 -run 'Alloc' ./collector/...; }
 fuzz() {
