@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,14 +212,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if from.Add(chunk).Before(lastEnd) {
 			to = from.Add(chunk).Truncate(step)
 		}
-		emitted, err := s.evaluate(ctx, from, to)
+		s.mu.Lock()
+		open := cloneOpen(s.st.Open)
+		s.mu.Unlock()
+		emitted, open, err := s.evaluate(ctx, from, to, open)
 		if err != nil {
 			return err
 		}
+		// The chunk's events, records and watermark are committed together:
+		// a run that stops partway leaves the state as it was before the
+		// chunk, so its windows are evaluated again from the same events.
 		s.mu.Lock()
+		s.st.Open = open
 		s.st.Watermark = to
 		s.st.Pending = append(s.st.Pending, emitted...)
 		err = s.st.save(s.deps.StateDir)
+		s.commitMetrics(emitted, open)
 		s.mu.Unlock()
 		s.metrics.watermark.Set(float64(to.Unix()))
 		if err != nil {
@@ -262,11 +271,12 @@ func (s *Scheduler) recentFlows(ctx context.Context, now time.Time) (oldest, new
 	return time.UnixMilli(minMs).UTC(), time.UnixMilli(maxMs).UTC(), nil
 }
 
-// evaluate runs every detection over the windows ending in (from, to] and
-// returns the alert records to deliver. A failing detection fails the
-// run: its windows are evaluated again next time, the others' alerts are
-// kept (a key already open is updated, not raised twice).
-func (s *Scheduler) evaluate(ctx context.Context, from, to time.Time) ([]record.Alert, error) {
+// evaluate runs every detection over the windows ending in (from, to],
+// starting from the ongoing events open (a copy it may change), and
+// returns the alert records to deliver and the events then ongoing. A
+// failing detection fails the chunk: nothing of it is kept, and its
+// windows are evaluated again next time.
+func (s *Scheduler) evaluate(ctx context.Context, from, to time.Time, open []openAlert) ([]record.Alert, []openAlert, error) {
 	var emitted []record.Alert
 	for _, d := range s.detections {
 		start := time.Now()
@@ -275,11 +285,39 @@ func (s *Scheduler) evaluate(ctx context.Context, from, to time.Time) ([]record.
 		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
 		if err != nil {
 			s.metrics.errors.WithLabelValues(d.name).Inc()
-			return nil, err
+			return nil, nil, err
 		}
-		emitted = append(emitted, s.apply(d, rows, from, to)...)
+		var out []record.Alert
+		out, open = s.apply(d, rows, from, to, open)
+		emitted = append(emitted, out...)
 	}
-	return emitted, nil
+	return emitted, open, nil
+}
+
+// cloneOpen copies the ongoing events deep enough for apply to change the
+// copy only.
+func cloneOpen(open []openAlert) []openAlert {
+	out := make([]openAlert, len(open))
+	for i, o := range open {
+		o.Alert.ThreatFeeds = slices.Clone(o.Alert.ThreatFeeds)
+		out[i] = o
+	}
+	return out
+}
+
+// commitMetrics counts the records of a committed chunk and sets the
+// ongoing events' gauges. s.mu is held.
+func (s *Scheduler) commitMetrics(emitted []record.Alert, open []openAlert) {
+	for _, a := range emitted {
+		s.metrics.alerts.WithLabelValues(a.Detection, a.State.String()).Inc()
+	}
+	counts := map[string]int{}
+	for _, o := range open {
+		counts[o.Alert.Detection]++
+	}
+	for _, d := range s.detections {
+		s.metrics.open.WithLabelValues(d.name).Set(float64(counts[d.name]))
+	}
 }
 
 // row is one result row: an event's evidence in one window.
@@ -377,19 +415,19 @@ func parseRow(line []byte) (row, error) {
 
 // apply runs the events' life over the windows ending in (from, to]: a key
 // crossing the threshold in a window opens an alert unless one is open,
-// an open alert whose key does not cross it in a window is closed.
-func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record.Alert {
+// an open alert whose key does not cross it in a window is closed. It
+// changes only its arguments: the ongoing events (all detections') are
+// returned with d's updated.
+func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time, all []openAlert) ([]record.Alert, []openAlert) {
 	byEnd := map[int64][]row{}
 	for _, r := range rows {
 		byEnd[r.WindowEnd] = append(byEnd[r.WindowEnd], r)
 	}
 	now := s.deps.Now().UTC().Truncate(time.Second)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	open := map[string]*openAlert{}
 	var others []openAlert
-	for i := range s.st.Open {
-		o := &s.st.Open[i]
+	for i := range all {
+		o := &all[i]
 		if o.Alert.Detection == d.name {
 			open[o.Key] = o
 		} else {
@@ -400,7 +438,6 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record
 	emit := func(a record.Alert, st record.AlertState) {
 		a.State, a.Time = st, now
 		emitted = append(emitted, a)
-		s.metrics.alerts.WithLabelValues(d.name, st.String()).Inc()
 	}
 	ends := []time.Time{to}
 	if !d.latest {
@@ -451,9 +488,7 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record
 		}
 		others = append(others, *o)
 	}
-	s.st.Open = others
-	s.metrics.open.WithLabelValues(d.name).Set(float64(len(open)))
-	return emitted
+	return emitted, others
 }
 
 // merge widens an open alert with a later window's evidence: the time

@@ -1,0 +1,91 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sluice/internal/reporter"
+	"sluice/pipeline/record"
+	"sluice/storage/embedded"
+)
+
+// failing fails the queries containing match, times times.
+type failing struct {
+	*embedded.Engine
+	mu    sync.Mutex
+	match string
+	times int
+}
+
+func (f *failing) Query(ctx context.Context, sql, format string) ([]byte, error) {
+	f.mu.Lock()
+	fail := f.times > 0 && strings.Contains(sql, f.match)
+	if fail {
+		f.times--
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, errors.New("injected failure")
+	}
+	return f.Engine.Query(ctx, sql, format)
+}
+
+func schedulerOn(t *testing.T, st Store, cfg Config, dir string, now time.Time, sinks ...AlertSink) *Scheduler {
+	t.Helper()
+	cfg.RetryMin, cfg.RetryMax = time.Millisecond, time.Millisecond
+	s, err := New(reporter.New(slog.New(slog.DiscardHandler)), cfg, Dependencies{
+		Store: st, Sinks: sinks, StateDir: dir, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.st, err = loadState(dir); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// recordsOf lists a detection's records about addr as "state id".
+func recordsOf(sk *sink, det string, addr record.Addr) (states []string, ids map[string]bool) {
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	ids = map[string]bool{}
+	for _, a := range sk.alerts {
+		if a.Detection == det && (a.SrcAddr == addr || a.DstAddr == addr) {
+			states = append(states, a.State.String())
+			ids[a.ID] = true
+		}
+	}
+	return states, ids
+}
+
+// A detection failing after another opened an alert leaves no trace of
+// that opening: the sink never gets a closed record for an alert it was
+// not told of, and the event keeps one ID.
+func TestFailedChunkLeavesLifecycleConsistent(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	attacker, victim := v4(10, 51, 0, 1), v4(192, 0, 2, 151)
+	fs := scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now)
+	fs = append(fs, flow(v4(10, 51, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
+	store(t, fs)
+	dir := t.TempDir()
+	sk := &sink{refused: true}
+	st := &failing{Engine: engine, match: "TrafficDirection", times: 1}
+	s := schedulerOn(t, st, DefaultConfig(), dir, now, sk)
+	_ = s.Run(t.Context())
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s2 := schedulerOn(t, st, DefaultConfig(), dir, now.Add(10*time.Minute), sk)
+	if err := s2.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	states, ids := recordsOf(sk, PortScan, attacker)
+	if len(states) == 0 || states[0] != "open" || len(ids) != 1 || strings.Count(strings.Join(states, " "), "open") != 1 {
+		t.Fatalf("the scan's records: %q under %d IDs; want one open first, one ID", states, len(ids))
+	}
+}
