@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/embedded"
@@ -87,5 +89,42 @@ func TestFailedChunkLeavesLifecycleConsistent(t *testing.T) {
 	states, ids := recordsOf(sk, PortScan, attacker)
 	if len(states) == 0 || states[0] != "open" || len(ids) != 1 || strings.Count(strings.Join(states, " "), "open") != 1 {
 		t.Fatalf("the scan's records: %q under %d IDs; want one open first, one ID", states, len(ids))
+	}
+}
+
+// One detection failing does not hold the others back: their alerts are
+// delivered in the same run, the failure is counted, and only the failed
+// detection's windows are evaluated again at the next run.
+func TestFailingDetectionDoesNotStopOthers(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	attacker, victim := v4(10, 52, 0, 1), v4(192, 0, 2, 152)
+	fs := scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now)
+	store(t, fs)
+	dir := t.TempDir()
+	sk := &sink{refused: true}
+	st := &failing{Engine: engine, match: "TrafficDirection", times: 1}
+	s := schedulerOn(t, st, DefaultConfig(), dir, now, sk)
+	if err := s.Run(t.Context()); err == nil {
+		t.Fatal("a run with a failing detection reported no error")
+	}
+	if states, _ := recordsOf(sk, PortScan, attacker); len(states) == 0 || states[0] != "open" {
+		t.Fatalf("the scan's records after a run where exfiltration failed: %q, want it opened", states)
+	}
+	if got := testutil.ToFloat64(s.metrics.errors.WithLabelValues(Exfiltration)); got != 1 {
+		t.Errorf("errors_total{exfiltration} = %v, want 1", got)
+	}
+	if s.st.Watermarks[Exfiltration].Equal(s.st.Watermarks[PortScan]) || !s.st.Watermark.Equal(s.st.Watermarks[Exfiltration]) &&
+		!s.st.Watermarks[Exfiltration].IsZero() {
+		t.Fatalf("watermarks after exfiltration failed: %v (global %s)", s.st.Watermarks, s.st.Watermark)
+	}
+	runs := testutil.ToFloat64(s.metrics.runs.WithLabelValues(PortScan))
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(s.metrics.runs.WithLabelValues(PortScan)); got != runs {
+		t.Errorf("port-scan ran %v more times at the retry, want only exfiltration again", got-runs)
+	}
+	if !s.st.Watermarks[Exfiltration].Equal(s.st.Watermarks[PortScan]) || !s.st.Watermark.Equal(s.st.Watermarks[PortScan]) {
+		t.Fatalf("watermarks after the retry: %v (global %s), want all equal", s.st.Watermarks, s.st.Watermark)
 	}
 }

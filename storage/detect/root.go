@@ -21,6 +21,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -205,44 +206,83 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	watermark := s.st.Watermark
 	s.mu.Unlock()
 
-	// Chunks of at most an hour of window ends per query.
-	chunk := max(time.Hour, step)
-	for from := watermark; from.Before(lastEnd); {
-		to := lastEnd
-		if from.Add(chunk).Before(lastEnd) {
-			to = from.Add(chunk).Truncate(step)
+	// Each detection goes on from its own watermark: one failing does not
+	// hold the others back, and only its windows are evaluated again.
+	var failed []error
+	for _, d := range s.detections {
+		if err := s.runDetection(ctx, d, watermark, lastEnd, target.Equal(newest)); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			s.metrics.errors.WithLabelValues(d.name).Inc()
+			failed = append(failed, err)
 		}
-		s.mu.Lock()
-		open := cloneOpen(s.st.Open)
-		s.mu.Unlock()
-		emitted, open, err := s.evaluate(ctx, from, to, open)
-		if err != nil {
-			return err
-		}
-		// The chunk's events, records and watermark are committed together:
-		// a run that stops partway leaves the state as it was before the
-		// chunk, so its windows are evaluated again from the same events.
-		s.mu.Lock()
-		s.st.Open = open
-		s.st.Watermark = to
-		s.st.Pending = append(s.st.Pending, emitted...)
-		err = s.st.save(s.deps.StateDir)
-		s.commitMetrics(emitted, open)
-		s.mu.Unlock()
-		s.metrics.watermark.Set(float64(to.Unix()))
-		if err != nil {
-			return err
-		}
-		if err := s.deliver(ctx); err != nil {
-			return err
-		}
-		from = to
+	}
+	s.mu.Lock()
+	s.st.Watermark = s.st.minWatermark(s.detections)
+	err = s.st.save(s.deps.StateDir)
+	s.mu.Unlock()
+	s.metrics.watermark.Set(float64(s.st.Watermark.Unix()))
+	if err != nil {
+		return err
+	}
+	if err := s.deliver(ctx); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
 	}
 	// Only a run that evaluated everything moves this on: after a failure
 	// the next run keeps its lateness.
 	s.mu.Lock()
 	s.st.NewestFlow = newest
 	s.mu.Unlock()
+	return nil
+}
+
+// runDetection evaluates d's windows ending after its watermark (at least
+// floor) up to lastEnd, an hour of window ends per query. Each chunk's
+// events, records and d's watermark are committed together: a failure
+// leaves d as it was before the chunk, to be evaluated again next time.
+func (s *Scheduler) runDetection(ctx context.Context, d *detection, floor, lastEnd time.Time, idle bool) error {
+	s.mu.Lock()
+	wm := s.st.Watermarks[d.name]
+	s.mu.Unlock()
+	if wm.Before(floor) {
+		wm = floor
+	}
+	chunk := max(time.Hour, s.cfg.Step)
+	for from := wm; from.Before(lastEnd); {
+		to := lastEnd
+		if from.Add(chunk).Before(lastEnd) {
+			to = from.Add(chunk).Truncate(s.cfg.Step)
+		}
+		start := time.Now()
+		rows, err := s.queryDetection(ctx, d, from, to)
+		s.metrics.runs.WithLabelValues(d.name).Inc()
+		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		open := cloneOpen(s.st.Open)
+		s.mu.Unlock()
+		emitted, open := s.apply(d, rows, from, to, open)
+		s.mu.Lock()
+		s.st.Open = open
+		if s.st.Watermarks == nil {
+			s.st.Watermarks = map[string]time.Time{}
+		}
+		s.st.Watermarks[d.name] = to
+		s.st.Pending = append(s.st.Pending, emitted...)
+		err = s.st.save(s.deps.StateDir)
+		s.commitMetrics(emitted, open)
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		from = to
+	}
 	return nil
 }
 
@@ -269,29 +309,6 @@ func (s *Scheduler) recentFlows(ctx context.Context, now time.Time) (oldest, new
 		return oldest, newest, fmt.Errorf("detect: newest flow: unexpected answer %q", out)
 	}
 	return time.UnixMilli(minMs).UTC(), time.UnixMilli(maxMs).UTC(), nil
-}
-
-// evaluate runs every detection over the windows ending in (from, to],
-// starting from the ongoing events open (a copy it may change), and
-// returns the alert records to deliver and the events then ongoing. A
-// failing detection fails the chunk: nothing of it is kept, and its
-// windows are evaluated again next time.
-func (s *Scheduler) evaluate(ctx context.Context, from, to time.Time, open []openAlert) ([]record.Alert, []openAlert, error) {
-	var emitted []record.Alert
-	for _, d := range s.detections {
-		start := time.Now()
-		rows, err := s.queryDetection(ctx, d, from, to)
-		s.metrics.runs.WithLabelValues(d.name).Inc()
-		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
-		if err != nil {
-			s.metrics.errors.WithLabelValues(d.name).Inc()
-			return nil, nil, err
-		}
-		var out []record.Alert
-		out, open = s.apply(d, rows, from, to, open)
-		emitted = append(emitted, out...)
-	}
-	return emitted, open, nil
 }
 
 // cloneOpen copies the ongoing events deep enough for apply to change the

@@ -20,8 +20,11 @@ const stateFile = "detect-state.json"
 // neither evaluates a window twice nor forgets an ongoing event or an
 // alert not yet delivered.
 type state struct {
-	// Watermark is the end (flow time) of the last window evaluated.
-	Watermark time.Time `json:"watermark"`
+	// Watermark is the end (flow time) of the last window every detection
+	// evaluated; Watermarks are each detection's (a failing detection
+	// falls behind alone).
+	Watermark  time.Time            `json:"watermark"`
+	Watermarks map[string]time.Time `json:"watermarks,omitempty"`
 	// NewestFlow is the newest flow end seen at the last run: when it
 	// does not move, the stream is idle and the evaluation catches up to it.
 	NewestFlow time.Time `json:"newest_flow"`
@@ -75,4 +78,23 @@ func (s *state) save(dir string) error {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
+}
+
+// minWatermark is the oldest of the detections' watermarks, the global
+// watermark at least.
+func (s *state) minWatermark(ds []*detection) time.Time {
+	var out time.Time
+	for i, d := range ds {
+		wm := s.Watermarks[d.name]
+		if wm.Before(s.Watermark) {
+			wm = s.Watermark
+		}
+		if i == 0 || wm.Before(out) {
+			out = wm
+		}
+	}
+	if out.IsZero() {
+		return s.Watermark
+	}
+	return out
 }
