@@ -1,0 +1,54 @@
+package detect
+
+import (
+	"testing"
+	"time"
+
+	"sluice/pipeline/record"
+)
+
+// runOnce runs a fresh scheduler over what is stored and returns what the
+// sink got.
+func runOnce(t *testing.T, now time.Time, cfg Config) *sink {
+	t.Helper()
+	sk := &sink{refused: true}
+	s := schedulerOn(t, engine, cfg, t.TempDir(), now, sk)
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return sk
+}
+
+func wantNone(t *testing.T, sk *sink, det string, addr record.Addr, what string) {
+	t.Helper()
+	if states, _ := recordsOf(sk, det, addr); len(states) > 0 {
+		t.Errorf("%s raised %q for %s", det, states, what)
+	}
+}
+
+// A long-lived connection cut by a 60 s active timeout is one connection,
+// not a beacon; a beacon with a new client port each time still is one.
+func TestBeaconingLongLivedConnection(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	src, dst := v4(10, 50, 0, 1), v4(203, 0, 113, 50)
+	bsrc, bdst := v4(10, 50, 0, 11), v4(203, 0, 113, 51)
+	begin := now.Add(-45 * time.Minute)
+	var fs []record.Flow
+	for i := range 44 {
+		f := flow(src, dst, 5432, begin.Add(time.Duration(i)*time.Minute), now)
+		f.SrcPort, f.TCPFlags, f.Packets, f.Bytes = 50000, 0x18, 200, 40000
+		f.TimeFlowEnd = f.TimeFlowStart + 59_900
+		fs = append(fs, f)
+	}
+	for i := range 20 {
+		f := flow(bsrc, bdst, 443, begin.Add(time.Duration(i)*2*time.Minute), now)
+		f.SrcPort, f.TCPFlags, f.Packets, f.Bytes = uint16(41000+i), 0x1b, 8, 1200
+		fs = append(fs, f)
+	}
+	store(t, fs)
+	sk := runOnce(t, now, DefaultConfig())
+	wantNone(t, sk, Beaconing, src, "one long-lived connection cut at the active timeout")
+	if states, _ := recordsOf(sk, Beaconing, bsrc); len(states) == 0 {
+		t.Error("beaconing missed a beacon every 2 minutes")
+	}
+}
