@@ -70,7 +70,9 @@ var detections = []detection{
 	{
 		name: PortScan, file: "port_scan.sql", severity: record.SeverityMedium,
 		enabled: func(c *Config) bool { return c.PortScan.Enabled },
-		params:  func(c *Config) map[string]string { return map[string]string{"min_ports": num(c.PortScan.MinPorts)} },
+		params: func(c *Config) map[string]string {
+			return map[string]string{"min_ports": num(c.PortScan.MinPorts), "probe": probeLike}
+		},
 		summary: func(a *record.Alert, d map[string]string) string {
 			return fmt.Sprintf("%s scanned %s ports of %s", a.SrcAddr, d["Ports"], a.DstAddr)
 		},
@@ -184,6 +186,13 @@ func protoName(p uint8) string {
 	}
 	return strconv.Itoa(int(p))
 }
+
+// probeLike selects the flows that look like probes rather than
+// conversations: TCP without ACK (a SYN unanswered or refused, a half-open
+// or NULL/FIN scan), UDP of at most 2 packets; never a flow from a
+// well-known service port to an ephemeral one (a server's answer, a
+// resolver's reply).
+const probeLike = "((Proto = 6 AND bitAnd(TCPFlags, 16) = 0) OR (Proto = 17 AND Packets <= 2)) AND NOT (SrcPort < 1024 AND DstPort >= 1024)"
 
 // windowOf is how much flow time the detection looks at.
 func (d *detection) windowOf(c *Config) time.Duration {

@@ -52,3 +52,33 @@ func TestBeaconingLongLivedConnection(t *testing.T) {
 		t.Error("beaconing missed a beacon every 2 minutes")
 	}
 }
+
+// A server answering one NAT'd client's 300 connections is no port scan
+// (of the client's ephemeral ports, nor the other way round); a SYN scan
+// is.
+func TestPortScanReturnTraffic(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	server, client := v4(203, 0, 113, 60), v4(10, 50, 0, 2)
+	attacker, victim := v4(198, 51, 100, 61), v4(10, 50, 0, 61)
+	begin := now.Add(-20 * time.Minute)
+	var fs []record.Flow
+	for i := range 300 {
+		at := begin.Add(time.Duration(i) * 800 * time.Millisecond)
+		f := flow(server, client, uint16(33000+i*7), at, now)
+		f.SrcPort, f.TCPFlags, f.Packets, f.Bytes = 443, 0x1b, 20, 30000
+		r := flow(client, server, 443, at, now)
+		r.SrcPort, r.TCPFlags, r.Packets, r.Bytes = uint16(33000+i*7), 0x1b, 15, 2000
+		d := flow(v4(10, 50, 0, 53), client, uint16(20000+i), at, now) // a resolver's replies
+		d.Proto, d.TCPFlags, d.SrcPort = 17, 0, 53
+		fs = append(fs, f, r, d)
+	}
+	fs = append(fs, scan(attacker, victim, 1, 300, begin, 100*time.Millisecond, now)...)
+	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now)) // the evaluation reaches now
+	store(t, fs)
+	sk := runOnce(t, now, DefaultConfig())
+	wantNone(t, sk, PortScan, server, "a server's answers to one client")
+	wantNone(t, sk, PortScan, v4(10, 50, 0, 53), "a resolver's replies")
+	if states, _ := recordsOf(sk, PortScan, attacker); len(states) == 0 {
+		t.Error("port-scan missed a SYN scan of 300 ports")
+	}
+}
