@@ -3,6 +3,9 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,6 +48,11 @@ type Config struct {
 	Exfiltration  ExfiltrationConfig  `yaml:"exfiltration"`
 	ThreatIntel   ThreatIntelConfig   `yaml:"threat-intel"`
 	Tor           TorConfig           `yaml:"tor"`
+
+	// Exclude lists, by detection name, networks (CIDR) whose flows that
+	// detection ignores, as source or destination: a scanner of your own,
+	// a NAT gateway, a resolver (default none).
+	Exclude map[string][]string `yaml:"exclude"`
 }
 
 // PortScanConfig: one source probing many ports of one host (vertical scan).
@@ -61,6 +69,12 @@ type SweepConfig struct {
 	// MinHosts distinct destinations on one port from one source in a
 	// window (default 100, Elastic's "Potential Network Sweep Detected").
 	MinHosts int `yaml:"min-hosts"`
+	// Ports are the destination ports a sweep is looked for on (default:
+	// the Elastic rule's 21, 22, 23, 25, 139, 445, 3389, 5985, 5986):
+	// services attackers sweep for, not those clients reach many hosts on
+	// (DNS, HTTPS). Only probe-like flows count (TCP without ACK, UDP of
+	// at most 2 packets).
+	Ports []uint16 `yaml:"ports"`
 }
 
 // SYNFloodConfig: TCP SYNs without the handshake completing, to one host.
@@ -183,7 +197,7 @@ func DefaultConfig() Config {
 		RetryMax:   time.Minute,
 
 		PortScan: PortScanConfig{Enabled: true, MinPorts: 250},
-		Sweep:    SweepConfig{Enabled: true, MinHosts: 100},
+		Sweep:    SweepConfig{Enabled: true, MinHosts: 100, Ports: []uint16{21, 22, 23, 25, 139, 445, 3389, 5985, 5986}},
 		SYNFlood: SYNFloodConfig{Enabled: true, MinPPS: 10000, MinSources: 1},
 		DDoS: DDoSConfig{Enabled: true, MinBPS: 1_000_000_000, MinPPS: 20000, MinFlowsPerSecond: 3500,
 			MinSources: 5},
@@ -257,6 +271,19 @@ func (c Config) Validate() error {
 	}
 	if len(c.Amplification.Ports) == 0 {
 		errs = append(errs, errors.New("amplification.ports: must list at least one port"))
+	}
+	if len(c.Sweep.Ports) == 0 {
+		errs = append(errs, errors.New("sweep.ports: must list at least one port"))
+	}
+	for name, nets := range c.Exclude {
+		if !slices.Contains(Names(), name) {
+			errs = append(errs, fmt.Errorf("exclude: unknown detection %q; known: %s", name, strings.Join(Names(), ", ")))
+		}
+		for _, n := range nets {
+			if _, err := netip.ParsePrefix(n); err != nil {
+				errs = append(errs, fmt.Errorf("exclude.%s: %w", name, err))
+			}
+		}
 	}
 	if len(c.BruteForce.Ports) == 0 {
 		errs = append(errs, errors.New("brute-force.ports: must list at least one port"))

@@ -3,6 +3,7 @@ package detect
 import (
 	"embed"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,7 +81,9 @@ var detections = []detection{
 	{
 		name: Sweep, file: "sweep.sql", severity: record.SeverityMedium,
 		enabled: func(c *Config) bool { return c.Sweep.Enabled },
-		params:  func(c *Config) map[string]string { return map[string]string{"min_hosts": num(c.Sweep.MinHosts)} },
+		params: func(c *Config) map[string]string {
+			return map[string]string{"min_hosts": num(c.Sweep.MinHosts), "ports": portList(c.Sweep.Ports), "probe": probeLike}
+		},
 		summary: func(a *record.Alert, d map[string]string) string {
 			return fmt.Sprintf("%s swept %s hosts on port %d/%s", a.SrcAddr, d["Hosts"], a.DstPort, protoName(a.Proto))
 		},
@@ -213,7 +216,7 @@ const receivedSlack = time.Hour
 // in (firstEnd-step, lastEnd], with WindowEnd (Unix seconds) and the
 // sampling-scaled counters SBytes, SPackets and SFlows. A flow starting at
 // t belongs to the windows ending in (t, t+window].
-func flowsSource(from, to time.Time, window, step time.Duration, lastEnd time.Time, latest bool) string {
+func flowsSource(from, to time.Time, window, step time.Duration, lastEnd time.Time, latest bool, exclude string) string {
 	var windowEnd string
 	if latest {
 		windowEnd = num(uint64(lastEnd.Unix()))
@@ -223,7 +226,40 @@ func flowsSource(from, to time.Time, window, step time.Duration, lastEnd time.Ti
 			from.Add(window-step).Unix(), lastEnd.Unix(), s, s, window/step)
 	}
 	return fmt.Sprintf("(SELECT *, if(SamplingRate = 0, 1, SamplingRate) AS Scale, Bytes * Scale AS SBytes, Packets * Scale AS SPackets, Scale AS SFlows, "+
-		"%s AS WindowEnd FROM %s WHERE %s)", windowEnd, migrate.FlowsTable, flowTimeRange(from, to))
+		"%s AS WindowEnd FROM %s WHERE %s%s)", windowEnd, migrate.FlowsTable, flowTimeRange(from, to), exclude)
+}
+
+// excludeClause is the condition leaving out the flows from or to the
+// networks (CIDR, validated), as an AND clause; empty for none.
+func excludeClause(nets []string) string {
+	var b strings.Builder
+	for _, n := range nets {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			continue
+		}
+		lo, hi := prefixRange(p)
+		for _, col := range []string{"SrcAddr", "DstAddr"} {
+			fmt.Fprintf(&b, " AND NOT (%s BETWEEN toIPv6('%s') AND toIPv6('%s'))", col, lo, hi)
+		}
+	}
+	return b.String()
+}
+
+// prefixRange is the first and last address of p, as IPv6 (IPv4 mapped,
+// as the flows store them).
+func prefixRange(p netip.Prefix) (lo, hi netip.Addr) {
+	p = p.Masked()
+	bits := p.Bits()
+	a := p.Addr()
+	if a.Is4() {
+		a, bits = netip.AddrFrom16(a.As16()), bits+96
+	}
+	b := a.As16()
+	for i := bits; i < 128; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return a, netip.AddrFrom16(b)
 }
 
 // flowTimeRange selects the flows starting in [from, to).
@@ -245,7 +281,7 @@ func (d *detection) query(c *Config, from, to time.Time) (string, error) {
 		flowsFrom = to.Add(-window)
 	}
 	params := d.params(c)
-	params["flows"] = flowsSource(flowsFrom, to, window, c.Step, to, d.latest)
+	params["flows"] = flowsSource(flowsFrom, to, window, c.Step, to, d.latest, excludeClause(c.Exclude[d.name]))
 	params["table"] = migrate.FlowsTable
 	params["seconds"] = num(uint64(window / time.Second))
 	if d.name == Exfiltration {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,46 @@ func TestPortScanReturnTraffic(t *testing.T) {
 	wantNone(t, sk, PortScan, v4(10, 50, 0, 53), "a resolver's replies")
 	if states, _ := recordsOf(sk, PortScan, attacker); len(states) == 0 {
 		t.Error("port-scan missed a SYN scan of 300 ports")
+	}
+}
+
+// A recursive resolver asking 300 servers and a NAT gateway's SSH sessions
+// to 150 hosts are no sweep, nor is a sweep from an excluded network; a
+// SYN sweep of port 445 is.
+func TestSweepResolverAndNAT(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	resolver, nat, own, attacker := v4(10, 53, 0, 3), v4(10, 53, 0, 4), v4(10, 53, 0, 5), v4(198, 51, 100, 62)
+	begin := now.Add(-20 * time.Minute)
+	var fs []record.Flow
+	for i := range 300 {
+		at := begin.Add(time.Duration(i) * 500 * time.Millisecond)
+		f := flow(resolver, v4(192, 0, byte(2+i/250), byte(i%250)), 53, at, now)
+		f.Proto, f.TCPFlags, f.SrcPort = 17, 0, uint16(20000+i)
+		fs = append(fs, f)
+		if i < 150 {
+			n := flow(nat, v4(203, 0, 113, byte(i)), 22, at, now)
+			n.SrcPort, n.TCPFlags, n.Packets, n.Bytes = uint16(30000+i), 0x1b, 40, 9000
+			fs = append(fs, n)
+		}
+		fs = append(fs, flow(own, v4(172, 16, byte(i/250), byte(i%250)), 445, at, now),
+			flow(attacker, v4(10, 54, byte(i/250), byte(i%250)), 445, at, now))
+	}
+	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
+	store(t, fs)
+	cfg := DefaultConfig()
+	cfg.Exclude = map[string][]string{Sweep: {"10.53.0.4/31", "2001:db8::/32"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sk := runOnce(t, now, cfg)
+	wantNone(t, sk, Sweep, resolver, "a DNS resolver")
+	wantNone(t, sk, Sweep, nat, "a NAT gateway's SSH sessions")
+	wantNone(t, sk, Sweep, own, "an excluded network's scanner")
+	if states, _ := recordsOf(sk, Sweep, attacker); len(states) == 0 {
+		t.Error("sweep missed a SYN sweep of port 445 on 300 hosts")
+	}
+	cfg.Exclude = map[string][]string{"sweeps": {"10.0.0.0/33"}}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `unknown detection "sweeps"`) || !strings.Contains(err.Error(), "10.0.0.0/33") {
+		t.Errorf("a bad exclude validated: %v", err)
 	}
 }
