@@ -95,7 +95,10 @@ type DDoSConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// MinBPS, MinPPS and MinFlowsPerSecond are FastNetMon's default ban
 	// thresholds (threshold_mbps 1000, threshold_pps 20000,
-	// threshold_flows 3500), sampling-scaled, averaged over the window.
+	// threshold_flows 3500), averaged over the window. Bits and packets
+	// are sampling-scaled; flows per second count unsampled exporters'
+	// records only (a sampled record is not Scale flows). Only traffic to
+	// own networks (or of unknown direction) counts.
 	MinBPS            uint64 `yaml:"min-bps"`
 	MinPPS            uint64 `yaml:"min-pps"`
 	MinFlowsPerSecond uint64 `yaml:"min-flows-per-second"`

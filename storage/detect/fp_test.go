@@ -124,3 +124,33 @@ func TestSweepResolverAndNAT(t *testing.T) {
 		t.Errorf("a bad exclude validated: %v", err)
 	}
 }
+
+// A busy HTTPS server behind a 1:1000 sampled exporter (each record one
+// sampled packet) is no flood of flows, and an outbound transfer is not
+// an attack on the outside host; the same volume inbound is.
+func TestDDoSSampledAndDirection(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	server, outside, victim := v4(10, 55, 0, 1), v4(203, 0, 113, 55), v4(10, 55, 0, 2)
+	begin := now.Add(-8 * time.Minute)
+	var fs []record.Flow
+	for i := range 1200 {
+		at := begin.Add(time.Duration(i) * 200 * time.Millisecond)
+		f := flow(v4(198, 51, 100, byte(i%50)), server, 443, at, now)
+		f.SamplingRate, f.TCPFlags, f.Packets, f.Bytes, f.SrcPort = 1000, 0x18, 1, 1400, uint16(30000+i)
+		f.TrafficDirection = record.DirectionInbound
+		o := flow(v4(10, 55, 1, byte(i%50)), outside, 443, at, now)
+		o.SamplingRate, o.TCPFlags, o.Packets, o.Bytes = 1000, 0x18, 60, 84000
+		o.TrafficDirection = record.DirectionOutbound
+		in := o
+		in.SrcAddr, in.DstAddr, in.TrafficDirection = v4(198, 51, 101, byte(i%50)), victim, record.DirectionInbound
+		fs = append(fs, f, o, in)
+	}
+	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
+	store(t, fs)
+	sk := runOnce(t, now, DefaultConfig())
+	wantNone(t, sk, DDoS, server, "a busy HTTPS server behind a sampled exporter")
+	wantNone(t, sk, DDoS, outside, "an outbound transfer")
+	if states, _ := recordsOf(sk, DDoS, victim); len(states) == 0 {
+		t.Error("ddos missed the same volume inbound")
+	}
+}
