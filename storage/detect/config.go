@@ -30,6 +30,12 @@ type Config struct {
 	// When no newer flow arrives for an interval, the evaluation catches up
 	// to the newest flow.
 	Lateness time.Duration `yaml:"lateness"`
+	// LongInterval is how often, in flow time, the detections with a
+	// long window (beaconing, exfiltration: an hour) are evaluated
+	// (default 10m): each evaluation reads their whole window, and an hour
+	// does not change much in a minute. An idle stream is evaluated up to
+	// its newest flow at once.
+	LongInterval time.Duration `yaml:"long-interval"`
 	// MaxCatchUp bounds how much flow time a start after downtime
 	// evaluates; older windows are skipped (and logged). Default 6h.
 	MaxCatchUp time.Duration `yaml:"max-catch-up"`
@@ -190,14 +196,15 @@ type TorConfig struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:    true,
-		Interval:   time.Minute,
-		Window:     5 * time.Minute,
-		Step:       time.Minute,
-		Lateness:   time.Minute,
-		MaxCatchUp: 6 * time.Hour,
-		RetryMin:   time.Second,
-		RetryMax:   time.Minute,
+		Enabled:      true,
+		Interval:     time.Minute,
+		Window:       5 * time.Minute,
+		Step:         time.Minute,
+		Lateness:     time.Minute,
+		MaxCatchUp:   6 * time.Hour,
+		LongInterval: 10 * time.Minute,
+		RetryMin:     time.Second,
+		RetryMax:     time.Minute,
 
 		PortScan: PortScanConfig{Enabled: true, MinPorts: 250},
 		Sweep:    SweepConfig{Enabled: true, MinHosts: 100, Ports: []uint16{21, 22, 23, 25, 139, 445, 3389, 5985, 5986}},
@@ -230,6 +237,7 @@ func (c Config) Validate() error {
 	pos("window", c.Window)
 	pos("step", c.Step)
 	pos("max-catch-up", c.MaxCatchUp)
+	pos("long-interval", c.LongInterval)
 	pos("retry-min", c.RetryMin)
 	pos("beaconing.window", c.Beaconing.Window)
 	pos("exfiltration.window", c.Exfiltration.Window)

@@ -76,7 +76,7 @@ func TestFailedChunkLeavesLifecycleConsistent(t *testing.T) {
 	store(t, fs)
 	dir := t.TempDir()
 	sk := &sink{refused: true}
-	st := &failing{Engine: engine, match: "TrafficDirection", times: 1}
+	st := &failing{Engine: engine, match: "GLOBAL NOT IN", times: 1}
 	s := schedulerOn(t, st, DefaultConfig(), dir, now, sk)
 	_ = s.Run(t.Context())
 	if err := s.Run(t.Context()); err != nil {
@@ -99,13 +99,14 @@ func TestFailingDetectionDoesNotStopOthers(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 52, 0, 1), v4(192, 0, 2, 152)
 	fs := scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now)
+	fs = append(fs, flow(v4(10, 52, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
 	store(t, fs)
 	dir := t.TempDir()
 	sk := &sink{refused: true}
-	st := &failing{Engine: engine, match: "TrafficDirection", times: 1}
+	st := &failing{Engine: engine, match: "GLOBAL NOT IN", times: 1}
 	s := schedulerOn(t, st, DefaultConfig(), dir, now, sk)
 	if err := s.Run(t.Context()); err == nil {
-		t.Fatal("a run with a failing detection reported no error")
+		t.Fatalf("a run with a failing detection reported no error (watermarks %v, %d failures left)", s.st.Watermarks, st.times)
 	}
 	if states, _ := recordsOf(sk, PortScan, attacker); len(states) == 0 || states[0] != "open" {
 		t.Fatalf("the scan's records after a run where exfiltration failed: %q, want it opened", states)
@@ -126,5 +127,18 @@ func TestFailingDetectionDoesNotStopOthers(t *testing.T) {
 	}
 	if !s.st.Watermarks[Exfiltration].Equal(s.st.Watermarks[PortScan]) || !s.st.Watermark.Equal(s.st.Watermarks[PortScan]) {
 		t.Fatalf("watermarks after the retry: %v (global %s), want all equal", s.st.Watermarks, s.st.Watermark)
+	}
+	// A minute later: the short windows are evaluated, the long ones
+	// wait for long-interval.
+	later := now.Add(2 * time.Minute)
+	store(t, []record.Flow{flow(v4(10, 52, 0, 9), v4(192, 0, 2, 9), 443, now.Add(90*time.Second), later)})
+	s.deps.Now = func() time.Time { return later }
+	exfil, scans := testutil.ToFloat64(s.metrics.runs.WithLabelValues(Exfiltration)), testutil.ToFloat64(s.metrics.runs.WithLabelValues(PortScan))
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if testutil.ToFloat64(s.metrics.runs.WithLabelValues(PortScan)) == scans || testutil.ToFloat64(s.metrics.runs.WithLabelValues(Exfiltration)) != exfil {
+		t.Errorf("a minute later port-scan ran %v times, exfiltration %v; want 1 and 0",
+			testutil.ToFloat64(s.metrics.runs.WithLabelValues(PortScan))-scans, testutil.ToFloat64(s.metrics.runs.WithLabelValues(Exfiltration))-exfil)
 	}
 }

@@ -246,10 +246,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // leaves d as it was before the chunk, to be evaluated again next time.
 func (s *Scheduler) runDetection(ctx context.Context, d *detection, floor, lastEnd time.Time, idle bool) error {
 	s.mu.Lock()
-	wm := s.st.Watermarks[d.name]
+	wm, evaluated := s.st.Watermarks[d.name]
 	s.mu.Unlock()
 	if wm.Before(floor) {
 		wm = floor
+	}
+	if d.latest && evaluated && !idle && lastEnd.Sub(wm) < s.cfg.LongInterval {
+		return nil // a long window: evaluated every long-interval
 	}
 	chunk := max(time.Hour, s.cfg.Step)
 	for from := wm; from.Before(lastEnd); {
