@@ -12,8 +12,14 @@ import (
 // Config is the `detect:` section. Times are flow time (the flows' own
 // start and end), except Interval, which is how often the scheduler runs.
 type Config struct {
-	// Enabled runs the detections (default true).
+	// Enabled runs the detections (default true) in `sluice run`; in
+	// `sluice pipeline` only with InPipeline too.
 	Enabled bool `yaml:"enabled"`
+	// InPipeline runs the detections in a `sluice pipeline` worker (default
+	// false): every worker would evaluate the same flows and raise the same
+	// alerts, so enable it on one worker, with the server backend (with
+	// the embedded one a worker sees only the flows it stored itself).
+	InPipeline bool `yaml:"in-pipeline"`
 	// Interval is how often the detections run (default 1m).
 	Interval time.Duration `yaml:"interval"`
 	// Window is how much flow time each evaluation looks at, ending at the
