@@ -39,7 +39,8 @@ func detectQualityConfig(t *testing.T, dir string) string {
 	cfg := filepath.Join(dir, "sluice.yaml")
 	text := "enrich:\n  own-networks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \"fd12:3456:789a::/48\"]\n" +
 		"  threat:\n    feeds:\n" + feeds.String() +
-		"clickhouse-http:\n  listen: \"\"\ndetect:\n  interval: 5s\n"
+		"clickhouse-http:\n  listen: \"\"\ndetect:\n  interval: 5s\n" +
+		"  received-slack: 1h\n" // the demo's hour of flow time arrives in a minute
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

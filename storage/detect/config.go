@@ -42,6 +42,15 @@ type Config struct {
 	// does not change much in a minute. An idle stream is evaluated up to
 	// its newest flow at once.
 	LongInterval time.Duration `yaml:"long-interval"`
+	// ReceivedSlack is how long before a flow's start it may have been
+	// received (default 5m): an exporter's clock ahead of sluice's, or a
+	// replay whose flow time runs faster than real time (`sluice demo
+	// --time-scale`: set it to the span replayed). The flows table is
+	// sorted by arrival, so each evaluation reads the flows received from
+	// that long before its windows: the larger, the more it reads. Flows
+	// received later than their end (an active timeout, a late exporter)
+	// need no slack; Lateness covers them.
+	ReceivedSlack time.Duration `yaml:"received-slack"`
 	// MaxCatchUp bounds how much flow time a start after downtime
 	// evaluates; older windows are skipped (and logged). Default 6h.
 	MaxCatchUp time.Duration `yaml:"max-catch-up"`
@@ -202,15 +211,16 @@ type TorConfig struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:      true,
-		Interval:     time.Minute,
-		Window:       5 * time.Minute,
-		Step:         time.Minute,
-		Lateness:     time.Minute,
-		MaxCatchUp:   6 * time.Hour,
-		LongInterval: 10 * time.Minute,
-		RetryMin:     time.Second,
-		RetryMax:     time.Minute,
+		Enabled:       true,
+		Interval:      time.Minute,
+		Window:        5 * time.Minute,
+		Step:          time.Minute,
+		Lateness:      time.Minute,
+		MaxCatchUp:    6 * time.Hour,
+		LongInterval:  10 * time.Minute,
+		ReceivedSlack: 5 * time.Minute,
+		RetryMin:      time.Second,
+		RetryMax:      time.Minute,
 
 		PortScan: PortScanConfig{Enabled: true, MinPorts: 250},
 		Sweep:    SweepConfig{Enabled: true, MinHosts: 100, Ports: []uint16{21, 22, 23, 25, 139, 445, 3389, 5985, 5986}},
@@ -248,6 +258,9 @@ func (c Config) Validate() error {
 	pos("beaconing.window", c.Beaconing.Window)
 	pos("exfiltration.window", c.Exfiltration.Window)
 	pos("exfiltration.baseline", c.Exfiltration.Baseline)
+	if c.ReceivedSlack < 0 {
+		errs = append(errs, fmt.Errorf("received-slack: must be >= 0, got %s", c.ReceivedSlack))
+	}
 	if c.Lateness < 0 {
 		errs = append(errs, fmt.Errorf("lateness: must be >= 0, got %s", c.Lateness))
 	}

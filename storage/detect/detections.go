@@ -205,18 +205,12 @@ func (d *detection) windowOf(c *Config) time.Duration {
 	return c.Window
 }
 
-// receivedSlack is how long before a flow's start it may have been
-// received (an exporter's clock ahead of sluice's): the flows of a window
-// are looked for from that long before it by arrival, the order the flows
-// table is sorted in.
-const receivedSlack = time.Hour
-
 // flowsSource is the FROM clause of a detection: the flows starting in
 // [from, to), each repeated once for every window it falls in whose end is
 // in (firstEnd-step, lastEnd], with WindowEnd (Unix seconds) and the
 // sampling-scaled counters SBytes, SPackets and SFlows. A flow starting at
 // t belongs to the windows ending in (t, t+window].
-func flowsSource(from, to time.Time, window, step time.Duration, lastEnd time.Time, latest bool, exclude string) string {
+func flowsSource(from, to time.Time, window, step, slack time.Duration, lastEnd time.Time, latest bool, exclude string) string {
 	var windowEnd string
 	if latest {
 		windowEnd = num(uint64(lastEnd.Unix()))
@@ -226,7 +220,7 @@ func flowsSource(from, to time.Time, window, step time.Duration, lastEnd time.Ti
 			from.Add(window-step).Unix(), lastEnd.Unix(), s, s, window/step)
 	}
 	return fmt.Sprintf("(SELECT *, if(SamplingRate = 0, 1, SamplingRate) AS Scale, Bytes * Scale AS SBytes, Packets * Scale AS SPackets, Scale AS SFlows, "+
-		"%s AS WindowEnd FROM %s WHERE %s%s)", windowEnd, migrate.FlowsTable, flowTimeRange(from, to), exclude)
+		"%s AS WindowEnd FROM %s WHERE %s%s)", windowEnd, migrate.FlowsTable, flowTimeRange(from, to, slack), exclude)
 }
 
 // excludeClause is the condition leaving out the flows from or to the
@@ -262,10 +256,11 @@ func prefixRange(p netip.Prefix) (lo, hi netip.Addr) {
 	return a, netip.AddrFrom16(b)
 }
 
-// flowTimeRange selects the flows starting in [from, to).
-func flowTimeRange(from, to time.Time) string {
+// flowTimeRange selects the flows starting in [from, to), received at most
+// slack before from (the table's order is by arrival).
+func flowTimeRange(from, to time.Time, slack time.Duration) string {
 	return fmt.Sprintf("TimeFlowStart >= fromUnixTimestamp64Milli(%d) AND TimeFlowStart < fromUnixTimestamp64Milli(%d) AND TimeReceived >= toDateTime(%d)",
-		from.UnixMilli(), to.UnixMilli(), from.Add(-receivedSlack).Unix())
+		from.UnixMilli(), to.UnixMilli(), from.Add(-slack).Unix())
 }
 
 // query returns the detection's SQL for the windows ending in (from, to]
@@ -281,11 +276,11 @@ func (d *detection) query(c *Config, from, to time.Time) (string, error) {
 		flowsFrom = to.Add(-window)
 	}
 	params := d.params(c)
-	params["flows"] = flowsSource(flowsFrom, to, window, c.Step, to, d.latest, excludeClause(c.Exclude[d.name]))
+	params["flows"] = flowsSource(flowsFrom, to, window, c.Step, c.ReceivedSlack, to, d.latest, excludeClause(c.Exclude[d.name]))
 	params["table"] = migrate.FlowsTable
 	params["seconds"] = num(uint64(window / time.Second))
 	if d.name == Exfiltration {
-		params["baseline"] = flowTimeRange(flowsFrom.Add(-c.Exfiltration.Baseline), flowsFrom)
+		params["baseline"] = flowTimeRange(flowsFrom.Add(-c.Exfiltration.Baseline), flowsFrom, c.ReceivedSlack)
 	}
 	var out strings.Builder
 	s := string(text)

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -188,8 +189,28 @@ func TestExfiltrationBaselineCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	baseline := flowTimeRange(now.Add(-cfg.Exfiltration.Window-cfg.Exfiltration.Baseline), now.Add(-cfg.Exfiltration.Window))
+	baseline := flowTimeRange(now.Add(-cfg.Exfiltration.Window-cfg.Exfiltration.Baseline), now.Add(-cfg.Exfiltration.Window), cfg.ReceivedSlack)
 	if !strings.Contains(q, baseline+" AND DstAddr GLOBAL IN (") {
 		t.Errorf("the baseline is read for every destination:\n%s", q)
+	}
+}
+
+// A 5-minute detection reads the flows received from received-slack
+// before its windows, not an hour more; a flow received further ahead of
+// its start than that is outside its windows.
+func TestReceivedSlackBoundsRead(t *testing.T) {
+	cfg := DefaultConfig()
+	to := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	q, err := detections[0].query(&cfg, to.Add(-time.Minute), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("TimeReceived >= toDateTime(%d)", to.Add(-cfg.Window-cfg.ReceivedSlack).Unix())
+	if cfg.ReceivedSlack != 5*time.Minute || !strings.Contains(q, want) {
+		t.Errorf("received-slack %s; the port scan's query does not bound arrival by %s:\n%s", cfg.ReceivedSlack, want, q)
+	}
+	cfg.ReceivedSlack = -time.Second
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "received-slack") {
+		t.Errorf("a negative received-slack validated: %v", err)
 	}
 }
