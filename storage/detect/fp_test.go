@@ -214,3 +214,22 @@ func TestReceivedSlackBoundsRead(t *testing.T) {
 		t.Errorf("a negative received-slack validated: %v", err)
 	}
 }
+
+// The detections' flow-time range is checked against the TimeFlowStart
+// minmax skip index.
+func TestFlowTimeSkipIndex(t *testing.T) {
+	store(t, []record.Flow{flow(v4(10, 57, 0, 1), v4(192, 0, 2, 57), 443, time.Now().Add(-time.Minute), time.Now())})
+	cfg := DefaultConfig()
+	to := time.Now().UTC().Truncate(time.Minute)
+	q, err := detections[0].query(&cfg, to.Add(-time.Minute), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := engine.Query(t.Context(), "EXPLAIN indexes = 1 "+q, "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "idx_TimeFlowStart") {
+		t.Errorf("the port scan's read does not use idx_TimeFlowStart:\n%s", out)
+	}
+}
