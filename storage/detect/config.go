@@ -58,6 +58,11 @@ type Config struct {
 	// alerts and to hand them to a sink (defaults 1s and 1m).
 	RetryMin time.Duration `yaml:"retry-min"`
 	RetryMax time.Duration `yaml:"retry-max"`
+	// MaxPending bounds the alert records kept for a target that is down
+	// (default 100000); past it the oldest are dropped and counted
+	// (alerts_dropped_total). A target gets a few attempts per run, so one
+	// that is down does not hold the detections back.
+	MaxPending int `yaml:"max-pending"`
 
 	PortScan      PortScanConfig      `yaml:"port-scan"`
 	Sweep         SweepConfig         `yaml:"sweep"`
@@ -221,6 +226,7 @@ func DefaultConfig() Config {
 		ReceivedSlack: 5 * time.Minute,
 		RetryMin:      time.Second,
 		RetryMax:      time.Minute,
+		MaxPending:    100000,
 
 		PortScan: PortScanConfig{Enabled: true, MinPorts: 250},
 		Sweep:    SweepConfig{Enabled: true, MinHosts: 100, Ports: []uint16{21, 22, 23, 25, 139, 445, 3389, 5985, 5986}},
@@ -280,6 +286,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", key, v))
 		}
 	}
+	atLeast1("max-pending", c.MaxPending)
 	atLeast1("port-scan.min-ports", c.PortScan.MinPorts)
 	atLeast1("sweep.min-hosts", c.Sweep.MinHosts)
 	atLeast1("syn-flood.min-sources", c.SYNFlood.MinSources)

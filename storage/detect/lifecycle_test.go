@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/embedded"
+	"sluice/storage/migrate"
 )
 
 // failing fails the queries containing match, times times.
@@ -140,5 +142,41 @@ func TestFailingDetectionDoesNotStopOthers(t *testing.T) {
 	if testutil.ToFloat64(s.metrics.runs.WithLabelValues(PortScan)) == scans || testutil.ToFloat64(s.metrics.runs.WithLabelValues(Exfiltration)) != exfil {
 		t.Errorf("a minute later port-scan ran %v times, exfiltration %v; want 1 and 0",
 			testutil.ToFloat64(s.metrics.runs.WithLabelValues(PortScan))-scans, testutil.ToFloat64(s.metrics.runs.WithLabelValues(Exfiltration))-exfil)
+	}
+}
+
+// deadSink refuses everything.
+type deadSink struct{}
+
+func (deadSink) WriteAlerts(context.Context, []record.Alert) error { return errors.New("down") }
+
+// A sink that is down does not stop the detections nor the alerts table;
+// its queue is bounded by max-pending, the rest dropped and counted.
+func TestSinkDownDoesNotStopDetections(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	attacker, victim := v4(10, 58, 0, 1), v4(192, 0, 2, 158)
+	fs := scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now)
+	fs = append(fs, flow(v4(10, 58, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
+	store(t, fs)
+	cfg := DefaultConfig()
+	cfg.MaxPending = 1
+	live := &sink{refused: true}
+	s := schedulerOn(t, engine, cfg, t.TempDir(), now, deadSink{}, live)
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatalf("a run with a sink down failed: %v", err)
+	}
+	if states, _ := recordsOf(live, PortScan, attacker); len(states) == 0 {
+		t.Fatal("the sink that is up got nothing while the other is down")
+	}
+	out, err := engine.Query(t.Context(), fmt.Sprintf("SELECT count() FROM %s WHERE Detection = 'port-scan' AND SrcAddr = toIPv6('10.58.0.1')", migrate.AlertsTable), "TSV")
+	if err != nil || strings.TrimSpace(string(out)) == "0" {
+		t.Fatalf("the alerts table has %s of the scan's records (%v)", out, err)
+	}
+	if len(s.st.Pending) > cfg.MaxPending || s.st.Sent[0] != len(s.st.Pending) || s.st.Sent[2] != len(s.st.Pending) || s.st.Sent[1] != 0 {
+		t.Errorf("queue after the run: %d pending, sent %v; want at most %d, only sink-0 behind", len(s.st.Pending), s.st.Sent, cfg.MaxPending)
+	}
+	if testutil.ToFloat64(s.metrics.alertsDropped.WithLabelValues("sink-0")) == 0 || testutil.ToFloat64(s.metrics.alertsDropped.WithLabelValues("sink-1")) != 0 {
+		t.Errorf("alerts_dropped_total: sink-0 %v, sink-1 %v; want some, none", testutil.ToFloat64(s.metrics.alertsDropped.WithLabelValues("sink-0")),
+			testutil.ToFloat64(s.metrics.alertsDropped.WithLabelValues("sink-1")))
 	}
 }

@@ -111,6 +111,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Scheduler, error
 	for i := range 1 + len(deps.Sinks) {
 		m.deliveryRetries.WithLabelValues(targetName(i))
 		m.alertsDelivered.WithLabelValues(targetName(i))
+		m.alertsDropped.WithLabelValues(targetName(i))
 	}
 	return s, nil
 }
@@ -552,35 +553,39 @@ func detailsMap(js string) map[string]string {
 	return out
 }
 
-// deliver stores the pending alert records and hands them to every sink,
-// retrying each target until it accepts or ctx ends.
+// deliver stores the pending alert records and hands them to every sink.
+// Each target has its own position in the queue: one that is down keeps
+// its records (a few attempts per run, then again at the next run) while
+// the others, and the evaluation, go on. The queue holds at most
+// max-pending records; past it the oldest are dropped, counted for each
+// target that had not taken them. It fails only when ctx ends or the
+// state cannot be saved.
 func (s *Scheduler) deliver(ctx context.Context) error {
 	s.mu.Lock()
 	pending := s.st.Pending
-	if len(pending) == 0 {
-		s.mu.Unlock()
-		return nil
+	if len(s.st.Sent) != 1+len(s.deps.Sinks) {
+		s.st.Sent = make([]int, 1+len(s.deps.Sinks))
 	}
-	if len(s.st.Delivered) != 1+len(s.deps.Sinks) {
-		s.st.Delivered = make([]bool, 1+len(s.deps.Sinks))
-	}
-	delivered := append([]bool(nil), s.st.Delivered...)
+	sent := slices.Clone(s.st.Sent)
 	s.mu.Unlock()
-	s.metrics.pending.Set(float64(len(pending)))
-	for i, done := range delivered {
-		if done {
+	for i, from := range sent {
+		if from >= len(pending) {
 			continue
 		}
 		target, write := targetName(i), s.storeAlerts
 		if i > 0 {
 			write = s.deps.Sinks[i-1].WriteAlerts
 		}
-		if err := s.retry(ctx, target, func() error { return write(ctx, pending) }); err != nil {
-			return err
+		batch := pending[from:]
+		if err := s.retry(ctx, target, func() error { return write(ctx, batch) }); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			continue // this target again at the next run
 		}
-		s.metrics.alertsDelivered.WithLabelValues(target).Add(float64(len(pending)))
+		s.metrics.alertsDelivered.WithLabelValues(target).Add(float64(len(batch)))
 		s.mu.Lock()
-		s.st.Delivered[i] = true
+		s.st.Sent[i] = len(pending)
 		err := s.st.save(s.deps.StateDir)
 		s.mu.Unlock()
 		if err != nil {
@@ -588,22 +593,43 @@ func (s *Scheduler) deliver(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	s.st.Pending, s.st.Delivered = s.st.Pending[len(pending):], nil
-	err := s.st.save(s.deps.StateDir)
-	s.mu.Unlock()
-	s.metrics.pending.Set(0)
-	return err
+	defer s.mu.Unlock()
+	done := slices.Min(s.st.Sent)
+	if over := len(s.st.Pending) - done - s.cfg.MaxPending; over > 0 {
+		for i := range s.st.Sent {
+			if lost := done + over - s.st.Sent[i]; lost > 0 {
+				s.metrics.alertsDropped.WithLabelValues(targetName(i)).Add(float64(lost))
+				s.limiter.Log(s.logger, "drop-"+targetName(i), "alert queue full; dropping the oldest records not delivered",
+					"target", targetName(i), "dropped", lost, "max-pending", s.cfg.MaxPending)
+				s.st.Sent[i] = done + over
+			}
+		}
+		done += over
+	}
+	s.st.Pending = slices.Clone(s.st.Pending[done:])
+	for i := range s.st.Sent {
+		s.st.Sent[i] -= done
+	}
+	s.metrics.pending.Set(float64(len(s.st.Pending)))
+	return s.st.save(s.deps.StateDir)
 }
+
+// deliveryAttempts bounds the attempts to deliver to one target in one
+// run: a target that is down does not hold the detections back.
+const deliveryAttempts = 3
 
 func (s *Scheduler) retry(ctx context.Context, target string, f func() error) error {
 	wait := s.cfg.RetryMin
-	for {
+	for attempt := 1; ; attempt++ {
 		err := f()
 		if err == nil {
 			return nil
 		}
 		s.metrics.deliveryRetries.WithLabelValues(target).Inc()
 		s.limiter.Log(s.logger, "deliver-"+target, "alert delivery failed; retrying", "target", target, "err", err, "wait", wait)
+		if attempt == deliveryAttempts {
+			return fmt.Errorf("detect: deliver to %s: %w", target, err)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("detect: deliver to %s: %w", target, ctx.Err())

@@ -33,8 +33,13 @@ type state struct {
 	// Pending are alert records not yet stored and handed to every sink;
 	// Delivered says which of the targets (0: the alerts table, i+1: sink
 	// i) have them already.
-	Pending   []record.Alert `json:"pending,omitempty"`
-	Delivered []bool         `json:"delivered,omitempty"`
+	Pending []record.Alert `json:"pending,omitempty"`
+	// Sent is each target's position in Pending (0: the alerts table,
+	// i+1: sink i): the records before it are delivered to it.
+	Sent []int `json:"sent,omitempty"`
+	// Delivered is the earlier state's form of Sent (whole batches), read
+	// only.
+	Delivered []bool `json:"delivered,omitempty"`
 }
 
 // openAlert is an ongoing event: the alert as last emitted, and whether it
@@ -60,6 +65,15 @@ func loadState(dir string) (state, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return s, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
 	}
+	if s.Sent == nil && s.Delivered != nil {
+		s.Sent = make([]int, len(s.Delivered))
+		for i, done := range s.Delivered {
+			if done {
+				s.Sent[i] = len(s.Pending)
+			}
+		}
+	}
+	s.Delivered = nil
 	return s, nil
 }
 
