@@ -174,7 +174,10 @@ type BeaconingConfig struct {
 	// (default 0.1).
 	MaxJitter float64 `yaml:"max-jitter"`
 	// MinInterval and MaxInterval bound the mean interval (defaults 10s
-	// and 30m): faster is a stream, slower is out of the window's reach.
+	// and 6m): faster is a stream, slower is out of the window's reach.
+	// MaxInterval can be at most window / (min-connections - 1) (6m40s
+	// with the defaults): min-connections at longer intervals do not fit
+	// in the window.
 	MinInterval time.Duration `yaml:"min-interval"`
 	MaxInterval time.Duration `yaml:"max-interval"`
 	// ExcludePorts are destination ports of protocols that are periodic by
@@ -239,7 +242,7 @@ func DefaultConfig() Config {
 		BruteForce: BruteForceConfig{Enabled: true, Ports: []uint16{22, 445, 3389, 5900},
 			MinAttempts: 20, MaxPackets: 30},
 		Beaconing: BeaconingConfig{Enabled: true, Window: time.Hour, MinConnections: 10, MaxJitter: 0.1,
-			MinInterval: 10 * time.Second, MaxInterval: 30 * time.Minute, ExcludePorts: []uint16{53, 123}},
+			MinInterval: 10 * time.Second, MaxInterval: 6 * time.Minute, ExcludePorts: []uint16{53, 123}},
 		Exfiltration: ExfiltrationConfig{Enabled: true, Window: time.Hour, MinBytes: 1_000_000_000,
 			Baseline: 7 * 24 * time.Hour},
 		ThreatIntel: ThreatIntelConfig{Enabled: true, MinFlows: 1},
@@ -305,6 +308,11 @@ func (c Config) Validate() error {
 	if c.Beaconing.MinInterval <= 0 || c.Beaconing.MaxInterval <= c.Beaconing.MinInterval {
 		errs = append(errs, fmt.Errorf("beaconing.max-interval: must be above min-interval, which must be positive (got %s and %s)",
 			c.Beaconing.MinInterval, c.Beaconing.MaxInterval))
+	}
+	if c.Beaconing.MinConnections >= 3 && c.Beaconing.Window > 0 &&
+		c.Beaconing.MaxInterval > c.Beaconing.Window/time.Duration(c.Beaconing.MinConnections-1) {
+		errs = append(errs, fmt.Errorf("beaconing.max-interval: %s is unreachable: %d connections at that interval span more than window %s (at most %s)",
+			c.Beaconing.MaxInterval, c.Beaconing.MinConnections, c.Beaconing.Window, c.Beaconing.Window/time.Duration(c.Beaconing.MinConnections-1)))
 	}
 	if len(c.Amplification.Ports) == 0 {
 		errs = append(errs, errors.New("amplification.ports: must list at least one port"))
