@@ -63,6 +63,10 @@ type Config struct {
 	// (alerts_dropped_total). A target gets a few attempts per run, so one
 	// that is down does not hold the detections back.
 	MaxPending int `yaml:"max-pending"`
+	// MaxNewAlerts bounds the alerts one detection opens in one evaluation
+	// (default 100): past it events are counted (alerts_capped_total), not
+	// raised, so a noisy rule cannot flood the sinks.
+	MaxNewAlerts int `yaml:"max-new-alerts"`
 
 	PortScan      PortScanConfig      `yaml:"port-scan"`
 	Sweep         SweepConfig         `yaml:"sweep"`
@@ -230,6 +234,7 @@ func DefaultConfig() Config {
 		RetryMin:      time.Second,
 		RetryMax:      time.Minute,
 		MaxPending:    100000,
+		MaxNewAlerts:  100,
 
 		PortScan: PortScanConfig{Enabled: true, MinPorts: 250},
 		Sweep:    SweepConfig{Enabled: true, MinHosts: 100, Ports: []uint16{21, 22, 23, 25, 139, 445, 3389, 5985, 5986}},
@@ -290,6 +295,7 @@ func (c Config) Validate() error {
 		}
 	}
 	atLeast1("max-pending", c.MaxPending)
+	atLeast1("max-new-alerts", c.MaxNewAlerts)
 	atLeast1("port-scan.min-ports", c.PortScan.MinPorts)
 	atLeast1("sweep.min-hosts", c.Sweep.MinHosts)
 	atLeast1("syn-flood.min-sources", c.SYNFlood.MinSources)

@@ -164,8 +164,8 @@ var detections = []detection{
 		params: func(c *Config) map[string]string {
 			return map[string]string{"min_flows": num(c.ThreatIntel.MinFlows), "tor_feed": clickhouse.QuoteString(c.Tor.Feed)}
 		},
-		summary: func(a *record.Alert, _ map[string]string) string {
-			return fmt.Sprintf("%s talked with %s, listed by %s", a.SrcAddr, a.DstAddr, strings.Join(a.ThreatFeeds, ", "))
+		summary: func(a *record.Alert, d map[string]string) string {
+			return fmt.Sprintf("%s, listed by %s, talked with %s hosts (%s among them)", a.DstAddr, strings.Join(a.ThreatFeeds, ", "), d["Peers"], a.SrcAddr)
 		},
 	},
 	{
@@ -174,8 +174,8 @@ var detections = []detection{
 		params: func(c *Config) map[string]string {
 			return map[string]string{"min_flows": num(c.Tor.MinFlows), "tor_feed": clickhouse.QuoteString(c.Tor.Feed)}
 		},
-		summary: func(a *record.Alert, _ map[string]string) string {
-			return fmt.Sprintf("%s talked with the Tor relay %s", a.SrcAddr, a.DstAddr)
+		summary: func(a *record.Alert, d map[string]string) string {
+			return fmt.Sprintf("%s talked with %s Tor relays (%s among them)", a.SrcAddr, d["Relays"], a.DstAddr)
 		},
 	},
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"sluice/pipeline/record"
 )
 
@@ -231,5 +233,64 @@ func TestFlowTimeSkipIndex(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "idx_TimeFlowStart") {
 		t.Errorf("the port scan's read does not use idx_TimeFlowStart:\n%s", out)
+	}
+}
+
+// A listed scanner reaching 120 hosts is one threat-intel alert counting
+// them; a Tor client reaching 30 relays is one tor alert; past
+// max-new-alerts, new events are counted, not raised.
+func TestThreatIntelPerListedAddressAndCap(t *testing.T) {
+	c2, _ := record.RegisterFeed("test-c2")
+	tor, _ := record.RegisterFeed("tor")
+	now := time.Now().UTC().Truncate(time.Second)
+	listed, client := v4(198, 51, 100, 70), v4(10, 59, 0, 1)
+	begin := now.Add(-4 * time.Minute)
+	var fs []record.Flow
+	for i := range 120 {
+		f := flow(listed, v4(10, 59, 1, byte(i)), 23, begin.Add(time.Duration(i)*time.Second), now)
+		f.SrcThreatFeeds = c2
+		fs = append(fs, f)
+	}
+	for i := range 30 {
+		f := flow(client, v4(198, 51, 101, byte(i)), 9001, begin.Add(time.Duration(i)*time.Second), now)
+		f.DstThreatFeeds = tor
+		fs = append(fs, f)
+	}
+	for i := range 5 {
+		f := flow(v4(10, 59, 2, byte(i)), v4(198, 51, 102, 1), 443, begin, now)
+		f.DstThreatFeeds = c2
+		fs = append(fs, f)
+	}
+	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
+	store(t, fs)
+	cfg := DefaultConfig()
+	sk := &sink{refused: true}
+	s := schedulerOn(t, engine, cfg, t.TempDir(), now, sk)
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if states, ids := recordsOf(sk, ThreatIntel, listed); len(ids) != 1 {
+		t.Errorf("a listed scanner of 120 hosts raised %d threat-intel alerts (%q), want 1", len(ids), states)
+	}
+	if states, ids := recordsOf(sk, Tor, client); len(ids) != 1 {
+		t.Errorf("a Tor client of 30 relays raised %d tor alerts (%q), want 1", len(ids), states)
+	}
+	cfg.MaxNewAlerts = 1
+	sk = &sink{refused: true}
+	s = schedulerOn(t, engine, cfg, t.TempDir(), now, sk)
+	if err := s.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(s.metrics.alertsCapped.WithLabelValues(ThreatIntel)); got == 0 {
+		t.Error("alerts_capped_total{threat-intel} is 0 with two listed addresses and max-new-alerts 1")
+	}
+	opened := 0
+	for _, a := range sk.alerts {
+		if a.Detection == ThreatIntel && a.State == record.AlertOpen {
+			opened++
+		}
+	}
+	if opened > 1 {
+		t.Errorf("threat-intel opened %d alerts with max-new-alerts 1", opened)
 	}
 }

@@ -104,6 +104,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Scheduler, error
 		m.errors.WithLabelValues(d.name)
 		m.open.WithLabelValues(d.name)
 		m.duration.WithLabelValues(d.name)
+		m.alertsCapped.WithLabelValues(d.name)
 		for _, st := range []record.AlertState{record.AlertOpen, record.AlertUpdated, record.AlertClosed} {
 			m.alerts.WithLabelValues(d.name, st.String())
 		}
@@ -271,7 +272,12 @@ func (s *Scheduler) runDetection(ctx context.Context, d *detection, floor, lastE
 		s.mu.Lock()
 		open := cloneOpen(s.st.Open)
 		s.mu.Unlock()
-		emitted, open := s.apply(d, rows, from, to, open)
+		emitted, open, capped := s.apply(d, rows, from, to, open)
+		if capped > 0 {
+			s.metrics.alertsCapped.WithLabelValues(d.name).Add(float64(capped))
+			s.limiter.Log(s.logger, "cap-"+d.name, "too many new alerts in one run; the rest are not raised",
+				"detection", d.name, "max-new-alerts", s.cfg.MaxNewAlerts, "capped", capped)
+		}
 		s.mu.Lock()
 		s.st.Open = open
 		if s.st.Watermarks == nil {
@@ -439,7 +445,9 @@ func parseRow(line []byte) (row, error) {
 // an open alert whose key does not cross it in a window is closed. It
 // changes only its arguments: the ongoing events (all detections') are
 // returned with d's updated.
-func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time, all []openAlert) ([]record.Alert, []openAlert) {
+// At most max-new-alerts are opened: the keys past it are counted in
+// capped and not raised (the events already open go on).
+func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time, all []openAlert) (emitted []record.Alert, _ []openAlert, capped int) {
 	byEnd := map[int64][]row{}
 	for _, r := range rows {
 		byEnd[r.WindowEnd] = append(byEnd[r.WindowEnd], r)
@@ -455,7 +463,7 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time, all []op
 			others = append(others, *o)
 		}
 	}
-	var emitted []record.Alert
+	opened := 0
 	emit := func(a record.Alert, st record.AlertState) {
 		a.State, a.Time = st, now
 		emitted = append(emitted, a)
@@ -475,6 +483,11 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time, all []op
 				o.Changed = merge(&o.Alert, &r) || o.Changed
 				continue
 			}
+			if opened >= s.cfg.MaxNewAlerts {
+				capped++
+				continue
+			}
+			opened++
 			a := r.alert
 			a.Detection, a.Severity = d.name, d.severity
 			a.DedupKey = r.Key + " @" + strconv.FormatInt(end.Unix(), 10)
@@ -509,7 +522,7 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time, all []op
 		}
 		others = append(others, *o)
 	}
-	return emitted, others
+	return emitted, others, capped
 }
 
 // merge widens an open alert with a later window's evidence: the time
