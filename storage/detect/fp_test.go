@@ -78,8 +78,7 @@ func TestPortScanReturnTraffic(t *testing.T) {
 		fs = append(fs, f, r, d)
 	}
 	fs = append(fs, scan(attacker, victim, 1, 300, begin, 100*time.Millisecond, now)...)
-	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now)) // the evaluation reaches now
-	store(t, fs)
+	storeUpToNow(t, fs, now)
 	sk := runOnce(t, now, DefaultConfig())
 	wantNone(t, sk, PortScan, server, "a server's answers to one client")
 	wantNone(t, sk, PortScan, v4(10, 50, 0, 53), "a resolver's replies")
@@ -109,8 +108,7 @@ func TestSweepResolverAndNAT(t *testing.T) {
 		fs = append(fs, flow(own, v4(172, 16, byte(i/250), byte(i%250)), 445, at, now),
 			flow(attacker, v4(10, 54, byte(i/250), byte(i%250)), 445, at, now))
 	}
-	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
-	store(t, fs)
+	storeUpToNow(t, fs, now)
 	cfg := DefaultConfig()
 	cfg.Exclude = map[string][]string{Sweep: {"10.53.0.4/31", "2001:db8::/32"}}
 	if err := cfg.Validate(); err != nil {
@@ -149,8 +147,7 @@ func TestDDoSSampledAndDirection(t *testing.T) {
 		in.SrcAddr, in.DstAddr, in.TrafficDirection = v4(198, 51, 101, byte(i%50)), victim, record.DirectionInbound
 		fs = append(fs, f, o, in)
 	}
-	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
-	store(t, fs)
+	storeUpToNow(t, fs, now)
 	sk := runOnce(t, now, DefaultConfig())
 	wantNone(t, sk, DDoS, server, "a busy HTTPS server behind a sampled exporter")
 	wantNone(t, sk, DDoS, outside, "an outbound transfer")
@@ -261,8 +258,7 @@ func TestThreatIntelPerListedAddressAndCap(t *testing.T) {
 		f.DstThreatFeeds = c2
 		fs = append(fs, f)
 	}
-	fs = append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
-	store(t, fs)
+	storeUpToNow(t, fs, now)
 	cfg := DefaultConfig()
 	sk := &sink{refused: true}
 	s := schedulerOn(t, engine, cfg, t.TempDir(), now, sk)

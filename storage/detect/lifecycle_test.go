@@ -53,6 +53,23 @@ func schedulerOn(t *testing.T, st Store, cfg Config, dir string, now time.Time, 
 	return s
 }
 
+// storeUpToNow stores flows and one more ending just before now, so that
+// the evaluation reaches now.
+func storeUpToNow(t *testing.T, fs []record.Flow, now time.Time) {
+	t.Helper()
+	store(t, append(fs, flow(v4(10, 50, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now)))
+}
+
+// failingOnce stores a port scan and returns a scheduler over a store
+// whose exfiltration query fails once.
+func failingOnce(t *testing.T, attacker, victim record.Addr, now time.Time) (*Scheduler, *failing, *sink) {
+	t.Helper()
+	storeUpToNow(t, scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now), now)
+	sk := &sink{refused: true}
+	st := &failing{Engine: engine, match: "GLOBAL NOT IN", times: 1}
+	return schedulerOn(t, st, DefaultConfig(), t.TempDir(), now, sk), st, sk
+}
+
 // recordsOf lists a detection's records about addr as "state id".
 func recordsOf(sk *sink, det string, addr record.Addr) (states []string, ids map[string]bool) {
 	sk.mu.Lock()
@@ -73,18 +90,12 @@ func recordsOf(sk *sink, det string, addr record.Addr) (states []string, ids map
 func TestFailedChunkLeavesLifecycleConsistent(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 51, 0, 1), v4(192, 0, 2, 151)
-	fs := scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now)
-	fs = append(fs, flow(v4(10, 51, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
-	store(t, fs)
-	dir := t.TempDir()
-	sk := &sink{refused: true}
-	st := &failing{Engine: engine, match: "GLOBAL NOT IN", times: 1}
-	s := schedulerOn(t, st, DefaultConfig(), dir, now, sk)
+	s, st, sk := failingOnce(t, attacker, victim, now)
 	_ = s.Run(t.Context())
 	if err := s.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	s2 := schedulerOn(t, st, DefaultConfig(), dir, now.Add(10*time.Minute), sk)
+	s2 := schedulerOn(t, st, DefaultConfig(), s.deps.StateDir, now.Add(10*time.Minute), sk)
 	if err := s2.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +111,7 @@ func TestFailedChunkLeavesLifecycleConsistent(t *testing.T) {
 func TestFailingDetectionDoesNotStopOthers(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 52, 0, 1), v4(192, 0, 2, 152)
-	fs := scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now)
-	fs = append(fs, flow(v4(10, 52, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
-	store(t, fs)
-	dir := t.TempDir()
-	sk := &sink{refused: true}
-	st := &failing{Engine: engine, match: "GLOBAL NOT IN", times: 1}
-	s := schedulerOn(t, st, DefaultConfig(), dir, now, sk)
+	s, st, sk := failingOnce(t, attacker, victim, now)
 	if err := s.Run(t.Context()); err == nil {
 		t.Fatalf("a run with a failing detection reported no error (watermarks %v, %d failures left)", s.st.Watermarks, st.times)
 	}
@@ -156,8 +161,7 @@ func TestSinkDownDoesNotStopDetections(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 58, 0, 1), v4(192, 0, 2, 158)
 	fs := scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now)
-	fs = append(fs, flow(v4(10, 58, 0, 9), v4(192, 0, 2, 9), 443, now.Add(-10*time.Second), now))
-	store(t, fs)
+	storeUpToNow(t, fs, now)
 	cfg := DefaultConfig()
 	cfg.MaxPending = 1
 	live := &sink{refused: true}
