@@ -9,6 +9,7 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline"
 	"sluice/pipeline/kafka"
+	"sluice/storage"
 )
 
 // cmdPipeline is the pipeline tier of the split deployment: a member of the
@@ -79,8 +80,12 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 		stopSIEMSinks(siemSinks)
 		return fmt.Errorf("kafka: %w", err)
 	}
-	// With several workers, run the detections on one (detect.enabled
-	// false on the others): each would raise the same alerts.
+	// Workers run the detections only with detect.in-pipeline: each would
+	// raise the same alerts, so it is meant for one of them.
+	cfg.Detect.Enabled = cfg.Detect.Enabled && cfg.Detect.InPipeline
+	if cfg.Detect.Enabled && cfg.Storage.Backend == storage.BackendEmbedded {
+		r.Logger.Warn("detect.in-pipeline with the embedded backend: this worker's detections see only the flows it stored, not the other workers'")
+	}
 	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks)
 	if err != nil {
 		return err

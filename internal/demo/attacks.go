@@ -68,11 +68,36 @@ type GroundTruth struct {
 
 // AttackNames lists every scenario, in the order they start.
 func AttackNames() []string {
-	names := make([]string, len(scenarios))
-	for i, s := range scenarios {
-		names[i] = s.name
+	var names []string
+	for _, s := range scenarios {
+		if !s.benign {
+			names = append(names, s.name)
+		}
 	}
 	return names
+}
+
+// BenignHubs (--attacks hubs) selects the benign hub scenarios: busy hosts
+// a naive rule mistakes for attackers (a DNS resolver, a busy HTTPS server
+// behind a sampled exporter, a long-lived connection cut at the active
+// timeout, a NAT gateway). They raise no alert and are not in the ground
+// truth; the detection quality test injects them in both of its runs.
+const BenignHubs = "hubs"
+
+// hubNames are the benign hub scenarios.
+func hubNames() []string {
+	var names []string
+	for _, s := range scenarios {
+		if s.benign {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
+// knownScenario says whether --attacks may name it.
+func knownScenario(name string) bool {
+	return name == BenignHubs || slices.ContainsFunc(scenarios, func(s scenario) bool { return s.name == name })
 }
 
 // ParseAttacks reads --attacks: "all", "none" or "" (none), or a comma-separated list.
@@ -86,11 +111,17 @@ func ParseAttacks(s string) ([]string, error) {
 	var out []string
 	for _, name := range strings.Split(s, ",") {
 		name = strings.TrimSpace(name)
-		if !slices.Contains(AttackNames(), name) {
-			return nil, fmt.Errorf("--attacks: unknown scenario %q; known: all, none, %s", name, strings.Join(AttackNames(), ", "))
+		if !knownScenario(name) {
+			return nil, fmt.Errorf("--attacks: unknown scenario %q; known: all, none, %s, %s", name, BenignHubs, strings.Join(AttackNames(), ", "))
 		}
-		if !slices.Contains(out, name) {
-			out = append(out, name)
+		expanded := []string{name}
+		if name == BenignHubs {
+			expanded = hubNames()
+		}
+		for _, n := range expanded {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
 		}
 	}
 	return out, nil
@@ -101,6 +132,7 @@ func ParseAttacks(s string) ([]string, error) {
 // through an unsampled one (counting distinct ports or connections needs every flow).
 type scenario struct {
 	name    string
+	benign  bool // a benign hub: no alert wanted, not in the ground truth
 	offset  time.Duration
 	sampled bool
 	build   func(r *rand.Rand, start time.Time) ([]Flow, AttackTruth)
@@ -125,6 +157,55 @@ func mk(proto uint8, src, dst netip.Addr, sport, dport uint16, flags uint8, pack
 }
 
 var scenarios = []scenario{
+	{name: "hub-resolver", benign: true, offset: 6 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
+		// A recursive resolver: queries to 300 authoritative servers, and
+		// answers to 300 clients' ephemeral ports, in 5 minutes.
+		res := addr("10.30.0.53")
+		var fs []Flow
+		for i := range 300 {
+			at := t.Add(time.Duration(i) * time.Second)
+			fs = append(fs, mk(ipProtoUDP, res, hostIn("198.18.30.1", i), ephemeral(r), 53, 0, 1, 70, at, 0),
+				mk(ipProtoUDP, res, hostIn("10.30.1.1", i), 53, ephemeral(r), 0, 1, 200, at, 0))
+		}
+		return fs, AttackTruth{}
+	}},
+	{name: "hub-https", benign: true, sampled: true, offset: 12 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
+		// A busy HTTPS server behind the 1:100 sampled exporter: 13,000
+		// records of one sampled packet from 200 clients in under 5
+		// minutes (over 3,500 records/s scaled in any 5-minute window, as
+		// many packets/s, 40 Mbit/s).
+		srv := addr("10.31.0.43")
+		var fs []Flow
+		for i := range 13000 {
+			fs = append(fs, mk(ipProtoTCP, hostIn("198.18.31.1", i%200), srv, ephemeral(r), 443, 0x18, 100, 140000,
+				t.Add(time.Duration(i)*22*time.Millisecond), 0))
+		}
+		return fs, AttackTruth{}
+	}},
+	{name: "hub-long-connection", benign: true, offset: 2 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
+		// A database connection open for 50 minutes, exported as one
+		// record a minute (the active timeout).
+		src, dst := addr("10.32.0.5"), addr("198.18.32.32")
+		var fs []Flow
+		for m := range 50 {
+			fs = append(fs, mk(ipProtoTCP, src, dst, 50432, 5432, 0x18, 300, 90000, t.Add(time.Duration(m)*time.Minute), 59*time.Second))
+		}
+		return fs, AttackTruth{}
+	}},
+	{name: "hub-nat", benign: true, offset: 24 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
+		// A NAT gateway: its clients' HTTPS to 300 hosts and SSH sessions
+		// to 150 hosts in 5 minutes.
+		nat := addr("10.33.0.1")
+		var fs []Flow
+		for i := range 300 {
+			at := t.Add(time.Duration(i) * time.Second)
+			fs = append(fs, mk(ipProtoTCP, nat, hostIn("198.18.33.1", i), ephemeral(r), 443, 0x1b, 20, 4000, at, 2*time.Second))
+			if i < 150 {
+				fs = append(fs, mk(ipProtoTCP, nat, hostIn("198.18.34.1", i), ephemeral(r), 22, 0x1b, 40, 6000, at, 30*time.Second))
+			}
+		}
+		return fs, AttackTruth{}
+	}},
 	{name: AttackPortScan, offset: 5 * time.Minute, build: func(r *rand.Rand, t time.Time) ([]Flow, AttackTruth) {
 		// 1,000 ports of one inside host in 3 minutes, one SYN each (nmap -sS at a slow pace).
 		src, dst := addr("198.18.1.10"), addr("10.20.0.5")
@@ -275,6 +356,16 @@ func newAttackPlan(names []string, seed uint64, start time.Time, g *Generator) (
 			continue
 		}
 		fs, truth := sc.build(r, start.Add(sc.offset).Truncate(time.Millisecond))
+		if sc.benign {
+			for i := range fs {
+				fs[i].Start, fs[i].End = fs[i].Start.Truncate(time.Millisecond), fs[i].End.Truncate(time.Millisecond)
+				if sc.sampled {
+					fs[i].ObservationDomain = 1
+				}
+				items = append(items, item{fs[i], -1})
+			}
+			continue
+		}
 		truth.Detection = sc.name
 		truth.Start, truth.End = fs[0].Start, fs[0].End
 		for i := range fs {
@@ -331,8 +422,9 @@ func (p *attackPlan) inject(g *Generator, now, wall time.Time, emit func(*Datagr
 		if err := g.push(e, &g.scratch, now, export, emit); err != nil {
 			return err
 		}
-		t := &p.truth[p.scenario[p.next]]
-		t.LastSent = wall
+		if i := p.scenario[p.next]; i >= 0 {
+			p.truth[i].LastSent = wall
+		}
 		p.next++
 	}
 	return nil

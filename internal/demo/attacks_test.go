@@ -91,3 +91,30 @@ func TestAttackValidation(t *testing.T) {
 		t.Errorf("all: %v", all)
 	}
 }
+
+// --attacks hubs selects the benign hub scenarios, which "all" leaves out
+// and the ground truth does not list.
+func TestBenignHubs(t *testing.T) {
+	names, err := ParseAttacks("port-scan," + BenignHubs)
+	if err != nil || len(names) != 1+len(hubNames()) || len(hubNames()) != 4 {
+		t.Fatalf("ParseAttacks(port-scan,hubs) = %v, %v; want port-scan and the 4 hubs", names, err)
+	}
+	for _, n := range AttackNames() {
+		if strings.HasPrefix(n, "hub-") {
+			t.Errorf("AttackNames lists the benign hub %s", n)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Protocols = []string{NetFlow9, IPFIX}
+	gen, err := NewGenerator(cfg, testStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := newAttackPlan(names, cfg.Seed, testStart, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.truth) != 1 || plan.truth[0].Detection != AttackPortScan || len(plan.flows) <= 1000 {
+		t.Errorf("plan: %d truths, %d flows; want the port scan only in the truth, the hubs' flows planned", len(plan.truth), len(plan.flows))
+	}
+}

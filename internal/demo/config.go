@@ -175,7 +175,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--attacks needs %s of flow time (--duration × --time-scale), got %s", AttackSpan, span))
 		}
 		for _, a := range c.Attacks {
-			if !slices.Contains(AttackNames(), a) {
+			if !knownScenario(a) {
 				errs = append(errs, fmt.Errorf("--attacks: unknown scenario %q", a))
 			}
 		}

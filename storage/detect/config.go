@@ -3,14 +3,23 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
 // Config is the `detect:` section. Times are flow time (the flows' own
 // start and end), except Interval, which is how often the scheduler runs.
 type Config struct {
-	// Enabled runs the detections (default true).
+	// Enabled runs the detections (default true) in `sluice run`; in
+	// `sluice pipeline` only with InPipeline too.
 	Enabled bool `yaml:"enabled"`
+	// InPipeline runs the detections in a `sluice pipeline` worker (default
+	// false): every worker would evaluate the same flows and raise the same
+	// alerts, so enable it on one worker, with the server backend (with
+	// the embedded one a worker sees only the flows it stored itself).
+	InPipeline bool `yaml:"in-pipeline"`
 	// Interval is how often the detections run (default 1m).
 	Interval time.Duration `yaml:"interval"`
 	// Window is how much flow time each evaluation looks at, ending at the
@@ -27,6 +36,21 @@ type Config struct {
 	// When no newer flow arrives for an interval, the evaluation catches up
 	// to the newest flow.
 	Lateness time.Duration `yaml:"lateness"`
+	// LongInterval is how often, in flow time, the detections with a
+	// long window (beaconing, exfiltration: an hour) are evaluated
+	// (default 10m): each evaluation reads their whole window, and an hour
+	// does not change much in a minute. An idle stream is evaluated up to
+	// its newest flow at once.
+	LongInterval time.Duration `yaml:"long-interval"`
+	// ReceivedSlack is how long before a flow's start it may have been
+	// received (default 5m): an exporter's clock ahead of sluice's, or a
+	// replay whose flow time runs faster than real time (`sluice demo
+	// --time-scale`: set it to the span replayed). The flows table is
+	// sorted by arrival, so each evaluation reads the flows received from
+	// that long before its windows: the larger, the more it reads. Flows
+	// received later than their end (an active timeout, a late exporter)
+	// need no slack; Lateness covers them.
+	ReceivedSlack time.Duration `yaml:"received-slack"`
 	// MaxCatchUp bounds how much flow time a start after downtime
 	// evaluates; older windows are skipped (and logged). Default 6h.
 	MaxCatchUp time.Duration `yaml:"max-catch-up"`
@@ -34,6 +58,15 @@ type Config struct {
 	// alerts and to hand them to a sink (defaults 1s and 1m).
 	RetryMin time.Duration `yaml:"retry-min"`
 	RetryMax time.Duration `yaml:"retry-max"`
+	// MaxPending bounds the alert records kept for a target that is down
+	// (default 100000); past it the oldest are dropped and counted
+	// (alerts_dropped_total). A target gets a few attempts per run, so one
+	// that is down does not hold the detections back.
+	MaxPending int `yaml:"max-pending"`
+	// MaxNewAlerts bounds the alerts one detection opens in one evaluation
+	// (default 100): past it events are counted (alerts_capped_total), not
+	// raised, so a noisy rule cannot flood the sinks.
+	MaxNewAlerts int `yaml:"max-new-alerts"`
 
 	PortScan      PortScanConfig      `yaml:"port-scan"`
 	Sweep         SweepConfig         `yaml:"sweep"`
@@ -45,6 +78,11 @@ type Config struct {
 	Exfiltration  ExfiltrationConfig  `yaml:"exfiltration"`
 	ThreatIntel   ThreatIntelConfig   `yaml:"threat-intel"`
 	Tor           TorConfig           `yaml:"tor"`
+
+	// Exclude lists, by detection name, networks (CIDR) whose flows that
+	// detection ignores, as source or destination: a scanner of your own,
+	// a NAT gateway, a resolver (default none).
+	Exclude map[string][]string `yaml:"exclude"`
 }
 
 // PortScanConfig: one source probing many ports of one host (vertical scan).
@@ -61,6 +99,12 @@ type SweepConfig struct {
 	// MinHosts distinct destinations on one port from one source in a
 	// window (default 100, Elastic's "Potential Network Sweep Detected").
 	MinHosts int `yaml:"min-hosts"`
+	// Ports are the destination ports a sweep is looked for on (default:
+	// the Elastic rule's 21, 22, 23, 25, 139, 445, 3389, 5985, 5986):
+	// services attackers sweep for, not those clients reach many hosts on
+	// (DNS, HTTPS). Only probe-like flows count (TCP without ACK, UDP of
+	// at most 2 packets).
+	Ports []uint16 `yaml:"ports"`
 }
 
 // SYNFloodConfig: TCP SYNs without the handshake completing, to one host.
@@ -81,7 +125,10 @@ type DDoSConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// MinBPS, MinPPS and MinFlowsPerSecond are FastNetMon's default ban
 	// thresholds (threshold_mbps 1000, threshold_pps 20000,
-	// threshold_flows 3500), sampling-scaled, averaged over the window.
+	// threshold_flows 3500), averaged over the window. Bits and packets
+	// are sampling-scaled; flows per second count unsampled exporters'
+	// records only (a sampled record is not Scale flows). Only traffic to
+	// own networks (or of unknown direction) counts.
 	MinBPS            uint64 `yaml:"min-bps"`
 	MinPPS            uint64 `yaml:"min-pps"`
 	MinFlowsPerSecond uint64 `yaml:"min-flows-per-second"`
@@ -131,7 +178,10 @@ type BeaconingConfig struct {
 	// (default 0.1).
 	MaxJitter float64 `yaml:"max-jitter"`
 	// MinInterval and MaxInterval bound the mean interval (defaults 10s
-	// and 30m): faster is a stream, slower is out of the window's reach.
+	// and 6m): faster is a stream, slower is out of the window's reach.
+	// MaxInterval can be at most window / (min-connections - 1) (6m40s
+	// with the defaults): min-connections at longer intervals do not fit
+	// in the window.
 	MinInterval time.Duration `yaml:"min-interval"`
 	MaxInterval time.Duration `yaml:"max-interval"`
 	// ExcludePorts are destination ports of protocols that are periodic by
@@ -173,17 +223,21 @@ type TorConfig struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:    true,
-		Interval:   time.Minute,
-		Window:     5 * time.Minute,
-		Step:       time.Minute,
-		Lateness:   time.Minute,
-		MaxCatchUp: 6 * time.Hour,
-		RetryMin:   time.Second,
-		RetryMax:   time.Minute,
+		Enabled:       true,
+		Interval:      time.Minute,
+		Window:        5 * time.Minute,
+		Step:          time.Minute,
+		Lateness:      time.Minute,
+		MaxCatchUp:    6 * time.Hour,
+		LongInterval:  10 * time.Minute,
+		ReceivedSlack: 5 * time.Minute,
+		RetryMin:      time.Second,
+		RetryMax:      time.Minute,
+		MaxPending:    100000,
+		MaxNewAlerts:  100,
 
 		PortScan: PortScanConfig{Enabled: true, MinPorts: 250},
-		Sweep:    SweepConfig{Enabled: true, MinHosts: 100},
+		Sweep:    SweepConfig{Enabled: true, MinHosts: 100, Ports: []uint16{21, 22, 23, 25, 139, 445, 3389, 5985, 5986}},
 		SYNFlood: SYNFloodConfig{Enabled: true, MinPPS: 10000, MinSources: 1},
 		DDoS: DDoSConfig{Enabled: true, MinBPS: 1_000_000_000, MinPPS: 20000, MinFlowsPerSecond: 3500,
 			MinSources: 5},
@@ -193,7 +247,7 @@ func DefaultConfig() Config {
 		BruteForce: BruteForceConfig{Enabled: true, Ports: []uint16{22, 445, 3389, 5900},
 			MinAttempts: 20, MaxPackets: 30},
 		Beaconing: BeaconingConfig{Enabled: true, Window: time.Hour, MinConnections: 10, MaxJitter: 0.1,
-			MinInterval: 10 * time.Second, MaxInterval: 30 * time.Minute, ExcludePorts: []uint16{53, 123}},
+			MinInterval: 10 * time.Second, MaxInterval: 6 * time.Minute, ExcludePorts: []uint16{53, 123}},
 		Exfiltration: ExfiltrationConfig{Enabled: true, Window: time.Hour, MinBytes: 1_000_000_000,
 			Baseline: 7 * 24 * time.Hour},
 		ThreatIntel: ThreatIntelConfig{Enabled: true, MinFlows: 1},
@@ -213,10 +267,14 @@ func (c Config) Validate() error {
 	pos("window", c.Window)
 	pos("step", c.Step)
 	pos("max-catch-up", c.MaxCatchUp)
+	pos("long-interval", c.LongInterval)
 	pos("retry-min", c.RetryMin)
 	pos("beaconing.window", c.Beaconing.Window)
 	pos("exfiltration.window", c.Exfiltration.Window)
 	pos("exfiltration.baseline", c.Exfiltration.Baseline)
+	if c.ReceivedSlack < 0 {
+		errs = append(errs, fmt.Errorf("received-slack: must be >= 0, got %s", c.ReceivedSlack))
+	}
 	if c.Lateness < 0 {
 		errs = append(errs, fmt.Errorf("lateness: must be >= 0, got %s", c.Lateness))
 	}
@@ -236,6 +294,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: must be at least 1, got %d", key, v))
 		}
 	}
+	atLeast1("max-pending", c.MaxPending)
+	atLeast1("max-new-alerts", c.MaxNewAlerts)
 	atLeast1("port-scan.min-ports", c.PortScan.MinPorts)
 	atLeast1("sweep.min-hosts", c.Sweep.MinHosts)
 	atLeast1("syn-flood.min-sources", c.SYNFlood.MinSources)
@@ -255,8 +315,26 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("beaconing.max-interval: must be above min-interval, which must be positive (got %s and %s)",
 			c.Beaconing.MinInterval, c.Beaconing.MaxInterval))
 	}
+	if c.Beaconing.MinConnections >= 3 && c.Beaconing.Window > 0 &&
+		c.Beaconing.MaxInterval > c.Beaconing.Window/time.Duration(c.Beaconing.MinConnections-1) {
+		errs = append(errs, fmt.Errorf("beaconing.max-interval: %s is unreachable: %d connections at that interval span more than window %s (at most %s)",
+			c.Beaconing.MaxInterval, c.Beaconing.MinConnections, c.Beaconing.Window, c.Beaconing.Window/time.Duration(c.Beaconing.MinConnections-1)))
+	}
 	if len(c.Amplification.Ports) == 0 {
 		errs = append(errs, errors.New("amplification.ports: must list at least one port"))
+	}
+	if len(c.Sweep.Ports) == 0 {
+		errs = append(errs, errors.New("sweep.ports: must list at least one port"))
+	}
+	for name, nets := range c.Exclude {
+		if !slices.Contains(Names(), name) {
+			errs = append(errs, fmt.Errorf("exclude: unknown detection %q; known: %s", name, strings.Join(Names(), ", ")))
+		}
+		for _, n := range nets {
+			if _, err := netip.ParsePrefix(n); err != nil {
+				errs = append(errs, fmt.Errorf("exclude.%s: %w", name, err))
+			}
+		}
 	}
 	if len(c.BruteForce.Ports) == 0 {
 		errs = append(errs, errors.New("brute-force.ports: must list at least one port"))

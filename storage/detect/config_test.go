@@ -29,6 +29,7 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 		{"amplification.ports", func(c *Config) { c.Amplification.Ports = nil }},
 		{"beaconing.max-jitter", func(c *Config) { c.Beaconing.MaxJitter = 1.5 }},
 		{"beaconing.max-interval", func(c *Config) { c.Beaconing.MaxInterval = time.Second }},
+		{"beaconing.max-interval", func(c *Config) { c.Beaconing.MaxInterval = 30 * time.Minute }}, // 10 connections do not fit in 1h
 		{"tor.feed", func(c *Config) { c.Tor.Feed = "" }},
 		{"exfiltration.baseline", func(c *Config) { c.Exfiltration.Baseline = 0 }},
 	}

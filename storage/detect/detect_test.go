@@ -345,8 +345,8 @@ func TestPendingAlertsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Pending) == 0 || !st.Delivered[0] || st.Delivered[1] {
-		t.Fatalf("state after the failed delivery: %d pending, delivered %v; want pending, stored, not sunk", len(st.Pending), st.Delivered)
+	if len(st.Pending) == 0 || st.Sent[0] != len(st.Pending) || st.Sent[1] != 0 {
+		t.Fatalf("state after the failed delivery: %d pending, sent %v; want pending, stored, not sunk", len(st.Pending), st.Sent)
 	}
 	sk := &sink{refused: true}
 	s2 := newScheduler(t, dir, now.Add(time.Minute), sk)

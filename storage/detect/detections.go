@@ -3,6 +3,7 @@ package detect
 import (
 	"embed"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,7 +71,9 @@ var detections = []detection{
 	{
 		name: PortScan, file: "port_scan.sql", severity: record.SeverityMedium,
 		enabled: func(c *Config) bool { return c.PortScan.Enabled },
-		params:  func(c *Config) map[string]string { return map[string]string{"min_ports": num(c.PortScan.MinPorts)} },
+		params: func(c *Config) map[string]string {
+			return map[string]string{"min_ports": num(c.PortScan.MinPorts), "probe": probeLike}
+		},
 		summary: func(a *record.Alert, d map[string]string) string {
 			return fmt.Sprintf("%s scanned %s ports of %s", a.SrcAddr, d["Ports"], a.DstAddr)
 		},
@@ -78,7 +81,9 @@ var detections = []detection{
 	{
 		name: Sweep, file: "sweep.sql", severity: record.SeverityMedium,
 		enabled: func(c *Config) bool { return c.Sweep.Enabled },
-		params:  func(c *Config) map[string]string { return map[string]string{"min_hosts": num(c.Sweep.MinHosts)} },
+		params: func(c *Config) map[string]string {
+			return map[string]string{"min_hosts": num(c.Sweep.MinHosts), "ports": portList(c.Sweep.Ports), "probe": probeLike}
+		},
 		summary: func(a *record.Alert, d map[string]string) string {
 			return fmt.Sprintf("%s swept %s hosts on port %d/%s", a.SrcAddr, d["Hosts"], a.DstPort, protoName(a.Proto))
 		},
@@ -159,8 +164,8 @@ var detections = []detection{
 		params: func(c *Config) map[string]string {
 			return map[string]string{"min_flows": num(c.ThreatIntel.MinFlows), "tor_feed": clickhouse.QuoteString(c.Tor.Feed)}
 		},
-		summary: func(a *record.Alert, _ map[string]string) string {
-			return fmt.Sprintf("%s talked with %s, listed by %s", a.SrcAddr, a.DstAddr, strings.Join(a.ThreatFeeds, ", "))
+		summary: func(a *record.Alert, d map[string]string) string {
+			return fmt.Sprintf("%s, listed by %s, talked with %s hosts (%s among them)", a.DstAddr, strings.Join(a.ThreatFeeds, ", "), d["Peers"], a.SrcAddr)
 		},
 	},
 	{
@@ -169,8 +174,8 @@ var detections = []detection{
 		params: func(c *Config) map[string]string {
 			return map[string]string{"min_flows": num(c.Tor.MinFlows), "tor_feed": clickhouse.QuoteString(c.Tor.Feed)}
 		},
-		summary: func(a *record.Alert, _ map[string]string) string {
-			return fmt.Sprintf("%s talked with the Tor relay %s", a.SrcAddr, a.DstAddr)
+		summary: func(a *record.Alert, d map[string]string) string {
+			return fmt.Sprintf("%s talked with %s Tor relays (%s among them)", a.SrcAddr, d["Relays"], a.DstAddr)
 		},
 	},
 }
@@ -185,6 +190,13 @@ func protoName(p uint8) string {
 	return strconv.Itoa(int(p))
 }
 
+// probeLike selects the flows that look like probes rather than
+// conversations: TCP without ACK (a SYN unanswered or refused, a half-open
+// or NULL/FIN scan), UDP of at most 2 packets; never a flow from a
+// well-known service port to an ephemeral one (a server's answer, a
+// resolver's reply).
+const probeLike = "((Proto = 6 AND bitAnd(TCPFlags, 16) = 0) OR (Proto = 17 AND Packets <= 2)) AND NOT (SrcPort < 1024 AND DstPort >= 1024)"
+
 // windowOf is how much flow time the detection looks at.
 func (d *detection) windowOf(c *Config) time.Duration {
 	if d.window != nil {
@@ -193,18 +205,12 @@ func (d *detection) windowOf(c *Config) time.Duration {
 	return c.Window
 }
 
-// receivedSlack is how long before a flow's start it may have been
-// received (an exporter's clock ahead of sluice's): the flows of a window
-// are looked for from that long before it by arrival, the order the flows
-// table is sorted in.
-const receivedSlack = time.Hour
-
 // flowsSource is the FROM clause of a detection: the flows starting in
 // [from, to), each repeated once for every window it falls in whose end is
 // in (firstEnd-step, lastEnd], with WindowEnd (Unix seconds) and the
 // sampling-scaled counters SBytes, SPackets and SFlows. A flow starting at
 // t belongs to the windows ending in (t, t+window].
-func flowsSource(from, to time.Time, window, step time.Duration, lastEnd time.Time, latest bool) string {
+func flowsSource(from, to time.Time, window, step, slack time.Duration, lastEnd time.Time, latest bool, exclude string) string {
 	var windowEnd string
 	if latest {
 		windowEnd = num(uint64(lastEnd.Unix()))
@@ -214,13 +220,47 @@ func flowsSource(from, to time.Time, window, step time.Duration, lastEnd time.Ti
 			from.Add(window-step).Unix(), lastEnd.Unix(), s, s, window/step)
 	}
 	return fmt.Sprintf("(SELECT *, if(SamplingRate = 0, 1, SamplingRate) AS Scale, Bytes * Scale AS SBytes, Packets * Scale AS SPackets, Scale AS SFlows, "+
-		"%s AS WindowEnd FROM %s WHERE %s)", windowEnd, migrate.FlowsTable, flowTimeRange(from, to))
+		"%s AS WindowEnd FROM %s WHERE %s%s)", windowEnd, migrate.FlowsTable, flowTimeRange(from, to, slack), exclude)
 }
 
-// flowTimeRange selects the flows starting in [from, to).
-func flowTimeRange(from, to time.Time) string {
+// excludeClause is the condition leaving out the flows from or to the
+// networks (CIDR, validated), as an AND clause; empty for none.
+func excludeClause(nets []string) string {
+	var b strings.Builder
+	for _, n := range nets {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			continue
+		}
+		lo, hi := prefixRange(p)
+		for _, col := range []string{"SrcAddr", "DstAddr"} {
+			fmt.Fprintf(&b, " AND NOT (%s BETWEEN toIPv6('%s') AND toIPv6('%s'))", col, lo, hi)
+		}
+	}
+	return b.String()
+}
+
+// prefixRange is the first and last address of p, as IPv6 (IPv4 mapped,
+// as the flows store them).
+func prefixRange(p netip.Prefix) (lo, hi netip.Addr) {
+	p = p.Masked()
+	bits := p.Bits()
+	a := p.Addr()
+	if a.Is4() {
+		a, bits = netip.AddrFrom16(a.As16()), bits+96
+	}
+	b := a.As16()
+	for i := bits; i < 128; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return a, netip.AddrFrom16(b)
+}
+
+// flowTimeRange selects the flows starting in [from, to), received at most
+// slack before from (the table's order is by arrival).
+func flowTimeRange(from, to time.Time, slack time.Duration) string {
 	return fmt.Sprintf("TimeFlowStart >= fromUnixTimestamp64Milli(%d) AND TimeFlowStart < fromUnixTimestamp64Milli(%d) AND TimeReceived >= toDateTime(%d)",
-		from.UnixMilli(), to.UnixMilli(), from.Add(-receivedSlack).Unix())
+		from.UnixMilli(), to.UnixMilli(), from.Add(-slack).Unix())
 }
 
 // query returns the detection's SQL for the windows ending in (from, to]
@@ -236,11 +276,11 @@ func (d *detection) query(c *Config, from, to time.Time) (string, error) {
 		flowsFrom = to.Add(-window)
 	}
 	params := d.params(c)
-	params["flows"] = flowsSource(flowsFrom, to, window, c.Step, to, d.latest)
+	params["flows"] = flowsSource(flowsFrom, to, window, c.Step, c.ReceivedSlack, to, d.latest, excludeClause(c.Exclude[d.name]))
 	params["table"] = migrate.FlowsTable
 	params["seconds"] = num(uint64(window / time.Second))
 	if d.name == Exfiltration {
-		params["baseline"] = flowTimeRange(flowsFrom.Add(-c.Exfiltration.Baseline), flowsFrom)
+		params["baseline"] = flowTimeRange(flowsFrom.Add(-c.Exfiltration.Baseline), flowsFrom, c.ReceivedSlack)
 	}
 	var out strings.Builder
 	s := string(text)

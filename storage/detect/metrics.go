@@ -20,6 +20,8 @@ type metrics struct {
 	deliveryRetries *prometheus.CounterVec
 	windowsSkipped  prometheus.Counter
 	alertsDelivered *prometheus.CounterVec
+	alertsDropped   *prometheus.CounterVec
+	alertsCapped    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,6 +37,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		pending:         f.Gauge("alerts_pending", "Alert records waiting to be stored or handed to a sink."),
 		deliveryRetries: f.CounterVec("delivery_retries_total", "Failed attempts to store alerts or hand them to a sink, each retried.", "target"),
 		alertsDelivered: f.CounterVec("alerts_delivered_total", "Alert records stored or accepted by a sink.", "target"),
+		alertsDropped:   f.CounterVec("alerts_dropped_total", "Alert records dropped before a target took them: the queue (max-pending) was full.", "target"),
+		alertsCapped:    f.CounterVec("alerts_capped_total", "Events not raised: more new alerts than max-new-alerts in one evaluation.", "detection"),
 		windowsSkipped:  f.Counter("windows_skipped_total", "Window ends skipped after downtime longer than max-catch-up."),
 	}
 	if err := f.Err(); err != nil {

@@ -21,9 +21,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,6 +104,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Scheduler, error
 		m.errors.WithLabelValues(d.name)
 		m.open.WithLabelValues(d.name)
 		m.duration.WithLabelValues(d.name)
+		m.alertsCapped.WithLabelValues(d.name)
 		for _, st := range []record.AlertState{record.AlertOpen, record.AlertUpdated, record.AlertClosed} {
 			m.alerts.WithLabelValues(d.name, st.String())
 		}
@@ -109,6 +112,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Scheduler, error
 	for i := range 1 + len(deps.Sinks) {
 		m.deliveryRetries.WithLabelValues(targetName(i))
 		m.alertsDelivered.WithLabelValues(targetName(i))
+		m.alertsDropped.WithLabelValues(targetName(i))
 	}
 	return s, nil
 }
@@ -204,36 +208,91 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	watermark := s.st.Watermark
 	s.mu.Unlock()
 
-	// Chunks of at most an hour of window ends per query.
-	chunk := max(time.Hour, step)
-	for from := watermark; from.Before(lastEnd); {
-		to := lastEnd
-		if from.Add(chunk).Before(lastEnd) {
-			to = from.Add(chunk).Truncate(step)
+	// Each detection goes on from its own watermark: one failing does not
+	// hold the others back, and only its windows are evaluated again.
+	var failed []error
+	for _, d := range s.detections {
+		if err := s.runDetection(ctx, d, watermark, lastEnd, target.Equal(newest)); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			s.metrics.errors.WithLabelValues(d.name).Inc()
+			failed = append(failed, err)
 		}
-		emitted, err := s.evaluate(ctx, from, to)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.st.Watermark = to
-		s.st.Pending = append(s.st.Pending, emitted...)
-		err = s.st.save(s.deps.StateDir)
-		s.mu.Unlock()
-		s.metrics.watermark.Set(float64(to.Unix()))
-		if err != nil {
-			return err
-		}
-		if err := s.deliver(ctx); err != nil {
-			return err
-		}
-		from = to
+	}
+	s.mu.Lock()
+	s.st.Watermark = s.st.minWatermark(s.detections)
+	err = s.st.save(s.deps.StateDir)
+	s.mu.Unlock()
+	s.metrics.watermark.Set(float64(s.st.Watermark.Unix()))
+	if err != nil {
+		return err
+	}
+	if err := s.deliver(ctx); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
 	}
 	// Only a run that evaluated everything moves this on: after a failure
 	// the next run keeps its lateness.
 	s.mu.Lock()
 	s.st.NewestFlow = newest
 	s.mu.Unlock()
+	return nil
+}
+
+// runDetection evaluates d's windows ending after its watermark (at least
+// floor) up to lastEnd, an hour of window ends per query. Each chunk's
+// events, records and d's watermark are committed together: a failure
+// leaves d as it was before the chunk, to be evaluated again next time.
+func (s *Scheduler) runDetection(ctx context.Context, d *detection, floor, lastEnd time.Time, idle bool) error {
+	s.mu.Lock()
+	wm, evaluated := s.st.Watermarks[d.name]
+	s.mu.Unlock()
+	if wm.Before(floor) {
+		wm = floor
+	}
+	if d.latest && evaluated && !idle && lastEnd.Sub(wm) < s.cfg.LongInterval {
+		return nil // a long window: evaluated every long-interval
+	}
+	chunk := max(time.Hour, s.cfg.Step)
+	for from := wm; from.Before(lastEnd); {
+		to := lastEnd
+		if from.Add(chunk).Before(lastEnd) {
+			to = from.Add(chunk).Truncate(s.cfg.Step)
+		}
+		start := time.Now()
+		rows, err := s.queryDetection(ctx, d, from, to)
+		s.metrics.runs.WithLabelValues(d.name).Inc()
+		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		open := cloneOpen(s.st.Open)
+		s.mu.Unlock()
+		emitted, open, capped := s.apply(d, rows, from, to, open)
+		if capped > 0 {
+			s.metrics.alertsCapped.WithLabelValues(d.name).Add(float64(capped))
+			s.limiter.Log(s.logger, "cap-"+d.name, "too many new alerts in one run; the rest are not raised",
+				"detection", d.name, "max-new-alerts", s.cfg.MaxNewAlerts, "capped", capped)
+		}
+		s.mu.Lock()
+		s.st.Open = open
+		if s.st.Watermarks == nil {
+			s.st.Watermarks = map[string]time.Time{}
+		}
+		s.st.Watermarks[d.name] = to
+		s.st.Pending = append(s.st.Pending, emitted...)
+		err = s.st.save(s.deps.StateDir)
+		s.commitMetrics(emitted, open)
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		from = to
+	}
 	return nil
 }
 
@@ -262,24 +321,30 @@ func (s *Scheduler) recentFlows(ctx context.Context, now time.Time) (oldest, new
 	return time.UnixMilli(minMs).UTC(), time.UnixMilli(maxMs).UTC(), nil
 }
 
-// evaluate runs every detection over the windows ending in (from, to] and
-// returns the alert records to deliver. A failing detection fails the
-// run: its windows are evaluated again next time, the others' alerts are
-// kept (a key already open is updated, not raised twice).
-func (s *Scheduler) evaluate(ctx context.Context, from, to time.Time) ([]record.Alert, error) {
-	var emitted []record.Alert
-	for _, d := range s.detections {
-		start := time.Now()
-		rows, err := s.queryDetection(ctx, d, from, to)
-		s.metrics.runs.WithLabelValues(d.name).Inc()
-		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
-		if err != nil {
-			s.metrics.errors.WithLabelValues(d.name).Inc()
-			return nil, err
-		}
-		emitted = append(emitted, s.apply(d, rows, from, to)...)
+// cloneOpen copies the ongoing events deep enough for apply to change the
+// copy only.
+func cloneOpen(open []openAlert) []openAlert {
+	out := make([]openAlert, len(open))
+	for i, o := range open {
+		o.Alert.ThreatFeeds = slices.Clone(o.Alert.ThreatFeeds)
+		out[i] = o
 	}
-	return emitted, nil
+	return out
+}
+
+// commitMetrics counts the records of a committed chunk and sets the
+// ongoing events' gauges. s.mu is held.
+func (s *Scheduler) commitMetrics(emitted []record.Alert, open []openAlert) {
+	for _, a := range emitted {
+		s.metrics.alerts.WithLabelValues(a.Detection, a.State.String()).Inc()
+	}
+	counts := map[string]int{}
+	for _, o := range open {
+		counts[o.Alert.Detection]++
+	}
+	for _, d := range s.detections {
+		s.metrics.open.WithLabelValues(d.name).Set(float64(counts[d.name]))
+	}
 }
 
 // row is one result row: an event's evidence in one window.
@@ -377,30 +442,31 @@ func parseRow(line []byte) (row, error) {
 
 // apply runs the events' life over the windows ending in (from, to]: a key
 // crossing the threshold in a window opens an alert unless one is open,
-// an open alert whose key does not cross it in a window is closed.
-func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record.Alert {
+// an open alert whose key does not cross it in a window is closed. It
+// changes only its arguments: the ongoing events (all detections') are
+// returned with d's updated.
+// At most max-new-alerts are opened: the keys past it are counted in
+// capped and not raised (the events already open go on).
+func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time, all []openAlert) (emitted []record.Alert, _ []openAlert, capped int) {
 	byEnd := map[int64][]row{}
 	for _, r := range rows {
 		byEnd[r.WindowEnd] = append(byEnd[r.WindowEnd], r)
 	}
 	now := s.deps.Now().UTC().Truncate(time.Second)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	open := map[string]*openAlert{}
 	var others []openAlert
-	for i := range s.st.Open {
-		o := &s.st.Open[i]
+	for i := range all {
+		o := &all[i]
 		if o.Alert.Detection == d.name {
 			open[o.Key] = o
 		} else {
 			others = append(others, *o)
 		}
 	}
-	var emitted []record.Alert
+	opened := 0
 	emit := func(a record.Alert, st record.AlertState) {
 		a.State, a.Time = st, now
 		emitted = append(emitted, a)
-		s.metrics.alerts.WithLabelValues(d.name, st.String()).Inc()
 	}
 	ends := []time.Time{to}
 	if !d.latest {
@@ -417,6 +483,11 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record
 				o.Changed = merge(&o.Alert, &r) || o.Changed
 				continue
 			}
+			if opened >= s.cfg.MaxNewAlerts {
+				capped++
+				continue
+			}
+			opened++
 			a := r.alert
 			a.Detection, a.Severity = d.name, d.severity
 			a.DedupKey = r.Key + " @" + strconv.FormatInt(end.Unix(), 10)
@@ -451,9 +522,7 @@ func (s *Scheduler) apply(d *detection, rows []row, from, to time.Time) []record
 		}
 		others = append(others, *o)
 	}
-	s.st.Open = others
-	s.metrics.open.WithLabelValues(d.name).Set(float64(len(open)))
-	return emitted
+	return emitted, others, capped
 }
 
 // merge widens an open alert with a later window's evidence: the time
@@ -497,35 +566,39 @@ func detailsMap(js string) map[string]string {
 	return out
 }
 
-// deliver stores the pending alert records and hands them to every sink,
-// retrying each target until it accepts or ctx ends.
+// deliver stores the pending alert records and hands them to every sink.
+// Each target has its own position in the queue: one that is down keeps
+// its records (a few attempts per run, then again at the next run) while
+// the others, and the evaluation, go on. The queue holds at most
+// max-pending records; past it the oldest are dropped, counted for each
+// target that had not taken them. It fails only when ctx ends or the
+// state cannot be saved.
 func (s *Scheduler) deliver(ctx context.Context) error {
 	s.mu.Lock()
 	pending := s.st.Pending
-	if len(pending) == 0 {
-		s.mu.Unlock()
-		return nil
+	if len(s.st.Sent) != 1+len(s.deps.Sinks) {
+		s.st.Sent = make([]int, 1+len(s.deps.Sinks))
 	}
-	if len(s.st.Delivered) != 1+len(s.deps.Sinks) {
-		s.st.Delivered = make([]bool, 1+len(s.deps.Sinks))
-	}
-	delivered := append([]bool(nil), s.st.Delivered...)
+	sent := slices.Clone(s.st.Sent)
 	s.mu.Unlock()
-	s.metrics.pending.Set(float64(len(pending)))
-	for i, done := range delivered {
-		if done {
+	for i, from := range sent {
+		if from >= len(pending) {
 			continue
 		}
 		target, write := targetName(i), s.storeAlerts
 		if i > 0 {
 			write = s.deps.Sinks[i-1].WriteAlerts
 		}
-		if err := s.retry(ctx, target, func() error { return write(ctx, pending) }); err != nil {
-			return err
+		batch := pending[from:]
+		if err := s.retry(ctx, target, func() error { return write(ctx, batch) }); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			continue // this target again at the next run
 		}
-		s.metrics.alertsDelivered.WithLabelValues(target).Add(float64(len(pending)))
+		s.metrics.alertsDelivered.WithLabelValues(target).Add(float64(len(batch)))
 		s.mu.Lock()
-		s.st.Delivered[i] = true
+		s.st.Sent[i] = len(pending)
 		err := s.st.save(s.deps.StateDir)
 		s.mu.Unlock()
 		if err != nil {
@@ -533,22 +606,43 @@ func (s *Scheduler) deliver(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	s.st.Pending, s.st.Delivered = s.st.Pending[len(pending):], nil
-	err := s.st.save(s.deps.StateDir)
-	s.mu.Unlock()
-	s.metrics.pending.Set(0)
-	return err
+	defer s.mu.Unlock()
+	done := slices.Min(s.st.Sent)
+	if over := len(s.st.Pending) - done - s.cfg.MaxPending; over > 0 {
+		for i := range s.st.Sent {
+			if lost := done + over - s.st.Sent[i]; lost > 0 {
+				s.metrics.alertsDropped.WithLabelValues(targetName(i)).Add(float64(lost))
+				s.limiter.Log(s.logger, "drop-"+targetName(i), "alert queue full; dropping the oldest records not delivered",
+					"target", targetName(i), "dropped", lost, "max-pending", s.cfg.MaxPending)
+				s.st.Sent[i] = done + over
+			}
+		}
+		done += over
+	}
+	s.st.Pending = slices.Clone(s.st.Pending[done:])
+	for i := range s.st.Sent {
+		s.st.Sent[i] -= done
+	}
+	s.metrics.pending.Set(float64(len(s.st.Pending)))
+	return s.st.save(s.deps.StateDir)
 }
+
+// deliveryAttempts bounds the attempts to deliver to one target in one
+// run: a target that is down does not hold the detections back.
+const deliveryAttempts = 3
 
 func (s *Scheduler) retry(ctx context.Context, target string, f func() error) error {
 	wait := s.cfg.RetryMin
-	for {
+	for attempt := 1; ; attempt++ {
 		err := f()
 		if err == nil {
 			return nil
 		}
 		s.metrics.deliveryRetries.WithLabelValues(target).Inc()
 		s.limiter.Log(s.logger, "deliver-"+target, "alert delivery failed; retrying", "target", target, "err", err, "wait", wait)
+		if attempt == deliveryAttempts {
+			return fmt.Errorf("detect: deliver to %s: %w", target, err)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("detect: deliver to %s: %w", target, ctx.Err())

@@ -20,8 +20,11 @@ const stateFile = "detect-state.json"
 // neither evaluates a window twice nor forgets an ongoing event or an
 // alert not yet delivered.
 type state struct {
-	// Watermark is the end (flow time) of the last window evaluated.
-	Watermark time.Time `json:"watermark"`
+	// Watermark is the end (flow time) of the last window every detection
+	// evaluated; Watermarks are each detection's (a failing detection
+	// falls behind alone).
+	Watermark  time.Time            `json:"watermark"`
+	Watermarks map[string]time.Time `json:"watermarks,omitempty"`
 	// NewestFlow is the newest flow end seen at the last run: when it
 	// does not move, the stream is idle and the evaluation catches up to it.
 	NewestFlow time.Time `json:"newest_flow"`
@@ -30,8 +33,13 @@ type state struct {
 	// Pending are alert records not yet stored and handed to every sink;
 	// Delivered says which of the targets (0: the alerts table, i+1: sink
 	// i) have them already.
-	Pending   []record.Alert `json:"pending,omitempty"`
-	Delivered []bool         `json:"delivered,omitempty"`
+	Pending []record.Alert `json:"pending,omitempty"`
+	// Sent is each target's position in Pending (0: the alerts table,
+	// i+1: sink i): the records before it are delivered to it.
+	Sent []int `json:"sent,omitempty"`
+	// Delivered is the earlier state's form of Sent (whole batches), read
+	// only.
+	Delivered []bool `json:"delivered,omitempty"`
 }
 
 // openAlert is an ongoing event: the alert as last emitted, and whether it
@@ -57,6 +65,15 @@ func loadState(dir string) (state, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return s, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
 	}
+	if s.Sent == nil && s.Delivered != nil {
+		s.Sent = make([]int, len(s.Delivered))
+		for i, done := range s.Delivered {
+			if done {
+				s.Sent[i] = len(s.Pending)
+			}
+		}
+	}
+	s.Delivered = nil
 	return s, nil
 }
 
@@ -75,4 +92,23 @@ func (s *state) save(dir string) error {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
+}
+
+// minWatermark is the oldest of the detections' watermarks, the global
+// watermark at least.
+func (s *state) minWatermark(ds []*detection) time.Time {
+	var out time.Time
+	for i, d := range ds {
+		wm := s.Watermarks[d.name]
+		if wm.Before(s.Watermark) {
+			wm = s.Watermark
+		}
+		if i == 0 || wm.Before(out) {
+			out = wm
+		}
+	}
+	if out.IsZero() {
+		return s.Watermark
+	}
+	return out
 }

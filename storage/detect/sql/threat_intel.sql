@@ -1,13 +1,14 @@
 -- Threat intelligence: traffic to or from an address a threat feed lists
 -- (enrich.threat.feeds), except the Tor feed, which has its own detection.
--- One alert per listed address and the host it talked with, both
--- directions together.
+-- One alert per listed address, both directions together, with the hosts
+-- it talked with counted (Peers; Src is one of them): a listed scanner
+-- reaching a thousand hosts is one alert, not a thousand.
 SELECT WindowEnd,
-    concat(toString(Other), ' <> ', toString(Listed)) AS Key,
-    toString(Other) AS Src, toString(Listed) AS Dst, 0 AS SrcPt, 0 AS DstPt, 0 AS Prot,
+    toString(Listed) AS Key,
+    toString(any(Other)) AS Src, toString(Listed) AS Dst, 0 AS SrcPt, 0 AS DstPt, 0 AS Prot,
     sum(SBytes) AS SumBytes, sum(SPackets) AS SumPackets, sum(SFlows) AS SumFlows,
     toUnixTimestamp64Milli(min(TimeFlowStart)) AS First, toUnixTimestamp64Milli(max(TimeFlowEnd)) AS Last,
-    arraySort(groupUniqArrayArray(ListedFeeds)) AS Feeds
+    arraySort(groupUniqArrayArray(ListedFeeds)) AS Feeds, uniqExact(Other) AS Peers
 FROM (
     SELECT *,
         arrayFilter(f -> f != {tor_feed}, DstThreatFeeds) AS DstListed,
@@ -19,5 +20,5 @@ FROM (
     WHERE notEmpty(SrcThreatFeeds) OR notEmpty(DstThreatFeeds)
 )
 WHERE notEmpty(ListedFeeds)
-GROUP BY WindowEnd, Listed, Other
+GROUP BY WindowEnd, Listed
 HAVING count() >= {min_flows}

@@ -222,6 +222,8 @@ ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD INDEX IF NOT EXIS
 
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD INDEX IF NOT EXISTS idx_DstPort DstPort TYPE bloom_filter(0.01) GRANULARITY 4;
 
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` ADD INDEX IF NOT EXISTS idx_TimeFlowStart TimeFlowStart TYPE minmax GRANULARITY 1;
+
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-3', async_insert = 0 VALUES (3, 'add skip indexes on addresses, AS numbers and ports');
 
 CREATE TABLE IF NOT EXISTS sluice.protocols ON CLUSTER `sluice_cluster` (Proto UInt64, Name String, Description String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sluice/protocols', '{replica}') ORDER BY (Proto) COMMENT 'IP protocol numbers and names';
