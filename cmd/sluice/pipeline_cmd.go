@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"io"
@@ -64,7 +66,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	pipe, err := pipeline.NewFromKafka(r, cfg.Pipeline, pipeline.KafkaDependencies{
 		Group: consumer,
-		Grace: cfg.Kafka.Consumer.RebalanceTimeout / 2,
+		Grace: handoverGrace(cfg.Kafka.Consumer),
 		Sinks: withKillAfterInserts(r, withSIEMSinks(store.sink(), siemSinks)),
 		Stage: enricher,
 	})
@@ -88,6 +90,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks)
 	if err != nil {
+		stopSIEMSinks(siemSinks)
 		return err
 	}
 
@@ -110,4 +113,14 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	return serve(ctx, r, &d, func() {
 		r.Info("sluice pipeline is running", "http", httpSrv.Addr(), "clickhouse_http", store.clickhouseAddr())
 	}, "storing and committing what the pipeline holds")
+}
+
+// handoverGrace is how long a worker handing its partitions over may still
+// store and commit what it holds: half the rebalance timeout, but within
+// the session timeout less two heartbeats, since kafka-go stops
+// heartbeating once a rebalance begins and the coordinator would evict a
+// worker that drains longer (its last commits then fail, and the next
+// owner stores the batch again under the same token).
+func handoverGrace(c kafka.ConsumerConfig) time.Duration {
+	return max(min(c.RebalanceTimeout/2, c.SessionTimeout-2*c.HeartbeatInterval), c.HeartbeatInterval)
 }

@@ -223,11 +223,12 @@ func (c Config) Validate() error {
 		"must hold a whole message: at least producer.max-message-bytes + %d (%d), got %d", messageOverhead, p.MaxMessageBytes+messageOverhead, k.MaxBytes)
 	check(k.MaxWait > 0, "consumer.max-wait", "must be positive, got %s", k.MaxWait)
 	check(k.SessionTimeout > 0, "consumer.session-timeout", "must be positive, got %s", k.SessionTimeout)
-	check(k.HeartbeatInterval > 0 && k.HeartbeatInterval < k.SessionTimeout, "consumer.heartbeat-interval",
-		"must be positive and below consumer.session-timeout (%s), got %s", k.SessionTimeout, k.HeartbeatInterval)
+	check(k.HeartbeatInterval > 0 && 3*k.HeartbeatInterval <= k.SessionTimeout, "consumer.heartbeat-interval",
+		"must be positive and at most a third of consumer.session-timeout (%s), got %s", k.SessionTimeout, k.HeartbeatInterval)
 	check(k.RebalanceTimeout > 0, "consumer.rebalance-timeout", "must be positive, got %s", k.RebalanceTimeout)
 	check(k.QueueMessages >= 1, "consumer.queue-messages", "must be at least 1, got %d", k.QueueMessages)
-	check(k.DedupStateBytes >= 0, "consumer.dedup-state-bytes", "must not be negative, got %d", k.DedupStateBytes)
+	check(k.DedupStateBytes == 0 || k.DedupStateBytes >= minDedupStateBytes, "consumer.dedup-state-bytes",
+		"must be 0 (no state) or at least %d (a collector's mark and a batch intent), got %d", minDedupStateBytes, k.DedupStateBytes)
 	check(k.DeadLetterTopic == "" || validTopic(k.DeadLetterTopic) && k.DeadLetterTopic != c.Topic, "consumer.dead-letter-topic",
 		"want empty, or a valid topic name other than topic, got %q", k.DeadLetterTopic)
 	if _, err := c.TLS.Build("tls"); err != nil {

@@ -363,6 +363,10 @@ func (p *producerMark) decodeSeen(uvarint func() uint64, raw *[]byte) bool {
 	return true
 }
 
+// minDedupStateBytes is the least consumer.dedup-state-bytes other than 0:
+// room for the format's prefix, one collector's mark and a batch intent.
+const minDedupStateBytes = len(dedupPrefix) + intentRoom + 64
+
 // intentMark starts an intent at the end of the committed metadata:
 // "|sluice-intent-1:<first>-<last>", after the deduplication state if any.
 const intentMark = "|sluice-intent-1:"

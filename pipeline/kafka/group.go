@@ -32,7 +32,6 @@ type Group struct {
 	gm      groupMetrics
 
 	deadLetter *kafkago.Writer
-	commitMu   sync.Mutex
 	// client commits offsets with their deduplication state, and reads
 	// them back when a claim starts.
 	client          *kafkago.Client
@@ -549,6 +548,10 @@ func (c *Claim) Commit(next int64) error {
 		}
 	}
 	var metadata string
+	if next == c.fetched && c.g.dedupBudget.Load() == 0 {
+		// consumer.dedup-state-bytes 0: no state kept across claims.
+		return c.commitBase(next, "")
+	}
 	if next == c.fetched {
 		for {
 			var evicted int
@@ -572,9 +575,7 @@ func (c *Claim) Commit(next int64) error {
 	// commit; the next owner reads from it, and the server drops the
 	// repeated inserts by their tokens. The loop never does this (it
 	// acknowledges what it fetched), so say it loudly.
-	c.g.limiter.Log(c.g.r.Logger, "dedup-commit", "commit before the last message fetched: not committed, the last commit stands",
-		"topic", c.Topic, "partition", c.Partition, "offset", next, "fetched", c.fetched)
-	return nil
+	return fmt.Errorf("committing offset %d of %s/%d before the last message fetched (%d): not committed, the last commit stands", next, c.Topic, c.Partition, c.fetched)
 }
 
 // commitBase commits next with the deduplication state metadata and no
@@ -636,12 +637,10 @@ func (g *Group) lowerBudget(n int) { g.dedupBudget.Store(int64(n/2 + intentRoom)
 func (c *Claim) commit(next int64, metadata string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.Consumer.SessionTimeout)
 	defer cancel()
-	c.g.commitMu.Lock()
 	res, err := c.g.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
 		GroupID: c.gen.GroupID, GenerationID: int(c.gen.ID), MemberID: c.gen.MemberID,
 		Topics: map[string][]kafkago.OffsetCommit{c.Topic: {{Partition: c.Partition, Offset: next, Metadata: metadata}}},
 	})
-	c.g.commitMu.Unlock()
 	if err == nil {
 		found := false
 		for _, p := range res.Topics[c.Topic] {
