@@ -48,7 +48,8 @@ func cmdDemo(ctx context.Context, args []string, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print the final totals as JSON on stdout")
 	statsFile := fs.String("stats-file", "", "also write the final totals as JSON to this file")
 	timeScale := fs.Float64("time-scale", 1, "date flows this many times faster than real time, ending now when the run ends (60 with --duration 1m: an hour of traffic); needs --duration, no sflow5")
-	attacks := fs.String("attacks", "none", "inject attack scenarios among the benign traffic: all, none, or some of "+strings.Join(demo.AttackNames(), ","))
+	attacks := fs.String("attacks", "none", "inject attack scenarios among the benign traffic: all, none, or some of "+strings.Join(demo.AttackNames(), ",")+
+		"; "+demo.BenignHubs+" adds busy benign hosts (a resolver, a sampled HTTPS server, a NAT gateway, a long-lived connection) that must raise no alert")
 	groundTruth := fs.String("ground-truth", "", "write what --attacks injected (detection, attacker, victim, flow-time window) as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
