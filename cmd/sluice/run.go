@@ -48,8 +48,14 @@ func newCommonFlags(name string) *commonFlags {
 }
 
 // load reads the configuration file, then applies the flags that were set.
+// A leftover argument is an error: `sluice collect --config a.yaml collect
+// --config b.yaml` (an image's entrypoint followed by a pod's args) would
+// otherwise run silently with a.yaml.
 func (c *commonFlags) load(apply func(*Config)) (Config, error) {
 	cfg := DefaultConfig()
+	if c.fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%s: unexpected argument %q (every option is a flag; see sluice %s -h)", c.fs.Name(), c.fs.Arg(0), c.fs.Name())
+	}
 	if *c.config != "" {
 		var err error
 		if cfg, err = LoadConfig(*c.config); err != nil {
