@@ -168,6 +168,21 @@ func TestComposeFiles(t *testing.T) {
 							t.Errorf("environment %s is empty (missing from .env?)", k)
 						}
 					}
+					// What a sluice service runs (the image's ENTRYPOINT and CMD
+					// under the service's entrypoint and command) reads the
+					// configuration mounted, unless a shell runs it.
+					if s.Build != nil && (len(s.Entrypoint) == 0 || s.Entrypoint[0] != "/bin/sh") {
+						entry, cmd := imageArgv(t, dockerStagesByName(t), s.Build.Target)
+						if len(s.Entrypoint) > 0 {
+							entry, cmd = s.Entrypoint, nil
+						}
+						argv := containerArgv(entry, cmd, nil, s.Command)
+						if path, err := configFlag(argv); err != nil {
+							t.Error(err)
+						} else if _, ok := w.mounts[path]; !ok {
+							t.Errorf("runs %q, whose --config %s is not mounted", argv, path)
+						}
+					}
 					if src, ok := w.mounts[sluiceConfigPath]; ok {
 						var env []string
 						for k, v := range s.Environment {

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,22 +28,7 @@ var roles = []string{"collect", "pipeline", "run"}
 // library in the run image only, and the version stamped at build.
 func TestDockerfile(t *testing.T) {
 	root := repoRoot(t)
-	f, err := os.Open(filepath.Join(root, "deploy/docker/Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ast, err := parser.Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range ast.Warnings {
-		t.Errorf("parser warning: %s", w.Short)
-	}
-	stages, _, err := instructions.Parse(ast.AST, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stages := dockerStages(t)
 	byName := map[string]instructions.Stage{}
 	for _, s := range stages {
 		byName[s.Name] = s
@@ -79,7 +65,6 @@ func TestDockerfile(t *testing.T) {
 			}
 			var user string
 			var health *instructions.HealthCheckCommand
-			var entry []string
 			var copied []string
 			var libchdb bool
 			// A final stage inherits from base; what it sets itself wins.
@@ -90,8 +75,6 @@ func TestDockerfile(t *testing.T) {
 						user = c.User
 					case *instructions.HealthCheckCommand:
 						health = c
-					case *instructions.EntrypointCommand:
-						entry = c.CmdLine
 					case *instructions.CopyCommand:
 						for _, src := range c.SourcePaths {
 							if strings.Contains(src, "libchdb") {
@@ -114,15 +97,131 @@ func TestDockerfile(t *testing.T) {
 				!strings.Contains(strings.Join(health.Health.Test, " "), "/readyz") {
 				t.Errorf("no HEALTHCHECK on /readyz: %+v", health)
 			}
-			if len(entry) < 4 || entry[0] != "/usr/local/bin/sluice" || entry[1] != role || entry[2] != "--config" {
-				t.Fatalf("ENTRYPOINT %q does not run sluice %s --config", entry, role)
+			// The binary alone as the entrypoint: a pod's args or compose's
+			// command replace the role's arguments, never follow them.
+			entry, cmd := imageArgv(t, byName, role)
+			if !slices.Equal(entry, []string{"/usr/local/bin/sluice"}) {
+				t.Errorf("ENTRYPOINT %q, want the binary alone (a pod's args would follow the role's)", entry)
 			}
-			if !slices.Contains(copied, entry[3]) {
-				t.Errorf("the entrypoint's configuration %s is not copied into the image (copied: %v)", entry[3], copied)
+			argv := append(entry, cmd...)
+			config, err := configFlag(argv)
+			if err != nil || len(argv) < 2 || argv[1] != role {
+				t.Fatalf("ENTRYPOINT+CMD %q does not run sluice %s --config: %v", argv, role, err)
+			}
+			if !slices.Contains(copied, config) {
+				t.Errorf("the command's configuration %s is not copied into the image (copied: %v)", config, copied)
 			}
 			if libchdb != (role == "run") {
 				t.Errorf("libchdb in the image: %v; only the run image needs the embedded engine", libchdb)
 			}
 		})
 	}
+}
+
+// dockerStages parses deploy/docker/Dockerfile with BuildKit's parser.
+func dockerStages(t *testing.T) []instructions.Stage {
+	t.Helper()
+	f, err := os.Open(filepath.Join(repoRoot(t), "deploy/docker/Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ast, err := parser.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ast.Warnings {
+		t.Errorf("parser warning: %s", w.Short)
+	}
+	stages, _, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stages
+}
+
+// imageArgv is a role image's ENTRYPOINT and CMD as Docker resolves them:
+// inherited along the stages' bases, and an ENTRYPOINT set in a stage
+// clears the CMD inherited.
+func imageArgv(t *testing.T, byName map[string]instructions.Stage, role string) (entry, cmd []string) {
+	t.Helper()
+	var chain []instructions.Stage
+	for s, ok := byName[role]; ok; s, ok = byName[s.BaseName] {
+		chain = append([]instructions.Stage{s}, chain...)
+	}
+	for _, s := range chain {
+		for _, c := range s.Commands {
+			switch c := c.(type) {
+			case *instructions.EntrypointCommand:
+				if !c.PrependShell {
+					entry, cmd = c.CmdLine, nil
+				} else {
+					t.Errorf("stage %s: ENTRYPOINT in shell form", s.Name)
+				}
+			case *instructions.CmdCommand:
+				if c.PrependShell {
+					t.Errorf("stage %s: CMD in shell form", s.Name)
+				}
+				cmd = c.CmdLine
+			}
+		}
+	}
+	return entry, cmd
+}
+
+// containerArgv is what a container runs, as Kubernetes (and compose)
+// resolve it: command replaces the image's ENTRYPOINT and CMD, args
+// replace its CMD only.
+func containerArgv(entry, cmd, command, args []string) []string {
+	switch {
+	case len(command) > 0:
+		return append(slices.Clone(command), args...)
+	case len(args) > 0:
+		return append(slices.Clone(entry), args...)
+	}
+	return append(slices.Clone(entry), cmd...)
+}
+
+// boolFlags are sluice's flags that take no value.
+var boolFlags = []string{"print-users", "check", "allow-destructive"}
+
+// configFlag is the --config a sluice argv (binary, role, flags) reads as
+// Go's flag package parses it: the last one wins; an argument left after
+// the flags is an error, as sluice makes it one.
+func configFlag(argv []string) (string, error) {
+	if len(argv) < 2 {
+		return "", fmt.Errorf("argv %q: no role", argv)
+	}
+	var config string
+	for i := 2; i < len(argv); i++ {
+		a := argv[i]
+		if !strings.HasPrefix(a, "-") {
+			return "", fmt.Errorf("argv %q: unexpected argument %q", argv, a)
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !hasValue && !slices.Contains(boolFlags, name) {
+			if i+1 >= len(argv) {
+				return "", fmt.Errorf("argv %q: flag %s has no value", argv, a)
+			}
+			i++
+			value = argv[i]
+		}
+		if name == "config" {
+			config = value
+		}
+	}
+	if config == "" {
+		return "", fmt.Errorf("argv %q: no --config", argv)
+	}
+	return config, nil
+}
+
+// dockerStagesByName is the Dockerfile's stages by name.
+func dockerStagesByName(t *testing.T) map[string]instructions.Stage {
+	t.Helper()
+	byName := map[string]instructions.Stage{}
+	for _, s := range dockerStages(t) {
+		byName[s.Name] = s
+	}
+	return byName
 }

@@ -220,18 +220,27 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 	}
 	// The configuration the container is told to read is the ConfigMap's
 	// key mounted there, and sluice accepts it.
-	if len(c.Args) < 3 || c.Args[1] != "--config" {
-		t.Fatalf("%s: args %v", role, c.Args)
+	// The argv is the image's ENTRYPOINT and CMD (the Dockerfile's, at the
+	// role's target) with the container's command and args over them.
+	image := map[string]string{"collector": "collect", "pipeline": "pipeline"}[role]
+	entry, cmd := imageArgv(t, dockerStagesByName(t), image)
+	argv := containerArgv(entry, cmd, c.Command, c.Args)
+	if len(argv) < 2 || argv[0] != "/usr/local/bin/sluice" || argv[1] != image {
+		t.Fatalf("%s: runs %q, want sluice %s", role, argv, image)
+	}
+	path, err := configFlag(argv)
+	if err != nil {
+		t.Fatalf("%s: %v", role, err)
 	}
 	var key string
 	for _, m := range c.VolumeMounts {
-		if m.MountPath == c.Args[2] {
+		if m.MountPath == path {
 			key = m.SubPath
 		}
 	}
 	config, ok := configs[key]
 	if !ok {
-		t.Fatalf("%s: %s is not a ConfigMap key mounted (key %q)", role, c.Args[2], key)
+		t.Fatalf("%s: runs %q, whose --config %s is not a ConfigMap key mounted (key %q)", role, argv, path, key)
 	}
 	// Each path under /etc/sluice the configuration names is mounted.
 	for _, p := range etcPath.FindAllString(config, -1) {
