@@ -17,6 +17,8 @@ import (
 // composeService is what a compose file must say of one service.
 type composeService struct {
 	image string // image name before the tag
+	// env the service must have (e.g. where Kafka keeps its log)
+	env map[string]string
 	// ports as published:target/protocol, with host IP for TCP
 	ports []string
 	// mounts: target → source, the source relative to the repository for
@@ -39,7 +41,9 @@ var dashboardMounts = map[string]string{
 
 var composeFiles = map[string]map[string]composeService{
 	"compose.yaml": {
-		"kafka": {image: "apache/kafka", mounts: map[string]string{"/var/lib/kafka/data": "kafka-data"}},
+		"kafka": {image: "apache/kafka", mounts: map[string]string{"/var/lib/kafka/data": "kafka-data"},
+			// The image's default log directory is under /tmp, not the volume.
+			env: map[string]string{"KAFKA_LOG_DIRS": "/var/lib/kafka/data"}},
 		"clickhouse-users": {image: "sluice-pipeline",
 			mounts: map[string]string{sluiceConfigPath: "deploy/examples/pipeline.yaml", "/initdb": "clickhouse-initdb"}},
 		"clickhouse": {image: "clickhouse/clickhouse-server", ports: []string{"127.0.0.1:8123:8123/tcp"},
@@ -162,6 +166,11 @@ func TestComposeFiles(t *testing.T) {
 					}
 					if !mapsEqual(deps, w.deps) {
 						t.Errorf("depends on %v, want %v", deps, w.deps)
+					}
+					for k, v := range w.env {
+						if got := s.Environment[k]; got == nil || *got != v {
+							t.Errorf("environment %s is %v, want %q", k, got, v)
+						}
 					}
 					for k, v := range s.Environment {
 						if v == nil || *v == "" {
