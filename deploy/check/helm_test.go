@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	batchv1 "k8s.io/api/batch/v1"
+
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
@@ -89,9 +91,9 @@ type chartCase struct {
 }
 
 var chartCases = []chartCase{
-	{"", []string{"ConfigMap", "Deployment", "Deployment", "Service", "Service", "Service"}, "Deployment", 2},
-	{"daemonset-tls.yaml", []string{"ConfigMap", "DaemonSet", "Deployment", "Service", "Service", "Service", "ServiceMonitor"}, "DaemonSet", 6},
-	{"deployment-http.yaml", []string{"ConfigMap", "Deployment", "Deployment", "Secret", "Service", "Service", "Service"}, "Deployment", 4},
+	{"", []string{"ConfigMap", "ConfigMap", "Deployment", "Deployment", "Job", "Service", "Service", "Service"}, "Deployment", 2},
+	{"daemonset-tls.yaml", []string{"ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Job", "Service", "Service", "Service", "ServiceMonitor"}, "DaemonSet", 6},
+	{"deployment-http.yaml", []string{"ConfigMap", "ConfigMap", "Deployment", "Deployment", "Job", "Secret", "Secret", "Service", "Service", "Service"}, "Deployment", 4},
 }
 
 // TestChart renders the chart with Helm's library for the default values
@@ -121,7 +123,7 @@ func TestChart(t *testing.T) {
 			}
 			objs := objects(t, manifests)
 			var kinds []string
-			var configs map[string]string
+			configs := map[string]map[string]string{} // ConfigMap → its data
 			secrets := map[string]bool{}
 			for _, o := range objs {
 				kinds = append(kinds, o.Kind)
@@ -129,7 +131,7 @@ func TestChart(t *testing.T) {
 				case "ConfigMap":
 					var cm corev1.ConfigMap
 					decodeStrict(t, o, &cm)
-					configs = cm.Data
+					configs[cm.Name] = cm.Data
 				case "Secret":
 					var s corev1.Secret
 					decodeStrict(t, o, &s)
@@ -165,6 +167,10 @@ func TestChart(t *testing.T) {
 						}
 					}
 					checkPod(t, role, spec, configs, secrets)
+				case "Job":
+					var j batchv1.Job
+					decodeStrict(t, o, &j)
+					checkMigrateJob(t, j, configs, secrets)
 				case "Service":
 					var s corev1.Service
 					decodeStrict(t, o, &s)
@@ -176,7 +182,7 @@ func TestChart(t *testing.T) {
 }
 
 // checkPod checks one role's pod template.
-func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map[string]string, secrets map[string]bool) {
+func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map[string]map[string]string, secrets map[string]bool) {
 	t.Helper()
 	ps := pod.Spec.SecurityContext
 	if ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.RunAsUser == nil || *ps.RunAsUser == 0 ||
@@ -223,24 +229,43 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 	// The argv is the image's ENTRYPOINT and CMD (the Dockerfile's, at the
 	// role's target) with the container's command and args over them.
 	image := map[string]string{"collector": "collect", "pipeline": "pipeline"}[role]
-	entry, cmd := imageArgv(t, dockerStagesByName(t), image)
-	argv := containerArgv(entry, cmd, c.Command, c.Args)
-	if len(argv) < 2 || argv[0] != "/usr/local/bin/sluice" || argv[1] != image {
+	argv, key, config := mountedConfig(t, role, image, pod.Spec, configs)
+	if argv[1] != image {
 		t.Fatalf("%s: runs %q, want sluice %s", role, argv, image)
+	}
+	checkSecretEnv(t, role, c, key, config, secrets)
+}
+
+// mountedConfig is the argv a pod's container runs (over the image of the
+// Dockerfile's target image), the ConfigMap key its --config reads and
+// that key's text; each path under /etc/sluice the text names is mounted.
+func mountedConfig(t *testing.T, role, image string, pod corev1.PodSpec, configs map[string]map[string]string) (argv []string, key, config string) {
+	t.Helper()
+	c := pod.Containers[0]
+	entry, cmd := imageArgv(t, dockerStagesByName(t), image)
+	argv = containerArgv(entry, cmd, c.Command, c.Args)
+	if len(argv) < 2 || argv[0] != "/usr/local/bin/sluice" {
+		t.Fatalf("%s: runs %q, want sluice", role, argv)
 	}
 	path, err := configFlag(argv)
 	if err != nil {
 		t.Fatalf("%s: %v", role, err)
 	}
-	var key string
+	var volume string
 	for _, m := range c.VolumeMounts {
 		if m.MountPath == path {
-			key = m.SubPath
+			key, volume = m.SubPath, m.Name
 		}
 	}
-	config, ok := configs[key]
+	var cm string
+	for _, v := range pod.Volumes {
+		if v.Name == volume && v.ConfigMap != nil {
+			cm = v.ConfigMap.Name
+		}
+	}
+	config, ok := configs[cm][key]
 	if !ok {
-		t.Fatalf("%s: runs %q, whose --config %s is not a ConfigMap key mounted (key %q)", role, argv, path, key)
+		t.Fatalf("%s: runs %q, whose --config %s is not a ConfigMap key mounted (ConfigMap %q key %q)", role, argv, path, cm, key)
 	}
 	// Each path under /etc/sluice the configuration names is mounted.
 	for _, p := range etcPath.FindAllString(config, -1) {
@@ -248,6 +273,14 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 			t.Errorf("%s: the configuration names %s, which no volume mounts", role, p)
 		}
 	}
+	return argv, key, config
+}
+
+// checkSecretEnv: the container's environment is from Secrets the chart
+// makes (or the operator's), and sluice accepts the configuration with
+// that environment and no other secret.
+func checkSecretEnv(t *testing.T, role string, c corev1.Container, key, config string, secrets map[string]bool) {
+	t.Helper()
 	env := []string{"SLUICE_KAFKA_SASL_PASSWORD=", "SLUICE_CLICKHOUSE_PASSWORD="}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
@@ -340,4 +373,45 @@ func TestChartValuesDocumented(t *testing.T) {
 			t.Errorf("deploy/helm/examples/%s is not rendered by TestChart", e.Name())
 		}
 	}
+}
+
+// checkMigrateJob: the schema migration runs once per install or upgrade,
+// before the workers (a pre-install,pre-upgrade hook), as `sluice migrate
+// --backend server` over the pipeline's configuration and password.
+func checkMigrateJob(t *testing.T, j batchv1.Job, configs map[string]map[string]string, secrets map[string]bool) {
+	t.Helper()
+	hooks := strings.Split(j.Annotations["helm.sh/hook"], ",")
+	if !slices.Contains(hooks, "pre-install") || !slices.Contains(hooks, "pre-upgrade") {
+		t.Errorf("Job %s: hooks %v, want pre-install and pre-upgrade", j.Name, hooks)
+	}
+	pod := j.Spec.Template.Spec
+	if pod.RestartPolicy != corev1.RestartPolicyNever && pod.RestartPolicy != corev1.RestartPolicyOnFailure {
+		t.Errorf("Job %s: restart policy %q", j.Name, pod.RestartPolicy)
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("Job %s: %d containers", j.Name, len(pod.Containers))
+	}
+	argv, key, config := mountedConfig(t, "migrate", "pipeline", pod, configs)
+	if argv[1] != "migrate" || !slices.Contains(argv, "--backend") || argv[slices.Index(argv, "--backend")+1] != "server" {
+		t.Errorf("Job %s: runs %q, want sluice migrate --backend server", j.Name, argv)
+	}
+	if configs[j.Name] == nil || !strings.Contains(config, "backend: server") {
+		t.Errorf("Job %s: reads %s, want its hook ConfigMap's pipeline configuration", j.Name, key)
+	}
+	// Its ConfigMap and Secret exist before it (pre-install runs before
+	// the release's own objects).
+	for _, m := range pod.Volumes {
+		if m.ConfigMap != nil && m.ConfigMap.Name != j.Name {
+			t.Errorf("Job %s mounts ConfigMap %s, which a pre-install hook runs before", j.Name, m.ConfigMap.Name)
+		}
+	}
+	for _, e := range pod.Containers[0].Env {
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			continue
+		}
+		if ref := e.ValueFrom.SecretKeyRef; strings.HasPrefix(ref.Name, "flows-sluice-") && ref.Name != j.Name {
+			t.Errorf("Job %s reads Secret %s, which a pre-install hook runs before", j.Name, ref.Name)
+		}
+	}
+	checkSecretEnv(t, "migrate", pod.Containers[0], key, config, secrets)
 }

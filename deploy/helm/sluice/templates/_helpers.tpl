@@ -113,9 +113,11 @@ readinessProbe:
   httpGet: {path: /readyz, port: http}
   periodSeconds: 5
   failureThreshold: 3
+# Up to 5 minutes to start: a worker's first start may still migrate (the
+# hook Job off, or a cluster's ON CLUSTER DDL).
 startupProbe:
   httpGet: {path: /healthz, port: http}
-  periodSeconds: 2
+  periodSeconds: 5
   failureThreshold: 60
 {{- end -}}
 
