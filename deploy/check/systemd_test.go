@@ -68,6 +68,23 @@ func TestSystemdUnits(t *testing.T) {
 			if out, err := exec.Command(analyze, "verify", local).CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
 				t.Errorf("systemd-analyze verify %s: %v\n%s", unit, err, out)
 			}
+			// The credentials the unit offers commented out verify once
+			// uncommented, and the README names where they land.
+			if strings.Contains(text, "#LoadCredential=") {
+				uncommented := filepath.Join(t.TempDir(), unit)
+				if err := os.WriteFile(uncommented, []byte(strings.ReplaceAll(strings.ReplaceAll(text, "#LoadCredential=", "LoadCredential="),
+					"/usr/local/bin/sluice", bin)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := exec.Command(analyze, "verify", uncommented).CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+					t.Errorf("systemd-analyze verify %s with its LoadCredential= lines: %v\n%s", unit, err, out)
+				}
+				if dir := "/run/credentials/" + unit + "/"; !strings.Contains(string(readme), dir) {
+					t.Errorf("deploy/README.md does not say the credentials land in %s", dir)
+				}
+			} else if role != "run" {
+				t.Errorf("%s offers no LoadCredential= for its TLS keys and password files (DynamicUser cannot read them)", unit)
+			}
 			out, err := exec.Command(analyze, "security", "--offline=true", "--no-pager", local).CombinedOutput()
 			if err != nil {
 				t.Fatalf("systemd-analyze security %s: %v\n%s", unit, err, out)
