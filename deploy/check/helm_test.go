@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	batchv1 "k8s.io/api/batch/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -414,4 +415,74 @@ func checkMigrateJob(t *testing.T, j batchv1.Job, configs map[string]map[string]
 		}
 	}
 	checkSecretEnv(t, "migrate", pod.Containers[0], key, config, secrets)
+}
+
+// TestChartNetworkPolicy: with networkPolicy.enabled the release's pods
+// take the flow ports over UDP from anywhere and 8080 only from their
+// namespace and the namespaces listed; without it, no policy.
+func TestChartNetworkPolicy(t *testing.T) {
+	ch := loadChart(t)
+	manifests, err := render(t, ch, map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objects(t, manifests) {
+		if o.Kind == "NetworkPolicy" {
+			t.Fatalf("a NetworkPolicy by default: %s", o.raw)
+		}
+	}
+	manifests, err = render(t, ch, map[string]any{"networkPolicy": map[string]any{"enabled": true, "httpFromNamespaces": []any{"monitoring"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policies []networkingv1.NetworkPolicy
+	for _, o := range objects(t, manifests) {
+		if o.Kind == "NetworkPolicy" {
+			var np networkingv1.NetworkPolicy
+			decodeStrict(t, o, &np)
+			policies = append(policies, np)
+		}
+	}
+	if len(policies) != 1 {
+		t.Fatalf("%d NetworkPolicies, want 1", len(policies))
+	}
+	np := policies[0]
+	if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/instance"] != "flows" || len(np.Spec.PodSelector.MatchLabels) != 2 {
+		t.Errorf("selects %v, want the release's pods", np.Spec.PodSelector.MatchLabels)
+	}
+	udp := map[int]bool{}
+	var httpFrom []string
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			switch {
+			case *p.Protocol == corev1.ProtocolUDP:
+				if len(rule.From) != 0 {
+					t.Errorf("UDP %s only from %v: exporters are anywhere", p.Port, rule.From)
+				}
+				udp[p.Port.IntValue()] = true
+			case p.Port.IntValue() == 8080:
+				for _, f := range rule.From {
+					switch {
+					case f.NamespaceSelector != nil && len(f.NamespaceSelector.MatchExpressions) == 1:
+						httpFrom = append(httpFrom, f.NamespaceSelector.MatchExpressions[0].Values...)
+					case f.PodSelector != nil && f.NamespaceSelector == nil && len(f.PodSelector.MatchLabels) == 0:
+						httpFrom = append(httpFrom, "(own namespace)")
+					default:
+						t.Errorf("8080 from %+v", f)
+					}
+				}
+				if len(rule.From) == 0 {
+					t.Error("8080 open to all")
+				}
+			default:
+				t.Errorf("port %s open", p.Port)
+			}
+		}
+	}
+	if !udp[2055] || !udp[4739] || !udp[6343] || len(udp) != 3 {
+		t.Errorf("UDP ports %v, want 2055, 4739, 6343", udp)
+	}
+	if !slices.Equal(httpFrom, []string{"(own namespace)", "monitoring"}) {
+		t.Errorf("8080 from %v, want the own namespace and monitoring", httpFrom)
+	}
 }
