@@ -227,6 +227,20 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 	}
 	// The configuration the container is told to read is the ConfigMap's
 	// key mounted there, and sluice accepts it.
+	// The state directory: an emptyDir with a size limit, or for a
+	// DaemonSet's collector a directory on the node that must exist.
+	for _, v := range pod.Spec.Volumes {
+		if v.Name != "data" {
+			continue
+		}
+		ok := v.EmptyDir != nil && (role != "collector" || v.EmptyDir.SizeLimit != nil)
+		if role == "collector" && v.HostPath != nil {
+			ok = strings.HasPrefix(v.HostPath.Path, "/") && v.HostPath.Type != nil && *v.HostPath.Type == corev1.HostPathDirectory
+		}
+		if !ok {
+			t.Errorf("%s: data volume %+v", role, v.VolumeSource)
+		}
+	}
 	// The argv is the image's ENTRYPOINT and CMD (the Dockerfile's, at the
 	// role's target) with the container's command and args over them.
 	image := map[string]string{"collector": "collect", "pipeline": "pipeline"}[role]
@@ -348,6 +362,8 @@ func TestChartRefusesInvalidValues(t *testing.T) {
 		{"more workers than partitions", "kafka: {partitions: 4}\npipeline: {replicas: 5}", "exceeds kafka.partitions"},
 		{"SASL without password", "kafka: {sasl: {mechanism: scram-sha-512, username: u}}", "SASL password"},
 		{"TLS without its Secret", "kafka: {tls: {enabled: true}}", "kafka.tls.secretName"},
+		{"spool on the node of a Deployment", "collector: {spool: {hostPath: /var/lib/sluice-spool}}", "needs collector.kind DaemonSet"},
+		{"relative spool path", "collector: {kind: DaemonSet, spool: {hostPath: spool}}", "hostPath"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var values map[string]any
