@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -247,6 +248,20 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 	argv, key, config := mountedConfig(t, role, image, pod.Spec, configs)
 	if argv[1] != image {
 		t.Fatalf("%s: runs %q, want sluice %s", role, argv, image)
+	}
+	// The probes and the Service reach 8080 from outside the pod: the
+	// configuration (values' config: merged over the chart's) must listen
+	// there, not on loopback.
+	var cfg struct {
+		HTTP struct {
+			Listen string `json:"listen"`
+		} `json:"http"`
+	}
+	if err := yaml.Unmarshal([]byte(config), &cfg); err != nil {
+		t.Fatalf("%s: %v", role, err)
+	}
+	if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err != nil || port != "8080" || (host != "" && host != "0.0.0.0" && host != "::") {
+		t.Errorf("%s: http.listen %q, want :8080 (probes and Prometheus come from outside the pod)", role, cfg.HTTP.Listen)
 	}
 	checkSecretEnv(t, role, c, key, config, secrets)
 }
