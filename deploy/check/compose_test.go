@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"sigs.k8s.io/yaml"
 )
 
 // composeService is what a compose file must say of one service.
@@ -59,6 +60,8 @@ var composeFiles = map[string]map[string]composeService{
 			deps: map[string]string{"kafka": types.ServiceConditionHealthy, "migrate": types.ServiceConditionCompletedSuccessfully}},
 		"grafana": {image: "grafana/grafana", ports: []string{"127.0.0.1:3000:3000/tcp"}, mounts: dashboardMounts,
 			deps: map[string]string{"clickhouse": types.ServiceConditionHealthy}},
+		"prometheus": {image: "prom/prometheus", ports: []string{"127.0.0.1:9090:9090/tcp"},
+			mounts: map[string]string{"/etc/prometheus/prometheus.yml": "deploy/compose/prometheus.yml", "/prometheus": "prometheus-data"}},
 	},
 	"compose.all-in-one.yaml": {
 		"sluice": {image: "sluice-run",
@@ -268,4 +271,51 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestComposePrometheus: compose.yaml's Prometheus scrapes every sluice
+// service of the split deployment on its /metrics port, by service name,
+// and Grafana's Prometheus data source points at it.
+func TestComposePrometheus(t *testing.T) {
+	p := loadCompose(t, "compose.yaml")
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy/compose/prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `json:"targets"`
+			} `json:"static_configs"`
+			DNSSDConfigs []struct {
+				Names []string `json:"names"`
+				Type  string   `json:"type"`
+				Port  int      `json:"port"`
+			} `json:"dns_sd_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	scraped := map[string]bool{}
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				scraped[target] = true
+			}
+		}
+		for _, d := range sc.DNSSDConfigs {
+			for _, n := range d.Names {
+				scraped[n+":"+strconv.Itoa(d.Port)] = d.Type == "A"
+			}
+		}
+	}
+	for name, s := range p.Services {
+		if s.Build != nil && s.Restart != "no" && !scraped[name+":8080"] {
+			t.Errorf("Prometheus does not scrape %s:8080 (scrapes %v)", name, scraped)
+		}
+	}
+	if url := p.Services["grafana"].Environment["SLUICE_PROMETHEUS_URL"]; url == nil || *url != "http://prometheus:9090" {
+		t.Errorf("Grafana's SLUICE_PROMETHEUS_URL %v, want http://prometheus:9090", url)
+	}
 }

@@ -16,7 +16,7 @@ import (
 // pinned is a base image named by digest, or by a tag with an exact
 // version (1.26.8, 13.2, 4.1.1; with a suffix such as -slim), never a
 // moving name such as latest, trixie or 1.
-var pinned = regexp.MustCompile(`(@sha256:[0-9a-f]{64}$)|(:[0-9]+\.[0-9]+(\.[0-9]+)?(-[a-z0-9.-]+)?$)`)
+var pinned = regexp.MustCompile(`(@sha256:[0-9a-f]{64}$)|(:v?[0-9]+\.[0-9]+(\.[0-9]+)?(-[a-z0-9.-]+)?$)`)
 
 // roles are the Dockerfile's final stages: the image each role runs.
 var roles = []string{"collect", "pipeline", "run"}
