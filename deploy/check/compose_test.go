@@ -231,6 +231,11 @@ func checkImage(t *testing.T, p *types.Project, s types.ServiceConfig, want stri
 		}
 		return
 	}
+	for _, arg := range []string{"SLUICE_VERSION", "SLUICE_REVISION"} {
+		if _, ok := s.Build.Args[arg]; !ok {
+			t.Errorf("build passes no %s (sluice version would not name it)", arg)
+		}
+	}
 	if tag != p.Environment["SLUICE_VERSION"] || tag == "" {
 		t.Errorf("image %q: want the tag SLUICE_VERSION (%q)", s.Image, p.Environment["SLUICE_VERSION"])
 	}

@@ -13,10 +13,11 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
-// pinned is a base image named by digest, or by a tag with an exact
-// version (1.26.8, 13.2, 4.1.1; with a suffix such as -slim), never a
-// moving name such as latest, trixie or 1.
-var pinned = regexp.MustCompile(`(@sha256:[0-9a-f]{64}$)|(:v?[0-9]+\.[0-9]+(\.[0-9]+)?(-[a-z0-9.-]+)?$)`)
+// pinned is an image named by digest, or by a tag with an exact version
+// down to the patch release (1.26.8, 4.1.1, v3.5.0; with a suffix such as
+// -slim), or Debian's point release (13.2-slim: Debian's versions have two
+// numbers), never a moving name such as latest, trixie, 1 or 26.7.
+var pinned = regexp.MustCompile(`(@sha256:[0-9a-f]{64}$)|(:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$)|(^debian:[0-9]+\.[0-9]+(-slim)?$)`)
 
 // roles are the Dockerfile's final stages: the image each role runs.
 var roles = []string{"collect", "pipeline", "run"}

@@ -194,6 +194,12 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 	if a := pod.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "8080" || a["prometheus.io/path"] != "/metrics" {
 		t.Errorf("%s: no Prometheus scrape annotations: %v", role, a)
 	}
+	// A changed configuration or password rolls the pods.
+	for _, a := range []string{"checksum/config", "checksum/secret"} {
+		if len(pod.Annotations[a]) != 64 {
+			t.Errorf("%s: annotation %s %q, want a SHA-256", role, a, pod.Annotations[a])
+		}
+	}
 	if len(pod.Spec.Containers) != 1 {
 		t.Fatalf("%s: %d containers", role, len(pod.Spec.Containers))
 	}

@@ -123,6 +123,7 @@ startupProbe:
 
 {{- define "sluice.podAnnotations" -}}
 checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
+checksum/secret: {{ include (print .root.Template.BasePath "/secret.yaml") .root | sha256sum }}
 {{- if .root.Values.metrics.podAnnotations }}
 prometheus.io/scrape: "true"
 prometheus.io/port: "8080"
