@@ -94,7 +94,7 @@ type chartCase struct {
 
 var chartCases = []chartCase{
 	{"", []string{"ConfigMap", "ConfigMap", "Deployment", "Deployment", "Job", "Service", "Service", "Service"}, "Deployment", 2},
-	{"daemonset-tls.yaml", []string{"ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Job", "Service", "Service", "Service", "ServiceMonitor"}, "DaemonSet", 6},
+	{"daemonset-tls.yaml", []string{"ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "Deployment", "Job", "Service", "Service", "Service", "Service", "ServiceMonitor"}, "DaemonSet", 6},
 	{"deployment-http.yaml", []string{"ConfigMap", "ConfigMap", "Deployment", "Deployment", "Job", "Secret", "Secret", "Service", "Service", "Service"}, "Deployment", 4},
 }
 
@@ -164,8 +164,12 @@ func TestChart(t *testing.T) {
 						var d appsv1.Deployment
 						decodeStrict(t, o, &d)
 						spec = d.Spec.Template
-						if role == "pipeline" && (d.Spec.Replicas == nil || *d.Spec.Replicas != c.pipelines) {
-							t.Errorf("pipeline replicas %v, want %d", d.Spec.Replicas, c.pipelines)
+						want := c.pipelines
+						if strings.HasSuffix(o.Metadata.Name, "-pipeline-detect") {
+							want = 1 // one worker raises the alerts, or each would
+						}
+						if role == "pipeline" && (d.Spec.Replicas == nil || *d.Spec.Replicas != want) {
+							t.Errorf("%s replicas %v, want %d", o.Metadata.Name, d.Spec.Replicas, want)
 						}
 					}
 					checkPod(t, role, spec, configs, secrets)
@@ -254,6 +258,18 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 	argv, key, config := mountedConfig(t, role, image, pod.Spec, configs)
 	if argv[1] != image {
 		t.Fatalf("%s: runs %q, want sluice %s", role, argv, image)
+	}
+	// Detections run in the pipeline-detect worker only (one worker).
+	var detect struct {
+		Detect struct {
+			InPipeline bool `json:"in-pipeline"`
+		} `json:"detect"`
+	}
+	if err := yaml.Unmarshal([]byte(config), &detect); err != nil {
+		t.Fatalf("%s: %v", role, err)
+	}
+	if want := pod.Labels["app.kubernetes.io/component"] == "pipeline-detect"; detect.Detect.InPipeline != want {
+		t.Errorf("%s (%s): detect.in-pipeline %v, want %v", role, pod.Labels["app.kubernetes.io/component"], detect.Detect.InPipeline, want)
 	}
 	// The probes and the Service reach 8080 from outside the pod: the
 	// configuration (values' config: merged over the chart's) must listen
@@ -381,6 +397,7 @@ func TestChartRefusesInvalidValues(t *testing.T) {
 		{"log level", "log: {level: verbose}", "level"},
 		{"replicas as text", "pipeline: {replicas: two}", "replicas"},
 		{"more workers than partitions", "kafka: {partitions: 4}\npipeline: {replicas: 5}", "exceeds kafka.partitions"},
+		{"no partition for the detections' worker", "kafka: {partitions: 4}\npipeline: {replicas: 4}\ndetections: {enabled: true}", "exceeds kafka.partitions"},
 		{"SASL without password", "kafka: {sasl: {mechanism: scram-sha-512, username: u}}", "SASL password"},
 		{"TLS without its Secret", "kafka: {tls: {enabled: true}}", "kafka.tls.secretName"},
 		{"spool on the node of a Deployment", "collector: {spool: {hostPath: /var/lib/sluice-spool}}", "needs collector.kind DaemonSet"},
