@@ -259,29 +259,24 @@ func checkPod(t *testing.T, role string, pod corev1.PodTemplateSpec, configs map
 	if argv[1] != image {
 		t.Fatalf("%s: runs %q, want sluice %s", role, argv, image)
 	}
-	// Detections run in the pipeline-detect worker only (one worker).
-	var detect struct {
-		Detect struct {
-			InPipeline bool `json:"in-pipeline"`
-		} `json:"detect"`
-	}
-	if err := yaml.Unmarshal([]byte(config), &detect); err != nil {
-		t.Fatalf("%s: %v", role, err)
-	}
-	if want := pod.Labels["app.kubernetes.io/component"] == "pipeline-detect"; detect.Detect.InPipeline != want {
-		t.Errorf("%s (%s): detect.in-pipeline %v, want %v", role, pod.Labels["app.kubernetes.io/component"], detect.Detect.InPipeline, want)
-	}
-	// The probes and the Service reach 8080 from outside the pod: the
-	// configuration (values' config: merged over the chart's) must listen
-	// there, not on loopback.
 	var cfg struct {
 		HTTP struct {
 			Listen string `json:"listen"`
 		} `json:"http"`
+		Detect struct {
+			InPipeline bool `json:"in-pipeline"`
+		} `json:"detect"`
 	}
 	if err := yaml.Unmarshal([]byte(config), &cfg); err != nil {
 		t.Fatalf("%s: %v", role, err)
 	}
+	// Detections run in the pipeline-detect worker only (one worker).
+	if want := pod.Labels["app.kubernetes.io/component"] == "pipeline-detect"; cfg.Detect.InPipeline != want {
+		t.Errorf("%s (%s): detect.in-pipeline %v, want %v", role, pod.Labels["app.kubernetes.io/component"], cfg.Detect.InPipeline, want)
+	}
+	// The probes and the Service reach 8080 from outside the pod: the
+	// configuration (values' config: merged over the chart's) must listen
+	// there, not on loopback.
 	if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err != nil || port != "8080" || (host != "" && host != "0.0.0.0" && host != "::") {
 		t.Errorf("%s: http.listen %q, want :8080 (probes and Prometheus come from outside the pod)", role, cfg.HTTP.Listen)
 	}
