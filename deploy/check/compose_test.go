@@ -210,6 +210,11 @@ func TestComposeFiles(t *testing.T) {
 						if err := configCheck(t, materialize(t, "sluice.yaml", string(b)), env...); err != nil {
 							t.Error(err)
 						}
+						for _, secret := range neededSecrets(t, s, string(b)) {
+							if v := s.Environment[secret]; v == nil || *v == "" {
+								t.Errorf("needs %s, which the service is not given", secret)
+							}
+						}
 					}
 				})
 			}
@@ -323,4 +328,32 @@ func TestComposePrometheus(t *testing.T) {
 	if url := p.Services["grafana"].Environment["SLUICE_PROMETHEUS_URL"]; url == nil || *url != "http://prometheus:9090" {
 		t.Errorf("Grafana's SLUICE_PROMETHEUS_URL %v, want http://prometheus:9090", url)
 	}
+}
+
+// neededSecrets are the environment variables a sluice service needs that
+// `config check` cannot miss (a server's password may be empty): the
+// ClickHouse password of a named user without a password file, and the
+// users' passwords `migrate --print-users` writes.
+func neededSecrets(t *testing.T, s types.ServiceConfig, config string) []string {
+	t.Helper()
+	if strings.Contains(strings.Join(s.Entrypoint, " "), "--print-users") {
+		return []string{"SLUICE_WRITER_PASSWORD", "SLUICE_ANALYST_PASSWORD"}
+	}
+	var cfg struct {
+		Storage struct {
+			Backend string `json:"backend"`
+			Server  struct {
+				Username     string `json:"username"`
+				PasswordFile string `json:"password-file"`
+			} `json:"server"`
+		} `json:"storage"`
+	}
+	if err := yaml.Unmarshal([]byte(config), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	srv := cfg.Storage.Server
+	if cfg.Storage.Backend == "server" && srv.Username != "" && srv.Username != "default" && srv.PasswordFile == "" {
+		return []string{"SLUICE_CLICKHOUSE_PASSWORD"}
+	}
+	return nil
 }
