@@ -93,8 +93,8 @@ func TestAlertsReachEverySIEM(t *testing.T) {
 
 	// The faults, while the attacks go on, once the first alerts went out:
 	// rsyslogd stops for 20 s (its sink spools, the detections go on);
-	// 10 s into that the HEC answers 503 for 20 s (its sink waits: the
-	// detections' delivery is held back until it takes the records).
+	// 10 s into that the HEC answers 503 for 20 s (its sink waits and
+	// retries; the detections go on, its records queued for it alone).
 	demoStart := time.Now()
 	testenv.EventuallyAtLeast(t, 60*time.Second, "the first alert records", emitted, 1)
 	testenv.EventuallyAtLeast(t, 30*time.Second, "the first alerts delivered to every sink",
@@ -294,8 +294,12 @@ func TestAlertsReachEverySIEM(t *testing.T) {
 	if whileSpooling == 0 || spooledMax == 0 {
 		t.Errorf("no alert record was spooled while rsyslog was down (%v emitted, %v entries): the fault proved nothing", whileSpooling, spooledMax)
 	}
-	if busy == 0 || heldMax == 0 || !downSeen["qradar"] || !downSeen["splunk"] {
-		t.Errorf("the faults were not seen: HEC 503s %d, records held back %v, receiver_up 0 seen for %v", busy, heldMax, downSeen)
+	// Each delivery target has its own queue (storage/detect), so the HEC's
+	// outage need not hold records back in the detections: the sink retrying
+	// the 503s is the fault seen.
+	splunkRetried := in.metrics("sluice_pipeline_siem_events_retried_total")[`sluice_pipeline_siem_events_retried_total{sink="splunk"}`]
+	if busy == 0 || splunkRetried == 0 || !downSeen["qradar"] || !downSeen["splunk"] {
+		t.Errorf("the faults were not seen: HEC 503s %d, HEC events retried %v, receiver_up 0 seen for %v", busy, splunkRetried, downSeen)
 	}
 	for k, v := range in.metrics("sluice_pipeline_siem_events_dropped_total") {
 		if v != 0 {
