@@ -164,7 +164,9 @@ race_tests() {
 	(cd deploy/check && go_test race -race -count=1 -timeout 10m ./...) || rc=1
 	return "$rc"
 }
-alloc_tests() { go_test alloc -count=1 -run 'Alloc' ./collector/...; }
+# Tests that skip under -race (allocation counts, the UDP template flood)
+# run here, without it, so CI runs every one of them.
+alloc_tests() { go_test alloc -count=1 -run 'Alloc|TestTemplateFloodThroughUDP' ./collector/... ./pipeline/siem/...; }
 fuzz() {
 	local target pkg fn rc=0
 	for target in "${fuzz_targets[@]}"; do
@@ -213,7 +215,7 @@ tiers() {
 	END {
 		staged("unit", race, sprintf("go test ./...: %d packages ok, %d failed, %d without tests", ok, failed, notests))
 		staged("race", race, "the same run, built with -race")
-		staged("allocation", alloc, sprintf("go test -run Alloc ./collector/... without -race: %d packages ok", alloc_ok) \
+		staged("allocation", alloc, sprintf("go test -run Alloc|TemplateFloodThroughUDP ./collector/... ./pipeline/siem/... without -race: %d packages ok", alloc_ok) \
 			(alloc_skipped ? sprintf(", %d tests skipped (no corpus)", alloc_skipped) : ""))
 		staged("fuzz", fuzz, fuzzing (unseeded ? ", from the built-in seeds only (no corpus)" : ", seeded from the corpus"))
 		if (missing != "") tier("real components", "FAILED", "missing: " missing)
@@ -265,6 +267,6 @@ export CHDB_LIB_PATH
 packages=$("$go" list ./... | wc -l)
 stage race "race tests" "go test -race ./... ($packages packages, with a Kafka broker; go test prints a package's line once those before it in the list are done)" \
 	race_tests || true
-stage alloc "allocation tests" "go test -run Alloc ./collector/... without -race" alloc_tests || true
+stage alloc "allocation tests" "go test -run Alloc|TemplateFloodThroughUDP ./collector/... ./pipeline/siem/... without -race" alloc_tests || true
 stage fuzz fuzz "${fuzz_targets[*]}, $fuzztime each" fuzz || true
 finish
