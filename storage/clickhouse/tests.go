@@ -124,6 +124,10 @@ func GenerateDemoShapedFlows(n int, seed uint64) []record.Flow {
 		f.TimeReceived = start.Add(time.Duration(i) * 30 * time.Second / time.Duration(n)).UnixNano()
 		f.ExporterAddress = record.AddrFrom4([4]byte{10, 0, 1, byte(e)})
 		f.ExporterName = demoExporterNames[e]
+		// An exporter's and an interface's attributes are theirs, not the
+		// flow's: random ones would give the exporters table a row a flow.
+		f.ExporterGroup, f.ExporterRole, f.ExporterSite = "edge", []string{"border", "core", "access"}[e%3], sites[e%8]
+		f.ExporterRegion, f.ExporterTenant = []string{"eu", "us", "ap"}[e%3], ""
 		f.FlowType = record.FlowType(1 + e%3)
 		access, uplink := uint32(4+rng.IntN(12)), uint32(rng.IntN(4))
 		skew := rng.Float64()
@@ -146,6 +150,9 @@ func GenerateDemoShapedFlows(n int, seed uint64) []record.Flow {
 		f.InIfName, f.OutIfName = demoIfNames[f.InIfIndex], demoIfNames[f.OutIfIndex]
 		f.InIfSpeed, f.OutIfSpeed = 1e10, 1e10
 		f.InIfBoundary, f.OutIfBoundary = demoBoundary(f.InIfIndex), demoBoundary(f.OutIfIndex)
+		f.InIfDescription, f.OutIfDescription = demoIfDescription(f.InIfIndex), demoIfDescription(f.OutIfIndex)
+		f.InIfProvider, f.OutIfProvider = demoIfProvider(f.InIfIndex), demoIfProvider(f.OutIfIndex)
+		f.InIfConnectivity, f.OutIfConnectivity = demoIfConnectivity(f.InIfIndex), demoIfConnectivity(f.OutIfIndex)
 		f.Bytes, f.Packets, f.SamplingRate = uint64(40+rng.IntN(1460)), uint64(1+rng.IntN(10)), 1000
 	}
 	return flows
@@ -166,6 +173,30 @@ var demoIfNames = func() []string {
 	}
 	return names
 }()
+
+// demoIfDescription, demoIfProvider and demoIfConnectivity are an
+// interface's attributes in GenerateDemoShapedFlows: uplinks (0-3) go to
+// transit providers, access ports to customers.
+func demoIfDescription(index uint32) string {
+	if index < 4 {
+		return "transit " + []string{"cogent", "telia", "lumen", "ntt"}[index]
+	}
+	return "customer port"
+}
+
+func demoIfProvider(index uint32) string {
+	if index < 4 {
+		return []string{"cogent", "telia", "lumen", "ntt"}[index]
+	}
+	return ""
+}
+
+func demoIfConnectivity(index uint32) string {
+	if index < 4 {
+		return "transit"
+	}
+	return "customer"
+}
 
 // demoBoundary is an interface's boundary in GenerateDemoShapedFlows:
 // uplinks (0-3) are external, access ports internal.

@@ -43,7 +43,22 @@ func BenchmarkWriteDemoShaped(b *testing.B) {
 // batch shaped like the demo's into every rollup family and grain and both
 // sides of the exporters table, then the blocks' Native encoding.
 func BenchmarkAggregate(b *testing.B) {
-	a, err := clickhouse.NewAggregator(migrate.Aggregates())
+	b.Run("all", func(b *testing.B) { benchmarkAggregate(b, migrate.Aggregates()) })
+	b.Run("exporters", func(b *testing.B) { benchmarkAggregate(b, exportersFamilies()) })
+}
+
+func exportersFamilies() []clickhouse.AggregateFamily {
+	var out []clickhouse.AggregateFamily
+	for _, f := range migrate.Aggregates() {
+		if f.Grains[0].Table == migrate.ExportersTable {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func benchmarkAggregate(b *testing.B, families []clickhouse.AggregateFamily) {
+	a, err := clickhouse.NewAggregator(families)
 	if err != nil {
 		b.Fatal(err)
 	}

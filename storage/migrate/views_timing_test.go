@@ -39,14 +39,17 @@ import (
 //
 //	go test -run '^$' -bench InsertViews -benchtime 10x ./storage/migrate
 func BenchmarkInsertViews(b *testing.B) {
-	const batch = 50_000
 	for _, shape := range []struct {
 		name     string
 		generate func(n int, seed uint64) []record.Flow
+		batch    int
 	}{
-		{"demo-shaped", clickhouse.GenerateDemoShapedFlows},
-		{"random", clickhouse.GenerateFlows},
+		{"demo-shaped", clickhouse.GenerateDemoShapedFlows, 50_000},
+		{"demo-shaped-100k", clickhouse.GenerateDemoShapedFlows, 100_000},
+		{"demo-shaped-25k", clickhouse.GenerateDemoShapedFlows, 25_000},
+		{"random", clickhouse.GenerateFlows, 50_000},
 	} {
+		batch := shape.batch
 		var inputs [4][]record.Flow
 		natives := make([][]byte, len(inputs))
 		for i := range inputs {
@@ -64,13 +67,29 @@ func BenchmarkInsertViews(b *testing.B) {
 			name  string
 			views func() []string
 			goAgg bool
+			alter []string
 		}{
-			{"views-groupby", groupByViews, false},
-			{"views-cascaded", cascadedViews, false},
-			{"views-bucketing", bucketingViews, false},
-			{"go-aggregates", nil, true},
-			{"hybrid", wideViews, true},
-			{"no-view", nil, false},
+			{"views-groupby", groupByViews, false, nil},
+			{"views-1m", oneMinuteViews(false), false, nil},
+			{"views-1m-narrow", oneMinuteViews(true), false, nil},
+			{"views-groupby-compact", groupByViews, false, compactParts},
+			{"views-1m-compact", oneMinuteViews(false), false, compactParts},
+			{"views-1m-narrow-compact", oneMinuteViews(true), false, compactParts},
+			{"no-view-compact", nil, false, compactParts},
+			{"groupby-noexp-compact", withoutExporters(groupByViews), false, compactParts},
+			{"cascaded-noexp-compact", withoutExporters(cascadedViews), false, compactParts},
+			{"bucketing-noexp-compact", withoutExporters(bucketingViews), false, compactParts},
+			{"1m-noexp-compact", withoutExporters(oneMinuteViews(false)), false, compactParts},
+			{"only-exporters-compact", onlyViews(""), false, compactParts},
+			{"only-as-1m-compact", onlyViews("flows_as_1m"), false, compactParts},
+			{"only-net-1m-compact", onlyViews("flows_net_1m"), false, compactParts},
+			{"only-if-1m-compact", onlyViews("flows_if_1m"), false, compactParts},
+			{"only-wide-1m-compact", onlyViews("flows_1m"), false, compactParts},
+			{"views-cascaded", cascadedViews, false, nil},
+			{"views-bucketing", bucketingViews, false, nil},
+			{"go-aggregates", nil, true, nil},
+			{"hybrid", wideViews, true, nil},
+			{"no-view", nil, false, nil},
 		} {
 			b.Run(shape.name+"/"+tc.name, func(b *testing.B) {
 				if err := engine.Exec(b.Context(), "DROP DATABASE IF EXISTS sluice SYNC"); err != nil {
@@ -85,6 +104,11 @@ func BenchmarkInsertViews(b *testing.B) {
 				}
 				for _, view := range append(viewNames(migrate.Rollups), migrate.ExportersTable+"_in_mv", migrate.ExportersTable+"_out_mv") {
 					if err := engine.Exec(b.Context(), "DROP VIEW IF EXISTS "+view); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, stmt := range tc.alter {
+					if err := engine.Exec(b.Context(), stmt); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -143,6 +167,53 @@ func groupByViews() []string {
 		stmts = append(stmts, migrate.CreateRollupView(r, migrate.Config{}))
 	}
 	return append(stmts, migrate.ExportersViews(migrate.Config{})...)
+}
+
+// compactParts writes insert-sized parts of flows compact (one data
+// file for every column) rather than wide (two files a column).
+var compactParts = []string{"ALTER TABLE sluice.flows MODIFY SETTING min_rows_for_wide_part = 0, min_bytes_for_wide_part = 268435456"}
+
+// oneMinuteViews are the GROUP BY views of the 1-minute grain only (the
+// coarser grains filled otherwise), optionally without the wide family.
+func oneMinuteViews(narrow bool) func() []string {
+	return func() []string {
+		var stmts []string
+		for _, r := range migrate.Rollups {
+			if r.Interval != time.Minute || narrow && !strings.Contains(strings.TrimPrefix(r.Table, "flows_"), "_") {
+				continue
+			}
+			stmts = append(stmts, migrate.CreateRollupView(r, migrate.Config{}))
+		}
+		return append(stmts, migrate.ExportersViews(migrate.Config{})...)
+	}
+}
+
+// withoutExporters leaves out the exporters table's views.
+func withoutExporters(views func() []string) func() []string {
+	return func() []string {
+		var out []string
+		for _, v := range views() {
+			if !strings.Contains(v, migrate.ExportersTable+"_") {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+}
+
+// onlyViews is one rollup's GROUP BY view, or with "" the exporters views.
+func onlyViews(table string) func() []string {
+	return func() []string {
+		if table == "" {
+			return migrate.ExportersViews(migrate.Config{})
+		}
+		for _, r := range migrate.Rollups {
+			if r.Table == table {
+				return []string{migrate.CreateRollupView(r, migrate.Config{})}
+			}
+		}
+		panic(table)
+	}
 }
 
 func cascadedViews() []string {
