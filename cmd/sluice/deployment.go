@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 
 	"sluice/internal/component"
 	"sluice/internal/reporter"
@@ -12,6 +13,7 @@ import (
 	"sluice/storage/detect"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
+	"sluice/storage/rollup"
 	"sluice/storage/server"
 	"sluice/storage/writer"
 )
@@ -58,6 +60,8 @@ type embeddedStore struct {
 	engine   *embedded.Engine
 	migrator *migrate.Migrator
 	writer   *writer.Writer
+	// roller fills the 5-minute and hourly rollups from the 1-minute ones.
+	roller *rollup.Roller
 	// clickhouse is ClickHouse's HTTP interface over the engine; nil when
 	// off.
 	clickhouse *chhttp.Server
@@ -68,7 +72,7 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	migrator, err := newMigrator(cfg, r, engine.Query)
+	migrator, err := newMigrator(cfg, r, engine.Query, true)
 	if err != nil {
 		return nil, fmt.Errorf("storage.schema: %w", err)
 	}
@@ -76,15 +80,19 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage.writer: %w", err)
 	}
+	roller, err := rollup.New(r, cfg.Storage.Rollup, rollup.Dependencies{Store: engine, StateDir: filepath.Join(cfg.Data, "rollup")})
+	if err != nil {
+		return nil, fmt.Errorf("storage.%w", err)
+	}
 	ch, err := newClickHouseHTTP(r, cfg, engine)
 	if err != nil {
 		return nil, err
 	}
-	return &embeddedStore{engine: engine, migrator: migrator, writer: w, clickhouse: ch}, nil
+	return &embeddedStore{engine: engine, migrator: migrator, writer: w, roller: roller, clickhouse: ch}, nil
 }
 
 // addTo appends the store to a deployment: the engine opens, the schema is
-// migrated, then the writer takes inserts.
+// migrated, then the writer takes inserts and the roller rolls them up.
 func (s *embeddedStore) addTo(d *component.List) {
 	d.Add("storage", s.engine)
 	d.Add("storage.schema", component.Funcs{StartFunc: func(ctx context.Context) error {
@@ -95,6 +103,9 @@ func (s *embeddedStore) addTo(d *component.List) {
 		return s.engine.Exec(ctx, "USE "+migrate.Database)
 	}})
 	d.Add("storage.writer", s.writer)
+	// Stopped after everything that inserts: its last pass rolls up the
+	// last inserts.
+	d.Add("storage.rollup", s.roller)
 	if s.clickhouse != nil {
 		// After the writer: it stops first, so no query holds the engine
 		// while the writer drains.
@@ -185,7 +196,7 @@ func newServerStore(r *reporter.Reporter, cfg Config) (*serverStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage.server.%w", err)
 	}
-	m, err := newMigrator(cfg, r, srv.Query)
+	m, err := newMigrator(cfg, r, srv.Query, false)
 	if err != nil {
 		return nil, fmt.Errorf("storage.schema: %w", err)
 	}

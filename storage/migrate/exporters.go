@@ -24,14 +24,19 @@ func exportersSelect(side, from string) string {
 		strings.Join(cols, ", "), from, strings.Join(keys, ", "))
 }
 
-// createExportersTable returns the statements creating the exporters table
-// (schema version 7), filling it from the flows already stored (only while
-// it is empty, as a rollup's backfill), then the views feeding it.
+// createExportersTable returns schema version 7's statements: the
+// exporters table (exportersTableStatements), then the views that fed it
+// until version 11, when the writer took over (storage/writer).
 func createExportersTable(cfg Config) []string {
+	return append(exportersTableStatements(cfg), exportersViews(cfg)...)
+}
+
+// exportersTableStatements create the exporters table and fill it from the
+// flows already stored (only while it is empty, as a rollup's backfill).
+func exportersTableStatements(cfg Config) []string {
 	stmts := createTableStatements(&schema.Exporters, cfg, 0)
-	stmts = append(stmts, fmt.Sprintf("INSERT INTO %s SETTINGS async_insert = 0 SELECT * FROM (%s UNION ALL %s) WHERE (SELECT count() FROM %s) = 0",
+	return append(stmts, fmt.Sprintf("INSERT INTO %s SETTINGS async_insert = 0 SELECT * FROM (%s UNION ALL %s) WHERE (SELECT count() FROM %s) = 0",
 		ExportersTable, exportersSelect("In", FlowsTable), exportersSelect("Out", FlowsTable), ExportersTable))
-	return append(stmts, exportersViews(cfg)...)
 }
 
 var interfaceSides = []string{"In", "Out"}

@@ -87,6 +87,11 @@ var migrations = []migration{
 		description: "add the alert life columns: alert ID, state, summary, first and last seen, threat feeds",
 		statements:  addAlertColumns("AlertID", "State", "Summary", "FirstSeen", "LastSeen", "ThreatFeeds"),
 	},
+	{
+		version:     11,
+		description: "fill the exporters table from the writer; on the embedded engine, roll the 5-minute and hourly rollups up from the 1-minute ones",
+		statements:  version11,
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.
