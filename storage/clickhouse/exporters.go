@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"sluice/pipeline/record"
 	"sluice/storage/schema"
@@ -54,6 +55,11 @@ type exporterAttrs struct {
 	name, group, role, site, region, tenant string
 }
 
+func (a *exporterAttrs) equal(b *exporterAttrs) bool {
+	return sameString(a.name, b.name) && sameString(a.group, b.group) && sameString(a.role, b.role) &&
+		sameString(a.site, b.site) && sameString(a.region, b.region) && sameString(a.tenant, b.tenant)
+}
+
 // exporterVariant is an exporter's address and attributes as seen in the
 // batch.
 type exporterVariant struct {
@@ -68,6 +74,18 @@ type interfaceAttrs struct {
 	speed              uint64
 	boundary           record.Boundary
 	provider, connType string
+}
+
+func (a *interfaceAttrs) equal(b *interfaceAttrs) bool {
+	return a.speed == b.speed && a.boundary == b.boundary && sameString(a.name, b.name) &&
+		sameString(a.description, b.description) && sameString(a.provider, b.provider) && sameString(a.connType, b.connType)
+}
+
+// sameString is a == b, without reading the bytes when both are the same
+// string (the enrichment's values are shared): the comparison of bytes is
+// a function call that == always makes when the lengths are equal.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 // exporterRow is a row of the block: an exporter variant (an index in
@@ -168,7 +186,7 @@ func (b *ExportersBuilder) exporter(f *record.Flow) int32 {
 	first := b.exporterIndex.slots[slot].head - 1
 	for i := first; i >= 0; {
 		e := &b.exporters[i]
-		if e.addr == f.ExporterAddress && e.attrs == attrs {
+		if e.addr == f.ExporterAddress && e.attrs.equal(&attrs) {
 			return i
 		}
 		i = e.next
@@ -186,7 +204,7 @@ func (b *ExportersBuilder) add(key uint64, iface *interfaceAttrs, t int64) {
 	first := b.rowIndex.slots[slot].head - 1
 	for i := first; i >= 0; {
 		r := &b.rows[i]
-		if r.iface == *iface {
+		if r.iface.equal(iface) {
 			r.time = max(r.time, t)
 			return
 		}
