@@ -1,6 +1,8 @@
-// Package writer stores batches of flow records and of interface counter
-// samples: it builds each batch's columns once (storage/clickhouse, from
-// record.Columns for flows and from schema.Counters for counters) and
+// Package writer stores batches of flow records, the exporters and
+// interfaces they carry (the exporters table), and batches of interface
+// counter samples: it builds each batch's columns once
+// (storage/clickhouse, from record.Columns for flows, schema.Exporters for
+// the exporters table and schema.Counters for counters) and
 // inserts them through an Inserter under a deduplication token, retrying
 // until the insert succeeds or the caller gives up, so that storage being
 // briefly unavailable loses nothing and a replayed batch is stored once.
