@@ -7,6 +7,8 @@ import (
 	"slices"
 	"unsafe"
 
+	chproto "github.com/ClickHouse/ch-go/proto"
+
 	"sluice/pipeline/record"
 	"sluice/storage/schema"
 )
@@ -260,10 +262,53 @@ func (b *ExportersBuilder) EachColumn(fn func(name string, values any) error) er
 	return b.block.EachColumn(fn)
 }
 
-// EncodeNative appends the block, as ClickHouse Native format, to dst.
+// EncodeNative appends the block, as ClickHouse Native format, to dst. It
+// writes every column itself (encodeDirect), so that a batch allocates
+// nothing once dst has grown.
 func (b *ExportersBuilder) EncodeNative(dst []byte) ([]byte, error) {
 	b.build()
-	return b.block.EncodeNative(dst)
+	return b.block.encodeDirect(dst)
+}
+
+// encodeDirect is EncodeNative for a block whose columns are all of the
+// kinds written here without clickhouse-go (the exporters table's): no
+// column is boxed into an interface, so nothing is allocated.
+func (b *BlockBuilder) encodeDirect(dst []byte) ([]byte, error) {
+	buf := chproto.Buffer{Buf: dst}
+	buf.PutUVarInt(uint64(len(b.columns)))
+	buf.PutUVarInt(uint64(b.rows))
+	for i := range b.columns {
+		c := &b.columns[i]
+		buf.PutString(c.name)
+		buf.PutString(c.nativeType)
+		switch c.kind {
+		case record.KindDateTime:
+			for _, v := range c.i64 {
+				buf.PutUInt32(uint32(v))
+			}
+		case record.KindIPv6:
+			for j := range c.addrs {
+				buf.PutRaw(c.addrs[j][:])
+			}
+		case record.KindUInt32:
+			for _, v := range c.u32 {
+				buf.PutUInt32(v)
+			}
+		case record.KindUInt64:
+			for _, v := range c.u64 {
+				buf.PutUInt64(v)
+			}
+		case record.KindEnum8:
+			for _, v := range c.i8 {
+				buf.PutInt8(v)
+			}
+		case record.KindString:
+			c.encodeStrings(&buf)
+		default:
+			return dst, fmt.Errorf("encode native block: column %s: kind %d is not encoded directly", c.name, c.kind)
+		}
+	}
+	return buf.Buf, nil
 }
 
 // hashIndex is an open-addressing hash table from a 64-bit key to a chain
