@@ -134,6 +134,11 @@ func NewExportersBuilder() (*ExportersBuilder, error) {
 		if t := schema.Exporters.Columns[i].Type; t != c.Type {
 			return nil, fmt.Errorf("exporters builder: column %s is %s, the flows' %s is %s", name, t, flowName, c.Type)
 		}
+		switch c.Kind {
+		case record.KindDateTime, record.KindIPv6, record.KindUInt32, record.KindUInt64, record.KindEnum8, record.KindString:
+		default:
+			return nil, fmt.Errorf("exporters builder: column %s: kind %d is not one encodeDirect writes", name, c.Kind)
+		}
 		c.Name = name
 		cols[i] = c
 	}
