@@ -13,8 +13,9 @@ import (
 
 // Block is a batch's columns, built once: what an Inserter stores, encoded
 // as Native format (the embedded engine) or appended column by column to a
-// native-protocol batch (a server). BlockBuilder (flows) and TableBuilder
-// (the tables storage/schema declares) are Blocks.
+// native-protocol batch (a server). BlockBuilder (flows), TableBuilder
+// (the tables storage/schema declares) and ExportersBuilder (the exporters
+// table, from flows) are Blocks.
 type Block interface {
 	// Rows returns the number of rows in the batch.
 	Rows() int

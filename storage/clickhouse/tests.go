@@ -177,12 +177,16 @@ var demoIfNames = func() []string {
 // demoIfDescription, demoIfProvider and demoIfConnectivity are an
 // interface's attributes in GenerateDemoShapedFlows: uplinks (0-3) go to
 // transit providers, access ports to customers.
+// The descriptions are shared strings, as the enrichment's are (records
+// decoded from the wire intern theirs, record.Intern), not one a flow.
 func demoIfDescription(index uint32) string {
 	if index < 4 {
-		return "transit " + []string{"cogent", "telia", "lumen", "ntt"}[index]
+		return demoTransitDescriptions[index]
 	}
 	return "customer port"
 }
+
+var demoTransitDescriptions = [4]string{"transit cogent", "transit telia", "transit lumen", "transit ntt"}
 
 func demoIfProvider(index uint32) string {
 	if index < 4 {

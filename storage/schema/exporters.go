@@ -3,11 +3,13 @@ package schema
 // Exporters lists every exporter and interface seen in the flows, with
 // their enrichment (names, site, speed, boundary...) and when they were last
 // seen: what a dashboard's exporter and interface pickers read, as in
-// Akvorado. Materialized views fill it from the flows, one for the input
-// interface, one for the output one (storage/migrate). It is a
-// ReplacingMergeTree keyed by exporter and interface index: the row last
-// seen wins, so a renamed interface shows its new name once merged (read
-// with FINAL).
+// Akvorado. The writer fills it after each batch of flows
+// (clickhouse.ExportersBuilder: one row per exporter, interface and side
+// seen in the batch), as the two materialized views of storage/migrate did
+// from the flows before, one for the input interface, one for the output
+// one. It is a ReplacingMergeTree keyed by exporter and interface index:
+// the row last seen wins, so a renamed interface shows its new name once
+// merged (read with FINAL).
 var Exporters = Table[NoRow]{
 	Name:    "exporters",
 	Comment: "sluice exporters and their interfaces, as last seen in the flows",

@@ -1,6 +1,8 @@
-// Package writer stores batches of flow records and of interface counter
-// samples: it builds each batch's columns once (storage/clickhouse, from
-// record.Columns for flows and from schema.Counters for counters) and
+// Package writer stores batches of flow records, the exporters and
+// interfaces they carry (the exporters table), and batches of interface
+// counter samples: it builds each batch's columns once
+// (storage/clickhouse, from record.Columns for flows, schema.Exporters for
+// the exporters table and schema.Counters for counters) and
 // inserts them through an Inserter under a deduplication token, retrying
 // until the insert succeeds or the caller gives up, so that storage being
 // briefly unavailable loses nothing and a replayed batch is stored once.
@@ -19,6 +21,7 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
+	"sluice/storage/migrate"
 	"sluice/storage/schema"
 )
 
@@ -50,8 +53,9 @@ type Writer struct {
 	tokenPrefix string
 	tokenSeq    atomic.Uint64
 
-	mu      sync.Mutex // guards builder
-	builder *clickhouse.BlockBuilder
+	mu        sync.Mutex // guards builder and exporters
+	builder   *clickhouse.BlockBuilder
+	exporters *clickhouse.ExportersBuilder
 
 	countersMu      sync.Mutex // guards countersBuilder
 	countersBuilder *clickhouse.TableBuilder[record.Counter]
@@ -89,6 +93,10 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
+	exporters, err := clickhouse.NewExportersBuilder()
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
 	countersBuilder, err := clickhouse.NewTableBuilder(&schema.Counters)
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
@@ -100,6 +108,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Writer, error) {
 		metrics:         m,
 		tokenPrefix:     fmt.Sprintf("sluice-writer-%d-", time.Now().UnixNano()),
 		builder:         builder,
+		exporters:       exporters,
 		countersBuilder: countersBuilder,
 	}, nil
 }
@@ -122,9 +131,12 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 // as they are, without copying their records into one slice. dedupToken
 // identifies the insert (for batches read from Kafka: their partition and
 // offsets), so that writing it again after a crash stores nothing twice;
-// when empty, the writer makes one up for its own retries. WriteBatches
-// returns once the batches are stored, or with the last insert error when
-// ctx ends first.
+// when empty, the writer makes one up for its own retries. Once the flows
+// are stored, the exporters and interfaces they carry are inserted into
+// the exporters table under dedupToken + "/exporters" (see
+// clickhouse.ExportersBuilder). WriteBatches returns once both are stored,
+// or with the last insert error when ctx ends first; a caller that writes
+// the batches again under the same token then stores what is missing.
 func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedupToken string) error {
 	rows := 0
 	for _, flows := range batches {
@@ -136,16 +148,38 @@ func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedu
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.builder.Reset()
+	w.exporters.Reset()
 	for _, flows := range batches {
-		w.builder.AppendFlows(flows)
+		// One pass: each flow is still in the CPU's cache when its
+		// exporter and interfaces are counted.
+		for i := range flows {
+			w.builder.Append(&flows[i])
+			w.exporters.AddFlow(&flows[i])
+		}
 	}
-	if err := w.insert(ctx, w.cfg.Table, w.token(dedupToken), w.builder); err != nil {
+	token := w.token(dedupToken)
+	if err := w.insert(ctx, w.cfg.Table, token, w.builder); err != nil {
 		return err
 	}
 	w.metrics.rowsInserted.Add(float64(rows))
 	w.metrics.batchesInserted.Inc()
+	if w.exporters.Rows() == 0 {
+		return nil
+	}
+	if err := w.insert(ctx, exportersTable, token+exportersTokenSuffix, w.exporters); err != nil {
+		return err
+	}
+	w.metrics.exporterRowsInserted.Add(float64(w.exporters.Rows()))
 	return nil
 }
+
+// exportersTable is where WriteBatches stores the exporters and
+// interfaces of the flows.
+var exportersTable = migrate.ExportersTable
+
+// exportersTokenSuffix tells the exporters insert of a batch apart from
+// its flows insert, which has the batch's token.
+const exportersTokenSuffix = "/exporters"
 
 // WriteCounters stores a batch of interface counter samples in
 // interface_counters, as Write stores flows: columns built from

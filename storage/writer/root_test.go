@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,8 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 }
 
 // flakyStorage records every insert attempt into table and fails the first
-// failures of them.
+// failures of them; inserts into other tables (the exporters table after
+// the flows) succeed, and are recorded apart.
 type flakyStorage struct {
 	t        *testing.T
 	table    string
@@ -73,15 +75,17 @@ type flakyStorage struct {
 	attempts int
 	seen     [][]byte
 	tokens   []string
+	others   []string // "table token" of the inserts into other tables
 }
 
 func (s *flakyStorage) insert(_ context.Context, table, token string, data []byte) error {
+	if table != s.table {
+		s.others = append(s.others, table+" "+token)
+		return nil
+	}
 	s.attempts++
 	s.seen = append(s.seen, bytes.Clone(data))
 	s.tokens = append(s.tokens, token)
-	if table != s.table {
-		s.t.Errorf("table %q, want %q", table, s.table)
-	}
 	if s.attempts <= s.failures {
 		return errors.New("storage unavailable")
 	}
@@ -106,11 +110,18 @@ func TestWriteRetriesUntilStored(t *testing.T) {
 	if storage.tokens[0] == "" {
 		t.Error("no token made up for a batch without one")
 	}
+	// Once the flows are stored, their exporters and interfaces are, under
+	// the batch's token with a suffix.
+	if want := []string{"sluice.exporters " + storage.tokens[0] + "/exporters"}; !slices.Equal(storage.others, want) {
+		t.Errorf("other inserts %q, want %q", storage.others, want)
+	}
+	exporterRows := exportersRows(t, flows)
 	for name, want := range map[string]float64{
-		"rows_inserted_total":     100,
-		"batches_inserted_total":  1,
-		"insert_errors_total":     2,
-		"insert_duration_seconds": 3,
+		"rows_inserted_total":          100,
+		"batches_inserted_total":       1,
+		"exporter_rows_inserted_total": float64(exporterRows),
+		"insert_errors_total":          2,
+		"insert_duration_seconds":      4,
 	} {
 		if got := metricValue(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
@@ -184,7 +195,8 @@ func TestReadyTracksFailingInserts(t *testing.T) {
 		t.Fatal("a new writer must not report an error")
 	}
 	fail <- true
-	fail <- false
+	fail <- false // the flows
+	fail <- false // their exporters
 	if err := w.Write(t.Context(), clickhouse.GenerateFlows(3, 1), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +205,47 @@ func TestReadyTracksFailingInserts(t *testing.T) {
 	}
 	if err := w.Ready(); err != nil {
 		t.Fatalf("Ready after a successful insert = %v", err)
+	}
+}
+
+// exportersRows returns the number of exporters table rows of flows.
+func exportersRows(t *testing.T, flows []record.Flow) int {
+	t.Helper()
+	b, err := clickhouse.NewExportersBuilder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.AddFlows(flows)
+	return b.Rows()
+}
+
+// A failing exporters insert is retried as the flows' is, under the
+// batch's token with a suffix, and the flows are not inserted again.
+func TestWriteRetriesExporters(t *testing.T) {
+	var tables, tokens []string
+	exportersFailures := 2
+	w, reg := newTestWriter(t, insertFunc(func(_ context.Context, table, token string, data []byte) error {
+		tables, tokens = append(tables, table), append(tokens, token)
+		if table == "sluice.exporters" && exportersFailures > 0 {
+			exportersFailures--
+			return errors.New("exporters table unavailable")
+		}
+		return nil
+	}))
+	flows := clickhouse.GenerateDemoShapedFlows(500, 1)
+	if err := w.Write(t.Context(), flows, "batch-1"); err != nil {
+		t.Fatal(err)
+	}
+	wantTables := []string{"sluice.flows", "sluice.exporters", "sluice.exporters", "sluice.exporters"}
+	wantTokens := []string{"batch-1", "batch-1/exporters", "batch-1/exporters", "batch-1/exporters"}
+	if !slices.Equal(tables, wantTables) || !slices.Equal(tokens, wantTokens) {
+		t.Fatalf("inserts into %q with tokens %q, want %q with %q", tables, tokens, wantTables, wantTokens)
+	}
+	if got, want := metricValue(t, reg, "exporter_rows_inserted_total"), float64(exportersRows(t, flows)); got != want || want == 0 {
+		t.Errorf("exporter_rows_inserted_total = %v, want %v", got, want)
+	}
+	if got := metricValue(t, reg, "rows_inserted_total"); got != 500 {
+		t.Errorf("rows_inserted_total = %v, want 500", got)
 	}
 }
 
