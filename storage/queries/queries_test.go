@@ -20,6 +20,7 @@ import (
 	"sluice/storage/embedded"
 	"sluice/storage/embedded/embeddedtest"
 	"sluice/storage/migrate"
+	"sluice/storage/rollup"
 	"sluice/storage/queries"
 	"sluice/storage/writer"
 )
@@ -100,7 +101,9 @@ func loadTraffic(t *testing.T) {
 	if flows != nil {
 		return
 	}
-	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{}) // no TTL: the traffic's dates are fixed
+	// No TTL: the traffic's dates are fixed. The 5-minute and hourly
+	// rollups are rolled up, as on the embedded engine of sluice run.
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{RollUpCoarseGrains: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +123,13 @@ func loadTraffic(t *testing.T) {
 		if err := w.Write(t.Context(), batch, fmt.Sprintf("queries-test-%d", start)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	roller, err := rollup.New(reporter.New(slog.New(slog.DiscardHandler)), rollup.DefaultConfig(), rollup.Dependencies{Store: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := roller.Roll(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	flows = all
 }
