@@ -20,8 +20,8 @@ import (
 	"sluice/storage/embedded"
 	"sluice/storage/embedded/embeddedtest"
 	"sluice/storage/migrate"
-	"sluice/storage/rollup"
 	"sluice/storage/queries"
+	"sluice/storage/rollup"
 	"sluice/storage/writer"
 )
 
