@@ -11,7 +11,6 @@ import (
 
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
-	"sluice/storage/rollup"
 	"sluice/storage/server"
 	"sluice/storage/writer"
 )
@@ -33,16 +32,13 @@ type Config struct {
 	Schema migrate.Config `yaml:"schema"`
 	// Writer: target table and insert retries.
 	Writer writer.Config `yaml:"writer"`
-	// Rollup: how often the embedded engine's 5-minute and hourly rollups
-	// are rolled up from the 1-minute ones (a server's views fill them).
-	Rollup rollup.Config `yaml:"rollup"`
 	// SQL bounds each query of the SQL endpoint.
 	SQL clickhouse.QueryLimits `yaml:"sql"`
 }
 
 // DefaultConfig returns the storage defaults.
 func DefaultConfig() Config {
-	return Config{Backend: BackendEmbedded, Server: server.DefaultConfig(), Schema: migrate.DefaultConfig(), Writer: writer.DefaultConfig(), Rollup: rollup.DefaultConfig(), SQL: clickhouse.DefaultQueryLimits()}
+	return Config{Backend: BackendEmbedded, Server: server.DefaultConfig(), Schema: migrate.DefaultConfig(), Writer: writer.DefaultConfig(), SQL: clickhouse.DefaultQueryLimits()}
 }
 
 // Validate names bad keys by their path under `storage:`.
@@ -64,9 +60,6 @@ func (c Config) Validate() error {
 	}
 	if err := c.Writer.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("writer.%w", err))
-	}
-	if err := c.Rollup.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("rollup.%w", err))
 	}
 	for _, err := range unjoin(c.SQL.Validate()) {
 		errs = append(errs, fmt.Errorf("sql.%w", err))

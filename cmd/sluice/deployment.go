@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 
 	"sluice/internal/component"
 	"sluice/internal/reporter"
@@ -13,7 +12,6 @@ import (
 	"sluice/storage/detect"
 	"sluice/storage/embedded"
 	"sluice/storage/migrate"
-	"sluice/storage/rollup"
 	"sluice/storage/server"
 	"sluice/storage/writer"
 )
@@ -60,8 +58,6 @@ type embeddedStore struct {
 	engine   *embedded.Engine
 	migrator *migrate.Migrator
 	writer   *writer.Writer
-	// roller fills the 5-minute and hourly rollups from the 1-minute ones.
-	roller *rollup.Roller
 	// clickhouse is ClickHouse's HTTP interface over the engine; nil when
 	// off.
 	clickhouse *chhttp.Server
@@ -72,7 +68,7 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	migrator, err := newMigrator(cfg, r, engine.Query, true)
+	migrator, err := newMigrator(cfg, r, engine.Query)
 	if err != nil {
 		return nil, fmt.Errorf("storage.schema: %w", err)
 	}
@@ -80,19 +76,15 @@ func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) 
 	if err != nil {
 		return nil, fmt.Errorf("storage.writer: %w", err)
 	}
-	roller, err := rollup.New(r, cfg.Storage.Rollup, rollup.Dependencies{Store: engine, StateDir: filepath.Join(cfg.Data, "rollup")})
-	if err != nil {
-		return nil, fmt.Errorf("storage.%w", err)
-	}
 	ch, err := newClickHouseHTTP(r, cfg, engine)
 	if err != nil {
 		return nil, err
 	}
-	return &embeddedStore{engine: engine, migrator: migrator, writer: w, roller: roller, clickhouse: ch}, nil
+	return &embeddedStore{engine: engine, migrator: migrator, writer: w, clickhouse: ch}, nil
 }
 
 // addTo appends the store to a deployment: the engine opens, the schema is
-// migrated, then the writer takes inserts and the roller rolls them up.
+// migrated, then the writer takes inserts.
 func (s *embeddedStore) addTo(d *component.List) {
 	d.Add("storage", s.engine)
 	d.Add("storage.schema", component.Funcs{StartFunc: func(ctx context.Context) error {
@@ -103,9 +95,6 @@ func (s *embeddedStore) addTo(d *component.List) {
 		return s.engine.Exec(ctx, "USE "+migrate.Database)
 	}})
 	d.Add("storage.writer", s.writer)
-	// Stopped after everything that inserts: its last pass rolls up the
-	// last inserts.
-	d.Add("storage.rollup", s.roller)
 	if s.clickhouse != nil {
 		// After the writer: it stops first, so no query holds the engine
 		// while the writer drains.
@@ -196,7 +185,7 @@ func newServerStore(r *reporter.Reporter, cfg Config) (*serverStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage.server.%w", err)
 	}
-	m, err := newMigrator(cfg, r, srv.Query, false)
+	m, err := newMigrator(cfg, r, srv.Query)
 	if err != nil {
 		return nil, fmt.Errorf("storage.schema: %w", err)
 	}

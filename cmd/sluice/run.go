@@ -260,7 +260,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer engine.Stop(context.WithoutCancel(ctx))
 		db = engine
 	}
-	migrator, err := newMigrator(cfg, r, db.Query, cfg.Storage.Backend != storage.BackendServer)
+	migrator, err := newMigrator(cfg, r, db.Query)
 	if err != nil {
 		return fmt.Errorf("storage.schema: %w", err)
 	}
@@ -286,12 +286,8 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // newMigrator builds the schema migrator, able to read which versions are
 // applied with query (the embedded engine's or the server's Query).
-// embedded says the store is the embedded engine, whose 5-minute and
-// hourly rollups the roller fills (storage/rollup).
-func newMigrator(cfg Config, r *reporter.Reporter, query func(ctx context.Context, sql, format string) ([]byte, error), embedded bool) (*migrate.Migrator, error) {
-	schemaCfg := cfg.Storage.Schema
-	schemaCfg.RollUpCoarseGrains = embedded
-	m, err := migrate.New(r, schemaCfg)
+func newMigrator(cfg Config, r *reporter.Reporter, query func(ctx context.Context, sql, format string) ([]byte, error)) (*migrate.Migrator, error) {
+	m, err := migrate.New(r, cfg.Storage.Schema)
 	if err != nil {
 		return nil, err
 	}

@@ -52,26 +52,23 @@ type bench struct {
 
 // stepResult is one collector at one rate for one protocol.
 type stepResult struct {
-	Target      string  `json:"target"`
-	Protocol    string  `json:"protocol"`
-	Rate        int     `json:"rate"`
-	Sent        uint64  `json:"sent"`
-	SentRate    float64 `json:"sent_rate"` // what the generator achieved
-	Datagrams   uint64  `json:"datagrams"`
-	Stored      uint64  `json:"stored"`
-	Loss        float64 `json:"loss"` // (sent - stored) / sent; negative means duplicates
-	Duplicates  uint64  `json:"duplicates"`
-	KernelDrops uint64  `json:"kernel_drops"`
-	CPUSeconds  float64 `json:"cpu_seconds"` // from ready until stored, plus the stop
-	// StopCPUSeconds is what stopping took (in CPUSeconds): for sluice, storing what it
-	// held and the roller's last pass.
-	StopCPUSeconds float64 `json:"stop_cpu_seconds"`
-	CPUPerMillion  float64 `json:"cpu_seconds_per_million"`
-	KafkaCPU       float64 `json:"kafka_cpu_seconds,omitempty"`
-	PeakRSS        int64   `json:"peak_rss_bytes"`
-	ReceiveBuffer  int64   `json:"receive_buffer_bytes"`
-	DrainSeconds   float64 `json:"drain_seconds"`
-	Pass           bool    `json:"pass"`
+	Target        string  `json:"target"`
+	Protocol      string  `json:"protocol"`
+	Rate          int     `json:"rate"`
+	Sent          uint64  `json:"sent"`
+	SentRate      float64 `json:"sent_rate"` // what the generator achieved
+	Datagrams     uint64  `json:"datagrams"`
+	Stored        uint64  `json:"stored"`
+	Loss          float64 `json:"loss"` // (sent - stored) / sent; negative means duplicates
+	Duplicates    uint64  `json:"duplicates"`
+	KernelDrops   uint64  `json:"kernel_drops"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	CPUPerMillion float64 `json:"cpu_seconds_per_million"`
+	KafkaCPU      float64 `json:"kafka_cpu_seconds,omitempty"`
+	PeakRSS       int64   `json:"peak_rss_bytes"`
+	ReceiveBuffer int64   `json:"receive_buffer_bytes"`
+	DrainSeconds  float64 `json:"drain_seconds"`
+	Pass          bool    `json:"pass"`
 	// GeneratorLimited: the generator could not offer the rate (it shares the CPUs); the
 	// step then counts at the rate it did offer.
 	GeneratorLimited bool    `json:"generator_limited,omitempty"`
@@ -412,24 +409,8 @@ func (b *bench) step(ctx context.Context, t target, protocol string, rate int) *
 	if b.kafkaPID > 0 && t.name == "sluice-split" {
 		r.KafkaCPU = usageOfGroup(b.kafkaPID).CPUSeconds - kafkaBefore.CPUSeconds
 	}
-	// The stop is counted too: sluice's roller makes its last pass then, over what the
-	// step stored (a pass every 30 s is longer than a step).
-	atStop := make([]float64, len(in.procs))
-	for i, p := range in.procs {
-		atStop[i] = processCPU(p.Process.Pid)
-	}
 	in.stop()
 	stopped = true
-	for i, p := range in.procs {
-		if p.ProcessState == nil {
-			continue
-		}
-		if ru, ok := p.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-			r.StopCPUSeconds += max(0, total-atStop[i])
-		}
-	}
-	r.CPUSeconds += r.StopCPUSeconds
 	if in.afterStop {
 		if stored, err = in.stored(ctx); err != nil {
 			r.Error = err.Error()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,49 +36,35 @@ func usageOfGroup(pgid int) groupUsage {
 		if err != nil {
 			continue
 		}
-		pgrp, cpu, ok := statOf(pid)
-		if !ok || pgrp != pgid && pid != pgid {
+		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
 			continue
 		}
-		u.CPUSeconds += cpu
+		// The command name (field 2) may hold spaces: fields count from the last ')'.
+		end := bytes.LastIndexByte(stat, ')')
+		if end < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[end+2:]))
+		// f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15, cutime 16, cstime 17.
+		if len(f) < 15 {
+			continue
+		}
+		if pg, _ := strconv.Atoi(f[2]); pg != pgid && pid != pgid {
+			continue
+		}
+		var ticks int64
+		for _, i := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+		u.CPUSeconds += float64(ticks) / clockTicks
 		hwm, rss := memoryOf(pid)
 		u.PeakRSS += hwm
 		u.RSS += rss
 		u.Processes++
 	}
 	return u
-}
-
-// processCPU is the CPU seconds one live process used so far, 0 when it is gone.
-func processCPU(pid int) float64 {
-	_, cpu, _ := statOf(pid)
-	return cpu
-}
-
-// statOf reads a live process's group and CPU seconds (user + system, its own and its
-// waited-for children's) from /proc/PID/stat.
-func statOf(pid int) (pgrp int, cpu float64, ok bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, false
-	}
-	// The command name (field 2) may hold spaces: fields count from the last ')'.
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(stat[end+2:]))
-	// f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15, cutime 16, cstime 17.
-	if len(f) < 15 {
-		return 0, 0, false
-	}
-	pgrp, _ = strconv.Atoi(f[2])
-	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} {
-		v, _ := strconv.ParseInt(f[i], 10, 64)
-		ticks += v
-	}
-	return pgrp, float64(ticks) / clockTicks, true
 }
 
 // memoryOf reads VmHWM and VmRSS of a process, in bytes.

@@ -29,12 +29,6 @@ type Config struct {
 	// CLUSTER, data tables are Replicated, and the public tables are
 	// Distributed over them. Empty (the default) is a single node.
 	Cluster string `yaml:"cluster"`
-	// RollUpCoarseGrains makes the 5-minute and hourly rollups rolled up
-	// from the 1-minute ones by storage/rollup rather than filled by a view
-	// on every insert (schema version 11). Not a configuration key: sluice
-	// sets it for the embedded engine, whose one process runs the roller;
-	// a ClickHouse server keeps the views, which need no roller running.
-	RollUpCoarseGrains bool `yaml:"-"`
 }
 
 const day = 24 * time.Hour

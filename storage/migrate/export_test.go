@@ -4,7 +4,3 @@ package migrate
 // exporters table before schema version 11, for the benchmark that
 // measures them against the writer's aggregation.
 var ExportersViews = exportersViews
-
-// PendingView is the statement creating the view that records the windows
-// each insert touched, for the roller (schema version 11).
-var PendingView = createPendingView

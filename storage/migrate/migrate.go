@@ -89,7 +89,7 @@ var migrations = []migration{
 	},
 	{
 		version:     11,
-		description: "fill the exporters table from the writer; on the embedded engine, roll the 5-minute and hourly rollups up from the 1-minute ones",
+		description: "fill the exporters table from the writer: drop its views",
 		statements:  version11,
 	},
 }

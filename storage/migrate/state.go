@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
@@ -133,20 +132,9 @@ func desired(cfg Config) desiredSchema {
 			name: cfg.dataTable(r.Table), columns: fromTableColumns(rollupColumns(r)),
 			create: append(createRollupTable(r, cfg), BackfillRollup(r)),
 		})
-		if cfg.RollUpCoarseGrains && r.Interval != time.Minute {
-			continue // rolled up from the finer rollup (storage/rollup)
-		}
 		s.views = append(s.views, desiredObject{
 			name: r.QualifiedTable() + "_mv", create: []string{CreateRollupView(r, cfg)},
 			note: "the flows inserted while it was missing are not in " + r.QualifiedTable(),
-		})
-	}
-	if cfg.RollUpCoarseGrains {
-		s.tables = append(s.tables, desiredTable{name: PendingTable, create: []string{createPendingTable(cfg)},
-			columns: fromTableColumns([]schema.Column[schema.NoRow]{{Name: "Window", Type: "DateTime"}, {Name: "InsertedAt", Type: "DateTime"}})})
-		s.views = append(s.views, desiredObject{
-			name: PendingTable + "_mv", create: []string{createPendingView(cfg)},
-			note: "the 5-minute and hourly rollups miss the windows only inserts made while it was missing touched, until the roller rolls them again",
 		})
 	}
 	s.tables = append(s.tables,

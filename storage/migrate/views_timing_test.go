@@ -11,7 +11,6 @@ import (
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
-	"sluice/storage/rollup"
 )
 
 // BenchmarkInsertViews measures what filling the rollups and the exporters
@@ -32,9 +31,9 @@ import (
 //     the AS and network families and the exporters table, which it
 //     shrinks to a few thousand rows;
 //   - no-view: the raw table alone, the bound;
-//   - rolled: schema 11 on the embedded engine: the 1-minute rollups'
-//     views, the view recording the windows each insert touched, and a
-//     pass of the roller (storage/rollup) after the inserts, counted.
+//   - views-1m, only-*, *-noexp: the same views less some (the coarse
+//     grains, all but one, the exporters views), to tell what each costs;
+//   - *-compact: with insert-sized parts of flows written compact.
 //
 // Two shapes of batch: demo-shaped (clickhouse.GenerateDemoShapedFlows:
 // 64 exporters, 16 interfaces each, a thousand AS numbers, half a minute),
@@ -72,38 +71,34 @@ func BenchmarkInsertViews(b *testing.B) {
 			views func() []string
 			goAgg bool
 			alter []string
-			roll  bool // the roller fills the coarse grains: a pass after the inserts is counted
 		}{
-			{"rolled", rolledViews, false, nil, true},
-			{"rolled-compact", rolledViews, false, compactParts, true},
-			{"rolled-no-pass", rolledViews, false, nil, false},
-			{"views-groupby", groupByViews, false, nil, false},
-			{"views-1m", oneMinuteViews(false), false, nil, false},
-			{"views-1m-narrow", oneMinuteViews(true), false, nil, false},
-			{"views-groupby-compact", groupByViews, false, compactParts, false},
-			{"views-1m-compact", oneMinuteViews(false), false, compactParts, false},
-			{"views-1m-narrow-compact", oneMinuteViews(true), false, compactParts, false},
-			{"no-view-compact", nil, false, compactParts, false},
-			{"groupby-noexp-compact", withoutExporters(groupByViews), false, compactParts, false},
-			{"cascaded-noexp-compact", withoutExporters(cascadedViews), false, compactParts, false},
-			{"bucketing-noexp-compact", withoutExporters(bucketingViews), false, compactParts, false},
-			{"1m-noexp-compact", withoutExporters(oneMinuteViews(false)), false, compactParts, false},
-			{"only-exporters-compact", onlyViews(""), false, compactParts, false},
-			{"only-as-1m-compact", onlyViews("flows_as_1m"), false, compactParts, false},
-			{"only-net-1m-compact", onlyViews("flows_net_1m"), false, compactParts, false},
-			{"only-if-1m-compact", onlyViews("flows_if_1m"), false, compactParts, false},
-			{"only-wide-1m-compact", onlyViews("flows_1m"), false, compactParts, false},
-			{"views-cascaded", cascadedViews, false, nil, false},
-			{"views-bucketing", bucketingViews, false, nil, false},
-			{"go-aggregates", nil, true, nil, false},
-			{"hybrid", wideViews, true, nil, false},
-			{"no-view", nil, false, nil, false},
+			{"views-groupby", groupByViews, false, nil},
+			{"views-1m", oneMinuteViews(false), false, nil},
+			{"views-1m-narrow", oneMinuteViews(true), false, nil},
+			{"views-groupby-compact", groupByViews, false, compactParts},
+			{"views-1m-compact", oneMinuteViews(false), false, compactParts},
+			{"views-1m-narrow-compact", oneMinuteViews(true), false, compactParts},
+			{"no-view-compact", nil, false, compactParts},
+			{"groupby-noexp-compact", withoutExporters(groupByViews), false, compactParts},
+			{"cascaded-noexp-compact", withoutExporters(cascadedViews), false, compactParts},
+			{"bucketing-noexp-compact", withoutExporters(bucketingViews), false, compactParts},
+			{"1m-noexp-compact", withoutExporters(oneMinuteViews(false)), false, compactParts},
+			{"only-exporters-compact", onlyViews(""), false, compactParts},
+			{"only-as-1m-compact", onlyViews("flows_as_1m"), false, compactParts},
+			{"only-net-1m-compact", onlyViews("flows_net_1m"), false, compactParts},
+			{"only-if-1m-compact", onlyViews("flows_if_1m"), false, compactParts},
+			{"only-wide-1m-compact", onlyViews("flows_1m"), false, compactParts},
+			{"views-cascaded", cascadedViews, false, nil},
+			{"views-bucketing", bucketingViews, false, nil},
+			{"go-aggregates", nil, true, nil},
+			{"hybrid", wideViews, true, nil},
+			{"no-view", nil, false, nil},
 		} {
 			b.Run(shape.name+"/"+tc.name, func(b *testing.B) {
 				if err := engine.Exec(b.Context(), "DROP DATABASE IF EXISTS sluice SYNC"); err != nil {
 					b.Fatal(err)
 				}
-				m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{RollUpCoarseGrains: strings.HasPrefix(tc.name, "rolled")})
+				m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -159,18 +154,6 @@ func BenchmarkInsertViews(b *testing.B) {
 					}
 					i++
 				}
-				if tc.roll {
-					roller, err := rollup.New(reporter.New(slog.New(slog.DiscardHandler)), rollup.DefaultConfig(), rollup.Dependencies{Store: engine})
-					if err != nil {
-						b.Fatal(err)
-					}
-					passCPU, passStart := clickhouse.ProcessCPU(), time.Now()
-					if err := roller.Roll(b.Context()); err != nil {
-						b.Fatal(err)
-					}
-					b.ReportMetric((clickhouse.ProcessCPU() - passCPU).Seconds(), "pass-cpu-s")
-					b.ReportMetric(time.Since(passStart).Seconds(), "pass-s")
-				}
 				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "rows/s")
 				b.ReportMetric((clickhouse.ProcessCPU()-cpu).Seconds()/float64(batch*b.N)*1e6, "cpu-s/Mrows")
 			})
@@ -187,12 +170,6 @@ func groupByViews() []string {
 		stmts = append(stmts, migrate.CreateRollupView(r, migrate.Config{}))
 	}
 	return append(stmts, migrate.ExportersViews(migrate.Config{})...)
-}
-
-// rolledViews are schema 11's views on the embedded engine: the 1-minute
-// rollups' and the one recording the windows each insert touched.
-func rolledViews() []string {
-	return append(withoutExporters(oneMinuteViews(false))(), migrate.PendingView(migrate.Config{}))
 }
 
 // compactParts writes insert-sized parts of flows compact (one data

@@ -21,7 +21,6 @@ import (
 	"sluice/storage/embedded/embeddedtest"
 	"sluice/storage/migrate"
 	"sluice/storage/queries"
-	"sluice/storage/rollup"
 	"sluice/storage/writer"
 )
 
@@ -101,9 +100,7 @@ func loadTraffic(t *testing.T) {
 	if flows != nil {
 		return
 	}
-	// No TTL: the traffic's dates are fixed. The 5-minute and hourly
-	// rollups are rolled up, as on the embedded engine of sluice run.
-	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{RollUpCoarseGrains: true})
+	m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{}) // no TTL: the traffic's dates are fixed
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,13 +120,6 @@ func loadTraffic(t *testing.T) {
 		if err := w.Write(t.Context(), batch, fmt.Sprintf("queries-test-%d", start)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	roller, err := rollup.New(reporter.New(slog.New(slog.DiscardHandler)), rollup.DefaultConfig(), rollup.Dependencies{Store: engine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := roller.Roll(t.Context()); err != nil {
-		t.Fatal(err)
 	}
 	flows = all
 }

@@ -873,7 +873,7 @@ DROP VIEW IF EXISTS sluice.exporters_in_mv ON CLUSTER `sluice_cluster`;
 
 DROP VIEW IF EXISTS sluice.exporters_out_mv ON CLUSTER `sluice_cluster`;
 
-INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-11', async_insert = 0 VALUES (11, 'fill the exporters table from the writer; on the embedded engine, roll the 5-minute and hourly rollups up from the 1-minute ones');
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-11', async_insert = 0 VALUES (11, 'fill the exporters table from the writer: drop its views');
 
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 
