@@ -79,6 +79,7 @@ func BenchmarkInsertViews(b *testing.B) {
 			{"views-1m-compact", oneMinuteViews(false), false, compactParts},
 			{"views-1m-narrow-compact", oneMinuteViews(true), false, compactParts},
 			{"no-view-compact", nil, false, compactParts},
+			{"groupby-noexp", withoutExporters(groupByViews), false, nil},
 			{"groupby-noexp-compact", withoutExporters(groupByViews), false, compactParts},
 			{"cascaded-noexp-compact", withoutExporters(cascadedViews), false, compactParts},
 			{"bucketing-noexp-compact", withoutExporters(bucketingViews), false, compactParts},
