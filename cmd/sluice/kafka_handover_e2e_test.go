@@ -40,13 +40,21 @@ func TestKafkaKilledAfterInsertOtherWorker(t *testing.T) {
 	coll := startTier(t, args...)
 	tr := newTraffic(t, nf, sf, 23)
 
-	tr.send(4000, 4000)
+	// Traffic keeps flowing until the worker dies: how many gatherings a
+	// burst makes depends on how far behind the consumer reads (under
+	// -race on a busy machine it can fetch a whole burst as one gathering
+	// per partition), so a fixed amount of traffic may never reach the 6th.
 	var exit error
-	select {
-	case exit = <-doomed.exited:
-		doomed.reaped = true
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the worker did not kill itself after its 6th insert:\n%s", doomed.logText())
+	deadline := time.After(60 * time.Second)
+	for killed := false; !killed; {
+		tr.send(500, 4000)
+		select {
+		case exit = <-doomed.exited:
+			doomed.reaped, killed = true, true
+		case <-deadline:
+			t.Fatalf("the worker did not kill itself after its 6th insert:\n%s", doomed.logText())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	var ee *exec.ExitError
 	if !errors.As(exit, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL ||
