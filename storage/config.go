@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"sluice/storage/clickhouse"
+	"sluice/storage/embedded"
 	"sluice/storage/migrate"
 	"sluice/storage/server"
 	"sluice/storage/writer"
@@ -28,6 +29,9 @@ type Config struct {
 	Backend string `yaml:"backend"`
 	// Server is the ClickHouse server or cluster of backend server.
 	Server server.Config `yaml:"server"`
+	// Embedded is the embedded engine's memory budget (`sluice run`, and
+	// `sluice pipeline` with backend embedded).
+	Embedded embedded.Memory `yaml:"embedded"`
 	// Schema: table options such as the raw table's TTL.
 	Schema migrate.Config `yaml:"schema"`
 	// Writer: target table and insert retries.
@@ -38,7 +42,7 @@ type Config struct {
 
 // DefaultConfig returns the storage defaults.
 func DefaultConfig() Config {
-	return Config{Backend: BackendEmbedded, Server: server.DefaultConfig(), Schema: migrate.DefaultConfig(), Writer: writer.DefaultConfig(), SQL: clickhouse.DefaultQueryLimits()}
+	return Config{Backend: BackendEmbedded, Server: server.DefaultConfig(), Embedded: embedded.DefaultMemory(), Schema: migrate.DefaultConfig(), Writer: writer.DefaultConfig(), SQL: clickhouse.DefaultQueryLimits()}
 }
 
 // Validate names bad keys by their path under `storage:`.
@@ -54,6 +58,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("backend: %q is not embedded or server", c.Backend))
+	}
+	for _, err := range unjoin(c.Embedded.Validate()) {
+		errs = append(errs, fmt.Errorf("embedded.%w", err))
 	}
 	if err := c.Schema.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("schema.%w", err))

@@ -64,7 +64,7 @@ type embeddedStore struct {
 }
 
 func newEmbeddedStore(r *reporter.Reporter, cfg Config) (*embeddedStore, error) {
-	engine, err := embedded.New(r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL}, embedded.Dependencies{})
+	engine, err := embedded.New(r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL, Memory: cfg.Storage.Embedded}, embedded.Dependencies{})
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}

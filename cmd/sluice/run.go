@@ -253,7 +253,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer srv.Stop(context.WithoutCancel(ctx))
 		db = srv
 	} else {
-		engine, err := embedded.Open(ctx, r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL})
+		engine, err := embedded.Open(ctx, r, embedded.Config{DataDir: cfg.Data, QueryLimits: cfg.Storage.SQL, Memory: cfg.Storage.Embedded})
 		if err != nil {
 			return fmt.Errorf("storage: %w", err)
 		}

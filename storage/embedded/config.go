@@ -14,12 +14,14 @@ type Config struct {
 	DataDir string
 	// QueryLimits bound each read-only query (QueryReadOnly).
 	QueryLimits clickhouse.QueryLimits
+	// Memory is the engine's memory budget.
+	Memory Memory
 }
 
 // DefaultConfig returns the default configuration; DataDir is left for
 // the caller to set.
 func DefaultConfig() Config {
-	return Config{QueryLimits: clickhouse.DefaultQueryLimits()}
+	return Config{QueryLimits: clickhouse.DefaultQueryLimits(), Memory: DefaultMemory()}
 }
 
 // Validate checks the configuration.
@@ -29,6 +31,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.QueryLimits.Validate(); err != nil {
 		return fmt.Errorf("query limits: %w", err)
+	}
+	if err := c.Memory.Validate(); err != nil {
+		return fmt.Errorf("memory: %w", err)
 	}
 	return nil
 }

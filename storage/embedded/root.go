@@ -66,6 +66,7 @@ type Engine struct {
 	native   []byte
 
 	limits atomic.Pointer[clickhouse.QueryLimits] // of QueryReadOnly
+	memory Memory
 }
 
 // Dependencies are what the engine is handed: nothing yet.
@@ -87,6 +88,7 @@ func New(r *reporter.Reporter, cfg Config, _ Dependencies) (*Engine, error) {
 		logger:     r.Logger,
 		sessionDir: filepath.Join(dataDir, sessionDirName),
 		spoolDir:   filepath.Join(dataDir, spoolDirName),
+		memory:     cfg.Memory,
 	}
 	e.setQueryLimits(cfg.QueryLimits)
 	return e, nil
@@ -126,7 +128,8 @@ func (e *Engine) Start(context.Context) error {
 	if sessionOpen {
 		return errors.New("embedded: an engine is already open in this process (libchdb allows one session)")
 	}
-	conn, err := chdb.NewConnectionFromConnString(e.sessionDir)
+	argv := append([]string{"clickhouse", "--path=" + e.sessionDir}, e.memory.args()...)
+	conn, err := chdb.NewConnection(len(argv), argv)
 	if err != nil {
 		return fmt.Errorf("embedded: open chDB session in %s: %w", e.sessionDir, err)
 	}
@@ -134,9 +137,24 @@ func (e *Engine) Start(context.Context) error {
 	e.conn = conn
 	e.mu.Unlock()
 	sessionOpen = true
-	e.logger.Info("embedded engine open", "path", e.sessionDir)
+	budget, err := e.Query(context.Background(), memoryBudgetQuery, "TSV")
+	if err != nil {
+		e.mu.Lock()
+		e.conn.Close()
+		e.conn = nil
+		e.mu.Unlock()
+		sessionOpen = false // sessionMu is held
+		return fmt.Errorf("embedded: read the memory budget: %w", err)
+	}
+	e.logger.Info("embedded engine open", "path", e.sessionDir, "memory", strings.TrimSpace(string(budget)))
 	return nil
 }
+
+// memoryBudgetQuery reads back the budget the engine applied (the limit
+// that half the machine came to), for the log.
+const memoryBudgetQuery = `SELECT arrayStringConcat(groupArray(name || '=' || formatReadableSize(toUInt64(value))), ' ')
+FROM (SELECT name, value FROM system.server_settings
+	WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size', 'index_mark_cache_size') ORDER BY name)`
 
 func (e *Engine) cleanSpool() error {
 	stale, err := filepath.Glob(filepath.Join(e.spoolDir, "*.native"))

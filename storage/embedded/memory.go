@@ -1,0 +1,72 @@
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Memory is the embedded engine's memory budget, the `storage.embedded:`
+// section. chDB's own defaults are a server's: 90 % of the machine for the
+// engine and 5 GiB for each of its mark and index caches, as though
+// nothing else ran beside it; here the collector's and pipeline's queues
+// share the process.
+type Memory struct {
+	// Limit bounds all the engine holds at once (ClickHouse's
+	// max_server_memory_usage): an insert or query that would go beyond
+	// it fails with MEMORY_LIMIT_EXCEEDED (an insert is retried). 0 is
+	// half the machine's memory, or of its cgroup's limit.
+	Limit uint64 `yaml:"memory-limit"`
+	// MarkCacheSize bounds the cache of the tables' marks (where each
+	// granule starts in a column file), which queries read first.
+	MarkCacheSize uint64 `yaml:"mark-cache-size"`
+	// IndexCacheSize bounds each of the primary-index cache and the
+	// skip-index mark cache.
+	IndexCacheSize uint64 `yaml:"index-cache-size"`
+}
+
+// minMemoryLimit is the least Limit accepted: below it merges of the wide
+// raw table's parts fail.
+const minMemoryLimit = 512 << 20
+
+// DefaultMemory: half the machine, 512 MiB of marks, 256 MiB of each index
+// cache.
+func DefaultMemory() Memory {
+	return Memory{MarkCacheSize: 512 << 20, IndexCacheSize: 256 << 20}
+}
+
+// Validate names each bad key.
+func (m Memory) Validate() error {
+	var errs []error
+	if m.Limit != 0 && m.Limit < minMemoryLimit {
+		errs = append(errs, fmt.Errorf("memory-limit: must be 0 (half the machine's memory) or at least %d bytes, got %d", minMemoryLimit, m.Limit))
+	}
+	if m.MarkCacheSize == 0 {
+		errs = append(errs, errors.New("mark-cache-size: must be positive"))
+	}
+	if m.IndexCacheSize == 0 {
+		errs = append(errs, errors.New("index-cache-size: must be positive"))
+	}
+	if m.Limit >= minMemoryLimit && m.MarkCacheSize+2*m.IndexCacheSize >= m.Limit {
+		errs = append(errs, fmt.Errorf("memory-limit: %d bytes leave no room beside the caches (mark-cache-size and twice index-cache-size: %d bytes)",
+			m.Limit, m.MarkCacheSize+2*m.IndexCacheSize))
+	}
+	return errors.Join(errs...)
+}
+
+// args are the engine's command-line configuration overrides for m, which
+// clickhouse-local (and so chDB) takes after "--".
+func (m Memory) args() []string {
+	limit := "--max_server_memory_usage_to_ram_ratio=0.5"
+	if m.Limit != 0 {
+		limit = "--max_server_memory_usage=" + strconv.FormatUint(m.Limit, 10)
+	}
+	index := strconv.FormatUint(m.IndexCacheSize, 10)
+	return []string{
+		"--",
+		limit,
+		"--mark_cache_size=" + strconv.FormatUint(m.MarkCacheSize, 10),
+		"--primary_index_cache_size=" + index,
+		"--index_mark_cache_size=" + index,
+	}
+}

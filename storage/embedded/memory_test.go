@@ -1,0 +1,127 @@
+package embedded_test
+
+import (
+	"bufio"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"sluice/internal/reporter"
+	"sluice/storage/embedded"
+)
+
+// serverSettings reads the engine's memory settings back.
+func serverSettings(t *testing.T) map[string]uint64 {
+	t.Helper()
+	out, err := engine.Query(t.Context(), `SELECT name, value FROM system.server_settings
+		WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size', 'index_mark_cache_size')`, "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]uint64{}
+	for line := range strings.Lines(string(out)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), "\t")
+		n, err := strconv.ParseUint(value, 10, 64)
+		if err != nil {
+			t.Fatalf("%s = %q: %v", name, value, err)
+		}
+		settings[name] = n
+	}
+	return settings
+}
+
+// memTotal is the machine's memory from /proc/meminfo.
+func memTotal(t *testing.T) uint64 {
+	t.Helper()
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "MemTotal:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no MemTotal in /proc/meminfo")
+	return 0
+}
+
+// TestMemoryBudget checks that the engine takes its budget from the
+// configuration instead of chDB's server defaults (90 % of the machine,
+// 5 GiB caches), and that the limit holds: a statement beyond it fails,
+// and the engine goes on.
+func TestMemoryBudget(t *testing.T) {
+	def := embedded.DefaultMemory()
+	got := serverSettings(t)
+	// Half the machine, or less under a cgroup limit; chDB's own default
+	// would be 90 %.
+	if limit, total := got["max_server_memory_usage"], memTotal(t); limit == 0 || limit > total/2+total/100 {
+		t.Errorf("default max_server_memory_usage = %d, want at most half of the machine's %d bytes", limit, total)
+	}
+	for name, want := range map[string]uint64{"mark_cache_size": def.MarkCacheSize, "primary_index_cache_size": def.IndexCacheSize, "index_mark_cache_size": def.IndexCacheSize} {
+		if got[name] != want {
+			t.Errorf("default %s = %d, want %d", name, got[name], want)
+		}
+	}
+
+	// Reopen on the same data with an explicit budget, then back to the
+	// defaults for the tests that follow.
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	reopen := func(memory embedded.Memory) {
+		t.Helper()
+		if err := engine.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		cfg := embedded.DefaultConfig()
+		cfg.DataDir, cfg.Memory = dataDir, memory
+		var err error
+		if engine, err = embedded.Open(t.Context(), r, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	budget := embedded.Memory{Limit: 1 << 30, MarkCacheSize: 64 << 20, IndexCacheSize: 32 << 20}
+	reopen(budget)
+	defer reopen(def)
+	got = serverSettings(t)
+	for name, want := range map[string]uint64{"max_server_memory_usage": budget.Limit, "mark_cache_size": budget.MarkCacheSize,
+		"primary_index_cache_size": budget.IndexCacheSize, "index_mark_cache_size": budget.IndexCacheSize} {
+		if got[name] != want {
+			t.Errorf("%s = %d, want %d", name, got[name], want)
+		}
+	}
+	// About 1.6 GB of state in one aggregation: beyond the 1 GiB budget.
+	_, err := engine.Query(t.Context(), "SELECT length(groupArray(number)) FROM numbers(200000000)", "TSV")
+	if err == nil || !strings.Contains(err.Error(), "MEMORY_LIMIT_EXCEEDED") {
+		t.Fatalf("a statement beyond the engine's limit: %v, want MEMORY_LIMIT_EXCEEDED", err)
+	}
+	if out, err := engine.Query(t.Context(), "SELECT count() FROM numbers(1000)", "TSV"); err != nil || strings.TrimSpace(string(out)) != "1000" {
+		t.Fatalf("after a statement beyond the limit: %q, %v", out, err)
+	}
+}
+
+func TestMemoryValidate(t *testing.T) {
+	for _, tc := range []struct {
+		memory embedded.Memory
+		want   string
+	}{
+		{embedded.DefaultMemory(), ""},
+		{embedded.Memory{Limit: 1 << 30, MarkCacheSize: 1, IndexCacheSize: 1}, ""},
+		{embedded.Memory{Limit: 1 << 20, MarkCacheSize: 1, IndexCacheSize: 1}, "memory-limit: must be 0 (half the machine's memory) or at least"},
+		{embedded.Memory{Limit: 1 << 30, MarkCacheSize: 512 << 20, IndexCacheSize: 256 << 20}, "memory-limit: 1073741824 bytes leave no room beside the caches"},
+		{embedded.Memory{IndexCacheSize: 1}, "mark-cache-size: must be positive"},
+		{embedded.Memory{MarkCacheSize: 1}, "index-cache-size: must be positive"},
+	} {
+		err := tc.memory.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.memory, err, tc.want)
+		}
+	}
+}
