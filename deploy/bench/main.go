@@ -622,7 +622,7 @@ func (b *bench) summary(searches []*search) error {
 	md.WriteString(goalRatios(searches))
 	for _, s := range searches {
 		if s.last != nil && len(s.last.RSSSamples) > 0 {
-			md.WriteString(rssReport(s.last))
+			md.WriteString(rssReport(s.last, int(rssWarmUp/b.rssInterval)))
 		}
 	}
 	data, _ := json.MarshalIndent(rows, "", "  ")
@@ -636,16 +636,20 @@ func (b *bench) summary(searches []*search) error {
 	return nil
 }
 
+// rssWarmUp is the start of a flatness run left out of its mean: the goal is ± 10 %
+// after the first two minutes, while the queues, caches and heap grow to their working size.
+const rssWarmUp = 2 * time.Minute
+
 // rssReport describes the resident set samples of a long step: every sample, and how far the
-// samples after the first minute stray from their mean (the flatness goal is ± 10 %).
-func rssReport(r *stepResult) string {
+// samples after the first warmUp of them stray from their mean (the flatness goal is ± 10 %).
+func rssReport(r *stepResult, warmUp int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nRSS of %s (%s, %d records/s, %.3f %% lost), MiB, one sample per interval:", r.Target, r.Protocol, r.Rate, 100*r.Loss)
 	for _, v := range r.RSSSamples {
 		fmt.Fprintf(&b, " %d", v>>20)
 	}
 	b.WriteString("\n")
-	skip := min(len(r.RSSSamples)-1, 6) // the first minute at 10 s samples: warm-up
+	skip := max(0, min(len(r.RSSSamples)-1, warmUp))
 	tail := r.RSSSamples[skip:]
 	var sum, lo, hi float64
 	lo = math.Inf(1)
