@@ -46,6 +46,7 @@ type bench struct {
 	maxRate       int
 	profile       bool
 	rssInterval   time.Duration
+	detect        bool
 	stepCount     int
 	results       *os.File
 }
@@ -102,6 +103,7 @@ func main() {
 	flag.IntVar(&b.maxRate, "max-rate", 3_200_000, "highest rate the search tries, records/s")
 	flag.StringVar(&b.out, "out", "", "results directory (default bench-results/<time>)")
 	flag.BoolVar(&b.profile, "profile", false, "take CPU and allocation profiles of the sluice processes at every step")
+	flag.BoolVar(&b.detect, "detect", true, "run sluice's threat detections (detect.enabled), which take the embedded engine for seconds each minute")
 	flag.DurationVar(&b.rssInterval, "rss-interval", 0, "sample the resident set this often during each step (the flatness run)")
 	rateFrom := flag.String("rate-from", "", "print --rate-fraction of the highest passing rate of the first target and protocol in this summary.json, and exit")
 	rateFraction := flag.Float64("rate-fraction", 0.8, "see --rate-from")

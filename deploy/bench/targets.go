@@ -193,8 +193,10 @@ pipeline:
   flush-interval: 500ms
 kafka:
   topic-partitions: 2
+detect:
+  enabled: %t
 status-interval: 0s
-`, env.b.receiveBuffer, env.b.receiveBuffer)
+`, env.b.receiveBuffer, env.b.receiveBuffer, env.b.detect)
 	return path, os.WriteFile(path, []byte(cfg), 0o644)
 }
 
