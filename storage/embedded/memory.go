@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+
+	chdb "sluice/storage/embedded/internal/chdbpurego"
 )
 
 // Memory is the embedded engine's memory budget, the `storage.embedded:`
@@ -35,11 +38,21 @@ func DefaultMemory() Memory {
 	return Memory{MarkCacheSize: 512 << 20, IndexCacheSize: 256 << 20}
 }
 
+// caches is what the three caches may hold together, saturated rather
+// than wrapped around.
+func (m Memory) caches() uint64 {
+	const most = ^uint64(0)
+	if m.IndexCacheSize > (most-m.MarkCacheSize)/2 {
+		return most
+	}
+	return m.MarkCacheSize + 2*m.IndexCacheSize
+}
+
 // Validate names each bad key.
 func (m Memory) Validate() error {
 	var errs []error
 	if m.Limit != 0 && m.Limit < minMemoryLimit {
-		errs = append(errs, fmt.Errorf("memory-limit: must be 0 (half the machine's memory) or at least %d bytes, got %d", minMemoryLimit, m.Limit))
+		errs = append(errs, fmt.Errorf("memory-limit: must be 0 (half the machine's memory) or at least %d bytes, and more than the caches, got %d", minMemoryLimit, m.Limit))
 	}
 	if m.MarkCacheSize == 0 {
 		errs = append(errs, errors.New("mark-cache-size: must be positive"))
@@ -47,9 +60,9 @@ func (m Memory) Validate() error {
 	if m.IndexCacheSize == 0 {
 		errs = append(errs, errors.New("index-cache-size: must be positive"))
 	}
-	if m.Limit >= minMemoryLimit && m.MarkCacheSize+2*m.IndexCacheSize >= m.Limit {
+	if m.Limit >= minMemoryLimit && m.caches() >= m.Limit {
 		errs = append(errs, fmt.Errorf("memory-limit: %d bytes leave no room beside the caches (mark-cache-size and twice index-cache-size: %d bytes)",
-			m.Limit, m.MarkCacheSize+2*m.IndexCacheSize))
+			m.Limit, m.caches()))
 	}
 	return errors.Join(errs...)
 }
@@ -69,4 +82,43 @@ func (m Memory) args() []string {
 		"--primary_index_cache_size=" + index,
 		"--index_mark_cache_size=" + index,
 	}
+}
+
+// readMemoryBudget reads back the budget the engine applied: the limit
+// that half the machine came to, and the caches, which ClickHouse lowers
+// to half the machine's memory if asked for more. The index cache is the
+// larger of the two index caches.
+func readMemoryBudget(conn chdb.ChdbConn) (Memory, error) {
+	res, err := conn.Query(`SELECT name, value FROM system.server_settings
+		WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size', 'index_mark_cache_size')`, "TSV")
+	if err != nil {
+		return Memory{}, err
+	}
+	if res == nil {
+		return Memory{}, errors.New("no result")
+	}
+	defer res.Free()
+	if err := res.Error(); err != nil {
+		return Memory{}, err
+	}
+	var m Memory
+	for line := range strings.Lines(string(res.Buf())) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), "\t")
+		n, err := strconv.ParseUint(value, 10, 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("%s = %q: %w", name, value, err)
+		}
+		switch name {
+		case "max_server_memory_usage":
+			m.Limit = n
+		case "mark_cache_size":
+			m.MarkCacheSize = n
+		default:
+			m.IndexCacheSize = max(m.IndexCacheSize, n)
+		}
+	}
+	if m.Limit == 0 {
+		return Memory{}, errors.New("max_server_memory_usage missing from system.server_settings")
+	}
+	return m, nil
 }

@@ -2,6 +2,8 @@ package embedded_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"strconv"
@@ -74,22 +76,36 @@ func TestMemoryBudget(t *testing.T) {
 
 	// Reopen on the same data with an explicit budget, then back to the
 	// defaults for the tests that follow.
-	r := reporter.New(slog.New(slog.DiscardHandler))
+	var logs bytes.Buffer
+	r := reporter.New(slog.New(slog.NewTextHandler(&logs, nil)))
+	// context.Background: the restore runs as a cleanup, after t.Context
+	// is canceled.
 	reopen := func(memory embedded.Memory) {
 		t.Helper()
-		if err := engine.Stop(t.Context()); err != nil {
-			t.Fatal(err)
+		if engine != nil {
+			if err := engine.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		cfg := embedded.DefaultConfig()
 		cfg.DataDir, cfg.Memory = dataDir, memory
 		var err error
-		if engine, err = embedded.Open(t.Context(), r, cfg); err != nil {
+		if engine, err = embedded.Open(context.Background(), r, cfg); err != nil {
+			engine = nil
 			t.Fatal(err)
 		}
 	}
-	budget := embedded.Memory{Limit: 1 << 30, MarkCacheSize: 64 << 20, IndexCacheSize: 32 << 20}
+	// Caches of 520 MiB in a 1 GiB budget: valid, but worth a warning.
+	budget := embedded.Memory{Limit: 1 << 30, MarkCacheSize: 320 << 20, IndexCacheSize: 100 << 20}
+	t.Cleanup(func() { reopen(def) })
+	reopen(def)
+	if !strings.Contains(logs.String(), "embedded engine open") || strings.Contains(logs.String(), "caches may take") {
+		t.Errorf("the default budget: no open logged, or a warning about its caches:\n%s", logs.String())
+	}
 	reopen(budget)
-	defer reopen(def)
+	if !strings.Contains(logs.String(), "caches may take half its memory limit") {
+		t.Errorf("no warning for caches of half the limit:\n%s", logs.String())
+	}
 	got = serverSettings(t)
 	for name, want := range map[string]uint64{"max_server_memory_usage": budget.Limit, "mark_cache_size": budget.MarkCacheSize,
 		"primary_index_cache_size": budget.IndexCacheSize, "index_mark_cache_size": budget.IndexCacheSize} {
@@ -116,6 +132,7 @@ func TestMemoryValidate(t *testing.T) {
 		{embedded.Memory{Limit: 1 << 30, MarkCacheSize: 1, IndexCacheSize: 1}, ""},
 		{embedded.Memory{Limit: 1 << 20, MarkCacheSize: 1, IndexCacheSize: 1}, "memory-limit: must be 0 (half the machine's memory) or at least"},
 		{embedded.Memory{Limit: 1 << 30, MarkCacheSize: 512 << 20, IndexCacheSize: 256 << 20}, "memory-limit: 1073741824 bytes leave no room beside the caches"},
+		{embedded.Memory{Limit: 1 << 30, MarkCacheSize: 1, IndexCacheSize: 1 << 63}, "leave no room beside the caches (mark-cache-size and twice index-cache-size: 18446744073709551615 bytes)"},
 		{embedded.Memory{IndexCacheSize: 1}, "mark-cache-size: must be positive"},
 		{embedded.Memory{MarkCacheSize: 1}, "index-cache-size: must be positive"},
 	} {

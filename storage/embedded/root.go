@@ -133,28 +133,27 @@ func (e *Engine) Start(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("embedded: open chDB session in %s: %w", e.sessionDir, err)
 	}
+	// Read the budget back before the connection is published: no other
+	// call can reach it yet, and no lock is taken under sessionMu.
+	applied, err := readMemoryBudget(conn)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("embedded: read the memory budget back: %w", err)
+	}
 	e.mu.Lock()
 	e.conn = conn
 	e.mu.Unlock()
 	sessionOpen = true
-	budget, err := e.Query(context.Background(), memoryBudgetQuery, "TSV")
-	if err != nil {
-		e.mu.Lock()
-		e.conn.Close()
-		e.conn = nil
-		e.mu.Unlock()
-		sessionOpen = false // sessionMu is held
-		return fmt.Errorf("embedded: read the memory budget: %w", err)
+	e.logger.Info("embedded engine open", "path", e.sessionDir, "memory_limit", applied.Limit,
+		"mark_cache_size", applied.MarkCacheSize, "index_cache_size", applied.IndexCacheSize)
+	if caches := applied.caches(); caches >= applied.Limit/2 {
+		// Possible with memory-limit 0 on a small machine or cgroup: full
+		// caches would leave the inserts and merges little.
+		e.logger.Warn("the engine's caches may take half its memory limit or more; lower storage.embedded.mark-cache-size and index-cache-size, or raise memory-limit",
+			"memory_limit", applied.Limit, "caches", caches)
 	}
-	e.logger.Info("embedded engine open", "path", e.sessionDir, "memory", strings.TrimSpace(string(budget)))
 	return nil
 }
-
-// memoryBudgetQuery reads back the budget the engine applied (the limit
-// that half the machine came to), for the log.
-const memoryBudgetQuery = `SELECT arrayStringConcat(groupArray(name || '=' || formatReadableSize(toUInt64(value))), ' ')
-FROM (SELECT name, value FROM system.server_settings
-	WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size', 'index_mark_cache_size') ORDER BY name)`
 
 func (e *Engine) cleanSpool() error {
 	stale, err := filepath.Glob(filepath.Join(e.spoolDir, "*.native"))
