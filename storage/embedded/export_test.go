@@ -22,3 +22,13 @@ func LeaveDatabase(e *Engine, name string) {
 
 // EngineMessage is engineMessage, for its table test.
 var EngineMessage = engineMessage
+
+// MemorySettings reads the engine's memory settings as the engine reads
+// them back when it opens, each by its ClickHouse name.
+func MemorySettings(ctx context.Context, e *Engine) (map[string]uint64, error) {
+	out, err := e.Query(ctx, memorySettingsQuery, "TSV")
+	if err != nil {
+		return nil, err
+	}
+	return parseMemorySettings(out)
+}

@@ -84,13 +84,31 @@ func (m Memory) args() []string {
 	}
 }
 
+// memorySettingsQuery reads the engine's memory settings, as TSV name and
+// value lines (parseMemorySettings).
+const memorySettingsQuery = `SELECT name, value FROM system.server_settings
+	WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size', 'index_mark_cache_size')`
+
+// parseMemorySettings reads memorySettingsQuery's answer.
+func parseMemorySettings(tsv []byte) (map[string]uint64, error) {
+	settings := map[string]uint64{}
+	for line := range strings.Lines(string(tsv)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), "\t")
+		n, err := strconv.ParseUint(value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s = %q: %w", name, value, err)
+		}
+		settings[name] = n
+	}
+	return settings, nil
+}
+
 // readMemoryBudget reads back the budget the engine applied: the limit
 // that half the machine came to, and the caches, which ClickHouse lowers
 // to half the machine's memory if asked for more. The index cache is the
 // larger of the two index caches.
 func readMemoryBudget(conn chdb.ChdbConn) (Memory, error) {
-	res, err := conn.Query(`SELECT name, value FROM system.server_settings
-		WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size', 'index_mark_cache_size')`, "TSV")
+	res, err := conn.Query(memorySettingsQuery, "TSV")
 	if err != nil {
 		return Memory{}, err
 	}
@@ -101,21 +119,14 @@ func readMemoryBudget(conn chdb.ChdbConn) (Memory, error) {
 	if err := res.Error(); err != nil {
 		return Memory{}, err
 	}
-	var m Memory
-	for line := range strings.Lines(string(res.Buf())) {
-		name, value, _ := strings.Cut(strings.TrimSpace(line), "\t")
-		n, err := strconv.ParseUint(value, 10, 64)
-		if err != nil {
-			return Memory{}, fmt.Errorf("%s = %q: %w", name, value, err)
-		}
-		switch name {
-		case "max_server_memory_usage":
-			m.Limit = n
-		case "mark_cache_size":
-			m.MarkCacheSize = n
-		default:
-			m.IndexCacheSize = max(m.IndexCacheSize, n)
-		}
+	settings, err := parseMemorySettings(res.Buf())
+	if err != nil {
+		return Memory{}, err
+	}
+	m := Memory{
+		Limit:          settings["max_server_memory_usage"],
+		MarkCacheSize:  settings["mark_cache_size"],
+		IndexCacheSize: max(settings["primary_index_cache_size"], settings["index_mark_cache_size"]),
 	}
 	if m.Limit == 0 {
 		return Memory{}, errors.New("max_server_memory_usage missing from system.server_settings")

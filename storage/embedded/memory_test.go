@@ -17,19 +17,9 @@ import (
 // serverSettings reads the engine's memory settings back.
 func serverSettings(t *testing.T) map[string]uint64 {
 	t.Helper()
-	out, err := engine.Query(t.Context(), `SELECT name, value FROM system.server_settings
-		WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size', 'index_mark_cache_size')`, "TSV")
+	settings, err := embedded.MemorySettings(t.Context(), engine)
 	if err != nil {
 		t.Fatal(err)
-	}
-	settings := map[string]uint64{}
-	for line := range strings.Lines(string(out)) {
-		name, value, _ := strings.Cut(strings.TrimSpace(line), "\t")
-		n, err := strconv.ParseUint(value, 10, 64)
-		if err != nil {
-			t.Fatalf("%s = %q: %v", name, value, err)
-		}
-		settings[name] = n
 	}
 	return settings
 }
