@@ -88,7 +88,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.Detect.Enabled && cfg.Storage.Backend == storage.BackendEmbedded {
 		r.Logger.Warn("detect.in-pipeline with the embedded backend: this worker's detections see only the flows it stored, not the other workers'")
 	}
-	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks)
+	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks, nil)
 	if err != nil {
 		stopSIEMSinks(siemSinks)
 		return err

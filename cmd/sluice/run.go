@@ -155,7 +155,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		stopSIEMSinks(siemSinks)
 		return err
 	}
-	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks)
+	detections, err := newDetections(r, cfg, store.detectStore(), siemSinks, q.Backlog)
 	if err != nil {
 		return err
 	}
@@ -194,8 +194,9 @@ func newEnricher(r *reporter.Reporter, cfg Config) (*enrich.Enricher, error) {
 // detect.enabled is off. Its state (watermark, ongoing events, alerts not
 // yet delivered) lives in the data directory. Its alerts go to the alerts
 // table and to every SIEM sink (a sink whose kinds leave out alerts takes
-// none).
-func newDetections(r *reporter.Reporter, cfg Config, store detect.Store, siemSinks []*siem.Sink) (*detect.Scheduler, error) {
+// none). backlog is ingestion's in-process backlog, which the detections'
+// queries wait out (nil: none in this process).
+func newDetections(r *reporter.Reporter, cfg Config, store detect.Store, siemSinks []*siem.Sink, backlog func() float64) (*detect.Scheduler, error) {
 	if !cfg.Detect.Enabled {
 		return nil, nil
 	}
@@ -203,7 +204,8 @@ func newDetections(r *reporter.Reporter, cfg Config, store detect.Store, siemSin
 	for _, s := range siemSinks {
 		sinks = append(sinks, s)
 	}
-	return detect.New(r, cfg.Detect, detect.Dependencies{Store: store, StateDir: filepath.Join(cfg.Data, "detect"), Sinks: sinks}) // errors name "detect"
+	return detect.New(r, cfg.Detect, detect.Dependencies{Store: store, StateDir: filepath.Join(cfg.Data, "detect"), Sinks: sinks,
+		Backlog: backlog}) // errors name "detect"
 }
 
 // newCollector builds the collector of `run` and `collect`; its templates

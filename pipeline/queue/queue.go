@@ -82,6 +82,10 @@ func (q *Queue) Put(ctx context.Context, b *record.Batch) error {
 // done, after the batches already queued.
 func (q *Queue) Batches() <-chan *record.Batch { return q.ch }
 
+// Backlog is the share of the queue in use, 0 (empty) to 1 (full): how
+// far the pipeline is behind the collector.
+func (q *Queue) Backlog() float64 { return float64(len(q.ch)) / float64(cap(q.ch)) }
+
 // Start does nothing: the queue has no work of its own.
 func (q *Queue) Start(context.Context) error { return nil }
 

@@ -17,11 +17,17 @@ func TestQueueOrderAndBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
+		if got, want := q.Backlog(), float64(i)/2; got != want {
+			t.Fatalf("backlog with %d of 2 batches queued = %v, want %v", i, got, want)
+		}
 		b := record.GetBatch()
 		b.Next().Bytes = uint64(i)
 		if err := q.Put(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if got := q.Backlog(); got != 1 {
+		t.Fatalf("backlog of a full queue = %v, want 1", got)
 	}
 	// Full: Put must wait, then give up with the context.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

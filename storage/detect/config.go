@@ -67,6 +67,20 @@ type Config struct {
 	// (default 100): past it events are counted (alerts_capped_total), not
 	// raised, so a noisy rule cannot flood the sinks.
 	MaxNewAlerts int `yaml:"max-new-alerts"`
+	// MaxYield is how long a detection's query waits, at most, while
+	// ingestion has a backlog (default 30s; 0 never waits). On the embedded
+	// engine a query holds back every insert while it runs: the queries
+	// wait for the writer to catch up, so that they delay the detections
+	// rather than lose flows. Past it the query runs anyway, and the wait
+	// is counted (yield_timeouts_total).
+	MaxYield time.Duration `yaml:"max-yield"`
+	// MaxQueryTime stops a detection's query that runs longer (default
+	// 30s, whole seconds): on the embedded engine inserts wait while it
+	// runs, so it bounds how long one detection stalls ingestion. A query
+	// stopped so fails (errors_total) and backs off; a window too large
+	// for the flow rate (beaconing's hour at tens of thousands of flows/s)
+	// fails every time, and says so.
+	MaxQueryTime time.Duration `yaml:"max-query-time"`
 
 	PortScan      PortScanConfig      `yaml:"port-scan"`
 	Sweep         SweepConfig         `yaml:"sweep"`
@@ -235,6 +249,8 @@ func DefaultConfig() Config {
 		RetryMax:      time.Minute,
 		MaxPending:    100000,
 		MaxNewAlerts:  100,
+		MaxYield:      30 * time.Second,
+		MaxQueryTime:  30 * time.Second,
 
 		PortScan: PortScanConfig{Enabled: true, MinPorts: 250},
 		Sweep:    SweepConfig{Enabled: true, MinHosts: 100, Ports: []uint16{21, 22, 23, 25, 139, 445, 3389, 5985, 5986}},
@@ -274,6 +290,12 @@ func (c Config) Validate() error {
 	pos("exfiltration.baseline", c.Exfiltration.Baseline)
 	if c.ReceivedSlack < 0 {
 		errs = append(errs, fmt.Errorf("received-slack: must be >= 0, got %s", c.ReceivedSlack))
+	}
+	if c.MaxQueryTime < time.Second || c.MaxQueryTime%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("max-query-time: must be whole seconds, at least 1s, got %s", c.MaxQueryTime))
+	}
+	if c.MaxYield < 0 {
+		errs = append(errs, fmt.Errorf("max-yield: must be >= 0, got %s", c.MaxYield))
 	}
 	if c.Lateness < 0 {
 		errs = append(errs, fmt.Errorf("lateness: must be >= 0, got %s", c.Lateness))

@@ -303,7 +303,8 @@ func (d *detection) query(c *Config, from, to time.Time) (string, error) {
 		out.WriteString(v)
 		s = s[i+j+1:]
 	}
-	return out.String() + "\nORDER BY WindowEnd, Key\nSETTINGS output_format_json_quote_64bit_integers = 0", nil
+	return out.String() + fmt.Sprintf("\nORDER BY WindowEnd, Key\nSETTINGS output_format_json_quote_64bit_integers = 0, max_execution_time = %d, timeout_overflow_mode = 'throw'",
+		int(c.MaxQueryTime/time.Second)), nil
 }
 
 // enabledDetections lists the detections cfg runs.

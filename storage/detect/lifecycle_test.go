@@ -24,6 +24,7 @@ type failing struct {
 	mu    sync.Mutex
 	match string
 	times int
+	err   error // nil: "injected failure"
 }
 
 func (f *failing) Query(ctx context.Context, sql, format string) ([]byte, error) {
@@ -34,6 +35,9 @@ func (f *failing) Query(ctx context.Context, sql, format string) ([]byte, error)
 	}
 	f.mu.Unlock()
 	if fail {
+		if f.err != nil {
+			return nil, f.err
+		}
 		return nil, errors.New("injected failure")
 	}
 	return f.Engine.Query(ctx, sql, format)

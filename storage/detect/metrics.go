@@ -22,6 +22,9 @@ type metrics struct {
 	alertsDelivered *prometheus.CounterVec
 	alertsDropped   *prometheus.CounterVec
 	alertsCapped    *prometheus.CounterVec
+	yieldSeconds    prometheus.Counter
+	yieldTimeouts   prometheus.Counter
+	backedOff       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,6 +43,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		alertsDropped:   f.CounterVec("alerts_dropped_total", "Alert records dropped before a target took them: the queue (max-pending) was full.", "target"),
 		alertsCapped:    f.CounterVec("alerts_capped_total", "Events not raised: more new alerts than max-new-alerts in one evaluation.", "detection"),
 		windowsSkipped:  f.Counter("windows_skipped_total", "Window ends skipped after downtime longer than max-catch-up."),
+		yieldSeconds:    f.Counter("yield_seconds_total", "Time the detections' queries waited for ingestion's backlog to clear."),
+		yieldTimeouts:   f.Counter("yield_timeouts_total", "Queries run while ingestion still had a backlog, after waiting max-yield."),
+		backedOff:       f.CounterVec("backed_off_total", "Runs that skipped a detection after its consecutive failures (retried later, not at every run).", "detection"),
 	}
 	if err := f.Err(); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)

@@ -62,7 +62,24 @@ type Dependencies struct {
 	StateDir string
 	// Now is the wall clock (tests); nil is time.Now.
 	Now func() time.Time
+	// Backlog is the share, 0 to 1, of ingestion's in-process buffer in
+	// use (the collector-to-pipeline queue of `sluice run`); nil when this
+	// process stores no flows. The queries wait while it is above
+	// yieldBacklog, up to max-yield.
+	Backlog func() float64
 }
+
+// yieldBacklog is the ingestion backlog above which a query waits. On the
+// embedded engine a query holds back every insert while it runs (a 5-minute
+// window at 100k flows/s takes a second or two), and the engine serves
+// statements in turn: queries run back to back would let the writer insert
+// one batch between two of them while several arrive, until the queue
+// overflows. Waiting for the queue to drain to a quarter keeps three
+// quarters of it for what arrives during the next query.
+const yieldBacklog = 0.25
+
+// yieldPoll is how often a waiting query looks at the backlog again.
+const yieldPoll = 20 * time.Millisecond
 
 // Scheduler runs the detections.
 type Scheduler struct {
@@ -76,6 +93,12 @@ type Scheduler struct {
 	mu    sync.Mutex // guards st and runs
 	st    state
 	runMu sync.Mutex // one run at a time
+
+	// failures counts each detection's consecutive failed runs and skip
+	// the runs it sits out before the next attempt (guarded by runMu): a
+	// query that fails for its size (memory, time) fails again, larger,
+	// and each attempt costs engine time.
+	failures, skip map[string]int
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -98,13 +121,14 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Scheduler, error
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	s := &Scheduler{cfg: cfg, deps: deps, detections: enabledDetections(&cfg), logger: r.Logger,
-		limiter: r.NewLimiter(5, time.Minute), metrics: m}
+		limiter: r.NewLimiter(5, time.Minute), metrics: m, failures: map[string]int{}, skip: map[string]int{}}
 	for _, d := range s.detections {
 		m.runs.WithLabelValues(d.name)
 		m.errors.WithLabelValues(d.name)
 		m.open.WithLabelValues(d.name)
 		m.duration.WithLabelValues(d.name)
 		m.alertsCapped.WithLabelValues(d.name)
+		m.backedOff.WithLabelValues(d.name)
 		for _, st := range []record.AlertState{record.AlertOpen, record.AlertUpdated, record.AlertClosed} {
 			m.alerts.WithLabelValues(d.name, st.String())
 		}
@@ -211,14 +235,24 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// Each detection goes on from its own watermark: one failing does not
 	// hold the others back, and only its windows are evaluated again.
 	var failed []error
+	skipped := false
 	for _, d := range s.detections {
+		if s.skip[d.name] > 0 {
+			s.skip[d.name]--
+			s.metrics.backedOff.WithLabelValues(d.name).Inc()
+			skipped = true
+			continue
+		}
 		if err := s.runDetection(ctx, d, watermark, lastEnd, target.Equal(newest)); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
 			s.metrics.errors.WithLabelValues(d.name).Inc()
+			s.backOff(d, err)
 			failed = append(failed, err)
+			continue
 		}
+		s.failures[d.name] = 0
 	}
 	s.mu.Lock()
 	s.st.Watermark = s.st.minWatermark(s.detections)
@@ -234,11 +268,68 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if len(failed) > 0 {
 		return errors.Join(failed...)
 	}
+	if skipped {
+		return nil
+	}
 	// Only a run that evaluated everything moves this on: after a failure
 	// the next run keeps its lateness.
 	s.mu.Lock()
 	s.st.NewestFlow = newest
 	s.mu.Unlock()
+	return nil
+}
+
+// backOff counts a failed run of d and sets how many runs it sits out:
+// none after one failure (a passing fault), then 1, 3, 7... up to as many
+// as long-interval holds; up to max-catch-up's when the query was stopped
+// at max-query-time, since its window only grows with the flow rate and
+// each attempt stalls ingestion that long.
+func (s *Scheduler) backOff(d *detection, err error) {
+	n := s.failures[d.name] + 1
+	s.failures[d.name] = n
+	bound := s.cfg.LongInterval
+	if isTimeout(err) {
+		bound = s.cfg.MaxCatchUp
+	}
+	most := max(1, int(bound/s.cfg.Interval))
+	skip := most
+	if n-1 < 31 {
+		skip = min(most, 1<<(n-1)-1)
+	}
+	s.skip[d.name] = skip
+	if skip > 0 {
+		s.limiter.Log(s.logger, "backoff-"+d.name, "detection failed again; sitting out runs before the next attempt",
+			"detection", d.name, "failures", n, "runs", skip)
+	}
+}
+
+// isTimeout tells a query stopped at max-query-time.
+func isTimeout(err error) bool { return strings.Contains(err.Error(), "TIMEOUT_EXCEEDED") }
+
+// yield waits, up to max-yield, while ingestion has a backlog: see
+// yieldBacklog.
+func (s *Scheduler) yield(ctx context.Context) error {
+	if s.deps.Backlog == nil || s.cfg.MaxYield <= 0 || s.deps.Backlog() <= yieldBacklog {
+		return nil
+	}
+	start := time.Now()
+	defer func() { s.metrics.yieldSeconds.Add(time.Since(start).Seconds()) }()
+	deadline := time.NewTimer(s.cfg.MaxYield)
+	defer deadline.Stop()
+	poll := time.NewTicker(yieldPoll)
+	defer poll.Stop()
+	for s.deps.Backlog() > yieldBacklog {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("detect: waiting for ingestion: %w", ctx.Err())
+		case <-deadline.C:
+			s.metrics.yieldTimeouts.Inc()
+			s.limiter.Log(s.logger, "yield", "ingestion still has a backlog after max-yield; running the detections anyway",
+				"max-yield", s.cfg.MaxYield, "backlog", s.deps.Backlog())
+			return nil
+		case <-poll.C:
+		}
+	}
 	return nil
 }
 
@@ -262,11 +353,19 @@ func (s *Scheduler) runDetection(ctx context.Context, d *detection, floor, lastE
 		if from.Add(chunk).Before(lastEnd) {
 			to = from.Add(chunk).Truncate(s.cfg.Step)
 		}
+		if err := s.yield(ctx); err != nil {
+			return err
+		}
 		start := time.Now()
 		rows, err := s.queryDetection(ctx, d, from, to)
 		s.metrics.runs.WithLabelValues(d.name).Inc()
 		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
 		if err != nil {
+			if isTimeout(err) {
+				s.limiter.Log(s.logger, "slow-"+d.name, "detection stopped at max-query-time: its window holds too many flows for the engine at this rate; "+
+					"turn it off, or run the detections against a ClickHouse server",
+					"detection", d.name, "max-query-time", s.cfg.MaxQueryTime, "window", d.windowOf(&s.cfg))
+			}
 			return err
 		}
 		s.mu.Lock()
@@ -366,6 +465,7 @@ func (s *Scheduler) queryDetection(ctx context.Context, d *detection, from, to t
 	if err != nil {
 		return nil, err
 	}
+
 	out, err := s.deps.Store.Query(ctx, q, "JSONEachRow")
 	if err != nil {
 		return nil, fmt.Errorf("detection %s: %w", d.name, err)
