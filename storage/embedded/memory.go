@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	chdb "sluice/storage/embedded/internal/chdbpurego"
 )
@@ -26,6 +27,12 @@ type Memory struct {
 	// IndexCacheSize bounds each of the primary-index cache and the
 	// skip-index mark cache.
 	IndexCacheSize uint64 `yaml:"index-cache-size"`
+	// PurgeInterval is how often the engine hands the pages its allocator
+	// (jemalloc) freed back to the system (default 10s; 0 never). A
+	// ClickHouse server does so from a background thread; chDB does not,
+	// and the pages a query's aggregation freed stayed resident: beside
+	// 150 MiB allocated, 700 MiB. A purge takes the engine about 20 ms.
+	PurgeInterval time.Duration `yaml:"purge-interval"`
 }
 
 // minMemoryLimit is the least Limit accepted: below it merges of the wide
@@ -33,9 +40,9 @@ type Memory struct {
 const minMemoryLimit = 512 << 20
 
 // DefaultMemory: half the machine, 512 MiB of marks, 256 MiB of each index
-// cache.
+// cache, freed pages handed back every 10 s.
 func DefaultMemory() Memory {
-	return Memory{MarkCacheSize: 512 << 20, IndexCacheSize: 256 << 20}
+	return Memory{MarkCacheSize: 512 << 20, IndexCacheSize: 256 << 20, PurgeInterval: 10 * time.Second}
 }
 
 // caches is what the three caches may hold together, saturated rather
@@ -53,6 +60,9 @@ func (m Memory) Validate() error {
 	var errs []error
 	if m.Limit != 0 && m.Limit < minMemoryLimit {
 		errs = append(errs, fmt.Errorf("memory-limit: must be 0 (half the machine's memory) or at least %d bytes, and more than the caches, got %d", minMemoryLimit, m.Limit))
+	}
+	if m.PurgeInterval < 0 {
+		errs = append(errs, fmt.Errorf("purge-interval: must be >= 0, got %s", m.PurgeInterval))
 	}
 	if m.MarkCacheSize == 0 {
 		errs = append(errs, errors.New("mark-cache-size: must be positive"))

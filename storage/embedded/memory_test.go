@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"sluice/internal/reporter"
 	"sluice/storage/embedded"
@@ -130,5 +131,77 @@ func TestMemoryValidate(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%+v: %v, want %q", tc.memory, err, tc.want)
 		}
+	}
+}
+
+// dirtyBytes is what the engine's allocator keeps resident beyond what it
+// has handed out and its own metadata: the pages freed but not given back.
+func dirtyBytes(t *testing.T) int64 {
+	t.Helper()
+	out, err := engine.Query(t.Context(), "SELECT * FROM system.jemalloc_stats", "TSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(strings.ReplaceAll(string(out), `\n`, "\n"), "\n") {
+		rest, ok := strings.CutPrefix(line, "Allocated: ")
+		if !ok {
+			continue
+		}
+		fields := map[string]int64{}
+		for part := range strings.SplitSeq(rest, ", ") {
+			name, value, _ := strings.Cut(part, ": ")
+			value, _, _ = strings.Cut(value, " ")
+			fields[name], _ = strconv.ParseInt(value, 10, 64)
+		}
+		return fields["resident"] - fields["active"] - fields["metadata"]
+	}
+	t.Fatalf("no Allocated line in the allocator's statistics:\n%.2000s", out)
+	return 0
+}
+
+// The engine hands the pages a statement freed back to the system every
+// purge-interval; without it they stay resident.
+func TestPurgeHandsFreedPagesBack(t *testing.T) {
+	reopen := func(memory embedded.Memory) {
+		t.Helper()
+		if err := engine.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		cfg := embedded.DefaultConfig()
+		cfg.DataDir, cfg.Memory = dataDir, memory
+		var err error
+		if engine, err = embedded.Open(context.Background(), reporter.New(slog.New(slog.DiscardHandler)), cfg); err != nil {
+			engine = nil
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { reopen(embedded.DefaultMemory()) })
+	// A hundred thousand small hash sets: hundreds of MiB in the
+	// allocator's arenas, freed when the statement ends.
+	const churn = "SELECT k, uniqExact(number) FROM (SELECT number % 100000 AS k, number FROM numbers(20000000)) GROUP BY k FORMAT Null"
+	const given = 64 << 20
+
+	off := embedded.DefaultMemory()
+	off.PurgeInterval = 0
+	reopen(off)
+	if _, err := engine.Query(t.Context(), churn, "TSV"); err != nil {
+		t.Fatal(err)
+	}
+	if d := dirtyBytes(t); d < given {
+		t.Fatalf("without purging, %d MiB freed but resident after the statement; want at least %d, or this test proves nothing", d>>20, given>>20)
+	}
+
+	on := embedded.DefaultMemory()
+	on.PurgeInterval = 20 * time.Millisecond
+	reopen(on)
+	if _, err := engine.Query(t.Context(), churn, "TSV"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for d := dirtyBytes(t); d >= given; d = dirtyBytes(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("purging every 20 ms: %d MiB still freed but resident after 30 s", d>>20)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

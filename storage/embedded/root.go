@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	chdb "sluice/storage/embedded/internal/chdbpurego"
 
@@ -67,6 +68,8 @@ type Engine struct {
 
 	limits atomic.Pointer[clickhouse.QueryLimits] // of QueryReadOnly
 	memory Memory
+
+	stopPurge func() // ends the purge loop and waits for it; nil when none runs
 }
 
 // Dependencies are what the engine is handed: nothing yet.
@@ -144,6 +147,7 @@ func (e *Engine) Start(context.Context) error {
 	e.conn = conn
 	e.mu.Unlock()
 	sessionOpen = true
+	e.startPurge()
 	e.logger.Info("embedded engine open", "path", e.sessionDir, "memory_limit", applied.Limit,
 		"mark_cache_size", applied.MarkCacheSize, "index_cache_size", applied.IndexCacheSize)
 	if caches := applied.caches(); caches >= applied.Limit/2 {
@@ -153,6 +157,35 @@ func (e *Engine) Start(context.Context) error {
 			"memory_limit", applied.Limit, "caches", caches)
 	}
 	return nil
+}
+
+// startPurge hands the allocator's freed pages back every PurgeInterval
+// (see Memory.PurgeInterval), in turn with the other statements.
+func (e *Engine) startPurge() {
+	if e.memory.PurgeInterval <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	e.stopPurge = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		t := time.NewTicker(e.memory.PurgeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := e.Exec(ctx, "SYSTEM JEMALLOC PURGE"); err != nil {
+				if ctx.Err() == nil {
+					e.logger.Warn("could not hand the engine's freed memory back; no longer trying", "err", err)
+				}
+				return
+			}
+		}
+	}()
 }
 
 func (e *Engine) cleanSpool() error {
@@ -174,6 +207,10 @@ func (e *Engine) cleanSpool() error {
 // afterwards, but a new one can be started on the same data directory.
 // Stopping again does nothing.
 func (e *Engine) Stop(context.Context) error {
+	if e.stopPurge != nil {
+		e.stopPurge()
+		e.stopPurge = nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn == nil {
