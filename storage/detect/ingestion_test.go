@@ -6,39 +6,42 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// backlogProbe is a store that records the ingestion backlog each query
-// ran under.
+// backlogProbe is a store behind which every query leaves ingestion a
+// backlog that the writer clears in three looks (Backlog calls); it
+// records the backlog each query ran under.
 type backlogProbe struct {
 	Store
-	backlog func() float64
 	mu      sync.Mutex
+	pending int
 	seen    []float64
+}
+
+func (b *backlogProbe) Backlog() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending > 0 {
+		b.pending--
+		return 0.9
+	}
+	return 0.1
 }
 
 func (b *backlogProbe) Query(ctx context.Context, sql, format string) ([]byte, error) {
 	b.mu.Lock()
-	b.seen = append(b.seen, b.backlog())
+	level := 0.1
+	if b.pending > 0 {
+		level = 0.9
+	}
+	b.seen = append(b.seen, level)
+	b.pending = 3
 	b.mu.Unlock()
 	return b.Store.Query(ctx, sql, format)
-}
-
-// drainingBacklog reports a full queue for its first calls, then one that
-// drains: the writer catching up.
-func drainingBacklog(fullCalls int64) func() float64 {
-	var calls atomic.Int64
-	return func() float64 {
-		if calls.Add(1) <= fullCalls {
-			return 0.9
-		}
-		return 0.1
-	}
 }
 
 // The detections' queries wait while ingestion has a backlog: none runs
@@ -47,21 +50,22 @@ func TestQueriesYieldToIngestion(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 60, 0, 1), v4(192, 0, 2, 160)
 	storeUpToNow(t, scan(attacker, victim, 3000, 300, now.Add(-3*time.Minute), 100*time.Millisecond, now), now)
-	probe := &backlogProbe{Store: engine, backlog: drainingBacklog(10)}
+	probe := &backlogProbe{Store: engine}
 	sk := &sink{}
 	s := schedulerOn(t, probe, DefaultConfig(), t.TempDir(), now, sk)
-	s.deps.Backlog = probe.backlog
+	s.deps.Backlog = probe.Backlog
 	if err := s.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// The first query (the newest flow) runs before any detection and
-	// does not wait; every detection's does.
+	// does not wait; each detection's waits for the backlog the query
+	// before it left.
 	if len(probe.seen) < 1+len(s.detections) {
 		t.Fatalf("%d queries ran, want at least one per detection (%d)", len(probe.seen), len(s.detections))
 	}
 	for i, b := range probe.seen[1:] {
 		if b > yieldBacklog {
-			t.Errorf("detection query %d ran with the ingestion backlog at %v", i, b)
+			t.Errorf("detection query %d of %d ran with the ingestion backlog at %v", i+1, len(probe.seen)-1, b)
 		}
 	}
 	if got := testutil.ToFloat64(s.metrics.yieldSeconds); got <= 0 {
@@ -75,8 +79,9 @@ func TestQueriesYieldToIngestion(t *testing.T) {
 	}
 }
 
-// A backlog that does not clear holds each query max-yield at most: the
-// detections go on, and the queries run under it are counted.
+// A backlog that does not clear holds a run max-yield at most, all its
+// queries together: the detections go on, and the queries run under it
+// are counted.
 func TestYieldGivesUpAfterMaxYield(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 61, 0, 1), v4(192, 0, 2, 161)
@@ -116,7 +121,8 @@ func TestYieldGivesUpAfterMaxYield(t *testing.T) {
 
 // A detection that keeps failing is not run again at every run: it sits
 // out 0, 1, 3, 7... runs between attempts (bounded by long-interval), and
-// is back to every run once it succeeds.
+// is back to every run once it succeeds. One stopped at max-query-time
+// skips older windows, or, with a long window, sits out max-catch-up.
 func TestFailingDetectionBacksOff(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	attacker, victim := v4(10, 62, 0, 1), v4(192, 0, 2, 162)
@@ -138,14 +144,36 @@ func TestFailingDetectionBacksOff(t *testing.T) {
 	if got, want := attempts(nil, 30), []int{1, 2, 4, 8, 16, 27}; !slices.Equal(got, want) {
 		t.Errorf("failing port-scan was attempted at runs %v, want %v", got, want)
 	}
-	// Stopped at max-query-time: the wait keeps doubling past that.
+
+	// Stopped at max-query-time: a 5-minute detection backs off the same
+	// and skips to the newest window, so that its next query reads one.
 	timeout := errors.New("Code: 159. DB::Exception: Timeout exceeded: elapsed 30.1 seconds, maximum: 30. (TIMEOUT_EXCEEDED)")
-	if got, want := attempts(timeout, 40), []int{1, 2, 4, 8, 16, 32}; !slices.Equal(got, want) {
-		t.Errorf("port-scan stopped at max-query-time was attempted at runs %v, want %v", got, want)
+	st := &failing{Engine: engine, match: "AS Ports", times: 1 << 30, err: timeout}
+	s := schedulerOn(t, st, DefaultConfig(), t.TempDir(), now)
+	s.st.Watermark = now.Add(-time.Hour).Truncate(time.Minute) // an hour of windows to evaluate
+	_ = s.Run(t.Context())
+	if got := testutil.ToFloat64(s.metrics.windowsSkipped); got < 50 {
+		t.Errorf("windows_skipped_total = %v after port-scan was stopped at max-query-time an hour behind, want the hour's windows", got)
+	}
+	// The others evaluated up to the newest window end: port-scan is one
+	// step behind, its next query reading that one window.
+	if wm, end := s.st.Watermarks[PortScan], s.st.Watermarks[DDoS]; !wm.Equal(end.Add(-time.Minute)) {
+		t.Errorf("port-scan's watermark after a timeout: %s, want one step before the newest window end %s", wm, end)
+	}
+	// A long-window detection sits out max-catch-up (360 runs).
+	beacon := &failing{Engine: engine, match: "AS Connections", times: 1 << 30, err: timeout}
+	s = schedulerOn(t, beacon, DefaultConfig(), t.TempDir(), now)
+	_ = s.Run(t.Context())
+	if got := s.skip[Beaconing]; got != 360 {
+		t.Errorf("beaconing stopped at max-query-time sits out %d runs, want 360", got)
+	}
+	// It holds no one back meanwhile.
+	if !s.st.Watermark.Equal(s.st.Watermarks[PortScan]) {
+		t.Errorf("global watermark %s behind port-scan's %s while beaconing sits out", s.st.Watermark, s.st.Watermarks[PortScan])
 	}
 
-	st := &failing{Engine: engine, match: "AS Ports", times: 1 << 30}
-	s := schedulerOn(t, st, DefaultConfig(), t.TempDir(), now)
+	st = &failing{Engine: engine, match: "AS Ports", times: 1 << 30}
+	s = schedulerOn(t, st, DefaultConfig(), t.TempDir(), now)
 	for range 8 {
 		_ = s.Run(t.Context())
 	}

@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		alertsDelivered: f.CounterVec("alerts_delivered_total", "Alert records stored or accepted by a sink.", "target"),
 		alertsDropped:   f.CounterVec("alerts_dropped_total", "Alert records dropped before a target took them: the queue (max-pending) was full.", "target"),
 		alertsCapped:    f.CounterVec("alerts_capped_total", "Events not raised: more new alerts than max-new-alerts in one evaluation.", "detection"),
-		windowsSkipped:  f.Counter("windows_skipped_total", "Window ends skipped after downtime longer than max-catch-up."),
+		windowsSkipped:  f.Counter("windows_skipped_total", "Window ends skipped: after downtime longer than max-catch-up, or by a detection stopped at max-query-time (its next query reads the newest window only)."),
 		yieldSeconds:    f.Counter("yield_seconds_total", "Time the detections' queries waited for ingestion's backlog to clear."),
 		yieldTimeouts:   f.Counter("yield_timeouts_total", "Queries run while ingestion still had a backlog, after waiting max-yield."),
 		backedOff:       f.CounterVec("backed_off_total", "Runs that skipped a detection after its consecutive failures (retried later, not at every run).", "detection"),

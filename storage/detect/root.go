@@ -99,6 +99,8 @@ type Scheduler struct {
 	// query that fails for its size (memory, time) fails again, larger,
 	// and each attempt costs engine time.
 	failures, skip map[string]int
+	// yieldUntil ends the run's waits for ingestion (max-yield per run).
+	yieldUntil time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -226,21 +228,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if lastEnd.Sub(s.st.Watermark) > s.cfg.MaxCatchUp {
 		from := lastEnd.Add(-s.cfg.MaxCatchUp)
 		s.metrics.windowsSkipped.Add(float64(from.Sub(s.st.Watermark) / step))
-		s.logger.Warn("skipping windows older than max-catch-up", "from", s.st.Watermark, "to", from)
+		s.limiter.Log(s.logger, "catch-up", "skipping windows older than detect.max-catch-up", "from", s.st.Watermark, "to", from)
 		s.st.Watermark = from
 	}
 	watermark := s.st.Watermark
 	s.mu.Unlock()
 
 	// Each detection goes on from its own watermark: one failing does not
-	// hold the others back, and only its windows are evaluated again.
+	// hold the others back, and only its windows are evaluated again. One
+	// sitting out runs (backOff) evaluates its windows when it is back.
 	var failed []error
-	skipped := false
+	s.yieldUntil = time.Now().Add(s.cfg.MaxYield)
 	for _, d := range s.detections {
 		if s.skip[d.name] > 0 {
 			s.skip[d.name]--
 			s.metrics.backedOff.WithLabelValues(d.name).Inc()
-			skipped = true
 			continue
 		}
 		if err := s.runDetection(ctx, d, watermark, lastEnd, target.Equal(newest)); err != nil {
@@ -248,7 +250,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				return err
 			}
 			s.metrics.errors.WithLabelValues(d.name).Inc()
-			s.backOff(d, err)
+			s.backOff(d, err, lastEnd)
 			failed = append(failed, err)
 			continue
 		}
@@ -268,9 +270,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if len(failed) > 0 {
 		return errors.Join(failed...)
 	}
-	if skipped {
-		return nil
-	}
 	// Only a run that evaluated everything moves this on: after a failure
 	// the next run keeps its lateness.
 	s.mu.Lock()
@@ -281,20 +280,31 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // backOff counts a failed run of d and sets how many runs it sits out:
 // none after one failure (a passing fault), then 1, 3, 7... up to as many
-// as long-interval holds; up to max-catch-up's when the query was stopped
-// at max-query-time, since its window only grows with the flow rate and
-// each attempt stalls ingestion that long.
-func (s *Scheduler) backOff(d *detection, err error) {
+// as long-interval holds.
+//
+// A query stopped at max-query-time would be stopped again, larger, and
+// each attempt holds the engine that long. A 5-minute detection skips
+// the windows before the newest one (counted in windows_skipped_total), so
+// that its next attempt reads one window. A long-window detection
+// (beaconing) reads its whole window every time: its flows no longer fit
+// at this rate, so it sits out max-catch-up before it tries again.
+func (s *Scheduler) backOff(d *detection, err error, lastEnd time.Time) {
 	n := s.failures[d.name] + 1
 	s.failures[d.name] = n
-	bound := s.cfg.LongInterval
-	if isTimeout(err) {
-		bound = s.cfg.MaxCatchUp
-	}
-	most := max(1, int(bound/s.cfg.Interval))
+	most := max(1, int(s.cfg.LongInterval/s.cfg.Interval))
 	skip := most
 	if n-1 < 31 {
 		skip = min(most, 1<<(n-1)-1)
+	}
+	if isTimeout(err) {
+		if d.latest {
+			skip = max(1, int(s.cfg.MaxCatchUp/s.cfg.Interval))
+		} else {
+			s.skipOlderWindows(d, lastEnd.Add(-s.cfg.Step))
+		}
+		s.limiter.Log(s.logger, "slow-"+d.name, "detection stopped at detect.max-query-time: its window holds too many flows for the engine at this rate; "+
+			"turn it off (detect."+d.name+".enabled: false) or raise detect.max-query-time (on the embedded engine inserts wait while it runs)",
+			"detection", d.name, "max-query-time", s.cfg.MaxQueryTime, "window", d.windowOf(&s.cfg), "runs sat out", skip)
 	}
 	s.skip[d.name] = skip
 	if skip > 0 {
@@ -306,15 +316,35 @@ func (s *Scheduler) backOff(d *detection, err error) {
 // isTimeout tells a query stopped at max-query-time.
 func isTimeout(err error) bool { return strings.Contains(err.Error(), "TIMEOUT_EXCEEDED") }
 
-// yield waits, up to max-yield, while ingestion has a backlog: see
-// yieldBacklog.
+// skipOlderWindows moves d's watermark on to from, counting the window
+// ends skipped.
+func (s *Scheduler) skipOlderWindows(d *detection, from time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wm := s.st.Watermarks[d.name]
+	if wm.Before(s.st.Watermark) {
+		wm = s.st.Watermark
+	}
+	if !from.After(wm) {
+		return
+	}
+	s.metrics.windowsSkipped.Add(float64(from.Sub(wm) / s.cfg.Step))
+	if s.st.Watermarks == nil {
+		s.st.Watermarks = map[string]time.Time{}
+	}
+	s.st.Watermarks[d.name] = from
+}
+
+// yield waits while ingestion has a backlog (see yieldBacklog), up to
+// max-yield in all for one run: under a lasting backlog the run goes on
+// rather than holding its alerts back for minutes.
 func (s *Scheduler) yield(ctx context.Context) error {
 	if s.deps.Backlog == nil || s.cfg.MaxYield <= 0 || s.deps.Backlog() <= yieldBacklog {
 		return nil
 	}
 	start := time.Now()
 	defer func() { s.metrics.yieldSeconds.Add(time.Since(start).Seconds()) }()
-	deadline := time.NewTimer(s.cfg.MaxYield)
+	deadline := time.NewTimer(max(0, time.Until(s.yieldUntil)))
 	defer deadline.Stop()
 	poll := time.NewTicker(yieldPoll)
 	defer poll.Stop()
@@ -324,7 +354,7 @@ func (s *Scheduler) yield(ctx context.Context) error {
 			return fmt.Errorf("detect: waiting for ingestion: %w", ctx.Err())
 		case <-deadline.C:
 			s.metrics.yieldTimeouts.Inc()
-			s.limiter.Log(s.logger, "yield", "ingestion still has a backlog after max-yield; running the detections anyway",
+			s.limiter.Log(s.logger, "yield", "ingestion still has a backlog after detect.max-yield; running the detections anyway",
 				"max-yield", s.cfg.MaxYield, "backlog", s.deps.Backlog())
 			return nil
 		case <-poll.C:
@@ -341,11 +371,19 @@ func (s *Scheduler) runDetection(ctx context.Context, d *detection, floor, lastE
 	s.mu.Lock()
 	wm, evaluated := s.st.Watermarks[d.name]
 	s.mu.Unlock()
+	// A long window is evaluated every long-interval after its own last
+	// evaluation. The floor (the 5-minute detections' watermark) may be
+	// ahead of it, after it sat out runs (backOff): it then evaluates from
+	// the floor, not the windows it missed.
+	if d.latest && evaluated && !idle && lastEnd.Sub(wm) < s.cfg.LongInterval {
+		return nil
+	}
+	own := wm
 	if wm.Before(floor) {
 		wm = floor
 	}
-	if d.latest && evaluated && !idle && lastEnd.Sub(wm) < s.cfg.LongInterval {
-		return nil // a long window: evaluated every long-interval
+	if d.latest && own.Before(lastEnd) && !wm.Before(lastEnd) {
+		wm = lastEnd.Add(-s.cfg.Step) // the floor reached lastEnd without it: its newest window
 	}
 	chunk := max(time.Hour, s.cfg.Step)
 	for from := wm; from.Before(lastEnd); {
@@ -361,11 +399,6 @@ func (s *Scheduler) runDetection(ctx context.Context, d *detection, floor, lastE
 		s.metrics.runs.WithLabelValues(d.name).Inc()
 		s.metrics.duration.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
 		if err != nil {
-			if isTimeout(err) {
-				s.limiter.Log(s.logger, "slow-"+d.name, "detection stopped at max-query-time: its window holds too many flows for the engine at this rate; "+
-					"turn it off, or run the detections against a ClickHouse server",
-					"detection", d.name, "max-query-time", s.cfg.MaxQueryTime, "window", d.windowOf(&s.cfg))
-			}
 			return err
 		}
 		s.mu.Lock()

@@ -94,16 +94,21 @@ func (s *state) save(dir string) error {
 	return nil
 }
 
-// minWatermark is the oldest of the detections' watermarks, the global
-// watermark at least.
+// minWatermark is the oldest of the 5-minute detections' watermarks, the
+// global watermark at least. The long-window ones (beaconing, exfiltration)
+// evaluate only their newest window whenever they run, so one sitting out
+// hours after a query too large for the rate holds no one back.
 func (s *state) minWatermark(ds []*detection) time.Time {
 	var out time.Time
-	for i, d := range ds {
+	for _, d := range ds {
+		if d.latest {
+			continue
+		}
 		wm := s.Watermarks[d.name]
 		if wm.Before(s.Watermark) {
 			wm = s.Watermark
 		}
-		if i == 0 || wm.Before(out) {
+		if out.IsZero() || wm.Before(out) {
 			out = wm
 		}
 	}

@@ -180,7 +180,7 @@ func (e *Engine) startPurge() {
 			}
 			if err := e.Exec(ctx, "SYSTEM JEMALLOC PURGE"); err != nil {
 				if ctx.Err() == nil {
-					e.logger.Warn("could not hand the engine's freed memory back; no longer trying", "err", err)
+					e.logger.Warn("could not hand the engine's freed memory back; no longer trying (storage.embedded.purge-interval)", "err", err)
 				}
 				return
 			}
