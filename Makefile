@@ -19,7 +19,7 @@ help:
 	@echo "make run    - build and run sluice with the demo exporter (Ctrl-C stops)"
 	@echo "make test   - every test, vet and format check, as CI runs them"
 	@echo "make build  - build $(BIN)"
-	@echo "make bench  - measure sluice against goflow2, nfcapd and pmacct (root, ~5 min)"
+	@echo "make bench  - measure sluice against goflow2, nfcapd and pmacct (root, ~20 min)"
 
 # -buildvcs=auto records the VCS revision (sluice version) even where GOFLAGS
 # turns it off; where git refuses the checkout (another user's), the build

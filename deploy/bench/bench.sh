@@ -5,7 +5,8 @@
 # Kafka broker for the split deployment, runs deploy/bench (a Go program) and
 # puts everything back as it was.
 #
-#   deploy/bench/bench.sh [BENCH FLAGS]   the comparison table (about 5 minutes)
+#   deploy/bench/bench.sh [BENCH FLAGS]   the comparison table (about 20 minutes:
+#                                         15-s steps, 10 s to store)
 #   deploy/bench/bench.sh flat [RATE]     sluice run for 10 minutes at RATE
 #                                         records/s (default: 80 % of the
 #                                         netflow9 rate of the last table run),

@@ -47,6 +47,7 @@ type bench struct {
 	profile       bool
 	rssInterval   time.Duration
 	detect        bool
+	detectOff     []string
 	stepCount     int
 	results       *os.File
 }
@@ -89,13 +90,13 @@ func main() {
 	flag.StringVar(&protocolList, "protocols", strings.Join(allProtocols, ","), "protocols, each measured on its own")
 	flag.StringVar(&rateList, "rates", "", "fixed rates to run (records/s, comma-separated) instead of searching")
 	flag.IntVar(&b.receiveBuffer, "receive-buffer", 4<<20, "socket receive buffer every collector asks for, bytes")
-	flag.DurationVar(&b.duration, "duration", 2*time.Second, "sending time of each step")
+	flag.DurationVar(&b.duration, "duration", 15*time.Second, "sending time of each step (sustained: at least 15 s)")
 	flag.Float64Var(&b.maxLoss, "max-loss", 0.001, "a step passes when less than this fraction is lost")
 	flag.IntVar(&b.exporters, "exporters", 64, "simulated exporters (distinct 127.0.x.y sources)")
 	flag.IntVar(&b.steps, "steps", 5, "most rate steps per collector and protocol when searching")
 	flag.IntVar(&b.bisections, "bisections", 0, "bisections once a passing and a failing rate are known")
 	flag.Float64Var(&b.factor, "factor", 1.5, "the search multiplies (or divides) the rate by this until a step fails (or passes)")
-	flag.DurationVar(&b.maxDrain, "max-drain", 2*time.Second, "records not stored this long after the last datagram count as lost")
+	flag.DurationVar(&b.maxDrain, "max-drain", 10*time.Second, "records not stored this long after the last datagram count as lost")
 	flag.IntVar(&b.startRate, "start-rate", 0, "first rate of the search for every collector, records/s (0: --start-rates)")
 	startRates := flag.String("start-rates", "sluice-run=200000,sluice-split=200000,goflow2=200000,nfcapd=1200000,pmacct=400000,"+
 		"sluice-run/sflow5=100000,sluice-split/sflow5=100000,goflow2/sflow5=100000,pmacct/sflow5=200000",
@@ -104,6 +105,7 @@ func main() {
 	flag.StringVar(&b.out, "out", "", "results directory (default bench-results/<time>)")
 	flag.BoolVar(&b.profile, "profile", false, "take CPU and allocation profiles of the sluice processes at every step")
 	flag.BoolVar(&b.detect, "detect", true, "run sluice's threat detections (detect.enabled), which take the embedded engine for seconds each minute")
+	detectOff := flag.String("detect-off", "", "detections to turn off, comma-separated (e.g. beaconing, whose hour-long window outgrows max-query-time at high rates)")
 	flag.DurationVar(&b.rssInterval, "rss-interval", 0, "sample the resident set this often during each step (the flatness run)")
 	rateFrom := flag.String("rate-from", "", "print --rate-fraction of the highest passing rate of the first target and protocol in this summary.json, and exit")
 	rateFraction := flag.Float64("rate-fraction", 0.8, "see --rate-from")
@@ -130,6 +132,7 @@ func main() {
 		}
 		b.startRates[name] = rate
 	}
+	b.detectOff = splitList(*detectOff)
 	if err := b.run(ctx, splitList(targetList), splitList(protocolList), rateList); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -195,8 +195,11 @@ kafka:
   topic-partitions: 2
 detect:
   enabled: %t
-status-interval: 0s
 `, env.b.receiveBuffer, env.b.receiveBuffer, env.b.detect)
+	for _, name := range env.b.detectOff {
+		cfg += fmt.Sprintf("  %s: {enabled: false}\n", name)
+	}
+	cfg += "status-interval: 0s\n"
 	return path, os.WriteFile(path, []byte(cfg), 0o644)
 }
 
