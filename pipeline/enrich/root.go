@@ -23,11 +23,11 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/background"
 	"sluice/internal/component"
 	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
 	"sluice/pipeline/enrich/geoip"
-	"sluice/pipeline/enrich/internal/background"
 	"sluice/pipeline/enrich/snmp"
 	"sluice/pipeline/enrich/threat"
 	"sluice/pipeline/record"

@@ -498,7 +498,6 @@ func (s *Scheduler) queryDetection(ctx context.Context, d *detection, from, to t
 	if err != nil {
 		return nil, err
 	}
-
 	out, err := s.deps.Store.Query(ctx, q, "JSONEachRow")
 	if err != nil {
 		return nil, fmt.Errorf("detection %s: %w", d.name, err)

@@ -47,6 +47,26 @@ func memTotal(t *testing.T) uint64 {
 	return 0
 }
 
+// reopenEngine stops the shared engine and opens it again on the same data
+// with memory as its budget: libchdb allows one session per process.
+// context.Background: tests restore the defaults in a cleanup, after
+// t.Context is canceled.
+func reopenEngine(t *testing.T, r *reporter.Reporter, memory embedded.Memory) {
+	t.Helper()
+	if engine != nil {
+		if err := engine.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := embedded.DefaultConfig()
+	cfg.DataDir, cfg.Memory = dataDir, memory
+	var err error
+	if engine, err = embedded.Open(context.Background(), r, cfg); err != nil {
+		engine = nil
+		t.Fatal(err)
+	}
+}
+
 // TestMemoryBudget checks that the engine takes its budget from the
 // configuration instead of chDB's server defaults (90 % of the machine,
 // 5 GiB caches), and that the limit holds: a statement beyond it fails,
@@ -69,23 +89,7 @@ func TestMemoryBudget(t *testing.T) {
 	// defaults for the tests that follow.
 	var logs bytes.Buffer
 	r := reporter.New(slog.New(slog.NewTextHandler(&logs, nil)))
-	// context.Background: the restore runs as a cleanup, after t.Context
-	// is canceled.
-	reopen := func(memory embedded.Memory) {
-		t.Helper()
-		if engine != nil {
-			if err := engine.Stop(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cfg := embedded.DefaultConfig()
-		cfg.DataDir, cfg.Memory = dataDir, memory
-		var err error
-		if engine, err = embedded.Open(context.Background(), r, cfg); err != nil {
-			engine = nil
-			t.Fatal(err)
-		}
-	}
+	reopen := func(memory embedded.Memory) { reopenEngine(t, r, memory) }
 	// Caches of 520 MiB in a 1 GiB budget: valid, but worth a warning.
 	budget := embedded.Memory{Limit: 1 << 30, MarkCacheSize: 320 << 20, IndexCacheSize: 100 << 20}
 	t.Cleanup(func() { reopen(def) })
@@ -164,21 +168,8 @@ func dirtyBytes(t *testing.T) int64 {
 // same two seconds, well within jemalloc's own decay (5 s, and only when
 // the engine allocates again), so that decay alone cannot pass the test.
 func TestPurgeHandsFreedPagesBack(t *testing.T) {
-	reopen := func(memory embedded.Memory) {
-		t.Helper()
-		if engine != nil {
-			if err := engine.Stop(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cfg := embedded.DefaultConfig()
-		cfg.DataDir, cfg.Memory = dataDir, memory
-		var err error
-		if engine, err = embedded.Open(context.Background(), reporter.New(slog.New(slog.DiscardHandler)), cfg); err != nil {
-			engine = nil
-			t.Fatal(err)
-		}
-	}
+	r := reporter.New(slog.New(slog.DiscardHandler))
+	reopen := func(memory embedded.Memory) { reopenEngine(t, r, memory) }
 	t.Cleanup(func() { reopen(embedded.DefaultMemory()) })
 	// A hundred thousand small hash sets: hundreds of MiB in the
 	// allocator's arenas, freed when the statement ends.

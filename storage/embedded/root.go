@@ -23,6 +23,7 @@ import (
 
 	chdb "sluice/storage/embedded/internal/chdbpurego"
 
+	"sluice/internal/background"
 	"sluice/internal/reporter"
 	"sluice/storage/clickhouse"
 )
@@ -69,7 +70,7 @@ type Engine struct {
 	limits atomic.Pointer[clickhouse.QueryLimits] // of QueryReadOnly
 	memory Memory
 
-	stopPurge func() // ends the purge loop and waits for it; nil when none runs
+	purge background.Work // hands freed memory back, every Memory.PurgeInterval
 }
 
 // Dependencies are what the engine is handed: nothing yet.
@@ -165,27 +166,23 @@ func (e *Engine) startPurge() {
 	if e.memory.PurgeInterval <= 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	e.stopPurge = func() { cancel(); <-done }
-	go func() {
-		defer close(done)
+	e.purge.Start(func(ctx context.Context) error {
 		t := time.NewTicker(e.memory.PurgeInterval)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-t.C:
 			}
 			if err := e.Exec(ctx, "SYSTEM JEMALLOC PURGE"); err != nil {
 				if ctx.Err() == nil {
 					e.logger.Warn("could not hand the engine's freed memory back; no longer trying (storage.embedded.purge-interval)", "err", err)
 				}
-				return
+				return nil
 			}
 		}
-	}()
+	})
 }
 
 func (e *Engine) cleanSpool() error {
@@ -206,11 +203,8 @@ func (e *Engine) cleanSpool() error {
 // chDB cannot interrupt it, so ctx is not used. The engine cannot be used
 // afterwards, but a new one can be started on the same data directory.
 // Stopping again does nothing.
-func (e *Engine) Stop(context.Context) error {
-	if e.stopPurge != nil {
-		e.stopPurge()
-		e.stopPurge = nil
-	}
+func (e *Engine) Stop(ctx context.Context) error {
+	_ = e.purge.Stop(ctx) // its run reports nothing
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn == nil {

@@ -16,9 +16,9 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
+	"sluice/internal/background"
 	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
-	"sluice/pipeline/enrich/internal/background"
 )
 
 // Result is what a lookup finds; empty strings and 0 mean unknown. The

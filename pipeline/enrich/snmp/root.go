@@ -31,8 +31,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sluice/internal/background"
 	"sluice/internal/reporter"
-	"sluice/pipeline/enrich/internal/background"
 )
 
 // Interface is what the cache knows about one interface of an exporter.

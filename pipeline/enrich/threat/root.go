@@ -24,9 +24,9 @@ import (
 	"github.com/gaissmai/bart"
 
 	"sluice/internal/atomicfile"
+	"sluice/internal/background"
 	"sluice/internal/reporter"
 	"sluice/pipeline/enrich/filestamp"
-	"sluice/pipeline/enrich/internal/background"
 	"sluice/pipeline/enrich/ipv4map"
 )
 

@@ -1,13 +1,14 @@
-// Package background runs an enrichment source's background work (polling,
-// file reloads) between its Start and its Stop: the work runs until it is
-// cancelled, and Stop waits for it to end.
+// Package background runs a component's background work (an enrichment
+// source's polling and file reloads, the embedded engine's memory purge)
+// between its Start and its Stop: the work runs until it is cancelled, and
+// Stop waits for it to end.
 package background
 
 import (
 	"context"
 )
 
-// Work is one source's background work: it runs until ctx ends.
+// Work is one component's background work: it runs until ctx ends.
 type Work struct {
 	cancel context.CancelFunc
 	done   chan struct{}
