@@ -257,9 +257,13 @@ func receiverUp(t *testing.T, r *reporter.Reporter) float64 {
 // returned on a cancelled context while the batch was still queued, its
 // values pointing into the caller's buffer, which the next send
 // overwrote: the broker then acknowledged messages whose key was one
-// event's ID and whose value another's. Each send here reuses one buffer
-// for the bodies and is given a context that ends within a few
-// milliseconds; every message read back must carry its own ID.
+// event's ID and whose value another's. Each send here is given a context
+// that ends within a few milliseconds and, as the sink does, reuses the
+// bodies' buffer after a send that succeeded and leaves it behind after
+// one that failed (a produce that outlives write-timeout, when the broker
+// stalls, may still be encoding it). With the caller's cancellation
+// passed on, nearly every send failed; now only a stall fails one, and
+// every message read back must carry its own ID.
 func TestCancelledSendKeepsKeysWithTheirValues(t *testing.T) {
 	b := startBroker(t)
 	topic := "siem-cancel-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -288,12 +292,21 @@ func TestCancelledSendKeepsKeysWithTheirValues(t *testing.T) {
 	if err := tr.Send(ctx, batch("warmup", 1)); err != nil {
 		t.Fatal(err)
 	}
-	for round := range 40 {
+	const rounds, maxFailed = 40, 10
+	failed := 0
+	for round := range rounds {
 		// Cancelled while the batch waits in kafka-go's queue (an
 		// already cancelled context never gets that far).
 		cctx, stop := context.WithTimeout(ctx, time.Duration(100+round*50)*time.Microsecond)
-		tr.Send(cctx, batch("r"+strconv.Itoa(round), 100)) // may fail; what is produced must be whole
+		if err := tr.Send(cctx, batch("r"+strconv.Itoa(round), 100)); err != nil {
+			failed++
+			t.Logf("round %d: %v", round, err)
+			body = make([]byte, 0, 1<<20) // what failed may still be read
+		}
 		stop()
+	}
+	if failed > maxFailed {
+		t.Fatalf("%d of %d sends failed once their context ended: the caller's cancellation reaches the produce", failed, rounds)
 	}
 	if err := tr.Send(ctx, batch("final", 10)); err != nil {
 		t.Fatal(err)
@@ -315,5 +328,5 @@ func TestCancelledSendKeepsKeysWithTheirValues(t *testing.T) {
 			finals++
 		}
 	}
-	t.Logf("%d messages read back, each with its own body", n)
+	t.Logf("%d messages read back, each with its own body; %d of %d sends failed", n, failed, rounds)
 }
