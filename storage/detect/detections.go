@@ -3,6 +3,7 @@ package detect
 import (
 	"embed"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -142,7 +143,8 @@ var detections = []detection{
 				"max_jitter":    strconv.FormatFloat(c.Beaconing.MaxJitter, 'f', -1, 64),
 				"min_interval":  strconv.FormatFloat(c.Beaconing.MinInterval.Seconds(), 'f', -1, 64),
 				"max_interval":  strconv.FormatFloat(c.Beaconing.MaxInterval.Seconds(), 'f', -1, 64),
-				"exclude_ports": portList(append([]uint16{0}, c.Beaconing.ExcludePorts...))}
+				"exclude_ports": portList(append([]uint16{0}, c.Beaconing.ExcludePorts...)),
+				"min_span":      num(uint64(beaconMinSpan(c.Beaconing)))}
 		},
 		summary: func(a *record.Alert, d map[string]string) string {
 			return fmt.Sprintf("%s beacons to %s port %d/%s: %s connections every %s s (jitter %s)",
@@ -305,6 +307,14 @@ func (d *detection) query(c *Config, from, to time.Time) (string, error) {
 	}
 	return out.String() + fmt.Sprintf("\nORDER BY WindowEnd, Key\nSETTINGS output_format_json_quote_64bit_integers = 0, max_execution_time = %d, timeout_overflow_mode = 'throw'",
 		int(c.MaxQueryTime/time.Second)), nil
+}
+
+// beaconMinSpan is the fewest whole seconds between a beacon's first and
+// last connection: min-connections at a mean interval that rounds (to a
+// tenth, as beaconing.sql does) to min-interval at least, less a tenth
+// for that rounding. The pre-filter drops the pairs whose flows span less.
+func beaconMinSpan(c BeaconingConfig) int {
+	return max(0, int(math.Floor((c.MinInterval.Seconds()-0.1)*float64(c.MinConnections-1))))
 }
 
 // enabledDetections lists the detections cfg runs.

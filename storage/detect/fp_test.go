@@ -58,6 +58,46 @@ func TestBeaconingLongLivedConnection(t *testing.T) {
 	}
 }
 
+// Beaconing's pre-filter drops the pairs that cannot reach its
+// thresholds; a beacon right at them (min-connections connections,
+// min-interval apart: a span of 90 s by default) still passes it, and one
+// connection fewer does not raise anything.
+func TestBeaconingAtItsThresholds(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	cfg := DefaultConfig()
+	at, short := v4(10, 50, 0, 21), v4(10, 50, 0, 22)
+	begin := now.Add(-30 * time.Minute)
+	var fs []record.Flow
+	for _, b := range []struct {
+		src record.Addr
+		n   int
+	}{{at, cfg.Beaconing.MinConnections}, {short, cfg.Beaconing.MinConnections - 1}} {
+		for i := range b.n {
+			f := flow(b.src, v4(203, 0, 113, 70), 8443, begin.Add(time.Duration(i)*cfg.Beaconing.MinInterval), now)
+			f.SrcPort, f.TCPFlags, f.Packets, f.Bytes = uint16(42000+i), 0x1b, 8, 1200
+			fs = append(fs, f)
+		}
+	}
+	store(t, fs)
+	sk := runOnce(t, now, cfg)
+	if states, _ := recordsOf(sk, Beaconing, at); len(states) == 0 {
+		t.Errorf("beaconing missed %d connections %s apart", cfg.Beaconing.MinConnections, cfg.Beaconing.MinInterval)
+	}
+	wantNone(t, sk, Beaconing, short, "one connection fewer than min-connections")
+}
+
+func TestBeaconMinSpan(t *testing.T) {
+	for _, c := range []struct {
+		interval time.Duration
+		conns    int
+		want     int
+	}{{10 * time.Second, 10, 89}, {time.Minute, 3, 119}, {50 * time.Millisecond, 10, 0}} {
+		if got := beaconMinSpan(BeaconingConfig{MinInterval: c.interval, MinConnections: c.conns}); got != c.want {
+			t.Errorf("%d connections %s apart: min span %d s, want %d", c.conns, c.interval, got, c.want)
+		}
+	}
+}
+
 // A server answering one NAT'd client's 300 connections is no port scan
 // (of the client's ephemeral ports, nor the other way round); a SYN scan
 // is.
