@@ -196,6 +196,9 @@ kafka:
 detect:
   enabled: %t
 `, env.b.receiveBuffer, env.b.receiveBuffer, env.b.detect)
+	if env.b.longInterval > 0 {
+		cfg += fmt.Sprintf("  long-interval: %s\n", env.b.longInterval)
+	}
 	for _, name := range env.b.detectOff {
 		cfg += fmt.Sprintf("  %s: {enabled: false}\n", name)
 	}
