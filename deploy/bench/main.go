@@ -107,7 +107,7 @@ func main() {
 	flag.BoolVar(&b.profile, "profile", false, "take CPU and allocation profiles of the sluice processes at every step")
 	flag.BoolVar(&b.detect, "detect", true, "run sluice's threat detections (detect.enabled), which take the embedded engine for seconds each minute")
 	detectOff := flag.String("detect-off", "", "detections to turn off, comma-separated (e.g. beaconing, whose hour-long window outgrows max-query-time at high rates)")
-	flag.DurationVar(&b.longInterval, "detect-long-interval", 0, "detect.long-interval, how often beaconing and exfiltration run (0: sluice's default, 10m; 5m runs them twice in a flatness run)")
+	flag.DurationVar(&b.longInterval, "detect-long-interval", 0, "detect.long-interval, how often beaconing and exfiltration run (0: sluice's default, 10m; 5m runs beaconing at 5 minutes into a flatness run)")
 	flag.DurationVar(&b.rssInterval, "rss-interval", 0, "sample the resident set this often during each step (the flatness run)")
 	rateFrom := flag.String("rate-from", "", "print --rate-fraction of the highest passing rate of the first target and protocol in this summary.json, and exit")
 	rateFraction := flag.Float64("rate-fraction", 0.8, "see --rate-from")

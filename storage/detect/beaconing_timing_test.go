@@ -3,14 +3,10 @@ package detect
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"testing"
 	"time"
-
-	"sluice/internal/reporter"
-	"sluice/storage/migrate"
 )
 
 // BenchmarkBeaconing times beaconing's hour over SLUICE_BENCH_ROWS flows
@@ -34,22 +30,10 @@ func BenchmarkBeaconing(b *testing.B) {
 			b.Fatalf("SLUICE_BENCH_ROWS=%q: want a number of at least 1000", v)
 		}
 	}
-	r := reporter.New(slog.New(slog.DiscardHandler))
-	m, err := migrate.New(r, migrate.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := m.Migrate(b.Context(), engine.Exec); err != nil {
-		b.Fatal(err)
-	}
+	migrated(b)
 	cfg := DefaultConfig()
 	cfg.MaxQueryTime = time.Hour
-	var beaconing *detection
-	for i := range detections {
-		if detections[i].name == Beaconing {
-			beaconing = &detections[i]
-		}
-	}
+	beaconing := beaconingDetection(b)
 	base := time.Now().UTC().Truncate(time.Hour).Add(-72 * time.Hour)
 	for i, shape := range []struct {
 		name  string
@@ -58,8 +42,10 @@ func BenchmarkBeaconing(b *testing.B) {
 	}{{"new-pairs", 0, 0}, {"dense", n / 600, 0}, {"beacons", n / 100, n / 100}} {
 		begin := base.Add(time.Duration(2*i) * time.Hour)
 		end := begin.Add(time.Hour)
-		loadBeaconTraffic(b, n, shape.pairs, begin)
-		b.Run(fmt.Sprintf("%s/%dM", shape.name, n/1_000_000), func(b *testing.B) {
+		start := time.Now()
+		insertSynth(b, begin, beaconTraffic(n, shape.pairs))
+		b.Logf("%s: stored %d flows in %s", shape.name, n, time.Since(start).Round(time.Second))
+		b.Run(fmt.Sprintf("%s/%dk", shape.name, n/1000), func(b *testing.B) {
 			q, err := beaconing.query(&cfg, end.Add(-cfg.Step), end)
 			if err != nil {
 				b.Fatal(err)
@@ -78,30 +64,16 @@ func BenchmarkBeaconing(b *testing.B) {
 	}
 }
 
-// loadBeaconTraffic inserts n TCP flows to port 443 evenly over the hour
-// from begin, each from a new client port; with pairs > 0 flow k belongs
-// to pair k mod pairs, so each pair connects every pairs×3600/n seconds.
-func loadBeaconTraffic(b *testing.B, n, pairs int, begin time.Time) {
-	b.Helper()
-	src, dst, port := "167772160 + number", "3232235520 + intDiv(number, 7) % 65536", "number"
+// beaconTraffic is n TCP flows to port 443 evenly over an hour, each
+// from a new client port; with pairs > 0 flow k belongs to pair
+// k mod pairs, so each pair connects every pairs×3600/n seconds.
+func beaconTraffic(n, pairs int) synthFlows {
+	f := synthFlows{n: n, src: "167772160 + number", dst: "3232235520 + intDiv(number, 7) % 65536",
+		sport: "1024 + number % 60000", dport: "443", startMs: fmt.Sprintf("intDiv(number * 3600000, %d)", n), proto: 6}
 	if pairs > 0 {
-		src = fmt.Sprintf("167772160 + number %% %d %% 5000", pairs)
-		dst = fmt.Sprintf("3232235520 + intDiv(number %% %d, 5000)", pairs)
-		port = fmt.Sprintf("intDiv(number, %d)", pairs)
+		f.src = fmt.Sprintf("167772160 + number %% %d %% 5000", pairs)
+		f.dst = fmt.Sprintf("3232235520 + intDiv(number %% %d, 5000)", pairs)
+		f.sport = fmt.Sprintf("1024 + intDiv(number, %d) %% 60000", pairs)
 	}
-	start := time.Now()
-	const chunk = 1_000_000
-	for off := 0; off < n; off += chunk {
-		q := fmt.Sprintf(`INSERT INTO %s (TimeReceived, TimeFlowStart, TimeFlowEnd, SamplingRate, ExporterAddress,
-	SrcAddr, DstAddr, SrcPort, DstPort, Proto, Bytes, Packets)
-SELECT toDateTime(%[2]d + intDiv(number * 3600, %[3]d)), fromUnixTimestamp64Milli(toInt64(%[2]d000 + intDiv(number * 3600000, %[3]d))),
-	fromUnixTimestamp64Milli(toInt64(%[2]d000 + intDiv(number * 3600000, %[3]d) + 100)), 1, toIPv6('127.0.0.1'),
-	toIPv6(IPv4NumToString(toUInt32(%[4]s))), toIPv6(IPv4NumToString(toUInt32(%[5]s))), toUInt16(1024 + %[6]s %% 60000), 443, 6, 1000, 10
-FROM numbers(%[7]d, %[8]d) SETTINGS insert_deduplicate = 0`,
-			migrate.FlowsTable, begin.Unix(), n, src, dst, port, off, min(chunk, n-off))
-		if err := engine.Exec(b.Context(), q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Logf("stored %d flows (%d pairs) in %s", n, max(pairs, n), time.Since(start).Round(time.Second))
+	return f
 }

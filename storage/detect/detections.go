@@ -272,6 +272,12 @@ func (d *detection) query(c *Config, from, to time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("detection %s: %w", d.name, err)
 	}
+	return d.render(c, from, to, string(text))
+}
+
+// render fills the placeholders of text, a detection's SQL, for the
+// windows ending in (from, to].
+func (d *detection) render(c *Config, from, to time.Time, text string) (string, error) {
 	window := d.windowOf(c)
 	flowsFrom := from.Add(c.Step - window)
 	if d.latest {
@@ -285,7 +291,7 @@ func (d *detection) query(c *Config, from, to time.Time) (string, error) {
 		params["baseline"] = flowTimeRange(flowsFrom.Add(-c.Exfiltration.Baseline), flowsFrom, c.ReceivedSlack)
 	}
 	var out strings.Builder
-	s := string(text)
+	s := text
 	for {
 		i := strings.IndexByte(s, '{')
 		if i < 0 {

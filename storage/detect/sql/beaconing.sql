@@ -14,11 +14,15 @@
 --      seconds (min-connections intervals of min-interval): a burst or a
 --      one-off connection cannot beacon, and most pairs are one;
 --   2. of those, the pairs whose connections pass every test below.
--- The exact query then folds only those pairs' flows, by their addresses:
--- a hash collision only lets another pair through to it. GLOBAL: on a
--- cluster each subquery runs once, on the flows of every shard. On the
--- benchmark's traffic 3.4 times faster than folding every flow, over 8
--- times when pairs are mostly new (BENCHMARKS.md, fifth round).
+-- The exact query then folds only those pairs' flows, by their addresses.
+-- A hash collision in pass 1 only lets more pairs through; in pass 2 it
+-- mixes another pair's connections into a beacon's, which may then fail
+-- the tests: a chance of about pairs / 2^64 per beacon (5e-12 at 10^8
+-- pairs an hour). GLOBAL: on a cluster each subquery runs once, on the
+-- flows of every shard. On the benchmark's traffic about 3.3 times faster
+-- than folding every flow, 6 to 8 times when pairs are mostly new, and
+-- slower (0.72 s a million flows instead of 0.55) when every pair is a
+-- beacon (BENCHMARKS.md, fifth round; testdata holds the query before).
 SELECT WindowEnd,
     concat(toString(SrcAddr), ' > ', toString(DstAddr), ':', toString(Proto), '/', toString(DstPort)) AS Key,
     toString(SrcAddr) AS Src, toString(DstAddr) AS Dst, 0 AS SrcPt, DstPort AS DstPt, Proto AS Prot,
