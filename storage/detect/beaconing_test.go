@@ -2,9 +2,10 @@ package detect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,17 +61,21 @@ func beaconingDetection(tb testing.TB) *detection {
 	return nil
 }
 
-// The pre-filtered beaconing query answers as the query that folds every
-// flow into its connection (testdata, the query before the pre-filters)
-// over an hour of mixed traffic, in a part of the table of its own four
-// days back: beacons, beacons with growing jitter (some over max-jitter),
+// The beaconing query answers as the same query without its pre-filters
+// (withoutPreFilters: every flow folded into its connection, the query
+// before 8cc8f7a) over an hour of mixed traffic, in a part of the table
+// of its own four days back: beacons, beacons with growing jitter (some over max-jitter),
 // beacons right at min-connections and min-interval and one connection
 // short, pairs too fast to beacon, one-off pairs, long connections cut
 // at an active timeout, beacons on an excluded port (DNS), and pairs
 // whose hashes share the pre-filter with beacons.
 func TestBeaconingMatchesFoldingEveryFlow(t *testing.T) {
 	migrated(t)
-	reference, err := os.ReadFile("testdata/beaconing-fold-every-flow.sql")
+	text, err := sqlFiles.ReadFile("sql/beaconing.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reference, err := withoutPreFilters(string(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +113,7 @@ func TestBeaconingMatchesFoldingEveryFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := d.render(&cfg, end.Add(-cfg.Step), end, string(reference))
+	ref, err := d.render(&cfg, end.Add(-cfg.Step), end, reference)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,4 +136,36 @@ func TestBeaconingMatchesFoldingEveryFlow(t *testing.T) {
 			bytes.Count(got, []byte{'\n'}), rows, got, want)
 	}
 	t.Logf("%d beacons, the same from both queries", rows)
+}
+
+// preFilter opens beaconing.sql's pre-filters: the pairs' hashes the
+// exact query folds are looked up in.
+const preFilter = "AND cityHash64(SrcAddr, DstAddr, Proto, DstPort) GLOBAL IN ("
+
+// withoutPreFilters cuts the first preFilter clause, with the passes
+// nested in it, out of the query's text, through its closing parenthesis
+// (comments skipped).
+func withoutPreFilters(sql string) (string, error) {
+	start := strings.Index(sql, preFilter)
+	if start < 0 {
+		return "", errors.New("beaconing.sql has no pre-filter clause")
+	}
+	depth := 0
+	for i := start + len(preFilter) - 1; i < len(sql); i++ {
+		switch {
+		case strings.HasPrefix(sql[i:], "--"):
+			i += strings.IndexByte(sql[i:], '\n')
+		case sql[i] == '(':
+			depth++
+		case sql[i] == ')':
+			if depth--; depth == 0 {
+				out := sql[:start] + strings.TrimLeft(sql[i+1:], " \n")
+				if strings.Contains(out, "cityHash64") || strings.Contains(out, "{min_span}") {
+					return "", errors.New("beaconing.sql keeps a pre-filter outside its first clause")
+				}
+				return out, nil
+			}
+		}
+	}
+	return "", errors.New("beaconing.sql's pre-filter clause is not closed")
 }
