@@ -92,6 +92,11 @@ var migrations = []migration{
 		description: "fill the exporters table from the writer: drop its views",
 		statements:  version11,
 	},
+	{
+		version:     12,
+		description: "write the flows table's insert-sized parts compact",
+		statements:  version12,
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.

@@ -33,7 +33,9 @@ import (
 //   - no-view: the raw table alone, the bound;
 //   - views-1m, only-*, *-noexp: the same views less some (the coarse
 //     grains, all but one, the exporters views), to tell what each costs;
-//   - *-compact: with insert-sized parts of flows written compact.
+//   - *-compact: with parts of flows up to 256 MiB written compact (since
+//     schema version 12 every case writes parts under 100,000 rows
+//     compact; the figures in BENCHMARKS.md's first two rounds predate it).
 //
 // Two shapes of batch: demo-shaped (clickhouse.GenerateDemoShapedFlows:
 // 64 exporters, 16 interfaces each, a thousand AS numbers, half a minute),

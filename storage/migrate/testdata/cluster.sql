@@ -875,6 +875,10 @@ DROP VIEW IF EXISTS sluice.exporters_out_mv ON CLUSTER `sluice_cluster`;
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-11', async_insert = 0 VALUES (11, 'fill the exporters table from the writer: drop its views');
 
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY SETTING min_rows_for_wide_part = 100000, min_bytes_for_wide_part = 0;
+
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-12', async_insert = 0 VALUES (12, 'write the flows table\'s insert-sized parts compact');
+
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 
 ALTER TABLE sluice.flows_as_1m_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(604800) SETTINGS materialize_ttl_after_modify = 0;
