@@ -3,17 +3,21 @@ package migrate
 import "fmt"
 
 // compactBelowRows is the number of rows under which a part of the flows
-// table is written compact (one data file for every column) rather than
-// wide (a data and a mark file per column, about 190 files): the
-// writer's inserts (pipeline.batch-rows, 50,000 by default) are compact,
-// and a merge of two of them is wide, which is what the queries read.
+// table is written compact (one data file holding every column) rather
+// than wide (a data and a mark file per column): the writer's inserts
+// (pipeline.batch-rows, 50,000 by default) are compact, and a merge of two
+// of them is wide, which is what the queries read best.
+//
+// Smaller inserts (the flush timer's, a cluster shard's share of a
+// batch) are compact too, as most were under the engine's default 10 MiB
+// bound; the first merge that reaches compactBelowRows writes a wide part.
 //
 // Measured (BenchmarkRawTable, BENCHMARKS.md, sixth round): an insert
-// costs about a quarter less CPU, mostly the kernel's file creation on
-// ext4, and no query over settled data is slower. Compact parts up to
-// 256 MiB (the second round's trial) made lookups of one AS or port 35 to
-// 55 % slower, since merged parts of a few hundred thousand rows stayed
-// compact too.
+// costs 22-41 % less CPU (fewer files for the kernel to create), with
+// its merges 12-23 % less, and the queries over settled data stayed
+// within 10 %. Compact parts up to 256 MiB (the second round's trial)
+// made lookups of one AS or port 35 to 55 % slower, since merged parts
+// of a few hundred thousand rows stayed compact too.
 const compactBelowRows = 100_000
 
 // version12 makes the flows table's insert-sized parts compact. A part

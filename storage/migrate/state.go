@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"sluice/pipeline/record"
@@ -119,7 +120,7 @@ func desired(cfg Config) desiredSchema {
 		name: MigrationsTable, create: []string{createMigrationsTable(cfg)},
 		columns: fromTableColumns([]schema.Column[schema.NoRow]{{Name: "version", Type: "UInt32"}, {Name: "description", Type: "String"}, {Name: "applied_at", Type: "DateTime"}}),
 	})
-	flows := desiredTable{name: cfg.dataTable("flows"), create: append(flowsTableStatements(cfg), addSkipIndexes(cfg)...), indexes: skipIndexes}
+	flows := desiredTable{name: cfg.dataTable("flows"), create: slices.Concat(flowsTableStatements(cfg), addSkipIndexes(cfg), version12(cfg)), indexes: skipIndexes}
 	for _, c := range record.Columns {
 		flows.columns = append(flows.columns, desiredColumn{c.Name, c.Type, c.Codec, columnDefinition(c)})
 	}
