@@ -97,6 +97,11 @@ var migrations = []migration{
 		description: "write the flows table's insert-sized parts compact",
 		statements:  version12,
 	},
+	{
+		version:     13,
+		description: "store the flows table's times with plain LZ4",
+		statements:  version13,
+	},
 }
 
 // LatestVersion is the schema version Migrate brings the database to.

@@ -1,6 +1,11 @@
 package migrate
 
-import "fmt"
+import (
+	"fmt"
+
+	"sluice/pipeline/record"
+	"sluice/storage/clickhouse"
+)
 
 // compactBelowRows is the number of rows under which a part of the flows
 // table is written compact (one data file holding every column) rather
@@ -28,4 +33,19 @@ const compactBelowRows = 100_000
 func version12(cfg Config) []string {
 	return []string{fmt.Sprintf("ALTER TABLE %s%s MODIFY SETTING min_rows_for_wide_part = %d, min_bytes_for_wide_part = 0",
 		cfg.dataTable("flows"), cfg.onCluster(), compactBelowRows)}
+}
+
+// version13 sets the flows table's time columns to their codec in
+// record.Columns (plain LZ4 instead of DoubleDelta): new parts, and parts
+// as merges rewrite them, are written with it.
+func version13(cfg Config) []string {
+	var stmts []string
+	for _, c := range record.Columns {
+		if c.Name != "TimeReceived" && c.Name != "TimeFlowStart" && c.Name != "TimeFlowEnd" {
+			continue
+		}
+		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s%s MODIFY COLUMN %s %s",
+			cfg.dataTable("flows"), cfg.onCluster(), clickhouse.QuoteIdentifier(c.Name), c.Codec))
+	}
+	return stmts
 }

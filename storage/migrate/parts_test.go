@@ -1,10 +1,13 @@
 package migrate_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
+	"sluice/internal/reporter"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
 )
@@ -60,5 +63,35 @@ func TestInsertSizedPartsAreCompact(t *testing.T) {
 	}
 	if got := settings(); got != want {
 		t.Fatalf("settings of the flows table drift repair created: %q, want %q", got, want)
+	}
+}
+
+// TestTimeCodecUpgrade checks schema version 13 on a table of version 12:
+// the three time columns get plain LZ4 from the version itself, not from
+// drift repair, and keep their comments.
+func TestTimeCodecUpgrade(t *testing.T) {
+	freshSchema(t)
+	times := "name IN ('TimeReceived', 'TimeFlowStart', 'TimeFlowEnd')"
+	for _, c := range []string{"TimeReceived", "TimeFlowStart", "TimeFlowEnd"} {
+		exec(t, "ALTER TABLE sluice.flows MODIFY COLUMN "+c+" CODEC(DoubleDelta, LZ4)")
+	}
+	exec(t, "DELETE FROM sluice.schema_migrations WHERE version = 13")
+	comments := query(t, "SELECT groupArray(comment) FROM (SELECT comment FROM system.columns WHERE database = 'sluice' AND table = 'flows' AND "+times+" ORDER BY position)")
+	var log bytes.Buffer
+	m, err := migrate.New(reporter.New(slog.New(slog.NewTextHandler(&log, nil))), migrate.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WithQuery(queryTSV).Migrate(t.Context(), engine.Exec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "version=13") || strings.Contains(log.String(), "repairing schema drift") {
+		t.Errorf("want version 13 applied and no drift repaired, the log says:\n%s", log.String())
+	}
+	if got := query(t, "SELECT groupUniqArray(compression_codec) FROM system.columns WHERE database = 'sluice' AND table = 'flows' AND "+times); got != "['CODEC(LZ4)']\n" {
+		t.Errorf("time codecs after version 13: %s", got)
+	}
+	if got := query(t, "SELECT groupArray(comment) FROM (SELECT comment FROM system.columns WHERE database = 'sluice' AND table = 'flows' AND "+times+" ORDER BY position)"); got != comments || !strings.Contains(got, "when the collector received") {
+		t.Errorf("comments after version 13: %s, before: %s", got, comments)
 	}
 }

@@ -12,9 +12,9 @@ SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS sluice.flows_local ON CLUSTER `sluice_cluster`
 (
-    `TimeReceived` DateTime COMMENT 'when the collector received the datagram' CODEC(DoubleDelta, LZ4),
-    `TimeFlowStart` DateTime64(3) COMMENT 'first packet of the flow (0 when not exported)' CODEC(DoubleDelta, LZ4),
-    `TimeFlowEnd` DateTime64(3) COMMENT 'last packet of the flow (0 when not exported)' CODEC(DoubleDelta, LZ4),
+    `TimeReceived` DateTime COMMENT 'when the collector received the datagram' CODEC(LZ4),
+    `TimeFlowStart` DateTime64(3) COMMENT 'first packet of the flow (0 when not exported)' CODEC(LZ4),
+    `TimeFlowEnd` DateTime64(3) COMMENT 'last packet of the flow (0 when not exported)' CODEC(LZ4),
     `FlowType` Enum8('Unknown' = 0, 'NetFlowV5' = 1, 'NetFlowV9' = 2, 'IPFIX' = 3, 'SFlowV5' = 4) COMMENT 'export protocol',
     `ExporterAddress` IPv6 COMMENT 'exporter\'s address (IPv4 mapped)',
     `ObservationDomainID` UInt32 COMMENT 'NetFlow v9 source ID, IPFIX observation domain, sFlow sub-agent',
@@ -878,6 +878,14 @@ INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_dedu
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY SETTING min_rows_for_wide_part = 100000, min_bytes_for_wide_part = 0;
 
 INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-12', async_insert = 0 VALUES (12, 'write the flows table\'s insert-sized parts compact');
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY COLUMN `TimeReceived` CODEC(LZ4);
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY COLUMN `TimeFlowStart` CODEC(LZ4);
+
+ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY COLUMN `TimeFlowEnd` CODEC(LZ4);
+
+INSERT INTO sluice.schema_migrations (version, description) SETTINGS insert_deduplication_token = 'sluice-schema-version-13', async_insert = 0 VALUES (13, 'store the flows table\'s times with plain LZ4');
 
 ALTER TABLE sluice.flows_local ON CLUSTER `sluice_cluster` MODIFY TTL TimeReceived + toIntervalSecond(1296000) SETTINGS materialize_ttl_after_modify = 0;
 

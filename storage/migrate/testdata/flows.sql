@@ -1,8 +1,8 @@
 CREATE TABLE IF NOT EXISTS sluice.flows
 (
-    `TimeReceived` DateTime COMMENT 'when the collector received the datagram' CODEC(DoubleDelta, LZ4),
-    `TimeFlowStart` DateTime64(3) COMMENT 'first packet of the flow (0 when not exported)' CODEC(DoubleDelta, LZ4),
-    `TimeFlowEnd` DateTime64(3) COMMENT 'last packet of the flow (0 when not exported)' CODEC(DoubleDelta, LZ4),
+    `TimeReceived` DateTime COMMENT 'when the collector received the datagram' CODEC(LZ4),
+    `TimeFlowStart` DateTime64(3) COMMENT 'first packet of the flow (0 when not exported)' CODEC(LZ4),
+    `TimeFlowEnd` DateTime64(3) COMMENT 'last packet of the flow (0 when not exported)' CODEC(LZ4),
     `FlowType` Enum8('Unknown' = 0, 'NetFlowV5' = 1, 'NetFlowV9' = 2, 'IPFIX' = 3, 'SFlowV5' = 4) COMMENT 'export protocol',
     `ExporterAddress` IPv6 COMMENT 'exporter\'s address (IPv4 mapped)',
     `ObservationDomainID` UInt32 COMMENT 'NetFlow v9 source ID, IPFIX observation domain, sFlow sub-agent',
