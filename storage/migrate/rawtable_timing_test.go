@@ -156,25 +156,32 @@ var rawTableVariants = []rawTableVariant{
 		}
 		return "CODEC(ZSTD(1))"
 	})},
-	{name: "times-delta", alter: recodec(timesDelta)},
-	{name: "times-lz4", alter: recodec(timesLZ4)},
+	// Schema 13 stores the times with plain LZ4; before, DoubleDelta.
+	{name: "times-doubledelta", alter: recodec(timesCodec("CODEC(DoubleDelta, LZ4)"))},
+	{name: "times-delta", alter: recodec(timesCodec("CODEC(Delta, LZ4)"))},
 	{name: "ints-t64", alter: recodec(intsT64)},
 	// The part format. Since schema version 12, parts of fewer than
 	// 100,000 rows are compact: an insert's, not a merge's.
 	{name: "wide-parts", alter: setting("min_rows_for_wide_part = 0, min_bytes_for_wide_part = 10485760")},
 	{name: "compact-256m", alter: setting("min_rows_for_wide_part = 0, min_bytes_for_wide_part = 268435456")},
 	{name: "compact-64m", alter: setting("min_rows_for_wide_part = 0, min_bytes_for_wide_part = 67108864")},
-	{name: "t64-delta", alter: recodec(func(name, typ, codec string) string { return timesDelta(name, typ, intsT64(name, typ, codec)) })},
+	{name: "t64-delta", alter: recodec(func(name, typ, codec string) string {
+		return timesCodec("CODEC(Delta, LZ4)")(name, typ, intsT64(name, typ, codec))
+	})},
 	{name: "key-exporter", orderBy: "(toStartOfFiveMinutes(TimeReceived), ExporterAddress)"},
 	{name: "key-time", orderBy: "TimeReceived"},
 	{name: "key-exporter-src", orderBy: "(toStartOfFiveMinutes(TimeReceived), ExporterAddress, SrcAddr)"},
 }
 
-func timesDelta(name, typ, codec string) string {
-	return strings.Replace(codec, "DoubleDelta", "Delta", 1)
+// timesCodec gives the three time columns another codec.
+func timesCodec(want string) func(name, typ, codec string) string {
+	return func(name, typ, codec string) string {
+		if name == "TimeReceived" || name == "TimeFlowStart" || name == "TimeFlowEnd" {
+			return want
+		}
+		return codec
+	}
 }
-
-func timesLZ4(name, typ, codec string) string { return strings.Replace(codec, "DoubleDelta, ", "", 1) }
 
 func intsT64(name, typ, codec string) string {
 	if codec == "" && strings.HasPrefix(typ, "UInt") {
