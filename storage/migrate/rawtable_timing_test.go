@@ -125,6 +125,8 @@ func BenchmarkRawTable(b *testing.B) {
 	}
 	for j, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
+			// The figures were measured above, across the variants; a
+			// sub-benchmark only reports them.
 			for b.Loop() {
 			}
 			for unit, value := range results[j] {
@@ -316,13 +318,13 @@ func rawBenchBatches(b *testing.B) []rawBatch {
 		}
 		return out
 	}
-	return storedBatchesT(b, dir)
+	return storedBatches(b, dir)
 }
 
-// storedBatchesT loads the Native files of dir into a table of their own
+// storedBatches loads the Native files of dir into a table of their own
 // (a fresh sluice.flows gives its columns), numbers the rows in order of
 // TimeReceived and cuts them into batches.
-func storedBatchesT(b testing.TB, dir string) []rawBatch {
+func storedBatches(b testing.TB, dir string) []rawBatch {
 	ctx := b.Context()
 	files, err := filepath.Glob(filepath.Join(dir, "*.native"))
 	if err != nil || len(files) == 0 {

@@ -2,12 +2,10 @@ package migrate_test
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
 	"sluice/storage/migrate"
@@ -98,21 +96,7 @@ func BenchmarkInsertViews(b *testing.B) {
 			{"no-view", nil, false, nil},
 		} {
 			b.Run(shape.name+"/"+tc.name, func(b *testing.B) {
-				if err := engine.Exec(b.Context(), "DROP DATABASE IF EXISTS sluice SYNC"); err != nil {
-					b.Fatal(err)
-				}
-				m, err := migrate.New(reporter.New(slog.New(slog.DiscardHandler)), migrate.Config{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := m.Migrate(b.Context(), engine.Exec); err != nil {
-					b.Fatal(err)
-				}
-				for _, view := range append(viewNames(migrate.Rollups), migrate.ExportersTable+"_in_mv", migrate.ExportersTable+"_out_mv") {
-					if err := engine.Exec(b.Context(), "DROP VIEW IF EXISTS "+view); err != nil {
-						b.Fatal(err)
-					}
-				}
+				freshRawTable(b)
 				for _, stmt := range tc.alter {
 					if err := engine.Exec(b.Context(), stmt); err != nil {
 						b.Fatal(err)
@@ -271,12 +255,4 @@ func narrowFamilies(all []clickhouse.AggregateFamily) []clickhouse.AggregateFami
 		}
 	}
 	return out
-}
-
-func viewNames(rollups []migrate.Rollup) []string {
-	var names []string
-	for _, r := range rollups {
-		names = append(names, r.QualifiedTable()+"_mv")
-	}
-	return names
 }
