@@ -10,7 +10,8 @@ import (
 
 // Config is the batch writer's configuration.
 type Config struct {
-	// Table receives the flows. Default: sluice.flows.
+	// Table receives the flows. Default: sluice.flows. Only flows stored
+	// there fill the exporters table, which lists that table's exporters.
 	Table string `yaml:"table"`
 	// RetryMin is the wait after a first failed insert; it doubles after each
 	// further failure up to RetryMax. Defaults: 100ms and 10s.

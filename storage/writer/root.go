@@ -56,6 +56,10 @@ type Writer struct {
 	mu        sync.Mutex // guards builder and exporters
 	builder   *clickhouse.BlockBuilder
 	exporters *clickhouse.ExportersBuilder
+	// fillExporters is whether the flows go to the schema's flows table,
+	// whose exporters and interfaces the exporters table lists: flows
+	// stored elsewhere (a copy of the table) must not add to it.
+	fillExporters bool
 
 	countersMu      sync.Mutex // guards countersBuilder
 	countersBuilder *clickhouse.TableBuilder[record.Counter]
@@ -101,6 +105,11 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
+	fillExporters := cfg.Table == migrate.FlowsTable
+	if !fillExporters {
+		r.Logger.Info("flows go to another table than the schema's: the exporters table lists the exporters of "+
+			migrate.FlowsTable+" only and is not filled", "table", cfg.Table, "exporters_table", exportersTable)
+	}
 	return &Writer{
 		cfg:             cfg,
 		inserter:        deps.Inserter,
@@ -109,6 +118,7 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Writer, error) {
 		tokenPrefix:     fmt.Sprintf("sluice-writer-%d-", time.Now().UnixNano()),
 		builder:         builder,
 		exporters:       exporters,
+		fillExporters:   fillExporters,
 		countersBuilder: countersBuilder,
 	}, nil
 }
@@ -134,7 +144,8 @@ func (w *Writer) Write(ctx context.Context, flows []record.Flow, dedupToken stri
 // when empty, the writer makes one up for its own retries. Once the flows
 // are stored, the exporters and interfaces they carry are inserted into
 // the exporters table under dedupToken + "/exporters" (see
-// clickhouse.ExportersBuilder). WriteBatches returns once both are stored,
+// clickhouse.ExportersBuilder), when the flows go to the schema's flows
+// table (storage.writer.table at its default). WriteBatches returns once both are stored,
 // or with the last insert error when ctx ends first; a caller that writes
 // the batches again under the same token then stores what is missing.
 func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedupToken string) error {
@@ -150,6 +161,12 @@ func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedu
 	w.builder.Reset()
 	w.exporters.Reset()
 	for _, flows := range batches {
+		if !w.fillExporters {
+			for i := range flows {
+				w.builder.Append(&flows[i])
+			}
+			continue
+		}
 		// One pass: each flow is still in the CPU's cache when its
 		// exporter and interfaces are counted.
 		for i := range flows {

@@ -35,8 +35,12 @@ func (f insertFunc) Insert(ctx context.Context, table, token string, block click
 
 func newTestWriter(t *testing.T, ins Inserter) (*Writer, prometheus.Gatherer) {
 	t.Helper()
+	return newTestWriterConfig(t, ins, DefaultConfig())
+}
+
+func newTestWriterConfig(t *testing.T, ins Inserter, cfg Config) (*Writer, prometheus.Gatherer) {
+	t.Helper()
 	r := reporter.New(slog.New(slog.DiscardHandler))
-	cfg := DefaultConfig()
 	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 4*time.Millisecond
 	w, err := New(r, cfg, Dependencies{Inserter: ins})
 	if err != nil {
@@ -217,6 +221,25 @@ func exportersRows(t *testing.T, flows []record.Flow) int {
 	}
 	b.AddFlows(flows)
 	return b.Rows()
+}
+
+// Flows written to another table than the schema's (a copy, for a test
+// or a trial) leave the exporters table alone: it lists the exporters of
+// sluice.flows, which these flows are not in.
+func TestWriteElsewhereLeavesExportersAlone(t *testing.T) {
+	storage := &flakyStorage{t: t, table: "sluice.flows_trial"}
+	cfg := DefaultConfig()
+	cfg.Table = storage.table
+	w, reg := newTestWriterConfig(t, insertFunc(storage.insert), cfg)
+	if err := w.Write(t.Context(), clickhouse.GenerateFlows(100, 1), "trial-1"); err != nil {
+		t.Fatal(err)
+	}
+	if storage.attempts != 1 || len(storage.others) != 0 {
+		t.Errorf("inserts: %d into %s, others %q; want 1 and none", storage.attempts, storage.table, storage.others)
+	}
+	if got := metricValue(t, reg, "exporter_rows_inserted_total"); got != 0 {
+		t.Errorf("exporter_rows_inserted_total = %v, want 0", got)
+	}
 }
 
 // A failing exporters insert is retried as the flows' is, under the
