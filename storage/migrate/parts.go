@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"fmt"
+	"strings"
 
 	"sluice/pipeline/record"
 	"sluice/storage/clickhouse"
@@ -31,8 +32,27 @@ const compactBelowRows = 100_000
 // which a 50,000-row insert passes) is taken out, so that the number of
 // rows alone decides. Parts already written keep their format.
 func version12(cfg Config) []string {
-	return []string{fmt.Sprintf("ALTER TABLE %s%s MODIFY SETTING min_rows_for_wide_part = %d, min_bytes_for_wide_part = 0",
-		cfg.dataTable("flows"), cfg.onCluster(), compactBelowRows)}
+	return []string{modifySettings(cfg.dataTable("flows"), cfg, flowsPartSettings)}
+}
+
+// tableSetting is a MergeTree setting a version gives a table, as
+// system.tables shows it in engine_full ("name = value").
+type tableSetting struct{ name, value string }
+
+// flowsPartSettings are version12's settings of the flows table, which
+// drift detection holds it to.
+var flowsPartSettings = []tableSetting{
+	{"min_rows_for_wide_part", fmt.Sprint(compactBelowRows)},
+	{"min_bytes_for_wide_part", "0"},
+}
+
+// modifySettings is the statement giving table the settings.
+func modifySettings(table string, cfg Config, settings []tableSetting) string {
+	assignments := make([]string, len(settings))
+	for i, s := range settings {
+		assignments[i] = s.name + " = " + s.value
+	}
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY SETTING %s", table, cfg.onCluster(), strings.Join(assignments, ", "))
 }
 
 // version13 sets the flows table's time columns to their codec in

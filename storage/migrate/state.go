@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -28,6 +29,7 @@ const (
 	MissingView       = "missing view"
 	MissingDictionary = "missing dictionary"
 	CodecChanged      = "codec differs"
+	SettingChanged    = "setting differs"
 	TypeChanged       = "type differs"
 	ExtraColumn       = "extra column"
 )
@@ -37,7 +39,8 @@ type Drift struct {
 	Kind string
 	// Table is the table, view or dictionary, with the database.
 	Table string
-	// Column is the column or skip index, when the drift is about one.
+	// Column is the column, skip index or table setting, when the drift
+	// is about one.
 	Column string
 	// Want and Got describe the difference (types, codecs), when there is
 	// one to show.
@@ -53,7 +56,10 @@ type Drift struct {
 
 func (d Drift) String() string {
 	s := d.Table
-	if d.Column != "" {
+	switch {
+	case d.Column != "" && d.Kind == SettingChanged:
+		s += " setting " + d.Column
+	case d.Column != "":
 		s += " column " + d.Column
 	}
 	s += ": " + d.Kind
@@ -80,10 +86,11 @@ type desiredColumn struct {
 }
 
 type desiredTable struct {
-	name    string // with the database; the data table in cluster mode
-	columns []desiredColumn
-	create  []string // statements creating it, and filling it if they can
-	indexes []skipIndex
+	name     string // with the database; the data table in cluster mode
+	columns  []desiredColumn
+	create   []string // statements creating it, and filling it if they can
+	indexes  []skipIndex
+	settings []tableSetting
 }
 
 type desiredObject struct {
@@ -120,7 +127,8 @@ func desired(cfg Config) desiredSchema {
 		name: MigrationsTable, create: []string{createMigrationsTable(cfg)},
 		columns: fromTableColumns([]schema.Column[schema.NoRow]{{Name: "version", Type: "UInt32"}, {Name: "description", Type: "String"}, {Name: "applied_at", Type: "DateTime"}}),
 	})
-	flows := desiredTable{name: cfg.dataTable("flows"), create: slices.Concat(flowsTableStatements(cfg), addSkipIndexes(cfg), version12(cfg)), indexes: skipIndexes}
+	flows := desiredTable{name: cfg.dataTable("flows"), create: slices.Concat(flowsTableStatements(cfg), addSkipIndexes(cfg), version12(cfg)),
+		indexes: skipIndexes, settings: flowsPartSettings}
 	for _, c := range record.Columns {
 		flows.columns = append(flows.columns, desiredColumn{c.Name, c.Type, c.Codec, columnDefinition(c)})
 	}
@@ -161,6 +169,7 @@ type actual struct {
 	columns      map[string]map[string]desiredColumn // table → column → type, codec
 	order        map[string][]string                 // table → columns in position order
 	indexes      map[string]map[string]string        // table → index → type
+	settings     map[string]map[string]string        // table → setting → value, as engine_full shows them
 	dictionaries map[string]bool
 }
 
@@ -238,6 +247,13 @@ func compare(want desiredSchema, a actual, cfg Config) []Drift {
 					Note: "an index of another type has the name: drop it by hand to get the desired one"})
 			}
 		}
+		for _, st := range t.settings {
+			if got := a.settings[t.name][st.name]; got != st.value {
+				// Parts already written keep their format: no data changes.
+				drifts = append(drifts, Drift{Kind: SettingChanged, Table: t.name, Column: st.name, Want: st.value, Got: got,
+					repair: []string{modifySettings(t.name, cfg, []tableSetting{st})}})
+			}
+		}
 	}
 	for _, v := range want.views {
 		if a.tables[v.name] != "MaterializedView" {
@@ -268,15 +284,17 @@ func normalizeCodec(c string) string { return strings.ReplaceAll(c, " ", "") }
 func (m *Migrator) readActual(ctx context.Context) (actual, error) {
 	a := actual{
 		tables: map[string]string{}, columns: map[string]map[string]desiredColumn{}, order: map[string][]string{},
-		indexes: map[string]map[string]string{}, dictionaries: map[string]bool{},
+		indexes: map[string]map[string]string{}, settings: map[string]map[string]string{}, dictionaries: map[string]bool{},
 	}
 	db := clickhouse.QuoteString(Database)
-	rows, err := m.rows(ctx, "SELECT name, engine FROM system.tables WHERE database = "+db)
+	rows, err := m.rows(ctx, "SELECT name, engine, engine_full FROM system.tables WHERE database = "+db)
 	if err != nil {
 		return a, err
 	}
 	for _, r := range rows {
-		a.tables[Database+"."+r[0]] = r[1]
+		t := Database + "." + r[0]
+		a.tables[t] = r[1]
+		a.settings[t] = engineSettings(r[2])
 	}
 	rows, err = m.rows(ctx, "SELECT table, name, type, compression_codec FROM system.columns WHERE database = "+db+" ORDER BY table, position")
 	if err != nil {
@@ -309,6 +327,24 @@ func (m *Migrator) readActual(ctx context.Context) (actual, error) {
 		a.dictionaries[Database+"."+r[0]] = true
 	}
 	return a, nil
+}
+
+// settingAssignment is one "name = value" of an engine's SETTINGS clause;
+// a quoted value may hold commas.
+var settingAssignment = regexp.MustCompile(`(\w+) = ('(?:[^'\\]|\\.)*'|[^,\s]+)`)
+
+// engineSettings reads the SETTINGS clause at the end of a table's
+// engine_full ("MergeTree ... SETTINGS index_granularity = 8192, ...").
+func engineSettings(engineFull string) map[string]string {
+	i := strings.LastIndex(engineFull, " SETTINGS ")
+	if i < 0 {
+		return nil
+	}
+	settings := map[string]string{}
+	for _, m := range settingAssignment.FindAllStringSubmatch(engineFull[i+len(" SETTINGS "):], -1) {
+		settings[m[1]] = m[2]
+	}
+	return settings
 }
 
 // rows runs a query through the migrator's query function and splits its

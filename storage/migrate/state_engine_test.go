@@ -169,9 +169,11 @@ func TestMigrateReportsDestructiveDrift(t *testing.T) {
 	exec(t,
 		"ALTER TABLE sluice.flows MODIFY COLUMN DstPortNAT UInt32",
 		"ALTER TABLE sluice.flows_1h ADD COLUMN Note String",
-		"ALTER TABLE sluice.flows MODIFY COLUMN TimeFlowEnd REMOVE CODEC")
+		"ALTER TABLE sluice.flows MODIFY COLUMN TimeFlowEnd REMOVE CODEC",
+		"ALTER TABLE sluice.flows MODIFY SETTING min_rows_for_wide_part = 5000")
 	want := []string{
 		"sluice.flows column TimeFlowEnd: codec differs (want CODEC(LZ4), have none)",
+		"sluice.flows setting min_rows_for_wide_part: setting differs (want 100000, have 5000)",
 		"sluice.flows column DstPortNAT: type differs (want UInt16, have UInt32)",
 		"sluice.flows_1h column Note: extra column (want none, have String)",
 	}
@@ -200,6 +202,9 @@ func TestMigrateReportsDestructiveDrift(t *testing.T) {
 	}
 	if got := query(t, "SELECT compression_codec FROM system.columns WHERE database = 'sluice' AND table = 'flows' AND name = 'TimeFlowEnd'"); got != "CODEC(LZ4)\n" {
 		t.Errorf("codec not repaired: %q", got)
+	}
+	if got := query(t, "SELECT extract(engine_full, 'min_rows_for_wide_part = \\d+') FROM system.tables WHERE database = 'sluice' AND name = 'flows'"); got != "min_rows_for_wide_part = 100000\n" {
+		t.Errorf("setting not repaired: %q", got)
 	}
 	if got := query(t, "SELECT count(), sum(DstPortNAT) FROM sluice.flows"); got != "1000\t443000\n" {
 		t.Errorf("flows: %q", got)

@@ -14,8 +14,9 @@ func TestCompareOnCluster(t *testing.T) {
 	cfg.Cluster = "c"
 	want := desired(cfg)
 	a := actual{tables: map[string]string{}, columns: map[string]map[string]desiredColumn{}, order: map[string][]string{},
-		indexes: map[string]map[string]string{}, dictionaries: map[string]bool{}}
-	// Everything as desired, but flows_local lacks DstPortNAT and has Extra.
+		indexes: map[string]map[string]string{}, settings: map[string]map[string]string{}, dictionaries: map[string]bool{}}
+	// Everything as desired, but flows_local lacks DstPortNAT, has Extra,
+	// and lacks min_bytes_for_wide_part.
 	for _, tb := range want.tables {
 		a.tables[tb.name] = "table"
 		a.columns[tb.name] = map[string]desiredColumn{}
@@ -30,6 +31,12 @@ func TestCompareOnCluster(t *testing.T) {
 		for _, ix := range tb.indexes {
 			a.indexes[tb.name]["idx_"+ix.name] = ix.kind
 		}
+		a.settings[tb.name] = map[string]string{"index_granularity": "8192"}
+		for _, st := range tb.settings {
+			if st.name != "min_bytes_for_wide_part" {
+				a.settings[tb.name][st.name] = st.value
+			}
+		}
 	}
 	a.columns["sluice.flows_local"]["Extra"] = desiredColumn{name: "Extra", typ: "String"}
 	a.order["sluice.flows_local"] = append(a.order["sluice.flows_local"], "Extra")
@@ -40,8 +47,8 @@ func TestCompareOnCluster(t *testing.T) {
 		a.dictionaries[d.name] = true
 	}
 	drifts := compare(want, a, cfg)
-	if len(drifts) != 2 {
-		t.Fatalf("drift: %v, want the missing and the extra column", drifts)
+	if len(drifts) != 3 {
+		t.Fatalf("drift: %v, want the missing and the extra column, and the missing setting", drifts)
 	}
 	if got := drifts[0].repair; !slices.Equal(got, []string{
 		"ALTER TABLE sluice.flows_local ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `DstPortNAT` UInt16 COMMENT 'destination port after NAPT' AFTER `SrcPortNAT`",
@@ -51,5 +58,10 @@ func TestCompareOnCluster(t *testing.T) {
 	}
 	if d := drifts[1]; d.Kind != ExtraColumn || !d.Destructive || len(d.repair) != 2 {
 		t.Errorf("extra column: %+v", d)
+	}
+	// A setting is the data table's alone: the Distributed table stores nothing.
+	if d := drifts[2]; d.String() != "sluice.flows_local setting min_bytes_for_wide_part: setting differs (want 0, have none)" || d.Destructive ||
+		!slices.Equal(d.repair, []string{"ALTER TABLE sluice.flows_local ON CLUSTER `c` MODIFY SETTING min_bytes_for_wide_part = 0"}) {
+		t.Errorf("missing setting: %s, repair %q", d, d.repair)
 	}
 }
