@@ -516,6 +516,39 @@ func TestQueryReadOnlyLimits(t *testing.T) {
 	}
 }
 
+// A statement that fails after writing rows (stopped at a time or result
+// limit) leaves none of them in the next statement's answer: chDB hands
+// them over with it, so that an analyst's next query read another's rows,
+// and QueryReadOnly took them for the statement to run.
+func TestFailedStatementLeavesNoRows(t *testing.T) {
+	defer embedded.SetQueryLimits(engine, clickhouse.DefaultQueryLimits())
+	embedded.SetQueryLimits(engine, clickhouse.QueryLimits{MaxExecutionTime: time.Minute, MaxResultBytes: 1 << 20, MaxMemoryUsage: 4 << 30})
+	failing := map[string]func() error{
+		"stopped at max_execution_time": func() error {
+			_, err := engine.Query(t.Context(), "SELECT sleepEachRow(0.5) FROM numbers(10) SETTINGS max_block_size = 1, max_execution_time = 1", "TSV")
+			return err
+		},
+		"stopped at max-result-bytes": func() error {
+			_, err := engine.QueryReadOnly(t.Context(), "SELECT number FROM numbers(10000000)", "TSV")
+			return err
+		},
+	}
+	for name, fail := range failing {
+		if err := fail(); err == nil {
+			t.Fatalf("%s: the statement succeeded", name)
+		}
+		if out, err := engine.Query(t.Context(), "SELECT 42", "TSV"); err != nil || string(out) != "42\n" {
+			t.Errorf("%s: the next query answered %.80q, %v", name, out, err)
+		}
+		if err := fail(); err == nil {
+			t.Fatalf("%s: the statement succeeded", name)
+		}
+		if out, err := engine.QueryReadOnly(t.Context(), "SELECT 43", "TSV"); err != nil || string(out) != "43\n" {
+			t.Errorf("%s: the next read-only query answered %.80q, %v", name, out, err)
+		}
+	}
+}
+
 func TestQueryLimitsValidate(t *testing.T) {
 	if err := clickhouse.DefaultQueryLimits().Validate(); err != nil {
 		t.Fatal(err)

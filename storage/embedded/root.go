@@ -262,6 +262,7 @@ func (e *Engine) queryLocked(ctx context.Context, sql, format string, keep bool)
 	}
 	res, err := e.conn.Query(sql, format)
 	if err != nil {
+		e.discardLeftover()
 		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), &engineError{err})
 	}
 	if res == nil {
@@ -269,12 +270,39 @@ func (e *Engine) queryLocked(ctx context.Context, sql, format string, keep bool)
 	}
 	defer res.Free()
 	if err := res.Error(); err != nil {
+		e.discardLeftover()
 		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), &engineError{err})
 	}
 	if !keep {
 		return nil, nil
 	}
 	return append([]byte(nil), res.Buf()...), nil
+}
+
+// leftoverQuery's answer, alone, is leftoverAnswer.
+const (
+	leftoverQuery  = "SELECT 'end of a failed statement'"
+	leftoverAnswer = "end of a failed statement\n"
+)
+
+// discardLeftover runs a statement of its own after one that failed, under
+// the same lock. chDB (26.7) keeps the rows a statement wrote before it
+// failed (stopped at max_execution_time or max_result_bytes, say) and puts
+// them in front of the next statement's answer: an analyst's next query,
+// or the statement QueryReadOnly would run next, would read another
+// query's rows as its own. This statement takes them instead.
+func (e *Engine) discardLeftover() {
+	res, err := e.conn.Query(leftoverQuery, "TSV")
+	if err != nil || res == nil {
+		return
+	}
+	defer res.Free()
+	if res.Error() != nil {
+		return
+	}
+	if n := len(res.Buf()) - len(leftoverAnswer); n > 0 {
+		e.logger.Debug("discarded the rows a failed statement left", "bytes", n)
+	}
 }
 
 // engineError is an error the engine itself reported for a statement, in
