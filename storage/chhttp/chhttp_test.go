@@ -25,6 +25,7 @@ import (
 	"sluice/internal/reporter"
 	"sluice/pipeline/record"
 	"sluice/storage/chhttp"
+	sluiceclickhouse "sluice/storage/clickhouse"
 	"sluice/storage/migrate"
 	"sluice/storage/server"
 	"sluice/storage/writer"
@@ -628,8 +629,8 @@ func TestServerBackend(t *testing.T) {
 	}
 	_, err = srv.QueryReadOnly(t.Context(), "DROP TABLE "+table, "TSV")
 	var qe *server.QueryError
-	if !errors.As(err, &qe) || qe.Code == 0 {
-		t.Fatalf("DROP TABLE on the read-only path: %v, want the engine's refusal", err)
+	if !errors.As(err, &qe) || qe.Code == 0 || sluiceclickhouse.ExceptionCode(err) != qe.Code {
+		t.Fatalf("DROP TABLE on the read-only path: %v, want the engine's refusal with its code", err)
 	}
 	if out, err := srv.Query(t.Context(), "SELECT count() FROM "+table, "TSV"); err != nil || string(out) != "50\n" {
 		t.Fatalf("after the refused DROP: %q, %v", out, err)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"sluice/storage/clickhouse"
 )
 
 // backlogProbe is a store behind which every query leaves ingestion a
@@ -147,7 +149,11 @@ func TestFailingDetectionBacksOff(t *testing.T) {
 
 	// Stopped at max-query-time: a 5-minute detection backs off the same
 	// and skips to the newest window, so that its next query reads one.
-	timeout := errors.New("Code: 159. DB::Exception: Timeout exceeded: elapsed 30.1 seconds, maximum: 30. (TIMEOUT_EXCEEDED)")
+	// The engine's own error for it, as the scheduler gets it.
+	_, timeout := engine.Query(t.Context(), "SELECT sleepEachRow(0.5) FROM numbers(10) SETTINGS max_block_size = 1, max_execution_time = 1", "TSV")
+	if clickhouse.ExceptionCode(timeout) != clickhouse.CodeTimeoutExceeded {
+		t.Fatalf("a 5-second statement stopped after 1 s returned %v, want TIMEOUT_EXCEEDED", timeout)
+	}
 	st := &failing{Engine: engine, match: "AS Ports", times: 1 << 30, err: timeout}
 	s := schedulerOn(t, st, DefaultConfig(), t.TempDir(), now)
 	s.st.Watermark = now.Add(-time.Hour).Truncate(time.Minute) // an hour of windows to evaluate
@@ -223,7 +229,7 @@ func TestMaxQueryTimeStopsTheQuery(t *testing.T) {
 	}
 	// Ten blocks of half a second each: stopped past the first second.
 	_, err := engine.Query(t.Context(), "SELECT sleepEachRow(0.5) FROM numbers(10)"+strings.Replace(clause, "SETTINGS ", "SETTINGS max_block_size = 1, ", 1), "TSV")
-	if err == nil || !strings.Contains(err.Error(), "TIMEOUT_EXCEEDED") {
-		t.Fatalf("a 5-second statement under the detections' settings returned %v, want TIMEOUT_EXCEEDED", err)
+	if code := clickhouse.ExceptionCode(err); code != clickhouse.CodeTimeoutExceeded {
+		t.Fatalf("a 5-second statement under the detections' settings returned %v (code %d), want TIMEOUT_EXCEEDED", err, code)
 	}
 }

@@ -315,7 +315,9 @@ func (s *Scheduler) backOff(d *detection, err error, lastEnd time.Time) {
 }
 
 // isTimeout tells a query stopped at max-query-time.
-func isTimeout(err error) bool { return strings.Contains(err.Error(), "TIMEOUT_EXCEEDED") }
+func isTimeout(err error) bool {
+	return clickhouse.ExceptionCode(err) == clickhouse.CodeTimeoutExceeded
+}
 
 // skipOlderWindows moves d's watermark on to from, counting the window
 // ends skipped.

@@ -320,6 +320,9 @@ func (e *QueryError) Error() string {
 
 func (e *QueryError) Unwrap() error { return e.err }
 
+// ExceptionCode is Code (clickhouse.ExceptionCode).
+func (e *QueryError) ExceptionCode() int { return e.Code }
+
 // refused is a QueryError for a query sluice will not run.
 func refused(stage, statement string, err error) *QueryError {
 	return &QueryError{Message: err.Error(), stage: stage, statement: statement, err: err}
@@ -334,11 +337,7 @@ func queryFailed(stage, statement string, err error) error {
 		return fmt.Errorf("embedded: read-only query: %s: %w", stage, err)
 	}
 	msg := engineMessage(ee.Error())
-	qe := &QueryError{Message: msg, stage: stage, statement: statement, err: err}
-	if m := errorCode.FindStringSubmatch(msg); m != nil {
-		qe.Code, _ = strconv.Atoi(m[1])
-	}
-	return qe
+	return &QueryError{Message: msg, Code: ee.ExceptionCode(), stage: stage, statement: statement, err: err}
 }
 
 var (
@@ -356,6 +355,17 @@ var (
 	// the query quoted inside. The error's name after it is kept.
 	parseScope = regexp.MustCompile(`(?s): In scope SELECT formatQuerySingleLine\('.*'\)(\. \([A-Z0-9_]+\))?\s*$`)
 )
+
+// ExceptionCode is the code of the engine's message (of the innermost
+// exception when chDB quotes one in another), 0 when it has none.
+func (e *engineError) ExceptionCode() int {
+	m := errorCode.FindStringSubmatch(engineMessage(e.err.Error()))
+	if m == nil {
+		return 0
+	}
+	code, _ := strconv.Atoi(m[1])
+	return code
+}
 
 // engineMessage is the engine's error message with sluice's additions to
 // the statement taken out.

@@ -192,6 +192,9 @@ type QueryError struct {
 
 func (e *QueryError) Error() string { return fmt.Sprintf("server: code %d: %s", e.Code, e.Message) }
 
+// ExceptionCode is Code (clickhouse.ExceptionCode).
+func (e *QueryError) ExceptionCode() int { return e.Code }
+
 // QueryReadOnly runs an analyst's query on the server, in the database of
 // the configuration, and returns its output in the given ClickHouse
 // format. It goes through the server's HTTP interface, which writes any
