@@ -118,6 +118,10 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	// Only an explicit go-memory-limit: the records this command holds
+	// (the producer's batches, the spool's reads) have no computed bound.
+	applyGoMemoryLimit(r, cfg.GoMemoryLimit, func() int64 { return 0 })
+
 	// Started in this order, stopped in reverse: the forwarder starts
 	// before the collector, so spooled records of an earlier run go first;
 	// at the stop the collector spools what its workers hold, the

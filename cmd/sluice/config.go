@@ -66,6 +66,10 @@ type Config struct {
 	// Status logs a one-line summary (flows received, stored) at this
 	// interval; 0 turns it off.
 	Status time.Duration `yaml:"status-interval"`
+	// GoMemoryLimit is the Go heap's budget in bytes (GOMEMLIMIT, with the
+	// proportional collector off): 0 is `sluice run`'s computed budget
+	// (goMemoryBudget) and no limit for the other commands, -1 no limit.
+	GoMemoryLimit int64 `yaml:"go-memory-limit"`
 }
 
 // HTTPConfig is the `http:` section.
@@ -122,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.Status < 0 {
 		errs = append(errs, fmt.Errorf("status-interval: must not be negative"))
+	}
+	if c.GoMemoryLimit < -1 || (c.GoMemoryLimit > 0 && c.GoMemoryLimit < minGoMemoryLimit) {
+		errs = append(errs, fmt.Errorf("go-memory-limit: must be 0 (computed), -1 (none) or at least %d bytes, got %d", minGoMemoryLimit, c.GoMemoryLimit))
 	}
 	for _, section := range []struct {
 		name string

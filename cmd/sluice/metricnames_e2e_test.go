@@ -41,6 +41,14 @@ func TestRunMetricNames(t *testing.T) {
 	requireChdb(t)
 	in := startSluice(t, t.TempDir())
 	checkMetricNames(t, "run", in.process)
+	// The Go heap is bounded by the computed budget, the proportional
+	// collector off (GOGC off reads as 2^64 - 1), unless this environment
+	// sets the collector.
+	if env := goGCEnvironment(); env != "" {
+		t.Logf("the Go heap budget is not checked: %s is set", env)
+	} else if limit, gogc := in.metric("go_gc_gomemlimit_bytes"), in.metric("go_gc_gogc_percent"); limit < minGoMemoryLimit || limit >= 1<<62 || gogc < 1<<63 {
+		t.Errorf("sluice run's Go heap: limit %g bytes, GOGC %g; want the computed budget and the proportional collector off", limit, gogc)
+	}
 	in.stop()
 }
 
