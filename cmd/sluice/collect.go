@@ -120,7 +120,7 @@ func cmdCollect(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// Only an explicit go-memory-limit: the records this command holds
 	// (the producer's batches, the spool's reads) have no computed bound.
-	applyGoMemoryLimit(r, cfg.GoMemoryLimit, func() int64 { return 0 })
+	applyGoMemoryLimit(r, cfg.GoMemoryLimit, nil)
 
 	// Started in this order, stopped in reverse: the forwarder starts
 	// before the collector, so spooled records of an earlier run go first;

@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"unsafe"
 
 	"sluice/internal/reporter"
@@ -17,19 +18,22 @@ const minGoMemoryLimit = 64 << 20
 // Bytes of the records' budget (README, Memory budget): a record in memory,
 // and the Native encoding of an insert's row beside it.
 const (
-	recordBytes       = int64(unsafe.Sizeof(record.Flow{}))
-	encodedRowBytes   = 260
-	gatheredBatchRows = 4 // an insert's rows are held about this many times over while gathered (pipeline.Config)
+	recordBytes     = int64(unsafe.Sizeof(record.Flow{}))
+	encodedRowBytes = 260
+	gatheredCopies  = 4 // an insert's rows are held about this many times over while gathered (pipeline.Config)
 )
 
 // goMemoryBudget is the Go heap budget of `sluice run`: the records its
 // queue and its pipeline may hold at most (the README's Memory budget),
 // what the heap held once everything was built (enrichment tables,
 // templates), and a quarter of both on top, where garbage gathers between
-// two collections.
+// two collections. It leaves out an analyst's answer held until written
+// (up to storage.sql.max-result-bytes): one that arrives while the queue
+// is full takes the heap past it, and the collector then runs more often
+// (at most half the CPU) until the answer is written.
 func goMemoryBudget(cfg Config, startupHeap int64) int64 {
 	records := int64(cfg.Queue.Batches)*int64(cfg.Collector.BatchSize)*recordBytes +
-		gatheredBatchRows*int64(cfg.Pipeline.BatchRows)*recordBytes + int64(cfg.Pipeline.BatchRows)*encodedRowBytes
+		gatheredCopies*int64(cfg.Pipeline.BatchRows)*recordBytes + int64(cfg.Pipeline.BatchRows)*encodedRowBytes
 	return (records + startupHeap) * 5 / 4
 }
 
@@ -38,10 +42,10 @@ func goMemoryBudget(cfg Config, startupHeap int64) int64 {
 // there: the resident set then stays near a budget the configuration sets,
 // instead of following twice the heap in use, which rises and falls with
 // the records the queue holds while storage is busy (BENCHMARKS.md, seventh
-// round). computed is the budget for limit 0 (0: none). GOMEMLIMIT or GOGC
+// round). computed is the budget for limit 0 (nil or 0: none). GOMEMLIMIT or GOGC
 // in the environment win, as for any Go program.
 func applyGoMemoryLimit(r *reporter.Reporter, limit int64, computed func() int64) {
-	if limit == 0 {
+	if limit == 0 && computed != nil {
 		limit = computed()
 	}
 	if limit <= 0 {
@@ -53,8 +57,10 @@ func applyGoMemoryLimit(r *reporter.Reporter, limit int64, computed func() int64
 	}
 	debug.SetMemoryLimit(limit)
 	debug.SetGCPercent(-1)
-	touched := preTouchHeap(limit)
-	r.Info("Go heap bounded", "go_memory_limit", limit, "pre_touched", touched)
+	// Said before the pages are touched: a budget the machine cannot hold
+	// ends the process there.
+	r.Info("Go heap bounded; touching its pages", "go_memory_limit", limit)
+	r.Debug("Go heap touched", "bytes", preTouchHeap(limit))
 }
 
 // preTouchHeap writes to enough fresh heap pages to bring the heap to
@@ -66,7 +72,7 @@ func applyGoMemoryLimit(r *reporter.Reporter, limit int64, computed func() int64
 // machine or cgroup cannot hold fails now, not hours in. The JVM's
 // AlwaysPreTouch does the same.
 func preTouchHeap(limit int64) int64 {
-	n := limit*7/8 - heapInUse()
+	n := limit*7/8 - liveHeap()
 	if n <= 0 {
 		return 0
 	}
@@ -76,24 +82,23 @@ func preTouchHeap(limit int64) int64 {
 		b[i] = 1
 	}
 	runtime.KeepAlive(b)
-	b = nil
 	runtime.GC()
 	return n
 }
 
 // goGCEnvironment names the collector's settings in the environment.
 func goGCEnvironment() string {
-	var set string
+	var set []string
 	for _, name := range []string{"GOMEMLIMIT", "GOGC"} {
 		if v, ok := os.LookupEnv(name); ok {
-			set += name + "=" + v + " "
+			set = append(set, name+"="+v)
 		}
 	}
-	return set
+	return strings.Join(set, " ")
 }
 
-// heapInUse is the live heap after a collection: what start-up left.
-func heapInUse() int64 {
+// liveHeap is the heap's live bytes after a collection: what start-up left.
+func liveHeap() int64 {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)

@@ -97,7 +97,7 @@ func cmdPipeline(ctx context.Context, args []string, stderr io.Writer) error {
 	// Only an explicit go-memory-limit: the records this command holds
 	// (Kafka's fetches per claimed partition, the batches it gathers) have
 	// no computed bound.
-	applyGoMemoryLimit(r, cfg.GoMemoryLimit, func() int64 { return 0 })
+	applyGoMemoryLimit(r, cfg.GoMemoryLimit, nil)
 
 	// Started in this order, stopped in reverse: at the stop each partition
 	// stores and commits what it holds and leaves the group. Past the

@@ -159,7 +159,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	applyGoMemoryLimit(r, cfg.GoMemoryLimit, func() int64 { return goMemoryBudget(cfg, heapInUse()) })
+	applyGoMemoryLimit(r, cfg.GoMemoryLimit, func() int64 { return goMemoryBudget(cfg, liveHeap()) })
 
 	// Started in this order, stopped in reverse: the collector stops first
 	// and flushes what its workers hold into the queue, the queue closes,

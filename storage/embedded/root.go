@@ -68,7 +68,10 @@ type Engine struct {
 	native   []byte
 
 	limits atomic.Pointer[clickhouse.QueryLimits] // of QueryReadOnly
-	memory Memory
+	// leftoverPending is set while a failed statement's rows may wait on
+	// the connection (discardLeftover); guarded by mu.
+	leftoverPending bool
+	memory          Memory
 
 	purge background.Work // hands freed memory back, every Memory.PurgeInterval
 }
@@ -260,6 +263,9 @@ func (e *Engine) queryLocked(ctx context.Context, sql, format string, keep bool)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("embedded: %s: %w", abbreviate(sql), err)
 	}
+	if e.leftoverPending {
+		e.discardLeftover()
+	}
 	res, err := e.conn.Query(sql, format)
 	if err != nil {
 		e.discardLeftover()
@@ -291,15 +297,22 @@ const (
 // them in front of the next statement's answer: an analyst's next query,
 // or the statement QueryReadOnly would run next, would read another
 // query's rows as its own. This statement takes them instead.
+//
+// Should that statement fail too, the rows may still be there: the next
+// statement then runs it again first (leftoverPending).
 func (e *Engine) discardLeftover() {
+	e.leftoverPending = true
 	res, err := e.conn.Query(leftoverQuery, "TSV")
 	if err != nil || res == nil {
+		e.logger.Warn("discarding a failed statement's rows failed; trying again before the next statement", "err", err)
 		return
 	}
 	defer res.Free()
-	if res.Error() != nil {
+	if err := res.Error(); err != nil {
+		e.logger.Warn("discarding a failed statement's rows failed; trying again before the next statement", "err", err)
 		return
 	}
+	e.leftoverPending = false
 	if n := len(res.Buf()) - len(leftoverAnswer); n > 0 {
 		e.logger.Debug("discarded the rows a failed statement left", "bytes", n)
 	}

@@ -32,15 +32,18 @@ const compactBelowRows = 100_000
 // which a 50,000-row insert passes) is taken out, so that the number of
 // rows alone decides. Parts already written keep their format.
 func version12(cfg Config) []string {
-	return []string{modifySettings(cfg.dataTable("flows"), cfg, flowsPartSettings)}
+	return []string{modifySettings(cfg.dataTable("flows"), cfg, []tableSetting{
+		{"min_rows_for_wide_part", fmt.Sprint(compactBelowRows)},
+		{"min_bytes_for_wide_part", "0"},
+	})}
 }
 
 // tableSetting is a MergeTree setting a version gives a table, as
 // system.tables shows it in engine_full ("name = value").
 type tableSetting struct{ name, value string }
 
-// flowsPartSettings are version12's settings of the flows table, which
-// drift detection holds it to.
+// flowsPartSettings are the flows table's settings that drift detection
+// holds it to: version12's, until a later version changes them.
 var flowsPartSettings = []tableSetting{
 	{"min_rows_for_wide_part", fmt.Sprint(compactBelowRows)},
 	{"min_bytes_for_wide_part", "0"},

@@ -29,7 +29,7 @@ const (
 	MissingView       = "missing view"
 	MissingDictionary = "missing dictionary"
 	CodecChanged      = "codec differs"
-	SettingChanged    = "setting differs"
+	SettingChanged    = "value differs"
 	TypeChanged       = "type differs"
 	ExtraColumn       = "extra column"
 )

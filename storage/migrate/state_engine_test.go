@@ -173,7 +173,7 @@ func TestMigrateReportsDestructiveDrift(t *testing.T) {
 		"ALTER TABLE sluice.flows MODIFY SETTING min_rows_for_wide_part = 5000")
 	want := []string{
 		"sluice.flows column TimeFlowEnd: codec differs (want CODEC(LZ4), have none)",
-		"sluice.flows setting min_rows_for_wide_part: setting differs (want 100000, have 5000)",
+		"sluice.flows setting min_rows_for_wide_part: value differs (want 100000, have 5000)",
 		"sluice.flows column DstPortNAT: type differs (want UInt16, have UInt32)",
 		"sluice.flows_1h column Note: extra column (want none, have String)",
 	}

@@ -60,8 +60,28 @@ func TestCompareOnCluster(t *testing.T) {
 		t.Errorf("extra column: %+v", d)
 	}
 	// A setting is the data table's alone: the Distributed table stores nothing.
-	if d := drifts[2]; d.String() != "sluice.flows_local setting min_bytes_for_wide_part: setting differs (want 0, have none)" || d.Destructive ||
+	if d := drifts[2]; d.String() != "sluice.flows_local setting min_bytes_for_wide_part: value differs (want 0, have none)" || d.Destructive ||
 		!slices.Equal(d.repair, []string{"ALTER TABLE sluice.flows_local ON CLUSTER `c` MODIFY SETTING min_bytes_for_wide_part = 0"}) {
 		t.Errorf("missing setting: %s, repair %q", d, d.repair)
+	}
+}
+
+// engine_full's SETTINGS clause is read setting by setting, a quoted value
+// with commas, spaces and escaped quotes as one; a table without the
+// clause has none.
+func TestEngineSettings(t *testing.T) {
+	got := engineSettings(`MergeTree PARTITION BY toYYYYMMDD(TimeReceived) ORDER BY (TimeReceived) TTL TimeReceived + toIntervalSecond(1296000) ` +
+		`SETTINGS index_granularity = 8192, storage_policy = 'a, b \'c\'', min_rows_for_wide_part = 100000, min_bytes_for_wide_part = 0`)
+	want := map[string]string{"index_granularity": "8192", "storage_policy": `'a, b \'c\''`, "min_rows_for_wide_part": "100000", "min_bytes_for_wide_part": "0"}
+	if len(got) != len(want) {
+		t.Fatalf("settings %q, want %q", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if got := engineSettings("MergeTree ORDER BY tuple()"); len(got) != 0 {
+		t.Errorf("no SETTINGS clause: %q", got)
 	}
 }

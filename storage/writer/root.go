@@ -161,17 +161,13 @@ func (w *Writer) WriteBatches(ctx context.Context, batches [][]record.Flow, dedu
 	w.builder.Reset()
 	w.exporters.Reset()
 	for _, flows := range batches {
-		if !w.fillExporters {
-			for i := range flows {
-				w.builder.Append(&flows[i])
-			}
-			continue
-		}
 		// One pass: each flow is still in the CPU's cache when its
 		// exporter and interfaces are counted.
 		for i := range flows {
 			w.builder.Append(&flows[i])
-			w.exporters.AddFlow(&flows[i])
+			if w.fillExporters {
+				w.exporters.AddFlow(&flows[i])
+			}
 		}
 	}
 	token := w.token(dedupToken)
