@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,6 +86,45 @@ func TestClickHouseHTTPRun(t *testing.T) {
 	}
 	if got := in.count(""); got != n {
 		t.Fatalf("after the refused DROP: %d flows, want %s", got, strconv.FormatUint(n, 10))
+	}
+	in.stop()
+}
+
+// A query stopped at max-result-bytes after the engine wrote part of its
+// answer leaves none of it in the next query's answer: clickhouse-go over
+// HTTP reads the next count whole (storage/embedded
+// TestFailedStatementLeavesNoRows has the engine's side).
+func TestClickHouseHTTPStoppedQueryLeavesNoRows(t *testing.T) {
+	requireChdb(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(config, []byte("storage:\n  sql: {max-result-bytes: 1048576}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+	in := startSluice(t, filepath.Join(dir, "data"), "--config", config, "--clickhouse-listen", chAddr)
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}, Protocol: clickhouse.HTTP,
+		Auth: clickhouse.Auth{Username: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for range 2 {
+		rows, err := conn.Query(t.Context(), "SELECT number FROM numbers(10000000)")
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		var ex *clickhouse.Exception
+		if !errors.As(err, &ex) || ex.Code != 396 {
+			t.Fatalf("a 76 MB answer under a 1 MiB limit: %v, want TOO_MANY_ROWS_OR_BYTES (396)", err)
+		}
+		var n uint64
+		if err := conn.QueryRow(t.Context(), "SELECT count() FROM numbers(7)").Scan(&n); err != nil || n != 7 {
+			t.Fatalf("the next query: %d, %v; want 7", n, err)
+		}
 	}
 	in.stop()
 }

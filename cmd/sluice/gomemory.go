@@ -72,7 +72,10 @@ func applyGoMemoryLimit(r *reporter.Reporter, limit int64, computed func() int64
 // machine or cgroup cannot hold fails now, not hours in. The JVM's
 // AlwaysPreTouch does the same.
 func preTouchHeap(limit int64) int64 {
-	n := limit*7/8 - liveHeap()
+	// The heap as it is: the computed budget has just collected it once.
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	n := limit*7/8 - int64(m.HeapAlloc)
 	if n <= 0 {
 		return 0
 	}
