@@ -36,7 +36,9 @@ func BenchmarkCollectorToWriter(b *testing.B) {
 	r := reporter.New(slog.New(slog.DiscardHandler))
 	cfg := DefaultConfig()
 	cfg.Workers = 1
-	q, err := queue.New(r, queue.DefaultConfig(), queue.Dependencies{})
+	qcfg := queue.DefaultConfig()
+	qcfg.Overflow.MaxBytes = 0 // the in-memory path: the consumer keeps up
+	q, err := queue.New(r, qcfg, queue.Dependencies{})
 	if err != nil {
 		b.Fatal(err)
 	}

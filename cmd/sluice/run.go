@@ -97,6 +97,10 @@ func splitList(s string) []string {
 	return out
 }
 
+// overflowDirName is the queue's overflow directory under the data
+// directory.
+const overflowDirName = "queue-overflow"
+
 // cmdRun is the all-in-one deployment: collector → in-process queue →
 // pipeline → embedded ClickHouse, plus the HTTP endpoints.
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
@@ -126,7 +130,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	q, err := queue.New(r, cfg.Queue, queue.Dependencies{})
+	q, err := queue.New(r, cfg.Queue, queue.Dependencies{OverflowDir: filepath.Join(cfg.Data, overflowDirName)})
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}

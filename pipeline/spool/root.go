@@ -466,11 +466,15 @@ func (s *Spool) roll() error {
 	return nil
 }
 
+// EntrySize is the room an entry takes on disk, its header included: Append
+// refuses one that does not fit beside Pending's bytes in Config.MaxBytes.
+func EntrySize(key, value []byte) int64 { return int64(headerLen + 2 + len(key) + len(value)) }
+
 // Append adds an entry holding records flow records. When the spool is full
 // the policy applies: drop-newest drops this entry and returns ErrFull;
 // drop-oldest deletes the oldest segments to make room.
 func (s *Spool) Append(key, value []byte, records int) error {
-	size := int64(headerLen + 2 + len(key) + len(value))
+	size := EntrySize(key, value)
 	if len(key) > 0xffff || size-headerLen > maxPayload {
 		return fmt.Errorf("spool: entry of %d bytes too large", size)
 	}
@@ -719,6 +723,28 @@ func (s *Spool) Ack(pos Pos) {
 		}
 		return
 	}
+}
+
+// AckDurably acknowledges the entry at pos and writes the delivered
+// position to the cursor file before it returns. It is for a reader that
+// hands an entry on to memory, where a crash loses it: such a reader would
+// rather lose the entry with the process than read it again after a
+// restart and deliver it twice (the in-process queue's overflow). Use it
+// instead of Start's periodic cursor, never with it: the cursor file has
+// one writer between New and Stop.
+func (s *Spool) AckDurably(pos Pos) error {
+	s.Ack(pos)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	at, ok := s.deliveredPos()
+	s.mu.Unlock()
+	if !ok || at == s.cursorAt {
+		return nil
+	}
+	return s.storeCursor(at)
 }
 
 // Pending returns the entries not yet acknowledged and the bytes the spool

@@ -346,6 +346,38 @@ func TestCursorKeptWithoutStop(t *testing.T) {
 	}
 }
 
+// AckDurably records the delivered position before it returns: a crash
+// right after (no Start, no Stop) reads none of the acknowledged entries
+// again, across a segment boundary too.
+func TestAckDurably(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, smallConfig())
+	const n = 120 // about two segments of 64 KiB
+	for i := range n {
+		if err := s.Append(nil, value(i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const acked = 90
+	for range acked {
+		if err := s.AckDurably(next(t, s).Pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crash(s)
+	s2, _ := open(t, dir, smallConfig())
+	defer s2.Stop(context.Background())
+	if got, _ := s2.Pending(); got != n-acked {
+		t.Fatalf("%d entries pending after the crash, want the %d not acknowledged", got, n-acked)
+	}
+	if e := next(t, s2); string(e.Value) != string(value(acked)) {
+		t.Fatalf("first entry after the crash: %.12q, want entry %d", e.Value, acked)
+	}
+	if err := s.AckDurably(Pos{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("AckDurably after the spool closed: %v, want ErrClosed", err)
+	}
+}
+
 // A spool directory whose cursor is gone may number its segments from the
 // start again: it takes a new instance ID, so that no entry is taken for
 // one delivered before.

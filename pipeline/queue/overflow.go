@@ -1,0 +1,236 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/internal/reporter"
+	"sluice/pipeline/record"
+	"sluice/pipeline/recordpb"
+	"sluice/pipeline/spool"
+)
+
+// OverflowConfig is the `queue.overflow:` section: where batches go while
+// the in-memory queue is full.
+type OverflowConfig struct {
+	// MaxBytes bounds the overflow on disk (records in the Kafka message
+	// encoding, about 160 bytes each); 0 turns it off, and a full queue
+	// then makes the collector wait, as a full overflow does.
+	MaxBytes int64 `yaml:"max-bytes"`
+}
+
+// minOverflowBytes is the smallest overflow accepted: two segments.
+const minOverflowBytes = 2 * overflowSegmentBytes
+
+// overflowSegmentBytes is the overflow's segment size: a segment is
+// deleted once every batch in it went back to the queue.
+const overflowSegmentBytes = 16 << 20
+
+// SpoolSink is the overflow's spool's label (sluice_pipeline_spool_*{sink}):
+// it shares those metrics with the SIEM sinks' spools.
+const SpoolSink = "queue-overflow"
+
+// Validate names bad keys.
+func (c OverflowConfig) Validate() error {
+	if c.MaxBytes != 0 && c.MaxBytes < minOverflowBytes {
+		return fmt.Errorf("overflow.max-bytes: must be 0 (off) or at least %d, got %d", int64(minOverflowBytes), c.MaxBytes)
+	}
+	return nil
+}
+
+// overflow holds, on disk, the batches that found the queue full, and puts
+// them back in order as the consumer makes room. While it holds any, every
+// new batch joins it, behind them: records reach storage in the order they
+// were collected (the detections follow the newest stored flow), only later.
+//
+// A batch put back is acknowledged on disk (the cursor file, synced) as
+// soon as it is in the queue; a crash then loses it with the queue's other
+// batches, as it would have had it never been spilled. Only a crash in the
+// milliseconds between the two could store it twice after a restart, and
+// a batch in the queue is gathered and inserted for longer than that.
+// Batches still on disk at a stop or a crash go back to the queue when the
+// next process starts, before any new one.
+type overflow struct {
+	logger   *slog.Logger
+	spool    *spool.Spool
+	maxBytes int64
+
+	// mu orders spills: held while a producer decides where its batch
+	// goes and writes it, and while the reader moves one back.
+	mu      sync.Mutex
+	encoded []byte // a spilled batch's encoding, reused; guarded by mu
+	buf     []byte // the reader's entry buffer
+
+	stopRead context.CancelFunc
+	readDone chan struct{}
+
+	spilled    prometheus.Counter
+	returned   prometheus.Counter
+	fullWaits  prometheus.Counter
+	readErrors prometheus.Counter
+	limiter    *reporter.Limiter
+}
+
+func newOverflow(r *reporter.Reporter, cfg OverflowConfig, dir string) (*overflow, error) {
+	if dir == "" {
+		return nil, errors.New("overflow: no directory")
+	}
+	sp, err := spool.New(r, spool.Config{
+		// The spool's policy never applies: put checks the room first and
+		// keeps a batch that does not fit in memory instead of dropping it.
+		MaxBytes: cfg.MaxBytes, SegmentBytes: overflowSegmentBytes, Policy: spool.DropNewest,
+	}, spool.Dependencies{Dir: dir, Labels: prometheus.Labels{"sink": SpoolSink}})
+	if err != nil {
+		return nil, fmt.Errorf("overflow: %w", err)
+	}
+	o := &overflow{logger: r.Logger, spool: sp, maxBytes: cfg.MaxBytes, limiter: r.NewLimiter(1, 10*time.Second)}
+	m := r.Metrics()
+	o.spilled = m.Counter("overflow_records_total", "Records written to the overflow on disk because the queue was full or the overflow held older records.")
+	o.returned = m.Counter("overflow_returned_records_total", "Records read back from the overflow into the queue.")
+	o.fullWaits = m.Counter("overflow_full_waits_total", "Batches that found the overflow full and waited for room in the queue instead (the collector then drops when its own queues fill).")
+	o.readErrors = m.Counter("overflow_read_errors_total", "Overflow entries that could not be read back (a checksum or decoding error); their records are lost and counted in sluice_pipeline_spool_dropped_records_total{policy=\"corrupt\"} when the checksum caught them.")
+	m.GaugeFunc("overflow_batches", "Batches waiting in the overflow on disk.", func() float64 { return float64(o.pendingBatches()) })
+	if err := m.Err(); err != nil {
+		sp.Stop(context.Background())
+		return nil, fmt.Errorf("register overflow metrics: %w", err)
+	}
+	if n, _ := sp.Pending(); n > 0 {
+		r.Info("the queue's overflow holds batches from an earlier run; they are stored first", "batches", n, "dir", dir)
+	}
+	return o, nil
+}
+
+// pendingBatches counts the batches on disk not yet acknowledged back in
+// the queue.
+func (o *overflow) pendingBatches() int {
+	n, _ := o.spool.Pending()
+	return n
+}
+
+// put hands b to ch, or to the disk while ch is full or older batches wait
+// there. It reports false when the overflow is full: the caller then waits
+// for room in ch.
+func (o *overflow) put(ch chan *record.Batch, b *record.Batch) (queued bool, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pendingBatches() == 0 {
+		select {
+		case ch <- b:
+			return true, nil
+		default:
+		}
+	}
+	o.encoded = o.encoded[:0]
+	for i := range b.Flows {
+		o.encoded = recordpb.AppendBatchFlow(o.encoded, &b.Flows[i])
+	}
+	if _, used := o.spool.Pending(); used+spool.EntrySize(nil, o.encoded) > o.maxBytes {
+		o.fullWaits.Inc()
+		o.limiter.Log(o.logger, "full", "the queue's overflow is full: the collector waits for storage, and drops once its own queues fill; "+
+			"storage is slower than the traffic for longer than the overflow lasts", "max_bytes", o.maxBytes)
+		return false, nil
+	}
+	if err := o.spool.Append(nil, o.encoded, len(b.Flows)); err != nil {
+		o.fullWaits.Inc()
+		o.limiter.Log(o.logger, "write", "cannot write to the queue's overflow; the batch waits for room in the queue", "error", err)
+		return false, nil
+	}
+	o.spilled.Add(float64(len(b.Flows)))
+	b.Release()
+	return true, nil
+}
+
+// start puts the overflow's batches back into ch, in order, as room frees.
+func (o *overflow) start(ch chan *record.Batch) {
+	ctx, cancel := context.WithCancel(context.Background())
+	o.stopRead, o.readDone = cancel, make(chan struct{})
+	go func() {
+		defer close(o.readDone)
+		for ctx.Err() == nil {
+			o.readOne(ctx, ch)
+		}
+	}()
+}
+
+// readOne takes the oldest entry from the disk, puts it in ch, then
+// acknowledges it on disk. Stopped while ch stays full, it leaves the entry
+// unacknowledged, for the next start.
+func (o *overflow) readOne(ctx context.Context, ch chan *record.Batch) {
+	e, err := o.spool.Next(ctx, o.buf)
+	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, spool.ErrClosed) {
+			// A checksum mismatch: the spool skipped the entry and counted
+			// its records; or the file could not be read, and it is
+			// tried again.
+			o.readErrors.Inc()
+			o.limiter.Log(o.logger, "read", "cannot read a batch back from the queue's overflow", "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		return
+	}
+	o.buf = e.Buf
+	b := record.GetBatch()
+	b.Flows, err = recordpb.UnmarshalBatch(e.Value, b.Flows[:0])
+	if err != nil {
+		// The checksum held, so the codec wrote it: a newer sluice's
+		// records, say. Keep those decoded before the bad one.
+		o.readErrors.Inc()
+		o.limiter.Log(o.logger, "decode", "cannot decode a batch read back from the queue's overflow; its remaining records are lost", "error", err)
+	}
+	n := len(b.Flows)
+	if n == 0 {
+		b.Release()
+	} else {
+		select {
+		case ch <- b:
+			o.returned.Add(float64(n))
+		case <-ctx.Done():
+			b.Release()
+			return
+		}
+	}
+	if err := o.spool.AckDurably(e.Pos); err != nil && !errors.Is(err, spool.ErrClosed) {
+		o.limiter.Log(o.logger, "cursor", "cannot record on disk that an overflow batch went back to the queue; after a crash it would be stored again", "error", err)
+	}
+}
+
+// stopReserve is the part of a stop's deadline left, after the overflow
+// stopped emptying, for the consumer to store what the queue then holds
+// (at most queue.batches: seconds).
+const stopReserve = 30 * time.Second
+
+// stop waits for the overflow to empty into ch while ctx allows, less
+// stopReserve (the consumer still runs), then stops reading and closes the
+// spool: what is left stays on disk for the next start.
+func (o *overflow) stop(ctx context.Context) error {
+	if o.stopRead != nil {
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-stopReserve))
+			defer cancel()
+		}
+		t := time.NewTicker(10 * time.Millisecond)
+		for o.pendingBatches() > 0 && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+		t.Stop()
+		o.stopRead()
+		<-o.readDone
+	}
+	if n := o.pendingBatches(); n > 0 {
+		o.logger.Warn("stopping with batches in the queue's overflow; they are stored at the next start", "batches", n)
+	}
+	return o.spool.Stop(context.Background())
+}
