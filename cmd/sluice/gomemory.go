@@ -34,7 +34,9 @@ const (
 func goMemoryBudget(cfg Config, startupHeap int64) int64 {
 	records := int64(cfg.Queue.Batches)*int64(cfg.Collector.BatchSize)*recordBytes +
 		gatheredCopies*int64(cfg.Pipeline.BatchRows)*recordBytes + int64(cfg.Pipeline.BatchRows)*encodedRowBytes
-	return (records + startupHeap) * 5 / 4
+	// Never below the smallest limit accepted: a tiny queue and batches
+	// (a test's, say) would have the collector run all the time.
+	return max((records+startupHeap)*5/4, minGoMemoryLimit)
 }
 
 // applyGoMemoryLimit bounds the Go heap and turns the proportional

@@ -33,6 +33,11 @@ func TestGoMemoryBudget(t *testing.T) {
 	if got, want := goMemoryBudget(cfg, startup), int64(2*queue+gathering+encoding+startup)*5/4; got != want {
 		t.Errorf("budget with twice the queue %d, want %d", got, want)
 	}
+	cfg = DefaultConfig()
+	cfg.Queue.Batches, cfg.Collector.BatchSize, cfg.Pipeline.BatchRows = 1, 64, 1000
+	if got := goMemoryBudget(cfg, 10<<20); got != minGoMemoryLimit {
+		t.Errorf("budget of a tiny queue and batches %d, want the smallest limit accepted, %d", got, int64(minGoMemoryLimit))
+	}
 }
 
 // A limit bounds the heap with the proportional collector off, unless the

@@ -202,6 +202,9 @@ detect:
 	for _, name := range env.b.detectOff {
 		cfg += fmt.Sprintf("  %s: {enabled: false}\n", name)
 	}
+	if env.b.queueOverflow >= 0 {
+		cfg += fmt.Sprintf("queue:\n  overflow: {max-bytes: %d}\n", env.b.queueOverflow)
+	}
 	cfg += "status-interval: 0s\n"
 	return path, os.WriteFile(path, []byte(cfg), 0o644)
 }
