@@ -17,7 +17,7 @@ import (
 // over and encoded), what start-up left in the heap, and a quarter more.
 func TestGoMemoryBudget(t *testing.T) {
 	const (
-		queue     = 64 * 8192 * 864
+		queue     = 8 * 8192 * 864
 		gathering = 4 * 50000 * 864
 		encoding  = 50000 * 260
 		startup   = 100 << 20

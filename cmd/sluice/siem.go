@@ -10,6 +10,7 @@ import (
 	"sluice/internal/component"
 	"sluice/internal/reporter"
 	"sluice/pipeline"
+	"sluice/pipeline/queue"
 	"sluice/pipeline/siem"
 	"sluice/pipeline/siem/cef"
 	"sluice/pipeline/siem/ecs"
@@ -68,6 +69,10 @@ func (c SIEMConfig) Validate() error {
 		}
 		if seen[s.Name] {
 			at(fmt.Errorf("name: %q is used by another sink", s.Name))
+		}
+		if s.Name == queue.SpoolSink {
+			// Its spool's metrics would collide with the queue overflow's.
+			at(fmt.Errorf("name: %q is the queue's overflow; choose another", s.Name))
 		}
 		seen[s.Name] = true
 		section := func(key string, err error) {

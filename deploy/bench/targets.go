@@ -202,8 +202,14 @@ detect:
 	for _, name := range env.b.detectOff {
 		cfg += fmt.Sprintf("  %s: {enabled: false}\n", name)
 	}
-	if env.b.queueOverflow >= 0 {
-		cfg += fmt.Sprintf("queue:\n  overflow: {max-bytes: %d}\n", env.b.queueOverflow)
+	if env.b.queueBatches > 0 || env.b.queueOverflow >= 0 {
+		cfg += "queue:\n"
+		if env.b.queueBatches > 0 {
+			cfg += fmt.Sprintf("  batches: %d\n", env.b.queueBatches)
+		}
+		if env.b.queueOverflow >= 0 {
+			cfg += fmt.Sprintf("  overflow: {max-bytes: %d}\n", env.b.queueOverflow)
+		}
 	}
 	cfg += "status-interval: 0s\n"
 	return path, os.WriteFile(path, []byte(cfg), 0o644)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,19 +63,23 @@ type overflow struct {
 	maxBytes int64
 
 	// mu orders spills: held while a producer decides where its batch
-	// goes and writes it, and while the reader moves one back.
+	// goes and writes it. The reader takes it only to wake producers
+	// waiting for room (room); what waits on the disk is counted by the
+	// spool, an entry until its acknowledgement.
 	mu      sync.Mutex
-	encoded []byte // a spilled batch's encoding, reused; guarded by mu
-	buf     []byte // the reader's entry buffer
+	encoded []byte        // a spilled batch's encoding, reused; guarded by mu
+	room    chan struct{} // closed when the reader took a batch back; guarded by mu
+	buf     []byte        // the reader's entry buffer
 
 	stopRead context.CancelFunc
 	readDone chan struct{}
 
-	spilled    prometheus.Counter
-	returned   prometheus.Counter
-	fullWaits  prometheus.Counter
-	readErrors prometheus.Counter
-	limiter    *reporter.Limiter
+	spilled     prometheus.Counter
+	returned    prometheus.Counter
+	fullWaits   prometheus.Counter
+	writeErrors prometheus.Counter
+	readErrors  prometheus.Counter
+	limiter     *reporter.Limiter
 }
 
 func newOverflow(r *reporter.Reporter, cfg OverflowConfig, dir string) (*overflow, error) {
@@ -89,12 +94,13 @@ func newOverflow(r *reporter.Reporter, cfg OverflowConfig, dir string) (*overflo
 	if err != nil {
 		return nil, fmt.Errorf("overflow: %w", err)
 	}
-	o := &overflow{logger: r.Logger, spool: sp, maxBytes: cfg.MaxBytes, limiter: r.NewLimiter(1, 10*time.Second)}
+	o := &overflow{logger: r.Logger, spool: sp, maxBytes: cfg.MaxBytes, room: make(chan struct{}), limiter: r.NewLimiter(1, 10*time.Second)}
 	m := r.Metrics()
 	o.spilled = m.Counter("overflow_records_total", "Records written to the overflow on disk because the queue was full or the overflow held older records.")
 	o.returned = m.Counter("overflow_returned_records_total", "Records read back from the overflow into the queue.")
-	o.fullWaits = m.Counter("overflow_full_waits_total", "Batches that found the overflow full and waited for room in the queue instead (the collector then drops when its own queues fill).")
-	o.readErrors = m.Counter("overflow_read_errors_total", "Overflow entries that could not be read back (a checksum or decoding error); their records are lost and counted in sluice_pipeline_spool_dropped_records_total{policy=\"corrupt\"} when the checksum caught them.")
+	o.fullWaits = m.Counter("overflow_full_waits_total", "Batches that found the overflow full and waited for it to make room (the collector drops once its own queues fill).")
+	o.writeErrors = m.Counter("overflow_write_errors_total", "Batches the overflow could not write (an I/O error); each waited for room in memory instead, ahead of the batches on disk.")
+	o.readErrors = m.Counter("overflow_read_errors_total", "Failed attempts to read a batch back from the overflow (retried every 100 ms), and batches that could not be decoded; records of entries failing their checksum are counted in sluice_pipeline_spool_dropped_records_total{policy=\"corrupt\"}.")
 	m.GaugeFunc("overflow_batches", "Batches waiting in the overflow on disk.", func() float64 { return float64(o.pendingBatches()) })
 	if err := m.Err(); err != nil {
 		sp.Stop(context.Background())
@@ -113,37 +119,85 @@ func (o *overflow) pendingBatches() int {
 	return n
 }
 
-// put hands b to ch, or to the disk while ch is full or older batches wait
-// there. It reports false when the overflow is full: the caller then waits
-// for room in ch.
-func (o *overflow) put(ch chan *record.Batch, b *record.Batch) (queued bool, err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.pendingBatches() == 0 {
+// put hands b on: to ch while nothing waits on the disk, else to the disk,
+// behind what waits there. When the disk has no room it waits, in order,
+// for the reader to take batches back (room frees a segment at a time),
+// or until ctx ends. Only when it cannot write at all (an I/O error), or
+// holds nothing and still has no room for b, does b wait for room in ch
+// instead, as without an overflow.
+func (o *overflow) put(ctx context.Context, ch chan *record.Batch, b *record.Batch) error {
+	var encoded []byte // b's encoding, kept while it waits for room
+	waited := false
+	for {
+		o.mu.Lock()
+		pending := o.pendingBatches()
+		if pending == 0 {
+			select {
+			case ch <- b:
+				o.mu.Unlock()
+				return nil
+			default:
+			}
+		}
+		value := encoded
+		if value == nil {
+			o.encoded = o.encoded[:0]
+			for i := range b.Flows {
+				o.encoded = recordpb.AppendBatchFlow(o.encoded, &b.Flows[i])
+			}
+			value = o.encoded
+		}
+		_, used := o.spool.Pending()
+		if used+spool.EntrySize(nil, value) <= o.maxBytes {
+			err := o.spool.Append(nil, value, len(b.Flows))
+			if err == nil {
+				o.mu.Unlock()
+				o.spilled.Add(float64(len(b.Flows)))
+				b.Release()
+				return nil
+			}
+			o.mu.Unlock()
+			o.writeErrors.Inc()
+			o.limiter.Log(o.logger, "write", "cannot write to the queue's overflow; the batch waits for room in memory, ahead of those on disk", "error", err)
+			return send(ctx, ch, b)
+		}
+		room := o.room
+		o.mu.Unlock()
+		if pending == 0 {
+			// Empty, and b does not fit beside the segment still open.
+			return send(ctx, ch, b)
+		}
+		if !waited {
+			waited = true
+			encoded = slices.Clone(value)
+			o.fullWaits.Inc()
+			o.limiter.Log(o.logger, "full", "the queue's overflow is full: the collector waits for storage, and drops once its own queues fill; "+
+				"storage is slower than the traffic for longer than the overflow lasts", "max_bytes", o.maxBytes)
+		}
 		select {
-		case ch <- b:
-			return true, nil
-		default:
+		case <-room:
+		case <-ctx.Done():
+			return fmt.Errorf("queue put: %w", ctx.Err())
 		}
 	}
-	o.encoded = o.encoded[:0]
-	for i := range b.Flows {
-		o.encoded = recordpb.AppendBatchFlow(o.encoded, &b.Flows[i])
+}
+
+// send waits for room in ch.
+func send(ctx context.Context, ch chan *record.Batch, b *record.Batch) error {
+	select {
+	case ch <- b:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue put: %w", ctx.Err())
 	}
-	if _, used := o.spool.Pending(); used+spool.EntrySize(nil, o.encoded) > o.maxBytes {
-		o.fullWaits.Inc()
-		o.limiter.Log(o.logger, "full", "the queue's overflow is full: the collector waits for storage, and drops once its own queues fill; "+
-			"storage is slower than the traffic for longer than the overflow lasts", "max_bytes", o.maxBytes)
-		return false, nil
-	}
-	if err := o.spool.Append(nil, o.encoded, len(b.Flows)); err != nil {
-		o.fullWaits.Inc()
-		o.limiter.Log(o.logger, "write", "cannot write to the queue's overflow; the batch waits for room in the queue", "error", err)
-		return false, nil
-	}
-	o.spilled.Add(float64(len(b.Flows)))
-	b.Release()
-	return true, nil
+}
+
+// freed wakes the producers waiting for room on the disk.
+func (o *overflow) freed() {
+	o.mu.Lock()
+	close(o.room)
+	o.room = make(chan struct{})
+	o.mu.Unlock()
 }
 
 // start puts the overflow's batches back into ch, in order, as room frees.
@@ -199,13 +253,14 @@ func (o *overflow) readOne(ctx context.Context, ch chan *record.Batch) {
 		}
 	}
 	if err := o.spool.AckDurably(e.Pos); err != nil && !errors.Is(err, spool.ErrClosed) {
-		o.limiter.Log(o.logger, "cursor", "cannot record on disk that an overflow batch went back to the queue; after a crash it would be stored again", "error", err)
+		o.limiter.Log(o.logger, "cursor", "cannot record on disk that an overflow batch went back to the queue; after a crash the batches since the last good record would be stored again", "error", err)
 	}
+	o.freed()
 }
 
 // stopReserve is the part of a stop's deadline left, after the overflow
 // stopped emptying, for the consumer to store what the queue then holds
-// (at most queue.batches: seconds).
+// (queue.batches, a few seconds of inserts).
 const stopReserve = 30 * time.Second
 
 // stop waits for the overflow to empty into ch while ctx allows, less

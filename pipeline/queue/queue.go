@@ -29,9 +29,13 @@ type Config struct {
 	Overflow OverflowConfig `yaml:"overflow"`
 }
 
-// DefaultConfig holds 64 batches in memory (with 8192-record batches,
-// 512k records) and 2 GiB on disk (about 13M records).
-func DefaultConfig() Config { return Config{Batches: 64, Overflow: OverflowConfig{MaxBytes: 2 << 30}} }
+// DefaultConfig holds 8 batches in memory (with 8192-record batches,
+// 65,536 records: a second or more of traffic, as long as most stalls of
+// the detections' queries) and 2 GiB on disk (about 13M records). Longer
+// stalls spill to the disk at about 2 µs a record, where 64 batches in
+// memory cost about 440 MiB more resident set (BENCHMARKS.md, eighth
+// round).
+func DefaultConfig() Config { return Config{Batches: 8, Overflow: OverflowConfig{MaxBytes: 2 << 30}} }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
@@ -86,19 +90,20 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Queue, error) {
 	return q, nil
 }
 
-// Put hands a batch to the consumer: into the channel, or the overflow
-// while the channel is full, or else waiting for room. If ctx ends first,
-// the batch is not queued and the caller still owns it.
+// Put hands a batch to the consumer: into the channel, or to the overflow
+// while the channel is full or the overflow holds batches, waiting for
+// room when the overflow (or the channel, without one) is full. If ctx
+// ends first, the batch is not queued and the caller still owns it. Put
+// must not be called after Stop.
 func (q *Queue) Put(ctx context.Context, b *record.Batch) error {
 	n := b.Len() // once sent, the batch belongs to the consumer
 	if q.overflow != nil {
-		if queued, err := q.overflow.put(q.ch, b); err != nil || queued {
-			if err == nil {
-				q.batches.Inc()
-				q.records.Add(float64(n))
-			}
+		if err := q.overflow.put(ctx, q.ch, b); err != nil {
 			return err
 		}
+		q.batches.Inc()
+		q.records.Add(float64(n))
+		return nil
 	}
 	select {
 	case q.ch <- b:

@@ -25,7 +25,8 @@
 // The cursor file, "<segment> <index>", says that every entry before that
 // position was delivered. Once started, the spool rewrites it, durably,
 // within CursorInterval of an acknowledgement that moved it (and at New and
-// Stop): after a crash, only the entries acknowledged within that last
+// Stop); a reader that acknowledges with AckDurably instead, and never
+// starts the spool, rewrites it at each acknowledgement: after a crash, only the entries acknowledged within that last
 // interval, and those not acknowledged at all, are read again. The cursor
 // stays true for good because segment numbers are never reused: a new
 // segment is numbered past the cursor, every segment found on disk at New
@@ -744,7 +745,11 @@ func (s *Spool) AckDurably(pos Pos) error {
 	if !ok || at == s.cursorAt {
 		return nil
 	}
-	return s.storeCursor(at)
+	if err := s.storeCursor(at); err != nil {
+		s.cursorErrors.Inc()
+		return err
+	}
+	return nil
 }
 
 // Pending returns the entries not yet acknowledged and the bytes the spool

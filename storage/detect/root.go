@@ -304,7 +304,7 @@ func (s *Scheduler) backOff(d *detection, err error, lastEnd time.Time) {
 		}
 		s.limiter.Log(s.logger, "slow-"+d.name, "detection stopped at detect.max-query-time: its window holds too many flows for the engine at this rate; "+
 			"turn it off (detect."+d.name+".enabled: false), run the detections against a ClickHouse server, "+
-			"or raise detect.max-query-time with queue.batches (on the embedded engine inserts wait while it runs, the records in the queue)",
+			"or raise detect.max-query-time (on the embedded engine inserts wait while it runs, the records in the queue and its overflow on disk)",
 			"detection", d.name, "max-query-time", s.cfg.MaxQueryTime, "window", d.windowOf(&s.cfg), "runs sat out", skip)
 	}
 	s.skip[d.name] = skip
