@@ -28,7 +28,7 @@ const stallQuery = "SELECT (SELECT sleep(3)) + (SELECT sleep(2.99)) + (SELECT sl
 // disk, and all of it is stored once the engine is free, every record
 // exactly once. Then the same stall ends in a kill -9 while the overflow
 // holds records: after a restart, what was on disk is stored, and nothing
-// twice.
+// twice. Then in a SIGTERM: every record sent before it is stored, once.
 func TestRunOverflowThroughStall(t *testing.T) {
 	requireChdb(t)
 	dir := t.TempDir()
@@ -44,8 +44,13 @@ detect: {enabled: false}
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
-	chAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
-	in := startSluice(t, data, "--config", config, "--clickhouse-listen", chAddr)
+	var in *instance
+	var chAddr string
+	start := func() {
+		chAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+		in = startSluice(t, data, "--config", config, "--clickhouse-listen", chAddr)
+	}
+	start()
 
 	cfg := demo.DefaultConfig()
 	cfg.Protocols = []string{demo.NetFlow9}
@@ -133,7 +138,7 @@ detect: {enabled: false}
 	if err := <-done; err == nil {
 		t.Fatal("the stall query ended before the kill: this machine took over 12 s to send 6,000 flows")
 	}
-	in = startSluice(t, data, "--config", config)
+	start()
 	if !strings.Contains(in.logText(), "holds batches from an earlier run") {
 		t.Errorf("the restart did not say it found the overflow's batches:\n%s", in.logText())
 	}
@@ -151,6 +156,36 @@ detect: {enabled: false}
 	// What the kill lost was in memory (the queue, the pipeline's batch,
 	// datagrams not yet decoded); nothing may be stored twice, and every
 	// row stored must be one that was sent.
+	got := noneTwice(t, in, want)
+	t.Logf("phase 2: %d sent, %d stored, all of them from the overflow", len(want)-before, len(got)-before)
+
+	// 3. A stall, traffic, then SIGTERM while the overflow holds records:
+	// the stop waits for the engine and stores them, or leaves them on
+	// disk for the next start; either way each is stored once.
+	done = stall()
+	stored := len(got)
+	send(6000)
+	testenv.EventuallyAtLeast(t, 30*time.Second, "batches in the overflow", func() float64 {
+		return in.metric("sluice_pipeline_queue_overflow_batches")
+	}, 15)
+	in.stop()
+	<-done
+	start()
+	testenv.Eventually(t, 60*time.Second, "the overflow to empty", func() bool {
+		return in.metric("sluice_pipeline_queue_overflow_batches") == 0
+	})
+	testenv.EventuallyState(t, 60*time.Second, "every flow sent before the stop stored", func() (bool, string) {
+		n := in.count("")
+		return n == uint64(stored)+6000, fmt.Sprintf("%d stored, want %d + 6000", n, stored)
+	})
+	noneTwice(t, in, want)
+	in.stop()
+}
+
+// noneTwice checks that every stored row was sent, and none stored more
+// often than sent, and returns the rows.
+func noneTwice(t *testing.T, in *instance, want []string) []string {
+	t.Helper()
 	got := rows(t, in)
 	seen := map[string]int{}
 	for _, r := range want {
@@ -161,6 +196,5 @@ detect: {enabled: false}
 			t.Fatalf("row stored more often than sent (or never sent):\n%s", r)
 		}
 	}
-	t.Logf("phase 2: %d sent, %d stored, all of them from the overflow", len(want)-before, len(got)-before)
-	in.stop()
+	return got
 }
