@@ -161,15 +161,18 @@ func (o *overflow) put(ctx context.Context, ch chan *record.Batch, b *record.Bat
 			o.limiter.Log(o.logger, "write", "cannot write to the queue's overflow; the batch waits for room in memory, ahead of those on disk", "error", err)
 			return send(ctx, ch, b)
 		}
-		room := o.room
-		o.mu.Unlock()
 		if pending == 0 {
 			// Empty, and b does not fit beside the segment still open.
+			o.mu.Unlock()
 			return send(ctx, ch, b)
 		}
+		if encoded == nil {
+			encoded = slices.Clone(value) // o.encoded is the next producer's once mu is released
+		}
+		room := o.room
+		o.mu.Unlock()
 		if !waited {
 			waited = true
-			encoded = slices.Clone(value)
 			o.fullWaits.Inc()
 			o.limiter.Log(o.logger, "full", "the queue's overflow is full: the collector waits for storage, and drops once its own queues fill; "+
 				"storage is slower than the traffic for longer than the overflow lasts", "max_bytes", o.maxBytes)
