@@ -13,7 +13,7 @@ import (
 )
 
 // The computed budget is the README's Memory budget for the records (the
-// queue's 64 × 8192 records, an insert's 50,000 rows gathered four times
+// queue's 8 × 8192 records, an insert's 50,000 rows gathered four times
 // over and encoded), what start-up left in the heap, and a quarter more.
 func TestGoMemoryBudget(t *testing.T) {
 	const (

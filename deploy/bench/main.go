@@ -110,7 +110,7 @@ func main() {
 	flag.BoolVar(&b.detect, "detect", true, "run sluice's threat detections (detect.enabled), which take the embedded engine for seconds each minute")
 	detectOff := flag.String("detect-off", "", "detections to turn off, comma-separated (e.g. beaconing, whose hour-long window outgrows max-query-time at high rates)")
 	flag.DurationVar(&b.longInterval, "detect-long-interval", 0, "detect.long-interval, how often beaconing and exfiltration run (0: sluice's default, 10m; 5m runs beaconing at 5 minutes into a flatness run)")
-	flag.IntVar(&b.queueBatches, "queue-batches", 0, "queue.batches of sluice run, batches of 8192 records in memory (0: sluice's default, 64)")
+	flag.IntVar(&b.queueBatches, "queue-batches", 0, "queue.batches of sluice run, batches of 8192 records in memory (0: sluice's default, 8)")
 	flag.Int64Var(&b.queueOverflow, "queue-overflow", -1, "queue.overflow.max-bytes of sluice run, bytes (-1: sluice's default; 0: off, a full queue makes the collector wait and drop)")
 	flag.DurationVar(&b.rssInterval, "rss-interval", 0, "sample the resident set this often during each step (the flatness run)")
 	rateFrom := flag.String("rate-from", "", "print --rate-fraction of the highest passing rate of the first target and protocol in this summary.json, and exit")

@@ -219,6 +219,9 @@ func (o *overflow) start(ch chan *record.Batch) {
 // acknowledges it on disk. Stopped while ch stays full, it leaves the entry
 // unacknowledged, for the next start.
 func (o *overflow) readOne(ctx context.Context, ch chan *record.Batch) {
+	// Whatever happened, producers waiting for room look again: an entry
+	// skipped for its checksum frees room as one read back does.
+	defer o.freed()
 	e, err := o.spool.Next(ctx, o.buf)
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, spool.ErrClosed) {
@@ -258,7 +261,6 @@ func (o *overflow) readOne(ctx context.Context, ch chan *record.Batch) {
 	if err := o.spool.AckDurably(e.Pos); err != nil && !errors.Is(err, spool.ErrClosed) {
 		o.limiter.Log(o.logger, "cursor", "cannot record on disk that an overflow batch went back to the queue; after a crash the batches since the last good record would be stored again", "error", err)
 	}
-	o.freed()
 }
 
 // stopReserve is the part of a stop's deadline left, after the overflow
