@@ -52,9 +52,10 @@ func (c OverflowConfig) Validate() error {
 //
 // A batch put back is acknowledged on disk (the cursor file, synced) as
 // soon as it is in the queue; a crash then loses it with the queue's other
-// batches, as it would have had it never been spilled. Only a crash in the
-// milliseconds between the two could store it twice after a restart, and
-// a batch in the queue is gathered and inserted for longer than that.
+// batches, as it would have had it never been spilled. Only a batch stored
+// before its acknowledgement reached the disk could be stored again after
+// a crash, and a batch in the queue is gathered and inserted for longer
+// than the acknowledgement takes.
 // Batches still on disk at a stop or a crash go back to the queue when the
 // next process starts, before any new one.
 type overflow struct {
@@ -185,16 +186,6 @@ func (o *overflow) put(ctx context.Context, ch chan *record.Batch, b *record.Bat
 	}
 }
 
-// send waits for room in ch.
-func send(ctx context.Context, ch chan *record.Batch, b *record.Batch) error {
-	select {
-	case ch <- b:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("queue put: %w", ctx.Err())
-	}
-}
-
 // freed wakes the producers waiting for room on the disk.
 func (o *overflow) freed() {
 	o.mu.Lock()
@@ -278,14 +269,19 @@ func (o *overflow) stop(ctx context.Context) error {
 			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-stopReserve))
 			defer cancel()
 		}
-		t := time.NewTicker(10 * time.Millisecond)
-		for o.pendingBatches() > 0 && ctx.Err() == nil {
+		for ctx.Err() == nil {
+			// room is taken before the count, so a read in between wakes us.
+			o.mu.Lock()
+			room := o.room
+			o.mu.Unlock()
+			if o.pendingBatches() == 0 {
+				break
+			}
 			select {
 			case <-ctx.Done():
-			case <-t.C:
+			case <-room:
 			}
 		}
-		t.Stop()
 		o.stopRead()
 		<-o.readDone
 	}

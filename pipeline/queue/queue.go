@@ -97,18 +97,24 @@ func New(r *reporter.Reporter, cfg Config, deps Dependencies) (*Queue, error) {
 // must not be called after Stop.
 func (q *Queue) Put(ctx context.Context, b *record.Batch) error {
 	n := b.Len() // once sent, the batch belongs to the consumer
+	var err error
 	if q.overflow != nil {
-		if err := q.overflow.put(ctx, q.ch, b); err != nil {
-			return err
-		}
-		q.batches.Inc()
-		q.records.Add(float64(n))
-		return nil
+		err = q.overflow.put(ctx, q.ch, b)
+	} else {
+		err = send(ctx, q.ch, b)
 	}
+	if err != nil {
+		return err
+	}
+	q.batches.Inc()
+	q.records.Add(float64(n))
+	return nil
+}
+
+// send waits for room in ch.
+func send(ctx context.Context, ch chan *record.Batch, b *record.Batch) error {
 	select {
-	case q.ch <- b:
-		q.batches.Inc()
-		q.records.Add(float64(n))
+	case ch <- b:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("queue put: %w", ctx.Err())

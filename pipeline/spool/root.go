@@ -735,21 +735,11 @@ func (s *Spool) Ack(pos Pos) {
 // one writer between New and Stop.
 func (s *Spool) AckDurably(pos Pos) error {
 	s.Ack(pos)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	at, ok := s.deliveredPos()
-	s.mu.Unlock()
-	if !ok || at == s.cursorAt {
-		return nil
-	}
-	if err := s.storeCursor(at); err != nil {
+	err := s.syncCursor()
+	if err != nil && !errors.Is(err, ErrClosed) {
 		s.cursorErrors.Inc()
-		return err
 	}
-	return nil
+	return err
 }
 
 // Pending returns the entries not yet acknowledged and the bytes the spool
@@ -784,7 +774,7 @@ func (s *Spool) Start(context.Context) error {
 				return
 			case <-t.C:
 			}
-			if err := s.syncCursor(); err != nil {
+			if err := s.syncCursor(); err != nil && !errors.Is(err, ErrClosed) {
 				s.cursorErrors.Inc()
 				limiter.Log(s.r.Logger, "cursor", "cannot record the spool's delivered position; after a crash more entries would be sent again", "error", err)
 			}
@@ -794,13 +784,13 @@ func (s *Spool) Start(context.Context) error {
 }
 
 // syncCursor writes the cursor file when the delivered position moved. The
-// file is written outside the lock: only this goroutine writes it between
-// New and Stop.
+// file is written outside the lock: between New and Stop only one
+// goroutine writes it (Start's, or the one calling AckDurably).
 func (s *Spool) syncCursor() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil
+		return ErrClosed
 	}
 	at, ok := s.deliveredPos()
 	s.mu.Unlock()
